@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto'
+import type { EnvelopeMeta } from './envelope.js'
+import type { Message } from './pattern.js'
+
+/** Who an action runs for. Filled in by an identity plugin (jwt); empty until then. */
+export interface Identity {
+  /** The subject: a user id, or `system` for maintenance jobs. */
+  readonly id: string
+  /** Global roles such as `user-mover`, `user-client`, `user-business`. */
+  readonly roles: readonly string[]
+  /** Any further claims the identity carries. */
+  readonly claims?: Readonly<Record<string, unknown>>
+}
+
+/** Per-call options for `act`, `send` and `emit`. */
+export interface CallOptions {
+  /** Give up after this long; nested calls only ever shorten the deadline they inherit. */
+  timeoutMs?: number
+  /** Join an existing trace instead of starting a new one. */
+  trace?: string
+  /** The identity token to act with. */
+  token?: string
+  /** Who is calling (`cli`, a service name). */
+  caller?: string
+}
+
+/**
+ * The kernel calls that a context forwards to. Declared here, implemented by the kernel, so
+ * context.ts does not import kernel.ts.
+ */
+export interface ContextHost {
+  actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown>
+  sendWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
+  emitWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
+  priorWith(ctx: Context, msg: Message): Promise<unknown>
+}
+
+/**
+ * What an action knows beyond its message: ids, trace, deadline, identity and caller, and
+ * `act` / `send` / `emit` that carry identity, trace and the remaining deadline on to nested
+ * calls automatically, across any transport.
+ *
+ * @example
+ * stoa.add('role:vote,cmd:cast', async (msg, ctx) => {
+ *   await ctx.send('tally.vote.record', { voter: msg.voter })
+ *   return { accepted: true, trace: ctx.trace }
+ * })
+ */
+export class Context {
+  /** This message's id. */
+  readonly id: string
+  /** The id shared by every call in this chain. */
+  readonly trace: string
+  /** Absolute deadline, ms since the epoch. */
+  readonly deadline: number
+  /** The identity token the call came with, passed on to nested calls. */
+  readonly token: string | undefined
+  /** Who sent this call: a service name, `cli`, `http`... */
+  readonly caller: string | undefined
+  /** The identity the call runs for, once an identity plugin has set it. */
+  identity: Identity | undefined
+  /** The canonical pattern of the action running. */
+  readonly pattern: string
+  /** The message being handled, before validation. */
+  readonly msg: Message
+  /** @internal */
+  readonly host: ContextHost
+  /** @internal the kernel's record of the running action, for `prior`. */
+  readonly entry: unknown
+
+  /** @internal */
+  constructor(host: ContextHost, entry: unknown, pattern: string, msg: Message, meta: Readonly<EnvelopeMeta> & { deadline: number }) {
+    this.host = host
+    this.entry = entry
+    this.pattern = pattern
+    this.msg = msg
+    this.id = meta.id
+    this.trace = meta.trace
+    this.deadline = meta.deadline
+    this.token = meta.token
+    this.caller = meta.caller
+    this.identity = undefined
+  }
+
+  /** Milliseconds left before the deadline (never negative). */
+  get remainingMs(): number {
+    return Math.max(0, this.deadline - Date.now())
+  }
+
+  /** Acts on behalf of this call: same trace and identity, at most the remaining time. */
+  act(pattern: string | Message, extra?: Message, opts?: CallOptions): Promise<unknown> {
+    return this.host.actWith(this, pattern, extra, opts)
+  }
+
+  /** Sends a task on behalf of this call. */
+  send(name: string, data?: Message, opts?: CallOptions): Promise<void> {
+    return this.host.sendWith(this, name, data, opts)
+  }
+
+  /** Emits an event on behalf of this call. */
+  emit(name: string, data?: Message, opts?: CallOptions): Promise<void> {
+    return this.host.emitWith(this, name, data, opts)
+  }
+
+  /** Calls the action this one overrides, with `msg` (this call's message by default). */
+  prior(msg?: Message): Promise<unknown> {
+    return this.host.priorWith(this, msg ?? this.msg)
+  }
+
+  /** The envelope metadata for a call made from this one. */
+  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number } {
+    let deadline = this.deadline
+    if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
+    return { id: newId(), trace: this.trace, deadline, token: opts?.token ?? this.token, caller }
+  }
+}
+
+/** A new message id. */
+export function newId(): string {
+  return randomUUID()
+}

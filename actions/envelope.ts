@@ -1,0 +1,33 @@
+import type { StoaErrorJSON } from './errors.js'
+import type { Message } from './pattern.js'
+
+/** What a message is for: a request that waits for its reply, a task, or an event. */
+export type EnvelopeKind = 'act' | 'send' | 'emit'
+
+/** What travels beside a message across any transport; never mixed into the message itself. */
+export interface EnvelopeMeta {
+  /** This message's id. */
+  id: string
+  /** The id shared by every message in one chain of calls. */
+  trace: string
+  /** Absolute time (ms since the epoch) after which the work is worthless and is not started. */
+  deadline?: number
+  /** The caller's identity token (a JWT), passed on unchanged. */
+  token?: string
+  /** Who sent it: the sending service's name, or `cli`, `http`, ... */
+  caller?: string
+}
+
+/**
+ * The transport-neutral message. For `act` the message carries the pattern's pairs; for
+ * `send` and `emit` it is the data and `name` is the task or event name.
+ */
+export interface Envelope {
+  kind: EnvelopeKind
+  name?: string
+  msg: Message
+  meta: EnvelopeMeta
+}
+
+/** The answer to an envelope: a result or an error in its wire form. */
+export type Reply = { ok: true; out: unknown } | { ok: false; error: StoaErrorJSON }

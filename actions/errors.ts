@@ -1,0 +1,107 @@
+/**
+ * Every error stoa raises or carries has one of these codes. A code is a promise to users:
+ * never renamed, never reused for something else. Each one has a line in docs/errors.md.
+ */
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'INVALID_MESSAGE',
+  'INVALID_NAME',
+  'INVALID_PATTERN',
+  'INVALID_OPTIONS',
+  'INVALID_PLUGIN',
+  'TIMEOUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'UNAVAILABLE',
+  'OVERLOADED',
+  'CLOSED',
+  'ACTION_FAILED',
+] as const
+
+/** One of the stable error codes in {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+/** The wire form of an error: no stack, no cause. */
+export interface StoaErrorJSON {
+  code: ErrorCode
+  message: string
+  details?: Record<string, unknown>
+}
+
+const codeSet: ReadonlySet<string> = new Set(ERROR_CODES)
+
+/** Whether `code` is one of stoa's error codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && codeSet.has(code)
+}
+
+/**
+ * Whether a failure with this code may succeed if tried again later. Exhaustive by type, so
+ * a new code cannot ship without a decision here; transports use it to choose between a retry
+ * and the dead-letter queue.
+ */
+export const retryable: Readonly<Record<ErrorCode, boolean>> = {
+  NOT_FOUND: false,
+  INVALID_MESSAGE: false,
+  INVALID_NAME: false,
+  INVALID_PATTERN: false,
+  INVALID_OPTIONS: false,
+  INVALID_PLUGIN: false,
+  TIMEOUT: true,
+  UNAUTHENTICATED: false,
+  FORBIDDEN: false,
+  UNAVAILABLE: true,
+  OVERLOADED: true,
+  CLOSED: true,
+  ACTION_FAILED: true,
+}
+
+/**
+ * The one error type of stoa: a stable `code`, a plain message and optional details.
+ *
+ * @example
+ * throw new StoaError('INVALID_MESSAGE', 'left must be a number', { fields: ['left'] })
+ */
+export class StoaError extends Error {
+  override readonly name = 'StoaError'
+  readonly code: ErrorCode
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.details = details
+  }
+
+  /** The wire form: code, message and details, never the stack or the cause. */
+  toJSON(): StoaErrorJSON {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details }
+  }
+
+  /**
+   * Rebuilds an error received from another process. Anything that is not a well-formed
+   * stoa error becomes `ACTION_FAILED`, so `err.code` is always one of the known codes.
+   */
+  static fromJSON(json: unknown): StoaError {
+    if (json !== null && typeof json === 'object') {
+      const { code, message, details } = json as Record<string, unknown>
+      const text = typeof message === 'string' ? message : 'remote action failed'
+      const extra = details !== null && typeof details === 'object' ? (details as Record<string, unknown>) : undefined
+      if (isErrorCode(code)) return new StoaError(code, text, extra)
+      return new StoaError('ACTION_FAILED', text, extra)
+    }
+    return new StoaError('ACTION_FAILED', 'remote action failed')
+  }
+}
+
+/**
+ * Turns anything thrown into a StoaError. A StoaError passes through; anything else becomes
+ * `ACTION_FAILED` with a plain message, keeping the original as the local `cause` so it can
+ * be logged but never reaches a caller over the wire.
+ */
+export function toStoaError(err: unknown): StoaError {
+  if (err instanceof StoaError) return err
+  return new StoaError('ACTION_FAILED', 'action failed', undefined, { cause: err })
+}

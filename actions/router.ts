@@ -1,0 +1,186 @@
+import type { Message, Pattern } from './pattern.js'
+import { globToRegExp, isGlob, patternString } from './pattern.js'
+
+/** One registered pattern and what it leads to. */
+export interface Route<T> {
+  readonly pattern: Pattern
+  /** The canonical pattern string, e.g. `cmd:sum,role:math`. */
+  readonly key: string
+  data: T
+}
+
+/**
+ * All routes whose patterns have the same set of keys. Exact values live in a map keyed by the
+ * joined values, so a lookup is one string join and one map probe however many patterns share
+ * the shape; patterns with glob values are tried after it, most exact values first.
+ */
+interface Shape<T> {
+  readonly keys: readonly string[]
+  readonly exact: Map<string, Route<T>>
+  readonly globs: GlobRoute<T>[]
+}
+
+interface GlobRoute<T> {
+  readonly route: Route<T>
+  /** Per key, in the shape's key order: the exact string, or a matcher for a glob. */
+  readonly tests: readonly (string | RegExp)[]
+  readonly exactCount: number
+}
+
+const SEP = '\u0000'
+
+/** A message value as the router compares it, or undefined if it cannot match any pattern. */
+function valueKey(v: unknown): string | undefined {
+  const t = typeof v
+  if (t === 'string') return v as string
+  if (t === 'number' || t === 'boolean') return String(v)
+  return undefined
+}
+
+/**
+ * Orders shapes most specific first: more keys first; among shapes with as many keys, the one
+ * whose sorted key list comes first alphabetically, as patrun's trie prefers earlier keys.
+ */
+function compareShapes(a: readonly string[], b: readonly string[]): number {
+  if (a.length !== b.length) return b.length - a.length
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1
+  }
+  return 0
+}
+
+/**
+ * Finds the most specific pattern contained in a message: the one with most pairs; ties go to
+ * the pattern whose keys come first alphabetically, then to exact values over globs. The
+ * answer is the same whatever order patterns were added in.
+ *
+ * @example
+ * const r = new Router<string>()
+ * r.add({ role: 'math' }, 'A'); r.add({ role: 'math', cmd: 'sum' }, 'B')
+ * r.find({ role: 'math', cmd: 'sum', left: 1 })?.data // 'B'
+ */
+export class Router<T> {
+  private shapes: Shape<T>[] = []
+  private readonly byKey = new Map<string, Route<T>>()
+
+  /** Number of registered patterns. */
+  get size(): number {
+    return this.byKey.size
+  }
+
+  /**
+   * Registers `data` under `pattern`. If the identical pattern is already registered, its data
+   * is replaced and the previous data returned, which is how `prior` finds what it overrides.
+   */
+  add(pattern: Pattern, data: T): { route: Route<T>; previous: T | undefined } {
+    const key = patternString(pattern)
+    const existing = this.byKey.get(key)
+    if (existing !== undefined) {
+      const previous = existing.data
+      existing.data = data
+      return { route: existing, previous }
+    }
+    const route: Route<T> = { pattern, key, data }
+    this.byKey.set(key, route)
+    const keys = Object.keys(pattern).sort()
+    let shape = this.shapes.find((s) => compareShapes(s.keys, keys) === 0)
+    if (shape === undefined) {
+      shape = { keys, exact: new Map(), globs: [] }
+      this.shapes.push(shape)
+      this.shapes.sort((a, b) => compareShapes(a.keys, b.keys))
+    }
+    if (keys.some((k) => isGlob(pattern[k]))) {
+      const tests = keys.map((k) => (isGlob(pattern[k]) ? globToRegExp(String(pattern[k])) : String(pattern[k])))
+      shape.globs.push({ route, tests, exactCount: tests.filter((t) => typeof t === 'string').length })
+      shape.globs.sort((a, b) => b.exactCount - a.exactCount || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0))
+    } else {
+      shape.exact.set(keys.map((k) => String(pattern[k])).join(SEP), route)
+    }
+    return { route, previous: undefined }
+  }
+
+  /** Removes the route registered under exactly this pattern; returns whether there was one. */
+  remove(pattern: Pattern): boolean {
+    const key = patternString(pattern)
+    const route = this.byKey.get(key)
+    if (route === undefined) return false
+    this.byKey.delete(key)
+    const keys = Object.keys(pattern).sort()
+    const i = this.shapes.findIndex((s) => compareShapes(s.keys, keys) === 0)
+    const shape = this.shapes[i]!
+    const g = shape.globs.findIndex((x) => x.route === route)
+    if (g >= 0) shape.globs.splice(g, 1)
+    else shape.exact.delete(keys.map((k) => String(pattern[k])).join(SEP))
+    if (shape.exact.size === 0 && shape.globs.length === 0) this.shapes.splice(i, 1)
+    return true
+  }
+
+  /** The route registered under exactly this pattern, if any. */
+  exact(pattern: Pattern): Route<T> | undefined {
+    return this.byKey.get(patternString(pattern))
+  }
+
+  /** The most specific route whose pattern the message contains, if any. */
+  find(msg: Readonly<Message>): Route<T> | undefined {
+    const shapes = this.shapes
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s]!
+      const keys = shape.keys
+      let joined: string | undefined
+      if (keys.length === 1) {
+        joined = valueKey(msg[keys[0]!])
+      } else {
+        joined = ''
+        for (let k = 0; k < keys.length; k++) {
+          const v = valueKey(msg[keys[k]!])
+          if (v === undefined) {
+            joined = undefined
+            break
+          }
+          joined = k === 0 ? v : joined + SEP + v
+        }
+      }
+      if (joined === undefined) continue
+      const hit = shape.exact.get(joined)
+      if (hit !== undefined) return hit
+      if (shape.globs.length > 0) {
+        const found = matchGlobs(shape, msg)
+        if (found !== undefined) return found
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Every route whose pattern contains all pairs of `partial` (globs in `partial` match
+   * values), in canonical-string order; all routes when `partial` is omitted.
+   */
+  list(partial?: Readonly<Record<string, unknown>>): Route<T>[] {
+    const out: Route<T>[] = []
+    const filters = partial === undefined ? [] : Object.keys(partial).map((k) => {
+      const v = partial[k]
+      return { k, test: isGlob(v) ? globToRegExp(String(v)) : String(v) }
+    })
+    for (const route of this.byKey.values()) {
+      const ok = filters.every(({ k, test }) => {
+        if (!(k in route.pattern)) return false
+        const v = String(route.pattern[k])
+        return typeof test === 'string' ? v === test : test.test(v)
+      })
+      if (ok) out.push(route)
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+}
+
+function matchGlobs<T>(shape: Shape<T>, msg: Readonly<Message>): Route<T> | undefined {
+  outer: for (const g of shape.globs) {
+    for (let k = 0; k < shape.keys.length; k++) {
+      const v = valueKey(msg[shape.keys[k]!])
+      const t = g.tests[k]!
+      if (v === undefined || (typeof t === 'string' ? v !== t : !t.test(v))) continue outer
+    }
+    return g.route
+  }
+  return undefined
+}

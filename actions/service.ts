@@ -1,0 +1,60 @@
+import type { StoaOptions } from './kernel.js'
+import { Stoa } from './kernel.js'
+import { StoaError } from './errors.js'
+import type { Plugin } from './plugin.js'
+
+/** A plugin to load, alone or with its options. */
+export type ServicePlugin = Plugin<string, any, any> | ((this: any, options: any) => unknown) | readonly [Plugin<string, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
+
+/** What a service module declares. */
+export interface ServiceOptions extends StoaOptions {
+  /** The service's name, as callers, queues and task names address it. */
+  name: string
+  /** The plugins it loads, in order. */
+  plugins: readonly ServicePlugin[]
+}
+
+/**
+ * A service: which plugins to load under which name. The same definition runs under
+ * `stoa serve`, in tests, in a Lambda handler and under `stoa act`; whoever runs it decides
+ * the transports.
+ */
+export interface Service {
+  readonly kind: 'stoa-service'
+  readonly name: string
+  readonly options: Readonly<ServiceOptions>
+  /** A new, not yet started instance of the service with its plugins loaded. */
+  create(overrides?: Omit<StoaOptions, 'name'>): Stoa
+}
+
+/**
+ * Defines a service.
+ *
+ * @example
+ * export default defineService({ name: 'math', plugins: [math] })
+ */
+export function defineService(options: ServiceOptions): Service {
+  if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
+    throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
+  }
+  const frozen = Object.freeze({ ...options, plugins: Object.freeze([...options.plugins]) })
+  return Object.freeze({
+    kind: 'stoa-service' as const,
+    name: options.name,
+    options: frozen,
+    create(overrides?: Omit<StoaOptions, 'name'>): Stoa {
+      const { plugins, ...rest } = frozen
+      const stoa = new Stoa({ ...rest, ...overrides })
+      for (const p of plugins) {
+        const [plugin, opts] = Array.isArray(p) ? p : [p, undefined]
+        ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)
+      }
+      return stoa
+    },
+  })
+}
+
+/** Whether a value is a service made by `defineService`. */
+export function isService(value: unknown): value is Service {
+  return value !== null && typeof value === 'object' && (value as { kind?: unknown }).kind === 'stoa-service'
+}

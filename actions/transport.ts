@@ -1,0 +1,52 @@
+import type { Envelope, Reply } from './envelope.js'
+import type { Logger } from './logger.js'
+import type { Message, Pattern } from './pattern.js'
+
+/**
+ * What a listening transport sees of the service it serves: its name, the envelope dispatcher,
+ * and the tasks and events it handles, so the transport can declare queues for them.
+ */
+export interface TransportHost {
+  /** The service's name: queues and consumer groups are named after it. */
+  readonly service: string
+  /** Runs a received envelope on the service and answers with its reply. Never rejects. */
+  dispatch(envelope: Envelope): Promise<Reply>
+  /** Whether a local action matches this message, so this service can answer it. */
+  answers(msg: Readonly<Message>): boolean
+  /** The task names this service handles (`<service>.<entity>.<request>`). */
+  tasks(): string[]
+  /** The event subscriptions of this service; a `*` segment is a wildcard. */
+  subscriptions(): string[]
+  /** Where the transport reports what it cannot return to a caller. */
+  readonly log: Logger
+}
+
+/** The sending side of a transport: delivers an envelope to wherever it must go. */
+export interface TransportClient {
+  /**
+   * For `act`: resolves with the remote reply. For `send`/`emit`: resolves once the transport
+   * has accepted the message (RabbitMQ confirmed it, the bus handed it over) with
+   * `{ ok: true, out: undefined }`, or with an error reply when it could not be delivered.
+   */
+  deliver(envelope: Envelope): Promise<Reply>
+}
+
+/**
+ * The contract every transport implements. The kernel knows nothing about any particular
+ * transport; a service is assembled with the ones it uses.
+ *
+ * @example
+ * const bus = createMemoryBus()
+ * const stoa = createStoa({ name: 'tally' })
+ * stoa.listen(createMemoryTransport({ bus }))
+ */
+export interface Transport {
+  /** Short lowercase name: `memory`, `http`, `amqp`, `lambda`. */
+  readonly name: string
+  /** Starts receiving: requests for actions matching `pins`, plus the host's tasks and events. */
+  listen?(host: TransportHost, pins: readonly Pattern[]): Promise<void>
+  /** Starts a client for acts matching `pins` and for tasks and events. */
+  client?(pins: readonly Pattern[], host: TransportHost): Promise<TransportClient>
+  /** Stops receiving, lets in-flight deliveries finish, and releases every resource. */
+  close(): Promise<void>
+}

@@ -1,0 +1,117 @@
+import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/index.js'
+import { StoaError, assertTaskName, matchesPattern, matchesSubscription, taskService } from '../../actions/index.js'
+
+/** One instance of a service attached to the bus. */
+interface Member {
+  readonly host: TransportHost
+  /** Act pins this instance answers over the bus (empty: every local action). */
+  readonly pins: readonly Pattern[]
+}
+
+/**
+ * An in-process message bus shared by the stoa instances of one process: request/reply,
+ * tasks to one instance of a service, and events to each subscribing service once. It is an
+ * object you create and pass to each transport, never a global.
+ *
+ * @example
+ * const bus = createMemoryBus()
+ * gateway.client(createMemoryTransport({ bus }), ['role:vote'])
+ * tally.listen(createMemoryTransport({ bus }))
+ */
+export class MemoryBus {
+  private readonly services = new Map<string, Member[]>()
+  private readonly turn = new Map<string, number>()
+
+  /** @internal */
+  join(member: Member): void {
+    const list = this.services.get(member.host.service) ?? []
+    list.push(member)
+    this.services.set(member.host.service, list)
+  }
+
+  /** @internal */
+  leave(member: Member): void {
+    const list = this.services.get(member.host.service)
+    if (list === undefined) return
+    const i = list.indexOf(member)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) this.services.delete(member.host.service)
+  }
+
+  /** Names of the services with at least one instance on the bus. */
+  serviceNames(): string[] {
+    return [...this.services.keys()]
+  }
+
+  /**
+   * Delivers an envelope. `act`: to one instance that answers the message, and waits for its
+   * reply. `send`: to one instance of the task's service, answered once handed over. `emit`:
+   * to one instance of every subscribing service, answered once handed over.
+   */
+  deliver(e: Envelope): Promise<Reply> {
+    if (e.kind === 'act') {
+      const target = this.pick(
+        [...this.services.values()].flatMap((list) => list.filter((m) => answers(m, e.msg))),
+        'act',
+      )
+      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers this message`))
+      return target.host.dispatch(clone(e))
+    }
+    if (e.kind === 'send') {
+      try {
+        assertTaskName(e.name)
+      } catch (err) {
+        return Promise.resolve({ ok: false, error: (err as StoaError).toJSON() })
+      }
+      const service = taskService(e.name)
+      const list = (this.services.get(service) ?? []).filter((m) => m.host.tasks().includes(e.name!))
+      const target = this.pick(list, service)
+      if (target === undefined) return Promise.resolve(notFound(`no instance of service "${service}" handles task "${e.name}"`))
+      this.handOver(target, e)
+      return Promise.resolve({ ok: true, out: undefined })
+    }
+    for (const [service, list] of this.services) {
+      const subscribed = list.filter((m) => m.host.subscriptions().some((s) => matchesSubscription(s, e.name!)))
+      const target = this.pick(subscribed, `${service}#events`)
+      if (target !== undefined) this.handOver(target, e)
+    }
+    return Promise.resolve({ ok: true, out: undefined })
+  }
+
+  /** Round robin over the candidates, so competing instances share the work. */
+  private pick(list: Member[], key: string): Member | undefined {
+    if (list.length === 0) return undefined
+    const n = this.turn.get(key) ?? 0
+    this.turn.set(key, n + 1)
+    return list[n % list.length]
+  }
+
+  private handOver(target: Member, e: Envelope): void {
+    const copy = clone(e)
+    // Fire and forget, like a queue: the receiver's failures are its own to report.
+    void target.host.dispatch(copy).then((reply) => {
+      if (!reply.ok) target.host.log.error({ error: reply.error, name: e.name, trace: e.meta.trace }, `${e.kind} failed`)
+    })
+  }
+}
+
+/** Creates a bus for the instances of one process to talk over. */
+export function createMemoryBus(): MemoryBus {
+  return new MemoryBus()
+}
+
+function answers(m: Member, msg: Envelope['msg']): boolean {
+  return (m.pins.length === 0 || m.pins.some((pin) => matchesPattern(pin, msg))) && m.host.answers(msg)
+}
+
+/**
+ * Copies the message as a wire would, so sender and receiver never share objects: what
+ * arrives is exactly what JSON can carry.
+ */
+function clone(e: Envelope): Envelope {
+  return { kind: e.kind, name: e.name, msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'], meta: { ...e.meta } }
+}
+
+function notFound(message: string): Reply {
+  return { ok: false, error: new StoaError('NOT_FOUND', message).toJSON() }
+}

@@ -1,0 +1,46 @@
+import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/index.js'
+import type { MemoryBus } from './bus.js'
+
+export { createMemoryBus, MemoryBus } from './bus.js'
+
+/** Options of the memory transport. */
+export interface MemoryOptions {
+  /** The bus shared by the instances that talk to each other. */
+  bus: MemoryBus
+}
+
+/**
+ * The in-process transport: instances in one process talk over a shared {@link MemoryBus}
+ * with the same semantics as a broker (send to one instance, emit to each service once).
+ *
+ * @example
+ * const bus = createMemoryBus()
+ * const tally = createStoa({ name: 'tally' }).listen(createMemoryTransport({ bus }))
+ * const gateway = createStoa({ name: 'gateway' }).client(createMemoryTransport({ bus }), ['role:tally'])
+ */
+export function createMemoryTransport(options: MemoryOptions): Transport {
+  const { bus } = options
+  const joined: { host: TransportHost; pins: readonly Pattern[] }[] = []
+  let closed = false
+  const client: TransportClient = {
+    deliver: (e) =>
+      closed
+        ? Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'memory transport is closed' } })
+        : bus.deliver(e),
+  }
+  return {
+    name: 'memory',
+    async listen(host, pins) {
+      const member = { host, pins }
+      joined.push(member)
+      bus.join(member)
+    },
+    async client() {
+      return client
+    },
+    async close() {
+      closed = true
+      for (const m of joined.splice(0)) bus.leave(m)
+    },
+  }
+}

@@ -22,6 +22,10 @@ export interface CallOptions {
   token?: string
   /** Who is calling (`cli`, a service name). */
   caller?: string
+  /** Use this message id (an HTTP request id, say) instead of a new one. */
+  id?: string
+  /** Headers an edge transport passes to the action as `ctx.headers`. */
+  headers?: Readonly<Record<string, string>>
 }
 
 /**
@@ -57,6 +61,8 @@ export class Context {
   readonly token: string | undefined
   /** Who sent this call: a service name, `cli`, `http`... */
   readonly caller: string | undefined
+  /** Headers an edge transport passed on (lowercase names); empty for other calls. */
+  readonly headers: Readonly<Record<string, string>>
   /** The identity the call runs for, once an identity plugin has set it. */
   identity: Identity | undefined
   /** The canonical pattern of the action running. */
@@ -79,6 +85,7 @@ export class Context {
     this.deadline = meta.deadline
     this.token = meta.token
     this.caller = meta.caller
+    this.headers = meta.headers ?? NO_HEADERS
     this.identity = undefined
   }
 
@@ -114,6 +121,8 @@ export class Context {
     return { id: newId(), trace: this.trace, deadline, token: opts?.token ?? this.token, caller }
   }
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /** A new message id. */
 export function newId(): string {

@@ -16,6 +16,8 @@ export interface EnvelopeMeta {
   token?: string
   /** Who sent it: the sending service's name, or `cli`, `http`, ... */
   caller?: string
+  /** Request headers an edge transport chose to pass on (lowercase names); not forwarded further. */
+  headers?: Readonly<Record<string, string>>
 }
 
 /**

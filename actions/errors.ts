@@ -15,6 +15,9 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
   'OVERLOADED',
   'CLOSED',
+  'INVALID_JSON',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
   'ACTION_FAILED',
 ] as const
 
@@ -53,6 +56,9 @@ export const retryable: Readonly<Record<ErrorCode, boolean>> = {
   UNAVAILABLE: true,
   OVERLOADED: true,
   CLOSED: true,
+  INVALID_JSON: false,
+  PAYLOAD_TOO_LARGE: false,
+  UNSUPPORTED_MEDIA_TYPE: false,
   ACTION_FAILED: true,
 }
 

@@ -410,8 +410,9 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     const entry = route.data
     const now = Date.now()
     const deadline = now + (opts?.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs)
-    const id = newId()
-    return this.run(entry, msg, { id, trace: opts?.trace ?? id, deadline, token: opts?.token, caller: opts?.caller ?? this.name }, now)
+    const id = opts?.id ?? newId()
+    const meta = { id, trace: opts?.trace ?? id, deadline, token: opts?.token, caller: opts?.caller ?? this.name, headers: opts?.headers }
+    return this.run(entry, msg, meta, now)
   }
 
   private actLater(pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
@@ -658,7 +659,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     const meta = e.meta
     const now = Date.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
-    const full = { id: meta.id, trace: meta.trace, deadline, token: meta.token, caller: meta.caller }
+    const full = { id: meta.id, trace: meta.trace, deadline, token: meta.token, caller: meta.caller, headers: meta.headers }
     let work: Promise<unknown>
     try {
       if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')

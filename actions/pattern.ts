@@ -67,6 +67,7 @@ export function parsePattern(text: string): Message {
       const raw = text.slice(start, i)
       if (raw === '') fail(`missing value for "${key}"`)
       if (raw[0] === '{' || raw[0] === '[') fail(`nested value for "${key}"; pass an object instead`)
+      if (raw.includes(':')) fail(`unquoted ":" in the value of "${key}"; quote the value`)
       value = raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : NUMBER.test(raw) ? Number(raw) : raw
     }
     out[key] = value

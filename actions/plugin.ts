@@ -47,7 +47,7 @@ export function action(def: ActionOptions & { handler: Action }): ActionDef {
 }
 
 /** An action as a plugin or `add` accepts it: a plain function or an `action()` definition. */
-export type ActionLike = Action<any, any> | ActionDef<any, any>
+export type ActionLike = Action<Message, any> | ActionDef<any, any>
 
 /** The types of the actions a kernel knows by pattern string: what each accepts and returns. */
 export type ActionTypes = Record<string, { in: unknown; out: unknown }>
@@ -145,7 +145,7 @@ export function definePlugin<const N extends string, A extends Record<string, Ac
   name: N
   options?: O
   dependencies?: readonly string[]
-  actions?: A | ((options: OptionsOf<O>, info: PluginInfo) => A)
+  actions?: (A & Record<string, ActionLike>) | ((options: OptionsOf<O>, info: PluginInfo) => A)
   init?: PluginInit<O>
 }): Plugin<N, O, A> {
   if (typeof def.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(def.name)) {

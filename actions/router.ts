@@ -25,6 +25,8 @@ interface GlobRoute<T> {
   /** Per key, in the shape's key order: the exact string, or a matcher for a glob. */
   readonly tests: readonly (string | RegExp)[]
   readonly exactCount: number
+  /** Characters of the glob values that are not wildcards: `s?m` is more specific than `*`. */
+  readonly literals: number
 }
 
 const SEP = '\u0000'
@@ -51,7 +53,8 @@ function compareShapes(a: readonly string[], b: readonly string[]): number {
 
 /**
  * Finds the most specific pattern contained in a message: the one with most pairs; ties go to
- * the pattern whose keys come first alphabetically, then to exact values over globs. The
+ * the pattern whose keys come first alphabetically, then to exact values over globs, then to
+ * the glob with more literal characters. The
  * answer is the same whatever order patterns were added in.
  *
  * @example
@@ -91,8 +94,12 @@ export class Router<T> {
     }
     if (keys.some((k) => isGlob(pattern[k]))) {
       const tests = keys.map((k) => (isGlob(pattern[k]) ? globToRegExp(String(pattern[k])) : String(pattern[k])))
-      shape.globs.push({ route, tests, exactCount: tests.filter((t) => typeof t === 'string').length })
-      shape.globs.sort((a, b) => b.exactCount - a.exactCount || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0))
+      const literals = keys.reduce((n, k) => n + (isGlob(pattern[k]) ? String(pattern[k]).replace(/[*?]/g, '').length : 0), 0)
+      shape.globs.push({ route, tests, exactCount: tests.filter((t) => typeof t === 'string').length, literals })
+      shape.globs.sort(
+        (a, b) =>
+          b.exactCount - a.exactCount || b.literals - a.literals || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0),
+      )
     } else {
       shape.exact.set(keys.map((k) => String(pattern[k])).join(SEP), route)
     }

@@ -1,0 +1,41 @@
+import { expect } from 'chai'
+import { readFileSync } from 'node:fs'
+import { ERROR_CODES, StoaError, retryable, toStoaError } from '../../actions/index.js'
+
+describe('actions/errors', () => {
+  it('documents every code in docs/errors.md, and nothing else', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1])
+    expect(documented).to.deep.equal([...ERROR_CODES])
+  })
+
+  it('documents whether each code is retryable as the code table says', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+    for (const m of doc.matchAll(/^\| `([A-Z_]+)` \|.*\| (yes|no) \|$/gm)) {
+      expect(retryable[m[1] as keyof typeof retryable], m[1]).to.equal(m[2] === 'yes')
+    }
+  })
+
+  it('serialises to code, message and details only, and back with the same code', () => {
+    const err = new StoaError('FORBIDDEN', 'no access', { need: 'admin' }, { cause: new Error('inner') })
+    const wire = JSON.parse(JSON.stringify(err)) as Record<string, unknown>
+    expect(wire).to.deep.equal({ code: 'FORBIDDEN', message: 'no access', details: { need: 'admin' } })
+    const back = StoaError.fromJSON(wire)
+    expect(back).to.be.instanceOf(StoaError)
+    expect([back.code, back.message, back.details]).to.deep.equal(['FORBIDDEN', 'no access', { need: 'admin' }])
+  })
+
+  it('rebuilds an unknown or malformed wire error as ACTION_FAILED', () => {
+    expect(StoaError.fromJSON({ code: 'EWHATEVER', message: 'x' }).code).to.equal('ACTION_FAILED')
+    expect(StoaError.fromJSON('garbage').code).to.equal('ACTION_FAILED')
+    expect(StoaError.fromJSON(null).code).to.equal('ACTION_FAILED')
+  })
+
+  it('wraps anything thrown as ACTION_FAILED keeping the original as the local cause', () => {
+    const original = new RangeError('x')
+    const e = toStoaError(original)
+    expect([e.code, e.cause]).to.deep.equal(['ACTION_FAILED', original])
+    const same = new StoaError('TIMEOUT', 't')
+    expect(toStoaError(same)).to.equal(same)
+  })
+})

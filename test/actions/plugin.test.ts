@@ -1,0 +1,115 @@
+import { expect } from 'chai'
+import { z } from 'zod'
+import { StoaError, action, createStoa, definePlugin } from '../../actions/index.js'
+import { quietLogger } from '../helpers/wait.js'
+
+const make = () => createStoa({ logger: quietLogger() })
+
+const counter = definePlugin({
+  name: 'counter',
+  options: z.object({
+    start: z.number().int().default(0),
+    store: z.object({ name: z.string(), pool: z.object({ max: z.number().min(1) }).default({ max: 4 }) }),
+  }),
+  actions: (opts, info) => ({
+    [`role:counter,tag:${info.tag ?? 'main'},cmd:get`]: action({ handler: () => ({ start: opts.start, store: opts.store.name }) }),
+  }),
+})
+
+describe('actions/plugin', () => {
+  it('validates options at use(), fills defaults and freezes the result', async () => {
+    let seen: unknown
+    const p = definePlugin({
+      name: 'seen',
+      options: z.object({ a: z.object({ b: z.number().default(2) }).default({ b: 2 }) }),
+      init: (_s, opts) => void (seen = opts),
+    })
+    const s = make().use(p, {})
+    await s.ready()
+    expect(seen).to.deep.equal({ a: { b: 2 } })
+    expect(Object.isFrozen(seen)).to.equal(true)
+    expect(Object.isFrozen((seen as { a: object }).a)).to.equal(true)
+  })
+
+  it('fails at startup naming the plugin and the option', () => {
+    const s = make()
+    const bad = () => s.use(counter, { store: { name: 'db', pool: { max: 0 } } })
+    expect(bad).to.throw(StoaError).with.property('code', 'INVALID_OPTIONS')
+    expect(bad).to.throw(/plugin "counter": option "store.pool.max"/)
+    const missing = () => (s.use as (p: unknown, o?: unknown) => unknown)(counter, {})
+    expect(missing).to.throw(/plugin "counter": option "store"/)
+  })
+
+  it('loads a plugin twice only with distinct tags', async () => {
+    const s = make()
+    s.use(counter, { store: { name: 'a' } })
+    s.use(counter, { store: { name: 'b' }, start: 5 }, { tag: 'second' })
+    expect(() => s.use(counter, { store: { name: 'c' } })).to.throw(StoaError).with.property('code', 'INVALID_PLUGIN')
+    expect(await s.act('role:counter,tag:main,cmd:get')).to.deep.equal({ start: 0, store: 'a' })
+    expect(await s.act('role:counter,tag:second,cmd:get')).to.deep.equal({ start: 5, store: 'b' })
+    expect(s.find('role:counter,tag:second,cmd:get')?.plugin).to.equal('counter$second')
+  })
+
+  it('refuses a plugin whose dependency is not loaded, naming both', () => {
+    const needy = definePlugin({ name: 'needy', dependencies: ['counter'] })
+    expect(() => make().use(needy)).to.throw(/plugin "needy" needs plugin "counter"/)
+  })
+
+  it('runs async inits in order in ready(), and acts made before ready() wait for them', async () => {
+    const order: string[] = []
+    const slow = definePlugin({
+      name: 'slow',
+      init: async (stoa) => {
+        await new Promise((r) => setTimeout(r, 30))
+        order.push('slow')
+        stoa.add('role:slow', () => 'ready')
+      },
+    })
+    const fast = definePlugin({ name: 'fast', init: () => void order.push('fast') })
+    const s = make().use(slow).use(fast)
+    expect(await s.act('role:slow')).to.equal('ready')
+    expect(order).to.deep.equal(['slow', 'fast'])
+  })
+
+  it('reports a failing init as a startup error naming the plugin', async () => {
+    const broken = definePlugin({
+      name: 'broken',
+      init: () => {
+        throw new Error('cannot connect')
+      },
+    })
+    const err = (await make().use(broken).ready().catch((e: unknown) => e)) as StoaError
+    expect(err.code).to.equal('INVALID_PLUGIN')
+    expect(err.message).to.match(/plugin "broken" failed to start: cannot connect/)
+  })
+
+  it('runs close hooks returned by init in reverse order of loading', async () => {
+    const order: string[] = []
+    const p = (name: string) => definePlugin({ name, init: () => () => void order.push(name) })
+    const s = make().use(p('one')).use(p('two')).use(p('three'))
+    await s.ready()
+    await s.close()
+    expect(order).to.deep.equal(['three', 'two', 'one'])
+  })
+
+  it('keeps plugin state per instance', async () => {
+    const tally = definePlugin({
+      name: 'tally',
+      init: (stoa) => {
+        let n = 0
+        stoa.add('role:tally', () => ++n)
+      },
+    })
+    const a = make().use(tally)
+    const b = make().use(tally)
+    await a.act('role:tally')
+    await a.act('role:tally')
+    expect(await b.act('role:tally')).to.equal(1)
+  })
+
+  it('refuses plugin definitions that are malformed', () => {
+    expect(() => definePlugin({ name: 'Bad Name' })).to.throw(StoaError).with.property('code', 'INVALID_PLUGIN')
+    expect(() => definePlugin({ name: 'x', options: { not: 'a schema' } as never })).to.throw(/Standard Schema/)
+    expect(() => make().use({} as never)).to.throw(StoaError).with.property('code', 'INVALID_PLUGIN')
+  })
+})

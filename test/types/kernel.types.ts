@@ -1,0 +1,82 @@
+// Compiled by `tsc --noEmit` as part of `npm test`: every `@ts-expect-error` line must fail to
+// compile, and every other line must compile, or the type check fails.
+import { z } from 'zod'
+import { action, createStoa, definePlugin } from '../../actions/index.js'
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+const assertType = <T extends true>(_: T) => undefined
+
+const math = definePlugin({
+  name: 'math',
+  actions: {
+    'role:math,cmd:sum': action({
+      schema: z.object({ left: z.number(), right: z.number() }),
+      handler: (msg) => ({ answer: msg.left + msg.right }),
+    }),
+    'role:math,cmd:describe': action({
+      schema: z.object({ verbose: z.boolean().optional() }),
+      handler: async () => 'math',
+    }),
+    'role:math,cmd:raw': (msg) => Object.keys(msg).length,
+  },
+})
+
+const withOptions = definePlugin({
+  name: 'db',
+  options: z.object({ url: z.string(), poolMax: z.number().default(4) }),
+  init: (_stoa, opts) => {
+    assertType<Equal<typeof opts.poolMax, number>>(true)
+  },
+})
+
+const optionalOptions = definePlugin({ name: 'opt', options: z.object({ level: z.string().default('info') }) })
+
+export async function checks() {
+  const app = createStoa().use(math)
+
+  // The message is checked and the result inferred for a known pattern.
+  const sum = await app.act('role:math,cmd:sum', { left: 1, right: 2 })
+  assertType<Equal<typeof sum, { answer: number }>>(true)
+  // @ts-expect-error left must be a number
+  await app.act('role:math,cmd:sum', { left: '1', right: 2 })
+  // @ts-expect-error right is required
+  await app.act('role:math,cmd:sum', { left: 1 })
+  // @ts-expect-error the message is required when the schema has required fields
+  await app.act('role:math,cmd:sum')
+
+  // Optional fields make the message optional; async handlers resolve to their value.
+  const described = await app.act('role:math,cmd:describe')
+  assertType<Equal<typeof described, string>>(true)
+
+  // Plain function actions accept any message and infer the result.
+  const raw = await app.act('role:math,cmd:raw', { anything: true })
+  assertType<Equal<typeof raw, number>>(true)
+
+  // Unknown patterns stay open: any message, unknown result.
+  const other = await app.act('role:other,cmd:x', { free: 1 })
+  assertType<Equal<typeof other, unknown>>(true)
+
+  // Actions added with add() and action() join the known types.
+  const more = createStoa().add('role:text,cmd:upper', action({ schema: z.object({ text: z.string() }), handler: (m) => m.text.toUpperCase() }))
+  const upper = await more.act('role:text,cmd:upper', { text: 'a' })
+  assertType<Equal<typeof upper, string>>(true)
+  // @ts-expect-error text must be a string
+  await more.act('role:text,cmd:upper', { text: 1 })
+
+  // Required plugin options are required at compile time.
+  createStoa().use(withOptions, { url: 'postgres://127.0.0.1/test' })
+  // @ts-expect-error options with a required field must be passed
+  createStoa().use(withOptions)
+  // @ts-expect-error the url option must be a string
+  createStoa().use(withOptions, { url: 5 })
+  createStoa().use(optionalOptions)
+  createStoa().use(optionalOptions, { level: 'debug' }, { tag: 'x' })
+
+  // A handler's message is the schema's output.
+  action({
+    schema: z.object({ n: z.string().transform((s) => s.length) }),
+    handler: (msg) => {
+      assertType<Equal<typeof msg.n, number>>(true)
+    },
+  })
+}

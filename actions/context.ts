@@ -51,16 +51,10 @@ export interface ContextHost {
  * })
  */
 export class Context {
-  /** This message's id. */
-  readonly id: string
-  /** The id shared by every call in this chain. */
-  readonly trace: string
-  /** Absolute deadline, ms since the epoch. */
-  readonly deadline: number
-  /** The identity token the call came with, passed on to nested calls. */
-  readonly token: string | undefined
   /** Who sent this call: a service name, `cli`, `http`... */
   readonly caller: string | undefined
+  /** The identity token the call came with, passed on to nested calls. */
+  readonly token: string | undefined
   /** Headers an edge transport passed on (lowercase names); empty for other calls. */
   readonly headers: Readonly<Record<string, string>>
   /** The identity the call runs for, once an identity plugin has set it. */
@@ -73,20 +67,42 @@ export class Context {
   readonly host: ContextHost
   /** @internal the kernel's record of the running action, for `prior`. */
   readonly entry: unknown
+  // Id, trace and deadline are fixed on first use: most in-process calls never read them, and
+  // a random id and a clock read are the largest costs of a call that does nothing else.
+  private fixedId: string | undefined
+  private fixedTrace: string | undefined
+  private fixedDeadline: number | undefined
+  private readonly timeoutMs: number
 
   /** @internal */
-  constructor(host: ContextHost, entry: unknown, pattern: string, msg: Message, meta: Readonly<EnvelopeMeta> & { deadline: number }) {
+  constructor(host: ContextHost, entry: unknown, pattern: string, msg: Message, meta: Readonly<CallMeta>) {
     this.host = host
     this.entry = entry
     this.pattern = pattern
     this.msg = msg
-    this.id = meta.id
-    this.trace = meta.trace
-    this.deadline = meta.deadline
+    this.fixedId = meta.id
+    this.fixedTrace = meta.trace
+    this.fixedDeadline = meta.deadline
+    this.timeoutMs = meta.timeoutMs
     this.token = meta.token
     this.caller = meta.caller
     this.headers = meta.headers ?? NO_HEADERS
     this.identity = undefined
+  }
+
+  /** This message's id. */
+  get id(): string {
+    return (this.fixedId ??= newId())
+  }
+
+  /** The id shared by every call in this chain. */
+  get trace(): string {
+    return (this.fixedTrace ??= this.id)
+  }
+
+  /** Absolute deadline, ms since the epoch. */
+  get deadline(): number {
+    return (this.fixedDeadline ??= Date.now() + this.timeoutMs)
   }
 
   /** Milliseconds left before the deadline (never negative). */
@@ -114,12 +130,27 @@ export class Context {
     return this.host.priorWith(this, msg ?? this.msg)
   }
 
-  /** The envelope metadata for a call made from this one. */
-  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number } {
+  /** @internal the metadata for a call made from this one. */
+  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number; timeoutMs: number } {
     let deadline = this.deadline
     if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
-    return { id: newId(), trace: this.trace, deadline, token: opts?.token ?? this.token, caller }
+    return { id: newId(), trace: this.trace, deadline, timeoutMs: this.timeoutMs, token: opts?.token ?? this.token, caller }
   }
+}
+
+/**
+ * What a call starts with. A root call leaves id, trace and deadline open (the context fixes
+ * them when first read, the deadline `timeoutMs` from then); calls that arrive from elsewhere
+ * or are nested carry them fixed.
+ */
+export interface CallMeta {
+  id?: string | undefined
+  trace?: string | undefined
+  deadline?: number | undefined
+  timeoutMs: number
+  token?: string | undefined
+  caller?: string | undefined
+  headers?: Readonly<Record<string, string>> | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

@@ -1,4 +1,4 @@
-import type { CallOptions, ContextHost } from './context.js'
+import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
@@ -58,6 +58,8 @@ export interface ActionInfo {
 interface Entry {
   readonly pattern: Pattern
   readonly key: string
+  /** The pattern's keys, listed once for the per-call merge after validation. */
+  readonly keys: readonly string[]
   readonly fn: Action<any, unknown> | undefined
   readonly schema: Schema | undefined
   readonly permission: string | undefined
@@ -87,6 +89,9 @@ interface LoadedPlugin {
 }
 
 type Phase = 'starting' | 'running' | 'closing' | 'closed'
+
+/** Metadata of a task or event: everything fixed, as it will travel. */
+type FixedMeta = EnvelopeMeta & { deadline: number; timeoutMs: number }
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
@@ -180,12 +185,12 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     return this
   }
 
-  private register(pat: Pattern, parts: Omit<Entry, 'pattern' | 'key' | 'prior' | 'plugin'>): void {
+  private register(pat: Pattern, parts: Omit<Entry, 'pattern' | 'key' | 'keys' | 'prior' | 'plugin'>): void {
     const key = patternString(pat)
     // The action this one overrides: the identical pattern if registered, else whatever the
     // pattern itself would have matched (a less specific action), as Seneca's prior does.
     const prior = this.routes.exact(pat)?.data ?? this.routes.find(pat)?.data
-    const entry: Entry = { pattern: pat, key, prior, plugin: this.currentPlugin, ...parts }
+    const entry: Entry = { pattern: pat, key, keys: Object.keys(pat), prior, plugin: this.currentPlugin, ...parts }
     this.routes.add(pat, entry)
     if (entry.remote === undefined) this.local.add(pat, entry)
   }
@@ -408,11 +413,18 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     const route = this.routes.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
     const entry = route.data
-    const now = Date.now()
-    const deadline = now + (opts?.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs)
-    const id = opts?.id ?? newId()
-    const meta = { id, trace: opts?.trace ?? id, deadline, token: opts?.token, caller: opts?.caller ?? this.name, headers: opts?.headers }
-    return this.run(entry, msg, meta, now)
+    if (opts === undefined) {
+      return this.run(entry, msg, { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name })
+    }
+    return this.run(entry, msg, {
+      id: opts.id,
+      trace: opts.trace,
+      deadline: undefined,
+      timeoutMs: opts.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs,
+      token: opts.token,
+      caller: opts.caller ?? this.name,
+      headers: opts.headers,
+    })
   }
 
   private actLater(pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
@@ -431,7 +443,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     }
     const route = this.routes.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
-    return this.run(route.data, msg, parent.childMeta(opts, this.name), Date.now())
+    return this.run(route.data, msg, parent.childMeta(opts, this.name))
   }
 
   /** @internal `ctx.prior(msg)`: the action the running one overrides. */
@@ -440,15 +452,16 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     if (entry === undefined) {
       return Promise.reject(new StoaError('NOT_FOUND', `no prior action for "${ctx.pattern}"`, { pattern: ctx.pattern }))
     }
-    return this.run(entry, msg, { id: newId(), trace: ctx.trace, deadline: ctx.deadline, token: ctx.token, caller: ctx.caller }, Date.now())
+    return this.run(entry, msg, { id: undefined, trace: ctx.trace, deadline: ctx.deadline, timeoutMs: this.timeoutMs, token: ctx.token, caller: ctx.caller })
   }
 
   /**
    * The core of every call: check the deadline, validate, run, and watch an asynchronous
    * result against the deadline. Never throws; always returns a promise.
    */
-  private run(entry: Entry, msg: Message, meta: EnvelopeMeta & { deadline: number }, now: number): Promise<unknown> {
-    if (meta.deadline <= now) return Promise.reject(timeoutError(entry.key))
+  private run(entry: Entry, msg: Message, meta: CallMeta): Promise<unknown> {
+    // A fixed deadline came from a caller; one already passed means the work is worthless.
+    if (meta.deadline !== undefined && meta.deadline <= Date.now()) return Promise.reject(timeoutError(entry.key))
     if (entry.remote !== undefined) return this.runRemote(entry, msg, meta)
     const ctx = new Context(this, entry, entry.key, msg, meta)
     let input: unknown = msg
@@ -459,9 +472,9 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
         return Promise.reject(err)
       }
       if (input instanceof Promise) {
-        return this.watch(input.then((value) => entry.fn!(mergePairs(value, msg, entry.pattern), ctx)), entry, meta.deadline, ctx)
+        return this.watch(input.then((value) => entry.fn!(mergePairs(value, msg, entry.keys), ctx)), entry, ctx.deadline, ctx)
       }
-      input = mergePairs(input, msg, entry.pattern)
+      input = mergePairs(input, msg, entry.keys)
     }
     let result: unknown
     try {
@@ -470,13 +483,21 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       return Promise.reject(this.failure(err, entry, ctx))
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      return this.watch(result as PromiseLike<unknown>, entry, meta.deadline, ctx)
+      return this.watch(result as PromiseLike<unknown>, entry, ctx.deadline, ctx)
     }
     return Promise.resolve(result)
   }
 
-  private runRemote(entry: Entry, msg: Message, meta: EnvelopeMeta & { deadline: number }): Promise<unknown> {
+  private runRemote(entry: Entry, msg: Message, call: CallMeta): Promise<unknown> {
     const remote = entry.remote!
+    const id = call.id ?? newId()
+    const meta: EnvelopeMeta & { deadline: number } = {
+      id,
+      trace: call.trace ?? id,
+      deadline: call.deadline ?? Date.now() + call.timeoutMs,
+      token: call.token,
+      caller: call.caller,
+    }
     let sent: Promise<Reply>
     try {
       sent = remote.client.deliver({ kind: 'act', msg, meta })
@@ -566,6 +587,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       id,
       trace: opts?.trace ?? id,
       deadline: Date.now() + (opts?.timeoutMs ?? this.timeoutMs),
+      timeoutMs: opts?.timeoutMs ?? this.timeoutMs,
       token: opts?.token,
       caller: opts?.caller ?? this.name,
     })
@@ -576,14 +598,14 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     return this.deliverTask(name, data, parent.childMeta(opts, this.name))
   }
 
-  private async deliverTask(name: string, data: Message | undefined, meta: EnvelopeMeta & { deadline: number }): Promise<void> {
+  private async deliverTask(name: string, data: Message | undefined, meta: FixedMeta): Promise<void> {
     assertTaskName(name)
     if (this.phase === 'closed') throw closedError(this.name)
     if (this.phase === 'starting') await this.ready()
     const msg = taskMessage(name, data)
     const route = this.local.find(msg)
     if (route !== undefined) {
-      this.background(this.run(route.data, msg, meta, Date.now()), route.data.key, meta.trace)
+      this.background(this.run(route.data, msg, meta), route.data.key, meta.trace)
       return
     }
     const client = this.clients.find((c) => c.client !== undefined)
@@ -605,6 +627,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       id,
       trace: opts?.trace ?? id,
       deadline: Date.now() + (opts?.timeoutMs ?? this.timeoutMs),
+      timeoutMs: opts?.timeoutMs ?? this.timeoutMs,
       token: opts?.token,
       caller: opts?.caller ?? this.name,
     })
@@ -615,7 +638,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     return this.deliverEvent(name, data, parent.childMeta(opts, this.name))
   }
 
-  private async deliverEvent(name: string, data: Message | undefined, meta: EnvelopeMeta & { deadline: number }): Promise<void> {
+  private async deliverEvent(name: string, data: Message | undefined, meta: FixedMeta): Promise<void> {
     assertEventName(name)
     if (this.phase === 'closed') throw closedError(this.name)
     if (this.phase === 'starting') await this.ready()
@@ -629,13 +652,13 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     for (const reply of replies) if (!reply.ok) throw StoaError.fromJSON(reply.error)
   }
 
-  private async runSubscribers(name: string, data: Message, meta: EnvelopeMeta & { deadline: number }): Promise<void> {
+  private async runSubscribers(name: string, data: Message, meta: FixedMeta): Promise<void> {
     const subs = this.subscriptions.filter((s) => matchesSubscription(s.name, name))
     const msg: Message = { ...data, event: name }
     const results = await Promise.allSettled(
       subs.map((s) => {
         const entry = subscriberEntry(s)
-        return this.run(entry, msg, { ...meta, id: newId() }, Date.now())
+        return this.run(entry, msg, { ...meta, id: undefined })
       }),
     )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -659,7 +682,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     const meta = e.meta
     const now = Date.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
-    const full = { id: meta.id, trace: meta.trace, deadline, token: meta.token, caller: meta.caller, headers: meta.headers }
+    const full = { id: meta.id, trace: meta.trace, deadline, timeoutMs: this.timeoutMs, token: meta.token, caller: meta.caller, headers: meta.headers }
     let work: Promise<unknown>
     try {
       if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')
@@ -667,13 +690,13 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
         const msg = { ...e.msg }
         const route = this.local.find(msg)
         if (route === undefined) throw notFound(msg)
-        work = this.run(route.data, msg, full, now)
+        work = this.run(route.data, msg, full)
       } else if (e.kind === 'send') {
         assertTaskName(e.name)
         const msg = taskMessage(e.name, e.msg)
         const route = this.local.find(msg)
         if (route === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${e.name}"`, { task: e.name })
-        work = this.run(route.data, msg, full, now)
+        work = this.run(route.data, msg, full)
       } else if (e.kind === 'emit') {
         assertEventName(e.name)
         if (deadline <= now) throw timeoutError(e.name)
@@ -789,11 +812,15 @@ function info(route: Route<Entry>): ActionInfo {
   }
 }
 
-/** The schema's output plus the pattern's own pairs, which schemas usually leave out. */
-function mergePairs(value: unknown, msg: Message, pattern: Pattern): unknown {
+/**
+ * The schema's output plus the pattern's own pairs, which schemas usually leave out. The output
+ * is a fresh object made by the validator (or the message, which is already the caller's
+ * copy), so the pairs are written into it rather than into a copy.
+ */
+function mergePairs(value: unknown, msg: Message, keys: readonly string[]): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
-  const out: Message = { ...(value as Message) }
-  for (const k in pattern) out[k] = msg[k]
+  const out = value as Message
+  for (let i = 0; i < keys.length; i++) out[keys[i]!] = msg[keys[i]!]
   return out
 }
 
@@ -808,6 +835,7 @@ function subscriberEntry(s: Subscription): Entry {
     e = {
       pattern: { event: s.name },
       key: `event:${s.name}`,
+      keys: ['event'],
       fn: s.handler,
       schema: undefined,
       permission: undefined,

@@ -10,15 +10,20 @@ export interface Route<T> {
 }
 
 /**
- * All routes whose patterns have the same set of keys. Exact values live in a map keyed by the
- * joined values, so a lookup is one string join and one map probe however many patterns share
- * the shape; patterns with glob values are tried after it, most exact values first.
+ * All routes whose patterns have the same set of keys. Exact values live in nested maps, one
+ * level per key, so a lookup is one map probe per key however many patterns share the shape,
+ * with no string built on the way (message values are usually interned strings whose hash is
+ * cached). Patterns with glob values are tried after that, most exact values first.
  */
 interface Shape<T> {
   readonly keys: readonly string[]
-  readonly exact: Map<string, Route<T>>
+  readonly exact: Level<T>
+  exactCount: number
   readonly globs: GlobRoute<T>[]
 }
+
+/** One level of a shape's exact-value tree: the last level holds routes. */
+type Level<T> = Map<string, Level<T> | Route<T>>
 
 interface GlobRoute<T> {
   readonly route: Route<T>
@@ -28,8 +33,6 @@ interface GlobRoute<T> {
   /** Characters of the glob values that are not wildcards: `s?m` is more specific than `*`. */
   readonly literals: number
 }
-
-const SEP = '\u0000'
 
 /** A message value as the router compares it, or undefined if it cannot match any pattern. */
 function valueKey(v: unknown): string | undefined {
@@ -88,7 +91,7 @@ export class Router<T> {
     const keys = Object.keys(pattern).sort()
     let shape = this.shapes.find((s) => compareShapes(s.keys, keys) === 0)
     if (shape === undefined) {
-      shape = { keys, exact: new Map(), globs: [] }
+      shape = { keys, exact: new Map(), exactCount: 0, globs: [] }
       this.shapes.push(shape)
       this.shapes.sort((a, b) => compareShapes(a.keys, b.keys))
     }
@@ -101,7 +104,15 @@ export class Router<T> {
           b.exactCount - a.exactCount || b.literals - a.literals || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0),
       )
     } else {
-      shape.exact.set(keys.map((k) => String(pattern[k])).join(SEP), route)
+      let level = shape.exact
+      for (let i = 0; i < keys.length - 1; i++) {
+        const v = String(pattern[keys[i]!])
+        let next = level.get(v) as Level<T> | undefined
+        if (next === undefined) level.set(v, (next = new Map()))
+        level = next
+      }
+      level.set(String(pattern[keys[keys.length - 1]!]), route)
+      shape.exactCount++
     }
     return { route, previous: undefined }
   }
@@ -117,8 +128,13 @@ export class Router<T> {
     const shape = this.shapes[i]!
     const g = shape.globs.findIndex((x) => x.route === route)
     if (g >= 0) shape.globs.splice(g, 1)
-    else shape.exact.delete(keys.map((k) => String(pattern[k])).join(SEP))
-    if (shape.exact.size === 0 && shape.globs.length === 0) this.shapes.splice(i, 1)
+    else {
+      let level = shape.exact
+      for (let k = 0; k < keys.length - 1; k++) level = level.get(String(pattern[keys[k]!])) as Level<T>
+      level.delete(String(pattern[keys[keys.length - 1]!]))
+      shape.exactCount--
+    }
+    if (shape.exactCount === 0 && shape.globs.length === 0) this.shapes.splice(i, 1)
     return true
   }
 
@@ -130,26 +146,17 @@ export class Router<T> {
   /** The most specific route whose pattern the message contains, if any. */
   find(msg: Readonly<Message>): Route<T> | undefined {
     const shapes = this.shapes
-    for (let s = 0; s < shapes.length; s++) {
+    outer: for (let s = 0; s < shapes.length; s++) {
       const shape = shapes[s]!
       const keys = shape.keys
-      let joined: string | undefined
-      if (keys.length === 1) {
-        joined = valueKey(msg[keys[0]!])
-      } else {
-        joined = ''
-        for (let k = 0; k < keys.length; k++) {
-          const v = valueKey(msg[keys[k]!])
-          if (v === undefined) {
-            joined = undefined
-            break
-          }
-          joined = k === 0 ? v : joined + SEP + v
-        }
+      let node: Level<T> | Route<T> | undefined = shape.exact
+      for (let k = 0; k < keys.length; k++) {
+        const v = valueKey(msg[keys[k]!])
+        // A key the message lacks rules out the whole shape, globs included.
+        if (v === undefined) continue outer
+        if (node !== undefined) node = (node as Level<T>).get(v)
       }
-      if (joined === undefined) continue
-      const hit = shape.exact.get(joined)
-      if (hit !== undefined) return hit
+      if (node !== undefined) return node as Route<T>
       if (shape.globs.length > 0) {
         const found = matchGlobs(shape, msg)
         if (found !== undefined) return found

@@ -1,0 +1,121 @@
+// One contestant of the kernel suite, run in its own process:
+//   node --import tsx bench/kernel/worker.ts <stoa|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
+// Prints one JSON line: sequential and 1000-concurrent ops/s (and memory figures for stoa).
+import { createRequire } from 'node:module'
+import { z } from 'zod'
+import { action, createStoa } from '../../actions/index.js'
+import { Router } from '../../actions/router.js'
+import { toPattern } from '../../actions/index.js'
+import { emitFigures, measure } from '../lib.js'
+
+const require = createRequire(import.meta.url)
+const PATTERNS = 100
+const TARGET = 42
+const CONCURRENCY = 1000
+const who = process.argv[2] ?? 'stoa'
+const ms = Number(process.env.BENCH_MS ?? 1500)
+const msg = { role: 'bench', cmd: `c${TARGET}`, left: 1, right: 2 }
+const sum = (m: { left: number; right: number }) => ({ answer: m.left + m.right })
+
+async function loops(call: () => Promise<unknown>) {
+  const seq = await measure(async () => {
+    for (let i = 0; i < 100; i++) await call()
+  }, 100, ms)
+  const batch: Promise<unknown>[] = new Array(CONCURRENCY)
+  const conc = await measure(async () => {
+    for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
+    await Promise.all(batch)
+  }, CONCURRENCY, ms)
+  return { seq, conc }
+}
+
+/** Heap retained after a million acts (after a full GC): a leak shows here. */
+async function memory(call: () => Promise<unknown>) {
+  const gc = (globalThis as { gc?: () => void }).gc!
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < 1000; i++) {
+    const batch: Promise<unknown>[] = []
+    for (let j = 0; j < 1000; j++) batch.push(call())
+    await Promise.all(batch)
+  }
+  gc()
+  return { retainedBytesPer1M: Math.max(0, process.memoryUsage().heapUsed - before), rssMB: process.memoryUsage().rss / 2 ** 20 }
+}
+
+async function main() {
+  if (who === 'bare') {
+    const fns = Array.from({ length: PATTERNS }, () => async (m: typeof msg) => sum(m))
+    emitFigures(await loops(() => fns[TARGET]!(msg)))
+  } else if (who === 'stoa-async') {
+    // Handlers that return a promise take the path that watches the deadline.
+    const stoa = createStoa({ name: 'bench' })
+    for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, async (m) => sum(m as typeof msg))
+    emitFigures(await loops(() => stoa.act(msg)))
+  } else if (who === 'moleculer-async') {
+    const { ServiceBroker } = require('moleculer') as typeof import('moleculer')
+    const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false })
+    const actions: Record<string, (ctx: { params: typeof msg }) => Promise<unknown>> = {}
+    for (let i = 0; i < PATTERNS; i++) actions[`c${i}`] = async (ctx) => sum(ctx.params)
+    broker.createService({ name: 'bench', actions })
+    await broker.start()
+    const params = { left: 1, right: 2 }
+    emitFigures(await loops(() => broker.call(`bench.c${TARGET}`, params)))
+    await broker.stop()
+  } else if (who === 'stoa' || who === 'stoa-schema') {
+    const stoa = createStoa({ name: 'bench' })
+    const schema = z.object({ left: z.number(), right: z.number() })
+    for (let i = 0; i < PATTERNS; i++) {
+      if (who === 'stoa-schema') stoa.add(`role:bench,cmd:c${i}`, action({ schema, handler: sum }))
+      else stoa.add(`role:bench,cmd:c${i}`, (m) => sum(m as typeof msg))
+    }
+    await stoa.ready()
+    const call = () => stoa.act(msg)
+    const figures = await loops(call)
+    emitFigures(who === 'stoa' ? { ...figures, ...(await memory(call)) } : figures)
+  } else if (who === 'moleculer') {
+    const { ServiceBroker } = require('moleculer') as typeof import('moleculer')
+    const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false })
+    const actions: Record<string, (ctx: { params: typeof msg }) => unknown> = {}
+    for (let i = 0; i < PATTERNS; i++) actions[`c${i}`] = (ctx) => sum(ctx.params)
+    broker.createService({ name: 'bench', actions })
+    await broker.start()
+    const params = { left: 1, right: 2 }
+    emitFigures(await loops(() => broker.call(`bench.c${TARGET}`, params)))
+    await broker.stop()
+  } else if (who === 'seneca') {
+    const seneca = (require('seneca') as (o: object) => any)({ log: 'silent', legacy: false })
+    for (let i = 0; i < PATTERNS; i++) {
+      seneca.add(`role:bench,cmd:c${i}`, (m: typeof msg, reply: (e: null, o: unknown) => void) => reply(null, sum(m)))
+    }
+    await new Promise<void>((r) => seneca.ready(() => r()))
+    const call = () => new Promise((resolve, reject) => seneca.act(msg, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))))
+    const seq = await measure(() => call().then(() => undefined), 1, ms)
+    const conc = await measure(async () => {
+      await Promise.all(Array.from({ length: 100 }, call))
+    }, 100, ms)
+    emitFigures({ seq, conc })
+  } else if (who === 'patrun' || who === 'router') {
+    // The lookup alone, no call: what choosing an action costs.
+    let find: () => unknown
+    if (who === 'patrun') {
+      const pm = (require('patrun') as () => { add(p: object, d: unknown): unknown; find(m: object): unknown })()
+      for (let i = 0; i < PATTERNS; i++) pm.add({ role: 'bench', cmd: `c${i}` }, i)
+      find = () => pm.find(msg)
+    } else {
+      const r = new Router<number>()
+      for (let i = 0; i < PATTERNS; i++) r.add(toPattern({ role: 'bench', cmd: `c${i}` }), i)
+      find = () => r.find(msg)
+    }
+    let sink = 0
+    const seq = await measure(() => {
+      for (let i = 0; i < 10_000; i++) if (find() !== undefined) sink++
+    }, 10_000, ms)
+    emitFigures({ seq, conc: seq, sink: sink > 0 ? 1 : 0 })
+  } else {
+    throw new Error(`unknown contestant ${who}`)
+  }
+}
+
+await main()
+process.exit(0)

@@ -642,12 +642,13 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     assertEventName(name)
     if (this.phase === 'closed') throw closedError(this.name)
     if (this.phase === 'starting') await this.ready()
-    // With a listening transport, this service's own subscribers are reached through it, once
-    // per service however many instances run; without one, they are called here.
-    if (this.listeners.length === 0) {
-      this.background(this.runSubscribers(name, data ?? {}, meta), name, meta.trace)
-    }
+    // Through client transports, every subscribing service hears the event once, this one
+    // included if it listens there; with no client, the subscribers here are all there is.
     const clients = this.clients.filter((c) => c.client !== undefined)
+    if (clients.length === 0) {
+      this.background(this.runSubscribers(name, data ?? {}, meta), name, meta.trace)
+      return
+    }
     const replies = await Promise.all(clients.map((c) => c.client!.deliver({ kind: 'emit', name, msg: data ?? {}, meta })))
     for (const reply of replies) if (!reply.ok) throw StoaError.fromJSON(reply.error)
   }

@@ -54,7 +54,7 @@ export class MemoryBus {
         [...this.services.values()].flatMap((list) => list.filter((m) => answers(m, e.msg))),
         'act',
       )
-      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers this message`))
+      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers ${describe(e.msg)}`))
       return target.host.dispatch(clone(e))
     }
     if (e.kind === 'send') {
@@ -110,6 +110,14 @@ function answers(m: Member, msg: Envelope['msg']): boolean {
  */
 function clone(e: Envelope): Envelope {
   return { kind: e.kind, name: e.name, msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'], meta: { ...e.meta } }
+}
+
+function describe(msg: Envelope['msg']): string {
+  const pairs = Object.keys(msg)
+    .filter((k) => typeof msg[k] !== 'object')
+    .slice(0, 6)
+    .map((k) => `${k}:${String(msg[k])}`)
+  return `"${pairs.join(',')}"`
 }
 
 function notFound(message: string): Reply {

@@ -131,6 +131,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   private readonly toStart: (() => Promise<void>)[] = []
   private phase: Phase = 'running'
   private starting: Promise<void> | undefined
+  private startError: unknown
   private readonly pending = new Set<Pending>()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
@@ -371,6 +372,8 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    */
   ready(): Promise<this> {
     if (this.phase === 'closing' || this.phase === 'closed') return Promise.reject(closedError(this.name))
+    // A failed start stays failed: later calls must not run on a half-started service.
+    if (this.startError !== undefined) return Promise.reject(this.startError)
     if (this.starting === undefined) {
       if (this.toStart.length === 0) {
         this.phase = 'running'
@@ -379,6 +382,9 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       this.starting = (async () => {
         try {
           while (this.toStart.length > 0) await this.toStart.shift()!()
+        } catch (err) {
+          this.startError = err
+          throw err
         } finally {
           this.starting = undefined
         }

@@ -78,9 +78,13 @@ describe('actions/plugin', () => {
         throw new Error('cannot connect')
       },
     })
-    const err = (await make().use(broken).ready().catch((e: unknown) => e)) as StoaError
+    const s = make().use(broken)
+    s.add('role:ping', () => 'pong')
+    const err = (await s.ready().catch((e: unknown) => e)) as StoaError
     expect(err.code).to.equal('INVALID_PLUGIN')
     expect(err.message).to.match(/plugin "broken" failed to start: cannot connect/)
+    expect(await s.act('role:ping').catch((e: StoaError) => e.code)).to.equal('INVALID_PLUGIN')
+    expect(await s.ready().catch((e: StoaError) => e.code)).to.equal('INVALID_PLUGIN')
   })
 
   it('runs close hooks returned by init in reverse order of loading', async () => {

@@ -33,6 +33,8 @@ export interface CallOptions {
  * context.ts does not import kernel.ts.
  */
 export interface ContextHost {
+  /** The time a call starting now counts its deadline from (ms since the epoch). */
+  now(): number
   actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown>
   sendWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
   emitWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
@@ -102,7 +104,7 @@ export class Context {
 
   /** Absolute deadline, ms since the epoch. */
   get deadline(): number {
-    return (this.fixedDeadline ??= Date.now() + this.timeoutMs)
+    return (this.fixedDeadline ??= this.host.now() + this.timeoutMs)
   }
 
   /** Milliseconds left before the deadline (never negative). */

@@ -33,6 +33,9 @@ export interface StoaErrorJSON {
 
 const codeSet: ReadonlySet<string> = new Set(ERROR_CODES)
 
+/** Marks errors made by any copy of stoa; a registered symbol is the same in every copy. */
+const BRAND = Symbol.for('stoa.StoaError')
+
 /** Whether `code` is one of stoa's error codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && codeSet.has(code)
@@ -77,6 +80,17 @@ export class StoaError extends Error {
     super(message, options)
     this.code = code
     this.details = details
+    Object.defineProperty(this, BRAND, { value: true })
+  }
+
+  /**
+   * `err instanceof StoaError` holds for errors made by any copy of stoa in the process: a
+   * service loaded from its own install (or through a TypeScript loader) brings a second copy
+   * of the kernel, and its errors must still be recognised by the CLI and the transports.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== StoaError) return Function.prototype[Symbol.hasInstance].call(this, value)
+    return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[BRAND] === true
   }
 
   /** The wire form: code, message and details, never the stack or the cause. */

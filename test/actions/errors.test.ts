@@ -38,4 +38,15 @@ describe('actions/errors', () => {
     const same = new StoaError('TIMEOUT', 't')
     expect(toStoaError(same)).to.equal(same)
   })
+
+  it('recognises errors made by another copy of the kernel as StoaErrors', async () => {
+    const copy = (await import(`../../actions/errors.js?copy=${Date.now()}`)) as typeof import('../../actions/errors.js')
+    expect(copy.StoaError).not.to.equal(StoaError)
+    const foreign = new copy.StoaError('FORBIDDEN', 'no')
+    expect(foreign).to.be.instanceOf(StoaError)
+    expect(new StoaError('TIMEOUT', 't')).to.be.instanceOf(copy.StoaError)
+    expect(toStoaError(foreign)).to.equal(foreign)
+    expect(new Error('plain')).not.to.be.instanceOf(StoaError)
+    expect({ code: 'FORBIDDEN' }).not.to.be.instanceOf(StoaError)
+  })
 })

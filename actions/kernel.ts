@@ -624,15 +624,14 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * await stoa.send('tally.vote.record', { voter: 'v1', choice: 'a' })
    */
   send(name: string, data?: Message, opts?: CallOptions): Promise<void> {
-    const id = newId()
-    return this.deliverTask(name, data, {
-      id,
-      trace: opts?.trace ?? id,
-      deadline: Date.now() + (opts?.timeoutMs ?? this.timeoutMs),
-      timeoutMs: opts?.timeoutMs ?? this.timeoutMs,
-      token: opts?.token,
-      caller: opts?.caller ?? this.name,
-    })
+    return this.deliverTask(name, data, this.rootMeta(opts))
+  }
+
+  /** Metadata of a task or event sent from outside any action. */
+  private rootMeta(opts: CallOptions | undefined): FixedMeta {
+    const id = opts?.id ?? newId()
+    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs
+    return { id, trace: opts?.trace ?? id, deadline: Date.now() + timeoutMs, timeoutMs, token: opts?.token, caller: opts?.caller ?? this.name }
   }
 
   /** @internal */
@@ -664,15 +663,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * await stoa.emit('vote.recorded', { voter: 'v1' })
    */
   emit(name: string, data?: Message, opts?: CallOptions): Promise<void> {
-    const id = newId()
-    return this.deliverEvent(name, data, {
-      id,
-      trace: opts?.trace ?? id,
-      deadline: Date.now() + (opts?.timeoutMs ?? this.timeoutMs),
-      timeoutMs: opts?.timeoutMs ?? this.timeoutMs,
-      token: opts?.token,
-      caller: opts?.caller ?? this.name,
-    })
+    return this.deliverEvent(name, data, this.rootMeta(opts))
   }
 
   /** @internal */

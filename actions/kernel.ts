@@ -148,9 +148,13 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
     this.log = options.logger ?? createLogger()
+    const self = this
     this.host = {
       service: this.name,
       log: this.log,
+      get closing() {
+        return self.phase === 'closing' || self.phase === 'closed'
+      },
       dispatch: (e) => this.dispatch(e),
       answers: (msg) => this.local.find(msg) !== undefined,
       tasks: () => this.taskNames(),
@@ -649,9 +653,15 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       this.background(this.run(route.data, msg, meta), route.data.key, meta.trace)
       return
     }
-    const client = this.clients.find((c) => c.client !== undefined)
-    if (client === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${name}"`, { task: name })
-    const reply = await client.client!.deliver({ kind: 'send', name, msg: data ?? {}, meta })
+    // Each client may reach different services (one HTTP client per service, say): a client
+    // that cannot place the task answers NOT_FOUND, and the next one is tried.
+    let reply: Reply | undefined
+    for (const c of this.clients) {
+      if (c.client === undefined) continue
+      reply = await c.client.deliver({ kind: 'send', name, msg: data ?? {}, meta })
+      if (reply.ok || reply.error.code !== 'NOT_FOUND') break
+    }
+    if (reply === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${name}"`, { task: name })
     if (!reply.ok) throw StoaError.fromJSON(reply.error)
   }
 

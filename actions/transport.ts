@@ -11,6 +11,12 @@ export interface TransportHost {
   readonly service: string
   /** Runs a received envelope on the service and answers with its reply. Never rejects. */
   dispatch(envelope: Envelope): Promise<Reply>
+  /**
+   * Whether the instance is closing or closed. A `CLOSED` reply while this is true is the
+   * kernel refusing new work, which a broker should requeue for another instance; a `CLOSED`
+   * from an action at any other time is an answer like any other.
+   */
+  readonly closing: boolean
   /** Whether a local action matches this message, so this service can answer it. */
   answers(msg: Readonly<Message>): boolean
   /** The task names this service handles (`<service>.<entity>.<request>`). */

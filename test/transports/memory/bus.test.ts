@@ -62,4 +62,16 @@ describe('transports/memory', () => {
     expect(handled).to.equal(0)
     expect(bus.serviceNames()).to.deep.equal([])
   })
+
+  it('tries the next client transport when one cannot place a task', async () => {
+    const busA = createMemoryBus()
+    const busB = createMemoryBus()
+    const got: unknown[] = []
+    const tally = make('tally').listen(createMemoryTransport({ bus: busB }))
+    tally.add('task:tally.vote.record', (m) => void got.push(m.voter))
+    const gateway = make('gateway').client(createMemoryTransport({ bus: busA })).client(createMemoryTransport({ bus: busB }))
+    await Promise.all([tally.ready(), gateway.ready()])
+    await gateway.send('tally.vote.record', { voter: 'v7' })
+    await waitFor(() => got.length === 1, 'the task through the second client')
+  })
 })

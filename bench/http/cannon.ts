@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { emitFigures } from '../lib.js'
+
+/**
+ * `cannon.ts <kind> <get|act> <seconds>`: starts one server of the suite in its own process,
+ * checks that it answers `{"answer":3}`, then loads it with autocannon, a third process, with
+ * 100 connections (100 requests in flight), and prints requests per second and latency.
+ */
+const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act', string]
+const seconds = Number(secondsText ?? 3)
+const here = fileURLToPath(new URL('.', import.meta.url))
+const cannonBin = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url))
+const ACT_BODY = '{"role":"math","cmd":"sum","left":1,"right":2}'
+
+function startServer(): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', here + 'server.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line !== undefined) resolve({ url: (JSON.parse(line) as { url: string }).url, child })
+    })
+    child.on('exit', (code) => reject(new Error(`server ${kind} exited with ${code}`)))
+  })
+}
+
+function cannon(target: string, connections: number, duration: number): Promise<Record<string, any>> {
+  const args = [cannonBin, '-j', '-c', String(connections), '-d', String(duration)]
+  if (mode === 'act') args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', ACT_BODY)
+  args.push(target)
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`autocannon exited with ${code}`)
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>)
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
+}
+
+const { url, child } = await startServer()
+try {
+  const target = mode === 'act' ? `${url}/act` : `${url}/sum?left=1&right=2`
+  const check = await fetch(target, mode === 'act' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: ACT_BODY } : {})
+  const text = await check.text()
+  if (check.status !== 200 || JSON.stringify(JSON.parse(text)) !== '{"answer":3}') throw new Error(`${kind} answered ${check.status} ${text}`)
+  await cannon(target, 100, 1)
+  const r = await cannon(target, 100, seconds)
+  emitFigures({
+    ops: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+  })
+} finally {
+  child.kill('SIGKILL')
+}

@@ -1,0 +1,47 @@
+import type { Contestant } from '../lib.js'
+import { alternate, med, report, sig, spr } from '../lib.js'
+
+/**
+ * The http suite, every server in its own process:
+ * - a mounted action route (`GET /sum?left=1&right=2`): stoa's web plugin on express vs a bare
+ *   express handler, seneca-web on express, moleculer-web and bare node:http, loaded by
+ *   autocannon (a third process) with 100 connections;
+ * - act throughput of stoa's HTTP transport listener vs Seneca's HTTP transport listener and a
+ *   bare node:http server doing the same work, loaded by autocannon the same way
+ *   (`stoa-http/...`);
+ * - the same acts sent by each side's own client, 100 in flight (`...-client`): stoa's client
+ *   and listener vs a bare node:http client and server vs Seneca's client and listener.
+ * `BENCH_SECONDS` (default 3) and `BENCH_ROUNDS` (default 3) bound the run.
+ */
+export default async function http(): Promise<void> {
+  const seconds = process.env.BENCH_SECONDS ?? '3'
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+  const routes = ['express', 'stoa-web', 'seneca-web', 'moleculer-web', 'node-http-get']
+  const acts = ['node-http', 'stoa-http', 'seneca-http']
+  const contestants: Contestant[] = [
+    ...routes.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'get', seconds] })),
+    ...acts.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'act', seconds] })),
+    ...acts.map((kind) => ({ name: `${kind}-client`, file: 'http/acts.ts', args: [kind, seconds] })),
+  ]
+  const all = await alternate(contestants, rounds)
+  const ops = Object.fromEntries(contestants.map((c) => [c.name, med(all, c.name, 'ops')]))
+  const r = (a: string, b: string) => ops[a]! / ops[b]!
+  const ratios = {
+    'stoa-web/express': r('stoa-web', 'express'),
+    'stoa-web/seneca-web': r('stoa-web', 'seneca-web'),
+    'stoa-web/moleculer-web': r('stoa-web', 'moleculer-web'),
+    'stoa-web/node-http': r('stoa-web', 'node-http-get'),
+    'stoa-http/node-http': r('stoa-http', 'node-http'),
+    'stoa-http/seneca-http': r('stoa-http', 'seneca-http'),
+    'stoa-http-client/node-http-client': r('stoa-http-client', 'node-http-client'),
+    'stoa-http-client/seneca-http-client': r('stoa-http-client', 'seneca-http-client'),
+  }
+  const spreads = Object.fromEntries(contestants.map((c) => [c.name, sig(spr(all, c.name, 'ops'))]))
+  const p99 = Object.fromEntries(contestants.map((c) => [c.name, (all[c.name] ?? []).some((f) => f.p99 !== undefined) ? med(all, c.name, 'p99') : NaN]))
+  const errors = Object.fromEntries(contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]))
+  const table = [
+    ['contestant', 'req/s (median)', 'spread', 'p99 ms', 'errors'],
+    ...contestants.map((c) => [c.name, String(sig(ops[c.name]!)), `${Math.round(spreads[c.name]! * 100)}%`, String(p99[c.name]), String(errors[c.name])]),
+  ]
+  report('http', table, { ratios, ops, spreads, p99, errors, rounds, seconds: Number(seconds) })
+}

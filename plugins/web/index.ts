@@ -1,0 +1,73 @@
+/**
+ * The web plugin: actions on express routes. Route maps in seneca-web's format or the compact
+ * `'POST /votes/:id': 'role:vote,cmd:cast'` form become one neutral table, which express
+ * (through {@link mountWeb} or {@link serveWeb}) and other HTTP front ends serve.
+ *
+ * A route's success status is part of the route, not of the action: `{ pattern, status: 202 }`
+ * in the compact form, `status: 201` in a seneca-web map entry. The action stays the same
+ * whether it is reached over HTTP, a queue or the CLI, where a status means nothing.
+ */
+import type { Context, Message } from '../../actions/index.js'
+import { StoaError, definePlugin } from '../../actions/index.js'
+import type { ServedRoute } from './handle.js'
+import { webOptions } from './options.js'
+import { toRouteTable } from './route-map.js'
+
+export { mountWeb, serveWeb, webRoutes } from './express.js'
+export type { ServeWebOptions, WebServer } from './express.js'
+export { errorResponse, handleWebRequest, parseJsonBody } from './handle.js'
+export type { ServedRoute, WebRequest, WebResponse } from './handle.js'
+export { createMatcher } from './match.js'
+export type { Match } from './match.js'
+export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
+export type { HttpMethod, WebRoute } from './route-map.js'
+export { httpStatus } from './status.js'
+
+/**
+ * The web plugin. Its options hold the route maps and the request limits; it adds
+ * `role:web,cmd:routes`, answering `{ routes }`: the neutral table of every web plugin loaded
+ * (each tagged instance adds its routes to the earlier ones'), which `mountWeb` mounts and
+ * tools can list.
+ *
+ * @example
+ * const stoa = createStoa({ name: 'gateway' })
+ *   .use(math)
+ *   .use(web, {
+ *     routes: {
+ *       'GET /sum': 'role:math,cmd:sum',
+ *       'POST /votes/:id': { pattern: 'role:vote,cmd:cast', status: 202 },
+ *     },
+ *   })
+ * const server = await serveWeb(stoa, { port: 3000 })
+ */
+const web = definePlugin({
+  name: 'web',
+  options: webOptions,
+  actions: (options, info) => {
+    const routes: ServedRoute[] = toRouteTable(options.routes, options.prefix).map((r) =>
+      Object.freeze({
+        ...r,
+        plugin: info.fullname,
+        maxBodyBytes: options.maxBodyBytes,
+        headers: options.headers,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      }),
+    )
+    return {
+      'role:web,cmd:routes': async (_msg: Message, ctx: Context) => {
+        // A web plugin loaded earlier (another tag) registered this pattern first: its routes
+        // come first, then ours.
+        const earlier = await ctx.prior().then(
+          (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
+          (err: unknown) => {
+            if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
+            throw err
+          },
+        )
+        return { routes: [...earlier, ...routes] }
+      },
+    }
+  },
+})
+
+export default web

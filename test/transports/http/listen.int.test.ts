@@ -1,0 +1,171 @@
+import { Agent, request } from 'node:http'
+import { expect } from 'chai'
+import type { Stoa } from '../../../actions/index.js'
+import { createStoa } from '../../../actions/index.js'
+import type { HttpTransport } from '../../../transports/http/index.js'
+import { createHttpTransport } from '../../../transports/http/index.js'
+import { quietLogger } from '../../helpers/wait.js'
+
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  json: any
+  reused: boolean
+}
+
+function post(url: string, path: string, body: string | undefined, headers: Record<string, string> = {}, opts: { method?: string; agent?: Agent; chunked?: boolean } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url)
+    const h: Record<string, string> = { ...headers }
+    if (body !== undefined && !opts.chunked) h['content-length'] = String(Buffer.byteLength(body))
+    const req = request({ host: u.hostname, port: u.port, path, method: opts.method ?? 'POST', headers: h, agent: opts.agent ?? false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let json: unknown
+        try {
+          json = text === '' ? undefined : JSON.parse(text)
+        } catch {
+          json = undefined
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, text, json, reused: req.reusedSocket })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe('http transport listener', function () {
+  this.timeout(10000)
+  let stoa: Stoa<any>
+  let transport: HttpTransport
+  let url: string
+  const seen: Record<string, unknown>[] = []
+
+  before(async () => {
+    stoa = createStoa({ name: 'math', logger: quietLogger() })
+    stoa.add('role:math,cmd:sum', (m, ctx) => {
+      seen.push({ trace: ctx.trace, id: ctx.id, token: ctx.token, caller: ctx.caller, deadline: ctx.deadline })
+      return { answer: Number(m.left) + Number(m.right) }
+    })
+    stoa.add('role:other,cmd:x', () => ({ reached: true }))
+    stoa.add('role:math,cmd:none', () => undefined)
+    transport = createHttpTransport({ maxBodyBytes: 1024 })
+    stoa.listen(transport, ['role:math'])
+    await stoa.ready()
+    url = transport.address()!
+  })
+
+  after(async () => {
+    await stoa.close()
+  })
+
+  it('tells its address once listening, on 127.0.0.1 by default', () => {
+    expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(createHttpTransport().address()).to.equal(undefined)
+  })
+
+  it('answers a plain JSON POST /act with the result, making up ids', async () => {
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":2}', { 'content-type': 'application/json' })
+    expect(res.status).to.equal(200)
+    expect(res.json).to.deep.equal({ answer: 3 })
+    const last = seen.at(-1)!
+    expect(last.caller).to.equal('http')
+    expect(last.trace).to.equal(last.id)
+  })
+
+  it('reads id, trace, deadline, caller and token from the stoa headers', async () => {
+    const deadline = Date.now() + 4000
+    await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":2}', {
+      'content-type': 'application/json',
+      'x-stoa-id': 'm-1',
+      'x-stoa-trace': 't-1',
+      'x-stoa-deadline': String(deadline),
+      'x-stoa-caller': 'gateway',
+      authorization: 'Bearer a.b.c',
+    })
+    expect(seen.at(-1)).to.deep.equal({ trace: 't-1', id: 'm-1', token: 'a.b.c', caller: 'gateway', deadline })
+  })
+
+  it('answers an expired deadline with 504 TIMEOUT without running the action', async () => {
+    const before = seen.length
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum"}', { 'content-type': 'application/json', 'x-stoa-deadline': String(Date.now() - 1) })
+    expect(res.status).to.equal(504)
+    expect(res.json.code).to.equal('TIMEOUT')
+    expect(seen.length).to.equal(before)
+  })
+
+  it('answers an action that returns nothing with 200 and an empty body', async () => {
+    const res = await post(url, '/act', '{"role":"math","cmd":"none"}', { 'content-type': 'application/json' })
+    expect(res.status).to.equal(200)
+    expect(res.text).to.equal('')
+  })
+
+  it('serves only the actions matching its pins: others are 404 NOT_FOUND', async () => {
+    const res = await post(url, '/act', '{"role":"other","cmd":"x"}', { 'content-type': 'application/json' })
+    expect(res.status).to.equal(404)
+    expect(res.json.code).to.equal('NOT_FOUND')
+  })
+
+  const bad: [string, () => Promise<Answer>, number, string][] = [
+    ['malformed JSON', () => post(url, '/act', '{"role":', { 'content-type': 'application/json' }), 400, 'INVALID_JSON'],
+    ['a JSON body that is not an object', () => post(url, '/act', '"x"', { 'content-type': 'application/json' }), 400, 'INVALID_MESSAGE'],
+    ['a body that is not JSON', () => post(url, '/act', 'role=math', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a body over the limit', () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }), 413, 'PAYLOAD_TOO_LARGE'],
+    [
+      'a chunked body over the limit',
+      () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }, { chunked: true }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    ['another path', () => post(url, '/other', '{}', { 'content-type': 'application/json' }), 404, 'NOT_FOUND'],
+    ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 404, 'NOT_FOUND'],
+    ['a malformed header', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-deadline': 'soon' }), 400, 'INVALID_MESSAGE'],
+    ['an unknown kind', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-kind': 'shout' }), 400, 'INVALID_MESSAGE'],
+    ['a non-bearer Authorization', () => post(url, '/act', '{}', { 'content-type': 'application/json', authorization: 'Basic dTpw' }), 401, 'UNAUTHENTICATED'],
+  ]
+  for (const [what, send, status, code] of bad) {
+    it(`answers ${what} with ${status} ${code}`, async () => {
+      const res = await send()
+      expect(res.status).to.equal(status)
+      expect(res.json.code).to.equal(code)
+    })
+  }
+
+  it('keeps prototype-polluting keys harmless and keeps serving', async () => {
+    const res = await post(url, '/act', '{"__proto__":{"polluted":true},"role":"math","cmd":"sum","left":2,"right":3}', { 'content-type': 'application/json' })
+    expect(res.json).to.deep.equal({ answer: 5 })
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
+  })
+
+  it('keeps connections alive between requests', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      const body = '{"role":"math","cmd":"sum","left":1,"right":2}'
+      const first = await post(url, '/act', body, { 'content-type': 'application/json' }, { agent })
+      const second = await post(url, '/act', body, { 'content-type': 'application/json' }, { agent })
+      expect(first.reused).to.equal(false)
+      expect(second.reused).to.equal(true)
+      expect(second.json).to.deep.equal({ answer: 3 })
+    } finally {
+      agent.destroy()
+    }
+  })
+})
+
+describe('http transport options', () => {
+  it('refuses bad options with INVALID_OPTIONS naming them', () => {
+    expect(() => createHttpTransport({ port: -1 })).to.throw(/option "port"/).with.property('code', 'INVALID_OPTIONS')
+    expect(() => createHttpTransport({ url: 'ftp://x' })).to.throw(/option "url"/).with.property('code', 'INVALID_OPTIONS')
+  })
+
+  it('refuses to act as a client without a url', async () => {
+    const s = createStoa({ logger: quietLogger() }).client(createHttpTransport(), ['role:x'])
+    const err = await s.ready().catch((e: unknown) => e)
+    expect(err).to.have.property('code', 'INVALID_OPTIONS')
+    await s.close()
+  })
+})

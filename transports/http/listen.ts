@@ -1,0 +1,163 @@
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/index.js'
+import { StoaError, matchesPattern, toStoaError } from '../../actions/index.js'
+import type { HttpSettings } from './options.js'
+import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
+import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
+
+/** A listening HTTP server for one stoa instance. */
+export interface HttpListener {
+  /** The base URL it listens on. */
+  readonly url: string
+  /** Stops accepting, lets answers in progress finish, and closes every connection. */
+  close(): Promise<void>
+}
+
+/** `application/json` and `...+json`, with or without parameters. */
+const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+
+/**
+ * Starts the listener: `POST <path>` with a JSON message in, the reply out. Built on
+ * `node:http` alone, so a request costs little more than on a bare server. Requests from
+ * Seneca clients are recognised by their headers and answered in Seneca's format.
+ */
+export async function startListener(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings): Promise<HttpListener> {
+  const server = createServer({ keepAliveTimeout: settings.keepAliveMs }, (req, res) => onRequest(host, pins, settings, req, res))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(settings.port, settings.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return { url: `http://${shown}:${address.port}`, close: () => closeServer(server) }
+}
+
+function onRequest(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings, req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  if ((q < 0 ? url : url.slice(0, q)) !== settings.path) {
+    answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
+    return
+  }
+  if (req.method !== 'POST') {
+    res.setHeader('allow', 'POST')
+    answerError(res, { code: 'NOT_FOUND', message: `${String(req.method)} is not answered here; use POST` })
+    return
+  }
+  const ctype = req.headers['content-type']
+  const length = req.headers['content-length']
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+  if (hasBody && (ctype === undefined || !JSON_MEDIA.test(ctype))) {
+    answerError(res, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'the request body must be application/json' }, true)
+    return
+  }
+  if (length !== undefined && Number(length) > settings.maxBodyBytes) {
+    answerError(res, tooLarge(settings.maxBodyBytes), true)
+    return
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  let refused = false
+  req.on('data', (chunk: Buffer) => {
+    if (refused) return
+    size += chunk.length
+    if (size > settings.maxBodyBytes) {
+      refused = true
+      answerError(res, tooLarge(settings.maxBodyBytes), true)
+      return
+    }
+    chunks.push(chunk)
+  })
+  req.on('end', () => {
+    if (refused) return
+    const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
+    handle(host, pins, req, res, text)
+  })
+  // A client that goes away mid-body leaves nothing to answer.
+  req.on('error', () => res.destroy())
+}
+
+function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMessage, res: ServerResponse, text: string): void {
+  const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
+  let e: Envelope
+  try {
+    const msg = parseMessage(text)
+    e = seneca ? senecaEnvelope(req.headers, msg) : envelopeOf(req.headers, msg)
+    if (e.kind === 'act' && pins.length > 0 && !pins.some((pin) => matchesPattern(pin, e.msg))) {
+      throw new StoaError('NOT_FOUND', 'no action this listener serves matches the message')
+    }
+  } catch (err) {
+    const error = toStoaError(err).toJSON()
+    if (seneca) answerSeneca(res, req, host.service, { ok: false, error })
+    else answerError(res, error)
+    return
+  }
+  host.dispatch(e).then((reply) => {
+    if (res.destroyed) return
+    if (seneca) answerSeneca(res, req, host.service, reply)
+    else {
+      const out = replyResponse(e, reply)
+      res.writeHead(out.status, out.headers)
+      res.end(out.body)
+    }
+  })
+}
+
+/** The message of a request body: a JSON object, or an empty message for an empty body. */
+function parseMessage(text: string): Message {
+  if (text === '') return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new StoaError('INVALID_JSON', 'the request body is not valid JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StoaError('INVALID_MESSAGE', 'the request body must be a JSON object')
+  }
+  return value as Message
+}
+
+function answerSeneca(res: ServerResponse, req: IncomingMessage, service: string, reply: Reply): void {
+  const headers: OutgoingHttpHeaders = senecaResponseHeaders(req.headers, service)
+  let status = 200
+  let body: string
+  if (reply.ok) body = senecaResultBody(reply.out)
+  else {
+    const out = errorResponse(reply.error)
+    status = out.status
+    body = out.body
+  }
+  headers['content-type'] = 'application/json'
+  headers['content-length'] = Buffer.byteLength(body)
+  res.writeHead(status, headers)
+  res.end(body)
+}
+
+function answerError(res: ServerResponse, error: StoaErrorJSON, close = false): void {
+  const out = errorResponse(error)
+  // The rest of a refused body is not read: close rather than parse it as the next request.
+  if (close) out.headers.connection = 'close'
+  res.writeHead(out.status, out.headers)
+  res.end(out.body)
+}
+
+function tooLarge(max: number): StoaErrorJSON {
+  return { code: 'PAYLOAD_TOO_LARGE', message: `the request body is over ${max} bytes`, details: { maxBodyBytes: max } }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    // The kernel has drained its work before closing transports: what is left are idle
+    // keep-alive connections, and answers being written, which close() lets finish.
+    server.close(() => resolve())
+    server.closeIdleConnections()
+    const force = setTimeout(() => server.closeAllConnections(), 2000)
+    force.unref()
+  })
+}

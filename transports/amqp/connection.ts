@@ -1,0 +1,401 @@
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
+import type { Logger } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import type { Outgoing } from './wire.js'
+
+/** What runs on every (re)connection, and what to undo when the connection is lost. */
+export interface LinkUser {
+  /** Opens channels, declares topology, starts consumers. A failure drops the connection and retries. */
+  up(model: ChannelModel): Promise<void>
+  /** The connection is gone: fail whatever waits on it. */
+  down(error: StoaError): void
+}
+
+/** Settings of a {@link Link}. */
+export interface LinkSettings {
+  readonly url: string
+  readonly connectionName: string
+  readonly reconnectMinMs: number
+  readonly reconnectMaxMs: number
+  readonly log: Logger
+}
+
+type State = 'idle' | 'up' | 'down' | 'closed'
+
+/**
+ * One AMQP connection that comes back: on loss it reconnects with exponential backoff and
+ * jitter, then runs every user's `up` again (channels, topology, consumers). The first connect
+ * fails fast with `UNAVAILABLE`, so a service started against a missing broker says so.
+ */
+export class Link {
+  private model: ChannelModel | undefined
+  private state: State = 'idle'
+  private readonly users: LinkUser[] = []
+  private readonly ranks: number[] = []
+  private opening: Promise<void> | undefined
+  private starting: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private failures = 0
+  /** Counts connections made, so a callback can tell whether its channel is the current one. */
+  epoch = 0
+
+  constructor(private readonly settings: LinkSettings) {}
+
+  /** Whether the connection is up and every user's channels are ready. */
+  get isUp(): boolean {
+    return this.state === 'up'
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.state === 'closed'
+  }
+
+  /** Connects once; later calls wait for the same first connection. */
+  start(): Promise<void> {
+    this.starting ??= this.open().then(
+      () => undefined,
+      (err: unknown) => {
+        this.starting = undefined
+        throw startupError(err, this.settings.log)
+      },
+    )
+    return this.starting
+  }
+
+  /**
+   * Adds a user at a rank: on every connection users are set up in rank order (declarations,
+   * then publishing, then consumers), so buffered publishes find their queues declared. When
+   * the link is already up, the user's `up` runs now on the current connection.
+   */
+  async add(user: LinkUser, rank: number): Promise<void> {
+    // Never join halfway through a connection's setup: wait for it, then set up on the result.
+    if (this.opening !== undefined) await this.opening.catch(() => undefined)
+    const at = this.ranks.findIndex((r) => r > rank)
+    this.users.splice(at < 0 ? this.users.length : at, 0, user)
+    this.ranks.splice(at < 0 ? this.ranks.length : at, 0, rank)
+    if (this.state === 'up' && this.model !== undefined) {
+      try {
+        await user.up(this.model)
+      } catch (err) {
+        this.remove(user)
+        throw startupError(err, this.settings.log)
+      }
+    }
+  }
+
+  /** Removes a user; it is no longer set up on reconnection. */
+  remove(user: LinkUser): void {
+    const i = this.users.indexOf(user)
+    if (i < 0) return
+    this.users.splice(i, 1)
+    this.ranks.splice(i, 1)
+  }
+
+  /**
+   * Drops the current connection so that everything is set up again, e.g. after a channel
+   * closed under a user: re-creating all channels on a fresh connection is the one recovery
+   * path, and it is the one tested.
+   */
+  restart(reason: string): void {
+    const model = this.model
+    if (model === undefined || this.state !== 'up') return
+    // When the whole connection drops, its channels report closing first: let the connection's
+    // own close arrive, and restart only if the connection really is still up.
+    setImmediate(() => {
+      if (this.model !== model || this.state !== 'up') return
+      this.settings.log.warn({ reason }, 'amqp: restarting the connection')
+      void model.close().catch(() => undefined)
+    })
+  }
+
+  /** Opens a short-lived channel for declarations, so a refused one cannot close a working channel. */
+  async withChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const model = this.model
+    if (model === undefined || this.state !== 'up') throw unavailable('the broker connection is down')
+    const ch = await model.createChannel()
+    ch.on('error', () => undefined)
+    try {
+      return await fn(ch)
+    } finally {
+      await ch.close().catch(() => undefined)
+    }
+  }
+
+  /** Closes the connection for good; nothing reconnects afterwards. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    const model = this.model
+    this.model = undefined
+    const err = new StoaError('CLOSED', 'the amqp transport is closed')
+    for (const u of this.users) u.down(err)
+    if (model !== undefined) await model.close().catch(() => undefined)
+  }
+
+  private open(): Promise<void> {
+    const p = this.connect().finally(() => {
+      if (this.opening === p) this.opening = undefined
+    })
+    this.opening = p
+    return p
+  }
+
+  private async connect(): Promise<void> {
+    const amqp = await import('amqplib')
+    const model = await amqp.connect(this.settings.url, {
+      // Nagle's algorithm holds small frames back for up to 40 ms: ruinous for request/reply.
+      noDelay: true,
+      clientProperties: { connection_name: this.settings.connectionName },
+    })
+    if (this.state === 'closed') {
+      await model.close().catch(() => undefined)
+      throw new StoaError('CLOSED', 'the amqp transport is closed')
+    }
+    coalesceWrites(model)
+    model.on('error', (err: Error) => this.settings.log.warn({ err: describe(err) }, 'amqp: connection error'))
+    model.on('close', () => this.lost(model))
+    model.on('blocked', (reason: string) => this.settings.log.warn({ reason }, 'amqp: the broker blocked publishing'))
+    this.model = model
+    this.epoch++
+    try {
+      for (const u of [...this.users]) await u.up(model)
+    } catch (err) {
+      this.model = undefined
+      await model.close().catch(() => undefined)
+      throw err
+    }
+    this.state = 'up'
+    this.failures = 0
+  }
+
+  private lost(model: ChannelModel): void {
+    if (this.model !== model) return
+    this.model = undefined
+    if (this.state === 'closed') return
+    this.state = 'down'
+    this.settings.log.warn({}, 'amqp: connection lost; reconnecting')
+    const err = unavailable('the broker connection was lost')
+    for (const u of this.users) u.down(err)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.state === 'closed') return
+    const { reconnectMinMs, reconnectMaxMs } = this.settings
+    const base = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.failures, 20))
+    // Jitter spreads the reconnects of many instances after a broker restart.
+    const delay = base * (0.8 + Math.random() * 0.4)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.open().catch((err: unknown) => {
+        this.failures++
+        this.settings.log.warn({ err: describe(err), failures: this.failures }, 'amqp: reconnect failed')
+        this.state = this.state === 'closed' ? 'closed' : 'down'
+        this.schedule()
+      })
+    }, delay)
+  }
+}
+
+/** A publish waiting for its turn or for the broker's confirm. */
+interface Job {
+  readonly exchange: string
+  readonly key: string
+  readonly out: Outgoing
+  /** Until when it may wait in the buffer while the broker is unreachable. */
+  readonly until: number
+  readonly resolve: () => void
+  readonly reject: (err: StoaError) => void
+  settled: boolean
+}
+
+/**
+ * Publishes on a confirm channel: each publish resolves when the broker confirms it and
+ * rejects on a nack, a return (for mandatory publishes) or a lost channel. When the socket's
+ * buffer is full (`publish` returns false) it waits for `drain` before writing more. While
+ * the connection is down, publishes wait in a bounded buffer until it is back or until their
+ * deadline; beyond the bound they fail with `UNAVAILABLE` at once.
+ */
+export class Publisher implements LinkUser {
+  private ch: ConfirmChannel | undefined
+  private blocked = false
+  private readonly queue: Job[] = []
+  private readonly inflight = new Set<Job>()
+  private readonly returned = new Set<string>()
+  private sweeper: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly link: Link,
+    private readonly bufferSize: number,
+    private readonly log: Logger,
+  ) {}
+
+  async up(model: ChannelModel): Promise<void> {
+    const ch = await model.createConfirmChannel()
+    ch.on('error', (err: Error) => this.log.warn({ err: describe(err) }, 'amqp: publish channel error'))
+    ch.on('close', () => {
+      if (this.ch !== ch) return
+      this.detach(unavailable('the publish channel closed before the broker confirmed'))
+      this.link.restart('publish channel closed')
+    })
+    // A mandatory publish nobody can receive comes back (basic.return) before its confirm.
+    ch.on('return', (m: { properties: { messageId?: string } }) => {
+      if (m.properties.messageId !== undefined) this.returned.add(m.properties.messageId)
+    })
+    ch.on('drain', () => {
+      this.blocked = false
+      this.flush()
+    })
+    this.ch = ch
+    this.blocked = false
+    this.flush()
+  }
+
+  down(error: StoaError): void {
+    this.detach(error)
+    if (error.code === 'CLOSED') for (const job of this.queue.splice(0)) settle(job, error)
+  }
+
+  /**
+   * Publishes and resolves once the broker confirmed. `buffer: false` fails at once while the
+   * connection is down rather than waiting (for copies whose original is still unacknowledged).
+   */
+  publish(exchange: string, key: string, out: Outgoing, until: number, buffer = true): Promise<void> {
+    if (this.link.isClosed) return Promise.reject(new StoaError('CLOSED', 'the amqp transport is closed'))
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { exchange, key, out, until, resolve, reject, settled: false }
+      if (this.ch !== undefined && !this.blocked && this.queue.length === 0) return this.write(job)
+      if (this.ch === undefined && !buffer) return reject(unavailable('the broker connection is down'))
+      if (this.queue.length >= this.bufferSize) {
+        return reject(
+          this.ch === undefined
+            ? unavailable(`the broker is unreachable and ${this.bufferSize} publishes already wait`)
+            : new StoaError('OVERLOADED', `${this.bufferSize} publishes already wait for the socket to drain`),
+        )
+      }
+      this.queue.push(job)
+      this.armSweeper()
+    })
+  }
+
+  /** Resolves once every publish made so far is confirmed or failed. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0 || (this.queue.length > 0 && this.ch !== undefined)) {
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+
+  private write(job: Job): void {
+    const ch = this.ch!
+    this.inflight.add(job)
+    const id = job.out.props.messageId
+    let ok: boolean
+    try {
+      ok = ch.publish(job.exchange, job.key, job.out.body, job.out.props, (err: unknown) => {
+        this.inflight.delete(job)
+        if (id !== undefined && this.returned.delete(id)) {
+          return settle(job, new StoaError('UNAVAILABLE', `nothing receives "${job.key}": its queue does not exist`, { unroutable: job.key }))
+        }
+        if (err != null) return settle(job, unavailable('the broker did not confirm the publish'))
+        settle(job)
+      })
+    } catch (err) {
+      this.inflight.delete(job)
+      return settle(job, err instanceof StoaError ? err : unavailable(`publish failed: ${describe(err)}`))
+    }
+    if (!ok) this.blocked = true
+  }
+
+  private flush(): void {
+    while (this.ch !== undefined && !this.blocked && this.queue.length > 0) this.write(this.queue.shift()!)
+  }
+
+  private detach(error: StoaError): void {
+    this.ch = undefined
+    this.blocked = false
+    this.returned.clear()
+    for (const job of this.inflight) settle(job, error)
+    this.inflight.clear()
+  }
+
+  /** While publishes wait, fail the ones whose deadline passed: a caller must not wait forever. */
+  private armSweeper(): void {
+    if (this.sweeper !== undefined) return
+    this.sweeper = setInterval(() => {
+      const now = Date.now()
+      for (let i = this.queue.length - 1; i >= 0; i--) {
+        const job = this.queue[i]!
+        if (job.until <= now) {
+          this.queue.splice(i, 1)
+          settle(job, unavailable('the broker stayed unreachable until the deadline'))
+        }
+      }
+      if (this.queue.length === 0) {
+        clearInterval(this.sweeper)
+        this.sweeper = undefined
+      }
+    }, 50)
+    this.sweeper.unref()
+  }
+}
+
+function settle(job: Job, err?: StoaError): void {
+  if (job.settled) return
+  job.settled = true
+  if (err === undefined) job.resolve()
+  else job.reject(err)
+}
+
+/**
+ * Sends the frames that are ready together. amqplib's multiplexer writes each frame to the
+ * socket on its own, and with `noDelay` each write is a system call and a TCP segment: under
+ * load that per-frame cost, not the encoding, bounds a client. Corking the socket while the
+ * multiplexer drains its channel buffers turns one pass (publishes, acks, replies) into a single
+ * `writev`, without delaying anything: the socket is uncorked before control returns. It relies
+ * on amqplib internals (`connection.stream`, `connection.muxer`), so it applies only when
+ * they are there, and otherwise amqplib writes as it always does.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const c = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection
+  const socket = c?.stream as { cork?: () => void; uncork?: () => void } | undefined
+  const mux = c?.muxer
+  if (mux === undefined || typeof mux._readIncoming !== 'function' || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return
+  const drain = (mux._readIncoming as () => void).bind(mux)
+  mux._readIncoming = () => {
+    socket.cork!()
+    try {
+      drain()
+    } finally {
+      socket.uncork!()
+    }
+  }
+}
+
+/** The error a failed start rejects with: a stable code, the library's text only in the log. */
+function startupError(err: unknown, log: Logger): StoaError {
+  if (err instanceof StoaError) return err
+  log.error({ err: describe(err) }, 'amqp: cannot start')
+  // 406 PRECONDITION_FAILED: a queue or exchange exists with other arguments, typically a
+  // task queue declared classic by one instance and quorum by another.
+  if ((err as { code?: unknown }).code === 406) {
+    return new StoaError(
+      'INVALID_OPTIONS',
+      'amqp transport: a queue or exchange already exists with other settings (check that every instance uses the same "queueType")',
+      { transport: 'amqp' },
+      { cause: err },
+    )
+  }
+  return unavailable('cannot connect to the message broker', err)
+}
+
+/** An `UNAVAILABLE` error; the library's own message stays in the local cause. */
+export function unavailable(message: string, cause?: unknown): StoaError {
+  return new StoaError('UNAVAILABLE', message, undefined, cause === undefined ? undefined : { cause })
+}
+
+/** A short description of a library error for logs, never for callers. */
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

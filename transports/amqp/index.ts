@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto'
+import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import { RpcCaller, Sender, createClient } from './client.js'
+import { Link, Publisher } from './connection.js'
+import { Listener } from './listen.js'
+import { SenecaListener, createSenecaClient, senecaCodec, senecaNames } from './seneca-compat.js'
+import type { AmqpOptions } from './options.js'
+import { resolveOptions } from './options.js'
+import { backoffDelays, names } from './topology.js'
+
+export type { AmqpOptions } from './options.js'
+
+/** Set-up order on every connection: declarations, then publishing, then consumers. */
+const RANK = { sender: 0, publisher: 1, rpc: 2, listener: 3 } as const
+
+/**
+ * The RabbitMQ transport (through amqplib). Listening, a service consumes its RPC queue (acts),
+ * its durable task queue and its event queue; as a client, it sends acts to the `target`
+ * service's RPC queue and waits on direct reply-to, publishes tasks to their service's queue
+ * and events to the topic exchange. Tasks and events are persistent and confirmed, acknowledged
+ * only after the action succeeded, retried with exponential backoff, then dead-lettered; the
+ * connection comes back by itself after a loss. One transport holds one connection, shared by
+ * its listening and client sides. With `seneca: true` it speaks seneca-amqp-transport's format
+ * instead (acts only), to call and serve Seneca services.
+ *
+ * @example
+ * const tally = createStoa({ name: 'tally' })
+ *   .add('task:tally.vote.record', async (vote) => { await votes.insert(vote) })
+ *   .listen(createAmqpTransport({ url: 'amqp://127.0.0.1:5672' }))
+ * const gateway = createStoa({ name: 'gateway' })
+ *   .client(createAmqpTransport({ target: 'tally' }), ['role:tally'])
+ * await gateway.send('tally.vote.record', { voter: 'v1', choice: 'a' })
+ */
+export function createAmqpTransport(options: AmqpOptions = {}): Transport {
+  const opts = resolveOptions(options)
+  const n = names(opts.prefix)
+  const sn = senecaNames(opts.prefix)
+  const policy = { attempts: opts.attempts, delays: backoffDelays(opts.attempts, opts.backoffMs, opts.maxBackoffMs) }
+  let link: Link | undefined
+  let publisher: Publisher | undefined
+  let sender: Sender | undefined
+  let rpc: RpcCaller | undefined
+  const listeners: (Listener | SenecaListener)[] = []
+  let usesPublisher = false
+
+  function connection(host: TransportHost): { link: Link; publisher: Publisher } {
+    link ??= new Link({
+      url: opts.url,
+      connectionName: opts.connectionName ?? `${opts.prefix} ${host.service}`,
+      reconnectMinMs: opts.reconnectMinMs,
+      reconnectMaxMs: opts.reconnectMaxMs,
+      log: host.log,
+    })
+    publisher ??= new Publisher(link, opts.bufferSize, host.log)
+    return { link, publisher }
+  }
+
+  async function start(l: Link, p: Publisher): Promise<void> {
+    if (!usesPublisher) {
+      usesPublisher = true
+      await l.add(p, RANK.publisher)
+    }
+    await l.start()
+  }
+
+  return {
+    name: 'amqp',
+
+    async listen(host: TransportHost, pins: readonly Pattern[]): Promise<void> {
+      const { link: l, publisher: p } = connection(host)
+      const listener = opts.seneca ? new SenecaListener(l, host, pins, opts, sn) : new Listener(l, p, host, pins, opts, n, policy)
+      listeners.push(listener)
+      await start(l, p)
+      await l.add(listener, RANK.listener)
+    },
+
+    async client(pins: readonly Pattern[], host: TransportHost): Promise<TransportClient> {
+      const { link: l, publisher: p } = connection(host)
+      if (opts.seneca) {
+        const caller = new RpcCaller(l, opts, host.log, senecaCodec(`stoa/${host.service}/${randomUUID()}`))
+        await start(l, p)
+        await l.add(caller, RANK.rpc)
+        return createSenecaClient(caller, sn, pins)
+      }
+      if (pins.length > 0 && opts.target === undefined) {
+        throw new StoaError('INVALID_OPTIONS', 'amqp transport: option "target" must name the service that answers the pinned acts', {
+          transport: 'amqp',
+          fields: ['target'],
+        })
+      }
+      if (sender === undefined) {
+        sender = new Sender(l, p, opts, n)
+        await l.add(sender, RANK.sender)
+      }
+      if (pins.length > 0 && rpc === undefined) {
+        rpc = new RpcCaller(l, opts, host.log)
+        await l.add(rpc, RANK.rpc)
+      }
+      await start(l, p)
+      return createClient(rpc, sender, opts.target, n.rpc)
+    },
+
+    async close(): Promise<void> {
+      for (const l of listeners.splice(0)) await l.close()
+      if (publisher !== undefined) {
+        // Let confirms of publishes already made arrive before the connection goes.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([publisher.idle(), new Promise<void>((r) => (timer = setTimeout(r, opts.graceMs)))])
+        clearTimeout(timer)
+      }
+      await link?.close()
+    },
+  }
+}

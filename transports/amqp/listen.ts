@@ -1,0 +1,201 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
+import type { EnvelopeKind, Pattern, Reply, TransportHost } from '../../actions/index.js'
+import { StoaError, matchesPattern } from '../../actions/index.js'
+import type { Link, LinkUser, Publisher } from './connection.js'
+import { describe } from './connection.js'
+import type { ResolvedAmqpOptions } from './options.js'
+import type { RetryPolicy } from './retry.js'
+import { decide } from './retry.js'
+import type { Names } from './topology.js'
+import { declareDlq, declareEventQueue, declareRetry, declareRpc, declareTasks } from './topology.js'
+import { deadLetterCopy, decodeRequest, encodeReply, retryCopy } from './wire.js'
+
+/** A copy sent to a delay or dead-letter queue may wait this long for the broker's confirm. */
+const COPY_CONFIRM_MS = 30_000
+
+/**
+ * The listening side: consumes the service's RPC queue, its task queue and its event queue on
+ * one channel with a bounded prefetch, runs each delivery through the kernel, and acknowledges
+ * only once the outcome is settled: the reply sent, the action done, or a copy confirmed in
+ * the delay or dead-letter queue. A crash before that leaves the delivery unacknowledged, and
+ * RabbitMQ gives it to another instance.
+ */
+export class Listener implements LinkUser {
+  private ch: Channel | undefined
+  private tags: string[] = []
+  private readonly inflight = new Set<Promise<void>>()
+  private stopping = false
+  private paused = false
+  private rpcQueue: string | undefined
+
+  constructor(
+    private readonly link: Link,
+    private readonly publisher: Publisher,
+    private readonly host: TransportHost,
+    private readonly pins: readonly Pattern[],
+    private readonly options: ResolvedAmqpOptions,
+    private readonly names: Names,
+    private readonly policy: RetryPolicy,
+  ) {}
+
+  async up(model: ChannelModel): Promise<void> {
+    if (this.stopping) return
+    const ch = await model.createChannel()
+    const { host, names, options } = this
+    ch.on('error', (err: Error) => host.log.warn({ err: describe(err) }, 'amqp: consumer channel error'))
+    ch.on('close', () => {
+      if (this.ch !== ch) return
+      this.ch = undefined
+      if (!this.stopping) this.link.restart('consumer channel closed')
+    })
+    await ch.prefetch(options.prefetch)
+    await declareDlq(ch, names, host.service)
+    if (this.policy.delays.length > 0) await declareRetry(ch, names, this.policy.delays)
+    const queues: [string, EnvelopeKind][] = []
+    this.rpcQueue = await declareRpc(ch, names, host.service)
+    queues.push([this.rpcQueue, 'act'])
+    if (host.tasks().length > 0) queues.push([await declareTasks(ch, names, options, host.service), 'send'])
+    const subs = host.subscriptions()
+    if (subs.length > 0) queues.push([await declareEventQueue(ch, names, options, host.service, subs), 'emit'])
+    this.ch = ch
+    this.tags = []
+    this.paused = false
+    for (const [queue, kind] of queues) {
+      const { consumerTag } = await ch.consume(queue, (m) => {
+        // A null delivery means the broker cancelled the consumer (its queue was deleted).
+        if (m === null) return void (this.stopping || this.link.restart(`consumer of ${queue} cancelled by the broker`))
+        this.track(kind === 'act' ? this.request(ch, m) : this.work(ch, m, kind, queue))
+      })
+      this.tags.push(consumerTag)
+    }
+  }
+
+  down(): void {
+    // Unacknowledged deliveries return to their queues with the channel; nothing to undo here.
+    this.ch = undefined
+    this.tags = []
+  }
+
+  /**
+   * Stops consuming, waits (up to `graceMs`) for the deliveries in hand to be answered and
+   * acknowledged, then releases the channel and, when no other instance uses it and it is
+   * empty, the RPC queue, so callers learn at once that nobody listens.
+   */
+  async close(): Promise<void> {
+    this.stopping = true
+    await this.pause()
+    if (this.inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const grace = new Promise<void>((r) => (timer = setTimeout(r, this.options.graceMs)))
+      await Promise.race([Promise.allSettled([...this.inflight]), grace])
+      clearTimeout(timer)
+      if (this.inflight.size > 0) this.host.log.warn({ inflight: this.inflight.size }, 'amqp: closing with deliveries in hand; RabbitMQ will redeliver them')
+    }
+    const ch = this.ch
+    this.ch = undefined
+    if (ch !== undefined) await ch.close().catch(() => undefined)
+    const rpc = this.rpcQueue
+    if (rpc !== undefined && this.link.isUp) {
+      await this.link.withChannel((c) => c.deleteQueue(rpc, { ifUnused: true, ifEmpty: true })).catch(() => undefined)
+    }
+  }
+
+  /** Stops taking new deliveries; those in hand are still answered and acknowledged. */
+  private async pause(): Promise<void> {
+    if (this.paused) return
+    this.paused = true
+    const ch = this.ch
+    const tags = this.tags.splice(0)
+    if (ch === undefined) return
+    for (const tag of tags) await ch.cancel(tag).catch(() => undefined)
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p)
+    void p.then(
+      () => this.inflight.delete(p),
+      (err: unknown) => {
+        this.inflight.delete(p)
+        this.host.log.error({ err: describe(err) }, 'amqp: delivery handling failed')
+      },
+    )
+  }
+
+  /** A request: run it, send the reply to its reply-to address, acknowledge. */
+  private async request(ch: Channel, m: ConsumeMessage): Promise<void> {
+    const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes)
+    let reply: Reply
+    if (!incoming.ok) reply = { ok: false, error: incoming.error.toJSON() }
+    else if (this.pins.length > 0 && !this.pins.some((pin) => matchesPattern(pin, incoming.envelope.msg))) {
+      reply = { ok: false, error: new StoaError('NOT_FOUND', 'this service does not answer that message over amqp').toJSON() }
+    } else reply = await this.host.dispatch(incoming.envelope)
+    if (refused(reply, this.host)) return this.giveBack(ch, m)
+    const replyTo = m.properties.replyTo as string | undefined
+    if (replyTo !== undefined && replyTo !== '') {
+      const out = encodeReply(reply, m.properties.correlationId as string | undefined)
+      try {
+        ch.publish('', replyTo, out.body, out.props)
+      } catch {
+        return // the channel is gone; the request returns to the queue with it
+      }
+    }
+    ack(ch, m)
+  }
+
+  /** A task or an event: run it, then acknowledge, retry later, or dead-letter. */
+  private async work(ch: Channel, m: ConsumeMessage, kind: EnvelopeKind, queue: string): Promise<void> {
+    const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
+    const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : { ok: false, error: incoming.error.toJSON() }
+    const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, refused(reply, this.host))
+    if (outcome.do === 'ack') return ack(ch, m)
+    if (outcome.do === 'requeue') return this.giveBack(ch, m)
+    const until = Date.now() + COPY_CONFIRM_MS
+    try {
+      if (outcome.do === 'retry') {
+        // The copy goes to the delay queue for its backoff step, keyed by the queue it returns to.
+        await this.publisher.publish(this.names.retry, queue, retryCopy(m, outcome.attempt, outcome.delayMs), until, false)
+      } else {
+        const name = incoming.ok ? incoming.envelope.name : undefined
+        this.host.log.warn({ error: outcome.error, name, attempts: outcome.attempts, queue }, 'amqp: dead-lettered')
+        const dlq = this.names.dlq(this.host.service)
+        await this.publisher.publish('', dlq, deadLetterCopy(m, outcome.error, outcome.attempts, queue), until, false)
+      }
+    } catch (err) {
+      // The copy is not safely stored: keep the original, which the broker redelivers. A copy
+      // with nowhere to go means a delay or dead-letter queue was deleted: declare them again.
+      if (err instanceof StoaError && err.details?.unroutable !== undefined) this.link.restart('a retry or dead-letter queue is missing')
+      return nack(ch, m)
+    }
+    ack(ch, m)
+  }
+
+  /** This instance is closing: return the delivery for another instance and stop taking more. */
+  private giveBack(ch: Channel, m: ConsumeMessage): void {
+    nack(ch, m)
+    void this.pause()
+  }
+}
+
+/**
+ * Whether the kernel refused the work because the instance is closing, as opposed to an action
+ * that itself failed with `CLOSED` (a downstream service closed, say), which is an answer.
+ */
+function refused(reply: Reply, host: TransportHost): boolean {
+  return !reply.ok && reply.error.code === 'CLOSED' && host.closing
+}
+
+function ack(ch: Channel, m: ConsumeMessage): void {
+  try {
+    ch.ack(m)
+  } catch {
+    // The channel closed: the broker requeues the delivery itself.
+  }
+}
+
+function nack(ch: Channel, m: ConsumeMessage): void {
+  try {
+    ch.nack(m, false, true)
+  } catch {
+    // As above.
+  }
+}

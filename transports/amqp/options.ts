@@ -1,0 +1,92 @@
+import { z } from 'zod'
+import { StoaError } from '../../actions/index.js'
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
+
+/**
+ * The options of the AMQP transport, with their defaults. Every default is the safe one:
+ * persistent messages, publisher confirms, manual acks, bounded prefetch, retries with
+ * backoff, then the dead-letter queue.
+ */
+export const amqpOptions = z.object({
+  /** Broker URL; `STOA_AMQP_URL` when not given. */
+  url: z.string().min(1).default('amqp://127.0.0.1:5672'),
+  /** The service whose RPC queue this client's acts go to; needed only to call acts. */
+  target: z.string().regex(NAME).optional(),
+  /**
+   * First segment of every exchange and queue name, so several systems share one broker.
+   * Default `stoa`, or `seneca` in the seneca mode (seneca-amqp-transport's own names).
+   */
+  prefix: z.string().regex(NAME).default('stoa'),
+  /** Unacknowledged deliveries per consumer: bounds the work one instance holds at once. */
+  prefetch: z.number().int().min(1).max(65535).default(100),
+  /** Tries of a task or event before it goes to the dead-letter queue (1: no retry). */
+  attempts: z.number().int().min(1).max(50).default(5),
+  /** Delay before the first retry, ms; each further retry waits twice as long. */
+  backoffMs: z.number().int().min(1).default(1000),
+  /** Longest delay between two tries, ms. */
+  maxBackoffMs: z.number().int().min(1).default(60_000),
+  /** Task queues as `classic` queues, or replicated `quorum` queues (all instances must agree). */
+  queueType: z.enum(['classic', 'quorum']).default('classic'),
+  /** Publishes held while the broker is unreachable; beyond it they fail with `UNAVAILABLE`. */
+  bufferSize: z.number().int().min(0).default(1000),
+  /** First reconnect delay, ms; it doubles up to `reconnectMaxMs`. */
+  reconnectMinMs: z.number().int().min(1).default(100),
+  /** Longest wait between two reconnect attempts, ms. */
+  reconnectMaxMs: z.number().int().min(1).default(5000),
+  /** Largest message body accepted or sent, bytes; larger ones are refused (`PAYLOAD_TOO_LARGE`). */
+  maxBodyBytes: z.number().int().min(1).default(1024 * 1024),
+  /** How long `close()` waits for in-flight deliveries to be answered and acknowledged, ms. */
+  graceMs: z.number().int().min(0).default(10_000),
+  /** Name shown for this connection in the RabbitMQ management UI and `rabbitmqctl`. */
+  connectionName: z.string().optional(),
+  /**
+   * Speak seneca-amqp-transport's wire format instead of stoa's, so Seneca services using it
+   * can call stoa actions and be called by them. Acts only: Seneca has no tasks or events.
+   */
+  seneca: z.boolean().default(false),
+})
+
+/** What `createAmqpTransport` accepts: every field but `url` may be left out. */
+export type AmqpOptions = z.input<typeof amqpOptions>
+
+/** The options once validated and completed with defaults. */
+export type ResolvedAmqpOptions = Readonly<z.output<typeof amqpOptions>>
+
+/**
+ * The environment fallbacks, read here and nowhere else: `STOA_AMQP_URL` supplies `url` when
+ * the caller gives none.
+ */
+export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): Partial<AmqpOptions> {
+  const url = env.STOA_AMQP_URL
+  return url === undefined || url === '' ? {} : { url }
+}
+
+/**
+ * Validates options, fills in defaults and environment fallbacks, and freezes the result.
+ * Throws `INVALID_OPTIONS` naming the faulty option.
+ */
+export function resolveOptions(input: AmqpOptions | undefined): ResolvedAmqpOptions {
+  const given = stripUndefined(input ?? {})
+  if (given.seneca === true && given.prefix === undefined) given.prefix = 'seneca'
+  const result = amqpOptions.safeParse({ ...fromEnvironment(), ...given })
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const path = issue.path.join('.')
+    throw new StoaError('INVALID_OPTIONS', `amqp transport: option "${path}": ${issue.message}`, {
+      transport: 'amqp',
+      fields: result.error.issues.map((i) => i.path.join('.')),
+    })
+  }
+  if (result.data.maxBackoffMs < result.data.backoffMs) {
+    throw new StoaError('INVALID_OPTIONS', 'amqp transport: option "maxBackoffMs" must be at least "backoffMs"', {
+      transport: 'amqp',
+      fields: ['maxBackoffMs'],
+    })
+  }
+  return Object.freeze(result.data)
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}

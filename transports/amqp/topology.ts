@@ -1,0 +1,123 @@
+import type { Channel, Options } from 'amqplib'
+import { HEADERS } from './wire.js'
+
+/**
+ * The exchanges, queues and routing keys of the AMQP transport. Every name starts with the
+ * `prefix` option (default `stoa`, written `P` here), so several systems or test runs share one
+ * broker without meeting.
+ *
+ * | name | type | holds | routing |
+ * | --- | --- | --- | --- |
+ * | `P.rpc.<service>` | queue, classic, non-durable | requests (acts) for the service | default exchange, key = queue name; replies go to RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`) |
+ * | `P.tasks.<service>` | queue, durable, classic or quorum | tasks `<service>.<entity>.<request>`; the instances of the service compete for them | default exchange, key = queue name; declared by senders too, so no task is published into nowhere |
+ * | `P.events` | exchange, topic, durable | every event | routing key = event name `<entity>.<verb>` |
+ * | `P.events.<service>` | queue, durable, classic or quorum | the events one service subscribed to, once per service whatever its instance count | bound to `P.events` with each subscription (`address.*`; a partial segment such as `user.auth*` binds `user.*` and is filtered on receipt) |
+ * | `P.retry` | exchange, headers, durable | tasks and events waiting for their next try | matches the `stoa-delay` header; routing key = the queue to return to |
+ * | `P.retry.<ms>` | queue, durable, classic | messages waiting `<ms>` (one queue per backoff step, so a long delay never holds up a short one) | `x-message-ttl` = `<ms>`, then dead-lettered to the default exchange with their routing key, i.e. back to their queue |
+ * | `P.dlq.<service>` | queue, durable, classic | tasks and events that failed every try, or could never run (poison), with `x-stoa-error-code`, `x-stoa-error-message`, `x-stoa-attempts`, `x-stoa-queue` | default exchange, key = queue name |
+ *
+ * Subscriptions removed from a service's code stay bound until the binding is removed by hand
+ * (`rabbitmqctl` or the management UI); events arriving through them are acknowledged and ignored.
+ */
+export interface Names {
+  readonly rpc: (service: string) => string
+  readonly tasks: (service: string) => string
+  readonly events: string
+  readonly eventQueue: (service: string) => string
+  readonly retry: string
+  readonly retryQueue: (delayMs: number) => string
+  readonly dlq: (service: string) => string
+}
+
+/** The names derived from one prefix. */
+export function names(prefix: string): Names {
+  return {
+    rpc: (service) => `${prefix}.rpc.${service}`,
+    tasks: (service) => `${prefix}.tasks.${service}`,
+    events: `${prefix}.events`,
+    eventQueue: (service) => `${prefix}.events.${service}`,
+    retry: `${prefix}.retry`,
+    retryQueue: (delayMs) => `${prefix}.retry.${delayMs}`,
+    dlq: (service) => `${prefix}.dlq.${service}`,
+  }
+}
+
+/** How durable work queues are declared; every instance must declare them alike. */
+export interface QueueSettings {
+  readonly queueType: 'classic' | 'quorum'
+}
+
+function workQueue(s: QueueSettings): Options.AssertQueue {
+  return s.queueType === 'quorum' ? { durable: true, arguments: { 'x-queue-type': 'quorum' } } : { durable: true }
+}
+
+/**
+ * The routing key an event subscription binds with. AMQP topics match whole segments only, so
+ * `user.auth*` binds `user.*` and the kernel filters what arrives.
+ */
+export function bindingKey(subscription: string): string {
+  return subscription
+    .split('.')
+    .map((part) => (part.includes('*') ? '*' : part))
+    .join('.')
+}
+
+/** Declares the RPC queue of a service. */
+export async function declareRpc(ch: Channel, n: Names, service: string): Promise<string> {
+  const q = n.rpc(service)
+  // Requests are worthless once their caller stopped waiting and are never persisted, so the
+  // queue need not survive a broker restart; it is re-declared on every reconnect.
+  await ch.assertQueue(q, { durable: false })
+  return q
+}
+
+/** Declares the task queue of a service. Senders and listeners both call it. */
+export async function declareTasks(ch: Channel, n: Names, s: QueueSettings, service: string): Promise<string> {
+  const q = n.tasks(service)
+  await ch.assertQueue(q, workQueue(s))
+  return q
+}
+
+/** Declares the events exchange. */
+export async function declareEvents(ch: Channel, n: Names): Promise<string> {
+  await ch.assertExchange(n.events, 'topic', { durable: true })
+  return n.events
+}
+
+/** Declares a service's event queue and binds each subscription. */
+export async function declareEventQueue(ch: Channel, n: Names, s: QueueSettings, service: string, subscriptions: readonly string[]): Promise<string> {
+  await declareEvents(ch, n)
+  const q = n.eventQueue(service)
+  await ch.assertQueue(q, workQueue(s))
+  for (const key of new Set(subscriptions.map(bindingKey))) await ch.bindQueue(q, n.events, key)
+  return q
+}
+
+/** Declares the retry exchange and one delay queue per backoff step. */
+export async function declareRetry(ch: Channel, n: Names, delays: readonly number[]): Promise<void> {
+  await ch.assertExchange(n.retry, 'headers', { durable: true })
+  for (const ms of new Set(delays)) {
+    const q = n.retryQueue(ms)
+    // No dead-letter routing key: an expired copy keeps the key it was published with, which
+    // is the name of the queue it came from, and the default exchange delivers it there.
+    await ch.assertQueue(q, { durable: true, messageTtl: ms, deadLetterExchange: '' })
+    await ch.bindQueue(q, n.retry, '', { 'x-match': 'all', [HEADERS.delay]: String(ms) })
+  }
+}
+
+/** Declares a service's dead-letter queue. */
+export async function declareDlq(ch: Channel, n: Names, service: string): Promise<string> {
+  const q = n.dlq(service)
+  await ch.assertQueue(q, { durable: true })
+  return q
+}
+
+/**
+ * The delay before each retry: `backoffMs`, doubling per try, at most `maxBackoffMs`.
+ * Entry `i` is the wait after try `i + 1` failed.
+ */
+export function backoffDelays(attempts: number, backoffMs: number, maxBackoffMs: number): number[] {
+  const out: number[] = []
+  for (let i = 0; i < attempts - 1; i++) out.push(Math.min(maxBackoffMs, backoffMs * 2 ** i))
+  return out
+}

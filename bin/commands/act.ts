@@ -1,0 +1,109 @@
+import type { Message, Stoa } from '../../actions/index.js'
+import { StoaError, createStoa, parsePattern } from '../../actions/index.js'
+import type { Args, Io } from '../io.js'
+import { loadService } from '../load.js'
+import { buildMessage, parseJsonMessage } from '../message.js'
+import { isStoaErrorLike, writeJson } from '../output.js'
+import { clientTransport, shownUrl } from '../remote.js'
+import { UsageError } from '../usage.js'
+import { cliLogger, stringFlag } from './shared.js'
+
+/** Refuse a stdin message beyond this size rather than buffer without bound. */
+const MAX_STDIN_BYTES = 16 * 1024 * 1024
+
+/**
+ * `stoa act`: runs one action, in process (`<service>` is a module path) or through the
+ * transport a `--url` names, prints its result as JSON and returns 0. A failure rejects with
+ * the action's `StoaError`, which the entry prints as `CODE: message` and turns into exit 1.
+ *
+ * @example
+ * const code = await act({ positionals: ['./math.ts', 'role:math,cmd:sum', 'left=1'], values: {} }, io)
+ */
+export async function act(args: Args, io: Io): Promise<number> {
+  const url = stringFlag(args, 'url')
+  const service = stringFlag(args, 'service')
+  const positionals = [...args.positionals]
+  if (url === undefined && service !== undefined) throw new UsageError('--service goes with --url amqp://…')
+  const servicePath = url === undefined ? positionals.shift() : undefined
+  if (url === undefined && servicePath === undefined) throw new UsageError('missing <service>: the path of a service module, or --url')
+  const patternText = positionals.shift()
+  if (patternText === undefined) throw new UsageError('missing <pattern>, like role:math,cmd:sum')
+  const pattern = parsePatternArg(patternText)
+
+  const dash = positionals.filter((p) => p === '-').length
+  const json = stringFlag(args, 'json')
+  if (dash > 1) throw new UsageError('"-" (the message on stdin) may be given once')
+  if (dash === 1 && json !== undefined) throw new UsageError('give the message with --json or on stdin ("-"), not both')
+  let base: Message = {}
+  if (json !== undefined) base = parseJsonMessage(json, 'argument')
+  if (dash === 1) base = parseJsonMessage(await readAll(io.stdin), 'stdin')
+  const data = buildMessage(
+    positionals.filter((p) => p !== '-'),
+    base,
+  )
+  const timeoutText = stringFlag(args, 'timeout')
+  const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText)
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+    throw new UsageError(`--timeout takes a whole number of milliseconds; got "${timeoutText}"`)
+  }
+  const token = stringFlag(args, 'token') ?? nonEmpty(io.env.STOA_TOKEN)
+  const logger = cliLogger(args, io.stderr)
+
+  let stoa: Stoa
+  if (url === undefined) {
+    // No transport: the kernel alone runs the action, and the tasks and events it sends reach
+    // this service's own handlers in process.
+    stoa = await loadService(servicePath!, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+  } else {
+    if (stringFlag(args, 'name') !== undefined) throw new UsageError('--name names an in-process service; with --url, use --service')
+    // A client-only instance: the pattern goes through the transport, nothing runs here.
+    stoa = createStoa({ name: 'cli', logger }).client(await clientTransport(url, service), [pattern])
+  }
+  try {
+    if (url !== undefined) await started(stoa, url)
+    const out = await stoa.act(pattern, data, { token, timeoutMs, caller: 'cli' })
+    writeJson(io.stdout, out)
+    return 0
+  } finally {
+    await stoa.close()
+  }
+}
+
+/** The pattern argument: a malformed one is a usage error, not a failed action. */
+function parsePatternArg(text: string): Message {
+  try {
+    return { ...parsePattern(text) }
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+/**
+ * Starts the client. A transport that fails to connect with anything but a stoa error (a
+ * socket error, say) is reported as `UNAVAILABLE` naming the URL: the library's own text is
+ * kept for `--verbose` only.
+ */
+async function started(stoa: Stoa, url: string): Promise<void> {
+  try {
+    await stoa.ready()
+  } catch (err) {
+    if (isStoaErrorLike(err)) throw err
+    throw new StoaError('UNAVAILABLE', `cannot reach ${shownUrl(url)}`, undefined, { cause: err })
+  }
+}
+
+async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    size += buf.length
+    if (size > MAX_STDIN_BYTES) throw new StoaError('PAYLOAD_TOO_LARGE', `the message on stdin exceeds ${MAX_STDIN_BYTES} bytes`)
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v
+}

@@ -1,0 +1,114 @@
+import type { Stoa } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import type { Args, Io } from '../io.js'
+import { loadService } from '../load.js'
+import { isStoaErrorLike } from '../output.js'
+import { amqpUrl, hostPort, shownUrl } from '../remote.js'
+import { UsageError } from '../usage.js'
+import { boolFlag, streamLogger, stringFlag } from './shared.js'
+
+/** Something serve started beside the instance and stops before closing it. */
+interface Front {
+  readonly url: string
+  close(): Promise<void>
+}
+
+/**
+ * `stoa serve <service>`: starts the service on the transports asked for, prints
+ * `<service> listening on <url>` for each, and runs until the stop signal (SIGTERM, SIGINT);
+ * then it stops taking requests, lets the work in flight finish, closes and returns 0.
+ * Each transport is imported only when its flag asks for it.
+ *
+ * @example
+ * await serve({ positionals: ['./math.ts'], values: { http: '127.0.0.1:0' } }, io)
+ */
+export async function serve(args: Args, io: Io): Promise<number> {
+  const [path, ...extra] = args.positionals
+  if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
+  const httpText = stringFlag(args, 'http')
+  const amqpText = stringFlag(args, 'amqp')
+  const webText = stringFlag(args, 'web')
+  const http = httpText === undefined ? undefined : hostPort(httpText, '--http')
+  const web = webText === undefined ? undefined : hostPort(webText, '--web')
+  if (http === undefined && amqpText === undefined && web === undefined) {
+    throw new UsageError('serve needs at least one of --http, --amqp, --web')
+  }
+  const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
+  if (amqp?.target !== undefined) {
+    throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
+  }
+
+  // A long-running service logs its warnings and errors, as JSON lines on stderr.
+  const logger = streamLogger(io.stderr, boolFlag(args, 'verbose') ? 'debug' : 'warn')
+  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+  // Ask for the signal before starting, so a SIGTERM that arrives during startup still closes
+  // gracefully instead of killing the process halfway.
+  const stop = io.stopSignal()
+  const addresses: (() => string)[] = []
+  let front: Front | undefined
+  try {
+    if (web !== undefined && !stoa.has('role:web,cmd:routes')) {
+      throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
+    }
+    if (http !== undefined) {
+      const { createHttpTransport } = await import('../../transports/http/index.js')
+      const transport = createHttpTransport({ host: http.host, port: http.port })
+      stoa.listen(transport)
+      addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)
+    }
+    if (amqp !== undefined) {
+      const { createAmqpTransport } = await import('../../transports/amqp/index.js')
+      // Listening takes the service's requests, tasks and events; the client side carries the
+      // tasks and events it sends to the other services on the broker.
+      const transport = createAmqpTransport(amqp)
+      stoa.listen(transport).client(transport)
+    }
+    // Without a broker there is no client transport, and the kernel delivers the service's own
+    // tasks and events in process: nothing more to wire.
+    await started(stoa)
+    if (web !== undefined) {
+      const { serveWeb } = await import('../../plugins/web/index.js')
+      front = await serveWeb(stoa, web).catch((err: unknown) => {
+        throw startFailure(err, `the web server on ${webText}`)
+      })
+    }
+  } catch (err) {
+    await front?.close()
+    await stoa.close()
+    throw err
+  }
+  for (const url of [...addresses.map((f) => f()), ...(amqp === undefined ? [] : [shownUrl(amqp.url)]), ...(front === undefined ? [] : [front.url])]) {
+    io.stdout.write(`${stoa.name} listening on ${url}\n`)
+  }
+  await aborted(stop)
+  io.stderr.write(`${stoa.name} closing${typeof stop.reason === 'string' ? ` on ${stop.reason}` : ''}\n`)
+  // Stop taking web requests first; the instance then drains what is in flight and closes its
+  // transports.
+  await front?.close()
+  await stoa.close()
+  return 0
+}
+
+/**
+ * Starts the instance. A transport that fails with anything but a stoa error (a port in use,
+ * say) is reported as `UNAVAILABLE` with the system's own words: it is this machine's user who
+ * reads them, and they say what to fix.
+ */
+async function started(stoa: Stoa): Promise<void> {
+  try {
+    await stoa.ready()
+  } catch (err) {
+    throw startFailure(err, `service "${stoa.name}"`)
+  }
+}
+
+function startFailure(err: unknown, what: string): unknown {
+  if (isStoaErrorLike(err)) return err
+  return new StoaError('UNAVAILABLE', `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err })
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}

@@ -1,0 +1,173 @@
+import type { ParseArgsConfig } from 'node:util'
+
+/**
+ * The command line was wrong: a missing argument, an unknown flag, a bad `key=value`. The entry
+ * prints the message with the command's usage and exits 2.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/**
+ * Whether `err` is a {@link UsageError}, judged by name: a module loaded through two loaders
+ * (a test runner's and tsx's) can hold two copies of the class.
+ */
+export function isUsageError(err: unknown): err is UsageError {
+  return err instanceof Error && err.name === 'UsageError'
+}
+
+/** One command as the entry and `stoa help` know it: its flags and its help text. */
+export interface CommandSpec {
+  readonly summary: string
+  readonly usage: readonly string[]
+  readonly options: NonNullable<ParseArgsConfig['options']>
+  readonly help: string
+}
+
+/** Flags every command takes. */
+const common = {
+  help: { type: 'boolean', short: 'h' },
+  verbose: { type: 'boolean' },
+} as const
+
+/**
+ * Every command, by name. Kept apart from the command modules so that the entry parses the
+ * arguments and prints usage without importing any of them, and `stoa act` loads only `act`.
+ */
+export const commands = {
+  act: {
+    summary: 'run one action and print its result as JSON',
+    usage: [
+      'stoa act <service> <pattern> [key=value ...] [--json <message> | -]',
+      'stoa act --url <http://host:port | amqp://host/?service=name | lambda:fn> <pattern> [key=value ...]',
+    ],
+    options: {
+      ...common,
+      url: { type: 'string' },
+      service: { type: 'string' },
+      json: { type: 'string' },
+      token: { type: 'string' },
+      timeout: { type: 'string' },
+      name: { type: 'string' },
+    },
+    help: `Runs the action matching <pattern> plus the message built from the arguments, in this
+process (<service> is a module path) or through a transport (--url), and prints the result as
+JSON: pretty on a terminal, compact in a pipe. Exits 0 on success; on failure prints
+"CODE: message" on stderr and exits 1; a wrong command line exits 2.
+
+Message:
+  key=value          numbers, true/false/null and JSON ({..}, [..], "..") are parsed,
+                     anything else is a string; a.b=1 builds { a: { b: 1 } }
+  --json <message>   a JSON object to start from; key=value pairs are set over it
+  -                  read the JSON message from stdin
+
+Options:
+  --url <url>        act through a running service: http://host:port, or
+                     amqp://host?service=name[&prefix=p] (prefix: of its queue names);
+                     lambda:function-name awaits the Lambda transport
+  --service <name>   the service whose RPC queue answers (amqp), instead of ?service=
+  --token <jwt>      the identity to act with (default: $STOA_TOKEN)
+  --timeout <ms>     give up after this long (default: the service's, 30 000)
+  --name <name>      the service's name, when the module does not define one
+  --verbose          stacks on failure, and the service's log on stderr
+
+Examples:
+  stoa act ./math.ts role:math,cmd:sum left=1 right=2
+  echo '{"left":1,"right":2}' | stoa act ./math.js role:math,cmd:sum -
+  stoa act --url http://127.0.0.1:3000 role:math,cmd:sum left=1 right=2`,
+  },
+  serve: {
+    summary: 'start a service on its transports until SIGTERM or SIGINT',
+    usage: ['stoa serve <service> [--http host:port] [--amqp url] [--web host:port]'],
+    options: {
+      ...common,
+      http: { type: 'string' },
+      amqp: { type: 'string' },
+      web: { type: 'string' },
+      name: { type: 'string' },
+    },
+    help: `Starts the service with the transports asked for, prints one line per address it
+listens on ("<service> listening on <url>"), and on SIGTERM or SIGINT stops taking work,
+finishes what is in flight and exits 0. A second signal exits at once with 1.
+
+Options:
+  --http <host:port>   stoa's HTTP transport (POST /act); port 0 picks a free port
+  --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;
+                       ?prefix=p sets the first segment of its exchange and queue names
+  --web <host:port>    the routes of the service's web plugin, over express
+  --name <name>        the service's name, when the module does not define one
+  --verbose            log at debug level, with stacks
+
+Without --amqp, the service's own tasks and events travel in process.
+
+Example:
+  stoa serve ./math.ts --http 127.0.0.1:3000`,
+  },
+  list: {
+    summary: 'list the actions of a service',
+    usage: ['stoa list <service> [--json]'],
+    options: { ...common, json: { type: 'boolean' }, name: { type: 'string' } },
+    help: `Prints each action of the service: its pattern, the keys its schema accepts
+(a "?" marks an optional one; "schema" when they cannot be told), the permission it
+requires and its description.
+
+Options:
+  --json      one JSON array, for scripts
+  --name      the service's name, when the module does not define one`,
+  },
+  routes: {
+    summary: "list the HTTP routes of a service's web plugin",
+    usage: ['stoa routes <service> [--json]'],
+    options: { ...common, json: { type: 'boolean' }, name: { type: 'string' } },
+    help: `Prints the route table of the service's web plugin: method, path and the pattern
+each route acts on.
+
+Options:
+  --json      one JSON array, for scripts
+  --name      the service's name, when the module does not define one`,
+  },
+  help: {
+    summary: 'show help for stoa or for one command',
+    usage: ['stoa help [command]'],
+    options: { ...common },
+    help: 'Prints the list of commands, or the full help of one command.',
+  },
+} as const satisfies Record<string, CommandSpec>
+
+/** The name of a command. */
+export type CommandName = keyof typeof commands
+
+/** Whether `name` is a command. */
+export function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(commands, name)
+}
+
+/** `stoa --help`: the commands, one line each. */
+export function overview(): string {
+  const names = Object.keys(commands) as CommandName[]
+  const width = Math.max(...names.map((n) => n.length))
+  const lines = names.map((n) => `  ${n.padEnd(width)}  ${commands[n].summary}`)
+  return `stoa: pattern-matched actions from the command line
+
+Usage:
+  stoa <command> [arguments] [options]
+
+Commands:
+${lines.join('\n')}
+
+Run "stoa help <command>" for a command's arguments and options.
+`
+}
+
+/** `stoa help <command>`: the usage lines and the full text. */
+export function commandHelp(name: CommandName): string {
+  const spec: CommandSpec = commands[name]
+  return `Usage:\n${spec.usage.map((u) => `  ${u}`).join('\n')}\n\n${spec.help}\n`
+}
+
+/** The short form printed after a usage error. */
+export function shortUsage(name: CommandName | undefined): string {
+  if (name === undefined) return 'Run "stoa --help" for the list of commands.\n'
+  const spec: CommandSpec = commands[name]
+  return `Usage:\n${spec.usage.map((u) => `  ${u}`).join('\n')}\nRun "stoa help ${name}" for more.\n`
+}

@@ -1,0 +1,121 @@
+import { expect } from 'chai'
+import { waitFor } from '../../helpers/wait.js'
+import type { Run } from '../run.js'
+import { run } from '../run.js'
+
+/** A `stoa serve` running in this process, stopped by aborting its signal. */
+interface Served {
+  /** The URLs it printed, in order. */
+  readonly urls: string[]
+  /** Asks it to stop and resolves with how it ended. */
+  stop(): Promise<Run>
+  readonly done: Promise<Run>
+}
+
+async function serve(argv: string[], expected: number): Promise<Served> {
+  const stop = new AbortController()
+  let out = ''
+  const done = run(['serve', ...argv], { stop: stop.signal, onStdout: (s) => (out += s) })
+  let ended: Run | undefined
+  void done.then((r) => (ended = r))
+  await waitFor(() => ended !== undefined || out.split('\n').filter((l) => l.includes(' listening on ')).length >= expected, 'serve to print its addresses')
+  if (ended !== undefined) throw new Error(`serve ended early with ${ended.code}: ${ended.stderr}`)
+  const urls = out
+    .split('\n')
+    .filter((l) => l.includes(' listening on '))
+    .map((l) => l.slice(l.indexOf(' listening on ') + ' listening on '.length))
+  return {
+    urls,
+    done,
+    stop: () => {
+      stop.abort('SIGTERM')
+      return done
+    },
+  }
+}
+
+describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
+  let served: Served | undefined
+  afterEach(async () => {
+    await served?.stop()
+    served = undefined
+  })
+
+  it('serves a service over --http until stopped, and stoa act --url reaches it', async () => {
+    served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    expect(served.urls).to.have.length(1)
+    expect(served.urls[0]).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const r = await run(['act', '--url', served.urls[0]!, 'role:math,cmd:sum', 'left=1', 'right=2'])
+    expect(r).to.deep.equal({ code: 0, stdout: '{"answer":3}\n', stderr: '' })
+    const end = await served.stop()
+    served = undefined
+    expect(end.code).to.equal(0)
+    expect(end.stderr).to.equal('math closing on SIGTERM\n')
+  })
+
+  it('carries errors, token and caller through --url', async () => {
+    served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    const url = served.urls[0]!
+    expect(await run(['act', '--url', url, 'role:math,cmd:deny'])).to.deep.include({ code: 1, stderr: 'FORBIDDEN: not for you\n' })
+    expect(await run(['act', '--url', url, 'role:math,cmd:nope'])).to.deep.include({ code: 1 })
+    const echo = await run(['act', '--url', url, 'role:math,cmd:echo', 'a.b=1'], { env: { STOA_TOKEN: 'tok' } })
+    expect(JSON.parse(echo.stdout)).to.deep.include({ token: 'tok' })
+    expect(JSON.parse(echo.stdout).msg).to.deep.include({ a: { b: 1 } })
+  })
+
+  it('delivers the service\'s own events to its subscribers without a broker', async () => {
+    served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    const url = served.urls[0]!
+    expect((await run(['act', '--url', url, 'role:math,cmd:bump'])).code).to.equal(0)
+    // The event is handed over when bump answers and counted soon after: ask until it shows.
+    let total = 0
+    const until = Date.now() + 5000
+    while (total === 0 && Date.now() < until) {
+      total = JSON.parse((await run(['act', '--url', url, 'role:math,cmd:total'])).stdout).total
+    }
+    expect(total).to.equal(1)
+  })
+
+  it('serves the web plugin\'s routes with --web beside --http', async () => {
+    served = await serve(['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0'], 2)
+    const [http, web] = served.urls
+    expect(http).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(web).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(web).to.not.equal(http)
+    const res = await fetch(`${web}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
+    expect(res.status).to.equal(200)
+    expect(await res.json()).to.deep.equal({ answer: 5 })
+  })
+
+  it('exits 2 for --web on a service without a web plugin', async () => {
+    const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--web', '127.0.0.1:0'])
+    expect(r.code).to.equal(2)
+    expect(r.stderr).to.match(/^stoa serve: service "math" loads no web plugin/)
+  })
+
+  it('reports UNAVAILABLE, one line, when nothing listens at --url', async () => {
+    // A port that was free a moment ago: serve on it, stop, then call.
+    const gone = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    const url = gone.urls[0]!
+    await gone.stop()
+    const r = await run(['act', '--url', url, 'role:math,cmd:sum', 'left=1', 'right=2'])
+    expect(r.code).to.equal(1)
+    expect(r.stdout).to.equal('')
+    expect(r.stderr).to.match(/^UNAVAILABLE: [^\n]+\n$/)
+  })
+
+  it('fails to start, exit 1, when the port is taken', async () => {
+    served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    const port = new URL(served.urls[0]!).port
+    const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', `127.0.0.1:${port}`])
+    expect(r.code).to.equal(1)
+    expect(r.stderr).to.match(/^[A-Z_]+: .*\n$/)
+  })
+
+  it('exits 2 without a transport, or with a bad address', async () => {
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts'])).stderr).to.match(/needs at least one of --http, --amqp, --web/)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '3000'])).code).to.equal(2)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--amqp', 'http://x'])).code).to.equal(2)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--amqp', 'amqp://x?service=y'])).code).to.equal(2)
+  })
+})

@@ -1,0 +1,42 @@
+import { expect } from 'chai'
+import { amqpUrl, hostPort, shownUrl } from '../../bin/remote.js'
+import { UsageError } from '../../bin/usage.js'
+
+describe('bin/remote', () => {
+  describe('hostPort', () => {
+    it('splits host:port, with port 0 and IPv6 in brackets', () => {
+      expect(hostPort('127.0.0.1:3000', '--http')).to.deep.equal({ host: '127.0.0.1', port: 3000 })
+      expect(hostPort('0.0.0.0:0', '--http')).to.deep.equal({ host: '0.0.0.0', port: 0 })
+      expect(hostPort('[::1]:80', '--http')).to.deep.equal({ host: '::1', port: 80 })
+      expect(hostPort(':8080', '--http')).to.deep.equal({ host: '127.0.0.1', port: 8080 })
+    })
+
+    it('refuses anything else, naming the flag', () => {
+      expect(() => hostPort('3000', '--web')).to.throw(UsageError, /--web takes host:port/)
+      expect(() => hostPort('h:70000', '--web')).to.throw(UsageError)
+      expect(() => hostPort('h:port', '--web')).to.throw(UsageError)
+    })
+  })
+
+  describe('amqpUrl', () => {
+    it('takes service and prefix off the URL and leaves RabbitMQ\'s parameters', () => {
+      expect(amqpUrl('amqp://u:p@127.0.0.1:5672/vh?service=math&prefix=t1&heartbeat=5', undefined)).to.deep.equal({
+        url: 'amqp://u:p@127.0.0.1:5672/vh?heartbeat=5',
+        target: 'math',
+        prefix: 't1',
+      })
+      expect(amqpUrl('amqp://127.0.0.1', 'math')).to.deep.equal({ url: 'amqp://127.0.0.1', target: 'math' })
+    })
+
+    it('refuses --service and ?service= that disagree, and URLs that are not amqp', () => {
+      expect(() => amqpUrl('amqp://h?service=a', 'b')).to.throw(UsageError, /disagree/)
+      expect(() => amqpUrl('http://h', undefined)).to.throw(UsageError, /not an amqp:\/\/ URL/)
+      expect(() => amqpUrl('nope', undefined)).to.throw(UsageError, /not a URL/)
+    })
+  })
+
+  it('masks the password of a URL it prints', () => {
+    expect(shownUrl('amqp://guest:secret@127.0.0.1:5672')).to.equal('amqp://guest:***@127.0.0.1:5672')
+    expect(shownUrl('http://127.0.0.1:3000/')).to.equal('http://127.0.0.1:3000/')
+  })
+})

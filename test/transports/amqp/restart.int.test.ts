@@ -1,0 +1,83 @@
+import { expect } from 'chai'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import type { StoaError, Stoa } from '../../../actions/index.js'
+import { createStoa } from '../../../actions/index.js'
+import { createAmqpTransport } from '../../../transports/amqp/index.js'
+import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
+
+const run = promisify(execFile)
+
+/** Stops and starts the RabbitMQ application on the local node, keeping its durable state. */
+async function restartBroker(downMs: number): Promise<void> {
+  await run('rabbitmqctl', ['-q', 'stop_app'])
+  try {
+    await new Promise((r) => setTimeout(r, downMs))
+  } finally {
+    await run('rabbitmqctl', ['-q', 'start_app'])
+  }
+  await run('rabbitmqctl', ['-q', 'await_startup'])
+}
+
+/**
+ * A broker restart, not just dropped connections: the node's RabbitMQ application stops (every
+ * connection and channel goes, non-durable queues with them) and starts again from its durable
+ * state. Confirmed tasks were persisted in durable queues, so none may be lost.
+ */
+describe('amqp across a broker restart', function () {
+  this.timeout(120_000)
+  const prefix = uniquePrefix('restart')
+  const started: Stoa<any>[] = []
+
+  after(async () => {
+    // Whatever happened above, leave the broker running for the rest of the suite.
+    await run('rabbitmqctl', ['-q', 'start_app']).catch(() => undefined)
+    for (const s of started.reverse()) await s.close()
+    await deleteTopology(prefix, ['tally', 'math', 'gateway'])
+  })
+
+  const make = (name: string) => {
+    const s = createStoa({ name, logger: quietLogger(), timeoutMs: 30_000 })
+    started.push(s)
+    return s
+  }
+  const transport = (role: string, target?: string) =>
+    createAmqpTransport({ url: AMQP_URL, prefix, connectionName: `${prefix}/${role}`, reconnectMinMs: 100, reconnectMaxMs: 1000, ...(target === undefined ? {} : { target }) })
+
+  it('handles every confirmed task sent before, during and after the restart, and serves acts again', async () => {
+    const handled = new Set<number>()
+    await make('tally')
+      .add('task:tally.vote.record', (m) => void handled.add(Number(m.i)))
+      .add('role:tally,cmd:ping', () => 'pong')
+      .listen(transport('tally'))
+      .ready()
+    const gw = await make('gateway').client(transport('gateway', 'tally'), ['role:tally']).ready()
+    const confirmed: number[] = []
+    const failed: string[] = []
+    let i = 0
+    let stop = false
+    const sending = (async () => {
+      while (!stop) {
+        const batch = Array.from({ length: 5 }, () => i++)
+        await Promise.all(
+          batch.map((n) =>
+            gw.send('tally.vote.record', { i: n }).then(
+              () => void confirmed.push(n),
+              (err: StoaError) => void failed.push(err.code),
+            ),
+          ),
+        )
+      }
+    })()
+    await waitFor(() => confirmed.length >= 50, 'fifty confirmed tasks', 15_000)
+    await restartBroker(1000)
+    const afterRestart = confirmed.length
+    await waitFor(() => confirmed.length >= afterRestart + 50, 'fifty more confirmed tasks after the restart', 30_000)
+    stop = true
+    await sending
+    for (const code of failed) expect(['UNAVAILABLE', 'OVERLOADED']).to.include(code)
+    await waitFor(() => confirmed.every((n) => handled.has(n)), 'every confirmed task handled', 30_000)
+    expect(await gw.act('role:tally,cmd:ping')).to.equal('pong')
+  })
+})

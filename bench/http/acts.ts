@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { createStoa } from '../../actions/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'
 import { emitFigures } from '../lib.js'
+import { startServer } from './start.js'
 
 /**
  * `acts.ts <kind> <seconds>`: act throughput with a client in this process and the listener
@@ -15,23 +13,10 @@ import { emitFigures } from '../lib.js'
  */
 const [kind, secondsText] = process.argv.slice(2) as [string, string]
 const seconds = Number(secondsText ?? 3)
-const here = fileURLToPath(new URL('.', import.meta.url))
 const require = createRequire(import.meta.url)
 const IN_FLIGHT = 100
 const quiet = { error() {}, warn() {}, info() {}, debug() {} }
 
-function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here + 'server.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (line !== undefined) resolve({ url: (JSON.parse(line) as { url: string }).url, child })
-    })
-    child.on('exit', (code) => reject(new Error(`server ${kind} exited with ${code}`)))
-  })
-}
 
 async function client(url: string): Promise<{ act: () => Promise<unknown>; close: () => Promise<void> }> {
   if (kind === 'stoa-http') {
@@ -96,7 +81,7 @@ function run(act: () => Promise<unknown>, secs: number): Promise<{ ops: number; 
   })
 }
 
-const { url, child } = await startServer()
+const { url, child } = await startServer(kind)
 try {
   const c = await client(url)
   await run(c.act, 1)

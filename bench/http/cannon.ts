@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { emitFigures } from '../lib.js'
+import { startServer } from './start.js'
 
 /**
  * `cannon.ts <kind> <get|act> <seconds>`: starts one server of the suite in its own process,
@@ -10,22 +10,9 @@ import { emitFigures } from '../lib.js'
  */
 const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act', string]
 const seconds = Number(secondsText ?? 3)
-const here = fileURLToPath(new URL('.', import.meta.url))
 const cannonBin = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url))
 const ACT_BODY = '{"role":"math","cmd":"sum","left":1,"right":2}'
 
-function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here + 'server.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (line !== undefined) resolve({ url: (JSON.parse(line) as { url: string }).url, child })
-    })
-    child.on('exit', (code) => reject(new Error(`server ${kind} exited with ${code}`)))
-  })
-}
 
 function cannon(target: string, connections: number, duration: number): Promise<Record<string, any>> {
   const args = [cannonBin, '-j', '-c', String(connections), '-d', String(duration)]
@@ -46,7 +33,7 @@ function cannon(target: string, connections: number, duration: number): Promise<
   })
 }
 
-const { url, child } = await startServer()
+const { url, child } = await startServer(kind)
 try {
   const target = mode === 'act' ? `${url}/act` : `${url}/sum?left=1&right=2`
   const check = await fetch(target, mode === 'act' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: ACT_BODY } : {})

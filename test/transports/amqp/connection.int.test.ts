@@ -4,7 +4,7 @@ import { StoaError, createStoa } from '../../../actions/index.js'
 import type { AmqpOptions } from '../../../transports/amqp/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
-import { AMQP_URL, deleteTopology, dropConnections, rawChannel, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { AMQP_URL, deleteTopology, dropConnections, rawChannel, streamTasks, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { quietLogger, settle, waitFor } from '../../helpers/wait.js'
 
 /**
@@ -40,32 +40,15 @@ describe('amqp connection loss and recovery', function () {
       .listen(transport('tally'))
       .ready()
     const gw = await make('gateway').client(transport('gateway')).ready()
-    const confirmed: number[] = []
-    const failed: string[] = []
-    let i = 0
-    let dropped = 0
-    let stopAt = Infinity
-    const sending = (async () => {
-      // A steady stream with a few publishes in flight at any time, across the drop and on
-      // for 200 more after it.
-      while (i < stopAt) {
-        const batch = Array.from({ length: 5 }, () => i++)
-        await Promise.all(
-          batch.map((n) =>
-            gw.send('tally.vote.record', { i: n }).then(
-              () => void confirmed.push(n),
-              (err: StoaError) => void failed.push(err.code),
-            ),
-          ),
-        )
-      }
-    })()
+    // A steady stream with a few publishes in flight at any time, across the drop and on for
+    // 200 more after it.
+    const stream = streamTasks(gw)
+    const { confirmed, failed } = stream
     await waitFor(() => confirmed.length >= 100, 'a hundred confirmed tasks', 10000)
-    const before = i
-    dropped = await dropConnections(prefix)
-    stopAt = i + 200
-    await sending
-    expect(i - before).to.be.greaterThan(200) // the stream did run across the drop
+    const before = stream.sent()
+    const dropped = await dropConnections(prefix)
+    await stream.stop(200)
+    expect(stream.sent() - before).to.be.greaterThan(200) // the stream did run across the drop
     expect(dropped).to.equal(2)
     // Unconfirmed publishes may fail, and only with UNAVAILABLE; most wait in the buffer instead.
     for (const code of failed) expect(code).to.equal('UNAVAILABLE')

@@ -1,10 +1,10 @@
 import { expect } from 'chai'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { StoaError, Stoa } from '../../../actions/index.js'
+import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
-import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { AMQP_URL, deleteTopology, streamTasks, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 const run = promisify(execFile)
@@ -53,29 +53,13 @@ describe('amqp across a broker restart', function () {
       .listen(transport('tally'))
       .ready()
     const gw = await make('gateway').client(transport('gateway', 'tally'), ['role:tally']).ready()
-    const confirmed: number[] = []
-    const failed: string[] = []
-    let i = 0
-    let stop = false
-    const sending = (async () => {
-      while (!stop) {
-        const batch = Array.from({ length: 5 }, () => i++)
-        await Promise.all(
-          batch.map((n) =>
-            gw.send('tally.vote.record', { i: n }).then(
-              () => void confirmed.push(n),
-              (err: StoaError) => void failed.push(err.code),
-            ),
-          ),
-        )
-      }
-    })()
+    const stream = streamTasks(gw)
+    const { confirmed, failed } = stream
     await waitFor(() => confirmed.length >= 50, 'fifty confirmed tasks', 15_000)
     await restartBroker(1000)
     const afterRestart = confirmed.length
     await waitFor(() => confirmed.length >= afterRestart + 50, 'fifty more confirmed tasks after the restart', 30_000)
-    stop = true
-    await sending
+    await stream.stop()
     for (const code of failed) expect(['UNAVAILABLE', 'OVERLOADED']).to.include(code)
     await waitFor(() => confirmed.every((n) => handled.has(n)), 'every confirmed task handled', 30_000)
     expect(await gw.act('role:tally,cmd:ping')).to.equal('pong')

@@ -92,8 +92,8 @@ async function main() {
     const call = () => new Promise((resolve, reject) => seneca.act(msg, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))))
     const seq = await measure(() => call().then(() => undefined), 1, ms)
     const conc = await measure(async () => {
-      await Promise.all(Array.from({ length: 100 }, call))
-    }, 100, ms)
+      await Promise.all(Array.from({ length: CONCURRENCY }, call))
+    }, CONCURRENCY, ms)
     emitFigures({ seq, conc })
   } else if (who === 'patrun' || who === 'router') {
     // The lookup alone, no call: what choosing an action costs.

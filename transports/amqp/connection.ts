@@ -153,7 +153,9 @@ export class Link {
       await model.close().catch(() => undefined)
       throw new StoaError('CLOSED', 'the amqp transport is closed')
     }
-    coalesceWrites(model)
+    if (!coalesceWrites(model)) {
+      this.settings.log.warn({}, 'amqp: this amqplib version lacks the internals write coalescing uses; frames are written one by one')
+    }
     model.on('error', (err: Error) => this.settings.log.warn({ err: describe(err) }, 'amqp: connection error'))
     model.on('close', () => this.lost(model))
     model.on('blocked', (reason: string) => this.settings.log.warn({ reason }, 'amqp: the broker blocked publishing'))
@@ -355,13 +357,13 @@ function settle(job: Job, err?: StoaError): void {
  * multiplexer drains its channel buffers turns one pass (publishes, acks, replies) into a single
  * `writev`, without delaying anything: the socket is uncorked before control returns. It relies
  * on amqplib internals (`connection.stream`, `connection.muxer`), so it applies only when
- * they are there, and otherwise amqplib writes as it always does.
+ * they are there, and otherwise amqplib writes as it always does. Returns whether it applied.
  */
-function coalesceWrites(model: ChannelModel): void {
+export function coalesceWrites(model: ChannelModel): boolean {
   const c = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection
   const socket = c?.stream as { cork?: () => void; uncork?: () => void } | undefined
   const mux = c?.muxer
-  if (mux === undefined || typeof mux._readIncoming !== 'function' || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return
+  if (mux === undefined || typeof mux._readIncoming !== 'function' || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return false
   const drain = (mux._readIncoming as () => void).bind(mux)
   mux._readIncoming = () => {
     socket.cork!()
@@ -371,6 +373,7 @@ function coalesceWrites(model: ChannelModel): void {
       socket.uncork!()
     }
   }
+  return true
 }
 
 /** The error a failed start rejects with: a stable code, the library's text only in the log. */

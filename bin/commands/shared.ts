@@ -1,4 +1,5 @@
-import type { Logger } from '../../actions/index.js'
+import type { LogLevel, Logger } from '../../actions/index.js'
+import { createLogger } from '../../actions/index.js'
 import type { Args, Output } from '../io.js'
 
 /** A string flag's value, or undefined when it was not given. */
@@ -12,30 +13,9 @@ export function boolFlag(args: Args, name: string): boolean {
   return args.values[name] === true
 }
 
-type Level = 'debug' | 'info' | 'warn' | 'error'
-const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
-
-/**
- * A logger writing one JSON line per entry to `out` (the command's stderr), at or above
- * `level`; errors with their stacks when `level` is debug.
- */
-export function streamLogger(out: Output, level: Level | 'silent'): Logger {
-  const min = level === 'silent' ? Infinity : rank[level]
-  const at = (lvl: Level) => (fields: Record<string, unknown>, message: string) => {
-    if (rank[lvl] < min) return
-    const entry: Record<string, unknown> = { level: lvl, time: Date.now(), msg: message }
-    for (const [k, v] of Object.entries(fields)) entry[k] = v instanceof Error ? describeError(v, min <= rank.debug) : v
-    out.write(`${JSON.stringify(entry)}\n`)
-  }
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-}
-
-function describeError(err: Error, stack: boolean, depth = 0): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: err.name, message: err.message }
-  if ('code' in err) out.code = (err as { code: unknown }).code
-  if (stack) out.stack = err.stack
-  if (err.cause instanceof Error && depth < 8) out.cause = describeError(err.cause, stack, depth + 1)
-  return out
+/** A logger writing one JSON line per entry to `out`, the command's stderr. */
+export function streamLogger(out: Output, level: LogLevel): Logger {
+  return createLogger(level, (line) => void out.write(line))
 }
 
 /**

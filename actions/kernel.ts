@@ -6,7 +6,7 @@ import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription } from './names.js'
 import type { Message, Pattern } from './pattern.js'
-import { patternString, toMessage, toPattern } from './pattern.js'
+import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
 import type {
   Action,
   ActionDef,
@@ -896,11 +896,7 @@ function subscriberEntry(s: Subscription): Entry {
 }
 
 function notFound(msg: Message): StoaError {
-  const shown = Object.keys(msg)
-    .filter((k) => typeof msg[k] !== 'object')
-    .slice(0, 6)
-    .map((k) => `${k}:${String(msg[k])}`)
-    .join(',')
+  const shown = describeMessage(msg)
   return new StoaError('NOT_FOUND', `no action matches "${shown}"`, { message: shown })
 }
 

@@ -198,3 +198,15 @@ export function matchesPattern(pattern: Pattern, msg: Readonly<Message>): boolea
   }
   return true
 }
+
+/**
+ * A short text naming a message in errors and logs: its first six scalar pairs, as a pattern
+ * string would write them (`role:math,cmd:div,left:1`). Nested values are left out.
+ */
+export function describeMessage(msg: Readonly<Message>): string {
+  return Object.keys(msg)
+    .filter((k) => typeof msg[k] !== 'object')
+    .slice(0, 6)
+    .map((k) => `${k}:${String(msg[k])}`)
+    .join(',')
+}

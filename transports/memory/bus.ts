@@ -1,5 +1,5 @@
 import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/index.js'
-import { StoaError, assertTaskName, matchesPattern, matchesSubscription, taskService } from '../../actions/index.js'
+import { StoaError, assertTaskName, describeMessage, matchesPattern, matchesSubscription, taskService } from '../../actions/index.js'
 
 /** One instance of a service attached to the bus. */
 interface Member {
@@ -54,7 +54,7 @@ export class MemoryBus {
         [...this.services.values()].flatMap((list) => list.filter((m) => answers(m, e.msg))),
         'act',
       )
-      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers ${describe(e.msg)}`))
+      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers "${describeMessage(e.msg)}"`))
       return target.host.dispatch(clone(e))
     }
     if (e.kind === 'send') {
@@ -110,14 +110,6 @@ function answers(m: Member, msg: Envelope['msg']): boolean {
  */
 function clone(e: Envelope): Envelope {
   return { kind: e.kind, name: e.name, msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'], meta: { ...e.meta } }
-}
-
-function describe(msg: Envelope['msg']): string {
-  const pairs = Object.keys(msg)
-    .filter((k) => typeof msg[k] !== 'object')
-    .slice(0, 6)
-    .map((k) => `${k}:${String(msg[k])}`)
-  return `"${pairs.join(',')}"`
 }
 
 function notFound(message: string): Reply {

@@ -1,4 +1,3 @@
-import { request } from 'node:http'
 import { expect } from 'chai'
 import express from 'express'
 import { z } from 'zod'
@@ -6,39 +5,8 @@ import type { ErrorCode, Stoa } from '../../../actions/index.js'
 import { ERROR_CODES, StoaError, action, createStoa } from '../../../actions/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
 import web, { httpStatus, mountWeb, serveWeb } from '../../../plugins/web/index.js'
+import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
-
-/** Sends a raw request, so bodies, lengths and content types can be anything. */
-function raw(
-  url: string,
-  method: string,
-  path: string,
-  opts: { body?: string | Buffer; headers?: Record<string, string>; chunked?: boolean } = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(path, url)
-    const headers: Record<string, string> = { ...opts.headers }
-    if (opts.body !== undefined && !opts.chunked) headers['content-length'] = String(Buffer.byteLength(opts.body))
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try {
-          json = text === '' ? undefined : JSON.parse(text)
-        } catch {
-          json = undefined
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json })
-      })
-    })
-    // The server may close after refusing an over-long body before we finish sending it.
-    req.on('error', reject)
-    if (opts.body !== undefined) req.end(opts.body)
-    else req.end()
-  })
-}
 
 describe('web plugin on express', function () {
   this.timeout(10000)
@@ -91,20 +59,20 @@ describe('web plugin on express', function () {
   })
 
   it('answers a GET route from the query: GET /sum?left=1&right=2 gives {"answer":3}', async () => {
-    const res = await raw(url, 'GET', '/sum?left=1&right=2')
+    const res = await rawRequest(url, 'GET', '/sum?left=1&right=2')
     expect(res.status).to.equal(200)
     expect(res.headers['content-type']).to.match(/^application\/json/)
     expect(res.text).to.equal('{"answer":3}')
   })
 
   it('serves a seneca-web route map, for each method it lists', async () => {
-    expect((await raw(url, 'GET', '/seneca/sum?left=2&right=3')).json).to.deep.equal({ answer: 5 })
-    const post = await raw(url, 'POST', '/seneca/sum', { body: '{"left":4,"right":5}', headers: { 'content-type': 'application/json' } })
+    expect((await rawRequest(url, 'GET', '/seneca/sum?left=2&right=3')).json).to.deep.equal({ answer: 5 })
+    const post = await rawRequest(url, 'POST', '/seneca/sum', { body: '{"left":4,"right":5}', headers: { 'content-type': 'application/json' } })
     expect(post.json).to.deep.equal({ answer: 9 })
   })
 
   it('answers with the status the route asks for, and lets path params beat body and query', async () => {
-    const res = await raw(url, 'POST', '/votes/7?choice=q&id=q', {
+    const res = await rawRequest(url, 'POST', '/votes/7?choice=q&id=q', {
       body: JSON.stringify({ choice: 'a', id: 'body' }),
       headers: { 'content-type': 'application/json' },
     })
@@ -113,7 +81,7 @@ describe('web plugin on express', function () {
   })
 
   it("never lets the body or query override the pattern's own keys", async () => {
-    const res = await raw(url, 'POST', '/votes/1?role=math&cmd=sum', {
+    const res = await rawRequest(url, 'POST', '/votes/1?role=math&cmd=sum', {
       body: JSON.stringify({ role: 'math', cmd: 'sum', left: 1, right: 2 }),
       headers: { 'content-type': 'application/json' },
     })
@@ -123,7 +91,7 @@ describe('web plugin on express', function () {
   })
 
   it('passes the bearer token, the request id and the selected headers to ctx', async () => {
-    await raw(url, 'POST', '/votes/2', {
+    await rawRequest(url, 'POST', '/votes/2', {
       body: '{}',
       headers: { 'content-type': 'application/json', authorization: 'Bearer aa.bb.cc', 'x-request-id': 'req-123', 'x-tenant': 't1', 'x-secret': 'no' },
     })
@@ -135,28 +103,28 @@ describe('web plugin on express', function () {
   })
 
   it('answers an Authorization header that is not a bearer token with 401 UNAUTHENTICATED', async () => {
-    const res = await raw(url, 'GET', '/sum?left=1&right=1', { headers: { authorization: 'Basic dTpw' } })
+    const res = await rawRequest(url, 'GET', '/sum?left=1&right=1', { headers: { authorization: 'Basic dTpw' } })
     expect(res.status).to.equal(401)
     expect(res.json.error.code).to.equal('UNAUTHENTICATED')
   })
 
   it('answers every error code with its status and a JSON error body', async () => {
     for (const code of ERROR_CODES) {
-      const res = await raw(url, 'GET', `/fail/${code}`)
+      const res = await rawRequest(url, 'GET', `/fail/${code}`)
       expect(res.status, code).to.equal(httpStatus[code])
       expect(res.json, code).to.deep.equal({ error: { code, message: `failed with ${code}`, details: { n: 1 } } })
     }
   })
 
   it('answers a schema failure with 400 INVALID_MESSAGE and the failing fields', async () => {
-    const res = await raw(url, 'POST', '/typed', { body: '{"left":"one"}', headers: { 'content-type': 'application/json' } })
+    const res = await rawRequest(url, 'POST', '/typed', { body: '{"left":"one"}', headers: { 'content-type': 'application/json' } })
     expect(res.status).to.equal(400)
     expect(res.json.error.code).to.equal('INVALID_MESSAGE')
     expect(res.json.error.details).to.deep.equal({ fields: ['left'] })
   })
 
   it('answers a plain thrown error with 500 ACTION_FAILED and no internals', async () => {
-    const res = await raw(url, 'GET', '/crash')
+    const res = await rawRequest(url, 'GET', '/crash')
     expect(res.status).to.equal(500)
     expect(res.json.error.code).to.equal('ACTION_FAILED')
     expect(res.text).not.to.include('secret')
@@ -164,68 +132,68 @@ describe('web plugin on express', function () {
   })
 
   it('answers 504 TIMEOUT when the action outlives the route time limit', async () => {
-    const res = await raw(url, 'GET', '/slow')
+    const res = await rawRequest(url, 'GET', '/slow')
     expect(res.status).to.equal(504)
     expect(res.json.error.code).to.equal('TIMEOUT')
   })
 
   it('answers an action that returns nothing with 204, or the empty status the route asks for', async () => {
-    const del = await raw(url, 'DELETE', '/nothing')
+    const del = await rawRequest(url, 'DELETE', '/nothing')
     expect(del.status).to.equal(204)
     expect(del.text).to.equal('')
-    expect((await raw(url, 'PUT', '/nothing')).status).to.equal(202)
+    expect((await rawRequest(url, 'PUT', '/nothing')).status).to.equal(202)
   })
 
   it('matches paths as express does, answers HEAD from GET, and decodes path parameters', async () => {
-    expect((await raw(url, 'GET', '/SUM/?left=1&right=2')).json).to.deep.equal({ answer: 3 })
-    const head = await raw(url, 'HEAD', '/sum?left=1&right=2')
+    expect((await rawRequest(url, 'GET', '/SUM/?left=1&right=2')).json).to.deep.equal({ answer: 3 })
+    const head = await rawRequest(url, 'HEAD', '/sum?left=1&right=2')
     expect(head.status).to.equal(200)
     expect(head.text).to.equal('')
-    const res = await raw(url, 'POST', '/votes/a%2Fb', { body: '{}', headers: { 'content-type': 'application/json' } })
+    const res = await rawRequest(url, 'POST', '/votes/a%2Fb', { body: '{}', headers: { 'content-type': 'application/json' } })
     expect(res.json.id).to.equal('a/b')
-    const bad = await raw(url, 'POST', '/votes/%E0%A4%A', { body: '{}', headers: { 'content-type': 'application/json' } })
+    const bad = await rawRequest(url, 'POST', '/votes/%E0%A4%A', { body: '{}', headers: { 'content-type': 'application/json' } })
     expect(bad.status).to.equal(400)
   })
 
   it('answers an unknown path with a JSON 404 NOT_FOUND', async () => {
-    const res = await raw(url, 'GET', '/nowhere')
+    const res = await rawRequest(url, 'GET', '/nowhere')
     expect(res.status).to.equal(404)
     expect(res.json.error.code).to.equal('NOT_FOUND')
   })
 
   describe('bad input', () => {
     it('answers malformed JSON with 400 INVALID_JSON', async () => {
-      const res = await raw(url, 'POST', '/echo', { body: '{"a":', headers: { 'content-type': 'application/json' } })
+      const res = await rawRequest(url, 'POST', '/echo', { body: '{"a":', headers: { 'content-type': 'application/json' } })
       expect(res.status).to.equal(400)
       expect(res.json.error.code).to.equal('INVALID_JSON')
     })
 
     it('answers a JSON body that is not an object with 400 INVALID_MESSAGE', async () => {
-      const res = await raw(url, 'POST', '/echo', { body: '[1,2]', headers: { 'content-type': 'application/json' } })
+      const res = await rawRequest(url, 'POST', '/echo', { body: '[1,2]', headers: { 'content-type': 'application/json' } })
       expect(res.status).to.equal(400)
       expect(res.json.error.code).to.equal('INVALID_MESSAGE')
     })
 
     it('answers a body over the limit with 413, by declared length and while a chunked body arrives', async () => {
       const big = JSON.stringify({ pad: 'x'.repeat(2000) })
-      const declared = await raw(url, 'POST', '/echo', { body: big, headers: { 'content-type': 'application/json' } })
+      const declared = await rawRequest(url, 'POST', '/echo', { body: big, headers: { 'content-type': 'application/json' } })
       expect(declared.status).to.equal(413)
       expect(declared.json.error.code).to.equal('PAYLOAD_TOO_LARGE')
-      const chunked = await raw(url, 'POST', '/echo', { body: big, chunked: true, headers: { 'content-type': 'application/json' } })
+      const chunked = await rawRequest(url, 'POST', '/echo', { body: big, chunked: true, headers: { 'content-type': 'application/json' } })
       expect(chunked.status).to.equal(413)
       expect(chunked.json.error.code).to.equal('PAYLOAD_TOO_LARGE')
     })
 
     it('answers a body that is not JSON with 415', async () => {
-      const res = await raw(url, 'POST', '/echo', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      const res = await rawRequest(url, 'POST', '/echo', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
       expect(res.status).to.equal(415)
       expect(res.json.error.code).to.equal('UNSUPPORTED_MEDIA_TYPE')
-      const none = await raw(url, 'POST', '/echo', { body: '{"a":1}' })
+      const none = await rawRequest(url, 'POST', '/echo', { body: '{"a":1}' })
       expect(none.status).to.equal(415)
     })
 
     it('keeps prototype-polluting keys harmless', async () => {
-      const res = await raw(url, 'POST', '/echo?__proto__[polluted]=1&constructor[prototype][polluted]=1', {
+      const res = await rawRequest(url, 'POST', '/echo?__proto__[polluted]=1&constructor[prototype][polluted]=1', {
         body: '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}',
         headers: { 'content-type': 'application/json' },
       })
@@ -236,7 +204,7 @@ describe('web plugin on express', function () {
     })
 
     it('keeps serving after all of the above', async () => {
-      expect((await raw(url, 'GET', '/sum?left=20&right=22')).json).to.deep.equal({ answer: 42 })
+      expect((await rawRequest(url, 'GET', '/sum?left=20&right=22')).json).to.deep.equal({ answer: 42 })
     })
   })
 
@@ -260,15 +228,15 @@ describe('web plugin on express', function () {
     app.use('/v2', router)
     const own = await serveWeb(createStoa({ logger: quietLogger() }), { app })
     try {
-      expect((await raw(own.url, 'GET', '/v2/own')).json).to.deep.equal({ own: true })
-      expect((await raw(own.url, 'GET', '/v2/sum?left=1&right=2')).json).to.deep.equal({ answer: 3 })
-      const parsed = await raw(own.url, 'POST', '/v2/seneca/sum', { body: '{"left":1,"right":1}', headers: { 'content-type': 'application/json' } })
+      expect((await rawRequest(own.url, 'GET', '/v2/own')).json).to.deep.equal({ own: true })
+      expect((await rawRequest(own.url, 'GET', '/v2/sum?left=1&right=2')).json).to.deep.equal({ answer: 3 })
+      const parsed = await rawRequest(own.url, 'POST', '/v2/seneca/sum', { body: '{"left":1,"right":1}', headers: { 'content-type': 'application/json' } })
       expect(parsed.json).to.deep.equal({ answer: 2 })
       // The parser consumed an empty object: it is used, not read again.
-      const empty = await raw(own.url, 'POST', '/v2/votes/9', { body: '{}', headers: { 'content-type': 'application/json' } })
+      const empty = await rawRequest(own.url, 'POST', '/v2/votes/9', { body: '{}', headers: { 'content-type': 'application/json' } })
       expect(empty.status).to.equal(202)
       // The parser skipped another media type: the body is still checked here.
-      const text = await raw(own.url, 'POST', '/v2/votes/9', { body: 'hello', headers: { 'content-type': 'text/plain' } })
+      const text = await rawRequest(own.url, 'POST', '/v2/votes/9', { body: 'hello', headers: { 'content-type': 'text/plain' } })
       expect(text.status).to.equal(415)
     } finally {
       await own.close()

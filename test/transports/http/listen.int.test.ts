@@ -1,41 +1,15 @@
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import type { HttpTransport } from '../../../transports/http/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
+import type { RawAnswer } from '../../helpers/http.js'
+import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
 
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  text: string
-  json: any
-  reused: boolean
-}
-
-function post(url: string, path: string, body: string | undefined, headers: Record<string, string> = {}, opts: { method?: string; agent?: Agent; chunked?: boolean } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url)
-    const h: Record<string, string> = { ...headers }
-    if (body !== undefined && !opts.chunked) h['content-length'] = String(Buffer.byteLength(body))
-    const req = request({ host: u.hostname, port: u.port, path, method: opts.method ?? 'POST', headers: h, agent: opts.agent ?? false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try {
-          json = text === '' ? undefined : JSON.parse(text)
-        } catch {
-          json = undefined
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json, reused: req.reusedSocket })
-      })
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
+function post(url: string, path: string, body: string | undefined, headers: Record<string, string> = {}, opts: { method?: string; agent?: Agent; chunked?: boolean } = {}): Promise<RawAnswer> {
+  return rawRequest(url, opts.method ?? 'POST', path, { ...opts, headers, ...(body === undefined ? {} : { body }) })
 }
 
 describe('http transport listener', function () {
@@ -110,7 +84,7 @@ describe('http transport listener', function () {
     expect(res.json.code).to.equal('NOT_FOUND')
   })
 
-  const bad: [string, () => Promise<Answer>, number, string][] = [
+  const bad: [string, () => Promise<RawAnswer>, number, string][] = [
     ['malformed JSON', () => post(url, '/act', '{"role":', { 'content-type': 'application/json' }), 400, 'INVALID_JSON'],
     ['a JSON body that is not an object', () => post(url, '/act', '"x"', { 'content-type': 'application/json' }), 400, 'INVALID_MESSAGE'],
     ['a body that is not JSON', () => post(url, '/act', 'role=math', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],

@@ -95,6 +95,8 @@ type FixedMeta = EnvelopeMeta & { deadline: number; timeoutMs: number }
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
+/** The longest delay setTimeout keeps: 2^31-1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The arguments of `act` for a pattern string: typed when the kernel knows the pattern. */
 type ActArgs<T extends ActionTypes, P extends string> = P extends keyof T
@@ -559,7 +561,9 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   private arm(at: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timerAt = at
-    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()) + 1)
+    // setTimeout takes at most 2^31-1 ms (24.8 days) and fires after 1 ms past that, so a far
+    // deadline (a caller may send any budget) is reached in steps: each sweep re-arms for it.
+    this.timer = setTimeout(() => this.sweep(), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()) + 1))
     this.timerRefed = true
   }
 

@@ -160,6 +160,22 @@ describe('actions/kernel', () => {
       expect(codes).to.deep.equal(['TIMEOUT', 'TIMEOUT', 'TIMEOUT', 'TIMEOUT'])
     })
 
+    it('accepts a deadline further off than a timer can wait, without a timer firing every millisecond', async () => {
+      const s = make()
+      s.add('role:later', () => new Promise((r) => setTimeout(() => r('done'), 30)))
+      const warnings: string[] = []
+      const onWarning = (w: Error) => warnings.push(w.name)
+      process.on('warning', onWarning)
+      try {
+        // A budget of 30 days, as any remote caller may send.
+        expect(await s.act('role:later', {}, { timeoutMs: 30 * 24 * 3600 * 1000 })).to.equal('done')
+        await new Promise((r) => setImmediate(r))
+      } finally {
+        process.off('warning', onWarning)
+      }
+      expect(warnings).to.not.include('TimeoutOverflowWarning')
+    })
+
     it('passes the remaining deadline, trace and token to nested calls', async () => {
       const s = make()
       s.add('role:inner', (_m, ctx) => ({ trace: ctx.trace, token: ctx.token, deadline: ctx.deadline, caller: ctx.caller }))

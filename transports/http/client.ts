@@ -25,7 +25,7 @@ export function createClient(url: string, settings: HttpSettings): HttpClient {
   const secure = target.protocol === 'https:'
   const request = secure ? httpsRequest : httpRequest
   const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo' })
+    ? new HttpsAgent({ keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo', ca: settings.ca })
     : new HttpAgent({ keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo' })
   const base = target.pathname.replace(/\/+$/, '')
   const path = base + settings.path

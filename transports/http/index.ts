@@ -1,6 +1,7 @@
 /**
- * The HTTP transport: a listener on `node:http` (`POST /act`, JSON in, JSON out) and a client
- * on kept-alive connections, carrying trace, deadline and identity in headers (see wire.ts).
+ * The HTTP transport: a listener on `node:http`, or `node:https` with the `tls` option (`POST
+ * /act`, JSON in, JSON out), and a client on kept-alive connections, carrying trace, time left
+ * and identity in headers (see wire.ts).
  * Wire-compatible with Seneca's own HTTP transport in both directions (see seneca-compat.ts).
  */
 import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/index.js'
@@ -16,7 +17,7 @@ export type { HttpOptions } from './options.js'
 
 /** The HTTP transport: a {@link Transport} that also tells where it listens. */
 export interface HttpTransport extends Transport {
-  /** The listening base URL (`http://127.0.0.1:34567`) once `listen` has run; undefined before. */
+  /** The listening base URL (`http://127.0.0.1:34567`, `https:` with `tls`) once `listen` has run; undefined before. */
   address(): string | undefined
 }
 
@@ -26,7 +27,8 @@ export interface HttpTransport extends Transport {
  * to the listener at `url`. Acts wait for their reply. A task (`send`) goes to the one instance
  * `url` names and an event (`emit`) to the one service it names, and both are answered once
  * that instance has handled them: HTTP has no broker, so reaching several services takes one
- * client transport per service, and at-least-once delivery takes the AMQP transport.
+ * client transport per service, and at-least-once delivery takes the AMQP transport. With
+ * `tls: { key, cert }` the listener serves HTTPS; with `ca` the client trusts a private CA.
  *
  * @example
  * const server = createHttpTransport({ port: 3000 })

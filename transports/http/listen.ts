@@ -1,5 +1,7 @@
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/index.js'
 import { StoaError, matchesPattern, toStoaError } from '../../actions/index.js'
@@ -20,11 +22,17 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 
 /**
  * Starts the listener: `POST <path>` with a JSON message in, the reply out. Built on
- * `node:http` alone, so a request costs little more than on a bare server. Requests from
- * Seneca clients are recognised by their headers and answered in Seneca's format.
+ * `node:http` alone (`node:https` with the `tls` option, same handler), so a request costs
+ * little more than on a bare server. Requests from Seneca clients are recognised by their
+ * headers and answered in Seneca's format.
  */
 export async function startListener(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings): Promise<HttpListener> {
-  const server = createServer({ keepAliveTimeout: settings.keepAliveMs }, (req, res) => onRequest(host, pins, settings, req, res))
+  const handler: RequestListener = (req, res) => onRequest(host, pins, settings, req, res)
+  const tls = settings.tls
+  const server: Server | HttpsServer =
+    tls === undefined
+      ? createServer({ keepAliveTimeout: settings.keepAliveMs }, handler)
+      : createHttpsServer({ keepAliveTimeout: settings.keepAliveMs, key: tls.key, cert: tls.cert }, handler)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(settings.port, settings.host, () => {
@@ -34,10 +42,12 @@ export async function startListener(host: TransportHost, pins: readonly Pattern[
   })
   const address = server.address() as AddressInfo
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { url: `http://${shown}:${address.port}`, close: () => closeServer(server) }
+  return { url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`, close: () => closeServer(server) }
 }
 
 function onRequest(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings, req: IncomingMessage, res: ServerResponse): void {
+  // The caller's time budget runs from here: reading the body is part of the call's time.
+  const arrived = Date.now()
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   if ((q < 0 ? url : url.slice(0, q)) !== settings.path) {
@@ -76,18 +86,18 @@ function onRequest(host: TransportHost, pins: readonly Pattern[], settings: Http
   req.on('end', () => {
     if (refused) return
     const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-    handle(host, pins, req, res, text)
+    handle(host, pins, req, res, text, arrived)
   })
   // A client that goes away mid-body leaves nothing to answer.
   req.on('error', () => res.destroy())
 }
 
-function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMessage, res: ServerResponse, text: string): void {
+function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
   const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
   let e: Envelope
   try {
     const msg = parseMessage(text)
-    e = seneca ? senecaEnvelope(req.headers, msg) : envelopeOf(req.headers, msg)
+    e = seneca ? senecaEnvelope(req.headers, msg) : envelopeOf(req.headers, msg, arrived)
     if (e.kind === 'act' && pins.length > 0 && !pins.some((pin) => matchesPattern(pin, e.msg))) {
       throw new StoaError('NOT_FOUND', 'no action this listener serves matches the message')
     }
@@ -151,7 +161,7 @@ function tooLarge(max: number): StoaErrorJSON {
   return { code: 'PAYLOAD_TOO_LARGE', message: `the request body is over ${max} bytes`, details: { maxBodyBytes: max } }
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | HttpsServer): Promise<void> {
   return new Promise((resolve) => {
     // The kernel has drained its work before closing transports: what is left are idle
     // keep-alive connections, and answers being written, which close() lets finish.

@@ -1,6 +1,12 @@
 import { z } from 'zod'
 import { StoaError } from '../../actions/index.js'
 
+/**
+ * PEM text (`-----BEGIN ...` blocks), as a string or as the Buffer a file read gives. A file
+ * name passed by mistake is refused here rather than as an obscure OpenSSL error at listen.
+ */
+const pem = z.union([z.string(), z.instanceof(Buffer)]).refine((v) => v.includes('-----BEGIN '), 'must be PEM text (-----BEGIN ...), not a file name')
+
 /** Options of the HTTP transport: where the listener listens, and where the client calls. */
 export const httpOptions = z.strictObject({
   /** Interface the listener binds to. */
@@ -21,7 +27,21 @@ export const httpOptions = z.strictObject({
   maxSockets: z.number().int().positive().default(128),
   /** How long the listener keeps an idle connection open, ms; clients are told via `Keep-Alive`. */
   keepAliveMs: z.number().int().positive().default(5000),
-})
+  /**
+   * Makes the listener serve HTTPS: its private key and its certificate, followed by any
+   * intermediate certificates, as PEM. Absent: plain HTTP.
+   */
+  tls: z.strictObject({ key: pem, cert: pem }).optional(),
+  /**
+   * The certificates the client trusts for an `https:` url, as PEM, instead of Node's public
+   * roots: a private CA's, or a self-signed listener's own. Absent: the public roots.
+   */
+  ca: pem.optional(),
+}).refine(
+  // A `ca` beside an http url (or none) would go unused without a word: refuse it instead.
+  (o) => o.ca === undefined || /^https:/i.test(o.url ?? ''),
+  { path: ['ca'], message: 'is only used with an https: url' },
+)
 
 /** Options of {@link createHttpTransport} as callers write them. */
 export type HttpOptions = z.input<typeof httpOptions>

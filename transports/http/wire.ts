@@ -13,14 +13,16 @@ import { httpStatus } from '../../plugins/web/index.js'
  * its data. Headers (all optional; a plain `curl` gets fresh ids and the service's default
  * time limit):
  *
- *   x-stoa-id        the message id
- *   x-stoa-trace     the trace id shared by every call in one chain (default: the message id)
- *   x-stoa-deadline  absolute deadline, ms since the epoch, as a decimal integer: an expired
- *                    request is answered TIMEOUT without running (clocks are assumed in sync)
- *   x-stoa-caller    the calling service's name (default `http`)
- *   x-stoa-kind      `act` (default), `send` (a task) or `emit` (an event)
- *   x-stoa-name      the task or event name, for `send` and `emit`
- *   authorization    `Bearer <token>`: the caller's identity token, passed on unverified
+ *   x-stoa-id          the message id
+ *   x-stoa-trace       the trace id shared by every call in one chain (default: the message id)
+ *   x-stoa-timeout-ms  the time left before the caller's deadline when it sent the request, ms,
+ *                      a decimal integer >= 0. The listener's deadline is its own clock's time
+ *                      of arrival plus this budget, so the two hosts' clocks need not agree (as
+ *                      gRPC's `grpc-timeout`); 0 is answered TIMEOUT without running
+ *   x-stoa-caller      the calling service's name (default `http`)
+ *   x-stoa-kind        `act` (default), `send` (a task) or `emit` (an event)
+ *   x-stoa-name        the task or event name, for `send` and `emit`
+ *   authorization      `Bearer <token>`: the caller's identity token, passed on unverified
  *
  * Response: `200` with the result as JSON, or an empty body when the action returned nothing;
  * `202` with an empty body once a task or event has been handled; on failure the status
@@ -32,7 +34,7 @@ import { httpStatus } from '../../plugins/web/index.js'
 export const HEADERS = {
   id: 'x-stoa-id',
   trace: 'x-stoa-trace',
-  deadline: 'x-stoa-deadline',
+  timeoutMs: 'x-stoa-timeout-ms',
   caller: 'x-stoa-caller',
   kind: 'x-stoa-kind',
   name: 'x-stoa-name',
@@ -44,9 +46,14 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i
 const JSON_TYPE = 'application/json'
 /** Ids and names travel in headers: bounded and plain, so nothing odd reaches logs or queues. */
 const PLAIN = /^[\w.:/@*-]{1,200}$/
+const DIGITS = /^\d{1,16}$/
 
-/** The request headers carrying an envelope's kind and metadata. */
-export function requestHeaders(e: Envelope, length: number): OutgoingHttpHeaders {
+/**
+ * The request headers carrying an envelope's kind and metadata. The deadline goes as the time
+ * left at `now`, rounded up, never below 0 (the client does not send a request whose deadline
+ * has passed, so 0 only goes out in the last moment of a call's time).
+ */
+export function requestHeaders(e: Envelope, length: number, now = Date.now()): OutgoingHttpHeaders {
   const m = e.meta
   const h: OutgoingHttpHeaders = {
     'content-type': JSON_TYPE,
@@ -54,7 +61,7 @@ export function requestHeaders(e: Envelope, length: number): OutgoingHttpHeaders
     [HEADERS.id]: m.id,
     [HEADERS.trace]: m.trace,
   }
-  if (m.deadline !== undefined) h[HEADERS.deadline] = String(m.deadline)
+  if (m.deadline !== undefined) h[HEADERS.timeoutMs] = String(Math.max(0, Math.ceil(m.deadline - now)))
   if (m.caller !== undefined) h[HEADERS.caller] = m.caller
   if (m.token !== undefined) h[HEADERS.authorization] = `Bearer ${m.token}`
   if (e.kind !== 'act') {
@@ -71,19 +78,22 @@ export function isStoaRequest(headers: IncomingHttpHeaders): boolean {
 
 /**
  * Reads an envelope's kind, name and metadata from request headers. Missing ids are made up;
- * malformed headers are refused with `INVALID_MESSAGE` naming the header.
+ * malformed headers are refused with `INVALID_MESSAGE` naming the header. The deadline is
+ * `arrived` (when the request reached this host, by its clock) plus the caller's budget.
  */
-export function envelopeOf(headers: IncomingHttpHeaders, msg: Envelope['msg']): Envelope {
+export function envelopeOf(headers: IncomingHttpHeaders, msg: Envelope['msg'], arrived = Date.now()): Envelope {
   const kind = headers[HEADERS.kind] ?? 'act'
   if (typeof kind !== 'string' || !KINDS.has(kind)) throw badHeader(HEADERS.kind, 'must be act, send or emit')
   const meta: EnvelopeMeta = { id: '', trace: '' }
   meta.id = plain(headers[HEADERS.id], HEADERS.id) ?? randomUUID()
   meta.trace = plain(headers[HEADERS.trace], HEADERS.trace) ?? meta.id
-  const deadline = headers[HEADERS.deadline]
-  if (deadline !== undefined) {
-    const at = Number(deadline)
-    if (!Number.isSafeInteger(at) || at <= 0) throw badHeader(HEADERS.deadline, 'must be ms since the epoch')
-    meta.deadline = at
+  const budget = headers[HEADERS.timeoutMs]
+  if (budget !== undefined) {
+    // Digits only: Number() would also take '', ' 5', '1e3' and '0x10'.
+    const ms = typeof budget === 'string' && DIGITS.test(budget) ? Number(budget) : NaN
+    if (!Number.isSafeInteger(ms)) throw badHeader(HEADERS.timeoutMs, 'must be a whole number of ms, 0 or more')
+    // A budget of 0 makes the deadline now: the kernel answers TIMEOUT without running.
+    meta.deadline = arrived + ms
   }
   meta.caller = plain(headers[HEADERS.caller], HEADERS.caller) ?? 'http'
   const token = bearer(headers.authorization)

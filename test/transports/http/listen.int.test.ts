@@ -18,6 +18,7 @@ describe('http transport listener', function () {
   let transport: HttpTransport
   let url: string
   const seen: Record<string, unknown>[] = []
+  const slow = { started: 0, finished: 0 }
 
   before(async () => {
     stoa = createStoa({ name: 'math', logger: quietLogger() })
@@ -27,6 +28,12 @@ describe('http transport listener', function () {
     })
     stoa.add('role:other,cmd:x', () => ({ reached: true }))
     stoa.add('role:math,cmd:none', () => undefined)
+    stoa.add('role:math,cmd:slow', async () => {
+      slow.started++
+      await new Promise((r) => setTimeout(r, 500))
+      slow.finished++
+      return { late: true }
+    })
     transport = createHttpTransport({ maxBodyBytes: 1024 })
     stoa.listen(transport, ['role:math'])
     await stoa.ready()
@@ -51,25 +58,47 @@ describe('http transport listener', function () {
     expect(last.trace).to.equal(last.id)
   })
 
-  it('reads id, trace, deadline, caller and token from the stoa headers', async () => {
-    const deadline = Date.now() + 4000
+  it('reads id, trace, time budget, caller and token from the stoa headers', async () => {
+    const before = Date.now()
     await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":2}', {
       'content-type': 'application/json',
       'x-stoa-id': 'm-1',
       'x-stoa-trace': 't-1',
-      'x-stoa-deadline': String(deadline),
+      'x-stoa-timeout-ms': '4000',
       'x-stoa-caller': 'gateway',
       authorization: 'Bearer a.b.c',
     })
-    expect(seen.at(-1)).to.deep.equal({ trace: 't-1', id: 'm-1', token: 'a.b.c', caller: 'gateway', deadline })
+    const { deadline, ...rest } = seen.at(-1)!
+    expect(rest).to.deep.equal({ trace: 't-1', id: 'm-1', token: 'a.b.c', caller: 'gateway' })
+    expect(deadline).to.be.within(before + 4000, Date.now() + 4000)
   })
 
-  it('answers an expired deadline with 504 TIMEOUT without running the action', async () => {
+  it('answers a time budget of 0 with 504 TIMEOUT without running the action', async () => {
     const before = seen.length
-    const res = await post(url, '/act', '{"role":"math","cmd":"sum"}', { 'content-type': 'application/json', 'x-stoa-deadline': String(Date.now() - 1) })
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum"}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '0' })
     expect(res.status).to.equal(504)
     expect(res.json.code).to.equal('TIMEOUT')
     expect(seen.length).to.equal(before)
+  })
+
+  it('answers 504 TIMEOUT once a small time budget runs out, without waiting for the action', async () => {
+    const res = await post(url, '/act', '{"role":"math","cmd":"slow"}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '50' })
+    expect(res.status).to.equal(504)
+    expect(res.json.code).to.equal('TIMEOUT')
+    expect(slow.started - slow.finished, 'the action still running when the answer came').to.equal(1)
+  })
+
+  it("runs on a budget alone, by the listener's clock: an absolute x-stoa-deadline, however wrong, is ignored", async () => {
+    // A caller whose clock is far behind once sent an absolute deadline long past by ours.
+    const before = Date.now()
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum","left":2,"right":2}', {
+      'content-type': 'application/json',
+      'x-stoa-deadline': String(before - 3_600_000),
+      'x-stoa-timeout-ms': '3000',
+    })
+    expect(res.status).to.equal(200)
+    expect(res.json).to.deep.equal({ answer: 4 })
+    expect(seen.at(-1)!.deadline).to.be.within(before + 3000, Date.now() + 3000)
   })
 
   it('answers an action that returns nothing with 200 and an empty body', async () => {
@@ -97,7 +126,8 @@ describe('http transport listener', function () {
     ],
     ['another path', () => post(url, '/other', '{}', { 'content-type': 'application/json' }), 404, 'NOT_FOUND'],
     ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 404, 'NOT_FOUND'],
-    ['a malformed header', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-deadline': 'soon' }), 400, 'INVALID_MESSAGE'],
+    ['a negative time budget', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '-1' }), 400, 'INVALID_MESSAGE'],
+    ['a time budget that is not a whole number', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '1.5' }), 400, 'INVALID_MESSAGE'],
     ['an unknown kind', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-kind': 'shout' }), 400, 'INVALID_MESSAGE'],
     ['a non-bearer Authorization', () => post(url, '/act', '{}', { 'content-type': 'application/json', authorization: 'Basic dTpw' }), 401, 'UNAUTHENTICATED'],
   ]
@@ -134,6 +164,18 @@ describe('http transport options', () => {
   it('refuses bad options with INVALID_OPTIONS naming them', () => {
     expect(() => createHttpTransport({ port: -1 })).to.throw(/option "port"/).with.property('code', 'INVALID_OPTIONS')
     expect(() => createHttpTransport({ url: 'ftp://x' })).to.throw(/option "url"/).with.property('code', 'INVALID_OPTIONS')
+  })
+
+  it('refuses TLS material that is not PEM, and a ca without an https url', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n'
+    expect(() => createHttpTransport({ tls: { key: 'test/fixtures/tls/key.pem', cert: pem } }))
+      .to.throw(/option "tls.key": must be PEM/)
+      .with.property('details')
+      .that.deep.equals({ transport: 'http', fields: ['tls.key'] })
+    expect(() => createHttpTransport({ tls: { key: pem } as never })).to.throw(/option "tls.cert"/)
+    expect(() => createHttpTransport({ url: 'http://127.0.0.1:1', ca: pem })).to.throw(/option "ca": is only used with an https: url/)
+    expect(() => createHttpTransport({ ca: Buffer.from(pem) })).to.throw(/option "ca"/)
+    expect(() => createHttpTransport({ url: 'https://127.0.0.1:1', ca: Buffer.from(pem), tls: { key: pem, cert: Buffer.from(pem) } })).not.to.throw()
   })
 
   it('refuses to act as a client without a url', async () => {

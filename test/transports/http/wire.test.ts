@@ -3,6 +3,11 @@ import type { Envelope } from '../../../actions/index.js'
 import { StoaError } from '../../../actions/index.js'
 import { envelopeOf, replyOf, replyResponse, requestHeaders } from '../../../transports/http/wire.js'
 
+/** Outgoing headers as a listener receives them. */
+function received(headers: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
+}
+
 describe('http wire', () => {
   const e: Envelope = {
     kind: 'send',
@@ -12,21 +17,55 @@ describe('http wire', () => {
   }
 
   it('round-trips an envelope through request headers', () => {
-    const headers = requestHeaders(e, 10)
-    const incoming = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
-    expect(envelopeOf(incoming, e.msg)).to.deep.equal(e)
+    const now = 1_899_999_995_000
+    const headers = requestHeaders(e, 10, now)
+    expect(envelopeOf(received(headers), e.msg, now)).to.deep.equal(e)
+  })
+
+  it('sends the time left as x-stoa-timeout-ms and no absolute deadline', () => {
+    const headers = requestHeaders(e, 10, 1_899_999_997_500)
+    expect(headers['x-stoa-timeout-ms']).to.equal('2500')
+    expect(headers).not.to.have.property('x-stoa-deadline')
+    // Rounded up: a fraction of a millisecond left is still time, never below 0.
+    expect(requestHeaders({ ...e, meta: { ...e.meta, deadline: 1000.25 } }, 10, 1000)['x-stoa-timeout-ms']).to.equal('1')
+    expect(requestHeaders(e, 10, 1_900_000_000_007)['x-stoa-timeout-ms']).to.equal('0')
+    expect(requestHeaders({ ...e, meta: { id: 'm', trace: 't' } }, 10)).not.to.have.property('x-stoa-timeout-ms')
+  })
+
+  it("sets the deadline by the listener's clock, however far the caller's clock is off", () => {
+    const listenerNow = 1_700_000_000_000
+    for (const skew of [-3_600_000, 0, 3_600_000]) {
+      const callerNow = listenerNow + skew
+      const sent = requestHeaders({ ...e, meta: { ...e.meta, deadline: callerNow + 4000 } }, 10, callerNow)
+      expect(envelopeOf(received(sent), e.msg, listenerNow).meta.deadline, `skew ${skew}`).to.equal(listenerNow + 4000)
+    }
+  })
+
+  it('reads a budget of 0 as a deadline of now, and ignores an absolute x-stoa-deadline', () => {
+    expect(envelopeOf({ 'x-stoa-timeout-ms': '0' }, {}, 5000).meta.deadline).to.equal(5000)
+    expect(envelopeOf({ 'x-stoa-deadline': '1', 'x-stoa-timeout-ms': '250' }, {}, 5000).meta.deadline).to.equal(5250)
+    expect(envelopeOf({ 'x-stoa-deadline': '1' }, {}, 5000).meta).not.to.have.property('deadline')
+  })
+
+  it('refuses a budget that is not a whole number of ms from 0 to 2^53-1', () => {
+    expect(envelopeOf({ 'x-stoa-timeout-ms': String(Number.MAX_SAFE_INTEGER) }, {}, 0).meta.deadline).to.equal(Number.MAX_SAFE_INTEGER)
+    for (const value of ['-5', '-0', '1.5', '', ' 5', '5 ', '1e3', '0x10', '+5', 'soon', '5, 6', 'Infinity', String(Number.MAX_SAFE_INTEGER + 1), '1'.repeat(17)]) {
+      expect(() => envelopeOf({ 'x-stoa-timeout-ms': value }, {}), JSON.stringify(value))
+        .to.throw(StoaError, /x-stoa-timeout-ms/)
+        .that.deep.includes({ code: 'INVALID_MESSAGE', details: { header: 'x-stoa-timeout-ms' } })
+    }
   })
 
   it('leaves kind and name out for an act, and reads them back as an act', () => {
     const act: Envelope = { kind: 'act', msg: {}, meta: { id: 'm', trace: 't' } }
     const headers = requestHeaders(act, 2)
     expect(headers).not.to.have.property('x-stoa-kind')
-    expect(envelopeOf(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])), {}).kind).to.equal('act')
+    expect(envelopeOf(received(headers), {}).kind).to.equal('act')
   })
 
   it('refuses malformed headers with INVALID_MESSAGE naming the header', () => {
     for (const [header, value] of [
-      ['x-stoa-deadline', '-5'],
+      ['x-stoa-timeout-ms', '-5'],
       ['x-stoa-trace', 'has spaces in it'],
       ['x-stoa-id', 'x'.repeat(201)],
     ] as const) {

@@ -13,6 +13,30 @@ export interface ServedRoute extends WebRoute {
   readonly headers: readonly string[]
   /** Time limit of the action, ms, when the route sets one. */
   readonly timeoutMs?: number | undefined
+  /**
+   * The message's shape: `flat` (query, body and path parameters merged) or `seneca-web`
+   * (`{ args: { params, query, body, route, user } }`, what seneca-web's actions read).
+   */
+  readonly message: 'flat' | 'seneca-web'
+}
+
+/**
+ * What an action may ask of the HTTP answer, under the `http$` key of its result: another
+ * success or redirect status, and response headers. The web plugin takes the key off the body;
+ * every other transport carries the result as it is, so a gateway's route forwarding to a
+ * remote action still answers as the action asked.
+ *
+ * @example
+ * stoa.add('role:vote,cmd:create', async (msg) => {
+ *   const vote = await votes.insert(msg)
+ *   return { ...vote, http$: { status: 201, headers: { location: `/votes/${vote.id}` } } satisfies HttpReply }
+ * })
+ */
+export interface HttpReply {
+  /** 200 to 399; errors are thrown as a `StoaError`, so that every transport sees them fail. */
+  status?: number
+  /** Response headers; `content-type`, `content-length`, framing and `x-request-id` stay stoa's. */
+  headers?: Record<string, string | string[]>
 }
 
 /** A request reduced to what an action may see, whatever server or event carried it. */
@@ -30,7 +54,7 @@ export interface WebRequest {
 /** What to answer: a status, headers and a body that is already serialized. */
 export interface WebResponse {
   status: number
-  headers: Record<string, string>
+  headers: Record<string, string | string[]>
   /** The JSON text, or undefined for an empty body (204, or an action that returned nothing). */
   body: string | undefined
 }
@@ -41,6 +65,13 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 /** A caller-supplied request id is used as the message id only when it is short and plain. */
 const REQUEST_ID = /^[\w.:-]{1,128}$/
+/** An HTTP header name (RFC 9110 token) and a value node will write as it is. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+/** Headers that describe the body or the connection: stoa sets them, an action may not. */
+const OWN_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'x-request-id'])
+/** The result key holding an {@link HttpReply}. */
+const REPLY_KEY = 'http$'
 
 /**
  * Runs a route's action for a request and builds the answer. The message is, from weakest to
@@ -57,13 +88,22 @@ export function handleWebRequest(stoa: Stoa<any>, route: ServedRoute, req: WebRe
   let opts: CallOptions
   let msg: Message
   try {
-    msg = messageOf(req)
+    msg = route.message === 'flat' ? messageOf(req) : senecaWebMessage(route, req)
     opts = callOptions(route, req.headers)
   } catch (err) {
     return Promise.resolve(errorResponse(err))
   }
   return stoa.act(route.pattern, msg, opts).then(
-    (out: unknown) => resultResponse(route.status, out, opts.id),
+    (out: unknown) => {
+      try {
+        return resultResponse(route.status, out, opts.id)
+      } catch (err) {
+        // The action ran, but its result cannot be sent: a bad http$, or a value JSON cannot
+        // hold (a BigInt, a cycle). Its caller gets ACTION_FAILED; the log gets the reason.
+        stoa.log.error({ pattern: route.pattern, route: `${route.method} ${route.path}`, id: opts.id, err: String(err) }, 'the result cannot be sent as JSON')
+        return errorResponse(err, opts.id)
+      }
+    },
     (err: unknown) => errorResponse(err, opts.id),
   )
 }
@@ -122,22 +162,72 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
 }
 
 function resultResponse(status: number, out: unknown, requestId: string | undefined): WebResponse {
-  // An action that returns nothing answers with an empty body: 204 where it would be 200.
-  if (out === undefined) {
-    const headers: Record<string, string> = {}
-    if (requestId !== undefined) headers['x-request-id'] = requestId
-    return { status: status === 200 ? 204 : status, headers, body: undefined }
+  let extra: Record<string, string | string[]> | undefined
+  if (out !== null && typeof out === 'object' && Object.hasOwn(out, REPLY_KEY)) {
+    const { [REPLY_KEY]: reply, ...rest } = out as Record<string, unknown>
+    const asked = checkReply(reply)
+    if (asked.status !== undefined) status = asked.status
+    extra = asked.headers
+    // A result that was only the directive has no body, as if the action returned nothing.
+    out = Object.keys(rest).length === 0 ? undefined : rest
   }
-  const body = JSON.stringify(out)
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
+  const headers: Record<string, string | string[]> = extra === undefined ? {} : { ...extra }
   if (requestId !== undefined) headers['x-request-id'] = requestId
+  // An action that returns nothing answers with an empty body: 204 where it would be 200.
+  if (out === undefined) return { status: status === 200 ? 204 : status, headers, body: undefined }
+  const body = JSON.stringify(out)
+  headers['content-type'] = JSON_TYPE
+  headers['content-length'] = String(Buffer.byteLength(body))
   return { status, headers, body }
+}
+
+/** Checks an action's `http$`: a mistake in it is the action's failure, answered 500. */
+function checkReply(reply: unknown): { status?: number; headers?: Record<string, string | string[]> } {
+  const bad = (why: string) => new StoaError('ACTION_FAILED', `the action's ${REPLY_KEY} ${why}`)
+  if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) throw bad('must be an object')
+  const { status, headers, ...unknown } = reply as Record<string, unknown>
+  const stray = Object.keys(unknown)
+  if (stray.length > 0) throw bad(`has unknown keys: ${stray.join(', ')}`)
+  if (status !== undefined && (!Number.isInteger(status) || (status as number) < 200 || (status as number) > 399)) {
+    throw bad('status must be an integer from 200 to 399; failures are thrown as a StoaError')
+  }
+  if (headers === undefined) return status === undefined ? {} : { status: status as number }
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) throw bad('headers must be an object')
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    if (!HEADER_NAME.test(name)) throw bad(`header "${name}" is not a valid header name`)
+    if (OWN_HEADERS.has(lower)) throw bad(`header "${lower}" is set by stoa`)
+    const values = Array.isArray(value) ? value : [value]
+    if (values.length === 0 || !values.every((v) => typeof v === 'string' && HEADER_VALUE.test(v))) {
+      throw bad(`header "${lower}" must be a string (or strings) without control characters`)
+    }
+    out[lower] = Array.isArray(value) ? [...(value as string[])] : (value as string)
+  }
+  return status === undefined ? { headers: out } : { status: status as number, headers: out }
 }
 
 function messageOf(req: WebRequest): Message {
   // Spreading defines every key, `__proto__` included, as a plain own property: nothing a
   // client sends can reach a prototype. The kernel then puts the pattern's pairs on top.
   return { ...req.query, ...req.body, ...req.params }
+}
+
+/**
+ * The message seneca-web's express adapter builds: `args` holding the request's parts and the
+ * route. Its `request$` and `response$` (the live express objects) have no equivalent: they
+ * cannot cross a transport, and an action answers through its result.
+ */
+function senecaWebMessage(route: ServedRoute, req: WebRequest): Message {
+  return {
+    args: {
+      params: { ...req.params },
+      query: { ...req.query },
+      body: req.body === undefined ? {} : req.body,
+      route: { method: route.method, path: route.path, pattern: route.pattern },
+      user: null,
+    },
+  }
 }
 
 function callOptions(route: ServedRoute, headers: WebRequest['headers']): CallOptions {

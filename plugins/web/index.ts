@@ -3,9 +3,10 @@
  * `'POST /votes/:id': 'role:vote,cmd:cast'` form become one neutral table, which express
  * (through {@link mountWeb} or {@link serveWeb}) and other HTTP front ends serve.
  *
- * A route's success status is part of the route, not of the action: `{ pattern, status: 202 }`
- * in the compact form, `status: 201` in a seneca-web map entry. The action stays the same
- * whether it is reached over HTTP, a queue or the CLI, where a status means nothing.
+ * A route's success status is part of the route: `{ pattern, status: 202 }` in the compact
+ * form, `status: 201` in a seneca-web map entry. An action that must choose (201 when it
+ * created, 200 when it found) asks under its result's `http$` key ({@link HttpReply}), which
+ * other transports carry as part of the result.
  */
 import type { Context, Message } from '../../actions/index.js'
 import { StoaError, definePlugin } from '../../actions/index.js'
@@ -16,7 +17,7 @@ import { toRouteTable } from './route-map.js'
 export { mountWeb, serveWeb, webRoutes } from './express.js'
 export type { ServeWebOptions, WebServer } from './express.js'
 export { errorResponse, handleWebRequest, parseJsonBody } from './handle.js'
-export type { ServedRoute, WebRequest, WebResponse } from './handle.js'
+export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
 export { createMatcher } from './match.js'
 export type { Match } from './match.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
@@ -50,6 +51,7 @@ const web = definePlugin({
         plugin: info.fullname,
         maxBodyBytes: options.maxBodyBytes,
         headers: options.headers,
+        message: options.message,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       }),
     )

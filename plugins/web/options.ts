@@ -54,6 +54,12 @@ export const webOptions = z.strictObject({
   headers: z.array(z.string().toLowerCase()).default(['user-agent', 'x-forwarded-for']),
   /** Time limit of the action behind a route, ms; the action's or the instance's default otherwise. */
   timeoutMs: z.number().int().positive().optional(),
+  /**
+   * The message an action gets: `flat`, query < body < path parameters merged under the
+   * pattern's pairs; or `seneca-web`, `{ args: { params, query, body, route, user } }` as
+   * seneca-web's express adapter builds it, for actions written for seneca-web.
+   */
+  message: z.enum(['flat', 'seneca-web']).default('flat'),
 })
 
 /** Options of the web plugin as `use(web, options)` takes them. */

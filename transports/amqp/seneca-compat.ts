@@ -238,8 +238,17 @@ export class SenecaListener implements LinkUser {
     const res: Record<string, unknown> = { id: data.id, kind: 'res', origin: data.origin, accept: this.id, track: data.track, time, sync: data.sync ?? true }
     if (reply.ok) res.res = reply.out
     else res.error = { ...reply.error, name: 'StoaError' }
+    let body: Buffer
     try {
-      ch.sendToQueue(replyTo, Buffer.from(JSON.stringify(res)), { correlationId: m.properties.correlationId as string | undefined, contentType: JSON_TYPE })
+      body = Buffer.from(JSON.stringify(res))
+    } catch {
+      // A result JSON cannot hold (a BigInt, a cycle) is the action's failure, answered as one.
+      delete res.res
+      res.error = { ...new StoaError('ACTION_FAILED', 'the result cannot be written as JSON').toJSON(), name: 'StoaError' }
+      body = Buffer.from(JSON.stringify(res))
+    }
+    try {
+      ch.sendToQueue(replyTo, body, { correlationId: m.properties.correlationId as string | undefined, contentType: JSON_TYPE })
     } catch {
       return // the channel is gone; the request returns to the queue with it
     }

@@ -109,13 +109,25 @@ function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMess
   }
   host.dispatch(e).then((reply) => {
     if (res.destroyed) return
-    if (seneca) answerSeneca(res, req, host.service, reply)
-    else {
-      const out = replyResponse(e, reply)
-      res.writeHead(out.status, out.headers)
-      res.end(out.body)
+    try {
+      answer(res, req, host.service, seneca, e, reply)
+    } catch (err) {
+      // The result cannot be written as JSON (a BigInt, a cycle): nothing is sent yet, so the
+      // caller gets ACTION_FAILED and the log the reason, rather than the process crashing.
+      host.log.error({ id: e.meta.id, trace: e.meta.trace, err: String(err) }, 'the result cannot be written as JSON')
+      const error = new StoaError('ACTION_FAILED', 'the result cannot be written as JSON').toJSON()
+      answer(res, req, host.service, seneca, e, { ok: false, error })
     }
   })
+}
+
+function answer(res: ServerResponse, req: IncomingMessage, service: string, seneca: boolean, e: Envelope, reply: Reply): void {
+  if (seneca) answerSeneca(res, req, service, reply)
+  else {
+    const out = replyResponse(e, reply)
+    res.writeHead(out.status, out.headers)
+    res.end(out.body)
+  }
 }
 
 /** The message of a request body: a JSON object, or an empty message for an empty body. */

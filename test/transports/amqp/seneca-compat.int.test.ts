@@ -64,6 +64,7 @@ describe('amqp seneca-amqp-transport compatibility', function () {
       .add('role:math,cmd:fail', () => {
         throw new StoaError('FORBIDDEN', 'not for you', { need: 'admin' })
       })
+      .add('role:math,cmd:big', () => ({ n: 1n }))
       .listen(transport(), ['role:math,cmd:*'])
     started.push(server)
     await server.ready()
@@ -77,6 +78,10 @@ describe('amqp seneca-amqp-transport compatibility', function () {
     expect(bad.err.code).to.equal('FORBIDDEN')
     expect(bad.err.message).to.include('not for you')
     expect(bad.err.details).to.deep.equal({ need: 'admin' })
+    // A result JSON cannot hold is answered as the action's failure, not left unacknowledged.
+    const big = await act(client, 'role:math,cmd:big', {})
+    expect(big.err?.code).to.equal('ACTION_FAILED')
+    expect((await act(client, 'role:math,cmd:sum', { left: 1, right: 1 })).out).to.deep.include({ answer: 2 })
   })
 
   it('calls a Seneca listener: results, and Seneca failures as ACTION_FAILED without their text', async () => {

@@ -19,9 +19,11 @@ describe('http transport listener', function () {
   let url: string
   const seen: Record<string, unknown>[] = []
   const slow = { started: 0, finished: 0 }
+  const logger = quietLogger()
 
   before(async () => {
-    stoa = createStoa({ name: 'math', logger: quietLogger() })
+    stoa = createStoa({ name: 'math', logger })
+    stoa.add('role:math,cmd:big', () => ({ n: 1n }))
     stoa.add('role:math,cmd:sum', (m, ctx) => {
       seen.push({ trace: ctx.trace, id: ctx.id, token: ctx.token, caller: ctx.caller, deadline: ctx.deadline })
       return { answer: Number(m.left) + Number(m.right) }
@@ -138,6 +140,17 @@ describe('http transport listener', function () {
       expect(res.json.code).to.equal(code)
     })
   }
+
+  it('answers a result JSON cannot hold with 500 ACTION_FAILED, logs why and keeps serving', async () => {
+    const res = await post(url, '/act', '{"role":"math","cmd":"big"}', { 'content-type': 'application/json' })
+    expect(res.status).to.equal(500)
+    expect(res.json.code).to.equal('ACTION_FAILED')
+    expect(logger.entries.some((e) => e.level === 'error' && /BigInt/.test(String(e.fields.err)))).to.equal(true)
+    const seneca = await post(url, '/act', '{"role":"math","cmd":"big"}', { 'content-type': 'application/json', 'seneca-id': 'a/b', 'seneca-kind': 'act', 'seneca-origin': 'o', 'seneca-track': 'o', 'seneca-accept': 'x', 'seneca-time-client-sent': '0' })
+    expect(seneca.status).to.equal(500)
+    expect(JSON.stringify(seneca.json)).to.match(/ACTION_FAILED/)
+    expect((await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":1}', { 'content-type': 'application/json' })).json).to.deep.equal({ answer: 2 })
+  })
 
   it('keeps prototype-polluting keys harmless and keeps serving', async () => {
     const res = await post(url, '/act', '{"__proto__":{"polluted":true},"role":"math","cmd":"sum","left":2,"right":3}', { 'content-type': 'application/json' })

@@ -125,11 +125,11 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[]): RequestH
         send(res, errorResponse(new StoaError('INVALID_MESSAGE', 'the request body must be a JSON object')))
         return
       }
-      void run(stoa, route, req, res, params, query, given as Record<string, unknown>)
+      run(stoa, route, req, res, params, query, given as Record<string, unknown>)
       return
     }
     if (!hasBody(req)) {
-      void run(stoa, route, req, res, params, query, undefined)
+      run(stoa, route, req, res, params, query, undefined)
       return
     }
     readBody(req, route.maxBodyBytes).then(
@@ -144,7 +144,7 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[]): RequestH
   }
 }
 
-async function run(
+function run(
   stoa: Stoa<any>,
   route: ServedRoute,
   req: Request,
@@ -152,8 +152,9 @@ async function run(
   params: Record<string, string>,
   query: Record<string, unknown>,
   body: Record<string, unknown> | undefined,
-): Promise<void> {
-  send(res, await handleWebRequest(stoa, route, { params, query, body, headers: req.headers }))
+): void {
+  // handleWebRequest never rejects: every failure is already an answer.
+  void handleWebRequest(stoa, route, { params, query, body, headers: req.headers }).then((answer) => send(res, answer))
 }
 
 function hasBody(req: Request): boolean {
@@ -203,8 +204,14 @@ function readBody(req: Request, maxBodyBytes: number): Promise<Record<string, un
 
 function send(res: Response, answer: WebResponse): void {
   if (res.headersSent) return
-  res.writeHead(answer.status, answer.headers)
-  res.end(answer.body)
+  try {
+    res.writeHead(answer.status, answer.headers)
+    res.end(answer.body)
+  } catch {
+    // Headers were checked when the answer was built; should node still refuse one, drop
+    // this connection rather than the process.
+    res.destroy()
+  }
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -208,9 +208,16 @@ function checkReply(reply: unknown): { status?: number; headers?: Record<string,
 }
 
 function messageOf(req: WebRequest): Message {
-  // Spreading defines every key, `__proto__` included, as a plain own property: nothing a
-  // client sends can reach a prototype. The kernel then puts the pattern's pairs on top.
+  // The kernel copies the message under the pattern's pairs (a spread, which defines every
+  // key, `__proto__` included, as a plain own property): a GET with only a query needs no
+  // copy of its own. Merging spreads the same way, so nothing a client sends reaches a prototype.
+  if (req.body === undefined && !hasKeys(req.params)) return req.query
   return { ...req.query, ...req.body, ...req.params }
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true
+  return false
 }
 
 /**

@@ -5,7 +5,8 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * The http suite, every server in its own process:
  * - a mounted action route (`GET /sum?left=1&right=2`): stoa's web plugin on express vs a bare
  *   express handler, seneca-web on express, moleculer-web and bare node:http, loaded by
- *   autocannon (a third process) with 100 connections;
+ *   autocannon (a third process) with 100 connections; plus `express-mw`, one express
+ *   middleware answering from the raw request, express's own floor for a mounted route;
  * - act throughput of stoa's HTTP transport listener vs Seneca's HTTP transport listener and a
  *   bare node:http server doing the same work, loaded by autocannon the same way
  *   (`stoa-http/...`);
@@ -16,7 +17,7 @@ import { alternate, med, report, sig, spr } from '../lib.js'
 export default async function http(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
-  const routes = ['express', 'stoa-web', 'seneca-web', 'moleculer-web', 'node-http-get']
+  const routes = ['express', 'express-mw', 'stoa-web', 'seneca-web', 'moleculer-web', 'node-http-get']
   const acts = ['node-http', 'stoa-http', 'seneca-http']
   const contestants: Contestant[] = [
     ...routes.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'get', seconds] })),
@@ -29,6 +30,9 @@ export default async function http(): Promise<void> {
   const ratios = {
     'stoa-web/express': r('stoa-web', 'express'),
     'stoa-web/seneca-web': r('stoa-web', 'seneca-web'),
+    'stoa-web/express-mw': r('stoa-web', 'express-mw'),
+    // The most any route served inside express can reach against seneca-web on this machine.
+    'express-mw/seneca-web': r('express-mw', 'seneca-web'),
     'stoa-web/moleculer-web': r('stoa-web', 'moleculer-web'),
     'stoa-web/node-http': r('stoa-web', 'node-http-get'),
     'stoa-http/node-http': r('stoa-http', 'node-http'),

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import { parse as parseQuery } from 'node:querystring'
 import express from 'express'
 import { createStoa } from '../../actions/index.js'
 import web, { serveWeb } from '../../plugins/web/index.js'
@@ -35,6 +36,22 @@ switch (kind) {
     const app = express()
     app.disable('x-powered-by')
     app.get('/sum', (req, res) => void res.json(sum(req.query.left, req.query.right)))
+    ready(await listen(createServer(app)))
+    break
+  }
+  case 'express-mw': {
+    // express's own floor: one middleware answering from the raw request, no router or res.json.
+    const app = express()
+    app.disable('x-powered-by')
+    app.use((req, res, next) => {
+      const url = req.url
+      const q = url.indexOf('?')
+      if (req.method !== 'GET' || (q < 0 ? url : url.slice(0, q)) !== '/sum') return next()
+      const query = parseQuery(q < 0 ? '' : url.slice(q + 1))
+      const body = JSON.stringify(sum(query.left, query.right))
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
     ready(await listen(createServer(app)))
     break
   }

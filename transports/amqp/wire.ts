@@ -19,8 +19,7 @@ import { StoaError, isErrorCode } from '../../actions/index.js'
  * | property | `expiration` | requests | the time left, ms: the broker drops a request nobody took in time |
  * | header | `x-stoa-trace` | when it differs from the id | the trace id shared by a chain of calls |
  * | header | `x-stoa-token` | when set | the caller's identity token (JWT) |
- * | header | `x-stoa-deadline` | requests | the deadline, ms since the epoch |
- * | header | `x-stoa-timeout-ms` | tasks, events | the time the sender allowed; each try gets that long from when it starts |
+ * | header | `x-stoa-timeout-ms` | every message with a deadline | the time left when sent, ms; the receiver counts it from arrival on its own clock (each try of a task or event gets that long) |
  * | header | `x-stoa-attempt` | retried tasks, events | tries already made (absent: none) |
  * | header | `stoa-delay` | retries | the backoff delay, ms: routes the copy to the matching delay queue |
  * | header | `x-stoa-error-code`, `x-stoa-error-message` | dead letters | why it was dead-lettered |
@@ -33,7 +32,6 @@ import { StoaError, isErrorCode } from '../../actions/index.js'
 export const HEADERS = {
   trace: 'x-stoa-trace',
   token: 'x-stoa-token',
-  deadline: 'x-stoa-deadline',
   timeoutMs: 'x-stoa-timeout-ms',
   attempt: 'x-stoa-attempt',
   // Not `x-`: RabbitMQ's headers exchange ignores `x-` headers when matching, and this one routes.
@@ -82,15 +80,13 @@ export function encodeRequest(e: Envelope, maxBodyBytes: number, now = Date.now(
   if (meta.token !== undefined) headers[HEADERS.token] = meta.token
   const props: Options.Publish = { contentType: JSON_TYPE, messageId: meta.id, headers }
   if (meta.caller !== undefined) props.appId = meta.caller
+  // The time left, not an absolute time: the hosts' clocks need not agree.
+  if (meta.deadline !== undefined) headers[HEADERS.timeoutMs] = Math.max(1, meta.deadline - now)
   if (e.kind === 'act') {
-    if (meta.deadline !== undefined) {
-      headers[HEADERS.deadline] = meta.deadline
-      // The broker discards a request still queued when its deadline passes: nobody waits for it.
-      props.expiration = String(Math.max(1, meta.deadline - now))
-    }
+    // The broker discards a request still queued when its time is up: nobody waits for it.
+    if (meta.deadline !== undefined) props.expiration = String(Math.max(1, meta.deadline - now))
   } else {
     props.type = e.name
-    if (meta.deadline !== undefined) headers[HEADERS.timeoutMs] = Math.max(1, meta.deadline - now)
     props.persistent = true
     // A task nobody can receive comes back (basic.return) and fails rather than vanishing;
     // an event with no subscriber is simply not wanted.
@@ -100,10 +96,12 @@ export function encodeRequest(e: Envelope, maxBodyBytes: number, now = Date.now(
 }
 
 /**
- * Decodes a request taken from a queue of the given kind. For tasks and events the deadline
- * is now plus the time the sender allowed: each try gets that long, so work that waited in the
- * queue through an outage or a backoff is still done rather than expiring unseen. A request
- * (act) keeps its absolute deadline: its caller stops waiting then.
+ * Decodes a request taken from a queue of the given kind. The deadline is now, by this host's
+ * clock, plus the time the sender allowed. For tasks and events each try gets that long, so
+ * work that waited in the queue through an outage or a backoff is still done rather than
+ * expiring unseen. A request (act) cannot have waited longer than that: the broker drops it
+ * then (`expiration`), so its time here is at most what its caller still waits, plus what it
+ * spent queued.
  */
 export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyBytes: number, now = Date.now()): Incoming {
   const h = (m.properties.headers ?? {}) as Record<string, unknown>
@@ -127,12 +125,8 @@ export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyByte
   }
   const p = m.properties
   const id = typeof p.messageId === 'string' ? p.messageId : String(m.fields.deliveryTag)
-  let deadline: number | undefined
-  if (kind === 'act') deadline = toInt(h[HEADERS.deadline])
-  else {
-    const timeoutMs = toInt(h[HEADERS.timeoutMs])
-    if (timeoutMs !== undefined) deadline = now + Math.max(1, timeoutMs)
-  }
+  const timeoutMs = toInt(h[HEADERS.timeoutMs])
+  const deadline = timeoutMs === undefined ? undefined : now + Math.max(1, timeoutMs)
   const envelope: Envelope = {
     kind,
     msg: msg as Message,

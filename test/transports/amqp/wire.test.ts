@@ -16,15 +16,26 @@ function delivered(out: { body: Buffer; props: Record<string, any> }, tag = 1): 
 const meta = { id: 'id-1', trace: 'tr-1', deadline: 1_000_000, token: 'a.b.c', caller: 'gateway' }
 
 describe('amqp wire format', () => {
-  it('round-trips an act with its trace, token, caller and absolute deadline', () => {
+  it('round-trips an act with its trace, token, caller and the time it has left', () => {
     const e: Envelope = { kind: 'act', msg: { role: 'math', cmd: 'sum', left: 1 }, meta }
     const out = encodeRequest(e, 1024, 999_000)
     expect(out.props.expiration).to.equal('1000')
     expect(out.props.persistent).to.equal(undefined)
     expect(out.props.appId).to.equal('gateway')
-    expect(out.props.headers).to.deep.equal({ [HEADERS.trace]: 'tr-1', [HEADERS.token]: 'a.b.c', [HEADERS.deadline]: 1_000_000 })
-    const back = decodeRequest(delivered(out), 'act', 1024, 999_500)
+    expect(out.props.headers).to.deep.equal({ [HEADERS.trace]: 'tr-1', [HEADERS.token]: 'a.b.c', [HEADERS.timeoutMs]: 1000 })
+    const back = decodeRequest(delivered(out), 'act', 1024, 999_000)
     expect(back).to.deep.equal({ ok: true, attempt: 0, envelope: { kind: 'act', msg: e.msg, meta } })
+  })
+
+  it("counts an act's time from its arrival by the receiver's clock, however far the sender's is off", () => {
+    const receiverNow = 5_000_000
+    // The sender's clock an hour behind, the same, or an hour ahead: its deadline is 1 s away by it.
+    for (const skew of [-3_600_000, 0, 3_600_000]) {
+      const senderNow = receiverNow + skew
+      const e: Envelope = { kind: 'act', msg: { role: 'math' }, meta: { id: 'i', trace: 'i', deadline: senderNow + 1000 } }
+      const back = decodeRequest(delivered(encodeRequest(e, 1024, senderNow)), 'act', 1024, receiverNow)
+      expect(back.ok && back.envelope.meta.deadline, `skew ${skew}`).to.equal(receiverNow + 1000)
+    }
   })
 
   it('makes tasks persistent and mandatory, and gives each try the time the sender allowed', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodes } from './exit-codes.js'
 import type { Args, Command, Io } from './io.js'
@@ -26,6 +27,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv
   if (first === '--help' || first === '-h') {
     io.stdout.write(overview())
+    return EXIT_OK
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(`${version()}\n`)
     return EXIT_OK
   }
   if (first === undefined || !isCommand(first)) {
@@ -62,6 +67,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (verbose) writeStack(io.stderr, err)
     return EXIT_FAILURE
   }
+}
+
+/**
+ * The version in stoa's package.json: one folder up from bin/ in a clone, two from dist/bin/
+ * once built. Read when asked, so other commands never pay for it.
+ */
+function version(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
+      if (pkg.name === 'stoa' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // not here: try one folder further up
+    }
+  }
+  return 'unknown'
 }
 
 function usage(io: Io, name: CommandName, message: string): number {

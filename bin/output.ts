@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../actions/index.js'
-import { isErrorCode } from '../actions/index.js'
+import { StoaError, isErrorCode } from '../actions/index.js'
 import type { Output } from './io.js'
 
 /**
@@ -8,7 +8,13 @@ import type { Output } from './io.js'
  * exactly one JSON value.
  */
 export function writeJson(out: Output, value: unknown): void {
-  const text = JSON.stringify(value === undefined ? null : value, null, out.isTTY === true ? 2 : undefined)
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value === undefined ? null : value, null, out.isTTY === true ? 2 : undefined)
+  } catch {
+    // A BigInt or a cycle: the action's failure, reported like any other (exit 1).
+    throw new StoaError('ACTION_FAILED', 'the result cannot be written as JSON')
+  }
   out.write(`${text ?? 'null'}\n`)
 }
 

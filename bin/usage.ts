@@ -151,6 +151,7 @@ export function overview(): string {
 
 Usage:
   stoa <command> [arguments] [options]
+  stoa --version
 
 Commands:
 ${lines.join('\n')}

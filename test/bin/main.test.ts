@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
 import { run } from './run.js'
 
@@ -7,6 +8,15 @@ describe('bin/main', () => {
     expect(r.code).to.equal(0)
     for (const name of ['act', 'serve', 'list', 'routes', 'help']) expect(r.stdout).to.match(new RegExp(`^  ${name} `, 'm'))
     expect(r.stderr).to.equal('')
+  })
+
+  it("prints stoa's version for --version and -v and exits 0", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    for (const flag of ['--version', '-v']) {
+      const r = await run([flag])
+      expect(r.code, flag).to.equal(0)
+      expect(r.stdout).to.equal(`${version}\n`)
+    }
   })
 
   it('prints the list of commands on stderr and exits 2 without a command', async () => {

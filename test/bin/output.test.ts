@@ -38,6 +38,12 @@ describe('bin/output', () => {
     expect(tty.text()).to.equal('{\n  "a": 1\n}\n')
   })
 
+  it('refuses a result JSON cannot hold with ACTION_FAILED, writing nothing', () => {
+    const out = collect()
+    expect(() => writeJson(out, { n: 1n })).to.throw(StoaError).with.property('code', 'ACTION_FAILED')
+    expect(out.text()).to.equal('')
+  })
+
   it('exits 1 for every error code', () => {
     for (const code of ERROR_CODES) expect(exitCodes[code], code).to.equal(1)
   })

@@ -15,6 +15,11 @@ describe('stoa (the built CLI, spawned)', function () {
     expect(() => accessSync(STOA, constants.X_OK)).not.to.throw()
   })
 
+  it('prints the version in its package.json for --version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
+    expect(await stoa(['--version'])).to.deep.include({ code: 0, stdout: `${version}\n`, stderr: '' })
+  })
+
   describe('act', () => {
     for (const file of ['seneca.mjs', 'seneca.cjs', 'seneca.js']) {
       it(`runs a plain Seneca-style plugin from ${file} and prints compact JSON in a pipe`, async () => {

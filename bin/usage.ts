@@ -78,10 +78,12 @@ Examples:
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
-    usage: ['stoa serve <service> [--http host:port] [--amqp url] [--web host:port]'],
+    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port]'],
     options: {
       ...common,
       http: { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
       web: { type: 'string' },
       name: { type: 'string' },
@@ -92,6 +94,8 @@ finishes what is in flight and exits 0. A second signal exits at once with 1.
 
 Options:
   --http <host:port>   stoa's HTTP transport (POST /act); port 0 picks a free port
+  --tls-key <file>     with --tls-cert: serve --http over HTTPS with this PEM private key
+  --tls-cert <file>    and this PEM certificate (followed by any intermediates)
   --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;
                        ?prefix=p sets the first segment of its exchange and queue names
   --web <host:port>    the routes of the service's web plugin, over express

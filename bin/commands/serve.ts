@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import type { Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { Args, Io } from '../io.js'
@@ -34,6 +36,7 @@ export async function serve(args: Args, io: Io): Promise<number> {
   if (http === undefined && amqpText === undefined && web === undefined) {
     throw new UsageError('serve needs at least one of --http, --amqp, --web')
   }
+  const tls = await tlsFiles(stringFlag(args, 'tls-key'), stringFlag(args, 'tls-cert'), http !== undefined, io.cwd)
   const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
   if (amqp?.target !== undefined) {
     throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
@@ -53,7 +56,7 @@ export async function serve(args: Args, io: Io): Promise<number> {
     }
     if (http !== undefined) {
       const { createHttpTransport } = await import('../../transports/http/index.js')
-      const transport = createHttpTransport({ host: http.host, port: http.port })
+      const transport = createHttpTransport({ host: http.host, port: http.port, ...(tls === undefined ? {} : { tls }) })
       stoa.listen(transport)
       addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)
     }
@@ -111,4 +114,20 @@ function startFailure(err: unknown, what: string): unknown {
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve()
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}
+
+/**
+ * The key and certificate files of `--tls-key` and `--tls-cert`, read. Both or neither, and
+ * only with `--http`; a file that cannot be read is a usage error naming its flag.
+ */
+async function tlsFiles(key: string | undefined, cert: string | undefined, http: boolean, cwd: string): Promise<{ key: Buffer; cert: Buffer } | undefined> {
+  if (key === undefined && cert === undefined) return undefined
+  if (key === undefined || cert === undefined) throw new UsageError('--tls-key and --tls-cert go together')
+  if (!http) throw new UsageError('--tls-key and --tls-cert serve --http over HTTPS: give --http too')
+  const read = (file: string, flag: string) =>
+    readFile(resolve(cwd, file)).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`${flag}: cannot read "${file}" (${err.code ?? err.message})`)
+    })
+  const [k, c] = await Promise.all([read(key, '--tls-key'), read(cert, '--tls-cert')])
+  return { key: k, cert: c }
 }

@@ -62,6 +62,34 @@ describe('stoa serve (spawned)', function () {
       expect(cut.stderr).to.match(/^UNAVAILABLE: /)
     })
 
+    it('serves --http over HTTPS with --tls-key and --tls-cert', async () => {
+      served = await serve([SERVICE, '--http', '127.0.0.1:0', '--tls-key', 'test/fixtures/tls/key.pem', '--tls-cert', 'test/fixtures/tls/cert.pem'], 1)
+      const [url] = served.urls
+      expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/)
+      // A client trusts the self-signed certificate the way node lets any process trust one.
+      const trusted = await stoa(['act', '--url', url!, 'role:math,cmd:sum', 'left=1', 'right=2'], { env: { NODE_EXTRA_CA_CERTS: 'test/fixtures/tls/cert.pem' } })
+      expect(trusted).to.deep.include({ code: 0, stdout: '{"answer":3}\n', stderr: '' })
+      const untrusted = await stoa(['act', '--url', url!, 'role:math,cmd:sum', 'left=1', 'right=2'])
+      expect(untrusted.code).to.equal(1)
+      expect(untrusted.stderr).to.match(/^UNAVAILABLE: .*SELF_SIGNED/)
+      expect((await served.stop()).code).to.equal(0)
+    })
+
+    it('refuses TLS files without --http, one without the other, or unreadable, with exit 2', async () => {
+      const key = ['--tls-key', 'test/fixtures/tls/key.pem']
+      const cert = ['--tls-cert', 'test/fixtures/tls/cert.pem']
+      const cases: [string[], RegExp][] = [
+        [[...key], /--tls-key and --tls-cert go together/],
+        [[...key, ...cert, '--amqp', 'amqp://127.0.0.1'], /give --http too/],
+        [['--http', '127.0.0.1:0', '--tls-key', 'no/such.pem', ...cert], /--tls-key: cannot read "no\/such.pem" \(ENOENT\)/],
+      ]
+      for (const [flags, message] of cases) {
+        const r = await stoa(['serve', SERVICE, ...(flags.includes('--http') || flags.includes('--amqp') ? [] : ['--http', '127.0.0.1:0']), ...flags])
+        expect(r.code, flags.join(' ')).to.equal(2)
+        expect(r.stderr).to.match(message)
+      }
+    })
+
     it('serves the web plugin\'s routes with --web', async () => {
       served = await serve(['test/fixtures/cli-web/service.ts', '--web', '127.0.0.1:0'], 1)
       const res = await fetch(`${served.urls[0]}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })

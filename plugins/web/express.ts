@@ -10,8 +10,17 @@ import { checkContentType, errorResponse, handleWebRequest, parseJsonBody, tooLa
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
 
+/** How {@link mountWeb} mounts the routes. */
+export interface MountWebOptions {
+  /**
+   * Express middleware that seneca-web route maps name in their `middleware` (seneca-web's
+   * `options.middleware`). A name no entry gives fails the mount with `INVALID_OPTIONS`.
+   */
+  middleware?: Readonly<Record<string, RequestHandler>>
+}
+
 /** Where and how {@link serveWeb} listens. */
-export interface ServeWebOptions {
+export interface ServeWebOptions extends MountWebOptions {
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string
   /** Port; 0 (the default) picks a free one. */
@@ -37,7 +46,9 @@ export interface WebServer {
  *
  * One middleware with its own matcher, rather than one express route per stoa route, because
  * express's per-route dispatch and query getter cost more than the action itself (see
- * bench/http); paths are therefore plain: literal segments and `:name` parameters.
+ * bench/http); paths are therefore plain: literal segments and `:name` parameters. A
+ * seneca-web route's own `middleware`, `secure` and `redirect` run inside it, in seneca-web's
+ * order; `options.middleware` gives the middleware its maps name.
  *
  * @example
  * const app = express()
@@ -45,10 +56,30 @@ export interface WebServer {
  * await mountWeb(stoa, app)
  * app.listen(3000)
  */
-export async function mountWeb(stoa: Stoa<any>, appOrRouter: IRouter): Promise<ServedRoute[]> {
+export async function mountWeb(stoa: Stoa<any>, appOrRouter: IRouter, options: MountWebOptions = {}): Promise<ServedRoute[]> {
   const table = await webRoutes(stoa)
-  appOrRouter.use(webMiddleware(stoa, table))
+  appOrRouter.use(webMiddleware(stoa, table, chains(table, options.middleware ?? {})))
   return table
+}
+
+/** Each route's middleware as functions, names resolved now so that a missing one fails the mount. */
+function chains(table: readonly ServedRoute[], named: Readonly<Record<string, RequestHandler>>): Map<ServedRoute, RequestHandler[]> {
+  const out = new Map<ServedRoute, RequestHandler[]>()
+  for (const route of table) {
+    if (route.middleware === undefined || route.middleware.length === 0) continue
+    out.set(
+      route,
+      route.middleware.map((m) => {
+        if (typeof m === 'function') return m as unknown as RequestHandler
+        const fn = Object.hasOwn(named, m) ? named[m] : undefined
+        if (typeof fn !== 'function') {
+          throw new StoaError('INVALID_OPTIONS', `route "${route.method} ${route.path}" names middleware "${m}", which mountWeb was not given`, { route: `${route.method} ${route.path}`, middleware: m })
+        }
+        return fn
+      }),
+    )
+  }
+  return out
 }
 
 /**
@@ -65,7 +96,7 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   const created = options.app === undefined
   const app = options.app ?? (await import('express')).default()
   if (created) app.disable('x-powered-by')
-  await mountWeb(stoa, app)
+  await mountWeb(stoa, app, options.middleware === undefined ? {} : { middleware: options.middleware })
   if (created) {
     app.use((req: Request, res: Response) => {
       send(res, errorResponse(new StoaError('NOT_FOUND', `no route for ${req.method} ${req.path}`)))
@@ -97,7 +128,7 @@ export async function webRoutes(stoa: Stoa<any>): Promise<ServedRoute[]> {
 }
 
 /** The express middleware answering the requests that match a route of `table`. */
-function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[]): RequestHandler {
+function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[], chains: ReadonlyMap<ServedRoute, RequestHandler[]>): RequestHandler {
   const find = createMatcher(table)
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = req.url
@@ -113,35 +144,75 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[]): RequestH
       next()
       return
     }
-    const { route, params } = match
-    // node's querystring gives a null-prototype object: no key can reach a prototype.
-    const query = q < 0 ? {} : parseQuery(url.slice(q + 1))
-    const given = (req as { body?: unknown }).body
-    // A body parser that ran before us consumed the body: take its result (a JSON object only).
-    // One that skipped the request (another media type) left the stream unread, and maybe an
-    // empty object: then the body is read and checked here.
-    if (given !== undefined && (req.readableEnded || !hasBody(req))) {
-      if (given === null || typeof given !== 'object' || Array.isArray(given) || Buffer.isBuffer(given)) {
-        send(res, errorResponse(new StoaError('INVALID_MESSAGE', 'the request body must be a JSON object')))
+    const chain = chains.get(match.route)
+    if (chain === undefined && match.route.secure === undefined) answer(stoa, match, q < 0 ? undefined : url.slice(q + 1), req, res)
+    else guarded(stoa, match, q < 0 ? undefined : url.slice(q + 1), chain ?? [], req, res, next)
+  }
+}
+
+/**
+ * A seneca-web route's middleware, in order, then its `secure` check, then the action. A
+ * middleware that answers ends it there; `next(err)` goes to express's error handling, and
+ * `next('route')` on to whatever follows in the app, as in express.
+ */
+function guarded(stoa: Stoa<any>, match: Match<ServedRoute>, search: string | undefined, chain: readonly RequestHandler[], req: Request, res: Response, next: NextFunction): void {
+  let i = 0
+  const step = (err?: unknown): void => {
+    if (err === 'route' || err === 'router') return next()
+    if (err !== undefined && err !== null) return next(err)
+    if (res.headersSent || res.writableEnded) return
+    const mw = chain[i++]
+    if (mw === undefined) {
+      const secure = match.route.secure
+      if (secure !== undefined && (req as { user?: unknown }).user == null) {
+        if (secure.fail !== undefined) redirect(res, secure.fail)
+        else send(res, errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')))
         return
       }
-      run(stoa, route, req, res, params, query, given as Record<string, unknown>)
+      answer(stoa, match, search, req, res)
       return
     }
-    if (!hasBody(req)) {
-      run(stoa, route, req, res, params, query, undefined)
-      return
+    try {
+      const r: unknown = mw(req, res, step)
+      // express 5 passes a rejected promise from middleware on as next(err): so do we.
+      if (r instanceof Promise) r.catch((e: unknown) => step(e ?? new Error('middleware rejected')))
+    } catch (e) {
+      step(e)
     }
-    readBody(req, route.maxBodyBytes).then(
-      (body) => run(stoa, route, req, res, params, query, body),
-      (err: unknown) => {
-        // Whatever is left of an over-long body is not read: close the connection after
-        // answering rather than let the next request on it start in the middle of this one.
-        if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') res.setHeader('connection', 'close')
-        send(res, errorResponse(err))
-      },
-    )
   }
+  step()
+}
+
+/** Answers a matched route: reads the body if needed and runs the action. */
+function answer(stoa: Stoa<any>, match: Match<ServedRoute>, search: string | undefined, req: Request, res: Response): void {
+  const { route, params } = match
+  // node's querystring gives a null-prototype object: no key can reach a prototype.
+  const query = search === undefined ? {} : parseQuery(search)
+  const given = (req as { body?: unknown }).body
+  // A body parser that ran before us consumed the body: take its result (a JSON object only).
+  // One that skipped the request (another media type) left the stream unread, and maybe an
+  // empty object: then the body is read and checked here.
+  if (given !== undefined && (req.readableEnded || !hasBody(req))) {
+    if (given === null || typeof given !== 'object' || Array.isArray(given) || Buffer.isBuffer(given)) {
+      send(res, errorResponse(new StoaError('INVALID_MESSAGE', 'the request body must be a JSON object')))
+      return
+    }
+    run(stoa, route, req, res, params, query, given as Record<string, unknown>)
+    return
+  }
+  if (!hasBody(req)) {
+    run(stoa, route, req, res, params, query, undefined)
+    return
+  }
+  readBody(req, route.maxBodyBytes).then(
+    (body) => run(stoa, route, req, res, params, query, body),
+    (err: unknown) => {
+      // Whatever is left of an over-long body is not read: close the connection after
+      // answering rather than let the next request on it start in the middle of this one.
+      if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') res.setHeader('connection', 'close')
+      send(res, errorResponse(err))
+    },
+  )
 }
 
 function run(
@@ -153,8 +224,18 @@ function run(
   query: Record<string, unknown>,
   body: Record<string, unknown> | undefined,
 ): void {
+  const user = (req as { user?: unknown }).user
+  const request = { params, query, body, headers: req.headers, ...(user == null ? {} : { user }) }
   // handleWebRequest never rejects: every failure is already an answer.
-  void handleWebRequest(stoa, route, { params, query, body, headers: req.headers }).then((answer) => send(res, answer))
+  void handleWebRequest(stoa, route, request).then((answer) => {
+    if (route.redirect !== undefined && answer.status < 300) redirect(res, route.redirect)
+    else send(res, answer)
+  })
+}
+
+/** A 302 to `location`, as express's res.redirect answers (seneca-web's redirect and secure.fail). */
+function redirect(res: Response, location: string): void {
+  send(res, { status: 302, headers: { location, 'content-length': '0' }, body: undefined })
 }
 
 function hasBody(req: Request): boolean {

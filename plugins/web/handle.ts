@@ -49,6 +49,8 @@ export interface WebRequest {
   readonly body: Readonly<Record<string, unknown>> | undefined
   /** Request headers with lowercase names. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>
+  /** The user earlier middleware signed in (express's `req.user`), for seneca-web's `args.user`. */
+  readonly user?: unknown
 }
 
 /** What to answer: a status, headers and a body that is already serialized. */
@@ -232,7 +234,7 @@ function senecaWebMessage(route: ServedRoute, req: WebRequest): Message {
       query: { ...req.query },
       body: req.body === undefined ? {} : req.body,
       route: { method: route.method, path: route.path, pattern: route.pattern },
-      user: null,
+      user: req.user ?? null,
     },
   }
 }

@@ -15,13 +15,13 @@ import { webOptions } from './options.js'
 import { toRouteTable } from './route-map.js'
 
 export { mountWeb, serveWeb, webRoutes } from './express.js'
-export type { ServeWebOptions, WebServer } from './express.js'
+export type { MountWebOptions, ServeWebOptions, WebServer } from './express.js'
 export { errorResponse, handleWebRequest, parseJsonBody } from './handle.js'
 export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
 export { createMatcher } from './match.js'
 export type { Match } from './match.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
-export type { HttpMethod, WebRoute } from './route-map.js'
+export type { HttpMethod, WebMiddleware, WebRoute } from './route-map.js'
 export { httpStatus } from './status.js'
 
 /**

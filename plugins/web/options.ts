@@ -7,9 +7,20 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'O
 const successStatus = z.number().int().min(200).max(299)
 
 /**
+ * Express middleware a seneca-web route runs before its action: a function, or the name of one
+ * given to `mountWeb` / `serveWeb` (seneca-web's `options.middleware`).
+ */
+const middleware = z.union([z.string().min(1), z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function or a name')])
+const middlewareList = z.union([middleware, z.array(middleware)])
+/** Where a redirect goes: written as the Location header as it is, so printable ASCII only. */
+const location = z.string().regex(/^[\x21-\x7e]+$/, 'must be a path or URL of printable ASCII, without spaces')
+
+/**
  * One entry of a seneca-web `map`: `true` (a GET route), or which methods it answers plus
- * `alias`, `suffix`, `name` and, new in stoa, `status`. seneca-web's `auth`, `secure`,
- * `middleware`, `redirect` and `autoreply` are accepted and ignored, so maps carry over as they are.
+ * `alias`, `suffix`, `name`, `middleware`, `secure`, `redirect` and, new in stoa, `status`.
+ * `auth` (passport strategies) and `autoreply: false` (an action answering through
+ * `response$`) have no stoa equivalent and are refused rather than ignored, so that a route
+ * never loses its protection on the way over.
  */
 const senecaRouteSpec = z.looseObject({
   GET: z.boolean().optional(),
@@ -23,6 +34,11 @@ const senecaRouteSpec = z.looseObject({
   suffix: z.string().optional(),
   name: z.string().optional(),
   status: successStatus.optional(),
+  middleware: middlewareList.optional(),
+  /** Only for a request with `req.user` (set by earlier middleware); others are redirected to `fail`, or answered 401. */
+  secure: z.union([z.boolean(), z.looseObject({ fail: location.optional() })]).optional(),
+  /** Answer a successful action with a 302 to this path instead of its result. */
+  redirect: location.optional(),
 })
 
 /**
@@ -33,6 +49,8 @@ export const senecaRouteSet = z.looseObject({
   pin: z.string().min(1),
   prefix: z.string().optional(),
   postfix: z.string().optional(),
+  /** Middleware every route of the set runs first, before a route's own. */
+  middleware: middlewareList.optional(),
   map: z.record(z.string(), z.union([z.boolean(), senecaRouteSpec])),
 })
 

@@ -19,7 +19,16 @@ export interface WebRoute {
   readonly pattern: string
   /** The status of a successful answer: 200 unless the route asks for 201, 202... */
   readonly status: number
+  /** seneca-web maps: express middleware run before the action, functions or names. */
+  readonly middleware?: readonly WebMiddleware[]
+  /** seneca-web maps: only requests with `req.user`; others go to `fail` (or get 401). */
+  readonly secure?: { readonly fail?: string | undefined }
+  /** seneca-web maps: answer a successful action with a 302 to this path. */
+  readonly redirect?: string
 }
+
+/** Express middleware, or the name of one given when the routes are mounted. */
+export type WebMiddleware = string | ((...args: never[]) => unknown)
 
 const METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
 const COMPACT_KEY = /^([A-Za-z]+)\s+(\/\S*)$/
@@ -74,19 +83,38 @@ function fromCompact(map: CompactRoutes, out: WebRoute[]): void {
  * `:<key>`; the path is `alias`, or `prefix/<name or key>/postfix/suffix`; `true` means GET.
  */
 function fromSeneca(set: SenecaRouteSet, out: WebRoute[]): void {
+  const shared = list(set.middleware)
   for (const [key, spec] of Object.entries(set.map)) {
     if (spec === false) continue
     const pattern = canonical(`${set.pin} ${key}`, set.pin.replace(':*', `:${key}`))
     if (spec === true) {
-      out.push({ method: 'GET', path: posix.join('/', set.prefix ?? '', key, set.postfix ?? ''), pattern, status: 200 })
+      const route: WebRoute = { method: 'GET', path: posix.join('/', set.prefix ?? '', key, set.postfix ?? ''), pattern, status: 200 }
+      out.push(shared.length === 0 ? route : { ...route, middleware: shared })
       continue
+    }
+    const where = `${set.pin} ${key}`
+    const raw = spec as Record<string, unknown>
+    if (raw.auth !== undefined && raw.auth !== false) {
+      throw invalid(where, 'uses seneca-web\'s auth (passport strategies): put passport.authenticate(...) in its middleware instead')
+    }
+    if (raw.autoreply === false) {
+      throw invalid(where, 'sets autoreply: false: a stoa action answers through its result, not response$')
     }
     const part = spec.name ?? key
     const path = spec.alias !== undefined ? posix.join('/', spec.alias) : posix.join('/', set.prefix ?? '', part, set.postfix ?? '', spec.suffix ?? '')
+    const middleware = [...shared, ...list(spec.middleware)]
+    const extra: { middleware?: WebMiddleware[]; secure?: { fail?: string | undefined }; redirect?: string } = {}
+    if (middleware.length > 0) extra.middleware = middleware
+    if (spec.secure !== undefined && spec.secure !== false) extra.secure = spec.secure === true ? {} : { fail: spec.secure.fail }
+    if (spec.redirect !== undefined) extra.redirect = spec.redirect
     for (const method of HTTP_METHODS) {
-      if ((spec as Record<string, unknown>)[method] === true) out.push({ method, path, pattern, status: spec.status ?? 200 })
+      if (raw[method] === true) out.push({ method, path, pattern, status: spec.status ?? 200, ...extra })
     }
   }
+}
+
+function list(m: WebMiddleware | readonly WebMiddleware[] | undefined): WebMiddleware[] {
+  return m === undefined ? [] : Array.isArray(m) ? [...(m as WebMiddleware[])] : [m as WebMiddleware]
 }
 
 function canonical(where: string, pattern: string): string {

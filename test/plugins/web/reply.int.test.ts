@@ -1,8 +1,4 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createRequire } from 'node:module'
 import { expect } from 'chai'
-import express from 'express'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import type { HttpReply, WebServer } from '../../../plugins/web/index.js'
@@ -10,8 +6,6 @@ import web, { serveWeb } from '../../../plugins/web/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
-
-const require = createRequire(import.meta.url)
 
 describe('web plugin: what an action asks of the answer', function () {
   this.timeout(10000)
@@ -114,54 +108,4 @@ describe('web plugin: what an action asks of the answer', function () {
       await votes.close()
     }
   })
-})
-
-describe('web plugin: actions written for seneca-web', function () {
-  this.timeout(15000)
-  const votes = require('../../fixtures/seneca-web-votes.cjs')
-  let seneca: any
-  let senecaUrl: string
-  let senecaServer: ReturnType<typeof createServer>
-  let stoa: Stoa<any>
-  let stoaServer: WebServer
-
-  before(async () => {
-    // The same plugin and route map on real seneca-web with its express adapter, behind a JSON
-    // body parser as its docs advise (its own parseBody hands actions the body as a string)...
-    const Seneca = require('seneca')
-    const app = express()
-    app.use(express.json())
-    seneca = Seneca({ log: 'silent', system: { close_signals: {} } })
-    seneca.use(votes)
-    seneca.use(require('seneca-web'), { routes: votes.routes, adapter: require('seneca-web-adapter-express'), context: app, options: { parseBody: false } })
-    await new Promise<void>((resolve, reject) => seneca.ready((err: unknown) => (err ? reject(err) : resolve())))
-    senecaServer = createServer(app)
-    await new Promise<void>((resolve) => senecaServer.listen(0, '127.0.0.1', resolve))
-    senecaUrl = `http://127.0.0.1:${(senecaServer.address() as AddressInfo).port}`
-    // ...and on stoa, with seneca-web's message shape.
-    stoa = createStoa({ name: 'votes', logger: quietLogger() }).use(votes).use(web, { routes: votes.routes, message: 'seneca-web' })
-    stoaServer = await serveWeb(stoa)
-  })
-
-  after(async () => {
-    await stoaServer?.close()
-    await stoa?.close()
-    senecaServer?.close()
-    await new Promise<void>((resolve) => (seneca ? seneca.close(() => resolve()) : resolve()))
-  })
-
-  const requests: [string, string, string | undefined][] = [
-    ['GET', '/votes/7?q=x', undefined],
-    ['POST', '/api/cast/7?voter=v1', '{"choice":"a"}'],
-  ]
-  for (const [method, path, body] of requests) {
-    it(`answers ${method} ${path} as seneca-web does`, async () => {
-      const opts = body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }
-      const theirs = await rawRequest(senecaUrl, method, path, opts)
-      const ours = await rawRequest(stoaServer.url, method, path, opts)
-      expect(theirs.status).to.equal(200)
-      expect(ours.status).to.equal(200)
-      expect(ours.json).to.deep.equal(theirs.json)
-    })
-  }
 })

@@ -1,6 +1,6 @@
-import type { ClientRequest, IncomingMessage } from 'node:http'
-import { Agent as HttpAgent, request as httpRequest } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import type { IncomingHttpHeaders } from 'node:http'
+import { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { Envelope, Reply, TransportClient } from '../../actions/index.js'
 import type { HttpSettings } from './options.js'
 import { isSenecaResponse, senecaReply, senecaRequestHeaders } from './seneca-compat.js'
@@ -15,25 +15,84 @@ export interface HttpClient extends TransportClient {
   close(): void
 }
 
+/** What the requests of one client share. */
+interface Shared {
+  readonly host: string
+  readonly inFlight: Set<PendingRequest>
+  closed: boolean
+}
+
+/**
+ * One request in flight: the handler undici calls back, and what the sweeper needs to end it.
+ * A class, so that a request allocates one object rather than a closure per callback.
+ */
+class PendingRequest implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  private status = 0
+  private headers: IncomingHttpHeaders | undefined = undefined
+  private readonly chunks: Buffer[] = []
+  private ended = false
+
+  constructor(
+    private readonly shared: Shared,
+    readonly deadline: number,
+    private readonly done: (r: Reply) => void,
+  ) {}
+
+  /** Ends the request with this reply, once. */
+  finish(r: Reply): void {
+    if (this.ended) return
+    this.ended = true
+    this.shared.inFlight.delete(this)
+    this.done(r)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode
+    this.headers = headers
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk)
+  }
+
+  onResponseEnd(): void {
+    const chunks = this.chunks
+    const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
+    this.finish(this.headers !== undefined && isSenecaResponse(this.headers) ? senecaReply(this.status, text) : replyOf(this.status, text))
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    if (this.ended) return
+    const { host, closed } = this.shared
+    const why = closed ? 'the http transport is closed' : this.status !== 0 ? `the answer from ${host} was cut off` : `cannot reach ${host}: ${err.code ?? 'connection failed'}`
+    this.finish(failure('UNAVAILABLE', why))
+  }
+}
+
 /**
  * Creates a client for the listener at `url` (a stoa or a Seneca HTTP listener). Requests go
- * over at most `maxSockets` kept-alive connections; each is abandoned soon after its deadline,
+ * through undici's connection pool: at most `maxSockets` kept-alive connections, each closed
+ * before the listener's advertised keep-alive timeout runs out, so a request is never written
+ * to a connection the listener is closing. Each request is abandoned soon after its deadline,
  * so a stuck listener holds no connection much longer than the caller's time limit.
  */
 export function createClient(url: string, settings: HttpSettings): HttpClient {
   const target = new URL(url)
   const secure = target.protocol === 'https:'
-  const request = secure ? httpsRequest : httpRequest
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo', ca: settings.ca })
-    : new HttpAgent({ keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo' })
+  const pool = new Pool(target.origin, {
+    connections: settings.maxSockets,
+    ...(secure && settings.ca !== undefined ? { connect: { ca: settings.ca } } : {}),
+  })
   const base = target.pathname.replace(/\/+$/, '')
   const path = base + settings.path
-  const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname
-  const port = target.port === '' ? (secure ? 443 : 80) : Number(target.port)
-  /** Requests waiting for an answer, with their deadline and how to end them. */
-  const inFlight = new Map<ClientRequest, { deadline: number; finish: (r: Reply) => void }>()
-  let closed = false
+  /** Requests waiting for an answer, and whether the client is closed. */
+  const shared: Shared = { host: target.host, inFlight: new Set(), closed: false }
+  const inFlight = shared.inFlight
   let sweeper: NodeJS.Timeout | undefined
 
   /**
@@ -43,10 +102,10 @@ export function createClient(url: string, settings: HttpSettings): HttpClient {
    */
   function sweep(): void {
     const now = Date.now()
-    for (const [req, pending] of inFlight) {
-      if (pending.deadline <= now) {
-        req.destroy()
-        pending.finish(failure('TIMEOUT', `no answer from ${target.host} before the deadline`))
+    for (const request of inFlight) {
+      if (request.deadline <= now) {
+        request.finish(failure('TIMEOUT', `no answer from ${target.host} before the deadline`))
+        request.controller?.abort(new Error('deadline passed'))
       }
     }
     if (inFlight.size === 0 && sweeper !== undefined) {
@@ -55,51 +114,26 @@ export function createClient(url: string, settings: HttpSettings): HttpClient {
     }
   }
 
-  function post(e: Envelope, body: string, retried: boolean, done: (r: Reply) => void): void {
+  function post(e: Envelope, body: string, done: (r: Reply) => void): void {
     const headers = requestHeaders(e, Buffer.byteLength(body))
     Object.assign(headers, senecaRequestHeaders(e.meta))
-    const req = request({ agent, hostname, port, path, method: 'POST', headers })
-    let ended = false
-    const finish = (r: Reply) => {
-      if (ended) return
-      ended = true
-      inFlight.delete(req)
-      done(r)
-    }
-    inFlight.set(req, { deadline: e.meta.deadline ?? Infinity, finish })
+    const request = new PendingRequest(shared, e.meta.deadline ?? Infinity, done)
+    inFlight.add(request)
     if (sweeper === undefined && e.meta.deadline !== undefined) {
       sweeper = setInterval(sweep, SWEEP_MS)
       sweeper.unref()
     }
-    req.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-        const status = res.statusCode ?? 500
-        finish(isSenecaResponse(res.headers) ? senecaReply(status, text) : replyOf(status, text))
-      })
-      res.on('error', () => finish(failure('UNAVAILABLE', `the answer from ${target.host} was cut off`)))
-    })
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (ended) return
-      // A kept-alive connection the listener closed just as we reused it: nothing was
-      // processed, so the request is sent once more on a fresh connection (node's documented
-      // pattern for `reusedSocket`).
-      if (!retried && !closed && req.reusedSocket && err.code === 'ECONNRESET') {
-        ended = true
-        inFlight.delete(req)
-        post(e, body, true, done)
-        return
-      }
-      finish(failure('UNAVAILABLE', closed ? 'the http transport is closed' : `cannot reach ${target.host}: ${err.code ?? 'connection failed'}`))
-    })
-    req.end(body)
+    try {
+      pool.dispatch({ origin: target.origin, path, method: 'POST', headers: headers as Record<string, string>, body }, request)
+    } catch (err) {
+      // undici refuses a request it cannot send (a closed pool, a header it rejects) by throwing.
+      request.finish(failure('UNAVAILABLE', shared.closed ? 'the http transport is closed' : `cannot send to ${target.host}: ${(err as Error).message}`))
+    }
   }
 
   return {
     deliver(e: Envelope): Promise<Reply> {
-      if (closed) return Promise.resolve(failure('UNAVAILABLE', 'the http transport is closed'))
+      if (shared.closed) return Promise.resolve(failure('UNAVAILABLE', 'the http transport is closed'))
       if (e.meta.deadline !== undefined && e.meta.deadline <= Date.now()) {
         return Promise.resolve(failure('TIMEOUT', 'the deadline passed before the request was sent'))
       }
@@ -109,16 +143,13 @@ export function createClient(url: string, settings: HttpSettings): HttpClient {
       } catch {
         return Promise.resolve(failure('INVALID_MESSAGE', 'the message cannot be written as JSON'))
       }
-      return new Promise((resolve) => post(e, body, false, resolve))
+      return new Promise((resolve) => post(e, body, resolve))
     },
     close() {
-      closed = true
+      shared.closed = true
       if (sweeper !== undefined) clearInterval(sweeper)
-      for (const [req, pending] of inFlight) {
-        req.destroy()
-        pending.finish(failure('UNAVAILABLE', 'the http transport is closed'))
-      }
-      agent.destroy()
+      for (const request of inFlight) request.finish(failure('UNAVAILABLE', 'the http transport is closed'))
+      void pool.destroy().catch(() => undefined)
     },
   }
 }

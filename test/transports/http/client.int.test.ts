@@ -40,6 +40,21 @@ describe('http transport client', function () {
     results.forEach((r, i) => expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1))
   })
 
+  it('acts again after the listener closed the idle connection, and across many idle periods', async () => {
+    const server = createStoa({ name: 'math', logger: quietLogger() })
+    server.add('role:math,cmd:sum', (m) => ({ answer: Number(m.left) + Number(m.right) }))
+    const listener = createHttpTransport({ keepAliveMs: 1000 })
+    server.listen(listener)
+    started.push(server)
+    await server.ready()
+    const client = createStoa({ name: 'gateway', logger: quietLogger() }).client(createHttpTransport({ url: listener.address()! }), ['role:math'])
+    started.push(client)
+    for (const pause of [0, 1100, 950, 1000, 1050]) {
+      await new Promise((r) => setTimeout(r, pause))
+      expect(await client.act('role:math,cmd:sum', { left: pause, right: 1 })).to.deep.equal({ answer: pause + 1 })
+    }
+  })
+
   it('answers UNAVAILABLE when nothing listens at the url', async () => {
     const probe = createServer()
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))

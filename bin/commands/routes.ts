@@ -10,6 +10,7 @@ interface Route {
   readonly path: string
   readonly pattern: string
   readonly status?: number
+  readonly middleware?: readonly unknown[]
 }
 
 /**
@@ -34,7 +35,7 @@ export async function routes(args: Args, io: Io): Promise<number> {
   }
   if (table === undefined) io.stderr.write(`no routes: service "${stoa.name}" loads no web plugin\n`)
   const rows = table ?? []
-  if (boolFlag(args, 'json')) writeJson(io.stdout, rows)
+  if (boolFlag(args, 'json')) writeJson(io.stdout, rows.map(printable))
   else if (rows.length > 0) io.stdout.write(format(rows))
   return 0
 }
@@ -50,6 +51,12 @@ async function routeTable(answer: Promise<unknown>): Promise<Route[] | undefined
   }
   const list = (out as { routes?: unknown } | null)?.routes
   return Array.isArray(list) ? (list as Route[]) : []
+}
+
+/** A route as JSON can show it: middleware given as a function is shown by its name. */
+function printable(route: Route): Route {
+  if (route.middleware === undefined) return route
+  return { ...route, middleware: route.middleware.map((m) => (typeof m === 'function' ? `[function ${m.name || 'anonymous'}]` : m)) }
 }
 
 function format(rows: readonly Route[]): string {

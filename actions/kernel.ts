@@ -1,6 +1,8 @@
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
+import type { Linked } from './inflight.js'
+import { InFlight } from './inflight.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
@@ -77,7 +79,7 @@ interface Subscription {
 }
 
 /** An act waiting on an asynchronous action, watched for its deadline. */
-interface Pending {
+interface Pending extends Linked<Pending> {
   readonly deadline: number
   readonly key: string
   readonly reject: (err: StoaError) => void
@@ -134,7 +136,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   private phase: Phase = 'running'
   private starting: Promise<void> | undefined
   private startError: unknown
-  private readonly pending = new Set<Pending>()
+  private readonly pending = new InFlight<Pending>()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
   private timerRefed = false
@@ -533,7 +535,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    */
   private watch(result: PromiseLike<unknown>, entry: Entry, deadline: number, ctx: Context | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const call: Pending = { deadline, key: entry.key, reject }
+      const call: Pending = { deadline, key: entry.key, reject, prev: undefined, next: undefined, linked: false }
       const pending = this.pending
       if (!this.timerRefed && this.timer !== undefined) {
         this.timer.ref()

@@ -176,6 +176,23 @@ describe('actions/kernel', () => {
       expect(warnings).to.not.include('TimeoutOverflowWarning')
     })
 
+    it('gives calls fresh deadlines in a turn that never yields, as a batch job awaiting action after action', async () => {
+      const s = make({ timeoutMs: 50 })
+      s.add('role:inner', async (m) => m.n)
+      s.add('role:outer', async (m, ctx) => ctx.act('role:inner', { n: m.n }))
+      await s.ready()
+      const t0 = Date.now()
+      let calls = 0
+      const codes = new Set<string>()
+      // Only microtasks for 200 ms, four times the time limit of each call.
+      while (Date.now() - t0 < 200) {
+        await s.act('role:outer', { n: calls }).catch((e: StoaError) => codes.add(e.code))
+        calls++
+      }
+      expect([...codes]).to.deep.equal([])
+      expect(calls).to.be.greaterThan(100)
+    })
+
     it('passes the remaining deadline, trace and token to nested calls', async () => {
       const s = make()
       s.add('role:inner', (_m, ctx) => ({ trace: ctx.trace, token: ctx.token, deadline: ctx.deadline, caller: ctx.caller }))

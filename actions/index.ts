@@ -22,7 +22,7 @@ export type {
   PluginInfo,
   UseOptions,
 } from './plugin.js'
-export { describeMessage, matchesPattern, parsePattern, patternString, toPattern, toMessage } from './pattern.js'
+export { describeMessage, matchesPattern, mergeMessages, parsePattern, patternString, toPattern, toMessage } from './pattern.js'
 export type { Message, Pattern, PatternValue } from './pattern.js'
 export { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription, taskService } from './names.js'
 export { isSchema, validate } from './schema.js'

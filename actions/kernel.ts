@@ -8,7 +8,7 @@ import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription } from './names.js'
 import type { Message, Pattern } from './pattern.js'
-import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
+import { describeMessage, mergeMessages, patternString, toMessage, toPattern } from './pattern.js'
 import type {
   Action,
   ActionDef,
@@ -714,7 +714,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
 
   private async runSubscribers(name: string, data: Message, meta: FixedMeta): Promise<void> {
     const subs = this.subscriptions.filter((s) => matchesSubscription(s.name, name))
-    const msg: Message = { ...data, event: name }
+    const msg: Message = mergeMessages(data, { event: name })
     const results = await Promise.allSettled(
       subs.map((s) => {
         const entry = subscriberEntry(s)
@@ -886,7 +886,7 @@ function mergePairs(value: unknown, msg: Message, keys: readonly string[]): unkn
 }
 
 function taskMessage(name: string, data: Message | undefined): Message {
-  return { ...data, task: name }
+  return mergeMessages(data, { task: name })
 }
 
 const subscriberEntries = new WeakMap<Subscription, Entry>()

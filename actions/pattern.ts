@@ -147,23 +147,47 @@ export function patternString(pattern: Pattern): string {
 
 /**
  * Builds the message for `act(pattern, extra)`: the pattern's pairs win over `extra`'s, so a
- * caller's data can never redirect the call to another action. Copies by spreading, which
- * defines keys such as `__proto__` as plain own properties instead of invoking the setter.
+ * caller's data can never redirect the call to another action.
  */
 export function toMessage(pattern: string | Readonly<Record<string, unknown>>, extra?: Readonly<Record<string, unknown>>): Message {
   if (typeof pattern === 'string') {
     let parsed = messageCache.get(pattern)
     if (parsed === undefined) {
-      parsed = parsePattern(pattern)
+      // A plain copy of the parser's null-prototype object: V8 keeps the latter in dictionary
+      // mode, which makes every later copy of it slow. Its keys were checked by the parser.
+      parsed = Object.assign({}, parsePattern(pattern))
       if (messageCache.size >= PATTERN_CACHE_MAX) messageCache.clear()
       messageCache.set(pattern, parsed)
     }
-    return extra === undefined ? { ...parsed } : { ...extra, ...parsed }
+    return extra === undefined ? { ...parsed } : mergeMessages(extra, parsed)
   }
   if (pattern === null || typeof pattern !== 'object') {
     throw new StoaError('INVALID_MESSAGE', 'a message must be an object or a pattern string')
   }
-  return extra === undefined ? { ...pattern } : { ...extra, ...pattern }
+  return extra === undefined ? { ...pattern } : mergeMessages(extra, pattern)
+}
+
+/**
+ * `{ ...a, ...b, ... }`: a new plain object with the own enumerable keys of each part in turn,
+ * later parts winning. Node 20's V8 takes a slow path for a spread followed by more properties
+ * (about 1 µs for two small objects, against ~40 ns for `Object.assign`), so this assigns;
+ * `Object.assign` would call the `__proto__` setter where a spread defines a plain key, so a
+ * part that has its own `__proto__` key (JSON can give one) is spread instead. Either way no
+ * key a client sends reaches a prototype.
+ *
+ * @example
+ * mergeMessages({ left: 1 }, { role: 'math' }) // { left: 1, role: 'math' }
+ */
+export function mergeMessages(...parts: readonly (Readonly<Record<string, unknown>> | undefined)[]): Message {
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]
+    if (part !== undefined && Object.hasOwn(part, '__proto__')) {
+      let out: Message = {}
+      for (const p of parts) out = { ...out, ...p }
+      return out
+    }
+  }
+  return Object.assign({}, ...parts)
 }
 
 const messageCache = new Map<string, Message>()

@@ -1,5 +1,5 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
-import { StoaError, toStoaError } from '../../actions/index.js'
+import { StoaError, mergeMessages, toStoaError } from '../../actions/index.js'
 import type { WebRoute } from './route-map.js'
 import { httpStatus } from './status.js'
 
@@ -210,11 +210,11 @@ function checkReply(reply: unknown): { status?: number; headers?: Record<string,
 }
 
 function messageOf(req: WebRequest): Message {
-  // The kernel copies the message under the pattern's pairs (a spread, which defines every
-  // key, `__proto__` included, as a plain own property): a GET with only a query needs no
-  // copy of its own. Merging spreads the same way, so nothing a client sends reaches a prototype.
+  // The kernel copies the message under the pattern's pairs: a GET with only a query needs no
+  // copy of its own. Both copies define every key, `__proto__` included, as a plain own
+  // property, so nothing a client sends reaches a prototype.
   if (req.body === undefined && !hasKeys(req.params)) return req.query
-  return { ...req.query, ...req.body, ...req.params }
+  return mergeMessages(req.query, req.body, req.params)
 }
 
 function hasKeys(o: object): boolean {

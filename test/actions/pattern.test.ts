@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { StoaError, parsePattern, patternString, toMessage, toPattern } from '../../actions/index.js'
+import { StoaError, mergeMessages, parsePattern, patternString, toMessage, toPattern } from '../../actions/index.js'
 
 describe('actions/pattern', () => {
   it('reads pairs with typed values as jsonic does', () => {
@@ -48,6 +48,27 @@ describe('actions/pattern', () => {
 
   it('lets the pattern string win over the extra data in a message', () => {
     expect(toMessage('role:math,cmd:sum', { cmd: 'drop', left: 1 })).to.deep.equal({ role: 'math', cmd: 'sum', left: 1 })
+  })
+
+  it('merges parts in order, later keys winning, into a new plain object', () => {
+    const a = { left: 1, cmd: 'a' }
+    const out = mergeMessages(a, undefined, { cmd: 'b' }, { right: 2 })
+    expect(out).to.deep.equal({ left: 1, cmd: 'b', right: 2 })
+    expect(Object.keys(out)).to.deep.equal(['left', 'cmd', 'right'])
+    expect(Object.getPrototypeOf(out)).to.equal(Object.prototype)
+    expect(out).to.not.equal(a)
+    expect(a).to.deep.equal({ left: 1, cmd: 'a' })
+  })
+
+  it('keeps a __proto__ key from any part, or from the extra data of a pattern string, as plain data', () => {
+    const evil = JSON.parse('{"__proto__":{"admin":true},"a":1}') as Record<string, unknown>
+    for (const out of [mergeMessages(evil, { b: 2 }), mergeMessages({ b: 2 }, evil), toMessage('role:x', evil)]) {
+      expect(Object.getPrototypeOf(out)).to.equal(Object.prototype)
+      expect((out as Record<string, unknown>).admin).to.equal(undefined)
+      expect(Object.hasOwn(out, '__proto__')).to.equal(true)
+      expect(out.a).to.equal(1)
+    }
+    expect(({} as Record<string, unknown>).admin).to.equal(undefined)
   })
 
   it('copies a message with a __proto__ key as plain data', () => {

@@ -6,10 +6,11 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * stoa, Moleculer's local `broker.call`, Seneca's `act` and a bare awaited function; the lookup
  * alone for stoa's router and patrun; the cost of schema validation; memory after 1M acts. The
  * headline ratios use synchronous handlers, as the issue's targets do; `-async` contestants run
- * handlers that return promises, which take the deadline-watching path.
+ * handlers that return promises, which take the deadline-watching path; `stoa-string` acts with
+ * a pattern string and data, `act('role:bench,cmd:c42', { left, right })`, as the README does.
  */
 export default async function kernel(): Promise<void> {
-  const names = ['bare', 'stoa', 'moleculer', 'stoa-async', 'moleculer-async', 'stoa-schema', 'router', 'patrun', 'seneca']
+  const names = ['bare', 'stoa', 'stoa-string', 'moleculer', 'stoa-async', 'moleculer-async', 'stoa-schema', 'router', 'patrun', 'seneca']
   const contestants: Contestant[] = names.map((name) => ({
     name,
     file: 'kernel/worker.ts',
@@ -35,6 +36,7 @@ export default async function kernel(): Promise<void> {
       'stoa/seneca': seq('stoa') / seq('seneca'),
       'stoa-concurrent/moleculer-concurrent': conc('stoa') / conc('moleculer'),
       'stoa-async/moleculer-async': seq('stoa-async') / seq('moleculer-async'),
+      'stoa-string/moleculer': seq('stoa-string') / seq('moleculer'),
       'router/patrun': seq('router') / seq('patrun'),
     },
     ops: Object.fromEntries(names.flatMap((n) => [[`${n}.seq`, seq(n)], [`${n}.conc`, conc(n)]])),

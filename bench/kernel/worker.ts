@@ -1,5 +1,5 @@
 // One contestant of the kernel suite, run in its own process:
-//   node --import tsx bench/kernel/worker.ts <stoa|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
+//   node --import tsx bench/kernel/worker.ts <stoa|stoa-string|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
 // Prints one JSON line: sequential and 1000-concurrent ops/s (and memory figures for stoa).
 import { createRequire } from 'node:module'
 import { z } from 'zod'
@@ -62,6 +62,14 @@ async function main() {
     const params = { left: 1, right: 2 }
     emitFigures(await loops(() => broker.call(`bench.c${TARGET}`, params)))
     await broker.stop()
+  } else if (who === 'stoa-string') {
+    // The form the README shows: a pattern string plus the data, merged into one message.
+    const stoa = createStoa({ name: 'bench' })
+    for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, (m) => sum(m as typeof msg))
+    await stoa.ready()
+    const pattern = `role:bench,cmd:c${TARGET}`
+    const data = { left: 1, right: 2 }
+    emitFigures(await loops(() => stoa.act(pattern, data)))
   } else if (who === 'stoa' || who === 'stoa-schema') {
     const stoa = createStoa({ name: 'bench' })
     const schema = z.object({ left: z.number(), right: z.number() })

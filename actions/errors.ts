@@ -117,6 +117,15 @@ export class StoaError extends Error {
 }
 
 /**
+ * The error for a result JSON cannot hold (a BigInt, a cycle): the action's failure, which
+ * every listener and the CLI answer the same way. `cause` is the serializer's own error, kept
+ * locally for the log.
+ */
+export function unwritableResult(cause?: unknown): StoaError {
+  return new StoaError('ACTION_FAILED', 'the result cannot be written as JSON', undefined, { cause })
+}
+
+/**
  * Turns anything thrown into a StoaError. A StoaError passes through; anything else becomes
  * `ACTION_FAILED` with a plain message, keeping the original as the local `cause` so it can
  * be logged but never reaches a caller over the wire.

@@ -6,7 +6,7 @@ export { createStoa, Stoa } from './kernel.js'
 export type { StoaOptions, ActionInfo, PluginTypes } from './kernel.js'
 export { Context } from './context.js'
 export type { CallOptions, Identity } from './context.js'
-export { StoaError, ERROR_CODES, isErrorCode, retryable, toStoaError } from './errors.js'
+export { StoaError, ERROR_CODES, isErrorCode, retryable, toStoaError, unwritableResult } from './errors.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export { definePlugin, action, isPlugin } from './plugin.js'
 export type {

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../actions/index.js'
-import { StoaError, isErrorCode } from '../actions/index.js'
+import { isErrorCode, unwritableResult } from '../actions/index.js'
 import type { Output } from './io.js'
 
 /**
@@ -11,9 +11,9 @@ export function writeJson(out: Output, value: unknown): void {
   let text: string | undefined
   try {
     text = JSON.stringify(value === undefined ? null : value, null, out.isTTY === true ? 2 : undefined)
-  } catch {
+  } catch (err) {
     // A BigInt or a cycle: the action's failure, reported like any other (exit 1).
-    throw new StoaError('ACTION_FAILED', 'the result cannot be written as JSON')
+    throw unwritableResult(err)
   }
   out.write(`${text ?? 'null'}\n`)
 }

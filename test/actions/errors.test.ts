@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
-import { ERROR_CODES, StoaError, retryable, toStoaError } from '../../actions/index.js'
+import { ERROR_CODES, StoaError, retryable, toStoaError, unwritableResult } from '../../actions/index.js'
 
 describe('actions/errors', () => {
   it('documents every code in docs/errors.md, and nothing else', () => {
@@ -37,6 +37,20 @@ describe('actions/errors', () => {
     expect([e.code, e.cause]).to.deep.equal(['ACTION_FAILED', original])
     const same = new StoaError('TIMEOUT', 't')
     expect(toStoaError(same)).to.equal(same)
+  })
+
+  it('names a result JSON cannot hold ACTION_FAILED, keeping the serializer error only locally', () => {
+    let thrown: unknown
+    try {
+      JSON.stringify({ n: 1n })
+    } catch (err) {
+      thrown = err
+    }
+    const e = unwritableResult(thrown)
+    expect(e.code).to.equal('ACTION_FAILED')
+    expect(e.message).to.equal('the result cannot be written as JSON')
+    expect(e.cause).to.equal(thrown)
+    expect(e.toJSON()).to.deep.equal({ code: 'ACTION_FAILED', message: 'the result cannot be written as JSON' })
   })
 
   it('recognises errors made by another copy of the kernel as StoaErrors', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { Envelope, Message, Pattern, Reply, TransportClient, TransportHost } from '../../actions/index.js'
-import { StoaError, isErrorCode, matchesPattern, toStoaError } from '../../actions/index.js'
+import { StoaError, isErrorCode, matchesPattern, toStoaError, unwritableResult } from '../../actions/index.js'
 import type { RequestCodec, RpcCaller } from './client.js'
 import type { Link, LinkUser } from './connection.js'
 import { describe } from './connection.js'
@@ -241,10 +241,10 @@ export class SenecaListener implements LinkUser {
     let body: Buffer
     try {
       body = Buffer.from(JSON.stringify(res))
-    } catch {
+    } catch (err) {
       // A result JSON cannot hold (a BigInt, a cycle) is the action's failure, answered as one.
       delete res.res
-      res.error = { ...new StoaError('ACTION_FAILED', 'the result cannot be written as JSON').toJSON(), name: 'StoaError' }
+      res.error = { ...unwritableResult(err).toJSON(), name: 'StoaError' }
       body = Buffer.from(JSON.stringify(res))
     }
     try {

@@ -1,6 +1,6 @@
 import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
 import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/index.js'
-import { StoaError, isErrorCode } from '../../actions/index.js'
+import { StoaError, isErrorCode, unwritableResult } from '../../actions/index.js'
 
 /**
  * The message headers and properties stoa writes and reads. This file is the only one that
@@ -145,9 +145,8 @@ export function encodeReply(reply: Reply, correlationId: string | undefined): Ou
   let body: Buffer
   try {
     body = Buffer.from(JSON.stringify(reply))
-  } catch {
-    const error = new StoaError('ACTION_FAILED', 'the result cannot be written as JSON').toJSON()
-    body = Buffer.from(JSON.stringify({ ok: false, error }))
+  } catch (err) {
+    body = Buffer.from(JSON.stringify({ ok: false, error: unwritableResult(err).toJSON() }))
   }
   return { body, props: { contentType: JSON_TYPE, correlationId } }
 }

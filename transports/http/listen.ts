@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/index.js'
-import { StoaError, matchesPattern, toStoaError } from '../../actions/index.js'
+import { StoaError, matchesPattern, toStoaError, unwritableResult } from '../../actions/index.js'
 import type { HttpSettings } from './options.js'
 import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
 import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
@@ -115,8 +115,7 @@ function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMess
       // The result cannot be written as JSON (a BigInt, a cycle): nothing is sent yet, so the
       // caller gets ACTION_FAILED and the log the reason, rather than the process crashing.
       host.log.error({ id: e.meta.id, trace: e.meta.trace, err: String(err) }, 'the result cannot be written as JSON')
-      const error = new StoaError('ACTION_FAILED', 'the result cannot be written as JSON').toJSON()
-      answer(res, req, host.service, seneca, e, { ok: false, error })
+      answer(res, req, host.service, seneca, e, { ok: false, error: unwritableResult(err).toJSON() })
     }
   })
 }

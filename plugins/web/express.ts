@@ -144,9 +144,10 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[], chains: R
       next()
       return
     }
+    const search = q < 0 ? undefined : url.slice(q + 1)
     const chain = chains.get(match.route)
-    if (chain === undefined && match.route.secure === undefined) answer(stoa, match, q < 0 ? undefined : url.slice(q + 1), req, res)
-    else guarded(stoa, match, q < 0 ? undefined : url.slice(q + 1), chain ?? [], req, res, next)
+    if (chain === undefined && match.route.secure === undefined) answer(stoa, match, search, req, res)
+    else guarded(stoa, match, search, chain ?? [], req, res, next)
   }
 }
 
@@ -224,8 +225,7 @@ function run(
   query: Record<string, unknown>,
   body: Record<string, unknown> | undefined,
 ): void {
-  const user = (req as { user?: unknown }).user
-  const request = { params, query, body, headers: req.headers, ...(user == null ? {} : { user }) }
+  const request = { params, query, body, headers: req.headers, user: (req as { user?: unknown }).user }
   // handleWebRequest never rejects: every failure is already an answer.
   void handleWebRequest(stoa, route, request).then((answer) => {
     if (route.redirect !== undefined && answer.status < 300) redirect(res, route.redirect)

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto'
 import type { EnvelopeMeta } from './envelope.js'
 import type { Message } from './pattern.js'
 
-/** Who an action runs for. Filled in by an identity plugin (jwt); empty until then. */
+/** Who an action runs for. Set by an identity hook (the jwt plugin); undefined until then. */
 export interface Identity {
   /** The subject: a user id, or `system` for maintenance jobs. */
-  readonly id: string
+  readonly sub: string
   /** Global roles such as `user-mover`, `user-client`, `user-business`. */
   readonly roles: readonly string[]
-  /** Any further claims the identity carries. */
-  readonly claims?: Readonly<Record<string, unknown>>
+  /** Every claim of the verified token. */
+  readonly claims: Readonly<Record<string, unknown>>
 }
 
 /** Per-call options for `act`, `send` and `emit`. */
@@ -59,7 +59,10 @@ export class Context {
   readonly token: string | undefined
   /** Headers an edge transport passed on (lowercase names); empty for other calls. */
   readonly headers: Readonly<Record<string, string>>
-  /** The identity the call runs for, once an identity plugin has set it. */
+  /**
+   * The identity the call runs for, once an identity hook has set it. A nested call in the same
+   * process inherits it with the token, so a token is verified once per hop.
+   */
   identity: Identity | undefined
   /** The canonical pattern of the action running. */
   readonly pattern: string
@@ -89,7 +92,7 @@ export class Context {
     this.token = meta.token
     this.caller = meta.caller
     this.headers = meta.headers ?? NO_HEADERS
-    this.identity = undefined
+    this.identity = meta.identity
   }
 
   /** This message's id. */
@@ -133,10 +136,12 @@ export class Context {
   }
 
   /** @internal the metadata for a call made from this one. */
-  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number; timeoutMs: number } {
+  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number; timeoutMs: number; identity: Identity | undefined } {
     let deadline = this.deadline
     if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
-    return { id: newId(), trace: this.trace, deadline, timeoutMs: this.timeoutMs, token: opts?.token ?? this.token, caller }
+    // Another token is another identity: it is verified afresh, never inherited.
+    const own = opts?.token === undefined || opts.token === this.token
+    return { id: newId(), trace: this.trace, deadline, timeoutMs: this.timeoutMs, token: own ? this.token : opts.token, caller, identity: own ? this.identity : undefined }
   }
 }
 
@@ -153,6 +158,8 @@ export interface CallMeta {
   token?: string | undefined
   caller?: string | undefined
   headers?: Readonly<Record<string, string>> | undefined
+  /** The identity verified earlier in this process, for a nested call with the same token. */
+  identity?: Identity | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

@@ -3,18 +3,16 @@
  * only path users and transports import the kernel from.
  */
 export { createStoa, Stoa } from './kernel.js'
-export type { StoaOptions, ActionInfo, PluginTypes } from './kernel.js'
+export type { StoaOptions, PluginTypes } from './kernel.js'
 export { Context } from './context.js'
 export type { CallOptions, Identity } from './context.js'
 export { StoaError, ERROR_CODES, isErrorCode, retryable, toStoaError, unwritableResult } from './errors.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
-export { definePlugin, action, isPlugin } from './plugin.js'
+export { action } from './action.js'
+export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes } from './action.js'
+export type { ActionInfo, Deliver, Hooks, RemoteTarget, RunAction } from './hooks.js'
+export { definePlugin, isPlugin } from './plugin.js'
 export type {
-  Action,
-  ActionDef,
-  ActionLike,
-  ActionOptions,
-  ActionTypes,
   CloseHook,
   OptionsOf,
   Plugin,

@@ -1,35 +1,24 @@
+import type { ActionDef, ActionLike, ActionOptions, ActionTypes, Action, TypesOf } from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
+import { Deadlines, timeoutError } from './deadlines.js'
+import type { FixedMeta } from './delivery.js'
+import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
-import type { Linked } from './inflight.js'
-import { InFlight } from './inflight.js'
 import { StoaError, toStoaError } from './errors.js'
+import type { ActionInfo, HookEntry } from './hooks.js'
+import { Lifecycle, closedError } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
-import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription } from './names.js'
+import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
 import type { Message, Pattern } from './pattern.js'
-import { describeMessage, mergeMessages, patternString, toMessage, toPattern } from './pattern.js'
-import type {
-  Action,
-  ActionDef,
-  ActionLike,
-  ActionOptions,
-  ActionTypes,
-  CloseHook,
-  Plugin,
-  PluginHost,
-  PluginInfo,
-  TypesOf,
-  UseArgs,
-  UseOptions,
-} from './plugin.js'
-import { isPlugin, validateOptions } from './plugin.js'
-import type { Route } from './router.js'
-import { Router } from './router.js'
-import type { Schema } from './schema.js'
-import { validate } from './schema.js'
+import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
+import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
+import { PluginSet, isPlugin, validateOptions } from './plugin.js'
+import type { Entry } from './registry.js'
+import { Registry } from './registry.js'
 import { runSenecaPlugin } from './seneca.js'
-import type { Transport, TransportClient, TransportHost } from './transport.js'
+import type { Transport, TransportHost } from './transport.js'
 
 /** Options for {@link createStoa}. */
 export interface StoaOptions {
@@ -43,64 +32,8 @@ export interface StoaOptions {
   logger?: Logger
 }
 
-/** What `list` and `find` tell about a registered action. */
-export interface ActionInfo {
-  readonly pattern: Pattern
-  /** The canonical pattern string. */
-  readonly key: string
-  /** The plugin that added it, if any. */
-  readonly plugin: string | undefined
-  readonly permission: string | undefined
-  readonly description: string | undefined
-  readonly schema: Schema | undefined
-  /** The transport that serves it, for an action reached through a client. */
-  readonly transport: string | undefined
-}
-
-interface Entry {
-  readonly pattern: Pattern
-  readonly key: string
-  /** The pattern's keys, listed once for the per-call merge after validation. */
-  readonly keys: readonly string[]
-  readonly fn: Action<any, unknown> | undefined
-  readonly schema: Schema | undefined
-  readonly permission: string | undefined
-  readonly description: string | undefined
-  readonly timeoutMs: number | undefined
-  readonly plugin: string | undefined
-  readonly prior: Entry | undefined
-  readonly remote: { client: TransportClient; transport: string } | undefined
-}
-
-interface Subscription {
-  readonly name: string
-  readonly handler: Action<Message, unknown>
-  readonly plugin: string | undefined
-}
-
-/** An act waiting on an asynchronous action, watched for its deadline. */
-interface Pending extends Linked<Pending> {
-  readonly deadline: number
-  readonly key: string
-  readonly reject: (err: StoaError) => void
-}
-
-interface LoadedPlugin {
-  readonly info: PluginInfo
-  readonly init: (() => Promise<void | CloseHook>) | undefined
-}
-
-type Phase = 'starting' | 'running' | 'closing' | 'closed'
-
-/** Metadata of a task or event: everything fixed, as it will travel. */
-type FixedMeta = EnvelopeMeta & { deadline: number; timeoutMs: number }
-
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
-/** Calls in one event-loop turn between two reads of the clock (see `now()`). */
-const CLOCK_EVERY = 32
-/** The longest delay setTimeout keeps: 2^31-1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The arguments of `act` for a pattern string: typed when the kernel knows the pattern. */
 type ActArgs<T extends ActionTypes, P extends string> = P extends keyof T
@@ -116,56 +49,73 @@ type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unk
  * A stoa instance: the actions of one service, the plugins that bring them, and the transports
  * it listens and calls through. `T` records the typed actions it knows, so `act` on a known
  * pattern checks its message and infers its result.
+ *
+ * The machinery lives beside it: the registry (actions, subscriptions, hooks), the deadlines
+ * (calls in flight), delivery (tasks and events) and the lifecycle (start, close, transports).
+ * This class holds the public API, the call path and `dispatch`.
  */
-export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost {
+export class Stoa<T extends ActionTypes = {}> {
   /** The service's name. */
   readonly name: string
   /** Where this instance logs. */
   readonly log: Logger
   private readonly timeoutMs: number
   private readonly graceMs: number
-  /** Every action, local or reached through a client: what `act` looks up. */
-  private readonly routes = new Router<Entry>()
-  /** Local actions only: what a transport's incoming requests look up. */
-  private readonly local = new Router<Entry>()
-  private readonly subscriptions: Subscription[] = []
-  private readonly plugins = new Map<string, LoadedPlugin>()
-  private readonly closeHooks: CloseHook[] = []
-  private readonly listeners: { transport: Transport; pins: Pattern[] }[] = []
-  private readonly clients: { transport: Transport; pins: Pattern[]; client: TransportClient | undefined }[] = []
-  private readonly transports: Transport[] = []
-  private readonly toStart: (() => Promise<void>)[] = []
-  private phase: Phase = 'running'
-  private starting: Promise<void> | undefined
-  private startError: unknown
-  private readonly pending = new InFlight<Pending>()
-  private timer: NodeJS.Timeout | undefined
-  private timerAt = Infinity
-  private timerRefed = false
-  private turnStart = 0
-  private turnCalls = 0
-  private inTurn = false
-  private drained: (() => void) | undefined
-  private currentPlugin: string | undefined
+  private readonly registry = new Registry()
+  private readonly deadlines = new Deadlines()
+  private readonly life: Lifecycle
+  private readonly plugins: PluginSet
+  private readonly delivery: Delivery
+  /** What contexts forward their nested calls to. */
+  private readonly calls: ContextHost
+  /** What listening transports see; each listener gets it behind its pins. */
   private readonly host: TransportHost
+  /** Turns an action's failure into the caller's error; one function for every call. */
+  private readonly failAction: (err: unknown, ctx: Context) => StoaError
+  private readonly failRemote = (err: unknown): StoaError => toStoaError(err)
 
-  /** @internal use {@link createStoa} */
+  /** Use {@link createStoa}. */
   constructor(options: StoaOptions = {}) {
     this.name = options.name ?? 'stoa'
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
     this.log = options.logger ?? createLogger()
-    const self = this
+    const life = new Lifecycle(this.name, this.log)
+    this.life = life
+    this.plugins = new PluginSet(
+      (start) => life.queue(start),
+      (hook) => life.onClose(hook),
+    )
+    this.delivery = new Delivery({
+      registry: this.registry,
+      clients: life.clients,
+      log: this.log,
+      admit: () => this.admit(),
+      run: (entry, msg, meta, parent) => this.run(entry, msg, meta, parent),
+    })
+    this.calls = {
+      now: () => this.deadlines.now(),
+      actWith: (parent, pattern, extra, opts) => this.actWith(parent, pattern, extra, opts),
+      sendWith: (parent, name, data, opts) => this.delivery.task(name, data, parent.childMeta(opts, this.name), parent),
+      emitWith: (parent, name, data, opts) => this.delivery.event(name, data, parent.childMeta(opts, this.name), parent),
+      priorWith: (ctx, msg) => this.prior(ctx, msg),
+    }
+    this.failAction = (err, ctx) => {
+      if (err instanceof StoaError) return err
+      this.log.error({ err, pattern: ctx.pattern, trace: ctx.trace, id: ctx.id }, 'action failed')
+      return new StoaError('ACTION_FAILED', `action "${ctx.pattern}" failed`, undefined, { cause: err })
+    }
+    const registry = this.registry
     this.host = {
       service: this.name,
       log: this.log,
       get closing() {
-        return self.phase === 'closing' || self.phase === 'closed'
+        return life.closing
       },
       dispatch: (e) => this.dispatch(e),
-      answers: (msg) => this.local.find(msg) !== undefined,
-      tasks: () => this.taskNames(),
-      subscriptions: () => [...new Set(this.subscriptions.map((s) => s.name))],
+      answers: (msg) => registry.local.find(msg) !== undefined,
+      tasks: () => registry.taskNames(),
+      subscriptions: () => registry.subscriptionNames(),
     }
   }
 
@@ -189,25 +139,8 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     if (typeof def.handler !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
-    this.register(pat, {
-      fn: def.handler,
-      schema: def.schema,
-      permission: def.permission,
-      description: def.description,
-      timeoutMs: def.timeoutMs,
-      remote: undefined,
-    })
+    this.registry.addAction(pat, def, this.plugins.current)
     return this
-  }
-
-  private register(pat: Pattern, parts: Omit<Entry, 'pattern' | 'key' | 'keys' | 'prior' | 'plugin'>): void {
-    const key = patternString(pat)
-    // The action this one overrides: the identical pattern if registered, else whatever the
-    // pattern itself would have matched (a less specific action), as Seneca's prior does.
-    const prior = this.routes.exact(pat)?.data ?? this.routes.find(pat)?.data
-    const entry: Entry = { pattern: pat, key, keys: Object.keys(pat), prior, plugin: this.currentPlugin, ...parts }
-    this.routes.add(pat, entry)
-    if (entry.remote === undefined) this.local.add(pat, entry)
   }
 
   /**
@@ -219,20 +152,20 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    */
   on(event: string, handler: Action<Message, unknown>): this {
     assertEventSubscription(event)
-    this.subscriptions.push({ name: event, handler, plugin: this.currentPlugin })
+    this.registry.subscribe(event, handler, this.plugins.current)
     return this
   }
 
   /** Registers a hook run when the instance closes, after in-flight work has finished. */
   onClose(hook: CloseHook): this {
-    this.closeHooks.push(hook)
+    this.life.onClose(hook)
     return this
   }
 
   /**
    * Loads a plugin: a `definePlugin` plugin, or a Seneca-style plugin function, which runs
    * unchanged. Options are validated now; a failure throws `INVALID_OPTIONS` naming the plugin
-   * and option. `init` runs in `ready()`.
+   * and option. The plugin's hooks wrap every call from now on; `init` runs in `ready()`.
    *
    * @example
    * const app = createStoa().use(math, { precision: 2 })
@@ -241,13 +174,13 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
   use(plugin: unknown, options?: unknown, use?: UseOptions): this {
     if (typeof plugin === 'function') {
-      runSenecaPlugin(this, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
+      runSenecaPlugin(this, this.plugins, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
       return this
     }
     if (!isPlugin(plugin)) {
       throw new StoaError('INVALID_PLUGIN', 'use() takes a plugin made with definePlugin or a Seneca-style plugin function')
     }
-    const info = this.claimPlugin(plugin.name, use?.tag)
+    const info = this.plugins.claim(plugin.name, use?.tag)
     for (const dep of plugin.dependencies) {
       if (!this.plugins.has(dep)) {
         throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}" needs plugin "${dep}", which is not loaded; load it first`, {
@@ -258,68 +191,17 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     }
     const opts = validateOptions(plugin, options)
     const actions = typeof plugin.actions === 'function' ? plugin.actions(opts as never, info) : plugin.actions
+    const hooks = typeof plugin.hooks === 'function' ? plugin.hooks(opts as never, info) : plugin.hooks
     const init = plugin.init
-    this.withPlugin(info.fullname, () => {
+    this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
     })
-    this.addPlugin(info, init === undefined ? undefined : async () => init(this, opts as never, info))
+    if (hooks !== undefined && (hooks.inbound !== undefined || hooks.outbound !== undefined)) {
+      this.registry.addHooks(info.fullname, hooks)
+      if (hooks.outbound !== undefined) this.life.rewrap(this.registry.hooks)
+    }
+    this.plugins.record(info, init === undefined ? undefined : async () => init(this, opts as never, info))
     return this
-  }
-
-  /** @internal reserves a plugin's full name; loading one twice needs a tag. */
-  claimPlugin(name: string, tag: string | undefined): PluginInfo {
-    const fullname = tag === undefined ? name : `${name}$${tag}`
-    if (this.plugins.has(fullname)) {
-      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is already loaded; load it again with a tag`, { plugin: fullname })
-    }
-    return { name, tag, fullname }
-  }
-
-  /** @internal records a loaded plugin and queues its init for `ready()`. */
-  addPlugin(info: PluginInfo, init: (() => Promise<void | CloseHook>) | undefined): void {
-    const loaded: LoadedPlugin = { info, init }
-    this.plugins.set(info.fullname, loaded)
-    if (info.tag !== undefined && !this.plugins.has(info.name)) this.plugins.set(info.name, loaded)
-    if (init !== undefined) {
-      this.toStart.push(async () => {
-        let hook: void | CloseHook
-        try {
-          hook = await this.withPluginAsync(info.fullname, init)
-        } catch (err) {
-          const e = toStoaError(err)
-          throw new StoaError(e.code === 'ACTION_FAILED' ? 'INVALID_PLUGIN' : e.code, `plugin "${info.fullname}" failed to start: ${errorText(err)}`, {
-            plugin: info.fullname,
-          }, { cause: err })
-        }
-        if (typeof hook === 'function') this.closeHooks.push(hook)
-      })
-      this.markStarting()
-    }
-  }
-
-  /** @internal runs `fn` with actions attributed to plugin `name`. */
-  withPlugin<R>(name: string, fn: () => R): R {
-    const before = this.currentPlugin
-    this.currentPlugin = name
-    try {
-      return fn()
-    } finally {
-      this.currentPlugin = before
-    }
-  }
-
-  private async withPluginAsync<R>(name: string, fn: () => Promise<R>): Promise<R> {
-    // Actions added synchronously at the start of init are attributed to the plugin; after its
-    // first await they are not, which only affects `list()` output, never routing.
-    const before = this.currentPlugin
-    this.currentPlugin = name
-    try {
-      const p = fn()
-      this.currentPlugin = before
-      return await p
-    } finally {
-      this.currentPlugin = before
-    }
   }
 
   /**
@@ -327,14 +209,11 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * them by default), this service's tasks and its event subscriptions. Starts in `ready()`.
    */
   listen(transport: Transport, pins: readonly (string | Message)[] = []): this {
-    if (typeof transport.listen !== 'function') {
-      throw new StoaError('INVALID_PLUGIN', `transport "${transport.name}" cannot listen`)
-    }
-    const entry = { transport, pins: pins.map((p) => toPattern(p as string)) }
-    this.listeners.push(entry)
-    this.addTransport(transport)
-    this.toStart.push(() => transport.listen!(this.host, entry.pins))
-    this.markStarting()
+    this.life.listen(
+      transport,
+      pins.map((p) => toPattern(p as string)),
+      this.host,
+    )
     return this
   }
 
@@ -343,41 +222,10 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * not handled here and every event. Starts in `ready()`.
    */
   client(transport: Transport, pins: readonly (string | Message)[] = []): this {
-    if (typeof transport.client !== 'function') {
-      throw new StoaError('INVALID_PLUGIN', `transport "${transport.name}" has no client side`)
-    }
     const patterns = pins.map((p) => toPattern(p as string))
-    const slot: { transport: Transport; pins: Pattern[]; client: TransportClient | undefined } = {
-      transport,
-      pins: patterns,
-      client: undefined,
-    }
-    this.clients.push(slot)
-    this.addTransport(transport)
-    // Routes exist at once, so a pinned act made before the client is up waits in ready()
-    // rather than failing with NOT_FOUND.
-    const remote = {
-      transport: transport.name,
-      client: {
-        deliver: (e: Envelope) => (slot.client ?? unavailable(transport.name)).deliver(e),
-      },
-    }
-    for (const pin of patterns) {
-      this.register(pin, { fn: undefined, schema: undefined, permission: undefined, description: undefined, timeoutMs: undefined, remote })
-    }
-    this.toStart.push(async () => {
-      slot.client = await transport.client!(patterns, this.host)
-    })
-    this.markStarting()
+    const slot = this.life.client(transport, patterns, this.host, () => this.registry.hooks)
+    for (const pin of patterns) this.registry.addRemote(pin, slot.remote, this.plugins.current)
     return this
-  }
-
-  private addTransport(t: Transport): void {
-    if (!this.transports.includes(t)) this.transports.push(t)
-  }
-
-  private markStarting(): void {
-    if (this.phase === 'running' && this.starting === undefined) this.phase = 'starting'
   }
 
   /**
@@ -385,27 +233,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * Acts made before `ready()` wait for it. Safe to call again after loading more.
    */
   ready(): Promise<this> {
-    if (this.phase === 'closing' || this.phase === 'closed') return Promise.reject(closedError(this.name))
-    // A failed start stays failed: later calls must not run on a half-started service.
-    if (this.startError !== undefined) return Promise.reject(this.startError)
-    if (this.starting === undefined) {
-      if (this.toStart.length === 0) {
-        this.phase = 'running'
-        return Promise.resolve(this)
-      }
-      this.starting = (async () => {
-        try {
-          while (this.toStart.length > 0) await this.toStart.shift()!()
-        } catch (err) {
-          this.startError = err
-          throw err
-        } finally {
-          this.starting = undefined
-        }
-        this.phase = 'running'
-      })()
-    }
-    return this.starting.then(() => this)
+    return this.life.ready().then(() => this)
   }
 
   // ---------------------------------------------------------------- calls
@@ -421,7 +249,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   act<const P extends string>(pattern: P, ...args: ActArgs<T, P>): Promise<ActResult<T, P>>
   act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   act(pattern: string | Message, extra?: any, opts?: CallOptions): Promise<any> {
-    const phase = this.phase
+    const phase = this.life.phase
     // While closing, in-flight work may still call in; only a closed instance refuses.
     if (phase !== 'running' && phase !== 'closing') return this.actLater(pattern, extra, opts)
     let msg: Message
@@ -430,97 +258,95 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     } catch (err) {
       return Promise.reject(err)
     }
-    const route = this.routes.find(msg)
+    const route = this.registry.all.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
     const entry = route.data
     if (opts === undefined) {
-      return this.run(entry, msg, { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name })
+      return this.run(entry, msg, { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name }, undefined)
     }
-    return this.run(entry, msg, {
-      id: opts.id,
-      trace: opts.trace,
-      deadline: undefined,
-      timeoutMs: opts.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs,
-      token: opts.token,
-      caller: opts.caller ?? this.name,
-      headers: opts.headers,
-    })
+    return this.run(
+      entry,
+      msg,
+      {
+        id: opts.id,
+        trace: opts.trace,
+        deadline: undefined,
+        timeoutMs: opts.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs,
+        token: opts.token,
+        caller: opts.caller ?? this.name,
+        headers: opts.headers,
+      },
+      undefined,
+    )
   }
 
   private actLater(pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
-    if (this.phase === 'closed') return Promise.reject(closedError(this.name))
+    if (this.life.phase === 'closed') return Promise.reject(closedError(this.name))
     return this.ready().then(() => this.act(pattern as Message, extra, opts))
   }
 
-  /** @internal nested act from an action's context. */
-  actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
-    if (this.phase === 'closed') return Promise.reject(closedError(this.name))
+  /** A nested act from an action's context. */
+  private actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
+    if (this.life.phase === 'closed') return Promise.reject(closedError(this.name))
     let msg: Message
     try {
       msg = toMessage(pattern, extra)
     } catch (err) {
       return Promise.reject(err)
     }
-    const route = this.routes.find(msg)
+    const route = this.registry.all.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
-    return this.run(route.data, msg, parent.childMeta(opts, this.name))
+    return this.run(route.data, msg, parent.childMeta(opts, this.name), parent)
   }
 
-  /** @internal `ctx.prior(msg)`: the action the running one overrides. */
-  priorWith(ctx: Context, msg: Message): Promise<unknown> {
+  /**
+   * `ctx.prior(msg)`: the action the running one overrides. It runs without the inbound hooks,
+   * which wrapped this call once already: `prior` extends an action, it is not a new call.
+   */
+  private prior(ctx: Context, msg: Message): Promise<unknown> {
     const entry = (ctx.entry as Entry).prior
     if (entry === undefined) {
       return Promise.reject(new StoaError('NOT_FOUND', `no prior action for "${ctx.pattern}"`, { pattern: ctx.pattern }))
     }
-    return this.run(entry, msg, { id: undefined, trace: ctx.trace, deadline: ctx.deadline, timeoutMs: this.timeoutMs, token: ctx.token, caller: ctx.caller })
+    const meta: CallMeta = { id: undefined, trace: ctx.trace, deadline: ctx.deadline, timeoutMs: this.timeoutMs, token: ctx.token, caller: ctx.caller, identity: ctx.identity }
+    return this.run(entry, msg, meta, ctx, true)
   }
 
   /**
-   * The core of every call: check the deadline, validate, run, and watch an asynchronous
-   * result against the deadline. Never throws; always returns a promise.
+   * The core of every call: check the deadline, run the entry (its hooks, validation and the
+   * action), and watch an asynchronous result against the deadline. Never throws; always
+   * returns a promise.
    */
-  private run(entry: Entry, msg: Message, meta: CallMeta): Promise<unknown> {
+  private run(entry: Entry, msg: Message, meta: CallMeta, parent: Context | undefined, bare = false): Promise<unknown> {
     // A fixed deadline came from a caller; one already passed means the work is worthless.
     if (meta.deadline !== undefined && meta.deadline <= Date.now()) return Promise.reject(timeoutError(entry.key))
-    if (entry.remote !== undefined) return this.runRemote(entry, msg, meta)
-    const ctx = new Context(this, entry, entry.key, msg, meta)
-    let input: unknown = msg
-    if (entry.schema !== undefined) {
-      try {
-        input = validate(entry.schema, msg)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (input instanceof Promise) {
-        return this.watch(input.then((value) => entry.fn!(mergePairs(value, msg, entry.keys), ctx)), entry, ctx.deadline, ctx)
-      }
-      input = mergePairs(input, msg, entry.keys)
-    }
+    if (entry.remote !== undefined) return this.runRemote(entry, msg, meta, parent)
+    const ctx = new Context(this.calls, entry, entry.key, msg, meta)
     let result: unknown
     try {
-      result = entry.fn!(input, ctx)
+      result = (bare ? entry.base : entry.run)(msg, ctx)
     } catch (err) {
-      return Promise.reject(this.failure(err, entry, ctx))
+      return Promise.reject(this.failAction(err, ctx))
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      return this.watch(result as PromiseLike<unknown>, entry, ctx.deadline, ctx)
+      return this.deadlines.watch(result as PromiseLike<unknown>, ctx.deadline, entry.key, this.failAction, ctx)
     }
     return Promise.resolve(result)
   }
 
-  private runRemote(entry: Entry, msg: Message, call: CallMeta): Promise<unknown> {
+  private runRemote(entry: Entry, msg: Message, call: CallMeta, parent: Context | undefined): Promise<unknown> {
     const remote = entry.remote!
     const id = call.id ?? newId()
     const meta: EnvelopeMeta & { deadline: number } = {
       id,
       trace: call.trace ?? id,
-      deadline: call.deadline ?? this.now() + call.timeoutMs,
+      deadline: call.deadline ?? this.deadlines.now() + call.timeoutMs,
       token: call.token,
       caller: call.caller,
     }
     let sent: Promise<Reply>
     try {
-      sent = remote.client.deliver({ kind: 'act', msg, meta })
+      sent = remote.deliver({ kind: 'act', msg, meta }, parent)
     } catch (err) {
       return Promise.reject(toStoaError(err))
     }
@@ -528,111 +354,15 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       if (reply.ok) return reply.out
       throw StoaError.fromJSON(reply.error)
     })
-    return this.watch(out, entry, meta.deadline, undefined)
+    return this.deadlines.watch(out, meta.deadline, entry.key, this.failRemote, undefined)
   }
 
-  /**
-   * Resolves with the action's result, or rejects with `TIMEOUT` at the deadline, whichever
-   * comes first. One timer serves every pending call: it is set for the earliest deadline and
-   * only re-armed when an earlier one arrives, so a call costs no timer of its own.
-   */
-  private watch(result: PromiseLike<unknown>, entry: Entry, deadline: number, ctx: Context | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const call: Pending = { deadline, key: entry.key, reject, prev: undefined, next: undefined, linked: false }
-      const pending = this.pending
-      if (!this.timerRefed && this.timer !== undefined) {
-        this.timer.ref()
-        this.timerRefed = true
-      }
-      pending.add(call)
-      if (deadline < this.timerAt) this.arm(deadline)
-      result.then(
-        (value) => {
-          if (pending.delete(call)) {
-            resolve(value)
-            if (pending.size === 0) this.idle()
-          }
-        },
-        (err) => {
-          if (pending.delete(call)) {
-            reject(ctx === undefined ? toStoaError(err) : this.failure(err, entry, ctx))
-            if (pending.size === 0) this.idle()
-          }
-        },
-      )
-    })
-  }
-
-  private arm(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timerAt = at
-    // setTimeout takes at most 2^31-1 ms (24.8 days) and fires after 1 ms past that, so a far
-    // deadline (a caller may send any budget) is reached in steps: each sweep re-arms for it.
-    this.timer = setTimeout(() => this.sweep(), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now()) + 1))
-    this.timerRefed = true
-  }
-
-  /**
-   * The time calls made now count their deadline from: the clock is read once per turn of the
-   * event loop and then once every {@link CLOCK_EVERY} calls, not on every call (a clock read
-   * costs ~60 ns here, a quarter of an asynchronous in-process call). A turn can run long
-   * without ever yielding (a batch job awaiting action after action, all microtasks): were the
-   * clock read once per turn, every call in it would inherit a deadline that passed long ago.
-   * A deadline can so start early by at most the time the last few calls took; the sweep
-   * itself reads the exact clock.
-   */
-  now(): number {
-    if (!this.inTurn) {
-      this.turnStart = Date.now()
-      this.turnCalls = 0
-      this.inTurn = true
-      setImmediate(this.endTurn)
-    } else if (++this.turnCalls >= CLOCK_EVERY) {
-      this.turnStart = Date.now()
-      this.turnCalls = 0
-    }
-    return this.turnStart
-  }
-
-  /**
-   * End of a turn: forget its start time, and if nothing is in flight let the process exit
-   * despite the deadline timer. Doing this once per turn instead of on every idle moment
-   * keeps a sequential run of calls from toggling the timer's ref count on each one.
-   */
-  private readonly endTurn = (): void => {
-    this.inTurn = false
-    if (this.pending.size === 0 && this.timer !== undefined && this.timerRefed) {
-      this.timer.unref()
-      this.timerRefed = false
-    }
-  }
-
-  private sweep(): void {
-    this.timer = undefined
-    this.timerRefed = false
-    this.timerAt = Infinity
-    const now = Date.now()
-    let next = Infinity
-    for (const call of this.pending) {
-      if (call.deadline <= now) {
-        this.pending.delete(call)
-        call.reject(timeoutError(call.key))
-      } else if (call.deadline < next) next = call.deadline
-    }
-    if (next !== Infinity) this.arm(next)
-    else this.idle()
-  }
-
-  /** Nothing in flight: let the process exit if it has nothing else to do, and wake close(). */
-  private idle(): void {
-    if (this.timerRefed) this.now()
-    this.drained?.()
-  }
-
-  private failure(err: unknown, entry: Entry, ctx: Context): StoaError {
-    if (err instanceof StoaError) return err
-    this.log.error({ err, pattern: entry.key, trace: ctx.trace, id: ctx.id }, 'action failed')
-    return new StoaError('ACTION_FAILED', `action "${entry.key}" failed`, undefined, { cause: err })
+  /** Whether work may start now: undefined when running, a wait while starting. */
+  private admit(): Promise<void> | undefined {
+    const phase = this.life.phase
+    if (phase === 'closed') return Promise.reject(closedError(this.name))
+    if (phase === 'starting') return this.life.ready()
+    return undefined
   }
 
   /**
@@ -644,41 +374,7 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * await stoa.send('tally.vote.record', { voter: 'v1', choice: 'a' })
    */
   send(name: string, data?: Message, opts?: CallOptions): Promise<void> {
-    return this.deliverTask(name, data, this.rootMeta(opts))
-  }
-
-  /** Metadata of a task or event sent from outside any action. */
-  private rootMeta(opts: CallOptions | undefined): FixedMeta {
-    const id = opts?.id ?? newId()
-    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs
-    return { id, trace: opts?.trace ?? id, deadline: Date.now() + timeoutMs, timeoutMs, token: opts?.token, caller: opts?.caller ?? this.name }
-  }
-
-  /** @internal */
-  sendWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void> {
-    return this.deliverTask(name, data, parent.childMeta(opts, this.name))
-  }
-
-  private async deliverTask(name: string, data: Message | undefined, meta: FixedMeta): Promise<void> {
-    assertTaskName(name)
-    if (this.phase === 'closed') throw closedError(this.name)
-    if (this.phase === 'starting') await this.ready()
-    const msg = taskMessage(name, data)
-    const route = this.local.find(msg)
-    if (route !== undefined) {
-      this.background(this.run(route.data, msg, meta), route.data.key, meta.trace)
-      return
-    }
-    // Each client may reach different services (one HTTP client per service, say): a client
-    // that cannot place the task answers NOT_FOUND, and the next one is tried.
-    let reply: Reply | undefined
-    for (const c of this.clients) {
-      if (c.client === undefined) continue
-      reply = await c.client.deliver({ kind: 'send', name, msg: data ?? {}, meta })
-      if (reply.ok || reply.error.code !== 'NOT_FOUND') break
-    }
-    if (reply === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${name}"`, { task: name })
-    if (!reply.ok) throw StoaError.fromJSON(reply.error)
+    return this.delivery.task(name, data, this.rootMeta(opts), undefined)
   }
 
   /**
@@ -689,44 +385,14 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * await stoa.emit('vote.recorded', { voter: 'v1' })
    */
   emit(name: string, data?: Message, opts?: CallOptions): Promise<void> {
-    return this.deliverEvent(name, data, this.rootMeta(opts))
+    return this.delivery.event(name, data, this.rootMeta(opts), undefined)
   }
 
-  /** @internal */
-  emitWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void> {
-    return this.deliverEvent(name, data, parent.childMeta(opts, this.name))
-  }
-
-  private async deliverEvent(name: string, data: Message | undefined, meta: FixedMeta): Promise<void> {
-    assertEventName(name)
-    if (this.phase === 'closed') throw closedError(this.name)
-    if (this.phase === 'starting') await this.ready()
-    // Through client transports, every subscribing service hears the event once, this one
-    // included if it listens there; with no client, the subscribers here are all there is.
-    const clients = this.clients.filter((c) => c.client !== undefined)
-    if (clients.length === 0) {
-      this.background(this.runSubscribers(name, data ?? {}, meta), name, meta.trace)
-      return
-    }
-    const replies = await Promise.all(clients.map((c) => c.client!.deliver({ kind: 'emit', name, msg: data ?? {}, meta })))
-    for (const reply of replies) if (!reply.ok) throw StoaError.fromJSON(reply.error)
-  }
-
-  private async runSubscribers(name: string, data: Message, meta: FixedMeta): Promise<void> {
-    const subs = this.subscriptions.filter((s) => matchesSubscription(s.name, name))
-    const msg: Message = mergeMessages(data, { event: name })
-    const results = await Promise.allSettled(
-      subs.map((s) => {
-        const entry = subscriberEntry(s)
-        return this.run(entry, msg, { ...meta, id: undefined })
-      }),
-    )
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed !== undefined) throw failed.reason
-  }
-
-  private background(work: Promise<unknown>, what: string, trace: string): void {
-    work.catch((err: unknown) => this.log.error({ err, pattern: what, trace }, 'background work failed'))
+  /** Metadata of a task or event sent from outside any action. */
+  private rootMeta(opts: CallOptions | undefined): FixedMeta {
+    const id = opts?.id ?? newId()
+    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs
+    return { id, trace: opts?.trace ?? id, deadline: Date.now() + timeoutMs, timeoutMs, token: opts?.token, caller: opts?.caller ?? this.name }
   }
 
   // ---------------------------------------------------------------- transports
@@ -737,8 +403,9 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * closing has begun, so a broker can give it to another instance.
    */
   dispatch(e: Envelope): Promise<Reply> {
-    if (this.phase === 'closing' || this.phase === 'closed') return Promise.resolve(errorReply(closedError(this.name)))
-    if (this.phase === 'starting') return this.ready().then(() => this.dispatch(e), (err) => errorReply(toStoaError(err)))
+    const phase = this.life.phase
+    if (phase === 'closing' || phase === 'closed') return Promise.resolve(errorReply(closedError(this.name)))
+    if (phase === 'starting') return this.life.ready().then(() => this.dispatch(e), (err) => errorReply(toStoaError(err)))
     const meta = e.meta
     const now = Date.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
@@ -748,19 +415,19 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
       if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')
       if (e.kind === 'act') {
         const msg = { ...e.msg }
-        const route = this.local.find(msg)
+        const route = this.registry.local.find(msg)
         if (route === undefined) throw notFound(msg)
-        work = this.run(route.data, msg, full)
+        work = this.run(route.data, msg, full, undefined)
       } else if (e.kind === 'send') {
         assertTaskName(e.name)
         const msg = taskMessage(e.name, e.msg)
-        const route = this.local.find(msg)
+        const route = this.registry.local.find(msg)
         if (route === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${e.name}"`, { task: e.name })
-        work = this.run(route.data, msg, full)
+        work = this.run(route.data, msg, full, undefined)
       } else if (e.kind === 'emit') {
         assertEventName(e.name)
         if (deadline <= now) throw timeoutError(e.name)
-        work = this.runSubscribers(e.name, e.msg, full)
+        work = this.delivery.subscribers(e.name, e.msg, full)
       } else {
         throw new StoaError('INVALID_MESSAGE', `unknown envelope kind "${String((e as { kind: unknown }).kind)}"`)
       }
@@ -773,35 +440,33 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
     )
   }
 
-  private taskNames(): string[] {
-    return this.local
-      .list()
-      .map((r) => r.pattern.task)
-      .filter((t): t is string => typeof t === 'string')
-  }
-
   // ---------------------------------------------------------------- introspection
 
   /** Whether an action is registered under exactly this pattern. */
   has(pattern: string | Message): boolean {
-    return this.routes.exact(toPattern(pattern as string)) !== undefined
+    return this.registry.all.exact(toPattern(pattern as string)) !== undefined
   }
 
   /** The action a message would run, or undefined. `exact` finds only the identical pattern. */
   find(pattern: string | Message, options?: { exact?: boolean }): ActionInfo | undefined {
-    const route = options?.exact === true ? this.routes.exact(toPattern(pattern as string)) : this.routes.find(toMessage(pattern))
-    return route === undefined ? undefined : info(route)
+    const route = options?.exact === true ? this.registry.all.exact(toPattern(pattern as string)) : this.registry.all.find(toMessage(pattern))
+    return route?.data.info
   }
 
   /** Every action whose pattern contains the given pairs (all actions without one). */
   list(pattern?: string | Message): ActionInfo[] {
     const partial = pattern === undefined ? undefined : toMessage(pattern)
-    return this.routes.list(partial).map(info)
+    return this.registry.all.list(partial).map((r) => r.data.info)
   }
 
   /** The event subscriptions of this service. */
   listSubscriptions(): { name: string; plugin: string | undefined }[] {
-    return this.subscriptions.map((s) => ({ name: s.name, plugin: s.plugin }))
+    return this.registry.listSubscriptions()
+  }
+
+  /** The hooks around this service's calls, outermost first, with the plugin of each. */
+  listHooks(): { plugin: string; inbound: boolean; outbound: boolean }[] {
+    return this.registry.hooks.map((h: HookEntry) => ({ plugin: h.plugin, inbound: h.hooks.inbound !== undefined, outbound: h.hooks.outbound !== undefined }))
   }
 
   // ---------------------------------------------------------------- shutdown
@@ -811,37 +476,11 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
    * `graceMs`), closes the transports, then runs close hooks in reverse order of loading.
    */
   async close(): Promise<void> {
-    if (this.phase === 'closed') return
-    if (this.phase === 'starting' && this.starting !== undefined) await this.starting.catch(() => undefined)
-    this.phase = 'closing'
-    if (this.pending.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>((resolve) => {
-        this.drained = () => {
-          if (this.pending.size === 0) resolve()
-        }
-        timer = setTimeout(resolve, this.graceMs)
-      })
-      clearTimeout(timer)
-      this.drained = undefined
-      if (this.pending.size > 0) {
-        this.log.warn({ pending: this.pending.size, service: this.name }, 'closing with calls still in flight')
-      }
-    }
-    for (const t of [...this.transports].reverse()) {
-      await t.close().catch((err: unknown) => this.log.error({ err, transport: t.name }, 'transport failed to close'))
-    }
-    for (const hook of [...this.closeHooks].reverse()) {
-      await Promise.resolve()
-        .then(hook)
-        .catch((err: unknown) => this.log.error({ err }, 'close hook failed'))
-    }
-    for (const call of this.pending) call.reject(closedError(this.name))
-    this.pending.clear()
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.timerRefed = false
-    this.phase = 'closed'
+    await this.life.close(async () => {
+      const left = await this.deadlines.drain(this.graceMs)
+      if (left > 0) this.log.warn({ pending: left, service: this.name }, 'closing with calls still in flight')
+    })
+    this.deadlines.stop(closedError(this.name))
   }
 }
 
@@ -860,80 +499,11 @@ export function createStoa(options?: StoaOptions): Stoa {
   return new Stoa(options)
 }
 
-function info(route: Route<Entry>): ActionInfo {
-  const e = route.data
-  return {
-    pattern: e.pattern,
-    key: e.key,
-    plugin: e.plugin,
-    permission: e.permission,
-    description: e.description,
-    schema: e.schema,
-    transport: e.remote?.transport,
-  }
-}
-
-/**
- * The schema's output plus the pattern's own pairs, which schemas usually leave out. The output
- * is a fresh object made by the validator (or the message, which is already the caller's
- * copy), so the pairs are written into it rather than into a copy.
- */
-function mergePairs(value: unknown, msg: Message, keys: readonly string[]): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
-  const out = value as Message
-  for (let i = 0; i < keys.length; i++) out[keys[i]!] = msg[keys[i]!]
-  return out
-}
-
-function taskMessage(name: string, data: Message | undefined): Message {
-  return mergeMessages(data, { task: name })
-}
-
-const subscriberEntries = new WeakMap<Subscription, Entry>()
-function subscriberEntry(s: Subscription): Entry {
-  let e = subscriberEntries.get(s)
-  if (e === undefined) {
-    e = {
-      pattern: { event: s.name },
-      key: `event:${s.name}`,
-      keys: ['event'],
-      fn: s.handler,
-      schema: undefined,
-      permission: undefined,
-      description: undefined,
-      timeoutMs: undefined,
-      plugin: s.plugin,
-      prior: undefined,
-      remote: undefined,
-    }
-    subscriberEntries.set(s, e)
-  }
-  return e
-}
-
 function notFound(msg: Message): StoaError {
   const shown = describeMessage(msg)
   return new StoaError('NOT_FOUND', `no action matches "${shown}"`, { message: shown })
 }
 
-function timeoutError(key: string): StoaError {
-  return new StoaError('TIMEOUT', `"${key}" did not finish before its deadline`, { pattern: key })
-}
-
-function closedError(name: string): StoaError {
-  return new StoaError('CLOSED', `service "${name}" is closed`)
-}
-
-function unavailable(transport: string): TransportClient {
-  return {
-    deliver: () => Promise.resolve(errorReply(new StoaError('UNAVAILABLE', `transport "${transport}" is not started`))),
-  }
-}
-
 function errorReply(err: StoaError): Reply {
   return { ok: false, error: err.toJSON() }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

@@ -1,65 +1,9 @@
-import type { Context } from './context.js'
-import { StoaError } from './errors.js'
+import type { Action, ActionLike, ActionOptions } from './action.js'
+import { StoaError, toStoaError } from './errors.js'
+import type { Hooks } from './hooks.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 import { describeIssues, isSchema } from './schema.js'
-
-/** An action: receives the message and the context, returns (or resolves to) the result. */
-export type Action<M = Message, R = unknown> = (msg: M, ctx: Context) => R | Promise<R>
-
-/** What an action may declare besides its function. */
-export interface ActionOptions<S extends Schema | undefined = Schema | undefined> {
-  /** Checked before the action runs; the action receives the schema's output. */
-  schema?: S
-  /** The permission a caller needs (checked by the authz plugin). */
-  permission?: string
-  /** Default time limit for calls to this action, overriding the instance's. */
-  timeoutMs?: number
-  /** One line for `stoa list`. */
-  description?: string
-}
-
-/** An action with its declarations, as `action()` builds it. */
-export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
-  readonly handler: Action<any, Out>
-  /** Type-level only: the message the action accepts. */
-  readonly '~in'?: In
-}
-
-/**
- * Declares a typed action: the message is checked against `schema` before `handler` runs, and
- * `act` on a kernel or plugin built from it checks its message and infers its result at
- * compile time.
- *
- * @example
- * const sum = action({
- *   schema: z.object({ left: z.number(), right: z.number() }),
- *   handler: (msg) => ({ answer: msg.left + msg.right }),
- * })
- */
-export function action<S extends Schema, R>(def: ActionOptions<S> & {
-  schema: S
-  handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
-}): ActionDef<SchemaInput<S>, Awaited<R>>
-export function action<R>(def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> }): ActionDef<Message, Awaited<R>>
-export function action(def: ActionOptions & { handler: Action }): ActionDef {
-  return def
-}
-
-/** An action as a plugin or `add` accepts it: a plain function or an `action()` definition. */
-export type ActionLike = Action<Message, any> | ActionDef<any, any>
-
-/** The types of the actions a kernel knows by pattern string: what each accepts and returns. */
-export type ActionTypes = Record<string, { in: unknown; out: unknown }>
-
-/** The action types of an action map. Plain functions accept any message. */
-export type TypesOf<A> = {
-  [K in keyof A & string]: A[K] extends ActionDef<infer I, infer O>
-    ? { in: I; out: O }
-    : A[K] extends Action<any, infer R>
-      ? { in: Message; out: Awaited<R> }
-      : never
-}
 
 /** What `init` learns about this loading of the plugin. */
 export interface PluginInfo {
@@ -77,6 +21,7 @@ export interface Plugin<N extends string = string, O extends Schema | undefined 
   readonly dependencies: readonly string[]
   readonly actions: A | ((options: OptionsOf<O>, info: PluginInfo) => A) | undefined
   readonly init: PluginInit<O> | undefined
+  readonly hooks: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks) | undefined
 }
 
 /**
@@ -147,6 +92,8 @@ export function definePlugin<const N extends string, A extends Record<string, Ac
   dependencies?: readonly string[]
   actions?: (A & Record<string, ActionLike>) | ((options: OptionsOf<O>, info: PluginInfo) => A)
   init?: PluginInit<O>
+  /** Code wrapped around every call (see {@link Hooks}); a function when it needs the options. */
+  hooks?: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks)
 }): Plugin<N, O, A> {
   if (typeof def.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(def.name)) {
     throw new StoaError('INVALID_PLUGIN', `plugin name "${String(def.name)}" must be lowercase kebab-case`)
@@ -161,6 +108,7 @@ export function definePlugin<const N extends string, A extends Record<string, Ac
     dependencies: def.dependencies ?? [],
     actions: def.actions,
     init: def.init,
+    hooks: def.hooks,
   })
 }
 
@@ -193,4 +141,95 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v)
   }
   return value
+}
+
+/** How a plugin's `init` is run: attributed to the plugin, its close hook collected. */
+type PluginStart = () => Promise<void | CloseHook>
+
+/**
+ * What loads plugins into an instance: reserves their names, attributes the actions they add,
+ * and queues their `init` for `ready()`. The Seneca adapter loads through this, not through
+ * the kernel class.
+ */
+export interface PluginLoader {
+  /** Reserves a plugin's full name; loading one twice needs a tag. */
+  claim(name: string, tag: string | undefined): PluginInfo
+  /** Records a loaded plugin and queues its init (if any) for `ready()`. */
+  record(info: PluginInfo, init: PluginStart | undefined): void
+  /** Runs `fn` with the actions it adds attributed to plugin `fullname`. */
+  attribute<R>(fullname: string, fn: () => R): R
+}
+
+/** The plugins of one instance, and the one whose actions are being added now. */
+export class PluginSet implements PluginLoader {
+  private readonly loaded = new Map<string, PluginInfo>()
+  /** The plugin actions added now belong to, for `list()`. */
+  current: string | undefined
+  private readonly queue: (start: () => Promise<void>) => void
+  private readonly collect: (hook: CloseHook) => void
+
+  /**
+   * @param queue takes each plugin's start, to run in `ready()`
+   * @param collect takes the close hook a start returned
+   */
+  constructor(queue: (start: () => Promise<void>) => void, collect: (hook: CloseHook) => void) {
+    this.queue = queue
+    this.collect = collect
+  }
+
+  /** Whether a plugin (by name, or `name$tag`) is loaded. */
+  has(name: string): boolean {
+    return this.loaded.has(name)
+  }
+
+  claim(name: string, tag: string | undefined): PluginInfo {
+    const fullname = tag === undefined ? name : `${name}$${tag}`
+    if (this.loaded.has(fullname)) {
+      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is already loaded; load it again with a tag`, { plugin: fullname })
+    }
+    return { name, tag, fullname }
+  }
+
+  record(info: PluginInfo, init: PluginStart | undefined): void {
+    this.loaded.set(info.fullname, info)
+    if (info.tag !== undefined && !this.loaded.has(info.name)) this.loaded.set(info.name, info)
+    if (init === undefined) return
+    this.queue(async () => {
+      let hook: void | CloseHook
+      try {
+        hook = await this.attributeAsync(info.fullname, init)
+      } catch (err) {
+        const e = toStoaError(err)
+        const text = err instanceof Error ? err.message : String(err)
+        throw new StoaError(e.code === 'ACTION_FAILED' ? 'INVALID_PLUGIN' : e.code, `plugin "${info.fullname}" failed to start: ${text}`, {
+          plugin: info.fullname,
+        }, { cause: err })
+      }
+      if (typeof hook === 'function') this.collect(hook)
+    })
+  }
+
+  attribute<R>(fullname: string, fn: () => R): R {
+    const before = this.current
+    this.current = fullname
+    try {
+      return fn()
+    } finally {
+      this.current = before
+    }
+  }
+
+  private async attributeAsync<R>(fullname: string, fn: () => Promise<R>): Promise<R> {
+    // Actions added synchronously at the start of init are attributed to the plugin; after its
+    // first await they are not, which only affects `list()` output, never routing.
+    const before = this.current
+    this.current = fullname
+    try {
+      const p = fn()
+      this.current = before
+      return await p
+    } finally {
+      this.current = before
+    }
+  }
 }

@@ -1,7 +1,9 @@
 import type { Context } from './context.js'
 import { StoaError } from './errors.js'
-import type { Stoa } from './kernel.js'
+import type { ActionInfo } from './hooks.js'
+import type { Logger } from './logger.js'
 import type { Message } from './pattern.js'
+import type { PluginLoader } from './plugin.js'
 import { toMessage } from './pattern.js'
 
 /** Seneca's callback convention: `reply(err, out)`. */
@@ -25,6 +27,18 @@ interface SenecaDelegate {
   context: Message
 }
 
+/** The part of a stoa instance a Seneca plugin reaches: its public API, nothing more. */
+interface SenecaHost {
+  readonly log: Logger
+  add(pattern: string | Message, action: (msg: Message, ctx: Context) => unknown): unknown
+  act(pattern: Message): Promise<unknown>
+  use(plugin: SenecaPlugin, options?: Message): unknown
+  has(pattern: string | Message): boolean
+  find(pattern: string | Message): ActionInfo | undefined
+  list(pattern?: string | Message): ActionInfo[]
+  ready(): Promise<unknown>
+}
+
 let anonymous = 0
 
 /**
@@ -33,13 +47,13 @@ let anonymous = 0
  * and an `init:<name>` action, which runs in `ready()` as Seneca runs it at load time.
  * Seneca's conventions stay in this file; the rest of stoa never sees them.
  */
-export function runSenecaPlugin(stoa: Stoa<any>, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
+export function runSenecaPlugin(stoa: SenecaHost, loader: PluginLoader, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
   const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
-  const info = stoa.claimPlugin(name, tag)
+  const info = loader.claim(name, tag)
   const shared: Message = {}
   const delegate = makeDelegate(stoa, undefined, shared)
   let returned: unknown
-  stoa.withPlugin(info.fullname, () => {
+  loader.attribute(info.fullname, () => {
     returned = plugin.call(delegate, options)
   })
   // A plugin may name itself by returning `{ name }` or a string; its init action then
@@ -51,10 +65,10 @@ export function runSenecaPlugin(stoa: Stoa<any>, plugin: SenecaPlugin, options: 
         await stoa.act({ init: initName })
       }
     : undefined
-  stoa.addPlugin(info, init)
+  loader.record(info, init)
 }
 
-function makeDelegate(stoa: Stoa<any>, ctx: Context | undefined, shared: Message): SenecaDelegate {
+function makeDelegate(stoa: SenecaHost, ctx: Context | undefined, shared: Message): SenecaDelegate {
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) =>
     stoa.log[level]({ args: args.map((a) => (a instanceof Error ? a.message : a)) }, 'seneca plugin')
   const self: SenecaDelegate = {
@@ -104,7 +118,7 @@ function makeDelegate(stoa: Stoa<any>, ctx: Context | undefined, shared: Message
   return self
 }
 
-function toStoaAction(stoa: Stoa<any>, action: SenecaAction, shared: Message) {
+function toStoaAction(stoa: SenecaHost, action: SenecaAction, shared: Message) {
   return (msg: Message, ctx: Context): Promise<unknown> =>
     new Promise((resolve, reject) => {
       let replied = false
@@ -122,7 +136,7 @@ function toStoaAction(stoa: Stoa<any>, action: SenecaAction, shared: Message) {
 }
 
 /** Calls a Seneca callback with the outcome; a throwing callback is logged, never lost. */
-function settle(stoa: Stoa<any>, call: Promise<unknown>, done: Reply | undefined, self: SenecaDelegate): void {
+function settle(stoa: SenecaHost, call: Promise<unknown>, done: Reply | undefined, self: SenecaDelegate): void {
   call.then(
     (out) => invoke(stoa, done, self, null, out),
     (err: unknown) => {
@@ -132,7 +146,7 @@ function settle(stoa: Stoa<any>, call: Promise<unknown>, done: Reply | undefined
   )
 }
 
-function invoke(stoa: Stoa<any>, done: Reply | undefined, self: SenecaDelegate, err: unknown, out: unknown): void {
+function invoke(stoa: SenecaHost, done: Reply | undefined, self: SenecaDelegate, err: unknown, out: unknown): void {
   if (done === undefined) return
   try {
     done.call(self, err, out)

@@ -52,7 +52,7 @@ export interface Transport {
   /** Starts receiving: requests for actions matching `pins`, plus the host's tasks and events. */
   listen?(host: TransportHost, pins: readonly Pattern[]): Promise<void>
   /** Starts a client for acts matching `pins` and for tasks and events. */
-  client?(pins: readonly Pattern[], host: TransportHost): Promise<TransportClient>
+  client?(host: TransportHost, pins: readonly Pattern[]): Promise<TransportClient>
   /** Stops receiving, lets in-flight deliveries finish, and releases every resource. */
   close(): Promise<void>
 }

@@ -188,16 +188,18 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
     })
 
     ;(skips.close ? it.skip : it)(`finishes in-flight work before close resolves${skips.close ? ` (${skips.close})` : ''}`, async () => {
+      let started = false
       let finished = false
       const { client, server } = await pair((s) =>
         s.add('role:math,cmd:work', async () => {
+          started = true
           await new Promise((r) => setTimeout(r, 300))
           finished = true
           return { done: true }
         }),
       )
       const call = client.act('role:math,cmd:work')
-      await waitFor(() => (server as unknown as { pending: Set<unknown> }).pending.size > 0, 'the work to start')
+      await waitFor(() => started, 'the work to start')
       await server.close()
       expect(finished).to.equal(true)
       expect(await call).to.deep.equal({ done: true })

@@ -69,13 +69,13 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
 
     async listen(host: TransportHost, pins: readonly Pattern[]): Promise<void> {
       const { link: l, publisher: p } = connection(host)
-      const listener = opts.seneca ? new SenecaListener(l, host, pins, opts, sn) : new Listener(l, p, host, pins, opts, n, policy)
+      const listener = opts.seneca ? new SenecaListener(l, host, pins, opts, sn) : new Listener(l, p, host, opts, n, policy)
       listeners.push(listener)
       await start(l, p)
       await l.add(listener, RANK.listener)
     },
 
-    async client(pins: readonly Pattern[], host: TransportHost): Promise<TransportClient> {
+    async client(host: TransportHost, pins: readonly Pattern[]): Promise<TransportClient> {
       const { link: l, publisher: p } = connection(host)
       if (opts.seneca) {
         const caller = new RpcCaller(l, opts, host.log, senecaCodec(`stoa/${host.service}/${randomUUID()}`))

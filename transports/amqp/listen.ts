@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { EnvelopeKind, Pattern, Reply, TransportHost } from '../../actions/index.js'
-import { StoaError, matchesPattern } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
@@ -32,7 +32,6 @@ export class Listener implements LinkUser {
     private readonly link: Link,
     private readonly publisher: Publisher,
     private readonly host: TransportHost,
-    private readonly pins: readonly Pattern[],
     private readonly options: ResolvedAmqpOptions,
     private readonly names: Names,
     private readonly policy: RetryPolicy,
@@ -126,9 +125,7 @@ export class Listener implements LinkUser {
     const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes)
     let reply: Reply
     if (!incoming.ok) reply = { ok: false, error: incoming.error.toJSON() }
-    else if (this.pins.length > 0 && !this.pins.some((pin) => matchesPattern(pin, incoming.envelope.msg))) {
-      reply = { ok: false, error: new StoaError('NOT_FOUND', 'this service does not answer that message over amqp').toJSON() }
-    } else reply = await this.host.dispatch(incoming.envelope)
+    else reply = await this.host.dispatch(incoming.envelope)
     if (refused(reply, this.host)) return this.giveBack(ch, m)
     const replyTo = m.properties.replyTo as string | undefined
     if (replyTo !== undefined && replyTo !== '') {

@@ -268,9 +268,6 @@ export class SenecaListener implements LinkUser {
           if (k === 'timeout$' && typeof v === 'number' && v > 0) timeout = v
         } else msg[k] = v
       }
-      if (!this.pins.some((pin) => matchesPattern(pin, msg))) {
-        throw new StoaError('NOT_FOUND', 'this service does not answer that message over amqp')
-      }
       const id = typeof data.id === 'string' ? data.id : randomUUID()
       const slash = id.indexOf('/')
       return this.host.dispatch({

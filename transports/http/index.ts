@@ -44,10 +44,10 @@ export function createHttpTransport(options?: HttpOptions): HttpTransport {
   return {
     name: 'http',
     address: () => listener?.url,
-    async listen(host: TransportHost, pins: readonly Pattern[]) {
+    async listen(host: TransportHost) {
       if (starting) throw new StoaError('INVALID_PLUGIN', 'this http transport is already listening; create one per listening instance')
       starting = true
-      listener = await startListener(host, pins, settings)
+      listener = await startListener(host, settings)
     },
     async client(): Promise<TransportClient> {
       if (settings.url === undefined) {

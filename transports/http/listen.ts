@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/index.js'
-import { StoaError, matchesPattern, toStoaError, unwritableResult } from '../../actions/index.js'
+import { StoaError, toStoaError, unwritableResult } from '../../actions/index.js'
 import type { HttpSettings } from './options.js'
 import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
 import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
@@ -26,8 +26,8 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * little more than on a bare server. Requests from Seneca clients are recognised by their
  * headers and answered in Seneca's format.
  */
-export async function startListener(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings): Promise<HttpListener> {
-  const handler: RequestListener = (req, res) => onRequest(host, pins, settings, req, res)
+export async function startListener(host: TransportHost, settings: HttpSettings): Promise<HttpListener> {
+  const handler: RequestListener = (req, res) => onRequest(host, settings, req, res)
   const tls = settings.tls
   const server: Server | HttpsServer =
     tls === undefined
@@ -45,7 +45,7 @@ export async function startListener(host: TransportHost, pins: readonly Pattern[
   return { url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`, close: () => closeServer(server) }
 }
 
-function onRequest(host: TransportHost, pins: readonly Pattern[], settings: HttpSettings, req: IncomingMessage, res: ServerResponse): void {
+function onRequest(host: TransportHost, settings: HttpSettings, req: IncomingMessage, res: ServerResponse): void {
   // The caller's time budget runs from here: reading the body is part of the call's time.
   const arrived = Date.now()
   const url = req.url ?? '/'
@@ -86,21 +86,18 @@ function onRequest(host: TransportHost, pins: readonly Pattern[], settings: Http
   req.on('end', () => {
     if (refused) return
     const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-    handle(host, pins, req, res, text, arrived)
+    handle(host, req, res, text, arrived)
   })
   // A client that goes away mid-body leaves nothing to answer.
   req.on('error', () => res.destroy())
 }
 
-function handle(host: TransportHost, pins: readonly Pattern[], req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
+function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
   const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
   let e: Envelope
   try {
     const msg = parseMessage(text)
     e = seneca ? senecaEnvelope(req.headers, msg) : envelopeOf(req.headers, msg, arrived)
-    if (e.kind === 'act' && pins.length > 0 && !pins.some((pin) => matchesPattern(pin, e.msg))) {
-      throw new StoaError('NOT_FOUND', 'no action this listener serves matches the message')
-    }
   } catch (err) {
     const error = toStoaError(err).toJSON()
     if (seneca) answerSeneca(res, req, host.service, { ok: false, error })

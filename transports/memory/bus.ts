@@ -1,11 +1,9 @@
 import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/index.js'
-import { StoaError, assertTaskName, describeMessage, matchesPattern, matchesSubscription, taskService } from '../../actions/index.js'
+import { StoaError, assertTaskName, describeMessage, matchesSubscription, taskService } from '../../actions/index.js'
 
 /** One instance of a service attached to the bus. */
 interface Member {
   readonly host: TransportHost
-  /** Act pins this instance answers over the bus (empty: every local action). */
-  readonly pins: readonly Pattern[]
 }
 
 /**
@@ -101,7 +99,7 @@ export function createMemoryBus(): MemoryBus {
 }
 
 function answers(m: Member, msg: Envelope['msg']): boolean {
-  return (m.pins.length === 0 || m.pins.some((pin) => matchesPattern(pin, msg))) && m.host.answers(msg)
+  return m.host.answers(msg)
 }
 
 /**

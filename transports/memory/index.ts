@@ -20,7 +20,7 @@ export interface MemoryOptions {
  */
 export function createMemoryTransport(options: MemoryOptions): Transport {
   const { bus } = options
-  const joined: { host: TransportHost; pins: readonly Pattern[] }[] = []
+  const joined: { host: TransportHost }[] = []
   let closed = false
   const client: TransportClient = {
     deliver: (e) =>
@@ -30,8 +30,8 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   }
   return {
     name: 'memory',
-    async listen(host, pins) {
-      const member = { host, pins }
+    async listen(host) {
+      const member = { host }
       joined.push(member)
       bus.join(member)
     },

@@ -1,0 +1,62 @@
+import type { Context } from './context.js'
+import type { Message } from './pattern.js'
+import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
+
+/** An action: receives the message and the context, returns (or resolves to) the result. */
+export type Action<M = Message, R = unknown> = (msg: M, ctx: Context) => R | Promise<R>
+
+/** What an action may declare besides its function. */
+export interface ActionOptions<S extends Schema | undefined = Schema | undefined> {
+  /** Checked before the action runs; the action receives the schema's output. */
+  schema?: S
+  /** The permission a caller needs (checked by the authz plugin). */
+  permission?: string
+  /** Default time limit for calls to this action, overriding the instance's. */
+  timeoutMs?: number
+  /** One line for `stoa list`. */
+  description?: string
+  /** Callable without any identity or permission: what the authz plugin requires be said aloud. */
+  public?: boolean
+}
+
+/** An action with its declarations, as `action()` builds it. */
+export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
+  readonly handler: Action<any, Out>
+  /** Type-level only: the message the action accepts. */
+  readonly '~in'?: In
+}
+
+/**
+ * Declares a typed action: the message is checked against `schema` before `handler` runs, and
+ * `act` on a kernel or plugin built from it checks its message and infers its result at
+ * compile time.
+ *
+ * @example
+ * const sum = action({
+ *   schema: z.object({ left: z.number(), right: z.number() }),
+ *   handler: (msg) => ({ answer: msg.left + msg.right }),
+ * })
+ */
+export function action<S extends Schema, R>(def: ActionOptions<S> & {
+  schema: S
+  handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
+}): ActionDef<SchemaInput<S>, Awaited<R>>
+export function action<R>(def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> }): ActionDef<Message, Awaited<R>>
+export function action(def: ActionOptions & { handler: Action }): ActionDef {
+  return def
+}
+
+/** An action as a plugin or `add` accepts it: a plain function or an `action()` definition. */
+export type ActionLike = Action<Message, any> | ActionDef<any, any>
+
+/** The types of the actions a kernel knows by pattern string: what each accepts and returns. */
+export type ActionTypes = Record<string, { in: unknown; out: unknown }>
+
+/** The action types of an action map. Plain functions accept any message. */
+export type TypesOf<A> = {
+  [K in keyof A & string]: A[K] extends ActionDef<infer I, infer O>
+    ? { in: I; out: O }
+    : A[K] extends Action<any, infer R>
+      ? { in: Message; out: Awaited<R> }
+      : never
+}

@@ -1,0 +1,105 @@
+import type { Context } from './context.js'
+import type { Envelope, Reply } from './envelope.js'
+import type { ActionOptions } from './action.js'
+import type { Message, Pattern } from './pattern.js'
+import type { Schema } from './schema.js'
+
+/** What `list`, `find` and hooks learn about a registered action. */
+export interface ActionInfo {
+  readonly pattern: Pattern
+  /** The canonical pattern string. */
+  readonly key: string
+  /** The plugin that added it, if any. */
+  readonly plugin: string | undefined
+  readonly permission: string | undefined
+  readonly description: string | undefined
+  readonly schema: Schema | undefined
+  /** Every option the action declared: `permission`, `public`, a plugin's own (a limit...). */
+  readonly options: Readonly<ActionOptions>
+  /** The transport that serves it, for an action reached through a client. */
+  readonly transport: string | undefined
+}
+
+/**
+ * A local action's run as a hook sees it: the message in, the result (or a promise of it) out.
+ * The innermost one validates the message against the action's schema and runs the action.
+ */
+export type RunAction = (msg: Message, ctx: Context) => unknown
+
+/**
+ * A remote call as a hook sees it: the envelope about to leave through a client transport, and
+ * the context of the action making the call (undefined for a call made outside any action).
+ */
+export type Deliver = (envelope: Envelope, ctx: Context | undefined) => Promise<Reply>
+
+/** Where an outbound hook's calls go. */
+export interface RemoteTarget {
+  /** The client transport's name: `http`, `amqp`, `lambda`. */
+  readonly transport: string
+}
+
+/**
+ * Code a plugin wraps around the call path. Each function is called once per action (inbound)
+ * or per client transport (outbound), when the action is registered, the client starts or the
+ * hook is added: never per call. It receives the next step and returns the step to run in its
+ * place; returning `next` itself leaves that action alone at no cost. A step refuses a call by
+ * throwing (or rejecting with) a `StoaError`.
+ *
+ * Hooks of plugins loaded first are outermost. A service with no hooks runs its actions with
+ * no wrapper at all.
+ *
+ * @example
+ * const timing = definePlugin({
+ *   name: 'timing',
+ *   hooks: {
+ *     inbound: (next, action) => async (msg, ctx) => {
+ *       const start = performance.now()
+ *       try {
+ *         return await next(msg, ctx)
+ *       } finally {
+ *         console.log(action.key, performance.now() - start)
+ *       }
+ *     },
+ *   },
+ * })
+ */
+export interface Hooks {
+  /**
+   * Wraps a local action's run (an act, a task or an event subscriber), after the envelope is
+   * decoded and before the message is validated: where a token is verified and `ctx.identity`
+   * set, a permission checked, a bulkhead entered, a span started.
+   */
+  readonly inbound?: (next: RunAction, action: ActionInfo) => RunAction
+  /** Wraps the calls that leave through a client transport: where a breaker sits. */
+  readonly outbound?: (next: Deliver, target: RemoteTarget) => Deliver
+}
+
+/** A plugin's hooks as the kernel keeps them. */
+export interface HookEntry {
+  /** The plugin that registered them (`name` or `name$tag`). */
+  readonly plugin: string
+  readonly hooks: Hooks
+}
+
+/**
+ * Wraps `base` in every inbound hook, the first registered outermost. With no hooks this is
+ * `base` itself.
+ */
+export function composeInbound(base: RunAction, hooks: readonly HookEntry[], action: ActionInfo): RunAction {
+  let run = base
+  for (let i = hooks.length - 1; i >= 0; i--) {
+    const inbound = hooks[i]!.hooks.inbound
+    if (inbound !== undefined) run = inbound(run, action)
+  }
+  return run
+}
+
+/** Wraps a client's `deliver` in every outbound hook, the first registered outermost. */
+export function composeOutbound(base: Deliver, hooks: readonly HookEntry[], target: RemoteTarget): Deliver {
+  let deliver = base
+  for (let i = hooks.length - 1; i >= 0; i--) {
+    const outbound = hooks[i]!.hooks.outbound
+    if (outbound !== undefined) deliver = outbound(deliver, target)
+  }
+  return deliver
+}

@@ -1,0 +1,176 @@
+import type { Action, ActionOptions } from './action.js'
+import type { ActionInfo, Deliver, HookEntry, Hooks, RunAction } from './hooks.js'
+import { composeInbound } from './hooks.js'
+import { matchesSubscription } from './names.js'
+import type { Message, Pattern } from './pattern.js'
+import { patternString } from './pattern.js'
+import { Router } from './router.js'
+import type { Schema } from './schema.js'
+import { validate } from './schema.js'
+
+/** Where a client-pinned action goes: a transport's deliver, wrapped in the outbound hooks. */
+export interface Remote {
+  readonly transport: string
+  /** Replaced when the client starts and when a hook is added. */
+  deliver: Deliver
+}
+
+/** One registered action, local or remote, with everything a call needs worked out. */
+export interface Entry {
+  readonly pattern: Pattern
+  readonly key: string
+  readonly timeoutMs: number | undefined
+  readonly prior: Entry | undefined
+  readonly remote: Remote | undefined
+  /** What `list`, `find` and hooks see. */
+  readonly info: ActionInfo
+  /** The action alone: validates the message, then runs the handler. */
+  readonly base: RunAction
+  /** `base` inside every inbound hook: what a call runs. Recomposed when a hook is added. */
+  run: RunAction
+}
+
+/** An event subscription. */
+export interface Subscription {
+  readonly name: string
+  readonly plugin: string | undefined
+  readonly entry: Entry
+}
+
+/** An action as `add` hands it to the registry. */
+export type ActionParts = ActionOptions & { readonly handler: Action<any, unknown> }
+
+/**
+ * The service's actions, event subscriptions and hooks: registration, `prior` resolution,
+ * hook composition and lookups. Everything a call needs is worked out here, once.
+ */
+export class Registry {
+  /** Every action, local or reached through a client: what `act` looks up. */
+  readonly all = new Router<Entry>()
+  /** Local actions only: what a transport's incoming requests look up. */
+  readonly local = new Router<Entry>()
+  private readonly subscriptions: Subscription[] = []
+  private readonly hookList: HookEntry[] = []
+  /** Local actions and subscribers, in registration order: what a new hook wraps. */
+  private readonly runnable: Entry[] = []
+
+  /** Registers a local action; an earlier action it overrides becomes its `prior`. */
+  addAction(pattern: Pattern, parts: ActionParts, plugin: string | undefined): void {
+    const { handler, ...options } = parts
+    const key = patternString(pattern)
+    const entry = this.entry(pattern, key, options, plugin, this.priorOf(pattern), undefined, baseRun(handler, options.schema, Object.keys(pattern)))
+    this.all.add(pattern, entry)
+    this.local.add(pattern, entry)
+    this.runnable.push(entry)
+  }
+
+  /** Routes acts matching `pattern` to a client transport. */
+  addRemote(pattern: Pattern, remote: Remote, plugin: string | undefined): void {
+    const entry = this.entry(pattern, patternString(pattern), {}, plugin, this.priorOf(pattern), remote, unreachable)
+    this.all.add(pattern, entry)
+  }
+
+  /** Subscribes a handler to an event name (which may hold `*` segments). */
+  subscribe(name: string, handler: Action<Message, unknown>, plugin: string | undefined): void {
+    const entry = this.entry({ event: name }, `event:${name}`, {}, plugin, undefined, undefined, handler)
+    this.subscriptions.push({ name, plugin, entry })
+    this.runnable.push(entry)
+  }
+
+  /** Adds a plugin's hooks after those already added, and rewraps every local action. */
+  addHooks(plugin: string, hooks: Hooks): void {
+    this.hookList.push({ plugin, hooks: Object.freeze({ ...hooks }) })
+    if (hooks.inbound === undefined) return
+    for (const entry of this.runnable) entry.run = composeInbound(entry.base, this.hookList, entry.info)
+  }
+
+  /** The hooks in the order they wrap calls, outermost first. */
+  get hooks(): readonly HookEntry[] {
+    return this.hookList
+  }
+
+  /** The subscriptions matching an event name. */
+  subscribersOf(event: string): Entry[] {
+    const out: Entry[] = []
+    for (const s of this.subscriptions) if (matchesSubscription(s.name, event)) out.push(s.entry)
+    return out
+  }
+
+  /** The task names this service handles. */
+  taskNames(): string[] {
+    return this.local
+      .list()
+      .map((r) => r.pattern.task)
+      .filter((t): t is string => typeof t === 'string')
+  }
+
+  /** The distinct event names subscribed to. */
+  subscriptionNames(): string[] {
+    return [...new Set(this.subscriptions.map((s) => s.name))]
+  }
+
+  /** Every subscription with the plugin that made it. */
+  listSubscriptions(): { name: string; plugin: string | undefined }[] {
+    return this.subscriptions.map((s) => ({ name: s.name, plugin: s.plugin }))
+  }
+
+  private priorOf(pattern: Pattern): Entry | undefined {
+    // The action this one overrides: the identical pattern if registered, else whatever the
+    // pattern itself would have matched (a less specific action), as Seneca's prior does.
+    return this.all.exact(pattern)?.data ?? this.all.find(pattern)?.data
+  }
+
+  private entry(
+    pattern: Pattern,
+    key: string,
+    options: Readonly<ActionOptions>,
+    plugin: string | undefined,
+    prior: Entry | undefined,
+    remote: Remote | undefined,
+    base: RunAction,
+  ): Entry {
+    const info: ActionInfo = Object.freeze({
+      pattern,
+      key,
+      plugin,
+      permission: options.permission,
+      description: options.description,
+      schema: options.schema,
+      options: Object.freeze(options),
+      transport: remote?.transport,
+    })
+    const run = remote === undefined ? composeInbound(base, this.hookList, info) : base
+    return { pattern, key, timeoutMs: options.timeoutMs, prior, remote, info, base, run }
+  }
+}
+
+/**
+ * The action with its schema: the message is validated first and the action gets the schema's
+ * output plus the pattern's own pairs, which schemas usually leave out. Without a schema the
+ * action runs as it is, with no wrapper.
+ */
+function baseRun(fn: Action<any, unknown>, schema: Schema | undefined, keys: readonly string[]): RunAction {
+  if (schema === undefined) return fn
+  return (msg, ctx) => {
+    const input = validate(schema, msg)
+    if (input instanceof Promise) return input.then((value) => fn(mergePairs(value, msg, keys), ctx))
+    return fn(mergePairs(input, msg, keys), ctx)
+  }
+}
+
+/**
+ * The validator's output plus the pattern's pairs. The output is a fresh object made by the
+ * validator (or the message, which is already the caller's copy), so the pairs are written
+ * into it rather than into a copy.
+ */
+function mergePairs(value: unknown, msg: Message, keys: readonly string[]): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const out = value as Message
+  for (let i = 0; i < keys.length; i++) out[keys[i]!] = msg[keys[i]!]
+  return out
+}
+
+/** A remote entry's `base`: never called, the kernel sends remote calls through `remote`. */
+const unreachable: RunAction = () => {
+  throw new Error('a remote action has no local run')
+}

@@ -1,28 +1,47 @@
-/**
- * Every error stoa raises or carries has one of these codes. A code is a promise to users:
- * never renamed, never reused for something else. Each one has a line in docs/errors.md.
- */
-export const ERROR_CODES = [
-  'NOT_FOUND',
-  'INVALID_MESSAGE',
-  'INVALID_NAME',
-  'INVALID_PATTERN',
-  'INVALID_OPTIONS',
-  'INVALID_PLUGIN',
-  'TIMEOUT',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'UNAVAILABLE',
-  'OVERLOADED',
-  'CLOSED',
-  'INVALID_JSON',
-  'PAYLOAD_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'ACTION_FAILED',
-] as const
+/** What stoa promises about one error code. */
+export interface ErrorSpec {
+  /** The HTTP status the web plugin, the HTTP transport and API Gateway answer with. */
+  readonly http: number
+  /** Whether a failure may succeed if tried again later: retry with backoff, or dead-letter. */
+  readonly retryable: boolean
+  /** The `stoa` command's exit status. */
+  readonly exit: number
+  /** One line: what the code means. docs/errors.md says more. */
+  readonly summary: string
+}
 
-/** One of the stable error codes in {@link ERROR_CODES}. */
-export type ErrorCode = (typeof ERROR_CODES)[number]
+/**
+ * Every error stoa raises or carries has one of these codes, and this is the one table that
+ * says what each means on every transport. A code is a promise to users: never renamed, never
+ * reused for something else. Each one has a line in docs/errors.md, which a test holds to this
+ * table. Every failure exits 1, so that a cron or a workflow engine tests only for non-zero.
+ */
+const table = {
+  NOT_FOUND: { http: 404, retryable: false, exit: 1, summary: 'no action, task handler or prior matches' },
+  INVALID_MESSAGE: { http: 400, retryable: false, exit: 1, summary: 'the message failed the action\'s schema' },
+  INVALID_NAME: { http: 400, retryable: false, exit: 1, summary: 'an event or task name breaks the naming rules' },
+  INVALID_PATTERN: { http: 400, retryable: false, exit: 1, summary: 'a pattern is malformed or holds a forbidden key' },
+  INVALID_OPTIONS: { http: 500, retryable: false, exit: 1, summary: 'options failed validation at startup' },
+  INVALID_PLUGIN: { http: 500, retryable: false, exit: 1, summary: 'a plugin is malformed, duplicated, missing a dependency or failed to start' },
+  TIMEOUT: { http: 504, retryable: true, exit: 1, summary: 'the call did not finish before its deadline' },
+  UNAUTHENTICATED: { http: 401, retryable: false, exit: 1, summary: 'no valid identity token was presented' },
+  FORBIDDEN: { http: 403, retryable: false, exit: 1, summary: 'the identity lacks the permission required' },
+  UNAVAILABLE: { http: 503, retryable: true, exit: 1, summary: 'a transport or dependency cannot be reached now' },
+  OVERLOADED: { http: 503, retryable: true, exit: 1, summary: 'the service refuses work to protect itself' },
+  CLOSED: { http: 503, retryable: true, exit: 1, summary: 'the instance is closing or closed' },
+  INVALID_JSON: { http: 400, retryable: false, exit: 1, summary: 'a request body is not valid JSON' },
+  PAYLOAD_TOO_LARGE: { http: 413, retryable: false, exit: 1, summary: 'a request body is over the limit' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, exit: 1, summary: 'a request body is not application/json' },
+  ACTION_FAILED: { http: 500, retryable: true, exit: 1, summary: 'an action failed with something that is not a StoaError' },
+} as const satisfies Record<string, ErrorSpec>
+for (const row of Object.values(table)) Object.freeze(row)
+export const ERRORS: typeof table = Object.freeze(table)
+
+/** One of the stable error codes in {@link ERRORS}. */
+export type ErrorCode = keyof typeof ERRORS
+
+/** The codes, in the table's order. */
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(Object.keys(ERRORS) as ErrorCode[])
 
 /** The wire form of an error: no stack, no cause. */
 export interface StoaErrorJSON {
@@ -31,38 +50,13 @@ export interface StoaErrorJSON {
   details?: Record<string, unknown>
 }
 
-const codeSet: ReadonlySet<string> = new Set(ERROR_CODES)
 
 /** Marks errors made by any copy of stoa; a registered symbol is the same in every copy. */
 const BRAND = Symbol.for('stoa.StoaError')
 
 /** Whether `code` is one of stoa's error codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && codeSet.has(code)
-}
-
-/**
- * Whether a failure with this code may succeed if tried again later. Exhaustive by type, so
- * a new code cannot ship without a decision here; transports use it to choose between a retry
- * and the dead-letter queue.
- */
-export const retryable: Readonly<Record<ErrorCode, boolean>> = {
-  NOT_FOUND: false,
-  INVALID_MESSAGE: false,
-  INVALID_NAME: false,
-  INVALID_PATTERN: false,
-  INVALID_OPTIONS: false,
-  INVALID_PLUGIN: false,
-  TIMEOUT: true,
-  UNAUTHENTICATED: false,
-  FORBIDDEN: false,
-  UNAVAILABLE: true,
-  OVERLOADED: true,
-  CLOSED: true,
-  INVALID_JSON: false,
-  PAYLOAD_TOO_LARGE: false,
-  UNSUPPORTED_MEDIA_TYPE: false,
-  ACTION_FAILED: true,
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code)
 }
 
 /**

@@ -1,6 +1,21 @@
+/**
+ * `stoa/transport`: the entry point for transport authors. The contract a transport
+ * implements, the envelope it moves, and the helpers every transport needs once (turning a
+ * failure into a reply, waiting for work in hand up to a grace period, sweeping expired
+ * waits, matching pins and names). Application code imports `stoa` instead.
+ */
 import type { Envelope, Reply } from './envelope.js'
 import type { Logger } from './logger.js'
 import type { Message, Pattern } from './pattern.js'
+
+export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
+export { ERRORS, StoaError, isErrorCode, toStoaError, unwritableResult } from './errors.js'
+export type { ErrorCode, StoaErrorJSON } from './errors.js'
+export type { Logger } from './logger.js'
+export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
+export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
+export type { Message, Pattern } from './pattern.js'
+export { Sweeper, errorReply, settleWithin } from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../actions/index.js'
-import { isErrorCode, unwritableResult } from '../actions/index.js'
+import { isErrorCode, unwritableResult } from '../actions/transport.js'
 import type { Output } from './io.js'
 
 /**

@@ -21,6 +21,13 @@ function sources(dir: string): string[] {
   return out
 }
 
+/** The repository files a source file imports, as paths from the root (`actions/index.js`). */
+function localTargets(file: string): string[] {
+  return imports(file)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => relative(root, join(root, file, '..', spec)))
+}
+
 function imports(file: string): string[] {
   const text = readFileSync(join(root, file), 'utf8')
   return [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!)
@@ -35,14 +42,61 @@ describe('architecture: the direction of imports', () => {
     }
   })
 
-  it('lets plugins, transports and the CLI reach the kernel only through actions/index', () => {
+  it('lets plugins, transports, the CLI and examples reach the kernel only through its two entry points', () => {
+    const entries = [join('actions', 'index.js'), join('actions', 'transport.js')]
     for (const file of [...sources('plugins'), ...sources('transports'), ...sources('bin'), ...sources('examples')]) {
-      for (const spec of imports(file)) {
-        if (!spec.startsWith('.')) continue
-        const target = relative(root, join(root, file, '..', spec))
-        if (target.startsWith('actions')) expect(target, `${file} imports ${spec}`).to.equal(join('actions', 'index.js'))
+      for (const target of localTargets(file)) {
+        if (target.startsWith('actions')) expect(entries, `${file} imports ${target}`).to.include(target)
       }
     }
+  })
+
+  it('lets examples use the application entry point only, not the transport authors\' one', () => {
+    for (const file of sources('examples')) {
+      for (const target of localTargets(file)) {
+        if (target.startsWith('actions')) expect(target, `${file} imports ${target}`).to.equal(join('actions', 'index.js'))
+      }
+    }
+  })
+
+  it('reaches a plugin or a transport from outside its folder only through its index', () => {
+    for (const file of [...sources('actions'), ...sources('plugins'), ...sources('transports'), ...sources('bin'), ...sources('examples')]) {
+      for (const target of localTargets(file)) {
+        const m = /^(plugins|transports)\/([^/]+)\//.exec(target)
+        if (m === null || file.startsWith(`${m[1]}/${m[2]}/`)) continue
+        expect(target, `${file} imports ${target}`).to.equal(`${m[1]}/${m[2]}/index.js`)
+      }
+    }
+  })
+
+  it('keeps transports and plugins apart, but for the public entries named here', () => {
+    // The Lambda transport serves API Gateway events through the web plugin's route table.
+    const allowed = new Set(['transports/lambda -> plugins/web/index.js'])
+    for (const [from, other] of [
+      ['transports', 'plugins'],
+      ['plugins', 'transports'],
+    ] as const) {
+      for (const file of sources(from)) {
+        const folder = file.split('/').slice(0, 2).join('/')
+        for (const target of localTargets(file)) {
+          if (target.startsWith(`${other}/`)) expect(allowed.has(`${folder} -> ${target}`), `${file} imports ${target}`).to.equal(true)
+        }
+      }
+    }
+  })
+
+  it('has no import cycle in the kernel', () => {
+    const graph = new Map<string, string[]>()
+    for (const file of sources('actions')) graph.set(file.replace(/\.ts$/, '.js'), localTargets(file).filter((t) => t.startsWith('actions/')))
+    const done = new Set<string>()
+    const visit = (node: string, path: string[]): void => {
+      const at = path.indexOf(node)
+      expect(at, `import cycle: ${[...path.slice(at), node].join(' -> ')}`).to.equal(-1)
+      if (done.has(node)) return
+      for (const next of graph.get(node) ?? []) visit(next, [...path, node])
+      done.add(node)
+    }
+    for (const node of graph.keys()) visit(node, [])
   })
 
   it('keeps the kernel dependencies to a short list', () => {

@@ -1,7 +1,7 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
-import { StoaError, mergeMessages, toStoaError } from '../../actions/index.js'
+import { ERRORS, StoaError } from '../../actions/index.js'
+import { mergeMessages, toStoaError } from '../../actions/transport.js'
 import type { WebRoute } from './route-map.js'
-import { httpStatus } from './status.js'
 
 /** A route as the web plugin serves it: the neutral route plus the limits of its plugin. */
 export interface ServedRoute extends WebRoute {
@@ -160,7 +160,7 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const body = JSON.stringify({ error: e.toJSON() })
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
   if (requestId !== undefined) headers['x-request-id'] = requestId
-  return { status: httpStatus[e.code], headers, body }
+  return { status: ERRORS[e.code].http, headers, body }
 }
 
 function resultResponse(status: number, out: unknown, requestId: string | undefined): WebResponse {

@@ -22,7 +22,6 @@ export { createMatcher } from './match.js'
 export type { Match } from './match.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
 export type { HttpMethod, WebMiddleware, WebRoute } from './route-map.js'
-export { httpStatus } from './status.js'
 
 /**
  * The web plugin. Its options hold the route maps and the request limits; it adds

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { Clock, Timer } from '../../actions/deadlines.js'
 import { Deadlines } from '../../actions/deadlines.js'
-import { StoaError, toStoaError } from '../../actions/index.js'
+import { StoaError, toStoaError } from '../../actions/errors.js'
 
 /** A clock the test moves by hand: timers fire only in `advance`. */
 function fakeClock() {

@@ -1,19 +1,29 @@
 import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
-import { ERROR_CODES, StoaError, retryable, toStoaError, unwritableResult } from '../../actions/index.js'
+import { ERRORS, ERROR_CODES, StoaError, toStoaError, unwritableResult } from '../../actions/errors.js'
 
 describe('actions/errors', () => {
-  it('documents every code in docs/errors.md, and nothing else', () => {
+  it('documents every code in docs/errors.md with the HTTP status and retryability of the table, and nothing else', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1])
-    expect(documented).to.deep.equal([...ERROR_CODES])
+    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \|[^|]*\| (\d{3}) \| (yes|no) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3] === 'yes'])
+    expect(rows.map((r) => r[0])).to.deep.equal([...ERROR_CODES])
+    expect(rows).to.deep.equal(ERROR_CODES.map((code) => [code, ERRORS[code].http, ERRORS[code].retryable]))
   })
 
-  it('documents whether each code is retryable as the code table says', () => {
-    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-    for (const m of doc.matchAll(/^\| `([A-Z_]+)` \|.*\| (yes|no) \|$/gm)) {
-      expect(retryable[m[1] as keyof typeof retryable], m[1]).to.equal(m[2] === 'yes')
-    }
+  it('maps the codes callers rely on to their HTTP statuses', () => {
+    expect(ERRORS.INVALID_MESSAGE.http).to.equal(400)
+    expect(ERRORS.UNAUTHENTICATED.http).to.equal(401)
+    expect(ERRORS.FORBIDDEN.http).to.equal(403)
+    expect(ERRORS.NOT_FOUND.http).to.equal(404)
+    expect(ERRORS.TIMEOUT.http).to.equal(504)
+    expect(ERRORS.OVERLOADED.http).to.equal(503)
+    expect(ERRORS.UNAVAILABLE.http).to.equal(503)
+    expect(ERRORS.ACTION_FAILED.http).to.equal(500)
+  })
+
+  it('is frozen: a row cannot be changed at run time', () => {
+    expect(Object.isFrozen(ERRORS)).to.equal(true)
+    for (const code of ERROR_CODES) expect(Object.isFrozen(ERRORS[code]), code).to.equal(true)
   })
 
   it('serialises to code, message and details only, and back with the same code', () => {

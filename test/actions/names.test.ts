@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription, taskService } from '../../actions/index.js'
+import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription, taskService } from '../../actions/names.js'
 
 describe('actions/names', () => {
   for (const ok of ['user.authed', 'mover.created', 'address.reconciled', 'vote.sent', 'order-line.paid']) {

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { StoaError, mergeMessages, parsePattern, patternString, toMessage, toPattern } from '../../actions/index.js'
+import { StoaError } from '../../actions/errors.js'
+import { mergeMessages, parsePattern, patternString, toMessage, toPattern } from '../../actions/pattern.js'
 
 describe('actions/pattern', () => {
   it('reads pairs with typed values as jsonic does', () => {

@@ -1,8 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { Envelope, Logger, Reply, TransportClient } from '../../actions/index.js'
-import { StoaError, assertEventName, assertTaskName, taskService, toStoaError } from '../../actions/index.js'
+import type { Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
+import { StoaError, Sweeper, assertEventName, assertTaskName, errorReply, taskService, toStoaError } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
-import { describe, unavailable } from './connection.js'
+import { openChannel, unavailable } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
 import type { Names } from './topology.js'
 import { declareEvents, declareTasks } from './topology.js'
@@ -46,7 +46,16 @@ export class RpcCaller implements LinkUser {
   private readonly held: (() => void)[] = []
   private readonly waiting = new Map<string, Waiting>()
   private seq = 0
-  private sweeper: NodeJS.Timeout | undefined
+  /** Drops requests whose caller has stopped waiting (the kernel already answered TIMEOUT). */
+  private readonly sweeper = new Sweeper(500, (now) => {
+    for (const [id, w] of this.waiting) {
+      if (w.until <= now) {
+        this.waiting.delete(id)
+        w.resolve(errorReply(new StoaError('TIMEOUT', 'no reply before the deadline')))
+      }
+    }
+    return this.waiting.size > 0
+  })
 
   constructor(
     private readonly link: Link,
@@ -56,12 +65,10 @@ export class RpcCaller implements LinkUser {
   ) {}
 
   async up(model: ChannelModel): Promise<void> {
-    const ch = await model.createChannel()
-    ch.on('error', (err: Error) => this.log.warn({ err: describe(err) }, 'amqp: request channel error'))
-    ch.on('close', () => {
-      if (this.ch !== ch) return
+    const ch = await openChannel(model.createChannel(), this.link, this.log, 'request', (closed) => {
+      if (this.ch !== closed) return false
       this.down(unavailable('the request channel closed'))
-      this.link.restart('request channel closed')
+      return true
     })
     ch.on('return', (m: ConsumeMessage) => {
       const id = m.properties.correlationId as string | undefined
@@ -109,7 +116,7 @@ export class RpcCaller implements LinkUser {
     const until = (e.meta.deadline ?? Date.now() + 30_000) + REQUEST_SLACK_MS
     return new Promise<Reply>((resolve) => {
       this.waiting.set(id, { until, resolve })
-      this.armSweeper()
+      this.sweeper.arm()
       const write = () => {
         const ch = this.ch
         if (ch === undefined) {
@@ -141,24 +148,6 @@ export class RpcCaller implements LinkUser {
     w.resolve(this.codec.decode(m))
   }
 
-  /** Drops requests whose caller has stopped waiting (the kernel already answered TIMEOUT). */
-  private armSweeper(): void {
-    if (this.sweeper !== undefined) return
-    this.sweeper = setInterval(() => {
-      const now = Date.now()
-      for (const [id, w] of this.waiting) {
-        if (w.until <= now) {
-          this.waiting.delete(id)
-          w.resolve(errorReply(new StoaError('TIMEOUT', 'no reply before the deadline')))
-        }
-      }
-      if (this.waiting.size === 0) {
-        clearInterval(this.sweeper)
-        this.sweeper = undefined
-      }
-    }, 500)
-    this.sweeper.unref()
-  }
 }
 
 /**
@@ -251,6 +240,3 @@ export function createClient(rpc: RpcCaller | undefined, sender: Sender, target:
 
 const OK: Reply = { ok: true, out: undefined }
 
-function errorReply(err: StoaError): Reply {
-  return { ok: false, error: err.toJSON() }
-}

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
-import type { Logger } from '../../actions/index.js'
-import { StoaError } from '../../actions/index.js'
+import type { Logger } from '../../actions/transport.js'
+import { StoaError, Sweeper } from '../../actions/transport.js'
 import type { Outgoing } from './wire.js'
 
 /** What runs on every (re)connection, and what to undo when the connection is lost. */
@@ -226,7 +226,17 @@ export class Publisher implements LinkUser {
   private readonly queue: Job[] = []
   private readonly inflight = new Set<Job>()
   private readonly returned = new Set<string>()
-  private sweeper: NodeJS.Timeout | undefined
+  /** While publishes wait, fail the ones whose deadline passed: a caller must not wait forever. */
+  private readonly sweeper = new Sweeper(50, (now) => {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i]!
+      if (job.until <= now) {
+        this.queue.splice(i, 1)
+        settle(job, unavailable('the broker stayed unreachable until the deadline'))
+      }
+    }
+    return this.queue.length > 0
+  })
 
   constructor(
     private readonly link: Link,
@@ -235,12 +245,10 @@ export class Publisher implements LinkUser {
   ) {}
 
   async up(model: ChannelModel): Promise<void> {
-    const ch = await model.createConfirmChannel()
-    ch.on('error', (err: Error) => this.log.warn({ err: describe(err) }, 'amqp: publish channel error'))
-    ch.on('close', () => {
-      if (this.ch !== ch) return
+    const ch = await openChannel(model.createConfirmChannel(), this.link, this.log, 'publish', (closed) => {
+      if (this.ch !== closed) return false
       this.detach(unavailable('the publish channel closed before the broker confirmed'))
-      this.link.restart('publish channel closed')
+      return true
     })
     // A mandatory publish nobody can receive comes back (basic.return) before its confirm.
     ch.on('return', (m: { properties: { messageId?: string } }) => {
@@ -278,7 +286,7 @@ export class Publisher implements LinkUser {
         )
       }
       this.queue.push(job)
-      this.armSweeper()
+      this.sweeper.arm()
     })
   }
 
@@ -322,25 +330,6 @@ export class Publisher implements LinkUser {
     this.inflight.clear()
   }
 
-  /** While publishes wait, fail the ones whose deadline passed: a caller must not wait forever. */
-  private armSweeper(): void {
-    if (this.sweeper !== undefined) return
-    this.sweeper = setInterval(() => {
-      const now = Date.now()
-      for (let i = this.queue.length - 1; i >= 0; i--) {
-        const job = this.queue[i]!
-        if (job.until <= now) {
-          this.queue.splice(i, 1)
-          settle(job, unavailable('the broker stayed unreachable until the deadline'))
-        }
-      }
-      if (this.queue.length === 0) {
-        clearInterval(this.sweeper)
-        this.sweeper = undefined
-      }
-    }, 50)
-    this.sweeper.unref()
-  }
 }
 
 function settle(job: Job, err?: StoaError): void {
@@ -394,6 +383,21 @@ function startupError(err: unknown, log: Logger): StoaError {
 }
 
 /** An `UNAVAILABLE` error; the library's own message stays in the local cause. */
+/**
+ * Opens one of the long-lived channels (requests, publishes, consumers): its errors are logged
+ * as `amqp: <what> channel error`, and when it closes `lost(ch)` runs; if that says the loss
+ * matters (the channel is still the current one, nobody is stopping), the link restarts so
+ * every user gets a fresh channel.
+ */
+export async function openChannel<C extends Channel>(open: Promise<C>, link: Link, log: Logger, what: string, lost: (ch: C) => boolean): Promise<C> {
+  const ch = await open
+  ch.on('error', (err: Error) => log.warn({ err: describe(err) }, `amqp: ${what} channel error`))
+  ch.on('close', () => {
+    if (lost(ch)) link.restart(`${what} channel closed`)
+  })
+  return ch
+}
+
 export function unavailable(message: string, cause?: unknown): StoaError {
   return new StoaError('UNAVAILABLE', message, undefined, cause === undefined ? undefined : { cause })
 }

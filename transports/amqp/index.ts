@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/index.js'
-import { StoaError } from '../../actions/index.js'
+import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
+import { StoaError, settleWithin } from '../../actions/transport.js'
 import { RpcCaller, Sender, createClient } from './client.js'
 import { Link, Publisher } from './connection.js'
 import { Listener } from './listen.js'
@@ -105,9 +105,7 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       for (const l of listeners.splice(0)) await l.close()
       if (publisher !== undefined) {
         // Let confirms of publishes already made arrive before the connection goes.
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([publisher.idle(), new Promise<void>((r) => (timer = setTimeout(r, opts.graceMs)))])
-        clearTimeout(timer)
+        await settleWithin(publisher.idle(), opts.graceMs)
       }
       await link?.close()
     },

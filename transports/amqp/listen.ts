@@ -1,8 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Pattern, Reply, TransportHost } from '../../actions/index.js'
-import { StoaError } from '../../actions/index.js'
+import type { EnvelopeKind, Pattern, Reply, TransportHost } from '../../actions/transport.js'
+import { StoaError, errorReply, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
-import { describe } from './connection.js'
+import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
 import type { RetryPolicy } from './retry.js'
 import { decide } from './retry.js'
@@ -39,13 +39,11 @@ export class Listener implements LinkUser {
 
   async up(model: ChannelModel): Promise<void> {
     if (this.stopping) return
-    const ch = await model.createChannel()
     const { host, names, options } = this
-    ch.on('error', (err: Error) => host.log.warn({ err: describe(err) }, 'amqp: consumer channel error'))
-    ch.on('close', () => {
-      if (this.ch !== ch) return
+    const ch = await openChannel(model.createChannel(), this.link, host.log, 'consumer', (closed) => {
+      if (this.ch !== closed) return false
       this.ch = undefined
-      if (!this.stopping) this.link.restart('consumer channel closed')
+      return !this.stopping
     })
     await ch.prefetch(options.prefetch)
     await declareDlq(ch, names, host.service)
@@ -84,10 +82,7 @@ export class Listener implements LinkUser {
     this.stopping = true
     await this.pause()
     if (this.inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      const grace = new Promise<void>((r) => (timer = setTimeout(r, this.options.graceMs)))
-      await Promise.race([Promise.allSettled([...this.inflight]), grace])
-      clearTimeout(timer)
+      await settleWithin(Promise.allSettled([...this.inflight]), this.options.graceMs)
       if (this.inflight.size > 0) this.host.log.warn({ inflight: this.inflight.size }, 'amqp: closing with deliveries in hand; RabbitMQ will redeliver them')
     }
     const ch = this.ch
@@ -124,7 +119,7 @@ export class Listener implements LinkUser {
   private async request(ch: Channel, m: ConsumeMessage): Promise<void> {
     const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes)
     let reply: Reply
-    if (!incoming.ok) reply = { ok: false, error: incoming.error.toJSON() }
+    if (!incoming.ok) reply = errorReply(incoming.error)
     else reply = await this.host.dispatch(incoming.envelope)
     if (refused(reply, this.host)) return this.giveBack(ch, m)
     const replyTo = m.properties.replyTo as string | undefined
@@ -142,7 +137,7 @@ export class Listener implements LinkUser {
   /** A task or an event: run it, then acknowledge, retry later, or dead-letter. */
   private async work(ch: Channel, m: ConsumeMessage, kind: EnvelopeKind, queue: string): Promise<void> {
     const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
-    const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : { ok: false, error: incoming.error.toJSON() }
+    const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, refused(reply, this.host))
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)

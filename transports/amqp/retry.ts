@@ -1,5 +1,5 @@
-import type { ErrorCode, StoaErrorJSON } from '../../actions/index.js'
-import { retryable } from '../../actions/index.js'
+import type { ErrorCode, StoaErrorJSON } from '../../actions/transport.js'
+import { ERRORS } from '../../actions/transport.js'
 
 /** What to do with a task or event after a try. */
 export type Outcome =
@@ -21,7 +21,7 @@ export interface RetryPolicy {
 
 /**
  * Decides the fate of a task or event after a try. `previous` is the number of tries made
- * before this one. The kernel's `retryable` table decides whether an error may pass if tried
+ * before this one. The kernel's error table (`ERRORS[code].retryable`) decides whether an error may pass if tried
  * later (a timeout, a failing action) or never will (no handler, an invalid message): the
  * latter are poison and go to the dead-letter queue at once, so they never loop. `refused`
  * says the instance turned the work down because it is closing: not a try at all.
@@ -37,5 +37,5 @@ export function decide(error: StoaErrorJSON | undefined, previous: number, polic
 }
 
 function isRetryable(code: ErrorCode): boolean {
-  return retryable[code] === true
+  return ERRORS[code].retryable
 }

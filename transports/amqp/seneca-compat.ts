@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { Envelope, Message, Pattern, Reply, TransportClient, TransportHost } from '../../actions/index.js'
-import { StoaError, isErrorCode, matchesPattern, toStoaError, unwritableResult } from '../../actions/index.js'
+import type { Envelope, Message, Pattern, Reply, TransportClient, TransportHost } from '../../actions/transport.js'
+import { StoaError, errorReply, isErrorCode, matchesPattern, settleWithin, toStoaError, unwritableResult } from '../../actions/transport.js'
 import type { RequestCodec, RpcCaller } from './client.js'
 import type { Link, LinkUser } from './connection.js'
-import { describe } from './connection.js'
+import { openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
 import type { Outgoing } from './wire.js'
 
@@ -99,19 +99,19 @@ export function senecaCodec(origin: string): RequestCodec {
       try {
         data = JSON.parse(m.content.toString('utf8')) as Record<string, unknown>
       } catch {
-        return failed(new StoaError('ACTION_FAILED', 'the Seneca reply is not valid JSON'))
+        return errorReply(new StoaError('ACTION_FAILED', 'the Seneca reply is not valid JSON'))
       }
       if (data === null || typeof data !== 'object' || data.kind !== 'res') {
-        return failed(new StoaError('ACTION_FAILED', 'the Seneca reply is not a response'))
+        return errorReply(new StoaError('ACTION_FAILED', 'the Seneca reply is not a response'))
       }
       const error = data.error as Record<string, unknown> | undefined
       if (error !== undefined && error !== null) {
         // A stoa service answers with its own codes; anything else is Seneca's own failure,
         // whose message may carry internals, so only its code is kept.
         if (isErrorCode(error.code) && typeof error.message === 'string') {
-          return failed(StoaError.fromJSON({ code: error.code, message: error.message, details: error.details }))
+          return errorReply(StoaError.fromJSON({ code: error.code, message: error.message, details: error.details }))
         }
-        return failed(new StoaError('ACTION_FAILED', 'the Seneca action failed', { code: String(error.code ?? 'unknown') }))
+        return errorReply(new StoaError('ACTION_FAILED', 'the Seneca action failed', { code: String(error.code ?? 'unknown') }))
       }
       return { ok: true, out: data.res }
     },
@@ -128,10 +128,10 @@ export function createSenecaClient(rpc: RpcCaller, n: SenecaNames, pins: readonl
       // the kernel offer it to the service's other clients.
       if (e.kind === 'emit') return Promise.resolve({ ok: true, out: undefined })
       if (e.kind === 'send') {
-        return Promise.resolve(failed(new StoaError('NOT_FOUND', 'the seneca-amqp-transport mode carries acts only, no tasks', { task: e.name })))
+        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'the seneca-amqp-transport mode carries acts only, no tasks', { task: e.name })))
       }
       const route = routes.find((r) => matchesPattern(r.pin, e.msg))
-      if (route === undefined) return Promise.resolve(failed(new StoaError('NOT_FOUND', 'no pin of this client matches the message')))
+      if (route === undefined) return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'no pin of this client matches the message')))
       return rpc.call(n.exchange, route.key, e)
     },
   }
@@ -166,12 +166,10 @@ export class SenecaListener implements LinkUser {
   async up(model: ChannelModel): Promise<void> {
     if (this.stopping) return
     const { names: n, host } = this
-    const ch = await model.createChannel()
-    ch.on('error', (err: Error) => host.log.warn({ err: describe(err) }, 'amqp: seneca consumer channel error'))
-    ch.on('close', () => {
-      if (this.ch !== ch) return
+    const ch = await openChannel(model.createChannel(), this.link, host.log, 'seneca consumer', (closed) => {
+      if (this.ch !== closed) return false
       this.ch = undefined
-      if (!this.stopping) this.link.restart('seneca consumer channel closed')
+      return !this.stopping
     })
     await ch.prefetch(this.options.prefetch)
     await ch.assertExchange(n.exchange, 'topic', { durable: true, autoDelete: false })
@@ -200,11 +198,7 @@ export class SenecaListener implements LinkUser {
   async close(): Promise<void> {
     this.stopping = true
     await this.pause()
-    if (this.inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, this.options.graceMs)))])
-      clearTimeout(timer)
-    }
+    if (this.inflight.size > 0) await settleWithin(Promise.allSettled([...this.inflight]), this.options.graceMs)
     const ch = this.ch
     this.ch = undefined
     if (ch !== undefined) await ch.close().catch(() => undefined)
@@ -276,7 +270,7 @@ export class SenecaListener implements LinkUser {
         meta: { id, trace: slash >= 0 ? id.slice(slash + 1) : id, deadline: timeout === undefined ? undefined : Date.now() + timeout, caller: 'seneca' },
       })
     } catch (err) {
-      return Promise.resolve(failed(toStoaError(err)))
+      return Promise.resolve(errorReply(toStoaError(err)))
     }
   }
 }
@@ -290,6 +284,3 @@ function settleDelivery(ch: Channel, m: ConsumeMessage, how: 'ack' | 'requeue' |
   }
 }
 
-function failed(err: StoaError): Reply {
-  return { ok: false, error: err.toJSON() }
-}

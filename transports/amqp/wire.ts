@@ -1,6 +1,6 @@
 import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
-import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/index.js'
-import { StoaError, isErrorCode, unwritableResult } from '../../actions/index.js'
+import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
+import { StoaError, errorReply, isErrorCode, unwritableResult } from '../../actions/transport.js'
 
 /**
  * The message headers and properties stoa writes and reads. This file is the only one that
@@ -218,10 +218,6 @@ function copyProps(p: MessageProperties, headers: Record<string, unknown>): Opti
   if (p.type !== undefined) props.type = p.type as string
   if (p.appId !== undefined) props.appId = p.appId as string
   return props
-}
-
-function errorReply(err: StoaError): Reply {
-  return { ok: false, error: err.toJSON() }
 }
 
 function str(v: unknown): string | undefined {

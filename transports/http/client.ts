@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { Envelope, Reply, TransportClient } from '../../actions/index.js'
+import type { Envelope, Reply, TransportClient } from '../../actions/transport.js'
 import type { HttpSettings } from './options.js'
 import { isSenecaResponse, senecaReply, senecaRequestHeaders } from './seneca-compat.js'
 import { failure, replyOf, requestHeaders } from './wire.js'

@@ -3,8 +3,8 @@ import { createServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/index.js'
-import { StoaError, toStoaError, unwritableResult } from '../../actions/index.js'
+import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import { StoaError, errorReply, toStoaError, unwritableResult } from '../../actions/transport.js'
 import type { HttpSettings } from './options.js'
 import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
 import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
@@ -112,7 +112,7 @@ function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, 
       // The result cannot be written as JSON (a BigInt, a cycle): nothing is sent yet, so the
       // caller gets ACTION_FAILED and the log the reason, rather than the process crashing.
       host.log.error({ id: e.meta.id, trace: e.meta.trace, err: String(err) }, 'the result cannot be written as JSON')
-      answer(res, req, host.service, seneca, e, { ok: false, error: unwritableResult(err).toJSON() })
+      answer(res, req, host.service, seneca, e, errorReply(unwritableResult(err)))
     }
   })
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoaError } from '../../actions/index.js'
+import { StoaError } from '../../actions/transport.js'
 
 /**
  * PEM text (`-----BEGIN ...` blocks), as a string or as the Buffer a file read gives. A file

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import type { Envelope, EnvelopeMeta, Message, Reply, StoaErrorJSON } from '../../actions/index.js'
-import { isErrorCode } from '../../actions/index.js'
+import type { Envelope, EnvelopeMeta, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
+import { isErrorCode } from '../../actions/transport.js'
 import { bearer, failure } from './wire.js'
 
 /*

@@ -1,5 +1,5 @@
-import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/index.js'
-import { StoaError, assertTaskName, describeMessage, matchesSubscription, taskService } from '../../actions/index.js'
+import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/transport.js'
+import { StoaError, assertTaskName, describeMessage, errorReply, matchesSubscription, taskService } from '../../actions/transport.js'
 
 /** One instance of a service attached to the bus. */
 interface Member {
@@ -49,7 +49,7 @@ export class MemoryBus {
   deliver(e: Envelope): Promise<Reply> {
     if (e.kind === 'act') {
       const target = this.pick(
-        [...this.services.values()].flatMap((list) => list.filter((m) => answers(m, e.msg))),
+        [...this.services.values()].flatMap((list) => list.filter((m) => m.host.answers(e.msg))),
         'act',
       )
       if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers "${describeMessage(e.msg)}"`))
@@ -59,7 +59,7 @@ export class MemoryBus {
       try {
         assertTaskName(e.name)
       } catch (err) {
-        return Promise.resolve({ ok: false, error: (err as StoaError).toJSON() })
+        return Promise.resolve(errorReply(err))
       }
       const service = taskService(e.name)
       const list = (this.services.get(service) ?? []).filter((m) => m.host.tasks().includes(e.name!))
@@ -98,10 +98,6 @@ export function createMemoryBus(): MemoryBus {
   return new MemoryBus()
 }
 
-function answers(m: Member, msg: Envelope['msg']): boolean {
-  return m.host.answers(msg)
-}
-
 /**
  * Copies the message as a wire would, so sender and receiver never share objects: what
  * arrives is exactly what JSON can carry.
@@ -111,5 +107,5 @@ function clone(e: Envelope): Envelope {
 }
 
 function notFound(message: string): Reply {
-  return { ok: false, error: new StoaError('NOT_FOUND', message).toJSON() }
+  return errorReply(new StoaError('NOT_FOUND', message))
 }

@@ -1,4 +1,5 @@
-import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/index.js'
+import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
+import { StoaError, errorReply } from '../../actions/transport.js'
 import type { MemoryBus } from './bus.js'
 
 export { createMemoryBus, MemoryBus } from './bus.js'
@@ -25,7 +26,7 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   const client: TransportClient = {
     deliver: (e) =>
       closed
-        ? Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'memory transport is closed' } })
+        ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed')))
         : bus.deliver(e),
   }
   return {

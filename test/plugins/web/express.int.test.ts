@@ -2,9 +2,9 @@ import { expect } from 'chai'
 import express from 'express'
 import { z } from 'zod'
 import type { ErrorCode, Stoa } from '../../../actions/index.js'
-import { ERROR_CODES, StoaError, action, createStoa } from '../../../actions/index.js'
+import { ERRORS, ERROR_CODES, StoaError, action, createStoa } from '../../../actions/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
-import web, { httpStatus, mountWeb, serveWeb } from '../../../plugins/web/index.js'
+import web, { mountWeb, serveWeb } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
 
@@ -111,7 +111,7 @@ describe('web plugin on express', function () {
   it('answers every error code with its status and a JSON error body', async () => {
     for (const code of ERROR_CODES) {
       const res = await rawRequest(url, 'GET', `/fail/${code}`)
-      expect(res.status, code).to.equal(httpStatus[code])
+      expect(res.status, code).to.equal(ERRORS[code].http)
       expect(res.json, code).to.deep.equal({ error: { code, message: `failed with ${code}`, details: { n: 1 } } })
     }
   })

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { ConsumeMessage } from 'amqplib'
-import type { Envelope } from '../../../actions/index.js'
-import { StoaError } from '../../../actions/index.js'
+import type { Envelope } from '../../../actions/transport.js'
+import { StoaError } from '../../../actions/transport.js'
 import { HEADERS, deadLetterCopy, deadLetterReason, decodeReply, decodeRequest, encodeReply, encodeRequest, retryCopy } from '../../../transports/amqp/wire.js'
 
 /** What the broker would deliver for a published message. */

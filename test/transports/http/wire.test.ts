@@ -1,6 +1,6 @@
 import { expect } from 'chai'
-import type { Envelope } from '../../../actions/index.js'
-import { StoaError } from '../../../actions/index.js'
+import type { Envelope } from '../../../actions/transport.js'
+import { StoaError } from '../../../actions/transport.js'
 import { envelopeOf, replyOf, replyResponse, requestHeaders } from '../../../transports/http/wire.js'
 
 /** Outgoing headers as a listener receives them. */

@@ -1,0 +1,74 @@
+import type { Reply } from './envelope.js'
+import { toStoaError } from './errors.js'
+
+/**
+ * The reply for a failure: a `StoaError` as it is, anything else as `ACTION_FAILED` (its
+ * original kept out of the reply, as on every wire).
+ *
+ * @example
+ * return errorReply(new StoaError('NOT_FOUND', 'no such queue'))
+ */
+export function errorReply(err: unknown): Reply {
+  return { ok: false, error: toStoaError(err).toJSON() }
+}
+
+/**
+ * Waits for `work` to settle, but no longer than `graceMs`: what a transport's `close()` does
+ * with the deliveries in hand. Resolves true when the work settled in time.
+ *
+ * @example
+ * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn('closing with work in hand')
+ */
+export async function settleWithin(work: Promise<unknown>, graceMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))
+  try {
+    return await Promise.race([work.then(
+      () => true,
+      () => true,
+    ), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A periodic check that runs only while something is watched: `arm()` when a wait starts,
+ * and the sweep says whether anything is left; when nothing is, the timer stops. The timer
+ * never keeps the process alive.
+ *
+ * @example
+ * const sweeper = new Sweeper(500, (now) => {
+ *   for (const [id, w] of waiting) if (w.until <= now) { waiting.delete(id); w.expire() }
+ *   return waiting.size > 0
+ * })
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined
+  private readonly everyMs: number
+  private readonly sweep: (now: number) => boolean
+
+  /**
+   * @param everyMs how often to look
+   * @param sweep expires what is due at `now`; returns whether anything is still watched
+   */
+  constructor(everyMs: number, sweep: (now: number) => boolean) {
+    this.everyMs = everyMs
+    this.sweep = sweep
+  }
+
+  /** Starts sweeping, if not already. */
+  arm(): void {
+    if (this.timer !== undefined) return
+    this.timer = setInterval(() => {
+      if (!this.sweep(Date.now())) this.stop()
+    }, this.everyMs)
+    this.timer.unref()
+  }
+
+  /** Stops sweeping. */
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+  }
+}

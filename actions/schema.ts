@@ -18,15 +18,20 @@ export function isSchema(value: unknown): value is Schema {
   )
 }
 
+/** An issue's path as a dotted string (`pool.max`), empty for the value itself. */
+export function issuePath(issue: StandardSchemaV1.Issue): string {
+  return (issue.path ?? [])
+    .map((p) => (typeof p === 'object' && p !== null ? (p as StandardSchemaV1.PathSegment).key : p))
+    .map(String)
+    .join('.')
+}
+
 /** Turns Standard Schema issues into `fields` (dotted paths) and a readable message. */
 export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): { fields: string[]; text: string } {
   const fields: string[] = []
   const parts: string[] = []
   for (const issue of issues) {
-    const path = (issue.path ?? [])
-      .map((p) => (typeof p === 'object' && p !== null ? (p as StandardSchemaV1.PathSegment).key : p))
-      .map(String)
-      .join('.')
+    const path = issuePath(issue)
     if (!fields.includes(path)) fields.push(path)
     parts.push(path === '' ? issue.message : `${path}: ${issue.message}`)
   }

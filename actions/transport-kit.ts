@@ -1,5 +1,7 @@
 import type { Reply } from './envelope.js'
-import { toStoaError } from './errors.js'
+import { StoaError, toStoaError } from './errors.js'
+import type { Schema, SchemaOutput } from './schema.js'
+import { issuePath } from './schema.js'
 
 /**
  * The reply for a failure: a `StoaError` as it is, anything else as `ACTION_FAILED` (its
@@ -71,4 +73,31 @@ export class Sweeper {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
   }
+}
+
+/**
+ * Validates a transport's options against its schema (strict, with defaults) and freezes the
+ * result. A failure is `INVALID_OPTIONS` naming the transport and every failing option, an
+ * unknown (misspelt) one included: `amqp transport: option "prefetch": ...`.
+ *
+ * @example
+ * const settings = resolveTransportOptions('http', httpOptions, input)
+ */
+export function resolveTransportOptions<S extends Schema>(transport: string, schema: S, input: unknown): Readonly<SchemaOutput<S>> {
+  const result = schema['~standard'].validate(input ?? {})
+  if (result instanceof Promise) throw new StoaError('INVALID_OPTIONS', `${transport} transport: its options schema must validate synchronously`)
+  if (result.issues !== undefined) {
+    const named: { option: string; problem: string }[] = []
+    for (const issue of result.issues) {
+      // zod lists the unknown keys of a strict object in `keys`, on an issue for the object.
+      const unknownKeys = (issue as { keys?: unknown }).keys
+      if (Array.isArray(unknownKeys) && unknownKeys.length > 0) {
+        const at = issuePath(issue)
+        for (const k of unknownKeys) named.push({ option: at === '' ? String(k) : `${at}.${String(k)}`, problem: 'is not an option' })
+      } else named.push({ option: issuePath(issue), problem: issue.message })
+    }
+    const text = named.map((n) => `option "${n.option}": ${n.problem}`).join('; ')
+    throw new StoaError('INVALID_OPTIONS', `${transport} transport: ${text}`, { transport, fields: [...new Set(named.map((n) => n.option))] })
+  }
+  return Object.freeze(result.value as SchemaOutput<S>)
 }

@@ -4,13 +4,15 @@ import { alternate, med, report, sig, spr } from '../lib.js'
 /**
  * Kernel suite: sequential and 1000-concurrent act throughput with 100 registered patterns, for
  * stoa, Moleculer's local `broker.call`, Seneca's `act` and a bare awaited function; the lookup
- * alone for stoa's router and patrun; the cost of schema validation; memory after 1M acts. The
+ * alone for stoa's router and patrun; the cost of schema validation; memory after 1M acts; the
+ * call path with a plugin that adds no hook (`stoa-hooks-0`) and with three pass-through inbound
+ * hooks (`stoa-hooks-3`). The
  * headline ratios use synchronous handlers, as the issue's targets do; `-async` contestants run
  * handlers that return promises, which take the deadline-watching path; `stoa-string` acts with
  * a pattern string and data, `act('role:bench,cmd:c42', { left, right })`, as the README does.
  */
 export default async function kernel(): Promise<void> {
-  const names = ['bare', 'stoa', 'stoa-string', 'moleculer', 'stoa-async', 'moleculer-async', 'stoa-schema', 'router', 'patrun', 'seneca']
+  const names = ['bare', 'stoa', 'stoa-hooks-0', 'stoa-hooks-3', 'stoa-string', 'moleculer', 'stoa-async', 'moleculer-async', 'stoa-schema', 'router', 'patrun', 'seneca']
   const contestants: Contestant[] = names.map((name) => ({
     name,
     file: 'kernel/worker.ts',
@@ -33,6 +35,8 @@ export default async function kernel(): Promise<void> {
     ratios: {
       'stoa/moleculer': seq('stoa') / seq('moleculer'),
       'stoa/bare': seq('stoa') / seq('bare'),
+      'stoa-hooks-0/stoa': seq('stoa-hooks-0') / seq('stoa'),
+      'stoa-hooks-3/stoa': seq('stoa-hooks-3') / seq('stoa'),
       'stoa/seneca': seq('stoa') / seq('seneca'),
       'stoa-concurrent/moleculer-concurrent': conc('stoa') / conc('moleculer'),
       'stoa-async/moleculer-async': seq('stoa-async') / seq('moleculer-async'),

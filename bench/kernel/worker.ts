@@ -1,9 +1,9 @@
 // One contestant of the kernel suite, run in its own process:
-//   node --import tsx bench/kernel/worker.ts <stoa|stoa-string|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
+//   node --import tsx bench/kernel/worker.ts <stoa|stoa-hooks-0|stoa-hooks-3|stoa-string|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
 // Prints one JSON line: sequential and 1000-concurrent ops/s (and memory figures for stoa).
 import { createRequire } from 'node:module'
 import { z } from 'zod'
-import { action, createStoa } from '../../actions/index.js'
+import { action, createStoa, definePlugin } from '../../actions/index.js'
 import { Router } from '../../actions/router.js'
 import { toPattern } from '../../actions/index.js'
 import { emitFigures, measure } from '../lib.js'
@@ -81,6 +81,15 @@ async function main() {
     const call = () => stoa.act(msg)
     const figures = await loops(call)
     emitFigures(who === 'stoa' ? { ...figures, ...(await memory(call)) } : figures)
+  } else if (who === 'stoa-hooks-0' || who === 'stoa-hooks-3') {
+    // hooks-0: a plugin that declares hooks but none around calls; hooks-3: three plugins whose
+    // inbound hook only calls the next step. What the call path costs per hook.
+    const stoa = createStoa({ name: 'bench' })
+    if (who === 'stoa-hooks-0') stoa.use(definePlugin({ name: 'none', hooks: {} }))
+    else for (const name of ['one', 'two', 'three']) stoa.use(definePlugin({ name, hooks: { inbound: (next) => (m, ctx) => next(m, ctx) } }))
+    for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, (m) => sum(m as typeof msg))
+    await stoa.ready()
+    emitFigures(await loops(() => stoa.act(msg)))
   } else if (who === 'moleculer') {
     const { ServiceBroker } = require('moleculer') as typeof import('moleculer')
     const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false })

@@ -13,9 +13,9 @@ export interface SchemaSummary {
   readonly required: string[] | null
 }
 
-/** One line of `stoa list --json`. */
+/** One line of `stoa list --json`. A `hook` entry's pattern is where it wraps calls. */
 export interface ListEntry {
-  readonly kind: 'action' | 'task' | 'event'
+  readonly kind: 'action' | 'task' | 'event' | 'hook'
   readonly pattern: string
   readonly plugin: string | null
   /** null: the action takes any message. */
@@ -26,7 +26,8 @@ export interface ListEntry {
 
 /**
  * `stoa list <service>`: the service's actions, tasks and event subscriptions, with the keys
- * of each schema and the permission each requires; `--json` prints them as one array.
+ * of each schema and the permission each requires, then the hooks around its calls in the
+ * order they wrap them; `--json` prints them as one array.
  *
  * @example
  * await list({ positionals: ['./math.ts'], values: { json: true } }, io)
@@ -64,7 +65,17 @@ export function describe(stoa: Stoa): ListEntry[] {
   const events = stoa.listSubscriptions().map(
     (s): ListEntry => ({ kind: 'event', pattern: `event:${s.name}`, plugin: s.plugin ?? null, schema: null, permission: null, description: null }),
   )
-  return [...actions, ...events]
+  const hooks = stoa.listHooks().map(
+    (h): ListEntry => ({
+      kind: 'hook',
+      pattern: [h.inbound ? 'inbound' : '', h.outbound ? 'outbound' : ''].filter(Boolean).join('+'),
+      plugin: h.plugin,
+      schema: null,
+      permission: null,
+      description: null,
+    }),
+  )
+  return [...actions, ...events, ...hooks]
 }
 
 /**
@@ -102,7 +113,7 @@ function table(entries: readonly ListEntry[]): string {
   if (entries.length === 0) return 'no actions\n'
   const rows = [
     ['PATTERN', 'MESSAGE', 'PERMISSION', 'DESCRIPTION'],
-    ...entries.map((e) => [e.pattern, keysText(e.schema), e.permission ?? '-', e.description ?? '']),
+    ...entries.map((e) => (e.kind === 'hook' ? [`hook:${e.pattern}`, '-', '-', `plugin ${e.plugin ?? ''}`] : [e.pattern, keysText(e.schema), e.permission ?? '-', e.description ?? ''])),
   ]
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n') + '\n'

@@ -6,7 +6,7 @@ import { Link, Publisher } from './connection.js'
 import { Listener } from './listen.js'
 import { SenecaListener, createSenecaClient, senecaCodec, senecaNames } from './seneca-compat.js'
 import type { AmqpOptions } from './options.js'
-import { resolveOptions } from './options.js'
+import { resolveAmqpOptions } from './options.js'
 import { backoffDelays, names } from './topology.js'
 
 export type { AmqpOptions } from './options.js'
@@ -33,7 +33,7 @@ const RANK = { sender: 0, publisher: 1, rpc: 2, listener: 3 } as const
  * await gateway.send('tally.vote.record', { voter: 'v1', choice: 'a' })
  */
 export function createAmqpTransport(options: AmqpOptions = {}): Transport {
-  const opts = resolveOptions(options)
+  const opts = resolveAmqpOptions(options)
   const n = names(opts.prefix)
   const sn = senecaNames(opts.prefix)
   const policy = { attempts: opts.attempts, delays: backoffDelays(opts.attempts, opts.backoffMs, opts.maxBackoffMs) }

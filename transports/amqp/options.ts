@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoaError } from '../../actions/transport.js'
+import { StoaError, resolveTransportOptions } from '../../actions/transport.js'
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
 
@@ -8,7 +8,7 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
  * persistent messages, publisher confirms, manual acks, bounded prefetch, retries with
  * backoff, then the dead-letter queue.
  */
-export const amqpOptions = z.object({
+export const amqpOptions = z.strictObject({
   /** Broker URL; `STOA_AMQP_URL` when not given. */
   url: z.string().min(1).default('amqp://127.0.0.1:5672'),
   /** The service whose RPC queue this client's acts go to; needed only to call acts. */
@@ -66,25 +66,17 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): Partial<A
  * Validates options, fills in defaults and environment fallbacks, and freezes the result.
  * Throws `INVALID_OPTIONS` naming the faulty option.
  */
-export function resolveOptions(input: AmqpOptions | undefined): ResolvedAmqpOptions {
+export function resolveAmqpOptions(input: AmqpOptions | undefined): ResolvedAmqpOptions {
   const given = stripUndefined(input ?? {})
   if (given.seneca === true && given.prefix === undefined) given.prefix = 'seneca'
-  const result = amqpOptions.safeParse({ ...fromEnvironment(), ...given })
-  if (!result.success) {
-    const issue = result.error.issues[0]!
-    const path = issue.path.join('.')
-    throw new StoaError('INVALID_OPTIONS', `amqp transport: option "${path}": ${issue.message}`, {
-      transport: 'amqp',
-      fields: result.error.issues.map((i) => i.path.join('.')),
-    })
-  }
-  if (result.data.maxBackoffMs < result.data.backoffMs) {
+  const resolved = resolveTransportOptions('amqp', amqpOptions, { ...fromEnvironment(), ...given })
+  if (resolved.maxBackoffMs < resolved.backoffMs) {
     throw new StoaError('INVALID_OPTIONS', 'amqp transport: option "maxBackoffMs" must be at least "backoffMs"', {
       transport: 'amqp',
       fields: ['maxBackoffMs'],
     })
   }
-  return Object.freeze(result.data)
+  return resolved
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { Envelope, Reply, TransportClient } from '../../actions/transport.js'
-import type { HttpSettings } from './options.js'
+import type { ResolvedHttpOptions } from './options.js'
 import { isSenecaResponse, senecaReply, senecaRequestHeaders } from './seneca-compat.js'
 import { failure, replyOf, requestHeaders } from './wire.js'
 
@@ -81,7 +81,7 @@ class PendingRequest implements Dispatcher.DispatchHandler {
  * to a connection the listener is closing. Each request is abandoned soon after its deadline,
  * so a stuck listener holds no connection much longer than the caller's time limit.
  */
-export function createClient(url: string, settings: HttpSettings): HttpClient {
+export function createClient(url: string, settings: ResolvedHttpOptions): HttpClient {
   const target = new URL(url)
   const secure = target.protocol === 'https:'
   const pool = new Pool(target.origin, {

@@ -11,7 +11,7 @@ import { createClient } from './client.js'
 import type { HttpListener } from './listen.js'
 import { startListener } from './listen.js'
 import type { HttpOptions } from './options.js'
-import { httpSettings } from './options.js'
+import { resolveHttpOptions } from './options.js'
 
 export type { HttpOptions } from './options.js'
 
@@ -37,7 +37,7 @@ export interface HttpTransport extends Transport {
  * await client.act('role:math,cmd:sum', { left: 1, right: 2 })
  */
 export function createHttpTransport(options?: HttpOptions): HttpTransport {
-  const settings = httpSettings(options)
+  const settings = resolveHttpOptions(options)
   let listener: HttpListener | undefined
   let starting = false
   const clients: HttpClient[] = []

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Envelope, Message, Pattern, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
 import { StoaError, errorReply, toStoaError, unwritableResult } from '../../actions/transport.js'
-import type { HttpSettings } from './options.js'
+import type { ResolvedHttpOptions } from './options.js'
 import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
 import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
 
@@ -26,7 +26,7 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * little more than on a bare server. Requests from Seneca clients are recognised by their
  * headers and answered in Seneca's format.
  */
-export async function startListener(host: TransportHost, settings: HttpSettings): Promise<HttpListener> {
+export async function startListener(host: TransportHost, settings: ResolvedHttpOptions): Promise<HttpListener> {
   const handler: RequestListener = (req, res) => onRequest(host, settings, req, res)
   const tls = settings.tls
   const server: Server | HttpsServer =
@@ -45,7 +45,7 @@ export async function startListener(host: TransportHost, settings: HttpSettings)
   return { url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`, close: () => closeServer(server) }
 }
 
-function onRequest(host: TransportHost, settings: HttpSettings, req: IncomingMessage, res: ServerResponse): void {
+function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: IncomingMessage, res: ServerResponse): void {
   // The caller's time budget runs from here: reading the body is part of the call's time.
   const arrived = Date.now()
   const url = req.url ?? '/'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoaError } from '../../actions/transport.js'
+import { resolveTransportOptions } from '../../actions/transport.js'
 
 /**
  * PEM text (`-----BEGIN ...` blocks), as a string or as the Buffer a file read gives. A file
@@ -46,14 +46,10 @@ export const httpOptions = z.strictObject({
 /** Options of {@link createHttpTransport} as callers write them. */
 export type HttpOptions = z.input<typeof httpOptions>
 
-/** Options after defaults. */
-export type HttpSettings = z.output<typeof httpOptions>
+/** The options once validated and completed with defaults. */
+export type ResolvedHttpOptions = Readonly<z.output<typeof httpOptions>>
 
 /** Validates options, naming every failing option in an `INVALID_OPTIONS` error. */
-export function httpSettings(input: HttpOptions | undefined): HttpSettings {
-  const result = httpOptions.safeParse(input ?? {})
-  if (result.success) return result.data
-  const fields = result.error.issues.map((i) => i.path.join('.'))
-  const text = result.error.issues.map((i) => `option "${i.path.join('.')}": ${i.message}`).join('; ')
-  throw new StoaError('INVALID_OPTIONS', `http transport: ${text}`, { transport: 'http', fields })
+export function resolveHttpOptions(input: HttpOptions | undefined): ResolvedHttpOptions {
+  return resolveTransportOptions('http', httpOptions, input)
 }

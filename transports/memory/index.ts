@@ -1,14 +1,11 @@
 import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { StoaError, errorReply } from '../../actions/transport.js'
-import type { MemoryBus } from './bus.js'
+import type { MemoryOptions } from './options.js'
+import { resolveMemoryOptions } from './options.js'
 
 export { createMemoryBus, MemoryBus } from './bus.js'
 
-/** Options of the memory transport. */
-export interface MemoryOptions {
-  /** The bus shared by the instances that talk to each other. */
-  bus: MemoryBus
-}
+export type { MemoryOptions } from './options.js'
 
 /**
  * The in-process transport: instances in one process talk over a shared {@link MemoryBus}
@@ -20,7 +17,7 @@ export interface MemoryOptions {
  * const gateway = createStoa({ name: 'gateway' }).client(createMemoryTransport({ bus }), ['role:tally'])
  */
 export function createMemoryTransport(options: MemoryOptions): Transport {
-  const { bus } = options
+  const { bus } = resolveMemoryOptions(options)
   const joined: { host: TransportHost }[] = []
   let closed = false
   const client: TransportClient = {

@@ -32,6 +32,16 @@ describe('bin/commands/list', () => {
     expect(list.find((e) => e.pattern === 'event:total.changed')).to.deep.include({ kind: 'event', plugin: 'math' })
   })
 
+  it('lists the hooks around the calls, outermost first, with their plugin', async () => {
+    const r = await run(['list', 'test/fixtures/cli-math/hooked.ts'])
+    expect(r.code).to.equal(0)
+    expect(r.stdout.trimEnd().split('\n').at(-1)).to.match(/^hook:inbound\+outbound\s+-\s+-\s+plugin audit$/)
+    const json = JSON.parse((await run(['list', 'test/fixtures/cli-math/hooked.ts', '--json'])).stdout) as { kind: string }[]
+    expect(json.filter((e) => e.kind === 'hook')).to.deep.equal([
+      { kind: 'hook', pattern: 'inbound+outbound', plugin: 'audit', schema: null, permission: null, description: null },
+    ])
+  })
+
   it('lists the actions of a Seneca-style plugin', async () => {
     const r = await run(['list', 'test/fixtures/cli-math/seneca.cjs', '--json'])
     expect((JSON.parse(r.stdout) as { pattern: string }[]).map((e) => e.pattern)).to.deep.equal(['cmd:fail,role:calc', 'cmd:sum,role:calc'])

@@ -1,11 +1,11 @@
 import { expect } from 'chai'
 import { StoaError } from '../../../actions/index.js'
-import { fromEnvironment, resolveOptions } from '../../../transports/amqp/options.js'
+import { fromEnvironment, resolveAmqpOptions } from '../../../transports/amqp/options.js'
 import { bindingKey, names } from '../../../transports/amqp/topology.js'
 
 describe('amqp options and names', () => {
   it('fills in the safe defaults', () => {
-    const o = resolveOptions({ url: 'amqp://h' })
+    const o = resolveAmqpOptions({ url: 'amqp://h' })
     expect(o).to.include({ url: 'amqp://h', prefix: 'stoa', prefetch: 100, attempts: 5, queueType: 'classic', bufferSize: 1000 })
     expect(Object.isFrozen(o)).to.equal(true)
   })
@@ -18,7 +18,7 @@ describe('amqp options and names', () => {
   it('names the faulty option with INVALID_OPTIONS', () => {
     const bad = (o: object) => {
       try {
-        resolveOptions(o as never)
+        resolveAmqpOptions(o as never)
       } catch (err) {
         return err as StoaError
       }

@@ -29,7 +29,7 @@ export function createLogger(level: Level = 'warn', write: (line: string) => voi
     for (const [k, v] of Object.entries(fields)) {
       entry[k] = v instanceof Error ? describe(v, min <= rank.debug) : v
     }
-    write(JSON.stringify(entry) + '\n')
+    write(`${JSON.stringify(entry)}\n`)
   }
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') }
 }

@@ -140,7 +140,7 @@ export function patternString(pattern: Pattern): string {
     const text = typeof v === 'string' && (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
       ? `'${v.replace(/['\\]/g, '\\$&')}'`
       : String(v)
-    s += (s === '' ? '' : ',') + key + ':' + text
+    s += `${(s === '' ? '' : ',') + key}:${text}`
   }
   return s
 }
@@ -205,7 +205,7 @@ export function globToRegExp(glob: string): RegExp {
     else if (ch === '?') src += '[\\s\\S]'
     else src += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')
   }
-  return new RegExp(src + '$')
+  return new RegExp(`${src}$`)
 }
 
 /**

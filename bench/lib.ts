@@ -118,5 +118,5 @@ export async function measure(fn: () => Promise<void> | void, batch: number, ms 
 
 /** Prints a worker's figures as its last stdout line. */
 export function emitFigures(f: Figures): void {
-  process.stdout.write(JSON.stringify(f) + '\n')
+  process.stdout.write(`${JSON.stringify(f)}\n`)
 }

@@ -31,7 +31,7 @@ export interface Server {
  * once it printed `ready`. Client and server never share a process, as in production.
  */
 export async function startServer(file: string, args: string[]): Promise<Server> {
-  const prof = process.env.BENCH_AMQP_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_AMQP_PROF]
+  const prof = process.env.BENCH_AMQP_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AMQP_PROF}`]
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(file), 'server', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   const seen = new Set<string>()
   const waiters: { line: string; resolve: () => void }[] = []
@@ -51,7 +51,13 @@ export async function startServer(file: string, args: string[]): Promise<Server>
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`server did not print "${line}"`)), timeoutMs)
         child.once('exit', () => reject(new Error(`server exited before printing "${line}"`)))
-        waiters.push({ line, resolve: () => (clearTimeout(timer), resolve()) })
+        waiters.push({
+          line,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        })
       })
     },
     async stop() {

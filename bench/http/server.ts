@@ -18,7 +18,7 @@ const quiet = { error() {}, warn() {}, info() {}, debug() {} }
 const sum = (left: unknown, right: unknown) => ({ answer: Number(left) + Number(right) })
 
 function ready(url: string): void {
-  process.stdout.write(JSON.stringify({ url }) + '\n')
+  process.stdout.write(`${JSON.stringify({ url })}\n`)
 }
 
 function listen(server: ReturnType<typeof createServer>): Promise<string> {

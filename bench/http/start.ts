@@ -10,7 +10,7 @@ const here = fileURLToPath(new URL('.', import.meta.url))
  */
 export function startServer(kind: string): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', here + 'server.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', `${here}server.ts`, kind], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()

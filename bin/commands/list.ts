@@ -116,5 +116,5 @@ function table(entries: readonly ListEntry[]): string {
     ...entries.map((e) => (e.kind === 'hook' ? [`hook:${e.pattern}`, '-', '-', `plugin ${e.plugin ?? ''}`] : [e.pattern, keysText(e.schema), e.permission ?? '-', e.description ?? ''])),
   ]
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n') + '\n'
+  return `${rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n')}\n`
 }

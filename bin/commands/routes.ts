@@ -62,5 +62,5 @@ function printable(route: Route): Route {
 function format(rows: readonly Route[]): string {
   const cells = [['METHOD', 'PATH', 'PATTERN', 'STATUS'], ...rows.map((r) => [r.method, r.path, r.pattern, String(r.status ?? 200)])]
   const widths = [0, 1, 2].map((i) => Math.max(...cells.map((c) => c[i]!.length)))
-  return cells.map((c) => c.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n') + '\n'
+  return `${cells.map((c) => c.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n')}\n`
 }

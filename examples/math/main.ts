@@ -9,7 +9,7 @@ import { math } from './math.js'
  */
 async function main(): Promise<void> {
   const bus = createMemoryBus()
-  const say = (line: string) => process.stdout.write(line + '\n')
+  const say = (line: string) => process.stdout.write(`${line}\n`)
 
   const mathService = createStoa({ name: 'math' }).use(math, { precision: 2 })
   // Extend behaviour without editing it: a more specific pattern wraps the general one.

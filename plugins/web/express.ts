@@ -159,8 +159,14 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[], chains: R
 function guarded(stoa: Stoa<any>, match: Match<ServedRoute>, search: string | undefined, chain: readonly RequestHandler[], req: Request, res: Response, next: NextFunction): void {
   let i = 0
   const step = (err?: unknown): void => {
-    if (err === 'route' || err === 'router') return next()
-    if (err !== undefined && err !== null) return next(err)
+    if (err === 'route' || err === 'router') {
+      next()
+      return
+    }
+    if (err !== undefined && err !== null) {
+      next(err)
+      return
+    }
     if (res.headersSent || res.writableEnded) return
     const mw = chain[i++]
     if (mw === undefined) {

@@ -313,7 +313,8 @@ export class Publisher implements LinkUser {
       })
     } catch (err) {
       this.inflight.delete(job)
-      return settle(job, err instanceof StoaError ? err : unavailable(`publish failed: ${describe(err)}`))
+      settle(job, err instanceof StoaError ? err : unavailable(`publish failed: ${describe(err)}`))
+      return
     }
     if (!ok) this.blocked = true
   }

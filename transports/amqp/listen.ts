@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Pattern, Reply, TransportHost } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, TransportHost } from '../../actions/transport.js'
 import { StoaError, errorReply, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'

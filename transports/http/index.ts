@@ -4,7 +4,7 @@
  * and identity in headers (see wire.ts).
  * Wire-compatible with Seneca's own HTTP transport in both directions (see seneca-compat.ts).
  */
-import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
+import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { StoaError } from '../../actions/transport.js'
 import type { HttpClient } from './client.js'
 import { createClient } from './client.js'

@@ -1,4 +1,4 @@
-import type { Envelope, Pattern, Reply, TransportHost } from '../../actions/transport.js'
+import type { Envelope, Reply, TransportHost } from '../../actions/transport.js'
 import { StoaError, assertTaskName, describeMessage, errorReply, matchesSubscription, taskService } from '../../actions/transport.js'
 
 /** One instance of a service attached to the bus. */

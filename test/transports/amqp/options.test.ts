@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { StoaError } from '../../../actions/index.js'
+import type { StoaError } from '../../../actions/index.js'
 import { fromEnvironment, resolveAmqpOptions } from '../../../transports/amqp/options.js'
 import { bindingKey, names } from '../../../transports/amqp/topology.js'
 

@@ -37,7 +37,7 @@ describe('http transport client', function () {
     )
     const failed = results.filter((r) => r.status === 'rejected')
     expect(failed.length, String((failed[0] as PromiseRejectedResult | undefined)?.reason)).to.equal(0)
-    results.forEach((r, i) => expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1))
+    for (const [i, r] of results.entries()) expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1)
   })
 
   it('acts again after the listener closed the idle connection, and across many idle periods', async () => {

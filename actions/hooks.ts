@@ -86,20 +86,19 @@ export interface HookEntry {
  * `base` itself.
  */
 export function composeInbound(base: RunAction, hooks: readonly HookEntry[], action: ActionInfo): RunAction {
-  let run = base
-  for (let i = hooks.length - 1; i >= 0; i--) {
-    const inbound = hooks[i]!.hooks.inbound
-    if (inbound !== undefined) run = inbound(run, action)
-  }
-  return run
+  return compose(base, hooks, (h) => h.inbound, action)
 }
 
 /** Wraps a client's `deliver` in every outbound hook, the first registered outermost. */
 export function composeOutbound(base: Deliver, hooks: readonly HookEntry[], target: RemoteTarget): Deliver {
-  let deliver = base
+  return compose(base, hooks, (h) => h.outbound, target)
+}
+
+function compose<F, T>(base: F, hooks: readonly HookEntry[], pick: (h: Hooks) => ((next: F, about: T) => F) | undefined, about: T): F {
+  let step = base
   for (let i = hooks.length - 1; i >= 0; i--) {
-    const outbound = hooks[i]!.hooks.outbound
-    if (outbound !== undefined) deliver = outbound(deliver, target)
+    const wrap = pick(hooks[i]!.hooks)
+    if (wrap !== undefined) step = wrap(step, about)
   }
-  return deliver
+  return step
 }

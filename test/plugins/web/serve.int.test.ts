@@ -194,11 +194,15 @@ describe('serveWeb on node:http', function () {
 
     it("answers stoa's routes on node:http when the app is empty, and gives it every other path", async () => {
       const app = express()
-      const { url } = await start(mathStoa(), { app })
+      const seen: IncomingMessage[] = []
+      const { url } = await start(mathStoa(), { app, before: [(req, _res, next) => (seen.push(req), next())] })
       app.use(express.static('/nonexistent-dir-for-test'))
       app.get('/own', (_req, res) => void res.json({ own: true }))
       expect((await rawRequest(url, 'GET', '/sum?left=1&right=2')).json).to.deep.equal({ answer: 3 })
       expect((await rawRequest(url, 'GET', '/own')).json).to.deep.equal({ own: true })
+      // express swaps the prototype of every request it handles: the route never met it.
+      expect(Object.getPrototypeOf(seen[0])).to.equal(IncomingMessage.prototype)
+      expect(Object.getPrototypeOf(seen[1])).to.not.equal(IncomingMessage.prototype)
       const missing = await rawRequest(url, 'GET', '/missing')
       expect(missing.status).to.equal(404)
       expect(missing.json.error.code).to.equal('NOT_FOUND')

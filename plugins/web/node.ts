@@ -3,8 +3,7 @@ import { parse as parseQuery } from 'node:querystring'
 import type { Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { ServedRoute, WebResponse } from './handle.js'
-import { checkContentType, errorResponse, handleWebRequest, parseJsonBody, tooLarge } from './handle.js'
-import { HTTP_METHODS } from './options.js'
+import { checkContentType, errorResponse, handleWebRequest, parseJsonBody, tooLarge, unmatchedResponse } from './handle.js'
 import type { Match } from './match.js'
 
 /*
@@ -71,45 +70,9 @@ function run(
   })
 }
 
-/**
- * The answer for a request no route and nothing else took, where stoa owns the server: a path
- * some route has, asked with another method, is answered `OPTIONS` 204 or 405, each with
- * `Allow`; any other path 404 `NOT_FOUND`. The 405 body keeps the code `NOT_FOUND` (there is no
- * route for that method), with the methods the path answers in `details.allow`.
- */
+/** Answers a request no route and nothing else took: see {@link unmatchedResponse}. */
 export function unmatched(find: (method: string, path: string) => Match<ServedRoute> | undefined, req: IncomingMessage, res: ServerResponse, path: string): void {
-  const allow = allowedMethods(find, path)
-  const method = req.method ?? 'GET'
-  if (allow.length === 0) {
-    send(res, errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}`)))
-    return
-  }
-  allow.push('OPTIONS')
-  const header = allow.join(', ')
-  if (method === 'OPTIONS') {
-    send(res, { status: 204, headers: { allow: header }, body: undefined })
-    return
-  }
-  const answer = errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}; it answers ${header}`, { allow }))
-  answer.status = 405
-  answer.headers.allow = header
-  send(res, answer)
-}
-
-/** The methods some route answers on `path`, HEAD wherever GET is (the matcher answers it so). */
-function allowedMethods(find: (method: string, path: string) => Match<ServedRoute> | undefined, path: string): string[] {
-  const out: string[] = []
-  for (const method of HTTP_METHODS) {
-    if (method === 'OPTIONS') continue
-    try {
-      if (find(method, path) !== undefined) out.push(method)
-    } catch {
-      // A route's pattern matched but its parameter is not valid percent-encoding: the path
-      // exists all the same.
-      out.push(method)
-    }
-  }
-  return out
+  send(res, unmatchedResponse(find, req.method ?? 'GET', path))
 }
 
 /** A 302 to `location`, as express's res.redirect answers (seneca-web's redirect and secure.fail). */

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** One contestant: a script run in its own process, printing one JSON line of figures last. */
@@ -119,4 +120,24 @@ export async function measure(fn: () => Promise<void> | void, batch: number, ms 
 /** Prints a worker's figures as its last stdout line. */
 export function emitFigures(f: Figures): void {
   process.stdout.write(`${JSON.stringify(f)}\n`)
+}
+
+let ticksPerSecond: number | undefined
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in seconds, read from
+ * /proc (Linux); NaN where there is none. A server's CPU per request tells apart a contestant
+ * that is cheap from one that only got more of the two shared cores than the load generator.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and
+    // stime are the 14th and 15th of the line, the 12th and 13th after ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+  } catch {
+    return NaN
+  }
 }

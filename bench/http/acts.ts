@@ -2,14 +2,15 @@ import { Agent, request } from 'node:http'
 import { createRequire } from 'node:module'
 import { createStoa } from '../../actions/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'
-import { emitFigures } from '../lib.js'
+import { cpuSeconds, emitFigures } from '../lib.js'
 import { startServer } from './start.js'
 
 /**
  * `acts.ts <kind> <seconds>`: act throughput with a client in this process and the listener
  * in another, 100 acts in flight. `stoa-http`: stoa's client and listener; `node-http`: a bare
  * node:http client on a kept-alive agent and the bare server; `seneca-http`: Seneca's client and
- * listener (`type: 'http'`). Every act adds 1 and 2 and checks the answer.
+ * listener (`type: 'http'`). Every act adds 1 and 2 and checks the answer. Prints acts per
+ * second and the listener's CPU time per act (µs).
  */
 const [kind, secondsText] = process.argv.slice(2) as [string, string]
 const seconds = Number(secondsText ?? 3)
@@ -53,7 +54,7 @@ async function client(url: string): Promise<{ act: () => Promise<unknown>; close
 }
 
 /** Keeps IN_FLIGHT acts going for `secs` (a new one starts as each ends) and counts them. */
-function run(act: () => Promise<unknown>, secs: number): Promise<{ ops: number; errors: number }> {
+function run(act: () => Promise<unknown>, secs: number): Promise<{ ops: number; done: number; errors: number }> {
   return new Promise((resolve) => {
     let done = 0
     let errors = 0
@@ -62,7 +63,7 @@ function run(act: () => Promise<unknown>, secs: number): Promise<{ ops: number; 
     const until = t0 + secs * 1000
     const next = () => {
       if (performance.now() >= until) {
-        if (--running === 0) resolve({ ops: (done * 1000) / (performance.now() - t0), errors })
+        if (--running === 0) resolve({ ops: (done * 1000) / (performance.now() - t0), done, errors })
         return
       }
       act().then(
@@ -85,9 +86,12 @@ const { url, child } = await startServer(kind)
 try {
   const c = await client(url)
   await run(c.act, 1)
-  const { ops, errors } = await run(c.act, seconds)
+  const cpu0 = cpuSeconds(child.pid!)
+  const { ops, done, errors } = await run(c.act, seconds)
+  // The listener's CPU per act, as for the routes: the client shares the cores.
+  const cpuUs = ((cpuSeconds(child.pid!) - cpu0) * 1e6) / done
   await c.close()
-  emitFigures({ ops, errors })
+  emitFigures({ ops, cpuUs, errors })
 } finally {
   child.kill('SIGKILL')
 }

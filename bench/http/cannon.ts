@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { emitFigures } from '../lib.js'
+import { cpuSeconds, emitFigures } from '../lib.js'
 import { startServer } from './start.js'
 
 /**
  * `cannon.ts <kind> <get|act> <seconds>`: starts one server of the suite in its own process,
  * checks that it answers `{"answer":3}`, then loads it with autocannon, a third process, with
- * 100 connections (100 requests in flight), and prints requests per second and latency.
+ * 100 connections (100 requests in flight), and prints requests per second, latency and the
+ * server's CPU time per request (µs).
  */
 const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act', string]
 const seconds = Number(secondsText ?? 3)
@@ -40,9 +41,12 @@ try {
   const text = await check.text()
   if (check.status !== 200 || JSON.stringify(JSON.parse(text)) !== '{"answer":3}') throw new Error(`${kind} answered ${check.status} ${text}`)
   await cannon(target, 100, 1)
+  const cpu0 = cpuSeconds(child.pid!)
   const r = await cannon(target, 100, seconds)
+  const cpu = cpuSeconds(child.pid!) - cpu0
   emitFigures({
     ops: r.requests.average,
+    cpuUs: (cpu * 1e6) / r.requests.total,
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,

@@ -3,8 +3,9 @@ import { alternate, med, report, sig, spr } from '../lib.js'
 
 /**
  * The http suite, every server in its own process:
- * - a mounted action route (`GET /sum?left=1&right=2`): stoa's web plugin on express vs a bare
- *   express handler, seneca-web on express, moleculer-web and bare node:http, loaded by
+ * - a mounted action route (`GET /sum?left=1&right=2`): stoa's web plugin mounted in an express
+ *   app (`stoa-web`, mountWeb) and on its own node:http server (`stoa-serve`, serveWeb) vs a
+ *   bare express handler, seneca-web on express, moleculer-web and bare node:http, loaded by
  *   autocannon (a third process) with 100 connections; plus `express-mw`, one express
  *   middleware answering from the raw request, express's own floor for a mounted route;
  * - act throughput of stoa's HTTP transport listener vs Seneca's HTTP transport listener and a
@@ -12,18 +13,22 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  *   (`stoa-http/...`);
  * - the same acts sent by each side's own client, 100 in flight (`...-client`): stoa's client
  *   and listener vs a bare node:http client and server vs Seneca's client and listener.
- * `BENCH_SECONDS` (default 3) and `BENCH_ROUNDS` (default 3) bound the run.
+ * Beside each rate, the server's CPU time per request (µs, median): autocannon or the client
+ * shares the two cores with the server, so a rate alone can flatter whichever side gets more
+ * of them. `BENCH_SECONDS` (default 3) and `BENCH_ROUNDS` (default 3) bound the run;
+ * `BENCH_ONLY` (names, comma-separated) runs some contestants alone.
  */
 export default async function http(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
-  const routes = ['express', 'express-mw', 'stoa-web', 'seneca-web', 'moleculer-web', 'node-http-get']
+  const routes = ['express', 'express-mw', 'stoa-web', 'stoa-serve', 'seneca-web', 'moleculer-web', 'node-http-get']
   const acts = ['node-http', 'stoa-http', 'seneca-http']
+  const only = process.env.BENCH_ONLY?.split(',')
   const contestants: Contestant[] = [
     ...routes.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'get', seconds] })),
     ...acts.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'act', seconds] })),
     ...acts.map((kind) => ({ name: `${kind}-client`, file: 'http/acts.ts', args: [kind, seconds] })),
-  ]
+  ].filter((c) => only === undefined || only.includes(c.name))
   const all = await alternate(contestants, rounds)
   const ops = Object.fromEntries(contestants.map((c) => [c.name, med(all, c.name, 'ops')]))
   const r = (a: string, b: string) => ops[a]! / ops[b]!
@@ -35,6 +40,10 @@ export default async function http(): Promise<void> {
     'express-mw/seneca-web': r('express-mw', 'seneca-web'),
     'stoa-web/moleculer-web': r('stoa-web', 'moleculer-web'),
     'stoa-web/node-http': r('stoa-web', 'node-http-get'),
+    // stoa owning the server: its routes on node:http, against the fastest gateway and node's floor.
+    'stoa-serve/moleculer-web': r('stoa-serve', 'moleculer-web'),
+    'stoa-serve/node-http': r('stoa-serve', 'node-http-get'),
+    'stoa-serve/stoa-web': r('stoa-serve', 'stoa-web'),
     'stoa-http/node-http': r('stoa-http', 'node-http'),
     'stoa-http/seneca-http': r('stoa-http', 'seneca-http'),
     'stoa-http-client/node-http-client': r('stoa-http-client', 'node-http-client'),
@@ -42,10 +51,19 @@ export default async function http(): Promise<void> {
   }
   const spreads = Object.fromEntries(contestants.map((c) => [c.name, sig(spr(all, c.name, 'ops'))]))
   const p99 = Object.fromEntries(contestants.map((c) => [c.name, (all[c.name] ?? []).some((f) => f.p99 !== undefined) ? med(all, c.name, 'p99') : NaN]))
+  const cpuUs = Object.fromEntries(contestants.map((c) => [c.name, sig(med(all, c.name, 'cpuUs'))]))
+  // The same comparisons in server CPU per request, where lower is cheaper: steadier than the
+  // rates when the load generator and other work take the cores unevenly.
+  const c = (a: string, b: string) => sig(cpuUs[a]! / cpuUs[b]!)
+  const cpuRatios = {
+    'stoa-serve/moleculer-web': c('stoa-serve', 'moleculer-web'),
+    'stoa-serve/node-http': c('stoa-serve', 'node-http-get'),
+    'stoa-web/express-mw': c('stoa-web', 'express-mw'),
+  }
   const errors = Object.fromEntries(contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]))
   const table = [
-    ['contestant', 'req/s (median)', 'spread', 'p99 ms', 'errors'],
-    ...contestants.map((c) => [c.name, String(sig(ops[c.name]!)), `${Math.round(spreads[c.name]! * 100)}%`, String(p99[c.name]), String(errors[c.name])]),
+    ['contestant', 'req/s (median)', 'spread', 'server CPU µs/req', 'p99 ms', 'errors'],
+    ...contestants.map((c) => [c.name, String(sig(ops[c.name]!)), `${Math.round(spreads[c.name]! * 100)}%`, String(cpuUs[c.name]), String(p99[c.name]), String(errors[c.name])]),
   ]
-  report('http', table, { ratios, ops, spreads, p99, errors, rounds, seconds: Number(seconds) })
+  report('http', table, { ratios, ops, cpuUs, cpuRatios, spreads, p99, errors, rounds, seconds: Number(seconds) })
 }

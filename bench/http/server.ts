@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { parse as parseQuery } from 'node:querystring'
 import express from 'express'
 import { createStoa } from '../../actions/index.js'
-import web, { serveWeb } from '../../plugins/web/index.js'
+import web, { mountWeb, serveWeb } from '../../plugins/web/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'
 
 /**
@@ -56,6 +56,18 @@ switch (kind) {
     break
   }
   case 'stoa-web': {
+    // stoa's routes inside the user's own express app.
+    const stoa = createStoa({ name: 'bench', logger: quiet })
+    stoa.add('role:math,cmd:sum', (m) => sum(m.left, m.right))
+    stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
+    const app = express()
+    app.disable('x-powered-by')
+    await mountWeb(stoa, app)
+    ready(await listen(createServer(app)))
+    break
+  }
+  case 'stoa-serve': {
+    // stoa owns the server: its routes on node:http.
     const stoa = createStoa({ name: 'bench', logger: quiet })
     stoa.add('role:math,cmd:sum', (m) => sum(m.left, m.right))
     stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })

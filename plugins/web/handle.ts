@@ -1,6 +1,8 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
 import { ERRORS, StoaError } from '../../actions/index.js'
 import { mergeMessages, toStoaError } from '../../actions/transport.js'
+import type { Match } from './match.js'
+import { HTTP_METHODS } from './options.js'
 import type { WebRoute } from './route-map.js'
 
 /** A route as the web plugin serves it: the neutral route plus the limits of its plugin. */
@@ -161,6 +163,39 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
   if (requestId !== undefined) headers['x-request-id'] = requestId
   return { status: ERRORS[e.code].http, headers, body }
+}
+
+/**
+ * The answer for a request no route took, where stoa owns the server: a path some route has,
+ * asked with another method, gets 204 to `OPTIONS` and 405 otherwise, each with `Allow` (HEAD
+ * wherever GET is, and OPTIONS); any other path 404. The 405 body keeps the code `NOT_FOUND`
+ * (no route has that method) and lists the methods in `details.allow`. `find` is the route
+ * table's matcher ({@link createMatcher}).
+ *
+ * @example
+ * const find = createMatcher(routes)
+ * unmatchedResponse(find, 'DELETE', '/sum').headers.allow // 'GET, HEAD, OPTIONS'
+ */
+export function unmatchedResponse(find: (method: string, path: string) => Match<ServedRoute> | undefined, method: string, path: string): WebResponse {
+  const allow: string[] = []
+  for (const m of HTTP_METHODS) {
+    if (m === 'OPTIONS') continue
+    try {
+      if (find(m, path) !== undefined) allow.push(m)
+    } catch {
+      // A route's path matched but its parameter is not valid percent-encoding: the path
+      // exists all the same.
+      allow.push(m)
+    }
+  }
+  if (allow.length === 0) return errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}`))
+  allow.push('OPTIONS')
+  const header = allow.join(', ')
+  if (method === 'OPTIONS') return { status: 204, headers: { allow: header }, body: undefined }
+  const answer = errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}; it answers ${header}`, { allow }))
+  answer.status = 405
+  answer.headers.allow = header
+  return answer
 }
 
 function resultResponse(status: number, out: unknown, requestId: string | undefined): WebResponse {

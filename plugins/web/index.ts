@@ -1,7 +1,8 @@
 /**
- * The web plugin: actions on express routes. Route maps in seneca-web's format or the compact
+ * The web plugin: actions on HTTP routes. Route maps in seneca-web's format or the compact
  * `'POST /votes/:id': 'role:vote,cmd:cast'` form become one neutral table, which express
- * (through {@link mountWeb} or {@link serveWeb}) and other HTTP front ends serve.
+ * ({@link mountWeb}), stoa's own node:http server ({@link serveWeb}) and other HTTP front ends
+ * serve through one core, {@link handleWebRequest}.
  *
  * A route's success status is part of the route: `{ pattern, status: 202 }` in the compact
  * form, `status: 201` in a seneca-web map entry. An action that must choose (201 when it
@@ -14,9 +15,11 @@ import type { ServedRoute } from './handle.js'
 import { webOptions } from './options.js'
 import { toRouteTable } from './route-map.js'
 
-export { mountWeb, serveWeb, webRoutes } from './express.js'
-export type { MountWebOptions, ServeWebOptions, WebServer } from './express.js'
-export { errorResponse, handleWebRequest, parseJsonBody } from './handle.js'
+export { mountWeb, webRoutes } from './express.js'
+export type { MountWebOptions } from './express.js'
+export { serveWeb } from './serve.js'
+export type { NodeMiddleware, ServeWebOptions, WebServer } from './serve.js'
+export { errorResponse, handleWebRequest, parseJsonBody, unmatchedResponse } from './handle.js'
 export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
 export { createMatcher } from './match.js'
 export type { Match } from './match.js'

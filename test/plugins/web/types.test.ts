@@ -1,5 +1,5 @@
 import { createStoa } from '../../../actions/index.js'
-import web from '../../../plugins/web/index.js'
+import web, { serveWeb } from '../../../plugins/web/index.js'
 
 /*
  * Compile-time checks of the web plugin's options, run by `tsc --noEmit` (the lines marked
@@ -18,6 +18,17 @@ describe('web plugin option types', () => {
       stoa.use(web, { maxBodyBytes: '1mb' }, { tag: 'd' })
       // @ts-expect-error unknown options are refused
       stoa.use(web, { rotues: {} }, { tag: 'e' })
+    }
+  })
+
+  it('takes node-style middleware for serveWeb before, and nothing else', () => {
+    const stoa = createStoa()
+    if (Math.random() > 2) {
+      void serveWeb(stoa, { before: [(req, res, next) => { res.setHeader('x-url', req.url ?? ''); next() }] })
+      // @ts-expect-error before holds middleware functions, not names
+      void serveWeb(stoa, { before: ['cors'] })
+      // @ts-expect-error a middleware gets (req, res, next), and next takes at most an error
+      void serveWeb(stoa, { before: [(_req, _res, next) => next(1, 2)] })
     }
   })
 })

@@ -1,0 +1,203 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Express } from 'express'
+import type { ErrorCode, Stoa } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import type { MountWebOptions } from './express.js'
+import { mountWeb, webRoutes } from './express.js'
+import type { ServedRoute } from './handle.js'
+import { errorResponse } from './handle.js'
+import type { Match } from './match.js'
+import { createMatcher } from './match.js'
+import { answerRoute, send, unmatched } from './node.js'
+
+/**
+ * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
+ * `ServerResponse`, as CORS, helmet and request loggers are written: {@link serveWeb} runs it
+ * before every request, whichever path then answers.
+ */
+export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => unknown
+
+/** Where and how {@link serveWeb} listens. */
+export interface ServeWebOptions extends MountWebOptions {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string
+  /** Port; 0 (the default) picks a free one. */
+  port?: number
+  /**
+   * An express app of yours, for what stoa's routes do not answer (static files, your own
+   * routes). If it already holds middleware or routes when `serveWeb` is called, they come
+   * before stoa's routes, so every request goes through it, as with {@link mountWeb}.
+   */
+  app?: Express
+  /**
+   * Middleware run first, in order, for every request on both paths (stoa's routes answered
+   * on node:http, and whatever goes to express): the place for CORS, helmet or a logger that
+   * must see stoa's routes without taking them off the fast path. One that answers ends the
+   * request; `next(err)` is answered as an error.
+   */
+  before?: readonly NodeMiddleware[]
+}
+
+/** A running web server made by {@link serveWeb}. */
+export interface WebServer {
+  /** Its base URL, e.g. `http://127.0.0.1:34567`. */
+  readonly url: string
+  /** Stops listening and closes its connections; the stoa instance stays open. */
+  close(): Promise<void>
+}
+
+/**
+ * Serves the routes of every `web` plugin loaded on `stoa` on a node:http server it makes, and
+ * resolves once listening. A request for a route is answered on node:http directly: the same
+ * route table, body limits, message, status mapping and answers as {@link mountWeb}, without
+ * express's dispatch in the way. Everything else goes to express:
+ *
+ * - a route whose seneca-web map names `middleware` (express middleware, which may use
+ *   express's `req`/`res` API) is answered inside express, after its middleware;
+ * - with `options.app`, any path no route has goes to that app; and if the app already holds
+ *   middleware or routes, every request does (they come first, as they would with mountWeb);
+ * - `options.before` runs ahead of both paths.
+ *
+ * So no middleware configured to run before a route is ever skipped. What nothing answers
+ * gets a JSON 404, or, for a path some route has, 405 with `Allow` (and 204 to `OPTIONS`).
+ *
+ * @example
+ * const server = await serveWeb(stoa, { port: 3000 })
+ * console.log(server.url) // http://127.0.0.1:3000
+ * await server.close()
+ */
+export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): Promise<WebServer> {
+  const table = await webRoutes(stoa)
+  const find = createMatcher(table)
+  const given = options.app
+  // Anything already in the user's app runs before stoa's routes on express: then express
+  // answers them all. A request only reaches the app's router when it exists, so reading it
+  // here (which makes it) changes nothing.
+  const clear = given === undefined || given.router.stack.length === 0
+  let app: Express | undefined
+  if (given !== undefined || table.some(hasMiddleware)) {
+    // express is loaded only when something needs it, so a plain gateway never loads it.
+    app = given ?? (await import('express')).default()
+    if (given === undefined) app.disable('x-powered-by')
+    // Mounted in every case: it resolves the middleware names (a missing one fails here) and
+    // answers the routes that have middleware.
+    await mountWeb(stoa, app, options.middleware === undefined ? {} : { middleware: options.middleware })
+  }
+  const fast: ReadonlySet<ServedRoute> = new Set(clear ? table.filter((r) => !hasMiddleware(r)) : [])
+
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    if (err instanceof StoaError) {
+      send(res, errorResponse(err))
+      return
+    }
+    // Nothing handled it: log it, and answer as JSON like every other answer here, with the
+    // error's own 4xx/5xx status when it has one (http-errors, body-parser), never its message.
+    stoa.log.error({ method: req.method, url: req.url, err: String(err) }, 'a middleware failed')
+    send(res, errorResponse(fromStatus(err)))
+  }
+
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    if (fast.size > 0) {
+      let match: Match<ServedRoute> | undefined
+      try {
+        match = find(req.method ?? 'GET', path)
+      } catch (err) {
+        send(res, errorResponse(err))
+        return
+      }
+      if (match !== undefined && fast.has(match.route)) {
+        answerRoute(stoa, match, q < 0 ? undefined : url.slice(q + 1), req, res)
+        return
+      }
+    }
+    if (app === undefined) {
+      unmatched(find, req, res, path)
+      return
+    }
+    // express calls back only when nothing in it answered, or with an error nothing handled.
+    app(req as never, res as never, (err?: unknown) => {
+      if (err === undefined || err === null || err === 'route' || err === 'router') unmatched(find, req, res, path)
+      else failed(req, res, err)
+    })
+  }
+
+  const before = options.before ?? []
+  const server = createServer(
+    before.length === 0 ? dispatch : (req, res) => runBefore(before, req, res, () => dispatch(req, res), (err) => failed(req, res, err)),
+  )
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return { url: `http://${host}:${address.port}`, close: () => closeServer(server) }
+}
+
+/** Codes for the statuses middleware errors commonly carry (http-errors, body-parser). */
+const CODE_OF_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'INVALID_MESSAGE',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  503: 'UNAVAILABLE',
+  504: 'TIMEOUT',
+}
+
+/** The error for a failure that is not a StoaError: the code of its status, or ACTION_FAILED. */
+function fromStatus(err: unknown): StoaError {
+  const e = err as { status?: unknown; statusCode?: unknown } | null
+  const status = e?.status ?? e?.statusCode
+  const code = typeof status === 'number' ? CODE_OF_STATUS[status] : undefined
+  return code === undefined ? new StoaError('ACTION_FAILED', 'the request failed') : new StoaError(code, `the request failed with ${status as number}`)
+}
+
+function hasMiddleware(route: ServedRoute): boolean {
+  return route.middleware !== undefined && route.middleware.length > 0
+}
+
+/** Runs `chain` as express would: each calls `next()` to go on; one that answers ends it. */
+function runBefore(chain: readonly NodeMiddleware[], req: IncomingMessage, res: ServerResponse, then: () => void, failed: (err: unknown) => void): void {
+  let i = 0
+  const step = (err?: unknown): void => {
+    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
+      failed(err)
+      return
+    }
+    if (res.headersSent || res.writableEnded) return
+    const mw = chain[i++]
+    if (mw === undefined) {
+      then()
+      return
+    }
+    try {
+      const r: unknown = mw(req, res, step)
+      // As express 5 does, a rejected promise from middleware is its next(err).
+      if (r instanceof Promise) r.catch((e: unknown) => step(e ?? new Error('middleware rejected')))
+    } catch (e) {
+      step(e)
+    }
+  }
+  step()
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
+}

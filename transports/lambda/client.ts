@@ -1,6 +1,6 @@
 import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda'
 import type { Envelope, Reply, TransportClient } from '../../actions/index.js'
-import { taskService } from '../../actions/index.js'
+import { StoaError, taskService } from '../../actions/index.js'
 import type { LambdaSettings } from './options.js'
 import { decodeReply, encodeRequest, failure } from './wire.js'
 
@@ -30,6 +30,13 @@ export async function createClient(settings: LambdaSettings): Promise<LambdaTran
   if (settings.endpoint !== undefined) config.endpoint = settings.endpoint
   if (settings.credentials !== undefined) config.credentials = settings.credentials
   const lambda: LambdaClient = new sdk.LambdaClient(config)
+  try {
+    await lambda.config.region()
+  } catch {
+    // Otherwise every invocation would fail later with the SDK's "Region is missing".
+    lambda.destroy()
+    throw new StoaError('INVALID_OPTIONS', 'lambda transport: no AWS region: set option "region", or AWS_REGION', { transport: 'lambda', fields: ['region'] })
+  }
   const target = settings.functionName
   const inFlight = new Set<AbortController>()
   let closed = false

@@ -56,30 +56,30 @@ export const apiGatewayV1Processor: EventProcessor<V1Event> = {
     // An ALB event looks alike but has requestContext.elb and wants another answer shape.
     return typeof e.httpMethod === 'string' && typeof e.path === 'string' && rc !== null && typeof rc === 'object' && rc.elb === undefined && e.version !== '2.0'
   },
-  async handle(event, context, rt) {
-    const res = await serve(rt, context, {
+  handle(event, context, rt) {
+    return serve(rt, context, {
       method: event.httpMethod.toUpperCase(),
       path: event.path,
       query: v1Query(event),
       headers: v1Headers(event),
       body: event.body,
       base64: event.isBase64Encoded === true,
-    })
-    // Payload 1.0 carries repeated headers (set-cookie) in multiValueHeaders.
-    const headers: Record<string, string> = {}
-    const multiValueHeaders: Record<string, string[]> = {}
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (Array.isArray(value)) multiValueHeaders[name] = value
-      else headers[name] = value
-    }
-    return {
-      statusCode: res.status,
-      headers,
-      ...(Object.keys(multiValueHeaders).length === 0 ? {} : { multiValueHeaders }),
-      body: res.body ?? '',
-      isBase64Encoded: false,
-    }
+    }).then(v1Answer)
   },
+}
+
+/** The payload 1.0 answer: repeated headers (set-cookie) go in multiValueHeaders. */
+function v1Answer(res: WebResponse) {
+  const headers: Record<string, string> = {}
+  let multiValueHeaders: Record<string, string[]> | undefined
+  for (const name in res.headers) {
+    const value = res.headers[name]!
+    if (typeof value === 'string') headers[name] = value
+    else (multiValueHeaders ??= {})[name] = value
+  }
+  return multiValueHeaders === undefined
+    ? { statusCode: res.status, headers, body: res.body ?? '', isBase64Encoded: false }
+    : { statusCode: res.status, headers, multiValueHeaders, body: res.body ?? '', isBase64Encoded: false }
 }
 
 /** API Gateway HTTP API events and Lambda function URL events (payload 2.0). */
@@ -89,32 +89,42 @@ export const apiGatewayV2Processor: EventProcessor<V2Event> = {
     const rc = e.requestContext as { http?: { method?: unknown } } | undefined
     return e.version === '2.0' && typeof e.rawPath === 'string' && typeof rc?.http?.method === 'string'
   },
-  async handle(event, context, rt) {
-    const headers: Record<string, string> = {}
-    if (event.headers !== undefined) {
-      // Payload 2.0 gives lowercase names and joins repeated values with commas already.
-      for (const [name, value] of Object.entries(event.headers)) if (value !== undefined) headers[name.toLowerCase()] = value
+  handle(event, context, rt) {
+    // Payload 2.0 gives lowercase header names and joins repeated values with commas, as node
+    // does: the headers are used as they are...
+    let headers = (event.headers ?? {}) as Record<string, string>
+    // ...but moves the Cookie header into `cookies`: put it back as the browser sent it.
+    if (event.cookies !== undefined && event.cookies.length > 0) {
+      const all: Record<string, string> = {}
+      for (const name in headers) all[name] = headers[name]!
+      all.cookie = event.cookies.join('; ')
+      headers = all
     }
-    // ...and moves the Cookie header into `cookies`: put it back as a browser sent it.
-    if (event.cookies !== undefined && event.cookies.length > 0) headers.cookie = event.cookies.join('; ')
-    const res = await serve(rt, context, {
+    const raw = event.rawQueryString
+    return serve(rt, context, {
       method: event.requestContext.http.method.toUpperCase(),
       path: v2Path(event),
       // The raw query string, parsed exactly as the express front end parses it.
-      query: event.rawQueryString === undefined || event.rawQueryString === '' ? {} : parseQuery(event.rawQueryString),
+      query: raw === undefined || raw === '' ? {} : parseQuery(raw),
       headers,
       body: event.body,
       base64: event.isBase64Encoded === true,
-    })
-    // Payload 2.0 answers repeated headers comma-joined, except Set-Cookie, which has `cookies`.
-    const out: Record<string, string> = {}
-    let cookies: string[] | undefined
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (name === 'set-cookie') cookies = Array.isArray(value) ? value : [value]
-      else out[name] = Array.isArray(value) ? value.join(',') : value
-    }
-    return { statusCode: res.status, headers: out, ...(cookies === undefined ? {} : { cookies }), body: res.body ?? '', isBase64Encoded: false }
+    }).then(v2Answer)
   },
+}
+
+/** The payload 2.0 answer: repeated headers comma-joined, except Set-Cookie, which has `cookies`. */
+function v2Answer(res: WebResponse) {
+  const headers: Record<string, string> = {}
+  let cookies: string[] | undefined
+  for (const name in res.headers) {
+    const value = res.headers[name]!
+    if (name === 'set-cookie') cookies = typeof value === 'string' ? [value] : value
+    else headers[name] = typeof value === 'string' ? value : value.join(',')
+  }
+  return cookies === undefined
+    ? { statusCode: res.status, headers, body: res.body ?? '', isBase64Encoded: false }
+    : { statusCode: res.status, headers, cookies, body: res.body ?? '', isBase64Encoded: false }
 }
 
 /**
@@ -122,43 +132,45 @@ export const apiGatewayV2Processor: EventProcessor<V2Event> = {
  * checks (415, 413, 400) in the same order, and `handleWebRequest` for the rest. Express-only
  * parts of a seneca-web route have no equivalent here and are refused rather than skipped.
  */
-async function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: HttpEvent): Promise<WebResponse> {
+function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: HttpEvent): Promise<WebResponse> {
   const now = Date.now()
   let match
   try {
     match = rt.findRoute(req.method, req.path)
   } catch (err) {
-    return errorResponse(err)
+    return Promise.resolve(errorResponse(err))
   }
-  if (match === undefined) return errorResponse(new StoaError('NOT_FOUND', `no route for ${req.method} ${req.path}`))
+  if (match === undefined) return Promise.resolve(errorResponse(new StoaError('NOT_FOUND', `no route for ${req.method} ${req.path}`)))
   const { route, params } = match
   if (route.middleware !== undefined && route.middleware.length > 0) {
     // Express middleware (authentication, often) cannot run here: answering without it could
     // skip a check, so the route fails instead.
-    return errorResponse(new StoaError('ACTION_FAILED', `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`))
+    return Promise.resolve(errorResponse(new StoaError('ACTION_FAILED', `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`)))
   }
   if (route.secure !== undefined) {
     // seneca-web's secure routes need req.user, set by express middleware: never there on Lambda.
-    if (route.secure.fail !== undefined) return found(route.secure.fail)
-    return errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user'))
+    return Promise.resolve(route.secure.fail !== undefined ? found(route.secure.fail) : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')))
   }
   let body: Record<string, unknown> | undefined
   if (req.body !== undefined && req.body !== null && req.body !== '') {
     try {
-      const raw = req.base64 ? Buffer.from(req.body, 'base64') : req.body
-      body = parseJsonBody(req.headers['content-type'], raw, route.maxBodyBytes)
+      body = parseJsonBody(req.headers['content-type'], req.base64 ? Buffer.from(req.body, 'base64') : req.body, route.maxBodyBytes)
     } catch (err) {
-      return errorResponse(err)
+      return Promise.resolve(errorResponse(err))
     }
   }
-  // The action's time limit: the route's own, never past what Lambda leaves.
+  // The action's time limit: the route's own, never past what Lambda leaves. The route is
+  // shared and frozen: a copy carries the call's limit (a copy rather than an object on top
+  // of it: handleWebRequest reads every field, and own fields read faster).
   const budget = budgetMs(lambdaDeadline(context, now, rt.settings.marginMs), now)
   const served = budget === undefined || (route.timeoutMs !== undefined && route.timeoutMs <= budget) ? route : { ...route, timeoutMs: budget }
-  const res = await handleWebRequest(rt.stoa, served, { params, query: req.query, body, headers: req.headers })
-  if (route.redirect !== undefined && res.status < 300) return found(route.redirect)
-  // A HEAD answer has the GET answer's headers and no body, as node's server sends it.
-  if (req.method === 'HEAD') return { ...res, body: undefined }
-  return res
+  const answer = handleWebRequest(rt.stoa, served, { params, query: req.query, body, headers: req.headers })
+  if (route.redirect === undefined && req.method !== 'HEAD') return answer
+  return answer.then((res) => {
+    if (route.redirect !== undefined && res.status < 300) return found(route.redirect)
+    // A HEAD answer has the GET answer's headers and no body, as node's server sends it.
+    return req.method === 'HEAD' ? { ...res, body: undefined } : res
+  })
 }
 
 function found(location: string): WebResponse {

@@ -87,16 +87,23 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
       throw thrownError(err instanceof StoaError ? err.toJSON() : { code: 'UNAVAILABLE', message: 'the service failed to start' })
     })
 
-  const handler = (async (event: unknown, context?: LambdaContext): Promise<unknown> => {
-    const rt = runtime ?? (await started())
+  const serve = (rt: HandlerRuntime, event: unknown, context: LambdaContext | undefined): Promise<unknown> => {
     const processor = detectEvent(event)
     if (processor === undefined) {
       const what = describe(event)
       rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
-      throw thrownError({ code: 'INVALID_MESSAGE', message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}` })
+      return Promise.reject(thrownError({ code: 'INVALID_MESSAGE', message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}` }))
     }
-    return processor.handle(event, context, rt)
-  }) as LambdaHandler
+    try {
+      return processor.handle(event, context, rt)
+    } catch (err) {
+      // A processor fails by rejecting; a throw is a bug, reported the same way, never a crash.
+      return Promise.reject(err)
+    }
+  }
+  // Once started, an invocation goes straight to its processor: no await on the hot path.
+  const handler = ((event: unknown, context?: LambdaContext): Promise<unknown> =>
+    runtime !== undefined ? serve(runtime, event, context) : started().then((rt) => serve(rt, event, context))) as LambdaHandler
   Object.defineProperty(handler, 'stoa', { value: stoa, enumerable: true })
   Object.defineProperty(handler, 'ready', { value: () => started().then(() => undefined), enumerable: true })
   return handler

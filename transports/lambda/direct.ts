@@ -63,10 +63,10 @@ export const directProcessor: EventProcessor<Record<string, unknown>> = {
  * `Function.ResponseSizeTooLarge` with the action's work lost.
  */
 function sendable(reply: Reply, rt: HandlerRuntime, e: Envelope): Reply {
-  if (!reply.ok || reply.out === undefined || reply.out === null || typeof reply.out !== 'object') return reply
+  if (!reply.ok || reply.out === undefined || reply.out === null || (typeof reply.out !== 'object' && typeof reply.out !== 'string')) return reply
   let bytes: number
   try {
-    bytes = Buffer.byteLength(JSON.stringify(reply.out))
+    bytes = Buffer.byteLength(typeof reply.out === 'string' ? reply.out : JSON.stringify(reply.out))
   } catch (err) {
     rt.log.error({ id: e.meta.id, trace: e.meta.trace, err: String(err) }, 'the result cannot be written as JSON')
     return { ok: false, error: unwritableResult(err).toJSON() }

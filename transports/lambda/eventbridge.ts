@@ -1,7 +1,7 @@
 import type { Envelope, Message } from '../../actions/index.js'
-import { StoaError, assertEventName, matchesSubscription } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
 import type { EventProcessor } from './processor.js'
-import { lambdaDeadline } from './processor.js'
+import { assertSubscribed, lambdaDeadline } from './processor.js'
 import { thrownError } from './wire.js'
 
 /** The parts of an EventBridge event read here. */
@@ -29,10 +29,7 @@ export const eventBridgeProcessor: EventProcessor<BridgeEvent> = {
     const detailType = event['detail-type']
     const name = Object.hasOwn(rt.settings.events, detailType) ? rt.settings.events[detailType]! : detailType
     try {
-      assertEventName(name)
-      if (!rt.host.subscriptions().some((s) => matchesSubscription(s, name))) {
-        throw new StoaError('NOT_FOUND', `service "${rt.host.service}" has no subscriber for event "${name}"`, { event: name })
-      }
+      assertSubscribed(rt.host, name)
       const detail = event.detail ?? {}
       if (typeof detail !== 'object' || Array.isArray(detail)) throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
       const id = typeof event.id === 'string' && /^[\w.:/@*-]{1,200}$/.test(event.id) ? event.id : (context?.awsRequestId ?? 'eventbridge')

@@ -1,4 +1,5 @@
 import type { Logger, Stoa, TransportHost } from '../../actions/index.js'
+import { StoaError, assertEventName, matchesSubscription } from '../../actions/index.js'
 import type { Match, ServedRoute } from '../../plugins/web/index.js'
 import type { LambdaHandlerSettings } from './options.js'
 
@@ -52,4 +53,16 @@ export function lambdaDeadline(context: LambdaContext | undefined, now: number, 
 /** The time budget left before `deadline`, ms, at least 1 (0 would mean "no limit" to some callers). */
 export function budgetMs(deadline: number | undefined, now: number): number | undefined {
   return deadline === undefined ? undefined : Math.max(1, deadline - now)
+}
+
+/**
+ * Checks that this service subscribes to an event an AWS source delivered (EventBridge, SQS):
+ * a rule or queue that sends it here by mistake gets `NOT_FOUND`, and its dead-letter queue the
+ * event, rather than the event vanishing as handled. A bad name is `INVALID_NAME`.
+ */
+export function assertSubscribed(host: TransportHost, name: string): void {
+  assertEventName(name)
+  if (!host.subscriptions().some((s) => matchesSubscription(s, name))) {
+    throw new StoaError('NOT_FOUND', `service "${host.service}" has no subscriber for event "${name}"`, { event: name })
+  }
 }

@@ -1,7 +1,7 @@
 import type { Envelope, Message, Reply } from '../../actions/index.js'
 import { StoaError, toStoaError } from '../../actions/index.js'
 import type { EventProcessor, HandlerRuntime } from './processor.js'
-import { lambdaDeadline } from './processor.js'
+import { assertSubscribed, lambdaDeadline } from './processor.js'
 import { decodeRequest, isDirectRequest } from './wire.js'
 
 /*
@@ -74,6 +74,7 @@ async function runRecord(record: SqsRecord, arrived: number, limit: number | und
   let e: Envelope | undefined
   try {
     e = recordEnvelope(record, arrived, limit)
+    if (e.kind === 'emit') assertSubscribed(rt.host, e.name!)
     reply = await rt.host.dispatch(e)
   } catch (err) {
     reply = { ok: false, error: toStoaError(err).toJSON() }

@@ -194,10 +194,13 @@ describe('transports/lambda/handler', () => {
       expect(seen.tasks).to.include('f1').and.not.to.include('f3')
     })
 
-    it('delivers an event named by the stoa-event attribute to the subscribers', async () => {
+    it('delivers an event named by the stoa-event attribute to the subscribers, and fails one nobody here takes', async () => {
       const { handler } = make()
-      const event = sqsEvent([{ body: '{"voter":"e1"}', attributes: { 'stoa-event': 'vote.recorded' } }])
-      expect(await handler(event, lambdaContext())).to.deep.equal({ batchItemFailures: [] })
+      const event = sqsEvent([
+        { body: '{"voter":"e1"}', attributes: { 'stoa-event': 'vote.recorded' } },
+        { body: '{}', attributes: { 'stoa-event': 'user.created' } },
+      ])
+      expect(await handler(event, lambdaContext())).to.deep.equal({ batchItemFailures: [{ itemIdentifier: 'msg-2' }] })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { events: { name: string }[] }
       expect(seen.events.map((e) => e.name)).to.deep.equal(['vote.recorded'])
     })

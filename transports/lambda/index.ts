@@ -10,10 +10,10 @@ import { createClient } from './client.js'
 import type { LambdaOptions } from './options.js'
 import { lambdaSettings } from './options.js'
 
-export { detectEvent, lambdaHandler } from './handler.js'
+export { lambdaHandler } from './handler.js'
 export type { LambdaHandler } from './handler.js'
 export type { LambdaHandlerOptions, LambdaOptions } from './options.js'
-export type { EventKind, LambdaContext } from './processor.js'
+export type { LambdaContext } from './processor.js'
 
 /**
  * Creates a Lambda client transport: acts matching its pins, tasks and events go to one

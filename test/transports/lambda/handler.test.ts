@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { StoaError, definePlugin, defineService } from '../../../actions/index.js'
-import { detectEvent, lambdaHandler } from '../../../transports/lambda/index.js'
+import { lambdaHandler } from '../../../transports/lambda/index.js'
+import { detectEvent } from '../../../transports/lambda/handler.js'
 import { encodeRequest } from '../../../transports/lambda/wire.js'
 import { eventBridgeEvent, lambdaContext, samples, sqsEvent } from '../../fixtures/lambda/events.js'
 import service from '../../fixtures/lambda/service.js'

@@ -41,7 +41,7 @@ export function detectEvent(event: unknown): EventProcessor | undefined {
 /**
  * Turns a stoa service into a Lambda handler. The service starts when this is called, at
  * module load, which Lambda runs once per container before the first invocation (and, with
- * SnapStart or provisioned concurrency, ahead of any): invocations then reuse it. The handler
+ * provisioned concurrency, ahead of any): invocations then reuse it. The handler
  * serves direct invocations (stoa's Lambda client, or a plain JSON message), API Gateway REST
  * and HTTP API events and function URLs (through the service's web routes), SQS batches and
  * EventBridge events; any other event fails with `INVALID_MESSAGE`, logged.

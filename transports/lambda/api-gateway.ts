@@ -1,7 +1,7 @@
+import { parse as parseQuery } from 'node:querystring'
+import { StoaError } from '../../actions/index.js'
 import type { WebResponse } from '../../plugins/web/index.js'
 import { errorResponse, handleWebRequest, parseJsonBody } from '../../plugins/web/index.js'
-import { StoaError } from '../../actions/index.js'
-import { parse as parseQuery } from 'node:querystring'
 import type { EventProcessor, HandlerRuntime, LambdaContext } from './processor.js'
 import { budgetMs, lambdaDeadline } from './processor.js'
 

@@ -1,5 +1,5 @@
 // One contestant of the lambda suite, run in its own process:
-//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|cold-stoa|cold-handwritten>
+//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|web-floor|cold-stoa|cold-handwritten>
 // Prints one JSON line: API Gateway v2 events handled per second (sequential, awaited one by
 // one as the Lambda runtime does), or the median cold init time of the handler module.
 import { spawnSync } from 'node:child_process'
@@ -41,8 +41,28 @@ async function main() {
     emitFigures({ ms: median(times), ops: 1000 / median(times), min: Math.min(...times), max: Math.max(...times) })
     return
   }
-  const { handler } = (await import(`${root}${modules[who]!}`)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> }
   const e = event()
+  if (who === 'web-floor') {
+    // What the handler cannot go below: the web plugin's own steps for this request (match the
+    // route, parse the body, run it with handleWebRequest), without reading the event or
+    // writing the API Gateway answer. Shows how the handler's cost divides.
+    const web = (await import(`${root}dist/plugins/web/index.js`)) as typeof import('../../plugins/web/index.js')
+    const { handler } = (await import(`${root}${modules.stoa!}`)) as { handler: { ready(): Promise<void>; stoa: Parameters<typeof web.handleWebRequest>[0] } }
+    await handler.ready()
+    const routes = await web.webRoutes(handler.stoa)
+    const find = web.createMatcher(routes)
+    const once = () => {
+      const m = find('POST', e.rawPath)!
+      const body = web.parseJsonBody(e.headers['content-type'], e.body, m.route.maxBodyBytes)
+      return web.handleWebRequest(handler.stoa, { ...m.route, timeoutMs: 2500 }, { params: m.params, query: {}, body, headers: e.headers })
+    }
+    if ((await once()).status !== 202) throw new Error('web-floor did not answer 202')
+    emitFigures({ ops: await measure(async () => {
+      for (let i = 0; i < 100; i++) await once()
+    }, 100, ms) })
+    return
+  }
+  const { handler } = (await import(`${root}${modules[who]!}`)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> }
   // Both must give the same answer, so a broken contestant cannot post a fast figure.
   const first = await handler(e, context)
   if (first.statusCode !== 202 || JSON.parse(first.body).id !== '42') throw new Error(`${who} answered ${JSON.stringify(first)}`)

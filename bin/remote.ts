@@ -8,13 +8,23 @@ import { UsageError } from './usage.js'
  * - `http://host:port`, `https://…`: stoa's HTTP transport (`POST /act`).
  * - `amqp://…`, `amqps://…`: RabbitMQ; `--service name` or `?service=name` in the URL names
  *   the service whose RPC queue answers.
+ * - `lambda:<function>`: the AWS Lambda function of that name or ARN, invoked through the AWS
+ *   SDK (see {@link lambdaUrl}); credentials and region from the standard AWS environment.
  *
  * @example
  * const transport = await clientTransport('amqp://127.0.0.1/?service=math', undefined)
  */
 export async function clientTransport(text: string, service: string | undefined): Promise<Transport> {
   if (text.startsWith('lambda:')) {
-    throw new UsageError('lambda: URLs need the Lambda transport, which is not available yet; use http:// or amqp://')
+    if (service !== undefined) throw new UsageError('--service names an RPC queue: it goes with amqp:// URLs; lambda:<function> names the function')
+    const options = lambdaUrl(text)
+    const { createLambdaTransport } = await import('../transports/lambda/index.js')
+    try {
+      return createLambdaTransport(options)
+    } catch (err) {
+      // A malformed function name or parameter is a mistake on the command line.
+      throw new UsageError(err instanceof Error ? err.message : String(err))
+    }
   }
   let url: URL
   try {
@@ -73,6 +83,30 @@ export function amqpUrl(text: string, service: string | undefined): { url: strin
     ...(target === undefined || target === '' ? {} : { target }),
     ...(prefix === undefined || prefix === '' ? {} : { prefix }),
   }
+}
+
+/** The parameters a `lambda:` URL may carry after its function name. */
+const LAMBDA_PARAMS = ['region', 'endpoint', 'qualifier'] as const
+
+/**
+ * Reads `lambda:<function>[?region=…&endpoint=…&qualifier=…]`: the function's name or ARN,
+ * and optionally its region, another Invoke API endpoint and a version or alias. Without
+ * them, the AWS environment (`AWS_REGION`, `AWS_ENDPOINT_URL_LAMBDA`) decides.
+ *
+ * @example
+ * lambdaUrl('lambda:math?region=eu-west-1') // { functionName: 'math', region: 'eu-west-1' }
+ */
+export function lambdaUrl(text: string): { functionName: string; region?: string; endpoint?: string; qualifier?: string } {
+  const rest = text.slice('lambda:'.length)
+  const q = rest.indexOf('?')
+  const functionName = q < 0 ? rest : rest.slice(0, q)
+  if (functionName === '') throw new UsageError('a lambda: URL names the function: lambda:<function-name or ARN>')
+  const out: { functionName: string; region?: string; endpoint?: string; qualifier?: string } = { functionName }
+  for (const [key, value] of new URLSearchParams(q < 0 ? '' : rest.slice(q + 1))) {
+    if (!(LAMBDA_PARAMS as readonly string[]).includes(key)) throw new UsageError(`a lambda: URL takes ${LAMBDA_PARAMS.map((p) => `?${p}=`).join(', ')}; not "${key}"`)
+    if (value !== '') out[key as (typeof LAMBDA_PARAMS)[number]] = value
+  }
+  return out
 }
 
 /** A URL fit to print: the password, if any, is masked. */

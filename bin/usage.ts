@@ -64,7 +64,8 @@ Message:
 Options:
   --url <url>        act through a running service: http://host:port, or
                      amqp://host?service=name[&prefix=p] (prefix: of its queue names);
-                     lambda:function-name awaits the Lambda transport
+                     lambda:<function>[?region=r&endpoint=url&qualifier=alias]
+                     (credentials and region: the standard AWS environment)
   --service <name>   the service whose RPC queue answers (amqp), instead of ?service=
   --token <jwt>      the identity to act with (default: $STOA_TOKEN)
   --timeout <ms>     give up after this long (default: the service's, 30 000)
@@ -74,7 +75,8 @@ Options:
 Examples:
   stoa act ./math.ts role:math,cmd:sum left=1 right=2
   echo '{"left":1,"right":2}' | stoa act ./math.js role:math,cmd:sum -
-  stoa act --url http://127.0.0.1:3000 role:math,cmd:sum left=1 right=2`,
+  stoa act --url http://127.0.0.1:3000 role:math,cmd:sum left=1 right=2
+  stoa act --url lambda:math?region=eu-west-1 role:math,cmd:sum left=1 right=2`,
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',

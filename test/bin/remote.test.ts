@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { amqpUrl, hostPort, shownUrl } from '../../bin/remote.js'
+import { amqpUrl, hostPort, lambdaUrl, shownUrl } from '../../bin/remote.js'
 import { UsageError } from '../../bin/usage.js'
 
 describe('bin/remote', () => {
@@ -32,6 +32,24 @@ describe('bin/remote', () => {
       expect(() => amqpUrl('amqp://h?service=a', 'b')).to.throw(UsageError, /disagree/)
       expect(() => amqpUrl('http://h', undefined)).to.throw(UsageError, /not an amqp:\/\/ URL/)
       expect(() => amqpUrl('nope', undefined)).to.throw(UsageError, /not a URL/)
+    })
+  })
+
+  describe('lambdaUrl', () => {
+    it('reads the function, name or ARN, and its region, endpoint and qualifier', () => {
+      expect(lambdaUrl('lambda:math')).to.deep.equal({ functionName: 'math' })
+      expect(lambdaUrl('lambda:arn:aws:lambda:eu-west-1:123456789012:function:math')).to.deep.equal({ functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:math' })
+      expect(lambdaUrl('lambda:math?region=eu-west-1&endpoint=http://127.0.0.1:9001&qualifier=live')).to.deep.equal({
+        functionName: 'math',
+        region: 'eu-west-1',
+        endpoint: 'http://127.0.0.1:9001',
+        qualifier: 'live',
+      })
+    })
+
+    it('refuses a URL without a function or with a parameter it does not know', () => {
+      expect(() => lambdaUrl('lambda:')).to.throw(UsageError, /names the function/)
+      expect(() => lambdaUrl('lambda:math?profile=x')).to.throw(UsageError, /not "profile"/)
     })
   })
 

@@ -1,5 +1,9 @@
 import { expect } from 'chai'
 import { accessSync, constants, readFileSync } from 'node:fs'
+import { lambdaHandler } from '../../transports/lambda/index.js'
+import lambdaService from '../fixtures/lambda/service.js'
+import { inProcessContainer, startLambdaEndpoint } from '../helpers/lambda-endpoint.js'
+import { quietLogger } from '../helpers/wait.js'
 import { STOA, stoa } from './spawn.js'
 
 const SERVICE = 'test/fixtures/cli-math/service.ts'
@@ -70,10 +74,21 @@ describe('stoa (the built CLI, spawned)', function () {
       expect(r.stderr).to.match(/^UNAVAILABLE: [^\n]*127\.0\.0\.1:9[^\n]*\n$/)
     })
 
-    it('exits 2 for a lambda: URL until the Lambda transport exists', async () => {
-      const r = await stoa(['act', '--url', 'lambda:math', 'role:math,cmd:sum'])
-      expect(r.code).to.equal(2)
-      expect(r.stderr).to.match(/not available yet/)
+    it('acts through a lambda: URL, region, endpoint and credentials from the AWS environment', async () => {
+      const endpoint = await startLambdaEndpoint()
+      const handler = lambdaHandler(lambdaService.create({ logger: quietLogger() }))
+      try {
+        endpoint.addFunction('tally', [inProcessContainer(handler)])
+        const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_LAMBDA: endpoint.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }
+        const r = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum', 'left=1', 'right=2'], { env })
+        expect(r).to.deep.include({ code: 0, stdout: '{"answer":3}\n' })
+        const missing = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum'], { env: { ...env, AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent' } })
+        expect(missing.code).to.equal(1)
+        expect(missing.stderr).to.match(/^INVALID_OPTIONS: lambda transport: no AWS region/m)
+      } finally {
+        await endpoint.close()
+        await handler.stoa.close()
+      }
     })
   })
 

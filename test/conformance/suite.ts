@@ -20,7 +20,17 @@ export interface ConformanceHarness {
   close(): Promise<void>
 }
 
-/** Cases a transport cannot run, each with the reason, e.g. `{ emit: 'http carries no events' }`. */
+/**
+ * Cases a transport cannot run, each with the reason, e.g. `{ emit: 'http carries no events' }`.
+ *
+ * Fire-and-forget deliveries (Lambda's `Event` invocations, which carry every task and event
+ * of the lambda transport) are answered "accepted" before anything runs, so the caller never
+ * sees the outcome. For them only the two delivery cases apply (send reaches exactly one,
+ * emit reaches every subscribing service once). The act round trip, the error-code round
+ * trips, ACTION_FAILED, INVALID_MESSAGE, NOT_FOUND, deadline expiry, identity and trace
+ * carried back in a result, and close with work in flight all read the callee's answer, which
+ * such a delivery has none of: these cases run on acts (Lambda's `RequestResponse`) only.
+ */
 export type Skips = Partial<Record<'send' | 'emit' | 'close', string>>
 
 /**

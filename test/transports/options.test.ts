@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { StoaError } from '../../actions/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'
+import { createLambdaTransport } from '../../transports/lambda/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../transports/memory/index.js'
 
 /** The error a transport factory throws for these options, or undefined when it accepts them. */
@@ -20,6 +21,7 @@ describe('transport options', () => {
     ['amqp', (extra) => createAmqpTransport({ url: 'amqp://127.0.0.1', ...extra } as never)],
     ['http', (extra) => createHttpTransport({ port: 0, ...extra } as never)],
     ['memory', (extra) => createMemoryTransport({ bus: createMemoryBus(), ...extra } as never)],
+    ['lambda', (extra) => createLambdaTransport({ functionName: 'tally', region: 'eu-west-1', ...extra } as never)],
   ]
 
   for (const [name, make] of cases) {

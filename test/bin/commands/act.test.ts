@@ -207,10 +207,17 @@ describe('bin/commands/act (in process)', () => {
   })
 
   describe('--url', () => {
-    it('answers lambda: with a usage error, exit 2, until the Lambda transport exists', async () => {
-      const r = await run(['act', '--url', 'lambda:math-fn', 'role:math,cmd:sum'])
-      expect(r.code).to.equal(2)
-      expect(r.stderr).to.match(/^stoa act: lambda: URLs need the Lambda transport, which is not available yet/)
+    it('refuses a lambda: URL without a function, with an unknown parameter, or with --service, exit 2', async () => {
+      for (const argv of [
+        ['--url', 'lambda:'],
+        ['--url', 'lambda:math?zone=x'],
+        ['--url', 'lambda:has space'],
+        ['--url', 'lambda:math', '--service', 'math'],
+      ]) {
+        const r = await run(['act', ...argv, 'role:math,cmd:sum'])
+        expect(r.code, argv.join(' ')).to.equal(2)
+        expect(r.stderr).to.match(/^stoa act: /)
+      }
     })
 
     it('refuses an unsupported scheme or a non-URL with exit 2', async () => {

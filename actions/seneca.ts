@@ -1,110 +1,193 @@
-import type { Context } from './context.js'
+import type { CallOptions, Context } from './context.js'
 import { StoaError } from './errors.js'
-import type { Stoa } from './kernel.js'
+import type { Logger } from './logger.js'
 import type { Message } from './pattern.js'
 import { toMessage } from './pattern.js'
+import type { ActionLike, CloseHook, PluginInfo } from './plugin.js'
+import { loadSenecaPlugin } from './seneca-bridge.js'
 
 /** Seneca's callback convention: `reply(err, out)`. */
 type Reply = (err?: unknown, out?: unknown) => void
 type SenecaAction = (this: SenecaDelegate, msg: Message, reply: Reply, meta?: unknown) => void
-type SenecaPlugin = (this: SenecaDelegate, options: Message) => unknown
+/** A Seneca plugin: its definition function, called with the plugin's options. */
+export type SenecaPlugin = (this: any, options: any) => unknown
 
-/** The `this` a Seneca plugin or action sees: the part of Seneca's API plugins use. */
-interface SenecaDelegate {
-  add(pattern: string | Message, second?: Message | SenecaAction, third?: SenecaAction): SenecaDelegate
-  act(pattern: string | Message, second?: Message | Reply, third?: Reply): SenecaDelegate
-  prior(msg: Message, reply?: Reply): void
-  wrap(pin: string | Message, action: SenecaAction): SenecaDelegate
-  use(plugin: SenecaPlugin, options?: Message): SenecaDelegate
+/**
+ * What the Seneca layer needs from a kernel: loading and naming plugins, registering and
+ * calling actions, and the instance's lifecycle. Declared here so this file does not import the
+ * kernel; a `Stoa` instance is one.
+ */
+export interface SenecaHost {
+  readonly log: Logger
+  /** Reserves a plugin's full name (`name` or `name$tag`); throws if it is taken. */
+  claimPlugin(name: string, tag: string | undefined): PluginInfo
+  /** Records a loaded plugin and queues its start for `ready()`. */
+  addPlugin(info: PluginInfo, init: (() => Promise<void | CloseHook>) | undefined): void
+  /** Runs `fn` with the actions it adds attributed to plugin `name`. */
+  withPlugin<R>(name: string, fn: () => R): R
+  add(pattern: string | Message, action: ActionLike): unknown
+  act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   has(pattern: string | Message): boolean
-  find(pattern: string | Message): unknown
-  list(pattern?: string | Message): Message[]
-  ready(done?: (err?: unknown) => void): SenecaDelegate
-  options(): Message
-  log: Record<'debug' | 'info' | 'warn' | 'error' | 'fatal', (...args: unknown[]) => void>
-  context: Message
+  find(pattern: string | Message): { readonly key: string; readonly plugin: string | undefined; readonly transport: string | undefined } | undefined
+  list(pattern?: string | Message): readonly { readonly pattern: Readonly<Message>; readonly transport: string | undefined }[]
+  ready(): Promise<unknown>
+  use(plugin: SenecaPlugin, options?: Record<string, unknown>): unknown
+  onClose(hook: CloseHook): unknown
 }
+
+/**
+ * The part of Seneca's plugin API the built-in delegate gives, exactly as Seneca gives it. A
+ * plugin that uses nothing else runs on the delegate: its actions are plain stoa actions, at
+ * stoa's speed. Any other API sends the plugin to a real Seneca instance (seneca-bridge.ts).
+ */
+const DELEGATE_API: ReadonlySet<string> = new Set(['add', 'act', 'prior', 'wrap', 'use', 'ready', 'log', 'context'])
+
+/** Own properties every function has; any other one (`preload`, `defaults`) is Seneca's. */
+const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
 
 let anonymous = 0
 
+/** Plugins marked with {@link onSeneca}. */
+const marked = new WeakSet<SenecaPlugin>()
+
 /**
- * Runs a callback-style Seneca plugin unchanged: `this.add(pattern, function (msg, reply) {..})`,
- * `this.act(pattern, cb)`, `this.prior(msg, reply)`, `this.wrap(pin, fn)`, nested `this.use`,
- * and an `init:<name>` action, which runs in `ready()` as Seneca runs it at load time.
- * Seneca's conventions stay in this file; the rest of stoa never sees them.
+ * Marks a Seneca plugin to run on real Seneca even though the built-in delegate could run it:
+ * its actions then follow Seneca's own rules, such as Seneca's precedence among glob patterns.
+ * Needs `seneca` installed.
+ *
+ * @example
+ * stoa.use(onSeneca(require('./legacy-router.js')))
  */
-export function runSenecaPlugin(stoa: Stoa<any>, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
+export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
+  marked.add(plugin)
+  return plugin
+}
+
+/**
+ * Runs a Seneca plugin unchanged. A plugin written as Seneca's guides write them (`this.add`,
+ * `this.act`, `this.prior`, `this.wrap`, nested `this.use`, an `init:<name>` action) runs on a
+ * small delegate over the kernel. A plugin that reaches for more of Seneca (`this.util`,
+ * `this.make$`, `this.export`, `preload`, `defaults`, ...) is loaded into a real Seneca
+ * instance, shared by the kernel's Seneca plugins, whose patterns the kernel then routes to;
+ * without `seneca` installed that fails here, naming the API the plugin needs. Seneca's
+ * conventions stay in this file and seneca-bridge.ts; the rest of stoa never sees them.
+ */
+export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
   const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
-  const info = stoa.claimPlugin(name, tag)
+  const needs = marked.has(plugin) ? ['onSeneca'] : senecaApisBeyondDelegate(plugin)
+  if (needs.length > 0) {
+    loadSenecaPlugin(host, plugin, name, needs, options, tag)
+    return
+  }
+  const info = host.claimPlugin(name, tag)
   const shared: Message = {}
-  const delegate = makeDelegate(stoa, undefined, shared)
+  const delegate = makeDelegate(host, undefined, shared)
   let returned: unknown
-  stoa.withPlugin(info.fullname, () => {
+  host.withPlugin(info.fullname, () => {
     returned = plugin.call(delegate, options)
   })
   // A plugin may name itself by returning `{ name }` or a string; its init action then
   // follows that name.
   const declared = typeof returned === 'string' ? returned : (returned as { name?: unknown } | undefined)?.name
   const initName = typeof declared === 'string' ? declared : name
-  const init = stoa.has({ init: initName })
+  const init = host.has({ init: initName })
     ? async () => {
-        await stoa.act({ init: initName })
+        await host.act({ init: initName })
       }
     : undefined
-  stoa.addPlugin(info, init)
+  host.addPlugin(info, init)
 }
 
-function makeDelegate(stoa: Stoa<any>, ctx: Context | undefined, shared: Message): SenecaDelegate {
+/**
+ * The Seneca APIs a plugin uses that the delegate lacks, read from its source: members of
+ * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
+ * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
+ * `defaults`) and exports in its returned definition. Reading too much only costs speed (the
+ * plugin then runs on real Seneca), never a wrong answer. What a source scan cannot see (a
+ * helper module handed the instance, `this[name]`) is listed in docs/seneca.md.
+ */
+export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
+  const found = new Set<string>()
+  for (const prop of Object.getOwnPropertyNames(plugin)) if (!FUNCTION_PROPS.has(prop)) found.add(prop)
+  const src = Function.prototype.toString.call(plugin)
+  const aliases = new Set(['this', 'seneca'])
+  for (const m of src.matchAll(/\b(?:var|let|const)?\s*([A-Za-z_$][\w$]*)\s*=\s*this\b/g)) aliases.add(m[1]!)
+  const names = [...aliases].map((a) => a.replace(/\$/g, '\\$')).join('|')
+  const member = new RegExp(`(?<![\\w$.])(?:${names})\\s*\\??\\.\\s*([A-Za-z_$][\\w$]*)|(?<![\\w$.])(?:${names})\\s*\\[\\s*['"\`]([^'"\`]+)['"\`]\\s*\\]`, 'g')
+  for (const m of src.matchAll(member)) {
+    const api = m[1] ?? m[2]!
+    if (!DELEGATE_API.has(api)) found.add(api)
+  }
+  const destructured = new RegExp(`\\{([^{}]*)\\}\\s*=\\s*(?:${names})\\b`, 'g')
+  for (const m of src.matchAll(destructured)) {
+    for (const part of m[1]!.split(',')) {
+      const api = part.split(':')[0]!.trim()
+      if (api !== '' && !DELEGATE_API.has(api)) found.add(api)
+    }
+  }
+  if (/\bexportmap\b|\bexport\s*:/.test(src)) found.add('export')
+  return [...found]
+}
+
+/** The `this` a delegate-run plugin or action sees: {@link DELEGATE_API}, as Seneca gives it. */
+interface SenecaDelegate {
+  add(pattern: string | Message, second?: Message | SenecaAction, third?: SenecaAction): SenecaDelegate
+  act(pattern: string | Message, second?: Message | Reply, third?: Reply): SenecaDelegate
+  prior(msg: Message, reply?: Reply): void
+  wrap(pin: string | Message, action: SenecaAction): SenecaDelegate
+  use(plugin: SenecaPlugin, options?: Message): SenecaDelegate
+  ready(done?: (err?: unknown) => void): SenecaDelegate
+  log: Record<'debug' | 'info' | 'warn' | 'error' | 'fatal', (...args: unknown[]) => void>
+  context: Message
+}
+
+function makeDelegate(host: SenecaHost, ctx: Context | undefined, shared: Message): SenecaDelegate {
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) =>
-    stoa.log[level]({ args: args.map((a) => (a instanceof Error ? a.message : a)) }, 'seneca plugin')
+    host.log[level]({ args: args.map((a) => (a instanceof Error ? a.message : a)) }, 'seneca plugin')
   const self: SenecaDelegate = {
     add(pattern, second, third) {
       const action = (typeof second === 'function' ? second : third) as SenecaAction | undefined
       const extra = typeof second === 'object' ? second : undefined
       if (typeof action !== 'function') throw new StoaError('INVALID_PLUGIN', 'seneca add() needs an action function')
-      stoa.add(toMessage(pattern, extra), toStoaAction(stoa, action, shared))
+      host.add(toMessage(pattern, extra), toStoaAction(host, action, shared))
       return self
     },
     act(pattern, second, third) {
       const done = (typeof second === 'function' ? second : third) as Reply | undefined
       const extra = typeof second === 'object' ? second : undefined
       const msg = toMessage(pattern, extra)
-      const call = ctx === undefined ? stoa.act(msg) : ctx.act(msg)
-      settle(stoa, call, done, self)
+      const call = ctx === undefined ? host.act(msg) : ctx.act(msg)
+      settle(host, call, done, self)
       return self
     },
     prior(msg, reply) {
       if (ctx === undefined) throw new StoaError('INVALID_PLUGIN', 'seneca prior() can only be called inside an action')
-      settle(stoa, ctx.prior(msg), reply, self)
+      settle(host, ctx.prior(msg), reply, self)
     },
     wrap(pin, action) {
-      for (const found of stoa.list(pin)) {
-        if (found.transport === undefined) stoa.add(found.pattern, toStoaAction(stoa, action, shared))
+      for (const found of host.list(pin)) {
+        if (found.transport === undefined) host.add(found.pattern, toStoaAction(host, action, shared))
       }
       return self
     },
     use(plugin, options) {
-      stoa.use(plugin, options)
+      host.use(plugin, options)
       return self
     },
-    has: (pattern) => stoa.has(pattern),
-    find: (pattern) => stoa.find(pattern),
-    list: (pattern) => stoa.list(pattern).map((a) => ({ ...a.pattern })),
     ready(done) {
-      stoa.ready().then(
+      host.ready().then(
         () => done?.call(self),
         (err: unknown) => done?.call(self, err),
       )
       return self
     },
-    options: () => ({}),
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), fatal: log('error') },
     context: shared,
   }
   return self
 }
 
-function toStoaAction(stoa: Stoa<any>, action: SenecaAction, shared: Message) {
+function toStoaAction(host: SenecaHost, action: SenecaAction, shared: Message) {
   return (msg: Message, ctx: Context): Promise<unknown> =>
     new Promise((resolve, reject) => {
       let replied = false
@@ -117,26 +200,26 @@ function toStoaAction(stoa: Stoa<any>, action: SenecaAction, shared: Message) {
         else resolve(out)
       }
       // A synchronous throw inside the executor rejects the promise, like any action's throw.
-      action.call(makeDelegate(stoa, ctx, shared), msg, reply, { pattern: ctx.pattern, id: ctx.id, tx: ctx.trace })
+      action.call(makeDelegate(host, ctx, shared), msg, reply, { pattern: ctx.pattern, id: ctx.id, tx: ctx.trace })
     })
 }
 
 /** Calls a Seneca callback with the outcome; a throwing callback is logged, never lost. */
-function settle(stoa: Stoa<any>, call: Promise<unknown>, done: Reply | undefined, self: SenecaDelegate): void {
+function settle(host: SenecaHost, call: Promise<unknown>, done: Reply | undefined, self: SenecaDelegate): void {
   call.then(
-    (out) => invoke(stoa, done, self, null, out),
+    (out) => invoke(host, done, self, null, out),
     (err: unknown) => {
-      if (done === undefined) stoa.log.warn({ err }, 'seneca act without callback failed')
-      else invoke(stoa, done, self, err, undefined)
+      if (done === undefined) host.log.warn({ err }, 'seneca act without callback failed')
+      else invoke(host, done, self, err, undefined)
     },
   )
 }
 
-function invoke(stoa: Stoa<any>, done: Reply | undefined, self: SenecaDelegate, err: unknown, out: unknown): void {
+function invoke(host: SenecaHost, done: Reply | undefined, self: SenecaDelegate, err: unknown, out: unknown): void {
   if (done === undefined) return
   try {
     done.call(self, err, out)
   } catch (thrown) {
-    stoa.log.error({ err: thrown }, 'seneca callback threw')
+    host.log.error({ err: thrown }, 'seneca callback threw')
   }
 }

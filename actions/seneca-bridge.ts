@@ -264,7 +264,10 @@ function fallback(seneca: SenecaInstance, host: SenecaHost, bridge: Bridge, msg:
   const target = host.find(clean)
   // A pattern the bridge itself routes would lead back here.
   if (target === undefined || (target.transport === undefined && target.plugin !== undefined && bridge.plugins.has(target.plugin))) {
-    reply(new StoaError('NOT_FOUND', `no action matches this message`, { pattern: Object.keys(clean).sort().join(',') }))
+    // As Seneca answers a message nothing matches: its default$ if it has one, else an
+    // act_not_found error that Seneca passes on unwrapped (it carries `seneca: true`).
+    if (msg.default$ !== undefined) reply(null, msg.default$)
+    else reply(Object.assign(new Error(`seneca: no action matches ${describe(clean)}`), { code: 'act_not_found', seneca: true }))
     return
   }
   if (ctx !== undefined) {
@@ -292,6 +295,15 @@ function fromSeneca(err: unknown): unknown {
   if (mapped !== undefined) return new StoaError(mapped, `seneca answered ${e.code as string}`, { seneca: e.code })
   // Anything else is the action's own failure: the kernel logs it and answers ACTION_FAILED.
   return e.orig instanceof Error ? e.orig : err
+}
+
+/** The pairs of a message that could name a pattern, as `key:value` sorted by key. */
+function describe(msg: Message): string {
+  return Object.keys(msg)
+    .filter((k) => ['string', 'number', 'boolean'].includes(typeof msg[k]))
+    .sort()
+    .map((k) => `${k}:${String(msg[k])}`)
+    .join(',')
 }
 
 function errorText(err: unknown): string {

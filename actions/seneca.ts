@@ -102,7 +102,8 @@ export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options:
  * The Seneca APIs a plugin uses that the delegate lacks, read from its source: members of
  * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
  * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
- * `defaults`) and exports in its returned definition. Reading too much only costs speed (the
+ * `defaults`), exports in its returned definition, and any `name$` (directives, entity
+ * methods). Reading too much only costs speed (the
  * plugin then runs on real Seneca), never a wrong answer. What a source scan cannot see (a
  * helper module handed the instance, `this[name]`) is listed in docs/seneca.md.
  */
@@ -126,6 +127,9 @@ export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
     }
   }
   if (/\bexportmap\b|\bexport\s*:/.test(src)) found.add('export')
+  // Seneca's directives (`default$`, `timeout$`, `custom$`) and entity methods (`save$`) mean
+  // nothing to the kernel.
+  for (const m of src.matchAll(/(?<![\w$])([A-Za-z_][\w]*\$)(?![\w$])/g)) found.add(m[1]!)
   return [...found]
 }
 

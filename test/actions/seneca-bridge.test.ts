@@ -142,6 +142,28 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
     expect(stoa[7]).to.deep.equal({ trail: ['ann', 'bob'], root: 'function' })
   })
 
+  it('a message nothing answers: act_not_found in the callback, or the message\'s default$', async () => {
+    const probe = function probe(this: { add: Function }) {
+      this.add('role:probe,cmd:missing', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
+        this.act('role:nobody', function (err: { code?: string } | null) {
+          reply({ code: err && err.code })
+        })
+      })
+      this.add('role:probe,cmd:default', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
+        this.act('role:nobody', { default$: { fallback: true } }, function (err: unknown, out: unknown) {
+          reply({ failed: !!err, out })
+        })
+      })
+    }
+    const steps: Step[] = [
+      { role: 'probe', cmd: 'missing' },
+      { role: 'probe', cmd: 'default' },
+    ]
+    const { seneca, stoa } = await sideBySide([[probe as Plugin]], steps)
+    expect(stoa).to.deep.equal(seneca)
+    expect(stoa).to.deep.equal([{ code: 'act_not_found' }, { failed: false, out: { fallback: true } }])
+  })
+
   it('seneca-promisify: message actions, post and prepare', async () => {
     const steps: Step[] = [
       { role: 'greet', cmd: 'hello', name: 'ann' },

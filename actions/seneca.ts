@@ -126,6 +126,8 @@ export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
       if (api !== '' && !DELEGATE_API.has(api)) found.add(api)
     }
   }
+  // A plugin loaded by name is found by Seneca's own module resolution.
+  if (new RegExp(`(?<![\\w$.])(?:${names})\\s*\\.\\s*use\\s*\\(\\s*['"\`]`).test(src)) found.add('use(name)')
   if (/\bexportmap\b|\bexport\s*:/.test(src)) found.add('export')
   // Seneca's directives (`default$`, `timeout$`, `custom$`) and entity methods (`save$`) mean
   // nothing to the kernel.

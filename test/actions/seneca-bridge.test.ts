@@ -212,6 +212,22 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.close()
   })
 
+  it('loads a Seneca plugin twice with a tag, and one that loads seneca-basic by name', async () => {
+    const s = createStoa({ logger: quietLogger() })
+    const app = function app(this: { use: Function; add: Function; util: unknown }) {
+      this.use('basic')
+    }
+    s.use(promisify).use(entity).use(app).use(users).use(users, { role: 'customer' }, { tag: 'c' })
+    await s.ready()
+    const saved = (await s.act({ role: 'customer', cmd: 'register', name: 'Eve' })) as Msg
+    expect(saved).to.include({ name: 'eve' })
+    expect(await s.act({ role: 'user', cmd: 'list' })).to.deep.equal({ names: ['eve'] })
+    expect(s.find('role:customer,cmd:register')?.plugin).to.equal('users$c')
+    expect(s.find('role:user,cmd:register')?.plugin).to.equal('users')
+    expect(await s.act('role:basic,cmd:generate_id')).to.match(/^[0-9a-z]{6}$/)
+    await s.close()
+  })
+
   it('a stoa error keeps its code through a Seneca action', async () => {
     const s = createStoa({ logger: quietLogger() })
     s.use(promisify).use(entity).use(users).use(audit)

@@ -42,8 +42,16 @@ function services(): { users: Stoa; gateway: Stoa; seen: { signup?: Seen; notify
   return { users: usersSvc, gateway, seen }
 }
 
-function crossing(setup: () => Promise<{ users: Stoa; gateway: Stoa; seen: { signup?: Seen; notify?: Seen }; close: () => Promise<void> }>) {
-  let s: Awaited<ReturnType<typeof setup>>
+interface Running {
+  users: Stoa
+  gateway: Stoa
+  seen: { signup?: Seen; notify?: Seen }
+  close: () => Promise<void>
+  usersUrl?: string
+}
+
+function crossing(setup: () => Promise<Running>): () => Running {
+  let s: Running
   before(async () => {
     s = await setup()
   })
@@ -75,11 +83,12 @@ function crossing(setup: () => Promise<{ users: Stoa; gateway: Stoa; seen: { sig
     )
     expect(err?.code).to.equal('ACTION_FAILED')
   })
+  return () => s
 }
 
 describe('actions/seneca-bridge over HTTP: Seneca plugins served and calling back', function () {
   this.timeout(20000)
-  crossing(async () => {
+  const running = crossing(async () => {
     const s = services()
     const usersHttp = createHttpTransport()
     const gatewayHttp = createHttpTransport()
@@ -89,9 +98,34 @@ describe('actions/seneca-bridge over HTTP: Seneca plugins served and calling bac
     s.users.client(createHttpTransport({ url: (gatewayHttp as HttpTransport).address()! }), ['role:notify'])
     s.gateway.client(createHttpTransport({ url: (usersHttp as HttpTransport).address()! }), ['role:user'])
     await Promise.all([s.users.ready(), s.gateway.ready()])
-    return { ...s, close: async () => void (await Promise.all([s.gateway.close(), s.users.close()])) }
+    return { ...s, usersUrl: usersHttp.address()!, close: async () => void (await Promise.all([s.gateway.close(), s.users.close()])) }
+  })
+
+  it('a Seneca client (Seneca\'s own HTTP transport) reaches the plugin, whose call back carries its token', async () => {
+    const s = running()
+    const Seneca = require('seneca') as (o: object) => SenecaClient
+    const port = Number(new URL(s.usersUrl!).port)
+    const client = Seneca({ log: 'silent', system: { close_signals: {} }, plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } } })
+    client.client({ type: 'http', port, pin: 'role:user' })
+    try {
+      await new Promise<void>((resolve) => client.ready(() => resolve()))
+      const out = await new Promise<Msg>((resolve, reject) =>
+        client.act({ role: 'user', cmd: 'register', name: 'Sen' }, (err, res) => (err ? reject(err) : resolve(res as Msg))),
+      )
+      expect(out).to.include({ audited: true, notified: true, name: 'sen' })
+      expect(s.seen.notify?.token).to.equal('se.ne.ca')
+    } finally {
+      await new Promise<void>((resolve) => client.close(() => resolve()))
+    }
   })
 })
+
+interface SenecaClient {
+  client(o: object): SenecaClient
+  ready(cb: () => void): void
+  act(msg: object, cb: (err: Error | null, out: unknown) => void): void
+  close(cb: () => void): void
+}
 
 describe('actions/seneca-bridge over AMQP: Seneca plugins served and calling back', function () {
   this.timeout(20000)

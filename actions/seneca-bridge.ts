@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import type { Context } from './context.js'
 import { StoaError } from './errors.js'
 import type { Message } from './pattern.js'
-import { patternString, toPattern } from './pattern.js'
+import { parsePattern, patternString, toPattern } from './pattern.js'
 import type { SenecaHost, SenecaPlugin } from './seneca.js'
 
 /*
@@ -188,7 +188,7 @@ function route(host: SenecaHost, bridge: Bridge, args: readonly unknown[]): void
     const part = typeof arg === 'string' ? bridge.seneca.util.Jsonic(arg) : (arg as Message | null)
     if (part === null || typeof part !== 'object') continue
     for (const [k, v] of Object.entries(part)) {
-      if (!k.endsWith('$') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) pairs[k] = String(v)
+      if (!k.endsWith('$') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) pairs[k] = v
     }
   }
   // Plugins' init actions, Seneca's plugin bookkeeping, close hooks and its built-in transport
@@ -257,7 +257,7 @@ function fallback(seneca: SenecaInstance, host: SenecaHost, bridge: Bridge, msg:
   if (own !== undefined && own.pattern !== '') {
     // `this.prior` from a Seneca action with no earlier action in Seneca: its prior is the
     // kernel action its pattern overrode, if the kernel call came in through that pattern.
-    if (ctx !== undefined && ctx.pattern === own.pattern) answer(ctx.prior(clean), reply)
+    if (ctx !== undefined && samePairs(parsePattern(ctx.pattern), bridge.seneca.util.Jsonic(own.pattern))) answer(ctx.prior(clean), reply)
     else reply(null, msg.default$ ?? null)
     return
   }
@@ -295,6 +295,12 @@ function fromSeneca(err: unknown): unknown {
   if (mapped !== undefined) return new StoaError(mapped, `seneca answered ${e.code as string}`, { seneca: e.code })
   // Anything else is the action's own failure: the kernel logs it and answers ACTION_FAILED.
   return e.orig instanceof Error ? e.orig : err
+}
+
+/** Whether two patterns have the same pairs, values compared as Seneca compares them: as text. */
+function samePairs(a: Message, b: Message): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((k) => k in b && String(a[k]) === String(b[k]))
 }
 
 /** The pairs of a message that could name a pattern, as `key:value` sorted by key. */

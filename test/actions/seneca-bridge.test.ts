@@ -228,6 +228,25 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.close()
   })
 
+  it('an action added between use() and ready() is the prior of the plugin\'s own, as under Seneca', async () => {
+    const plugin = function p(this: { add: Function }) {
+      this.add('a:1', function (this: { prior: Function }, msg: Msg, reply: (o: unknown) => void) {
+        this.prior(msg, (_e: unknown, o: unknown) => reply({ from: 'plugin', prior: o }))
+      })
+    }
+    const Seneca = require('seneca') as (o: object) => SenecaInstance & { add(p: string, f: Function): void }
+    const seneca = Seneca({ log: 'silent' })
+    seneca.use(plugin)
+    seneca.add('a:1', (_m: Msg, reply: (e: null, o: unknown) => void) => reply(null, { from: 'app' }))
+    await new Promise<void>((resolve) => seneca.ready(resolve))
+    const expected = await new Promise((resolve) => seneca.act({ a: 1 }, (_e, out) => resolve(json(out))))
+    await new Promise<void>((resolve) => seneca.close(resolve))
+    const s = createStoa({ logger: quietLogger() }).use(onSeneca(plugin))
+    s.add('a:1', () => ({ from: 'app' }))
+    expect(await s.act('a:1')).to.deep.equal(expected).and.deep.equal({ from: 'plugin', prior: { from: 'app' } })
+    await s.close()
+  })
+
   it('a stoa error keeps its code through a Seneca action', async () => {
     const s = createStoa({ logger: quietLogger() })
     s.use(promisify).use(entity).use(users).use(audit)

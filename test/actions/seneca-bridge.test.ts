@@ -15,6 +15,7 @@ const users = require('../fixtures/seneca-users.cjs') as Plugin
 const audit = require('../fixtures/seneca-audit.cjs') as Plugin
 const greet = require('../fixtures/seneca-greet.cjs') as Plugin
 const precedence = require('../fixtures/seneca-precedence.cjs') as Plugin
+const settings = require('../fixtures/seneca-settings.cjs') as Plugin
 const math = require('../fixtures/seneca-math.cjs') as Plugin
 const integer = require('../fixtures/seneca-integer.cjs') as Plugin
 
@@ -162,6 +163,18 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
     const { seneca, stoa } = await sideBySide([[probe as Plugin]], steps)
     expect(stoa).to.deep.equal(seneca)
     expect(stoa).to.deep.equal([{ code: 'act_not_found' }, { failed: false, out: { fallback: true } }])
+  })
+
+  it('a plugin using defaults, preload, decorate, delegate, fixedargs, find_plugin and options()', async () => {
+    const steps: Step[] = [
+      { role: 'settings', cmd: 'get', key: 'a' },
+      { role: 'settings', cmd: 'get', key: 'b' },
+      { role: 'settings', cmd: 'zoned' },
+    ]
+    const { seneca, stoa } = await sideBySide([[settings, { values: { b: 2 } }]], steps)
+    expect(stoa).to.deep.equal(seneca)
+    expect(stoa[1]).to.deep.include({ value: 2, limit: 10, loaded: true, version: 'string' })
+    expect(stoa[2]).to.deep.equal({ zone: 'eu', fixed: 'eu' })
   })
 
   it('seneca-promisify: message actions, post and prepare', async () => {

@@ -36,7 +36,7 @@ interface SenecaInstance {
   ready(done: (err?: unknown) => void): SenecaInstance
   close(done: (err?: unknown) => void): SenecaInstance
   prior(msg: Message, reply: SenecaReply): void
-  /** Every pattern, values as strings. */
+  /** The action a message would run: the catch-all's pattern is `''`. */
   find(msg: Message): { readonly pattern: string } | undefined
   readonly util: { Jsonic(text: string): Message }
 }
@@ -65,7 +65,7 @@ interface Bridge {
 }
 
 /** Own properties every function has; any other one (`preload`, `defaults`) is for Seneca. */
-const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
+export const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
 
 /** Seneca's error codes that have a stoa counterpart. */
 const SENECA_CODES: Readonly<Record<string, 'NOT_FOUND' | 'TIMEOUT' | 'INVALID_MESSAGE'>> = {
@@ -80,8 +80,8 @@ const bridges = new WeakMap<SenecaHost, Bridge>()
 /**
  * Loads a Seneca plugin into the kernel's Seneca instance (created on first use) and routes
  * the patterns it adds. Fails now, with `INVALID_PLUGIN`, when `seneca` is not installed
- * (naming the APIs the plugin needs), for Seneca 1's two-argument plugins, and when the
- * plugin's definition throws.
+ * (naming the APIs the plugin needs) and for Seneca 1's two-argument plugins; a definition
+ * that throws fails the kernel's `ready()`, naming the plugin.
  */
 export function loadSenecaPlugin(
   host: SenecaHost,
@@ -129,8 +129,8 @@ function createBridge(host: SenecaHost, name: string, needs: readonly string[]):
   } catch (err) {
     throw new StoaError(
       'INVALID_PLUGIN',
-      `plugin "${name}" uses Seneca's ${needs.join(', ')}, which stoa's built-in delegate does not provide; ` +
-        'install seneca 3 (npm install seneca@3) and stoa runs it on real Seneca',
+      `plugin "${name}" needs real Seneca (${needs[0] === 'onSeneca' ? 'it is marked with onSeneca' : `it uses ${needs.join(', ')}`}), ` +
+        'and seneca is not installed: install seneca 3 (npm install seneca@3)',
       { plugin: name, missing: [...needs] },
       { cause: err },
     )
@@ -169,7 +169,6 @@ function createBridge(host: SenecaHost, name: string, needs: readonly string[]):
   host.onClose(() => new Promise<void>((resolve) => void seneca.close(() => resolve())))
   return bridge
 }
-
 
 /**
  * Registers in the kernel the pattern of one Seneca `add`: the pairs of its pattern string and

@@ -4,7 +4,7 @@ import type { Logger } from './logger.js'
 import type { Message } from './pattern.js'
 import { toMessage } from './pattern.js'
 import type { ActionLike, CloseHook, PluginInfo } from './plugin.js'
-import { loadSenecaPlugin } from './seneca-bridge.js'
+import { FUNCTION_PROPS, loadSenecaPlugin } from './seneca-bridge.js'
 
 /** Seneca's callback convention: `reply(err, out)`. */
 type Reply = (err?: unknown, out?: unknown) => void
@@ -36,14 +36,12 @@ export interface SenecaHost {
 }
 
 /**
- * The part of Seneca's plugin API the built-in delegate gives, exactly as Seneca gives it. A
- * plugin that uses nothing else runs on the delegate: its actions are plain stoa actions, at
- * stoa's speed. Any other API sends the plugin to a real Seneca instance (seneca-bridge.ts).
+ * The part of Seneca's plugin API the built-in delegate gives, as Seneca gives it (except that
+ * errors reaching callbacks are StoaErrors). A plugin that uses nothing else runs on the
+ * delegate: its actions are plain stoa actions, at stoa's speed. Any other API sends the plugin
+ * to a real Seneca instance (seneca-bridge.ts).
  */
 const DELEGATE_API: ReadonlySet<string> = new Set(['add', 'act', 'prior', 'wrap', 'use', 'ready', 'log', 'context'])
-
-/** Own properties every function has; any other one (`preload`, `defaults`) is Seneca's. */
-const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
 
 let anonymous = 0
 
@@ -102,10 +100,10 @@ export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options:
  * The Seneca APIs a plugin uses that the delegate lacks, read from its source: members of
  * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
  * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
- * `defaults`), exports in its returned definition, and any `name$` (directives, entity
- * methods). Reading too much only costs speed (the
- * plugin then runs on real Seneca), never a wrong answer. What a source scan cannot see (a
- * helper module handed the instance, `this[name]`) is listed in docs/seneca.md.
+ * `defaults`), exports in its returned definition, loading plugins by name, and any `name$`
+ * (directives, entity methods). Reading too much only costs speed (the plugin then runs on real
+ * Seneca), never a wrong answer. What a source scan cannot see (a helper module handed the
+ * instance, `this[name]`) is listed in docs/seneca.md.
  */
 export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
   const found = new Set<string>()

@@ -140,7 +140,9 @@ function createBridge(host: SenecaHost, name: string, needs: readonly string[]):
     log: 'silent',
     // A failing plugin must fail the kernel's ready(), not end the process: Seneca's default
     // for a fatal error is to end the process.
-    debug: { undead: true },
+    // Seneca reads `--seneca.*` arguments and SENECA_* variables unless given its own: the
+    // command line is stoa's, and a SENECA_LOG would print Seneca's log over `stoa act`'s output.
+    debug: { undead: true, argv: [], env: {} },
     // The kernel has already drained its own calls when it closes Seneca.
     close_delay: 1000,
     system: { exit: () => undefined },

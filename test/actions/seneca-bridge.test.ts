@@ -3,7 +3,7 @@ import Module, { createRequire } from 'node:module'
 import type { Context, Stoa } from '../../actions/index.js'
 import { createStoa, onSeneca } from '../../actions/index.js'
 import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
-import { quietLogger } from '../helpers/wait.js'
+import { quietLogger, waitFor } from '../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 type Plugin = (this: unknown, o: object) => unknown
@@ -207,6 +207,28 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     expect(seen?.token).to.equal('tok-1')
     expect(seen?.trace).to.equal('trace-1')
     expect(seen!.deadline).to.be.within(before, before + 5000 + 50)
+    await s.close()
+  })
+
+  it('an act a Seneca action makes after replying still carries the call\'s token and trace', async () => {
+    const s = createStoa({ logger: quietLogger() })
+    let seen: { token: string | undefined; trace: string } | undefined
+    s.add('role:later', (_m: Msg, ctx: Context) => {
+      seen = { token: ctx.token, trace: ctx.trace }
+      return {}
+    })
+    const eager = function eager(this: { add: Function }) {
+      this.add('role:eager', function (this: { act: Function }, _msg: Msg, reply: (o: unknown) => void) {
+        const self = this
+        reply({ accepted: true })
+        setImmediate(() => self.act('role:later', () => undefined))
+      })
+    }
+    // On the bridge, the kernel call has ended when the later act reaches the catch-all.
+    s.use(onSeneca(eager))
+    expect(await s.act({ role: 'eager' }, undefined, { token: 'tok-7', trace: 'trace-7' })).to.deep.equal({ accepted: true })
+    await waitFor(() => seen !== undefined, 'the later act')
+    expect(seen).to.deep.equal({ token: 'tok-7', trace: 'trace-7' })
     await s.close()
   })
 

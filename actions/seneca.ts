@@ -100,8 +100,8 @@ export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options:
  * The Seneca APIs a plugin uses that the delegate lacks, read from its source: members of
  * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
  * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
- * `defaults`), exports in its returned definition, loading plugins by name, and any `name$`
- * (directives, entity methods). Reading too much only costs speed (the plugin then runs on real
+ * `defaults`), exports in its returned definition, loading plugins by name, the instance
+ * handed to other functions, and any `name$` (directives, entity methods). Reading too much only costs speed (the plugin then runs on real
  * Seneca), never a wrong answer. What a source scan cannot see (a helper module handed the
  * instance, `this[name]`) is listed in docs/seneca.md.
  */
@@ -124,6 +124,9 @@ export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
       if (api !== '' && !DELEGATE_API.has(api)) found.add(api)
     }
   }
+  // The instance handed to other code (`register(this)`, `helper(seneca, opts)`): what that
+  // code uses cannot be read from here, so the plugin runs where everything is there.
+  if (new RegExp(`[(,]\\s*(?:${names})\\s*[,)]`).test(src)) found.add('this passed to a function')
   // A plugin loaded by name is found by Seneca's own module resolution.
   if (new RegExp(`(?<![\\w$.])(?:${names})\\s*\\.\\s*use\\s*\\(\\s*['"\`]`).test(src)) found.add('use(name)')
   if (/\bexportmap\b|\bexport\s*:/.test(src)) found.add('export')

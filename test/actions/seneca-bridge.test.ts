@@ -84,6 +84,11 @@ async function sideBySide(plugins: [Plugin, object?][], steps: Step[]): Promise<
   return { seneca: shape(seneca) as unknown[], stoa: shape(stoa) as unknown[] }
 }
 
+/** A helper a plugin hands its instance to, as seneca-basic's registerNote(seneca, note). */
+function registerAll(seneca: unknown): void {
+  ;(seneca as { add: Function }).add('role:helper', (_m: unknown, reply: (o: unknown) => void) => reply({}))
+}
+
 const idOf = (i: number) => (answers: unknown[]) => (answers[i] as { id: string }).id
 
 describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers', function () {
@@ -308,6 +313,11 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
     expect(senecaApisBeyondDelegate(users)).to.include.members(['util', 'export'])
     expect(senecaApisBeyondDelegate(audit)).to.include.members(['export', 'util', 'root'])
     expect(senecaApisBeyondDelegate(greet)).to.include.members(['prepare', 'message', 'post'])
+    // A helper defined elsewhere gets the instance: what it uses cannot be read.
+    const handsOff = function handsOff(this: unknown) {
+      registerAll(this)
+    }
+    expect(senecaApisBeyondDelegate(handsOff)).to.deep.equal(['this passed to a function'])
   })
 
   it('fails at use() with INVALID_PLUGIN naming the missing API when seneca is not installed', () => {

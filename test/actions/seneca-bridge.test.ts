@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import Module, { createRequire } from 'node:module'
 import type { Context, Stoa } from '../../actions/index.js'
-import { createStoa, onSeneca } from '../../actions/index.js'
+import { StoaError, createStoa, onSeneca } from '../../actions/index.js'
 import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
 
@@ -287,7 +287,29 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.close()
   })
 
-  it('a stoa error keeps its code through a Seneca action', async () => {
+  it('a StoaError keeps its code through a Seneca action that passes it on', async () => {
+    const s = createStoa({ logger: quietLogger() })
+    s.add('role:guarded', () => {
+      throw new StoaError('FORBIDDEN', 'not for you', { need: 'admin' })
+    })
+    const relay = function relay(this: { add: Function }) {
+      this.add('role:relay', function (this: { act: Function }, _msg: Msg, reply: (e: unknown, o?: unknown) => void) {
+        this.act('role:guarded', function (err: unknown, out: unknown) {
+          reply(err, out)
+        })
+      })
+    }
+    s.use(onSeneca(relay))
+    const err = await s.act('role:relay').then(
+      () => undefined,
+      (e: StoaError) => e,
+    )
+    expect(err).to.be.instanceOf(StoaError)
+    expect(err).to.include({ code: 'FORBIDDEN', message: 'not for you' })
+    await s.close()
+  })
+
+  it('a Seneca plugin tolerating a failing stoa action answers as under Seneca', async () => {
     const s = createStoa({ logger: quietLogger() })
     s.use(promisify).use(entity).use(users).use(audit)
     s.add('role:notify,cmd:registered', () => {

@@ -26,6 +26,7 @@ describe('bin/commands/list', () => {
       plugin: 'math',
       schema: { keys: ['left', 'right', 'round'], required: ['left', 'right'] },
       permission: 'math:use',
+      public: false,
       description: 'adds two numbers',
     })
     expect(list.find((e) => e.pattern === 'task:math.total.reset')).to.deep.include({ kind: 'task', schema: null })

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { createPrivateKey, randomUUID } from 'node:crypto'
+import { createPrivateKey, createSecretKey, randomUUID } from 'node:crypto'
 import jwt from 'jsonwebtoken'
 import { StoaError } from '../../actions/index.js'
 import { asymmetricAlgorithm } from './keys.js'
@@ -97,7 +97,7 @@ function sign(payload: Record<string, unknown>, options: SignTokenOptions, typ: 
   let algorithm: Algorithm
   if (options.secret !== undefined) {
     if (options.secret.length < 32) throw new StoaError('INVALID_OPTIONS', 'the secret must be at least 32 characters')
-    key = options.secret
+    key = createSecretKey(Buffer.from(options.secret, 'utf8'))
     algorithm = 'HS256'
   } else if (options.privateKey !== undefined) {
     key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey

@@ -20,17 +20,29 @@ let token: string | undefined
 if (who !== 'open') {
   const rsa = who.startsWith('rs256') ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : undefined
   const cacheSize = who.endsWith('-cached') ? 1000 : 0
-  stoa.use(jwt, rsa === undefined ? { secret: SECRET, audience: 'bench', cacheSize } : { publicKey: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(), audience: 'bench', cacheSize })
+  stoa.use(
+    jwt,
+    rsa === undefined
+      ? { secret: SECRET, audience: 'bench', cacheSize }
+      : { publicKey: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(), audience: 'bench', cacheSize },
+  )
   stoa.use(authz, { roles: { 'user-client': ['math:use'] } })
   const claims = { sub: 'u42', roles: ['user-client'] }
-  token = signToken(claims, rsa === undefined ? { secret: SECRET, expiresInSec: 3600, audience: 'bench' } : { privateKey: rsa.privateKey, expiresInSec: 3600, audience: 'bench' })
+  token = signToken(
+    claims,
+    rsa === undefined ? { secret: SECRET, expiresInSec: 3600, audience: 'bench' } : { privateKey: rsa.privateKey, expiresInSec: 3600, audience: 'bench' },
+  )
 }
 stoa.add('role:math,cmd:sum', sum, { permission: 'math:use' })
 const msg = { role: 'math', cmd: 'sum', left: 1, right: 2 }
 const opts = token === undefined ? undefined : { token }
 const check = (await stoa.act(msg, undefined, opts)) as { answer: number }
 if (check.answer !== 3) throw new Error(`answered ${JSON.stringify(check)}`)
-const ops = await measure(async () => {
-  for (let i = 0; i < 100; i++) await stoa.act(msg, undefined, opts)
-}, 100, ms)
+const ops = await measure(
+  async () => {
+    for (let i = 0; i < 100; i++) await stoa.act(msg, undefined, opts)
+  },
+  100,
+  ms,
+)
 emitFigures({ ops })

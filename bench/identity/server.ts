@@ -17,4 +17,4 @@ if (kind !== 'open') {
 }
 stoa.add('role:math,cmd:sum', (m) => ({ answer: Number(m.left) + Number(m.right) }), { permission: 'math:use' })
 stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
-process.stdout.write(JSON.stringify({ url: (await serveWeb(stoa)).url }) + '\n')
+process.stdout.write(`${JSON.stringify({ url: (await serveWeb(stoa)).url })}\n`)

@@ -19,7 +19,12 @@ export const auth = definePlugin({
     secret: z.string().min(32), // signs user tokens; services verify them with it (JWT_SECRET)
     issuer: z.string().default('stoa-auth'), // the tokens' iss
     audience: z.array(z.string()).default(['gateway']), // the services the tokens are meant for
-    expiresInSec: z.number().int().min(60).max(24 * 3600).default(3600), // token and cookie lifetime
+    expiresInSec: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(3600), // token and cookie lifetime
     cookieDomain: z.string().optional(), // parent domain: the cookie reaches every subdomain
     users: z.record(z.string(), z.object({ hash: z.string(), roles: z.array(z.string()) })), // by username
   }),
@@ -32,7 +37,10 @@ export const auth = definePlugin({
         const user = Object.hasOwn(o.users, msg.username) ? o.users[msg.username] : undefined
         const matches = await checkPassword(msg.password, user?.hash ?? (await NO_SUCH_USER))
         if (user === undefined || !matches) throw new StoaError('UNAUTHENTICATED', 'wrong username or password', { reason: 'credentials' })
-        const token = signToken({ sub: msg.username, roles: user.roles }, { secret: o.secret, expiresInSec: o.expiresInSec, issuer: o.issuer, audience: [...o.audience] })
+        const token = signToken(
+          { sub: msg.username, roles: user.roles },
+          { secret: o.secret, expiresInSec: o.expiresInSec, issuer: o.issuer, audience: [...o.audience] },
+        )
         // The event travels with the new token, so subscribers run as the user who logged in.
         await ctx.emit('user.authed', { sub: msg.username, roles: user.roles }, { token })
         const cookie = tokenCookie(token, { maxAgeSec: o.expiresInSec, ...(o.cookieDomain === undefined ? {} : { domain: o.cookieDomain }) })

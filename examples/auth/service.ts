@@ -30,4 +30,3 @@ export default defineService({
     [web, { routes: { 'POST /login': 'role:auth,cmd:login', 'POST /logout': 'role:auth,cmd:logout', 'GET /me': 'role:auth,cmd:whoami' }, cookie: {} }],
   ],
 })
-

@@ -94,7 +94,10 @@ const jwt = definePlugin({
               if (envelope.kind === 'act' && !(known?.token === token && known.kind === 'delegation')) return next(envelope, ctx)
               return exchange(envelope, ctx).then(
                 (out) => (out === token ? next(envelope, ctx) : next({ ...envelope, meta: { ...envelope.meta, token: out } }, ctx)),
-                (err: unknown): Reply => ({ ok: false, error: (err instanceof StoaError ? err : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')).toJSON() }),
+                (err: unknown): Reply => ({
+                  ok: false,
+                  error: (err instanceof StoaError ? err : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')).toJSON(),
+                }),
               )
             },
     }

@@ -53,7 +53,12 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
   }
   const system = options.system
   const systemRing =
-    system === undefined ? undefined : requireKey(staticRing(system.secret, system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'), undefined), 'system')
+    system === undefined
+      ? undefined
+      : requireKey(
+          staticRing(system.secret, system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'), undefined),
+          'system',
+        )
   const d = options.delegation
   let delegationRing: KeyRing | undefined
   let delegationSigner: KeyRings['delegationSigner']

@@ -84,7 +84,17 @@ export function signDelegation(
   const now = Math.floor(Date.now() / 1000)
   const exp = from === undefined ? now + Math.floor(ttlMs / 1000) : (from.exp as number)
   const act = from === undefined ? { sub: on.service } : from.act
-  const payload: Record<string, unknown> = { sub: user.sub, roles: [...user.roles], act, mid: on.messageId, aud: audience, iss: on.service, iat: now, exp, jti: randomUUID() }
+  const payload: Record<string, unknown> = {
+    sub: user.sub,
+    roles: [...user.roles],
+    act,
+    mid: on.messageId,
+    aud: audience,
+    iss: on.service,
+    iat: now,
+    exp,
+    jti: randomUUID(),
+  }
   if (on.task !== undefined) payload.tsk = on.task
   return jwt.sign(payload, signer.key, { algorithm: signer.algorithm, header: { alg: signer.algorithm, typ: DELEGATION_TYP } })
 }

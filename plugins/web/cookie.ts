@@ -101,7 +101,11 @@ export function readCookie(header: string | undefined, name: string): string | u
  * client that is not a browser can send its token in the `Authorization` header instead. With
  * no `allowedOrigins`, only the request's own host is allowed. Throws `FORBIDDEN` (403).
  */
-export function checkSameOrigin(method: string, headers: Readonly<Record<string, string | readonly string[] | undefined>>, allowedOrigins: readonly string[]): void {
+export function checkSameOrigin(
+  method: string,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  allowedOrigins: readonly string[],
+): void {
   if (SAFE.has(method)) return
   const origin = first(headers.origin)
   if (origin !== undefined) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Identity } from '../../actions/index.js'
-import { StoaError, createStoa } from '../../actions/index.js'
+import { type StoaError, createStoa } from '../../actions/index.js'
 import { auth } from '../../examples/auth/auth.js'
 import { checkPassword, hashPassword } from '../../examples/auth/passwords.js'
 import authz from '../../plugins/authz/index.js'
@@ -33,7 +33,10 @@ describe('examples/auth: login with scrypt hashes', function () {
     await waitFor(() => authed.length === 1, 'user.authed')
     expect(authed[0]!.msg).to.deep.include({ sub: 'ada', roles: ['user-mover'] })
     expect(authed[0]!.identity!.sub).to.equal('ada')
-    for (const [username, password] of [['ada', 'wrong'], ['nobody', 'pw']] as const) {
+    for (const [username, password] of [
+      ['ada', 'wrong'],
+      ['nobody', 'pw'],
+    ] as const) {
       const err = (await stoa.act('role:auth,cmd:login', { username, password }).catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('UNAUTHENTICATED')
       expect(err.message).to.equal('wrong username or password')

@@ -19,7 +19,11 @@ describe('authz plugin', () => {
       .add('role:move,cmd:get', () => 'get', { permission: 'move:read' })
       .add('role:move,cmd:delete', () => 'deleted', { permission: 'move:delete' })
       .add('role:invoice,cmd:pay', () => 'paid', { permission: 'invoice:pay' })
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: StoaError) => e.code)
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: StoaError) => e.code,
+      )
     expect(await code(stoa.act('role:move,cmd:get', {}, { token: token(['user-mover']) }))).to.equal('ok')
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-mover']) }))).to.equal('FORBIDDEN')
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-business']) }))).to.equal('ok')
@@ -35,7 +39,12 @@ describe('authz plugin', () => {
     expect(() => base().use(open)).to.throw(StoaError, /cmd:oops,role:open.*plugin "open".*neither a permission nor public/)
     expect(() => base().add('role:x', () => 1)).to.throw(StoaError, /"role:x" declares neither/)
     // Actions registered before authz are checked when it is loaded.
-    expect(() => createStoa().use(jwt, { secret: SECRET }).add('role:y', () => 1).use(authz, { roles: ROLES })).to.throw(StoaError, /"role:y"/)
+    expect(() =>
+      createStoa()
+        .use(jwt, { secret: SECRET })
+        .add('role:y', () => 1)
+        .use(authz, { roles: ROLES }),
+    ).to.throw(StoaError, /"role:y"/)
   })
 
   it('refuses to start when a plugin adds an undeclared action in its init', async () => {
@@ -69,7 +78,11 @@ describe('authz plugin', () => {
   })
 
   it('refuses a role map with a malformed permission', () => {
-    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: { r: ['move read'] } })).to.throw(StoaError, /INVALID_OPTIONS|option/)
+    expect(() =>
+      createStoa()
+        .use(jwt, { secret: SECRET })
+        .use(authz, { roles: { r: ['move read'] } }),
+    ).to.throw(StoaError, /INVALID_OPTIONS|option/)
   })
 
   it('shows what each action requires in stoa list', () => {

@@ -39,10 +39,14 @@ describe('identity through every hop, against RabbitMQ', function () {
       .use(jwt, { secret: SECRET, audience: 'gateway', clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
       .use(authz, { roles: { 'user-client': ['order:submit'] } })
       .use(web, { routes: { 'POST /orders': { pattern: 'role:order,cmd:submit', status: 202 } } })
-      .add('role:order,cmd:submit', async (msg, ctx) => {
-        await ctx.send('orders.order.place', { item: msg.item })
-        return { accepted: true }
-      }, { permission: 'order:submit' })
+      .add(
+        'role:order,cmd:submit',
+        async (msg, ctx) => {
+          await ctx.send('orders.order.place', { item: msg.item })
+          return { accepted: true }
+        },
+        { permission: 'order:submit' },
+      )
       .client(amqp())
     started.push(gw)
     await gw.ready()
@@ -56,9 +60,13 @@ describe('identity through every hop, against RabbitMQ', function () {
     const s = createStoa({ name: 'orders', logger: quietLogger() })
       .use(jwt, { secret: SECRET, audience: 'orders', clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
       .use(authz, { roles: { 'user-client': ['order:place', 'order:audit'] } })
-      .add('task:orders.order.place', async (msg, ctx) => {
-        await ctx.act('role:orders,cmd:audit', { item: msg.item })
-      }, { permission: 'order:place' })
+      .add(
+        'task:orders.order.place',
+        async (msg, ctx) => {
+          await ctx.act('role:orders,cmd:audit', { item: msg.item })
+        },
+        { permission: 'order:place' },
+      )
       .add('role:orders,cmd:audit', (_m, ctx) => void seen.push({ identity: ctx.identity!, token: ctx.token }), { permission: 'order:audit' })
       .listen(amqp())
     started.push(s)
@@ -66,7 +74,11 @@ describe('identity through every hop, against RabbitMQ', function () {
   }
 
   function post(url: string, token: string, body: unknown): Promise<Response> {
-    return fetch(`${url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return fetch(`${url}/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
   }
 
   it('an identity verified at the HTTP edge reaches an action three hops away with the same sub and roles', async () => {
@@ -126,8 +138,26 @@ describe('identity through every hop, against RabbitMQ', function () {
     await orders(seen, true)
     const raw = await rawChannel()
     try {
-      const forged = craft({ alg: 'HS256', typ: 'stoa-delegation+jwt' }, { sub: 'u-eve', roles: ['user-client'], act: { sub: 'gateway' }, aud: 'stoa:delegation', iat: nowSec(), exp: nowSec() + 600, mid: 'm-forged', tsk: 'orders.order.place' }, hmac(OTHER_SECRET))
-      raw.ch.sendToQueue(names(prefix).tasks('orders'), Buffer.from('{"item":"x"}'), { messageId: 'm-forged', type: 'orders.order.place', contentType: 'application/json', headers: { 'x-stoa-token': forged } })
+      const forged = craft(
+        { alg: 'HS256', typ: 'stoa-delegation+jwt' },
+        {
+          sub: 'u-eve',
+          roles: ['user-client'],
+          act: { sub: 'gateway' },
+          aud: 'stoa:delegation',
+          iat: nowSec(),
+          exp: nowSec() + 600,
+          mid: 'm-forged',
+          tsk: 'orders.order.place',
+        },
+        hmac(OTHER_SECRET),
+      )
+      raw.ch.sendToQueue(names(prefix).tasks('orders'), Buffer.from('{"item":"x"}'), {
+        messageId: 'm-forged',
+        type: 'orders.order.place',
+        contentType: 'application/json',
+        headers: { 'x-stoa-token': forged },
+      })
       const dead: Awaited<ReturnType<typeof drainQueue>> = []
       const until = Date.now() + 10_000
       while (dead.length === 0 && Date.now() < until) {

@@ -32,10 +32,14 @@ function gateway(queue: Transport, delegation: boolean): Stoa {
     .use(jwt, { secret: SECRET, clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
     .use(authz, { roles: { 'user-client': ['order:submit'] } })
     .client(queue)
-    .add('role:order,cmd:submit', async (msg, ctx) => {
-      await ctx.send('orders.order.place', { item: msg.item })
-      return { accepted: true }
-    }, { permission: 'order:submit' })
+    .add(
+      'role:order,cmd:submit',
+      async (msg, ctx) => {
+        await ctx.send('orders.order.place', { item: msg.item })
+        return { accepted: true }
+      },
+      { permission: 'order:submit' },
+    )
 }
 
 function worker(seen: { identity: Identity | undefined; token: string | undefined }[]): Stoa {
@@ -123,7 +127,17 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     }
 
     function delegationClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
-      return { sub: 'u7', roles: ['user-client'], act: { sub: 'gateway' }, aud: 'stoa:delegation', iat: nowSec(), exp: nowSec() + 3600, mid: sent.meta.id, tsk: 'orders.order.place', ...extra }
+      return {
+        sub: 'u7',
+        roles: ['user-client'],
+        act: { sub: 'gateway' },
+        aud: 'stoa:delegation',
+        iat: nowSec(),
+        exp: nowSec() + 3600,
+        mid: sent.meta.id,
+        tsk: 'orders.order.place',
+        ...extra,
+      }
     }
 
     it('replayed on another message: refused (bound to its message id)', async () => {
@@ -173,9 +187,13 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
       .use(jwt, { secret: SECRET, delegation: { secret: DELEGATION_SECRET } })
       .use(authz, { roles: ROLES })
       .client(createMemoryTransport({ bus }), ['role:audit'])
-      .add('task:orders.order.place', async (_m, ctx) => {
-        await ctx.act('role:audit,cmd:record')
-      }, { permission: 'order:place' })
+      .add(
+        'task:orders.order.place',
+        async (_m, ctx) => {
+          await ctx.act('role:audit,cmd:record')
+        },
+        { permission: 'order:place' },
+      )
     await audit.ready()
     await orders.ready()
     const user = signToken({ sub: 'u9', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 60 })

@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { type StoaError, createStoa } from '../../../actions/index.js'
 import jwt, { signToken } from '../../../plugins/jwt/index.js'
 import { attackerRsa, craft, rsaSign, userClaims } from '../../helpers/jwt.js'
 
@@ -76,7 +76,9 @@ describe('jwt plugin with a JWKS URL (as Auth0, Cognito and Keycloak publish the
 
   it('fetches at most once per interval however many unknown kids arrive', async () => {
     const before = idp.hits.length
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => act(craft({ alg: 'RS256', kid: `random-${i}` }, userClaims(), rsaSign(attackerRsa().privateKey)))))
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => act(craft({ alg: 'RS256', kid: `random-${i}` }, userClaims(), rsaSign(attackerRsa().privateKey)))),
+    )
     expect(new Set(results)).to.deep.equal(new Set(['UNAUTHENTICATED:unknown-key']))
     expect(idp.hits.length - before).to.be.at.most(1)
   })
@@ -102,7 +104,9 @@ describe('jwt plugin with a JWKS URL (as Auth0, Cognito and Keycloak publish the
     const down = createStoa()
       .use(jwt, { jwksUri: 'http://127.0.0.1:1/jwks.json', jwksTimeoutMs: 1000 })
       .add('role:x', () => 'ran')
-    const err = (await down.act('role:x', {}, { token: signToken({ sub: 'a' }, { privateKey: k1.privateKey, expiresInSec: 60, keyId: 'k1' }) }).catch((e: unknown) => e)) as StoaError
+    const err = (await down
+      .act('role:x', {}, { token: signToken({ sub: 'a' }, { privateKey: k1.privateKey, expiresInSec: 60, keyId: 'k1' }) })
+      .catch((e: unknown) => e)) as StoaError
     expect(err.code).to.equal('UNAVAILABLE')
     expect(err.message).not.to.match(/ECONNREFUSED/)
     await down.close()

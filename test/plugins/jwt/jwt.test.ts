@@ -74,8 +74,12 @@ describe('jwt plugin', () => {
 
   it('verifies RS256, PS256 and ES256 with the matching public key', async () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    const rsaStoa = createStoa().use(jwt, { publicKey: rsa().publicPem }).add('role:x', (_m, ctx) => ctx.identity!.sub)
-    const ecStoa = createStoa().use(jwt, { publicKey: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString() }).add('role:x', (_m, ctx) => ctx.identity!.sub)
+    const rsaStoa = createStoa()
+      .use(jwt, { publicKey: rsa().publicPem })
+      .add('role:x', (_m, ctx) => ctx.identity!.sub)
+    const ecStoa = createStoa()
+      .use(jwt, { publicKey: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString() })
+      .add('role:x', (_m, ctx) => ctx.identity!.sub)
     const rs = signToken({ sub: 'rs' }, { privateKey: rsa().privatePem, expiresInSec: 60 })
     const ps = jsonwebtoken.sign({ sub: 'ps' }, rsa().privateKey, { algorithm: 'PS256', expiresIn: 60 })
     const es = signToken({ sub: 'es' }, { privateKey: ec.privateKey, expiresInSec: 60 })
@@ -97,8 +101,12 @@ describe('jwt plugin', () => {
   })
 
   it('reads the roles from the claim it is told (Keycloak, Cognito)', async () => {
-    const keycloak = createStoa().use(jwt, { secret: SECRET, rolesClaim: 'realm_access.roles' }).add('role:x', (_m, ctx) => ctx.identity!.roles)
-    const cognito = createStoa().use(jwt, { secret: SECRET, rolesClaim: 'cognito:groups' }).add('role:x', (_m, ctx) => ctx.identity!.roles)
+    const keycloak = createStoa()
+      .use(jwt, { secret: SECRET, rolesClaim: 'realm_access.roles' })
+      .add('role:x', (_m, ctx) => ctx.identity!.roles)
+    const cognito = createStoa()
+      .use(jwt, { secret: SECRET, rolesClaim: 'cognito:groups' })
+      .add('role:x', (_m, ctx) => ctx.identity!.roles)
     const kc = craft({ alg: 'HS256' }, { sub: 'u', exp: nowSec() + 60, realm_access: { roles: ['user-mover'] } }, hmac(SECRET))
     const cg = craft({ alg: 'HS256' }, { sub: 'u', exp: nowSec() + 60, 'cognito:groups': ['user-client'] }, hmac(SECRET))
     expect(await keycloak.act('role:x', {}, { token: kc })).to.deep.equal(['user-mover'])
@@ -106,7 +114,9 @@ describe('jwt plugin', () => {
   })
 
   it('refuses a system token where no system key is configured, and a user token as a system one', async () => {
-    const stoa = createStoa().use(jwt, { secret: SECRET }).add('role:x', (_m, ctx) => ctx.identity!.sub)
+    const stoa = createStoa()
+      .use(jwt, { secret: SECRET })
+      .add('role:x', (_m, ctx) => ctx.identity!.sub)
     const err = (await stoa.act('role:x', {}, { token: signSystemToken({ secret: SYSTEM_SECRET, expiresInSec: 60 }) }).catch((e: unknown) => e)) as StoaError
     expect(err.details?.reason).to.equal('type')
     expect(() => signToken({ sub: 'system' }, { secret: SECRET, expiresInSec: 60 })).to.throw(StoaError, /signSystemToken/)

@@ -30,12 +30,21 @@ describe('the login cookie across subdomains, against two gateway instances', fu
       .use(jwt, { secret: SECRET, audience: 'gateway', issuer: 'stoa-auth' })
       .use(authz, { roles: { 'user-client': ['order:submit', 'auth:whoami'], 'user-mover': ['auth:whoami'] } })
       .use(auth, { secret: SECRET, cookieDomain: 'example.test', users })
-      .add('role:order,cmd:submit', (_m, ctx) => {
-        submitted.push({ sub: ctx.identity!.sub, gateway: label })
-        return { accepted: true }
-      }, { permission: 'order:submit' })
+      .add(
+        'role:order,cmd:submit',
+        (_m, ctx) => {
+          submitted.push({ sub: ctx.identity!.sub, gateway: label })
+          return { accepted: true }
+        },
+        { permission: 'order:submit' },
+      )
       .use(web, {
-        routes: { 'POST /login': 'role:auth,cmd:login', 'POST /logout': 'role:auth,cmd:logout', 'GET /me': 'role:auth,cmd:whoami', 'POST /orders': 'role:order,cmd:submit' },
+        routes: {
+          'POST /login': 'role:auth,cmd:login',
+          'POST /logout': 'role:auth,cmd:logout',
+          'GET /me': 'role:auth,cmd:whoami',
+          'POST /orders': 'role:order,cmd:submit',
+        },
         cookie: { allowedOrigins: [APP1, APP2] },
       })
     instances.push(stoa)
@@ -61,7 +70,14 @@ describe('the login cookie across subdomains, against two gateway instances', fu
   })
 
   /** A request as the browser at `site` makes it: the jar's cookies for that host, its Host header. */
-  async function browser(jar: CookieJar, server: WebServer, site: string, method: string, path: string, opts: { body?: unknown; origin?: string | null; headers?: Record<string, string> } = {}): Promise<RawAnswer> {
+  async function browser(
+    jar: CookieJar,
+    server: WebServer,
+    site: string,
+    method: string,
+    path: string,
+    opts: { body?: unknown; origin?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<RawAnswer> {
     const headers: Record<string, string> = { host: new URL(site).host, ...opts.headers }
     const cookie = await jar.getCookieString(`${site}${path}`)
     if (cookie !== '') headers.cookie = cookie
@@ -163,7 +179,10 @@ describe('the login cookie across subdomains, against two gateway instances', fu
   it('roles smuggled in the body over HTTP: ignored, the identity is the token', async () => {
     const mover = signToken({ sub: 'max', roles: ['user-mover'] }, { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' })
     const jar = new CookieJar()
-    const res = await browser(jar, gw1, APP1, 'POST', '/orders', { body: { roles: ['user-client'], identity: { sub: 'ada', roles: ['user-client'] } }, headers: { authorization: `Bearer ${mover}` } })
+    const res = await browser(jar, gw1, APP1, 'POST', '/orders', {
+      body: { roles: ['user-client'], identity: { sub: 'ada', roles: ['user-client'] } },
+      headers: { authorization: `Bearer ${mover}` },
+    })
     expect(res.status).to.equal(403)
     expect(submitted).to.deep.equal([])
   })

@@ -4,7 +4,9 @@ import { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from '../.
 
 describe('web: the login cookie', () => {
   it('is HttpOnly, SameSite=Lax, Secure, bounded, scoped to the parent domain', () => {
-    expect(tokenCookie('a.b.c', { domain: 'example.com', maxAgeSec: 600 })).to.equal('stoa_token=a.b.c; Domain=example.com; Path=/; Max-Age=600; HttpOnly; SameSite=Lax; Secure')
+    expect(tokenCookie('a.b.c', { domain: 'example.com', maxAgeSec: 600 })).to.equal(
+      'stoa_token=a.b.c; Domain=example.com; Path=/; Max-Age=600; HttpOnly; SameSite=Lax; Secure',
+    )
     expect(tokenCookie('a.b.c')).to.equal('stoa_token=a.b.c; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure')
   })
 

@@ -95,4 +95,22 @@ describe('authz plugin', () => {
     expect(rows.find((r) => r.pattern === 'cmd:get,role:move')).to.deep.include({ permission: 'move:read', public: false })
     expect(rows.find((r) => r.pattern === 'cmd:health,role:move')).to.deep.include({ permission: null, public: true })
   })
+
+  it("lets the service declare what a Seneca-style plugin's actions require", async () => {
+    function calc(this: { add(p: string, fn: (m: unknown, done: (e: null, out: unknown) => void) => void): void }) {
+      this.add('role:calc,cmd:sum', (_m, done) => done(null, { answer: 3 }))
+      this.add('role:calc,cmd:ping', (_m, done) => done(null, { pong: true }))
+    }
+    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(calc)).to.throw(StoaError, /declares neither/)
+    const stoa = createStoa()
+      .use(jwt, { secret: SECRET })
+      .use(authz, {
+        roles: { 'user-mover': ['calc:use'] },
+        declare: { 'role:calc,cmd:sum': { permission: 'calc:use' }, 'cmd:ping,role:calc': { public: true } },
+      })
+      .use(calc)
+    expect(await stoa.act('role:calc,cmd:ping')).to.deep.equal({ pong: true })
+    expect(await stoa.act('role:calc,cmd:sum').catch((e: StoaError) => e.code)).to.equal('UNAUTHENTICATED')
+    expect(await stoa.act('role:calc,cmd:sum', {}, { token: token(['user-mover']) })).to.deep.equal({ answer: 3 })
+  })
 })

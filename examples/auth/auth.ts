@@ -4,8 +4,11 @@ import { signToken } from 'stoa/jwt'
 import { clearTokenCookie, tokenCookie } from 'stoa/web'
 import { checkPassword, hashPassword } from './passwords.js'
 
-/** Checked for an unknown user too, so the time taken does not tell which usernames exist. */
-const NO_SUCH_USER = hashPassword('no such user')
+/**
+ * A hash checked for an unknown user too, so the time taken does not tell which usernames
+ * exist. Made on the first login that needs it, not when the module loads.
+ */
+let noSuchUser: Promise<string> | undefined
 
 /**
  * The authentication service: checks a username and password against scrypt hashes, signs a
@@ -35,7 +38,7 @@ export const auth = definePlugin({
       schema: z.object({ username: z.string().min(1).max(200), password: z.string().min(1).max(1024) }),
       handler: async (msg, ctx) => {
         const user = Object.hasOwn(o.users, msg.username) ? o.users[msg.username] : undefined
-        const matches = await checkPassword(msg.password, user?.hash ?? (await NO_SUCH_USER))
+        const matches = await checkPassword(msg.password, user?.hash ?? (await (noSuchUser ??= hashPassword('no such user'))))
         if (user === undefined || !matches) throw new StoaError('UNAUTHENTICATED', 'wrong username or password', { reason: 'credentials' })
         const token = signToken(
           { sub: msg.username, roles: user.roles },

@@ -19,6 +19,8 @@ export { mountWeb, webRoutes } from './express.js'
 export type { MountWebOptions } from './express.js'
 export { serveWeb } from './serve.js'
 export type { NodeMiddleware, ServeWebOptions, WebServer } from './serve.js'
+export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
+export type { TokenCookieOptions } from './cookie.js'
 export { errorResponse, handleWebRequest, parseJsonBody, unmatchedResponse } from './handle.js'
 export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
 export { createMatcher } from './match.js'
@@ -54,11 +56,13 @@ const web = definePlugin({
         maxBodyBytes: options.maxBodyBytes,
         headers: options.headers,
         message: options.message,
+        cookie: options.cookie,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       }),
     )
     return {
-      'role:web,cmd:routes': async (_msg: Message, ctx: Context) => {
+      // Public: mountWeb reads it with no identity, and the authz plugin needs every action to say.
+      'role:web,cmd:routes': { public: true, handler: async (_msg: Message, ctx: Context) => {
         // A web plugin loaded earlier (another tag) registered this pattern first: its routes
         // come first, then ours.
         const earlier = await ctx.prior().then(
@@ -69,7 +73,7 @@ const web = definePlugin({
           },
         )
         return { routes: [...earlier, ...routes] }
-      },
+      } },
     }
   },
 })

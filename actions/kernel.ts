@@ -241,7 +241,8 @@ export class Stoa<T extends ActionTypes = {}> implements ContextHost, PluginHost
   use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
   use(plugin: unknown, options?: unknown, use?: UseOptions): this {
     if (typeof plugin === 'function') {
-      runSenecaPlugin(this, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
+      const loader = { claim: this.claimPlugin.bind(this), record: this.addPlugin.bind(this), attribute: this.withPlugin.bind(this) }
+      runSenecaPlugin(this, loader, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
       return this
     }
     if (!isPlugin(plugin)) {

@@ -13,18 +13,11 @@ type SenecaAction = (this: SenecaDelegate, msg: Message, reply: Reply, meta?: un
 export type SenecaPlugin = (this: any, options: any) => unknown
 
 /**
- * What the Seneca layer needs from a kernel: loading and naming plugins, registering and
- * calling actions, and the instance's lifecycle. Declared here so this file does not import the
- * kernel; a `Stoa` instance is one.
+ * The part of a stoa instance the Seneca layer reaches: its public API, nothing more. Declared
+ * here so this file does not import the kernel; a `Stoa` instance is one.
  */
 export interface SenecaHost {
   readonly log: Logger
-  /** Reserves a plugin's full name (`name` or `name$tag`); throws if it is taken. */
-  claimPlugin(name: string, tag: string | undefined): PluginInfo
-  /** Records a loaded plugin and queues its start for `ready()`. */
-  addPlugin(info: PluginInfo, init: (() => Promise<void | CloseHook>) | undefined): void
-  /** Runs `fn` with the actions it adds attributed to plugin `name`. */
-  withPlugin<R>(name: string, fn: () => R): R
   add(pattern: string | Message, action: ActionLike): unknown
   act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   has(pattern: string | Message): boolean
@@ -33,6 +26,16 @@ export interface SenecaHost {
   ready(): Promise<unknown>
   use(plugin: SenecaPlugin, options?: Record<string, unknown>): unknown
   onClose(hook: CloseHook): unknown
+}
+
+/** How a kernel loads plugins: the same shape as the kernel's own plugin loader. */
+export interface PluginLoader {
+  /** Reserves a plugin's full name (`name` or `name$tag`); throws if it is taken. */
+  claim(name: string, tag: string | undefined): PluginInfo
+  /** Records a loaded plugin and queues its start (if any) for `ready()`. */
+  record(info: PluginInfo, init: (() => Promise<void | CloseHook>) | undefined): void
+  /** Runs `fn` with the actions it adds attributed to plugin `fullname`. */
+  attribute<R>(fullname: string, fn: () => R): R
 }
 
 /**
@@ -70,18 +73,18 @@ export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
  * without `seneca` installed that fails here, naming the API the plugin needs. Seneca's
  * conventions stay in this file and seneca-bridge.ts; the rest of stoa never sees them.
  */
-export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
+export function runSenecaPlugin(host: SenecaHost, loader: PluginLoader, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
   const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
   const needs = marked.has(plugin) ? ['onSeneca'] : senecaApisBeyondDelegate(plugin)
   if (needs.length > 0) {
-    loadSenecaPlugin(host, plugin, name, needs, options, tag)
+    loadSenecaPlugin(host, loader, plugin, name, needs, options, tag)
     return
   }
-  const info = host.claimPlugin(name, tag)
+  const info = loader.claim(name, tag)
   const shared: Message = {}
   const delegate = makeDelegate(host, undefined, shared)
   let returned: unknown
-  host.withPlugin(info.fullname, () => {
+  loader.attribute(info.fullname, () => {
     returned = plugin.call(delegate, options)
   })
   // A plugin may name itself by returning `{ name }` or a string; its init action then
@@ -93,7 +96,7 @@ export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options:
         await host.act({ init: initName })
       }
     : undefined
-  host.addPlugin(info, init)
+  loader.record(info, init)
 }
 
 /**

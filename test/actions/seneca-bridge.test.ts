@@ -152,7 +152,7 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
     const probe = function probe(this: { add: Function }) {
       this.add('role:probe,cmd:missing', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
         this.act('role:nobody', function (err: { code?: string } | null) {
-          reply({ code: err && err.code })
+          reply({ code: err ? err.code : null })
         })
       })
       this.add('role:probe,cmd:default', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {

@@ -17,7 +17,6 @@ import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
 import { PluginSet, isPlugin, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
-import type { SenecaHost } from './seneca.js'
 import { runSenecaPlugin } from './seneca.js'
 import type { Transport, TransportHost } from './transport.js'
 
@@ -74,8 +73,6 @@ export class Stoa<T extends ActionTypes = {}> {
   /** Turns an action's failure into the caller's error; one function for every call. */
   private readonly failAction: (err: unknown, ctx: Context) => StoaError
   private readonly failRemote = (err: unknown): StoaError => toStoaError(err)
-  /** Made when the first Seneca plugin is used. */
-  private seneca: SenecaHost | undefined
 
   /** Use {@link createStoa}. */
   constructor(options: StoaOptions = {}) {
@@ -177,7 +174,7 @@ export class Stoa<T extends ActionTypes = {}> {
   use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
   use(plugin: unknown, options?: unknown, use?: UseOptions): this {
     if (typeof plugin === 'function') {
-      runSenecaPlugin(this.senecaHost(), plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
+      runSenecaPlugin(this, this.plugins, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
       return this
     }
     if (!isPlugin(plugin)) {
@@ -205,26 +202,6 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     this.plugins.record(info, init === undefined ? undefined : async () => init(this, opts as never, info))
     return this
-  }
-
-  /** What the Seneca layer loads plugins through: this instance's API and its plugin set. */
-  private senecaHost(): SenecaHost {
-    const plugins = this.plugins
-    this.seneca ??= {
-      log: this.log,
-      claimPlugin: (name, tag) => plugins.claim(name, tag),
-      addPlugin: (info, init) => plugins.record(info, init),
-      withPlugin: (name, fn) => plugins.attribute(name, fn),
-      add: (pattern, action) => this.add(pattern, action),
-      act: (pattern, extra, opts) => this.act(pattern, extra, opts),
-      has: (pattern) => this.has(pattern),
-      find: (pattern) => this.find(pattern),
-      list: (pattern) => this.list(pattern),
-      ready: () => this.ready(),
-      use: (plugin, options) => this.use(plugin, options),
-      onClose: (hook) => this.onClose(hook),
-    }
-    return this.seneca
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Context } from './context.js'
 import { StoaError } from './errors.js'
 import type { Message } from './pattern.js'
 import { parsePattern, patternString, toPattern } from './pattern.js'
+import type { PluginLoader } from './plugin.js'
 import type { SenecaHost, SenecaPlugin } from './seneca-host.js'
 
 /*
@@ -85,6 +86,7 @@ const bridges = new WeakMap<SenecaHost, Bridge>()
  */
 export function loadSenecaPlugin(
   host: SenecaHost,
+  loader: PluginLoader,
   plugin: SenecaPlugin,
   name: string,
   needs: readonly string[],
@@ -97,8 +99,8 @@ export function loadSenecaPlugin(
       missing: ['register'],
     })
   }
-  const bridge = bridges.get(host) ?? createBridge(host, name, needs)
-  const info = host.claimPlugin(name, tag)
+  const bridge = bridges.get(host) ?? createBridge(host, loader, name, needs)
+  const info = loader.claim(name, tag)
   // Seneca 3 defines a plugin asynchronously, and a definition that throws leaves its define
   // action pending until Seneca's 22 s timeout, then reports a fatal error (and holds close()
   // as long). The wrapper keeps the throw from Seneca and fails the kernel's ready() at once,
@@ -119,10 +121,10 @@ export function loadSenecaPlugin(
     if (!FUNCTION_PROPS.has(prop)) (define as unknown as Record<string, unknown>)[prop] = (plugin as unknown as Record<string, unknown>)[prop]
   }
   bridge.seneca.use(tag === undefined ? define : { name, tag, define }, options)
-  host.addPlugin(info, () => startBridge(bridge, info.fullname, () => defineError))
+  loader.record(info, () => startBridge(bridge, info.fullname, () => defineError))
 }
 
-function createBridge(host: SenecaHost, name: string, needs: readonly string[]): Bridge {
+function createBridge(host: SenecaHost, loader: PluginLoader, name: string, needs: readonly string[]): Bridge {
   let Seneca: (options: object) => SenecaInstance
   try {
     Seneca = createRequire(import.meta.url)('seneca') as typeof Seneca
@@ -158,7 +160,7 @@ function createBridge(host: SenecaHost, name: string, needs: readonly string[]):
   const add = seneca.add
   seneca.add = function (this: SenecaInstance, ...args: unknown[]) {
     const out = add.apply(this, args as Parameters<SenecaInstance['add']>)
-    if (bridge !== undefined) route(host, bridge, args)
+    if (bridge !== undefined) route(host, loader, bridge, args)
     return out
   }
   // The catch-all: whatever no Seneca pattern matches goes to the kernel. Registered before
@@ -176,7 +178,7 @@ function createBridge(host: SenecaHost, name: string, needs: readonly string[]):
  * Registers in the kernel the pattern of one Seneca `add`: the pairs of its pattern string and
  * objects, without Seneca's directives (`deprecate$`) and rules (`pin: { required$: true }`).
  */
-function route(host: SenecaHost, bridge: Bridge, args: readonly unknown[]): void {
+function route(host: SenecaHost, loader: PluginLoader, bridge: Bridge, args: readonly unknown[]): void {
   const pairs: Message = {}
   // An add made on the root instance (seneca-entity's translations) has no plugin record.
   let owner = 'seneca'
@@ -200,7 +202,7 @@ function route(host: SenecaHost, bridge: Bridge, args: readonly unknown[]): void
   if (bridge.routed.has(key)) return
   bridge.routed.add(key)
   bridge.plugins.add(owner)
-  host.withPlugin(owner, () => host.add(pattern, (msg, ctx) => callSeneca(bridge, msg, ctx)))
+  loader.attribute(owner, () => host.add(pattern, (msg, ctx) => callSeneca(bridge, msg, ctx)))
 }
 
 function startBridge(bridge: Bridge, fullname: string, defineError: () => unknown): Promise<void> {

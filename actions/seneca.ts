@@ -2,6 +2,7 @@ import type { Context } from './context.js'
 import { StoaError } from './errors.js'
 import type { Message } from './pattern.js'
 import { toMessage } from './pattern.js'
+import type { PluginLoader } from './plugin.js'
 import { FUNCTION_PROPS, loadSenecaPlugin } from './seneca-bridge.js'
 import type { SenecaHost, SenecaPlugin } from './seneca-host.js'
 
@@ -45,18 +46,18 @@ export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
  * without `seneca` installed that fails here, naming the API the plugin needs. Seneca's
  * conventions stay in this file and seneca-bridge.ts; the rest of stoa never sees them.
  */
-export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
+export function runSenecaPlugin(host: SenecaHost, loader: PluginLoader, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
   const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
   const needs = marked.has(plugin) ? ['onSeneca'] : senecaApisBeyondDelegate(plugin)
   if (needs.length > 0) {
-    loadSenecaPlugin(host, plugin, name, needs, options, tag)
+    loadSenecaPlugin(host, loader, plugin, name, needs, options, tag)
     return
   }
-  const info = host.claimPlugin(name, tag)
+  const info = loader.claim(name, tag)
   const shared: Message = {}
   const delegate = makeDelegate(host, undefined, shared)
   let returned: unknown
-  host.withPlugin(info.fullname, () => {
+  loader.attribute(info.fullname, () => {
     returned = plugin.call(delegate, options)
   })
   // A plugin may name itself by returning `{ name }` or a string; its init action then
@@ -68,7 +69,7 @@ export function runSenecaPlugin(host: SenecaHost, plugin: SenecaPlugin, options:
         await host.act({ init: initName })
       }
     : undefined
-  host.addPlugin(info, init)
+  loader.record(info, init)
 }
 
 /**

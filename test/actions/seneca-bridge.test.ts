@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import Module, { createRequire } from 'node:module'
-import type { Context, Stoa } from '../../actions/index.js'
+import type { Context } from '../../actions/index.js'
 import { StoaError, createStoa, onSeneca } from '../../actions/index.js'
 import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
@@ -54,22 +54,21 @@ async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Prom
   for (const step of steps) {
     const msg = typeof step === 'function' ? step(answers) : step
     answers.push(
-      await new Promise((resolve) => seneca.act({ ...msg }, (err, out) => resolve(err ? { failed: true } : json(out)))),
+      await new Promise((resolve) => seneca.act(structuredClone(msg), (err, out) => resolve(err ? { failed: true } : json(out)))),
     )
   }
   await new Promise<void>((resolve) => seneca.close(resolve))
   return answers
 }
 
-async function onStoa(plugins: [Plugin, object?][], steps: Step[], setup?: (s: Stoa) => void): Promise<unknown[]> {
+async function onStoa(plugins: [Plugin, object?][], steps: Step[]): Promise<unknown[]> {
   const s = createStoa({ logger: quietLogger() })
-  setup?.(s)
   for (const [p, o] of plugins) s.use(p, o as Record<string, unknown>)
   const answers: unknown[] = []
   try {
     for (const step of steps) {
       const msg = typeof step === 'function' ? step(answers) : step
-      answers.push(await s.act({ ...msg }).then(json, () => ({ failed: true })))
+      answers.push(await s.act(structuredClone(msg)).then(json, () => ({ failed: true })))
     }
   } finally {
     await s.close()
@@ -152,7 +151,7 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
     const probe = function probe(this: { add: Function }) {
       this.add('role:probe,cmd:missing', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
         this.act('role:nobody', function (err: { code?: string } | null) {
-          reply({ code: err && err.code })
+          reply({ code: err ? err.code : null })
         })
       })
       this.add('role:probe,cmd:default', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {

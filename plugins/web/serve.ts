@@ -130,9 +130,18 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
     })
   }
 
+  // express caught whatever a handler threw; on node:http an exception in the request event
+  // would end the process, so one that escapes (none is known to) fails only its request.
+  const guarded = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      dispatch(req, res)
+    } catch (err) {
+      failed(req, res, err)
+    }
+  }
   const before = options.before ?? []
   const server = createServer(
-    before.length === 0 ? dispatch : (req, res) => runBefore(before, req, res, () => dispatch(req, res), (err) => failed(req, res, err)),
+    before.length === 0 ? guarded : (req, res) => runBefore(before, req, res, () => dispatch(req, res), (err) => failed(req, res, err)),
   )
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

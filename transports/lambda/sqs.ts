@@ -13,7 +13,8 @@ import { decodeRequest, isDirectRequest } from './wire.js'
  *   attribute `stoa-trace` (String)  the trace id (default: the SQS message id)
  *   attribute `stoa-token` (String)  the caller's identity token
  *
- *   or a body that is a direct-invocation request (wire.ts) of kind `send` or `emit`.
+ *   or a body that is a direct-invocation request (wire.ts) of kind `send` or `emit`;
+ *   or a body that is an EventBridge event (a rule's SQS target): `detail-type` names the event.
  *
  * The answer is a partial batch response: the ids of the records that failed, so that only
  * they return to the queue (and, after maxReceiveCount, to its dead-letter queue). The event
@@ -73,7 +74,7 @@ async function runRecord(record: SqsRecord, arrived: number, limit: number | und
   let reply: Reply
   let e: Envelope | undefined
   try {
-    e = recordEnvelope(record, arrived, limit)
+    e = recordEnvelope(record, arrived, limit, rt.settings.events)
     if (e.kind === 'emit') assertSubscribed(rt.host, e.name!)
     reply = await rt.host.dispatch(e)
   } catch (err) {
@@ -88,7 +89,7 @@ async function runRecord(record: SqsRecord, arrived: number, limit: number | und
 }
 
 /** The envelope a record carries. Throws `INVALID_MESSAGE` / `INVALID_JSON` for one it cannot read. */
-export function recordEnvelope(record: SqsRecord, arrived: number, limit: number | undefined): Envelope {
+export function recordEnvelope(record: SqsRecord, arrived: number, limit: number | undefined, events: Readonly<Record<string, string>> = {}): Envelope {
   const attrs = record.messageAttributes ?? {}
   const attr = (name: string): string | undefined => {
     const v = attrs[name]?.stringValue
@@ -108,6 +109,16 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
       if (e.kind === 'act') throw new StoaError('INVALID_MESSAGE', 'an act cannot travel over SQS: nobody waits for its reply')
       return e
     }
+    // An EventBridge rule with an SQS target puts the whole event in the body: read it as the
+    // EventBridge processor does, `detail-type` naming the event.
+    if (isBridgeEvent(body)) {
+      const detailType = body['detail-type']
+      const name = Object.hasOwn(events, detailType) ? events[detailType]! : detailType
+      if (body.detail === null || typeof body.detail !== 'object' || Array.isArray(body.detail)) throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
+      const e: Envelope = { kind: 'emit', name, msg: body.detail as Message, meta: { id: record.messageId, trace: record.messageId, caller: 'eventbridge' } }
+      if (limit !== undefined) e.meta.deadline = limit
+      return e
+    }
     throw new StoaError('INVALID_MESSAGE', `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute`)
   }
   if (task !== undefined && event !== undefined) throw new StoaError('INVALID_MESSAGE', `the SQS message has both ${SQS_ATTRIBUTES.task} and ${SQS_ATTRIBUTES.event}`)
@@ -118,4 +129,9 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
   if (token !== undefined) e.meta.token = token
   if (limit !== undefined) e.meta.deadline = limit
   return e
+}
+
+function isBridgeEvent(body: unknown): body is { 'detail-type': string; source: string; detail: unknown } {
+  const b = body as Record<string, unknown> | null
+  return b !== null && typeof b === 'object' && typeof b['detail-type'] === 'string' && typeof b.source === 'string' && Object.hasOwn(b, 'detail')
 }

@@ -207,6 +207,14 @@ describe('transports/lambda/handler', () => {
     })
   })
 
+  it('reads an EventBridge event an SQS target queued, with the events mapping', async () => {
+    const { handler } = make({ events: { OrderPurchased: 'order.purchased' } })
+    const out = await handler(sqsEvent([{ body: JSON.stringify(samples.eventBridge()) }]), lambdaContext())
+    expect(out).to.deep.equal({ batchItemFailures: [] })
+    const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { events: { name: string }[] }
+    expect(seen.events.map((e) => e.name)).to.deep.equal(['order.purchased'])
+  })
+
   describe('EventBridge', () => {
     it('delivers detail-type as the event name and detail as its data', async () => {
       const { handler } = make()

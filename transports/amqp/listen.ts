@@ -25,6 +25,8 @@ export class Listener implements LinkUser {
   private tags: string[] = []
   private readonly inflight = new Set<Promise<void>>()
   private stopping = false
+  /** When it stopped taking deliveries: the grace period of `close()` counts from there. */
+  private stoppedAt: number | undefined
   private paused = false
   private rpcQueue: string | undefined
 
@@ -79,10 +81,10 @@ export class Listener implements LinkUser {
    * empty, the RPC queue, so callers learn at once that nobody listens.
    */
   async close(): Promise<void> {
-    this.stopping = true
-    await this.pause()
+    await this.stopAccepting()
     if (this.inflight.size > 0) {
-      await settleWithin(Promise.allSettled([...this.inflight]), this.options.graceMs)
+      const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
+      await settleWithin(Promise.allSettled([...this.inflight]), left)
       if (this.inflight.size > 0) this.host.log.warn({ inflight: this.inflight.size }, 'amqp: closing with deliveries in hand; RabbitMQ will redeliver them')
     }
     const ch = this.ch
@@ -92,6 +94,17 @@ export class Listener implements LinkUser {
     if (rpc !== undefined && this.link.isUp) {
       await this.link.withChannel((c) => c.deleteQueue(rpc, { ifUnused: true, ifEmpty: true })).catch(() => undefined)
     }
+  }
+
+  /**
+   * The first step of a graceful close: cancels the consumers, for good (a reconnection does not
+   * start them again). Deliveries in hand are still answered and acknowledged; those still
+   * running when `close()` ends return to their queue unacknowledged.
+   */
+  async stopAccepting(): Promise<void> {
+    this.stopping = true
+    this.stoppedAt ??= Date.now()
+    await this.pause()
   }
 
   /** Stops taking new deliveries; those in hand are still answered and acknowledged. */

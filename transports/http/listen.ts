@@ -13,9 +13,19 @@ import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.
 export interface HttpListener {
   /** The base URL it listens on. */
   readonly url: string
+  /**
+   * Stops listening: new connections are refused, idle kept-alive ones closed, and the answers
+   * still to come go out with `Connection: close`, so no caller reuses a connection that is
+   * about to go.
+   */
+  stopAccepting(): void
   /** Stops accepting, lets answers in progress finish, and closes every connection. */
   close(): Promise<void>
 }
+
+/** The probe paths every listener answers, beside its `path`: alive, and ready to take work. */
+const ALIVE_PATH = '/healthz'
+const READY_PATH = '/readyz'
 
 /** `application/json` and `...+json`, with or without parameters. */
 const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
@@ -27,7 +37,11 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * headers and answered in Seneca's format.
  */
 export async function startListener(host: TransportHost, settings: ResolvedHttpOptions): Promise<HttpListener> {
-  const handler: RequestListener = (req, res) => onRequest(host, settings, req, res)
+  let stopping = false
+  const handler: RequestListener = (req, res) => {
+    if (stopping) res.setHeader('connection', 'close')
+    onRequest(host, settings, req, res)
+  }
   const tls = settings.tls
   const server: Server | HttpsServer =
     tls === undefined
@@ -42,7 +56,20 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
   })
   const address = server.address() as AddressInfo
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`, close: () => closeServer(server) }
+  let stopped: Promise<void> | undefined
+  const stopAccepting = (): Promise<void> => {
+    stopping = true
+    // close() stops listening at once and resolves when the last connection has gone; kept-alive
+    // connections that are idle now would otherwise hold it open until their timeout.
+    stopped ??= new Promise<void>((resolve) => server.close(() => resolve()))
+    server.closeIdleConnections()
+    return stopped
+  }
+  return {
+    url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`,
+    stopAccepting: () => void stopAccepting(),
+    close: () => closeServer(server, stopAccepting()),
+  }
 }
 
 function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: IncomingMessage, res: ServerResponse): void {
@@ -50,7 +77,12 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: Inco
   const arrived = Date.now()
   const url = req.url ?? '/'
   const q = url.indexOf('?')
-  if ((q < 0 ? url : url.slice(0, q)) !== settings.path) {
+  const path = q < 0 ? url : url.slice(0, q)
+  if (path !== settings.path && (req.method === 'GET' || req.method === 'HEAD') && (path === ALIVE_PATH || path === READY_PATH)) {
+    probe(host, req, res, path === READY_PATH)
+    return
+  }
+  if (path !== settings.path) {
     answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
     return
   }
@@ -126,6 +158,21 @@ function answer(res: ServerResponse, req: IncomingMessage, service: string, sene
   }
 }
 
+/**
+ * Answers an orchestrator's probe: `/healthz` 200 while the process answers at all, `/readyz`
+ * 200 when the instance can take work and 503 when it cannot, with the verdict of each check.
+ */
+function probe(host: TransportHost, req: IncomingMessage, res: ServerResponse, ready: boolean): void {
+  const answer = (status: number, out: unknown): void => {
+    if (res.destroyed) return
+    const body = JSON.stringify(out)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+  if (!ready) return answer(200, { alive: true })
+  host.readiness().then((r) => answer(r.ready ? 200 : 503, r))
+}
+
 /** The message of a request body: a JSON object, or an empty message for an empty body. */
 function parseMessage(text: string): Message {
   if (text === '') return {}
@@ -169,13 +216,12 @@ function tooLarge(max: number): StoaErrorJSON {
   return { code: 'PAYLOAD_TOO_LARGE', message: `the request body is over ${max} bytes`, details: { maxBodyBytes: max } }
 }
 
-function closeServer(server: Server | HttpsServer): Promise<void> {
-  return new Promise((resolve) => {
-    // The kernel has drained its work before closing transports: what is left are idle
-    // keep-alive connections, and answers being written, which close() lets finish.
-    server.close(() => resolve())
-    server.closeIdleConnections()
-    const force = setTimeout(() => server.closeAllConnections(), 2000)
-    force.unref()
-  })
+async function closeServer(server: Server | HttpsServer, stopped: Promise<void>): Promise<void> {
+  // The kernel has drained its work before closing transports: what is left are idle
+  // keep-alive connections, and answers being written, which get two seconds to finish.
+  server.closeIdleConnections()
+  const force = setTimeout(() => server.closeAllConnections(), 2000)
+  force.unref()
+  await stopped
+  clearTimeout(force)
 }

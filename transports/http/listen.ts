@@ -37,11 +37,8 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * headers and answered in Seneca's format.
  */
 export async function startListener(host: TransportHost, settings: ResolvedHttpOptions): Promise<HttpListener> {
-  let stopping = false
-  const handler: RequestListener = (req, res) => {
-    if (stopping) res.setHeader('connection', 'close')
-    onRequest(host, settings, req, res)
-  }
+  const state: ListenerState = { stopping: false }
+  const handler: RequestListener = (req, res) => onRequest(host, settings, state, req, res)
   const tls = settings.tls
   const server: Server | HttpsServer =
     tls === undefined
@@ -58,7 +55,7 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
   let stopped: Promise<void> | undefined
   const stopAccepting = (): Promise<void> => {
-    stopping = true
+    state.stopping = true
     // close() stops listening at once and resolves when the last connection has gone; kept-alive
     // connections that are idle now would otherwise hold it open until their timeout.
     stopped ??= new Promise<void>((resolve) => server.close(() => resolve()))
@@ -72,7 +69,13 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
   }
 }
 
-function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: IncomingMessage, res: ServerResponse): void {
+/** What requests need to know of their listener. */
+interface ListenerState {
+  /** Set when the listener stops accepting: answers from then on close their connection. */
+  stopping: boolean
+}
+
+function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: ListenerState, req: IncomingMessage, res: ServerResponse): void {
   // The caller's time budget runs from here: reading the body is part of the call's time.
   const arrived = Date.now()
   const url = req.url ?? '/'
@@ -118,13 +121,13 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: Inco
   req.on('end', () => {
     if (refused) return
     const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-    handle(host, req, res, text, arrived)
+    handle(host, state, req, res, text, arrived)
   })
   // A client that goes away mid-body leaves nothing to answer.
   req.on('error', () => res.destroy())
 }
 
-function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
+function handle(host: TransportHost, state: ListenerState, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
   const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
   let e: Envelope
   try {
@@ -138,6 +141,8 @@ function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, 
   }
   host.dispatch(e).then((reply) => {
     if (res.destroyed) return
+    // The listener began closing while this ran: the caller must not reuse the connection.
+    if (state.stopping) res.setHeader('connection', 'close')
     try {
       answer(res, req, host.service, seneca, e, reply)
     } catch (err) {

@@ -65,9 +65,13 @@ function answerProbe(stoa: ReadinessSource, req: IncomingMessage, res: ServerRes
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
-    return send(405, { code: 'NOT_FOUND', message: `${String(req.method)} is not answered here; use GET` })
+    send(405, { code: 'NOT_FOUND', message: `${String(req.method)} is not answered here; use GET` })
+    return
   }
-  if (path === ALIVE_PATH) return send(200, { alive: true })
+  if (path === ALIVE_PATH) {
+    send(200, { alive: true })
+    return
+  }
   if (path === READY_PATH) {
     stoa.readiness().then(
       (r) => send(r.ready ? 200 : 503, r),

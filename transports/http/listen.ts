@@ -174,7 +174,10 @@ function probe(host: TransportHost, req: IncomingMessage, res: ServerResponse, r
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
     res.end(req.method === 'HEAD' ? undefined : body)
   }
-  if (!ready) return answer(200, { alive: true })
+  if (!ready) {
+    answer(200, { alive: true })
+    return
+  }
   host.readiness().then((r) => answer(r.ready ? 200 : 503, r))
 }
 

@@ -17,7 +17,7 @@ export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { Message, Pattern } from './pattern.js'
-export { Sweeper, errorReply, resolveTransportOptions, settleWithin } from './transport-kit.js'
+export { Sweeper, errorReply, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,

@@ -1,6 +1,6 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
 import { ERRORS, StoaError } from '../../actions/index.js'
-import { mergeMessages, toStoaError } from '../../actions/transport.js'
+import { mergeMessages, retryAfter, toStoaError } from '../../actions/transport.js'
 import type { WebRoute } from './route-map.js'
 
 /** A route as the web plugin serves it: the neutral route plus the limits of its plugin. */
@@ -160,6 +160,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const body = JSON.stringify({ error: e.toJSON() })
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
   if (requestId !== undefined) headers['x-request-id'] = requestId
+  const after = retryAfter(e)
+  if (after !== undefined) headers['retry-after'] = String(after)
   return { status: ERRORS[e.code].http, headers, body }
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { ERRORS, StoaError } from '../../actions/transport.js'
+import { ERRORS, StoaError, retryAfter } from '../../actions/transport.js'
 
 /*
  * The HTTP transport's wire format. This file is the only one that knows it (Seneca's own
@@ -127,7 +127,10 @@ export function replyResponse(e: Envelope, reply: Reply): { status: number; head
 /** Status, headers and body of an error answer. */
 export function errorResponse(error: StoaErrorJSON): { status: number; headers: OutgoingHttpHeaders; body: string } {
   const body = JSON.stringify(error)
-  return { status: ERRORS[error.code]?.http ?? 500, headers: jsonHeaders(body), body }
+  const headers = jsonHeaders(body)
+  const after = retryAfter(error)
+  if (after !== undefined) headers['retry-after'] = String(after)
+  return { status: ERRORS[error.code]?.http ?? 500, headers, body }
 }
 
 /**

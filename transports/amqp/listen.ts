@@ -147,8 +147,6 @@ export class Listener implements LinkUser {
     if (!incoming.ok) reply = errorReply(incoming.error)
     else reply = await this.host.dispatch(incoming.envelope)
     if (refused(reply, this.host)) return this.giveBack(ch, m)
-    const busy = overloaded(reply)
-    if (busy !== undefined) return this.holdBack(ch, m, busy)
     const replyTo = m.properties.replyTo as string | undefined
     if (replyTo !== undefined && replyTo !== '') {
       const out = encodeReply(reply, m.properties.correlationId as string | undefined)
@@ -233,9 +231,13 @@ function refused(reply: Reply, host: TransportHost): boolean {
   return !reply.ok && reply.error.code === 'CLOSED' && host.closing
 }
 
-/** Whether an action refused the delivery because it is at its bulkhead limit. */
+/**
+ * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
+ * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other. An
+ * act is not held back: its caller waits, and gets `OVERLOADED` at once, as over HTTP.
+ */
 function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' ? reply.error : undefined
+  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string' ? reply.error : undefined
 }
 
 function ack(ch: Channel, m: ConsumeMessage): void {

@@ -37,7 +37,7 @@ describe('bulkhead plugin', () => {
     const err = (await stoa.act('role:slow').catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
     expect(err.code).to.equal('OVERLOADED')
-    expect(err.details).to.deep.include({ concurrency: 2, queue: 1, retryAfterMs: 1000 })
+    expect(err.details).to.deep.include({ bulkhead: 'role:slow', concurrency: 2, queue: 1, retryAfterMs: 1000 })
     expect(slow.started).to.equal(2)
     slow.releaseOne()
     // The queued call takes the freed turn.

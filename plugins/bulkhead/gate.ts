@@ -61,19 +61,19 @@ export class Gate {
       throw err
     }
     if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
-      return (out as Promise<unknown>).then(
-        (value) => {
-          this.release()
-          return value
-        },
-        (err: unknown) => {
-          this.release()
-          throw err
-        },
-      )
+      // The turn is freed beside the caller's own wait rather than in front of it: the caller
+      // awaits the action's promise itself, one step shorter. `freed` is registered first, so it
+      // runs before the caller resumes; it swallows nothing, the caller still sees the outcome.
+      ;(out as Promise<unknown>).then(this.freed, this.freed)
+      return out
     }
     this.release()
     return out
+  }
+
+  /** Made once per gate, not per call. */
+  private readonly freed = (): void => {
+    this.release()
   }
 
   /** A call ended: hand its turn to the first waiter still worth running. */

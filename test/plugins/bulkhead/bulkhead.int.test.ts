@@ -1,6 +1,6 @@
 import { expect } from 'chai'
-import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import type { Stoa, StoaError } from '../../../actions/index.js'
+import { createStoa } from '../../../actions/index.js'
 import bulkhead from '../../../plugins/bulkhead/index.js'
 import web, { serveWeb } from '../../../plugins/web/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'

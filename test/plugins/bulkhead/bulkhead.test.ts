@@ -92,7 +92,15 @@ describe('bulkhead plugin', () => {
       actions: { 'role:report,cmd:a': slow.handler, 'role:report,cmd:b': slow.handler },
     })
     let wrapped = 0
-    const counting = definePlugin({ name: 'counting', hooks: { inbound: (next) => (wrapped++, next) } })
+    const counting = definePlugin({
+      name: 'counting',
+      hooks: {
+        inbound: (next) => {
+          wrapped++
+          return next
+        },
+      },
+    })
     const stoa: Stoa<any> = createStoa()
       .use(bulkhead, { plugins: { reports: { concurrency: 1, queue: 0 } } })
       .use(counting)

@@ -100,7 +100,8 @@ listeners stop accepting, AMQP consumers are cancelled, work in flight gets --gr
 finish and be acknowledged, and what is still running then goes back to its queue.
 
 Options:
-  --http <host:port>   stoa's HTTP transport (POST /act); port 0 picks a free port
+  --http <host:port>   stoa's HTTP transport (POST /act, GET /healthz, /readyz); port 0
+                       picks a free port
   --tls-key <file>     with --tls-cert: serve --http over HTTPS with this PEM private key
   --tls-cert <file>    and this PEM certificate (followed by any intermediates)
   --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;

@@ -6,6 +6,8 @@ import type { FixedMeta } from './delivery.js'
 import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
+import type { ReadyCheck, Readiness } from './health.js'
+import { Checks } from './health.js'
 import type { ActionInfo, HookEntry } from './hooks.js'
 import { Lifecycle, closedError } from './lifecycle.js'
 import type { Logger } from './logger.js'
@@ -63,6 +65,7 @@ export class Stoa<T extends ActionTypes = {}> {
   private readonly graceMs: number
   private readonly registry = new Registry()
   private readonly deadlines = new Deadlines()
+  private readonly checks = new Checks()
   private readonly life: Lifecycle
   private readonly plugins: PluginSet
   private readonly delivery: Delivery
@@ -113,6 +116,7 @@ export class Stoa<T extends ActionTypes = {}> {
         return life.closing
       },
       dispatch: (e) => this.dispatch(e),
+      readiness: () => this.readiness(),
       answers: (msg) => registry.local.find(msg) !== undefined,
       tasks: () => registry.taskNames(),
       subscriptions: () => registry.subscriptionNames(),
@@ -154,6 +158,34 @@ export class Stoa<T extends ActionTypes = {}> {
     assertEventSubscription(event)
     this.registry.subscribe(event, handler, this.plugins.current)
     return this
+  }
+
+  /**
+   * Registers a readiness check: while it returns `false` or throws, the instance is not
+   * ready (`readiness()`, `/readyz`, `role:health,cmd:ready`), so an orchestrator sends it no
+   * traffic. For what the service needs beyond its transports: its database, say.
+   *
+   * @example
+   * stoa.addCheck('db', async () => { await pool.query('select 1') })
+   */
+  addCheck(name: string, check: ReadyCheck): this {
+    if (typeof name !== 'string' || name === '' || typeof check !== 'function') {
+      throw new StoaError('INVALID_PLUGIN', 'addCheck takes a name and a function')
+    }
+    this.checks.add(name, check)
+    return this
+  }
+
+  /**
+   * Whether the instance can take work now: started and not shutting down, every transport
+   * ready (the broker connection up and not blocked) and every check passing. Never rejects.
+   *
+   * @example
+   * const { ready, checks } = await stoa.readiness()
+   */
+  async readiness(): Promise<Readiness> {
+    const checks = [...this.life.health(), ...(await this.checks.run())]
+    return { ready: checks.every((c) => c.ready), checks }
   }
 
   /** Registers a hook run when the instance closes, after in-flight work has finished. */

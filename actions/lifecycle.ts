@@ -1,5 +1,6 @@
 import type { Envelope, Reply } from './envelope.js'
 import { StoaError } from './errors.js'
+import type { CheckStatus } from './health.js'
 import type { Deliver, HookEntry } from './hooks.js'
 import { composeOutbound } from './hooks.js'
 import type { Logger } from './logger.js'
@@ -127,18 +128,42 @@ export class Lifecycle {
     slot.remote.deliver = composeOutbound(base, hooks, { transport: slot.transport.name })
   }
 
+  /** The instance's own line of a readiness verdict, then one per transport that reports health. */
+  health(): CheckStatus[] {
+    const out: CheckStatus[] = []
+    const phase = this.phase
+    if (phase === 'running') out.push({ name: 'lifecycle', ready: true })
+    else out.push({ name: 'lifecycle', ready: false, reason: phase === 'starting' ? 'starting' : 'shutting down' })
+    for (const t of this.transports) {
+      if (typeof t.health !== 'function') continue
+      const h = t.health()
+      out.push(h.ready ? { name: `transport:${t.name}`, ready: true } : { name: `transport:${t.name}`, ready: false, reason: h.reason })
+    }
+    return out
+  }
+
   private addTransport(t: Transport): void {
     if (!this.transports.includes(t)) this.transports.push(t)
   }
 
   /**
-   * Closes: waits for a start under way, refuses new work (`closing`), lets `drain` wait for
-   * work in flight, closes the transports, then runs close hooks, both in reverse order.
+   * Closes: waits for a start under way, refuses new work (`closing`), has every transport stop
+   * taking work, lets `drain` wait for work in flight, closes the transports, then runs close
+   * hooks, both in reverse order.
    */
   async close(drain: () => Promise<void>): Promise<void> {
     if (this.phase === 'closed') return
     if (this.phase === 'starting' && this.starting !== undefined) await this.starting.catch(() => undefined)
     this.phase = 'closing'
+    // Listeners stop listening and consumers are cancelled before the drain, so that the drain
+    // waits for a known set of work rather than for whatever keeps arriving.
+    await Promise.all(
+      this.transports.map((t) =>
+        typeof t.stopAccepting === 'function'
+          ? t.stopAccepting().catch((err: unknown) => this.log.error({ err, transport: t.name }, 'transport failed to stop accepting'))
+          : undefined,
+      ),
+    )
     await drain()
     for (const t of [...this.transports].reverse()) {
       await t.close().catch((err: unknown) => this.log.error({ err, transport: t.name }, 'transport failed to close'))
@@ -165,6 +190,7 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     get closing() {
       return host.closing
     },
+    readiness: () => host.readiness(),
     dispatch: (e: Envelope): Promise<Reply> => {
       if (e.kind === 'act' && e.msg !== null && typeof e.msg === 'object' && !pinned(e.msg)) {
         const shown = describeMessage(e.msg)

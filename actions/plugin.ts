@@ -1,5 +1,6 @@
 import type { Action, ActionLike, ActionOptions } from './action.js'
 import { StoaError, toStoaError } from './errors.js'
+import type { ReadyCheck, Readiness } from './health.js'
 import type { Hooks } from './hooks.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
@@ -68,6 +69,10 @@ export interface PluginHost {
   act(pattern: string | Message, extra?: Message): Promise<unknown>
   on(event: string, handler: Action<Message, unknown>): unknown
   onClose(hook: CloseHook): unknown
+  /** Registers a readiness check (see `Stoa.addCheck`): the plugin's database, say. */
+  addCheck(name: string, check: ReadyCheck): unknown
+  /** Whether the instance can take work now (see `Stoa.readiness`). */
+  readiness(): Promise<Readiness>
 }
 
 /**

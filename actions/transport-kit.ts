@@ -15,6 +15,22 @@ export function errorReply(err: unknown): Reply {
 }
 
 /**
+ * The `Retry-After` an HTTP answer carries for an error, in whole seconds (at least 1): for
+ * `OVERLOADED` always (a second unless the error says `details.retryAfterMs`), for any other
+ * error only when it says `details.retryAfterMs` (a circuit breaker that is open). Undefined:
+ * no header.
+ *
+ * @example
+ * const after = retryAfter(reply.error)
+ * if (after !== undefined) headers['retry-after'] = String(after)
+ */
+export function retryAfter(error: { code: string; details?: Record<string, unknown> | undefined }): number | undefined {
+  const ms = error.details?.retryAfterMs
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return Math.max(1, Math.ceil(ms / 1000))
+  return error.code === 'OVERLOADED' ? 1 : undefined
+}
+
+/**
  * Waits for `work` to settle, but no longer than `graceMs`: what a transport's `close()` does
  * with the deliveries in hand. Resolves true when the work settled in time.
  *

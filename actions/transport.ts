@@ -5,17 +5,19 @@
  * waits, matching pins and names). Application code imports `stoa` instead.
  */
 import type { Envelope, Reply } from './envelope.js'
+import type { Readiness, TransportHealth } from './health.js'
 import type { Logger } from './logger.js'
 import type { Message, Pattern } from './pattern.js'
 
 export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
+export type { CheckStatus, Readiness, TransportHealth } from './health.js'
 export { ERRORS, StoaError, isErrorCode, toStoaError, unwritableResult } from './errors.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { Message, Pattern } from './pattern.js'
-export { Sweeper, errorReply, resolveTransportOptions, settleWithin } from './transport-kit.js'
+export { Sweeper, errorReply, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,
@@ -40,6 +42,11 @@ export interface TransportHost {
   subscriptions(): string[]
   /** Where the transport reports what it cannot return to a caller. */
   readonly log: Logger
+  /**
+   * Whether the instance can take work now (started, not closing, every transport and
+   * readiness check well), for a listener that answers an orchestrator's `/readyz`.
+   */
+  readiness(): Promise<Readiness>
 }
 
 /** The sending side of a transport: delivers an envelope to wherever it must go. */
@@ -68,6 +75,17 @@ export interface Transport {
   listen?(host: TransportHost, pins: readonly Pattern[]): Promise<void>
   /** Starts a client for acts matching `pins` and for tasks and events. */
   client?(host: TransportHost, pins: readonly Pattern[]): Promise<TransportClient>
+  /**
+   * Whether the transport can carry work now: a broker connection that is down or blocked is
+   * not ready. Absent: always ready.
+   */
+  health?(): TransportHealth
+  /**
+   * The first step of a graceful close, before in-flight work drains: stop taking new work
+   * (stop listening, cancel consumers) while the work in hand is still answered and
+   * acknowledged. `close()` follows.
+   */
+  stopAccepting?(): Promise<void>
   /** Stops receiving, lets in-flight deliveries finish, and releases every resource. */
   close(): Promise<void>
 }

@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly name?: string | undefined
   /** Where the instance logs. */
   readonly logger: Logger
+  /** How long `close()` waits for in-flight work, ms, overriding the service's own. */
+  readonly graceMs?: number | undefined
 }
 
 /**
@@ -95,14 +97,18 @@ export function assemble(exported: unknown, options: LoadOptions & { readonly fi
     }
     // The service may come from another copy of the kernel (its own import path); both
     // copies build the same instances, so the CLI's type describes it.
-    return exported.create({ logger: options.logger }) as unknown as Stoa
+    return exported.create({ logger: options.logger, ...grace(options) }) as unknown as Stoa
   }
   const items = pluginList(exported, where)
-  const stoa = createStoa({ name: options.name ?? nameOf(items[0]![0]) ?? serviceName(options.file), logger: options.logger })
+  const stoa = createStoa({ name: options.name ?? nameOf(items[0]![0]) ?? serviceName(options.file), logger: options.logger, ...grace(options) })
   for (const [plugin, opts] of items) {
     ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)
   }
   return stoa
+}
+
+function grace(options: LoadOptions): { graceMs?: number } {
+  return options.graceMs === undefined ? {} : { graceMs: options.graceMs }
 }
 
 type Item = readonly [plugin: unknown, options: Record<string, unknown> | undefined]

@@ -80,7 +80,7 @@ Examples:
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
-    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port]'],
+    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--grace-ms n] [--drain-delay-ms n]'],
     options: {
       ...common,
       http: { type: 'string' },
@@ -88,19 +88,32 @@ Examples:
       'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
       web: { type: 'string' },
+      health: { type: 'string' },
+      'grace-ms': { type: 'string' },
+      'drain-delay-ms': { type: 'string' },
       name: { type: 'string' },
     },
     help: `Starts the service with the transports asked for, prints one line per address it
 listens on ("<service> listening on <url>"), and on SIGTERM or SIGINT stops taking work,
 finishes what is in flight and exits 0. A second signal exits at once with 1.
 
+On the signal, /readyz answers 503 at once; after --drain-delay-ms (SIGTERM only) the
+listeners stop accepting, AMQP consumers are cancelled, work in flight gets --grace-ms to
+finish and be acknowledged, and what is still running then goes back to its queue.
+
 Options:
-  --http <host:port>   stoa's HTTP transport (POST /act); port 0 picks a free port
+  --http <host:port>   stoa's HTTP transport (POST /act, GET /healthz, /readyz); port 0
+                       picks a free port
   --tls-key <file>     with --tls-cert: serve --http over HTTPS with this PEM private key
   --tls-cert <file>    and this PEM certificate (followed by any intermediates)
   --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;
                        ?prefix=p sets the first segment of its exchange and queue names
-  --web <host:port>    the routes of the service's web plugin, over express
+  --web <host:port>    the routes of the service's web plugin, over express, plus
+                       GET /healthz and /readyz
+  --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
+  --grace-ms <n>       how long in-flight work may take to finish on shutdown (10000)
+  --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
+                       refusing work, so a load balancer stops sending first (0)
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
 

@@ -31,11 +31,15 @@ export async function serve(args: Args, io: Io): Promise<number> {
   const httpText = stringFlag(args, 'http')
   const amqpText = stringFlag(args, 'amqp')
   const webText = stringFlag(args, 'web')
+  const healthText = stringFlag(args, 'health')
   const http = httpText === undefined ? undefined : hostPort(httpText, '--http')
   const web = webText === undefined ? undefined : hostPort(webText, '--web')
+  const probes = healthText === undefined ? undefined : hostPort(healthText, '--health')
   if (http === undefined && amqpText === undefined && web === undefined) {
     throw new UsageError('serve needs at least one of --http, --amqp, --web')
   }
+  const graceMs = msFlag(args, 'grace-ms')
+  const drainDelayMs = msFlag(args, 'drain-delay-ms') ?? 0
   const tls = await tlsFiles(stringFlag(args, 'tls-key'), stringFlag(args, 'tls-cert'), http !== undefined, io.cwd)
   const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
   if (amqp?.target !== undefined) {
@@ -44,15 +48,28 @@ export async function serve(args: Args, io: Io): Promise<number> {
 
   // A long-running service logs its warnings and errors, as JSON lines on stderr.
   const logger = streamLogger(io.stderr, boolFlag(args, 'verbose') ? 'debug' : 'warn')
-  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger, graceMs })
   // Ask for the signal before starting, so a SIGTERM that arrives during startup still closes
   // gracefully instead of killing the process halfway.
   const stop = io.stopSignal()
   const addresses: (() => string)[] = []
   let front: Front | undefined
+  let probeServer: Front | undefined
   try {
     if (web !== undefined && !stoa.has('role:web,cmd:routes')) {
       throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
+    }
+    const { default: health, serveHealth } = await import('../../plugins/health/index.js')
+    useHealth(stoa, health, web !== undefined)
+    // Readiness drops the moment the signal arrives, before anything stops: a load balancer
+    // polling /readyz stops sending while the service still answers.
+    stoa.addCheck('signal', () => {
+      if (stop.aborted) throw new Error(`${typeof stop.reason === 'string' ? stop.reason : 'stop signal'} received: shutting down`)
+    })
+    if (probes !== undefined) {
+      probeServer = await serveHealth(stoa, probes).catch((err: unknown) => {
+        throw startFailure(err, `the health server on ${healthText}`)
+      })
     }
     if (http !== undefined) {
       const { createHttpTransport } = await import('../../transports/http/index.js')
@@ -64,7 +81,7 @@ export async function serve(args: Args, io: Io): Promise<number> {
       const { createAmqpTransport } = await import('../../transports/amqp/index.js')
       // Listening takes the service's requests, tasks and events; the client side carries the
       // tasks and events it sends to the other services on the broker.
-      const transport = createAmqpTransport(amqp)
+      const transport = createAmqpTransport(graceMs === undefined ? amqp : { ...amqp, graceMs })
       stoa.listen(transport).client(transport)
     }
     // Without a broker there is no client transport, and the kernel delivers the service's own
@@ -78,19 +95,52 @@ export async function serve(args: Args, io: Io): Promise<number> {
     }
   } catch (err) {
     await front?.close()
+    await probeServer?.close()
     await stoa.close()
     throw err
   }
-  for (const url of [...addresses.map((f) => f()), ...(amqp === undefined ? [] : [shownUrl(amqp.url)]), ...(front === undefined ? [] : [front.url])]) {
-    io.stdout.write(`${stoa.name} listening on ${url}\n`)
-  }
+  const urls = [...addresses.map((f) => f()), ...(amqp === undefined ? [] : [shownUrl(amqp.url)]), ...(front === undefined ? [] : [front.url])]
+  for (const url of urls) io.stdout.write(`${stoa.name} listening on ${url}\n`)
+  if (probeServer !== undefined) io.stdout.write(`${stoa.name} health on ${probeServer.url}\n`)
   await aborted(stop)
   io.stderr.write(`${stoa.name} closing${typeof stop.reason === 'string' ? ` on ${stop.reason}` : ''}\n`)
-  // Stop taking web requests first; the instance then drains what is in flight and closes its
-  // transports.
-  await front?.close()
-  await stoa.close()
+  // SIGTERM comes from an orchestrator, which needs a moment to see /readyz fail and route
+  // around this instance; SIGINT is someone at a terminal, who wants it gone.
+  if (drainDelayMs > 0 && stop.reason === 'SIGTERM') await delay(drainDelayMs)
+  // The web server stops accepting while the instance stops its transports and drains the work
+  // in flight (web requests included); a web request stuck past the grace period is not waited for.
+  const grace = graceMs ?? DEFAULT_GRACE_MS
+  await Promise.all([front === undefined ? undefined : Promise.race([front.close(), delay(grace + 1000)]), stoa.close()])
+  await probeServer?.close()
   return 0
+}
+
+/** The kernel's own default grace period, for bounding the web server's close the same way. */
+const DEFAULT_GRACE_MS = 10_000
+
+/**
+ * Loads the health plugin for `/readyz` and `role:health,cmd:ready`, unless the service loaded
+ * it itself (then with its own options).
+ */
+function useHealth(stoa: Stoa, health: unknown, web: boolean): void {
+  try {
+    ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(health, { web })
+  } catch (err) {
+    if (isStoaErrorLike(err) && err.code === 'INVALID_PLUGIN' && (err as { details?: { plugin?: unknown } }).details?.plugin === 'health') return
+    throw err
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
+/** A duration flag in ms: a non-negative integer. */
+function msFlag(args: Args, name: string): number | undefined {
+  const text = stringFlag(args, name)
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} takes a whole number of milliseconds, not "${text}"`)
+  return Number(text)
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
 import { ERRORS, StoaError } from '../../actions/index.js'
-import { mergeMessages, toStoaError } from '../../actions/transport.js'
+import { mergeMessages, retryAfter, toStoaError } from '../../actions/transport.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { HTTP_METHODS } from './options.js'
@@ -167,6 +167,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   if (requestId !== undefined) headers['x-request-id'] = requestId
   // RFC 6750 §3: a 401 names the scheme it wants, and says when the token given was bad.
   if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
+  const after = retryAfter(e)
+  if (after !== undefined) headers['retry-after'] = String(after)
   return { status: ERRORS[e.code].http, headers, body }
 }
 

@@ -36,6 +36,8 @@ export class Link {
   private starting: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private failures = 0
+  /** Why the broker blocked this connection (a memory or disk alarm), while it does. */
+  private blockedBy: string | undefined
   /** Counts connections made, so a callback can tell whether its channel is the current one. */
   epoch = 0
 
@@ -44,6 +46,18 @@ export class Link {
   /** Whether the connection is up and every user's channels are ready. */
   get isUp(): boolean {
     return this.state === 'up'
+  }
+
+  /**
+   * Whether the connection can carry work: up, and not blocked by a broker alarm (RabbitMQ
+   * stops reading from publishing connections while memory or disk runs low:
+   * https://www.rabbitmq.com/docs/connection-blocked).
+   */
+  health(): { ready: true } | { ready: false; reason: string } {
+    if (this.state === 'closed') return { ready: false, reason: 'the amqp transport is closed' }
+    if (this.state !== 'up') return { ready: false, reason: 'the broker connection is down' }
+    if (this.blockedBy !== undefined) return { ready: false, reason: `the broker blocked the connection: ${this.blockedBy}` }
+    return { ready: true }
   }
 
   /** Whether `close()` was called. */
@@ -158,7 +172,15 @@ export class Link {
     }
     model.on('error', (err: Error) => this.settings.log.warn({ err: describe(err) }, 'amqp: connection error'))
     model.on('close', () => this.lost(model))
-    model.on('blocked', (reason: string) => this.settings.log.warn({ reason }, 'amqp: the broker blocked publishing'))
+    model.on('blocked', (reason: string) => {
+      if (this.model === model) this.blockedBy = typeof reason === 'string' && reason !== '' ? reason : 'resource alarm'
+      this.settings.log.warn({ reason }, 'amqp: the broker blocked publishing')
+    })
+    model.on('unblocked', () => {
+      if (this.model === model) this.blockedBy = undefined
+      this.settings.log.warn({}, 'amqp: the broker unblocked publishing')
+    })
+    this.blockedBy = undefined
     this.model = model
     this.epoch++
     try {

@@ -101,6 +101,15 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       return createClient(rpc, sender, opts.target, n.rpc)
     },
 
+    health() {
+      // Before the first start there is no connection to judge; the instance says `starting`.
+      return link === undefined ? { ready: true as const } : link.health()
+    },
+
+    async stopAccepting(): Promise<void> {
+      await Promise.all(listeners.map((l) => l.stopAccepting()))
+    },
+
     async close(): Promise<void> {
       for (const l of listeners.splice(0)) await l.close()
       if (publisher !== undefined) {

@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Reply, TransportHost } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
 import { StoaError, errorReply, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
@@ -25,8 +25,14 @@ export class Listener implements LinkUser {
   private tags: string[] = []
   private readonly inflight = new Set<Promise<void>>()
   private stopping = false
+  /** When it stopped taking deliveries: the grace period of `close()` counts from there. */
+  private stoppedAt: number | undefined
   private paused = false
   private rpcQueue: string | undefined
+  /** The queues consumed on the current channel, to consume again after holding back. */
+  private queues: [string, EnvelopeKind][] = []
+  /** Set while consumption is held back because an action is at its bulkhead limit. */
+  private holdTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly link: Link,
@@ -57,7 +63,13 @@ export class Listener implements LinkUser {
     this.ch = ch
     this.tags = []
     this.paused = false
-    for (const [queue, kind] of queues) {
+    this.queues = queues
+    this.clearHold()
+    await this.consume(ch)
+  }
+
+  private async consume(ch: Channel): Promise<void> {
+    for (const [queue, kind] of this.queues) {
       const { consumerTag } = await ch.consume(queue, (m) => {
         // A null delivery means the broker cancelled the consumer (its queue was deleted).
         if (m === null) return void (this.stopping || this.link.restart(`consumer of ${queue} cancelled by the broker`))
@@ -71,6 +83,7 @@ export class Listener implements LinkUser {
     // Unacknowledged deliveries return to their queues with the channel; nothing to undo here.
     this.ch = undefined
     this.tags = []
+    this.clearHold()
   }
 
   /**
@@ -79,10 +92,10 @@ export class Listener implements LinkUser {
    * empty, the RPC queue, so callers learn at once that nobody listens.
    */
   async close(): Promise<void> {
-    this.stopping = true
-    await this.pause()
+    await this.stopAccepting()
     if (this.inflight.size > 0) {
-      await settleWithin(Promise.allSettled([...this.inflight]), this.options.graceMs)
+      const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
+      await settleWithin(Promise.allSettled([...this.inflight]), left)
       if (this.inflight.size > 0) this.host.log.warn({ inflight: this.inflight.size }, 'amqp: closing with deliveries in hand; RabbitMQ will redeliver them')
     }
     const ch = this.ch
@@ -92,6 +105,18 @@ export class Listener implements LinkUser {
     if (rpc !== undefined && this.link.isUp) {
       await this.link.withChannel((c) => c.deleteQueue(rpc, { ifUnused: true, ifEmpty: true })).catch(() => undefined)
     }
+  }
+
+  /**
+   * The first step of a graceful close: cancels the consumers, for good (a reconnection does not
+   * start them again). Deliveries in hand are still answered and acknowledged; those still
+   * running when `close()` ends return to their queue unacknowledged.
+   */
+  async stopAccepting(): Promise<void> {
+    this.stopping = true
+    this.clearHold()
+    this.stoppedAt ??= Date.now()
+    await this.pause()
   }
 
   /** Stops taking new deliveries; those in hand are still answered and acknowledged. */
@@ -138,6 +163,8 @@ export class Listener implements LinkUser {
   private async work(ch: Channel, m: ConsumeMessage, kind: EnvelopeKind, queue: string): Promise<void> {
     const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
+    const busy = overloaded(reply)
+    if (busy !== undefined) return this.holdBack(ch, m, busy)
     const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, refused(reply, this.host))
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)
@@ -161,6 +188,34 @@ export class Listener implements LinkUser {
     ack(ch, m)
   }
 
+  /**
+   * An action is at its bulkhead limit: rather than fail the delivery (a retry, a dead letter),
+   * return it to its queue, not counted as a try, where another instance or this one later takes
+   * it, and stop taking deliveries for the time the bulkhead asks (`retryAfterMs`). The work in
+   * hand goes on meanwhile; the broker holds the rest.
+   */
+  private holdBack(ch: Channel, m: ConsumeMessage, error: StoaErrorJSON): void {
+    nack(ch, m)
+    if (this.stopping || this.holdTimer !== undefined) return
+    const ms = typeof error.details?.retryAfterMs === 'number' ? Math.min(Math.max(error.details.retryAfterMs, 10), 30_000) : 1000
+    void this.pause()
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined
+      if (this.stopping || this.ch !== ch) return
+      this.paused = false
+      this.consume(ch).catch((err: unknown) => {
+        this.host.log.warn({ err: describe(err) }, 'amqp: cannot consume again after holding back')
+        this.link.restart('consuming again failed')
+      })
+    }, ms)
+    this.holdTimer.unref()
+  }
+
+  private clearHold(): void {
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
+    this.holdTimer = undefined
+  }
+
   /** This instance is closing: return the delivery for another instance and stop taking more. */
   private giveBack(ch: Channel, m: ConsumeMessage): void {
     nack(ch, m)
@@ -174,6 +229,15 @@ export class Listener implements LinkUser {
  */
 function refused(reply: Reply, host: TransportHost): boolean {
   return !reply.ok && reply.error.code === 'CLOSED' && host.closing
+}
+
+/**
+ * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
+ * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other. An
+ * act is not held back: its caller waits, and gets `OVERLOADED` at once, as over HTTP.
+ */
+function overloaded(reply: Reply): StoaErrorJSON | undefined {
+  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string' ? reply.error : undefined
 }
 
 function ack(ch: Channel, m: ConsumeMessage): void {

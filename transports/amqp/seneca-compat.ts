@@ -194,10 +194,15 @@ export class SenecaListener implements LinkUser {
     this.tag = undefined
   }
 
-  /** Stops consuming, answers the requests in hand (up to `graceMs`), releases the channel. */
-  async close(): Promise<void> {
+  /** Cancels the consumer for good; the requests in hand are still answered. */
+  async stopAccepting(): Promise<void> {
     this.stopping = true
     await this.pause()
+  }
+
+  /** Stops consuming, answers the requests in hand (up to `graceMs`), releases the channel. */
+  async close(): Promise<void> {
+    await this.stopAccepting()
     if (this.inflight.size > 0) await settleWithin(Promise.allSettled([...this.inflight]), this.options.graceMs)
     const ch = this.ch
     this.ch = undefined

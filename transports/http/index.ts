@@ -57,6 +57,9 @@ export function createHttpTransport(options?: HttpOptions): HttpTransport {
       clients.push(client)
       return client
     },
+    async stopAccepting() {
+      listener?.stopAccepting()
+    },
     async close() {
       for (const c of clients.splice(0)) c.close()
       await listener?.close()

@@ -13,9 +13,19 @@ import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.
 export interface HttpListener {
   /** The base URL it listens on. */
   readonly url: string
+  /**
+   * Stops listening: new connections are refused, idle kept-alive ones closed, and the answers
+   * still to come go out with `Connection: close`, so no caller reuses a connection that is
+   * about to go.
+   */
+  stopAccepting(): void
   /** Stops accepting, lets answers in progress finish, and closes every connection. */
   close(): Promise<void>
 }
+
+/** The probe paths every listener answers, beside its `path`: alive, and ready to take work. */
+const ALIVE_PATH = '/healthz'
+const READY_PATH = '/readyz'
 
 /** `application/json` and `...+json`, with or without parameters. */
 const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
@@ -27,7 +37,8 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * headers and answered in Seneca's format.
  */
 export async function startListener(host: TransportHost, settings: ResolvedHttpOptions): Promise<HttpListener> {
-  const handler: RequestListener = (req, res) => onRequest(host, settings, req, res)
+  const state: ListenerState = { stopping: false }
+  const handler: RequestListener = (req, res) => onRequest(host, settings, state, req, res)
   const tls = settings.tls
   const server: Server | HttpsServer =
     tls === undefined
@@ -42,15 +53,39 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
   })
   const address = server.address() as AddressInfo
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`, close: () => closeServer(server) }
+  let stopped: Promise<void> | undefined
+  const stopAccepting = (): Promise<void> => {
+    state.stopping = true
+    // close() stops listening at once and resolves when the last connection has gone; kept-alive
+    // connections that are idle now would otherwise hold it open until their timeout.
+    stopped ??= new Promise<void>((resolve) => server.close(() => resolve()))
+    server.closeIdleConnections()
+    return stopped
+  }
+  return {
+    url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`,
+    stopAccepting: () => void stopAccepting(),
+    close: () => closeServer(server, stopAccepting()),
+  }
 }
 
-function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: IncomingMessage, res: ServerResponse): void {
+/** What requests need to know of their listener. */
+interface ListenerState {
+  /** Set when the listener stops accepting: answers from then on close their connection. */
+  stopping: boolean
+}
+
+function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: ListenerState, req: IncomingMessage, res: ServerResponse): void {
   // The caller's time budget runs from here: reading the body is part of the call's time.
   const arrived = Date.now()
   const url = req.url ?? '/'
   const q = url.indexOf('?')
-  if ((q < 0 ? url : url.slice(0, q)) !== settings.path) {
+  const path = q < 0 ? url : url.slice(0, q)
+  if (path !== settings.path && (req.method === 'GET' || req.method === 'HEAD') && (path === ALIVE_PATH || path === READY_PATH)) {
+    probe(host, req, res, path === READY_PATH)
+    return
+  }
+  if (path !== settings.path) {
     answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
     return
   }
@@ -86,13 +121,13 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: Inco
   req.on('end', () => {
     if (refused) return
     const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-    handle(host, req, res, text, arrived)
+    handle(host, state, req, res, text, arrived)
   })
   // A client that goes away mid-body leaves nothing to answer.
   req.on('error', () => res.destroy())
 }
 
-function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
+function handle(host: TransportHost, state: ListenerState, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
   const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
   let e: Envelope
   try {
@@ -106,6 +141,8 @@ function handle(host: TransportHost, req: IncomingMessage, res: ServerResponse, 
   }
   host.dispatch(e).then((reply) => {
     if (res.destroyed) return
+    // The listener began closing while this ran: the caller must not reuse the connection.
+    if (state.stopping) res.setHeader('connection', 'close')
     try {
       answer(res, req, host.service, seneca, e, reply)
     } catch (err) {
@@ -124,6 +161,24 @@ function answer(res: ServerResponse, req: IncomingMessage, service: string, sene
     res.writeHead(out.status, out.headers)
     res.end(out.body)
   }
+}
+
+/**
+ * Answers an orchestrator's probe: `/healthz` 200 while the process answers at all, `/readyz`
+ * 200 when the instance can take work and 503 when it cannot, with the verdict of each check.
+ */
+function probe(host: TransportHost, req: IncomingMessage, res: ServerResponse, ready: boolean): void {
+  const answer = (status: number, out: unknown): void => {
+    if (res.destroyed) return
+    const body = JSON.stringify(out)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+  if (!ready) {
+    answer(200, { alive: true })
+    return
+  }
+  host.readiness().then((r) => answer(r.ready ? 200 : 503, r))
 }
 
 /** The message of a request body: a JSON object, or an empty message for an empty body. */
@@ -169,13 +224,12 @@ function tooLarge(max: number): StoaErrorJSON {
   return { code: 'PAYLOAD_TOO_LARGE', message: `the request body is over ${max} bytes`, details: { maxBodyBytes: max } }
 }
 
-function closeServer(server: Server | HttpsServer): Promise<void> {
-  return new Promise((resolve) => {
-    // The kernel has drained its work before closing transports: what is left are idle
-    // keep-alive connections, and answers being written, which close() lets finish.
-    server.close(() => resolve())
-    server.closeIdleConnections()
-    const force = setTimeout(() => server.closeAllConnections(), 2000)
-    force.unref()
-  })
+async function closeServer(server: Server | HttpsServer, stopped: Promise<void>): Promise<void> {
+  // The kernel has drained its work before closing transports: what is left are idle
+  // keep-alive connections, and answers being written, which get two seconds to finish.
+  server.closeIdleConnections()
+  const force = setTimeout(() => server.closeAllConnections(), 2000)
+  force.unref()
+  await stopped
+  clearTimeout(force)
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { ERRORS, StoaError } from '../../actions/transport.js'
+import { ERRORS, StoaError, retryAfter } from '../../actions/transport.js'
 
 /*
  * The HTTP transport's wire format. This file is the only one that knows it (Seneca's own
@@ -130,6 +130,8 @@ export function errorResponse(error: StoaErrorJSON): { status: number; headers: 
   const headers = jsonHeaders(body)
   // RFC 6750 §3: a 401 names the scheme it wants.
   if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer'
+  const after = retryAfter(error)
+  if (after !== undefined) headers['retry-after'] = String(after)
   return { status: ERRORS[error.code]?.http ?? 500, headers, body }
 }
 

@@ -10,6 +10,8 @@ interface Served {
   /** Asks it to stop and resolves with how it ended. */
   stop(): Promise<Run>
   readonly done: Promise<Run>
+  /** Everything it printed on stdout so far. */
+  out(): string
 }
 
 async function serve(argv: string[], expected: number): Promise<Served> {
@@ -27,6 +29,7 @@ async function serve(argv: string[], expected: number): Promise<Served> {
   return {
     urls,
     done,
+    out: () => out,
     stop: () => {
       stop.abort('SIGTERM')
       return done
@@ -110,6 +113,27 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', `127.0.0.1:${port}`])
     expect(r.code).to.equal(1)
     expect(r.stderr).to.match(/^[A-Z_]+: .*\n$/)
+  })
+
+  it('serves /healthz and /readyz alone with --health, on the HTTP transport, and on the web listener', async () => {
+    served = await serve(['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--health', '127.0.0.1:0'], 2)
+    // Printed in the same breath as the addresses.
+    const line = served.out().split('\n').find((l) => l.includes(' health on '))!
+    const probes = line.slice(line.indexOf(' health on ') + ' health on '.length)
+    for (const base of [probes, ...served.urls]) {
+      expect((await fetch(`${base}/healthz`)).status, `${base}/healthz`).to.equal(200)
+      const ready = await fetch(`${base}/readyz`)
+      expect(ready.status, `${base}/readyz`).to.equal(200)
+    }
+    expect(await (await fetch(`${probes}/readyz`)).json()).to.deep.include({ ready: true })
+  })
+
+  it('exits 2 for a duration flag that is not a whole number of milliseconds', async () => {
+    const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--grace-ms', 'soon'])
+    expect(r.code).to.equal(2)
+    expect(r.stderr).to.match(/--grace-ms takes a whole number of milliseconds/)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--drain-delay-ms', '-1'])).code).to.equal(2)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--health', '9000'])).code).to.equal(2)
   })
 
   it('exits 2 without a transport, or with a bad address', async () => {

@@ -1,0 +1,108 @@
+import type { Context, RunAction } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+
+/** A caller waiting for a turn. */
+interface Waiter {
+  readonly start: () => void
+  readonly ctx: Context
+  readonly reject: (err: StoaError) => void
+}
+
+/**
+ * One bulkhead: at most `concurrency` calls run, at most `queue` wait, first in first out; any
+ * more are refused with `OVERLOADED` at once, so a flood costs the caller one fast refusal
+ * rather than a slow death for everyone. A waiter whose deadline has passed when its turn
+ * comes is dropped with `TIMEOUT` instead of run: its caller has given up.
+ */
+export class Gate {
+  running = 0
+  private readonly waiting: Waiter[] = []
+  private head = 0
+
+  constructor(
+    readonly name: string,
+    readonly concurrency: number,
+    readonly queue: number,
+    private readonly retryAfterMs: number,
+  ) {}
+
+  /** How many calls wait for a turn. */
+  get queued(): number {
+    return this.waiting.length - this.head
+  }
+
+  /** `next` inside the bulkhead: runs it now, after a wait, or refuses. */
+  wrap(next: RunAction): RunAction {
+    return (msg, ctx) => {
+      if (this.running < this.concurrency) {
+        this.running++
+        return this.run(next, msg, ctx)
+      }
+      if (this.queued >= this.queue) throw this.overloaded()
+      return new Promise((resolve, reject) => {
+        this.waiting.push({
+          ctx,
+          reject,
+          start: () => {
+            // The turn was handed over with `running` already counted for this call.
+            Promise.resolve(this.run(next, msg, ctx)).then(resolve, reject)
+          },
+        })
+      })
+    }
+  }
+
+  private run(next: RunAction, msg: Parameters<RunAction>[0], ctx: Context): unknown {
+    let out: unknown
+    try {
+      out = next(msg, ctx)
+    } catch (err) {
+      this.release()
+      throw err
+    }
+    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+      // The turn is freed beside the caller's own wait rather than in front of it: the caller
+      // awaits the action's promise itself, one step shorter. `freed` is registered first, so it
+      // runs before the caller resumes; it swallows nothing, the caller still sees the outcome.
+      ;(out as Promise<unknown>).then(this.freed, this.freed)
+      return out
+    }
+    this.release()
+    return out
+  }
+
+  /** Made once per gate, not per call. */
+  private readonly freed = (): void => {
+    this.release()
+  }
+
+  /** A call ended: hand its turn to the first waiter still worth running. */
+  private release(): void {
+    const now = Date.now()
+    while (this.head < this.waiting.length) {
+      const w = this.waiting[this.head]!
+      this.waiting[this.head++] = undefined as unknown as Waiter
+      if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+        this.waiting.splice(0, this.head)
+        this.head = 0
+      }
+      if (w.ctx.deadline !== undefined && w.ctx.deadline <= now) {
+        w.reject(new StoaError('TIMEOUT', `"${this.name}" waited for a turn past its deadline`))
+        continue
+      }
+      // `running` stays the same: the turn passes from the call that ended to this one.
+      w.start()
+      return
+    }
+    this.running--
+  }
+
+  private overloaded(): StoaError {
+    return new StoaError('OVERLOADED', `"${this.name}" is at its limit: ${this.concurrency} running, ${this.queue} waiting`, {
+      bulkhead: this.name,
+      concurrency: this.concurrency,
+      queue: this.queue,
+      retryAfterMs: this.retryAfterMs,
+    })
+  }
+}

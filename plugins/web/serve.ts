@@ -96,8 +96,8 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
       send(res, errorResponse(err))
       return
     }
-    // Nothing handled it: log it, and answer as JSON like every other answer here, with the
-    // error's own 4xx/5xx status when it has one (http-errors, body-parser), never its message.
+    // Nothing handled it: log it, and answer as JSON like every other answer here, never with
+    // its message, keeping its status where a stoa code has it (http-errors, body-parser).
     stoa.log.error({ method: req.method, url: req.url, err: String(err) }, 'a middleware failed')
     send(res, errorResponse(fromStatus(err)))
   }

@@ -17,7 +17,8 @@ export interface ErrorSpec {
  * table. Every failure exits 1, so that a cron or a workflow engine tests only for non-zero.
  */
 const table = {
-  NOT_FOUND: { http: 404, retryable: false, exit: 1, summary: 'no action, task handler or prior matches' },
+  NOT_FOUND: { http: 404, retryable: false, exit: 1, summary: 'no action, task handler, prior or web route matches' },
+  METHOD_NOT_ALLOWED: { http: 405, retryable: false, exit: 1, summary: 'a web path has routes, but none for this method' },
   INVALID_MESSAGE: { http: 400, retryable: false, exit: 1, summary: 'the message failed the action\'s schema' },
   INVALID_NAME: { http: 400, retryable: false, exit: 1, summary: 'an event or task name breaks the naming rules' },
   INVALID_PATTERN: { http: 400, retryable: false, exit: 1, summary: 'a pattern is malformed or holds a forbidden key' },

@@ -65,7 +65,7 @@ function answerProbe(stoa: ReadinessSource, req: IncomingMessage, res: ServerRes
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
-    send(405, { code: 'NOT_FOUND', message: `${String(req.method)} is not answered here; use GET` })
+    send(405, { code: 'METHOD_NOT_ALLOWED', message: `${String(req.method)} is not answered here; use GET` })
     return
   }
   if (path === ALIVE_PATH) {

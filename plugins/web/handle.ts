@@ -175,8 +175,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
 /**
  * The answer for a request no route took, where stoa owns the server: a path some route has,
  * asked with another method, gets 204 to `OPTIONS` and 405 otherwise, each with `Allow` (HEAD
- * wherever GET is, and OPTIONS); any other path 404. The 405 body keeps the code `NOT_FOUND`
- * (no route has that method) and lists the methods in `details.allow`. `find` is the route
+ * wherever GET is, and OPTIONS); any other path 404. The 405 is `METHOD_NOT_ALLOWED`, with the
+ * methods in `details.allow`. `find` is the route
  * table's matcher ({@link createMatcher}).
  *
  * @example
@@ -199,8 +199,7 @@ export function unmatchedResponse(find: (method: string, path: string) => Match<
   allow.push('OPTIONS')
   const header = allow.join(', ')
   if (method === 'OPTIONS') return { status: 204, headers: { allow: header }, body: undefined }
-  const answer = errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}; it answers ${header}`, { allow }))
-  answer.status = 405
+  const answer = errorResponse(new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} ${path}; it answers ${header}`, { allow }))
   answer.headers.allow = header
   return answer
 }

@@ -12,7 +12,7 @@ describe('web: what a request no route takes is answered', () => {
     expect(res.status).to.equal(405)
     expect(res.headers.allow).to.equal('POST, PUT, OPTIONS')
     expect(JSON.parse(res.body!)).to.deep.equal({
-      error: { code: 'NOT_FOUND', message: 'no route for DELETE /votes/7; it answers POST, PUT, OPTIONS', details: { allow: ['POST', 'PUT', 'OPTIONS'] } },
+      error: { code: 'METHOD_NOT_ALLOWED', message: 'no route for DELETE /votes/7; it answers POST, PUT, OPTIONS', details: { allow: ['POST', 'PUT', 'OPTIONS'] } },
     })
   })
 

@@ -140,7 +140,7 @@ describe('serveWeb on node:http', function () {
           const wrong = await rawRequest(url, 'PUT', '/sum')
           expect(wrong.status).to.equal(405)
           expect(wrong.headers.allow).to.equal('GET, HEAD, OPTIONS')
-          expect(wrong.json.error).to.deep.include({ code: 'NOT_FOUND', details: { allow: ['GET', 'HEAD', 'OPTIONS'] } })
+          expect(wrong.json.error).to.deep.include({ code: 'METHOD_NOT_ALLOWED', details: { allow: ['GET', 'HEAD', 'OPTIONS'] } })
           expect((await rawRequest(url, 'PUT', '/nowhere')).status).to.equal(404)
         })
       })

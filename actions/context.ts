@@ -26,6 +26,9 @@ export interface CallOptions {
   id?: string
   /** Headers an edge transport passes to the action as `ctx.headers`. */
   headers?: Readonly<Record<string, string>>
+  /** The W3C `traceparent` (and `tracestate`) an edge received: the caller's span. */
+  traceparent?: string
+  tracestate?: string
 }
 
 /**
@@ -64,6 +67,10 @@ export class Context {
    * process inherits it with the token, so a token is verified once per hop.
    */
   identity: Identity | undefined
+  /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
+  readonly traceparent: string | undefined
+  /** The W3C `tracestate` that came with it. */
+  readonly tracestate: string | undefined
   /** The canonical pattern of the action running. */
   readonly pattern: string
   /** The message being handled, before validation. */
@@ -93,6 +100,8 @@ export class Context {
     this.caller = meta.caller
     this.headers = meta.headers ?? NO_HEADERS
     this.identity = meta.identity
+    this.traceparent = meta.traceparent
+    this.tracestate = meta.tracestate
   }
 
   /** This message's id. */
@@ -103,6 +112,14 @@ export class Context {
   /** The id shared by every call in this chain. */
   get trace(): string {
     return (this.fixedTrace ??= this.id)
+  }
+
+  /**
+   * @internal For a tracing hook: makes `trace` the id `make` returns, if nothing has fixed it
+   * yet (a root call, before anyone read it). Returns the trace the call has now.
+   */
+  adoptTrace(make: () => string): string {
+    return (this.fixedTrace ??= make())
   }
 
   /** Absolute deadline, ms since the epoch. */
@@ -160,6 +177,8 @@ export interface CallMeta {
   headers?: Readonly<Record<string, string>> | undefined
   /** The identity verified earlier in this process, for a nested call with the same token. */
   identity?: Identity | undefined
+  traceparent?: string | undefined
+  tracestate?: string | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

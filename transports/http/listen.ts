@@ -50,6 +50,11 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, req: Inco
   const arrived = Date.now()
   const url = req.url ?? '/'
   const q = url.indexOf('?')
+  const endpoint = settings.endpoints[q < 0 ? url : url.slice(0, q)]
+  if (endpoint !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+    endpoint(req, res)
+    return
+  }
   if ((q < 0 ? url : url.slice(0, q)) !== settings.path) {
     answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
     return

@@ -78,7 +78,7 @@ Examples:
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
-    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port]'],
+    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--metrics host:port] [--pretty]'],
     options: {
       ...common,
       http: { type: 'string' },
@@ -86,6 +86,8 @@ Examples:
       'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
       web: { type: 'string' },
+      metrics: { type: 'string' },
+      pretty: { type: 'boolean' },
       name: { type: 'string' },
     },
     help: `Starts the service with the transports asked for, prints one line per address it
@@ -99,8 +101,13 @@ Options:
   --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;
                        ?prefix=p sets the first segment of its exchange and queue names
   --web <host:port>    the routes of the service's web plugin, over express
+  --metrics <host:port> GET /metrics alone on its own port (a service loading the metrics
+                       plugin also serves /metrics on --http and --web)
+  --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
+
+The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
 Without --amqp, the service's own tasks and events travel in process.
 

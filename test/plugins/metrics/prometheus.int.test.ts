@@ -33,9 +33,10 @@ describe('metrics scraped by a real Prometheus server', function () {
     const listener = createHttpTransport({ endpoints })
     tally.listen(listener).listen(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY, observer: transportObserver(tally, 'amqp') }))
     await tally.ready()
-    caller = createStoa({ name: 'gateway', logger: quietLogger() })
+    caller = createStoa({ name: 'gateway', logger: quietLogger() }).use(metrics, { processMetrics: false })
+    caller
       // Tasks go through the first client that places them: the broker.
-      .client(createAmqpTransport({ url: AMQP_URL, prefix }))
+      .client(createAmqpTransport({ url: AMQP_URL, prefix, observer: transportObserver(caller, 'amqp') }))
       .client(createHttpTransport({ url: listener.address()! }), ['role:tally'])
     await caller.ready()
     prom = await startPrometheus(new URL(listener.address()!).host)
@@ -80,6 +81,11 @@ describe('metrics scraped by a real Prometheus server', function () {
     }
     expect(got).to.deep.equal(Object.fromEntries(want))
     expect(handled).to.equal(4)
+    // The sender waited on the broker's confirm of each task it published.
+    const sent = ((await caller.act('role:metrics,cmd:scrape')) as { text: string }).text
+    expect(sent).to.match(/stoa_transport_publish_confirms_total\{transport="amqp",outcome="ok",service="gateway"\} 5\n/)
+    expect(sent).to.match(/stoa_remote_calls_total\{transport="amqp",kind="send",name="tally.vote.record",outcome="ok",service="gateway"\} 5\n/)
+    expect(sent).to.match(/stoa_remote_calls_total\{transport="http",kind="act",name="",outcome="FORBIDDEN",service="gateway"\} 2\n/)
     const up = await prom.query('up{job="stoa"}')
     expect(up[0]?.value[1]).to.equal('1')
     const lag = await prom.query('nodejs_eventloop_lag_seconds{service="tally"}')

@@ -84,6 +84,7 @@ export class Context {
   private fixedId: string | undefined
   private fixedTrace: string | undefined
   private fixedDeadline: number | undefined
+  private makeTrace: (() => string) | undefined
   private readonly timeoutMs: number
 
   /** @internal */
@@ -111,15 +112,15 @@ export class Context {
 
   /** The id shared by every call in this chain. */
   get trace(): string {
-    return (this.fixedTrace ??= this.id)
+    return (this.fixedTrace ??= this.makeTrace === undefined ? this.id : this.makeTrace())
   }
 
   /**
-   * @internal For a tracing hook: makes `trace` the id `make` returns, if nothing has fixed it
-   * yet (a root call, before anyone read it). Returns the trace the call has now.
+   * @internal For a tracing hook: a call whose trace is not fixed yet (a root call, before
+   * anyone read it) takes the id `make` returns, when its trace is first read.
    */
-  adoptTrace(make: () => string): string {
-    return (this.fixedTrace ??= make())
+  adoptTrace(make: () => string): void {
+    if (this.fixedTrace === undefined) this.makeTrace = make
   }
 
   /** Absolute deadline, ms since the epoch. */

@@ -65,8 +65,16 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { le
   ) as never
 }
 
-/** Whether a level is on: pino-like loggers say so; others write every line they are given. */
+/** pino's numbers for its levels. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY }
+
+/**
+ * Whether a level is on. A pino logger's `levelVal` is read each time (its level may change
+ * while it runs), which costs less than `isLevelEnabled`; other loggers write every line.
+ */
 function enabled(log: Logger, level: string): boolean {
+  const min = (log as { levelVal?: unknown }).levelVal
+  if (typeof min === 'number') return LEVEL_VALUES[level]! >= min
   if (level === 'silent') return false
   const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
   return typeof check === 'function' ? check.call(log, level) : true
@@ -93,6 +101,15 @@ interface LogsState {
   service: string
 }
 
+/** Writes a call's line. A function of its own, not a closure made per call. */
+function writeLine(state: LogsState, log: Logger, level: string, pattern: string, kind: string, ctx: Context, start: number, outcome: string): void {
+  writer(log, level)?.({ service: state.service, pattern, kind, id: ctx.id, trace: ctx.trace, durationMs: Math.round((performance.now() - start) * 1000) / 1000, outcome }, `${kind} ${outcome}`)
+}
+
+function outcomeOf(err: unknown): string {
+  return err instanceof StoaError ? err.code : 'ACTION_FAILED'
+}
+
 function inbound(state: LogsState, callLevel: string, failureLevel: string): NonNullable<Hooks['inbound']> {
   return (next: RunAction, action: ActionInfo): RunAction => {
     const pattern = action.key
@@ -105,30 +122,24 @@ function inbound(state: LogsState, callLevel: string, failureLevel: string): Non
       // Nothing will be written either way: no clock read, no fields built.
       if (!okOn && !failOn) return next(msg, ctx)
       const start = performance.now()
-      const line = (outcome: string, level: string) => {
-        writer(log, level)?.({ service: state.service, pattern, kind, id: ctx.id, trace: ctx.trace, durationMs: Math.round((performance.now() - start) * 1000) / 1000, outcome }, `${kind} ${outcome}`)
-      }
-      const failed = (err: unknown) => {
-        if (failOn) line(err instanceof StoaError ? err.code : 'ACTION_FAILED', failureLevel)
-      }
       let out: unknown
       try {
         out = next(msg, ctx)
       } catch (err) {
-        failed(err)
+        if (failOn) writeLine(state, log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
         throw err
       }
       if (out === null || typeof out !== 'object' || typeof (out as PromiseLike<unknown>).then !== 'function') {
-        if (okOn) line('ok', callLevel)
+        if (okOn) writeLine(state, log, callLevel, pattern, kind, ctx, start, 'ok')
         return out
       }
       return (out as Promise<unknown>).then(
         (v) => {
-          if (okOn) line('ok', callLevel)
+          if (okOn) writeLine(state, log, callLevel, pattern, kind, ctx, start, 'ok')
           return v
         },
         (err: unknown) => {
-          failed(err)
+          if (failOn) writeLine(state, log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
           throw err
         },
       )

@@ -55,19 +55,15 @@ function inbound(m: StoaMetrics): NonNullable<Hooks['inbound']> {
     const pattern = action.key
     const flight: InFlight = { pattern, kind, n: 0 }
     m.inflight.push(flight)
-    // Label lookups for the common outcome are done once, here, not per call.
-    const okCount = m.calls.labels(pattern, kind, 'ok')
-    const okTime = m.callSeconds.labels(pattern, kind, 'ok')
+    // The series are found once, here; a call only adds to numbers.
+    const stats = m.calls.action(pattern, kind)
     const ok = (start: number) => {
       flight.n--
-      okCount.inc()
-      okTime.observe((performance.now() - start) / 1000)
+      stats.ok.add((performance.now() - start) / 1000)
     }
     const failed = (start: number, err: unknown) => {
       flight.n--
-      const outcome = codeOf(err)
-      m.calls.inc({ pattern, kind, outcome })
-      m.callSeconds.observe({ pattern, kind, outcome }, (performance.now() - start) / 1000)
+      m.calls.failure(stats, codeOf(err)).add((performance.now() - start) / 1000)
     }
     return (msg: Message, ctx: Context) => {
       const start = performance.now()

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { CallStats } from './call-stats.js'
 import type { ResolvedMetricsOptions } from './options.js'
 
 /** What kind of call an action serves: an act, a task handled, an event handled. */
@@ -19,8 +20,8 @@ export interface InFlight {
  */
 export class StoaMetrics {
   readonly registry = new Registry()
-  readonly calls: Counter<'pattern' | 'kind' | 'outcome'>
-  readonly callSeconds: Histogram<'pattern' | 'kind' | 'outcome'>
+  /** Calls handled here: kept in plain numbers on the call path, printed when scraped. */
+  readonly calls: CallStats
   readonly remoteCalls: Counter<'transport' | 'kind' | 'name' | 'outcome'>
   readonly remoteSeconds: Histogram<'transport' | 'kind'>
   readonly received: Counter<'transport' | 'kind'>
@@ -38,8 +39,8 @@ export class StoaMetrics {
     const p = options.prefix
     const registers = [this.registry]
     const buckets = [...options.buckets]
-    this.calls = new Counter({ name: `${p}calls_total`, help: 'Calls handled here (acts, tasks, events) by pattern, kind and outcome (ok or the error code)', labelNames: ['pattern', 'kind', 'outcome'], registers })
-    this.callSeconds = new Histogram({ name: `${p}call_duration_seconds`, help: 'Time to handle a call, hooks and validation included', labelNames: ['pattern', 'kind', 'outcome'], buckets, registers })
+    this.calls = new CallStats(buckets)
+    for (const metric of this.calls.metrics(p)) this.registry.registerMetric(metric as never)
     const inflight = this.inflight
     new Gauge({
       name: `${p}calls_in_flight`,

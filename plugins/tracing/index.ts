@@ -122,27 +122,27 @@ function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
   return (next: RunAction, action: ActionInfo): RunAction => {
     const kind = callKind(action)
     const name = kind === 'act' ? action.key : kind === 'task' ? `process ${String(action.pattern.task)}` : `process ${action.key.slice('event:'.length)}`
+    const attributes = { [SPAN_ATTRIBUTES.kind]: kind, [SPAN_ATTRIBUTES.pattern]: action.key }
+    // Built once per action: a call only picks one.
+    const asServer = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.SERVER }
+    const asInternal = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.INTERNAL }
     return (msg, ctx) => {
       const remote = ctx.traceparent === undefined ? undefined : remoteParent(ctx.traceparent, ctx.tracestate)
       // A call from another process continues its caller's span; a nested call here, the span
       // active in the calling action (an SDK's context manager carries it across awaits).
       const parent = remote ?? context.active()
-      const span = state.tracer.startSpan(
-        name,
-        {
-          kind: kind !== 'act' ? SpanKind.CONSUMER : remote !== undefined ? SpanKind.SERVER : SpanKind.INTERNAL,
-          attributes: { [SPAN_ATTRIBUTES.kind]: kind, [SPAN_ATTRIBUTES.pattern]: action.key, [SPAN_ATTRIBUTES.service]: state.service },
-        },
-        parent,
-      )
-      const sc = span.spanContext()
+      const span = state.tracer.startSpan(name, remote === undefined ? asInternal : asServer, parent)
       if (!span.isRecording()) {
-        // No SDK, or not sampled: nothing is recorded, but the trace id stays W3C so that
-        // the traceparent sent on names the same trace as ctx.trace.
-        ctx.adoptTrace(isTraceId(sc.traceId) ? () => sc.traceId : newTraceId)
+        // No SDK, or not sampled: nothing is recorded, but the trace id stays W3C so that the
+        // traceparent sent on names the same trace as ctx.trace. Made only if it is read.
+        const sc = span.spanContext()
+        ctx.adoptTrace(isTraceId(sc.traceId) ? spanTraceId(sc.traceId) : newTraceId)
         return next(msg, ctx)
       }
-      ctx.adoptTrace(() => sc.traceId)
+      span.setAttributes(attributes)
+      span.setAttribute(SPAN_ATTRIBUTES.service, state.service)
+      const traceId = span.spanContext().traceId
+      ctx.adoptTrace(spanTraceId(traceId))
       state.spans.set(ctx, span)
       let out: unknown
       try {
@@ -154,6 +154,11 @@ function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
       return endWith(span, out)
     }
   }
+}
+
+/** A trace maker for `ctx.adoptTrace` returning a span's trace id. */
+function spanTraceId(traceId: string): () => string {
+  return () => traceId
 }
 
 function outbound(state: TracingState): NonNullable<Hooks['outbound']> {

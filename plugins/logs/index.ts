@@ -65,19 +65,21 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { le
   ) as never
 }
 
-/** pino's numbers for its levels. */
-const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY }
+/** pino's numbers for its levels; a line at `silent` is never written. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.NEGATIVE_INFINITY }
 
 /**
- * Whether a level is on. A pino logger's `levelVal` is read each time (its level may change
- * while it runs), which costs less than `isLevelEnabled`; other loggers write every line.
+ * The logger's threshold as a pino level number. A pino logger's `levelVal` is read each time
+ * (its level may change while it runs), which costs less than `isLevelEnabled`; another logger
+ * is asked for `info`-and-up with its own `isLevelEnabled` if it has one, else writes everything.
  */
-function enabled(log: Logger, level: string): boolean {
+function threshold(log: Logger): number {
   const min = (log as { levelVal?: unknown }).levelVal
-  if (typeof min === 'number') return LEVEL_VALUES[level]! >= min
-  if (level === 'silent') return false
+  if (typeof min === 'number') return min
   const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-  return typeof check === 'function' ? check.call(log, level) : true
+  if (typeof check !== 'function') return 0
+  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) if (check.call(log, level)) return LEVEL_VALUES[level]!
+  return Number.POSITIVE_INFINITY
 }
 
 function kindOf(action: ActionInfo): 'act' | 'task' | 'event' {
@@ -103,7 +105,9 @@ interface LogsState {
 
 /** Writes a call's line. A function of its own, not a closure made per call. */
 function writeLine(state: LogsState, log: Logger, level: string, pattern: string, kind: string, ctx: Context, start: number, outcome: string): void {
-  writer(log, level)?.({ service: state.service, pattern, kind, id: ctx.id, trace: ctx.trace, durationMs: Math.round((performance.now() - start) * 1000) / 1000, outcome }, `${kind} ${outcome}`)
+  const fields: Record<string, unknown> = { service: state.service, pattern, kind, id: ctx.id, trace: ctx.trace, outcome }
+  if (!Number.isNaN(start)) fields.durationMs = Math.round((performance.now() - start) * 1000) / 1000
+  writer(log, level)?.(fields, `${kind} ${outcome}`)
 }
 
 function outcomeOf(err: unknown): string {
@@ -114,14 +118,19 @@ function inbound(state: LogsState, callLevel: string, failureLevel: string): Non
   return (next: RunAction, action: ActionInfo): RunAction => {
     const pattern = action.key
     const kind = kindOf(action)
+    const okLevel = LEVEL_VALUES[callLevel]!
+    const failLevel = LEVEL_VALUES[failureLevel]!
     return (msg: Message, ctx: Context) => {
       const log = state.log
       if (log === undefined) return next(msg, ctx)
-      const okOn = enabled(log, callLevel)
-      const failOn = enabled(log, failureLevel)
+      const min = threshold(log)
+      const okOn = okLevel >= min
+      const failOn = failLevel >= min
       // Nothing will be written either way: no clock read, no fields built.
       if (!okOn && !failOn) return next(msg, ctx)
-      const start = performance.now()
+      // A clock read costs about as much as a small action: only when success lines are on
+      // (then every line has durationMs); failure lines alone leave the durations to metrics.
+      const start = okOn ? performance.now() : Number.NaN
       let out: unknown
       try {
         out = next(msg, ctx)

@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Context as OtelContext, Span, Tracer } from '@opentelemetry/api'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
+import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
 import type { ActionInfo, Context, Deliver, Hooks, RunAction } from '../../actions/index.js'
 import { definePlugin } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
@@ -79,6 +79,18 @@ function parseState(value: string) {
   return state
 }
 
+/** The provider the API hands out while no SDK is registered. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate()
+
+/**
+ * Whether an OpenTelemetry SDK is registered now. Asked per call (an SDK may be registered
+ * after the service started), and cheaper than starting a span that records nothing.
+ */
+function sdkRegistered(): boolean {
+  const provider = trace.getTracerProvider()
+  return (provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider) !== NOOP_PROVIDER
+}
+
 function newTraceId(): string {
   // A random UUID is 122 random bits from node's pooled entropy: cheaper than randomBytes.
   return randomUUID().replaceAll('-', '')
@@ -127,6 +139,12 @@ function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
     const asServer = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.SERVER }
     const asInternal = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.INTERNAL }
     return (msg, ctx) => {
+      if (ctx.traceparent === undefined && !sdkRegistered()) {
+        // No SDK: no span can record, and a call that came with no traceparent has no parent
+        // to pass on. Only the trace id is to be made W3C, and only if it is read.
+        ctx.adoptTrace(newTraceId)
+        return next(msg, ctx)
+      }
       const remote = ctx.traceparent === undefined ? undefined : remoteParent(ctx.traceparent, ctx.tracestate)
       // A call from another process continues its caller's span; a nested call here, the span
       // active in the calling action (an SDK's context manager carries it across awaits).

@@ -89,12 +89,30 @@ describe('logs', () => {
       await s.close()
     })
 
-    it('writes nothing for successful calls at info, the default callLevel being debug', async () => {
+    it('writes nothing for successful calls at info, the default callLevel being debug; failures still', async () => {
       const dest = lines()
       const s = createStoa({ name: 'math', logger: createPinoLogger({ level: 'info', destination: dest }) })
         .use(logs)
         .add('role:x', () => 1)
+        .add('role:y', () => {
+          throw new StoaError('FORBIDDEN', 'taken')
+        })
       await s.act('role:x')
+      expect(dest.out).to.deep.equal([])
+      await s.act('role:y').catch(() => undefined)
+      expect(dest.json()).to.have.length(1)
+      expect(dest.json()[0]).to.deep.include({ level: 40, pattern: 'role:y', outcome: 'FORBIDDEN' })
+      await s.close()
+    })
+
+    it('writes nothing at all when the logger is silent', async () => {
+      const dest = lines()
+      const s = createStoa({ name: 'math', logger: createPinoLogger({ level: 'silent', destination: dest }) })
+        .use(logs, { callLevel: 'info', failureLevel: 'error' })
+        .add('role:y', () => {
+          throw new StoaError('FORBIDDEN', 'taken')
+        })
+      await s.act('role:y').catch(() => undefined)
       expect(dest.out).to.deep.equal([])
       await s.close()
     })

@@ -4,7 +4,7 @@ import { StoaError, createStoa } from '../../../actions/index.js'
 import metrics, { metricsEndpoint, transportObserver } from '../../../plugins/metrics/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
-import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { AMQP_URL, deleteTopology, dropConnections, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import type { PrometheusServer } from '../../helpers/prometheus.js'
 import { startPrometheus } from '../../helpers/prometheus.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -90,5 +90,19 @@ describe('metrics scraped by a real Prometheus server', function () {
     expect(up[0]?.value[1]).to.equal('1')
     const lag = await prom.query('nodejs_eventloop_lag_seconds{service="tally"}')
     expect(lag).to.have.length(1)
+  })
+
+  it('counts a reconnection after the broker dropped the connection', async () => {
+    const scrape = async () => ((await tally.act('role:metrics,cmd:scrape')) as { text: string }).text
+    expect(await scrape()).not.to.match(/stoa_transport_reconnects_total\{/)
+    // The listener's connection is named after the prefix: only this test's is dropped.
+    expect(await dropConnections(`${prefix} tally`)).to.equal(1)
+    let text = ''
+    for (const until = Date.now() + 15_000; Date.now() < until; ) {
+      text = await scrape()
+      if (/stoa_transport_reconnects_total\{transport="amqp",service="tally"\} 1\n/.test(text)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(text).to.match(/stoa_transport_reconnects_total\{transport="amqp",service="tally"\} 1\n/)
   })
 })

@@ -3,6 +3,7 @@
  * trace id, message id, pattern, service, duration and outcome. Tokens, cookies,
  * `Authorization` headers and the secret fields named in the options are redacted.
  */
+import { performance } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import type { ActionInfo, Context, Hooks, Logger, Message, PluginHost, RunAction } from '../../actions/index.js'
 import { StoaError, definePlugin } from '../../actions/index.js'

@@ -5,6 +5,7 @@
  * dead-lettered, reconnections, publish confirms); web responses by route and status; process
  * and event-loop metrics. `GET /metrics` serves them in Prometheus' text format.
  */
+import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ActionInfo, Context, Deliver, Hooks, Message, PluginHost, RunAction } from '../../actions/index.js'
 import { StoaError, definePlugin } from '../../actions/index.js'

@@ -71,6 +71,8 @@ export class Context {
   readonly traceparent: string | undefined
   /** The W3C `tracestate` that came with it. */
   readonly tracestate: string | undefined
+  /** The transport the call arrived through (`http`, `amqp`...); undefined for a call made in this process. */
+  readonly transport: string | undefined
   /** The canonical pattern of the action running. */
   readonly pattern: string
   /** The message being handled, before validation. */
@@ -103,6 +105,7 @@ export class Context {
     this.identity = meta.identity
     this.traceparent = meta.traceparent
     this.tracestate = meta.tracestate
+    this.transport = meta.transport
   }
 
   /** This message's id. */
@@ -180,6 +183,8 @@ export interface CallMeta {
   identity?: Identity | undefined
   traceparent?: string | undefined
   tracestate?: string | undefined
+  /** The transport a call from elsewhere arrived through. */
+  transport?: string | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

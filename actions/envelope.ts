@@ -22,6 +22,8 @@ export interface EnvelopeMeta {
   traceparent?: string
   /** W3C `tracestate` that came with `traceparent`, passed on as it is. */
   tracestate?: string
+  /** The transport it arrived through (`http`, `amqp`...): set by the kernel on receipt, never sent. */
+  transport?: string
 }
 
 /**

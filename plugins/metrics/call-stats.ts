@@ -29,10 +29,12 @@ export class Stats {
   }
 }
 
-/** One action's series: its successes, and its failures by error code. */
+/** One action's series through one transport: its successes, and its failures by error code. */
 export interface ActionStats {
   readonly pattern: string
   readonly kind: string
+  /** The transport the calls came through, `local` for calls made in this process. */
+  readonly transport: string
   readonly ok: Stats
   readonly failed: Map<string, Stats>
 }
@@ -55,7 +57,7 @@ interface Collected {
 
 /**
  * The calls of every action, as prom-client metrics: `<prefix>calls_total` and
- * `<prefix>call_duration_seconds`, labelled by pattern, kind and outcome.
+ * `<prefix>call_duration_seconds`, labelled by pattern, kind, transport and outcome.
  */
 export class CallStats {
   readonly actions: ActionStats[] = []
@@ -65,9 +67,9 @@ export class CallStats {
     this.bounds = bounds
   }
 
-  /** The series of one action, registered when its hook is composed. */
-  action(pattern: string, kind: string): ActionStats {
-    const a: ActionStats = { pattern, kind, ok: new Stats(this.bounds), failed: new Map() }
+  /** The series of one action through one transport, registered when first needed. */
+  action(pattern: string, kind: string, transport: string): ActionStats {
+    const a: ActionStats = { pattern, kind, transport, ok: new Stats(this.bounds), failed: new Map() }
     this.actions.push(a)
     return a
   }
@@ -85,12 +87,12 @@ export class CallStats {
   /** Every series with its labels, merged where an action was wrapped more than once. */
   private series(): { labels: Labels; stats: Stats }[] {
     const merged = new Map<string, { labels: Labels; stats: Stats }>()
-    const put = (pattern: string, kind: string, outcome: string, s: Stats) => {
+    const put = (a: ActionStats, outcome: string, s: Stats) => {
       if (s.count === 0) return
-      const key = `${pattern}\u0000${kind}\u0000${outcome}`
+      const key = `${a.pattern}\u0000${a.kind}\u0000${a.transport}\u0000${outcome}`
       let m = merged.get(key)
       if (m === undefined) {
-        m = { labels: { pattern, kind, outcome }, stats: new Stats(this.bounds) }
+        m = { labels: { pattern: a.pattern, kind: a.kind, transport: a.transport, outcome }, stats: new Stats(this.bounds) }
         merged.set(key, m)
       }
       m.stats.count += s.count
@@ -98,8 +100,8 @@ export class CallStats {
       for (let i = 0; i < s.inBucket.length; i++) m.stats.inBucket[i]! += s.inBucket[i]!
     }
     for (const a of this.actions) {
-      put(a.pattern, a.kind, 'ok', a.ok)
-      for (const [code, s] of a.failed) put(a.pattern, a.kind, code, s)
+      put(a, 'ok', a.ok)
+      for (const [code, s] of a.failed) put(a, code, s)
     }
     return [...merged.values()]
   }
@@ -117,9 +119,9 @@ export class CallStats {
     return [
       {
         name: counter,
-        help: 'Calls handled here (acts, tasks, events) by pattern, kind and outcome (ok or the error code)',
+        help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
         reset,
-        get: () => ({ name: counter, help: 'Calls handled here by pattern, kind and outcome', type: 'counter', aggregator: 'sum', values: this.series().map((s) => ({ labels: s.labels, value: s.stats.count })) }),
+        get: () => ({ name: counter, help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)', type: 'counter', aggregator: 'sum', values: this.series().map((s) => ({ labels: s.labels, value: s.stats.count })) }),
       },
       {
         name: histogram,

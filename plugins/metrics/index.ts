@@ -13,6 +13,7 @@ import type { Envelope } from '../../actions/transport.js'
 import { createMatcher } from '../web/index.js'
 import type { ResolvedMetricsOptions } from './options.js'
 import { metricsOptions } from './options.js'
+import type { ActionStats } from './call-stats.js'
 import type { CallKind, InFlight } from './registry.js'
 import { StoaMetrics } from './registry.js'
 
@@ -56,37 +57,49 @@ function inbound(m: StoaMetrics): NonNullable<Hooks['inbound']> {
     const pattern = action.key
     const flight: InFlight = { pattern, kind, n: 0 }
     m.inflight.push(flight)
-    // The series are found once, here; a call only adds to numbers.
-    const stats = m.calls.action(pattern, kind)
-    const ok = (start: number) => {
+    // The series are found once, here (and once per transport a call first comes through); a
+    // call only adds to numbers.
+    const local = m.calls.action(pattern, kind, 'local')
+    const through = new Map<string, ActionStats>()
+    const statsOf = (transport: string | undefined): ActionStats => {
+      if (transport === undefined) return local
+      let s = through.get(transport)
+      if (s === undefined) {
+        s = m.calls.action(pattern, kind, transport)
+        through.set(transport, s)
+      }
+      return s
+    }
+    const ok = (stats: ActionStats, start: number) => {
       flight.n--
       stats.ok.add((performance.now() - start) / 1000)
     }
-    const failed = (start: number, err: unknown) => {
+    const failed = (stats: ActionStats, start: number, err: unknown) => {
       flight.n--
       m.calls.failure(stats, codeOf(err)).add((performance.now() - start) / 1000)
     }
     return (msg: Message, ctx: Context) => {
+      const stats = statsOf(ctx.transport)
       const start = performance.now()
       flight.n++
       let out: unknown
       try {
         out = next(msg, ctx)
       } catch (err) {
-        failed(start, err)
+        failed(stats, start, err)
         throw err
       }
       if (!isThenable(out)) {
-        ok(start)
+        ok(stats, start)
         return out
       }
       return out.then(
         (v) => {
-          ok(start)
+          ok(stats, start)
           return v
         },
         (err: unknown) => {
-          failed(start, err)
+          failed(stats, start, err)
           throw err
         },
       )

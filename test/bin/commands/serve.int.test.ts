@@ -99,8 +99,8 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
       expect(res.status, url).to.equal(200)
       expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/)
       const text = await res.text()
-      expect(text).to.match(/stoa_calls_total\{pattern="cmd:sum,role:math",kind="act",outcome="ok",service="gateway"\} 1/)
-      expect(text).to.match(/stoa_calls_total\{pattern="cmd:deny,role:math",kind="act",outcome="FORBIDDEN",service="gateway"\} 1/)
+      expect(text).to.match(/stoa_calls_total\{pattern="cmd:sum,role:math",kind="act",transport="local",outcome="ok",service="gateway"\} 1/)
+      expect(text).to.match(/stoa_calls_total\{pattern="cmd:deny,role:math",kind="act",transport="http",outcome="FORBIDDEN",service="gateway"\} 1/)
       expect(text).to.match(/stoa_http_responses_total\{route="POST \/sum",status="200",service="gateway"\} 1/)
     }
     const end = await served.stop()

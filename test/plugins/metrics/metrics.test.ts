@@ -43,7 +43,7 @@ describe('metrics plugin', () => {
     const text = await scrape(s)
     const sum = s.find('role:math,cmd:sum')!.key
     const fail = s.find('role:math,cmd:fail')!.key
-    expect(sample(text, 'stoa_calls_total', { service: 'math', pattern: sum, kind: 'act', outcome: 'ok' })).to.equal(3)
+    expect(sample(text, 'stoa_calls_total', { service: 'math', pattern: sum, kind: 'act', transport: 'local', outcome: 'ok' })).to.equal(3)
     expect(sample(text, 'stoa_calls_total', { pattern: fail, outcome: 'FORBIDDEN' })).to.equal(1)
     expect(sample(text, 'stoa_calls_total', { kind: 'task', outcome: 'ok' })).to.equal(1)
     expect(sample(text, 'stoa_calls_total', { pattern: 'event:sum.done', kind: 'event' })).to.equal(1)

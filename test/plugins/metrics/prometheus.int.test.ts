@@ -57,10 +57,10 @@ describe('metrics scraped by a real Prometheus server', function () {
     const count = tally.find('role:tally,cmd:count')!.key
     const refuse = tally.find('role:tally,cmd:refuse')!.key
     const want: [string, number][] = [
-      [`stoa_calls_total{service="tally",pattern="${count}",kind="act",outcome="ok"}`, 7],
+      [`stoa_calls_total{service="tally",pattern="${count}",kind="act",transport="http",outcome="ok"}`, 7],
       [`stoa_calls_total{service="tally",pattern="${refuse}",kind="act",outcome="FORBIDDEN"}`, 2],
       [`stoa_call_duration_seconds_count{service="tally",pattern="${count}",outcome="ok"}`, 7],
-      [`stoa_calls_total{service="tally",pattern="task:tally.vote.record",kind="task",outcome="ok"}`, 4],
+      [`stoa_calls_total{service="tally",pattern="task:tally.vote.record",kind="task",transport="amqp",outcome="ok"}`, 4],
       [`stoa_calls_total{service="tally",kind="task",outcome="ACTION_FAILED"}`, 2],
       [`stoa_transport_received_total{service="tally",transport="amqp",kind="send"}`, 6],
       [`stoa_transport_retried_total{service="tally",transport="amqp",kind="send"}`, 1],

@@ -26,6 +26,9 @@ export interface CallOptions {
   id?: string
   /** Headers an edge transport passes to the action as `ctx.headers`. */
   headers?: Readonly<Record<string, string>>
+  /** The W3C `traceparent` (and `tracestate`) an edge received: the caller's span. */
+  traceparent?: string
+  tracestate?: string
 }
 
 /**
@@ -64,6 +67,12 @@ export class Context {
    * process inherits it with the token, so a token is verified once per hop.
    */
   identity: Identity | undefined
+  /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
+  readonly traceparent: string | undefined
+  /** The W3C `tracestate` that came with it. */
+  readonly tracestate: string | undefined
+  /** The transport the call arrived through (`http`, `amqp`...); undefined for a call made in this process. */
+  readonly transport: string | undefined
   /** The canonical pattern of the action running. */
   readonly pattern: string
   /** The message being handled, before validation. */
@@ -77,6 +86,7 @@ export class Context {
   private fixedId: string | undefined
   private fixedTrace: string | undefined
   private fixedDeadline: number | undefined
+  private makeTrace: (() => string) | undefined
   private readonly timeoutMs: number
 
   /** @internal */
@@ -93,6 +103,9 @@ export class Context {
     this.caller = meta.caller
     this.headers = meta.headers ?? NO_HEADERS
     this.identity = meta.identity
+    this.traceparent = meta.traceparent
+    this.tracestate = meta.tracestate
+    this.transport = meta.transport
   }
 
   /** This message's id. */
@@ -102,7 +115,15 @@ export class Context {
 
   /** The id shared by every call in this chain. */
   get trace(): string {
-    return (this.fixedTrace ??= this.id)
+    return (this.fixedTrace ??= this.makeTrace === undefined ? this.id : this.makeTrace())
+  }
+
+  /**
+   * @internal For a tracing hook: a call whose trace is not fixed yet (a root call, before
+   * anyone read it) takes the id `make` returns, when its trace is first read.
+   */
+  adoptTrace(make: () => string): void {
+    if (this.fixedTrace === undefined) this.makeTrace = make
   }
 
   /** Absolute deadline, ms since the epoch. */
@@ -160,6 +181,10 @@ export interface CallMeta {
   headers?: Readonly<Record<string, string>> | undefined
   /** The identity verified earlier in this process, for a nested call with the same token. */
   identity?: Identity | undefined
+  traceparent?: string | undefined
+  tracestate?: string | undefined
+  /** The transport a call from elsewhere arrived through. */
+  transport?: string | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

@@ -18,6 +18,12 @@ export interface EnvelopeMeta {
   caller?: string
   /** Request headers an edge transport chose to pass on (lowercase names); not forwarded further. */
   headers?: Readonly<Record<string, string>>
+  /** W3C `traceparent` of the caller's span; when it is valid, `trace` is its trace id. */
+  traceparent?: string
+  /** W3C `tracestate` that came with `traceparent`, passed on as it is. */
+  tracestate?: string
+  /** The transport it arrived through (`http`, `amqp`...): set by the kernel on receipt, never sent. */
+  transport?: string
 }
 
 /**

@@ -307,6 +307,8 @@ export class Stoa<T extends ActionTypes = {}> {
         token: opts.token,
         caller: opts.caller ?? this.name,
         headers: opts.headers,
+        traceparent: opts.traceparent,
+        tracestate: opts.tracestate,
       },
       undefined,
     )
@@ -441,7 +443,7 @@ export class Stoa<T extends ActionTypes = {}> {
     const meta = e.meta
     const now = Date.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
-    const full = { id: meta.id, trace: meta.trace, deadline, timeoutMs: this.timeoutMs, token: meta.token, caller: meta.caller, headers: meta.headers }
+    const full = { id: meta.id, trace: meta.trace, deadline, timeoutMs: this.timeoutMs, token: meta.token, caller: meta.caller, headers: meta.headers, traceparent: meta.traceparent, tracestate: meta.tracestate, transport: meta.transport }
     let work: Promise<unknown>
     try {
       if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')

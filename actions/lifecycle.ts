@@ -94,7 +94,7 @@ export class Lifecycle {
       throw new StoaError('INVALID_PLUGIN', `transport "${transport.name}" cannot listen`)
     }
     this.addTransport(transport)
-    const pinned = pinnedHost(host, pins)
+    const pinned = pinnedHost(receivedThrough(host, transport.name), pins)
     this.queue(() => transport.listen!(pinned, pins))
   }
 
@@ -174,6 +174,22 @@ export class Lifecycle {
         .catch((err: unknown) => this.log.error({ err }, 'close hook failed'))
     }
     this.phase = 'closed'
+  }
+}
+
+/** The host a listener sees, which records on each envelope the transport it came through. */
+function receivedThrough(host: TransportHost, transport: string): TransportHost {
+  return {
+    service: host.service,
+    log: host.log,
+    get closing() {
+      return host.closing
+    },
+    dispatch: (e: Envelope): Promise<Reply> => host.dispatch({ ...e, meta: { ...e.meta, transport } }),
+    answers: (msg) => host.answers(msg),
+    tasks: () => host.tasks(),
+    subscriptions: () => host.subscriptions(),
+    readiness: () => host.readiness(),
   }
 }
 

@@ -17,6 +17,8 @@ export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { Message, Pattern } from './pattern.js'
+export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
+export type { TraceParent } from './trace-context.js'
 export { Sweeper, errorReply, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
 
 /**

@@ -80,7 +80,7 @@ Examples:
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
-    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--grace-ms n] [--drain-delay-ms n]'],
+    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]'],
     options: {
       ...common,
       http: { type: 'string' },
@@ -91,6 +91,8 @@ Examples:
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
+      metrics: { type: 'string' },
+      pretty: { type: 'boolean' },
       name: { type: 'string' },
     },
     help: `Starts the service with the transports asked for, prints one line per address it
@@ -111,11 +113,16 @@ Options:
   --web <host:port>    the routes of the service's web plugin, over express, plus
                        GET /healthz and /readyz
   --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
+  --metrics <host:port> GET /metrics alone on its own port (a service loading the metrics
+                       plugin also serves /metrics on --http and --web)
   --grace-ms <n>       how long in-flight work may take to finish on shutdown (10000)
   --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
                        refusing work, so a load balancer stops sending first (0)
+  --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
+
+The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
 Without --amqp, the service's own tasks and events travel in process.
 

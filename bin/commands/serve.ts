@@ -1,13 +1,17 @@
 import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
-import type { Stoa } from '../../actions/index.js'
+import type { Logger, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
+import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
-import { boolFlag, streamLogger, stringFlag } from './shared.js'
+import { boolFlag, stringFlag } from './shared.js'
 
 /** Something serve started beside the instance and stops before closing it. */
 interface Front {
@@ -46,9 +50,20 @@ export async function serve(args: Args, io: Io): Promise<number> {
     throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
   }
 
-  // A long-running service logs its warnings and errors, as JSON lines on stderr.
-  const logger = streamLogger(io.stderr, boolFlag(args, 'verbose') ? 'debug' : 'warn')
+  const metricsText = stringFlag(args, 'metrics')
+  const metricsAt = metricsText === undefined ? undefined : hostPort(metricsText, '--metrics')
+
+  // A long-running service logs through pino: JSON lines on stderr, readable ones with --pretty
+  // or on a terminal; the level from LOG_LEVEL (info by default), debug with --verbose.
+  const logger = await serviceLogger(args, io)
   const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger, graceMs })
+  // With the metrics plugin loaded, every listener serves GET /metrics and the AMQP transport
+  // reports what it alone sees.
+  const observed = stoa.has('role:metrics,cmd:scrape') ? await import('../../plugins/metrics/index.js') : undefined
+  if (metricsAt !== undefined && observed === undefined) {
+    await stoa.close()
+    throw new UsageError(`service "${stoa.name}" loads no metrics plugin: --metrics would serve nothing`)
+  }
   // Ask for the signal before starting, so a SIGTERM that arrives during startup still closes
   // gracefully instead of killing the process halfway.
   const stop = io.stopSignal()
@@ -73,7 +88,8 @@ export async function serve(args: Args, io: Io): Promise<number> {
     }
     if (http !== undefined) {
       const { createHttpTransport } = await import('../../transports/http/index.js')
-      const transport = createHttpTransport({ host: http.host, port: http.port, ...(tls === undefined ? {} : { tls }) })
+      const endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = observed === undefined ? {} : { '/metrics': observed.metricsEndpoint(stoa) }
+      const transport = createHttpTransport({ host: http.host, port: http.port, endpoints, ...(tls === undefined ? {} : { tls }) })
       stoa.listen(transport)
       addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)
     }
@@ -81,17 +97,25 @@ export async function serve(args: Args, io: Io): Promise<number> {
       const { createAmqpTransport } = await import('../../transports/amqp/index.js')
       // Listening takes the service's requests, tasks and events; the client side carries the
       // tasks and events it sends to the other services on the broker.
-      const transport = createAmqpTransport(graceMs === undefined ? amqp : { ...amqp, graceMs })
+      const observer = observed === undefined ? {} : { observer: observed.transportObserver(stoa, 'amqp') }
+      const transport = createAmqpTransport({ ...amqp, ...observer, ...(graceMs === undefined ? {} : { graceMs }) })
       stoa.listen(transport).client(transport)
     }
     // Without a broker there is no client transport, and the kernel delivers the service's own
     // tasks and events in process: nothing more to wire.
     await started(stoa)
     if (web !== undefined) {
-      const { serveWeb } = await import('../../plugins/web/index.js')
-      front = await serveWeb(stoa, web).catch((err: unknown) => {
+      front = await webFront(stoa, web, observed).catch((err: unknown) => {
         throw startFailure(err, `the web server on ${webText}`)
       })
+    }
+    if (metricsAt !== undefined && observed !== undefined) {
+      const alone = await metricsFront(metricsAt, observed.metricsEndpoint(stoa)).catch((err: unknown) => {
+        throw startFailure(err, `the metrics server on ${metricsText}`)
+      })
+      const web = front
+      front = web === undefined ? alone : { url: web.url, close: async () => void (await Promise.all([web.close(), alone.close()])) }
+      addresses.push(() => `${alone.url}/metrics`)
     }
   } catch (err) {
     await front?.close()
@@ -180,4 +204,64 @@ async function tlsFiles(key: string | undefined, cert: string | undefined, http:
     })
   const [k, c] = await Promise.all([read(key, '--tls-key'), read(cert, '--tls-cert')])
   return { key: k, cert: c }
+}
+
+/** The pino logger of a long-running service. */
+async function serviceLogger(args: Args, io: Io): Promise<Logger> {
+  const { createPinoLogger, logOptionsFromEnvironment } = await import('../../plugins/logs/index.js')
+  let fromEnv: { level?: PinoLevel }
+  try {
+    fromEnv = logOptionsFromEnvironment(io.env)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  return createPinoLogger({
+    level: boolFlag(args, 'verbose') ? 'debug' : (fromEnv.level ?? 'info'),
+    pretty: boolFlag(args, 'pretty') || io.stderr.isTTY === true,
+    destination: io.stderr,
+  })
+}
+
+/**
+ * The web server: the web plugin's routes; with the metrics plugin, `GET /metrics` too, and
+ * every response counted by route and status. Both run as `before` middleware, so stoa's routes
+ * stay on serveWeb's node:http path.
+ */
+async function webFront(stoa: Stoa, at: { host: string; port: number }, observed: typeof import('../../plugins/metrics/index.js') | undefined): Promise<Front> {
+  const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
+  if (observed === undefined) return serveWeb(stoa, at)
+  const endpoint = observed.metricsEndpoint(stoa)
+  const scrape = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    if ((q < 0 ? url : url.slice(0, q)) === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) endpoint(req, res)
+    else next()
+  }
+  return serveWeb(stoa, { ...at, before: [observed.httpMetrics(stoa, await webRoutes(stoa)), scrape] })
+}
+
+/** `--metrics host:port`: `GET /metrics` alone, for a worker that has no other HTTP listener. */
+async function metricsFront(at: { host: string; port: number }, endpoint: (req: IncomingMessage, res: ServerResponse) => void): Promise<Front> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) return endpoint(req, res)
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; GET /metrics\n')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
 }

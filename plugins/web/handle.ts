@@ -1,6 +1,6 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
 import { ERRORS, StoaError } from '../../actions/index.js'
-import { mergeMessages, retryAfter, toStoaError } from '../../actions/transport.js'
+import { checkTracestate, mergeMessages, parseTraceparent, retryAfter, toStoaError } from '../../actions/transport.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { HTTP_METHODS } from './options.js'
@@ -299,6 +299,15 @@ function callOptions(route: ServedRoute, headers: WebRequest['headers']): CallOp
   const id = one(headers['x-request-id'])
   if (id !== undefined && REQUEST_ID.test(id)) opts.id = id
   if (route.timeoutMs !== undefined) opts.timeoutMs = route.timeoutMs
+  // W3C Trace Context: the caller's span names the trace; an invalid one is ignored (the spec).
+  const traceparent = one(headers.traceparent)
+  const parent = parseTraceparent(traceparent)
+  if (parent !== undefined) {
+    opts.trace = parent.traceId
+    opts.traceparent = traceparent
+    const state = checkTracestate(one(headers.tracestate))
+    if (state !== undefined) opts.tracestate = state
+  }
   if (route.headers.length > 0) {
     const picked: Record<string, string> = {}
     for (const name of route.headers) {

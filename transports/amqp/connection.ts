@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import type { Logger } from '../../actions/transport.js'
 import { StoaError, Sweeper } from '../../actions/transport.js'
+import type { AmqpObserver } from './options.js'
 import type { Outgoing } from './wire.js'
 
 /** What runs on every (re)connection, and what to undo when the connection is lost. */
@@ -18,6 +19,8 @@ export interface LinkSettings {
   readonly reconnectMinMs: number
   readonly reconnectMaxMs: number
   readonly log: Logger
+  /** Told of each reconnection and publish confirm. */
+  readonly observer?: AmqpObserver | undefined
 }
 
 type State = 'idle' | 'up' | 'down' | 'closed'
@@ -190,6 +193,7 @@ export class Link {
       await model.close().catch(() => undefined)
       throw err
     }
+    if (this.state === 'down') this.settings.observer?.reconnected?.()
     this.state = 'up'
     this.failures = 0
   }
@@ -264,6 +268,7 @@ export class Publisher implements LinkUser {
     private readonly link: Link,
     private readonly bufferSize: number,
     private readonly log: Logger,
+    private readonly observer?: AmqpObserver,
   ) {}
 
   async up(model: ChannelModel): Promise<void> {
@@ -323,10 +328,13 @@ export class Publisher implements LinkUser {
     const ch = this.ch!
     this.inflight.add(job)
     const id = job.out.props.messageId
+    const observer = this.observer
+    const sent = observer?.confirmed === undefined ? 0 : performance.now()
     let ok: boolean
     try {
       ok = ch.publish(job.exchange, job.key, job.out.body, job.out.props, (err: unknown) => {
         this.inflight.delete(job)
+        observer?.confirmed?.(performance.now() - sent, err == null)
         if (id !== undefined && this.returned.delete(id)) {
           return settle(job, new StoaError('UNAVAILABLE', `nothing receives "${job.key}": its queue does not exist`, { unroutable: job.key }))
         }

@@ -9,7 +9,7 @@ import type { AmqpOptions } from './options.js'
 import { resolveAmqpOptions } from './options.js'
 import { backoffDelays, names } from './topology.js'
 
-export type { AmqpOptions } from './options.js'
+export type { AmqpObserver, AmqpOptions } from './options.js'
 
 /** Set-up order on every connection: declarations, then publishing, then consumers. */
 const RANK = { sender: 0, publisher: 1, rpc: 2, listener: 3 } as const
@@ -51,8 +51,9 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       reconnectMinMs: opts.reconnectMinMs,
       reconnectMaxMs: opts.reconnectMaxMs,
       log: host.log,
+      observer: opts.observer,
     })
-    publisher ??= new Publisher(link, opts.bufferSize, host.log)
+    publisher ??= new Publisher(link, opts.bufferSize, host.log, opts.observer)
     return { link, publisher }
   }
 

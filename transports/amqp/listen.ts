@@ -142,6 +142,7 @@ export class Listener implements LinkUser {
 
   /** A request: run it, send the reply to its reply-to address, acknowledge. */
   private async request(ch: Channel, m: ConsumeMessage): Promise<void> {
+    this.options.observer?.received?.('act')
     const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes)
     let reply: Reply
     if (!incoming.ok) reply = errorReply(incoming.error)
@@ -161,6 +162,7 @@ export class Listener implements LinkUser {
 
   /** A task or an event: run it, then acknowledge, retry later, or dead-letter. */
   private async work(ch: Channel, m: ConsumeMessage, kind: EnvelopeKind, queue: string): Promise<void> {
+    this.options.observer?.received?.(kind)
     const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     const busy = overloaded(reply)
@@ -173,11 +175,13 @@ export class Listener implements LinkUser {
       if (outcome.do === 'retry') {
         // The copy goes to the delay queue for its backoff step, keyed by the queue it returns to.
         await this.publisher.publish(this.names.retry, queue, retryCopy(m, outcome.attempt, outcome.delayMs), until, false)
+        this.options.observer?.retried?.(kind as 'send' | 'emit', outcome.attempt)
       } else {
         const name = incoming.ok ? incoming.envelope.name : undefined
         this.host.log.warn({ error: outcome.error, name, attempts: outcome.attempts, queue }, 'amqp: dead-lettered')
         const dlq = this.names.dlq(this.host.service)
         await this.publisher.publish('', dlq, deadLetterCopy(m, outcome.error, outcome.attempts, queue), until, false)
+        this.options.observer?.deadLettered?.(kind as 'send' | 'emit', outcome.error.code)
       }
     } catch (err) {
       // The copy is not safely stored: keep the original, which the broker redelivers. A copy

@@ -45,7 +45,30 @@ export const amqpOptions = z.strictObject({
    * can call stoa actions and be called by them. Acts only: Seneca has no tasks or events.
    */
   seneca: z.boolean().default(false),
+  /**
+   * Told of what the transport does that no call returns: deliveries received, retried and
+   * dead-lettered, reconnections, publish confirms waited on. The metrics plugin gives one
+   * (`transportObserver(stoa, 'amqp')`); absent, nothing is told.
+   */
+  observer: z.custom<AmqpObserver>((v) => v !== null && typeof v === 'object', 'must be an observer object').optional(),
 })
+
+/**
+ * What the AMQP transport reports as it works, each method optional. Calls are synchronous
+ * and must not throw; `kind` is the envelope's (`act`, `send` for tasks, `emit` for events).
+ */
+export interface AmqpObserver {
+  /** A delivery was taken from a queue (before it runs). */
+  received?(kind: 'act' | 'send' | 'emit'): void
+  /** A failed task or event was sent to wait for its next try (`attempt` tries made). */
+  retried?(kind: 'send' | 'emit', attempt: number): void
+  /** A task or event went to the dead-letter queue, with the code of its last failure. */
+  deadLettered?(kind: 'send' | 'emit', code: string): void
+  /** The connection was opened again after it was lost. */
+  reconnected?(): void
+  /** The broker confirmed (or refused) a publish after `waitedMs`. */
+  confirmed?(waitedMs: number, ok: boolean): void
+}
 
 /** What `createAmqpTransport` accepts: every field but `url` may be left out. */
 export type AmqpOptions = z.input<typeof amqpOptions>

@@ -1,6 +1,6 @@
 import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
 import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { StoaError, errorReply, isErrorCode, unwritableResult } from '../../actions/transport.js'
+import { StoaError, checkTracestate, errorReply, isErrorCode, parseTraceparent, unwritableResult } from '../../actions/transport.js'
 
 /**
  * The message headers and properties stoa writes and reads. This file is the only one that
@@ -18,6 +18,7 @@ import { StoaError, errorReply, isErrorCode, unwritableResult } from '../../acti
  * | property | `reply-to`, `correlation-id` | requests | RabbitMQ's direct reply-to, and the request's key |
  * | property | `expiration` | requests | the time left, ms: the broker drops a request nobody took in time |
  * | header | `x-stoa-trace` | when it differs from the id | the trace id shared by a chain of calls |
+ * | header | `traceparent`, `tracestate` | when set | W3C Trace Context: the sender's span; its trace id is the trace when `x-stoa-trace` is absent |
  * | header | `x-stoa-token` | when set | the caller's identity token (JWT) |
  * | header | `x-stoa-timeout-ms` | every message with a deadline | the time left when sent, ms; the receiver counts it from arrival on its own clock (each try of a task or event gets that long) |
  * | header | `x-stoa-attempt` | retried tasks, events | tries already made (absent: none) |
@@ -31,6 +32,8 @@ import { StoaError, errorReply, isErrorCode, unwritableResult } from '../../acti
  */
 export const HEADERS = {
   trace: 'x-stoa-trace',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
   token: 'x-stoa-token',
   timeoutMs: 'x-stoa-timeout-ms',
   attempt: 'x-stoa-attempt',
@@ -78,6 +81,10 @@ export function encodeRequest(e: Envelope, maxBodyBytes: number, now = Date.now(
   // A new chain's trace is its first message's id: sent once, as the message id.
   if (meta.trace !== meta.id) headers[HEADERS.trace] = meta.trace
   if (meta.token !== undefined) headers[HEADERS.token] = meta.token
+  if (meta.traceparent !== undefined) {
+    headers[HEADERS.traceparent] = meta.traceparent
+    if (meta.tracestate !== undefined) headers[HEADERS.tracestate] = meta.tracestate
+  }
   const props: Options.Publish = { contentType: JSON_TYPE, messageId: meta.id, headers }
   if (meta.caller !== undefined) props.appId = meta.caller
   // The time left, not an absolute time: the hosts' clocks need not agree.
@@ -131,6 +138,17 @@ export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyByte
     kind,
     msg: msg as Message,
     meta: { id, trace: str(h[HEADERS.trace]) ?? id, deadline, token: str(h[HEADERS.token]), caller: str(p.appId) },
+  }
+  // W3C Trace Context in the headers, as the OpenTelemetry messaging conventions carry it. An
+  // invalid traceparent is ignored, as the spec asks; a valid one names the trace when
+  // x-stoa-trace does not.
+  const traceparent = str(h[HEADERS.traceparent])
+  const parent = parseTraceparent(traceparent)
+  if (parent !== undefined) {
+    envelope.meta.traceparent = traceparent as string
+    if (h[HEADERS.trace] === undefined) envelope.meta.trace = parent.traceId
+    const state = checkTracestate(str(h[HEADERS.tracestate]))
+    if (state !== undefined) envelope.meta.tracestate = state
   }
   if (kind !== 'act') {
     const name = str(p.type)

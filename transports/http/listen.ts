@@ -85,6 +85,11 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: Li
     probe(host, req, res, path === READY_PATH)
     return
   }
+  const endpoint = settings.endpoints[path]
+  if (endpoint !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+    endpoint(req, res)
+    return
+  }
   if (path !== settings.path) {
     answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
     return

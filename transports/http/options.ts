@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { resolveTransportOptions } from '../../actions/transport.js'
 
@@ -37,6 +38,14 @@ export const httpOptions = z.strictObject({
    * roots: a private CA's, or a self-signed listener's own. Absent: the public roots.
    */
   ca: pem.optional(),
+  /**
+   * Extra `GET` endpoints of the listener, by exact path (`/metrics`), answered by node:http
+   * handlers: what a plugin serves beside the actions, such as the metrics plugin's
+   * `metricsEndpoint(stoa)`.
+   */
+  endpoints: z
+    .record(z.string().startsWith('/'), z.custom<(req: IncomingMessage, res: ServerResponse) => void>((v) => typeof v === 'function', 'must be a (req, res) handler'))
+    .default({}),
 }).refine(
   // A `ca` beside an http url (or none) would go unused without a word: refuse it instead.
   (o) => o.ca === undefined || /^https:/i.test(o.url ?? ''),

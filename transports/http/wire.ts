@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { ERRORS, StoaError, retryAfter } from '../../actions/transport.js'
+import { ERRORS, StoaError, checkTracestate, parseTraceparent, retryAfter } from '../../actions/transport.js'
 
 /*
  * The HTTP transport's wire format. This file is the only one that knows it (Seneca's own
@@ -22,6 +22,9 @@ import { ERRORS, StoaError, retryAfter } from '../../actions/transport.js'
  *   x-stoa-kind        `act` (default), `send` (a task) or `emit` (an event)
  *   x-stoa-name        the task or event name, for `send` and `emit`
  *   authorization      `Bearer <token>`: the caller's identity token, passed on unverified
+ *   traceparent        W3C Trace Context: the caller's span. When valid and x-stoa-trace is
+ *   tracestate         absent, its trace id is the trace; an invalid one is ignored, as the
+ *                      W3C spec asks
  *
  * Response: `200` with the result as JSON, or an empty body when the action returned nothing;
  * `202` with an empty body once a task or event has been handled; on failure the status
@@ -38,6 +41,8 @@ export const HEADERS = {
   kind: 'x-stoa-kind',
   name: 'x-stoa-name',
   authorization: 'authorization',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const
 
 const KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['act', 'send', 'emit'])
@@ -63,6 +68,10 @@ export function requestHeaders(e: Envelope, length: number, now = Date.now()): O
   if (m.deadline !== undefined) h[HEADERS.timeoutMs] = String(Math.max(0, Math.ceil(m.deadline - now)))
   if (m.caller !== undefined) h[HEADERS.caller] = m.caller
   if (m.token !== undefined) h[HEADERS.authorization] = `Bearer ${m.token}`
+  if (m.traceparent !== undefined) {
+    h[HEADERS.traceparent] = m.traceparent
+    if (m.tracestate !== undefined) h[HEADERS.tracestate] = m.tracestate
+  }
   if (e.kind !== 'act') {
     h[HEADERS.kind] = e.kind
     h[HEADERS.name] = e.name
@@ -85,7 +94,13 @@ export function envelopeOf(headers: IncomingHttpHeaders, msg: Envelope['msg'], a
   if (typeof kind !== 'string' || !KINDS.has(kind)) throw badHeader(HEADERS.kind, 'must be act, send or emit')
   const meta: EnvelopeMeta = { id: '', trace: '' }
   meta.id = plain(headers[HEADERS.id], HEADERS.id) ?? randomUUID()
-  meta.trace = plain(headers[HEADERS.trace], HEADERS.trace) ?? meta.id
+  const parent = parseTraceparent(headers[HEADERS.traceparent])
+  meta.trace = plain(headers[HEADERS.trace], HEADERS.trace) ?? parent?.traceId ?? meta.id
+  if (parent !== undefined) {
+    meta.traceparent = headers[HEADERS.traceparent] as string
+    const state = checkTracestate(headers[HEADERS.tracestate])
+    if (state !== undefined) meta.tracestate = state
+  }
   const budget = headers[HEADERS.timeoutMs]
   if (budget !== undefined) {
     // Digits only: Number() would also take '', ' 5', '1e3' and '0x10'.

@@ -90,6 +90,41 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     expect(await res.json()).to.deep.equal({ answer: 5 })
   })
 
+  it('serves /metrics on --http, --web and --metrics for a service with the metrics plugin', async () => {
+    served = await serve(['test/fixtures/cli-web/observed.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], 3)
+    const [http, alone, web] = served.urls
+    expect(alone).to.match(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+    const sum = await fetch(`${web}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
+    expect(sum.status).to.equal(200)
+    expect((await run(['act', '--url', http!, 'role:math,cmd:deny'])).code).to.equal(1)
+    for (const url of [`${http}/metrics`, alone!, `${web}/metrics`]) {
+      const res = await fetch(url)
+      expect(res.status, url).to.equal(200)
+      expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/)
+      const text = await res.text()
+      expect(text).to.match(/stoa_calls_total\{pattern="cmd:sum,role:math",kind="act",transport="local",outcome="ok",service="gateway"\} 1/)
+      expect(text).to.match(/stoa_calls_total\{pattern="cmd:deny,role:math",kind="act",transport="http",outcome="FORBIDDEN",service="gateway"\} 1/)
+      expect(text).to.match(/stoa_http_responses_total\{route="POST \/sum",status="200",service="gateway"\} 1/)
+    }
+    const end = await served.stop()
+    served = undefined
+    expect(end.code).to.equal(0)
+  })
+
+  it('logs a call line at LOG_LEVEL=debug, as JSON with its trace and outcome', async () => {
+    const stop = new AbortController()
+    let out = ''
+    const done = run(['serve', 'test/fixtures/cli-web/observed.ts', '--http', '127.0.0.1:0'], { stop: stop.signal, env: { LOG_LEVEL: 'debug' }, onStdout: (s) => (out += s) })
+    await waitFor(() => out.includes(' listening on '), 'serve to listen')
+    const url = out.slice(out.indexOf(' listening on ') + ' listening on '.length).trim()
+    await fetch(`${url}/act`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', authorization: 'Bearer secret-token' }, body: '{"role":"math","cmd":"echo"}' })
+    stop.abort('SIGTERM')
+    const end = await done
+    const lines = end.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.find((l) => l.pattern === 'cmd:echo,role:math')).to.deep.include({ service: 'gateway', kind: 'act', trace: '4bf92f3577b34da6a3ce929d0e0e4736', outcome: 'ok', level: 20 })
+    expect(end.stderr).not.to.include('secret-token')
+  })
+
   it('exits 2 for --web on a service without a web plugin', async () => {
     const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--web', '127.0.0.1:0'])
     expect(r.code).to.equal(2)

@@ -103,3 +103,25 @@ describe('amqp wire format', () => {
     expect(deadLetterReason(dead.props.headers)).to.deep.equal({ code: 'ACTION_FAILED', message: 'boom', attempts: 3, queue: 'p.tasks.tally' })
   })
 })
+
+describe('amqp wire format: W3C trace context', () => {
+  const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+  it('carries traceparent and tracestate in the headers, for tasks as for acts', () => {
+    const e: Envelope = { kind: 'send', name: 'tally.vote.record', msg: {}, meta: { id: 'i', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' } }
+    const out = encodeRequest(e, 1024)
+    expect(out.props.headers).to.deep.include({ traceparent: tp, tracestate: 'v=1' })
+    const back = decodeRequest(delivered(out), 'send', 1024)
+    expect(back.ok && back.envelope.meta).to.deep.include({ trace: e.meta.trace, traceparent: tp, tracestate: 'v=1' })
+  })
+
+  it("names the trace after a foreign producer's traceparent, and ignores an invalid one", () => {
+    const from = (headers: Record<string, unknown>) => {
+      const m = { content: Buffer.from('{}'), fields: { deliveryTag: 1 }, properties: { headers, messageId: 'mid', type: 'vote.recorded' } } as unknown as ConsumeMessage
+      const r = decodeRequest(m, 'emit', 1024)
+      return r.ok ? r.envelope.meta : undefined
+    }
+    expect(from({ traceparent: Buffer.from(tp) })).to.deep.include({ trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp })
+    expect(from({ traceparent: 'garbage' })).to.deep.equal({ id: 'mid', trace: 'mid', deadline: undefined, token: undefined, caller: undefined })
+  })
+})

@@ -99,3 +99,22 @@ describe('http wire', () => {
     expect(errorResponse({ code: 'FORBIDDEN', message: 'no' }).headers['www-authenticate']).to.equal(undefined)
   })
 })
+
+describe('http wire: W3C trace context', () => {
+  const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+  it('emits traceparent and tracestate from the envelope meta, and reads them back', () => {
+    const e: Envelope = { kind: 'act', msg: {}, meta: { id: 'm', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' } }
+    const headers = requestHeaders(e, 2)
+    expect(headers).to.deep.include({ traceparent: tp, tracestate: 'v=1' })
+    expect(envelopeOf(received(headers), {}).meta).to.deep.include({ trace: e.meta.trace, traceparent: tp, tracestate: 'v=1' })
+  })
+
+  it("takes a plain client's traceparent as the trace, and ignores an invalid one", () => {
+    expect(envelopeOf({ traceparent: tp }, {}).meta.trace).to.equal('4bf92f3577b34da6a3ce929d0e0e4736')
+    const bad = envelopeOf({ 'x-stoa-id': 'm1', traceparent: '00-zz-00f067aa0ba902b7-01', tracestate: 'v=1' }, {}).meta
+    expect(bad).to.deep.include({ trace: 'm1' })
+    expect(bad).not.to.have.property('traceparent')
+    expect(bad).not.to.have.property('tracestate')
+  })
+})

@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { CallStats } from './call-stats.js'
+import type { ResolvedMetricsOptions } from './options.js'
+
+/** What kind of call an action serves: an act, a task handled, an event handled. */
+export type CallKind = 'act' | 'task' | 'event'
+
+/** The running calls of one action, counted without a label lookup per call. */
+export interface InFlight {
+  readonly pattern: string
+  readonly kind: CallKind
+  n: number
+}
+
+/**
+ * The metrics of one loading of the plugin, in a prom-client registry of their own (never the
+ * global one: two instances in a process keep their figures apart). Every label value is
+ * bounded: a pattern as registered, a task or event name the code declares, an error code from
+ * the closed list, a route as written in the route map.
+ */
+export class StoaMetrics {
+  readonly registry = new Registry()
+  /** Calls handled here: kept in plain numbers on the call path, printed when scraped. */
+  readonly calls: CallStats
+  readonly remoteCalls: Counter<'transport' | 'kind' | 'name' | 'outcome'>
+  readonly remoteSeconds: Histogram<'transport' | 'kind'>
+  readonly received: Counter<'transport' | 'kind'>
+  readonly retried: Counter<'transport' | 'kind'>
+  readonly deadLettered: Counter<'transport' | 'kind' | 'code'>
+  readonly reconnects: Counter<'transport'>
+  readonly confirms: Counter<'transport' | 'outcome'>
+  readonly confirmSeconds: Histogram<'transport'>
+  readonly httpResponses: Counter<'route' | 'status'>
+  readonly httpSeconds: Histogram<'route'>
+  /** Every action's running calls, reported when scraped. */
+  readonly inflight: InFlight[] = []
+
+  constructor(options: ResolvedMetricsOptions) {
+    const p = options.prefix
+    const registers = [this.registry]
+    const buckets = [...options.buckets]
+    this.calls = new CallStats(buckets)
+    for (const metric of this.calls.metrics(p)) this.registry.registerMetric(metric as never)
+    const inflight = this.inflight
+    new Gauge({
+      name: `${p}calls_in_flight`,
+      help: 'Calls running now, by pattern and kind',
+      labelNames: ['pattern', 'kind'],
+      registers,
+      collect() {
+        // An action wrapped again (a hook added later) leaves its old count at 0: sum them.
+        this.reset()
+        for (const f of inflight) this.inc({ pattern: f.pattern, kind: f.kind }, f.n)
+      },
+    })
+    this.remoteCalls = new Counter({ name: `${p}remote_calls_total`, help: 'Calls made through a client transport by transport, kind (act, send, emit), task or event name, and outcome', labelNames: ['transport', 'kind', 'name', 'outcome'], registers })
+    this.remoteSeconds = new Histogram({ name: `${p}remote_call_duration_seconds`, help: 'Time until a remote act answered or a task or event was accepted', labelNames: ['transport', 'kind'], buckets, registers })
+    this.received = new Counter({ name: `${p}transport_received_total`, help: 'Deliveries taken from a transport (acts, tasks as send, events as emit)', labelNames: ['transport', 'kind'], registers })
+    this.retried = new Counter({ name: `${p}transport_retried_total`, help: 'Failed tasks and events sent to wait for another try', labelNames: ['transport', 'kind'], registers })
+    this.deadLettered = new Counter({ name: `${p}transport_dead_lettered_total`, help: 'Tasks and events sent to the dead-letter queue, by the code of their last failure', labelNames: ['transport', 'kind', 'code'], registers })
+    this.reconnects = new Counter({ name: `${p}transport_reconnects_total`, help: 'Broker connections opened again after being lost', labelNames: ['transport'], registers })
+    this.confirms = new Counter({ name: `${p}transport_publish_confirms_total`, help: 'Publishes whose confirm was waited on, by outcome (ok, nack)', labelNames: ['transport', 'outcome'], registers })
+    this.confirmSeconds = new Histogram({ name: `${p}transport_publish_confirm_seconds`, help: 'Time from publish to the broker confirm', labelNames: ['transport'], buckets, registers })
+    this.httpResponses = new Counter({ name: `${p}http_responses_total`, help: 'Web responses by route (as in the route map, or "unmatched") and status', labelNames: ['route', 'status'], registers })
+    this.httpSeconds = new Histogram({ name: `${p}http_request_duration_seconds`, help: 'Time from a web request to its response being written', labelNames: ['route'], buckets, registers })
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+}

@@ -21,6 +21,8 @@ export interface ListEntry {
   /** null: the action takes any message. */
   readonly schema: SchemaSummary | null
   readonly permission: string | null
+  /** Declared callable with no identity (`public: true`): what the authz plugin lets anyone run. */
+  readonly public: boolean
   readonly description: string | null
 }
 
@@ -59,11 +61,12 @@ export function describe(stoa: Stoa): ListEntry[] {
       plugin: a.plugin ?? null,
       schema: a.schema === undefined ? null : summarize(a.schema),
       permission: a.permission ?? null,
+      public: a.options.public === true,
       description: a.description ?? null,
     }),
   )
   const events = stoa.listSubscriptions().map(
-    (s): ListEntry => ({ kind: 'event', pattern: `event:${s.name}`, plugin: s.plugin ?? null, schema: null, permission: null, description: null }),
+    (s): ListEntry => ({ kind: 'event', pattern: `event:${s.name}`, plugin: s.plugin ?? null, schema: null, permission: null, public: false, description: null }),
   )
   const hooks = stoa.listHooks().map(
     (h): ListEntry => ({
@@ -72,6 +75,7 @@ export function describe(stoa: Stoa): ListEntry[] {
       plugin: h.plugin,
       schema: null,
       permission: null,
+      public: false,
       description: null,
     }),
   )
@@ -113,7 +117,7 @@ function table(entries: readonly ListEntry[]): string {
   if (entries.length === 0) return 'no actions\n'
   const rows = [
     ['PATTERN', 'MESSAGE', 'PERMISSION', 'DESCRIPTION'],
-    ...entries.map((e) => (e.kind === 'hook' ? [`hook:${e.pattern}`, '-', '-', `plugin ${e.plugin ?? ''}`] : [e.pattern, keysText(e.schema), e.permission ?? '-', e.description ?? ''])),
+    ...entries.map((e) => (e.kind === 'hook' ? [`hook:${e.pattern}`, '-', '-', `plugin ${e.plugin ?? ''}`] : [e.pattern, keysText(e.schema), e.permission ?? (e.public ? 'public' : '-'), e.description ?? ''])),
   ]
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
   return `${rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n')}\n`

@@ -26,6 +26,7 @@ describe('bin/commands/list', () => {
       plugin: 'math',
       schema: { keys: ['left', 'right', 'round'], required: ['left', 'right'] },
       permission: 'math:use',
+      public: false,
       description: 'adds two numbers',
     })
     expect(list.find((e) => e.pattern === 'task:math.total.reset')).to.deep.include({ kind: 'task', schema: null })
@@ -38,7 +39,7 @@ describe('bin/commands/list', () => {
     expect(r.stdout.trimEnd().split('\n').at(-1)).to.match(/^hook:inbound\+outbound\s+-\s+-\s+plugin audit$/)
     const json = JSON.parse((await run(['list', 'test/fixtures/cli-math/hooked.ts', '--json'])).stdout) as { kind: string }[]
     expect(json.filter((e) => e.kind === 'hook')).to.deep.equal([
-      { kind: 'hook', pattern: 'inbound+outbound', plugin: 'audit', schema: null, permission: null, description: null },
+      { kind: 'hook', pattern: 'inbound+outbound', plugin: 'audit', schema: null, permission: null, public: false, description: null },
     ])
   })
 

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   auth.listen(memory()).client(memory())
   const gateway = gatewayService(config.jwtSecret, [kept]).create()
   // `stoa act --url` reaches the gateway's own actions over the HTTP transport.
-  const act = createHttpTransport({ host: '127.0.0.1', port: port + 1 })
+  const act = createHttpTransport({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 })
   gateway.client(memory(), ['role:auth', 'role:results']).listen(act)
   const all: Stoa<any>[] = [tally, results, auth, gateway]
   try {

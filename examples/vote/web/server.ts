@@ -63,6 +63,8 @@ export async function serveGateway(stoa: Stoa<any>, options: { host?: string; po
   }
   app.get('/', page('vote.html'))
   app.get('/results', page('results.html'))
+  // Browsers ask for it unprompted; an empty answer beats a 404 in every page's console.
+  app.get('/favicon.ico', (_req: Request, res: Response) => void res.status(204).end())
   app.get('/assets/:file', async (req: Request, res: Response) => {
     const file = String(req.params.file)
     const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined
@@ -119,7 +121,7 @@ class ResultsFeed {
       if (this.clients.size === 0) this.stop()
     })
     this.timer ??= setInterval(() => void this.poll(), this.pollMs)
-    void this.poll(this.last === '' ? undefined : res)
+    void this.poll()
   }
 
   close(): void {
@@ -133,7 +135,7 @@ class ResultsFeed {
     this.timer = undefined
   }
 
-  private async poll(_fresh?: ServerResponse): Promise<void> {
+  private async poll(): Promise<void> {
     if (this.busy) return
     this.busy = true
     try {

@@ -240,6 +240,26 @@ async function freePort(): Promise<number> {
   })
 }
 
+/** Creates the database of `url` when it does not exist yet (the tally migrates it). */
+async function ensureDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg')
+  const target = new URL(url)
+  const name = decodeURIComponent(target.pathname.slice(1))
+  const admin = new URL(url)
+  admin.pathname = '/postgres'
+  const client = new pg.Client({ connectionString: admin.toString() })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (rowCount === 0) {
+      process.stdout.write(`creating database "${name}"\n`)
+      await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
+    }
+  } finally {
+    await client.end()
+  }
+}
+
 /** `npm run vote:cluster -- --gateways 2 --workers 3 [--port 8080]`. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -251,6 +271,7 @@ async function main(): Promise<void> {
     return n
   }
   const config = fromEnvironment()
+  await ensureDatabase(config.databaseUrl)
   if (config.generated) process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
   const cluster = await startCluster({
     gateways: count(values.gateways, 'gateways', 1),

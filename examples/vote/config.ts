@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 
 /** Where the vote system finds its servers and secrets. */
 export interface VoteConfig {
-  /** PostgreSQL of the distributed mode: `DATABASE_URL`, default the local server. */
+  /** PostgreSQL of the distributed mode: `DATABASE_URL`, default database `vote` on the local server. */
   databaseUrl: string
   /** RabbitMQ of the distributed mode: `AMQP_URL`, default the local broker. */
   amqpUrl: string
@@ -31,7 +31,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): VoteConfi
   const port = env.PORT === undefined || env.PORT === '' ? undefined : Number(env.PORT)
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`PORT must be a port number, not "${env.PORT}"`)
   return {
-    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/vote',
     amqpUrl: env.AMQP_URL || 'amqp://127.0.0.1:5672',
     prefix: env.VOTE_PREFIX || 'vote',
     jwtSecret: generated ? randomBytes(32).toString('base64url') : given,

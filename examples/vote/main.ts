@@ -29,9 +29,12 @@ async function main(): Promise<void> {
   const dataDir = resolve(config.dataDir)
 
   const started = Date.now()
-  say(`vote demo: opening the database in ${dataDir} (a first start initialises it: several seconds)`)
-  const ticker = setInterval(() => process.stdout.write(`  ...still starting (${Math.round((Date.now() - started) / 1000)} s)\n`), 2000)
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
+  say(`vote demo: opening the database in ${dataDir} (a first start initialises PGlite: several seconds)`)
+  // PGlite's start-up holds the event loop for stretches: each phase says when it is done.
   const store = sharedStore(() => createPgliteStore(dataDir))
+  await store.acquire(true)
+  say(`  database ready and migrated (${elapsed()})`)
   const bus = createMemoryBus()
   const memory = () => createMemoryTransport({ bus })
   const kept = [handover, { store }] as const
@@ -47,16 +50,13 @@ async function main(): Promise<void> {
   const act = createHttpTransport({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 })
   gateway.client(memory(), ['role:auth', 'role:results']).listen(act)
   const all: Stoa<any>[] = [tally, results, auth, gateway]
-  try {
-    await Promise.all(all.map((s) => s.ready()))
-  } finally {
-    clearInterval(ticker)
-  }
+  await Promise.all(all.map((s) => s.ready()))
+  say(`  services auth, vote, tally and results ready (${elapsed()})`)
   const send = (name: string, data: Record<string, unknown>, id: string) => gateway.send(name, data, { id })
   const resent = await redrive(store, send, 0)
   const server = await serveGateway(gateway, { port })
   const url = server.url
-  say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s${resent > 0 ? `; ${resent} vote(s) accepted before the last stop sent again` : ''}`)
+  say(`ready in ${elapsed()}${resent > 0 ? `; ${resent} vote(s) accepted before the last stop sent again` : ''}`)
   if (config.generated) say(`tokens are signed with a random JWT_SECRET for this run: ${config.jwtSecret}`)
   say('')
   say(`  vote:     ${url}/`)
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     await server.close()
     // The gateway first, so nothing new is accepted; then the services that finish its work.
     for (const s of [gateway, auth, results, tally]) await s.close()
+    await store.release()
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))

@@ -47,5 +47,8 @@ const server = app.listen(0, '127.0.0.1', () => {
 })
 process.once('SIGTERM', () => {
   server.close()
-  void conn.close().finally(() => process.exit(0))
+  void conn
+    .close()
+    .catch(() => undefined)
+    .finally(() => process.exit(0))
 })

@@ -32,5 +32,9 @@ await ch.consume(queue, (m) => {
 })
 process.stdout.write('tally listening\n')
 process.once('SIGTERM', () => {
-  void conn.close().finally(() => store.close().finally(() => process.exit(0)))
+  void conn
+    .close()
+    .catch(() => undefined)
+    .then(() => store.close())
+    .finally(() => process.exit(0))
 })

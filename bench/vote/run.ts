@@ -170,8 +170,16 @@ try {
 }
 
 async function fetchResults(url: string): Promise<number> {
-  const r = (await (await fetch(`${url}/api/results`)).json()) as { total: number; duplicates: number }
-  return r.total + r.duplicates
+  // A reused keep-alive connection the server just closed fails once: ask again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = (await (await fetch(`${url}/api/results`)).json()) as { total: number; duplicates: number }
+      return r.total + r.duplicates
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

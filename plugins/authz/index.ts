@@ -3,7 +3,7 @@
  * and each action declares the permission it requires, or that it is public.
  */
 import type { ActionInfo, Identity } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { StoaError, definePlugin, patternString, toPattern } from '../../actions/index.js'
 import { authzOptions } from './options.js'
 
 export type { AuthzOptions } from './options.js'
@@ -30,10 +30,20 @@ const authz = definePlugin({
   dependencies: ['jwt'],
   hooks: (options) => {
     const grants = compile(options.roles)
+    const declared = new Map<string, { permission: string } | { public: true }>()
+    for (const [pattern, d] of Object.entries(options.declare)) declared.set(canonical(pattern), d)
     return {
       inbound: (next, action) => {
-        if (action.pattern.event !== undefined || action.options.public === true) return next
-        const needed = action.permission
+        if (action.pattern.event !== undefined) return next
+        const own = declared.get(action.key)
+        let needed: string | undefined
+        if (own === undefined) {
+          if (action.options.public === true) return next
+          needed = action.permission
+        } else {
+          if ('public' in own) return next
+          needed = own.permission
+        }
         if (needed === undefined || needed === '') throw undeclared(action)
         return (msg, ctx) => {
           const identity = ctx.identity
@@ -71,12 +81,24 @@ function compile(roles: Readonly<Record<string, readonly string[]>>): Grants {
   }
 }
 
+function canonical(pattern: string): string {
+  try {
+    return patternString(toPattern(pattern))
+  } catch {
+    throw new StoaError('INVALID_OPTIONS', `plugin "authz": option "declare": "${pattern}" is not a pattern`, { plugin: 'authz', fields: ['declare'] })
+  }
+}
+
 function undeclared(action: ActionInfo): StoaError {
   const by = action.plugin === undefined ? '' : ` (plugin "${action.plugin}")`
-  return new StoaError('INVALID_PLUGIN', `action "${action.key}"${by} declares neither a permission nor public: true; the authz plugin refuses to serve it`, {
-    action: action.key,
-    plugin: action.plugin ?? null,
-  })
+  return new StoaError(
+    'INVALID_PLUGIN',
+    `action "${action.key}"${by} declares neither a permission nor public: true (nor does authz's declare option); the authz plugin refuses to serve it`,
+    {
+      action: action.key,
+      plugin: action.plugin ?? null,
+    },
+  )
 }
 
 export default authz

@@ -11,6 +11,12 @@ export const authzOptions = z.strictObject({
    * listed grants nothing.
    */
   roles: z.record(z.string().min(1), z.array(permission)),
+  /**
+   * Declarations made by the service for actions that cannot make their own (a Seneca-style
+   * plugin's, a third party's), by pattern: `{ 'role:calc,cmd:sum': { permission: 'calc:use' },
+   * 'role:calc,cmd:ping': { public: true } }`. They win over the action's own.
+   */
+  declare: z.record(z.string().min(1), z.union([z.strictObject({ permission }), z.strictObject({ public: z.literal(true) })])).default({}),
 })
 
 /** Options of the authz plugin as `use(authz, options)` takes them. */

@@ -90,11 +90,15 @@ const jwt = definePlugin({
               const token = envelope.meta.token
               if (token === undefined || envelope.kind === 'emit') return next(envelope, ctx)
               const known = ctx?.identity === undefined ? undefined : made.get(ctx.identity)
-              // The common case, an act carrying a user's token on to the next service: as it is.
-              if (envelope.kind === 'act' && known?.token === token && known.kind !== 'delegation') return next(envelope, ctx)
+              // An act carries the caller's token on as it is (the next service verifies it), unless
+              // the call runs on a delegation token, which is bound to its own message.
+              if (envelope.kind === 'act' && !(known?.token === token && known.kind === 'delegation')) return next(envelope, ctx)
               return exchange(envelope, ctx).then(
                 (out) => (out === token ? next(envelope, ctx) : next({ ...envelope, meta: { ...envelope.meta, token: out } }, ctx)),
-                (err: unknown): Reply => ({ ok: false, error: (err instanceof StoaError ? err : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')).toJSON() }),
+                (err: unknown): Reply => ({
+                  ok: false,
+                  error: (err instanceof StoaError ? err : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')).toJSON(),
+                }),
               )
             },
     }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { createPrivateKey, createPublicKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto'
 import { StoaError } from '../../actions/index.js'
 import type { Algorithm, ResolvedJwtOptions } from './options.js'
 import { fromEnvironment } from './options.js'
@@ -53,7 +53,12 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
   }
   const system = options.system
   const systemRing =
-    system === undefined ? undefined : requireKey(staticRing(system.secret, system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'), undefined), 'system')
+    system === undefined
+      ? undefined
+      : requireKey(
+          staticRing(system.secret, system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'), undefined),
+          'system',
+        )
   const d = options.delegation
   let delegationRing: KeyRing | undefined
   let delegationSigner: KeyRings['delegationSigner']
@@ -61,7 +66,7 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
     const priv = d.privateKey === undefined ? undefined : privateFrom(d.privateKey, 'delegation.privateKey')
     const pub = d.publicKey !== undefined ? publicFrom(d.publicKey, 'delegation.publicKey') : priv === undefined ? undefined : createPublicKey(priv)
     delegationRing = requireKey(staticRing(d.secret, pub, undefined), 'delegation')
-    if (d.secret !== undefined) delegationSigner = { key: d.secret, algorithm: 'HS256' }
+    if (d.secret !== undefined) delegationSigner = { key: createSecretKey(Buffer.from(d.secret, 'utf8')), algorithm: 'HS256' }
     else if (priv !== undefined) delegationSigner = { key: priv, algorithm: asymmetricAlgorithm(priv, 'delegation.privateKey') }
   }
   return { user, system: systemRing, delegation: delegationRing, delegationSigner }
@@ -74,7 +79,10 @@ export function asymmetricAlgorithm(key: KeyObject, option: string): Algorithm {
   throw invalid(option, 'must be an RSA or EC P-256 key')
 }
 
-function staticRing(secret: string | undefined, publicKey: KeyObject | undefined, jwks: JwksKeys | undefined): KeyRing {
+function staticRing(secretText: string | undefined, publicKey: KeyObject | undefined, jwks: JwksKeys | undefined): KeyRing {
+  // A KeyObject, made once: given a string, jsonwebtoken first tries it as a PEM public key on
+  // every call, and that failed attempt costs more than the HMAC itself.
+  const secret = secretText === undefined ? undefined : createSecretKey(Buffer.from(secretText, 'utf8'))
   const algorithms = new Set<Algorithm>()
   if (secret !== undefined) algorithms.add('HS256')
   const pubAlg = publicKey === undefined ? undefined : asymmetricAlgorithm(publicKey, 'publicKey')

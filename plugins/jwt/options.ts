@@ -29,7 +29,11 @@ export const jwtOptions = z.strictObject({
   /** JWKS URL (Auth0, Cognito, Keycloak): user tokens name their key by `kid`. */
   jwksUri: z.url({ protocol: /^https?$/ }).optional(),
   /** Fetched keys are kept this long, then fetched again when next needed: 10 minutes. */
-  jwksCacheMs: z.number().int().min(1000).default(10 * 60_000),
+  jwksCacheMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
   /** An unknown `kid` refetches the JWKS at most once per this interval: 1 minute. */
   jwksRefetchMs: z.number().int().min(0).default(60_000),
   /** A JWKS fetch gives up after this long: 5 s. */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { createPrivateKey, randomUUID } from 'node:crypto'
+import { createPrivateKey, createSecretKey, randomUUID } from 'node:crypto'
 import jwt from 'jsonwebtoken'
 import { StoaError } from '../../actions/index.js'
 import { asymmetricAlgorithm } from './keys.js'
@@ -84,7 +84,17 @@ export function signDelegation(
   const now = Math.floor(Date.now() / 1000)
   const exp = from === undefined ? now + Math.floor(ttlMs / 1000) : (from.exp as number)
   const act = from === undefined ? { sub: on.service } : from.act
-  const payload: Record<string, unknown> = { sub: user.sub, roles: [...user.roles], act, mid: on.messageId, aud: audience, iss: on.service, iat: now, exp, jti: randomUUID() }
+  const payload: Record<string, unknown> = {
+    sub: user.sub,
+    roles: [...user.roles],
+    act,
+    mid: on.messageId,
+    aud: audience,
+    iss: on.service,
+    iat: now,
+    exp,
+    jti: randomUUID(),
+  }
   if (on.task !== undefined) payload.tsk = on.task
   return jwt.sign(payload, signer.key, { algorithm: signer.algorithm, header: { alg: signer.algorithm, typ: DELEGATION_TYP } })
 }
@@ -97,7 +107,7 @@ function sign(payload: Record<string, unknown>, options: SignTokenOptions, typ: 
   let algorithm: Algorithm
   if (options.secret !== undefined) {
     if (options.secret.length < 32) throw new StoaError('INVALID_OPTIONS', 'the secret must be at least 32 characters')
-    key = options.secret
+    key = createSecretKey(Buffer.from(options.secret, 'utf8'))
     algorithm = 'HS256'
   } else if (options.privateKey !== undefined) {
     key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey

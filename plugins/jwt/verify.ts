@@ -160,7 +160,10 @@ function userRoles(sub: string, value: unknown): readonly string[] {
 }
 
 function made(identity: { sub: string; roles: readonly string[]; claims: Record<string, unknown> }, kind: TokenKind): Verified {
-  return Object.freeze({ identity: Object.freeze({ sub: identity.sub, roles: Object.freeze([...identity.roles]), claims: Object.freeze(identity.claims) }), kind })
+  return Object.freeze({
+    identity: Object.freeze({ sub: identity.sub, roles: Object.freeze([...identity.roles]), claims: Object.freeze(identity.claims) }),
+    kind,
+  })
 }
 
 function kindOf(typ: unknown): TokenKind {

@@ -1,6 +1,7 @@
 import type { CallOptions, Message, Stoa } from '../../actions/index.js'
 import { ERRORS, StoaError } from '../../actions/index.js'
 import { mergeMessages, toStoaError } from '../../actions/transport.js'
+import { checkSameOrigin, readCookie } from './cookie.js'
 import type { WebRoute } from './route-map.js'
 
 /** A route as the web plugin serves it: the neutral route plus the limits of its plugin. */
@@ -18,6 +19,8 @@ export interface ServedRoute extends WebRoute {
    * (`{ args: { params, query, body, route, user } }`, what seneca-web's actions read).
    */
   readonly message: 'flat' | 'seneca-web'
+  /** The login cookie the token may come in, and the origins allowed to change state with it. */
+  readonly cookie?: { readonly name: string; readonly allowedOrigins: readonly string[] } | undefined
 }
 
 /**
@@ -160,6 +163,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const body = JSON.stringify({ error: e.toJSON() })
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
   if (requestId !== undefined) headers['x-request-id'] = requestId
+  // RFC 6750 §3: a 401 names the scheme it wants, and says when the token given was bad.
+  if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
   return { status: ERRORS[e.code].http, headers, body }
 }
 
@@ -246,6 +251,14 @@ function callOptions(route: ServedRoute, headers: WebRequest['headers']): CallOp
     const m = BEARER.exec(auth)
     if (m === null) throw new StoaError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"')
     opts.token = m[1]
+  } else if (route.cookie !== undefined) {
+    // The header wins; the cookie is the browser's way of sending the same token. Never the
+    // query string or the body: a token there is ignored like any other field.
+    const token = readCookie(one(headers.cookie), route.cookie.name)
+    if (token !== undefined) {
+      checkSameOrigin(route.method, headers, route.cookie.allowedOrigins)
+      opts.token = token
+    }
   }
   const id = one(headers['x-request-id'])
   if (id !== undefined && REQUEST_ID.test(id)) opts.id = id

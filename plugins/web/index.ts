@@ -16,6 +16,8 @@ import { toRouteTable } from './route-map.js'
 
 export { mountWeb, serveWeb, webRoutes } from './express.js'
 export type { MountWebOptions, ServeWebOptions, WebServer } from './express.js'
+export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
+export type { TokenCookieOptions } from './cookie.js'
 export { errorResponse, handleWebRequest, parseJsonBody } from './handle.js'
 export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
 export { createMatcher } from './match.js'
@@ -51,11 +53,13 @@ const web = definePlugin({
         maxBodyBytes: options.maxBodyBytes,
         headers: options.headers,
         message: options.message,
+        cookie: options.cookie,
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       }),
     )
     return {
-      'role:web,cmd:routes': async (_msg: Message, ctx: Context) => {
+      // Public: mountWeb reads it with no identity, and the authz plugin needs every action to say.
+      'role:web,cmd:routes': { public: true, handler: async (_msg: Message, ctx: Context) => {
         // A web plugin loaded earlier (another tag) registered this pattern first: its routes
         // come first, then ours.
         const earlier = await ctx.prior().then(
@@ -66,7 +70,7 @@ const web = definePlugin({
           },
         )
         return { routes: [...earlier, ...routes] }
-      },
+      } },
     }
   },
 })

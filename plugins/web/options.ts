@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { COOKIE_NAME, TOKEN_COOKIE } from './cookie.js'
 
 /** The HTTP methods a route may answer; the list seneca-web accepts. */
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const
@@ -78,6 +79,18 @@ export const webOptions = z.strictObject({
    * seneca-web's express adapter builds it, for actions written for seneca-web.
    */
   message: z.enum(['flat', 'seneca-web']).default('flat'),
+  /**
+   * Take the identity token from the login cookie as well, when a request has no Authorization
+   * header. A state-changing request (not GET, HEAD, OPTIONS) authenticated by the cookie must
+   * come from one of `allowedOrigins` (`https://app1.example.com`), or from this host when none
+   * are listed; otherwise 403. Absent: no cookie is read.
+   */
+  cookie: z
+    .strictObject({
+      name: z.string().regex(COOKIE_NAME).default(TOKEN_COOKIE),
+      allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com')).default([]),
+    })
+    .optional(),
 })
 
 /** Options of the web plugin as `use(web, options)` takes them. */

@@ -127,7 +127,10 @@ export function replyResponse(e: Envelope, reply: Reply): { status: number; head
 /** Status, headers and body of an error answer. */
 export function errorResponse(error: StoaErrorJSON): { status: number; headers: OutgoingHttpHeaders; body: string } {
   const body = JSON.stringify(error)
-  return { status: ERRORS[error.code]?.http ?? 500, headers: jsonHeaders(body), body }
+  const headers = jsonHeaders(body)
+  // RFC 6750 §3: a 401 names the scheme it wants.
+  if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer'
+  return { status: ERRORS[error.code]?.http ?? 500, headers, body }
 }
 
 /**

@@ -19,7 +19,11 @@ describe('authz plugin', () => {
       .add('role:move,cmd:get', () => 'get', { permission: 'move:read' })
       .add('role:move,cmd:delete', () => 'deleted', { permission: 'move:delete' })
       .add('role:invoice,cmd:pay', () => 'paid', { permission: 'invoice:pay' })
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: StoaError) => e.code)
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: StoaError) => e.code,
+      )
     expect(await code(stoa.act('role:move,cmd:get', {}, { token: token(['user-mover']) }))).to.equal('ok')
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-mover']) }))).to.equal('FORBIDDEN')
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-business']) }))).to.equal('ok')
@@ -35,7 +39,12 @@ describe('authz plugin', () => {
     expect(() => base().use(open)).to.throw(StoaError, /cmd:oops,role:open.*plugin "open".*neither a permission nor public/)
     expect(() => base().add('role:x', () => 1)).to.throw(StoaError, /"role:x" declares neither/)
     // Actions registered before authz are checked when it is loaded.
-    expect(() => createStoa().use(jwt, { secret: SECRET }).add('role:y', () => 1).use(authz, { roles: ROLES })).to.throw(StoaError, /"role:y"/)
+    expect(() =>
+      createStoa()
+        .use(jwt, { secret: SECRET })
+        .add('role:y', () => 1)
+        .use(authz, { roles: ROLES }),
+    ).to.throw(StoaError, /"role:y"/)
   })
 
   it('refuses to start when a plugin adds an undeclared action in its init', async () => {
@@ -69,7 +78,11 @@ describe('authz plugin', () => {
   })
 
   it('refuses a role map with a malformed permission', () => {
-    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: { r: ['move read'] } })).to.throw(StoaError, /INVALID_OPTIONS|option/)
+    expect(() =>
+      createStoa()
+        .use(jwt, { secret: SECRET })
+        .use(authz, { roles: { r: ['move read'] } }),
+    ).to.throw(StoaError, /INVALID_OPTIONS|option/)
   })
 
   it('shows what each action requires in stoa list', () => {
@@ -81,5 +94,23 @@ describe('authz plugin', () => {
     const rows = describeList(stoa)
     expect(rows.find((r) => r.pattern === 'cmd:get,role:move')).to.deep.include({ permission: 'move:read', public: false })
     expect(rows.find((r) => r.pattern === 'cmd:health,role:move')).to.deep.include({ permission: null, public: true })
+  })
+
+  it("lets the service declare what a Seneca-style plugin's actions require", async () => {
+    function calc(this: { add(p: string, fn: (m: unknown, done: (e: null, out: unknown) => void) => void): void }) {
+      this.add('role:calc,cmd:sum', (_m, done) => done(null, { answer: 3 }))
+      this.add('role:calc,cmd:ping', (_m, done) => done(null, { pong: true }))
+    }
+    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(calc)).to.throw(StoaError, /declares neither/)
+    const stoa = createStoa()
+      .use(jwt, { secret: SECRET })
+      .use(authz, {
+        roles: { 'user-mover': ['calc:use'] },
+        declare: { 'role:calc,cmd:sum': { permission: 'calc:use' }, 'cmd:ping,role:calc': { public: true } },
+      })
+      .use(calc)
+    expect(await stoa.act('role:calc,cmd:ping')).to.deep.equal({ pong: true })
+    expect(await stoa.act('role:calc,cmd:sum').catch((e: StoaError) => e.code)).to.equal('UNAUTHENTICATED')
+    expect(await stoa.act('role:calc,cmd:sum', {}, { token: token(['user-mover']) })).to.deep.equal({ answer: 3 })
   })
 })

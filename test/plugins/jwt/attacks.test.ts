@@ -21,14 +21,22 @@ describe('jwt + authz: attacks that must fail', () => {
     stoa = createStoa({ name: 'moves' })
       .use(jwt, { secret: SECRET, publicKey: rsa().publicPem, issuer: ISSUER, audience: 'moves', clockToleranceSec: 0, system: { secret: SYSTEM_SECRET } })
       .use(authz, { roles: { 'user-mover': ['move:read'], 'user-business': ['move:*'], system: ['*'] } })
-      .add('role:move,cmd:list', (_m, ctx) => {
-        ran.push(ctx.identity!)
-        return { moves: [] }
-      }, { permission: 'move:read' })
-      .add('role:maint,cmd:purge', (_m, ctx) => {
-        ran.push(ctx.identity!)
-        return { purged: true }
-      }, { permission: 'maint:purge' })
+      .add(
+        'role:move,cmd:list',
+        (_m, ctx) => {
+          ran.push(ctx.identity!)
+          return { moves: [] }
+        },
+        { permission: 'move:read' },
+      )
+      .add(
+        'role:maint,cmd:purge',
+        (_m, ctx) => {
+          ran.push(ctx.identity!)
+          return { purged: true }
+        },
+        { permission: 'maint:purge' },
+      )
     await stoa.ready()
   })
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { Envelope } from '../../../actions/transport.js'
 import { StoaError } from '../../../actions/transport.js'
-import { envelopeOf, replyOf, replyResponse, requestHeaders } from '../../../transports/http/wire.js'
+import { envelopeOf, errorResponse, replyOf, replyResponse, requestHeaders } from '../../../transports/http/wire.js'
 
 /** Outgoing headers as a listener receives them. */
 function received(headers: Record<string, unknown>): Record<string, string> {
@@ -90,5 +90,12 @@ describe('http wire', () => {
     expect(replyOf(502, '<html>')).to.have.nested.property('error.code', 'UNAVAILABLE')
     expect(replyOf(500, '{"code":"EWHATEVER","message":"x"}')).to.have.nested.property('error.code', 'ACTION_FAILED')
     expect(replyOf(200, '{oops')).to.have.nested.property('error.code', 'ACTION_FAILED')
+  })
+
+  it('answers 401 with WWW-Authenticate: Bearer, and no other error with it', () => {
+    const out = errorResponse({ code: 'UNAUTHENTICATED', message: 'this action needs a token', details: { reason: 'missing' } })
+    expect(out.status).to.equal(401)
+    expect(out.headers['www-authenticate']).to.equal('Bearer')
+    expect(errorResponse({ code: 'FORBIDDEN', message: 'no' }).headers['www-authenticate']).to.equal(undefined)
   })
 })

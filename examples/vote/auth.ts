@@ -1,9 +1,7 @@
 import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
 import { signToken } from 'stoa/jwt'
-
-/** The name of the login cookie the auth service sets beside the token it answers with. */
-export const LOGIN_COOKIE = 'stoa-token'
+import { tokenCookie } from 'stoa/web'
 
 /**
  * The demo's authentication service: `role:auth,cmd:login` takes a voter's `name` (no password:
@@ -18,6 +16,8 @@ export const auth = definePlugin({
     secret: z.string().min(32),
     /** How long a voter's token lives, seconds: 1 hour. */
     expiresInSec: z.number().int().min(60).default(3600),
+    /** Mark the login cookie `Secure`: on behind HTTPS; the demo serves plain HTTP on loopback. */
+    secureCookie: z.boolean().default(false),
   }),
   actions: (options) => ({
     'role:auth,cmd:login': action({
@@ -28,7 +28,7 @@ export const auth = definePlugin({
         const sub = msg.name.toLowerCase()
         const token = signToken({ sub, roles: ['voter'] }, { secret: options.secret, expiresInSec: options.expiresInSec })
         await ctx.emit('user.authed', { sub })
-        const cookie = `${LOGIN_COOKIE}=${token}; Path=/; Max-Age=${options.expiresInSec}; HttpOnly; SameSite=Strict`
+        const cookie = tokenCookie(token, { maxAgeSec: options.expiresInSec, secure: options.secureCookie })
         return { token, sub, expiresInSec: options.expiresInSec, http$: { headers: { 'set-cookie': cookie } } }
       },
     }),

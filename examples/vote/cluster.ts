@@ -153,7 +153,8 @@ ${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
     listen 127.0.0.1:${port};
     proxy_http_version 1.1;
     proxy_set_header Connection "";
-    proxy_set_header Host $host;
+    # With its port: the gateways check a cookie-borne POST's Origin against it.
+    proxy_set_header Host $http_host;
     proxy_set_header X-Forwarded-For $remote_addr;
     location / { proxy_pass http://gateways; }
     location = /api/results/stream {

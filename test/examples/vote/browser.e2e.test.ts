@@ -53,6 +53,10 @@ describe('examples/vote in a browser: log in, vote, see it counted', function ()
     await voting.click('#login-button')
     await voting.waitForSelector('#ballot:not([hidden])')
     expect(await voting.textContent('#voter')).to.equal('grace')
+    // The token lives in an HttpOnly cookie: the page's script never holds it.
+    const cookie = (await context.cookies()).find((c) => c.name === 'stoa_token')
+    expect(cookie?.httpOnly).to.equal(true)
+    expect(await voting.evaluate(() => document.cookie)).to.equal('')
 
     const results = await context.newPage()
     watch(results)

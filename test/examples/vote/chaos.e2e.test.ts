@@ -71,6 +71,8 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
     const accepted = new Map<string, Accepted>()
     /** Voters with a vote whose answer was not a 202: it may or may not have been queued. */
     const uncertain = new Set<string>()
+    /** The answers other than 202, by status (or `network` for no answer). */
+    const others: Record<string, number> = {}
     let sent = 0
     let next = 0
     const client = async () => {
@@ -86,9 +88,13 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
           })
           const body = (await res.json()) as { voteId: string; acceptedAt: number }
           if (res.status === 202) accepted.set(body.voteId, { voter, choice, acceptedAt: body.acceptedAt })
-          else uncertain.add(voter)
+          else {
+            uncertain.add(voter)
+            others[res.status] = (others[res.status] ?? 0) + 1
+          }
         } catch {
           uncertain.add(voter)
+          others.network = (others.network ?? 0) + 1
         }
       }
     }
@@ -139,7 +145,7 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
       const redeliveries = votes.reduce((n, v) => n + v.deliveries - 1, 0)
       const elapsed = ((Date.now() - started) / 1000).toFixed(1)
       process.stdout.write(
-        `\n      votes sent ${sent}, 202s ${accepted.size}, other answers ${sent - accepted.size} (from ${uncertain.size} voters), ` +
+        `\n      votes sent ${sent}, 202s ${accepted.size}, other answers ${sent - accepted.size} ${JSON.stringify(others)} (from ${uncertain.size} voters), ` +
           `recorded ${votes.length}, ballots ${ballots.size} (cats ${totals.cats}, dogs ${totals.dogs}), kills ${kills}, ` +
           `connections dropped ${drops}, redeliveries seen ${redeliveries}, dead letters ${dead}, elapsed ${elapsed} s\n`,
       )

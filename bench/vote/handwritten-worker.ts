@@ -25,9 +25,17 @@ await ch.consume(queue, (m) => {
     ch.nack(m, false, false)
     return
   }
+  // A channel closed meanwhile (shutdown) takes the delivery back itself: nothing to answer.
+  const settle = (fn: () => void) => {
+    try {
+      fn()
+    } catch {
+      // closed
+    }
+  }
   recordVote(store, vote).then(
-    () => ch.ack(m),
-    () => setTimeout(() => ch.nack(m, false, true), 1000),
+    () => settle(() => ch.ack(m)),
+    () => setTimeout(() => settle(() => ch.nack(m, false, true)), 1000),
   )
 })
 process.stdout.write('tally listening\n')

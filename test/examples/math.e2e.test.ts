@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-describe('examples/math: the README demo, as `npm start` runs it', function () {
+describe('examples/math: the smaller demo, as `npm run start:math` runs it', function () {
   this.timeout(20000)
 
   it('runs the services in process and prints what they did', async () => {

@@ -1,0 +1,306 @@
+import type { ChildProcess } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { fromEnvironment } from './config.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** What to start. */
+export interface ClusterOptions {
+  gateways: number
+  workers: number
+  /** nginx's port on 127.0.0.1; 0 picks a free one. */
+  port: number
+  amqpUrl: string
+  databaseUrl: string
+  /** Queue and exchange names start with it: a per-run prefix keeps runs apart. */
+  prefix: string
+  jwtSecret: string
+  /** Where each process's output goes, line by line, with its name. */
+  log?: (name: string, line: string) => void
+}
+
+/** One service process of the cluster. */
+export interface ServiceProcess {
+  readonly name: string
+  readonly child: ChildProcess
+  /** Its `listening on` URL, for a gateway. */
+  readonly url: string | undefined
+}
+
+/** A running cluster. */
+export interface Cluster {
+  /** nginx's URL: where voters go. */
+  readonly url: string
+  readonly gateways: readonly ServiceProcess[]
+  /** The tally workers; {@link Cluster.restartWorker} replaces one. */
+  readonly workers: ServiceProcess[]
+  /** Starts worker `i` again (after it died or was killed). */
+  restartWorker(i: number): Promise<void>
+  /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes nginx's files. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/**
+ * Starts the distributed vote system: M tally workers (which migrate the schema under an
+ * advisory lock as they start), auth and results under `stoa serve` on RabbitMQ, N gateways
+ * with their pages, and nginx in front of the gateways, round robin, no sticky sessions. Every
+ * process is a child of this one.
+ *
+ * @example
+ * const cluster = await startCluster({ gateways: 2, workers: 3, port: 8080, ...urls })
+ */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const nginx = nginxPath()
+  const dir = mkdtempSync(join(tmpdir(), 'vote-cluster-'))
+  const env = {
+    ...process.env,
+    AMQP_URL: options.amqpUrl,
+    DATABASE_URL: options.databaseUrl,
+    VOTE_PREFIX: options.prefix,
+    JWT_SECRET: options.jwtSecret,
+  }
+  const amqp = `${options.amqpUrl}${options.amqpUrl.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(options.prefix)}`
+  const log = options.log ?? (() => undefined)
+  const all: ServiceProcess[] = []
+  const serve = (name: string, module: string) =>
+    start(name, [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, '--amqp', amqp], env, log, /listening on/).then((p) => {
+      all.push(p)
+      return p
+    })
+
+  try {
+    const workers: ServiceProcess[] = await Promise.all(Array.from({ length: options.workers }, (_, i) => serve(`tally-${i + 1}`, 'tally')))
+    await Promise.all([serve('auth', 'auth'), serve('results', 'results')])
+    const gateways = await Promise.all(
+      Array.from({ length: options.gateways }, (_, i) =>
+        start(`gateway-${i + 1}`, [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'], { ...env, PORT: '0' }, log, /vote listening on (http:\/\/\S+)/),
+      ),
+    )
+    all.push(...gateways)
+    const port = options.port === 0 ? await freePort() : options.port
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, gateways.map((g) => new URL(g.url!).host)))
+    const front = await start('nginx', [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], env, log, undefined)
+    all.push(front)
+    const url = `http://127.0.0.1:${port}`
+    await waitForHttp(`${url}/api/results`, 15_000)
+    return {
+      url,
+      gateways,
+      workers,
+      async restartWorker(i) {
+        const old = workers[i]!
+        const p = await serve(old.name, 'tally')
+        all.splice(all.indexOf(old), 1)
+        workers[i] = p
+      },
+      async stop(graceMs = 10_000) {
+        // nginx first, so no new request reaches a gateway; then gateways, then the services.
+        const order = [front, ...all.filter((p) => p.name.startsWith('gateway')), ...all.filter((p) => p !== front && !p.name.startsWith('gateway'))]
+        for (const p of order) await stopProcess(p.child, graceMs)
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  } catch (err) {
+    for (const p of all) await stopProcess(p.child, 2000)
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** nginx from Debian: found, or installed through apt when missing. */
+export function nginxPath(): string {
+  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p
+  process.stderr.write('nginx is missing: installing it with apt-get\n')
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
+  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p
+  throw new Error('nginx could not be installed')
+}
+
+/**
+ * Round robin (nginx's default) over the gateways, keep-alive connections to them, and no
+ * sticky sessions: any gateway serves any voter, since identity is the token. A POST is never
+ * sent to a second gateway after a failure (nginx's default for non-idempotent requests), so a
+ * vote is not cast twice by the balancer. The results stream is passed through unbuffered.
+ */
+function nginxConf(dir: string, port: number, gateways: readonly string[]): string {
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  # The gateways answer 413 themselves, as JSON, past their own 1 MiB limit.
+  client_max_body_size 2m;
+  upstream gateways {
+${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    # With its port: the gateways check a cookie-borne POST's Origin against it.
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    location / { proxy_pass http://gateways; }
+    location = /api/results/stream {
+      proxy_pass http://gateways;
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }
+  }
+}
+`
+}
+
+function start(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, log: (name: string, line: string) => void, ready: RegExp | undefined): Promise<ServiceProcess> {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let seen = ''
+  const lines = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line !== '') log(name, line)
+  }
+  child.stderr!.on('data', lines)
+  return new Promise((resolve, reject) => {
+    if (ready === undefined) {
+      child.stdout!.on('data', lines)
+      // nginx prints nothing when it starts well: give it a moment to fail on its config.
+      const timer = setTimeout(() => resolve({ name, child, url: undefined }), 300)
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`${name} exited with ${code} at start`))
+      })
+      return
+    }
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000)
+    const onExit = (code: number | null) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited with ${code} at start`))
+    }
+    child.once('exit', onExit)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      lines(chunk)
+      if (seen === '\0') return
+      seen += chunk.toString()
+      const m = ready.exec(seen)
+      if (m === null) return
+      seen = '\0'
+      clearTimeout(timer)
+      child.off('exit', onExit)
+      resolve({ name, child, url: m[1] })
+    })
+  })
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await gone
+  clearTimeout(timer)
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const res = await fetch(url)
+      if (res.ok) return
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** Creates the database of `url` when it does not exist yet (the tally migrates it). */
+async function ensureDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg')
+  const target = new URL(url)
+  const name = decodeURIComponent(target.pathname.slice(1))
+  const admin = new URL(url)
+  admin.pathname = '/postgres'
+  const client = new pg.Client({ connectionString: admin.toString() })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (rowCount === 0) {
+      process.stdout.write(`creating database "${name}"\n`)
+      await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
+    }
+  } finally {
+    await client.end()
+  }
+}
+
+/** `npm run vote:cluster -- --gateways 2 --workers 3 [--port 8080]`. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { gateways: { type: 'string', default: '2' }, workers: { type: 'string', default: '3' }, port: { type: 'string', default: '8080' } },
+  })
+  const count = (v: string, name: string, min: number) => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number from ${min}`)
+    return n
+  }
+  const config = fromEnvironment()
+  await ensureDatabase(config.databaseUrl)
+  if (config.generated) process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
+  const cluster = await startCluster({
+    gateways: count(values.gateways, 'gateways', 1),
+    workers: count(values.workers, 'workers', 1),
+    port: count(values.port, 'port', 0),
+    amqpUrl: config.amqpUrl,
+    databaseUrl: config.databaseUrl,
+    prefix: config.prefix,
+    jwtSecret: config.generated ? randomBytes(32).toString('base64url') : config.jwtSecret,
+    log: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
+  })
+  process.stdout.write(`vote cluster: ${cluster.gateways.length} gateways, ${cluster.workers.length} tally workers, auth and results behind nginx\n`)
+  process.stdout.write(`  vote:    ${cluster.url}/\n  results: ${cluster.url}/results\nCtrl-C stops every process.\n`)
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`\n${signal}: stopping the cluster\n`)
+    await cluster.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`vote cluster failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  })
+}

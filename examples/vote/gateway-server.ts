@@ -1,0 +1,36 @@
+import { createAmqpTransport } from 'stoa/amqp'
+import { fromEnvironment } from './config.js'
+import { gatewayService } from './services/gateway.js'
+import { serveGateway } from './web/server.js'
+
+/**
+ * One vote gateway of the distributed mode: the gateway service with its pages on `PORT`
+ * (default: a free port), reaching auth and results over RabbitMQ (`AMQP_URL`, queue names
+ * under `VOTE_PREFIX`) and sending votes to the tally workers' durable queue. Prints
+ * `vote listening on <url>` once it takes requests; SIGTERM or SIGINT stop it gracefully.
+ * `npm run vote:cluster` starts N of them behind nginx.
+ */
+async function main(): Promise<void> {
+  const config = fromEnvironment()
+  const gateway = gatewayService(config.jwtSecret).create()
+  // Acts to auth and to results each go to their own service's queue; tasks leave through the
+  // first client, and every transport sends persistent, confirmed messages.
+  const common = { url: config.amqpUrl, prefix: config.prefix, connectionName: `${config.prefix} vote gateway ${process.pid}` }
+  gateway.client(createAmqpTransport({ ...common, target: 'auth' }), ['role:auth'])
+  gateway.client(createAmqpTransport({ ...common, target: 'results' }), ['role:results'])
+  await gateway.ready()
+  const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })
+  process.stdout.write(`vote listening on ${server.url}\n`)
+  const stop = async () => {
+    await server.close()
+    await gateway.close()
+    process.exit(0)
+  }
+  process.once('SIGTERM', () => void stop())
+  process.once('SIGINT', () => void stop())
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`vote gateway failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

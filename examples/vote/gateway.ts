@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { action, definePlugin } from 'stoa'
+
+/**
+ * The vote gateway's action: `role:vote,cmd:cast` `{ choice }` for the verified voter (the jwt
+ * plugin sets `ctx.identity`, the authz plugin requires `vote:cast`). It stamps the vote with
+ * an id and the time it was accepted, sends the task `tally.vote.record`, and answers only once
+ * the send resolved: on RabbitMQ, once the broker confirmed the persistent message; embedded,
+ * once the hand-over is committed to the database. It never touches the database itself.
+ */
+export const voteGateway = definePlugin({
+  name: 'vote',
+  actions: {
+    'role:vote,cmd:cast': action({
+      permission: 'vote:cast',
+      description: 'casts the caller\'s vote: 202 with its id once the task is safely queued',
+      schema: z.object({ choice: z.enum(['cats', 'dogs']) }),
+      handler: async (msg, ctx) => {
+        // authz let the call in: the identity is set.
+        const voter = ctx.identity!.sub
+        const vote = { voteId: randomUUID(), voter, choice: msg.choice, acceptedAt: Date.now() }
+        await ctx.send('tally.vote.record', vote)
+        return { voteId: vote.voteId, acceptedAt: vote.acceptedAt }
+      },
+    }),
+  },
+})
+
+/** The gateway's API routes (the web plugin's compact form), under `/api`. */
+export const apiRoutes = {
+  'POST /login': 'role:auth,cmd:login',
+  'POST /votes': { pattern: 'role:vote,cmd:cast', status: 202 },
+  'GET /results': 'role:results,cmd:get',
+} as const
+
+/** What each global role may do at the gateway (the authz plugin's map). */
+export const gatewayRoles = { voter: ['vote:cast'] }

@@ -1,0 +1,14 @@
+import { defineService } from 'stoa'
+import { auth } from '../auth.js'
+import { fromEnvironment } from '../config.js'
+
+/** The authentication service signing with `secret`. */
+export function authService(secret: string) {
+  return defineService({ name: 'auth', plugins: [[auth, { secret }]] })
+}
+
+/**
+ * The authentication service with `JWT_SECRET` (shared with the gateways), as `stoa serve` runs
+ * it.
+ */
+export default authService(fromEnvironment().jwtSecret)

@@ -1,0 +1,27 @@
+import type { ServiceOptions } from 'stoa'
+import { defineService } from 'stoa'
+import authz from 'stoa/authz'
+import jwt from 'stoa/jwt'
+import web from 'stoa/web'
+import { fromEnvironment } from '../config.js'
+import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
+
+/**
+ * The vote gateway: verifies voters' tokens (the jwt plugin, HS256 with `secret`) from the
+ * Authorization header or the login cookie (a cookie-borne POST must come from this origin),
+ * requires `vote:cast` (authz: the role `voter`) and serves the API routes under `/api`. Login
+ * and results are remote actions of the auth and results services, reached through the client
+ * transports the runner gives it.
+ */
+export function gatewayService(secret: string, before: ServiceOptions['plugins'] = []) {
+  return defineService({
+    name: 'vote',
+    plugins: [...before, [jwt, { secret }], [authz, { roles: gatewayRoles }], voteGateway, [web, { prefix: '/api', routes: apiRoutes, cookie: {} }]],
+  })
+}
+
+/**
+ * The gateway with `JWT_SECRET` (which the auth service must share: `npm run vote:cluster`
+ * sets it for every process). `examples/vote/gateway-server.ts` runs it with its pages.
+ */
+export default gatewayService(fromEnvironment().jwtSecret)

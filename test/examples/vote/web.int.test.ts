@@ -1,0 +1,76 @@
+import { expect } from 'chai'
+import type { Stoa } from 'stoa'
+import { createStoa } from 'stoa'
+import { signToken } from 'stoa/jwt'
+import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import { authService } from '../../../examples/vote/services/auth.js'
+import { gatewayService } from '../../../examples/vote/services/gateway.js'
+import type { GatewayServer } from '../../../examples/vote/web/server.js'
+import { CONTENT_SECURITY_POLICY, serveGateway } from '../../../examples/vote/web/server.js'
+
+const SECRET = 'vote-web-test-secret-of-forty-characters'
+
+describe('examples/vote gateway over HTTP: 202 for a vote, the error table\'s 4xx for anything else', () => {
+  let gateway: Stoa<any>
+  let tally: Stoa<any>
+  let auth: Stoa<any>
+  let server: GatewayServer
+  let token: string
+
+  before(async () => {
+    const bus = createMemoryBus()
+    tally = createStoa({ name: 'tally' }).add('task:tally.vote.record', () => undefined)
+    tally.listen(createMemoryTransport({ bus }))
+    auth = authService(SECRET).create()
+    auth.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    gateway = gatewayService(SECRET).create()
+    gateway.client(createMemoryTransport({ bus }), ['role:auth'])
+    await Promise.all([tally.ready(), auth.ready(), gateway.ready()])
+    server = await serveGateway(gateway)
+    token = signToken({ sub: 'ada', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
+  })
+  after(async () => {
+    await server?.close()
+    for (const s of [gateway, auth, tally]) await s?.close()
+  })
+
+  const vote = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, body })
+  async function refused(res: Response): Promise<[number, string]> {
+    const text = await res.text()
+    expect(text).not.to.match(/\n\s+at /)
+    return [res.status, (JSON.parse(text) as { error: { code: string } }).error.code]
+  }
+
+  it('answers a vote 202 with its id and accepted time', async () => {
+    const res = await vote('{"choice":"dogs"}')
+    expect(res.status).to.equal(202)
+    expect(await res.json()).to.have.keys('voteId', 'acceptedAt')
+  })
+
+  it('logs a voter in with a token in the body and in an HttpOnly cookie', async () => {
+    const res = await fetch(`${server.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada"}' })
+    expect(res.status).to.equal(200)
+    expect(((await res.json()) as { sub: string }).sub).to.equal('ada')
+    expect(res.headers.get('set-cookie')).to.match(/^stoa_token=[\w.-]+;.*HttpOnly/i)
+  })
+
+  it('refuses bad input with 400, 401, 413 and 415, never a 5xx', async () => {
+    expect(await refused(await vote('{"choice":"fish"}'))).to.deep.equal([400, 'INVALID_MESSAGE'])
+    expect(await refused(await vote('{"choice":'))).to.deep.equal([400, 'INVALID_JSON'])
+    expect(await refused(await vote('{"choice":"cats"}', { authorization: 'Bearer not.a.token' }))).to.deep.equal([401, 'UNAUTHENTICATED'])
+    expect(await refused(await fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"choice":"cats"}' }))).to.deep.equal([401, 'UNAUTHENTICATED'])
+    expect(await refused(await vote(' '.repeat(1024 * 1024 + 10)))).to.deep.equal([413, 'PAYLOAD_TOO_LARGE'])
+    expect(await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' }))).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
+  })
+
+  it('serves the pages with a strict Content-Security-Policy', async () => {
+    for (const path of ['/', '/results', '/assets/vote.js']) {
+      const res = await fetch(`${server.url}${path}`)
+      expect(res.status).to.equal(200)
+      expect(res.headers.get('content-security-policy')).to.equal(CONTENT_SECURITY_POLICY)
+    }
+    expect(CONTENT_SECURITY_POLICY).to.include("default-src 'none'").and.include("script-src 'self'").and.not.include('unsafe')
+    expect((await fetch(`${server.url}/assets/..%2Fserver.ts`)).status).to.equal(404)
+  })
+})

@@ -37,10 +37,12 @@ export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
  *   handler: (msg) => ({ answer: msg.left + msg.right }),
  * })
  */
-export function action<S extends Schema, R>(def: ActionOptions<S> & {
-  schema: S
-  handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
-}): ActionDef<SchemaInput<S>, Awaited<R>>
+export function action<S extends Schema, R>(
+  def: ActionOptions<S> & {
+    schema: S
+    handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
+  },
+): ActionDef<SchemaInput<S>, Awaited<R>>
 export function action<R>(def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> }): ActionDef<Message, Awaited<R>>
 export function action(def: ActionOptions & { handler: Action }): ActionDef {
   return def

@@ -162,7 +162,15 @@ export class Context {
     if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
     // Another token is another identity: it is verified afresh, never inherited.
     const own = opts?.token === undefined || opts.token === this.token
-    return { id: newId(), trace: this.trace, deadline, timeoutMs: this.timeoutMs, token: own ? this.token : opts.token, caller, identity: own ? this.identity : undefined }
+    return {
+      id: newId(),
+      trace: this.trace,
+      deadline,
+      timeoutMs: this.timeoutMs,
+      token: own ? this.token : opts.token,
+      caller,
+      identity: own ? this.identity : undefined,
+    }
   }
 }
 

@@ -83,7 +83,9 @@ export class Delivery {
   /** Runs every local subscriber of an event; rejects with the first failure. */
   async subscribers(name: string, data: Message, meta: CallMeta): Promise<void> {
     const msg: Message = mergeMessages(data, { event: name })
-    const results = await Promise.allSettled(this.host.registry.subscribersOf(name).map((entry) => this.host.run(entry, msg, { ...meta, id: undefined }, undefined)))
+    const results = await Promise.allSettled(
+      this.host.registry.subscribersOf(name).map((entry) => this.host.run(entry, msg, { ...meta, id: undefined }, undefined)),
+    )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
   }

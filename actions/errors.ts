@@ -19,7 +19,7 @@ export interface ErrorSpec {
 const table = {
   NOT_FOUND: { http: 404, retryable: false, exit: 1, summary: 'no action, task handler, prior or web route matches' },
   METHOD_NOT_ALLOWED: { http: 405, retryable: false, exit: 1, summary: 'a web path has routes, but none for this method' },
-  INVALID_MESSAGE: { http: 400, retryable: false, exit: 1, summary: 'the message failed the action\'s schema' },
+  INVALID_MESSAGE: { http: 400, retryable: false, exit: 1, summary: "the message failed the action's schema" },
   INVALID_NAME: { http: 400, retryable: false, exit: 1, summary: 'an event or task name breaks the naming rules' },
   INVALID_PATTERN: { http: 400, retryable: false, exit: 1, summary: 'a pattern is malformed or holds a forbidden key' },
   INVALID_OPTIONS: { http: 500, retryable: false, exit: 1, summary: 'options failed validation at startup' },
@@ -50,7 +50,6 @@ export interface StoaErrorJSON {
   message: string
   details?: Record<string, unknown>
 }
-
 
 /** Marks errors made by any copy of stoa; a registered symbol is the same in every copy. */
 const BRAND = Symbol.for('stoa.StoaError')
@@ -90,9 +89,7 @@ export class StoaError extends Error {
 
   /** The wire form: code, message and details, never the stack or the cause. */
   toJSON(): StoaErrorJSON {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details }
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details }
   }
 
   /**

@@ -13,7 +13,7 @@ import { Lifecycle, closedError } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
-import type { Message, } from './pattern.js'
+import type { Message } from './pattern.js'
 import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
 import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
 import { PluginSet, isPlugin, validateOptions } from './plugin.js'
@@ -138,8 +138,7 @@ export class Stoa<T extends ActionTypes = {}> {
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): this {
     const pat = toPattern(pattern as string)
     if ('task' in pat) assertTaskName(pat.task)
-    const def: ActionOptions & { handler: Action<any, unknown> } =
-      typeof action === 'function' ? { ...options, handler: action } : { ...action, ...options }
+    const def: ActionOptions & { handler: Action<any, unknown> } = typeof action === 'function' ? { ...options, handler: action } : { ...action, ...options }
     if (typeof def.handler !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
@@ -294,7 +293,12 @@ export class Stoa<T extends ActionTypes = {}> {
     if (route === undefined) return Promise.reject(notFound(msg))
     const entry = route.data
     if (opts === undefined) {
-      return this.run(entry, msg, { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name }, undefined)
+      return this.run(
+        entry,
+        msg,
+        { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name },
+        undefined,
+      )
     }
     return this.run(
       entry,
@@ -342,7 +346,15 @@ export class Stoa<T extends ActionTypes = {}> {
     if (entry === undefined) {
       return Promise.reject(new StoaError('NOT_FOUND', `no prior action for "${ctx.pattern}"`, { pattern: ctx.pattern }))
     }
-    const meta: CallMeta = { id: undefined, trace: ctx.trace, deadline: ctx.deadline, timeoutMs: this.timeoutMs, token: ctx.token, caller: ctx.caller, identity: ctx.identity }
+    const meta: CallMeta = {
+      id: undefined,
+      trace: ctx.trace,
+      deadline: ctx.deadline,
+      timeoutMs: this.timeoutMs,
+      token: ctx.token,
+      caller: ctx.caller,
+      identity: ctx.identity,
+    }
     return this.run(entry, msg, meta, ctx, true)
   }
 
@@ -439,11 +451,26 @@ export class Stoa<T extends ActionTypes = {}> {
   dispatch(e: Envelope): Promise<Reply> {
     const phase = this.life.phase
     if (phase === 'closing' || phase === 'closed') return Promise.resolve(errorReply(closedError(this.name)))
-    if (phase === 'starting') return this.life.ready().then(() => this.dispatch(e), (err) => errorReply(toStoaError(err)))
+    if (phase === 'starting')
+      return this.life.ready().then(
+        () => this.dispatch(e),
+        (err) => errorReply(toStoaError(err)),
+      )
     const meta = e.meta
     const now = Date.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
-    const full = { id: meta.id, trace: meta.trace, deadline, timeoutMs: this.timeoutMs, token: meta.token, caller: meta.caller, headers: meta.headers, traceparent: meta.traceparent, tracestate: meta.tracestate, transport: meta.transport }
+    const full = {
+      id: meta.id,
+      trace: meta.trace,
+      deadline,
+      timeoutMs: this.timeoutMs,
+      token: meta.token,
+      caller: meta.caller,
+      headers: meta.headers,
+      traceparent: meta.traceparent,
+      tracestate: meta.tracestate,
+      transport: meta.transport,
+    }
     let work: Promise<unknown>
     try {
       if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')

@@ -8,12 +8,73 @@ const GLOB_SEGMENT = /^(?:\*|[a-z][a-z0-9-]*\*?)$/
  * regular verbs are recognised by their ending, these by name.
  */
 const IRREGULAR_PAST = new Set([
-  'begun', 'bought', 'brought', 'built', 'bound', 'broken', 'caught', 'chosen', 'cut', 'dealt', 'done', 'drawn',
-  'driven', 'fed', 'felt', 'found', 'forgotten', 'frozen', 'given', 'gone', 'got', 'grown', 'held', 'hidden', 'hit',
-  'kept', 'known', 'laid', 'led', 'left', 'lent', 'lost', 'made', 'met', 'paid', 'put', 'quit', 'read', 'reset', 'rewritten',
-  'risen', 'run', 'said', 'seen', 'sent', 'set', 'shown', 'shut', 'sold', 'split', 'spent', 'spoken', 'stolen',
-  'struck', 'stuck', 'swept', 'taken', 'taught', 'thrown', 'told', 'undone', 'understood', 'upheld', 'withdrawn',
-  'woken', 'won', 'written',
+  'begun',
+  'bought',
+  'brought',
+  'built',
+  'bound',
+  'broken',
+  'caught',
+  'chosen',
+  'cut',
+  'dealt',
+  'done',
+  'drawn',
+  'driven',
+  'fed',
+  'felt',
+  'found',
+  'forgotten',
+  'frozen',
+  'given',
+  'gone',
+  'got',
+  'grown',
+  'held',
+  'hidden',
+  'hit',
+  'kept',
+  'known',
+  'laid',
+  'led',
+  'left',
+  'lent',
+  'lost',
+  'made',
+  'met',
+  'paid',
+  'put',
+  'quit',
+  'read',
+  'reset',
+  'rewritten',
+  'risen',
+  'run',
+  'said',
+  'seen',
+  'sent',
+  'set',
+  'shown',
+  'shut',
+  'sold',
+  'split',
+  'spent',
+  'spoken',
+  'stolen',
+  'struck',
+  'stuck',
+  'swept',
+  'taken',
+  'taught',
+  'thrown',
+  'told',
+  'undone',
+  'understood',
+  'upheld',
+  'withdrawn',
+  'woken',
+  'won',
+  'written',
 ])
 
 function isPastTense(verb: string): boolean {
@@ -27,11 +88,9 @@ function isPastTense(verb: string): boolean {
 export function assertEventName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 2 || !parts.every((p) => SEGMENT.test(p)) || !isPastTense(parts[1]!)) {
-    throw new StoaError(
-      'INVALID_NAME',
-      `event name "${String(name)}" must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`,
-      { name: String(name) },
-    )
+    throw new StoaError('INVALID_NAME', `event name "${String(name)}" must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`, {
+      name: String(name),
+    })
   }
 }
 
@@ -54,11 +113,7 @@ export function assertEventSubscription(name: unknown): asserts name is string {
 export function assertTaskName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) {
-    throw new StoaError(
-      'INVALID_NAME',
-      `task name "${String(name)}" must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`,
-      { name: String(name) },
-    )
+    throw new StoaError('INVALID_NAME', `task name "${String(name)}" must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`, { name: String(name) })
   }
 }
 

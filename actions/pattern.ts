@@ -137,9 +137,10 @@ export function patternString(pattern: Pattern): string {
   let s = ''
   for (const key of Object.keys(pattern).sort()) {
     const v = pattern[key]!
-    const text = typeof v === 'string' && (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
-      ? `'${v.replace(/['\\]/g, '\\$&')}'`
-      : String(v)
+    const text =
+      typeof v === 'string' && (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
+        ? `'${v.replace(/['\\]/g, '\\$&')}'`
+        : String(v)
     s += `${(s === '' ? '' : ',') + key}:${text}`
   }
   return s

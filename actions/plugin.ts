@@ -48,13 +48,14 @@ export type OptionsInput<O> = O extends Schema ? SchemaInput<O> : Record<string,
  * The arguments after the plugin in `use(plugin, ...)`: options are required exactly when the
  * schema has required fields, so a missing required option does not compile.
  */
-export type UseArgs<P> = P extends Plugin<string, infer O, any>
-  ? O extends Schema
-    ? {} extends SchemaInput<O>
-      ? [options?: SchemaInput<O>, use?: UseOptions]
-      : [options: SchemaInput<O>, use?: UseOptions]
-    : [options?: Record<string, never>, use?: UseOptions]
-  : [options?: Record<string, unknown>, use?: UseOptions]
+export type UseArgs<P> =
+  P extends Plugin<string, infer O, any>
+    ? O extends Schema
+      ? {} extends SchemaInput<O>
+        ? [options?: SchemaInput<O>, use?: UseOptions]
+        : [options: SchemaInput<O>, use?: UseOptions]
+      : [options?: Record<string, never>, use?: UseOptions]
+    : [options?: Record<string, unknown>, use?: UseOptions]
 
 /** How a plugin is loaded. */
 export interface UseOptions {
@@ -206,9 +207,14 @@ export class PluginSet implements PluginLoader {
       } catch (err) {
         const e = toStoaError(err)
         const text = err instanceof Error ? err.message : String(err)
-        throw new StoaError(e.code === 'ACTION_FAILED' ? 'INVALID_PLUGIN' : e.code, `plugin "${info.fullname}" failed to start: ${text}`, {
-          plugin: info.fullname,
-        }, { cause: err })
+        throw new StoaError(
+          e.code === 'ACTION_FAILED' ? 'INVALID_PLUGIN' : e.code,
+          `plugin "${info.fullname}" failed to start: ${text}`,
+          {
+            plugin: info.fullname,
+          },
+          { cause: err },
+        )
       }
       if (typeof hook === 'function') this.collect(hook)
     })

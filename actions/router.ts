@@ -99,10 +99,7 @@ export class Router<T> {
       const tests = keys.map((k) => (isGlob(pattern[k]) ? globToRegExp(String(pattern[k])) : String(pattern[k])))
       const literals = keys.reduce((n, k) => n + (isGlob(pattern[k]) ? String(pattern[k]).replace(/[*?]/g, '').length : 0), 0)
       shape.globs.push({ route, tests, exactCount: tests.filter((t) => typeof t === 'string').length, literals })
-      shape.globs.sort(
-        (a, b) =>
-          b.exactCount - a.exactCount || b.literals - a.literals || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0),
-      )
+      shape.globs.sort((a, b) => b.exactCount - a.exactCount || b.literals - a.literals || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0))
     } else {
       let level = shape.exact
       for (let i = 0; i < keys.length - 1; i++) {
@@ -171,10 +168,13 @@ export class Router<T> {
    */
   list(partial?: Readonly<Record<string, unknown>>): Route<T>[] {
     const out: Route<T>[] = []
-    const filters = partial === undefined ? [] : Object.keys(partial).map((k) => {
-      const v = partial[k]
-      return { k, test: isGlob(v) ? globToRegExp(String(v)) : String(v) }
-    })
+    const filters =
+      partial === undefined
+        ? []
+        : Object.keys(partial).map((k) => {
+            const v = partial[k]
+            return { k, test: isGlob(v) ? globToRegExp(String(v)) : String(v) }
+          })
     for (const route of this.byKey.values()) {
       const ok = filters.every(({ k, test }) => {
         if (!(k in route.pattern)) return false

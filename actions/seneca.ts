@@ -125,8 +125,10 @@ interface SenecaDelegate {
 }
 
 function makeDelegate(host: SenecaHost, ctx: Context | undefined, shared: Message): SenecaDelegate {
-  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) =>
-    host.log[level]({ args: args.map((a) => (a instanceof Error ? a.message : a)) }, 'seneca plugin')
+  const log =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      host.log[level]({ args: args.map((a) => (a instanceof Error ? a.message : a)) }, 'seneca plugin')
   const self: SenecaDelegate = {
     add(pattern, second, third) {
       const action = (typeof second === 'function' ? second : third) as SenecaAction | undefined

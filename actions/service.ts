@@ -4,7 +4,10 @@ import { StoaError } from './errors.js'
 import type { Plugin } from './plugin.js'
 
 /** A plugin to load, alone or with its options. */
-export type ServicePlugin = Plugin<string, any, any> | ((this: any, options: any) => unknown) | readonly [Plugin<string, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
+export type ServicePlugin =
+  | Plugin<string, any, any>
+  | ((this: any, options: any) => unknown)
+  | readonly [Plugin<string, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
 
 /** What a service module declares. */
 export interface ServiceOptions extends StoaOptions {

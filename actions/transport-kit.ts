@@ -41,10 +41,13 @@ export async function settleWithin(work: Promise<unknown>, graceMs: number): Pro
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))
   try {
-    return await Promise.race([work.then(
-      () => true,
-      () => true,
-    ), late])
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ])
   } finally {
     clearTimeout(timer)
   }

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url'
  * JSON line of ratios.
  */
 const dir = fileURLToPath(new URL('.', import.meta.url))
-const all = readdirSync(dir).filter((d) => statSync(dir + d).isDirectory() && readdirSync(dir + d).includes('index.ts')).sort()
+const all = readdirSync(dir)
+  .filter((d) => statSync(dir + d).isDirectory() && readdirSync(dir + d).includes('index.ts'))
+  .sort()
 const wanted = process.argv.slice(2)
 const unknown = wanted.filter((w) => !all.includes(w))
 if (unknown.length > 0) {

@@ -33,11 +33,7 @@ export interface ErrorLike {
  * errors come from another copy of the class than the one the CLI loaded.
  */
 export function isStoaErrorLike(err: unknown): err is ErrorLike {
-  return (
-    err instanceof Error &&
-    err.name === 'StoaError' &&
-    isErrorCode((err as { code?: unknown }).code)
-  )
+  return err instanceof Error && err.name === 'StoaError' && isErrorCode((err as { code?: unknown }).code)
 }
 
 /**

@@ -103,7 +103,8 @@ export function lambdaUrl(text: string): { functionName: string; region?: string
   if (functionName === '') throw new UsageError('a lambda: URL names the function: lambda:<function-name or ARN>')
   const out: { functionName: string; region?: string; endpoint?: string; qualifier?: string } = { functionName }
   for (const [key, value] of new URLSearchParams(q < 0 ? '' : rest.slice(q + 1))) {
-    if (!(LAMBDA_PARAMS as readonly string[]).includes(key)) throw new UsageError(`a lambda: URL takes ${LAMBDA_PARAMS.map((p) => `?${p}=`).join(', ')}; not "${key}"`)
+    if (!(LAMBDA_PARAMS as readonly string[]).includes(key))
+      throw new UsageError(`a lambda: URL takes ${LAMBDA_PARAMS.map((p) => `?${p}=`).join(', ')}; not "${key}"`)
     if (value !== '') out[key as (typeof LAMBDA_PARAMS)[number]] = value
   }
   return out

@@ -80,7 +80,9 @@ Examples:
   },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
-    usage: ['stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]'],
+    usage: [
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+    ],
     options: {
       ...common,
       http: { type: 'string' },

@@ -51,7 +51,7 @@ describe('architecture: the direction of imports', () => {
     }
   })
 
-  it('lets examples use the application entry point only, not the transport authors\' one', () => {
+  it("lets examples use the application entry point only, not the transport authors' one", () => {
     for (const file of sources('examples')) {
       for (const target of localTargets(file)) {
         if (target.startsWith('actions')) expect(target, `${file} imports ${target}`).to.equal(join('actions', 'index.js'))
@@ -87,7 +87,11 @@ describe('architecture: the direction of imports', () => {
 
   it('has no import cycle in the kernel', () => {
     const graph = new Map<string, string[]>()
-    for (const file of sources('actions')) graph.set(file.replace(/\.ts$/, '.js'), localTargets(file).filter((t) => t.startsWith('actions/')))
+    for (const file of sources('actions'))
+      graph.set(
+        file.replace(/\.ts$/, '.js'),
+        localTargets(file).filter((t) => t.startsWith('actions/')),
+      )
     const done = new Set<string>()
     const visit = (node: string, path: string[]): void => {
       const at = path.indexOf(node)
@@ -101,7 +105,11 @@ describe('architecture: the direction of imports', () => {
 
   it('keeps the kernel dependencies to a short list', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
-    const kernelImports = new Set(sources('actions').flatMap(imports).filter((s) => !s.startsWith('.') && !s.startsWith('node:')))
+    const kernelImports = new Set(
+      sources('actions')
+        .flatMap(imports)
+        .filter((s) => !s.startsWith('.') && !s.startsWith('node:')),
+    )
     for (const spec of kernelImports) expect(pkg.dependencies, `kernel imports ${spec}`).to.have.property(spec)
     expect([...kernelImports]).to.deep.equal(['@standard-schema/spec'])
   })

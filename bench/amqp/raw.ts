@@ -38,13 +38,17 @@ if (mode === 'server') {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true })
   const ch = await conn.createChannel()
   const waiting = new Map<string, (v: unknown) => void>()
-  await ch.consume('amq.rabbitmq.reply-to', (m) => {
-    if (m === null) return
-    const id = m.properties.correlationId as string
-    const resolve = waiting.get(id)
-    waiting.delete(id)
-    resolve?.(JSON.parse(m.content.toString()))
-  }, { noAck: true })
+  await ch.consume(
+    'amq.rabbitmq.reply-to',
+    (m) => {
+      if (m === null) return
+      const id = m.properties.correlationId as string
+      const resolve = waiting.get(id)
+      waiting.delete(id)
+      resolve?.(JSON.parse(m.content.toString()))
+    },
+    { noAck: true },
+  )
   let seq = 0
   const call = () =>
     new Promise((resolve) => {
@@ -60,8 +64,12 @@ if (mode === 'server') {
   const confirm = await conn.createConfirmChannel()
   const send = (i: number) =>
     new Promise<void>((resolve, reject) => {
-      confirm.publish('', taskQueue(run), Buffer.from(JSON.stringify({ voter: `v${i}`, choice: 'a' })), { persistent: true, contentType: 'application/json' }, (err: unknown) =>
-        err == null ? resolve() : reject(err as Error),
+      confirm.publish(
+        '',
+        taskQueue(run),
+        Buffer.from(JSON.stringify({ voter: `v${i}`, choice: 'a' })),
+        { persistent: true, contentType: 'application/json' },
+        (err: unknown) => (err == null ? resolve() : reject(err as Error)),
       )
     })
   const tasks = await taskFigures(send, () => server.waitFor('tasks-done'))

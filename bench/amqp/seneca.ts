@@ -29,8 +29,7 @@ if (server) {
   const srv = await startServer(import.meta.url, [variant])
   const s = seneca().client(transport)
   await new Promise((r) => s.ready(r))
-  const call = () =>
-    new Promise((resolve, reject) => s.act(PIN, { left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))))
+  const call = () => new Promise((resolve, reject) => s.act(PIN, { left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))))
   const rpc = await rpcFigures(call)
   await srv.stop()
   await new Promise((r) => s.close(r))

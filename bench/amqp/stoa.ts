@@ -26,7 +26,10 @@ if (mode === 'server') {
   const stoa = createStoa({ name: 'gateway', logger: quiet }).client(createAmqpTransport({ url: AMQP_URL, prefix: run, target: 'bench' }), ['role:math'])
   await stoa.ready()
   const rpc = await rpcFigures(() => stoa.act('role:math,cmd:sum', { left: 1, right: 2 }))
-  const tasks = await taskFigures((i) => stoa.send('bench.vote.record', { voter: `v${i}`, choice: 'a' }), () => server.waitFor('tasks-done'))
+  const tasks = await taskFigures(
+    (i) => stoa.send('bench.vote.record', { voter: `v${i}`, choice: 'a' }),
+    () => server.waitFor('tasks-done'),
+  )
   await server.stop()
   await stoa.close()
   // Remove what the run declared (deleting a queue that does not exist is not an error).

@@ -18,7 +18,6 @@ const require = createRequire(import.meta.url)
 const IN_FLIGHT = 100
 const quiet = { error() {}, warn() {}, info() {}, debug() {} }
 
-
 async function client(url: string): Promise<{ act: () => Promise<unknown>; close: () => Promise<void> }> {
   if (kind === 'stoa-http') {
     const stoa = createStoa({ name: 'bench-client', logger: quiet })
@@ -33,7 +32,14 @@ async function client(url: string): Promise<{ act: () => Promise<unknown>; close
     const act = () =>
       new Promise<unknown>((resolve, reject) => {
         const req = request(
-          { agent, hostname: u.hostname, port: u.port, path: '/act', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+          {
+            agent,
+            hostname: u.hostname,
+            port: u.port,
+            path: '/act',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': body.length },
+          },
           (res) => {
             const chunks: Buffer[] = []
             res.on('data', (c: Buffer) => chunks.push(c))
@@ -46,10 +52,17 @@ async function client(url: string): Promise<{ act: () => Promise<unknown>; close
     return { act, close: async () => agent.destroy() }
   }
   const Seneca = require('seneca')
-  const seneca = Seneca({ log: 'silent', system: { close_signals: {} } }).client({ type: 'http', port: Number(new URL(url).port), host: '127.0.0.1', pin: 'role:math' })
+  const seneca = Seneca({ log: 'silent', system: { close_signals: {} } }).client({
+    type: 'http',
+    port: Number(new URL(url).port),
+    host: '127.0.0.1',
+    pin: 'role:math',
+  })
   await new Promise<void>((r) => seneca.ready(() => r()))
   const act = () =>
-    new Promise<unknown>((resolve, reject) => seneca.act({ role: 'math', cmd: 'sum', left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))))
+    new Promise<unknown>((resolve, reject) =>
+      seneca.act({ role: 'math', cmd: 'sum', left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))),
+    )
   return { act, close: () => new Promise<void>((r) => seneca.close(() => r())) }
 }
 

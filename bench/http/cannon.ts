@@ -14,7 +14,6 @@ const seconds = Number(secondsText ?? 3)
 const cannonBin = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url))
 const ACT_BODY = '{"role":"math","cmd":"sum","left":1,"right":2}'
 
-
 function cannon(target: string, connections: number, duration: number): Promise<Record<string, any>> {
   const args = [cannonBin, '-j', '-c', String(connections), '-d', String(duration)]
   if (mode === 'act') args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', ACT_BODY)

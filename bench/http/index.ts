@@ -63,7 +63,14 @@ export default async function http(): Promise<void> {
   const errors = Object.fromEntries(contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]))
   const table = [
     ['contestant', 'req/s (median)', 'spread', 'server CPU µs/req', 'p99 ms', 'errors'],
-    ...contestants.map((c) => [c.name, String(sig(ops[c.name]!)), `${Math.round(spreads[c.name]! * 100)}%`, String(cpuUs[c.name]), String(p99[c.name]), String(errors[c.name])]),
+    ...contestants.map((c) => [
+      c.name,
+      String(sig(ops[c.name]!)),
+      `${Math.round(spreads[c.name]! * 100)}%`,
+      String(cpuUs[c.name]),
+      String(p99[c.name]),
+      String(errors[c.name]),
+    ]),
   ]
   report('http', table, { ratios, ops, cpuUs, cpuRatios, spreads, p99, errors, rounds, seconds: Number(seconds) })
 }

@@ -96,7 +96,11 @@ switch (kind) {
     const port = await freePort()
     const broker = new ServiceBroker({ logger: false, metrics: false, tracing: false })
     broker.createService({ name: 'math', actions: { sum: (ctx: any) => sum(ctx.params.left, ctx.params.right) } })
-    broker.createService({ name: 'api', mixins: [ApiService], settings: { port, ip: '127.0.0.1', logRequest: null, logResponse: null, routes: [{ path: '/', aliases: { 'GET sum': 'math.sum' } }] } })
+    broker.createService({
+      name: 'api',
+      mixins: [ApiService],
+      settings: { port, ip: '127.0.0.1', logRequest: null, logResponse: null, routes: [{ path: '/', aliases: { 'GET sum': 'math.sum' } }] },
+    })
     await broker.start()
     ready(`http://127.0.0.1:${port}`)
     break

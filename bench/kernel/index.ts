@@ -12,12 +12,25 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * a pattern string and data, `act('role:bench,cmd:c42', { left, right })`, as the README does.
  */
 export default async function kernel(): Promise<void> {
-  const names = ['bare', 'stoa', 'stoa-hooks-0', 'stoa-hooks-3', 'stoa-string', 'moleculer', 'stoa-async', 'moleculer-async', 'stoa-schema', 'router', 'patrun', 'seneca']
+  const names = [
+    'bare',
+    'stoa',
+    'stoa-hooks-0',
+    'stoa-hooks-3',
+    'stoa-string',
+    'moleculer',
+    'stoa-async',
+    'moleculer-async',
+    'stoa-schema',
+    'router',
+    'patrun',
+    'seneca',
+  ]
   const contestants: Contestant[] = names.map((name) => ({
     name,
     file: 'kernel/worker.ts',
     args: [name],
-    env: { BENCH_MS: name === 'seneca' ? '800' : process.env.BENCH_MS ?? '1500' },
+    env: { BENCH_MS: name === 'seneca' ? '800' : (process.env.BENCH_MS ?? '1500') },
   }))
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
   const all = await alternate(contestants, rounds)
@@ -25,7 +38,13 @@ export default async function kernel(): Promise<void> {
   const conc = (n: string) => med(all, n, 'conc')
   const table = [
     ['contestant', 'sequential ops/s', 'spread', '1000-concurrent ops/s', 'spread'],
-    ...names.map((n) => [n, String(sig(seq(n))), `${Math.round(spr(all, n, 'seq') * 100)}%`, String(sig(conc(n))), `${Math.round(spr(all, n, 'conc') * 100)}%`]),
+    ...names.map((n) => [
+      n,
+      String(sig(seq(n))),
+      `${Math.round(spr(all, n, 'seq') * 100)}%`,
+      String(sig(conc(n))),
+      `${Math.round(spr(all, n, 'conc') * 100)}%`,
+    ]),
   ]
   const schemaNsPerAct = (1 / seq('stoa-schema') - 1 / seq('stoa')) * 1e9
   const retained = med(all, 'stoa', 'retainedBytesPer1M')
@@ -43,7 +62,12 @@ export default async function kernel(): Promise<void> {
       'stoa-string/moleculer': seq('stoa-string') / seq('moleculer'),
       'router/patrun': seq('router') / seq('patrun'),
     },
-    ops: Object.fromEntries(names.flatMap((n) => [[`${n}.seq`, seq(n)], [`${n}.conc`, conc(n)]])),
+    ops: Object.fromEntries(
+      names.flatMap((n) => [
+        [`${n}.seq`, seq(n)],
+        [`${n}.conc`, conc(n)],
+      ]),
+    ),
     spread: Object.fromEntries(names.map((n) => [n, sig(spr(all, n, 'seq'))])),
     schemaNsPerAct: sig(schemaNsPerAct),
     retainedBytesPer1M: retained,

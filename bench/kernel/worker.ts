@@ -18,14 +18,22 @@ const msg = { role: 'bench', cmd: `c${TARGET}`, left: 1, right: 2 }
 const sum = (m: { left: number; right: number }) => ({ answer: m.left + m.right })
 
 async function loops(call: () => Promise<unknown>) {
-  const seq = await measure(async () => {
-    for (let i = 0; i < 100; i++) await call()
-  }, 100, ms)
+  const seq = await measure(
+    async () => {
+      for (let i = 0; i < 100; i++) await call()
+    },
+    100,
+    ms,
+  )
   const batch: Promise<unknown>[] = new Array(CONCURRENCY)
-  const conc = await measure(async () => {
-    for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
-    await Promise.all(batch)
-  }, CONCURRENCY, ms)
+  const conc = await measure(
+    async () => {
+      for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
+      await Promise.all(batch)
+    },
+    CONCURRENCY,
+    ms,
+  )
   return { seq, conc }
 }
 
@@ -108,9 +116,13 @@ async function main() {
     await new Promise<void>((r) => seneca.ready(() => r()))
     const call = () => new Promise((resolve, reject) => seneca.act(msg, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))))
     const seq = await measure(() => call().then(() => undefined), 1, ms)
-    const conc = await measure(async () => {
-      await Promise.all(Array.from({ length: CONCURRENCY }, call))
-    }, CONCURRENCY, ms)
+    const conc = await measure(
+      async () => {
+        await Promise.all(Array.from({ length: CONCURRENCY }, call))
+      },
+      CONCURRENCY,
+      ms,
+    )
     emitFigures({ seq, conc })
   } else if (who === 'patrun' || who === 'router') {
     // The lookup alone, no call: what choosing an action costs.
@@ -125,9 +137,13 @@ async function main() {
       find = () => r.find(msg)
     }
     let sink = 0
-    const seq = await measure(() => {
-      for (let i = 0; i < 10_000; i++) if (find() !== undefined) sink++
-    }, 10_000, ms)
+    const seq = await measure(
+      () => {
+        for (let i = 0; i < 10_000; i++) if (find() !== undefined) sink++
+      },
+      10_000,
+      ms,
+    )
     emitFigures({ seq, conc: seq, sink: sink > 0 ? 1 : 0 })
   } else {
     throw new Error(`unknown contestant ${who}`)

@@ -24,7 +24,12 @@ export default async function lambda(): Promise<void> {
   const coldMs = (n: string) => med(all, n, 'ms')
   const table = [
     ['contestant', 'events/s (API Gateway v2)', 'spread', 'x handwritten'],
-    ...['handwritten', 'stoa', 'web-floor'].map((n) => [n, String(sig(ops(n))), `${Math.round(spr(all, n, 'ops') * 100)}%`, String(sig(ops(n) / ops('handwritten')))]),
+    ...['handwritten', 'stoa', 'web-floor'].map((n) => [
+      n,
+      String(sig(ops(n))),
+      `${Math.round(spr(all, n, 'ops') * 100)}%`,
+      String(sig(ops(n) / ops('handwritten'))),
+    ]),
     ['cold init', 'median ms', 'spread', ''],
     ...['cold-handwritten', 'cold-stoa'].map((n) => [n, String(sig(coldMs(n))), `${Math.round(spr(all, n, 'ms') * 100)}%`, '']),
   ]

@@ -57,18 +57,28 @@ async function main() {
       return web.handleWebRequest(handler.stoa, { ...m.route, timeoutMs: 2500 }, { params: m.params, query: {}, body, headers: e.headers })
     }
     if ((await once()).status !== 202) throw new Error('web-floor did not answer 202')
-    emitFigures({ ops: await measure(async () => {
-      for (let i = 0; i < 100; i++) await once()
-    }, 100, ms) })
+    emitFigures({
+      ops: await measure(
+        async () => {
+          for (let i = 0; i < 100; i++) await once()
+        },
+        100,
+        ms,
+      ),
+    })
     return
   }
   const { handler } = (await import(`${root}${modules[who]!}`)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> }
   // Both must give the same answer, so a broken contestant cannot post a fast figure.
   const first = await handler(e, context)
   if (first.statusCode !== 202 || JSON.parse(first.body).id !== '42') throw new Error(`${who} answered ${JSON.stringify(first)}`)
-  const ops = await measure(async () => {
-    for (let i = 0; i < 100; i++) await handler(e, context)
-  }, 100, ms)
+  const ops = await measure(
+    async () => {
+      for (let i = 0; i < 100; i++) await handler(e, context)
+    },
+    100,
+    ms,
+  )
   emitFigures({ ops })
 }
 

@@ -22,7 +22,13 @@ export default async function observability(): Promise<void> {
   const web = (n: string) => med(all, n, 'ops')
   const table = [
     ['contestant', 'sequential acts/s', 'spread', '1000-concurrent acts/s', 'spread'],
-    ...['bare', 'observed'].map((n) => [n, String(sig(seq(n))), `${Math.round(spr(all, n, 'seq') * 100)}%`, String(sig(conc(n))), `${Math.round(spr(all, n, 'conc') * 100)}%`]),
+    ...['bare', 'observed'].map((n) => [
+      n,
+      String(sig(seq(n))),
+      `${Math.round(spr(all, n, 'seq') * 100)}%`,
+      String(sig(conc(n))),
+      `${Math.round(spr(all, n, 'conc') * 100)}%`,
+    ]),
     ['', '', '', '', ''],
     ['contestant', 'web req/s', 'spread', 'p99 ms', ''],
     ...['bare-web', 'observed-web'].map((n) => [n, String(sig(web(n))), `${Math.round(spr(all, n, 'ops') * 100)}%`, String(med(all, n, 'p99')), '']),
@@ -33,7 +39,14 @@ export default async function observability(): Promise<void> {
       'observed-concurrent/bare-concurrent': conc('observed') / conc('bare'),
       'observed-web/bare-web': web('observed-web') / web('bare-web'),
     },
-    ops: { 'bare.seq': seq('bare'), 'observed.seq': seq('observed'), 'bare.conc': conc('bare'), 'observed.conc': conc('observed'), 'bare-web': web('bare-web'), 'observed-web': web('observed-web') },
+    ops: {
+      'bare.seq': seq('bare'),
+      'observed.seq': seq('observed'),
+      'bare.conc': conc('bare'),
+      'observed.conc': conc('observed'),
+      'bare-web': web('bare-web'),
+      'observed-web': web('observed-web'),
+    },
     spread: Object.fromEntries(['bare', 'observed', 'bare-web', 'observed-web'].map((n) => [n, sig(spr(all, n, n.endsWith('web') ? 'ops' : 'seq'))])),
     rounds,
     seconds: Number(seconds),

@@ -15,13 +15,21 @@ const stoa = instance(who === 'observed')
 for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, (m) => ({ answer: Number(m.left) + Number(m.right) }))
 await stoa.ready()
 const call = () => stoa.act(msg)
-const seq = await measure(async () => {
-  for (let i = 0; i < 100; i++) await call()
-}, 100, ms)
+const seq = await measure(
+  async () => {
+    for (let i = 0; i < 100; i++) await call()
+  },
+  100,
+  ms,
+)
 const batch: Promise<unknown>[] = new Array(CONCURRENCY)
-const conc = await measure(async () => {
-  for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
-  await Promise.all(batch)
-}, CONCURRENCY, ms)
+const conc = await measure(
+  async () => {
+    for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
+    await Promise.all(batch)
+  },
+  CONCURRENCY,
+  ms,
+)
 emitFigures({ seq, conc })
 process.exit(0)

@@ -14,14 +14,22 @@ const msg = { role: 'bench', cmd: 'sum', left: 1, right: 2 }
 const sum = async (m: Record<string, unknown>) => ({ answer: Number(m.left) + Number(m.right) })
 
 async function loops(call: () => Promise<unknown>) {
-  const seq = await measure(async () => {
-    for (let i = 0; i < 100; i++) await call()
-  }, 100, ms)
+  const seq = await measure(
+    async () => {
+      for (let i = 0; i < 100; i++) await call()
+    },
+    100,
+    ms,
+  )
   const batch: Promise<unknown>[] = new Array(CONCURRENCY)
-  const conc = await measure(async () => {
-    for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
-    await Promise.all(batch)
-  }, CONCURRENCY, ms)
+  const conc = await measure(
+    async () => {
+      for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
+      await Promise.all(batch)
+    },
+    CONCURRENCY,
+    ms,
+  )
   return { seq, conc }
 }
 

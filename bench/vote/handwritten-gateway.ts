@@ -28,7 +28,8 @@ app.post('/api/votes', express.json({ limit: '1mb' }), (req, res) => {
   } catch {
     return fail(res, 401, 'UNAUTHENTICATED', 'the token is not valid')
   }
-  if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles) || !claims.roles.includes('voter')) return fail(res, 403, 'FORBIDDEN', 'voting needs the role "voter"')
+  if (typeof claims.sub !== 'string' || !Array.isArray(claims.roles) || !claims.roles.includes('voter'))
+    return fail(res, 403, 'FORBIDDEN', 'voting needs the role "voter"')
   const choice = (req.body as { choice?: unknown }).choice
   if (choice !== 'cats' && choice !== 'dogs') return fail(res, 400, 'INVALID_MESSAGE', 'choice must be cats or dogs')
   const vote = { voteId: randomUUID(), voter: claims.sub, choice, acceptedAt: Date.now() }

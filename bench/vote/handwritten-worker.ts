@@ -20,7 +20,13 @@ await ch.consume(queue, (m) => {
   let vote: { voteId: string; voter: string; choice: 'cats' | 'dogs'; acceptedAt: number }
   try {
     vote = JSON.parse(m.content.toString())
-    if (typeof vote.voteId !== 'string' || typeof vote.voter !== 'string' || (vote.choice !== 'cats' && vote.choice !== 'dogs') || !Number.isInteger(vote.acceptedAt)) throw new Error('bad vote')
+    if (
+      typeof vote.voteId !== 'string' ||
+      typeof vote.voter !== 'string' ||
+      (vote.choice !== 'cats' && vote.choice !== 'dogs') ||
+      !Number.isInteger(vote.acceptedAt)
+    )
+      throw new Error('bad vote')
   } catch {
     ch.nack(m, false, false)
     return

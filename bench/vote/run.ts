@@ -104,7 +104,11 @@ try {
       kind === 'stoa'
         ? await start(['bin/stoa.ts', 'serve', 'examples/vote/services/tally.ts', '--amqp', `${AMQP_URL}?prefix=${prefix}`], env, /listening on/)
         : await start(['bench/vote/handwritten-worker.ts'], env, /listening/)
-    const gateway = await start([kind === 'stoa' ? 'examples/vote/gateway-server.ts' : 'bench/vote/handwritten-gateway.ts'], { ...env, PORT: '0' }, /vote listening on (http:\/\/\S+)/)
+    const gateway = await start(
+      [kind === 'stoa' ? 'examples/vote/gateway-server.ts' : 'bench/vote/handwritten-gateway.ts'],
+      { ...env, PORT: '0' },
+      /vote listening on (http:\/\/\S+)/,
+    )
     gatewayUrl = gateway.match[1]!
     gatewayPids = [gateway.child.pid!]
     workerPids = [worker.child.pid!]
@@ -140,7 +144,14 @@ try {
   await until(async () => (await count()) >= warm['2xx'], 60_000)
   const broker = pidsNamed('beam.smp')
   const postgres = pidsNamed('postgres')
-  const before = { gateway: cpuUs(gatewayPids), worker: cpuUs(workerPids), broker: cpuUs(broker), database: cpuUs(postgres), at: performance.now(), count: await count() }
+  const before = {
+    gateway: cpuUs(gatewayPids),
+    worker: cpuUs(workerPids),
+    broker: cpuUs(broker),
+    database: cpuUs(postgres),
+    at: performance.now(),
+    count: await count(),
+  }
   const r = await load(seconds)
   const acceptedAt = performance.now()
   const accepted = r['2xx'] as number

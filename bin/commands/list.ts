@@ -66,7 +66,15 @@ export function describe(stoa: Stoa): ListEntry[] {
     }),
   )
   const events = stoa.listSubscriptions().map(
-    (s): ListEntry => ({ kind: 'event', pattern: `event:${s.name}`, plugin: s.plugin ?? null, schema: null, permission: null, public: false, description: null }),
+    (s): ListEntry => ({
+      kind: 'event',
+      pattern: `event:${s.name}`,
+      plugin: s.plugin ?? null,
+      schema: null,
+      permission: null,
+      public: false,
+      description: null,
+    }),
   )
   const hooks = stoa.listHooks().map(
     (h): ListEntry => ({
@@ -124,5 +132,12 @@ function table(entries: readonly ListEntry[]): string {
     ),
   ]
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return `${rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd()).join('\n')}\n`
+  return `${rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`
 }

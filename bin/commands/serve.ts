@@ -88,7 +88,8 @@ export async function serve(args: Args, io: Io): Promise<number> {
     }
     if (http !== undefined) {
       const { createHttpTransport } = await import('../../transports/http/index.js')
-      const endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = observed === undefined ? {} : { '/metrics': observed.metricsEndpoint(stoa) }
+      const endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void> =
+        observed === undefined ? {} : { '/metrics': observed.metricsEndpoint(stoa) }
       const transport = createHttpTransport({ host: http.host, port: http.port, endpoints, ...(tls === undefined ? {} : { tls }) })
       stoa.listen(transport)
       addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)

@@ -46,7 +46,12 @@ async function main(): Promise<void> {
   }
   await waitFor(() => heard.length > 0)
   say(`audit heard          -> product.computed ${JSON.stringify(heard)}`)
-  say(`math offers          -> ${mathService.list().map((a) => a.key).join(' | ')}`)
+  say(
+    `math offers          -> ${mathService
+      .list()
+      .map((a) => a.key)
+      .join(' | ')}`,
+  )
 
   await Promise.all([gateway.close(), audit.close(), mathService.close()])
 }

@@ -23,7 +23,14 @@ export const auth = definePlugin({
     'role:auth,cmd:login': action({
       public: true,
       description: 'logs a demo voter in by name: a token, also set as the login cookie',
-      schema: z.object({ name: z.string().trim().min(1).max(40).regex(/^[\p{L}\p{N} ._-]+$/u, 'letters, digits, spaces, dots, dashes and underscores') }),
+      schema: z.object({
+        name: z
+          .string()
+          .trim()
+          .min(1)
+          .max(40)
+          .regex(/^[\p{L}\p{N} ._-]+$/u, 'letters, digits, spaces, dots, dashes and underscores'),
+      }),
       handler: async (msg, ctx) => {
         const sub = msg.name.toLowerCase()
         const token = signToken({ sub, roles: ['voter'] }, { secret: options.secret, expiresInSec: options.expiresInSec })

@@ -69,7 +69,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const log = options.log ?? (() => undefined)
   const all: ServiceProcess[] = []
   const serve = (name: string, module: string) =>
-    start(name, [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, '--amqp', amqp], env, log, /listening on/).then((p) => {
+    start(
+      name,
+      [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, '--amqp', amqp],
+      env,
+      log,
+      /listening on/,
+    ).then((p) => {
       all.push(p)
       return p
     })
@@ -79,12 +85,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all([serve('auth', 'auth'), serve('results', 'results')])
     const gateways = await Promise.all(
       Array.from({ length: options.gateways }, (_, i) =>
-        start(`gateway-${i + 1}`, [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'], { ...env, PORT: '0' }, log, /vote listening on (http:\/\/\S+)/),
+        start(
+          `gateway-${i + 1}`,
+          [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'],
+          { ...env, PORT: '0' },
+          log,
+          /vote listening on (http:\/\/\S+)/,
+        ),
       ),
     )
     all.push(...gateways)
     const port = options.port === 0 ? await freePort() : options.port
-    writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, gateways.map((g) => new URL(g.url!).host)))
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      nginxConf(
+        dir,
+        port,
+        gateways.map((g) => new URL(g.url!).host),
+      ),
+    )
     const front = await start('nginx', [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], env, log, undefined)
     all.push(front)
     const url = `http://127.0.0.1:${port}`
@@ -167,7 +186,13 @@ ${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
 `
 }
 
-function start(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, log: (name: string, line: string) => void, ready: RegExp | undefined): Promise<ServiceProcess> {
+function start(
+  name: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  log: (name: string, line: string) => void,
+  ready: RegExp | undefined,
+): Promise<ServiceProcess> {
   const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let seen = ''
   const lines = (chunk: Buffer) => {

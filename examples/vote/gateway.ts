@@ -14,7 +14,7 @@ export const voteGateway = definePlugin({
   actions: {
     'role:vote,cmd:cast': action({
       permission: 'vote:cast',
-      description: 'casts the caller\'s vote: 202 with its id once the task is safely queued',
+      description: "casts the caller's vote: 202 with its id once the task is safely queued",
       schema: z.object({ choice: z.enum(['cats', 'dogs']) }),
       handler: async (msg, ctx) => {
         // authz let the call in: the identity is set.

@@ -30,11 +30,13 @@ export const handover = definePlugin({
     return {
       outbound: (next) => async (envelope, ctx) => {
         if (envelope.kind !== 'send' || envelope.name === undefined || !names.has(envelope.name)) return next(envelope, ctx)
-        await options.store.current().query('INSERT INTO task_outbox (id, name, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [
-          envelope.meta.id,
-          envelope.name,
-          JSON.stringify(envelope.msg),
-        ])
+        await options.store
+          .current()
+          .query('INSERT INTO task_outbox (id, name, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [
+            envelope.meta.id,
+            envelope.name,
+            JSON.stringify(envelope.msg),
+          ])
         // Committed: from here the task survives the process, so the caller may be answered.
         return next(envelope, ctx)
       },
@@ -57,11 +59,17 @@ export const handover = definePlugin({
  *
  * @returns how many were sent again
  */
-export async function redrive(store: SharedStore, send: (name: string, data: Record<string, unknown>, id: string) => Promise<void>, olderThanMs: number): Promise<number> {
-  const { rows } = await store.current().query<{ id: string; name: string; data: Record<string, unknown> }>(
-    `SELECT id, name, data FROM task_outbox WHERE created_at <= now() - make_interval(secs => $1) ORDER BY created_at`,
-    [olderThanMs / 1000],
-  )
+export async function redrive(
+  store: SharedStore,
+  send: (name: string, data: Record<string, unknown>, id: string) => Promise<void>,
+  olderThanMs: number,
+): Promise<number> {
+  const { rows } = await store
+    .current()
+    .query<{ id: string; name: string; data: Record<string, unknown> }>(
+      `SELECT id, name, data FROM task_outbox WHERE created_at <= now() - make_interval(secs => $1) ORDER BY created_at`,
+      [olderThanMs / 1000],
+    )
   for (const row of rows) await send(row.name, row.data, row.id)
   return rows.length
 }

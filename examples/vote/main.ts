@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   say(`  results:  ${url}/results`)
   say('')
   say('  with curl:')
-  say(`    TOKEN=$(curl -s ${url}/api/login -H 'content-type: application/json' -d '{"name":"ada"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')`)
+  say(
+    `    TOKEN=$(curl -s ${url}/api/login -H 'content-type: application/json' -d '{"name":"ada"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')`,
+  )
   say(`    curl -i ${url}/api/votes -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"choice":"cats"}'`)
   say(`    curl -s ${url}/api/results`)
   say('  with stoa act:')

@@ -61,10 +61,14 @@ function checkLimit(limit: unknown, action: ActionInfo): { concurrency: number; 
   const result = bulkheadLimit.safeParse(limit)
   if (!result.success) {
     const issue = result.error.issues[0]
-    throw new StoaError('INVALID_OPTIONS', `action "${action.key}": option "bulkhead${issue?.path.length ? `.${issue.path.join('.')}` : ''}": ${issue?.message ?? 'is invalid'}`, {
-      pattern: action.key,
-      fields: ['bulkhead'],
-    })
+    throw new StoaError(
+      'INVALID_OPTIONS',
+      `action "${action.key}": option "bulkhead${issue?.path.length ? `.${issue.path.join('.')}` : ''}": ${issue?.message ?? 'is invalid'}`,
+      {
+        pattern: action.key,
+        fields: ['bulkhead'],
+      },
+    )
   }
   return result.data
 }

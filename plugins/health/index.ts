@@ -62,7 +62,16 @@ const health = definePlugin({
 })
 
 function probeRoute(path: string, pattern: string): ServedRoute {
-  return Object.freeze({ method: 'GET', path, pattern: patternString(toPattern(pattern)), status: 200, plugin: 'health', maxBodyBytes: 1024, headers: [], message: 'flat' })
+  return Object.freeze({
+    method: 'GET',
+    path,
+    pattern: patternString(toPattern(pattern)),
+    status: 200,
+    plugin: 'health',
+    maxBodyBytes: 1024,
+    headers: [],
+    message: 'flat',
+  })
 }
 
 export default health

@@ -41,7 +41,9 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { le
   const result = pinoLoggerOptions.safeParse(options)
   if (!result.success) {
     const issue = result.error.issues[0]!
-    throw new StoaError('INVALID_OPTIONS', `pino logger: option "${issue.path.join('.')}": ${issue.message}`, { fields: result.error.issues.map((i) => i.path.join('.')) })
+    throw new StoaError('INVALID_OPTIONS', `pino logger: option "${issue.path.join('.')}": ${issue.message}`, {
+      fields: result.error.issues.map((i) => i.path.join('.')),
+    })
   }
   const o = result.data
   // Loaded here, not at import: a service that brings its own logger never loads pino.

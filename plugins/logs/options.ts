@@ -28,7 +28,12 @@ export const pinoLoggerOptions = z.strictObject({
   /** The service's name, on every line as `service`. */
   service: z.string().optional(),
   /** Where lines go: anything with `write(string)`. Default: stderr. */
-  destination: z.custom<{ write(chunk: string): unknown }>((v) => v !== null && typeof v === 'object' && typeof (v as { write?: unknown }).write === 'function', 'must have write()').optional(),
+  destination: z
+    .custom<{ write(chunk: string): unknown }>(
+      (v) => v !== null && typeof v === 'object' && typeof (v as { write?: unknown }).write === 'function',
+      'must have write()',
+    )
+    .optional(),
 })
 
 /** Options of {@link createPinoLogger} as callers write them. */

@@ -121,7 +121,13 @@ export class CallStats {
         name: counter,
         help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
         reset,
-        get: () => ({ name: counter, help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)', type: 'counter', aggregator: 'sum', values: this.series().map((s) => ({ labels: s.labels, value: s.stats.count })) }),
+        get: () => ({
+          name: counter,
+          help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
+          type: 'counter',
+          aggregator: 'sum',
+          values: this.series().map((s) => ({ labels: s.labels, value: s.stats.count })),
+        }),
       },
       {
         name: histogram,

@@ -181,7 +181,10 @@ export function metricsEndpoint(stoa: { act(pattern: string): Promise<unknown> }
       },
       (err: unknown) => {
         const body = JSON.stringify({ error: { code: codeOf(err), message: err instanceof StoaError ? err.message : 'metrics unavailable' } })
-        res.writeHead(err instanceof StoaError && err.code === 'NOT_FOUND' ? 404 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        res.writeHead(err instanceof StoaError && err.code === 'NOT_FOUND' ? 404 : 500, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        })
         res.end(body)
       },
     )

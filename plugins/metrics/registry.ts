@@ -53,16 +53,69 @@ export class StoaMetrics {
         for (const f of inflight) this.inc({ pattern: f.pattern, kind: f.kind }, f.n)
       },
     })
-    this.remoteCalls = new Counter({ name: `${p}remote_calls_total`, help: 'Calls made through a client transport by transport, kind (act, send, emit), task or event name, and outcome', labelNames: ['transport', 'kind', 'name', 'outcome'], registers })
-    this.remoteSeconds = new Histogram({ name: `${p}remote_call_duration_seconds`, help: 'Time until a remote act answered or a task or event was accepted', labelNames: ['transport', 'kind'], buckets, registers })
-    this.received = new Counter({ name: `${p}transport_received_total`, help: 'Deliveries taken from a transport (acts, tasks as send, events as emit)', labelNames: ['transport', 'kind'], registers })
-    this.retried = new Counter({ name: `${p}transport_retried_total`, help: 'Failed tasks and events sent to wait for another try', labelNames: ['transport', 'kind'], registers })
-    this.deadLettered = new Counter({ name: `${p}transport_dead_lettered_total`, help: 'Tasks and events sent to the dead-letter queue, by the code of their last failure', labelNames: ['transport', 'kind', 'code'], registers })
-    this.reconnects = new Counter({ name: `${p}transport_reconnects_total`, help: 'Broker connections opened again after being lost', labelNames: ['transport'], registers })
-    this.confirms = new Counter({ name: `${p}transport_publish_confirms_total`, help: 'Publishes whose confirm was waited on, by outcome (ok, nack)', labelNames: ['transport', 'outcome'], registers })
-    this.confirmSeconds = new Histogram({ name: `${p}transport_publish_confirm_seconds`, help: 'Time from publish to the broker confirm', labelNames: ['transport'], buckets, registers })
-    this.httpResponses = new Counter({ name: `${p}http_responses_total`, help: 'Web responses by route (as in the route map, or "unmatched") and status', labelNames: ['route', 'status'], registers })
-    this.httpSeconds = new Histogram({ name: `${p}http_request_duration_seconds`, help: 'Time from a web request to its response being written', labelNames: ['route'], buckets, registers })
+    this.remoteCalls = new Counter({
+      name: `${p}remote_calls_total`,
+      help: 'Calls made through a client transport by transport, kind (act, send, emit), task or event name, and outcome',
+      labelNames: ['transport', 'kind', 'name', 'outcome'],
+      registers,
+    })
+    this.remoteSeconds = new Histogram({
+      name: `${p}remote_call_duration_seconds`,
+      help: 'Time until a remote act answered or a task or event was accepted',
+      labelNames: ['transport', 'kind'],
+      buckets,
+      registers,
+    })
+    this.received = new Counter({
+      name: `${p}transport_received_total`,
+      help: 'Deliveries taken from a transport (acts, tasks as send, events as emit)',
+      labelNames: ['transport', 'kind'],
+      registers,
+    })
+    this.retried = new Counter({
+      name: `${p}transport_retried_total`,
+      help: 'Failed tasks and events sent to wait for another try',
+      labelNames: ['transport', 'kind'],
+      registers,
+    })
+    this.deadLettered = new Counter({
+      name: `${p}transport_dead_lettered_total`,
+      help: 'Tasks and events sent to the dead-letter queue, by the code of their last failure',
+      labelNames: ['transport', 'kind', 'code'],
+      registers,
+    })
+    this.reconnects = new Counter({
+      name: `${p}transport_reconnects_total`,
+      help: 'Broker connections opened again after being lost',
+      labelNames: ['transport'],
+      registers,
+    })
+    this.confirms = new Counter({
+      name: `${p}transport_publish_confirms_total`,
+      help: 'Publishes whose confirm was waited on, by outcome (ok, nack)',
+      labelNames: ['transport', 'outcome'],
+      registers,
+    })
+    this.confirmSeconds = new Histogram({
+      name: `${p}transport_publish_confirm_seconds`,
+      help: 'Time from publish to the broker confirm',
+      labelNames: ['transport'],
+      buckets,
+      registers,
+    })
+    this.httpResponses = new Counter({
+      name: `${p}http_responses_total`,
+      help: 'Web responses by route (as in the route map, or "unmatched") and status',
+      labelNames: ['route', 'status'],
+      registers,
+    })
+    this.httpSeconds = new Histogram({
+      name: `${p}http_request_duration_seconds`,
+      help: 'Time from a web request to its response being written',
+      labelNames: ['route'],
+      buckets,
+      registers,
+    })
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry })
   }
 }

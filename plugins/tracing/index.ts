@@ -211,7 +211,8 @@ function outbound(state: TracingState): NonNullable<Hooks['outbound']> {
       } else if (isTraceId(e.meta.trace)) {
         traceparent = formatTraceparent({ traceId: e.meta.trace, spanId: newSpanId(), flags: TraceFlags.NONE })
       }
-      const sent: Envelope = traceparent === undefined ? e : { ...e, meta: { ...e.meta, traceparent, ...(tracestate === undefined || tracestate === '' ? {} : { tracestate }) } }
+      const sent: Envelope =
+        traceparent === undefined ? e : { ...e, meta: { ...e.meta, traceparent, ...(tracestate === undefined || tracestate === '' ? {} : { tracestate }) } }
       if (!span.isRecording()) return next(sent, ctx)
       return next(sent, ctx).then(
         (reply) => {

@@ -52,7 +52,10 @@ function chains(table: readonly ServedRoute[], named: Readonly<Record<string, Re
         if (typeof m === 'function') return m as unknown as RequestHandler
         const fn = Object.hasOwn(named, m) ? named[m] : undefined
         if (typeof fn !== 'function') {
-          throw new StoaError('INVALID_OPTIONS', `route "${route.method} ${route.path}" names middleware "${m}", which the middleware option does not give`, { route: `${route.method} ${route.path}`, middleware: m })
+          throw new StoaError('INVALID_OPTIONS', `route "${route.method} ${route.path}" names middleware "${m}", which the middleware option does not give`, {
+            route: `${route.method} ${route.path}`,
+            middleware: m,
+          })
         }
         return fn
       }),
@@ -102,7 +105,15 @@ function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[], chains: R
  * middleware that answers ends it there; `next(err)` goes to express's error handling, and
  * `next('route')` on to whatever follows in the app, as in express.
  */
-function guarded(stoa: Stoa<any>, match: Match<ServedRoute>, search: string | undefined, chain: readonly RequestHandler[], req: Request, res: Response, next: NextFunction): void {
+function guarded(
+  stoa: Stoa<any>,
+  match: Match<ServedRoute>,
+  search: string | undefined,
+  chain: readonly RequestHandler[],
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   let i = 0
   const step = (err?: unknown): void => {
     if (err === 'route' || err === 'router') {

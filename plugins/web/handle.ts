@@ -76,7 +76,16 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 /** Headers that describe the body or the connection: stoa sets them, an action may not. */
-const OWN_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'x-request-id'])
+const OWN_HEADERS: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'trailer',
+  'x-request-id',
+])
 /** The result key holding an {@link HttpReply}. */
 const REPLY_KEY = 'http$'
 
@@ -166,7 +175,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
   if (requestId !== undefined) headers['x-request-id'] = requestId
   // RFC 6750 §3: a 401 names the scheme it wants, and says when the token given was bad.
-  if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
+  if (e.code === 'UNAUTHENTICATED')
+    headers['www-authenticate'] = e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
   const after = retryAfter(e)
   if (after !== undefined) headers['retry-after'] = String(after)
   return { status: ERRORS[e.code].http, headers, body }

@@ -62,18 +62,21 @@ const web = definePlugin({
     )
     return {
       // Public: mountWeb reads it with no identity, and the authz plugin needs every action to say.
-      'role:web,cmd:routes': { public: true, handler: async (_msg: Message, ctx: Context) => {
-        // A web plugin loaded earlier (another tag) registered this pattern first: its routes
-        // come first, then ours.
-        const earlier = await ctx.prior().then(
-          (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
-          (err: unknown) => {
-            if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
-            throw err
-          },
-        )
-        return { routes: [...earlier, ...routes] }
-      } },
+      'role:web,cmd:routes': {
+        public: true,
+        handler: async (_msg: Message, ctx: Context) => {
+          // A web plugin loaded earlier (another tag) registered this pattern first: its routes
+          // come first, then ours.
+          const earlier = await ctx.prior().then(
+            (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
+            (err: unknown) => {
+              if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
+              throw err
+            },
+          )
+          return { routes: [...earlier, ...routes] }
+        },
+      },
     }
   },
 })

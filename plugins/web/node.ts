@@ -71,7 +71,12 @@ function run(
 }
 
 /** Answers a request no route and nothing else took: see {@link unmatchedResponse}. */
-export function unmatched(find: (method: string, path: string) => Match<ServedRoute> | undefined, req: IncomingMessage, res: ServerResponse, path: string): void {
+export function unmatched(
+  find: (method: string, path: string) => Match<ServedRoute> | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): void {
   send(res, unmatchedResponse(find, req.method ?? 'GET', path))
 }
 

@@ -68,7 +68,11 @@ export const webOptions = z.strictObject({
   /** Prepended to every path of this plugin's routes, e.g. `/api`. */
   prefix: z.string().default(''),
   /** Request bodies over this size are refused with 413 before they are parsed: 1 MiB. */
-  maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Request headers (lowercase) passed to the action as `ctx.headers`; others stay at the edge. */
   headers: z.array(z.string().toLowerCase()).default(['user-agent', 'x-forwarded-for']),
   /** Time limit of the action behind a route, ms; the action's or the instance's default otherwise. */

@@ -95,7 +95,7 @@ function fromSeneca(set: SenecaRouteSet, out: WebRoute[]): void {
     const where = `${set.pin} ${key}`
     const raw = spec as Record<string, unknown>
     if (raw.auth !== undefined && raw.auth !== false) {
-      throw invalid(where, 'uses seneca-web\'s auth (passport strategies): put passport.authenticate(...) in its middleware instead')
+      throw invalid(where, "uses seneca-web's auth (passport strategies): put passport.authenticate(...) in its middleware instead")
     }
     if (raw.autoreply === false) {
       throw invalid(where, 'sets autoreply: false: a stoa action answers through its result, not response$')

@@ -141,7 +141,16 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   }
   const before = options.before ?? []
   const server = createServer(
-    before.length === 0 ? guarded : (req, res) => runBefore(before, req, res, () => dispatch(req, res), (err) => failed(req, res, err)),
+    before.length === 0
+      ? guarded
+      : (req, res) =>
+          runBefore(
+            before,
+            req,
+            res,
+            () => dispatch(req, res),
+            (err) => failed(req, res, err),
+          ),
   )
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

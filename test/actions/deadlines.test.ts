@@ -71,11 +71,13 @@ describe('Deadlines', () => {
     expect(clock.timers()[0]!.at).to.equal(clock.now() + 200)
   })
 
-  it('resolves with the result and passes a failure through the caller\'s function', async () => {
+  it("resolves with the result and passes a failure through the caller's function", async () => {
     const clock = fakeClock()
     const d = new Deadlines(clock)
     expect(await d.watch(Promise.resolve(7), clock.now() + 10, 'x', toStoaError, undefined)).to.equal(7)
-    const err = await d.watch(Promise.reject(new Error('boom')), clock.now() + 10, 'x', (_e, arg: string) => new StoaError('ACTION_FAILED', arg), 'mapped').catch((e: unknown) => e)
+    const err = await d
+      .watch(Promise.reject(new Error('boom')), clock.now() + 10, 'x', (_e, arg: string) => new StoaError('ACTION_FAILED', arg), 'mapped')
+      .catch((e: unknown) => e)
     expect((err as StoaError).message).to.equal('mapped')
   })
 

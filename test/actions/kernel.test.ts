@@ -5,7 +5,11 @@ import { StoaError, action, createStoa } from '../../actions/index.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
 
 const make = (opts: Parameters<typeof createStoa>[0] = {}) => createStoa({ logger: quietLogger(), ...opts })
-const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof StoaError ? e.code : `not a StoaError: ${String(e)}`))
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof StoaError ? e.code : `not a StoaError: ${String(e)}`),
+  )
 
 describe('actions/kernel', () => {
   describe('add and act', () => {
@@ -220,7 +224,11 @@ describe('actions/kernel', () => {
     it('lets a nested call shorten but never extend its deadline', async () => {
       const s = make()
       s.add('role:inner', (_m, ctx) => ctx.deadline)
-      s.add('role:outer', async (_m, ctx) => ({ own: ctx.deadline, longer: await ctx.act('role:inner', {}, { timeoutMs: 60_000 }), shorter: await ctx.act('role:inner', {}, { timeoutMs: 10 }) }))
+      s.add('role:outer', async (_m, ctx) => ({
+        own: ctx.deadline,
+        longer: await ctx.act('role:inner', {}, { timeoutMs: 60_000 }),
+        shorter: await ctx.act('role:inner', {}, { timeoutMs: 10 }),
+      }))
       const out = (await s.act('role:outer', {}, { timeoutMs: 1000 })) as Record<string, number>
       expect(out.longer).to.equal(out.own)
       expect(out.shorter).to.be.lessThan(out.own!)
@@ -262,7 +270,9 @@ describe('actions/kernel', () => {
       await s.send('tally.vote.record', { voter: 'v1' })
       await waitFor(() => got.length === 1, 'the task')
       expect(got).to.deep.equal(['v1'])
-      expect(() => s.add('task:tally.record', () => 0)).to.throw(StoaError).with.property('code', 'INVALID_NAME')
+      expect(() => s.add('task:tally.record', () => 0))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_NAME')
       expect(await codeOf(s.send('Tally.vote.record'))).to.equal('INVALID_NAME')
       expect(await codeOf(s.send('audit.vote.check'))).to.equal('NOT_FOUND')
     })
@@ -278,7 +288,9 @@ describe('actions/kernel', () => {
       expect(got.sort()).to.deep.equal(['a:v1', 'b:vote.recorded'])
       expect(await codeOf(s.emit('vote.record'))).to.equal('INVALID_NAME')
       expect(await codeOf(s.emit('vote'))).to.equal('INVALID_NAME')
-      expect(() => s.on('recorded', () => 0)).to.throw(StoaError).with.property('code', 'INVALID_NAME')
+      expect(() => s.on('recorded', () => 0))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_NAME')
     })
 
     it('logs a failing subscriber without failing the emit', async () => {

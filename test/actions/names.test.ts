@@ -6,13 +6,19 @@ describe('actions/names', () => {
     it(`accepts the event name ${ok}`, () => expect(() => assertEventName(ok)).not.to.throw())
   }
   for (const bad of ['user.create', 'user', 'user.created.now', 'User.created', 'user.', '.created', 'user.cre ated', 42]) {
-    it(`refuses the event name ${String(bad)} with INVALID_NAME`, () => expect(() => assertEventName(bad)).to.throw().with.property('code', 'INVALID_NAME'))
+    it(`refuses the event name ${String(bad)} with INVALID_NAME`, () =>
+      expect(() => assertEventName(bad))
+        .to.throw()
+        .with.property('code', 'INVALID_NAME'))
   }
   for (const ok of ['auth.user.authorize', 'addressing.address.reconcile', 'tally.vote.record']) {
     it(`accepts the task name ${ok}`, () => expect(() => assertTaskName(ok)).not.to.throw())
   }
   for (const bad of ['auth.user', 'auth.user.authorize.now', 'Auth.user.authorize', 'auth..x', '']) {
-    it(`refuses the task name ${JSON.stringify(bad)} with INVALID_NAME`, () => expect(() => assertTaskName(bad)).to.throw().with.property('code', 'INVALID_NAME'))
+    it(`refuses the task name ${JSON.stringify(bad)} with INVALID_NAME`, () =>
+      expect(() => assertTaskName(bad))
+        .to.throw()
+        .with.property('code', 'INVALID_NAME'))
   }
   it('accepts wildcard subscriptions and matches them by segment', () => {
     for (const s of ['address.*', '*.created', 'user.auth*', '*.*']) expect(() => assertEventSubscription(s)).not.to.throw()

@@ -5,7 +5,13 @@ import { mergeMessages, parsePattern, patternString, toMessage, toPattern } from
 describe('actions/pattern', () => {
   it('reads pairs with typed values as jsonic does', () => {
     expect({ ...parsePattern('role:math,cmd:sum,left:1,right:-2.5,ok:true,no:false,nil:null') }).to.deep.equal({
-      role: 'math', cmd: 'sum', left: 1, right: -2.5, ok: true, no: false, nil: null,
+      role: 'math',
+      cmd: 'sum',
+      left: 1,
+      right: -2.5,
+      ok: true,
+      no: false,
+      nil: null,
     })
   })
 
@@ -23,21 +29,31 @@ describe('actions/pattern', () => {
 
   for (const bad of ['', 'role', 'role:', ':math', 'role:math,', 'a:1,a:2', "a:'open", 'a:{b:1}', 'a b:1', 'a:1;b:2']) {
     it(`refuses the malformed pattern ${JSON.stringify(bad)} with INVALID_PATTERN`, () => {
-      expect(() => parsePattern(bad)).to.throw(StoaError).with.property('code', 'INVALID_PATTERN')
+      expect(() => parsePattern(bad))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_PATTERN')
     })
   }
 
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     it(`refuses the key ${key} in a pattern string and object without touching any prototype`, () => {
-      expect(() => parsePattern(`${key}:x`)).to.throw(StoaError).with.property('code', 'INVALID_PATTERN')
-      expect(() => toPattern(JSON.parse(`{"${key}":"x","a":1}`))).to.throw(StoaError).with.property('code', 'INVALID_PATTERN')
+      expect(() => parsePattern(`${key}:x`))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_PATTERN')
+      expect(() => toPattern(JSON.parse(`{"${key}":"x","a":1}`)))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_PATTERN')
       expect(({} as Record<string, unknown>).x).to.equal(undefined)
     })
   }
 
   it('refuses non-scalar pattern values', () => {
-    expect(() => toPattern({ a: { b: 1 } })).to.throw(StoaError).with.property('code', 'INVALID_PATTERN')
-    expect(() => toPattern({})).to.throw(StoaError).with.property('code', 'INVALID_PATTERN')
+    expect(() => toPattern({ a: { b: 1 } }))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_PATTERN')
+    expect(() => toPattern({}))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_PATTERN')
   })
 
   it('writes a canonical string that reads back to the same pattern', () => {

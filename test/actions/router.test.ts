@@ -20,10 +20,16 @@ describe('actions/router', () => {
   })
 
   it('breaks ties between equally specific patterns by key order, whatever the order of adding', () => {
-    for (const order of [['a:1', 'b:1'], ['b:1', 'a:1']]) {
+    for (const order of [
+      ['a:1', 'b:1'],
+      ['b:1', 'a:1'],
+    ]) {
       expect(find(router(...order), { a: 1, b: 1 })).to.equal('a:1')
     }
-    for (const order of [['a:1,c:1', 'b:1,c:1'], ['b:1,c:1', 'a:1,c:1']]) {
+    for (const order of [
+      ['a:1,c:1', 'b:1,c:1'],
+      ['b:1,c:1', 'a:1,c:1'],
+    ]) {
       expect(find(router(...order), { a: 1, b: 1, c: 1 })).to.equal('a:1,c:1')
     }
   })

@@ -59,7 +59,7 @@ function crossing(setup: () => Promise<Running>): () => Running {
     await s?.close()
   })
 
-  it('a remote caller reaches a Seneca plugin\'s actions', async () => {
+  it("a remote caller reaches a Seneca plugin's actions", async () => {
     const out = (await s.gateway.act({ role: 'user', cmd: 'register', name: 'Remote', email: 'r@x' })) as Msg
     expect(out).to.include({ audited: true, notified: true, name: 'remote', email: 'r@x' })
     expect(out.id).to.match(/^[0-9a-z]{6}$/)
@@ -68,7 +68,11 @@ function crossing(setup: () => Promise<Running>): () => Running {
   })
 
   it('a stoa action calls into the Seneca plugin, which calls back with the same token, trace and deadline', async () => {
-    const out = (await s.gateway.act({ role: 'signup', name: 'Carol', email: 'c@x' }, undefined, { token: 'tok-42', trace: 'trace-42', timeoutMs: 8000 })) as Msg
+    const out = (await s.gateway.act({ role: 'signup', name: 'Carol', email: 'c@x' }, undefined, {
+      token: 'tok-42',
+      trace: 'trace-42',
+      timeoutMs: 8000,
+    })) as Msg
     expect(out).to.include({ audited: true, notified: true, name: 'carol' })
     expect(s.seen.notify?.token).to.equal('tok-42')
     expect(s.seen.notify?.trace).to.equal('trace-42')
@@ -101,7 +105,7 @@ describe('actions/seneca-bridge over HTTP: Seneca plugins served and calling bac
     return { ...s, usersUrl: usersHttp.address()!, close: async () => void (await Promise.all([s.gateway.close(), s.users.close()])) }
   })
 
-  it('a Seneca client (Seneca\'s own HTTP transport) reaches the plugin, whose call back carries its token', async () => {
+  it("a Seneca client (Seneca's own HTTP transport) reaches the plugin, whose call back carries its token", async () => {
     const s = running()
     const Seneca = require('seneca') as (o: object) => SenecaClient
     const port = Number(new URL(s.usersUrl!).port)

@@ -53,9 +53,7 @@ async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Prom
   const answers: unknown[] = []
   for (const step of steps) {
     const msg = typeof step === 'function' ? step(answers) : step
-    answers.push(
-      await new Promise((resolve) => seneca.act(structuredClone(msg), (err, out) => resolve(err ? { failed: true } : json(out)))),
-    )
+    answers.push(await new Promise((resolve) => seneca.act(structuredClone(msg), (err, out) => resolve(err ? { failed: true } : json(out)))))
   }
   await new Promise<void>((resolve) => seneca.close(resolve))
   return answers
@@ -90,7 +88,7 @@ function registerAll(seneca: unknown): void {
 
 const idOf = (i: number) => (answers: unknown[]) => (answers[i] as { id: string }).id
 
-describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers', function () {
+describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers", function () {
   this.timeout(20000)
 
   it('seneca-basic@1.0.0: notes and ids', async () => {
@@ -147,7 +145,7 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
     expect(stoa[7]).to.deep.equal({ trail: ['ann', 'bob'], root: 'function' })
   })
 
-  it('a message nothing answers: act_not_found in the callback, or the message\'s default$', async () => {
+  it("a message nothing answers: act_not_found in the callback, or the message's default$", async () => {
     const probe = function probe(this: { add: Function }) {
       this.add('role:probe,cmd:missing', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
         this.act('role:nobody', function (err: { code?: string } | null) {
@@ -195,7 +193,7 @@ describe('actions/seneca-bridge: published Seneca plugins give Seneca\'s answers
 describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other', function () {
   this.timeout(20000)
 
-  it('a Seneca action calls a stoa action with the caller\'s identity, trace and deadline, and a stoa action calls it', async () => {
+  it("a Seneca action calls a stoa action with the caller's identity, trace and deadline, and a stoa action calls it", async () => {
     const s = createStoa({ logger: quietLogger() })
     let seen: { token: string | undefined; trace: string; deadline: number } | undefined
     s.add('role:notify,cmd:registered', (msg: Msg, ctx: Context) => {
@@ -214,7 +212,7 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.close()
   })
 
-  it('an act a Seneca action makes after replying still carries the call\'s token and trace', async () => {
+  it("an act a Seneca action makes after replying still carries the call's token and trace", async () => {
     const s = createStoa({ logger: quietLogger() })
     let seen: { token: string | undefined; trace: string } | undefined
     s.add('role:later', (_m: Msg, ctx: Context) => {
@@ -267,7 +265,7 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.close()
   })
 
-  it('an action added between use() and ready() is the prior of the plugin\'s own, as under Seneca', async () => {
+  it("an action added between use() and ready() is the prior of the plugin's own, as under Seneca", async () => {
     const plugin = function p(this: { add: Function }) {
       this.add('a:1', function (this: { prior: Function }, msg: Msg, reply: (o: unknown) => void) {
         this.prior(msg, (_e: unknown, o: unknown) => reply({ from: 'plugin', prior: o }))
@@ -282,7 +280,9 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await new Promise<void>((resolve) => seneca.close(resolve))
     const s = createStoa({ logger: quietLogger() }).use(onSeneca(plugin))
     s.add('a:1', () => ({ from: 'app' }))
-    expect(await s.act('a:1')).to.deep.equal(expected).and.deep.equal({ from: 'plugin', prior: { from: 'app' } })
+    expect(await s.act('a:1'))
+      .to.deep.equal(expected)
+      .and.deep.equal({ from: 'plugin', prior: { from: 'app' } })
     await s.close()
   })
 
@@ -350,7 +350,9 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
     }
     try {
       const s = createStoa({ logger: quietLogger() })
-      expect(() => s.use(users)).to.throw(/plugin "users" needs real Seneca \(it uses .*util.*\), and seneca is not installed/).with.property('code', 'INVALID_PLUGIN')
+      expect(() => s.use(users))
+        .to.throw(/plugin "users" needs real Seneca \(it uses .*util.*\), and seneca is not installed/)
+        .with.property('code', 'INVALID_PLUGIN')
       // The delegate needs no Seneca.
       expect(() => s.use(math)).not.to.throw()
     } finally {
@@ -363,7 +365,9 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
     const legacy = function legacy(this: { util: unknown }, _o: object, _register: unknown) {
       return this.util
     }
-    expect(() => s.use(legacy as Plugin)).to.throw(/register/).with.property('code', 'INVALID_PLUGIN')
+    expect(() => s.use(legacy as Plugin))
+      .to.throw(/register/)
+      .with.property('code', 'INVALID_PLUGIN')
     const broken = function broken(this: { util: { nosuch(): void } }) {
       this.util.nosuch()
     }
@@ -371,7 +375,10 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
     // act is served by a half-loaded plugin.
     s.use(broken)
     const started = Date.now()
-    const err = await s.ready().then(() => undefined, (e: { code: string; message: string }) => e)
+    const err = await s.ready().then(
+      () => undefined,
+      (e: { code: string; message: string }) => e,
+    )
     expect(err?.code).to.equal('INVALID_PLUGIN')
     expect(err?.message).to.match(/"broken" failed to start: .*nosuch/)
     expect(await s.act('role:any').catch((e: { code: string }) => e.code)).to.equal('INVALID_PLUGIN')
@@ -379,7 +386,7 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
     await s.close()
   })
 
-  it('glob precedence: stoa\'s router on the delegate, Seneca\'s with onSeneca', async () => {
+  it("glob precedence: stoa's router on the delegate, Seneca's with onSeneca", async () => {
     const msg = { c: 2, d: 'x', cmd: 'z' }
     const [senecaAnswer] = await onSenecaItself([[precedence]], [msg])
     expect(senecaAnswer).to.deep.equal({ ran: 'c:*' })

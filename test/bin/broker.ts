@@ -20,7 +20,10 @@ export function uniquePrefix(): string {
 export async function deleteDeclared(prefix: string): Promise<void> {
   const list = async (what: 'list_queues' | 'list_exchanges') => {
     const { stdout } = await run('rabbitmqctl', [what, 'name', '--silent', '--no-table-headers'])
-    return stdout.split('\n').map((l) => l.trim()).filter((n) => n.startsWith(`${prefix}.`))
+    return stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((n) => n.startsWith(`${prefix}.`))
   }
   const [queues, exchanges] = await Promise.all([list('list_queues'), list('list_exchanges')])
   const conn = await amqp.connect(AMQP_URL)
@@ -39,7 +42,12 @@ export async function declared(prefix: string): Promise<string[]> {
   const out: string[] = []
   for (const what of ['list_queues', 'list_exchanges']) {
     const { stdout } = await run('rabbitmqctl', [what, 'name', '--silent', '--no-table-headers'])
-    out.push(...stdout.split('\n').map((l) => l.trim()).filter((n) => n.startsWith(`${prefix}.`)))
+    out.push(
+      ...stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((n) => n.startsWith(`${prefix}.`)),
+    )
   }
   return out
 }

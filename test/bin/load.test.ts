@@ -53,11 +53,15 @@ describe('bin/load', () => {
     })
 
     it('validates plugin options as use() does', () => {
-      expect(() => assemble(scaled, opts)).to.throw().with.property('code', 'INVALID_OPTIONS')
+      expect(() => assemble(scaled, opts))
+        .to.throw()
+        .with.property('code', 'INVALID_OPTIONS')
     })
 
     it('refuses what is not a service, naming the item at fault', () => {
-      expect(() => assemble({ name: 'x' }, opts)).to.throw(/must export a service/).with.property('code', 'INVALID_PLUGIN')
+      expect(() => assemble({ name: 'x' }, opts))
+        .to.throw(/must export a service/)
+        .with.property('code', 'INVALID_PLUGIN')
       expect(() => assemble([ping, 'nope'], opts)).to.throw(/item 1 of the default export/)
       expect(() => assemble([], opts)).to.throw(/empty list/)
     })

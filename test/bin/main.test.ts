@@ -55,7 +55,7 @@ describe('bin/main', () => {
     expect(r.stderr).to.match(/^stoa help: unknown command "nope"/)
   })
 
-  it('refuses an unknown option with exit 2 and the command\'s usage', async () => {
+  it("refuses an unknown option with exit 2 and the command's usage", async () => {
     const r = await run(['act', 'x.js', 'role:a', '--frob'])
     expect(r.code).to.equal(2)
     expect(r.stderr).to.match(/^stoa act: .*--frob/)

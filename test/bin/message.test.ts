@@ -91,8 +91,12 @@ describe('bin/message', () => {
     })
 
     it('makes bad JSON on stdin an INVALID_JSON error', () => {
-      expect(() => parseJsonMessage('nope', 'stdin')).to.throw().with.property('code', 'INVALID_JSON')
-      expect(() => parseJsonMessage('3', 'stdin')).to.throw().with.property('code', 'INVALID_JSON')
+      expect(() => parseJsonMessage('nope', 'stdin'))
+        .to.throw()
+        .with.property('code', 'INVALID_JSON')
+      expect(() => parseJsonMessage('3', 'stdin'))
+        .to.throw()
+        .with.property('code', 'INVALID_JSON')
     })
   })
 })

@@ -40,7 +40,9 @@ describe('bin/output', () => {
 
   it('refuses a result JSON cannot hold with ACTION_FAILED, writing nothing', () => {
     const out = collect()
-    expect(() => writeJson(out, { n: 1n })).to.throw(StoaError).with.property('code', 'ACTION_FAILED')
+    expect(() => writeJson(out, { n: 1n }))
+      .to.throw(StoaError)
+      .with.property('code', 'ACTION_FAILED')
     expect(out.text()).to.equal('')
   })
 

@@ -19,7 +19,7 @@ describe('bin/remote', () => {
   })
 
   describe('amqpUrl', () => {
-    it('takes service and prefix off the URL and leaves RabbitMQ\'s parameters', () => {
+    it("takes service and prefix off the URL and leaves RabbitMQ's parameters", () => {
       expect(amqpUrl('amqp://u:p@127.0.0.1:5672/vh?service=math&prefix=t1&heartbeat=5', undefined)).to.deep.equal({
         url: 'amqp://u:p@127.0.0.1:5672/vh?heartbeat=5',
         target: 'math',
@@ -38,7 +38,9 @@ describe('bin/remote', () => {
   describe('lambdaUrl', () => {
     it('reads the function, name or ARN, and its region, endpoint and qualifier', () => {
       expect(lambdaUrl('lambda:math')).to.deep.equal({ functionName: 'math' })
-      expect(lambdaUrl('lambda:arn:aws:lambda:eu-west-1:123456789012:function:math')).to.deep.equal({ functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:math' })
+      expect(lambdaUrl('lambda:arn:aws:lambda:eu-west-1:123456789012:function:math')).to.deep.equal({
+        functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:math',
+      })
       expect(lambdaUrl('lambda:math?region=eu-west-1&endpoint=http://127.0.0.1:9001&qualifier=live')).to.deep.equal({
         functionName: 'math',
         region: 'eu-west-1',

@@ -52,7 +52,7 @@ describe('stoa (the built CLI, spawned)', function () {
       expect(r).to.deep.include({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "role:math,cmd:nope"\n' })
     })
 
-    it('exits 1 without leaking a thrown error\'s message; --verbose shows the stack', async () => {
+    it("exits 1 without leaking a thrown error's message; --verbose shows the stack", async () => {
       const r = await stoa(['act', SERVICE, 'role:math,cmd:fail'])
       expect(r).to.deep.include({ code: 1, stderr: 'ACTION_FAILED: action "cmd:fail,role:math" failed\n' })
       const v = await stoa(['act', SERVICE, 'role:math,cmd:fail', '--verbose'])
@@ -82,7 +82,9 @@ describe('stoa (the built CLI, spawned)', function () {
         const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_LAMBDA: endpoint.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }
         const r = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum', 'left=1', 'right=2'], { env })
         expect(r).to.deep.include({ code: 0, stdout: '{"answer":3}\n' })
-        const missing = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum'], { env: { ...env, AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent' } })
+        const missing = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum'], {
+          env: { ...env, AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent' },
+        })
         expect(missing.code).to.equal(1)
         expect(missing.stderr).to.match(/^INVALID_OPTIONS: lambda transport: no AWS region/m)
       } finally {
@@ -93,7 +95,7 @@ describe('stoa (the built CLI, spawned)', function () {
   })
 
   describe('list, routes, help', () => {
-    it('lists a service\'s actions as JSON', async () => {
+    it("lists a service's actions as JSON", async () => {
       const r = await stoa(['list', SERVICE, '--json'])
       expect(r.code).to.equal(0)
       const sum = (JSON.parse(r.stdout) as { pattern: string }[]).find((e) => e.pattern === 'cmd:sum,role:math')

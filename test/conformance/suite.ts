@@ -70,10 +70,13 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
 
     it('round-trips an act and its result', async () => {
       const { client } = await pair((s) =>
-        s.add('role:math,cmd:sum', action({
-          schema: z.object({ left: z.number(), right: z.number() }),
-          handler: (m) => ({ answer: m.left + m.right, nested: { list: [1, 'two', null] } }),
-        })),
+        s.add(
+          'role:math,cmd:sum',
+          action({
+            schema: z.object({ left: z.number(), right: z.number() }),
+            handler: (m) => ({ answer: m.left + m.right, nested: { list: [1, 'two', null] } }),
+          }),
+        ),
       )
       const out = await client.act('role:math,cmd:sum', { left: 1, right: 2 })
       expect(out).to.deep.equal({ answer: 3, nested: { list: [1, 'two', null] } })

@@ -81,13 +81,20 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<InvokeResult>((resolve) => {
       timer = setTimeout(
-        () => resolve({ ok: false, error: { errorType: 'Sandbox.Timedout', errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds` } }),
+        () =>
+          resolve({
+            ok: false,
+            error: {
+              errorType: 'Sandbox.Timedout',
+              errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`,
+            },
+          }),
         fn.timeoutMs,
       )
     })
-    const work = slot.container.invoke(payload, { requestId, deadline, functionName: fn.name }).catch(
-      (err: unknown): InvokeResult => ({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: String(err) } }),
-    )
+    const work = slot.container
+      .invoke(payload, { requestId, deadline, functionName: fn.name })
+      .catch((err: unknown): InvokeResult => ({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: String(err) } }))
     // The container stays busy until its invocation has really ended, even past a time-out.
     void work.then(() => {
       slot.busy = false

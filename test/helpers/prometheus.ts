@@ -33,7 +33,17 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
   const config = join(dir, 'prometheus.yml')
   await writeFile(
     config,
-    ['global:', '  scrape_interval: 500ms', '  scrape_timeout: 400ms', 'scrape_configs:', '  - job_name: stoa', `    metrics_path: ${metricsPath}`, '    static_configs:', `      - targets: ['${target}']`, ''].join('\n'),
+    [
+      'global:',
+      '  scrape_interval: 500ms',
+      '  scrape_timeout: 400ms',
+      'scrape_configs:',
+      '  - job_name: stoa',
+      `    metrics_path: ${metricsPath}`,
+      '    static_configs:',
+      `      - targets: ['${target}']`,
+      '',
+    ].join('\n'),
   )
   const port = await freePort()
   const child: ChildProcess = spawn(

@@ -9,7 +9,10 @@ import { transportObserver } from '../../plugins/metrics/index.js'
 
 export function observabilityOptions(): void {
   const stoa = createStoa({ logger: createPinoLogger({ level: 'warn', secrets: ['apiKey'] }) })
-  stoa.use(tracing).use(metrics, { prefix: 'app_', buckets: [0.01, 0.1, 1] }).use(logs, { callLevel: 'info' })
+  stoa
+    .use(tracing)
+    .use(metrics, { prefix: 'app_', buckets: [0.01, 0.1, 1] })
+    .use(logs, { callLevel: 'info' })
   // @ts-expect-error the prefix is a string
   stoa.use(metrics, { prefix: 5 })
   // @ts-expect-error a level is one of pino's

@@ -147,7 +147,6 @@ export class RpcCaller implements LinkUser {
     this.waiting.delete(id!)
     w.resolve(this.codec.decode(m))
   }
-
 }
 
 /**
@@ -212,13 +211,15 @@ export class Sender implements LinkUser {
       this.known.set(service, Promise.resolve())
       return
     }
-    const p = this.link.withChannel((ch) => declareTasks(ch, this.names, this.options, service).then(() => undefined)).then(
-      () => void this.known.set(service, true),
-      (err: unknown) => {
-        this.known.delete(service)
-        throw err instanceof StoaError ? err : unavailable(`cannot declare the task queue of "${service}"`, err)
-      },
-    )
+    const p = this.link
+      .withChannel((ch) => declareTasks(ch, this.names, this.options, service).then(() => undefined))
+      .then(
+        () => void this.known.set(service, true),
+        (err: unknown) => {
+          this.known.delete(service)
+          throw err instanceof StoaError ? err : unavailable(`cannot declare the task queue of "${service}"`, err)
+        },
+      )
     this.known.set(service, p)
     return p
   }
@@ -239,4 +240,3 @@ export function createClient(rpc: RpcCaller | undefined, sender: Sender, target:
 }
 
 const OK: Reply = { ok: true, out: undefined }
-

@@ -360,7 +360,6 @@ export class Publisher implements LinkUser {
     for (const job of this.inflight) settle(job, error)
     this.inflight.clear()
   }
-
 }
 
 function settle(job: Job, err?: StoaError): void {

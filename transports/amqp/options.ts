@@ -35,7 +35,11 @@ export const amqpOptions = z.strictObject({
   /** Longest wait between two reconnect attempts, ms. */
   reconnectMaxMs: z.number().int().min(1).default(5000),
   /** Largest message body accepted or sent, bytes; larger ones are refused (`PAYLOAD_TOO_LARGE`). */
-  maxBodyBytes: z.number().int().min(1).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 1024),
   /** How long `close()` waits for in-flight deliveries to be answered and acknowledged, ms. */
   graceMs: z.number().int().min(0).default(10_000),
   /** Name shown for this connection in the RabbitMQ management UI and `rabbitmqctl`. */

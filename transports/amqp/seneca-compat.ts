@@ -65,9 +65,7 @@ function queueSuffix(pins: readonly Pattern[]): string {
       merged.set(k, values)
     }
   }
-  return [...merged]
-    .map(([k, values]) => `${k}:${values.length === 1 ? values[0]!.replace(/\*/g, 'any') : values.join('_')}`)
-    .join('.')
+  return [...merged].map(([k, values]) => `${k}:${values.length === 1 ? values[0]!.replace(/\*/g, 'any') : values.join('_')}`).join('.')
 }
 
 /** The queue arguments seneca-amqp-transport declares a listener queue with; they must match. */
@@ -288,4 +286,3 @@ function settleDelivery(ch: Channel, m: ConsumeMessage, how: 'ack' | 'requeue' |
     // The channel closed: the broker requeues the delivery itself.
   }
 }
-

@@ -54,9 +54,7 @@ export interface Outgoing {
 }
 
 /** A received request: the envelope, or why it cannot be run (a poison message). */
-export type Incoming =
-  | { ok: true; envelope: Envelope; attempt: number }
-  | { ok: false; error: StoaError; attempt: number }
+export type Incoming = { ok: true; envelope: Envelope; attempt: number } | { ok: false; error: StoaError; attempt: number }
 
 /**
  * Encodes a request (act, task or event). Tasks and events are persistent. Throws

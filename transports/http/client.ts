@@ -69,7 +69,11 @@ class PendingRequest implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
     if (this.ended) return
     const { host, closed } = this.shared
-    const why = closed ? 'the http transport is closed' : this.status !== 0 ? `the answer from ${host} was cut off` : `cannot reach ${host}: ${err.code ?? 'connection failed'}`
+    const why = closed
+      ? 'the http transport is closed'
+      : this.status !== 0
+        ? `the answer from ${host} was cut off`
+        : `cannot reach ${host}: ${err.code ?? 'connection failed'}`
     this.finish(failure('UNAVAILABLE', why))
   }
 }

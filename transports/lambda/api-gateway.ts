@@ -54,7 +54,9 @@ export const apiGatewayV1Processor: EventProcessor<V1Event> = {
   matches(e) {
     const rc = e.requestContext as Record<string, unknown> | undefined
     // An ALB event looks alike but has requestContext.elb and wants another answer shape.
-    return typeof e.httpMethod === 'string' && typeof e.path === 'string' && rc !== null && typeof rc === 'object' && rc.elb === undefined && e.version !== '2.0'
+    return (
+      typeof e.httpMethod === 'string' && typeof e.path === 'string' && rc !== null && typeof rc === 'object' && rc.elb === undefined && e.version !== '2.0'
+    )
   },
   handle(event, context, rt) {
     return serve(rt, context, {
@@ -146,11 +148,15 @@ function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: Http
   if (route.middleware !== undefined && route.middleware.length > 0) {
     // Express middleware (authentication, often) cannot run here: answering without it could
     // skip a check, so the route fails instead.
-    return Promise.resolve(errorResponse(new StoaError('ACTION_FAILED', `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`)))
+    return Promise.resolve(
+      errorResponse(new StoaError('ACTION_FAILED', `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`)),
+    )
   }
   if (route.secure !== undefined) {
     // seneca-web's secure routes need req.user, set by express middleware: never there on Lambda.
-    return Promise.resolve(route.secure.fail !== undefined ? found(route.secure.fail) : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')))
+    return Promise.resolve(
+      route.secure.fail !== undefined ? found(route.secure.fail) : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')),
+    )
   }
   let body: Record<string, unknown> | undefined
   if (req.body !== undefined && req.body !== null && req.body !== '') {

@@ -58,7 +58,10 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
         }),
         { abortSignal: abort.signal },
       )
-      if (!sync) return out.StatusCode === 202 ? { ok: true, out: undefined } : failure('UNAVAILABLE', `Lambda did not accept the ${e.kind === 'send' ? 'task' : 'event'} (status ${String(out.StatusCode)})`)
+      if (!sync)
+        return out.StatusCode === 202
+          ? { ok: true, out: undefined }
+          : failure('UNAVAILABLE', `Lambda did not accept the ${e.kind === 'send' ? 'task' : 'event'} (status ${String(out.StatusCode)})`)
       const text = out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8')
       return decodeReply(text, out.FunctionError)
     } catch (err) {
@@ -91,7 +94,11 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
       if (bytes > limit) {
         // Refused here rather than by Lambda, so the caller learns why without a round trip.
         return Promise.resolve(
-          failure('PAYLOAD_TOO_LARGE', `the ${e.kind === 'act' ? 'request' : e.kind === 'send' ? 'task' : 'event'} is ${bytes} bytes; Lambda takes at most ${limit} for ${e.kind === 'act' ? 'a synchronous' : 'an asynchronous'} invocation`, { bytes, limit }),
+          failure(
+            'PAYLOAD_TOO_LARGE',
+            `the ${e.kind === 'act' ? 'request' : e.kind === 'send' ? 'task' : 'event'} is ${bytes} bytes; Lambda takes at most ${limit} for ${e.kind === 'act' ? 'a synchronous' : 'an asynchronous'} invocation`,
+            { bytes, limit },
+          ),
         )
       }
       return invoke(e, payload)
@@ -125,6 +132,10 @@ export function sdkFailure(err: SdkError, target: string): Reply {
     case 'CredentialsProviderError':
       return failure('UNAVAILABLE', `no AWS credentials to invoke ${target}`, details)
     default:
-      return failure('UNAVAILABLE', status === undefined ? `cannot reach Lambda to invoke ${target}` : `Lambda answered ${status} (${name}) for ${target}`, details)
+      return failure(
+        'UNAVAILABLE',
+        status === undefined ? `cannot reach Lambda to invoke ${target}` : `Lambda answered ${status} (${name}) for ${target}`,
+        details,
+      )
   }
 }

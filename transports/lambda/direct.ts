@@ -11,7 +11,19 @@ import { decodeRequest, encodeReply, failure, isDirectRequest, thrownError } fro
  * processor recognised is an event this handler does not serve, refused rather than run as a
  * message (an S3 or SNS notification must not become an act that happens to match).
  */
-const AWS_MARKERS = ['Records', 'requestContext', 'routeKey', 'rawPath', 'httpMethod', 'detail-type', 'awslogs', 'triggerSource', 'deliveryStreamArn', 'invocationId', 'eventSource'] as const
+const AWS_MARKERS = [
+  'Records',
+  'requestContext',
+  'routeKey',
+  'rawPath',
+  'httpMethod',
+  'detail-type',
+  'awslogs',
+  'triggerSource',
+  'deliveryStreamArn',
+  'invocationId',
+  'eventSource',
+] as const
 
 /**
  * Direct invocations: a stoa client's payload (see wire.ts), answered with a stoa reply for an
@@ -44,7 +56,10 @@ export const directProcessor: EventProcessor<Record<string, unknown>> = {
       const reply = await rt.host.dispatch(e)
       if (e.kind === 'act') return encodeReply(sendable(reply, rt, e))
       if (reply.ok) return encodeReply(reply)
-      rt.log.error({ id: e.meta.id, trace: e.meta.trace, kind: e.kind, name: e.name, code: reply.error.code, reason: reply.error.message }, 'task or event failed; Lambda will retry it')
+      rt.log.error(
+        { id: e.meta.id, trace: e.meta.trace, kind: e.kind, name: e.name, code: reply.error.code, reason: reply.error.message },
+        'task or event failed; Lambda will retry it',
+      )
       throw thrownError(reply.error)
     }
     const id = context?.awsRequestId ?? randomUUID()
@@ -74,4 +89,3 @@ function sendable(reply: Reply, rt: HandlerRuntime, e: Envelope): Reply {
   const max = rt.settings.maxResponseBytes
   return bytes > max ? failure('PAYLOAD_TOO_LARGE', `the result is ${bytes} bytes; Lambda returns at most ${max}`, { bytes, limit: max }) : reply
 }
-

@@ -94,7 +94,12 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
     if (processor === undefined) {
       const what = describe(event)
       rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
-      return Promise.reject(thrownError({ code: 'INVALID_MESSAGE', message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}` }))
+      return Promise.reject(
+        thrownError({
+          code: 'INVALID_MESSAGE',
+          message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}`,
+        }),
+      )
     }
     try {
       return processor.handle(event, context, rt)

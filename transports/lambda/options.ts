@@ -24,12 +24,18 @@ export const lambdaOptions = z.strictObject({
   /** The function acts, tasks and events go to: its name or ARN, optionally `:alias`. */
   functionName,
   /** The version or alias invoked, when `functionName` does not carry one. */
-  qualifier: z.string().regex(/^[\w$-]{1,128}$/).optional(),
+  qualifier: z
+    .string()
+    .regex(/^[\w$-]{1,128}$/)
+    .optional(),
   /**
    * The stoa service the function runs. When given, tasks for other services are refused
    * with `NOT_FOUND`, so that the next client transport is tried; absent, every task goes here.
    */
-  service: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+  service: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/)
+    .optional(),
   /** AWS region; default `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the SDK's own lookup. */
   region: z.string().min(1).optional(),
   /** Another Invoke API endpoint (a local one in tests); default `AWS_ENDPOINT_URL_LAMBDA`, then AWS's. */

@@ -114,17 +114,24 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
     if (isBridgeEvent(body)) {
       const detailType = body['detail-type']
       const name = Object.hasOwn(events, detailType) ? events[detailType]! : detailType
-      if (body.detail === null || typeof body.detail !== 'object' || Array.isArray(body.detail)) throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
+      if (body.detail === null || typeof body.detail !== 'object' || Array.isArray(body.detail))
+        throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
       const e: Envelope = { kind: 'emit', name, msg: body.detail as Message, meta: { id: record.messageId, trace: record.messageId, caller: 'eventbridge' } }
       if (limit !== undefined) e.meta.deadline = limit
       return e
     }
     throw new StoaError('INVALID_MESSAGE', `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute`)
   }
-  if (task !== undefined && event !== undefined) throw new StoaError('INVALID_MESSAGE', `the SQS message has both ${SQS_ATTRIBUTES.task} and ${SQS_ATTRIBUTES.event}`)
+  if (task !== undefined && event !== undefined)
+    throw new StoaError('INVALID_MESSAGE', `the SQS message has both ${SQS_ATTRIBUTES.task} and ${SQS_ATTRIBUTES.event}`)
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new StoaError('INVALID_MESSAGE', 'the SQS message body must be a JSON object')
   const trace = attr(SQS_ATTRIBUTES.trace) ?? record.messageId
-  const e: Envelope = { kind: task !== undefined ? 'send' : 'emit', name: (task ?? event)!, msg: body as Message, meta: { id: record.messageId, trace, caller: 'sqs' } }
+  const e: Envelope = {
+    kind: task !== undefined ? 'send' : 'emit',
+    name: (task ?? event)!,
+    msg: body as Message,
+    meta: { id: record.messageId, trace, caller: 'sqs' },
+  }
   const token = attr(SQS_ATTRIBUTES.token)
   if (token !== undefined) e.meta.token = token
   if (limit !== undefined) e.meta.deadline = limit

@@ -135,7 +135,12 @@ export function decodeReply(payload: string, functionError: string | undefined):
     return failure('ACTION_FAILED', 'the function answered with invalid JSON')
   }
   if (functionError !== undefined) return functionFailure(value, functionError)
-  if (value !== null && typeof value === 'object' && (value as { stoa?: unknown }).stoa === WIRE_VERSION && typeof (value as { ok?: unknown }).ok === 'boolean') {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as { stoa?: unknown }).stoa === WIRE_VERSION &&
+    typeof (value as { ok?: unknown }).ok === 'boolean'
+  ) {
     const r = value as { ok: boolean; out?: unknown; error?: unknown }
     return r.ok ? { ok: true, out: r.out } : { ok: false, error: StoaError.fromJSON(r.error).toJSON() }
   }
@@ -158,7 +163,10 @@ export function functionFailure(value: unknown, functionError: string): Reply {
   }
   // Lambda's own answer when a function runs out of time ("Task timed out after 3.00 seconds").
   if (type === 'Sandbox.Timedout' || /Task timed out after/.test(text)) return failure('TIMEOUT', 'the function ran out of time', { functionError })
-  return failure('ACTION_FAILED', `the function failed${type === undefined ? '' : ` (${type})`}`, { functionError, ...(type === undefined ? {} : { errorType: type }) })
+  return failure('ACTION_FAILED', `the function failed${type === undefined ? '' : ` (${type})`}`, {
+    functionError,
+    ...(type === undefined ? {} : { errorType: type }),
+  })
 }
 
 /**

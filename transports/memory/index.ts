@@ -21,10 +21,7 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   const joined: { host: TransportHost }[] = []
   let closed = false
   const client: TransportClient = {
-    deliver: (e) =>
-      closed
-        ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed')))
-        : bus.deliver(e),
+    deliver: (e) => (closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e)),
   }
   return {
     name: 'memory',

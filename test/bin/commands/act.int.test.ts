@@ -37,7 +37,7 @@ describe('bin/commands/act --url lambda:', () => {
     expect(endpoint.invocations.at(-1)?.type).to.equal('RequestResponse')
   })
 
-  it('passes the token and reports the function\'s stoa error with exit 1', async () => {
+  it("passes the token and reports the function's stoa error with exit 1", async () => {
     const who = await run(['act', '--url', `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`, 'role:tally,cmd:whoami', '--token', 'tok.en'])
     expect(JSON.parse(who.stdout)).to.include({ token: 'tok.en', caller: 'cli' })
     const r = await run(['act', '--url', `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`, 'role:tally,cmd:deny'])

@@ -81,7 +81,7 @@ describe('bin/commands/act (in process)', () => {
       expect(r.stderr).to.match(/^INVALID_JSON: the message on stdin is not valid JSON/)
     })
 
-    it('keeps the pattern\'s pairs over the message\'s, so data cannot redirect the call', async () => {
+    it("keeps the pattern's pairs over the message's, so data cannot redirect the call", async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:echo', 'cmd=fail'])
       expect(r.code).to.equal(0)
       expect(JSON.parse(r.stdout).msg.cmd).to.equal('echo')
@@ -180,7 +180,7 @@ describe('bin/commands/act (in process)', () => {
       expect(r.stderr).to.match(/^INVALID_MESSAGE: invalid message: left: .+\n$/)
     })
 
-    it('passes an action\'s StoaError through with its code', async () => {
+    it("passes an action's StoaError through with its code", async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:deny'])
       expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'FORBIDDEN: not for you\n' })
     })

@@ -10,10 +10,22 @@ describe('bin/commands/list', () => {
     expect(r.stderr).to.equal('')
     const lines = r.stdout.trimEnd().split('\n')
     expect(lines[0]).to.match(/^PATTERN\s+MESSAGE\s+PERMISSION\s+DESCRIPTION$/)
-    expect(lines.some((l) => /^cmd:sum,role:math\s+left, right, round\?\s+math:use\s+adds two numbers$/.test(l)), String(/^cmd:sum,role:math\s+left, right, round\?\s+math:use\s+adds two numbers$/)).to.equal(true)
-    expect(lines.some((l) => /^cmd:echo,role:math\s+-\s+-$/.test(l)), String(/^cmd:echo,role:math\s+-\s+-$/)).to.equal(true)
-    expect(lines.some((l) => /^task:math\.total\.reset\s/.test(l)), String(/^task:math\.total\.reset\s/)).to.equal(true)
-    expect(lines.some((l) => /^event:total\.changed\s/.test(l)), String(/^event:total\.changed\s/)).to.equal(true)
+    expect(
+      lines.some((l) => /^cmd:sum,role:math\s+left, right, round\?\s+math:use\s+adds two numbers$/.test(l)),
+      String(/^cmd:sum,role:math\s+left, right, round\?\s+math:use\s+adds two numbers$/),
+    ).to.equal(true)
+    expect(
+      lines.some((l) => /^cmd:echo,role:math\s+-\s+-$/.test(l)),
+      String(/^cmd:echo,role:math\s+-\s+-$/),
+    ).to.equal(true)
+    expect(
+      lines.some((l) => /^task:math\.total\.reset\s/.test(l)),
+      String(/^task:math\.total\.reset\s/),
+    ).to.equal(true)
+    expect(
+      lines.some((l) => /^event:total\.changed\s/.test(l)),
+      String(/^event:total\.changed\s/),
+    ).to.equal(true)
   })
 
   it('prints one JSON array with --json', async () => {

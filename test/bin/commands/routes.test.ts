@@ -2,14 +2,20 @@ import { expect } from 'chai'
 import { run } from '../run.js'
 
 describe('bin/commands/routes', () => {
-  it('prints the route table of the service\'s web plugin', async () => {
+  it("prints the route table of the service's web plugin", async () => {
     const r = await run(['routes', 'test/fixtures/cli-web/service.ts'])
     expect(r.code).to.equal(0)
     expect(r.stderr).to.equal('')
     const lines = r.stdout.trimEnd().split('\n')
     expect(lines[0]).to.match(/^METHOD\s+PATH\s+PATTERN\s+STATUS$/)
-    expect(lines.some((l) => /^POST\s+\/sum\s+cmd:sum,role:math\s+200$/.test(l)), String(/^POST\s+\/sum\s+cmd:sum,role:math\s+200$/)).to.equal(true)
-    expect(lines.some((l) => /^POST\s+\/echo\/:id\s+cmd:echo,role:math\s+202$/.test(l)), String(/^POST\s+\/echo\/:id\s+cmd:echo,role:math\s+202$/)).to.equal(true)
+    expect(
+      lines.some((l) => /^POST\s+\/sum\s+cmd:sum,role:math\s+200$/.test(l)),
+      String(/^POST\s+\/sum\s+cmd:sum,role:math\s+200$/),
+    ).to.equal(true)
+    expect(
+      lines.some((l) => /^POST\s+\/echo\/:id\s+cmd:echo,role:math\s+202$/.test(l)),
+      String(/^POST\s+\/echo\/:id\s+cmd:echo,role:math\s+202$/),
+    ).to.equal(true)
   })
 
   it('prints the routes as one JSON array with --json', async () => {

@@ -69,11 +69,21 @@ function act(url: string, msg: Record<string, unknown>, agent: Agent | false = f
   return new Promise((resolve, reject) => {
     const u = new URL('/act', url)
     const body = JSON.stringify(msg)
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = ''
-      res.on('data', (c: Buffer) => (text += c.toString()))
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }))
-    })
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (c: Buffer) => (text += c.toString()))
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -179,10 +189,14 @@ describe('stoa serve: graceful shutdown, crash-only, rolling update (spawned)', 
     await waitFor(() => b.done.length >= 50, 'the second instance to handle 50 tasks', 20_000)
     await stream.stop()
     const done = new Set([...a.done, ...b.done])
-    await waitFor(() => {
-      for (const n of b.done) done.add(n)
-      return stream.confirmed.every((n) => done.has(n))
-    }, 'every confirmed task to be handled', 20_000)
+    await waitFor(
+      () => {
+        for (const n of b.done) done.add(n)
+        return stream.confirmed.every((n) => done.has(n))
+      },
+      'every confirmed task to be handled',
+      20_000,
+    )
     expect(stream.confirmed.length).to.be.above(100)
   })
 

@@ -67,7 +67,9 @@ describe('stoa serve (spawned)', function () {
       const [url] = served.urls
       expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/)
       // A client trusts the self-signed certificate the way node lets any process trust one.
-      const trusted = await stoa(['act', '--url', url!, 'role:math,cmd:sum', 'left=1', 'right=2'], { env: { NODE_EXTRA_CA_CERTS: 'test/fixtures/tls/cert.pem' } })
+      const trusted = await stoa(['act', '--url', url!, 'role:math,cmd:sum', 'left=1', 'right=2'], {
+        env: { NODE_EXTRA_CA_CERTS: 'test/fixtures/tls/cert.pem' },
+      })
       expect(trusted).to.deep.include({ code: 0, stdout: '{"answer":3}\n', stderr: '' })
       const untrusted = await stoa(['act', '--url', url!, 'role:math,cmd:sum', 'left=1', 'right=2'])
       expect(untrusted.code).to.equal(1)
@@ -90,7 +92,7 @@ describe('stoa serve (spawned)', function () {
       }
     })
 
-    it('serves the web plugin\'s routes with --web', async () => {
+    it("serves the web plugin's routes with --web", async () => {
       served = await serve(['test/fixtures/cli-web/service.ts', '--web', '127.0.0.1:0'], 1)
       const res = await fetch(`${served.urls[0]}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
       expect(res.status).to.equal(200)
@@ -130,7 +132,7 @@ describe('stoa serve (spawned)', function () {
       expect(end.stderr).to.contain('math closing on SIGTERM')
     })
 
-    it('delivers the service\'s own events through the broker', async () => {
+    it("delivers the service's own events through the broker", async () => {
       served = await serve([SERVICE, '--amqp', `${AMQP_URL}?prefix=${prefix}`], 1)
       const url = `${AMQP_URL}?prefix=${prefix}&service=math`
       expect((await stoa(['act', '--url', url, 'role:math,cmd:bump'])).code).to.equal(0)

@@ -66,7 +66,7 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     expect(JSON.parse(echo.stdout).msg).to.deep.include({ a: { b: 1 } })
   })
 
-  it('delivers the service\'s own events to its subscribers without a broker', async () => {
+  it("delivers the service's own events to its subscribers without a broker", async () => {
     served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
     const url = served.urls[0]!
     expect((await run(['act', '--url', url, 'role:math,cmd:bump'])).code).to.equal(0)
@@ -79,7 +79,7 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     expect(total).to.equal(1)
   })
 
-  it('serves the web plugin\'s routes with --web beside --http', async () => {
+  it("serves the web plugin's routes with --web beside --http", async () => {
     served = await serve(['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0'], 2)
     const [http, web] = served.urls
     expect(http).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
@@ -114,14 +114,35 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
   it('logs a call line at LOG_LEVEL=debug, as JSON with its trace and outcome', async () => {
     const stop = new AbortController()
     let out = ''
-    const done = run(['serve', 'test/fixtures/cli-web/observed.ts', '--http', '127.0.0.1:0'], { stop: stop.signal, env: { LOG_LEVEL: 'debug' }, onStdout: (s) => (out += s) })
+    const done = run(['serve', 'test/fixtures/cli-web/observed.ts', '--http', '127.0.0.1:0'], {
+      stop: stop.signal,
+      env: { LOG_LEVEL: 'debug' },
+      onStdout: (s) => (out += s),
+    })
     await waitFor(() => out.includes(' listening on '), 'serve to listen')
     const url = out.slice(out.indexOf(' listening on ') + ' listening on '.length).trim()
-    await fetch(`${url}/act`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', authorization: 'Bearer secret-token' }, body: '{"role":"math","cmd":"echo"}' })
+    await fetch(`${url}/act`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        authorization: 'Bearer secret-token',
+      },
+      body: '{"role":"math","cmd":"echo"}',
+    })
     stop.abort('SIGTERM')
     const end = await done
-    const lines = end.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
-    expect(lines.find((l) => l.pattern === 'cmd:echo,role:math')).to.deep.include({ service: 'gateway', kind: 'act', trace: '4bf92f3577b34da6a3ce929d0e0e4736', outcome: 'ok', level: 20 })
+    const lines = end.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.find((l) => l.pattern === 'cmd:echo,role:math')).to.deep.include({
+      service: 'gateway',
+      kind: 'act',
+      trace: '4bf92f3577b34da6a3ce929d0e0e4736',
+      outcome: 'ok',
+      level: 20,
+    })
     expect(end.stderr).not.to.include('secret-token')
   })
 
@@ -153,7 +174,10 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
   it('serves /healthz and /readyz alone with --health, on the HTTP transport, and on the web listener', async () => {
     served = await serve(['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--health', '127.0.0.1:0'], 2)
     // Printed in the same breath as the addresses.
-    const line = served.out().split('\n').find((l) => l.includes(' health on '))!
+    const line = served
+      .out()
+      .split('\n')
+      .find((l) => l.includes(' health on '))!
     const probes = line.slice(line.indexOf(' health on ') + ' health on '.length)
     for (const base of [probes, ...served.urls]) {
       expect((await fetch(`${base}/healthz`)).status, `${base}/healthz`).to.equal(200)

@@ -60,7 +60,11 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
     const tokens: string[] = []
     for (let i = 0; i < VOTERS; i++) {
       if (i < 5) {
-        const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${i}` }) })
+        const res = await fetch(`${url}/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `v${i}` }),
+        })
         expect(res.status).to.equal(200)
         tokens.push(((await res.json()) as { token: string }).token)
       } else {
@@ -136,9 +140,19 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
       }
       // Let any vote whose answer was lost land too, then read the final state.
       await sleep(1000)
-      const votes = (await db.query<{ vote_id: string; voter: string; choice: string; accepted_at: string; deliveries: number }>('SELECT vote_id, voter, choice, accepted_at, deliveries FROM votes')).rows
-      const ballots = new Map((await db.query<{ voter: string; vote_id: string; choice: string }>('SELECT voter, vote_id, choice FROM ballots')).rows.map((b) => [b.voter, b]))
-      const totals = (await db.query<{ cats: string; dogs: string }>("SELECT count(*) FILTER (WHERE choice = 'cats') AS cats, count(*) FILTER (WHERE choice = 'dogs') AS dogs FROM ballots")).rows[0]!
+      const votes = (
+        await db.query<{ vote_id: string; voter: string; choice: string; accepted_at: string; deliveries: number }>(
+          'SELECT vote_id, voter, choice, accepted_at, deliveries FROM votes',
+        )
+      ).rows
+      const ballots = new Map(
+        (await db.query<{ voter: string; vote_id: string; choice: string }>('SELECT voter, vote_id, choice FROM ballots')).rows.map((b) => [b.voter, b]),
+      )
+      const totals = (
+        await db.query<{ cats: string; dogs: string }>(
+          "SELECT count(*) FILTER (WHERE choice = 'cats') AS cats, count(*) FILTER (WHERE choice = 'dogs') AS dogs FROM ballots",
+        )
+      ).rows[0]!
       const raw = await rawChannel()
       const dead = await raw.ch.checkQueue(`${prefix}.dlq.tally`).then((q) => q.messageCount)
       await raw.close()
@@ -157,7 +171,11 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
       const recorded = new Map(votes.map((v) => [v.vote_id, v]))
       for (const [id, a] of accepted) {
         const v = recorded.get(id)!
-        expect({ voter: v.voter, choice: v.choice, acceptedAt: Number(v.accepted_at) }).to.deep.equal({ voter: a.voter, choice: a.choice, acceptedAt: a.acceptedAt })
+        expect({ voter: v.voter, choice: v.choice, acceptedAt: Number(v.accepted_at) }).to.deep.equal({
+          voter: a.voter,
+          choice: a.choice,
+          acceptedAt: a.acceptedAt,
+        })
       }
       // A vote whose answer was lost may have been queued all the same: only its voter's may
       // differ from what the 202s alone predict.
@@ -172,7 +190,9 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
         if (uncertain.has(voter)) continue
         expect(ballots.get(voter), `ballot of ${voter}`).to.include({ vote_id: e.id, choice: e.choice })
       }
-      expect(votes.length - ballots.size, 'duplicates').to.equal(accepted.size + extra.length - earliest.size - [...new Set(extra.map((v) => v.voter))].filter((v) => !earliest.has(v)).length)
+      expect(votes.length - ballots.size, 'duplicates').to.equal(
+        accepted.size + extra.length - earliest.size - [...new Set(extra.map((v) => v.voter))].filter((v) => !earliest.has(v)).length,
+      )
       if (extra.length === 0) expect(votes.length - ballots.size).to.equal(accepted.size - earliest.size)
       expect(accepted.size).to.be.at.least(VOTES * 0.95)
     } catch (err) {

@@ -49,7 +49,11 @@ describe('npm run vote:cluster: one command starts the cluster and SIGTERM stops
     expect(gateways).to.have.length(2)
     const login = await fetch(`${front}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"ada"}' })
     const { token } = (await login.json()) as { token: string }
-    const vote = await fetch(`${front}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"choice":"dogs"}' })
+    const vote = await fetch(`${front}/api/votes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: '{"choice":"dogs"}',
+    })
     expect(vote.status).to.equal(202)
 
     child.kill('SIGTERM')

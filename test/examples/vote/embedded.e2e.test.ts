@@ -78,7 +78,9 @@ describe('examples/vote embedded: a 202 survives a SIGKILL of the demo', functio
       const { rows } = await store.query<{ vote_id: string; voter: string; accepted_at: string }>('SELECT vote_id, voter, accepted_at FROM votes')
       const recorded = new Map(rows.map((r) => [r.vote_id, r]))
       const missing = [...accepted.keys()].filter((id) => !recorded.has(id))
-      process.stdout.write(`\n      sent ${sent}, 202s ${accepted.size}, recorded ${rows.length} (votes in flight at the kill may be recorded too), missing ${missing.length}\n`)
+      process.stdout.write(
+        `\n      sent ${sent}, 202s ${accepted.size}, recorded ${rows.length} (votes in flight at the kill may be recorded too), missing ${missing.length}\n`,
+      )
       expect(missing, 'votes answered 202 but not recorded').to.deep.equal([])
       for (const [id, a] of accepted) expect(Number(recorded.get(id)!.accepted_at)).to.equal(a.acceptedAt)
       // Each vote id is one row (the primary key), and nothing is left to hand over.

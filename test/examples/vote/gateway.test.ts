@@ -27,11 +27,18 @@ describe('examples/vote gateway: role:vote,cmd:cast', () => {
   })
 
   const token = (claims: { sub: string; roles: string[] }, secret = SECRET) => signToken(claims, { secret, expiresInSec: 60 })
-  const refusal = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => (err instanceof StoaError ? err.code : String(err)))
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (err: unknown) => (err instanceof StoaError ? err.code : String(err)),
+    )
 
-  it('sends the verified voter\'s vote with an id and the time it was accepted, and answers them', async () => {
+  it("sends the verified voter's vote with an id and the time it was accepted, and answers them", async () => {
     const before = Date.now()
-    const out = (await gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: token({ sub: 'ada', roles: ['voter'] }) })) as { voteId: string; acceptedAt: number }
+    const out = (await gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: token({ sub: 'ada', roles: ['voter'] }) })) as {
+      voteId: string
+      acceptedAt: number
+    }
     expect(out.voteId).to.match(/^[0-9a-f-]{36}$/)
     expect(out.acceptedAt).to.be.within(before, Date.now())
     await waitFor(() => tasks.length === 1, 'the task')

@@ -20,7 +20,7 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
 
   const vote = (voter: string, choice: 'cats' | 'dogs', acceptedAt: number, voteId = randomUUID()): Vote => ({ voteId, voter, choice, acceptedAt })
 
-  it('counts a voter\'s first vote, a later one as a duplicate, a redelivery not at all', async () => {
+  it("counts a voter's first vote, a later one as a duplicate, a redelivery not at all", async () => {
     const first = vote('ada', 'cats', 1000)
     expect(await recordVote(store, first)).to.equal('counted')
     expect(await recordVote(store, vote('ada', 'dogs', 2000))).to.equal('duplicate')

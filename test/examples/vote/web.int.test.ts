@@ -10,7 +10,7 @@ import { CONTENT_SECURITY_POLICY, serveGateway } from '../../../examples/vote/we
 
 const SECRET = 'vote-web-test-secret-of-forty-characters'
 
-describe('examples/vote gateway over HTTP: 202 for a vote, the error table\'s 4xx for anything else', () => {
+describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx for anything else", () => {
   let gateway: Stoa<any>
   let tally: Stoa<any>
   let auth: Stoa<any>
@@ -59,7 +59,9 @@ describe('examples/vote gateway over HTTP: 202 for a vote, the error table\'s 4x
     expect(await refused(await vote('{"choice":"fish"}'))).to.deep.equal([400, 'INVALID_MESSAGE'])
     expect(await refused(await vote('{"choice":'))).to.deep.equal([400, 'INVALID_JSON'])
     expect(await refused(await vote('{"choice":"cats"}', { authorization: 'Bearer not.a.token' }))).to.deep.equal([401, 'UNAUTHENTICATED'])
-    expect(await refused(await fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"choice":"cats"}' }))).to.deep.equal([401, 'UNAUTHENTICATED'])
+    expect(
+      await refused(await fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"choice":"cats"}' })),
+    ).to.deep.equal([401, 'UNAUTHENTICATED'])
     expect(await refused(await vote(' '.repeat(1024 * 1024 + 10)))).to.deep.equal([413, 'PAYLOAD_TOO_LARGE'])
     expect(await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' }))).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
   })

@@ -107,7 +107,10 @@ describe('bulkhead plugin over HTTP', function () {
           }
         }),
       )
-      return percentile(times.sort((a, b) => a - b), 99)
+      return percentile(
+        times.sort((a, b) => a - b),
+        99,
+      )
     }
     // Warm the connections and the code paths first.
     await measure()

@@ -31,7 +31,9 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 describe('bulkhead plugin', () => {
   it('runs up to `concurrency` calls, queues up to `queue`, and refuses the next with OVERLOADED at once', async () => {
     const slow = held()
-    const stoa = createStoa().use(bulkhead).add('role:slow', slow.handler, { bulkhead: { concurrency: 2, queue: 1 } })
+    const stoa = createStoa()
+      .use(bulkhead)
+      .add('role:slow', slow.handler, { bulkhead: { concurrency: 2, queue: 1 } })
     const calls = [stoa.act('role:slow'), stoa.act('role:slow'), stoa.act('role:slow')]
     await waitFor(() => slow.started === 2, 'two calls running')
     const err = (await stoa.act('role:slow').catch((e: unknown) => e)) as StoaError
@@ -72,7 +74,9 @@ describe('bulkhead plugin', () => {
 
   it('drops a queued call whose deadline passed while it waited, with TIMEOUT, and runs the next', async () => {
     const slow = held()
-    const stoa = createStoa().use(bulkhead).add('role:slow', slow.handler, { bulkhead: { concurrency: 1, queue: 2 } })
+    const stoa = createStoa()
+      .use(bulkhead)
+      .add('role:slow', slow.handler, { bulkhead: { concurrency: 1, queue: 2 } })
     const first = stoa.act('role:slow')
     await waitFor(() => slow.started === 1, 'the first call')
     const expired = stoa.act('role:slow', {}, { timeoutMs: 20 }).catch((e: StoaError) => e.code)

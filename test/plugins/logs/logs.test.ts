@@ -82,7 +82,15 @@ describe('logs', () => {
       await s.act('role:math,cmd:sum', { left: 1, right: 41, note: 'private-words' }, { trace: 'tr-9', id: 'id-9' })
       await s.act('role:math,cmd:fail').catch(() => undefined)
       const calls = dest.json().filter((l) => l.pattern !== undefined)
-      expect(calls[0]).to.deep.include({ level: 20, service: 'math', pattern: s.find('role:math,cmd:sum')!.key, kind: 'act', trace: 'tr-9', id: 'id-9', outcome: 'ok' })
+      expect(calls[0]).to.deep.include({
+        level: 20,
+        service: 'math',
+        pattern: s.find('role:math,cmd:sum')!.key,
+        kind: 'act',
+        trace: 'tr-9',
+        id: 'id-9',
+        outcome: 'ok',
+      })
       expect(calls[0]!.durationMs).to.be.a('number')
       expect(calls[1]).to.deep.include({ level: 40, outcome: 'FORBIDDEN' })
       expect(dest.out.join('\n')).not.to.include('private-words')

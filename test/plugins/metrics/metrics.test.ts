@@ -72,7 +72,8 @@ describe('metrics plugin', () => {
     const client: Transport = {
       name: 'rec',
       client: async () => ({
-        deliver: async (e: Envelope) => (e.name === 'bad.thing.do' ? { ok: false, error: { code: 'UNAVAILABLE', message: 'down' } } : { ok: true, out: undefined }),
+        deliver: async (e: Envelope) =>
+          e.name === 'bad.thing.do' ? { ok: false, error: { code: 'UNAVAILABLE', message: 'down' } } : { ok: true, out: undefined },
       }),
       close: async () => undefined,
     }

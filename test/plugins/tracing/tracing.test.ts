@@ -24,7 +24,7 @@ function recordingClient(sent: Envelope[]): Transport {
 
 describe('tracing plugin', () => {
   describe('without an OpenTelemetry SDK', () => {
-    it('makes a root call\'s trace a W3C trace id and sends traceparent with it', async () => {
+    it("makes a root call's trace a W3C trace id and sends traceparent with it", async () => {
       const sent: Envelope[] = []
       const s = createStoa({ name: 'svc', logger: quietLogger() })
         .use(tracing)
@@ -39,7 +39,7 @@ describe('tracing plugin', () => {
       await s.close()
     })
 
-    it('keeps the trace of a call that came with a traceparent, and passes the caller\'s span on', async () => {
+    it("keeps the trace of a call that came with a traceparent, and passes the caller's span on", async () => {
       const sent: Envelope[] = []
       const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
       const s = createStoa({ name: 'svc', logger: quietLogger() })
@@ -49,7 +49,12 @@ describe('tracing plugin', () => {
         })
         .client(recordingClient(sent))
       await s.ready()
-      const reply = await s.dispatch({ kind: 'send', name: 'svc.thing.do', msg: {}, meta: { id: 'x', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp } })
+      const reply = await s.dispatch({
+        kind: 'send',
+        name: 'svc.thing.do',
+        msg: {},
+        meta: { id: 'x', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp },
+      })
       expect(reply.ok).to.equal(true)
       expect(sent[0]!.meta).to.deep.include({ trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp })
       await s.close()

@@ -245,8 +245,12 @@ describe('web plugin on express', function () {
 
   it('refuses bad route maps when the plugin is loaded, with INVALID_OPTIONS', () => {
     const s = createStoa({ logger: quietLogger() })
-    expect(() => s.use(web, { routes: { 'FETCH /x': 'role:x' } })).to.throw(StoaError).with.property('code', 'INVALID_OPTIONS')
-    expect(() => s.use(web, { maxBodyBytes: -1 } as never, { tag: 'b' })).to.throw(StoaError).with.property('code', 'INVALID_OPTIONS')
+    expect(() => s.use(web, { routes: { 'FETCH /x': 'role:x' } }))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_OPTIONS')
+    expect(() => s.use(web, { maxBodyBytes: -1 } as never, { tag: 'b' }))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_OPTIONS')
     expect(() => s.use(web, { routes: { 'GET /files/*rest': 'role:x' } }, { tag: 'c' })).to.throw(/neither literal/)
   })
 })

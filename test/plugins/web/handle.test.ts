@@ -2,7 +2,16 @@ import { expect } from 'chai'
 import { createMatcher, unmatchedResponse } from '../../../plugins/web/index.js'
 import type { ServedRoute } from '../../../plugins/web/index.js'
 
-const route = (method: ServedRoute['method'], path: string): ServedRoute => ({ method, path, pattern: 'role:x', status: 200, plugin: 'web', maxBodyBytes: 1, headers: [], message: 'flat' })
+const route = (method: ServedRoute['method'], path: string): ServedRoute => ({
+  method,
+  path,
+  pattern: 'role:x',
+  status: 200,
+  plugin: 'web',
+  maxBodyBytes: 1,
+  headers: [],
+  message: 'flat',
+})
 
 describe('web: what a request no route takes is answered', () => {
   const find = createMatcher([route('GET', '/sum'), route('POST', '/votes/:id'), route('PUT', '/votes/:id')])
@@ -12,7 +21,11 @@ describe('web: what a request no route takes is answered', () => {
     expect(res.status).to.equal(405)
     expect(res.headers.allow).to.equal('POST, PUT, OPTIONS')
     expect(JSON.parse(res.body!)).to.deep.equal({
-      error: { code: 'METHOD_NOT_ALLOWED', message: 'no route for DELETE /votes/7; it answers POST, PUT, OPTIONS', details: { allow: ['POST', 'PUT', 'OPTIONS'] } },
+      error: {
+        code: 'METHOD_NOT_ALLOWED',
+        message: 'no route for DELETE /votes/7; it answers POST, PUT, OPTIONS',
+        details: { allow: ['POST', 'PUT', 'OPTIONS'] },
+      },
     })
   })
 

@@ -30,7 +30,9 @@ describe('web route matcher', () => {
   })
 
   it('refuses malformed percent-encoding with INVALID_MESSAGE', () => {
-    expect(() => find('POST', '/votes/%E0%A4%A')).to.throw(StoaError).with.property('code', 'INVALID_MESSAGE')
+    expect(() => find('POST', '/votes/%E0%A4%A'))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_MESSAGE')
   })
 
   it('accepts literal and :name segments only', () => {

@@ -68,7 +68,11 @@ describe('web plugin: the same answers on every path', function () {
 
   for (const c of webCases) {
     it(`${c.method} ${c.path.length > 60 ? `${c.path.slice(0, 60)}…` : c.path}: ${c.name}`, async () => {
-      const opts = { ...(c.body === undefined ? {} : { body: c.body }), ...(c.headers === undefined ? {} : { headers: c.headers }), ...(c.chunked ? { chunked: true } : {}) }
+      const opts = {
+        ...(c.body === undefined ? {} : { body: c.body }),
+        ...(c.headers === undefined ? {} : { headers: c.headers }),
+        ...(c.chunked ? { chunked: true } : {}),
+      }
       const passed = passedThrough
       const answers = {
         mount: await rawRequest(urls.mount, c.method, c.path, opts),

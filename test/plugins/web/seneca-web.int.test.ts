@@ -41,7 +41,9 @@ describe('web plugin: actions written for seneca-web', function () {
     await new Promise<void>((resolve) => senecaServer.listen(0, '127.0.0.1', resolve))
     senecaUrl = `http://127.0.0.1:${(senecaServer.address() as AddressInfo).port}`
     // ...and on stoa, with seneca-web's message shape.
-    stoa = createStoa({ name: 'votes', logger: quietLogger() }).use(votes).use(web, { routes: [votes.routes, votes.guarded], message: 'seneca-web' })
+    stoa = createStoa({ name: 'votes', logger: quietLogger() })
+      .use(votes)
+      .use(web, { routes: [votes.routes, votes.guarded], message: 'seneca-web' })
     stoaServer = await serveWeb(stoa, { middleware: votes.middleware })
   })
 
@@ -75,7 +77,9 @@ describe('web plugin: actions written for seneca-web', function () {
   }
 
   it('answers a secure route with no fail page 401 UNAUTHENTICATED', async () => {
-    const s = createStoa({ logger: quietLogger() }).use(votes).use(web, { routes: { pin: 'role:votes,cmd:*', map: { mine: { GET: true, secure: true } } }, message: 'seneca-web' })
+    const s = createStoa({ logger: quietLogger() })
+      .use(votes)
+      .use(web, { routes: { pin: 'role:votes,cmd:*', map: { mine: { GET: true, secure: true } } }, message: 'seneca-web' })
     const server = await serveWeb(s)
     try {
       const res = await rawRequest(server.url, 'GET', '/mine')
@@ -96,7 +100,9 @@ describe('web plugin: actions written for seneca-web', function () {
     expect(() => s.use(web, map({ autoreply: false }) as never, { tag: 'b' })).to.throw(/autoreply/)
     expect(() => s.use(web, map({ redirect: '/a b' }) as never, { tag: 'c' })).to.throw(/printable ASCII/)
     // A named middleware nobody gave fails the mount, before any request.
-    const t = createStoa({ logger: quietLogger() }).use(votes).use(web, map({ middleware: ['nobody'] }) as never)
+    const t = createStoa({ logger: quietLogger() })
+      .use(votes)
+      .use(web, map({ middleware: ['nobody'] }) as never)
     const err = (await serveWeb(t).catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
     expect(err.code).to.equal('INVALID_OPTIONS')

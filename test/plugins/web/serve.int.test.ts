@@ -158,13 +158,29 @@ describe('serveWeb on node:http', function () {
             pin: 'role:math,cmd:*',
             prefix: '/mw',
             middleware: ['named'],
-            map: { sum: { GET: true, middleware: [(_req: Request, _res: Response, next: NextFunction) => { ran.push('route'); next() }] } },
+            map: {
+              sum: {
+                GET: true,
+                middleware: [
+                  (_req: Request, _res: Response, next: NextFunction) => {
+                    ran.push('route')
+                    next()
+                  },
+                ],
+              },
+            },
           },
         },
         { tag: 'mw' },
       )
-      const named = (_req: Request, _res: Response, next: NextFunction) => { ran.push('set'); next() }
-      const capture: NodeMiddleware = (req, _res, next) => { seen.push(req); next() }
+      const named = (_req: Request, _res: Response, next: NextFunction) => {
+        ran.push('set')
+        next()
+      }
+      const capture: NodeMiddleware = (req, _res, next) => {
+        seen.push(req)
+        next()
+      }
       const { url } = await start(stoa, { middleware: { named }, before: [capture] })
       expect((await rawRequest(url, 'GET', '/mw/sum?left=1&right=1')).json).to.deep.equal({ answer: 2 })
       expect(ran).to.deep.equal(['set', 'route'])
@@ -195,7 +211,15 @@ describe('serveWeb on node:http', function () {
     it("answers stoa's routes on node:http when the app is empty, and gives it every other path", async () => {
       const app = express()
       const seen: IncomingMessage[] = []
-      const { url } = await start(mathStoa(), { app, before: [(req, _res, next) => { seen.push(req); next() }] })
+      const { url } = await start(mathStoa(), {
+        app,
+        before: [
+          (req, _res, next) => {
+            seen.push(req)
+            next()
+          },
+        ],
+      })
       app.use(express.static('/nonexistent-dir-for-test'))
       app.get('/own', (_req, res) => void res.json({ own: true }))
       expect((await rawRequest(url, 'GET', '/sum?left=1&right=2')).json).to.deep.equal({ answer: 3 })
@@ -210,7 +234,10 @@ describe('serveWeb on node:http', function () {
 
     it('runs `before` middleware for stoa routes, express routes and unknown paths alike, in order', async () => {
       const ran: string[] = []
-      const first: NodeMiddleware = (req, _res, next) => { ran.push(`1 ${req.url}`); next() }
+      const first: NodeMiddleware = (req, _res, next) => {
+        ran.push(`1 ${req.url}`)
+        next()
+      }
       const second: NodeMiddleware = async (req, res, next) => {
         ran.push(`2 ${req.url}`)
         res.setHeader('access-control-allow-origin', '*')

@@ -24,7 +24,14 @@ describe('web plugin option types', () => {
   it('takes node-style middleware for serveWeb before, and nothing else', () => {
     const stoa = createStoa()
     if (Math.random() > 2) {
-      void serveWeb(stoa, { before: [(req, res, next) => { res.setHeader('x-url', req.url ?? ''); next() }] })
+      void serveWeb(stoa, {
+        before: [
+          (req, res, next) => {
+            res.setHeader('x-url', req.url ?? '')
+            next()
+          },
+        ],
+      })
       // @ts-expect-error before holds middleware functions, not names
       void serveWeb(stoa, { before: ['cors'] })
       // @ts-expect-error a middleware gets (req, res, next), and next takes at most an error

@@ -46,7 +46,9 @@ describe('amqp client: acts, tasks and events', function () {
   })
 
   it('fails an act at once with UNAVAILABLE when no instance of the target listens', async () => {
-    const gw = await make('gateway').client(transport({ target: 'ghost' }), ['role:ghost']).ready()
+    const gw = await make('gateway')
+      .client(transport({ target: 'ghost' }), ['role:ghost'])
+      .ready()
     const err = (await gw.act('role:ghost,cmd:boo', {}, { timeoutMs: 15000 }).catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
     expect(err.code).to.equal('UNAVAILABLE')
@@ -60,7 +62,9 @@ describe('amqp client: acts, tasks and events', function () {
       return m.n
     })
     await server.listen(transport({ prefetch: 1 })).ready()
-    const gw = await make('gateway').client(transport({ target: 'math' }), ['role:math']).ready()
+    const gw = await make('gateway')
+      .client(transport({ target: 'math' }), ['role:math'])
+      .ready()
     const first = gw.act('role:math,cmd:slow', { n: 'first' })
     await waitFor(() => ran.length === 1, 'the first request to start')
     const second = (await gw.act('role:math,cmd:slow', { n: 'second' }, { timeoutMs: 100 }).catch((e: unknown) => e)) as StoaError
@@ -73,8 +77,14 @@ describe('amqp client: acts, tasks and events', function () {
   it('gives each subscribing service every matching event once, partial-segment wildcards included', async () => {
     const got = { audit: [] as string[], auth: [] as string[] }
     for (const i of [1, 2]) {
-      await make('audit').on('user.*', (m) => void got.audit.push(`${i}:${String(m.event)}`)).listen(transport()).ready()
-      await make('auth').on('user.auth*', (m) => void got.auth.push(`${i}:${String(m.event)}`)).listen(transport()).ready()
+      await make('audit')
+        .on('user.*', (m) => void got.audit.push(`${i}:${String(m.event)}`))
+        .listen(transport())
+        .ready()
+      await make('auth')
+        .on('user.auth*', (m) => void got.auth.push(`${i}:${String(m.event)}`))
+        .listen(transport())
+        .ready()
     }
     const gw = await make('gateway').client(transport()).ready()
     await gw.emit('user.authed', {})
@@ -86,13 +96,17 @@ describe('amqp client: acts, tasks and events', function () {
   })
 
   it('refuses a task larger than maxBodyBytes with PAYLOAD_TOO_LARGE', async () => {
-    const gw = await make('gateway').client(transport({ maxBodyBytes: 100 })).ready()
+    const gw = await make('gateway')
+      .client(transport({ maxBodyBytes: 100 }))
+      .ready()
     const err = (await gw.send('tally.vote.record', { pad: 'x'.repeat(200) }).catch((e: unknown) => e)) as StoaError
     expect(err.code).to.equal('PAYLOAD_TOO_LARGE')
   })
 
   it('waits for drain when the socket is full, and beyond the buffer bound fails with OVERLOADED', async () => {
-    const gw = await make('gateway').client(transport({ bufferSize: 4 })).ready()
+    const gw = await make('gateway')
+      .client(transport({ bufferSize: 4 }))
+      .ready()
     // amqplib's channel buffer holds 1024 frames: a burst of small publishes overflows it.
     const results = await Promise.allSettled(Array.from({ length: 3000 }, (_, i) => gw.send('tally.vote.record', { i })))
     const ok = results.filter((r) => r.status === 'fulfilled').length

@@ -68,7 +68,9 @@ describe('amqp connection loss and recovery', function () {
       })
       .listen(transport('math'))
       .ready()
-    const gw = await make('gateway').client(transport('gateway', { target: 'math' }), ['role:math']).ready()
+    const gw = await make('gateway')
+      .client(transport('gateway', { target: 'math' }), ['role:math'])
+      .ready()
     expect(await gw.act('role:math,cmd:sum', { left: 1, right: 2 })).to.equal(3)
     const inFlight = Array.from({ length: 20 }, () => gw.act('role:math,cmd:sum', { left: 1, right: 1 }).catch((e: StoaError) => e.code))
     await dropConnections(`${prefix}/gateway`)
@@ -90,7 +92,9 @@ describe('amqp connection loss and recovery', function () {
       .listen(transport('tally'))
       .ready()
     // A slow first reconnect keeps the client down long enough to publish into the buffer.
-    const gw = await make('gateway').client(transport('gateway', { reconnectMinMs: 1500, reconnectMaxMs: 1500 })).ready()
+    const gw = await make('gateway')
+      .client(transport('gateway', { reconnectMinMs: 1500, reconnectMaxMs: 1500 }))
+      .ready()
     await dropConnections(`${prefix}/gateway`)
     await Promise.all([1, 2, 3].map((i) => gw.send('tally.vote.record', { i })))
     await waitFor(() => handled.length === 3, 'the buffered tasks')
@@ -98,7 +102,9 @@ describe('amqp connection loss and recovery', function () {
   })
 
   it('with a zero buffer, fails a publish made while the broker is unreachable with UNAVAILABLE', async () => {
-    const gw = await make('gateway').client(transport('gateway', { bufferSize: 0, reconnectMinMs: 3000, reconnectMaxMs: 3000 })).ready()
+    const gw = await make('gateway')
+      .client(transport('gateway', { bufferSize: 0, reconnectMinMs: 3000, reconnectMaxMs: 3000 }))
+      .ready()
     await gw.send('tally.vote.record', { i: 0 })
     await dropConnections(`${prefix}/gateway`)
     const err = (await gw.send('tally.vote.record', { i: 1 }).catch((e: unknown) => e)) as StoaError
@@ -126,7 +132,10 @@ describe('amqp connection loss and recovery', function () {
     const consumers = async () => {
       const raw = await rawChannel()
       try {
-        return await raw.ch.checkQueue(queue).then((q) => q.consumerCount, () => -1)
+        return await raw.ch.checkQueue(queue).then(
+          (q) => q.consumerCount,
+          () => -1,
+        )
       } finally {
         await raw.close()
       }

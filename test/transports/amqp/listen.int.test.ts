@@ -60,7 +60,9 @@ describe('amqp listener: prefetch, acks and graceful shutdown', function () {
         await new Promise((r) => setTimeout(r, 300))
         handled.push(`${label}:${String(m.i)}`)
       })
-    const first = await worker('a').listen(transport({ prefetch: 3 })).ready()
+    const first = await worker('a')
+      .listen(transport({ prefetch: 3 }))
+      .ready()
     const gw = await make('gateway').client(transport()).ready()
     await Promise.all(Array.from({ length: 8 }, (_, i) => gw.send('tally.vote.record', { i })))
     await waitFor(() => inHand === 3, 'three tasks in hand')
@@ -83,7 +85,9 @@ describe('amqp listener: prefetch, acks and graceful shutdown', function () {
       .add('role:tally,cmd:secret', () => 2)
       .listen(transport(), ['role:tally,cmd:count'])
       .ready()
-    const gw = await make('gateway').client(transport({ target: 'tally' }), ['role:tally']).ready()
+    const gw = await make('gateway')
+      .client(transport({ target: 'tally' }), ['role:tally'])
+      .ready()
     expect(await gw.act('role:tally,cmd:count')).to.equal(1)
     const err = (await gw.act('role:tally,cmd:secret').catch((e: unknown) => e)) as { code: string }
     expect(err.code).to.equal('NOT_FOUND')
@@ -95,7 +99,9 @@ describe('amqp listener: prefetch, acks and graceful shutdown', function () {
       .add('task:tally.vote.record', (m) => void seen.push(Number(m.i)))
       .listen(transport({ queueType: 'quorum' }))
       .ready()
-    const gw = await make('gateway').client(transport({ queueType: 'quorum' })).ready()
+    const gw = await make('gateway')
+      .client(transport({ queueType: 'quorum' }))
+      .ready()
     await gw.send('tally.vote.record', { i: 1 })
     await waitFor(() => seen.length === 1, 'the task')
     // Re-declaring it as a classic queue is refused: it really is a quorum queue.
@@ -108,7 +114,10 @@ describe('amqp listener: prefetch, acks and graceful shutdown', function () {
     expect(refused).to.equal(true)
     // An instance declaring it classic refuses to start, saying why.
     const classic = make('tally').add('task:tally.vote.record', () => undefined)
-    const err = (await classic.listen(transport()).ready().catch((e: unknown) => e)) as { code: string; message: string }
+    const err = (await classic
+      .listen(transport())
+      .ready()
+      .catch((e: unknown) => e)) as { code: string; message: string }
     expect(err.code).to.equal('INVALID_OPTIONS')
     expect(err.message).to.include('queueType')
   })

@@ -33,7 +33,13 @@ describe('amqp options and names', () => {
   it('derives every name from the prefix', () => {
     const n = names('p')
     expect([n.rpc('math'), n.tasks('tally'), n.events, n.eventQueue('audit'), n.retry, n.retryQueue(250), n.dlq('tally')]).to.deep.equal([
-      'p.rpc.math', 'p.tasks.tally', 'p.events', 'p.events.audit', 'p.retry', 'p.retry.250', 'p.dlq.tally',
+      'p.rpc.math',
+      'p.tasks.tally',
+      'p.events',
+      'p.events.audit',
+      'p.retry',
+      'p.retry.250',
+      'p.dlq.tally',
     ])
   })
 

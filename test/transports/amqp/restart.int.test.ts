@@ -43,7 +43,14 @@ describe('amqp across a broker restart', function () {
     return s
   }
   const transport = (role: string, target?: string) =>
-    createAmqpTransport({ url: AMQP_URL, prefix, connectionName: `${prefix}/${role}`, reconnectMinMs: 100, reconnectMaxMs: 1000, ...(target === undefined ? {} : { target }) })
+    createAmqpTransport({
+      url: AMQP_URL,
+      prefix,
+      connectionName: `${prefix}/${role}`,
+      reconnectMinMs: 100,
+      reconnectMaxMs: 1000,
+      ...(target === undefined ? {} : { target }),
+    })
 
   it('handles every confirmed task sent before, during and after the restart, and serves acts again', async () => {
     const handled = new Set<number>()

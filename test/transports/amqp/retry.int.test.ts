@@ -112,10 +112,13 @@ describe('amqp retries and dead letters', function () {
   it('sends poison straight to the dead-letter queue with the reason: bad JSON, no handler, invalid message', async () => {
     let ran = 0
     await service('tally', (s) =>
-      s.add('task:tally.vote.record', action({
-        schema: z.object({ voter: z.string() }),
-        handler: () => void ran++,
-      })),
+      s.add(
+        'task:tally.vote.record',
+        action({
+          schema: z.object({ voter: z.string() }),
+          handler: () => void ran++,
+        }),
+      ),
     )
     const gw = await gateway()
     await gw.send('tally.vote.record', { voter: 42 } as never)

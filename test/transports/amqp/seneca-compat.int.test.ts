@@ -47,7 +47,12 @@ describe('amqp seneca-amqp-transport compatibility', function () {
           exchange: { name: `${prefix}.topic` },
           deadLetter: { queue: { name: `${prefix}.dlq` }, exchange: { name: dlx } },
           listener: { queues: { prefix: `${prefix}.add`, options: { durable: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 60000 } } } },
-          client: { queues: { prefix: `${prefix}.act`, options: { autoDelete: true, exclusive: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 10000 } } } },
+          client: {
+            queues: {
+              prefix: `${prefix}.act`,
+              options: { autoDelete: true, exclusive: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 10000 } },
+            },
+          },
         },
       }) as SenecaInstance
     senecas.push(s)

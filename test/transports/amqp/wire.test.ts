@@ -61,7 +61,9 @@ describe('amqp wire format', () => {
 
   it('refuses a message larger than the limit with PAYLOAD_TOO_LARGE', () => {
     const e: Envelope = { kind: 'emit', name: 'vote.recorded', msg: { pad: 'x'.repeat(100) }, meta }
-    expect(() => encodeRequest(e, 50)).to.throw(StoaError).with.property('code', 'PAYLOAD_TOO_LARGE')
+    expect(() => encodeRequest(e, 50))
+      .to.throw(StoaError)
+      .with.property('code', 'PAYLOAD_TOO_LARGE')
   })
 
   it('reports unparseable, non-object, foreign-type and nameless bodies as poison with a code', () => {
@@ -108,7 +110,12 @@ describe('amqp wire format: W3C trace context', () => {
   const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
   it('carries traceparent and tracestate in the headers, for tasks as for acts', () => {
-    const e: Envelope = { kind: 'send', name: 'tally.vote.record', msg: {}, meta: { id: 'i', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' } }
+    const e: Envelope = {
+      kind: 'send',
+      name: 'tally.vote.record',
+      msg: {},
+      meta: { id: 'i', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' },
+    }
     const out = encodeRequest(e, 1024)
     expect(out.props.headers).to.deep.include({ traceparent: tp, tracestate: 'v=1' })
     const back = decodeRequest(delivered(out), 'send', 1024)
@@ -117,7 +124,11 @@ describe('amqp wire format: W3C trace context', () => {
 
   it("names the trace after a foreign producer's traceparent, and ignores an invalid one", () => {
     const from = (headers: Record<string, unknown>) => {
-      const m = { content: Buffer.from('{}'), fields: { deliveryTag: 1 }, properties: { headers, messageId: 'mid', type: 'vote.recorded' } } as unknown as ConsumeMessage
+      const m = {
+        content: Buffer.from('{}'),
+        fields: { deliveryTag: 1 },
+        properties: { headers, messageId: 'mid', type: 'vote.recorded' },
+      } as unknown as ConsumeMessage
       const r = decodeRequest(m, 'emit', 1024)
       return r.ok ? r.envelope.meta : undefined
     }

@@ -32,9 +32,7 @@ describe('http transport client', function () {
   it('completes 2,000 concurrent acts from one client without a timeout', async () => {
     const client = await pair()
     const n = 2000
-    const results = await Promise.allSettled(
-      Array.from({ length: n }, (_, i) => client.act('role:math,cmd:sum', { left: i, right: 1 }, { timeoutMs: 20000 })),
-    )
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => client.act('role:math,cmd:sum', { left: i, right: 1 }, { timeoutMs: 20000 })))
     const failed = results.filter((r) => r.status === 'rejected')
     expect(failed.length, String((failed[0] as PromiseRejectedResult | undefined)?.reason)).to.equal(0)
     for (const [i, r] of results.entries()) expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1)

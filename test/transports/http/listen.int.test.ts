@@ -8,7 +8,13 @@ import type { RawAnswer } from '../../helpers/http.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
 
-function post(url: string, path: string, body: string | undefined, headers: Record<string, string> = {}, opts: { method?: string; agent?: Agent; chunked?: boolean } = {}): Promise<RawAnswer> {
+function post(
+  url: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string> = {},
+  opts: { method?: string; agent?: Agent; chunked?: boolean } = {},
+): Promise<RawAnswer> {
   return rawRequest(url, opts.method ?? 'POST', path, { ...opts, headers, ...(body === undefined ? {} : { body }) })
 }
 
@@ -119,7 +125,12 @@ describe('http transport listener', function () {
     ['malformed JSON', () => post(url, '/act', '{"role":', { 'content-type': 'application/json' }), 400, 'INVALID_JSON'],
     ['a JSON body that is not an object', () => post(url, '/act', '"x"', { 'content-type': 'application/json' }), 400, 'INVALID_MESSAGE'],
     ['a body that is not JSON', () => post(url, '/act', 'role=math', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a body over the limit', () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }), 413, 'PAYLOAD_TOO_LARGE'],
+    [
+      'a body over the limit',
+      () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
     [
       'a chunked body over the limit',
       () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }, { chunked: true }),
@@ -129,7 +140,12 @@ describe('http transport listener', function () {
     ['another path', () => post(url, '/other', '{}', { 'content-type': 'application/json' }), 404, 'NOT_FOUND'],
     ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 404, 'NOT_FOUND'],
     ['a negative time budget', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '-1' }), 400, 'INVALID_MESSAGE'],
-    ['a time budget that is not a whole number', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '1.5' }), 400, 'INVALID_MESSAGE'],
+    [
+      'a time budget that is not a whole number',
+      () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '1.5' }),
+      400,
+      'INVALID_MESSAGE',
+    ],
     ['an unknown kind', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-kind': 'shout' }), 400, 'INVALID_MESSAGE'],
     ['a non-bearer Authorization', () => post(url, '/act', '{}', { 'content-type': 'application/json', authorization: 'Basic dTpw' }), 401, 'UNAUTHENTICATED'],
   ]
@@ -146,10 +162,20 @@ describe('http transport listener', function () {
     expect(res.status).to.equal(500)
     expect(res.json.code).to.equal('ACTION_FAILED')
     expect(logger.entries.some((e) => e.level === 'error' && /BigInt/.test(String(e.fields.err)))).to.equal(true)
-    const seneca = await post(url, '/act', '{"role":"math","cmd":"big"}', { 'content-type': 'application/json', 'seneca-id': 'a/b', 'seneca-kind': 'act', 'seneca-origin': 'o', 'seneca-track': 'o', 'seneca-accept': 'x', 'seneca-time-client-sent': '0' })
+    const seneca = await post(url, '/act', '{"role":"math","cmd":"big"}', {
+      'content-type': 'application/json',
+      'seneca-id': 'a/b',
+      'seneca-kind': 'act',
+      'seneca-origin': 'o',
+      'seneca-track': 'o',
+      'seneca-accept': 'x',
+      'seneca-time-client-sent': '0',
+    })
     expect(seneca.status).to.equal(500)
     expect(JSON.stringify(seneca.json)).to.match(/ACTION_FAILED/)
-    expect((await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":1}', { 'content-type': 'application/json' })).json).to.deep.equal({ answer: 2 })
+    expect((await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":1}', { 'content-type': 'application/json' })).json).to.deep.equal({
+      answer: 2,
+    })
   })
 
   it('keeps prototype-polluting keys harmless and keeps serving', async () => {
@@ -175,8 +201,12 @@ describe('http transport listener', function () {
 
 describe('http transport options', () => {
   it('refuses bad options with INVALID_OPTIONS naming them', () => {
-    expect(() => createHttpTransport({ port: -1 })).to.throw(/option "port"/).with.property('code', 'INVALID_OPTIONS')
-    expect(() => createHttpTransport({ url: 'ftp://x' })).to.throw(/option "url"/).with.property('code', 'INVALID_OPTIONS')
+    expect(() => createHttpTransport({ port: -1 }))
+      .to.throw(/option "port"/)
+      .with.property('code', 'INVALID_OPTIONS')
+    expect(() => createHttpTransport({ url: 'ftp://x' }))
+      .to.throw(/option "url"/)
+      .with.property('code', 'INVALID_OPTIONS')
   })
 
   it('refuses TLS material that is not PEM, and a ca without an https url', () => {

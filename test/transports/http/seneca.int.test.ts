@@ -58,7 +58,11 @@ describe('http transport and Seneca (seneca-transport, type http)', function () 
       await stoa.ready()
       const port = Number(new URL(transport.address()!).port)
       // seneca-transport reads extra request headers from its own options.
-      seneca = senecaInstance({ plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } } }).client({ type: 'http', port, pin: 'role:math' })
+      seneca = senecaInstance({ plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } } }).client({
+        type: 'http',
+        port,
+        pin: 'role:math',
+      })
       await new Promise<void>((resolve) => seneca.ready(() => resolve()))
     })
 

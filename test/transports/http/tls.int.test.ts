@@ -57,7 +57,9 @@ describe('http transport over TLS', function () {
   })
 
   it('brings an error back with its code, message and details', async () => {
-    const err = (await client({ ca: cert }).act('role:math,cmd:forbid').catch((e: unknown) => e)) as StoaError
+    const err = (await client({ ca: cert })
+      .act('role:math,cmd:forbid')
+      .catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
     expect(err).to.include({ code: 'FORBIDDEN', message: 'not for you' })
     expect(err.details).to.deep.equal({ need: 'admin' })
@@ -65,7 +67,9 @@ describe('http transport over TLS', function () {
 
   it('fails a client that does not trust the certificate with UNAVAILABLE, not a hang, and keeps serving', async () => {
     // A hang would end in TIMEOUT at the call's deadline instead.
-    const err = (await client({}).act('role:math,cmd:sum', { left: 1, right: 2 }, { timeoutMs: 5000 }).catch((e: unknown) => e)) as StoaError
+    const err = (await client({})
+      .act('role:math,cmd:sum', { left: 1, right: 2 }, { timeoutMs: 5000 })
+      .catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
     expect(err.code).to.equal('UNAVAILABLE')
     // Node's verification code, not its message: DEPTH_ZERO_SELF_SIGNED_CERT here.

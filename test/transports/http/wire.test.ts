@@ -49,7 +49,22 @@ describe('http wire', () => {
 
   it('refuses a budget that is not a whole number of ms from 0 to 2^53-1', () => {
     expect(envelopeOf({ 'x-stoa-timeout-ms': String(Number.MAX_SAFE_INTEGER) }, {}, 0).meta.deadline).to.equal(Number.MAX_SAFE_INTEGER)
-    for (const value of ['-5', '-0', '1.5', '', ' 5', '5 ', '1e3', '0x10', '+5', 'soon', '5, 6', 'Infinity', String(Number.MAX_SAFE_INTEGER + 1), '1'.repeat(17)]) {
+    for (const value of [
+      '-5',
+      '-0',
+      '1.5',
+      '',
+      ' 5',
+      '5 ',
+      '1e3',
+      '0x10',
+      '+5',
+      'soon',
+      '5, 6',
+      'Infinity',
+      String(Number.MAX_SAFE_INTEGER + 1),
+      '1'.repeat(17),
+    ]) {
       expect(() => envelopeOf({ 'x-stoa-timeout-ms': value }, {}), JSON.stringify(value))
         .to.throw(StoaError, /x-stoa-timeout-ms/)
         .that.deep.includes({ code: 'INVALID_MESSAGE', details: { header: 'x-stoa-timeout-ms' } })
@@ -69,7 +84,10 @@ describe('http wire', () => {
       ['x-stoa-trace', 'has spaces in it'],
       ['x-stoa-id', 'x'.repeat(201)],
     ] as const) {
-      expect(() => envelopeOf({ [header]: value }, {}), header).to.throw(StoaError).with.property('details').that.deep.equals({ header })
+      expect(() => envelopeOf({ [header]: value }, {}), header)
+        .to.throw(StoaError)
+        .with.property('details')
+        .that.deep.equals({ header })
     }
     expect(() => envelopeOf({ 'x-stoa-kind': 'send' }, {})).to.throw(/x-stoa-name/)
   })

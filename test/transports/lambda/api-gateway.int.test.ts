@@ -40,16 +40,45 @@ function parsed(text: string): unknown {
 const cases: (HttpCase & { name: string; expect: number; view?: (body: any) => unknown })[] = [
   { name: 'a GET with a query', method: 'GET', url: '/sum?left=1&right=2', expect: 200 },
   { name: 'a query the schema refuses', method: 'GET', url: '/sum?left=x&right=2', expect: 400 },
-  { name: 'a POST with a JSON body and path parameter, on a 202 route', method: 'POST', url: '/votes/7', headers: { 'content-type': 'application/json' }, body: '{"choice":"a"}', expect: 202 },
-  { name: 'a base64-encoded body', method: 'POST', url: '/votes/8', headers: { 'content-type': 'application/json' }, body: '{"choice":"b"}', base64: true, expect: 202 },
+  {
+    name: 'a POST with a JSON body and path parameter, on a 202 route',
+    method: 'POST',
+    url: '/votes/7',
+    headers: { 'content-type': 'application/json' },
+    body: '{"choice":"a"}',
+    expect: 202,
+  },
+  {
+    name: 'a base64-encoded body',
+    method: 'POST',
+    url: '/votes/8',
+    headers: { 'content-type': 'application/json' },
+    body: '{"choice":"b"}',
+    base64: true,
+    expect: 202,
+  },
   { name: 'malformed JSON', method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, body: '{nope', expect: 400 },
   { name: 'a body that is not JSON', method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, body: 'hi', expect: 415 },
-  { name: 'a body over maxBodyBytes', method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2000) }), expect: 413 },
+  {
+    name: 'a body over maxBodyBytes',
+    method: 'POST',
+    url: '/echo',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ pad: 'x'.repeat(2000) }),
+    expect: 413,
+  },
   { name: 'a JSON body that is not an object', method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, body: '[1,2]', expect: 400 },
   { name: 'a path no route has', method: 'GET', url: '/nowhere', expect: 404 },
   { name: 'a stoa error with details', method: 'GET', url: '/deny', expect: 403 },
   { name: 'a plain crash, without its message', method: 'GET', url: '/crash', expect: 500 },
-  { name: 'an action asking for 201, a location, two cookies and a header', method: 'POST', url: '/create', headers: { 'content-type': 'application/json' }, body: '{"name":"n"}', expect: 201 },
+  {
+    name: 'an action asking for 201, a location, two cookies and a header',
+    method: 'POST',
+    url: '/create',
+    headers: { 'content-type': 'application/json' },
+    body: '{"name":"n"}',
+    expect: 201,
+  },
   { name: 'an action returning nothing', method: 'GET', url: '/none', expect: 204 },
   { name: 'an encoded path parameter and a repeated query parameter', method: 'GET', url: '/echo/a%20b?tag=x&tag=y&one=1', expect: 200 },
   {
@@ -73,7 +102,10 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
   before(async () => {
     const web = service.create({ logger: quietLogger() })
     server = await serveWeb(web)
-    closers.push(() => server.close(), () => web.close())
+    closers.push(
+      () => server.close(),
+      () => web.close(),
+    )
     handler = lambdaHandler(service.create({ logger: quietLogger() }))
     closers.push(() => handler.stoa.close())
     await handler.ready()
@@ -88,13 +120,25 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
   }
 
   async function viaV1(c: HttpCase): Promise<Seen> {
-    const out = (await handler(apigwV1Event(c), lambdaContext())) as { statusCode: number; headers: Record<string, string>; multiValueHeaders?: Record<string, string[]>; body: string; isBase64Encoded: boolean }
+    const out = (await handler(apigwV1Event(c), lambdaContext())) as {
+      statusCode: number
+      headers: Record<string, string>
+      multiValueHeaders?: Record<string, string[]>
+      body: string
+      isBase64Encoded: boolean
+    }
     expect(out.isBase64Encoded).to.equal(false)
     return { status: out.statusCode, headers: pick({ ...out.headers, ...out.multiValueHeaders }), body: parsed(out.body) }
   }
 
   async function viaV2(c: HttpCase): Promise<Seen> {
-    const out = (await handler(apigwV2Event(c), lambdaContext())) as { statusCode: number; headers: Record<string, string>; cookies?: string[]; body: string; isBase64Encoded: boolean }
+    const out = (await handler(apigwV2Event(c), lambdaContext())) as {
+      statusCode: number
+      headers: Record<string, string>
+      cookies?: string[]
+      body: string
+      isBase64Encoded: boolean
+    }
     expect(out.isBase64Encoded).to.equal(false)
     return { status: out.statusCode, headers: pick(out.headers, out.cookies), body: parsed(out.body) }
   }
@@ -117,7 +161,7 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
     expect(JSON.parse(out.body)).to.deep.equal({ answer: 2 })
   })
 
-  it('serves AWS\'s unchanged sample events as requests no route takes', async () => {
+  it("serves AWS's unchanged sample events as requests no route takes", async () => {
     const { samples } = await import('../../fixtures/lambda/events.js')
     for (const event of [samples.apigwV1(), samples.apigwV2()]) {
       const out = (await handler(event, lambdaContext())) as { statusCode: number; body: string }

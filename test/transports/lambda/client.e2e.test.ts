@@ -59,7 +59,7 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     expect(JSON.parse(last.payload).stoa).to.include({ v: 1, kind: 'act', caller: 'gateway' })
   })
 
-  it('carries token, trace and the time budget, bounded by the function\'s own time left', async () => {
+  it("carries token, trace and the time budget, bounded by the function's own time left", async () => {
     const g = await gateway('tally', ['role:tally'])
     const who = (await g.act('role:tally,cmd:whoami', {}, { token: 'tok.en.jwt', trace: 'trace-7', timeoutMs: 60_000 })) as Record<string, unknown>
     expect(who).to.include({ token: 'tok.en.jwt', trace: 'trace-7', caller: 'gateway' })
@@ -67,7 +67,7 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     expect(who.remainingMs).to.be.within(1, 2500)
   })
 
-  it('brings a function\'s stoa error back as the error it was', async () => {
+  it("brings a function's stoa error back as the error it was", async () => {
     const g = await gateway('tally', ['role:tally'])
     const err = await failure(g.act('role:tally,cmd:deny'))
     expect(err.toJSON()).to.deep.equal({ code: 'FORBIDDEN', message: 'not for you', details: { need: 'tally:admin' } })
@@ -105,10 +105,13 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     await endpoint.idle()
     const last = endpoint.invocations.at(-1)!
     expect(last.result).to.deep.include({ ok: false })
-    expect((last.result as { error: { errorType: string; errorMessage: string } }).error).to.include({ errorType: 'StoaError', errorMessage: 'INVALID_MESSAGE: voter bad-e2e is not on the roll' })
+    expect((last.result as { error: { errorType: string; errorMessage: string } }).error).to.include({
+      errorType: 'StoaError',
+      errorMessage: 'INVALID_MESSAGE: voter bad-e2e is not on the roll',
+    })
   })
 
-  it('refuses a task for another service without invoking, when the function\'s service is known', async () => {
+  it("refuses a task for another service without invoking, when the function's service is known", async () => {
     const g = await gateway('tally', [], { service: 'tally' })
     const before = endpoint.invocations.length
     const err = await failure(g.send('audit.entry.write', {}))
@@ -128,7 +131,7 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     expect(await slow).to.deep.equal({ slept: 1500 })
   })
 
-  it('answers a throttled function (429) with UNAVAILABLE, after the SDK\'s retries', async () => {
+  it("answers a throttled function (429) with UNAVAILABLE, after the SDK's retries", async () => {
     const g = await gateway('tally', ['role:tally'], { maxAttempts: 2 })
     endpoint.throttle('tally', true)
     try {
@@ -153,7 +156,7 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     expect(err.code).to.equal('UNAVAILABLE')
   })
 
-  it('refuses payloads over Lambda\'s limits before sending: 6 MB for acts, 1 MB for tasks', async () => {
+  it("refuses payloads over Lambda's limits before sending: 6 MB for acts, 1 MB for tasks", async () => {
     const g = await gateway('tally', ['role:tally'], { service: 'tally' })
     const before = endpoint.invocations.length
     const big = await failure(g.act('role:tally,cmd:echo', { pad: 'x'.repeat(6 * 1024 * 1024) }))

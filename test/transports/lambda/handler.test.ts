@@ -113,7 +113,8 @@ describe('transports/lambda/handler', () => {
 
     it('answers a stoa act with a stoa reply, errors included', async () => {
       const { handler } = make()
-      const act = (msg: Record<string, unknown>) => JSON.parse(encodeRequest({ kind: 'act', msg, meta: { id: 'id-1', trace: 't-1', token: 'tok', caller: 'gateway' } }))
+      const act = (msg: Record<string, unknown>) =>
+        JSON.parse(encodeRequest({ kind: 'act', msg, meta: { id: 'id-1', trace: 't-1', token: 'tok', caller: 'gateway' } }))
       expect(await handler(act({ role: 'tally', cmd: 'sum', left: 2, right: 3 }), lambdaContext())).to.deep.equal({ stoa: 1, ok: true, out: { answer: 5 } })
       expect(await handler(act({ role: 'tally', cmd: 'deny' }), lambdaContext())).to.deep.equal({
         stoa: 1,
@@ -126,7 +127,10 @@ describe('transports/lambda/handler', () => {
 
     it('answers a malformed stoa act with INVALID_MESSAGE naming the field', async () => {
       const { handler } = make()
-      const out = (await handler({ stoa: { v: 1, kind: 'act', id: 'has spaces' }, msg: {} }, lambdaContext())) as { ok: boolean; error: { code: string; details: unknown } }
+      const out = (await handler({ stoa: { v: 1, kind: 'act', id: 'has spaces' }, msg: {} }, lambdaContext())) as {
+        ok: boolean
+        error: { code: string; details: unknown }
+      }
       expect(out.ok).to.equal(false)
       expect(out.error.code).to.equal('INVALID_MESSAGE')
       expect(out.error.details).to.deep.equal({ field: 'stoa.id' })
@@ -148,7 +152,7 @@ describe('transports/lambda/handler', () => {
       expect(err.code).to.equal('TIMEOUT')
     })
 
-    it('refuses a result over Lambda\'s response limit with PAYLOAD_TOO_LARGE', async () => {
+    it("refuses a result over Lambda's response limit with PAYLOAD_TOO_LARGE", async () => {
       const { handler } = make({ maxResponseBytes: 1000 })
       const err = await failure(handler({ role: 'tally', cmd: 'big', bytes: 2000 }, lambdaContext()))
       expect(err.code).to.equal('PAYLOAD_TOO_LARGE')
@@ -168,7 +172,7 @@ describe('transports/lambda/handler', () => {
       expect(logger.entries.filter((e) => e.message === 'SQS record failed; it returns to the queue')).to.have.length(2)
     })
 
-    it('answers with the batch response format of AWS\'s sample', async () => {
+    it("answers with the batch response format of AWS's sample", async () => {
       const { handler } = make()
       const out = (await handler(sqsEvent([task('bad-a'), task('ok')]), lambdaContext())) as { batchItemFailures: object[] }
       const sample = samples.batchResponse()
@@ -180,7 +184,12 @@ describe('transports/lambda/handler', () => {
       const { handler } = make()
       const act = encodeRequest({ kind: 'act', msg: { role: 'tally', cmd: 'sum' }, meta: { id: 'a', trace: 'a' } })
       const send = encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'env-1' }, meta: { id: 'b', trace: 'b' } })
-      const event = sqsEvent([...samples.sqs().Records.map((r) => ({ body: r.body })), { body: '{not json', attributes: { 'stoa-task': 'tally.vote.record' } }, { body: act }, { body: send }])
+      const event = sqsEvent([
+        ...samples.sqs().Records.map((r) => ({ body: r.body })),
+        { body: '{not json', attributes: { 'stoa-task': 'tally.vote.record' } },
+        { body: act },
+        { body: send },
+      ])
       const out = await handler(event, lambdaContext())
       expect(out).to.deep.equal({ batchItemFailures: ['msg-1', 'msg-2', 'msg-3', 'msg-4'].map((itemIdentifier) => ({ itemIdentifier })) })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { tasks: string[] }
@@ -223,7 +232,7 @@ describe('transports/lambda/handler', () => {
       expect(seen.events).to.deep.equal([{ name: 'vote.recorded', data: { voter: 'v9', event: 'vote.recorded' } }])
     })
 
-    it('maps a detail-type through the events option (AWS\'s sample, OrderPurchased)', async () => {
+    it("maps a detail-type through the events option (AWS's sample, OrderPurchased)", async () => {
       const { handler } = make({ events: { OrderPurchased: 'order.purchased' } })
       await handler(samples.eventBridge(), lambdaContext())
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { events: { name: string; data: { id: number } }[] }

@@ -4,11 +4,19 @@ import type { Envelope } from '../../../actions/transport.js'
 import { decodeReply, decodeRequest, encodeReply, encodeRequest, functionFailure, thrownError } from '../../../transports/lambda/wire.js'
 
 describe('transports/lambda/wire', () => {
-  const envelope: Envelope = { kind: 'send', name: 'tally.vote.record', msg: { voter: 'v1' }, meta: { id: 'id-1', trace: 't-1', deadline: 10_500, token: 'jwt', caller: 'gateway' } }
+  const envelope: Envelope = {
+    kind: 'send',
+    name: 'tally.vote.record',
+    msg: { voter: 'v1' },
+    meta: { id: 'id-1', trace: 't-1', deadline: 10_500, token: 'jwt', caller: 'gateway' },
+  }
 
-  it('writes an envelope with the time left, and reads it back on the receiver\'s clock', () => {
+  it("writes an envelope with the time left, and reads it back on the receiver's clock", () => {
     const text = encodeRequest(envelope, 10_000)
-    expect(JSON.parse(text)).to.deep.equal({ stoa: { v: 1, kind: 'send', name: 'tally.vote.record', id: 'id-1', trace: 't-1', timeoutMs: 500, caller: 'gateway', token: 'jwt' }, msg: { voter: 'v1' } })
+    expect(JSON.parse(text)).to.deep.equal({
+      stoa: { v: 1, kind: 'send', name: 'tally.vote.record', id: 'id-1', trace: 't-1', timeoutMs: 500, caller: 'gateway', token: 'jwt' },
+      msg: { voter: 'v1' },
+    })
     const back = decodeRequest(JSON.parse(text), 50_000, undefined)
     expect(back).to.deep.equal({ ...envelope, meta: { ...envelope.meta, deadline: 50_500 } })
   })
@@ -56,7 +64,10 @@ describe('transports/lambda/wire', () => {
 
   it('reads a function error: a thrown StoaError keeps its code, a time-out is TIMEOUT, the rest ACTION_FAILED without message', () => {
     const thrown = thrownError({ code: 'FORBIDDEN', message: 'no' })
-    expect(functionFailure({ errorType: thrown.name, errorMessage: thrown.message }, 'Unhandled')).to.deep.equal({ ok: false, error: { code: 'FORBIDDEN', message: 'no' } })
+    expect(functionFailure({ errorType: thrown.name, errorMessage: thrown.message }, 'Unhandled')).to.deep.equal({
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'no' },
+    })
     const timedOut = functionFailure({ errorMessage: '2026-11-27T08:00:00.000Z abc Task timed out after 3.00 seconds' }, 'Unhandled')
     expect(timedOut).to.deep.include({ ok: false })
     expect((timedOut as { error: { code: string } }).error.code).to.equal('TIMEOUT')
@@ -65,6 +76,8 @@ describe('transports/lambda/wire', () => {
       error: { code: 'ACTION_FAILED', message: 'the function failed (Error)', details: { functionError: 'Unhandled', errorType: 'Error' } },
     })
     // A StoaError-looking type with an unknown code is not trusted.
-    expect((functionFailure({ errorType: 'StoaError', errorMessage: 'NOPE: x' }, 'Unhandled') as { error: { code: string } }).error.code).to.equal('ACTION_FAILED')
+    expect((functionFailure({ errorType: 'StoaError', errorMessage: 'NOPE: x' }, 'Unhandled') as { error: { code: string } }).error.code).to.equal(
+      'ACTION_FAILED',
+    )
   })
 })

@@ -69,7 +69,9 @@ describe('transports/memory', () => {
     const got: unknown[] = []
     const tally = make('tally').listen(createMemoryTransport({ bus: busB }))
     tally.add('task:tally.vote.record', (m) => void got.push(m.voter))
-    const gateway = make('gateway').client(createMemoryTransport({ bus: busA })).client(createMemoryTransport({ bus: busB }))
+    const gateway = make('gateway')
+      .client(createMemoryTransport({ bus: busA }))
+      .client(createMemoryTransport({ bus: busB }))
     await Promise.all([tally.ready(), gateway.ready()])
     await gateway.send('tally.vote.record', { voter: 'v7' })
     await waitFor(() => got.length === 1, 'the task through the second client')

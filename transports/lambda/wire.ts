@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { StoaError, isErrorCode } from '../../actions/transport.js'
+import { StoaError, checkTracestate, isErrorCode, parseTraceparent } from '../../actions/transport.js'
 
 /*
  * The payload of a direct invocation between stoa's Lambda client and `lambdaHandler`. This
@@ -10,8 +10,12 @@ import { StoaError, isErrorCode } from '../../actions/transport.js'
  *
  *   { "stoa": { "v": 1, "kind": "act" | "send" | "emit", "name"?: "<task or event>",
  *               "id": "...", "trace": "...", "timeoutMs"?: 2990, "caller"?: "gateway",
- *               "token"?: "<jwt>" },
+ *               "token"?: "<jwt>", "traceparent"?: "00-...", "tracestate"?: "..." },
  *     "msg": { ...the message, or the task's or event's data } }
+ *
+ * `traceparent` and `tracestate` are W3C Trace Context, as the other transports carry them in
+ * their headers: an invalid `traceparent` is ignored, and a valid one names the trace when
+ * `trace` is absent.
  *
  * `timeoutMs` is the time left before the caller's deadline when it sent the request; the
  * function counts it from the invocation's arrival on its own clock, as the HTTP and AMQP
@@ -51,6 +55,8 @@ export interface DirectRequest {
     timeoutMs?: number
     caller?: string
     token?: string
+    traceparent?: string
+    tracestate?: string
   }
   msg: Message
 }
@@ -69,6 +75,8 @@ export function encodeRequest(e: Envelope, now = Date.now()): string {
   if (m.deadline !== undefined) head.timeoutMs = Math.max(0, Math.ceil(m.deadline - now))
   if (m.caller !== undefined) head.caller = m.caller
   if (m.token !== undefined) head.token = m.token
+  if (m.traceparent !== undefined) head.traceparent = m.traceparent
+  if (m.tracestate !== undefined) head.tracestate = m.tracestate
   try {
     return JSON.stringify({ stoa: head, msg: e.msg ?? {} })
   } catch {
@@ -96,7 +104,13 @@ export function decodeRequest(event: DirectRequest, arrived: number, limit: numb
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw bad('msg', 'must be an object')
   const meta: EnvelopeMeta = { id: '', trace: '' }
   meta.id = plain(head.id, 'stoa.id') ?? randomUUID()
-  meta.trace = plain(head.trace, 'stoa.trace') ?? meta.id
+  const parent = parseTraceparent(typeof head.traceparent === 'string' ? head.traceparent : undefined)
+  if (parent !== undefined) {
+    meta.traceparent = head.traceparent as string
+    const state = checkTracestate(typeof head.tracestate === 'string' ? head.tracestate : undefined)
+    if (state !== undefined) meta.tracestate = state
+  }
+  meta.trace = plain(head.trace, 'stoa.trace') ?? parent?.traceId ?? meta.id
   let deadline = limit
   if (head.timeoutMs !== undefined) {
     if (!Number.isSafeInteger(head.timeoutMs) || head.timeoutMs < 0) throw bad('stoa.timeoutMs', 'must be a whole number of ms, 0 or more')

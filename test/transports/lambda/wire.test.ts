@@ -21,6 +21,19 @@ describe('transports/lambda/wire', () => {
     expect(back).to.deep.equal({ ...envelope, meta: { ...envelope.meta, deadline: 50_500 } })
   })
 
+  it('carries W3C Trace Context, naming the trace when none is given, and ignores an invalid traceparent', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const traced: Envelope = { ...envelope, meta: { ...envelope.meta, traceparent, tracestate: 'rojo=00f067aa0ba902b7' } }
+    const payload = JSON.parse(encodeRequest(traced, 10_000))
+    expect(payload.stoa).to.include({ traceparent, tracestate: 'rojo=00f067aa0ba902b7' })
+    expect(decodeRequest(payload, 10_000, undefined).meta).to.include({ traceparent, tracestate: 'rojo=00f067aa0ba902b7', trace: 't-1' })
+    const { trace: _trace, ...untraced } = payload.stoa
+    expect(decodeRequest({ ...payload, stoa: untraced }, 10_000, undefined).meta.trace).to.equal('4bf92f3577b34da6a3ce929d0e0e4736')
+    const broken = decodeRequest({ ...payload, stoa: { ...payload.stoa, traceparent: '00-zz-00f067aa0ba902b7-01' } }, 10_000, undefined).meta
+    expect(broken.traceparent).to.equal(undefined)
+    expect(broken.tracestate).to.equal(undefined)
+  })
+
   it('never lets a deadline run past what Lambda leaves', () => {
     expect(decodeRequest(JSON.parse(encodeRequest(envelope, 0)), 0, 300).meta.deadline).to.equal(300)
     const noBudget = JSON.parse(encodeRequest({ ...envelope, meta: { id: 'a', trace: 'a' } }))

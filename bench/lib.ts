@@ -141,3 +141,27 @@ export function cpuSeconds(pid: number): number {
     return NaN
   }
 }
+
+/**
+ * Calls `call` back to back (sequential ops/s) and then `concurrency` at a time (concurrent
+ * ops/s): the two figures every in-process act contestant reports.
+ */
+export async function callLoops(call: () => Promise<unknown>, ms: number, concurrency = 1000): Promise<{ seq: number; conc: number }> {
+  const seq = await measure(
+    async () => {
+      for (let i = 0; i < 100; i++) await call()
+    },
+    100,
+    ms,
+  )
+  const batch: Promise<unknown>[] = new Array(concurrency)
+  const conc = await measure(
+    async () => {
+      for (let i = 0; i < concurrency; i++) batch[i] = call()
+      await Promise.all(batch)
+    },
+    concurrency,
+    ms,
+  )
+  return { seq, conc }
+}

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { action, createStoa, definePlugin } from '../../actions/index.js'
 import { Router } from '../../actions/router.js'
 import { toPattern } from '../../actions/index.js'
-import { emitFigures, measure } from '../lib.js'
+import { callLoops, emitFigures, measure } from '../lib.js'
 
 const require = createRequire(import.meta.url)
 const PATTERNS = 100
@@ -17,24 +17,8 @@ const ms = Number(process.env.BENCH_MS ?? 1500)
 const msg = { role: 'bench', cmd: `c${TARGET}`, left: 1, right: 2 }
 const sum = (m: { left: number; right: number }) => ({ answer: m.left + m.right })
 
-async function loops(call: () => Promise<unknown>) {
-  const seq = await measure(
-    async () => {
-      for (let i = 0; i < 100; i++) await call()
-    },
-    100,
-    ms,
-  )
-  const batch: Promise<unknown>[] = new Array(CONCURRENCY)
-  const conc = await measure(
-    async () => {
-      for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
-      await Promise.all(batch)
-    },
-    CONCURRENCY,
-    ms,
-  )
-  return { seq, conc }
+function loops(call: () => Promise<unknown>) {
+  return callLoops(call, ms, CONCURRENCY)
 }
 
 /** Heap retained after a million acts (after a full GC): a leak shows here. */

@@ -5,7 +5,7 @@ import { createStoa } from '../../actions/index.js'
 import breaker from '../../plugins/breaker/index.js'
 import bulkhead from '../../plugins/bulkhead/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../transports/memory/index.js'
-import { emitFigures, measure } from '../lib.js'
+import { callLoops, emitFigures } from '../lib.js'
 
 const who = process.argv[2] ?? 'local'
 const ms = Number(process.env.BENCH_MS ?? 1500)
@@ -13,24 +13,8 @@ const CONCURRENCY = 1000
 const msg = { role: 'bench', cmd: 'sum', left: 1, right: 2 }
 const sum = async (m: Record<string, unknown>) => ({ answer: Number(m.left) + Number(m.right) })
 
-async function loops(call: () => Promise<unknown>) {
-  const seq = await measure(
-    async () => {
-      for (let i = 0; i < 100; i++) await call()
-    },
-    100,
-    ms,
-  )
-  const batch: Promise<unknown>[] = new Array(CONCURRENCY)
-  const conc = await measure(
-    async () => {
-      for (let i = 0; i < CONCURRENCY; i++) batch[i] = call()
-      await Promise.all(batch)
-    },
-    CONCURRENCY,
-    ms,
-  )
-  return { seq, conc }
+function loops(call: () => Promise<unknown>) {
+  return callLoops(call, ms, CONCURRENCY)
 }
 
 async function main() {

@@ -3,8 +3,7 @@
 // Serves GET /sum?left=1&right=2 through the web plugin and prints {"url"} once listening.
 // Observed, it is wired as `stoa serve --web` wires a service with the metrics plugin: every
 // response counted by route and status, and GET /metrics beside the routes.
-import express from 'express'
-import { httpMetrics, metricsEndpoint } from '../../plugins/metrics/index.js'
+import { webMetrics } from '../../plugins/metrics/index.js'
 import web, { serveWeb, webRoutes } from '../../plugins/web/index.js'
 import { instance } from './setup.js'
 
@@ -15,11 +14,7 @@ stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
 await stoa.ready()
 let url: string
 if (observed) {
-  const app = express()
-  app.disable('x-powered-by')
-  app.use(httpMetrics(stoa, await webRoutes(stoa)))
-  app.get('/metrics', metricsEndpoint(stoa))
-  url = (await serveWeb(stoa, { app })).url
+  url = (await serveWeb(stoa, { before: [webMetrics(stoa, await webRoutes(stoa))] })).url
 } else {
   url = (await serveWeb(stoa)).url
 }

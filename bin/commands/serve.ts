@@ -231,14 +231,7 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
 async function webFront(stoa: Stoa, at: { host: string; port: number }, observed: typeof import('../../plugins/metrics/index.js') | undefined): Promise<Front> {
   const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
   if (observed === undefined) return serveWeb(stoa, at)
-  const endpoint = observed.metricsEndpoint(stoa)
-  const scrape = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const url = req.url ?? '/'
-    const q = url.indexOf('?')
-    if ((q < 0 ? url : url.slice(0, q)) === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) endpoint(req, res)
-    else next()
-  }
-  return serveWeb(stoa, { ...at, before: [observed.httpMetrics(stoa, await webRoutes(stoa)), scrape] })
+  return serveWeb(stoa, { ...at, before: [observed.webMetrics(stoa, await webRoutes(stoa))] })
 }
 
 /** `--metrics host:port`: `GET /metrics` alone, for a worker that has no other HTTP listener. */

@@ -256,3 +256,26 @@ export function transportObserver(stoa: object, transport: string) {
     },
   }
 }
+
+/**
+ * Both web parts in one node-style middleware for `serveWeb`'s `before` option: `GET /metrics`
+ * answered with the scrape, every other response counted by route and status. As `before`
+ * middleware it leaves stoa's routes on serveWeb's node:http path; an express app holding the
+ * same two would send every request through express.
+ *
+ * @example
+ * await serveWeb(stoa, { port: 3000, before: [webMetrics(stoa, await webRoutes(stoa))] })
+ */
+export function webMetrics(
+  stoa: { act(pattern: string): Promise<unknown> },
+  routes: readonly { method: string; path: string }[],
+): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+  const count = httpMetrics(stoa, routes)
+  const scrape = metricsEndpoint(stoa)
+  return (req, res, next) => {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    if ((q < 0 ? url : url.slice(0, q)) === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) scrape(req, res)
+    else count(req, res, next)
+  }
+}

@@ -1,9 +1,10 @@
 import { expect } from 'chai'
 import express from 'express'
+import { IncomingMessage } from 'node:http'
 import type { Envelope } from '../../../actions/transport.js'
 import type { Transport } from '../../../actions/index.js'
 import { StoaError, createStoa } from '../../../actions/index.js'
-import metrics, { httpMetrics, metricsEndpoint, transportObserver } from '../../../plugins/metrics/index.js'
+import metrics, { httpMetrics, metricsEndpoint, transportObserver, webMetrics } from '../../../plugins/metrics/index.js'
 import web, { serveWeb, webRoutes } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -127,6 +128,33 @@ describe('metrics plugin', () => {
       expect(sample(res.text, 'stoa_http_responses_total', { route: 'GET /votes/:id', status: '200' })).to.equal(2)
       expect(sample(res.text, 'stoa_http_responses_total', { route: 'unmatched', status: '404' })).to.equal(1)
       expect(res.text).not.to.include('123')
+    } finally {
+      await server.close()
+      await s.close()
+    }
+  })
+
+  it('does both as serveWeb before-middleware, leaving stoa routes on the node:http path', async () => {
+    const s = createStoa({ name: 'gw', logger: quietLogger() })
+      .use(metrics, { processMetrics: false })
+      .add('role:vote,cmd:get', (m) => ({ id: m.id }))
+      .use(web, { routes: { 'GET /votes/:id': 'role:vote,cmd:get' } })
+    await s.ready()
+    const seen: object[] = []
+    const spy = (req: object, _res: unknown, next: () => void) => {
+      seen.push(req)
+      next()
+    }
+    const server = await serveWeb(s, { before: [spy, webMetrics(s, await webRoutes(s))] })
+    try {
+      expect((await rawRequest(server.url, 'GET', '/votes/1')).status).to.equal(200)
+      expect((await rawRequest(server.url, 'POST', '/votes/1')).status).to.equal(405)
+      const res = await rawRequest(server.url, 'GET', '/metrics')
+      expect(res.status).to.equal(200)
+      expect(sample(res.text, 'stoa_http_responses_total', { route: 'GET /votes/:id', status: '200' })).to.equal(1)
+      expect(sample(res.text, 'stoa_http_responses_total', { route: 'unmatched', status: '405' })).to.equal(1)
+      // express was never in the way: the request stayed node's own IncomingMessage.
+      expect(Object.getPrototypeOf(seen[0])).to.equal(IncomingMessage.prototype)
     } finally {
       await server.close()
       await s.close()

@@ -95,9 +95,7 @@ export class CallStats {
         m = { labels: { pattern: a.pattern, kind: a.kind, transport: a.transport, outcome }, stats: new Stats(this.bounds) }
         merged.set(key, m)
       }
-      m.stats.count += s.count
-      m.stats.sumSeconds += s.sumSeconds
-      for (let i = 0; i < s.inBucket.length; i++) m.stats.inBucket[i]! += s.inBucket[i]!
+      merge(m.stats, s)
     }
     for (const a of this.actions) {
       put(a, 'ok', a.ok)
@@ -107,47 +105,127 @@ export class CallStats {
   }
 
   /** The two metrics, in the shape prom-client's `Registry.registerMetric` takes. */
-  metrics(prefix: string): { name: string; help: string; get(): Collected; reset(): void }[] {
-    const counter = `${prefix}calls_total`
-    const histogram = `${prefix}call_duration_seconds`
+  metrics(prefix: string): PlainMetric[] {
     const reset = () => {
       for (const a of this.actions) {
         a.failed.clear()
         Object.assign(a.ok, new Stats(this.bounds))
       }
     }
+    const series = () => this.series()
     return [
-      {
-        name: counter,
-        help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
+      counterMetric(
+        `${prefix}calls_total`,
+        'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
+        series,
         reset,
-        get: () => ({
-          name: counter,
-          help: 'Calls handled here (acts, tasks, events) by pattern, kind, transport and outcome (ok or the error code)',
-          type: 'counter',
-          aggregator: 'sum',
-          values: this.series().map((s) => ({ labels: s.labels, value: s.stats.count })),
-        }),
-      },
-      {
-        name: histogram,
-        help: 'Time to handle a call, hooks and validation included',
-        reset,
-        get: () => {
-          const values: Value[] = []
-          for (const { labels, stats } of this.series()) {
-            let cumulative = 0
-            for (let i = 0; i < stats.inBucket.length; i++) {
-              cumulative += stats.inBucket[i]!
-              const le = i < this.bounds.length ? String(this.bounds[i]) : '+Inf'
-              values.push({ labels: { ...labels, le }, value: cumulative, metricName: `${histogram}_bucket` })
-            }
-            values.push({ labels, value: stats.sumSeconds, metricName: `${histogram}_sum` })
-            values.push({ labels, value: stats.count, metricName: `${histogram}_count` })
-          }
-          return { name: histogram, help: 'Time to handle a call, hooks and validation included', type: 'histogram', aggregator: 'sum', values }
-        },
-      },
+      ),
+      histogramMetric(`${prefix}call_duration_seconds`, 'Time to handle a call, hooks and validation included', this.bounds, series, reset),
     ]
+  }
+}
+
+/**
+ * Web responses by route and status, kept in plain numbers per response and printed when
+ * scraped: `<prefix>http_responses_total` by route and status, and
+ * `<prefix>http_request_duration_seconds` by route.
+ */
+export class HttpStats {
+  private readonly routes = new Map<string, Map<number, Stats>>()
+  private readonly bounds: readonly number[]
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds
+  }
+
+  /** Adds one response of `route` with `status` that took `seconds`. */
+  add(route: string, status: number, seconds: number): void {
+    let byStatus = this.routes.get(route)
+    if (byStatus === undefined) {
+      byStatus = new Map()
+      this.routes.set(route, byStatus)
+    }
+    let s = byStatus.get(status)
+    if (s === undefined) {
+      s = new Stats(this.bounds)
+      byStatus.set(status, s)
+    }
+    s.add(seconds)
+  }
+
+  /** The two metrics, in the shape prom-client's `Registry.registerMetric` takes. */
+  metrics(prefix: string): PlainMetric[] {
+    const reset = () => this.routes.clear()
+    const byStatus = () => {
+      const out: Series[] = []
+      for (const [route, statuses] of this.routes) for (const [status, stats] of statuses) out.push({ labels: { route, status: String(status) }, stats })
+      return out
+    }
+    const byRoute = () => {
+      const out: Series[] = []
+      for (const [route, statuses] of this.routes) {
+        const stats = new Stats(this.bounds)
+        for (const s of statuses.values()) merge(stats, s)
+        out.push({ labels: { route }, stats })
+      }
+      return out
+    }
+    return [
+      counterMetric(`${prefix}http_responses_total`, 'Web responses by route (as in the route map, or "unmatched") and status', byStatus, reset),
+      histogramMetric(`${prefix}http_request_duration_seconds`, 'Time from a web request to its response being written', this.bounds, byRoute, reset),
+    ]
+  }
+}
+
+/** One labelled series kept in plain numbers. */
+interface Series {
+  labels: Labels
+  stats: Stats
+}
+
+/** A metric as prom-client's `Registry.registerMetric` takes it. */
+export interface PlainMetric {
+  name: string
+  help: string
+  get(): Collected
+  reset(): void
+}
+
+function merge(into: Stats, s: Stats): void {
+  into.count += s.count
+  into.sumSeconds += s.sumSeconds
+  for (let i = 0; i < s.inBucket.length; i++) into.inBucket[i]! += s.inBucket[i]!
+}
+
+/** A counter printing each series' count. */
+function counterMetric(name: string, help: string, series: () => Series[], reset: () => void): PlainMetric {
+  return {
+    name,
+    help,
+    reset,
+    get: () => ({ name, help, type: 'counter', aggregator: 'sum', values: series().map((s) => ({ labels: s.labels, value: s.stats.count })) }),
+  }
+}
+
+/** A histogram printing each series' cumulative buckets, sum and count. */
+function histogramMetric(name: string, help: string, bounds: readonly number[], series: () => Series[], reset: () => void): PlainMetric {
+  return {
+    name,
+    help,
+    reset,
+    get: () => {
+      const values: Value[] = []
+      for (const { labels, stats } of series()) {
+        let cumulative = 0
+        for (let i = 0; i < stats.inBucket.length; i++) {
+          cumulative += stats.inBucket[i]!
+          const le = i < bounds.length ? String(bounds[i]) : '+Inf'
+          values.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` })
+        }
+        values.push({ labels, value: stats.sumSeconds, metricName: `${name}_sum` })
+        values.push({ labels, value: stats.count, metricName: `${name}_count` })
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values }
+    },
   }
 }

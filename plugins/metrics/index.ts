@@ -205,9 +205,12 @@ export function httpMetrics(
   routes: readonly { method: string; path: string }[],
 ): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const find = createMatcher(routes)
+  // The route labels, written once: `POST /votes/:id` as the route map has it.
+  const labels = new Map(routes.map((r) => [r, `${r.method} ${r.path}`]))
   return (req, res, next) => {
     const start = performance.now()
-    res.once('finish', () => {
+    // 'finish' comes once per response: a plain listener, without once()'s wrapper.
+    res.on('finish', () => {
       const m = byKernel.get(stoa)
       if (m === undefined) return
       let route = 'unmatched'
@@ -215,12 +218,11 @@ export function httpMetrics(
         const url = req.url ?? '/'
         const q = url.indexOf('?')
         const hit = find(req.method ?? 'GET', q < 0 ? url : url.slice(0, q))
-        if (hit !== undefined) route = `${hit.route.method} ${hit.route.path}`
+        if (hit !== undefined) route = labels.get(hit.route) ?? `${hit.route.method} ${hit.route.path}`
       } catch {
         // A path the matcher refuses is answered 400 by the web plugin: counted as unmatched.
       }
-      m.httpResponses.inc({ route, status: String(res.statusCode) })
-      m.httpSeconds.observe({ route }, (performance.now() - start) / 1000)
+      m.http.add(route, res.statusCode, (performance.now() - start) / 1000)
     })
     next()
   }

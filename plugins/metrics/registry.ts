@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { CallStats } from './call-stats.js'
+import { CallStats, HttpStats } from './call-stats.js'
 import type { ResolvedMetricsOptions } from './options.js'
 
 /** What kind of call an action serves: an act, a task handled, an event handled. */
@@ -30,8 +30,8 @@ export class StoaMetrics {
   readonly reconnects: Counter<'transport'>
   readonly confirms: Counter<'transport' | 'outcome'>
   readonly confirmSeconds: Histogram<'transport'>
-  readonly httpResponses: Counter<'route' | 'status'>
-  readonly httpSeconds: Histogram<'route'>
+  /** Web responses: kept in plain numbers per response, printed when scraped. */
+  readonly http: HttpStats
   /** Every action's running calls, reported when scraped. */
   readonly inflight: InFlight[] = []
 
@@ -103,19 +103,8 @@ export class StoaMetrics {
       buckets,
       registers,
     })
-    this.httpResponses = new Counter({
-      name: `${p}http_responses_total`,
-      help: 'Web responses by route (as in the route map, or "unmatched") and status',
-      labelNames: ['route', 'status'],
-      registers,
-    })
-    this.httpSeconds = new Histogram({
-      name: `${p}http_request_duration_seconds`,
-      help: 'Time from a web request to its response being written',
-      labelNames: ['route'],
-      buckets,
-      registers,
-    })
+    this.http = new HttpStats(buckets)
+    for (const metric of this.http.metrics(p)) this.registry.registerMetric(metric as never)
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry })
   }
 }

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -164,4 +165,42 @@ export async function callLoops(call: () => Promise<unknown>, ms: number, concur
     ms,
   )
   return { seq, conc }
+}
+
+/**
+ * Starts `file <kind>` (a suite's server.ts) under tsx in its own process and resolves with the
+ * URL it printed as `{"url"}` once it listens.
+ */
+export function startServer(file: string, kind: string): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file, kind], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line !== undefined) resolve({ url: (JSON.parse(line) as { url: string }).url, child })
+    })
+    child.on('exit', (code) => reject(new Error(`server ${kind} exited with ${code}`)))
+  })
+}
+
+const autocannonBin = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url))
+
+/** Runs autocannon with `args` (its flags, then the target) in its own process; resolves with its JSON report. */
+export function autocannon(args: readonly string[]): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [autocannonBin, '-j', ...args], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`autocannon exited with ${code}`)
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>)
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
 }

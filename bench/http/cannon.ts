@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { cpuSeconds, emitFigures } from '../lib.js'
+import { autocannon, cpuSeconds, emitFigures } from '../lib.js'
 import { startServer } from './start.js'
 
 /**
@@ -11,26 +9,13 @@ import { startServer } from './start.js'
  */
 const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act', string]
 const seconds = Number(secondsText ?? 3)
-const cannonBin = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url))
 const ACT_BODY = '{"role":"math","cmd":"sum","left":1,"right":2}'
 
 function cannon(target: string, connections: number, duration: number): Promise<Record<string, any>> {
-  const args = [cannonBin, '-j', '-c', String(connections), '-d', String(duration)]
+  const args = ['-c', String(connections), '-d', String(duration)]
   if (mode === 'act') args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', ACT_BODY)
   args.push(target)
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.on('exit', (code) => {
-      try {
-        if (code !== 0) throw new Error(`autocannon exited with ${code}`)
-        resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, any>)
-      } catch (err) {
-        reject(err)
-      }
-    })
-  })
+  return autocannon(args)
 }
 
 const { url, child } = await startServer(kind)

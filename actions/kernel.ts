@@ -6,6 +6,7 @@ import type { FixedMeta } from './delivery.js'
 import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
+import { errorReply } from './transport-kit.js'
 import type { ReadyCheck, Readiness } from './health.js'
 import { Checks } from './health.js'
 import type { ActionInfo, HookEntry } from './hooks.js'
@@ -108,14 +109,23 @@ export class Stoa<T extends ActionTypes = {}> {
       this.log.error({ err, pattern: ctx.pattern, trace: ctx.trace, id: ctx.id }, 'action failed')
       return new StoaError('ACTION_FAILED', `action "${ctx.pattern}" failed`, undefined, { cause: err })
     }
+    this.host = this.hostFor(undefined)
+  }
+
+  /**
+   * What a transport sees of this service. A listener's host names its transport, which every
+   * call it dispatches records (`ctx.transport`) without a copy of the envelope.
+   */
+  private hostFor(transport: string | undefined): TransportHost {
+    const life = this.life
     const registry = this.registry
-    this.host = {
+    return {
       service: this.name,
       log: this.log,
       get closing() {
         return life.closing
       },
-      dispatch: (e) => this.dispatch(e),
+      dispatch: (e) => this.receive(e, transport ?? e.meta.transport),
       readiness: () => this.readiness(),
       answers: (msg) => registry.local.find(msg) !== undefined,
       tasks: () => registry.taskNames(),
@@ -243,7 +253,7 @@ export class Stoa<T extends ActionTypes = {}> {
     this.life.listen(
       transport,
       pins.map((p) => toPattern(p as string)),
-      this.host,
+      this.hostFor(transport.name),
     )
     return this
   }
@@ -449,12 +459,17 @@ export class Stoa<T extends ActionTypes = {}> {
    * closing has begun, so a broker can give it to another instance.
    */
   dispatch(e: Envelope): Promise<Reply> {
+    return this.receive(e, e.meta.transport)
+  }
+
+  /** `dispatch` for an envelope that arrived through `transport`. */
+  private receive(e: Envelope, transport: string | undefined): Promise<Reply> {
     const phase = this.life.phase
     if (phase === 'closing' || phase === 'closed') return Promise.resolve(errorReply(closedError(this.name)))
     if (phase === 'starting')
       return this.life.ready().then(
-        () => this.dispatch(e),
-        (err) => errorReply(toStoaError(err)),
+        () => this.receive(e, transport),
+        (err) => errorReply(err),
       )
     const meta = e.meta
     const now = Date.now()
@@ -469,7 +484,7 @@ export class Stoa<T extends ActionTypes = {}> {
       headers: meta.headers,
       traceparent: meta.traceparent,
       tracestate: meta.tracestate,
-      transport: meta.transport,
+      transport,
     }
     let work: Promise<unknown>
     try {
@@ -493,11 +508,11 @@ export class Stoa<T extends ActionTypes = {}> {
         throw new StoaError('INVALID_MESSAGE', `unknown envelope kind "${String((e as { kind: unknown }).kind)}"`)
       }
     } catch (err) {
-      return Promise.resolve(errorReply(toStoaError(err)))
+      return Promise.resolve(errorReply(err))
     }
     return work.then(
       (out) => ({ ok: true as const, out: e.kind === 'act' ? out : undefined }),
-      (err) => errorReply(toStoaError(err)),
+      (err) => errorReply(err),
     )
   }
 
@@ -563,8 +578,4 @@ export function createStoa(options?: StoaOptions): Stoa {
 function notFound(msg: Message): StoaError {
   const shown = describeMessage(msg)
   return new StoaError('NOT_FOUND', `no action matches "${shown}"`, { message: shown })
-}
-
-function errorReply(err: StoaError): Reply {
-  return { ok: false, error: err.toJSON() }
 }

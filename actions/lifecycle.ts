@@ -1,5 +1,6 @@
 import type { Envelope, Reply } from './envelope.js'
 import { StoaError } from './errors.js'
+import { errorReply } from './transport-kit.js'
 import type { CheckStatus } from './health.js'
 import type { Deliver, HookEntry } from './hooks.js'
 import { composeOutbound } from './hooks.js'
@@ -94,7 +95,7 @@ export class Lifecycle {
       throw new StoaError('INVALID_PLUGIN', `transport "${transport.name}" cannot listen`)
     }
     this.addTransport(transport)
-    const pinned = pinnedHost(receivedThrough(host, transport.name), pins)
+    const pinned = pinnedHost(host, pins)
     this.queue(() => transport.listen!(pinned, pins))
   }
 
@@ -177,22 +178,6 @@ export class Lifecycle {
   }
 }
 
-/** The host a listener sees, which records on each envelope the transport it came through. */
-function receivedThrough(host: TransportHost, transport: string): TransportHost {
-  return {
-    service: host.service,
-    log: host.log,
-    get closing() {
-      return host.closing
-    },
-    dispatch: (e: Envelope): Promise<Reply> => host.dispatch({ ...e, meta: { ...e.meta, transport } }),
-    answers: (msg) => host.answers(msg),
-    tasks: () => host.tasks(),
-    subscriptions: () => host.subscriptions(),
-    readiness: () => host.readiness(),
-  }
-}
-
 /**
  * The host a listener sees: with pins, an act matching none of them is `NOT_FOUND` before it
  * reaches the service, and `answers` says no to it, so no transport checks pins itself.
@@ -210,8 +195,7 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     dispatch: (e: Envelope): Promise<Reply> => {
       if (e.kind === 'act' && e.msg !== null && typeof e.msg === 'object' && !pinned(e.msg)) {
         const shown = describeMessage(e.msg)
-        const error = new StoaError('NOT_FOUND', `no action this listener serves matches "${shown}"`, { message: shown })
-        return Promise.resolve({ ok: false, error: error.toJSON() })
+        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', `no action this listener serves matches "${shown}"`, { message: shown })))
       }
       return host.dispatch(e)
     },
@@ -222,7 +206,7 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
 }
 
 function notStarted(transport: string): Deliver {
-  return () => Promise.resolve({ ok: false, error: new StoaError('UNAVAILABLE', `transport "${transport}" is not started`).toJSON() })
+  return () => Promise.resolve(errorReply(new StoaError('UNAVAILABLE', `transport "${transport}" is not started`)))
 }
 
 /** The error of a call to an instance that is closed. */

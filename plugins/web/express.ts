@@ -5,7 +5,7 @@ import type { ServedRoute } from './handle.js'
 import { errorResponse } from './handle.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import { answerRoute, send } from './node.js'
+import { answerRoute, runChain, send } from './node.js'
 
 /** How {@link mountWeb} mounts the routes. */
 export interface MountWebOptions {
@@ -114,29 +114,12 @@ function guarded(
   res: Response,
   next: NextFunction,
 ): void {
-  let i = 0
-  const step = (err?: unknown): void => {
-    if (err === 'route' || err === 'router') {
-      next()
-      return
-    }
-    if (err !== undefined && err !== null) {
-      next(err)
-      return
-    }
-    if (res.headersSent || res.writableEnded) return
-    const mw = chain[i++]
-    if (mw === undefined) {
-      answerRoute(stoa, match, search, req, res)
-      return
-    }
-    try {
-      const r: unknown = mw(req, res, step)
-      // express 5 passes a rejected promise from middleware on as next(err): so do we.
-      if (r instanceof Promise) r.catch((e: unknown) => step(e ?? new Error('middleware rejected')))
-    } catch (e) {
-      step(e)
-    }
-  }
-  step()
+  runChain(
+    chain,
+    req,
+    res,
+    () => answerRoute(stoa, match, search, req, res),
+    (err) => next(err),
+    () => next(),
+  )
 }

@@ -10,7 +10,7 @@ import type { ServedRoute } from './handle.js'
 import { errorResponse } from './handle.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import { answerRoute, send, unmatched } from './node.js'
+import { answerRoute, runChain, send, unmatched } from './node.js'
 
 /**
  * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
@@ -144,7 +144,7 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
     before.length === 0
       ? guarded
       : (req, res) =>
-          runBefore(
+          runChain(
             before,
             req,
             res,
@@ -186,31 +186,6 @@ function fromStatus(err: unknown): StoaError {
 
 function hasMiddleware(route: ServedRoute): boolean {
   return route.middleware !== undefined && route.middleware.length > 0
-}
-
-/** Runs `chain` as express would: each calls `next()` to go on; one that answers ends it. */
-function runBefore(chain: readonly NodeMiddleware[], req: IncomingMessage, res: ServerResponse, then: () => void, failed: (err: unknown) => void): void {
-  let i = 0
-  const step = (err?: unknown): void => {
-    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
-      failed(err)
-      return
-    }
-    if (res.headersSent || res.writableEnded) return
-    const mw = chain[i++]
-    if (mw === undefined) {
-      then()
-      return
-    }
-    try {
-      const r: unknown = mw(req, res, step)
-      // As express 5 does, a rejected promise from middleware is its next(err).
-      if (r instanceof Promise) r.catch((e: unknown) => step(e ?? new Error('middleware rejected')))
-    } catch (e) {
-      step(e)
-    }
-  }
-  step()
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -1,3 +1,4 @@
+import type { AddressInfo, Server } from 'node:net'
 import type { Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Schema, SchemaOutput } from './schema.js'
@@ -119,4 +120,24 @@ export function resolveTransportOptions<S extends Schema>(transport: string, sch
     throw new StoaError('INVALID_OPTIONS', `${transport} transport: ${text}`, { transport, fields: [...new Set(named.map((n) => n.option))] })
   }
   return Object.freeze(result.value as SchemaOutput<S>)
+}
+
+/**
+ * Starts `server` (node:http, node:https or any net server) listening on `host` and `port`
+ * (0: a free one), and resolves with the address it took as `host:port`, an IPv6 host in
+ * brackets, ready to follow `http://`. A listen error (EADDRINUSE) rejects.
+ *
+ * @example
+ * const url = `http://${await listenOn(createServer(handler), 0, '127.0.0.1')}`
+ */
+export async function listenOn(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }

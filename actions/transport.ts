@@ -19,7 +19,7 @@ export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { Message, Pattern } from './pattern.js'
 export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
 export type { TraceParent } from './trace-context.js'
-export { Sweeper, errorReply, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
+export { Sweeper, errorReply, listenOn, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import type { Logger, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
+import { listenOn } from '../../actions/transport.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
@@ -241,17 +241,9 @@ async function metricsFront(at: { host: string; port: number }, endpoint: (req: 
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) return endpoint(req, res)
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; GET /metrics\n')
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(at.port, at.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const address = await listenOn(server, at.port, at.host)
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${address}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Readiness } from '../../actions/index.js'
+import { listenOn } from '../../actions/transport.js'
 
 /** What {@link serveHealth} needs of an instance. */
 export interface ReadinessSource {
@@ -41,16 +41,8 @@ export const READY_PATH = '/readyz'
  */
 export async function serveHealth(stoa: ReadinessSource, options: ServeHealthOptions = {}): Promise<HealthServer> {
   const server = createServer((req, res) => answerProbe(stoa, req, res))
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { url: `http://${host}:${address.port}`, close: () => closeServer(server) }
+  const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
+  return { url: `http://${at}`, close: () => closeServer(server) }
 }
 
 function answerProbe(stoa: ReadinessSource, req: IncomingMessage, res: ServerResponse): void {

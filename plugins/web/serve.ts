@@ -1,6 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Express } from 'express'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
@@ -11,6 +10,7 @@ import { errorResponse } from './handle.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
 import { answerRoute, runChain, send, unmatched } from './node.js'
+import { listenOn } from '../../actions/transport.js'
 
 /**
  * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
@@ -152,16 +152,8 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
             (err) => failed(req, res, err),
           ),
   )
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { url: `http://${host}:${address.port}`, close: () => closeServer(server) }
+  const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
+  return { url: `http://${at}`, close: () => closeServer(server) }
 }
 
 /** Codes for the statuses middleware errors commonly carry (http-errors, body-parser). */

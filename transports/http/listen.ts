@@ -2,9 +2,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, Ser
 import { createServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import type { Envelope, Message, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { StoaError, errorReply, toStoaError, unwritableResult } from '../../actions/transport.js'
+import { errorReply, listenOn, StoaError, toStoaError, unwritableResult } from '../../actions/transport.js'
 import type { ResolvedHttpOptions } from './options.js'
 import { isSenecaRequest, senecaEnvelope, senecaResponseHeaders, senecaResultBody } from './seneca-compat.js'
 import { envelopeOf, errorResponse, isStoaRequest, replyResponse } from './wire.js'
@@ -44,15 +43,7 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
     tls === undefined
       ? createServer({ keepAliveTimeout: settings.keepAliveMs }, handler)
       : createHttpsServer({ keepAliveTimeout: settings.keepAliveMs, key: tls.key, cert: tls.cert }, handler)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(settings.port, settings.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const at = await listenOn(server, settings.port, settings.host)
   let stopped: Promise<void> | undefined
   const stopAccepting = (): Promise<void> => {
     state.stopping = true
@@ -63,7 +54,7 @@ export async function startListener(host: TransportHost, settings: ResolvedHttpO
     return stopped
   }
   return {
-    url: `${tls === undefined ? 'http' : 'https'}://${shown}:${address.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${at}`,
     stopAccepting: () => void stopAccepting(),
     close: () => closeServer(server, stopAccepting()),
   }

@@ -5,9 +5,10 @@
  * `readiness()`: started and not shutting down, every transport ready, every check passing.
  * The HTTP transport's listener answers `/healthz` and `/readyz` by itself.
  */
-import type { Context, Message, PluginHost } from '../../actions/index.js'
+import type { PluginHost } from '../../actions/index.js'
 import { StoaError, definePlugin, patternString, toPattern } from '../../actions/index.js'
 import type { ServedRoute } from '../web/index.js'
+import { routeTableAction } from '../web/index.js'
 import { healthOptions } from './options.js'
 import { ALIVE_PATH, READY_PATH } from './server.js'
 
@@ -47,16 +48,7 @@ const health = definePlugin({
       // Added to the web plugins' route table the way a second web plugin adds its own: after
       // the routes of whatever registered the table before.
       const routes: ServedRoute[] = [probeRoute(ALIVE_PATH, ALIVE), probeRoute(READY_PATH, READY)]
-      stoa.add('role:web,cmd:routes', async (_msg: Message, ctx: Context) => {
-        const earlier = await ctx.prior().then(
-          (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
-          (err: unknown) => {
-            if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
-            throw err
-          },
-        )
-        return { routes: [...earlier, ...routes] }
-      })
+      stoa.add('role:web,cmd:routes', routeTableAction(routes))
     }
   },
 })

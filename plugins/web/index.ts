@@ -9,7 +9,7 @@
  * created, 200 when it found) asks under its result's `http$` key ({@link HttpReply}), which
  * other transports carry as part of the result.
  */
-import type { Context, Message } from '../../actions/index.js'
+import type { ActionDef, Context, Message } from '../../actions/index.js'
 import { StoaError, definePlugin } from '../../actions/index.js'
 import type { ServedRoute } from './handle.js'
 import { webOptions } from './options.js'
@@ -60,25 +60,33 @@ const web = definePlugin({
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       }),
     )
-    return {
-      // Public: mountWeb reads it with no identity, and the authz plugin needs every action to say.
-      'role:web,cmd:routes': {
-        public: true,
-        handler: async (_msg: Message, ctx: Context) => {
-          // A web plugin loaded earlier (another tag) registered this pattern first: its routes
-          // come first, then ours.
-          const earlier = await ctx.prior().then(
-            (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
-            (err: unknown) => {
-              if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
-              throw err
-            },
-          )
-          return { routes: [...earlier, ...routes] }
-        },
-      },
-    }
+    return { 'role:web,cmd:routes': routeTableAction(routes) }
   },
 })
+
+/**
+ * The `role:web,cmd:routes` action of a plugin that serves `routes`: it answers the routes
+ * registered before it (a web plugin loaded earlier, under another tag) followed by its own. It
+ * is public: mountWeb and serveWeb read it with no identity, and the authz plugin needs every
+ * action to say what it requires.
+ *
+ * @example
+ * stoa.add('role:web,cmd:routes', routeTableAction([probeRoute]))
+ */
+export function routeTableAction(routes: readonly ServedRoute[]): ActionDef<Message, { routes: ServedRoute[] }> {
+  return {
+    public: true,
+    handler: async (_msg: Message, ctx: Context) => {
+      const earlier = await ctx.prior().then(
+        (out: unknown) => (out as { routes?: ServedRoute[] }).routes ?? [],
+        (err: unknown) => {
+          if (err instanceof StoaError && err.code === 'NOT_FOUND') return []
+          throw err
+        },
+      )
+      return { routes: [...earlier, ...routes] }
+    },
+  }
+}
 
 export default web

@@ -114,3 +114,19 @@ describe('authz plugin', () => {
     expect(await stoa.act('role:calc,cmd:sum', {}, { token: token(['user-mover']) })).to.deep.equal({ answer: 3 })
   })
 })
+
+describe('authz beside the health and web plugins', () => {
+  it('starts with the health probes on the web route table: their routes action is public', async () => {
+    const { default: health } = await import('../../../plugins/health/index.js')
+    const { default: web, webRoutes } = await import('../../../plugins/web/index.js')
+    const stoa = createStoa()
+      .use(jwt, { secret: SECRET })
+      .use(authz, { roles: ROLES })
+      .add('role:move,cmd:get', () => 'get', { permission: 'move:read' })
+      .use(web, { routes: { 'GET /moves': 'role:move,cmd:get' } })
+      .use(health, { web: true })
+    await stoa.ready()
+    expect((await webRoutes(stoa)).map((r) => r.path)).to.deep.equal(['/moves', '/healthz', '/readyz'])
+    await stoa.close()
+  })
+})

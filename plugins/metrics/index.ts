@@ -146,9 +146,14 @@ const metrics = definePlugin({
     return { inbound: inbound(m), outbound: outbound(m) }
   },
   actions: (options) => ({
-    [SCRAPE_PATTERN]: async () => {
-      const registry = metricsFor(options).registry
-      return { contentType: registry.contentType, text: await registry.metrics() }
+    // Public: Prometheus scrapes with no identity, and the authz plugin needs every action to
+    // say what it requires. The labels are bounded names, never a message's values.
+    [SCRAPE_PATTERN]: {
+      public: true,
+      handler: async () => {
+        const registry = metricsFor(options).registry
+        return { contentType: registry.contentType, text: await registry.metrics() }
+      },
     },
   }),
   init: (kernel: PluginHost, options) => {

@@ -115,7 +115,7 @@ describe('authz plugin', () => {
   })
 })
 
-describe('authz beside the health and web plugins', () => {
+describe('authz beside the health, web and metrics plugins', () => {
   it('starts with the health probes on the web route table: their routes action is public', async () => {
     const { default: health } = await import('../../../plugins/health/index.js')
     const { default: web, webRoutes } = await import('../../../plugins/web/index.js')
@@ -127,6 +127,14 @@ describe('authz beside the health and web plugins', () => {
       .use(health, { web: true })
     await stoa.ready()
     expect((await webRoutes(stoa)).map((r) => r.path)).to.deep.equal(['/moves', '/healthz', '/readyz'])
+    await stoa.close()
+  })
+
+  it('starts with the metrics plugin, whose scrape Prometheus makes with no identity', async () => {
+    const { default: metrics } = await import('../../../plugins/metrics/index.js')
+    const stoa = createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(metrics, { processMetrics: false })
+    await stoa.ready()
+    expect(await stoa.act('role:metrics,cmd:scrape')).to.have.property('contentType')
     await stoa.close()
   })
 })

@@ -43,7 +43,9 @@ export function action<S extends Schema, R>(
     handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
   },
 ): ActionDef<SchemaInput<S>, Awaited<R>>
-export function action<R>(def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> }): ActionDef<Message, Awaited<R>>
+export function action<R>(
+  def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> },
+): ActionDef<Message, Awaited<R>>
 export function action(def: ActionOptions & { handler: Action }): ActionDef {
   return def
 }

@@ -38,7 +38,12 @@ export interface CallOptions {
 export interface ContextHost {
   /** The time a call starting now counts its deadline from (ms since the epoch). */
   now(): number
-  actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown>
+  actWith(
+    parent: Context,
+    pattern: string | Message,
+    extra: Message | undefined,
+    opts: CallOptions | undefined,
+  ): Promise<unknown>
   sendWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
   emitWith(parent: Context, name: string, data: Message | undefined, opts: CallOptions | undefined): Promise<void>
   priorWith(ctx: Context, msg: Message): Promise<unknown>
@@ -157,7 +162,10 @@ export class Context {
   }
 
   /** @internal the metadata for a call made from this one. */
-  childMeta(opts: CallOptions | undefined, caller: string): EnvelopeMeta & { deadline: number; timeoutMs: number; identity: Identity | undefined } {
+  childMeta(
+    opts: CallOptions | undefined,
+    caller: string,
+  ): EnvelopeMeta & { deadline: number; timeoutMs: number; identity: Identity | undefined } {
     let deadline = this.deadline
     if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
     // Another token is another identity: it is verified afresh, never inherited.

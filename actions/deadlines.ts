@@ -93,7 +93,13 @@ export class Deadlines {
    * A rejection of `result` goes through `failure(err, arg)`, which turns it into the caller's
    * error (one function for every call, so watching allocates no closure of its own).
    */
-  watch<A>(result: PromiseLike<unknown>, deadline: number, key: string, failure: (err: unknown, arg: A) => StoaError, arg: A): Promise<unknown> {
+  watch<A>(
+    result: PromiseLike<unknown>,
+    deadline: number,
+    key: string,
+    failure: (err: unknown, arg: A) => StoaError,
+    arg: A,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const call: Pending = { deadline, key, reject, prev: undefined, next: undefined, linked: false }
       const pending = this.pending

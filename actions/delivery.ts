@@ -76,7 +76,9 @@ export class Delivery {
       return
     }
     const wire = onWire(meta)
-    const replies = await Promise.all(clients.map((c) => c.remote.deliver({ kind: 'emit', name, msg: data ?? {}, meta: wire }, parent)))
+    const replies = await Promise.all(
+      clients.map((c) => c.remote.deliver({ kind: 'emit', name, msg: data ?? {}, meta: wire }, parent)),
+    )
     for (const reply of replies) if (!reply.ok) throw StoaError.fromJSON(reply.error)
   }
 
@@ -84,7 +86,9 @@ export class Delivery {
   async subscribers(name: string, data: Message, meta: CallMeta): Promise<void> {
     const msg: Message = mergeMessages(data, { event: name })
     const results = await Promise.allSettled(
-      this.host.registry.subscribersOf(name).map((entry) => this.host.run(entry, msg, { ...meta, id: undefined }, undefined)),
+      this.host.registry
+        .subscribersOf(name)
+        .map((entry) => this.host.run(entry, msg, { ...meta, id: undefined }, undefined)),
     )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason

@@ -18,12 +18,22 @@ export interface ErrorSpec {
  */
 const table = {
   NOT_FOUND: { http: 404, retryable: false, exit: 1, summary: 'no action, task handler, prior or web route matches' },
-  METHOD_NOT_ALLOWED: { http: 405, retryable: false, exit: 1, summary: 'a web path has routes, but none for this method' },
+  METHOD_NOT_ALLOWED: {
+    http: 405,
+    retryable: false,
+    exit: 1,
+    summary: 'a web path has routes, but none for this method',
+  },
   INVALID_MESSAGE: { http: 400, retryable: false, exit: 1, summary: "the message failed the action's schema" },
   INVALID_NAME: { http: 400, retryable: false, exit: 1, summary: 'an event or task name breaks the naming rules' },
   INVALID_PATTERN: { http: 400, retryable: false, exit: 1, summary: 'a pattern is malformed or holds a forbidden key' },
   INVALID_OPTIONS: { http: 500, retryable: false, exit: 1, summary: 'options failed validation at startup' },
-  INVALID_PLUGIN: { http: 500, retryable: false, exit: 1, summary: 'a plugin is malformed, duplicated, missing a dependency or failed to start' },
+  INVALID_PLUGIN: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: 'a plugin is malformed, duplicated, missing a dependency or failed to start',
+  },
   TIMEOUT: { http: 504, retryable: true, exit: 1, summary: 'the call did not finish before its deadline' },
   UNAUTHENTICATED: { http: 401, retryable: false, exit: 1, summary: 'no valid identity token was presented' },
   FORBIDDEN: { http: 403, retryable: false, exit: 1, summary: 'the identity lacks the permission required' },
@@ -33,7 +43,12 @@ const table = {
   INVALID_JSON: { http: 400, retryable: false, exit: 1, summary: 'a request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false, exit: 1, summary: 'a request body is over the limit' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, exit: 1, summary: 'a request body is not application/json' },
-  ACTION_FAILED: { http: 500, retryable: true, exit: 1, summary: 'an action failed with something that is not a StoaError' },
+  ACTION_FAILED: {
+    http: 500,
+    retryable: true,
+    exit: 1,
+    summary: 'an action failed with something that is not a StoaError',
+  },
 } as const satisfies Record<string, ErrorSpec>
 for (const row of Object.values(table)) Object.freeze(row)
 export const ERRORS: typeof table = Object.freeze(table)
@@ -89,7 +104,9 @@ export class StoaError extends Error {
 
   /** The wire form: code, message and details, never the stack or the cause. */
   toJSON(): StoaErrorJSON {
-    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details }
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details }
   }
 
   /**

@@ -47,7 +47,10 @@ export class Checks {
 async function runCheck(name: string, check: ReadyCheck): Promise<CheckStatus> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<CheckStatus>((resolve) => {
-    timer = setTimeout(() => resolve({ name, ready: false, reason: `no answer within ${CHECK_TIMEOUT_MS} ms` }), CHECK_TIMEOUT_MS)
+    timer = setTimeout(
+      () => resolve({ name, ready: false, reason: `no answer within ${CHECK_TIMEOUT_MS} ms` }),
+      CHECK_TIMEOUT_MS,
+    )
   })
   const verdict = (async (): Promise<CheckStatus> => {
     try {

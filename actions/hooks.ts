@@ -1,6 +1,6 @@
+import type { ActionOptions } from './action.js'
 import type { Context } from './context.js'
 import type { Envelope, Reply } from './envelope.js'
-import type { ActionOptions } from './action.js'
 import type { Message, Pattern } from './pattern.js'
 import type { Schema } from './schema.js'
 
@@ -94,7 +94,12 @@ export function composeOutbound(base: Deliver, hooks: readonly HookEntry[], targ
   return compose(base, hooks, (h) => h.outbound, target)
 }
 
-function compose<F, T>(base: F, hooks: readonly HookEntry[], pick: (h: Hooks) => ((next: F, about: T) => F) | undefined, about: T): F {
+function compose<F, T>(
+  base: F,
+  hooks: readonly HookEntry[],
+  pick: (h: Hooks) => ((next: F, about: T) => F) | undefined,
+  about: T,
+): F {
   let step = base
   for (let i = hooks.length - 1; i >= 0; i--) {
     const wrap = pick(hooks[i]!.hooks)

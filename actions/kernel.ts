@@ -1,4 +1,4 @@
-import type { ActionDef, ActionLike, ActionOptions, ActionTypes, Action, TypesOf } from './action.js'
+import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, TypesOf } from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import { Deadlines, timeoutError } from './deadlines.js'
@@ -6,22 +6,22 @@ import type { FixedMeta } from './delivery.js'
 import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
-import { errorReply } from './transport-kit.js'
-import type { ReadyCheck, Readiness } from './health.js'
+import type { Readiness, ReadyCheck } from './health.js'
 import { Checks } from './health.js'
 import type { ActionInfo, HookEntry } from './hooks.js'
-import { Lifecycle, closedError } from './lifecycle.js'
+import { closedError, Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
 import type { Message } from './pattern.js'
 import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
 import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
-import { PluginSet, isPlugin, validateOptions } from './plugin.js'
+import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
 import { runSenecaPlugin } from './seneca.js'
 import type { Transport, TransportHost } from './transport.js'
+import { errorReply } from './transport-kit.js'
 
 /** Options for {@link createStoa}. */
 export interface StoaOptions {
@@ -101,7 +101,8 @@ export class Stoa<T extends ActionTypes = {}> {
       now: () => this.deadlines.now(),
       actWith: (parent, pattern, extra, opts) => this.actWith(parent, pattern, extra, opts),
       sendWith: (parent, name, data, opts) => this.delivery.task(name, data, parent.childMeta(opts, this.name), parent),
-      emitWith: (parent, name, data, opts) => this.delivery.event(name, data, parent.childMeta(opts, this.name), parent),
+      emitWith: (parent, name, data, opts) =>
+        this.delivery.event(name, data, parent.childMeta(opts, this.name), parent),
       priorWith: (ctx, msg) => this.prior(ctx, msg),
     }
     this.failAction = (err, ctx) => {
@@ -143,12 +144,17 @@ export class Stoa<T extends ActionTypes = {}> {
    * @example
    * stoa.add('role:math,cmd:sum', (msg) => ({ answer: Number(msg.left) + Number(msg.right) }))
    */
-  add<const P extends string, D extends ActionDef<any, any>>(pattern: P, action: D, options?: ActionOptions): Stoa<T & TypesOf<{ [K in P]: D }>>
+  add<const P extends string, D extends ActionDef<any, any>>(
+    pattern: P,
+    action: D,
+    options?: ActionOptions,
+  ): Stoa<T & TypesOf<{ [K in P]: D }>>
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): this
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): this {
     const pat = toPattern(pattern as string)
     if ('task' in pat) assertTaskName(pat.task)
-    const def: ActionOptions & { handler: Action<any, unknown> } = typeof action === 'function' ? { ...options, handler: action } : { ...action, ...options }
+    const def: ActionOptions & { handler: Action<any, unknown> } =
+      typeof action === 'function' ? { ...options, handler: action } : { ...action, ...options }
     if (typeof def.handler !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
@@ -215,19 +221,32 @@ export class Stoa<T extends ActionTypes = {}> {
   use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
   use(plugin: unknown, options?: unknown, use?: UseOptions): this {
     if (typeof plugin === 'function') {
-      runSenecaPlugin(this, this.plugins, plugin as (this: unknown, options: unknown) => unknown, (options ?? {}) as Message, use?.tag)
+      runSenecaPlugin(
+        this,
+        this.plugins,
+        plugin as (this: unknown, options: unknown) => unknown,
+        (options ?? {}) as Message,
+        use?.tag,
+      )
       return this
     }
     if (!isPlugin(plugin)) {
-      throw new StoaError('INVALID_PLUGIN', 'use() takes a plugin made with definePlugin or a Seneca-style plugin function')
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        'use() takes a plugin made with definePlugin or a Seneca-style plugin function',
+      )
     }
     const info = this.plugins.claim(plugin.name, use?.tag)
     for (const dep of plugin.dependencies) {
       if (!this.plugins.has(dep)) {
-        throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}" needs plugin "${dep}", which is not loaded; load it first`, {
-          plugin: info.fullname,
-          dependency: dep,
-        })
+        throw new StoaError(
+          'INVALID_PLUGIN',
+          `plugin "${info.fullname}" needs plugin "${dep}", which is not loaded; load it first`,
+          {
+            plugin: info.fullname,
+            dependency: dep,
+          },
+        )
       }
     }
     const opts = validateOptions(plugin, options)
@@ -306,7 +325,14 @@ export class Stoa<T extends ActionTypes = {}> {
       return this.run(
         entry,
         msg,
-        { id: undefined, trace: undefined, deadline: undefined, timeoutMs: entry.timeoutMs ?? this.timeoutMs, token: undefined, caller: this.name },
+        {
+          id: undefined,
+          trace: undefined,
+          deadline: undefined,
+          timeoutMs: entry.timeoutMs ?? this.timeoutMs,
+          token: undefined,
+          caller: this.name,
+        },
         undefined,
       )
     }
@@ -328,13 +354,22 @@ export class Stoa<T extends ActionTypes = {}> {
     )
   }
 
-  private actLater(pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
+  private actLater(
+    pattern: string | Message,
+    extra: Message | undefined,
+    opts: CallOptions | undefined,
+  ): Promise<unknown> {
     if (this.life.phase === 'closed') return Promise.reject(closedError(this.name))
     return this.ready().then(() => this.act(pattern as Message, extra, opts))
   }
 
   /** A nested act from an action's context. */
-  private actWith(parent: Context, pattern: string | Message, extra: Message | undefined, opts: CallOptions | undefined): Promise<unknown> {
+  private actWith(
+    parent: Context,
+    pattern: string | Message,
+    extra: Message | undefined,
+    opts: CallOptions | undefined,
+  ): Promise<unknown> {
     if (this.life.phase === 'closed') return Promise.reject(closedError(this.name))
     let msg: Message
     try {
@@ -354,7 +389,9 @@ export class Stoa<T extends ActionTypes = {}> {
   private prior(ctx: Context, msg: Message): Promise<unknown> {
     const entry = (ctx.entry as Entry).prior
     if (entry === undefined) {
-      return Promise.reject(new StoaError('NOT_FOUND', `no prior action for "${ctx.pattern}"`, { pattern: ctx.pattern }))
+      return Promise.reject(
+        new StoaError('NOT_FOUND', `no prior action for "${ctx.pattern}"`, { pattern: ctx.pattern }),
+      )
     }
     const meta: CallMeta = {
       id: undefined,
@@ -448,7 +485,14 @@ export class Stoa<T extends ActionTypes = {}> {
   private rootMeta(opts: CallOptions | undefined): FixedMeta {
     const id = opts?.id ?? newId()
     const timeoutMs = opts?.timeoutMs ?? this.timeoutMs
-    return { id, trace: opts?.trace ?? id, deadline: Date.now() + timeoutMs, timeoutMs, token: opts?.token, caller: opts?.caller ?? this.name }
+    return {
+      id,
+      trace: opts?.trace ?? id,
+      deadline: Date.now() + timeoutMs,
+      timeoutMs,
+      token: opts?.token,
+      caller: opts?.caller ?? this.name,
+    }
   }
 
   // ---------------------------------------------------------------- transports
@@ -488,7 +532,8 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     let work: Promise<unknown>
     try {
-      if (e.msg === null || typeof e.msg !== 'object') throw new StoaError('INVALID_MESSAGE', 'the message must be an object')
+      if (e.msg === null || typeof e.msg !== 'object')
+        throw new StoaError('INVALID_MESSAGE', 'the message must be an object')
       if (e.kind === 'act') {
         const msg = { ...e.msg }
         const route = this.registry.local.find(msg)
@@ -525,7 +570,10 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /** The action a message would run, or undefined. `exact` finds only the identical pattern. */
   find(pattern: string | Message, options?: { exact?: boolean }): ActionInfo | undefined {
-    const route = options?.exact === true ? this.registry.all.exact(toPattern(pattern as string)) : this.registry.all.find(toMessage(pattern))
+    const route =
+      options?.exact === true
+        ? this.registry.all.exact(toPattern(pattern as string))
+        : this.registry.all.find(toMessage(pattern))
     return route?.data.info
   }
 
@@ -542,7 +590,11 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /** The hooks around this service's calls, outermost first, with the plugin of each. */
   listHooks(): { plugin: string; inbound: boolean; outbound: boolean }[] {
-    return this.registry.hooks.map((h: HookEntry) => ({ plugin: h.plugin, inbound: h.hooks.inbound !== undefined, outbound: h.hooks.outbound !== undefined }))
+    return this.registry.hooks.map((h: HookEntry) => ({
+      plugin: h.plugin,
+      inbound: h.hooks.inbound !== undefined,
+      outbound: h.hooks.outbound !== undefined,
+    }))
   }
 
   // ---------------------------------------------------------------- shutdown

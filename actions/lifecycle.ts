@@ -1,6 +1,5 @@
 import type { Envelope, Reply } from './envelope.js'
 import { StoaError } from './errors.js'
-import { errorReply } from './transport-kit.js'
 import type { CheckStatus } from './health.js'
 import type { Deliver, HookEntry } from './hooks.js'
 import { composeOutbound } from './hooks.js'
@@ -10,6 +9,7 @@ import { describeMessage, matchesPattern } from './pattern.js'
 import type { CloseHook } from './plugin.js'
 import type { Remote } from './registry.js'
 import type { Transport, TransportClient, TransportHost } from './transport.js'
+import { errorReply } from './transport-kit.js'
 
 /** Where an instance is in its life. Acts made while `starting` wait for `ready()`. */
 export type Phase = 'starting' | 'running' | 'closing' | 'closed'
@@ -104,12 +104,22 @@ export class Lifecycle {
    * returned slot's `remote`), so a pinned act made before the client is up waits in `ready()`
    * rather than failing with NOT_FOUND.
    */
-  client(transport: Transport, pins: readonly Pattern[], host: TransportHost, hooks: () => readonly HookEntry[]): ClientSlot {
+  client(
+    transport: Transport,
+    pins: readonly Pattern[],
+    host: TransportHost,
+    hooks: () => readonly HookEntry[],
+  ): ClientSlot {
     if (typeof transport.client !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `transport "${transport.name}" has no client side`)
     }
     this.addTransport(transport)
-    const slot: ClientSlot = { transport, pins, remote: { transport: transport.name, deliver: notStarted(transport.name) }, client: undefined }
+    const slot: ClientSlot = {
+      transport,
+      pins,
+      remote: { transport: transport.name, deliver: notStarted(transport.name) },
+      client: undefined,
+    }
     this.clients.push(slot)
     this.queue(async () => {
       slot.client = await transport.client!(host, pins)
@@ -138,7 +148,11 @@ export class Lifecycle {
     for (const t of this.transports) {
       if (typeof t.health !== 'function') continue
       const h = t.health()
-      out.push(h.ready ? { name: `transport:${t.name}`, ready: true } : { name: `transport:${t.name}`, ready: false, reason: h.reason })
+      out.push(
+        h.ready
+          ? { name: `transport:${t.name}`, ready: true }
+          : { name: `transport:${t.name}`, ready: false, reason: h.reason },
+      )
     }
     return out
   }
@@ -161,7 +175,9 @@ export class Lifecycle {
     await Promise.all(
       this.transports.map((t) =>
         typeof t.stopAccepting === 'function'
-          ? t.stopAccepting().catch((err: unknown) => this.log.error({ err, transport: t.name }, 'transport failed to stop accepting'))
+          ? t
+              .stopAccepting()
+              .catch((err: unknown) => this.log.error({ err, transport: t.name }, 'transport failed to stop accepting'))
           : undefined,
       ),
     )
@@ -195,7 +211,11 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     dispatch: (e: Envelope): Promise<Reply> => {
       if (e.kind === 'act' && e.msg !== null && typeof e.msg === 'object' && !pinned(e.msg)) {
         const shown = describeMessage(e.msg)
-        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', `no action this listener serves matches "${shown}"`, { message: shown })))
+        return Promise.resolve(
+          errorReply(
+            new StoaError('NOT_FOUND', `no action this listener serves matches "${shown}"`, { message: shown }),
+          ),
+        )
       }
       return host.dispatch(e)
     },

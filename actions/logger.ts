@@ -21,7 +21,10 @@ const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, 
  * @example
  * const log = createLogger('info', (line) => stream.write(line))
  */
-export function createLogger(level: Level = 'warn', write: (line: string) => void = (line) => void process.stderr.write(line)): Logger {
+export function createLogger(
+  level: Level = 'warn',
+  write: (line: string) => void = (line) => void process.stderr.write(line),
+): Logger {
   const min = rank[level]
   const at = (lvl: Exclude<Level, 'silent'>) => (fields: Record<string, unknown>, message: string) => {
     if (rank[lvl] < min) return

@@ -88,9 +88,13 @@ function isPastTense(verb: string): boolean {
 export function assertEventName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 2 || !parts.every((p) => SEGMENT.test(p)) || !isPastTense(parts[1]!)) {
-    throw new StoaError('INVALID_NAME', `event name "${String(name)}" must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`, {
-      name: String(name),
-    })
+    throw new StoaError(
+      'INVALID_NAME',
+      `event name "${String(name)}" must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`,
+      {
+        name: String(name),
+      },
+    )
   }
 }
 
@@ -113,7 +117,11 @@ export function assertEventSubscription(name: unknown): asserts name is string {
 export function assertTaskName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) {
-    throw new StoaError('INVALID_NAME', `task name "${String(name)}" must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`, { name: String(name) })
+    throw new StoaError(
+      'INVALID_NAME',
+      `task name "${String(name)}" must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`,
+      { name: String(name) },
+    )
   }
 }
 

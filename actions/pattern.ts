@@ -68,7 +68,8 @@ export function parsePattern(text: string): Message {
       if (raw === '') fail(`missing value for "${key}"`)
       if (raw[0] === '{' || raw[0] === '[') fail(`nested value for "${key}"; pass an object instead`)
       if (raw.includes(':')) fail(`unquoted ":" in the value of "${key}"; quote the value`)
-      value = raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : NUMBER.test(raw) ? Number(raw) : raw
+      value =
+        raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : NUMBER.test(raw) ? Number(raw) : raw
     }
     out[key] = value
     skipSpace()
@@ -138,7 +139,8 @@ export function patternString(pattern: Pattern): string {
   for (const key of Object.keys(pattern).sort()) {
     const v = pattern[key]!
     const text =
-      typeof v === 'string' && (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
+      typeof v === 'string' &&
+      (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
         ? `'${v.replace(/['\\]/g, '\\$&')}'`
         : String(v)
     s += `${(s === '' ? '' : ',') + key}:${text}`
@@ -150,7 +152,10 @@ export function patternString(pattern: Pattern): string {
  * Builds the message for `act(pattern, extra)`: the pattern's pairs win over `extra`'s, so a
  * caller's data can never redirect the call to another action.
  */
-export function toMessage(pattern: string | Readonly<Record<string, unknown>>, extra?: Readonly<Record<string, unknown>>): Message {
+export function toMessage(
+  pattern: string | Readonly<Record<string, unknown>>,
+  extra?: Readonly<Record<string, unknown>>,
+): Message {
   if (typeof pattern === 'string') {
     let parsed = messageCache.get(pattern)
     if (parsed === undefined) {

@@ -1,6 +1,6 @@
 import type { Action, ActionLike, ActionOptions } from './action.js'
 import { StoaError, toStoaError } from './errors.js'
-import type { ReadyCheck, Readiness } from './health.js'
+import type { Readiness, ReadyCheck } from './health.js'
 import type { Hooks } from './hooks.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
@@ -92,7 +92,11 @@ export interface PluginHost {
  *   },
  * })
  */
-export function definePlugin<const N extends string, A extends Record<string, ActionLike> = {}, O extends Schema | undefined = undefined>(def: {
+export function definePlugin<
+  const N extends string,
+  A extends Record<string, ActionLike> = {},
+  O extends Schema | undefined = undefined,
+>(def: {
   name: N
   options?: O
   dependencies?: readonly string[]
@@ -127,7 +131,10 @@ export function isPlugin(value: unknown): value is Plugin<string, Schema | undef
  * Validates a plugin's options at load time. The result is frozen. A failure names the plugin
  * and every failing option path: `INVALID_OPTIONS: plugin "db": option "pool.max": ...`.
  */
-export function validateOptions(plugin: Plugin<string, Schema | undefined, unknown>, input: unknown): Readonly<Record<string, unknown>> {
+export function validateOptions(
+  plugin: Plugin<string, Schema | undefined, unknown>,
+  input: unknown,
+): Readonly<Record<string, unknown>> {
   if (plugin.options === undefined) return Object.freeze({ ...(input as Record<string, unknown> | undefined) })
   const result = plugin.options['~standard'].validate(input ?? {})
   if (result instanceof Promise) {
@@ -135,7 +142,8 @@ export function validateOptions(plugin: Plugin<string, Schema | undefined, unkno
   }
   if (result.issues !== undefined) {
     const { fields, text } = describeIssues(result.issues)
-    const named = result.issues.length === 1 && fields[0] !== '' ? `option "${fields[0]}": ${result.issues[0]!.message}` : text
+    const named =
+      result.issues.length === 1 && fields[0] !== '' ? `option "${fields[0]}": ${result.issues[0]!.message}` : text
     throw new StoaError('INVALID_OPTIONS', `plugin "${plugin.name}": ${named}`, { plugin: plugin.name, fields })
   }
   return deepFreeze(result.value as Record<string, unknown>)
@@ -191,7 +199,9 @@ export class PluginSet implements PluginLoader {
   claim(name: string, tag: string | undefined): PluginInfo {
     const fullname = tag === undefined ? name : `${name}$${tag}`
     if (this.loaded.has(fullname)) {
-      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is already loaded; load it again with a tag`, { plugin: fullname })
+      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is already loaded; load it again with a tag`, {
+        plugin: fullname,
+      })
     }
     return { name, tag, fullname }
   }

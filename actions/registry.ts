@@ -58,7 +58,15 @@ export class Registry {
   addAction(pattern: Pattern, parts: ActionParts, plugin: string | undefined): void {
     const { handler, ...options } = parts
     const key = patternString(pattern)
-    const entry = this.entry(pattern, key, options, plugin, this.priorOf(pattern), undefined, baseRun(handler, options.schema, Object.keys(pattern)))
+    const entry = this.entry(
+      pattern,
+      key,
+      options,
+      plugin,
+      this.priorOf(pattern),
+      undefined,
+      baseRun(handler, options.schema, Object.keys(pattern)),
+    )
     this.all.add(pattern, entry)
     this.local.add(pattern, entry)
     this.runnable.push(entry)

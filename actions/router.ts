@@ -97,9 +97,17 @@ export class Router<T> {
     }
     if (keys.some((k) => isGlob(pattern[k]))) {
       const tests = keys.map((k) => (isGlob(pattern[k]) ? globToRegExp(String(pattern[k])) : String(pattern[k])))
-      const literals = keys.reduce((n, k) => n + (isGlob(pattern[k]) ? String(pattern[k]).replace(/[*?]/g, '').length : 0), 0)
+      const literals = keys.reduce(
+        (n, k) => n + (isGlob(pattern[k]) ? String(pattern[k]).replace(/[*?]/g, '').length : 0),
+        0,
+      )
       shape.globs.push({ route, tests, exactCount: tests.filter((t) => typeof t === 'string').length, literals })
-      shape.globs.sort((a, b) => b.exactCount - a.exactCount || b.literals - a.literals || (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0))
+      shape.globs.sort(
+        (a, b) =>
+          b.exactCount - a.exactCount ||
+          b.literals - a.literals ||
+          (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0),
+      )
     } else {
       let level = shape.exact
       for (let i = 0; i < keys.length - 1; i++) {

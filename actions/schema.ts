@@ -42,8 +42,14 @@ export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): { fie
  * Validates `value`, returning the schema's output, or a promise of it for async schemas.
  * A failure throws (or rejects with) `INVALID_MESSAGE` listing the failing fields.
  */
-export function validate<S extends Schema>(schema: S, value: unknown, what = 'message'): SchemaOutput<S> | Promise<SchemaOutput<S>> {
-  const result = schema['~standard'].validate(value) as StandardSchemaV1.Result<SchemaOutput<S>> | Promise<StandardSchemaV1.Result<SchemaOutput<S>>>
+export function validate<S extends Schema>(
+  schema: S,
+  value: unknown,
+  what = 'message',
+): SchemaOutput<S> | Promise<SchemaOutput<S>> {
+  const result = schema['~standard'].validate(value) as
+    | StandardSchemaV1.Result<SchemaOutput<S>>
+    | Promise<StandardSchemaV1.Result<SchemaOutput<S>>>
   if (result instanceof Promise) return result.then((r) => unwrap(r, what))
   return unwrap(result, what)
 }

@@ -94,10 +94,14 @@ export function loadSenecaPlugin(
   tag: string | undefined,
 ): void {
   if (plugin.length > 1) {
-    throw new StoaError('INVALID_PLUGIN', `plugin "${name}" has Seneca 1's (options, register) signature, which Seneca 3 no longer loads`, {
-      plugin: name,
-      missing: ['register'],
-    })
+    throw new StoaError(
+      'INVALID_PLUGIN',
+      `plugin "${name}" has Seneca 1's (options, register) signature, which Seneca 3 no longer loads`,
+      {
+        plugin: name,
+        missing: ['register'],
+      },
+    )
   }
   const bridge = bridges.get(host) ?? createBridge(host, loader, name, needs)
   const info = loader.claim(name, tag)
@@ -118,7 +122,8 @@ export function loadSenecaPlugin(
   Object.defineProperty(define, 'name', { value: name })
   // Seneca reads `preload`, `defaults` and more off the definition function.
   for (const prop of Object.getOwnPropertyNames(plugin)) {
-    if (!FUNCTION_PROPS.has(prop)) (define as unknown as Record<string, unknown>)[prop] = (plugin as unknown as Record<string, unknown>)[prop]
+    if (!FUNCTION_PROPS.has(prop))
+      (define as unknown as Record<string, unknown>)[prop] = (plugin as unknown as Record<string, unknown>)[prop]
   }
   bridge.seneca.use(tag === undefined ? define : { name, tag, define }, options)
   loader.record(info, () => startBridge(bridge, info.fullname, () => defineError))
@@ -185,7 +190,8 @@ function route(host: SenecaHost, loader: PluginLoader, bridge: Bridge, args: rea
   for (const arg of args) {
     if (typeof arg === 'function') {
       const actdef = args[args.length - 1] as { plugin_fullname?: unknown } | undefined
-      if (actdef !== null && typeof actdef === 'object' && typeof actdef.plugin_fullname === 'string') owner = actdef.plugin_fullname
+      if (actdef !== null && typeof actdef === 'object' && typeof actdef.plugin_fullname === 'string')
+        owner = actdef.plugin_fullname
       break
     }
     const part = typeof arg === 'string' ? bridge.seneca.util.Jsonic(arg) : (arg as Message | null)
@@ -196,7 +202,14 @@ function route(host: SenecaHost, loader: PluginLoader, bridge: Bridge, args: rea
   }
   // Plugins' init actions, Seneca's plugin bookkeeping, close hooks and its built-in transport
   // plugin stay inside Seneca.
-  if (Object.keys(pairs).length === 0 || 'init' in pairs || pairs.role === 'seneca' || pairs.sys === 'seneca' || pairs.role === 'transport') return
+  if (
+    Object.keys(pairs).length === 0 ||
+    'init' in pairs ||
+    pairs.role === 'seneca' ||
+    pairs.sys === 'seneca' ||
+    pairs.role === 'transport'
+  )
+    return
   const pattern = toPattern(pairs)
   const key = patternString(pattern)
   if (bridge.routed.has(key)) return
@@ -246,7 +259,14 @@ function callSeneca(bridge: Bridge, msg: Message, ctx: Context): Promise<unknown
  * Seneca's catch-all: an act no Seneca pattern matches goes to the kernel, as a continuation of
  * the kernel call that led into Seneca (same trace, identity and deadline) when there is one.
  */
-function fallback(seneca: SenecaInstance, host: SenecaHost, bridge: Bridge, msg: Message, reply: SenecaReply, meta: SenecaMeta): void {
+function fallback(
+  seneca: SenecaInstance,
+  host: SenecaHost,
+  bridge: Bridge,
+  msg: Message,
+  reply: SenecaReply,
+  meta: SenecaMeta,
+): void {
   // Seneca's own messages (a plugin's init when it has none) get Seneca's default answer.
   if (meta?.local === true || msg.local$ === true) {
     seneca.prior(msg, reply)
@@ -260,17 +280,27 @@ function fallback(seneca: SenecaInstance, host: SenecaHost, bridge: Bridge, msg:
   if (own !== undefined && own.pattern !== '') {
     // `this.prior` from a Seneca action with no earlier action in Seneca: its prior is the
     // kernel action its pattern overrode, if the kernel call came in through that pattern.
-    if (ctx !== undefined && samePairs(parsePattern(ctx.pattern), bridge.seneca.util.Jsonic(own.pattern))) answer(ctx.prior(clean), reply)
+    if (ctx !== undefined && samePairs(parsePattern(ctx.pattern), bridge.seneca.util.Jsonic(own.pattern)))
+      answer(ctx.prior(clean), reply)
     else reply(null, msg.default$ ?? null)
     return
   }
   const target = host.find(clean)
   // A pattern the bridge itself routes would lead back here.
-  if (target === undefined || (target.transport === undefined && target.plugin !== undefined && bridge.plugins.has(target.plugin))) {
+  if (
+    target === undefined ||
+    (target.transport === undefined && target.plugin !== undefined && bridge.plugins.has(target.plugin))
+  ) {
     // As Seneca answers a message nothing matches: its default$ if it has one, else an
     // act_not_found error that Seneca passes on unwrapped (it carries `seneca: true`).
     if (msg.default$ !== undefined) reply(null, msg.default$)
-    else reply(Object.assign(new Error(`seneca: no action matches ${describe(clean)}`), { code: 'act_not_found', seneca: true }))
+    else
+      reply(
+        Object.assign(new Error(`seneca: no action matches ${describe(clean)}`), {
+          code: 'act_not_found',
+          seneca: true,
+        }),
+      )
     return
   }
   if (ctx !== undefined) {
@@ -279,7 +309,10 @@ function fallback(seneca: SenecaInstance, host: SenecaHost, bridge: Bridge, msg:
   }
   // The kernel call has ended (a Seneca action acting after replying): carry what it sent.
   const timeoutMs = record === undefined ? undefined : Math.max(1, record.deadline - Date.now())
-  answer(host.act(clean, undefined, { trace: record?.trace ?? meta?.tx, token: record?.token, timeoutMs, caller: 'seneca' }), reply)
+  answer(
+    host.act(clean, undefined, { trace: record?.trace ?? meta?.tx, token: record?.token, timeoutMs, caller: 'seneca' }),
+    reply,
+  )
 }
 
 function answer(work: Promise<unknown>, reply: SenecaReply): void {

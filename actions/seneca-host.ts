@@ -17,8 +17,12 @@ export interface SenecaHost {
   add(pattern: string | Message, action: ActionLike): unknown
   act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   has(pattern: string | Message): boolean
-  find(pattern: string | Message): { readonly key: string; readonly plugin: string | undefined; readonly transport: string | undefined } | undefined
-  list(pattern?: string | Message): readonly { readonly pattern: Readonly<Message>; readonly transport: string | undefined }[]
+  find(
+    pattern: string | Message,
+  ): { readonly key: string; readonly plugin: string | undefined; readonly transport: string | undefined } | undefined
+  list(
+    pattern?: string | Message,
+  ): readonly { readonly pattern: Readonly<Message>; readonly transport: string | undefined }[]
   ready(): Promise<unknown>
   use(plugin: SenecaPlugin, options?: Record<string, unknown>): unknown
   onClose(hook: CloseHook): unknown

@@ -46,7 +46,13 @@ export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
  * without `seneca` installed that fails here, naming the API the plugin needs. Seneca's
  * conventions stay in this file and seneca-bridge.ts; the rest of stoa never sees them.
  */
-export function runSenecaPlugin(host: SenecaHost, loader: PluginLoader, plugin: SenecaPlugin, options: Message, tag: string | undefined): void {
+export function runSenecaPlugin(
+  host: SenecaHost,
+  loader: PluginLoader,
+  plugin: SenecaPlugin,
+  options: Message,
+  tag: string | undefined,
+): void {
   const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
   const needs = marked.has(plugin) ? ['onSeneca'] : senecaApisBeyondDelegate(plugin)
   if (needs.length > 0) {
@@ -88,7 +94,10 @@ export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
   const aliases = new Set(['this', 'seneca'])
   for (const m of src.matchAll(/\b(?:var|let|const)?\s*([A-Za-z_$][\w$]*)\s*=\s*this\b/g)) aliases.add(m[1]!)
   const names = [...aliases].map((a) => a.replace(/\$/g, '\\$')).join('|')
-  const member = new RegExp(`(?<![\\w$.])(?:${names})\\s*\\??\\.\\s*([A-Za-z_$][\\w$]*)|(?<![\\w$.])(?:${names})\\s*\\[\\s*['"\`]([^'"\`]+)['"\`]\\s*\\]`, 'g')
+  const member = new RegExp(
+    `(?<![\\w$.])(?:${names})\\s*\\??\\.\\s*([A-Za-z_$][\\w$]*)|(?<![\\w$.])(?:${names})\\s*\\[\\s*['"\`]([^'"\`]+)['"\`]\\s*\\]`,
+    'g',
+  )
   for (const m of src.matchAll(member)) {
     const api = m[1] ?? m[2]!
     if (!DELEGATE_API.has(api)) found.add(api)

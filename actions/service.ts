@@ -1,6 +1,6 @@
+import { StoaError } from './errors.js'
 import type { StoaOptions } from './kernel.js'
 import { Stoa } from './kernel.js'
-import { StoaError } from './errors.js'
 import type { Plugin } from './plugin.js'
 
 /** A plugin to load, alone or with its options. */

@@ -103,9 +103,14 @@ export class Sweeper {
  * @example
  * const settings = resolveTransportOptions('http', httpOptions, input)
  */
-export function resolveTransportOptions<S extends Schema>(transport: string, schema: S, input: unknown): Readonly<SchemaOutput<S>> {
+export function resolveTransportOptions<S extends Schema>(
+  transport: string,
+  schema: S,
+  input: unknown,
+): Readonly<SchemaOutput<S>> {
   const result = schema['~standard'].validate(input ?? {})
-  if (result instanceof Promise) throw new StoaError('INVALID_OPTIONS', `${transport} transport: its options schema must validate synchronously`)
+  if (result instanceof Promise)
+    throw new StoaError('INVALID_OPTIONS', `${transport} transport: its options schema must validate synchronously`)
   if (result.issues !== undefined) {
     const named: { option: string; problem: string }[] = []
     for (const issue of result.issues) {
@@ -113,11 +118,15 @@ export function resolveTransportOptions<S extends Schema>(transport: string, sch
       const unknownKeys = (issue as { keys?: unknown }).keys
       if (Array.isArray(unknownKeys) && unknownKeys.length > 0) {
         const at = issuePath(issue)
-        for (const k of unknownKeys) named.push({ option: at === '' ? String(k) : `${at}.${String(k)}`, problem: 'is not an option' })
+        for (const k of unknownKeys)
+          named.push({ option: at === '' ? String(k) : `${at}.${String(k)}`, problem: 'is not an option' })
       } else named.push({ option: issuePath(issue), problem: issue.message })
     }
     const text = named.map((n) => `option "${n.option}": ${n.problem}`).join('; ')
-    throw new StoaError('INVALID_OPTIONS', `${transport} transport: ${text}`, { transport, fields: [...new Set(named.map((n) => n.option))] })
+    throw new StoaError('INVALID_OPTIONS', `${transport} transport: ${text}`, {
+      transport,
+      fields: [...new Set(named.map((n) => n.option))],
+    })
   }
   return Object.freeze(result.value as SchemaOutput<S>)
 }

@@ -10,16 +10,16 @@ import type { Logger } from './logger.js'
 import type { Message, Pattern } from './pattern.js'
 
 export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
-export type { CheckStatus, Readiness, TransportHealth } from './health.js'
-export { ERRORS, StoaError, isErrorCode, toStoaError, unwritableResult } from './errors.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
+export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from './errors.js'
+export type { CheckStatus, Readiness, TransportHealth } from './health.js'
 export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
-export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { Message, Pattern } from './pattern.js'
-export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
+export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { TraceParent } from './trace-context.js'
-export { Sweeper, errorReply, listenOn, resolveTransportOptions, retryAfter, settleWithin } from './transport-kit.js'
+export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
+export { errorReply, listenOn, resolveTransportOptions, retryAfter, Sweeper, settleWithin } from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,

@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -92,7 +92,11 @@ export function sig(x: number): number {
  * Prints a suite's table to stderr-free stdout lines and ends with the one JSON line every
  * suite ends with: `{"suite":...,"ratios":{...},"ops":{...}}` (plus any extra figures).
  */
-export function report(suite: string, table: string[][], json: { ratios: Record<string, number>; ops: Record<string, number>; [k: string]: unknown }): void {
+export function report(
+  suite: string,
+  table: string[][],
+  json: { ratios: Record<string, number>; ops: Record<string, number>; [k: string]: unknown },
+): void {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => String(row[i] ?? '').length)))
   for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
   const ratios = Object.fromEntries(Object.entries(json.ratios).map(([k, v]) => [k, sig(v)]))
@@ -147,7 +151,11 @@ export function cpuSeconds(pid: number): number {
  * Calls `call` back to back (sequential ops/s) and then `concurrency` at a time (concurrent
  * ops/s): the two figures every in-process act contestant reports.
  */
-export async function callLoops(call: () => Promise<unknown>, ms: number, concurrency = 1000): Promise<{ seq: number; conc: number }> {
+export async function callLoops(
+  call: () => Promise<unknown>,
+  ms: number,
+  concurrency = 1000,
+): Promise<{ seq: number; conc: number }> {
   const seq = await measure(
     async () => {
       for (let i = 0; i < 100; i++) await call()

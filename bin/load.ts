@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises'
 import { basename, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Logger, Stoa } from '../actions/index.js'
-import { StoaError, createStoa, isPlugin, isService } from '../actions/index.js'
+import { createStoa, isPlugin, isService, StoaError } from '../actions/index.js'
 import { isStoaErrorLike } from './output.js'
 import { UsageError } from './usage.js'
 
@@ -44,7 +44,12 @@ export async function loadService(path: string, options: LoadOptions): Promise<S
     mod = TYPESCRIPT.has(ext) ? await importTypeScript(file) : await import(pathToFileURL(file).href)
   } catch (err) {
     if (isStoaErrorLike(err)) throw err
-    throw new StoaError('INVALID_PLUGIN', `service module ${path} failed to load: ${(err as Error)?.message ?? String(err)}`, { module: path }, { cause: err })
+    throw new StoaError(
+      'INVALID_PLUGIN',
+      `service module ${path} failed to load: ${(err as Error)?.message ?? String(err)}`,
+      { module: path },
+      { cause: err },
+    )
   }
   return assemble(defaultExport(mod), { ...options, file })
 }
@@ -100,7 +105,11 @@ export function assemble(exported: unknown, options: LoadOptions & { readonly fi
     return exported.create({ logger: options.logger, ...grace(options) }) as unknown as Stoa
   }
   const items = pluginList(exported, where)
-  const stoa = createStoa({ name: options.name ?? nameOf(items[0]![0]) ?? serviceName(options.file), logger: options.logger, ...grace(options) })
+  const stoa = createStoa({
+    name: options.name ?? nameOf(items[0]![0]) ?? serviceName(options.file),
+    logger: options.logger,
+    ...grace(options),
+  })
   for (const [plugin, opts] of items) {
     ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)
   }
@@ -114,8 +123,10 @@ function grace(options: LoadOptions): { graceMs?: number } {
 type Item = readonly [plugin: unknown, options: Record<string, unknown> | undefined]
 
 function pluginList(exported: unknown, where: string): Item[] {
-  const expected = 'a service (defineService), a plugin (definePlugin), a Seneca-style plugin function, or a list of plugins'
-  if (exported === undefined) throw new StoaError('INVALID_PLUGIN', `${where} has no default export; export ${expected}`)
+  const expected =
+    'a service (defineService), a plugin (definePlugin), a Seneca-style plugin function, or a list of plugins'
+  if (exported === undefined)
+    throw new StoaError('INVALID_PLUGIN', `${where} has no default export; export ${expected}`)
   if (isLoadable(exported)) return [[exported, undefined]]
   if (Array.isArray(exported)) {
     // `[plugin, { options }]` alone is one plugin with its options, not a list of two.
@@ -123,8 +134,13 @@ function pluginList(exported: unknown, where: string): Item[] {
     if (exported.length === 0) throw new StoaError('INVALID_PLUGIN', `${where} exports an empty list of plugins`)
     return exported.map((item, i): Item => {
       if (isLoadable(item)) return [item, undefined]
-      if (Array.isArray(item) && item.length === 2 && isLoadable(item[0]) && isOptions(item[1])) return [item[0], item[1]]
-      throw new StoaError('INVALID_PLUGIN', `${where}: item ${i} of the default export is not a plugin or a [plugin, options] pair`, { index: i })
+      if (Array.isArray(item) && item.length === 2 && isLoadable(item[0]) && isOptions(item[1]))
+        return [item[0], item[1]]
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `${where}: item ${i} of the default export is not a plugin or a [plugin, options] pair`,
+        { index: i },
+      )
     })
   }
   throw new StoaError('INVALID_PLUGIN', `${where} must export ${expected}`)

@@ -76,7 +76,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 function version(): string {
   for (const up of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown }
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: unknown
+        version?: unknown
+      }
       if (pkg.name === 'stoa' && typeof pkg.version === 'string') return pkg.version
     } catch {
       // not here: try one folder further up

@@ -58,7 +58,8 @@ export function buildMessage(pairs: readonly string[], base: Message = {}): Mess
     if (eq < 0) throw new UsageError(`expected key=value, got "${pair}"`)
     const key = pair.slice(0, eq)
     const path = key.split('.')
-    if (key === '' || path.some((p) => p === '')) throw new UsageError(`bad key in "${pair}": keys are names separated by dots`)
+    if (key === '' || path.some((p) => p === ''))
+      throw new UsageError(`bad key in "${pair}": keys are names separated by dots`)
     const bad = path.find((p) => FORBIDDEN_KEYS.has(p))
     if (bad !== undefined) throw new UsageError(`key "${bad}" is not allowed`)
     if (seen.has(key)) throw new UsageError(`key "${key}" is given twice`)
@@ -70,7 +71,8 @@ export function buildMessage(pairs: readonly string[], base: Message = {}): Mess
       const next = node[seg]
       if (next === undefined) node = node[seg] = {}
       else if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Message
-      else throw new UsageError(`"${path.slice(0, i + 1).join('.')}" has a value, so "${key}" cannot set a key inside it`)
+      else
+        throw new UsageError(`"${path.slice(0, i + 1).join('.')}" has a value, so "${key}" cannot set a key inside it`)
     }
     const last = path[path.length - 1]!
     if (seen.size > 0 && isObject(node[last]) && [...seen].some((k) => k.startsWith(`${key}.`))) {

@@ -16,7 +16,10 @@ import { UsageError } from './usage.js'
  */
 export async function clientTransport(text: string, service: string | undefined): Promise<Transport> {
   if (text.startsWith('lambda:')) {
-    if (service !== undefined) throw new UsageError('--service names an RPC queue: it goes with amqp:// URLs; lambda:<function> names the function')
+    if (service !== undefined)
+      throw new UsageError(
+        '--service names an RPC queue: it goes with amqp:// URLs; lambda:<function> names the function',
+      )
     const options = lambdaUrl(text)
     const { createLambdaTransport } = await import('../transports/lambda/index.js')
     try {
@@ -35,7 +38,8 @@ export async function clientTransport(text: string, service: string | undefined)
   switch (url.protocol) {
     case 'http:':
     case 'https:': {
-      if (service !== undefined) throw new UsageError('--service names an RPC queue: it goes with amqp:// URLs, not http://')
+      if (service !== undefined)
+        throw new UsageError('--service names an RPC queue: it goes with amqp:// URLs, not http://')
       const { createHttpTransport } = await import('../transports/http/index.js')
       return createHttpTransport({ url: url.href })
     }
@@ -96,7 +100,12 @@ const LAMBDA_PARAMS = ['region', 'endpoint', 'qualifier'] as const
  * @example
  * lambdaUrl('lambda:math?region=eu-west-1') // { functionName: 'math', region: 'eu-west-1' }
  */
-export function lambdaUrl(text: string): { functionName: string; region?: string; endpoint?: string; qualifier?: string } {
+export function lambdaUrl(text: string): {
+  functionName: string
+  region?: string
+  endpoint?: string
+  qualifier?: string
+} {
   const rest = text.slice('lambda:'.length)
   const q = rest.indexOf('?')
   const functionName = q < 0 ? rest : rest.slice(0, q)

@@ -1,7 +1,7 @@
-import { expect } from 'chai'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'chai'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -54,13 +54,20 @@ describe('architecture: the direction of imports', () => {
   it("lets examples use the application entry point only, not the transport authors' one", () => {
     for (const file of sources('examples')) {
       for (const target of localTargets(file)) {
-        if (target.startsWith('actions')) expect(target, `${file} imports ${target}`).to.equal(join('actions', 'index.js'))
+        if (target.startsWith('actions'))
+          expect(target, `${file} imports ${target}`).to.equal(join('actions', 'index.js'))
       }
     }
   })
 
   it('reaches a plugin or a transport from outside its folder only through its index', () => {
-    for (const file of [...sources('actions'), ...sources('plugins'), ...sources('transports'), ...sources('bin'), ...sources('examples')]) {
+    for (const file of [
+      ...sources('actions'),
+      ...sources('plugins'),
+      ...sources('transports'),
+      ...sources('bin'),
+      ...sources('examples'),
+    ]) {
       for (const target of localTargets(file)) {
         const m = /^(plugins|transports)\/([^/]+)\//.exec(target)
         if (m === null || file.startsWith(`${m[1]}/${m[2]}/`)) continue
@@ -79,7 +86,8 @@ describe('architecture: the direction of imports', () => {
       for (const file of sources(from)) {
         const folder = file.split('/').slice(0, 2).join('/')
         for (const target of localTargets(file)) {
-          if (target.startsWith(`${other}/`)) expect(allowed.has(`${folder} -> ${target}`), `${file} imports ${target}`).to.equal(true)
+          if (target.startsWith(`${other}/`))
+            expect(allowed.has(`${folder} -> ${target}`), `${file} imports ${target}`).to.equal(true)
         }
       }
     }

@@ -31,8 +31,11 @@ export interface Server {
  * once it printed `ready`. Client and server never share a process, as in production.
  */
 export async function startServer(file: string, args: string[]): Promise<Server> {
-  const prof = process.env.BENCH_AMQP_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AMQP_PROF}`]
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(file), 'server', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const prof =
+    process.env.BENCH_AMQP_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AMQP_PROF}`]
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(file), 'server', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const seen = new Set<string>()
   const waiters: { line: string; resolve: () => void }[] = []
   let rest = ''
@@ -86,7 +89,9 @@ export function onTerm(close: () => Promise<unknown>): void {
  * RPC figures for one contestant: sequential latency (p50, p99 over `PHASE_MS`) and throughput
  * with `IN_FLIGHT` calls in flight. Warm-up first, so the JIT and the broker's queues settle.
  */
-export async function rpcFigures(call: () => Promise<unknown>): Promise<{ rpcOps: number; rpcP50Ms: number; rpcP99Ms: number; rpcCpuUs: number }> {
+export async function rpcFigures(
+  call: () => Promise<unknown>,
+): Promise<{ rpcOps: number; rpcP50Ms: number; rpcP99Ms: number; rpcCpuUs: number }> {
   const warmUntil = performance.now() + 500
   while (performance.now() < warmUntil) await call()
   const lat: number[] = []
@@ -118,7 +123,10 @@ export async function rpcFigures(call: () => Promise<unknown>): Promise<{ rpcOps
  * Task throughput: publishes `TASKS` tasks, at most `IN_FLIGHT` unconfirmed at once, and
  * stops the clock when the server says it handled (and acknowledged) them all.
  */
-export async function taskFigures(send: (i: number) => Promise<unknown>, allDone: () => Promise<void>): Promise<{ taskOps: number; taskCpuUs: number }> {
+export async function taskFigures(
+  send: (i: number) => Promise<unknown>,
+  allDone: () => Promise<void>,
+): Promise<{ taskOps: number; taskCpuUs: number }> {
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let next = 0

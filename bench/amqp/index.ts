@@ -28,7 +28,9 @@ export default async function amqpSuite(): Promise<void> {
   const chosen = only === undefined ? contestants : contestants.filter((c) => only.includes(c.name))
   const all = await alternate(chosen, Number(process.env.BENCH_AMQP_ROUNDS ?? 3))
   const has = (name: string) => (all[name]?.length ?? 0) > 0
-  const table = [['contestant', 'rpc ops/s', 'spread', 'p50 ms', 'p99 ms', 'rpc cpu µs', 'tasks msg/s', 'spread', 'task cpu µs']]
+  const table = [
+    ['contestant', 'rpc ops/s', 'spread', 'p50 ms', 'p99 ms', 'rpc cpu µs', 'tasks msg/s', 'spread', 'task cpu µs'],
+  ]
   for (const c of chosen) {
     const tasks = c.name === 'raw' || c.name === 'stoa'
     table.push([
@@ -56,7 +58,9 @@ export default async function amqpSuite(): Promise<void> {
     ratios['tasks/raw'] = ops['tasks/stoa'] / ops['tasks/raw']
     ratios['p50/raw'] = med(all, 'raw', 'rpcP50Ms') / med(all, 'stoa', 'rpcP50Ms')
   }
-  const latency = Object.fromEntries(chosen.map((c) => [c.name, { p50Ms: sig(med(all, c.name, 'rpcP50Ms')), p99Ms: sig(med(all, c.name, 'rpcP99Ms')) }]))
+  const latency = Object.fromEntries(
+    chosen.map((c) => [c.name, { p50Ms: sig(med(all, c.name, 'rpcP50Ms')), p99Ms: sig(med(all, c.name, 'rpcP99Ms')) }]),
+  )
   const spreads = Object.fromEntries(chosen.map((c) => [`rpc/${c.name}`, sig(spr(all, c.name, 'rpcOps'))]))
   if (has('raw') && has('stoa')) {
     spreads['tasks/raw'] = sig(spr(all, 'raw', 'taskOps'))
@@ -65,7 +69,10 @@ export default async function amqpSuite(): Promise<void> {
   const clientCpuUs = Object.fromEntries(
     chosen.map((c) => {
       const rpc = sig(med(all, c.name, 'rpcCpuUs'))
-      return [c.name, c.name === 'raw' || c.name === 'stoa' ? { rpc, tasks: sig(med(all, c.name, 'taskCpuUs')) } : { rpc }]
+      return [
+        c.name,
+        c.name === 'raw' || c.name === 'stoa' ? { rpc, tasks: sig(med(all, c.name, 'taskCpuUs')) } : { rpc },
+      ]
     }),
   )
   report('amqp', table, { ratios, ops, latency, spreads, clientCpuUs })

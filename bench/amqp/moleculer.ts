@@ -12,7 +12,8 @@ const variant = server ? second! : first!
 const namespace = server ? third! : runId()
 
 function broker(nodeID: string): ServiceBroker {
-  const options = variant === 'tuned' ? { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } : { url: AMQP_URL }
+  const options =
+    variant === 'tuned' ? { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } : { url: AMQP_URL }
   return new ServiceBroker({
     namespace,
     nodeID,
@@ -23,7 +24,10 @@ function broker(nodeID: string): ServiceBroker {
 
 if (server) {
   const b = broker('server')
-  b.createService({ name: 'math', actions: { sum: (ctx) => ({ answer: Number(ctx.params.left) + Number(ctx.params.right) }) } })
+  b.createService({
+    name: 'math',
+    actions: { sum: (ctx) => ({ answer: Number(ctx.params.left) + Number(ctx.params.right) }) },
+  })
   await b.start()
   onTerm(() => b.stop())
   process.stdout.write('ready\n')

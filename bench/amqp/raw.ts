@@ -4,7 +4,7 @@
  * confirm channel and acknowledged by the consumer after handling; prefetch 100; `noDelay`.
  */
 import amqp from 'amqplib'
-import { AMQP_URL, TASKS, emitFiguresLine, onTerm, rpcFigures, runId, startServer, taskFigures } from './common.js'
+import { AMQP_URL, emitFiguresLine, onTerm, rpcFigures, runId, startServer, TASKS, taskFigures } from './common.js'
 
 const [mode, id = ''] = process.argv.slice(2)
 const rpcQueue = (id: string) => `${id}.rpc`
@@ -20,7 +20,10 @@ if (mode === 'server') {
     if (m === null) return
     const msg = JSON.parse(m.content.toString()) as { left: number; right: number }
     const out = Buffer.from(JSON.stringify({ ok: true, out: { answer: msg.left + msg.right } }))
-    ch.publish('', m.properties.replyTo as string, out, { correlationId: m.properties.correlationId as string, contentType: 'application/json' })
+    ch.publish('', m.properties.replyTo as string, out, {
+      correlationId: m.properties.correlationId as string,
+      contentType: 'application/json',
+    })
     ch.ack(m)
   })
   let done = 0

@@ -10,17 +10,26 @@ const [first, second] = process.argv.slice(2)
 const server = first === 'server'
 const variant = server ? second! : first!
 const PIN = 'role:math,cmd:sum'
-const transport = { type: 'amqp', pin: PIN, url: AMQP_URL, ...(variant === 'nodelay' ? { socketOptions: { noDelay: true } } : {}) }
+const transport = {
+  type: 'amqp',
+  pin: PIN,
+  url: AMQP_URL,
+  ...(variant === 'nodelay' ? { socketOptions: { noDelay: true } } : {}),
+}
 
 function seneca(): any {
   // seneca-amqp-transport takes its helpers from seneca-transport's `transport/utils`, which
   // Seneca 3 no longer loads by itself.
-  return (Seneca as unknown as (o: object) => any)({ log: 'silent', legacy: false }).use('seneca-transport').use('seneca-amqp-transport')
+  return (Seneca as unknown as (o: object) => any)({ log: 'silent', legacy: false })
+    .use('seneca-transport')
+    .use('seneca-amqp-transport')
 }
 
 if (server) {
   const s = seneca()
-  s.add(PIN, (msg: { left: number; right: number }, reply: (err: unknown, out?: unknown) => void) => reply(null, { answer: msg.left + msg.right }))
+  s.add(PIN, (msg: { left: number; right: number }, reply: (err: unknown, out?: unknown) => void) =>
+    reply(null, { answer: msg.left + msg.right }),
+  )
   s.listen(transport)
   await new Promise((r) => s.ready(r))
   onTerm(() => new Promise((r) => s.close(r)))
@@ -29,7 +38,10 @@ if (server) {
   const srv = await startServer(import.meta.url, [variant])
   const s = seneca().client(transport)
   await new Promise((r) => s.ready(r))
-  const call = () => new Promise((resolve, reject) => s.act(PIN, { left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))))
+  const call = () =>
+    new Promise((resolve, reject) =>
+      s.act(PIN, { left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))),
+    )
   const rpc = await rpcFigures(call)
   await srv.stop()
   await new Promise((r) => s.close(r))

@@ -4,7 +4,7 @@
  */
 import { createStoa } from '../../actions/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
-import { AMQP_URL, TASKS, emitFiguresLine, onTerm, rpcFigures, runId, startServer, taskFigures } from './common.js'
+import { AMQP_URL, emitFiguresLine, onTerm, rpcFigures, runId, startServer, TASKS, taskFigures } from './common.js'
 
 const [mode, prefix = ''] = process.argv.slice(2)
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined }
@@ -23,7 +23,10 @@ if (mode === 'server') {
 } else {
   const run = runId()
   const server = await startServer(import.meta.url, [run])
-  const stoa = createStoa({ name: 'gateway', logger: quiet }).client(createAmqpTransport({ url: AMQP_URL, prefix: run, target: 'bench' }), ['role:math'])
+  const stoa = createStoa({ name: 'gateway', logger: quiet }).client(
+    createAmqpTransport({ url: AMQP_URL, prefix: run, target: 'bench' }),
+    ['role:math'],
+  )
   await stoa.ready()
   const rpc = await rpcFigures(() => stoa.act('role:math,cmd:sum', { left: 1, right: 2 }))
   const tasks = await taskFigures(
@@ -36,7 +39,8 @@ if (mode === 'server') {
   const { default: amqp } = await import('amqplib')
   const conn = await amqp.connect(AMQP_URL)
   const ch = await conn.createChannel()
-  for (const q of ['rpc.bench', 'tasks.bench', 'dlq.bench', 'retry.1000', 'retry.2000', 'retry.4000', 'retry.8000']) await ch.deleteQueue(`${run}.${q}`)
+  for (const q of ['rpc.bench', 'tasks.bench', 'dlq.bench', 'retry.1000', 'retry.2000', 'retry.4000', 'retry.8000'])
+    await ch.deleteQueue(`${run}.${q}`)
   for (const x of ['events', 'retry']) await ch.deleteExchange(`${run}.${x}`)
   await conn.close()
   emitFiguresLine({ ...rpc, ...tasks })

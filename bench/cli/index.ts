@@ -20,7 +20,12 @@ export default async function cli(): Promise<void> {
   const ms = (n: string) => med(all, n, 'ms')
   const table = [
     ['contestant', 'median ms (spawn to exit)', 'spread', 'x node -e 0'],
-    ...names.map((n) => [n, String(sig(ms(n))), `${Math.round(spr(all, n, 'ms') * 100)}%`, String(sig(ms(n) / ms('node')))]),
+    ...names.map((n) => [
+      n,
+      String(sig(ms(n))),
+      `${Math.round(spr(all, n, 'ms') * 100)}%`,
+      String(sig(ms(n) / ms('node'))),
+    ]),
   ]
   report('cli', table, {
     ratios: {

@@ -61,7 +61,9 @@ async function client(url: string): Promise<{ act: () => Promise<unknown>; close
   await new Promise<void>((r) => seneca.ready(() => r()))
   const act = () =>
     new Promise<unknown>((resolve, reject) =>
-      seneca.act({ role: 'math', cmd: 'sum', left: 1, right: 2 }, (err: unknown, out: unknown) => (err ? reject(err) : resolve(out))),
+      seneca.act({ role: 'math', cmd: 'sum', left: 1, right: 2 }, (err: unknown, out: unknown) =>
+        err ? reject(err) : resolve(out),
+      ),
     )
   return { act, close: () => new Promise<void>((r) => seneca.close(() => r())) }
 }

@@ -21,9 +21,13 @@ function cannon(target: string, connections: number, duration: number): Promise<
 const { url, child } = await startServer(kind)
 try {
   const target = mode === 'act' ? `${url}/act` : `${url}/sum?left=1&right=2`
-  const check = await fetch(target, mode === 'act' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: ACT_BODY } : {})
+  const check = await fetch(
+    target,
+    mode === 'act' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: ACT_BODY } : {},
+  )
   const text = await check.text()
-  if (check.status !== 200 || JSON.stringify(JSON.parse(text)) !== '{"answer":3}') throw new Error(`${kind} answered ${check.status} ${text}`)
+  if (check.status !== 200 || JSON.stringify(JSON.parse(text)) !== '{"answer":3}')
+    throw new Error(`${kind} answered ${check.status} ${text}`)
   await cannon(target, 100, 1)
   const cpu0 = cpuSeconds(child.pid!)
   const r = await cannon(target, 100, seconds)

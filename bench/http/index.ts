@@ -50,7 +50,12 @@ export default async function http(): Promise<void> {
     'stoa-http-client/seneca-http-client': r('stoa-http-client', 'seneca-http-client'),
   }
   const spreads = Object.fromEntries(contestants.map((c) => [c.name, sig(spr(all, c.name, 'ops'))]))
-  const p99 = Object.fromEntries(contestants.map((c) => [c.name, (all[c.name] ?? []).some((f) => f.p99 !== undefined) ? med(all, c.name, 'p99') : NaN]))
+  const p99 = Object.fromEntries(
+    contestants.map((c) => [
+      c.name,
+      (all[c.name] ?? []).some((f) => f.p99 !== undefined) ? med(all, c.name, 'p99') : NaN,
+    ]),
+  )
   const cpuUs = Object.fromEntries(contestants.map((c) => [c.name, sig(med(all, c.name, 'cpuUs'))]))
   // The same comparisons in server CPU per request, where lower is cheaper: steadier than the
   // rates when the load generator and other work take the cores unevenly.
@@ -60,7 +65,9 @@ export default async function http(): Promise<void> {
     'stoa-serve/node-http': c('stoa-serve', 'node-http-get'),
     'stoa-web/express-mw': c('stoa-web', 'express-mw'),
   }
-  const errors = Object.fromEntries(contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]))
+  const errors = Object.fromEntries(
+    contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]),
+  )
   const table = [
     ['contestant', 'req/s (median)', 'spread', 'server CPU µs/req', 'p99 ms', 'errors'],
     ...contestants.map((c) => [

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
 import express from 'express'
 import { createStoa } from '../../actions/index.js'
@@ -22,7 +22,9 @@ function ready(url: string): void {
 }
 
 function listen(server: ReturnType<typeof createServer>): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)))
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  )
 }
 
 function freePort(): Promise<number> {
@@ -49,7 +51,10 @@ switch (kind) {
       if (req.method !== 'GET' || (q < 0 ? url : url.slice(0, q)) !== '/sum') return next()
       const query = parseQuery(q < 0 ? '' : url.slice(q + 1))
       const body = JSON.stringify(sum(query.left, query.right))
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      })
       res.end(body)
     })
     ready(await listen(createServer(app)))
@@ -99,7 +104,13 @@ switch (kind) {
     broker.createService({
       name: 'api',
       mixins: [ApiService],
-      settings: { port, ip: '127.0.0.1', logRequest: null, logResponse: null, routes: [{ path: '/', aliases: { 'GET sum': 'math.sum' } }] },
+      settings: {
+        port,
+        ip: '127.0.0.1',
+        logRequest: null,
+        logResponse: null,
+        routes: [{ path: '/', aliases: { 'GET sum': 'math.sum' } }],
+      },
     })
     await broker.start()
     ready(`http://127.0.0.1:${port}`)
@@ -109,7 +120,10 @@ switch (kind) {
     const server = createServer((req, res) => {
       const q = new URLSearchParams((req.url ?? '').split('?')[1] ?? '')
       const body = JSON.stringify(sum(q.get('left'), q.get('right')))
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      })
       res.end(body)
     })
     ready(await listen(server))

@@ -30,7 +30,9 @@ if (who !== 'open') {
   const claims = { sub: 'u42', roles: ['user-client'] }
   token = signToken(
     claims,
-    rsa === undefined ? { secret: SECRET, expiresInSec: 3600, audience: 'bench' } : { privateKey: rsa.privateKey, expiresInSec: 3600, audience: 'bench' },
+    rsa === undefined
+      ? { secret: SECRET, expiresInSec: 3600, audience: 'bench' }
+      : { privateKey: rsa.privateKey, expiresInSec: 3600, audience: 'bench' },
   )
 }
 stoa.add('role:math,cmd:sum', sum, { permission: 'math:use' })

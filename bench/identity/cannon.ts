@@ -22,10 +22,16 @@ try {
   const ok = await fetch(target, { headers: { authorization: `Bearer ${token}` } })
   const text = await ok.text()
   if (ok.status !== 200 || text !== '{"answer":3}') throw new Error(`${kind} answered ${ok.status} ${text}`)
-  if (kind !== 'open' && (await fetch(target)).status !== 401) throw new Error(`${kind} answered a request without a token`)
+  if (kind !== 'open' && (await fetch(target)).status !== 401)
+    throw new Error(`${kind} answered a request without a token`)
   await cannon(target, 1)
   const r = await cannon(target, seconds)
-  emitFigures({ ops: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx })
+  emitFigures({
+    ops: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+  })
 } finally {
   child.kill('SIGKILL')
 }

@@ -38,10 +38,17 @@ export default async function identity(): Promise<void> {
     'act-hs256-cached/act-open': ops['act-hs256-cached']! / ops['act-open']!,
   }
   const spreads = Object.fromEntries(contestants.map((c) => [c.name, sig(spr(all, c.name, 'ops'))]))
-  const errors = Object.fromEntries(contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]))
+  const errors = Object.fromEntries(
+    contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]),
+  )
   const table = [
     ['contestant', 'ops/s (median)', 'spread', 'errors'],
-    ...contestants.map((c) => [c.name, String(sig(ops[c.name]!)), `${Math.round(spreads[c.name]! * 100)}%`, String(errors[c.name])]),
+    ...contestants.map((c) => [
+      c.name,
+      String(sig(ops[c.name]!)),
+      `${Math.round(spreads[c.name]! * 100)}%`,
+      String(errors[c.name]),
+    ]),
     ...Object.entries(perVerify).map(([k, v]) => [k, String(v), '', '']),
   ]
   report('identity', table, { ratios, ops, ...perVerify, spreads, errors, rounds, seconds: Number(seconds) })

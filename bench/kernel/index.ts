@@ -49,7 +49,13 @@ export default async function kernel(): Promise<void> {
   const schemaNsPerAct = (1 / seq('stoa-schema') - 1 / seq('stoa')) * 1e9
   const retained = med(all, 'stoa', 'retainedBytesPer1M')
   table.push(['schema validation cost per act (ns, zod 4, sequential)', String(sig(schemaNsPerAct)), '', '', ''])
-  table.push(['heap retained after 1M acts (bytes, after GC)', String(sig(retained)), '', `rss ${sig(med(all, 'stoa', 'rssMB'))} MB`, ''])
+  table.push([
+    'heap retained after 1M acts (bytes, after GC)',
+    String(sig(retained)),
+    '',
+    `rss ${sig(med(all, 'stoa', 'rssMB'))} MB`,
+    '',
+  ])
   report('kernel', table, {
     ratios: {
       'stoa/moleculer': seq('stoa') / seq('moleculer'),

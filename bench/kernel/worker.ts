@@ -3,9 +3,8 @@
 // Prints one JSON line: sequential and 1000-concurrent ops/s (and memory figures for stoa).
 import { createRequire } from 'node:module'
 import { z } from 'zod'
-import { action, createStoa, definePlugin } from '../../actions/index.js'
+import { action, createStoa, definePlugin, toPattern } from '../../actions/index.js'
 import { Router } from '../../actions/router.js'
-import { toPattern } from '../../actions/index.js'
 import { callLoops, emitFigures, measure } from '../lib.js'
 
 const require = createRequire(import.meta.url)
@@ -32,7 +31,10 @@ async function memory(call: () => Promise<unknown>) {
     await Promise.all(batch)
   }
   gc()
-  return { retainedBytesPer1M: Math.max(0, process.memoryUsage().heapUsed - before), rssMB: process.memoryUsage().rss / 2 ** 20 }
+  return {
+    retainedBytesPer1M: Math.max(0, process.memoryUsage().heapUsed - before),
+    rssMB: process.memoryUsage().rss / 2 ** 20,
+  }
 }
 
 async function main() {
@@ -78,7 +80,9 @@ async function main() {
     // inbound hook only calls the next step. What the call path costs per hook.
     const stoa = createStoa({ name: 'bench' })
     if (who === 'stoa-hooks-0') stoa.use(definePlugin({ name: 'none', hooks: {} }))
-    else for (const name of ['one', 'two', 'three']) stoa.use(definePlugin({ name, hooks: { inbound: (next) => (m, ctx) => next(m, ctx) } }))
+    else
+      for (const name of ['one', 'two', 'three'])
+        stoa.use(definePlugin({ name, hooks: { inbound: (next) => (m, ctx) => next(m, ctx) } }))
     for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, (m) => sum(m as typeof msg))
     await stoa.ready()
     emitFigures(await loops(() => stoa.act(msg)))
@@ -98,7 +102,10 @@ async function main() {
       seneca.add(`role:bench,cmd:c${i}`, (m: typeof msg, reply: (e: null, o: unknown) => void) => reply(null, sum(m)))
     }
     await new Promise<void>((r) => seneca.ready(() => r()))
-    const call = () => new Promise((resolve, reject) => seneca.act(msg, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))))
+    const call = () =>
+      new Promise((resolve, reject) =>
+        seneca.act(msg, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))),
+      )
     const seq = await measure(() => call().then(() => undefined), 1, ms)
     const conc = await measure(
       async () => {

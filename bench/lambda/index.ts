@@ -31,10 +31,18 @@ export default async function lambda(): Promise<void> {
       String(sig(ops(n) / ops('handwritten'))),
     ]),
     ['cold init', 'median ms', 'spread', ''],
-    ...['cold-handwritten', 'cold-stoa'].map((n) => [n, String(sig(coldMs(n))), `${Math.round(spr(all, n, 'ms') * 100)}%`, '']),
+    ...['cold-handwritten', 'cold-stoa'].map((n) => [
+      n,
+      String(sig(coldMs(n))),
+      `${Math.round(spr(all, n, 'ms') * 100)}%`,
+      '',
+    ]),
   ]
   report('lambda', table, {
-    ratios: { 'lambda-apigw/handwritten': ops('stoa') / ops('handwritten'), 'web-floor/handwritten': ops('web-floor') / ops('handwritten') },
+    ratios: {
+      'lambda-apigw/handwritten': ops('stoa') / ops('handwritten'),
+      'web-floor/handwritten': ops('web-floor') / ops('handwritten'),
+    },
     ops: { stoa: ops('stoa'), handwritten: ops('handwritten'), 'web-floor': ops('web-floor') },
     coldInitMs: { stoa: sig(coldMs('cold-stoa')), handwritten: sig(coldMs('cold-handwritten')) },
     spread: Object.fromEntries(names.map((n) => [n, sig(spr(all, n, n.startsWith('cold-') ? 'ms' : 'ops'))])),

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { emitFigures, measure, median } from '../lib.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const modules: Record<string, string> = { stoa: 'bench/lambda/stoa-handler.mjs', handwritten: 'bench/lambda/handwritten-handler.mjs' }
+const modules: Record<string, string> = {
+  stoa: 'bench/lambda/stoa-handler.mjs',
+  handwritten: 'bench/lambda/handwritten-handler.mjs',
+}
 const who = process.argv[2] ?? 'stoa'
 const ms = Number(process.env.BENCH_MS ?? 1500)
 
@@ -47,14 +50,20 @@ async function main() {
     // route, parse the body, run it with handleWebRequest), without reading the event or
     // writing the API Gateway answer. Shows how the handler's cost divides.
     const web = (await import(`${root}dist/plugins/web/index.js`)) as typeof import('../../plugins/web/index.js')
-    const { handler } = (await import(`${root}${modules.stoa!}`)) as { handler: { ready(): Promise<void>; stoa: Parameters<typeof web.handleWebRequest>[0] } }
+    const { handler } = (await import(`${root}${modules.stoa!}`)) as {
+      handler: { ready(): Promise<void>; stoa: Parameters<typeof web.handleWebRequest>[0] }
+    }
     await handler.ready()
     const routes = await web.webRoutes(handler.stoa)
     const find = web.createMatcher(routes)
     const once = () => {
       const m = find('POST', e.rawPath)!
       const body = web.parseJsonBody(e.headers['content-type'], e.body, m.route.maxBodyBytes)
-      return web.handleWebRequest(handler.stoa, { ...m.route, timeoutMs: 2500 }, { params: m.params, query: {}, body, headers: e.headers })
+      return web.handleWebRequest(
+        handler.stoa,
+        { ...m.route, timeoutMs: 2500 },
+        { params: m.params, query: {}, body, headers: e.headers },
+      )
     }
     if ((await once()).status !== 202) throw new Error('web-floor did not answer 202')
     emitFigures({
@@ -68,10 +77,13 @@ async function main() {
     })
     return
   }
-  const { handler } = (await import(`${root}${modules[who]!}`)) as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> }
+  const { handler } = (await import(`${root}${modules[who]!}`)) as {
+    handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>
+  }
   // Both must give the same answer, so a broken contestant cannot post a fast figure.
   const first = await handler(e, context)
-  if (first.statusCode !== 202 || JSON.parse(first.body).id !== '42') throw new Error(`${who} answered ${JSON.stringify(first)}`)
+  if (first.statusCode !== 202 || JSON.parse(first.body).id !== '42')
+    throw new Error(`${who} answered ${JSON.stringify(first)}`)
   const ops = await measure(
     async () => {
       for (let i = 0; i < 100; i++) await handler(e, context)

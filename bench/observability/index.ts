@@ -14,9 +14,20 @@ import { alternate, med, report, sig, spr } from '../lib.js'
 export default async function observability(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
-  const kernel: Contestant[] = ['bare', 'observed'].map((name) => ({ name, file: 'observability/worker.ts', args: [name] }))
-  const webs: Contestant[] = ['bare-web', 'observed-web'].map((name) => ({ name, file: 'observability/cannon.ts', args: [name, seconds] }))
-  const all = { ...(await alternate(kernel, rounds)), ...(await alternate(webs, Math.max(1, Math.min(rounds, Number(process.env.BENCH_ROUNDS ?? 3))))) }
+  const kernel: Contestant[] = ['bare', 'observed'].map((name) => ({
+    name,
+    file: 'observability/worker.ts',
+    args: [name],
+  }))
+  const webs: Contestant[] = ['bare-web', 'observed-web'].map((name) => ({
+    name,
+    file: 'observability/cannon.ts',
+    args: [name, seconds],
+  }))
+  const all = {
+    ...(await alternate(kernel, rounds)),
+    ...(await alternate(webs, Math.max(1, Math.min(rounds, Number(process.env.BENCH_ROUNDS ?? 3))))),
+  }
   const seq = (n: string) => med(all, n, 'seq')
   const conc = (n: string) => med(all, n, 'conc')
   const web = (n: string) => med(all, n, 'ops')
@@ -31,7 +42,13 @@ export default async function observability(): Promise<void> {
     ]),
     ['', '', '', '', ''],
     ['contestant', 'web req/s', 'spread', 'p99 ms', ''],
-    ...['bare-web', 'observed-web'].map((n) => [n, String(sig(web(n))), `${Math.round(spr(all, n, 'ops') * 100)}%`, String(med(all, n, 'p99')), '']),
+    ...['bare-web', 'observed-web'].map((n) => [
+      n,
+      String(sig(web(n))),
+      `${Math.round(spr(all, n, 'ops') * 100)}%`,
+      String(med(all, n, 'p99')),
+      '',
+    ]),
   ]
   report('observability', table, {
     ratios: {
@@ -47,7 +64,12 @@ export default async function observability(): Promise<void> {
       'bare-web': web('bare-web'),
       'observed-web': web('observed-web'),
     },
-    spread: Object.fromEntries(['bare', 'observed', 'bare-web', 'observed-web'].map((n) => [n, sig(spr(all, n, n.endsWith('web') ? 'ops' : 'seq'))])),
+    spread: Object.fromEntries(
+      ['bare', 'observed', 'bare-web', 'observed-web'].map((n) => [
+        n,
+        sig(spr(all, n, n.endsWith('web') ? 'ops' : 'seq')),
+      ]),
+    ),
     rounds,
     seconds: Number(seconds),
   })

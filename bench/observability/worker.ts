@@ -12,7 +12,8 @@ const ms = Number(process.env.BENCH_MS ?? 1500)
 const msg = { role: 'bench', cmd: `c${TARGET}`, left: 1, right: 2 }
 
 const stoa = instance(who === 'observed')
-for (let i = 0; i < PATTERNS; i++) stoa.add(`role:bench,cmd:c${i}`, (m) => ({ answer: Number(m.left) + Number(m.right) }))
+for (let i = 0; i < PATTERNS; i++)
+  stoa.add(`role:bench,cmd:c${i}`, (m) => ({ answer: Number(m.left) + Number(m.right) }))
 await stoa.ready()
 const call = () => stoa.act(msg)
 const { seq, conc } = await callLoops(call, ms, CONCURRENCY)

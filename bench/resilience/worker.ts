@@ -21,7 +21,8 @@ async function main() {
   if (who === 'local' || who === 'local-bulkhead') {
     const stoa = createStoa({ name: 'bench' })
     // A limit never reached: what is measured is the wrapper, not waiting.
-    if (who === 'local-bulkhead') stoa.use(bulkhead).add('role:bench,cmd:sum', sum, { bulkhead: { concurrency: 1_000_000 } })
+    if (who === 'local-bulkhead')
+      stoa.use(bulkhead).add('role:bench,cmd:sum', sum, { bulkhead: { concurrency: 1_000_000 } })
     else stoa.add('role:bench,cmd:sum', sum)
     await stoa.ready()
     emitFigures(await loops(() => stoa.act(msg)))

@@ -15,11 +15,13 @@ const conn = await amqp.connect(process.env.AMQP_URL!)
 const ch = await conn.createConfirmChannel()
 await ch.assertQueue(queue, { durable: true })
 
-const fail = (res: express.Response, status: number, code: string, message: string) => void res.status(status).json({ error: { code, message } })
+const fail = (res: express.Response, status: number, code: string, message: string) =>
+  void res.status(status).json({ error: { code, message } })
 const app = express()
 app.disable('x-powered-by')
 app.post('/api/votes', express.json({ limit: '1mb' }), (req, res) => {
-  if (!req.is('application/json')) return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json')
+  if (!req.is('application/json'))
+    return fail(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json')
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
   if (m === null) return fail(res, 401, 'UNAUTHENTICATED', 'voting needs a token')
   let claims: jwt.JwtPayload
@@ -33,15 +35,27 @@ app.post('/api/votes', express.json({ limit: '1mb' }), (req, res) => {
   const choice = (req.body as { choice?: unknown }).choice
   if (choice !== 'cats' && choice !== 'dogs') return fail(res, 400, 'INVALID_MESSAGE', 'choice must be cats or dogs')
   const vote = { voteId: randomUUID(), voter: claims.sub, choice, acceptedAt: Date.now() }
-  ch.sendToQueue(queue, Buffer.from(JSON.stringify(vote)), { persistent: true, contentType: 'application/json', type: 'tally.vote.record' }, (err) => {
-    if (err) fail(res, 503, 'UNAVAILABLE', 'the vote could not be queued')
-    else res.status(202).json({ voteId: vote.voteId, acceptedAt: vote.acceptedAt })
-  })
+  ch.sendToQueue(
+    queue,
+    Buffer.from(JSON.stringify(vote)),
+    { persistent: true, contentType: 'application/json', type: 'tally.vote.record' },
+    (err) => {
+      if (err) fail(res, 503, 'UNAVAILABLE', 'the vote could not be queued')
+      else res.status(202).json({ voteId: vote.voteId, acceptedAt: vote.acceptedAt })
+    },
+  )
 })
-app.use((err: { status?: number; type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-  if (err.type === 'entity.too.large') return fail(res, 413, 'PAYLOAD_TOO_LARGE', 'the request body is over 1 MiB')
-  fail(res, 400, 'INVALID_JSON', 'the request body is not valid JSON')
-})
+app.use(
+  (
+    err: { status?: number; type?: string },
+    _req: express.Request,
+    res: express.Response,
+    _next: express.NextFunction,
+  ) => {
+    if (err.type === 'entity.too.large') return fail(res, 413, 'PAYLOAD_TOO_LARGE', 'the request body is over 1 MiB')
+    fail(res, 400, 'INVALID_JSON', 'the request body is not valid JSON')
+  },
+)
 const server = app.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as { port: number }
   process.stdout.write(`vote listening on http://127.0.0.1:${port}\n`)

@@ -24,7 +24,20 @@ export default async function voteSuite(): Promise<void> {
   const only = process.env.BENCH_VOTE_ONLY?.split(',')
   const chosen = only === undefined ? contestants : contestants.filter((c) => only.includes(c.name))
   const all = await alternate(chosen, Number(process.env.BENCH_VOTE_ROUNDS ?? 2))
-  const table = [['contestant', 'end-to-end votes/s', 'spread', '202s/s', 'p50 ms', 'p99 ms', 'gateway µs', 'worker µs', 'broker µs', 'database µs']]
+  const table = [
+    [
+      'contestant',
+      'end-to-end votes/s',
+      'spread',
+      '202s/s',
+      'p50 ms',
+      'p99 ms',
+      'gateway µs',
+      'worker µs',
+      'broker µs',
+      'database µs',
+    ],
+  ]
   for (const c of chosen) {
     table.push([
       c.name,

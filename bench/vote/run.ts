@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +10,9 @@ import pg from 'pg'
 import { emitFigures } from '../lib.js'
 
 // autocannon ships no types; its programmatic API is used as documented in its README.
-const { default: autocannon } = (await import('autocannon' as string)) as { default: (opts: Record<string, unknown>) => Promise<any> }
+const { default: autocannon } = (await import('autocannon' as string)) as {
+  default: (opts: Record<string, unknown>) => Promise<any>
+}
 
 /**
  * `run.ts <stoa|handwritten|embedded> <seconds>`: starts one vote pipeline, loads its gateway
@@ -30,8 +32,16 @@ const prefix = `bench-vote-${randomBytes(4).toString('hex')}`
 const database = `bench_vote_${randomBytes(4).toString('hex')}`
 const children: ChildProcess[] = []
 
-function start(argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+function start(
+  argv: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   children.push(child)
   let out = ''
   return new Promise((resolve, reject) => {
@@ -90,7 +100,11 @@ try {
     // A data directory kept between runs: a fresh PGlite takes seconds to initialise.
     const dataDir = join(tmpdir(), 'stoa-bench-vote-embedded')
     mkdirSync(dataDir, { recursive: true })
-    const demo = await start(['examples/vote/main.ts'], { PORT: '0', VOTE_DATA_DIR: dataDir, JWT_SECRET: SECRET }, /vote:\s+(http:\/\/\S+)\//)
+    const demo = await start(
+      ['examples/vote/main.ts'],
+      { PORT: '0', VOTE_DATA_DIR: dataDir, JWT_SECRET: SECRET },
+      /vote:\s+(http:\/\/\S+)\//,
+    )
     gatewayUrl = demo.match[1]!
     gatewayPids = [demo.child.pid!]
     workerPids = []
@@ -102,7 +116,11 @@ try {
     const env = { AMQP_URL, DATABASE_URL: dbUrl.toString(), VOTE_PREFIX: prefix, JWT_SECRET: SECRET }
     const worker =
       kind === 'stoa'
-        ? await start(['bin/stoa.ts', 'serve', 'examples/vote/services/tally.ts', '--amqp', `${AMQP_URL}?prefix=${prefix}`], env, /listening on/)
+        ? await start(
+            ['bin/stoa.ts', 'serve', 'examples/vote/services/tally.ts', '--amqp', `${AMQP_URL}?prefix=${prefix}`],
+            env,
+            /listening on/,
+          )
         : await start(['bench/vote/handwritten-worker.ts'], env, /listening/)
     const gateway = await start(
       [kind === 'stoa' ? 'examples/vote/gateway-server.ts' : 'bench/vote/handwritten-gateway.ts'],
@@ -120,7 +138,9 @@ try {
     }
   }
 
-  const tokens = Array.from({ length: 5000 }, (_, i) => jwt.sign({ sub: `voter-${i}`, roles: ['voter'] }, SECRET, { algorithm: 'HS256', expiresIn: 3600 }))
+  const tokens = Array.from({ length: 5000 }, (_, i) =>
+    jwt.sign({ sub: `voter-${i}`, roles: ['voter'] }, SECRET, { algorithm: 'HS256', expiresIn: 3600 }),
+  )
   let next = 0
   const load = (duration: number) =>
     autocannon({
@@ -172,7 +192,11 @@ try {
 } finally {
   await cleanup().catch(() => undefined)
   for (const c of children) c.kill('SIGTERM')
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))))
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)),
+    ),
+  )
   if (kind !== 'embedded') {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined)
     await admin.end().catch(() => undefined)
@@ -206,7 +230,8 @@ async function deleteQueues(): Promise<void> {
   const conn = await amqp.connect(AMQP_URL)
   const ch = await conn.createChannel()
   for (const s of ['tally', 'auth', 'results', 'vote']) {
-    for (const q of [`${prefix}.rpc.${s}`, `${prefix}.tasks.${s}`, `${prefix}.events.${s}`, `${prefix}.dlq.${s}`]) await ch.deleteQueue(q)
+    for (const q of [`${prefix}.rpc.${s}`, `${prefix}.tasks.${s}`, `${prefix}.events.${s}`, `${prefix}.dlq.${s}`])
+      await ch.deleteQueue(q)
   }
   for (const ms of [1000, 2000, 4000, 8000]) await ch.deleteQueue(`${prefix}.retry.${ms}`)
   await ch.deleteExchange(`${prefix}.events`)

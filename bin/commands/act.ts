@@ -1,5 +1,5 @@
 import type { Message, Stoa } from '../../actions/index.js'
-import { StoaError, createStoa, parsePattern } from '../../actions/index.js'
+import { createStoa, parsePattern, StoaError } from '../../actions/index.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { buildMessage, parseJsonMessage } from '../message.js'
@@ -25,7 +25,8 @@ export async function act(args: Args, io: Io): Promise<number> {
   const positionals = [...args.positionals]
   if (url === undefined && service !== undefined) throw new UsageError('--service goes with --url amqp://…')
   const servicePath = url === undefined ? positionals.shift() : undefined
-  if (url === undefined && servicePath === undefined) throw new UsageError('missing <service>: the path of a service module, or --url')
+  if (url === undefined && servicePath === undefined)
+    throw new UsageError('missing <service>: the path of a service module, or --url')
   const patternText = positionals.shift()
   if (patternText === undefined) throw new UsageError('missing <pattern>, like role:math,cmd:sum')
   const pattern = parsePatternArg(patternText)
@@ -55,7 +56,8 @@ export async function act(args: Args, io: Io): Promise<number> {
     // this service's own handlers in process.
     stoa = await loadService(servicePath!, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
   } else {
-    if (stringFlag(args, 'name') !== undefined) throw new UsageError('--name names an in-process service; with --url, use --service')
+    if (stringFlag(args, 'name') !== undefined)
+      throw new UsageError('--name names an in-process service; with --url, use --service')
     // A client-only instance: the pattern goes through the transport, nothing runs here.
     stoa = createStoa({ name: 'cli', logger }).client(await clientTransport(url, service), [pattern])
   }
@@ -96,9 +98,11 @@ async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<strin
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of input) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const buf =
+      typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     size += buf.length
-    if (size > MAX_STDIN_BYTES) throw new StoaError('PAYLOAD_TOO_LARGE', `the message on stdin exceeds ${MAX_STDIN_BYTES} bytes`)
+    if (size > MAX_STDIN_BYTES)
+      throw new StoaError('PAYLOAD_TOO_LARGE', `the message on stdin exceeds ${MAX_STDIN_BYTES} bytes`)
     chunks.push(buf)
   }
   return Buffer.concat(chunks).toString('utf8')

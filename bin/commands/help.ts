@@ -1,5 +1,5 @@
 import type { Args, Io } from '../io.js'
-import { UsageError, commandHelp, isCommand, overview } from '../usage.js'
+import { commandHelp, isCommand, overview, UsageError } from '../usage.js'
 
 /**
  * `stoa help [command]`: the list of commands, or one command's full help, on stdout.

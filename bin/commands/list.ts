@@ -38,7 +38,11 @@ export async function list(args: Args, io: Io): Promise<number> {
   const [path, ...extra] = args.positionals
   if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
-  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger: cliLogger(args, io.stderr) })
+  const stoa = await loadService(path, {
+    cwd: io.cwd,
+    name: stringFlag(args, 'name'),
+    logger: cliLogger(args, io.stderr),
+  })
   let entries: ListEntry[]
   try {
     // Plugins may add actions in their init, so the list is taken from a started instance.
@@ -101,7 +105,9 @@ export function summarize(schema: Schema): SchemaSummary {
       const json = std.jsonSchema.input({ target: 'draft-2020-12' })
       const props = json.properties
       if (json.type === 'object' && props !== null && typeof props === 'object') {
-        const required = Array.isArray(json.required) ? json.required.filter((k): k is string => typeof k === 'string') : []
+        const required = Array.isArray(json.required)
+          ? json.required.filter((k): k is string => typeof k === 'string')
+          : []
         return { keys: Object.keys(props), required }
       }
     } catch {

@@ -25,7 +25,11 @@ export async function routes(args: Args, io: Io): Promise<number> {
   const [path, ...extra] = args.positionals
   if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
-  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger: cliLogger(args, io.stderr) })
+  const stoa = await loadService(path, {
+    cwd: io.cwd,
+    name: stringFlag(args, 'name'),
+    logger: cliLogger(args, io.stderr),
+  })
   let table: Route[] | undefined
   try {
     await stoa.ready()
@@ -56,11 +60,17 @@ async function routeTable(answer: Promise<unknown>): Promise<Route[] | undefined
 /** A route as JSON can show it: middleware given as a function is shown by its name. */
 function printable(route: Route): Route {
   if (route.middleware === undefined) return route
-  return { ...route, middleware: route.middleware.map((m) => (typeof m === 'function' ? `[function ${m.name || 'anonymous'}]` : m)) }
+  return {
+    ...route,
+    middleware: route.middleware.map((m) => (typeof m === 'function' ? `[function ${m.name || 'anonymous'}]` : m)),
+  }
 }
 
 function format(rows: readonly Route[]): string {
-  const cells = [['METHOD', 'PATH', 'PATTERN', 'STATUS'], ...rows.map((r) => [r.method, r.path, r.pattern, String(r.status ?? 200)])]
+  const cells = [
+    ['METHOD', 'PATH', 'PATTERN', 'STATUS'],
+    ...rows.map((r) => [r.method, r.path, r.pattern, String(r.status ?? 200)]),
+  ]
   const widths = [0, 1, 2].map((i) => Math.max(...cells.map((c) => c[i]!.length)))
   return `${cells.map((c) => c.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')).join('\n')}\n`
 }

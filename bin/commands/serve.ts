@@ -79,7 +79,8 @@ export async function serve(args: Args, io: Io): Promise<number> {
     // Readiness drops the moment the signal arrives, before anything stops: a load balancer
     // polling /readyz stops sending while the service still answers.
     stoa.addCheck('signal', () => {
-      if (stop.aborted) throw new Error(`${typeof stop.reason === 'string' ? stop.reason : 'stop signal'} received: shutting down`)
+      if (stop.aborted)
+        throw new Error(`${typeof stop.reason === 'string' ? stop.reason : 'stop signal'} received: shutting down`)
     })
     if (probes !== undefined) {
       probeServer = await serveHealth(stoa, probes).catch((err: unknown) => {
@@ -90,7 +91,12 @@ export async function serve(args: Args, io: Io): Promise<number> {
       const { createHttpTransport } = await import('../../transports/http/index.js')
       const endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void> =
         observed === undefined ? {} : { '/metrics': observed.metricsEndpoint(stoa) }
-      const transport = createHttpTransport({ host: http.host, port: http.port, endpoints, ...(tls === undefined ? {} : { tls }) })
+      const transport = createHttpTransport({
+        host: http.host,
+        port: http.port,
+        endpoints,
+        ...(tls === undefined ? {} : { tls }),
+      })
       stoa.listen(transport)
       addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)
     }
@@ -115,7 +121,10 @@ export async function serve(args: Args, io: Io): Promise<number> {
         throw startFailure(err, `the metrics server on ${metricsText}`)
       })
       const web = front
-      front = web === undefined ? alone : { url: web.url, close: async () => void (await Promise.all([web.close(), alone.close()])) }
+      front =
+        web === undefined
+          ? alone
+          : { url: web.url, close: async () => void (await Promise.all([web.close(), alone.close()])) }
       addresses.push(() => `${alone.url}/metrics`)
     }
   } catch (err) {
@@ -124,7 +133,11 @@ export async function serve(args: Args, io: Io): Promise<number> {
     await stoa.close()
     throw err
   }
-  const urls = [...addresses.map((f) => f()), ...(amqp === undefined ? [] : [shownUrl(amqp.url)]), ...(front === undefined ? [] : [front.url])]
+  const urls = [
+    ...addresses.map((f) => f()),
+    ...(amqp === undefined ? [] : [shownUrl(amqp.url)]),
+    ...(front === undefined ? [] : [front.url]),
+  ]
   for (const url of urls) io.stdout.write(`${stoa.name} listening on ${url}\n`)
   if (probeServer !== undefined) io.stdout.write(`${stoa.name} health on ${probeServer.url}\n`)
   await aborted(stop)
@@ -135,7 +148,10 @@ export async function serve(args: Args, io: Io): Promise<number> {
   // The web server stops accepting while the instance stops its transports and drains the work
   // in flight (web requests included); a web request stuck past the grace period is not waited for.
   const grace = graceMs ?? DEFAULT_GRACE_MS
-  await Promise.all([front === undefined ? undefined : Promise.race([front.close(), delay(grace + 1000)]), stoa.close()])
+  await Promise.all([
+    front === undefined ? undefined : Promise.race([front.close(), delay(grace + 1000)]),
+    stoa.close(),
+  ])
   await probeServer?.close()
   return 0
 }
@@ -151,7 +167,12 @@ function useHealth(stoa: Stoa, health: unknown, web: boolean): void {
   try {
     ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(health, { web })
   } catch (err) {
-    if (isStoaErrorLike(err) && err.code === 'INVALID_PLUGIN' && (err as { details?: { plugin?: unknown } }).details?.plugin === 'health') return
+    if (
+      isStoaErrorLike(err) &&
+      err.code === 'INVALID_PLUGIN' &&
+      (err as { details?: { plugin?: unknown } }).details?.plugin === 'health'
+    )
+      return
     throw err
   }
 }
@@ -183,7 +204,12 @@ async function started(stoa: Stoa): Promise<void> {
 
 function startFailure(err: unknown, what: string): unknown {
   if (isStoaErrorLike(err)) return err
-  return new StoaError('UNAVAILABLE', `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err })
+  return new StoaError(
+    'UNAVAILABLE',
+    `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`,
+    undefined,
+    { cause: err },
+  )
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -195,7 +221,12 @@ function aborted(signal: AbortSignal): Promise<void> {
  * The key and certificate files of `--tls-key` and `--tls-cert`, read. Both or neither, and
  * only with `--http`; a file that cannot be read is a usage error naming its flag.
  */
-async function tlsFiles(key: string | undefined, cert: string | undefined, http: boolean, cwd: string): Promise<{ key: Buffer; cert: Buffer } | undefined> {
+async function tlsFiles(
+  key: string | undefined,
+  cert: string | undefined,
+  http: boolean,
+  cwd: string,
+): Promise<{ key: Buffer; cert: Buffer } | undefined> {
   if (key === undefined && cert === undefined) return undefined
   if (key === undefined || cert === undefined) throw new UsageError('--tls-key and --tls-cert go together')
   if (!http) throw new UsageError('--tls-key and --tls-cert serve --http over HTTPS: give --http too')
@@ -228,14 +259,21 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
  * every response counted by route and status. Both run as `before` middleware, so stoa's routes
  * stay on serveWeb's node:http path.
  */
-async function webFront(stoa: Stoa, at: { host: string; port: number }, observed: typeof import('../../plugins/metrics/index.js') | undefined): Promise<Front> {
+async function webFront(
+  stoa: Stoa,
+  at: { host: string; port: number },
+  observed: typeof import('../../plugins/metrics/index.js') | undefined,
+): Promise<Front> {
   const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
   if (observed === undefined) return serveWeb(stoa, at)
   return serveWeb(stoa, { ...at, before: [observed.webMetrics(stoa, await webRoutes(stoa))] })
 }
 
 /** `--metrics host:port`: `GET /metrics` alone, for a worker that has no other HTTP listener. */
-async function metricsFront(at: { host: string; port: number }, endpoint: (req: IncomingMessage, res: ServerResponse) => void): Promise<Front> {
+async function metricsFront(
+  at: { host: string; port: number },
+  endpoint: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Front> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) return endpoint(req, res)

@@ -1,4 +1,4 @@
-import type { LogLevel, Logger } from '../../actions/index.js'
+import type { Logger, LogLevel } from '../../actions/index.js'
 import { createLogger } from '../../actions/index.js'
 import type { Args, Output } from '../io.js'
 

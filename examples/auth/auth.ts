@@ -1,7 +1,7 @@
-import { z } from 'zod'
-import { StoaError, action, definePlugin } from 'stoa'
+import { action, definePlugin, StoaError } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { clearTokenCookie, tokenCookie } from 'stoa/web'
+import { z } from 'zod'
 import { checkPassword, hashPassword } from './passwords.js'
 
 /**
@@ -38,22 +38,40 @@ export const auth = definePlugin({
       schema: z.object({ username: z.string().min(1).max(200), password: z.string().min(1).max(1024) }),
       handler: async (msg, ctx) => {
         const user = Object.hasOwn(o.users, msg.username) ? o.users[msg.username] : undefined
-        const matches = await checkPassword(msg.password, user?.hash ?? (await (noSuchUser ??= hashPassword('no such user'))))
-        if (user === undefined || !matches) throw new StoaError('UNAUTHENTICATED', 'wrong username or password', { reason: 'credentials' })
+        const matches = await checkPassword(
+          msg.password,
+          user?.hash ?? (await (noSuchUser ??= hashPassword('no such user'))),
+        )
+        if (user === undefined || !matches)
+          throw new StoaError('UNAUTHENTICATED', 'wrong username or password', { reason: 'credentials' })
         const token = signToken(
           { sub: msg.username, roles: user.roles },
           { secret: o.secret, expiresInSec: o.expiresInSec, issuer: o.issuer, audience: [...o.audience] },
         )
         // The event travels with the new token, so subscribers run as the user who logged in.
         await ctx.emit('user.authed', { sub: msg.username, roles: user.roles }, { token })
-        const cookie = tokenCookie(token, { maxAgeSec: o.expiresInSec, ...(o.cookieDomain === undefined ? {} : { domain: o.cookieDomain }) })
-        return { sub: msg.username, roles: user.roles, token, expiresInSec: o.expiresInSec, http$: { headers: { 'set-cookie': cookie } } }
+        const cookie = tokenCookie(token, {
+          maxAgeSec: o.expiresInSec,
+          ...(o.cookieDomain === undefined ? {} : { domain: o.cookieDomain }),
+        })
+        return {
+          sub: msg.username,
+          roles: user.roles,
+          token,
+          expiresInSec: o.expiresInSec,
+          http$: { headers: { 'set-cookie': cookie } },
+        }
       },
     }),
     'role:auth,cmd:logout': action({
       public: true,
       description: 'clears the login cookie',
-      handler: () => ({ http$: { status: 204, headers: { 'set-cookie': clearTokenCookie(o.cookieDomain === undefined ? {} : { domain: o.cookieDomain }) } } }),
+      handler: () => ({
+        http$: {
+          status: 204,
+          headers: { 'set-cookie': clearTokenCookie(o.cookieDomain === undefined ? {} : { domain: o.cookieDomain }) },
+        },
+      }),
     }),
     'role:auth,cmd:whoami': action({
       permission: 'auth:whoami',

@@ -17,16 +17,39 @@ export default defineService({
   name: 'auth',
   plugins: [
     [jwt, { secret }],
-    [authz, { roles: { 'user-mover': ['auth:whoami'], 'user-client': ['auth:whoami'], 'user-business': ['auth:whoami'], system: ['*'] } }],
+    [
+      authz,
+      {
+        roles: {
+          'user-mover': ['auth:whoami'],
+          'user-client': ['auth:whoami'],
+          'user-business': ['auth:whoami'],
+          system: ['*'],
+        },
+      },
+    ],
     [
       auth,
       {
         secret,
         users: {
-          ada: { hash: 'scrypt$32768$8$1$gjuNfnnsLsIgVLi11B63WQ$RXskAZ75rti3URWmTbwVRGYKRwoQ9GigQ_yjgHdOpqE', roles: ['user-mover'] },
+          ada: {
+            hash: 'scrypt$32768$8$1$gjuNfnnsLsIgVLi11B63WQ$RXskAZ75rti3URWmTbwVRGYKRwoQ9GigQ_yjgHdOpqE',
+            roles: ['user-mover'],
+          },
         },
       },
     ],
-    [web, { routes: { 'POST /login': 'role:auth,cmd:login', 'POST /logout': 'role:auth,cmd:logout', 'GET /me': 'role:auth,cmd:whoami' }, cookie: {} }],
+    [
+      web,
+      {
+        routes: {
+          'POST /login': 'role:auth,cmd:login',
+          'POST /logout': 'role:auth,cmd:logout',
+          'GET /me': 'role:auth,cmd:whoami',
+        },
+        cookie: {},
+      },
+    ],
   ],
 })

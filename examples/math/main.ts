@@ -1,4 +1,4 @@
-import { StoaError, createStoa } from 'stoa'
+import { createStoa, StoaError } from 'stoa'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import { math } from './math.js'
 
@@ -30,7 +30,9 @@ async function main(): Promise<void> {
 
   say(`sum 1 + 2            -> ${JSON.stringify(await gateway.act('role:math,cmd:sum', { left: 1, right: 2 }))}`)
   say(`sum 1.5 + 2.25       -> ${JSON.stringify(await gateway.act('role:math,cmd:sum', { left: 1.5, right: 2.25 }))}`)
-  say(`integer sum 1.5+2.25 -> ${JSON.stringify(await gateway.act('role:math,cmd:sum,integer:true', { left: 1.5, right: 2.25 }))}`)
+  say(
+    `integer sum 1.5+2.25 -> ${JSON.stringify(await gateway.act('role:math,cmd:sum,integer:true', { left: 1.5, right: 2.25 }))}`,
+  )
   say(`product 3 * 0.5      -> ${JSON.stringify(await gateway.act('role:math,cmd:product', { left: 3, right: 0.5 }))}`)
   try {
     await gateway.act('role:math,cmd:sum', { left: 'one', right: 2 })

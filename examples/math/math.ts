@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
+import { z } from 'zod'
 
 /**
  * The math plugin: typed actions declared once with their schemas, so `act` checks messages

@@ -1,7 +1,7 @@
-import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { tokenCookie } from 'stoa/web'
+import { z } from 'zod'
 
 /**
  * The demo's authentication service: `role:auth,cmd:login` takes a voter's `name` (no password:
@@ -33,7 +33,10 @@ export const auth = definePlugin({
       }),
       handler: async (msg, ctx) => {
         const sub = msg.name.toLowerCase()
-        const token = signToken({ sub, roles: ['voter'] }, { secret: options.secret, expiresInSec: options.expiresInSec })
+        const token = signToken(
+          { sub, roles: ['voter'] },
+          { secret: options.secret, expiresInSec: options.expiresInSec },
+        )
         await ctx.emit('user.authed', { sub })
         const cookie = tokenCookie(token, { maxAgeSec: options.expiresInSec, secure: options.secureCookie })
         return { token, sub, expiresInSec: options.expiresInSec, http$: { headers: { 'set-cookie': cookie } } }

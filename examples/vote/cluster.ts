@@ -71,7 +71,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const serve = (name: string, module: string) =>
     start(
       name,
-      [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, '--amqp', amqp],
+      [
+        process.execPath,
+        '--import',
+        'tsx',
+        'bin/stoa.ts',
+        'serve',
+        `examples/vote/services/${module}.ts`,
+        '--amqp',
+        amqp,
+      ],
       env,
       log,
       /listening on/,
@@ -81,7 +90,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     })
 
   try {
-    const workers: ServiceProcess[] = await Promise.all(Array.from({ length: options.workers }, (_, i) => serve(`tally-${i + 1}`, 'tally')))
+    const workers: ServiceProcess[] = await Promise.all(
+      Array.from({ length: options.workers }, (_, i) => serve(`tally-${i + 1}`, 'tally')),
+    )
     await Promise.all([serve('auth', 'auth'), serve('results', 'results')])
     const gateways = await Promise.all(
       Array.from({ length: options.gateways }, (_, i) =>
@@ -104,7 +115,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         gateways.map((g) => new URL(g.url!).host),
       ),
     )
-    const front = await start('nginx', [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], env, log, undefined)
+    const front = await start(
+      'nginx',
+      [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+      env,
+      log,
+      undefined,
+    )
     all.push(front)
     const url = `http://127.0.0.1:${port}`
     await waitForHttp(`${url}/api/results`, 15_000)
@@ -120,7 +137,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       },
       async stop(graceMs = 10_000) {
         // nginx first, so no new request reaches a gateway; then gateways, then the services.
-        const order = [front, ...all.filter((p) => p.name.startsWith('gateway')), ...all.filter((p) => p !== front && !p.name.startsWith('gateway'))]
+        const order = [
+          front,
+          ...all.filter((p) => p.name.startsWith('gateway')),
+          ...all.filter((p) => p !== front && !p.name.startsWith('gateway')),
+        ]
         for (const p of order) await stopProcess(p.child, graceMs)
         rmSync(dir, { recursive: true, force: true })
       },
@@ -137,7 +158,10 @@ export function nginxPath(): string {
   for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p
   process.stderr.write('nginx is missing: installing it with apt-get\n')
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
-  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
   for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p
   throw new Error('nginx could not be installed')
 }
@@ -289,7 +313,11 @@ async function ensureDatabase(url: string): Promise<void> {
 /** `npm run vote:cluster -- --gateways 2 --workers 3 [--port 8080]`. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { gateways: { type: 'string', default: '2' }, workers: { type: 'string', default: '3' }, port: { type: 'string', default: '8080' } },
+    options: {
+      gateways: { type: 'string', default: '2' },
+      workers: { type: 'string', default: '3' },
+      port: { type: 'string', default: '8080' },
+    },
   })
   const count = (v: string, name: string, min: number) => {
     const n = Number(v)
@@ -298,7 +326,8 @@ async function main(): Promise<void> {
   }
   const config = fromEnvironment()
   await ensureDatabase(config.databaseUrl)
-  if (config.generated) process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
+  if (config.generated)
+    process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
   const cluster = await startCluster({
     gateways: count(values.gateways, 'gateways', 1),
     workers: count(values.workers, 'workers', 1),
@@ -309,7 +338,9 @@ async function main(): Promise<void> {
     jwtSecret: config.generated ? randomBytes(32).toString('base64url') : config.jwtSecret,
     log: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
   })
-  process.stdout.write(`vote cluster: ${cluster.gateways.length} gateways, ${cluster.workers.length} tally workers, auth and results behind nginx\n`)
+  process.stdout.write(
+    `vote cluster: ${cluster.gateways.length} gateways, ${cluster.workers.length} tally workers, auth and results behind nginx\n`,
+  )
   process.stdout.write(`  vote:    ${cluster.url}/\n  results: ${cluster.url}/results\nCtrl-C stops every process.\n`)
   let stopping = false
   const stop = async (signal: string) => {

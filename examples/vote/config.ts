@@ -29,7 +29,8 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): VoteConfi
   const given = env.JWT_SECRET
   const generated = given === undefined || given === ''
   const port = env.PORT === undefined || env.PORT === '' ? undefined : Number(env.PORT)
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`PORT must be a port number, not "${env.PORT}"`)
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+    throw new Error(`PORT must be a port number, not "${env.PORT}"`)
   return {
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/vote',
     amqpUrl: env.AMQP_URL || 'amqp://127.0.0.1:5672',

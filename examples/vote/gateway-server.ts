@@ -15,7 +15,11 @@ async function main(): Promise<void> {
   const gateway = gatewayService(config.jwtSecret).create()
   // Acts to auth and to results each go to their own service's queue; tasks leave through the
   // first client, and every transport sends persistent, confirmed messages.
-  const common = { url: config.amqpUrl, prefix: config.prefix, connectionName: `${config.prefix} vote gateway ${process.pid}` }
+  const common = {
+    url: config.amqpUrl,
+    prefix: config.prefix,
+    connectionName: `${config.prefix} vote gateway ${process.pid}`,
+  }
   gateway.client(createAmqpTransport({ ...common, target: 'auth' }), ['role:auth'])
   gateway.client(createAmqpTransport({ ...common, target: 'results' }), ['role:results'])
   await gateway.ready()

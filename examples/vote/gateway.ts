@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
+import { z } from 'zod'
 
 /**
  * The vote gateway's action: `role:vote,cmd:cast` `{ choice }` for the verified voter (the jwt

@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { definePlugin } from 'stoa'
+import { z } from 'zod'
 import type { SharedStore } from './store/shared.js'
 
 /**
@@ -29,7 +29,8 @@ export const handover = definePlugin({
     const names = new Set(options.tasks)
     return {
       outbound: (next) => async (envelope, ctx) => {
-        if (envelope.kind !== 'send' || envelope.name === undefined || !names.has(envelope.name)) return next(envelope, ctx)
+        if (envelope.kind !== 'send' || envelope.name === undefined || !names.has(envelope.name))
+          return next(envelope, ctx)
         await options.store
           .current()
           .query('INSERT INTO task_outbox (id, name, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [

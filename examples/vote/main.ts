@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { Stoa } from 'stoa'
-import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import { createHttpTransport } from 'stoa/http'
+import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import { fromEnvironment } from './config.js'
 import { handover, redrive } from './handover.js'
 import { authService } from './services/auth.js'
@@ -66,10 +66,14 @@ async function main(): Promise<void> {
   say(
     `    TOKEN=$(curl -s ${url}/api/login -H 'content-type: application/json' -d '{"name":"ada"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')`,
   )
-  say(`    curl -i ${url}/api/votes -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"choice":"cats"}'`)
+  say(
+    `    curl -i ${url}/api/votes -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"choice":"cats"}'`,
+  )
   say(`    curl -s ${url}/api/results`)
   say('  with stoa act:')
-  say(`    npx stoa act --url ${act.address() ?? `http://127.0.0.1:${port + 1}`} role:vote,cmd:cast choice=dogs --token "$TOKEN"`)
+  say(
+    `    npx stoa act --url ${act.address() ?? `http://127.0.0.1:${port + 1}`} role:vote,cmd:cast choice=dogs --token "$TOKEN"`,
+  )
   say('')
   say('Ctrl-C stops it; the votes stay in the data directory.')
 
@@ -90,6 +94,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`vote demo failed to start: ${err instanceof Error ? (process.env.VOTE_DEBUG ? err.stack : err.message) : String(err)}\n`)
+  process.stderr.write(
+    `vote demo failed to start: ${err instanceof Error ? (process.env.VOTE_DEBUG ? err.stack : err.message) : String(err)}\n`,
+  )
   process.exit(1)
 })

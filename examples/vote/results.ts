@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
+import { z } from 'zod'
 import type { SharedStore } from './store/shared.js'
 import type { Results } from './store/tally.js'
 import { readResults } from './store/tally.js'

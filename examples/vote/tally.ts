@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { action, definePlugin } from 'stoa'
+import { z } from 'zod'
 import type { SharedStore } from './store/shared.js'
 import { recordVote } from './store/tally.js'
 
@@ -36,7 +36,12 @@ export const tally = definePlugin({
       schema: voteTask,
       description: 'records a vote: the first one accepted per voter counts, later ones are duplicates',
       handler: async (vote, ctx) => {
-        const outcome = await recordVote(options.store.current(), { voteId: vote.voteId, voter: vote.voter, choice: vote.choice, acceptedAt: vote.acceptedAt })
+        const outcome = await recordVote(options.store.current(), {
+          voteId: vote.voteId,
+          voter: vote.voter,
+          choice: vote.choice,
+          acceptedAt: vote.acceptedAt,
+        })
         if (outcome === 'redelivered') return
         // The vote is committed whatever happens next. Should the event fail to publish, the
         // task fails and is retried; the retry finds the vote recorded and changes nothing.

@@ -3,7 +3,7 @@
  * and each action declares the permission it requires, or that it is public.
  */
 import type { ActionInfo, Identity } from '../../actions/index.js'
-import { StoaError, definePlugin, patternString, toPattern } from '../../actions/index.js'
+import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
 import { authzOptions } from './options.js'
 
 export type { AuthzOptions } from './options.js'
@@ -47,8 +47,10 @@ const authz = definePlugin({
         if (needed === undefined || needed === '') throw undeclared(action)
         return (msg, ctx) => {
           const identity = ctx.identity
-          if (identity === undefined) throw new StoaError('UNAUTHENTICATED', 'this action needs a token', { reason: 'missing' })
-          if (!grants(identity, needed)) throw new StoaError('FORBIDDEN', `this action needs the permission "${needed}"`, { permission: needed })
+          if (identity === undefined)
+            throw new StoaError('UNAUTHENTICATED', 'this action needs a token', { reason: 'missing' })
+          if (!grants(identity, needed))
+            throw new StoaError('FORBIDDEN', `this action needs the permission "${needed}"`, { permission: needed })
           return next(msg, ctx)
         }
       },
@@ -85,7 +87,10 @@ function canonical(pattern: string): string {
   try {
     return patternString(toPattern(pattern))
   } catch {
-    throw new StoaError('INVALID_OPTIONS', `plugin "authz": option "declare": "${pattern}" is not a pattern`, { plugin: 'authz', fields: ['declare'] })
+    throw new StoaError('INVALID_OPTIONS', `plugin "authz": option "declare": "${pattern}" is not a pattern`, {
+      plugin: 'authz',
+      fields: ['declare'],
+    })
   }
 }
 

@@ -1,7 +1,9 @@
 import { z } from 'zod'
 
 /** A permission: `move:read`; `move:*` grants every permission starting `move:`; `*` grants all. */
-const permission = z.string().regex(/^(?:\*|[\w.-]+(?::[\w.-]+)*(?::\*)?)$/, 'must look like "move:read", "move:*" or "*"')
+const permission = z
+  .string()
+  .regex(/^(?:\*|[\w.-]+(?::[\w.-]+)*(?::\*)?)$/, 'must look like "move:read", "move:*" or "*"')
 
 /** Options of the authz plugin: what each global role may do in this service. */
 export const authzOptions = z.strictObject({
@@ -16,7 +18,9 @@ export const authzOptions = z.strictObject({
    * plugin's, a third party's), by pattern: `{ 'role:calc,cmd:sum': { permission: 'calc:use' },
    * 'role:calc,cmd:ping': { public: true } }`. They win over the action's own.
    */
-  declare: z.record(z.string().min(1), z.union([z.strictObject({ permission }), z.strictObject({ public: z.literal(true) })])).default({}),
+  declare: z
+    .record(z.string().min(1), z.union([z.strictObject({ permission }), z.strictObject({ public: z.literal(true) })]))
+    .default({}),
 })
 
 /** Options of the authz plugin as `use(authz, options)` takes them. */

@@ -7,7 +7,7 @@
 import type { CircuitBreakerPolicy } from 'cockatiel'
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult } from 'cockatiel'
 import type { Deliver, RemoteTarget } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import type { Envelope, Reply } from '../../actions/transport.js'
 import { taskService } from '../../actions/transport.js'
 import { breakerOptions } from './options.js'
@@ -92,10 +92,14 @@ class Breaker {
       const retryAfterMs = Math.max(0, this.openedAt + this.halfOpenAfterMs - Date.now())
       return {
         ok: false as const,
-        error: new StoaError('UNAVAILABLE', `${this.name} is cut off after repeated failures; retrying in ${retryAfterMs} ms`, {
-          breaker: this.state,
-          retryAfterMs,
-        }).toJSON(),
+        error: new StoaError(
+          'UNAVAILABLE',
+          `${this.name} is cut off after repeated failures; retrying in ${retryAfterMs} ms`,
+          {
+            breaker: this.state,
+            retryAfterMs,
+          },
+        ).toJSON(),
       }
     })
   }

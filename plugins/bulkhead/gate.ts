@@ -98,11 +98,15 @@ export class Gate {
   }
 
   private overloaded(): StoaError {
-    return new StoaError('OVERLOADED', `"${this.name}" is at its limit: ${this.concurrency} running, ${this.queue} waiting`, {
-      bulkhead: this.name,
-      concurrency: this.concurrency,
-      queue: this.queue,
-      retryAfterMs: this.retryAfterMs,
-    })
+    return new StoaError(
+      'OVERLOADED',
+      `"${this.name}" is at its limit: ${this.concurrency} running, ${this.queue} waiting`,
+      {
+        bulkhead: this.name,
+        concurrency: this.concurrency,
+        queue: this.queue,
+        retryAfterMs: this.retryAfterMs,
+      },
+    )
   }
 }

@@ -4,7 +4,7 @@
  * with `Retry-After`), so one slow or flooded action cannot take the whole service down with it.
  */
 import type { ActionInfo } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import { Gate } from './gate.js'
 import type { BulkheadLimit } from './options.js'
 import { bulkheadLimit, bulkheadOptions } from './options.js'

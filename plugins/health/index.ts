@@ -6,15 +6,15 @@
  * The HTTP transport's listener answers `/healthz` and `/readyz` by itself.
  */
 import type { PluginHost } from '../../actions/index.js'
-import { StoaError, definePlugin, patternString, toPattern } from '../../actions/index.js'
+import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { ServedRoute } from '../web/index.js'
 import { routeTableAction } from '../web/index.js'
 import { healthOptions } from './options.js'
 import { ALIVE_PATH, READY_PATH } from './server.js'
 
-export { serveHealth, ALIVE_PATH, READY_PATH } from './server.js'
-export type { HealthServer, ReadinessSource, ServeHealthOptions } from './server.js'
 export type { HealthOptions } from './options.js'
+export type { HealthServer, ReadinessSource, ServeHealthOptions } from './server.js'
+export { ALIVE_PATH, READY_PATH, serveHealth } from './server.js'
 
 const ALIVE = 'role:health,cmd:alive'
 const READY = 'role:health,cmd:ready'

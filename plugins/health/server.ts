@@ -52,7 +52,11 @@ function answerProbe(stoa: ReadinessSource, req: IncomingMessage, res: ServerRes
   const send = (status: number, out: unknown): void => {
     if (res.destroyed) return
     const body = JSON.stringify(out)
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    })
     res.end(req.method === 'HEAD' ? undefined : body)
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -4,20 +4,20 @@
  * tokens. See docs/identity.md.
  */
 import type { Context, Identity } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import type { Envelope, Reply } from '../../actions/transport.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
 import { buildKeyRings } from './keys.js'
 import { jwtOptions } from './options.js'
 import { signDelegation } from './sign.js'
 import type { Verified } from './verify.js'
 import { Verifier } from './verify.js'
 
-export { ALGORITHMS, fromEnvironment } from './options.js'
 export type { Algorithm, JwtOptions } from './options.js'
-export { signSystemToken, signToken } from './sign.js'
+export { ALGORITHMS, fromEnvironment } from './options.js'
 export type { SignSystemTokenOptions, SignTokenOptions, TokenClaims } from './sign.js'
-export { REFUSALS } from './verify.js'
+export { signSystemToken, signToken } from './sign.js'
 export type { Refusal, TokenKind } from './verify.js'
+export { REFUSALS } from './verify.js'
 
 /**
  * The jwt plugin. Every local action, task and event subscriber of the service is wrapped: a
@@ -92,12 +92,19 @@ const jwt = definePlugin({
               const known = ctx?.identity === undefined ? undefined : made.get(ctx.identity)
               // An act carries the caller's token on as it is (the next service verifies it), unless
               // the call runs on a delegation token, which is bound to its own message.
-              if (envelope.kind === 'act' && !(known?.token === token && known.kind === 'delegation')) return next(envelope, ctx)
+              if (envelope.kind === 'act' && !(known?.token === token && known.kind === 'delegation'))
+                return next(envelope, ctx)
               return exchange(envelope, ctx).then(
-                (out) => (out === token ? next(envelope, ctx) : next({ ...envelope, meta: { ...envelope.meta, token: out } }, ctx)),
+                (out) =>
+                  out === token
+                    ? next(envelope, ctx)
+                    : next({ ...envelope, meta: { ...envelope.meta, token: out } }, ctx),
                 (err: unknown): Reply => ({
                   ok: false,
-                  error: (err instanceof StoaError ? err : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')).toJSON(),
+                  error: (err instanceof StoaError
+                    ? err
+                    : new StoaError('UNAUTHENTICATED', 'the token cannot be delegated')
+                  ).toJSON(),
                 }),
               )
             },
@@ -120,8 +127,10 @@ const jwt = definePlugin({
         kind = { token, kind: v.kind }
       }
       const on = { service: envelope.meta.caller ?? 'stoa', messageId: envelope.meta.id, task: envelope.name }
-      if (kind!.kind === 'user' && envelope.kind === 'send') return signDelegation(identity, on, undefined, signer!, delegation!.audience, delegation!.ttlMs)
-      if (kind!.kind === 'delegation') return signDelegation(identity, on, identity.claims, signer!, delegation!.audience, delegation!.ttlMs)
+      if (kind!.kind === 'user' && envelope.kind === 'send')
+        return signDelegation(identity, on, undefined, signer!, delegation!.audience, delegation!.ttlMs)
+      if (kind!.kind === 'delegation')
+        return signDelegation(identity, on, identity.claims, signer!, delegation!.audience, delegation!.ttlMs)
       return token
     }
   },

@@ -41,13 +41,20 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
   const secret = given ? options.secret : env.secret
   const publicKey = given ? options.publicKey : env.publicKey
   if (secret === undefined && publicKey === undefined && options.jwksUri === undefined) {
-    throw invalid('secret', 'no key to verify tokens with: give secret, publicKey or jwksUri (or set JWT_SECRET or JWT_PUBLIC_KEY)')
+    throw invalid(
+      'secret',
+      'no key to verify tokens with: give secret, publicKey or jwksUri (or set JWT_SECRET or JWT_PUBLIC_KEY)',
+    )
   }
   if (secret !== undefined && secret.length < 32) throw invalid('secret', 'JWT_SECRET must be at least 32 characters')
-  const jwks = options.jwksUri === undefined ? undefined : new JwksKeys(options.jwksUri, options.jwksCacheMs, options.jwksRefetchMs, options.jwksTimeoutMs)
+  const jwks =
+    options.jwksUri === undefined
+      ? undefined
+      : new JwksKeys(options.jwksUri, options.jwksCacheMs, options.jwksRefetchMs, options.jwksTimeoutMs)
   const user = staticRing(secret, publicKey === undefined ? undefined : publicFrom(publicKey, 'publicKey'), jwks)
   if (options.algorithms !== undefined) {
-    for (const alg of options.algorithms) if (!user.algorithms.has(alg)) throw invalid('algorithms', `no configured key verifies ${alg}`)
+    for (const alg of options.algorithms)
+      if (!user.algorithms.has(alg)) throw invalid('algorithms', `no configured key verifies ${alg}`)
     const only = new Set(options.algorithms)
     for (const alg of [...user.algorithms]) if (!only.has(alg)) (user.algorithms as Set<Algorithm>).delete(alg)
   }
@@ -56,7 +63,11 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
     system === undefined
       ? undefined
       : requireKey(
-          staticRing(system.secret, system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'), undefined),
+          staticRing(
+            system.secret,
+            system.publicKey === undefined ? undefined : publicFrom(system.publicKey, 'system.publicKey'),
+            undefined,
+          ),
           'system',
         )
   const d = options.delegation
@@ -64,10 +75,17 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
   let delegationSigner: KeyRings['delegationSigner']
   if (d !== undefined) {
     const priv = d.privateKey === undefined ? undefined : privateFrom(d.privateKey, 'delegation.privateKey')
-    const pub = d.publicKey !== undefined ? publicFrom(d.publicKey, 'delegation.publicKey') : priv === undefined ? undefined : createPublicKey(priv)
+    const pub =
+      d.publicKey !== undefined
+        ? publicFrom(d.publicKey, 'delegation.publicKey')
+        : priv === undefined
+          ? undefined
+          : createPublicKey(priv)
     delegationRing = requireKey(staticRing(d.secret, pub, undefined), 'delegation')
-    if (d.secret !== undefined) delegationSigner = { key: createSecretKey(Buffer.from(d.secret, 'utf8')), algorithm: 'HS256' }
-    else if (priv !== undefined) delegationSigner = { key: priv, algorithm: asymmetricAlgorithm(priv, 'delegation.privateKey') }
+    if (d.secret !== undefined)
+      delegationSigner = { key: createSecretKey(Buffer.from(d.secret, 'utf8')), algorithm: 'HS256' }
+    else if (priv !== undefined)
+      delegationSigner = { key: priv, algorithm: asymmetricAlgorithm(priv, 'delegation.privateKey') }
   }
   return { user, system: systemRing, delegation: delegationRing, delegationSigner }
 }
@@ -79,7 +97,11 @@ export function asymmetricAlgorithm(key: KeyObject, option: string): Algorithm {
   throw invalid(option, 'must be an RSA or EC P-256 key')
 }
 
-function staticRing(secretText: string | undefined, publicKey: KeyObject | undefined, jwks: JwksKeys | undefined): KeyRing {
+function staticRing(
+  secretText: string | undefined,
+  publicKey: KeyObject | undefined,
+  jwks: JwksKeys | undefined,
+): KeyRing {
   // A KeyObject, made once: given a string, jsonwebtoken first tries it as a PEM public key on
   // every call, and that failed attempt costs more than the HMAC itself.
   const secret = secretText === undefined ? undefined : createSecretKey(Buffer.from(secretText, 'utf8'))
@@ -122,7 +144,10 @@ function privateFrom(pem: string, option: string): KeyObject {
 }
 
 function invalid(option: string, why: string): StoaError {
-  return new StoaError('INVALID_OPTIONS', `plugin "jwt": option "${option}": ${why}`, { plugin: 'jwt', fields: [option] })
+  return new StoaError('INVALID_OPTIONS', `plugin "jwt": option "${option}": ${why}`, {
+    plugin: 'jwt',
+    fields: [option],
+  })
 }
 
 /**
@@ -174,7 +199,9 @@ export class JwksKeys {
     this.triedAt = Date.now()
     this.fetching = (async () => {
       try {
-        this.client ??= import('jwks-rsa').then((m) => m.default({ jwksUri: this.uri, cache: false, rateLimit: false, timeout: this.timeoutMs }))
+        this.client ??= import('jwks-rsa').then((m) =>
+          m.default({ jwksUri: this.uri, cache: false, rateLimit: false, timeout: this.timeoutMs }),
+        )
         const list = await (await this.client).getSigningKeys()
         const keys = new Map<string, { key: KeyObject; alg: Algorithm }>()
         for (const k of list) {
@@ -197,7 +224,12 @@ export class JwksKeys {
 }
 
 function unavailable(cause: unknown): StoaError {
-  return new StoaError('UNAVAILABLE', 'the signing keys cannot be fetched now', { reason: 'keys-unavailable' }, { cause })
+  return new StoaError(
+    'UNAVAILABLE',
+    'the signing keys cannot be fetched now',
+    { reason: 'keys-unavailable' },
+    { cause },
+  )
 }
 
 /** An RSA key verifies RS256 and PS256, an EC key ES256: never across families. */

@@ -107,6 +107,7 @@ export type ResolvedJwtOptions = Readonly<z.output<typeof jwtOptions>>
 export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): { secret?: string; publicKey?: string } {
   const out: { secret?: string; publicKey?: string } = {}
   if (env.JWT_SECRET !== undefined && env.JWT_SECRET !== '') out.secret = env.JWT_SECRET
-  if (env.JWT_PUBLIC_KEY !== undefined && env.JWT_PUBLIC_KEY !== '') out.publicKey = env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n')
+  if (env.JWT_PUBLIC_KEY !== undefined && env.JWT_PUBLIC_KEY !== '')
+    out.publicKey = env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n')
   return out
 }

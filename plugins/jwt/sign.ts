@@ -96,7 +96,10 @@ export function signDelegation(
     jti: randomUUID(),
   }
   if (on.task !== undefined) payload.tsk = on.task
-  return jwt.sign(payload, signer.key, { algorithm: signer.algorithm, header: { alg: signer.algorithm, typ: DELEGATION_TYP } })
+  return jwt.sign(payload, signer.key, {
+    algorithm: signer.algorithm,
+    header: { alg: signer.algorithm, typ: DELEGATION_TYP },
+  })
 }
 
 function sign(payload: Record<string, unknown>, options: SignTokenOptions, typ: string | undefined): string {

@@ -91,7 +91,8 @@ export class Verifier {
     const alg = header.alg
     if (typeof alg !== 'string' || !ring.algorithms.has(alg as Algorithm)) throw refused('algorithm')
     const kid = header.kid
-    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > 256)) throw refused('malformed')
+    if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0 || kid.length > 256))
+      throw refused('malformed')
     const key = ring.find(alg as Algorithm, kid)
     if (key instanceof Promise) return key.then((k) => this.finish(token, k, alg as Algorithm, kind, ctx))
     return this.finish(token, key, alg as Algorithm, kind, ctx)
@@ -104,11 +105,21 @@ export class Verifier {
     return ring
   }
 
-  private finish(token: string, key: VerifyKey | undefined, alg: Algorithm, kind: TokenKind, ctx: Pick<Context, 'id' | 'msg'> | undefined): Verified {
+  private finish(
+    token: string,
+    key: VerifyKey | undefined,
+    alg: Algorithm,
+    kind: TokenKind,
+    ctx: Pick<Context, 'id' | 'msg'> | undefined,
+  ): Verified {
     if (key === undefined) throw refused('unknown-key')
     let claims: Record<string, unknown>
     try {
-      const out = jwt.verify(token, key, { algorithms: [alg], clockTolerance: this.options.clockToleranceSec, complete: true })
+      const out = jwt.verify(token, key, {
+        algorithms: [alg],
+        clockTolerance: this.options.clockToleranceSec,
+        complete: true,
+      })
       claims = out.payload as Record<string, unknown>
     } catch (err) {
       // Only the kind of failure is kept: jsonwebtoken's wording names what was expected.
@@ -159,9 +170,16 @@ function userRoles(sub: string, value: unknown): readonly string[] {
   return value as string[]
 }
 
-function made(identity: { sub: string; roles: readonly string[]; claims: Record<string, unknown> }, kind: TokenKind): Verified {
+function made(
+  identity: { sub: string; roles: readonly string[]; claims: Record<string, unknown> },
+  kind: TokenKind,
+): Verified {
   return Object.freeze({
-    identity: Object.freeze({ sub: identity.sub, roles: Object.freeze([...identity.roles]), claims: Object.freeze(identity.claims) }),
+    identity: Object.freeze({
+      sub: identity.sub,
+      roles: Object.freeze([...identity.roles]),
+      claims: Object.freeze(identity.claims),
+    }),
     kind,
   })
 }
@@ -181,7 +199,9 @@ function segment(text: string): Record<string, unknown> | undefined {
   if (text.length === 0 || !/^[A-Za-z0-9_-]+$/.test(text)) return undefined
   try {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
   } catch {
     return undefined
   }

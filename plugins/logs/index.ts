@@ -3,15 +3,16 @@
  * trace id, message id, pattern, service, duration and outcome. Tokens, cookies,
  * `Authorization` headers and the secret fields named in the options are redacted.
  */
-import { performance } from 'node:perf_hooks'
+
 import { createRequire } from 'node:module'
+import { performance } from 'node:perf_hooks'
 import type { ActionInfo, Context, Hooks, Logger, Message, PluginHost, RunAction } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import type { PinoLoggerOptions } from './options.js'
 import { logsOptions, pinoLoggerOptions } from './options.js'
 
-export { LOG_LEVELS, logOptionsFromEnvironment } from './options.js'
 export type { LogsOptions, PinoLevel, PinoLoggerOptions } from './options.js'
+export { LOG_LEVELS, logOptionsFromEnvironment } from './options.js'
 
 const require = createRequire(import.meta.url)
 
@@ -37,7 +38,9 @@ function pathsFor(field: string): string[] {
  * const logger = createPinoLogger({ level: 'info', service: 'tally', secrets: ['apiKey'] })
  * const stoa = createStoa({ name: 'tally', logger })
  */
-export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { level: string; isLevelEnabled(level: string): boolean } {
+export function createPinoLogger(
+  options: PinoLoggerOptions = {},
+): Logger & { level: string; isLevelEnabled(level: string): boolean } {
   const result = pinoLoggerOptions.safeParse(options)
   if (!result.success) {
     const issue = result.error.issues[0]!
@@ -54,7 +57,9 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { le
   if (o.pretty) {
     // pino-pretty's formatter alone, applied line by line on the way out: synchronous, and any
     // object with write() can be the destination (a command's stderr, a test's collector).
-    const { prettyFactory } = require('pino-pretty') as { prettyFactory: (opts: Record<string, unknown>) => (line: string) => string }
+    const { prettyFactory } = require('pino-pretty') as {
+      prettyFactory: (opts: Record<string, unknown>) => (line: string) => string
+    }
     const prettify = prettyFactory({ colorize: (destination as { isTTY?: boolean }).isTTY === true })
     stream = { write: (line: string) => destination.write(prettify(line)) }
   }
@@ -69,7 +74,15 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger & { le
 }
 
 /** pino's numbers for its levels; a line at `silent` is never written. */
-const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.NEGATIVE_INFINITY }
+const LEVEL_VALUES: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.NEGATIVE_INFINITY,
+}
 
 /**
  * The logger's threshold as a pino level number. A pino logger's `levelVal` is read each time
@@ -81,7 +94,8 @@ function threshold(log: Logger): number {
   if (typeof min === 'number') return min
   const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
   if (typeof check !== 'function') return 0
-  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) if (check.call(log, level)) return LEVEL_VALUES[level]!
+  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+    if (check.call(log, level)) return LEVEL_VALUES[level]!
   return Number.POSITIVE_INFINITY
 }
 
@@ -95,7 +109,8 @@ function kindOf(action: ActionInfo): 'act' | 'task' | 'event' {
 function writer(log: Logger, level: string): ((fields: Record<string, unknown>, msg: string) => void) | undefined {
   if (level === 'silent') return undefined
   const fn = (log as unknown as Record<string, unknown>)[level]
-  if (typeof fn === 'function') return (fields, msg) => (fn as (f: Record<string, unknown>, m: string) => void).call(log, fields, msg)
+  if (typeof fn === 'function')
+    return (fields, msg) => (fn as (f: Record<string, unknown>, m: string) => void).call(log, fields, msg)
   // A logger with only stoa's four levels: trace goes to debug, fatal to error.
   const near = level === 'trace' ? log.debug : log.error
   return (fields, msg) => near.call(log, fields, msg)
@@ -107,8 +122,24 @@ interface LogsState {
 }
 
 /** Writes a call's line. A function of its own, not a closure made per call. */
-function writeLine(state: LogsState, log: Logger, level: string, pattern: string, kind: string, ctx: Context, start: number, outcome: string): void {
-  const fields: Record<string, unknown> = { service: state.service, pattern, kind, id: ctx.id, trace: ctx.trace, outcome }
+function writeLine(
+  state: LogsState,
+  log: Logger,
+  level: string,
+  pattern: string,
+  kind: string,
+  ctx: Context,
+  start: number,
+  outcome: string,
+): void {
+  const fields: Record<string, unknown> = {
+    service: state.service,
+    pattern,
+    kind,
+    id: ctx.id,
+    trace: ctx.trace,
+    outcome,
+  }
   if (!Number.isNaN(start)) fields.durationMs = Math.round((performance.now() - start) * 1000) / 1000
   writer(log, level)?.(fields, `${kind} ${outcome}`)
 }

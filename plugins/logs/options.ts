@@ -47,7 +47,9 @@ export type PinoLoggerOptions = z.input<typeof pinoLoggerOptions>
  * @example
  * createPinoLogger({ ...logOptionsFromEnvironment(process.env), service: 'tally' })
  */
-export function logOptionsFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): { level?: PinoLevel } {
+export function logOptionsFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): {
+  level?: PinoLevel
+} {
   const raw = env.LOG_LEVEL
   if (raw === undefined || raw === '') return {}
   const level = raw.trim().toLowerCase()

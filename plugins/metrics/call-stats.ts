@@ -92,7 +92,10 @@ export class CallStats {
       const key = `${a.pattern}\u0000${a.kind}\u0000${a.transport}\u0000${outcome}`
       let m = merged.get(key)
       if (m === undefined) {
-        m = { labels: { pattern: a.pattern, kind: a.kind, transport: a.transport, outcome }, stats: new Stats(this.bounds) }
+        m = {
+          labels: { pattern: a.pattern, kind: a.kind, transport: a.transport, outcome },
+          stats: new Stats(this.bounds),
+        }
         merged.set(key, m)
       }
       merge(m.stats, s)
@@ -120,7 +123,13 @@ export class CallStats {
         series,
         reset,
       ),
-      histogramMetric(`${prefix}call_duration_seconds`, 'Time to handle a call, hooks and validation included', this.bounds, series, reset),
+      histogramMetric(
+        `${prefix}call_duration_seconds`,
+        'Time to handle a call, hooks and validation included',
+        this.bounds,
+        series,
+        reset,
+      ),
     ]
   }
 }
@@ -158,7 +167,8 @@ export class HttpStats {
     const reset = () => this.routes.clear()
     const byStatus = () => {
       const out: Series[] = []
-      for (const [route, statuses] of this.routes) for (const [status, stats] of statuses) out.push({ labels: { route, status: String(status) }, stats })
+      for (const [route, statuses] of this.routes)
+        for (const [status, stats] of statuses) out.push({ labels: { route, status: String(status) }, stats })
       return out
     }
     const byRoute = () => {
@@ -171,8 +181,19 @@ export class HttpStats {
       return out
     }
     return [
-      counterMetric(`${prefix}http_responses_total`, 'Web responses by route (as in the route map, or "unmatched") and status', byStatus, reset),
-      histogramMetric(`${prefix}http_request_duration_seconds`, 'Time from a web request to its response being written', this.bounds, byRoute, reset),
+      counterMetric(
+        `${prefix}http_responses_total`,
+        'Web responses by route (as in the route map, or "unmatched") and status',
+        byStatus,
+        reset,
+      ),
+      histogramMetric(
+        `${prefix}http_request_duration_seconds`,
+        'Time from a web request to its response being written',
+        this.bounds,
+        byRoute,
+        reset,
+      ),
     ]
   }
 }
@@ -203,12 +224,24 @@ function counterMetric(name: string, help: string, series: () => Series[], reset
     name,
     help,
     reset,
-    get: () => ({ name, help, type: 'counter', aggregator: 'sum', values: series().map((s) => ({ labels: s.labels, value: s.stats.count })) }),
+    get: () => ({
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      values: series().map((s) => ({ labels: s.labels, value: s.stats.count })),
+    }),
   }
 }
 
 /** A histogram printing each series' cumulative buckets, sum and count. */
-function histogramMetric(name: string, help: string, bounds: readonly number[], series: () => Series[], reset: () => void): PlainMetric {
+function histogramMetric(
+  name: string,
+  help: string,
+  bounds: readonly number[],
+  series: () => Series[],
+  reset: () => void,
+): PlainMetric {
   return {
     name,
     help,

@@ -5,15 +5,16 @@
  * dead-lettered, reconnections, publish confirms); web responses by route and status; process
  * and event-loop metrics. `GET /metrics` serves them in Prometheus' text format.
  */
-import { performance } from 'node:perf_hooks'
+
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { ActionInfo, Context, Deliver, Hooks, Message, PluginHost, RunAction } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
 import { createMatcher } from '../web/index.js'
+import type { ActionStats } from './call-stats.js'
 import type { ResolvedMetricsOptions } from './options.js'
 import { metricsOptions } from './options.js'
-import type { ActionStats } from './call-stats.js'
 import type { CallKind, InFlight } from './registry.js'
 import { StoaMetrics } from './registry.js'
 
@@ -185,7 +186,9 @@ export function metricsEndpoint(stoa: { act(pattern: string): Promise<unknown> }
         res.end(text)
       },
       (err: unknown) => {
-        const body = JSON.stringify({ error: { code: codeOf(err), message: err instanceof StoaError ? err.message : 'metrics unavailable' } })
+        const body = JSON.stringify({
+          error: { code: codeOf(err), message: err instanceof StoaError ? err.message : 'metrics unavailable' },
+        })
         res.writeHead(err instanceof StoaError && err.code === 'NOT_FOUND' ? 404 : 500, {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
@@ -282,7 +285,8 @@ export function webMetrics(
   return (req, res, next) => {
     const url = req.url ?? '/'
     const q = url.indexOf('?')
-    if ((q < 0 ? url : url.slice(0, q)) === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) scrape(req, res)
+    if ((q < 0 ? url : url.slice(0, q)) === '/metrics' && (req.method === 'GET' || req.method === 'HEAD'))
+      scrape(req, res)
     else count(req, res, next)
   }
 }

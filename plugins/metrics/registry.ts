@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { CallStats, HttpStats } from './call-stats.js'
 import type { ResolvedMetricsOptions } from './options.js'
 

@@ -7,7 +7,15 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Context as OtelContext, Span, Tracer } from '@opentelemetry/api'
-import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api'
+import {
+  context,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api'
 import type { ActionInfo, Context, Deliver, Hooks, RunAction } from '../../actions/index.js'
 import { definePlugin } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
@@ -133,7 +141,12 @@ function endWith(span: Span, out: unknown): unknown {
 function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
   return (next: RunAction, action: ActionInfo): RunAction => {
     const kind = callKind(action)
-    const name = kind === 'act' ? action.key : kind === 'task' ? `process ${String(action.pattern.task)}` : `process ${action.key.slice('event:'.length)}`
+    const name =
+      kind === 'act'
+        ? action.key
+        : kind === 'task'
+          ? `process ${String(action.pattern.task)}`
+          : `process ${action.key.slice('event:'.length)}`
     const attributes = { [SPAN_ATTRIBUTES.kind]: kind, [SPAN_ATTRIBUTES.pattern]: action.key }
     // Built once per action: a call only picks one.
     const asServer = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.SERVER }
@@ -212,7 +225,16 @@ function outbound(state: TracingState): NonNullable<Hooks['outbound']> {
         traceparent = formatTraceparent({ traceId: e.meta.trace, spanId: newSpanId(), flags: TraceFlags.NONE })
       }
       const sent: Envelope =
-        traceparent === undefined ? e : { ...e, meta: { ...e.meta, traceparent, ...(tracestate === undefined || tracestate === '' ? {} : { tracestate }) } }
+        traceparent === undefined
+          ? e
+          : {
+              ...e,
+              meta: {
+                ...e.meta,
+                traceparent,
+                ...(tracestate === undefined || tracestate === '' ? {} : { tracestate }),
+              },
+            }
       if (!span.isRecording()) return next(sent, ctx)
       return next(sent, ctx).then(
         (reply) => {

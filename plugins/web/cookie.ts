@@ -64,7 +64,8 @@ export function clearTokenCookie(options: Omit<TokenCookieOptions, 'maxAgeSec'> 
 function attributes(pair: string, options: TokenCookieOptions, maxAge: number): string {
   const parts = [pair]
   if (options.domain !== undefined) {
-    if (!/^[A-Za-z0-9.-]+$/.test(options.domain)) throw new StoaError('INVALID_OPTIONS', 'the cookie domain must be a host name')
+    if (!/^[A-Za-z0-9.-]+$/.test(options.domain))
+      throw new StoaError('INVALID_OPTIONS', 'the cookie domain must be a host name')
     parts.push(`Domain=${options.domain}`)
   }
   parts.push(`Path=${options.path ?? '/'}`, `Max-Age=${maxAge}`, 'HttpOnly', 'SameSite=Lax')
@@ -127,7 +128,9 @@ function sameHost(origin: string, host: string | undefined): boolean {
 }
 
 function crossSite(): StoaError {
-  return new StoaError('FORBIDDEN', 'a cross-site request may not use the login cookie to change anything', { reason: 'cross-site' })
+  return new StoaError('FORBIDDEN', 'a cross-site request may not use the login cookie to change anything', {
+    reason: 'cross-site',
+  })
 }
 
 function first(v: string | readonly string[] | undefined): string | undefined {

@@ -35,14 +35,21 @@ export interface MountWebOptions {
  * await mountWeb(stoa, app)
  * app.listen(3000)
  */
-export async function mountWeb(stoa: Stoa<any>, appOrRouter: IRouter, options: MountWebOptions = {}): Promise<ServedRoute[]> {
+export async function mountWeb(
+  stoa: Stoa<any>,
+  appOrRouter: IRouter,
+  options: MountWebOptions = {},
+): Promise<ServedRoute[]> {
   const table = await webRoutes(stoa)
   appOrRouter.use(webMiddleware(stoa, table, chains(table, options.middleware ?? {})))
   return table
 }
 
 /** Each route's middleware as functions, names resolved now so that a missing one fails the mount. */
-function chains(table: readonly ServedRoute[], named: Readonly<Record<string, RequestHandler>>): Map<ServedRoute, RequestHandler[]> {
+function chains(
+  table: readonly ServedRoute[],
+  named: Readonly<Record<string, RequestHandler>>,
+): Map<ServedRoute, RequestHandler[]> {
   const out = new Map<ServedRoute, RequestHandler[]>()
   for (const route of table) {
     if (route.middleware === undefined || route.middleware.length === 0) continue
@@ -52,10 +59,14 @@ function chains(table: readonly ServedRoute[], named: Readonly<Record<string, Re
         if (typeof m === 'function') return m as unknown as RequestHandler
         const fn = Object.hasOwn(named, m) ? named[m] : undefined
         if (typeof fn !== 'function') {
-          throw new StoaError('INVALID_OPTIONS', `route "${route.method} ${route.path}" names middleware "${m}", which the middleware option does not give`, {
-            route: `${route.method} ${route.path}`,
-            middleware: m,
-          })
+          throw new StoaError(
+            'INVALID_OPTIONS',
+            `route "${route.method} ${route.path}" names middleware "${m}", which the middleware option does not give`,
+            {
+              route: `${route.method} ${route.path}`,
+              middleware: m,
+            },
+          )
         }
         return fn
       }),
@@ -77,7 +88,11 @@ export async function webRoutes(stoa: Stoa<any>): Promise<ServedRoute[]> {
 }
 
 /** The express middleware answering the requests that match a route of `table`. */
-function webMiddleware(stoa: Stoa<any>, table: readonly ServedRoute[], chains: ReadonlyMap<ServedRoute, RequestHandler[]>): RequestHandler {
+function webMiddleware(
+  stoa: Stoa<any>,
+  table: readonly ServedRoute[],
+  chains: ReadonlyMap<ServedRoute, RequestHandler[]>,
+): RequestHandler {
   const find = createMatcher(table)
   return (req: Request, res: Response, next: NextFunction): void => {
     const url = req.url

@@ -116,7 +116,10 @@ export function handleWebRequest(stoa: Stoa<any>, route: ServedRoute, req: WebRe
       } catch (err) {
         // The action ran, but its result cannot be sent: a bad http$, or a value JSON cannot
         // hold (a BigInt, a cycle). Its caller gets ACTION_FAILED; the log gets the reason.
-        stoa.log.error({ pattern: route.pattern, route: `${route.method} ${route.path}`, id: opts.id, err: String(err) }, 'the result cannot be sent as JSON')
+        stoa.log.error(
+          { pattern: route.pattern, route: `${route.method} ${route.path}`, id: opts.id, err: String(err) },
+          'the result cannot be sent as JSON',
+        )
         return errorResponse(err, opts.id)
       }
     },
@@ -132,7 +135,11 @@ export function handleWebRequest(stoa: Stoa<any>, route: ServedRoute, req: WebRe
  * @example
  * parseJsonBody('application/json', Buffer.from('{"a":1}'), 1024) // { a: 1 }
  */
-export function parseJsonBody(contentType: string | undefined, raw: Buffer | string, maxBodyBytes: number): Record<string, unknown> | undefined {
+export function parseJsonBody(
+  contentType: string | undefined,
+  raw: Buffer | string,
+  maxBodyBytes: number,
+): Record<string, unknown> | undefined {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
   if (size === 0) return undefined
   checkContentType(contentType)
@@ -153,7 +160,9 @@ export function parseJsonBody(contentType: string | undefined, raw: Buffer | str
 /** Refuses a body whose media type is not JSON with `UNSUPPORTED_MEDIA_TYPE` (415). */
 export function checkContentType(contentType: string | undefined): void {
   if (contentType === undefined || !JSON_MEDIA.test(contentType)) {
-    throw new StoaError('UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json', { contentType: contentType ?? null })
+    throw new StoaError('UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json', {
+      contentType: contentType ?? null,
+    })
   }
 }
 
@@ -172,11 +181,15 @@ export function tooLarge(maxBodyBytes: number): StoaError {
 export function errorResponse(err: unknown, requestId?: string): WebResponse {
   const e = toStoaError(err)
   const body = JSON.stringify({ error: e.toJSON() })
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) }
+  const headers: Record<string, string> = {
+    'content-type': JSON_TYPE,
+    'content-length': String(Buffer.byteLength(body)),
+  }
   if (requestId !== undefined) headers['x-request-id'] = requestId
   // RFC 6750 §3: a 401 names the scheme it wants, and says when the token given was bad.
   if (e.code === 'UNAUTHENTICATED')
-    headers['www-authenticate'] = e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
+    headers['www-authenticate'] =
+      e.details?.reason === 'missing' || e.details === undefined ? 'Bearer' : 'Bearer error="invalid_token"'
   const after = retryAfter(e)
   if (after !== undefined) headers['retry-after'] = String(after)
   return { status: ERRORS[e.code].http, headers, body }
@@ -193,7 +206,11 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
  * const find = createMatcher(routes)
  * unmatchedResponse(find, 'DELETE', '/sum').headers.allow // 'GET, HEAD, OPTIONS'
  */
-export function unmatchedResponse(find: (method: string, path: string) => Match<ServedRoute> | undefined, method: string, path: string): WebResponse {
+export function unmatchedResponse(
+  find: (method: string, path: string) => Match<ServedRoute> | undefined,
+  method: string,
+  path: string,
+): WebResponse {
   const allow: string[] = []
   for (const m of HTTP_METHODS) {
     if (m === 'OPTIONS') continue
@@ -209,7 +226,9 @@ export function unmatchedResponse(find: (method: string, path: string) => Match<
   allow.push('OPTIONS')
   const header = allow.join(', ')
   if (method === 'OPTIONS') return { status: 204, headers: { allow: header }, body: undefined }
-  const answer = errorResponse(new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} ${path}; it answers ${header}`, { allow }))
+  const answer = errorResponse(
+    new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} ${path}; it answers ${header}`, { allow }),
+  )
   answer.headers.allow = header
   return answer
 }

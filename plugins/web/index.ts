@@ -10,23 +10,23 @@
  * other transports carry as part of the result.
  */
 import type { ActionDef, Context, Message } from '../../actions/index.js'
-import { StoaError, definePlugin } from '../../actions/index.js'
+import { definePlugin, StoaError } from '../../actions/index.js'
 import type { ServedRoute } from './handle.js'
 import { webOptions } from './options.js'
 import { toRouteTable } from './route-map.js'
 
-export { mountWeb, webRoutes } from './express.js'
-export type { MountWebOptions } from './express.js'
-export { serveWeb } from './serve.js'
-export type { NodeMiddleware, ServeWebOptions, WebServer } from './serve.js'
-export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
 export type { TokenCookieOptions } from './cookie.js'
-export { errorResponse, handleWebRequest, parseJsonBody, unmatchedResponse } from './handle.js'
+export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
+export type { MountWebOptions } from './express.js'
+export { mountWeb, webRoutes } from './express.js'
 export type { HttpReply, ServedRoute, WebRequest, WebResponse } from './handle.js'
-export { createMatcher } from './match.js'
+export { errorResponse, handleWebRequest, parseJsonBody, unmatchedResponse } from './handle.js'
 export type { Match } from './match.js'
+export { createMatcher } from './match.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
 export type { HttpMethod, WebMiddleware, WebRoute } from './route-map.js'
+export type { NodeMiddleware, ServeWebOptions, WebServer } from './serve.js'
+export { serveWeb } from './serve.js'
 
 /**
  * The web plugin. Its options hold the route maps and the request limits; it adds

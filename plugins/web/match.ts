@@ -38,7 +38,9 @@ export function checkPath(path: string): string | undefined {
  * const find = createMatcher([{ method: 'POST', path: '/votes/:id' }])
  * find('POST', '/votes/7') // { route, params: { id: '7' } }
  */
-export function createMatcher<R extends Routable>(routes: readonly R[]): (method: string, path: string) => Match<R> | undefined {
+export function createMatcher<R extends Routable>(
+  routes: readonly R[],
+): (method: string, path: string) => Match<R> | undefined {
   const literal = new Map<string, R>()
   const dynamic: { method: string; re: RegExp; keys: string[]; route: R }[] = []
   for (const route of routes) {

@@ -3,7 +3,14 @@ import { parse as parseQuery } from 'node:querystring'
 import type { Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { ServedRoute, WebResponse } from './handle.js'
-import { checkContentType, errorResponse, handleWebRequest, parseJsonBody, tooLarge, unmatchedResponse } from './handle.js'
+import {
+  checkContentType,
+  errorResponse,
+  handleWebRequest,
+  parseJsonBody,
+  tooLarge,
+  unmatchedResponse,
+} from './handle.js'
 import type { Match } from './match.js'
 
 /*
@@ -16,7 +23,13 @@ import type { Match } from './match.js'
  * Answers a matched route once its middleware (if any) has run: the `secure` check, then the
  * body, the action and the answer (or the route's redirect).
  */
-export function answerRoute(stoa: Stoa<any>, match: Match<ServedRoute>, search: string | undefined, req: IncomingMessage, res: ServerResponse): void {
+export function answerRoute(
+  stoa: Stoa<any>,
+  match: Match<ServedRoute>,
+  search: string | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   const secure = match.route.secure
   if (secure !== undefined && (req as { user?: unknown }).user == null) {
     if (secure.fail !== undefined) redirect(res, secure.fail)
@@ -119,7 +132,13 @@ function readBody(req: IncomingMessage, maxBodyBytes: number): Promise<Record<st
     }
     const onEnd = () => {
       try {
-        resolve(parseJsonBody(req.headers['content-type'], chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), maxBodyBytes))
+        resolve(
+          parseJsonBody(
+            req.headers['content-type'],
+            chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+            maxBodyBytes,
+          ),
+        )
       } catch (err) {
         reject(err)
       }

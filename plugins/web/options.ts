@@ -11,7 +11,10 @@ const successStatus = z.number().int().min(200).max(299)
  * Express middleware a seneca-web route runs before its action: a function, or the name of one
  * given to `mountWeb` / `serveWeb` (seneca-web's `options.middleware`).
  */
-const middleware = z.union([z.string().min(1), z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function or a name')])
+const middleware = z.union([
+  z.string().min(1),
+  z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function or a name'),
+])
 const middlewareList = z.union([middleware, z.array(middleware)])
 /** Where a redirect goes: written as the Location header as it is, so printable ASCII only. */
 const location = z.string().regex(/^[\x21-\x7e]+$/, 'must be a path or URL of printable ASCII, without spaces')
@@ -59,7 +62,10 @@ export const senecaRouteSet = z.looseObject({
  * The compact form: `'METHOD /path': 'pattern'`, or `{ pattern, status }` to answer with
  * another success status.
  */
-export const compactRoutes = z.record(z.string(), z.union([z.string(), z.strictObject({ pattern: z.string(), status: successStatus.optional() })]))
+export const compactRoutes = z.record(
+  z.string(),
+  z.union([z.string(), z.strictObject({ pattern: z.string(), status: successStatus.optional() })]),
+)
 
 /** Options of the web plugin: its routes and the limits every request is held to. */
 export const webOptions = z.strictObject({
@@ -92,7 +98,9 @@ export const webOptions = z.strictObject({
   cookie: z
     .strictObject({
       name: z.string().regex(COOKIE_NAME).default(TOKEN_COOKIE),
-      allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com')).default([]),
+      allowedOrigins: z
+        .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com'))
+        .default([]),
     })
     .optional(),
 })

@@ -1,8 +1,8 @@
 import { posix } from 'node:path'
-import { StoaError, patternString, toPattern } from '../../actions/index.js'
+import { patternString, StoaError, toPattern } from '../../actions/index.js'
+import { checkPath } from './match.js'
 import type { CompactRoutes, SenecaRouteSet } from './options.js'
 import { HTTP_METHODS } from './options.js'
-import { checkPath } from './match.js'
 
 /** An HTTP method a route answers. */
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -42,7 +42,10 @@ const COMPACT_KEY = /^([A-Za-z]+)\s+(\/\S*)$/
  * toRouteTable({ 'POST /votes/:id': 'role:vote,cmd:cast' })
  * // [{ method: 'POST', path: '/votes/:id', pattern: 'cmd:cast,role:vote', status: 200 }]
  */
-export function toRouteTable(maps: CompactRoutes | SenecaRouteSet | readonly (CompactRoutes | SenecaRouteSet)[], prefix = ''): WebRoute[] {
+export function toRouteTable(
+  maps: CompactRoutes | SenecaRouteSet | readonly (CompactRoutes | SenecaRouteSet)[],
+  prefix = '',
+): WebRoute[] {
   const list = Array.isArray(maps) ? maps : [maps as CompactRoutes | SenecaRouteSet]
   const out: WebRoute[] = []
   for (const map of list) {
@@ -74,7 +77,12 @@ function fromCompact(map: CompactRoutes, out: WebRoute[]): void {
     const method = m[1]!.toUpperCase()
     if (!METHODS.has(method)) throw invalid(key, `has an unknown method "${m[1]}"`)
     const spec = typeof target === 'string' ? { pattern: target } : target
-    out.push({ method: method as HttpMethod, path: m[2]!, pattern: canonical(key, spec.pattern), status: spec.status ?? 200 })
+    out.push({
+      method: method as HttpMethod,
+      path: m[2]!,
+      pattern: canonical(key, spec.pattern),
+      status: spec.status ?? 200,
+    })
   }
 }
 
@@ -88,24 +96,36 @@ function fromSeneca(set: SenecaRouteSet, out: WebRoute[]): void {
     if (spec === false) continue
     const pattern = canonical(`${set.pin} ${key}`, set.pin.replace(':*', `:${key}`))
     if (spec === true) {
-      const route: WebRoute = { method: 'GET', path: posix.join('/', set.prefix ?? '', key, set.postfix ?? ''), pattern, status: 200 }
+      const route: WebRoute = {
+        method: 'GET',
+        path: posix.join('/', set.prefix ?? '', key, set.postfix ?? ''),
+        pattern,
+        status: 200,
+      }
       out.push(shared.length === 0 ? route : { ...route, middleware: shared })
       continue
     }
     const where = `${set.pin} ${key}`
     const raw = spec as Record<string, unknown>
     if (raw.auth !== undefined && raw.auth !== false) {
-      throw invalid(where, "uses seneca-web's auth (passport strategies): put passport.authenticate(...) in its middleware instead")
+      throw invalid(
+        where,
+        "uses seneca-web's auth (passport strategies): put passport.authenticate(...) in its middleware instead",
+      )
     }
     if (raw.autoreply === false) {
       throw invalid(where, 'sets autoreply: false: a stoa action answers through its result, not response$')
     }
     const part = spec.name ?? key
-    const path = spec.alias !== undefined ? posix.join('/', spec.alias) : posix.join('/', set.prefix ?? '', part, set.postfix ?? '', spec.suffix ?? '')
+    const path =
+      spec.alias !== undefined
+        ? posix.join('/', spec.alias)
+        : posix.join('/', set.prefix ?? '', part, set.postfix ?? '', spec.suffix ?? '')
     const middleware = [...shared, ...list(spec.middleware)]
     const extra: { middleware?: WebMiddleware[]; secure?: { fail?: string | undefined }; redirect?: string } = {}
     if (middleware.length > 0) extra.middleware = middleware
-    if (spec.secure !== undefined && spec.secure !== false) extra.secure = spec.secure === true ? {} : { fail: spec.secure.fail }
+    if (spec.secure !== undefined && spec.secure !== false)
+      extra.secure = spec.secure === true ? {} : { fail: spec.secure.fail }
     if (spec.redirect !== undefined) extra.redirect = spec.redirect
     for (const method of HTTP_METHODS) {
       if (raw[method] === true) out.push({ method, path, pattern, status: spec.status ?? 200, ...extra })
@@ -133,5 +153,9 @@ function joinPath(prefix: string, path: string): string {
 }
 
 function invalid(route: string, why: string): StoaError {
-  return new StoaError('INVALID_OPTIONS', `plugin "web": option "routes": route "${route}" ${why}`, { plugin: 'web', fields: ['routes'], route })
+  return new StoaError('INVALID_OPTIONS', `plugin "web": option "routes": route "${route}" ${why}`, {
+    plugin: 'web',
+    fields: ['routes'],
+    route,
+  })
 }

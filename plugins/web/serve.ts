@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { Express } from 'express'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
+import { listenOn } from '../../actions/transport.js'
 import type { MountWebOptions } from './express.js'
 import { mountWeb, webRoutes } from './express.js'
 import type { ServedRoute } from './handle.js'
@@ -10,7 +11,6 @@ import { errorResponse } from './handle.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
 import { answerRoute, runChain, send, unmatched } from './node.js'
-import { listenOn } from '../../actions/transport.js'
 
 /**
  * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
@@ -173,7 +173,9 @@ function fromStatus(err: unknown): StoaError {
   const e = err as { status?: unknown; statusCode?: unknown } | null
   const status = e?.status ?? e?.statusCode
   const code = typeof status === 'number' ? CODE_OF_STATUS[status] : undefined
-  return code === undefined ? new StoaError('ACTION_FAILED', 'the request failed') : new StoaError(code, `the request failed with ${status as number}`)
+  return code === undefined
+    ? new StoaError('ACTION_FAILED', 'the request failed')
+    : new StoaError(code, `the request failed with ${status as number}`)
 }
 
 function hasMiddleware(route: ServedRoute): boolean {

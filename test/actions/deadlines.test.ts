@@ -62,7 +62,8 @@ describe('Deadlines', () => {
     const clock = fakeClock()
     const d = new Deadlines(clock)
     const never = new Promise(() => undefined)
-    for (const ms of [500, 300, 900]) d.watch(never, clock.now() + ms, 'x', toStoaError, undefined).catch(() => undefined)
+    for (const ms of [500, 300, 900])
+      d.watch(never, clock.now() + ms, 'x', toStoaError, undefined).catch(() => undefined)
     expect(clock.timers()).to.have.length(1)
     expect(clock.timers()[0]!.at).to.equal(clock.now() + 301)
     clock.advance(301)
@@ -76,7 +77,13 @@ describe('Deadlines', () => {
     const d = new Deadlines(clock)
     expect(await d.watch(Promise.resolve(7), clock.now() + 10, 'x', toStoaError, undefined)).to.equal(7)
     const err = await d
-      .watch(Promise.reject(new Error('boom')), clock.now() + 10, 'x', (_e, arg: string) => new StoaError('ACTION_FAILED', arg), 'mapped')
+      .watch(
+        Promise.reject(new Error('boom')),
+        clock.now() + 10,
+        'x',
+        (_e, arg: string) => new StoaError('ACTION_FAILED', arg),
+        'mapped',
+      )
       .catch((e: unknown) => e)
     expect((err as StoaError).message).to.equal('mapped')
   })
@@ -94,7 +101,9 @@ describe('Deadlines', () => {
     const clock = fakeClock()
     const d = new Deadlines(clock)
     let finish!: () => void
-    d.watch(new Promise<void>((r) => (finish = r)), clock.now() + 60_000, 'x', toStoaError, undefined).catch(() => undefined)
+    d.watch(new Promise<void>((r) => (finish = r)), clock.now() + 60_000, 'x', toStoaError, undefined).catch(
+      () => undefined,
+    )
     const drained = d.drain(1000)
     finish()
     expect(await drained).to.equal(0)

@@ -1,11 +1,15 @@
-import { expect } from 'chai'
 import { readFileSync } from 'node:fs'
-import { ERRORS, ERROR_CODES, StoaError, toStoaError, unwritableResult } from '../../actions/errors.js'
+import { expect } from 'chai'
+import { ERROR_CODES, ERRORS, StoaError, toStoaError, unwritableResult } from '../../actions/errors.js'
 
 describe('actions/errors', () => {
   it('documents every code in docs/errors.md with the HTTP status and retryability of the table, and nothing else', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \|[^|]*\| (\d{3}) \| (yes|no) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3] === 'yes'])
+    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \|[^|]*\| (\d{3}) \| (yes|no) \|$/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+      m[3] === 'yes',
+    ])
     expect(rows.map((r) => r[0])).to.deep.equal([...ERROR_CODES])
     expect(rows).to.deep.equal(ERROR_CODES.map((code) => [code, ERRORS[code].http, ERRORS[code].retryable]))
   })
@@ -64,7 +68,9 @@ describe('actions/errors', () => {
   })
 
   it('recognises errors made by another copy of the kernel as StoaErrors', async () => {
-    const copy = (await import(`../../actions/errors.js?copy=${Date.now()}`)) as typeof import('../../actions/errors.js')
+    const copy = (await import(
+      `../../actions/errors.js?copy=${Date.now()}`
+    )) as typeof import('../../actions/errors.js')
     expect(copy.StoaError).not.to.equal(StoaError)
     const foreign = new copy.StoaError('FORBIDDEN', 'no')
     expect(foreign).to.be.instanceOf(StoaError)

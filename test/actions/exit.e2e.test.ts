@@ -1,6 +1,6 @@
-import { expect } from 'chai'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'chai'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Hooks, Identity, Message } from '../../actions/index.js'
-import { StoaError, createStoa, definePlugin } from '../../actions/index.js'
+import { createStoa, definePlugin, StoaError } from '../../actions/index.js'
 import { Registry } from '../../actions/registry.js'
 import { createMemoryBus, createMemoryTransport } from '../../transports/memory/index.js'
 import { waitFor } from '../helpers/wait.js'

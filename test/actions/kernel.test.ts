@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import type { Context } from '../../actions/index.js'
-import { StoaError, action, createStoa } from '../../actions/index.js'
+import { action, createStoa, StoaError } from '../../actions/index.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
 
 const make = (opts: Parameters<typeof createStoa>[0] = {}) => createStoa({ logger: quietLogger(), ...opts })
@@ -50,14 +50,19 @@ describe('actions/kernel', () => {
     it('lets an action on the same pattern wrap the one it replaces', async () => {
       const s = make()
       s.add('role:math,cmd:sum', (m) => ({ answer: Number(m.left) + Number(m.right) }))
-      s.add('role:math,cmd:sum', async (m, ctx) => ({ ...((await ctx.prior({ ...m, left: Number(m.left) * 10 })) as object), wrapped: true }))
+      s.add('role:math,cmd:sum', async (m, ctx) => ({
+        ...((await ctx.prior({ ...m, left: Number(m.left) * 10 })) as object),
+        wrapped: true,
+      }))
       expect(await s.act('role:math,cmd:sum', { left: 1, right: 2 })).to.deep.equal({ answer: 12, wrapped: true })
     })
 
     it('lets a more specific pattern call the less specific action it overrides', async () => {
       const s = make()
       s.add('role:math,cmd:sum', (m) => Number(m.left) + Number(m.right))
-      s.add('role:math,cmd:sum,integer:true', (m, ctx) => ctx.prior({ ...m, left: Math.floor(Number(m.left)), right: Math.floor(Number(m.right)) }))
+      s.add('role:math,cmd:sum,integer:true', (m, ctx) =>
+        ctx.prior({ ...m, left: Math.floor(Number(m.left)), right: Math.floor(Number(m.right)) }),
+      )
       expect(await s.act('role:math,cmd:sum,integer:true', { left: 1.5, right: 2.5 })).to.equal(3)
       expect(await s.act('role:math,cmd:sum', { left: 1.5, right: 2.5 })).to.equal(4)
     })
@@ -87,7 +92,10 @@ describe('actions/kernel', () => {
 
     it('does not run the action on an invalid message and names the failing fields', async () => {
       let ran = false
-      const s = make().add('role:x', action({ schema: z.object({ a: z.string(), b: z.object({ c: z.number() }) }), handler: () => (ran = true) }))
+      const s = make().add(
+        'role:x',
+        action({ schema: z.object({ a: z.string(), b: z.object({ c: z.number() }) }), handler: () => (ran = true) }),
+      )
       const err = (await s.act('role:x', { a: 1, b: { c: 'no' } } as never).catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('INVALID_MESSAGE')
       expect(err.details).to.deep.equal({ fields: ['a', 'b.c'] })
@@ -95,7 +103,9 @@ describe('actions/kernel', () => {
     })
 
     it('accepts asynchronous Standard Schema validators', async () => {
-      const schema = z.object({ n: z.number() }).refine(async (v) => v.n > 0, { message: 'must be positive', path: ['n'] })
+      const schema = z
+        .object({ n: z.number() })
+        .refine(async (v) => v.n > 0, { message: 'must be positive', path: ['n'] })
       const s = make().add('role:async', action({ schema, handler: (m) => m.n * 2 }))
       expect(await s.act('role:async', { n: 2 })).to.equal(4)
       const err = (await s.act('role:async', { n: -1 }).catch((e: unknown) => e)) as StoaError
@@ -134,7 +144,10 @@ describe('actions/kernel', () => {
     it('never lets a message with prototype keys pollute a prototype', async () => {
       const s = make()
       s.add('role:echo', (m) => m)
-      const evil = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}}}') as Record<string, unknown>
+      const evil = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}}}') as Record<
+        string,
+        unknown
+      >
       const out = (await s.act('role:echo', evil)) as Record<string, unknown>
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
       expect(Object.getPrototypeOf(out)).to.equal(Object.prototype)
@@ -199,9 +212,17 @@ describe('actions/kernel', () => {
 
     it('passes the remaining deadline, trace and token to nested calls', async () => {
       const s = make()
-      s.add('role:inner', (_m, ctx) => ({ trace: ctx.trace, token: ctx.token, deadline: ctx.deadline, caller: ctx.caller }))
+      s.add('role:inner', (_m, ctx) => ({
+        trace: ctx.trace,
+        token: ctx.token,
+        deadline: ctx.deadline,
+        caller: ctx.caller,
+      }))
       s.add('role:outer', async (_m, ctx) => ({ outer: ctx.deadline, inner: await ctx.act('role:inner') }))
-      const out = (await s.act('role:outer', {}, { trace: 'T', token: 'tok', timeoutMs: 5000 })) as { outer: number; inner: Record<string, unknown> }
+      const out = (await s.act('role:outer', {}, { trace: 'T', token: 'tok', timeoutMs: 5000 })) as {
+        outer: number
+        inner: Record<string, unknown>
+      }
       expect(out.inner.trace).to.equal('T')
       expect(out.inner.token).to.equal('tok')
       expect(out.inner.deadline).to.equal(out.outer)
@@ -238,7 +259,11 @@ describe('actions/kernel', () => {
       const s = make()
       let ran = false
       s.add('role:x', () => (ran = true))
-      const reply = await s.dispatch({ kind: 'act', msg: { role: 'x' }, meta: { id: '1', trace: '1', deadline: Date.now() - 1 } })
+      const reply = await s.dispatch({
+        kind: 'act',
+        msg: { role: 'x' },
+        meta: { id: '1', trace: '1', deadline: Date.now() - 1 },
+      })
       expect(reply).to.deep.include({ ok: false })
       expect((reply as { error: { code: string } }).error.code).to.equal('TIMEOUT')
       expect(ran).to.equal(false)

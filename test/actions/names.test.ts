@@ -1,11 +1,26 @@
 import { expect } from 'chai'
-import { assertEventName, assertEventSubscription, assertTaskName, matchesSubscription, taskService } from '../../actions/names.js'
+import {
+  assertEventName,
+  assertEventSubscription,
+  assertTaskName,
+  matchesSubscription,
+  taskService,
+} from '../../actions/names.js'
 
 describe('actions/names', () => {
   for (const ok of ['user.authed', 'mover.created', 'address.reconciled', 'vote.sent', 'order-line.paid']) {
     it(`accepts the event name ${ok}`, () => expect(() => assertEventName(ok)).not.to.throw())
   }
-  for (const bad of ['user.create', 'user', 'user.created.now', 'User.created', 'user.', '.created', 'user.cre ated', 42]) {
+  for (const bad of [
+    'user.create',
+    'user',
+    'user.created.now',
+    'User.created',
+    'user.',
+    '.created',
+    'user.cre ated',
+    42,
+  ]) {
     it(`refuses the event name ${String(bad)} with INVALID_NAME`, () =>
       expect(() => assertEventName(bad))
         .to.throw()
@@ -21,7 +36,8 @@ describe('actions/names', () => {
         .with.property('code', 'INVALID_NAME'))
   }
   it('accepts wildcard subscriptions and matches them by segment', () => {
-    for (const s of ['address.*', '*.created', 'user.auth*', '*.*']) expect(() => assertEventSubscription(s)).not.to.throw()
+    for (const s of ['address.*', '*.created', 'user.auth*', '*.*'])
+      expect(() => assertEventSubscription(s)).not.to.throw()
     expect(() => assertEventSubscription('address.#')).to.throw()
     expect(matchesSubscription('address.*', 'address.reconciled')).to.equal(true)
     expect(matchesSubscription('*.created', 'mover.created')).to.equal(true)

@@ -64,7 +64,11 @@ describe('actions/pattern', () => {
   })
 
   it('lets the pattern string win over the extra data in a message', () => {
-    expect(toMessage('role:math,cmd:sum', { cmd: 'drop', left: 1 })).to.deep.equal({ role: 'math', cmd: 'sum', left: 1 })
+    expect(toMessage('role:math,cmd:sum', { cmd: 'drop', left: 1 })).to.deep.equal({
+      role: 'math',
+      cmd: 'sum',
+      left: 1,
+    })
   })
 
   it('merges parts in order, later keys winning, into a new plain object', () => {

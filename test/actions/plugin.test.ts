@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { z } from 'zod'
-import { StoaError, action, createStoa, definePlugin } from '../../actions/index.js'
+import { action, createStoa, definePlugin, StoaError } from '../../actions/index.js'
 import { quietLogger } from '../helpers/wait.js'
 
 const make = () => createStoa({ logger: quietLogger() })
@@ -12,7 +12,9 @@ const counter = definePlugin({
     store: z.object({ name: z.string(), pool: z.object({ max: z.number().min(1) }).default({ max: 4 }) }),
   }),
   actions: (opts, info) => ({
-    [`role:counter,tag:${info.tag ?? 'main'},cmd:get`]: action({ handler: () => ({ start: opts.start, store: opts.store.name }) }),
+    [`role:counter,tag:${info.tag ?? 'main'},cmd:get`]: action({
+      handler: () => ({ start: opts.start, store: opts.store.name }),
+    }),
   }),
 })
 

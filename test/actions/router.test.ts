@@ -69,7 +69,11 @@ describe('actions/router', () => {
 
   it('removes patterns and lists by partial pattern', () => {
     const r = router('role:math,cmd:sum', 'role:math,cmd:product', 'role:text,cmd:upper', 'role:math,cmd:*')
-    expect(r.list({ role: 'math' }).map((x) => x.data)).to.deep.equal(['role:math,cmd:*', 'role:math,cmd:product', 'role:math,cmd:sum'])
+    expect(r.list({ role: 'math' }).map((x) => x.data)).to.deep.equal([
+      'role:math,cmd:*',
+      'role:math,cmd:product',
+      'role:math,cmd:sum',
+    ])
     expect(r.list({ cmd: 'p*' }).map((x) => x.data)).to.deep.equal(['role:math,cmd:product'])
     expect(r.remove(toPattern('role:math,cmd:*'))).to.equal(true)
     expect(find(r, { role: 'math', cmd: 'div' })).to.equal(undefined)

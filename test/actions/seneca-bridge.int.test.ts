@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import { createRequire } from 'node:module'
+import { expect } from 'chai'
 import type { Context, Stoa } from '../../actions/index.js'
 import { createStoa } from '../../actions/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
@@ -102,19 +102,29 @@ describe('actions/seneca-bridge over HTTP: Seneca plugins served and calling bac
     s.users.client(createHttpTransport({ url: (gatewayHttp as HttpTransport).address()! }), ['role:notify'])
     s.gateway.client(createHttpTransport({ url: (usersHttp as HttpTransport).address()! }), ['role:user'])
     await Promise.all([s.users.ready(), s.gateway.ready()])
-    return { ...s, usersUrl: usersHttp.address()!, close: async () => void (await Promise.all([s.gateway.close(), s.users.close()])) }
+    return {
+      ...s,
+      usersUrl: usersHttp.address()!,
+      close: async () => void (await Promise.all([s.gateway.close(), s.users.close()])),
+    }
   })
 
   it("a Seneca client (Seneca's own HTTP transport) reaches the plugin, whose call back carries its token", async () => {
     const s = running()
     const Seneca = require('seneca') as (o: object) => SenecaClient
     const port = Number(new URL(s.usersUrl!).port)
-    const client = Seneca({ log: 'silent', system: { close_signals: {} }, plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } } })
+    const client = Seneca({
+      log: 'silent',
+      system: { close_signals: {} },
+      plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } },
+    })
     client.client({ type: 'http', port, pin: 'role:user' })
     try {
       await new Promise<void>((resolve) => client.ready(() => resolve()))
       const out = await new Promise<Msg>((resolve, reject) =>
-        client.act({ role: 'user', cmd: 'register', name: 'Sen' }, (err, res) => (err ? reject(err) : resolve(res as Msg))),
+        client.act({ role: 'user', cmd: 'register', name: 'Sen' }, (err, res) =>
+          err ? reject(err) : resolve(res as Msg),
+        ),
       )
       expect(out).to.include({ audited: true, notified: true, name: 'sen' })
       expect(s.seen.notify?.token).to.equal('se.ne.ca')

@@ -1,7 +1,7 @@
-import { expect } from 'chai'
 import Module, { createRequire } from 'node:module'
+import { expect } from 'chai'
 import type { Context } from '../../actions/index.js'
-import { StoaError, createStoa, onSeneca } from '../../actions/index.js'
+import { createStoa, onSeneca, StoaError } from '../../actions/index.js'
 import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
 
@@ -36,7 +36,8 @@ function shape(value: unknown, key = ''): unknown {
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape(v, k)]))
   }
-  if (typeof value === 'string' && (key === 'id' || key === 'removed' || key === '') && /^[0-9a-z]{6}$/.test(value)) return '<id>'
+  if (typeof value === 'string' && (key === 'id' || key === 'removed' || key === '') && /^[0-9a-z]{6}$/.test(value))
+    return '<id>'
   return value
 }
 
@@ -53,7 +54,11 @@ async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Prom
   const answers: unknown[] = []
   for (const step of steps) {
     const msg = typeof step === 'function' ? step(answers) : step
-    answers.push(await new Promise((resolve) => seneca.act(structuredClone(msg), (err, out) => resolve(err ? { failed: true } : json(out)))))
+    answers.push(
+      await new Promise((resolve) =>
+        seneca.act(structuredClone(msg), (err, out) => resolve(err ? { failed: true } : json(out))),
+      ),
+    )
   }
   await new Promise<void>((resolve) => seneca.close(resolve))
   return answers
@@ -75,7 +80,10 @@ async function onStoa(plugins: [Plugin, object?][], steps: Step[]): Promise<unkn
 }
 
 /** Runs the same plugins and acts on Seneca 3.38 and on stoa; returns both sides' answers. */
-async function sideBySide(plugins: [Plugin, object?][], steps: Step[]): Promise<{ seneca: unknown[]; stoa: unknown[] }> {
+async function sideBySide(
+  plugins: [Plugin, object?][],
+  steps: Step[],
+): Promise<{ seneca: unknown[]; stoa: unknown[] }> {
   const seneca = await onSenecaItself(plugins, steps)
   const stoa = await onStoa(plugins, steps)
   return { seneca: shape(seneca) as unknown[], stoa: shape(stoa) as unknown[] }
@@ -147,16 +155,22 @@ describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers"
 
   it("a message nothing answers: act_not_found in the callback, or the message's default$", async () => {
     const probe = function probe(this: { add: Function }) {
-      this.add('role:probe,cmd:missing', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
-        this.act('role:nobody', function (err: { code?: string } | null) {
-          reply({ code: err ? err.code : null })
-        })
-      })
-      this.add('role:probe,cmd:default', function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
-        this.act('role:nobody', { default$: { fallback: true } }, function (err: unknown, out: unknown) {
-          reply({ failed: !!err, out })
-        })
-      })
+      this.add(
+        'role:probe,cmd:missing',
+        function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
+          this.act('role:nobody', function (err: { code?: string } | null) {
+            reply({ code: err ? err.code : null })
+          })
+        },
+      )
+      this.add(
+        'role:probe,cmd:default',
+        function (this: { act: Function }, _msg: unknown, reply: (o: unknown) => void) {
+          this.act('role:nobody', { default$: { fallback: true } }, function (err: unknown, out: unknown) {
+            reply({ failed: !!err, out })
+          })
+        },
+      )
     }
     const steps: Step[] = [
       { role: 'probe', cmd: 'missing' },
@@ -204,7 +218,11 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     await s.ready()
     s.add('role:signup', async (msg: Msg, ctx: Context) => ctx.act({ role: 'user', cmd: 'register', name: msg.name }))
     const before = Date.now()
-    const out = (await s.act({ role: 'signup', name: 'Cyd' }, undefined, { token: 'tok-1', trace: 'trace-1', timeoutMs: 5000 })) as Msg
+    const out = (await s.act({ role: 'signup', name: 'Cyd' }, undefined, {
+      token: 'tok-1',
+      trace: 'trace-1',
+      timeoutMs: 5000,
+    })) as Msg
     expect(out).to.include({ audited: true, notified: true, name: 'cyd' })
     expect(seen?.token).to.equal('tok-1')
     expect(seen?.trace).to.equal('trace-1')
@@ -228,7 +246,9 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     }
     // On the bridge, the kernel call has ended when the later act reaches the catch-all.
     s.use(onSeneca(eager))
-    expect(await s.act({ role: 'eager' }, undefined, { token: 'tok-7', trace: 'trace-7' })).to.deep.equal({ accepted: true })
+    expect(await s.act({ role: 'eager' }, undefined, { token: 'tok-7', trace: 'trace-7' })).to.deep.equal({
+      accepted: true,
+    })
     await waitFor(() => seen !== undefined, 'the later act')
     expect(seen).to.deep.equal({ token: 'tok-7', trace: 'trace-7' })
     await s.close()
@@ -320,7 +340,9 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
     )
     // audit tolerates a failing notification, as the same plugin does under Seneca.
     expect(caught).to.equal('resolved')
-    s.add('role:user,cmd:strict', async (_m: Msg, ctx: Context) => ctx.act({ role: 'user', cmd: 'get' }, { id: 'nope00' }))
+    s.add('role:user,cmd:strict', async (_m: Msg, ctx: Context) =>
+      ctx.act({ role: 'user', cmd: 'get' }, { id: 'nope00' }),
+    )
     expect(await s.act('role:user,cmd:strict')).to.deep.equal({ missing: true })
     await s.close()
   })

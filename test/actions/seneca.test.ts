@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import { createRequire } from 'node:module'
+import { expect } from 'chai'
 import { createStoa } from '../../actions/index.js'
 import { quietLogger } from '../helpers/wait.js'
 

@@ -26,7 +26,9 @@ describe('W3C trace context', () => {
   })
 
   it('accepts a later version with more fields, reading the first four', () => {
-    expect(parseTraceparent(`01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future`)?.spanId).to.equal('00f067aa0ba902b7')
+    expect(parseTraceparent(`01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future`)?.spanId).to.equal(
+      '00f067aa0ba902b7',
+    )
   })
 
   it('keeps a printable, bounded tracestate and drops others', () => {

@@ -16,7 +16,9 @@ describe('ctx.transport', () => {
         await ctx.act('role:math,cmd:inner')
       })
       .listen(createMemoryTransport({ bus }))
-    const client = createStoa({ name: 'gw', logger: quietLogger() }).client(createMemoryTransport({ bus }), ['role:math'])
+    const client = createStoa({ name: 'gw', logger: quietLogger() }).client(createMemoryTransport({ bus }), [
+      'role:math',
+    ])
     await server.ready()
     await client.ready()
     await client.act('role:math,cmd:outer')

@@ -6,12 +6,15 @@ describe('bin/main', () => {
   it('prints the list of commands for --help and exits 0', async () => {
     const r = await run(['--help'])
     expect(r.code).to.equal(0)
-    for (const name of ['act', 'serve', 'list', 'routes', 'help']) expect(r.stdout).to.match(new RegExp(`^  ${name} `, 'm'))
+    for (const name of ['act', 'serve', 'list', 'routes', 'help'])
+      expect(r.stdout).to.match(new RegExp(`^  ${name} `, 'm'))
     expect(r.stderr).to.equal('')
   })
 
   it("prints stoa's version for --version and -v and exits 0", async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
     for (const flag of ['--version', '-v']) {
       const r = await run([flag])
       expect(r.code, flag).to.equal(0)
@@ -73,7 +76,13 @@ describe('bin/main', () => {
     const list = await run(['list', 'test/fixtures/cli-math/seneca.cjs', '--json'])
     expect(list.code).to.equal(0)
     expect(JSON.parse(list.stdout)).to.be.an('array')
-    const act = await run(['act', 'test/fixtures/cli-math/seneca.cjs', 'role:calc,cmd:sum', '--json', '{"left":2,"right":3}'])
+    const act = await run([
+      'act',
+      'test/fixtures/cli-math/seneca.cjs',
+      'role:calc,cmd:sum',
+      '--json',
+      '{"left":2,"right":3}',
+    ])
     expect(act.code).to.equal(0)
     expect(JSON.parse(act.stdout)).to.deep.equal({ answer: 5 })
   })

@@ -51,7 +51,11 @@ describe('bin/message', () => {
 
     it('sets pairs over the base message without changing it', () => {
       const base = { left: 1, opts: { round: false } }
-      expect(buildMessage(['opts.round=true', 'right=2'], base)).to.deep.equal({ left: 1, right: 2, opts: { round: true } })
+      expect(buildMessage(['opts.round=true', 'right=2'], base)).to.deep.equal({
+        left: 1,
+        right: 2,
+        opts: { round: true },
+      })
       expect(base).to.deep.equal({ left: 1, opts: { round: false } })
     })
 

@@ -25,7 +25,9 @@ describe('bin/output', () => {
     expect(quiet.text()).to.equal('INVALID_MESSAGE: left is missing\n')
     const loud = collect()
     writeError(loud, err, true)
-    expect(loud.text()).to.match(/^INVALID_MESSAGE: left is missing\ndetails: \{"fields":\["left"\]\}\nStoaError: left is missing\n\s+at /)
+    expect(loud.text()).to.match(
+      /^INVALID_MESSAGE: left is missing\ndetails: \{"fields":\["left"\]\}\nStoaError: left is missing\n\s+at /,
+    )
   })
 
   it('writes one JSON value: compact, indented on a terminal, null for nothing', () => {

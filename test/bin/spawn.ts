@@ -20,7 +20,10 @@ export interface Exit {
  * @example
  * const { code, stdout } = await stoa(['act', 'test/fixtures/cli-math/seneca.mjs', 'role:calc,cmd:sum', 'left=1', 'right=2'])
  */
-export function stoa(argv: readonly string[], options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Exit> {
+export function stoa(
+  argv: readonly string[],
+  options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Exit> {
   const child = start(argv, options.env)
   child.stdin.end(options.stdin ?? '')
   return exited(child, options.timeoutMs ?? 15_000)
@@ -42,7 +45,11 @@ export function exited(child: ChildProcessWithoutNullStreams, timeoutMs = 15_000
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`stoa ${child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+      reject(
+        new Error(
+          `stoa ${child.spawnargs.slice(2).join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      )
     }, timeoutMs)
     child.on('close', (code, signal) => {
       clearTimeout(timer)

@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import { accessSync, constants, readFileSync } from 'node:fs'
+import { expect } from 'chai'
 import { lambdaHandler } from '../../transports/lambda/index.js'
 import lambdaService from '../fixtures/lambda/service.js'
 import { inProcessContainer, startLambdaEndpoint } from '../helpers/lambda-endpoint.js'
@@ -79,7 +79,12 @@ describe('stoa (the built CLI, spawned)', function () {
       const handler = lambdaHandler(lambdaService.create({ logger: quietLogger() }))
       try {
         endpoint.addFunction('tally', [inProcessContainer(handler)])
-        const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_LAMBDA: endpoint.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }
+        const env = {
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL_LAMBDA: endpoint.url,
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+        }
         const r = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum', 'left=1', 'right=2'], { env })
         expect(r).to.deep.include({ code: 0, stdout: '{"answer":3}\n' })
         const missing = await stoa(['act', '--url', 'lambda:tally', 'role:tally,cmd:sum'], {
@@ -99,7 +104,10 @@ describe('stoa (the built CLI, spawned)', function () {
       const r = await stoa(['list', SERVICE, '--json'])
       expect(r.code).to.equal(0)
       const sum = (JSON.parse(r.stdout) as { pattern: string }[]).find((e) => e.pattern === 'cmd:sum,role:math')
-      expect(sum).to.deep.include({ permission: 'math:use', schema: { keys: ['left', 'right', 'round'], required: ['left', 'right'] } })
+      expect(sum).to.deep.include({
+        permission: 'math:use',
+        schema: { keys: ['left', 'right', 'round'], required: ['left', 'right'] },
+      })
     })
 
     it('lists the routes of a web plugin', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
-import { ERROR_CODES, StoaError, action, createStoa } from '../../actions/index.js'
+import { action, createStoa, ERROR_CODES, StoaError } from '../../actions/index.js'
 import { quietLogger, settle, waitFor } from '../helpers/wait.js'
 
 /**
@@ -114,9 +114,14 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
 
     it('answers an invalid message with INVALID_MESSAGE and the failing fields', async () => {
       const { client } = await pair((s) =>
-        s.add('role:math,cmd:sum', action({ schema: z.object({ left: z.number(), right: z.number() }), handler: (m) => m.left + m.right })),
+        s.add(
+          'role:math,cmd:sum',
+          action({ schema: z.object({ left: z.number(), right: z.number() }), handler: (m) => m.left + m.right }),
+        ),
       )
-      const err = (await client.act('role:math,cmd:sum', { left: 'one', right: 2 } as never).catch((e: unknown) => e)) as StoaError
+      const err = (await client
+        .act('role:math,cmd:sum', { left: 'one', right: 2 } as never)
+        .catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('INVALID_MESSAGE')
       expect(err.details).to.deep.equal({ fields: ['left'] })
     })
@@ -128,7 +133,9 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
     })
 
     it('rejects with TIMEOUT when the remote action outlives the deadline', async () => {
-      const { client } = await pair((s) => s.add('role:math,cmd:slow', () => new Promise((r) => setTimeout(() => r('late'), 1500))))
+      const { client } = await pair((s) =>
+        s.add('role:math,cmd:slow', () => new Promise((r) => setTimeout(() => r('late'), 1500))),
+      )
       const t0 = Date.now()
       const err = (await client.act('role:math,cmd:slow', {}, { timeoutMs: 150 }).catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('TIMEOUT')
@@ -137,10 +144,19 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
 
     it('carries the deadline, trace, token and caller to the remote action', async () => {
       const { client } = await pair((s) =>
-        s.add('role:math,cmd:whoami', (_m, ctx) => ({ trace: ctx.trace, token: ctx.token, caller: ctx.caller, deadline: ctx.deadline })),
+        s.add('role:math,cmd:whoami', (_m, ctx) => ({
+          trace: ctx.trace,
+          token: ctx.token,
+          caller: ctx.caller,
+          deadline: ctx.deadline,
+        })),
       )
       const before = Date.now()
-      const out = (await client.act('role:math,cmd:whoami', {}, { trace: 'trace-42', token: 'tok.en.jwt', timeoutMs: 4000 })) as Record<string, unknown>
+      const out = (await client.act(
+        'role:math,cmd:whoami',
+        {},
+        { trace: 'trace-42', token: 'tok.en.jwt', timeoutMs: 4000 },
+      )) as Record<string, unknown>
       expect(out.trace).to.equal('trace-42')
       expect(out.token).to.equal('tok.en.jwt')
       expect(out.caller).to.equal('gateway')
@@ -149,76 +165,97 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
 
     it('passes trace and token on through a nested remote call', async () => {
       const audit = make('audit')
-      audit.add('role:audit,cmd:check', (_m, ctx) => ({ trace: ctx.trace, token: ctx.token, remainingMs: ctx.remainingMs }))
+      audit.add('role:audit,cmd:check', (_m, ctx) => ({
+        trace: ctx.trace,
+        token: ctx.token,
+        remainingMs: ctx.remainingMs,
+      }))
       await harness.listen(audit)
       await audit.ready()
-      const { client, server } = await pair((s) => s.add('role:math,cmd:chain', (_m, ctx) => ctx.act('role:audit,cmd:check')))
+      const { client, server } = await pair((s) =>
+        s.add('role:math,cmd:chain', (_m, ctx) => ctx.act('role:audit,cmd:check')),
+      )
       await harness.client(server, 'audit', ['role:audit'])
       await server.ready()
-      const out = (await client.act('role:math,cmd:chain', {}, { trace: 't-1', token: 'abc', timeoutMs: 3000 })) as Record<string, number | string>
+      const out = (await client.act(
+        'role:math,cmd:chain',
+        {},
+        { trace: 't-1', token: 'abc', timeoutMs: 3000 },
+      )) as Record<string, number | string>
       expect(out.trace).to.equal('t-1')
       expect(out.token).to.equal('abc')
       expect(out.remainingMs).to.be.within(1, 3000)
     })
 
-    ;(skips.send ? it.skip : it)(`delivers each task to exactly one instance of its service${skips.send ? ` (${skips.send})` : ''}`, async () => {
-      const seen: string[][] = [[], []]
-      for (const i of [0, 1]) {
-        const tally = make('tally')
-        tally.add('task:tally.vote.record', (m) => {
-          seen[i]!.push(String(m.voter))
-        })
-        await harness.listen(tally)
-        await tally.ready()
-      }
-      const gateway = make('gateway')
-      await harness.client(gateway, 'tally', [])
-      await gateway.ready()
-      const voters = Array.from({ length: 20 }, (_, i) => `v${i}`)
-      await Promise.all(voters.map((voter) => gateway.send('tally.vote.record', { voter })))
-      await waitFor(() => seen[0]!.length + seen[1]!.length >= voters.length, 'every task handled')
-      await settle()
-      expect([...seen[0]!, ...seen[1]!].sort()).to.deep.equal([...voters].sort())
-    })
+    ;(skips.send ? it.skip : it)(
+      `delivers each task to exactly one instance of its service${skips.send ? ` (${skips.send})` : ''}`,
+      async () => {
+        const seen: string[][] = [[], []]
+        for (const i of [0, 1]) {
+          const tally = make('tally')
+          tally.add('task:tally.vote.record', (m) => {
+            seen[i]!.push(String(m.voter))
+          })
+          await harness.listen(tally)
+          await tally.ready()
+        }
+        const gateway = make('gateway')
+        await harness.client(gateway, 'tally', [])
+        await gateway.ready()
+        const voters = Array.from({ length: 20 }, (_, i) => `v${i}`)
+        await Promise.all(voters.map((voter) => gateway.send('tally.vote.record', { voter })))
+        await waitFor(() => seen[0]!.length + seen[1]!.length >= voters.length, 'every task handled')
+        await settle()
+        expect([...seen[0]!, ...seen[1]!].sort()).to.deep.equal([...voters].sort())
+      },
+    )
 
-    ;(skips.emit ? it.skip : it)(`delivers each event once to every subscribing service${skips.emit ? ` (${skips.emit})` : ''}`, async () => {
-      const got: Record<string, number> = { tally: 0, audit: 0, other: 0 }
-      for (const service of ['tally', 'tally', 'audit', 'audit', 'other']) {
-        const s = make(service)
-        if (service === 'other') s.on('user.created', () => void got.other!++)
-        else if (service === 'audit') s.on('vote.*', () => void got.audit!++)
-        else s.on('vote.recorded', () => void got.tally!++)
-        await harness.listen(s)
-        await s.ready()
-      }
-      const gateway = make('gateway')
-      await harness.client(gateway, 'tally', [])
-      await gateway.ready()
-      await gateway.emit('vote.recorded', { voter: 'v1' })
-      await waitFor(() => got.tally === 1 && got.audit === 1, 'the event at tally and audit')
-      await settle()
-      expect(got).to.deep.equal({ tally: 1, audit: 1, other: 0 })
-    })
+    ;(skips.emit ? it.skip : it)(
+      `delivers each event once to every subscribing service${skips.emit ? ` (${skips.emit})` : ''}`,
+      async () => {
+        const got: Record<string, number> = { tally: 0, audit: 0, other: 0 }
+        for (const service of ['tally', 'tally', 'audit', 'audit', 'other']) {
+          const s = make(service)
+          if (service === 'other') s.on('user.created', () => void got.other!++)
+          else if (service === 'audit') s.on('vote.*', () => void got.audit!++)
+          else s.on('vote.recorded', () => void got.tally!++)
+          await harness.listen(s)
+          await s.ready()
+        }
+        const gateway = make('gateway')
+        await harness.client(gateway, 'tally', [])
+        await gateway.ready()
+        await gateway.emit('vote.recorded', { voter: 'v1' })
+        await waitFor(() => got.tally === 1 && got.audit === 1, 'the event at tally and audit')
+        await settle()
+        expect(got).to.deep.equal({ tally: 1, audit: 1, other: 0 })
+      },
+    )
 
-    ;(skips.close ? it.skip : it)(`finishes in-flight work before close resolves${skips.close ? ` (${skips.close})` : ''}`, async () => {
-      let started = false
-      let finished = false
-      const { client, server } = await pair((s) =>
-        s.add('role:math,cmd:work', async () => {
-          started = true
-          await new Promise((r) => setTimeout(r, 300))
-          finished = true
-          return { done: true }
-        }),
-      )
-      const call = client.act('role:math,cmd:work')
-      await waitFor(() => started, 'the work to start')
-      await server.close()
-      expect(finished).to.equal(true)
-      expect(await call).to.deep.equal({ done: true })
-      const after = (await client.act('role:math,cmd:work', {}, { timeoutMs: 2000 }).catch((e: unknown) => e)) as StoaError
-      expect(after).to.be.instanceOf(StoaError)
-      expect(['CLOSED', 'NOT_FOUND', 'UNAVAILABLE', 'TIMEOUT']).to.include(after.code)
-    })
+    ;(skips.close ? it.skip : it)(
+      `finishes in-flight work before close resolves${skips.close ? ` (${skips.close})` : ''}`,
+      async () => {
+        let started = false
+        let finished = false
+        const { client, server } = await pair((s) =>
+          s.add('role:math,cmd:work', async () => {
+            started = true
+            await new Promise((r) => setTimeout(r, 300))
+            finished = true
+            return { done: true }
+          }),
+        )
+        const call = client.act('role:math,cmd:work')
+        await waitFor(() => started, 'the work to start')
+        await server.close()
+        expect(finished).to.equal(true)
+        expect(await call).to.deep.equal({ done: true })
+        const after = (await client
+          .act('role:math,cmd:work', {}, { timeoutMs: 2000 })
+          .catch((e: unknown) => e)) as StoaError
+        expect(after).to.be.instanceOf(StoaError)
+        expect(['CLOSED', 'NOT_FOUND', 'UNAVAILABLE', 'TIMEOUT']).to.include(after.code)
+      },
+    )
   })
 }

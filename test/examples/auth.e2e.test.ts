@@ -5,7 +5,10 @@ import { expect } from 'chai'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const run = (args: string[], env: Record<string, string> = {}) =>
-  promisify(execFile)(process.execPath, ['dist/bin/stoa.js', ...args], { cwd: root, env: { ...process.env, ...env } }).then(
+  promisify(execFile)(process.execPath, ['dist/bin/stoa.js', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   )
@@ -15,7 +18,13 @@ describe('examples/auth from the command line: a token from login, verified on t
   const service = 'dist/examples/auth/service.js'
 
   it('logs in, then acts with --token and with STOA_TOKEN; refuses without or with a bad one', async () => {
-    const login = await run(['act', service, 'role:auth,cmd:login', 'username=ada', 'password=correct horse battery staple'])
+    const login = await run([
+      'act',
+      service,
+      'role:auth,cmd:login',
+      'username=ada',
+      'password=correct horse battery staple',
+    ])
     expect(login.code, login.stderr).to.equal(0)
     const { token } = JSON.parse(login.stdout) as { token: string }
     const flag = await run(['act', service, 'role:auth,cmd:whoami', '--token', token])

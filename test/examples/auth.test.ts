@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Identity } from '../../actions/index.js'
-import { type StoaError, createStoa } from '../../actions/index.js'
+import { createStoa, type StoaError } from '../../actions/index.js'
 import { auth } from '../../examples/auth/auth.js'
 import { checkPassword, hashPassword } from '../../examples/auth/passwords.js'
 import authz from '../../plugins/authz/index.js'
@@ -27,9 +27,15 @@ describe('examples/auth: login with scrypt hashes', function () {
       .use(authz, { roles: { 'user-mover': ['auth:whoami'] } })
       .use(auth, { secret: SECRET, users: { ada: { hash: await hashPassword('pw'), roles: ['user-mover'] } } })
       .on('user.authed', (msg, ctx) => void authed.push({ msg, identity: ctx.identity }))
-    const out = (await stoa.act('role:auth,cmd:login', { username: 'ada', password: 'pw' })) as { token: string; roles: string[] }
+    const out = (await stoa.act('role:auth,cmd:login', { username: 'ada', password: 'pw' })) as {
+      token: string
+      roles: string[]
+    }
     expect(out.roles).to.deep.equal(['user-mover'])
-    expect(await stoa.act('role:auth,cmd:whoami', {}, { token: out.token })).to.deep.equal({ sub: 'ada', roles: ['user-mover'] })
+    expect(await stoa.act('role:auth,cmd:whoami', {}, { token: out.token })).to.deep.equal({
+      sub: 'ada',
+      roles: ['user-mover'],
+    })
     await waitFor(() => authed.length === 1, 'user.authed')
     expect(authed[0]!.msg).to.deep.include({ sub: 'ada', roles: ['user-mover'] })
     expect(authed[0]!.identity!.sub).to.equal('ada')

@@ -1,7 +1,7 @@
-import { expect } from 'chai'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { expect } from 'chai'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -9,7 +9,9 @@ describe('examples/math: the smaller demo, as `npm run start:math` runs it', fun
   this.timeout(20000)
 
   it('runs the services in process and prints what they did', async () => {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/examples/math/main.js'], { cwd: root })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/examples/math/main.js'], {
+      cwd: root,
+    })
     expect(stdout).to.include('sum 1 + 2            -> {"answer":3}')
     expect(stdout).to.include('integer sum 1.5+2.25 -> {"answer":3}')
     expect(stdout).to.include('product 3 * 0.5      -> {"answer":1.5}')

@@ -27,20 +27,23 @@ export function rawRequest(
     const u = new URL(path, url)
     const headers: Record<string, string> = { ...opts.headers }
     if (opts.body !== undefined && !opts.chunked) headers['content-length'] = String(Buffer.byteLength(opts.body))
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent: opts.agent ?? false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try {
-          json = text === '' ? undefined : JSON.parse(text)
-        } catch {
-          json = undefined
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json, reused: req.reusedSocket })
-      })
-    })
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent: opts.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let json: unknown
+          try {
+            json = text === '' ? undefined : JSON.parse(text)
+          } catch {
+            json = undefined
+          }
+          resolve({ status: res.statusCode!, headers: res.headers, text, json, reused: req.reusedSocket })
+        })
+      },
+    )
     // The server may close after refusing an over-long body before the body is all sent.
     req.on('error', reject)
     if (opts.body !== undefined) req.end(opts.body)

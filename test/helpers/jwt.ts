@@ -15,7 +15,9 @@ export const rsa = lazyPair('rsa')
 /** An attacker's RSA key pair. */
 export const attackerRsa = lazyPair('rsa')
 
-function lazyPair(type: 'rsa'): () => { publicKey: KeyObject; privateKey: KeyObject; publicPem: string; privatePem: string } {
+function lazyPair(
+  type: 'rsa',
+): () => { publicKey: KeyObject; privateKey: KeyObject; publicPem: string; privatePem: string } {
   let pair: ReturnType<ReturnType<typeof lazyPair>> | undefined
   return () => {
     if (pair === undefined) {
@@ -44,7 +46,11 @@ function b64(value: unknown): string {
  * A token made by hand, header and all, the way an attacker makes one: signed with `sign`
  * over `header.payload` (HMAC or RSA), or unsigned.
  */
-export function craft(header: Record<string, unknown>, payload: Record<string, unknown>, sign: ((input: string) => Buffer) | undefined): string {
+export function craft(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  sign: ((input: string) => Buffer) | undefined,
+): string {
   const input = `${b64(header)}.${b64(payload)}`
   return `${input}.${sign === undefined ? '' : sign(input).toString('base64url')}`
 }

@@ -18,7 +18,12 @@ export interface ChildContainer extends Container {
  * Starts a child process that loads `modulePath` and exports its `exportName` handler as a
  * Lambda runtime would, and resolves once the module is loaded (or rejects after `timeoutMs`).
  */
-export function childContainer(modulePath: string, exportName = 'handler', env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildContainer> {
+export function childContainer(
+  modulePath: string,
+  exportName = 'handler',
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<ChildContainer> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', RUNTIME, modulePath, exportName], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
@@ -30,15 +35,25 @@ export function childContainer(modulePath: string, exportName = 'handler', env: 
   let exited = false
   child.on('exit', () => {
     exited = true
-    for (const done of waiting.values()) done({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the runtime exited' } })
+    for (const done of waiting.values())
+      done({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the runtime exited' } })
     waiting.clear()
   })
-  child.on('message', (m: { type: string; id?: number; ok?: boolean; payload?: string; error?: { errorType: string; errorMessage: string } }) => {
-    if (m.type !== 'result' || m.id === undefined) return
-    const done = waiting.get(m.id)
-    waiting.delete(m.id)
-    done?.(m.ok === true ? { ok: true, payload: m.payload! } : { ok: false, error: m.error! })
-  })
+  child.on(
+    'message',
+    (m: {
+      type: string
+      id?: number
+      ok?: boolean
+      payload?: string
+      error?: { errorType: string; errorMessage: string }
+    }) => {
+      if (m.type !== 'result' || m.id === undefined) return
+      const done = waiting.get(m.id)
+      waiting.delete(m.id)
+      done?.(m.ok === true ? { ok: true, payload: m.payload! } : { ok: false, error: m.error! })
+    },
+  )
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -54,7 +69,11 @@ export function childContainer(modulePath: string, exportName = 'handler', env: 
         initMs: m.initMs!,
         stderr: () => log,
         invoke(payload, info) {
-          if (exited) return Promise.resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the runtime exited' } })
+          if (exited)
+            return Promise.resolve({
+              ok: false,
+              error: { errorType: 'Runtime.ExitError', errorMessage: 'the runtime exited' },
+            })
           const id = next++
           return new Promise<InvokeResult>((done) => {
             waiting.set(id, done)

@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomUUID } from 'node:crypto'
 
 /*
  * A local stand-in for Lambda's Invoke API, enough for the real @aws-sdk/client-lambda:
@@ -19,7 +19,9 @@ import { randomUUID } from 'node:crypto'
  */
 
 /** The result of one invocation, as the Node runtime reports it. */
-export type InvokeResult = { ok: true; payload: string } | { ok: false; error: { errorType: string; errorMessage: string; trace?: string[] } }
+export type InvokeResult =
+  | { ok: true; payload: string }
+  | { ok: false; error: { errorType: string; errorMessage: string; trace?: string[] } }
 
 /** One execution environment of a function. */
 export interface Container {
@@ -73,7 +75,12 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
   const invocations: Invocation[] = []
   let running = 0
 
-  function run(fn: LocalFunction, slot: LocalFunction['containers'][number], payload: string, record: Invocation): Promise<InvokeResult> {
+  function run(
+    fn: LocalFunction,
+    slot: LocalFunction['containers'][number],
+    payload: string,
+    record: Invocation,
+  ): Promise<InvokeResult> {
     slot.busy = true
     running++
     const requestId = randomUUID()
@@ -92,9 +99,12 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
         fn.timeoutMs,
       )
     })
-    const work = slot.container
-      .invoke(payload, { requestId, deadline, functionName: fn.name })
-      .catch((err: unknown): InvokeResult => ({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: String(err) } }))
+    const work = slot.container.invoke(payload, { requestId, deadline, functionName: fn.name }).catch(
+      (err: unknown): InvokeResult => ({
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: String(err) },
+      }),
+    )
     // The container stays busy until its invocation has really ended, even past a time-out.
     void work.then(() => {
       slot.busy = false
@@ -131,14 +141,26 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
     const at = parts.indexOf('function')
     const name = at >= 0 ? parts[at + 1]! : parts[0]!
     const fn = functions.get(name)
-    if (fn === undefined) return awsError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:us-east-1:000000000000:function:${name}`)
+    if (fn === undefined)
+      return awsError(
+        res,
+        404,
+        'ResourceNotFoundException',
+        `Function not found: arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+      )
     const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse')
     if (type === 'DryRun') {
       res.writeHead(204).end()
       return
     }
     const limit = type === 'Event' ? ASYNC_LIMIT : SYNC_LIMIT
-    if (body.length > limit) return awsError(res, 413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the Invoke operation`)
+    if (body.length > limit)
+      return awsError(
+        res,
+        413,
+        'RequestTooLargeException',
+        `Request must be smaller than ${limit} bytes for the Invoke operation`,
+      )
     if (fn.throttled) return throttled(res)
     const payload = body.toString('utf8')
     const record: Invocation = { functionName: name, type, payload }
@@ -176,7 +198,13 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
     url: `http://127.0.0.1:${port}`,
     invocations,
     addFunction(name, containers, timeoutMs = 3000) {
-      functions.set(name, { name, timeoutMs, containers: containers.map((container) => ({ container, busy: false })), queue: [], throttled: false })
+      functions.set(name, {
+        name,
+        timeoutMs,
+        containers: containers.map((container) => ({ container, busy: false })),
+        queue: [],
+        throttled: false,
+      })
     },
     addContainer(name, container) {
       const fn = functions.get(name)
@@ -203,12 +231,26 @@ export async function startLambdaEndpoint(): Promise<LambdaEndpoint> {
 
 function throttled(res: ServerResponse): void {
   // What Lambda answers when no concurrency is left for the function.
-  awsError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' })
+  awsError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', {
+    Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+  })
 }
 
-function awsError(res: ServerResponse, status: number, type: string, message: string, extra: Record<string, string> = {}): void {
+function awsError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
   const body = JSON.stringify({ Type: 'User', message, ...extra })
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, 'content-length': String(Buffer.byteLength(body)) }).end(body)
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': type,
+      'content-length': String(Buffer.byteLength(body)),
+    })
+    .end(body)
 }
 
 /**

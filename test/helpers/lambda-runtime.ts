@@ -1,5 +1,5 @@
-import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 /*
  * A Lambda runtime for tests, run as a child process by lambda-container.ts: it loads the

@@ -48,7 +48,12 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
   const port = await freePort()
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let log = ''
@@ -86,7 +91,10 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
     close,
     async query(promql) {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)
-      const body = (await res.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
+      const body = (await res.json()) as {
+        status: string
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] }
+      }
       if (body.status !== 'success') throw new Error(`query failed: ${JSON.stringify(body)}`)
       return body.data.result
     },

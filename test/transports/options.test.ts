@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import { readdirSync, readFileSync } from 'node:fs'
+import { expect } from 'chai'
 import { StoaError } from '../../actions/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'

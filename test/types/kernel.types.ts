@@ -57,7 +57,10 @@ export async function checks() {
   assertType<Equal<typeof other, unknown>>(true)
 
   // Actions added with add() and action() join the known types.
-  const more = createStoa().add('role:text,cmd:upper', action({ schema: z.object({ text: z.string() }), handler: (m) => m.text.toUpperCase() }))
+  const more = createStoa().add(
+    'role:text,cmd:upper',
+    action({ schema: z.object({ text: z.string() }), handler: (m) => m.text.toUpperCase() }),
+  )
   const upper = await more.act('role:text,cmd:upper', { text: 'a' })
   assertType<Equal<typeof upper, string>>(true)
   // @ts-expect-error text must be a string

@@ -7,7 +7,11 @@ import { createLambdaTransport, lambdaHandler } from '../../transports/lambda/in
  */
 
 createLambdaTransport({ functionName: 'tally' })
-createLambdaTransport({ functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:tally', region: 'eu-west-1', maxAttempts: 1 })
+createLambdaTransport({
+  functionName: 'arn:aws:lambda:eu-west-1:123456789012:function:tally',
+  region: 'eu-west-1',
+  maxAttempts: 1,
+})
 // @ts-expect-error the function is required
 createLambdaTransport({ region: 'eu-west-1' })
 // @ts-expect-error options are required

@@ -2,10 +2,9 @@
 // compile, so the observability plugins' options are checked by the type system too.
 import { createStoa } from '../../actions/index.js'
 import logs, { createPinoLogger } from '../../plugins/logs/index.js'
-import metrics from '../../plugins/metrics/index.js'
+import metrics, { transportObserver } from '../../plugins/metrics/index.js'
 import tracing from '../../plugins/tracing/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
-import { transportObserver } from '../../plugins/metrics/index.js'
 
 export function observabilityOptions(): void {
   const stoa = createStoa({ logger: createPinoLogger({ level: 'warn', secrets: ['apiKey'] }) })

@@ -1,6 +1,14 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
-import { StoaError, Sweeper, assertEventName, assertTaskName, errorReply, taskService, toStoaError } from '../../actions/transport.js'
+import {
+  assertEventName,
+  assertTaskName,
+  errorReply,
+  StoaError,
+  Sweeper,
+  taskService,
+  toStoaError,
+} from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { openChannel, unavailable } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
@@ -134,7 +142,11 @@ export class RpcCaller implements LinkUser {
       // Backpressure: the socket buffer is full, so wait for `drain` before writing more.
       if (this.held.length >= this.options.bufferSize) {
         this.waiting.delete(id)
-        return resolve(errorReply(new StoaError('OVERLOADED', `${this.options.bufferSize} requests already wait for the socket to drain`)))
+        return resolve(
+          errorReply(
+            new StoaError('OVERLOADED', `${this.options.bufferSize} requests already wait for the socket to drain`),
+          ),
+        )
       }
       this.held.push(write)
     })
@@ -226,13 +238,20 @@ export class Sender implements LinkUser {
 }
 
 /** The client a transport hands to the kernel. */
-export function createClient(rpc: RpcCaller | undefined, sender: Sender, target: string | undefined, rpcQueue: (service: string) => string): TransportClient {
+export function createClient(
+  rpc: RpcCaller | undefined,
+  sender: Sender,
+  target: string | undefined,
+  rpcQueue: (service: string) => string,
+): TransportClient {
   const queue = target === undefined ? undefined : rpcQueue(target)
   return {
     deliver(e) {
       if (e.kind !== 'act') return sender.deliver(e)
       if (rpc === undefined || queue === undefined) {
-        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'this amqp client has no target service for acts')))
+        return Promise.resolve(
+          errorReply(new StoaError('NOT_FOUND', 'this amqp client has no target service for acts')),
+        )
       }
       return rpc.call('', queue, e)
     },

@@ -59,7 +59,8 @@ export class Link {
   health(): { ready: true } | { ready: false; reason: string } {
     if (this.state === 'closed') return { ready: false, reason: 'the amqp transport is closed' }
     if (this.state !== 'up') return { ready: false, reason: 'the broker connection is down' }
-    if (this.blockedBy !== undefined) return { ready: false, reason: `the broker blocked the connection: ${this.blockedBy}` }
+    if (this.blockedBy !== undefined)
+      return { ready: false, reason: `the broker blocked the connection: ${this.blockedBy}` }
     return { ready: true }
   }
 
@@ -171,7 +172,10 @@ export class Link {
       throw new StoaError('CLOSED', 'the amqp transport is closed')
     }
     if (!coalesceWrites(model)) {
-      this.settings.log.warn({}, 'amqp: this amqplib version lacks the internals write coalescing uses; frames are written one by one')
+      this.settings.log.warn(
+        {},
+        'amqp: this amqplib version lacks the internals write coalescing uses; frames are written one by one',
+      )
     }
     model.on('error', (err: Error) => this.settings.log.warn({ err: describe(err) }, 'amqp: connection error'))
     model.on('close', () => this.lost(model))
@@ -336,7 +340,12 @@ export class Publisher implements LinkUser {
         this.inflight.delete(job)
         observer?.confirmed?.(performance.now() - sent, err == null)
         if (id !== undefined && this.returned.delete(id)) {
-          return settle(job, new StoaError('UNAVAILABLE', `nothing receives "${job.key}": its queue does not exist`, { unroutable: job.key }))
+          return settle(
+            job,
+            new StoaError('UNAVAILABLE', `nothing receives "${job.key}": its queue does not exist`, {
+              unroutable: job.key,
+            }),
+          )
         }
         if (err != null) return settle(job, unavailable('the broker did not confirm the publish'))
         settle(job)
@@ -382,7 +391,13 @@ export function coalesceWrites(model: ChannelModel): boolean {
   const c = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection
   const socket = c?.stream as { cork?: () => void; uncork?: () => void } | undefined
   const mux = c?.muxer
-  if (mux === undefined || typeof mux._readIncoming !== 'function' || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return false
+  if (
+    mux === undefined ||
+    typeof mux._readIncoming !== 'function' ||
+    typeof socket?.cork !== 'function' ||
+    typeof socket.uncork !== 'function'
+  )
+    return false
   const drain = (mux._readIncoming as () => void).bind(mux)
   mux._readIncoming = () => {
     socket.cork!()
@@ -419,7 +434,13 @@ function startupError(err: unknown, log: Logger): StoaError {
  * matters (the channel is still the current one, nobody is stopping), the link restarts so
  * every user gets a fresh channel.
  */
-export async function openChannel<C extends Channel>(open: Promise<C>, link: Link, log: Logger, what: string, lost: (ch: C) => boolean): Promise<C> {
+export async function openChannel<C extends Channel>(
+  open: Promise<C>,
+  link: Link,
+  log: Logger,
+  what: string,
+  lost: (ch: C) => boolean,
+): Promise<C> {
   const ch = await open
   ch.on('error', (err: Error) => log.warn({ err: describe(err) }, `amqp: ${what} channel error`))
   ch.on('close', () => {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { StoaError, settleWithin } from '../../actions/transport.js'
-import { RpcCaller, Sender, createClient } from './client.js'
+import { createClient, RpcCaller, Sender } from './client.js'
 import { Link, Publisher } from './connection.js'
 import { Listener } from './listen.js'
-import { SenecaListener, createSenecaClient, senecaCodec, senecaNames } from './seneca-compat.js'
 import type { AmqpOptions } from './options.js'
 import { resolveAmqpOptions } from './options.js'
+import { createSenecaClient, SenecaListener, senecaCodec, senecaNames } from './seneca-compat.js'
 import { backoffDelays, names } from './topology.js'
 
 export type { AmqpObserver, AmqpOptions } from './options.js'
@@ -70,7 +70,9 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
 
     async listen(host: TransportHost, pins: readonly Pattern[]): Promise<void> {
       const { link: l, publisher: p } = connection(host)
-      const listener = opts.seneca ? new SenecaListener(l, host, pins, opts, sn) : new Listener(l, p, host, opts, n, policy)
+      const listener = opts.seneca
+        ? new SenecaListener(l, host, pins, opts, sn)
+        : new Listener(l, p, host, opts, n, policy)
       listeners.push(listener)
       await start(l, p)
       await l.add(listener, RANK.listener)
@@ -85,10 +87,14 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
         return createSenecaClient(caller, sn, pins)
       }
       if (pins.length > 0 && opts.target === undefined) {
-        throw new StoaError('INVALID_OPTIONS', 'amqp transport: option "target" must name the service that answers the pinned acts', {
-          transport: 'amqp',
-          fields: ['target'],
-        })
+        throw new StoaError(
+          'INVALID_OPTIONS',
+          'amqp transport: option "target" must name the service that answers the pinned acts',
+          {
+            transport: 'amqp',
+            fields: ['target'],
+          },
+        )
       }
       if (sender === undefined) {
         sender = new Sender(l, p, opts, n)

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { StoaError, errorReply, settleWithin } from '../../actions/transport.js'
+import { errorReply, StoaError, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
@@ -96,7 +96,11 @@ export class Listener implements LinkUser {
     if (this.inflight.size > 0) {
       const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
       await settleWithin(Promise.allSettled([...this.inflight]), left)
-      if (this.inflight.size > 0) this.host.log.warn({ inflight: this.inflight.size }, 'amqp: closing with deliveries in hand; RabbitMQ will redeliver them')
+      if (this.inflight.size > 0)
+        this.host.log.warn(
+          { inflight: this.inflight.size },
+          'amqp: closing with deliveries in hand; RabbitMQ will redeliver them',
+        )
     }
     const ch = this.ch
     this.ch = undefined
@@ -174,7 +178,13 @@ export class Listener implements LinkUser {
     try {
       if (outcome.do === 'retry') {
         // The copy goes to the delay queue for its backoff step, keyed by the queue it returns to.
-        await this.publisher.publish(this.names.retry, queue, retryCopy(m, outcome.attempt, outcome.delayMs), until, false)
+        await this.publisher.publish(
+          this.names.retry,
+          queue,
+          retryCopy(m, outcome.attempt, outcome.delayMs),
+          until,
+          false,
+        )
         this.options.observer?.retried?.(kind as 'send' | 'emit', outcome.attempt)
       } else {
         const name = incoming.ok ? incoming.envelope.name : undefined
@@ -186,7 +196,8 @@ export class Listener implements LinkUser {
     } catch (err) {
       // The copy is not safely stored: keep the original, which the broker redelivers. A copy
       // with nowhere to go means a delay or dead-letter queue was deleted: declare them again.
-      if (err instanceof StoaError && err.details?.unroutable !== undefined) this.link.restart('a retry or dead-letter queue is missing')
+      if (err instanceof StoaError && err.details?.unroutable !== undefined)
+        this.link.restart('a retry or dead-letter queue is missing')
       return nack(ch, m)
     }
     ack(ch, m)
@@ -201,7 +212,10 @@ export class Listener implements LinkUser {
   private holdBack(ch: Channel, m: ConsumeMessage, error: StoaErrorJSON): void {
     nack(ch, m)
     if (this.stopping || this.holdTimer !== undefined) return
-    const ms = typeof error.details?.retryAfterMs === 'number' ? Math.min(Math.max(error.details.retryAfterMs, 10), 30_000) : 1000
+    const ms =
+      typeof error.details?.retryAfterMs === 'number'
+        ? Math.min(Math.max(error.details.retryAfterMs, 10), 30_000)
+        : 1000
     void this.pause()
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined
@@ -241,7 +255,9 @@ function refused(reply: Reply, host: TransportHost): boolean {
  * act is not held back: its caller waits, and gets `OVERLOADED` at once, as over HTTP.
  */
 function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string' ? reply.error : undefined
+  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
+    ? reply.error
+    : undefined
 }
 
 function ack(ch: Channel, m: ConsumeMessage): void {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoaError, resolveTransportOptions } from '../../actions/transport.js'
+import { resolveTransportOptions, StoaError } from '../../actions/transport.js'
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
 

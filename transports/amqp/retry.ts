@@ -26,12 +26,21 @@ export interface RetryPolicy {
  * latter are poison and go to the dead-letter queue at once, so they never loop. `refused`
  * says the instance turned the work down because it is closing: not a try at all.
  */
-export function decide(error: StoaErrorJSON | undefined, previous: number, policy: RetryPolicy, refused = false): Outcome {
+export function decide(
+  error: StoaErrorJSON | undefined,
+  previous: number,
+  policy: RetryPolicy,
+  refused = false,
+): Outcome {
   if (error === undefined) return { do: 'ack' }
   if (refused) return { do: 'requeue' }
   const made = previous + 1
   if (isRetryable(error.code) && made < policy.attempts) {
-    return { do: 'retry', attempt: made, delayMs: policy.delays[made - 1] ?? policy.delays[policy.delays.length - 1] ?? 0 }
+    return {
+      do: 'retry',
+      attempt: made,
+      delayMs: policy.delays[made - 1] ?? policy.delays[policy.delays.length - 1] ?? 0,
+    }
   }
   return { do: 'dead-letter', error, attempts: made }
 }

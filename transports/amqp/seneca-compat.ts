@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { Envelope, Message, Pattern, Reply, TransportClient, TransportHost } from '../../actions/transport.js'
-import { StoaError, errorReply, isErrorCode, matchesPattern, settleWithin, toStoaError, unwritableResult } from '../../actions/transport.js'
+import {
+  errorReply,
+  isErrorCode,
+  matchesPattern,
+  StoaError,
+  settleWithin,
+  toStoaError,
+  unwritableResult,
+} from '../../actions/transport.js'
 import type { RequestCodec, RpcCaller } from './client.js'
 import type { Link, LinkUser } from './connection.js'
 import { openChannel } from './connection.js'
@@ -65,7 +73,9 @@ function queueSuffix(pins: readonly Pattern[]): string {
       merged.set(k, values)
     }
   }
-  return [...merged].map(([k, values]) => `${k}:${values.length === 1 ? values[0]!.replace(/\*/g, 'any') : values.join('_')}`).join('.')
+  return [...merged]
+    .map(([k, values]) => `${k}:${values.length === 1 ? values[0]!.replace(/\*/g, 'any') : values.join('_')}`)
+    .join('.')
 }
 
 /** The queue arguments seneca-amqp-transport declares a listener queue with; they must match. */
@@ -83,7 +93,15 @@ export function senecaCodec(origin: string): RequestCodec {
       const act: Message = { ...e.msg }
       if (e.meta.deadline !== undefined) act.timeout$ = Math.max(1, e.meta.deadline - now)
       const body = Buffer.from(
-        JSON.stringify({ id: `${e.meta.id}/${e.meta.trace}`, kind: 'act', origin, track: [origin], time: { client_sent: now }, act, sync: true }),
+        JSON.stringify({
+          id: `${e.meta.id}/${e.meta.trace}`,
+          kind: 'act',
+          origin,
+          track: [origin],
+          time: { client_sent: now },
+          act,
+          sync: true,
+        }),
       )
       if (body.length > maxBodyBytes) {
         throw new StoaError('PAYLOAD_TOO_LARGE', `the message is ${body.length} bytes; the limit is ${maxBodyBytes}`)
@@ -109,7 +127,9 @@ export function senecaCodec(origin: string): RequestCodec {
         if (isErrorCode(error.code) && typeof error.message === 'string') {
           return errorReply(StoaError.fromJSON({ code: error.code, message: error.message, details: error.details }))
         }
-        return errorReply(new StoaError('ACTION_FAILED', 'the Seneca action failed', { code: String(error.code ?? 'unknown') }))
+        return errorReply(
+          new StoaError('ACTION_FAILED', 'the Seneca action failed', { code: String(error.code ?? 'unknown') }),
+        )
       }
       return { ok: true, out: data.res }
     },
@@ -126,10 +146,15 @@ export function createSenecaClient(rpc: RpcCaller, n: SenecaNames, pins: readonl
       // the kernel offer it to the service's other clients.
       if (e.kind === 'emit') return Promise.resolve({ ok: true, out: undefined })
       if (e.kind === 'send') {
-        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'the seneca-amqp-transport mode carries acts only, no tasks', { task: e.name })))
+        return Promise.resolve(
+          errorReply(
+            new StoaError('NOT_FOUND', 'the seneca-amqp-transport mode carries acts only, no tasks', { task: e.name }),
+          ),
+        )
       }
       const route = routes.find((r) => matchesPattern(r.pin, e.msg))
-      if (route === undefined) return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'no pin of this client matches the message')))
+      if (route === undefined)
+        return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'no pin of this client matches the message')))
       return rpc.call(n.exchange, route.key, e)
     },
   }
@@ -232,7 +257,15 @@ export class SenecaListener implements LinkUser {
     }
     const now = Date.now()
     const time = { ...(data.time as object | undefined), listen_recv: now, listen_sent: now }
-    const res: Record<string, unknown> = { id: data.id, kind: 'res', origin: data.origin, accept: this.id, track: data.track, time, sync: data.sync ?? true }
+    const res: Record<string, unknown> = {
+      id: data.id,
+      kind: 'res',
+      origin: data.origin,
+      accept: this.id,
+      track: data.track,
+      time,
+      sync: data.sync ?? true,
+    }
     if (reply.ok) res.res = reply.out
     else res.error = { ...reply.error, name: 'StoaError' }
     let body: Buffer
@@ -245,7 +278,10 @@ export class SenecaListener implements LinkUser {
       body = Buffer.from(JSON.stringify(res))
     }
     try {
-      ch.sendToQueue(replyTo, body, { correlationId: m.properties.correlationId as string | undefined, contentType: JSON_TYPE })
+      ch.sendToQueue(replyTo, body, {
+        correlationId: m.properties.correlationId as string | undefined,
+        contentType: JSON_TYPE,
+      })
     } catch {
       return // the channel is gone; the request returns to the queue with it
     }
@@ -270,7 +306,12 @@ export class SenecaListener implements LinkUser {
       return this.host.dispatch({
         kind: 'act',
         msg,
-        meta: { id, trace: slash >= 0 ? id.slice(slash + 1) : id, deadline: timeout === undefined ? undefined : Date.now() + timeout, caller: 'seneca' },
+        meta: {
+          id,
+          trace: slash >= 0 ? id.slice(slash + 1) : id,
+          deadline: timeout === undefined ? undefined : Date.now() + timeout,
+          caller: 'seneca',
+        },
       })
     } catch (err) {
       return Promise.resolve(errorReply(toStoaError(err)))

@@ -85,7 +85,13 @@ export async function declareEvents(ch: Channel, n: Names): Promise<string> {
 }
 
 /** Declares a service's event queue and binds each subscription. */
-export async function declareEventQueue(ch: Channel, n: Names, s: QueueSettings, service: string, subscriptions: readonly string[]): Promise<string> {
+export async function declareEventQueue(
+  ch: Channel,
+  n: Names,
+  s: QueueSettings,
+  service: string,
+  subscriptions: readonly string[],
+): Promise<string> {
   await declareEvents(ch, n)
   const q = n.eventQueue(service)
   await ch.assertQueue(q, workQueue(s))

@@ -1,6 +1,13 @@
 import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
 import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { StoaError, checkTracestate, errorReply, isErrorCode, parseTraceparent, unwritableResult } from '../../actions/transport.js'
+import {
+  checkTracestate,
+  errorReply,
+  isErrorCode,
+  parseTraceparent,
+  StoaError,
+  unwritableResult,
+} from '../../actions/transport.js'
 
 /**
  * The message headers and properties stoa writes and reads. This file is the only one that
@@ -54,7 +61,9 @@ export interface Outgoing {
 }
 
 /** A received request: the envelope, or why it cannot be run (a poison message). */
-export type Incoming = { ok: true; envelope: Envelope; attempt: number } | { ok: false; error: StoaError; attempt: number }
+export type Incoming =
+  | { ok: true; envelope: Envelope; attempt: number }
+  | { ok: false; error: StoaError; attempt: number }
 
 /**
  * Encodes a request (act, task or event). Tasks and events are persistent. Throws
@@ -113,7 +122,9 @@ export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyByte
   const attempt = toInt(h[HEADERS.attempt]) ?? 0
   const fail = (error: StoaError): Incoming => ({ ok: false, error, attempt })
   if (m.content.length > maxBodyBytes) {
-    return fail(new StoaError('PAYLOAD_TOO_LARGE', `the message is ${m.content.length} bytes; the limit is ${maxBodyBytes}`))
+    return fail(
+      new StoaError('PAYLOAD_TOO_LARGE', `the message is ${m.content.length} bytes; the limit is ${maxBodyBytes}`),
+    )
   }
   const type = m.properties.contentType as string | undefined
   if (type !== undefined && type !== JSON_TYPE) {
@@ -150,7 +161,10 @@ export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyByte
   }
   if (kind !== 'act') {
     const name = str(p.type)
-    if (name === undefined) return fail(new StoaError('INVALID_MESSAGE', `a ${kind === 'send' ? 'task' : 'event'} needs its name in the type property`))
+    if (name === undefined)
+      return fail(
+        new StoaError('INVALID_MESSAGE', `a ${kind === 'send' ? 'task' : 'event'} needs its name in the type property`),
+      )
     envelope.name = name
   }
   return { ok: true, envelope, attempt }
@@ -203,7 +217,12 @@ export function deadLetterCopy(m: ConsumeMessage, error: StoaErrorJSON, attempts
 }
 
 /** The error carried by a dead letter's headers. */
-export function deadLetterReason(headers: Record<string, unknown> | undefined): { code: string; message: string; attempts: number; queue: string } {
+export function deadLetterReason(headers: Record<string, unknown> | undefined): {
+  code: string
+  message: string
+  attempts: number
+  queue: string
+} {
   const h = headers ?? {}
   const code = str(h[HEADERS.errorCode])
   return {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
+import { Pool } from 'undici'
 import type { Envelope, Reply, TransportClient } from '../../actions/transport.js'
 import type { ResolvedHttpOptions } from './options.js'
 import { isSenecaResponse, senecaReply, senecaRequestHeaders } from './seneca-compat.js'
@@ -62,8 +62,17 @@ class PendingRequest implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const chunks = this.chunks
-    const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
-    this.finish(this.headers !== undefined && isSenecaResponse(this.headers) ? senecaReply(this.status, text) : replyOf(this.status, text))
+    const text =
+      chunks.length === 0
+        ? ''
+        : chunks.length === 1
+          ? chunks[0]!.toString('utf8')
+          : Buffer.concat(chunks).toString('utf8')
+    this.finish(
+      this.headers !== undefined && isSenecaResponse(this.headers)
+        ? senecaReply(this.status, text)
+        : replyOf(this.status, text),
+    )
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
@@ -128,10 +137,18 @@ export function createClient(url: string, settings: ResolvedHttpOptions): HttpCl
       sweeper.unref()
     }
     try {
-      pool.dispatch({ origin: target.origin, path, method: 'POST', headers: headers as Record<string, string>, body }, request)
+      pool.dispatch(
+        { origin: target.origin, path, method: 'POST', headers: headers as Record<string, string>, body },
+        request,
+      )
     } catch (err) {
       // undici refuses a request it cannot send (a closed pool, a header it rejects) by throwing.
-      request.finish(failure('UNAVAILABLE', shared.closed ? 'the http transport is closed' : `cannot send to ${target.host}: ${(err as Error).message}`))
+      request.finish(
+        failure(
+          'UNAVAILABLE',
+          shared.closed ? 'the http transport is closed' : `cannot send to ${target.host}: ${(err as Error).message}`,
+        ),
+      )
     }
   }
 

@@ -45,13 +45,20 @@ export function createHttpTransport(options?: HttpOptions): HttpTransport {
     name: 'http',
     address: () => listener?.url,
     async listen(host: TransportHost) {
-      if (starting) throw new StoaError('INVALID_PLUGIN', 'this http transport is already listening; create one per listening instance')
+      if (starting)
+        throw new StoaError(
+          'INVALID_PLUGIN',
+          'this http transport is already listening; create one per listening instance',
+        )
       starting = true
       listener = await startListener(host, settings)
     },
     async client(): Promise<TransportClient> {
       if (settings.url === undefined) {
-        throw new StoaError('INVALID_OPTIONS', 'http transport: option "url" is required to call through it', { transport: 'http', fields: ['url'] })
+        throw new StoaError('INVALID_OPTIONS', 'http transport: option "url" is required to call through it', {
+          transport: 'http',
+          fields: ['url'],
+        })
       }
       const client = createClient(settings.url, settings)
       clients.push(client)

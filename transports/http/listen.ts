@@ -66,13 +66,23 @@ interface ListenerState {
   stopping: boolean
 }
 
-function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: ListenerState, req: IncomingMessage, res: ServerResponse): void {
+function onRequest(
+  host: TransportHost,
+  settings: ResolvedHttpOptions,
+  state: ListenerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   // The caller's time budget runs from here: reading the body is part of the call's time.
   const arrived = Date.now()
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
-  if (path !== settings.path && (req.method === 'GET' || req.method === 'HEAD') && (path === ALIVE_PATH || path === READY_PATH)) {
+  if (
+    path !== settings.path &&
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    (path === ALIVE_PATH || path === READY_PATH)
+  ) {
     probe(host, req, res, path === READY_PATH)
     return
   }
@@ -82,7 +92,10 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: Li
     return
   }
   if (path !== settings.path) {
-    answerError(res, { code: 'NOT_FOUND', message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}` })
+    answerError(res, {
+      code: 'NOT_FOUND',
+      message: `no listener at ${q < 0 ? url : url.slice(0, q)}; post to ${settings.path}`,
+    })
     return
   }
   if (req.method !== 'POST') {
@@ -116,14 +129,26 @@ function onRequest(host: TransportHost, settings: ResolvedHttpOptions, state: Li
   })
   req.on('end', () => {
     if (refused) return
-    const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
+    const text =
+      chunks.length === 0
+        ? ''
+        : chunks.length === 1
+          ? chunks[0]!.toString('utf8')
+          : Buffer.concat(chunks).toString('utf8')
     handle(host, state, req, res, text, arrived)
   })
   // A client that goes away mid-body leaves nothing to answer.
   req.on('error', () => res.destroy())
 }
 
-function handle(host: TransportHost, state: ListenerState, req: IncomingMessage, res: ServerResponse, text: string, arrived: number): void {
+function handle(
+  host: TransportHost,
+  state: ListenerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  text: string,
+  arrived: number,
+): void {
   const seneca = !isStoaRequest(req.headers) && isSenecaRequest(req.headers)
   let e: Envelope
   try {
@@ -150,7 +175,14 @@ function handle(host: TransportHost, state: ListenerState, req: IncomingMessage,
   })
 }
 
-function answer(res: ServerResponse, req: IncomingMessage, service: string, seneca: boolean, e: Envelope, reply: Reply): void {
+function answer(
+  res: ServerResponse,
+  req: IncomingMessage,
+  service: string,
+  seneca: boolean,
+  e: Envelope,
+  reply: Reply,
+): void {
   if (seneca) answerSeneca(res, req, service, reply)
   else {
     const out = replyResponse(e, reply)
@@ -167,7 +199,11 @@ function probe(host: TransportHost, req: IncomingMessage, res: ServerResponse, r
   const answer = (status: number, out: unknown): void => {
     if (res.destroyed) return
     const body = JSON.stringify(out)
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    })
     res.end(req.method === 'HEAD' ? undefined : body)
   }
   if (!ready) {

@@ -6,7 +6,9 @@ import { resolveTransportOptions } from '../../actions/transport.js'
  * PEM text (`-----BEGIN ...` blocks), as a string or as the Buffer a file read gives. A file
  * name passed by mistake is refused here rather than as an obscure OpenSSL error at listen.
  */
-const pem = z.union([z.string(), z.instanceof(Buffer)]).refine((v) => v.includes('-----BEGIN '), 'must be PEM text (-----BEGIN ...), not a file name')
+const pem = z
+  .union([z.string(), z.instanceof(Buffer)])
+  .refine((v) => v.includes('-----BEGIN '), 'must be PEM text (-----BEGIN ...), not a file name')
 
 /** Options of the HTTP transport: where the listener listens, and where the client calls. */
 export const httpOptions = z
@@ -51,7 +53,10 @@ export const httpOptions = z
     endpoints: z
       .record(
         z.string().startsWith('/'),
-        z.custom<(req: IncomingMessage, res: ServerResponse) => void>((v) => typeof v === 'function', 'must be a (req, res) handler'),
+        z.custom<(req: IncomingMessage, res: ServerResponse) => void>(
+          (v) => typeof v === 'function',
+          'must be a (req, res) handler',
+        ),
       )
       .default({}),
   })

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Envelope, EnvelopeMeta, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
 import { isErrorCode } from '../../actions/transport.js'
 import { bearer, failure } from './wire.js'
@@ -109,7 +109,8 @@ export function senecaReply(status: number, body: string): Reply {
   const orig = object(err.orig)
   const details = object(err.details)
   if (orig !== undefined && isErrorCode(orig.code)) {
-    const message = typeof details?.message === 'string' ? details.message : String(err.message ?? 'remote action failed')
+    const message =
+      typeof details?.message === 'string' ? details.message : String(err.message ?? 'remote action failed')
     const extra = object(orig.details)
     return failure(orig.code, message, extra)
   }

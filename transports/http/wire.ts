@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { ERRORS, StoaError, checkTracestate, parseTraceparent, retryAfter } from '../../actions/transport.js'
+import { checkTracestate, ERRORS, parseTraceparent, retryAfter, StoaError } from '../../actions/transport.js'
 
 /*
  * The HTTP transport's wire format. This file is the only one that knows it (Seneca's own
@@ -130,7 +130,10 @@ export function bearer(value: string | undefined): string | undefined {
 }
 
 /** Status, headers and body of the answer to a stoa request. */
-export function replyResponse(e: Envelope, reply: Reply): { status: number; headers: OutgoingHttpHeaders; body: string } {
+export function replyResponse(
+  e: Envelope,
+  reply: Reply,
+): { status: number; headers: OutgoingHttpHeaders; body: string } {
   if (reply.ok) {
     const body = e.kind !== 'act' || reply.out === undefined ? '' : JSON.stringify(reply.out)
     const status = e.kind === 'act' ? 200 : 202

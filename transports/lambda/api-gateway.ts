@@ -55,7 +55,12 @@ export const apiGatewayV1Processor: EventProcessor<V1Event> = {
     const rc = e.requestContext as Record<string, unknown> | undefined
     // An ALB event looks alike but has requestContext.elb and wants another answer shape.
     return (
-      typeof e.httpMethod === 'string' && typeof e.path === 'string' && rc !== null && typeof rc === 'object' && rc.elb === undefined && e.version !== '2.0'
+      typeof e.httpMethod === 'string' &&
+      typeof e.path === 'string' &&
+      rc !== null &&
+      typeof rc === 'object' &&
+      rc.elb === undefined &&
+      e.version !== '2.0'
     )
   },
   handle(event, context, rt) {
@@ -149,19 +154,30 @@ function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: Http
     // Express middleware (authentication, often) cannot run here: answering without it could
     // skip a check, so the route fails instead.
     return Promise.resolve(
-      errorResponse(new StoaError('ACTION_FAILED', `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`)),
+      errorResponse(
+        new StoaError(
+          'ACTION_FAILED',
+          `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`,
+        ),
+      ),
     )
   }
   if (route.secure !== undefined) {
     // seneca-web's secure routes need req.user, set by express middleware: never there on Lambda.
     return Promise.resolve(
-      route.secure.fail !== undefined ? found(route.secure.fail) : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')),
+      route.secure.fail !== undefined
+        ? found(route.secure.fail)
+        : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')),
     )
   }
   let body: Record<string, unknown> | undefined
   if (req.body !== undefined && req.body !== null && req.body !== '') {
     try {
-      body = parseJsonBody(req.headers['content-type'], req.base64 ? Buffer.from(req.body, 'base64') : req.body, route.maxBodyBytes)
+      body = parseJsonBody(
+        req.headers['content-type'],
+        req.base64 ? Buffer.from(req.body, 'base64') : req.body,
+        route.maxBodyBytes,
+      )
     } catch (err) {
       return Promise.resolve(errorResponse(err))
     }
@@ -170,7 +186,10 @@ function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: Http
   // shared and frozen: a copy carries the call's limit (a copy rather than an object on top
   // of it: handleWebRequest reads every field, and own fields read faster).
   const budget = budgetMs(lambdaDeadline(context, now, rt.settings.marginMs), now)
-  const served = budget === undefined || (route.timeoutMs !== undefined && route.timeoutMs <= budget) ? route : { ...route, timeoutMs: budget }
+  const served =
+    budget === undefined || (route.timeoutMs !== undefined && route.timeoutMs <= budget)
+      ? route
+      : { ...route, timeoutMs: budget }
   const answer = handleWebRequest(rt.stoa, served, { params, query: req.query, body, headers: req.headers })
   if (route.redirect === undefined && req.method !== 'HEAD') return answer
   return answer.then((res) => {
@@ -190,7 +209,8 @@ function v1Query(event: V1Event): Record<string, unknown> {
   const query: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   const multi = event.multiValueQueryStringParameters
   if (multi !== null && multi !== undefined) {
-    for (const [k, v] of Object.entries(multi)) if (v !== undefined && v.length > 0) query[k] = v.length === 1 ? v[0] : [...v]
+    for (const [k, v] of Object.entries(multi))
+      if (v !== undefined && v.length > 0) query[k] = v.length === 1 ? v[0] : [...v]
     return query
   }
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v
@@ -209,7 +229,8 @@ function v1Headers(event: V1Event): Record<string, string> {
     }
     return headers
   }
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value
+  for (const [name, value] of Object.entries(event.headers ?? {}))
+    if (value !== undefined) headers[name.toLowerCase()] = value
   return headers
 }
 
@@ -220,6 +241,7 @@ function v1Headers(event: V1Event): Record<string, string> {
 function v2Path(event: V2Event): string {
   const stage = event.requestContext.stage
   const path = event.rawPath
-  if (stage !== undefined && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) return path.slice(stage.length + 1) || '/'
+  if (stage !== undefined && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`)))
+    return path.slice(stage.length + 1) || '/'
   return path
 }

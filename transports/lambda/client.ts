@@ -35,7 +35,10 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
   } catch {
     // Otherwise every invocation would fail later with the SDK's "Region is missing".
     lambda.destroy()
-    throw new StoaError('INVALID_OPTIONS', 'lambda transport: no AWS region: set option "region", or AWS_REGION', { transport: 'lambda', fields: ['region'] })
+    throw new StoaError('INVALID_OPTIONS', 'lambda transport: no AWS region: set option "region", or AWS_REGION', {
+      transport: 'lambda',
+      fields: ['region'],
+    })
   }
   const target = settings.functionName
   const inFlight = new Set<AbortController>()
@@ -47,7 +50,10 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
     inFlight.add(abort)
     // The kernel answers TIMEOUT to the caller at the deadline; aborting the request then
     // frees its connection instead of waiting for a function that is still running.
-    const timer = e.meta.deadline === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(0, e.meta.deadline - Date.now()))
+    const timer =
+      e.meta.deadline === undefined
+        ? undefined
+        : setTimeout(() => abort.abort(), Math.max(0, e.meta.deadline - Date.now()))
     try {
       const out = await lambda.send(
         new sdk.InvokeCommand({
@@ -61,7 +67,10 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
       if (!sync)
         return out.StatusCode === 202
           ? { ok: true, out: undefined }
-          : failure('UNAVAILABLE', `Lambda did not accept the ${e.kind === 'send' ? 'task' : 'event'} (status ${String(out.StatusCode)})`)
+          : failure(
+              'UNAVAILABLE',
+              `Lambda did not accept the ${e.kind === 'send' ? 'task' : 'event'} (status ${String(out.StatusCode)})`,
+            )
       const text = out.Payload === undefined ? '' : Buffer.from(out.Payload).toString('utf8')
       return decodeReply(text, out.FunctionError)
     } catch (err) {
@@ -80,8 +89,17 @@ export async function createClient(settings: ResolvedLambdaOptions): Promise<Lam
       if (e.meta.deadline !== undefined && e.meta.deadline <= Date.now()) {
         return Promise.resolve(failure('TIMEOUT', 'the deadline passed before the function was invoked'))
       }
-      if (e.kind === 'send' && settings.service !== undefined && e.name !== undefined && taskService(e.name) !== settings.service) {
-        return Promise.resolve(failure('NOT_FOUND', `function ${target} runs service "${settings.service}", not "${taskService(e.name)}"`, { task: e.name }))
+      if (
+        e.kind === 'send' &&
+        settings.service !== undefined &&
+        e.name !== undefined &&
+        taskService(e.name) !== settings.service
+      ) {
+        return Promise.resolve(
+          failure('NOT_FOUND', `function ${target} runs service "${settings.service}", not "${taskService(e.name)}"`, {
+            task: e.name,
+          }),
+        )
       }
       let payload: string
       try {
@@ -134,7 +152,9 @@ export function sdkFailure(err: SdkError, target: string): Reply {
     default:
       return failure(
         'UNAVAILABLE',
-        status === undefined ? `cannot reach Lambda to invoke ${target}` : `Lambda answered ${status} (${name}) for ${target}`,
+        status === undefined
+          ? `cannot reach Lambda to invoke ${target}`
+          : `Lambda answered ${status} (${name}) for ${target}`,
         details,
       )
   }

@@ -47,17 +47,28 @@ export const directProcessor: EventProcessor<Record<string, unknown>> = {
         e = decodeRequest(event, arrived, limit)
       } catch (err) {
         const error = toStoaError(err).toJSON()
-        rt.log.error({ code: error.code, reason: error.message, requestId: context?.awsRequestId }, 'malformed stoa payload')
+        rt.log.error(
+          { code: error.code, reason: error.message, requestId: context?.awsRequestId },
+          'malformed stoa payload',
+        )
         // A task or event that cannot be read must fail, so that it reaches the dead-letter
         // queue; an act's caller waits for a reply.
-        if (event.stoa !== null && typeof event.stoa === 'object' && (event.stoa as { kind?: unknown }).kind !== 'act') throw thrownError(error)
+        if (event.stoa !== null && typeof event.stoa === 'object' && (event.stoa as { kind?: unknown }).kind !== 'act')
+          throw thrownError(error)
         return encodeReply({ ok: false, error })
       }
       const reply = await rt.host.dispatch(e)
       if (e.kind === 'act') return encodeReply(sendable(reply, rt, e))
       if (reply.ok) return encodeReply(reply)
       rt.log.error(
-        { id: e.meta.id, trace: e.meta.trace, kind: e.kind, name: e.name, code: reply.error.code, reason: reply.error.message },
+        {
+          id: e.meta.id,
+          trace: e.meta.trace,
+          kind: e.kind,
+          name: e.name,
+          code: reply.error.code,
+          reason: reply.error.message,
+        },
         'task or event failed; Lambda will retry it',
       )
       throw thrownError(reply.error)
@@ -78,7 +89,13 @@ export const directProcessor: EventProcessor<Record<string, unknown>> = {
  * `Function.ResponseSizeTooLarge` with the action's work lost.
  */
 function sendable(reply: Reply, rt: HandlerRuntime, e: Envelope): Reply {
-  if (!reply.ok || reply.out === undefined || reply.out === null || (typeof reply.out !== 'object' && typeof reply.out !== 'string')) return reply
+  if (
+    !reply.ok ||
+    reply.out === undefined ||
+    reply.out === null ||
+    (typeof reply.out !== 'object' && typeof reply.out !== 'string')
+  )
+    return reply
   let bytes: number
   try {
     bytes = Buffer.byteLength(typeof reply.out === 'string' ? reply.out : JSON.stringify(reply.out))
@@ -87,5 +104,7 @@ function sendable(reply: Reply, rt: HandlerRuntime, e: Envelope): Reply {
     return { ok: false, error: unwritableResult(err).toJSON() }
   }
   const max = rt.settings.maxResponseBytes
-  return bytes > max ? failure('PAYLOAD_TOO_LARGE', `the result is ${bytes} bytes; Lambda returns at most ${max}`, { bytes, limit: max }) : reply
+  return bytes > max
+    ? failure('PAYLOAD_TOO_LARGE', `the result is ${bytes} bytes; Lambda returns at most ${max}`, { bytes, limit: max })
+    : reply
 }

@@ -31,8 +31,12 @@ export const eventBridgeProcessor: EventProcessor<BridgeEvent> = {
     try {
       assertSubscribed(rt.host, name)
       const detail = event.detail ?? {}
-      if (typeof detail !== 'object' || Array.isArray(detail)) throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
-      const id = typeof event.id === 'string' && /^[\w.:/@*-]{1,200}$/.test(event.id) ? event.id : (context?.awsRequestId ?? 'eventbridge')
+      if (typeof detail !== 'object' || Array.isArray(detail))
+        throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
+      const id =
+        typeof event.id === 'string' && /^[\w.:/@*-]{1,200}$/.test(event.id)
+          ? event.id
+          : (context?.awsRequestId ?? 'eventbridge')
       const e: Envelope = { kind: 'emit', name, msg: detail as Message, meta: { id, trace: id, caller: 'eventbridge' } }
       const limit = lambdaDeadline(context, arrived, rt.settings.marginMs)
       if (limit !== undefined) e.meta.deadline = limit
@@ -41,7 +45,10 @@ export const eventBridgeProcessor: EventProcessor<BridgeEvent> = {
       return undefined
     } catch (err) {
       const error = err instanceof StoaError ? err : new StoaError('ACTION_FAILED', 'the event could not be delivered')
-      rt.log.error({ detailType, source: event.source, event: name, code: error.code, reason: error.message }, 'EventBridge event failed; Lambda will retry it')
+      rt.log.error(
+        { detailType, source: event.source, event: name, code: error.code, reason: error.message },
+        'EventBridge event failed; Lambda will retry it',
+      )
       throw error.message.startsWith(`${error.code}: `) ? error : thrownError(error.toJSON())
     }
   },

@@ -25,7 +25,13 @@ export interface LambdaHandler {
  * The shapes a handler serves, most specific first: each test is cheap and looks at keys only
  * the AWS service that sends the event sets. A plain message comes last.
  */
-const PROCESSORS: readonly EventProcessor[] = [sqsProcessor, apiGatewayV2Processor, apiGatewayV1Processor, eventBridgeProcessor, directProcessor]
+const PROCESSORS: readonly EventProcessor[] = [
+  sqsProcessor,
+  apiGatewayV2Processor,
+  apiGatewayV1Processor,
+  eventBridgeProcessor,
+  directProcessor,
+]
 
 /**
  * Tells which shape an event has: the processor that serves it, or undefined for an event this
@@ -73,7 +79,10 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
     const routes = await webRoutes(stoa)
     for (const r of routes) {
       if (r.middleware !== undefined && r.middleware.length > 0) {
-        stoa.log.warn({ route: `${r.method} ${r.path}` }, 'this route runs express middleware, which does not run on Lambda: it will answer 500')
+        stoa.log.warn(
+          { route: `${r.method} ${r.path}` },
+          'this route runs express middleware, which does not run on Lambda: it will answer 500',
+        )
       }
     }
     const find = createMatcher(routes)
@@ -86,7 +95,9 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
   const started = (): Promise<HandlerRuntime> =>
     starting.catch((err: unknown) => {
       // The function answers every invocation with this failure until Lambda replaces it.
-      throw thrownError(err instanceof StoaError ? err.toJSON() : { code: 'UNAVAILABLE', message: 'the service failed to start' })
+      throw thrownError(
+        err instanceof StoaError ? err.toJSON() : { code: 'UNAVAILABLE', message: 'the service failed to start' },
+      )
     })
 
   const serve = (rt: HandlerRuntime, event: unknown, context: LambdaContext | undefined): Promise<unknown> => {
@@ -110,7 +121,9 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
   }
   // Once started, an invocation goes straight to its processor: no await on the hot path.
   const handler = ((event: unknown, context?: LambdaContext): Promise<unknown> =>
-    runtime !== undefined ? serve(runtime, event, context) : started().then((rt) => serve(rt, event, context))) as LambdaHandler
+    runtime !== undefined
+      ? serve(runtime, event, context)
+      : started().then((rt) => serve(rt, event, context))) as LambdaHandler
   Object.defineProperty(handler, 'stoa', { value: stoa, enumerable: true })
   Object.defineProperty(handler, 'ready', { value: () => started().then(() => undefined), enumerable: true })
   return handler
@@ -122,5 +135,7 @@ function describe(event: unknown): string {
   if (Array.isArray(event)) return 'an array'
   if (typeof event !== 'object') return `a ${typeof event}`
   const keys = Object.keys(event)
-  return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}`
+  return keys.length === 0
+    ? 'an empty object'
+    : `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}`
 }

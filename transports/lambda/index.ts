@@ -10,8 +10,8 @@ import { createClient } from './client.js'
 import type { LambdaOptions } from './options.js'
 import { resolveLambdaOptions } from './options.js'
 
-export { lambdaHandler } from './handler.js'
 export type { LambdaHandler } from './handler.js'
+export { lambdaHandler } from './handler.js'
 export type { LambdaHandlerOptions, LambdaOptions } from './options.js'
 export type { LambdaContext } from './processor.js'
 

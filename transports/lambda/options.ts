@@ -99,7 +99,10 @@ export function lambdaEnv(env: NodeJS.ProcessEnv = process.env): { region?: stri
 }
 
 /** Validates client options, filling region and endpoint from the environment when absent. */
-export function resolveLambdaOptions(input: LambdaOptions, env: NodeJS.ProcessEnv = process.env): ResolvedLambdaOptions {
+export function resolveLambdaOptions(
+  input: LambdaOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedLambdaOptions {
   const fallback = lambdaEnv(env)
   const given: Partial<LambdaOptions> = input ?? {}
   const merged = { ...given }

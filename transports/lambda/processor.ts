@@ -1,6 +1,6 @@
 import type { Stoa } from '../../actions/index.js'
 import type { Logger, TransportHost } from '../../actions/transport.js'
-import { StoaError, assertEventName, matchesSubscription } from '../../actions/transport.js'
+import { assertEventName, matchesSubscription, StoaError } from '../../actions/transport.js'
 import type { Match, ServedRoute } from '../../plugins/web/index.js'
 import type { ResolvedLambdaHandlerOptions } from './options.js'
 

@@ -24,7 +24,12 @@ import { decodeRequest, isDirectRequest } from './wire.js'
  */
 
 /** The message attributes stoa reads on an SQS record. */
-export const SQS_ATTRIBUTES = { task: 'stoa-task', event: 'stoa-event', trace: 'stoa-trace', token: 'stoa-token' } as const
+export const SQS_ATTRIBUTES = {
+  task: 'stoa-task',
+  event: 'stoa-event',
+  trace: 'stoa-trace',
+  token: 'stoa-token',
+} as const
 
 /** The parts of an SQS record read here. */
 interface SqsRecord {
@@ -43,7 +48,11 @@ export const sqsProcessor: EventProcessor<SqsEvent> = {
   kind: 'sqs',
   matches(e) {
     const records = e.Records
-    return Array.isArray(records) && records.length > 0 && (records[0] as { eventSource?: unknown } | null)?.eventSource === 'aws:sqs'
+    return (
+      Array.isArray(records) &&
+      records.length > 0 &&
+      (records[0] as { eventSource?: unknown } | null)?.eventSource === 'aws:sqs'
+    )
   },
   async handle(event, context, rt) {
     const arrived = Date.now()
@@ -70,7 +79,12 @@ export const sqsProcessor: EventProcessor<SqsEvent> = {
 }
 
 /** Runs one record; resolves with whether it succeeded, logging why not. Never rejects. */
-async function runRecord(record: SqsRecord, arrived: number, limit: number | undefined, rt: HandlerRuntime): Promise<boolean> {
+async function runRecord(
+  record: SqsRecord,
+  arrived: number,
+  limit: number | undefined,
+  rt: HandlerRuntime,
+): Promise<boolean> {
   let reply: Reply
   let e: Envelope | undefined
   try {
@@ -82,14 +96,25 @@ async function runRecord(record: SqsRecord, arrived: number, limit: number | und
   }
   if (reply.ok) return true
   rt.log.error(
-    { messageId: record.messageId, name: e?.name, trace: e?.meta.trace, code: reply.error.code, reason: reply.error.message },
+    {
+      messageId: record.messageId,
+      name: e?.name,
+      trace: e?.meta.trace,
+      code: reply.error.code,
+      reason: reply.error.message,
+    },
     'SQS record failed; it returns to the queue',
   )
   return false
 }
 
 /** The envelope a record carries. Throws `INVALID_MESSAGE` / `INVALID_JSON` for one it cannot read. */
-export function recordEnvelope(record: SqsRecord, arrived: number, limit: number | undefined, events: Readonly<Record<string, string>> = {}): Envelope {
+export function recordEnvelope(
+  record: SqsRecord,
+  arrived: number,
+  limit: number | undefined,
+  events: Readonly<Record<string, string>> = {},
+): Envelope {
   const attrs = record.messageAttributes ?? {}
   const attr = (name: string): string | undefined => {
     const v = attrs[name]?.stringValue
@@ -106,7 +131,8 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
   if (task === undefined && event === undefined) {
     if (isDirectRequest(body)) {
       const e = decodeRequest(body, arrived, limit)
-      if (e.kind === 'act') throw new StoaError('INVALID_MESSAGE', 'an act cannot travel over SQS: nobody waits for its reply')
+      if (e.kind === 'act')
+        throw new StoaError('INVALID_MESSAGE', 'an act cannot travel over SQS: nobody waits for its reply')
       return e
     }
     // An EventBridge rule with an SQS target puts the whole event in the body: read it as the
@@ -116,15 +142,27 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
       const name = Object.hasOwn(events, detailType) ? events[detailType]! : detailType
       if (body.detail === null || typeof body.detail !== 'object' || Array.isArray(body.detail))
         throw new StoaError('INVALID_MESSAGE', 'the EventBridge detail must be a JSON object')
-      const e: Envelope = { kind: 'emit', name, msg: body.detail as Message, meta: { id: record.messageId, trace: record.messageId, caller: 'eventbridge' } }
+      const e: Envelope = {
+        kind: 'emit',
+        name,
+        msg: body.detail as Message,
+        meta: { id: record.messageId, trace: record.messageId, caller: 'eventbridge' },
+      }
       if (limit !== undefined) e.meta.deadline = limit
       return e
     }
-    throw new StoaError('INVALID_MESSAGE', `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute`)
+    throw new StoaError(
+      'INVALID_MESSAGE',
+      `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute`,
+    )
   }
   if (task !== undefined && event !== undefined)
-    throw new StoaError('INVALID_MESSAGE', `the SQS message has both ${SQS_ATTRIBUTES.task} and ${SQS_ATTRIBUTES.event}`)
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new StoaError('INVALID_MESSAGE', 'the SQS message body must be a JSON object')
+    throw new StoaError(
+      'INVALID_MESSAGE',
+      `the SQS message has both ${SQS_ATTRIBUTES.task} and ${SQS_ATTRIBUTES.event}`,
+    )
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new StoaError('INVALID_MESSAGE', 'the SQS message body must be a JSON object')
   const trace = attr(SQS_ATTRIBUTES.trace) ?? record.messageId
   const e: Envelope = {
     kind: task !== undefined ? 'send' : 'emit',
@@ -140,5 +178,11 @@ export function recordEnvelope(record: SqsRecord, arrived: number, limit: number
 
 function isBridgeEvent(body: unknown): body is { 'detail-type': string; source: string; detail: unknown } {
   const b = body as Record<string, unknown> | null
-  return b !== null && typeof b === 'object' && typeof b['detail-type'] === 'string' && typeof b.source === 'string' && Object.hasOwn(b, 'detail')
+  return (
+    b !== null &&
+    typeof b === 'object' &&
+    typeof b['detail-type'] === 'string' &&
+    typeof b.source === 'string' &&
+    Object.hasOwn(b, 'detail')
+  )
 }

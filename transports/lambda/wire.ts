@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { StoaError, checkTracestate, isErrorCode, parseTraceparent } from '../../actions/transport.js'
+import { checkTracestate, isErrorCode, parseTraceparent, StoaError } from '../../actions/transport.js'
 
 /*
  * The payload of a direct invocation between stoa's Lambda client and `lambdaHandler`. This
@@ -62,7 +62,9 @@ export interface DirectRequest {
 }
 
 /** The reply payload of a direct invocation. */
-export type DirectReply = ({ stoa: number } & { ok: true; out: unknown }) | ({ stoa: number } & { ok: false; error: StoaErrorJSON })
+export type DirectReply =
+  | ({ stoa: number } & { ok: true; out: unknown })
+  | ({ stoa: number } & { ok: false; error: StoaErrorJSON })
 
 /**
  * Writes an envelope as a request payload. The deadline goes as the time left at `now`,
@@ -86,7 +88,12 @@ export function encodeRequest(e: Envelope, now = Date.now()): string {
 
 /** Whether an event is a direct stoa request (it may still be malformed: {@link decodeRequest} says). */
 export function isDirectRequest(event: unknown): event is DirectRequest {
-  return event !== null && typeof event === 'object' && !Array.isArray(event) && typeof (event as { stoa?: unknown }).stoa === 'object'
+  return (
+    event !== null &&
+    typeof event === 'object' &&
+    !Array.isArray(event) &&
+    typeof (event as { stoa?: unknown }).stoa === 'object'
+  )
 }
 
 /**
@@ -113,13 +120,15 @@ export function decodeRequest(event: DirectRequest, arrived: number, limit: numb
   meta.trace = plain(head.trace, 'stoa.trace') ?? parent?.traceId ?? meta.id
   let deadline = limit
   if (head.timeoutMs !== undefined) {
-    if (!Number.isSafeInteger(head.timeoutMs) || head.timeoutMs < 0) throw bad('stoa.timeoutMs', 'must be a whole number of ms, 0 or more')
+    if (!Number.isSafeInteger(head.timeoutMs) || head.timeoutMs < 0)
+      throw bad('stoa.timeoutMs', 'must be a whole number of ms, 0 or more')
     deadline = Math.min(limit ?? Infinity, arrived + head.timeoutMs)
   }
   if (deadline !== undefined) meta.deadline = deadline
   meta.caller = plain(head.caller, 'stoa.caller') ?? 'lambda'
   if (head.token !== undefined) {
-    if (typeof head.token !== 'string' || head.token.length === 0 || head.token.length > MAX_TOKEN_CHARS) throw bad('stoa.token', 'must be a token string')
+    if (typeof head.token !== 'string' || head.token.length === 0 || head.token.length > MAX_TOKEN_CHARS)
+      throw bad('stoa.token', 'must be a token string')
     meta.token = head.token
   }
   const e: Envelope = { kind: head.kind, msg, meta }
@@ -133,7 +142,9 @@ export function decodeRequest(event: DirectRequest, arrived: number, limit: numb
 
 /** The reply payload for a reply. */
 export function encodeReply(reply: Reply): DirectReply {
-  return reply.ok ? { stoa: WIRE_VERSION, ok: true, out: reply.out } : { stoa: WIRE_VERSION, ok: false, error: reply.error }
+  return reply.ok
+    ? { stoa: WIRE_VERSION, ok: true, out: reply.out }
+    : { stoa: WIRE_VERSION, ok: false, error: reply.error }
 }
 
 /**
@@ -176,7 +187,8 @@ export function functionFailure(value: unknown, functionError: string): Reply {
     if (m !== null && isErrorCode(m[1])) return failure(m[1], m[2]!)
   }
   // Lambda's own answer when a function runs out of time ("Task timed out after 3.00 seconds").
-  if (type === 'Sandbox.Timedout' || /Task timed out after/.test(text)) return failure('TIMEOUT', 'the function ran out of time', { functionError })
+  if (type === 'Sandbox.Timedout' || /Task timed out after/.test(text))
+    return failure('TIMEOUT', 'the function ran out of time', { functionError })
   return failure('ACTION_FAILED', `the function failed${type === undefined ? '' : ` (${type})`}`, {
     functionError,
     ...(type === undefined ? {} : { errorType: type }),

@@ -1,5 +1,12 @@
 import type { Envelope, Reply, TransportHost } from '../../actions/transport.js'
-import { StoaError, assertTaskName, describeMessage, errorReply, matchesSubscription, taskService } from '../../actions/transport.js'
+import {
+  assertTaskName,
+  describeMessage,
+  errorReply,
+  matchesSubscription,
+  StoaError,
+  taskService,
+} from '../../actions/transport.js'
 
 /** One instance of a service attached to the bus. */
 interface Member {
@@ -52,7 +59,8 @@ export class MemoryBus {
         [...this.services.values()].flatMap((list) => list.filter((m) => m.host.answers(e.msg))),
         'act',
       )
-      if (target === undefined) return Promise.resolve(notFound(`no service on the bus answers "${describeMessage(e.msg)}"`))
+      if (target === undefined)
+        return Promise.resolve(notFound(`no service on the bus answers "${describeMessage(e.msg)}"`))
       return target.host.dispatch(clone(e))
     }
     if (e.kind === 'send') {
@@ -64,7 +72,8 @@ export class MemoryBus {
       const service = taskService(e.name)
       const list = (this.services.get(service) ?? []).filter((m) => m.host.tasks().includes(e.name!))
       const target = this.pick(list, service)
-      if (target === undefined) return Promise.resolve(notFound(`no instance of service "${service}" handles task "${e.name}"`))
+      if (target === undefined)
+        return Promise.resolve(notFound(`no instance of service "${service}" handles task "${e.name}"`))
       this.handOver(target, e)
       return Promise.resolve({ ok: true, out: undefined })
     }
@@ -88,7 +97,8 @@ export class MemoryBus {
     const copy = clone(e)
     // Fire and forget, like a queue: the receiver's failures are its own to report.
     void target.host.dispatch(copy).then((reply) => {
-      if (!reply.ok) target.host.log.error({ error: reply.error, name: e.name, trace: e.meta.trace }, `${e.kind} failed`)
+      if (!reply.ok)
+        target.host.log.error({ error: reply.error, name: e.name, trace: e.meta.trace }, `${e.kind} failed`)
     })
   }
 }

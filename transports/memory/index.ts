@@ -1,5 +1,5 @@
 import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
-import { StoaError, errorReply } from '../../actions/transport.js'
+import { errorReply, StoaError } from '../../actions/transport.js'
 import type { MemoryOptions } from './options.js'
 import { resolveMemoryOptions } from './options.js'
 
@@ -21,7 +21,8 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   const joined: { host: TransportHost }[] = []
   let closed = false
   const client: TransportClient = {
-    deliver: (e) => (closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e)),
+    deliver: (e) =>
+      closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e),
   }
   return {
     name: 'memory',

@@ -16,7 +16,13 @@ import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
 export function gatewayService(secret: string, before: ServiceOptions['plugins'] = []) {
   return defineService({
     name: 'vote',
-    plugins: [...before, [jwt, { secret }], [authz, { roles: gatewayRoles }], voteGateway, [web, { prefix: '/api', routes: apiRoutes, cookie: {} }]],
+    plugins: [
+      ...before,
+      [jwt, { secret }],
+      [authz, { roles: gatewayRoles }],
+      voteGateway,
+      [web, { prefix: '/api', routes: apiRoutes, cookie: {} }],
+    ],
   })
 }
 

@@ -2,7 +2,10 @@ import { StoaError } from 'stoa'
 
 /** Something SQL runs on: a pool, a connection inside a transaction, or PGlite. */
 export interface Sql {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: R[] }>
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<{ rows: R[] }>
   /** Runs several statements without parameters (a migration step). */
   exec(text: string): Promise<void>
 }
@@ -36,7 +39,12 @@ export async function createPgStore(url: string, poolSize = 10): Promise<Store> 
     c.release()
   } catch (err) {
     await pool.end().catch(() => undefined)
-    throw new StoaError('UNAVAILABLE', `PostgreSQL at ${redact(url)} cannot be reached: ${(err as Error).message}`, undefined, { cause: err })
+    throw new StoaError(
+      'UNAVAILABLE',
+      `PostgreSQL at ${redact(url)} cannot be reached: ${(err as Error).message}`,
+      undefined,
+      { cause: err },
+    )
   }
   return {
     kind: 'postgres',

@@ -55,14 +55,20 @@ export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version
 export async function migrate(store: Store): Promise<number[]> {
   return store.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
-    await tx.query('CREATE TABLE IF NOT EXISTS schema_versions (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_versions (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    )
     const { rows } = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_versions')
     const current = rows[0]?.v ?? 0
     if (current > SCHEMA_VERSION) {
-      throw new StoaError('INVALID_PLUGIN', `the database is at schema version ${current}, newer than this code knows (${SCHEMA_VERSION}): refusing to start`, {
-        schemaVersion: current,
-        known: SCHEMA_VERSION,
-      })
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `the database is at schema version ${current}, newer than this code knows (${SCHEMA_VERSION}): refusing to start`,
+        {
+          schemaVersion: current,
+          known: SCHEMA_VERSION,
+        },
+      )
     }
     const applied: number[] = []
     for (const step of MIGRATIONS) {

@@ -44,7 +44,10 @@ export interface GatewayServer {
  * @example
  * const server = await serveGateway(gateway, { port: 3000 })
  */
-export async function serveGateway(stoa: Stoa<any>, options: { host?: string; port?: number; pollMs?: number } = {}): Promise<GatewayServer> {
+export async function serveGateway(
+  stoa: Stoa<any>,
+  options: { host?: string; port?: number; pollMs?: number } = {},
+): Promise<GatewayServer> {
   const express = (await import('express')).default
   const pages = pagesDir()
   const app = express()
@@ -112,7 +115,12 @@ class ResultsFeed {
   ) {}
 
   subscribe(req: Request, res: Response): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    })
     res.write('retry: 2000\n\n')
     if (this.last !== '') res.write(`data: ${this.last}\n\n`)
     this.clients.add(res)

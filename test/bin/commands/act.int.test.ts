@@ -7,7 +7,11 @@ import { quietLogger } from '../../helpers/wait.js'
 import { run } from '../run.js'
 
 /** The AWS variables the SDK reads for credentials, set for these tests and restored after. */
-const AWS_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+}
 
 describe('bin/commands/act --url lambda:', () => {
   let endpoint: LambdaEndpoint
@@ -32,15 +36,34 @@ describe('bin/commands/act --url lambda:', () => {
   })
 
   it('runs an action in a Lambda function and prints its result', async () => {
-    const r = await run(['act', '--url', `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`, 'role:tally,cmd:sum', 'left=1', 'right=2'])
+    const r = await run([
+      'act',
+      '--url',
+      `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`,
+      'role:tally,cmd:sum',
+      'left=1',
+      'right=2',
+    ])
     expect(r).to.deep.equal({ code: 0, stdout: '{"answer":3}\n', stderr: '' })
     expect(endpoint.invocations.at(-1)?.type).to.equal('RequestResponse')
   })
 
   it("passes the token and reports the function's stoa error with exit 1", async () => {
-    const who = await run(['act', '--url', `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`, 'role:tally,cmd:whoami', '--token', 'tok.en'])
+    const who = await run([
+      'act',
+      '--url',
+      `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`,
+      'role:tally,cmd:whoami',
+      '--token',
+      'tok.en',
+    ])
     expect(JSON.parse(who.stdout)).to.include({ token: 'tok.en', caller: 'cli' })
-    const r = await run(['act', '--url', `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`, 'role:tally,cmd:deny'])
+    const r = await run([
+      'act',
+      '--url',
+      `lambda:tally?region=us-east-1&endpoint=${endpoint.url}`,
+      'role:tally,cmd:deny',
+    ])
     expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'FORBIDDEN: not for you\n' })
   })
 

@@ -45,7 +45,9 @@ describe('bin/commands/act (in process)', () => {
     it('reports a module that throws while loading as INVALID_PLUGIN, without its stack', async () => {
       const r = await run(['act', 'test/fixtures/cli-math/broken.ts', 'role:math,cmd:sum'])
       expect(r.code).to.equal(1)
-      expect(r.stderr).to.equal('INVALID_PLUGIN: service module test/fixtures/cli-math/broken.ts failed to load: this module cannot load\n')
+      expect(r.stderr).to.equal(
+        'INVALID_PLUGIN: service module test/fixtures/cli-math/broken.ts failed to load: this module cannot load\n',
+      )
     })
 
     it('reports a default export that is not a service as INVALID_PLUGIN', async () => {
@@ -60,9 +62,28 @@ describe('bin/commands/act (in process)', () => {
 
   describe('the message', () => {
     it('parses key=value pairs into typed and nested values', async () => {
-      const r = await run(['act', SERVICE, 'role:math,cmd:echo', 'n=1', 'b=true', 's=text', 'a.b.c=x', 'list=[1,2]', 'zip=01234'])
+      const r = await run([
+        'act',
+        SERVICE,
+        'role:math,cmd:echo',
+        'n=1',
+        'b=true',
+        's=text',
+        'a.b.c=x',
+        'list=[1,2]',
+        'zip=01234',
+      ])
       expect(r.code).to.equal(0)
-      expect(JSON.parse(r.stdout).msg).to.deep.equal({ role: 'math', cmd: 'echo', n: 1, b: true, s: 'text', a: { b: { c: 'x' } }, list: [1, 2], zip: '01234' })
+      expect(JSON.parse(r.stdout).msg).to.deep.equal({
+        role: 'math',
+        cmd: 'echo',
+        n: 1,
+        b: true,
+        s: 'text',
+        a: { b: { c: 'x' } },
+        list: [1, 2],
+        zip: '01234',
+      })
     })
 
     it('starts from --json and sets pairs over it', async () => {
@@ -125,7 +146,9 @@ describe('bin/commands/act (in process)', () => {
     it('takes the token from STOA_TOKEN when --token is not given', async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:echo'], { env: { STOA_TOKEN: 'tok-env' } })
       expect(JSON.parse(r.stdout).token).to.equal('tok-env')
-      const flag = await run(['act', SERVICE, 'role:math,cmd:echo', '--token', 'tok-flag'], { env: { STOA_TOKEN: 'tok-env' } })
+      const flag = await run(['act', SERVICE, 'role:math,cmd:echo', '--token', 'tok-flag'], {
+        env: { STOA_TOKEN: 'tok-env' },
+      })
       expect(JSON.parse(flag.stdout).token).to.equal('tok-flag')
     })
 

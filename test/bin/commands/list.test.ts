@@ -49,15 +49,28 @@ describe('bin/commands/list', () => {
     const r = await run(['list', 'test/fixtures/cli-math/hooked.ts'])
     expect(r.code).to.equal(0)
     expect(r.stdout.trimEnd().split('\n').at(-1)).to.match(/^hook:inbound\+outbound\s+-\s+-\s+plugin audit$/)
-    const json = JSON.parse((await run(['list', 'test/fixtures/cli-math/hooked.ts', '--json'])).stdout) as { kind: string }[]
+    const json = JSON.parse((await run(['list', 'test/fixtures/cli-math/hooked.ts', '--json'])).stdout) as {
+      kind: string
+    }[]
     expect(json.filter((e) => e.kind === 'hook')).to.deep.equal([
-      { kind: 'hook', pattern: 'inbound+outbound', plugin: 'audit', schema: null, permission: null, public: false, description: null },
+      {
+        kind: 'hook',
+        pattern: 'inbound+outbound',
+        plugin: 'audit',
+        schema: null,
+        permission: null,
+        public: false,
+        description: null,
+      },
     ])
   })
 
   it('lists the actions of a Seneca-style plugin', async () => {
     const r = await run(['list', 'test/fixtures/cli-math/seneca.cjs', '--json'])
-    expect((JSON.parse(r.stdout) as { pattern: string }[]).map((e) => e.pattern)).to.deep.equal(['cmd:fail,role:calc', 'cmd:sum,role:calc'])
+    expect((JSON.parse(r.stdout) as { pattern: string }[]).map((e) => e.pattern)).to.deep.equal([
+      'cmd:fail,role:calc',
+      'cmd:sum,role:calc',
+    ])
   })
 
   it('exits 2 without a service, 1 for one that cannot load', async () => {
@@ -70,17 +83,26 @@ describe('bin/commands/list', () => {
 
   describe('summarize', () => {
     it('reads keys and required keys from a Standard JSON Schema', () => {
-      expect(summarize(z.object({ a: z.string(), b: z.number().optional() }))).to.deep.equal({ keys: ['a', 'b'], required: ['a'] })
+      expect(summarize(z.object({ a: z.string(), b: z.number().optional() }))).to.deep.equal({
+        keys: ['a', 'b'],
+        required: ['a'],
+      })
     })
 
     it('says "schema" for a schema whose keys cannot be told', () => {
-      expect(summarize(z.union([z.object({ a: z.string() }), z.object({ b: z.string() })]))).to.deep.equal({ keys: null, required: null })
+      expect(summarize(z.union([z.object({ a: z.string() }), z.object({ b: z.string() })]))).to.deep.equal({
+        keys: null,
+        required: null,
+      })
       const custom = { '~standard': { version: 1 as const, vendor: 'x', validate: (v: unknown) => ({ value: v }) } }
       expect(summarize(custom)).to.deep.equal({ keys: null, required: null })
     })
 
     it('falls back to a shape without required keys', () => {
-      const shaped = { shape: { x: 1, y: 2 }, '~standard': { version: 1 as const, vendor: 'x', validate: (v: unknown) => ({ value: v }) } }
+      const shaped = {
+        shape: { x: 1, y: 2 },
+        '~standard': { version: 1 as const, vendor: 'x', validate: (v: unknown) => ({ value: v }) },
+      }
       expect(summarize(shaped)).to.deep.equal({ keys: ['x', 'y'], required: null })
     })
   })

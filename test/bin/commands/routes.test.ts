@@ -31,9 +31,20 @@ describe('bin/commands/routes', () => {
   it('names the middleware of seneca-web routes in --json, functions by their name', async () => {
     const r = await run(['routes', 'test/fixtures/cli-web/seneca-web.ts', '--json'])
     expect(r.code, r.stderr).to.equal(0)
-    const routes = JSON.parse(r.stdout) as { method: string; path: string; middleware?: string[]; secure?: object; redirect?: string }[]
+    const routes = JSON.parse(r.stdout) as {
+      method: string
+      path: string
+      middleware?: string[]
+      secure?: object
+      redirect?: string
+    }[]
     const cast = routes.find((x) => x.path === '/secure/cast')
-    expect(cast).to.deep.include({ method: 'POST', middleware: ['signin', '[function block]'], secure: { fail: '/login' }, redirect: '/thanks' })
+    expect(cast).to.deep.include({
+      method: 'POST',
+      middleware: ['signin', '[function block]'],
+      secure: { fail: '/login' },
+      redirect: '/thanks',
+    })
   })
 
   it('prints no routes, and says why on stderr, for a service without a web plugin', async () => {

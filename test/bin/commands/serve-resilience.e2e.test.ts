@@ -30,7 +30,10 @@ interface Instance {
 
 /** Spawns `stoa serve` on HTTP and AMQP and resolves once both listen. */
 function launch(label: string, prefix: string, extra: string[], env: Record<string, string> = {}): Promise<Instance> {
-  const child = start(['serve', SERVICE, '--http', '127.0.0.1:0', '--amqp', `${AMQP_URL}?prefix=${prefix}`, ...extra], env)
+  const child = start(
+    ['serve', SERVICE, '--http', '127.0.0.1:0', '--amqp', `${AMQP_URL}?prefix=${prefix}`, ...extra],
+    env,
+  )
   child.stdin.end()
   const exit = exited(child, 60_000)
   const urls: string[] = []
@@ -65,7 +68,11 @@ function launch(label: string, prefix: string, extra: string[], env: Record<stri
 }
 
 /** POSTs an act; resolves with the status and body, or rejects with the socket's error. */
-function act(url: string, msg: Record<string, unknown>, agent: Agent | false = false): Promise<{ status: number; body: string }> {
+function act(
+  url: string,
+  msg: Record<string, unknown>,
+  agent: Agent | false = false,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL('/act', url)
     const body = JSON.stringify(msg)
@@ -120,7 +127,9 @@ describe('stoa serve: graceful shutdown, crash-only, rolling update (spawned)', 
   beforeEach(async () => {
     prefix = uniquePrefix()
     instances = []
-    gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createAmqpTransport({ url: `${AMQP_URL}`, prefix }))
+    gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createAmqpTransport({ url: `${AMQP_URL}`, prefix }),
+    )
     await gateway.ready()
   })
 

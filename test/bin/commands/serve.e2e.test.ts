@@ -1,8 +1,8 @@
 import { expect } from 'chai'
-import type { Serving } from '../spawn.js'
-import { serve, stoa } from '../spawn.js'
 import { waitFor } from '../../helpers/wait.js'
 import { AMQP_URL, declared, deleteDeclared, uniquePrefix } from '../broker.js'
+import type { Serving } from '../spawn.js'
+import { serve, stoa } from '../spawn.js'
 
 const SERVICE = 'test/fixtures/cli-math/service.ts'
 
@@ -63,7 +63,18 @@ describe('stoa serve (spawned)', function () {
     })
 
     it('serves --http over HTTPS with --tls-key and --tls-cert', async () => {
-      served = await serve([SERVICE, '--http', '127.0.0.1:0', '--tls-key', 'test/fixtures/tls/key.pem', '--tls-cert', 'test/fixtures/tls/cert.pem'], 1)
+      served = await serve(
+        [
+          SERVICE,
+          '--http',
+          '127.0.0.1:0',
+          '--tls-key',
+          'test/fixtures/tls/key.pem',
+          '--tls-cert',
+          'test/fixtures/tls/cert.pem',
+        ],
+        1,
+      )
       const [url] = served.urls
       expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/)
       // A client trusts the self-signed certificate the way node lets any process trust one.
@@ -83,10 +94,18 @@ describe('stoa serve (spawned)', function () {
       const cases: [string[], RegExp][] = [
         [[...key], /--tls-key and --tls-cert go together/],
         [[...key, ...cert, '--amqp', 'amqp://127.0.0.1'], /give --http too/],
-        [['--http', '127.0.0.1:0', '--tls-key', 'no/such.pem', ...cert], /--tls-key: cannot read "no\/such.pem" \(ENOENT\)/],
+        [
+          ['--http', '127.0.0.1:0', '--tls-key', 'no/such.pem', ...cert],
+          /--tls-key: cannot read "no\/such.pem" \(ENOENT\)/,
+        ],
       ]
       for (const [flags, message] of cases) {
-        const r = await stoa(['serve', SERVICE, ...(flags.includes('--http') || flags.includes('--amqp') ? [] : ['--http', '127.0.0.1:0']), ...flags])
+        const r = await stoa([
+          'serve',
+          SERVICE,
+          ...(flags.includes('--http') || flags.includes('--amqp') ? [] : ['--http', '127.0.0.1:0']),
+          ...flags,
+        ])
         expect(r.code, flags.join(' ')).to.equal(2)
         expect(r.stderr).to.match(message)
       }
@@ -94,7 +113,11 @@ describe('stoa serve (spawned)', function () {
 
     it("serves the web plugin's routes with --web", async () => {
       served = await serve(['test/fixtures/cli-web/service.ts', '--web', '127.0.0.1:0'], 1)
-      const res = await fetch(`${served.urls[0]}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
+      const res = await fetch(`${served.urls[0]}/sum`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"left":2,"right":3}',
+      })
       expect(res.status).to.equal(200)
       expect(await res.json()).to.deep.equal({ answer: 5 })
       expect((await served.stop()).code).to.equal(0)
@@ -122,7 +145,14 @@ describe('stoa serve (spawned)', function () {
       const url = `${AMQP_URL}?prefix=${prefix}&service=math`
       const r = await stoa(['act', '--url', url, 'role:math,cmd:sum', 'left=20', 'right=22'])
       expect(r).to.deep.include({ code: 0, stdout: '{"answer":42}\n', stderr: '' })
-      const viaFlag = await stoa(['act', '--url', `${AMQP_URL}?prefix=${prefix}`, '--service', 'math', 'role:math,cmd:nope'])
+      const viaFlag = await stoa([
+        'act',
+        '--url',
+        `${AMQP_URL}?prefix=${prefix}`,
+        '--service',
+        'math',
+        'role:math,cmd:nope',
+      ])
       expect(viaFlag).to.deep.include({ code: 1, stdout: '' })
       expect(viaFlag.stderr).to.match(/^NOT_FOUND: [^\n]+\n$/)
       const echo = await stoa(['act', '--url', url, 'role:math,cmd:echo', '--token', 'tok'])
@@ -138,7 +168,8 @@ describe('stoa serve (spawned)', function () {
       expect((await stoa(['act', '--url', url, 'role:math,cmd:bump'])).code).to.equal(0)
       let total = 0
       const until = Date.now() + 10_000
-      while (total === 0 && Date.now() < until) total = JSON.parse((await stoa(['act', '--url', url, 'role:math,cmd:total'])).stdout).total
+      while (total === 0 && Date.now() < until)
+        total = JSON.parse((await stoa(['act', '--url', url, 'role:math,cmd:total'])).stdout).total
       expect(total).to.equal(1)
       expect((await served.stop()).code).to.equal(0)
     })

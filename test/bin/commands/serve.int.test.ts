@@ -20,7 +20,10 @@ async function serve(argv: string[], expected: number): Promise<Served> {
   const done = run(['serve', ...argv], { stop: stop.signal, onStdout: (s) => (out += s) })
   let ended: Run | undefined
   void done.then((r) => (ended = r))
-  await waitFor(() => ended !== undefined || out.split('\n').filter((l) => l.includes(' listening on ')).length >= expected, 'serve to print its addresses')
+  await waitFor(
+    () => ended !== undefined || out.split('\n').filter((l) => l.includes(' listening on ')).length >= expected,
+    'serve to print its addresses',
+  )
   if (ended !== undefined) throw new Error(`serve ended early with ${ended.code}: ${ended.stderr}`)
   const urls = out
     .split('\n')
@@ -59,7 +62,10 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
   it('carries errors, token and caller through --url', async () => {
     served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
     const url = served.urls[0]!
-    expect(await run(['act', '--url', url, 'role:math,cmd:deny'])).to.deep.include({ code: 1, stderr: 'FORBIDDEN: not for you\n' })
+    expect(await run(['act', '--url', url, 'role:math,cmd:deny'])).to.deep.include({
+      code: 1,
+      stderr: 'FORBIDDEN: not for you\n',
+    })
     expect(await run(['act', '--url', url, 'role:math,cmd:nope'])).to.deep.include({ code: 1 })
     const echo = await run(['act', '--url', url, 'role:math,cmd:echo', 'a.b=1'], { env: { STOA_TOKEN: 'tok' } })
     expect(JSON.parse(echo.stdout)).to.deep.include({ token: 'tok' })
@@ -85,16 +91,35 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     expect(http).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(web).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(web).to.not.equal(http)
-    const res = await fetch(`${web}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
+    const res = await fetch(`${web}/sum`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"left":2,"right":3}',
+    })
     expect(res.status).to.equal(200)
     expect(await res.json()).to.deep.equal({ answer: 5 })
   })
 
   it('serves /metrics on --http, --web and --metrics for a service with the metrics plugin', async () => {
-    served = await serve(['test/fixtures/cli-web/observed.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], 3)
+    served = await serve(
+      [
+        'test/fixtures/cli-web/observed.ts',
+        '--http',
+        '127.0.0.1:0',
+        '--web',
+        '127.0.0.1:0',
+        '--metrics',
+        '127.0.0.1:0',
+      ],
+      3,
+    )
     const [http, alone, web] = served.urls
     expect(alone).to.match(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
-    const sum = await fetch(`${web}/sum`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"left":2,"right":3}' })
+    const sum = await fetch(`${web}/sum`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"left":2,"right":3}',
+    })
     expect(sum.status).to.equal(200)
     expect((await run(['act', '--url', http!, 'role:math,cmd:deny'])).code).to.equal(1)
     for (const url of [`${http}/metrics`, alone!, `${web}/metrics`]) {
@@ -102,8 +127,12 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
       expect(res.status, url).to.equal(200)
       expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/)
       const text = await res.text()
-      expect(text).to.match(/stoa_calls_total\{pattern="cmd:sum,role:math",kind="act",transport="local",outcome="ok",service="gateway"\} 1/)
-      expect(text).to.match(/stoa_calls_total\{pattern="cmd:deny,role:math",kind="act",transport="http",outcome="FORBIDDEN",service="gateway"\} 1/)
+      expect(text).to.match(
+        /stoa_calls_total\{pattern="cmd:sum,role:math",kind="act",transport="local",outcome="ok",service="gateway"\} 1/,
+      )
+      expect(text).to.match(
+        /stoa_calls_total\{pattern="cmd:deny,role:math",kind="act",transport="http",outcome="FORBIDDEN",service="gateway"\} 1/,
+      )
       expect(text).to.match(/stoa_http_responses_total\{route="POST \/sum",status="200",service="gateway"\} 1/)
     }
     const end = await served.stop()
@@ -172,7 +201,10 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
   })
 
   it('serves /healthz and /readyz alone with --health, on the HTTP transport, and on the web listener', async () => {
-    served = await serve(['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--health', '127.0.0.1:0'], 2)
+    served = await serve(
+      ['test/fixtures/cli-web/service.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0', '--health', '127.0.0.1:0'],
+      2,
+    )
     // Printed in the same breath as the addresses.
     const line = served
       .out()
@@ -191,12 +223,19 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--grace-ms', 'soon'])
     expect(r.code).to.equal(2)
     expect(r.stderr).to.match(/--grace-ms takes a whole number of milliseconds/)
-    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--drain-delay-ms', '-1'])).code).to.equal(2)
-    expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--health', '9000'])).code).to.equal(2)
+    expect(
+      (await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--drain-delay-ms', '-1']))
+        .code,
+    ).to.equal(2)
+    expect(
+      (await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0', '--health', '9000'])).code,
+    ).to.equal(2)
   })
 
   it('exits 2 without a transport, or with a bad address', async () => {
-    expect((await run(['serve', 'test/fixtures/cli-math/service.ts'])).stderr).to.match(/needs at least one of --http, --amqp, --web/)
+    expect((await run(['serve', 'test/fixtures/cli-math/service.ts'])).stderr).to.match(
+      /needs at least one of --http, --amqp, --web/,
+    )
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '3000'])).code).to.equal(2)
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--amqp', 'http://x'])).code).to.equal(2)
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--amqp', 'amqp://x?service=y'])).code).to.equal(2)

@@ -13,7 +13,13 @@ function launch(profile: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   })
 }
 
@@ -66,13 +72,17 @@ describe('examples/vote in a browser: log in, vote, see it counted', function ()
     await voting.click('#vote-cats')
     await voting.waitForFunction(() => document.getElementById('status')?.textContent?.includes('accepted'))
     // The results page is not reloaded: the counts arrive as server-sent events.
-    await results.waitForFunction(() => document.getElementById('total')?.textContent === '1', undefined, { timeout: 15_000 })
+    await results.waitForFunction(() => document.getElementById('total')?.textContent === '1', undefined, {
+      timeout: 15_000,
+    })
     expect(await results.textContent('#cats')).to.equal('1')
     expect(await results.textContent('#duplicates')).to.equal('0')
 
     await voting.click('#vote-dogs')
     await voting.waitForFunction(() => document.getElementById('status')?.textContent?.includes('dogs accepted'))
-    await results.waitForFunction(() => document.getElementById('duplicates')?.textContent === '1', undefined, { timeout: 15_000 })
+    await results.waitForFunction(() => document.getElementById('duplicates')?.textContent === '1', undefined, {
+      timeout: 15_000,
+    })
     expect(await results.textContent('#total')).to.equal('1')
     expect(await results.textContent('#cats')).to.equal('1')
     expect(await results.textContent('#dogs')).to.equal('0')

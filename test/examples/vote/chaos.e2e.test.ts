@@ -146,7 +146,11 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
         )
       ).rows
       const ballots = new Map(
-        (await db.query<{ voter: string; vote_id: string; choice: string }>('SELECT voter, vote_id, choice FROM ballots')).rows.map((b) => [b.voter, b]),
+        (
+          await db.query<{ voter: string; vote_id: string; choice: string }>(
+            'SELECT voter, vote_id, choice FROM ballots',
+          )
+        ).rows.map((b) => [b.voter, b]),
       )
       const totals = (
         await db.query<{ cats: string; dogs: string }>(
@@ -180,18 +184,26 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
       // A vote whose answer was lost may have been queued all the same: only its voter's may
       // differ from what the 202s alone predict.
       const extra = votes.filter((v) => !accepted.has(v.vote_id))
-      for (const v of extra) expect(uncertain.has(v.voter), `vote ${v.vote_id} was recorded without a 202 to a voter whose votes all got one`).to.equal(true)
+      for (const v of extra)
+        expect(
+          uncertain.has(v.voter),
+          `vote ${v.vote_id} was recorded without a 202 to a voter whose votes all got one`,
+        ).to.equal(true)
       const earliest = new Map<string, { id: string } & Accepted>()
       for (const [id, a] of accepted) {
         const e = earliest.get(a.voter)
-        if (e === undefined || a.acceptedAt < e.acceptedAt || (a.acceptedAt === e.acceptedAt && id < e.id)) earliest.set(a.voter, { id, ...a })
+        if (e === undefined || a.acceptedAt < e.acceptedAt || (a.acceptedAt === e.acceptedAt && id < e.id))
+          earliest.set(a.voter, { id, ...a })
       }
       for (const [voter, e] of earliest) {
         if (uncertain.has(voter)) continue
         expect(ballots.get(voter), `ballot of ${voter}`).to.include({ vote_id: e.id, choice: e.choice })
       }
       expect(votes.length - ballots.size, 'duplicates').to.equal(
-        accepted.size + extra.length - earliest.size - [...new Set(extra.map((v) => v.voter))].filter((v) => !earliest.has(v)).length,
+        accepted.size +
+          extra.length -
+          earliest.size -
+          [...new Set(extra.map((v) => v.voter))].filter((v) => !earliest.has(v)).length,
       )
       if (extra.length === 0) expect(votes.length - ballots.size).to.equal(accepted.size - earliest.size)
       expect(accepted.size).to.be.at.least(VOTES * 0.95)

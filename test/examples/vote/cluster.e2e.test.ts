@@ -23,11 +23,21 @@ describe('npm run vote:cluster: one command starts the cluster and SIGTERM stops
   it('creates the database, serves votes through nginx, and exits 0 with every child gone', async () => {
     const url = new URL(PG_URL)
     url.pathname = `/${database}`
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/vote/cluster.ts', '--gateways', '2', '--workers', '1', '--port', '0'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: url.toString(), AMQP_URL, VOTE_PREFIX: prefix, JWT_SECRET: 'cluster-e2e-secret-of-forty-characters-x' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'examples/vote/cluster.ts', '--gateways', '2', '--workers', '1', '--port', '0'],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          DATABASE_URL: url.toString(),
+          AMQP_URL,
+          VOTE_PREFIX: prefix,
+          JWT_SECRET: 'cluster-e2e-secret-of-forty-characters-x',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let out = ''
     let err = ''
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
@@ -47,7 +57,11 @@ describe('npm run vote:cluster: one command starts the cluster and SIGTERM stops
     expect(out).to.include(`creating database "${database}"`)
     const gateways = [...err.matchAll(/\[gateway-\d\] vote listening on (http:\/\/\S+)/g)].map((m) => m[1]!)
     expect(gateways).to.have.length(2)
-    const login = await fetch(`${front}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"ada"}' })
+    const login = await fetch(`${front}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"ada"}',
+    })
     const { token } = (await login.json()) as { token: string }
     const vote = await fetch(`${front}/api/votes`, {
       method: 'POST',

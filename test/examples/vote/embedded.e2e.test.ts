@@ -75,7 +75,9 @@ describe('examples/vote embedded: a 202 survives a SIGKILL of the demo', functio
 
     const store = await createPgliteStore(dataDir)
     try {
-      const { rows } = await store.query<{ vote_id: string; voter: string; accepted_at: string }>('SELECT vote_id, voter, accepted_at FROM votes')
+      const { rows } = await store.query<{ vote_id: string; voter: string; accepted_at: string }>(
+        'SELECT vote_id, voter, accepted_at FROM votes',
+      )
       const recorded = new Map(rows.map((r) => [r.vote_id, r]))
       const missing = [...accepted.keys()].filter((id) => !recorded.has(id))
       process.stdout.write(

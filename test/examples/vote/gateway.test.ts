@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from 'stoa'
-import { StoaError, createStoa } from 'stoa'
+import { createStoa, StoaError } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import { gatewayService } from '../../../examples/vote/services/gateway.js'
@@ -26,7 +26,8 @@ describe('examples/vote gateway: role:vote,cmd:cast', () => {
     await tally?.close()
   })
 
-  const token = (claims: { sub: string; roles: string[] }, secret = SECRET) => signToken(claims, { secret, expiresInSec: 60 })
+  const token = (claims: { sub: string; roles: string[] }, secret = SECRET) =>
+    signToken(claims, { secret, expiresInSec: 60 })
   const refusal = (p: Promise<unknown>) =>
     p.then(
       () => undefined,
@@ -35,7 +36,11 @@ describe('examples/vote gateway: role:vote,cmd:cast', () => {
 
   it("sends the verified voter's vote with an id and the time it was accepted, and answers them", async () => {
     const before = Date.now()
-    const out = (await gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: token({ sub: 'ada', roles: ['voter'] }) })) as {
+    const out = (await gateway.act(
+      'role:vote,cmd:cast',
+      { choice: 'cats' },
+      { token: token({ sub: 'ada', roles: ['voter'] }) },
+    )) as {
       voteId: string
       acceptedAt: number
     }
@@ -48,11 +53,21 @@ describe('examples/vote gateway: role:vote,cmd:cast', () => {
   it('refuses no token, a token signed with another secret, and a token without the voter role', async () => {
     expect(await refusal(gateway.act('role:vote,cmd:cast', { choice: 'cats' }))).to.equal('UNAUTHENTICATED')
     const forged = token({ sub: 'eve', roles: ['voter'] }, 'another-secret-of-forty-characters-0123')
-    expect(await refusal(gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: forged }))).to.equal('UNAUTHENTICATED')
-    expect(await refusal(gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: token({ sub: 'bo', roles: ['admin'] }) }))).to.equal('FORBIDDEN')
+    expect(await refusal(gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: forged }))).to.equal(
+      'UNAUTHENTICATED',
+    )
+    expect(
+      await refusal(
+        gateway.act('role:vote,cmd:cast', { choice: 'cats' }, { token: token({ sub: 'bo', roles: ['admin'] }) }),
+      ),
+    ).to.equal('FORBIDDEN')
   })
 
   it('refuses a choice that is neither cats nor dogs with INVALID_MESSAGE', async () => {
-    expect(await refusal(gateway.act('role:vote,cmd:cast', { choice: 'fish' }, { token: token({ sub: 'ada', roles: ['voter'] }) }))).to.equal('INVALID_MESSAGE')
+    expect(
+      await refusal(
+        gateway.act('role:vote,cmd:cast', { choice: 'fish' }, { token: token({ sub: 'ada', roles: ['voter'] }) }),
+      ),
+    ).to.equal('INVALID_MESSAGE')
   })
 })

@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import pg from 'pg'
 import type { Store } from '../../../examples/vote/store/db.js'
 import { createPgStore } from '../../../examples/vote/store/db.js'
-import { SCHEMA_VERSION, migrate } from '../../../examples/vote/store/migrations.js'
+import { migrate, SCHEMA_VERSION } from '../../../examples/vote/store/migrations.js'
 
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 

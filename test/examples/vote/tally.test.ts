@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
-import { createPgliteStore } from '../../../examples/vote/store/db.js'
 import type { Store } from '../../../examples/vote/store/db.js'
-import { SCHEMA_VERSION, migrate } from '../../../examples/vote/store/migrations.js'
+import { createPgliteStore } from '../../../examples/vote/store/db.js'
+import { migrate, SCHEMA_VERSION } from '../../../examples/vote/store/migrations.js'
 import type { Vote } from '../../../examples/vote/store/tally.js'
 import { readResults, recordVote } from '../../../examples/vote/store/tally.js'
 
@@ -18,7 +18,12 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
   after(() => store?.close())
   beforeEach(() => store.exec('TRUNCATE votes, ballots'))
 
-  const vote = (voter: string, choice: 'cats' | 'dogs', acceptedAt: number, voteId = randomUUID()): Vote => ({ voteId, voter, choice, acceptedAt })
+  const vote = (voter: string, choice: 'cats' | 'dogs', acceptedAt: number, voteId = randomUUID()): Vote => ({
+    voteId,
+    voter,
+    choice,
+    acceptedAt,
+  })
 
   it("counts a voter's first vote, a later one as a duplicate, a redelivery not at all", async () => {
     const first = vote('ada', 'cats', 1000)
@@ -26,7 +31,9 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
     expect(await recordVote(store, vote('ada', 'dogs', 2000))).to.equal('duplicate')
     expect(await recordVote(store, first)).to.equal('redelivered')
     expect(await readResults(store)).to.deep.equal({ cats: 1, dogs: 0, total: 1, duplicates: 1 })
-    const { rows } = await store.query<{ deliveries: number }>('SELECT deliveries FROM votes WHERE vote_id = $1', [first.voteId])
+    const { rows } = await store.query<{ deliveries: number }>('SELECT deliveries FROM votes WHERE vote_id = $1', [
+      first.voteId,
+    ])
     expect(rows[0]!.deliveries).to.equal(2)
   })
 
@@ -49,16 +56,23 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
 
   it('ends with the same counts for any arrival order, redeliveries included', async () => {
     const votes: Vote[] = []
-    for (let i = 0; i < 300; i++) votes.push(vote(`v${i % 70}`, i % 3 === 0 ? 'cats' : 'dogs', 1000 + Math.floor(i / 2)))
+    for (let i = 0; i < 300; i++)
+      votes.push(vote(`v${i % 70}`, i % 3 === 0 ? 'cats' : 'dogs', 1000 + Math.floor(i / 2)))
     const arrivals = [...votes, ...votes.slice(0, 50)].sort(() => Math.random() - 0.5)
     for (const v of arrivals) await recordVote(store, v)
     const winners = new Map<string, Vote>()
     for (const v of votes) {
       const w = winners.get(v.voter)
-      if (w === undefined || v.acceptedAt < w.acceptedAt || (v.acceptedAt === w.acceptedAt && v.voteId < w.voteId)) winners.set(v.voter, v)
+      if (w === undefined || v.acceptedAt < w.acceptedAt || (v.acceptedAt === w.acceptedAt && v.voteId < w.voteId))
+        winners.set(v.voter, v)
     }
     const cats = [...winners.values()].filter((v) => v.choice === 'cats').length
-    expect(await readResults(store)).to.deep.equal({ cats, dogs: winners.size - cats, total: winners.size, duplicates: votes.length - winners.size })
+    expect(await readResults(store)).to.deep.equal({
+      cats,
+      dogs: winners.size - cats,
+      total: winners.size,
+      duplicates: votes.length - winners.size,
+    })
     const { rows } = await store.query<{ voter: string; vote_id: string }>('SELECT voter, vote_id FROM ballots')
     for (const r of rows) expect(r.vote_id).to.equal(winners.get(r.voter)!.voteId)
   })

@@ -35,7 +35,11 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
   })
 
   const vote = (body: string, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, body })
+    fetch(`${server.url}/api/votes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+      body,
+    })
   async function refused(res: Response): Promise<[number, string]> {
     const text = await res.text()
     expect(text).not.to.match(/\n\s+at /)
@@ -49,7 +53,11 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
   })
 
   it('logs a voter in with a token in the body and in an HttpOnly cookie', async () => {
-    const res = await fetch(`${server.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada"}' })
+    const res = await fetch(`${server.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"Ada"}',
+    })
     expect(res.status).to.equal(200)
     expect(((await res.json()) as { sub: string }).sub).to.equal('ada')
     expect(res.headers.get('set-cookie')).to.match(/^stoa_token=[\w.-]+;.*HttpOnly/i)
@@ -58,12 +66,23 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
   it('refuses bad input with 400, 401, 413 and 415, never a 5xx', async () => {
     expect(await refused(await vote('{"choice":"fish"}'))).to.deep.equal([400, 'INVALID_MESSAGE'])
     expect(await refused(await vote('{"choice":'))).to.deep.equal([400, 'INVALID_JSON'])
-    expect(await refused(await vote('{"choice":"cats"}', { authorization: 'Bearer not.a.token' }))).to.deep.equal([401, 'UNAUTHENTICATED'])
+    expect(await refused(await vote('{"choice":"cats"}', { authorization: 'Bearer not.a.token' }))).to.deep.equal([
+      401,
+      'UNAUTHENTICATED',
+    ])
     expect(
-      await refused(await fetch(`${server.url}/api/votes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"choice":"cats"}' })),
+      await refused(
+        await fetch(`${server.url}/api/votes`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"choice":"cats"}',
+        }),
+      ),
     ).to.deep.equal([401, 'UNAUTHENTICATED'])
     expect(await refused(await vote(' '.repeat(1024 * 1024 + 10)))).to.deep.equal([413, 'PAYLOAD_TOO_LARGE'])
-    expect(await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' }))).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
+    expect(
+      await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' })),
+    ).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
   })
 
   it('serves the pages with a strict Content-Security-Policy', async () => {
@@ -72,7 +91,10 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
       expect(res.status).to.equal(200)
       expect(res.headers.get('content-security-policy')).to.equal(CONTENT_SECURITY_POLICY)
     }
-    expect(CONTENT_SECURITY_POLICY).to.include("default-src 'none'").and.include("script-src 'self'").and.not.include('unsafe')
+    expect(CONTENT_SECURITY_POLICY)
+      .to.include("default-src 'none'")
+      .and.include("script-src 'self'")
+      .and.not.include('unsafe')
     expect((await fetch(`${server.url}/assets/..%2Fserver.ts`)).status).to.equal(404)
   })
 })

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { StoaError, createStoa, definePlugin } from '../../../actions/index.js'
+import { createStoa, definePlugin, StoaError } from '../../../actions/index.js'
 import { describe as describeList } from '../../../bin/commands/list.js'
 import authz from '../../../plugins/authz/index.js'
 import jwt, { signSystemToken, signToken } from '../../../plugins/jwt/index.js'
@@ -28,15 +28,24 @@ describe('authz plugin', () => {
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-mover']) }))).to.equal('FORBIDDEN')
     expect(await code(stoa.act('role:move,cmd:delete', {}, { token: token(['user-business']) }))).to.equal('ok')
     expect(await code(stoa.act('role:invoice,cmd:pay', {}, { token: token(['user-business']) }))).to.equal('FORBIDDEN')
-    expect(await code(stoa.act('role:invoice,cmd:pay', {}, { token: token(['user-client', 'user-mover']) }))).to.equal('FORBIDDEN')
-    expect(await code(stoa.act('role:invoice,cmd:pay', {}, { token: signSystemToken({ secret: SYSTEM_SECRET, expiresInSec: 60 }) }))).to.equal('ok')
+    expect(await code(stoa.act('role:invoice,cmd:pay', {}, { token: token(['user-client', 'user-mover']) }))).to.equal(
+      'FORBIDDEN',
+    )
+    expect(
+      await code(
+        stoa.act('role:invoice,cmd:pay', {}, { token: signSystemToken({ secret: SYSTEM_SECRET, expiresInSec: 60 }) }),
+      ),
+    ).to.equal('ok')
     expect(await code(stoa.act('role:invoice,cmd:pay'))).to.equal('UNAUTHENTICATED')
   })
 
   it('refuses to register an action that declares neither a permission nor public, naming it', () => {
     const open = definePlugin({ name: 'open', actions: { 'role:open,cmd:oops': () => 'anyone' } })
     const base = () => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES })
-    expect(() => base().use(open)).to.throw(StoaError, /cmd:oops,role:open.*plugin "open".*neither a permission nor public/)
+    expect(() => base().use(open)).to.throw(
+      StoaError,
+      /cmd:oops,role:open.*plugin "open".*neither a permission nor public/,
+    )
     expect(() => base().add('role:x', () => 1)).to.throw(StoaError, /"role:x" declares neither/)
     // Actions registered before authz are checked when it is loaded.
     expect(() =>
@@ -92,7 +101,10 @@ describe('authz plugin', () => {
       .add('role:move,cmd:get', () => 1, { permission: 'move:read' })
       .add('role:move,cmd:health', { public: true, handler: () => 1 })
     const rows = describeList(stoa)
-    expect(rows.find((r) => r.pattern === 'cmd:get,role:move')).to.deep.include({ permission: 'move:read', public: false })
+    expect(rows.find((r) => r.pattern === 'cmd:get,role:move')).to.deep.include({
+      permission: 'move:read',
+      public: false,
+    })
     expect(rows.find((r) => r.pattern === 'cmd:health,role:move')).to.deep.include({ permission: null, public: true })
   })
 
@@ -101,7 +113,10 @@ describe('authz plugin', () => {
       this.add('role:calc,cmd:sum', (_m, done) => done(null, { answer: 3 }))
       this.add('role:calc,cmd:ping', (_m, done) => done(null, { pong: true }))
     }
-    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(calc)).to.throw(StoaError, /declares neither/)
+    expect(() => createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(calc)).to.throw(
+      StoaError,
+      /declares neither/,
+    )
     const stoa = createStoa()
       .use(jwt, { secret: SECRET })
       .use(authz, {
@@ -132,7 +147,10 @@ describe('authz beside the health, web and metrics plugins', () => {
 
   it('starts with the metrics plugin, whose scrape Prometheus makes with no identity', async () => {
     const { default: metrics } = await import('../../../plugins/metrics/index.js')
-    const stoa = createStoa().use(jwt, { secret: SECRET }).use(authz, { roles: ROLES }).use(metrics, { processMetrics: false })
+    const stoa = createStoa()
+      .use(jwt, { secret: SECRET })
+      .use(authz, { roles: ROLES })
+      .use(metrics, { processMetrics: false })
     await stoa.ready()
     expect(await stoa.act('role:metrics,cmd:scrape')).to.have.property('contentType')
     await stoa.close()

@@ -9,7 +9,11 @@ import jwt from '../../../plugins/jwt/index.js'
 describe('jwt and authz option types', () => {
   it('requires the role map of authz, and refuses malformed jwt options, at compile time', () => {
     if (Math.random() > 2) {
-      const stoa = createStoa().use(jwt, { secret: 's'.repeat(32), audience: 'moves', delegation: { secret: 'd'.repeat(32), ttlMs: 3600_000 } })
+      const stoa = createStoa().use(jwt, {
+        secret: 's'.repeat(32),
+        audience: 'moves',
+        delegation: { secret: 'd'.repeat(32), ttlMs: 3600_000 },
+      })
       stoa.use(authz, { roles: { 'user-mover': ['move:read'] } })
       // @ts-expect-error authz needs its role map
       stoa.use(authz)

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import breaker from '../../../plugins/breaker/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -97,9 +97,11 @@ describe('breaker plugin on an HTTP client', function () {
   })
 
   it('counts TIMEOUT as a failure, and leaves it closed for answers such as NOT_FOUND', async () => {
-    for (let i = 0; i < 5; i++) expect((await errorOf(gateway.act('role:tally,cmd:missing'))).code).to.equal('NOT_FOUND')
+    for (let i = 0; i < 5; i++)
+      expect((await errorOf(gateway.act('role:tally,cmd:missing'))).code).to.equal('NOT_FOUND')
     expect(await gateway.act('role:tally,cmd:count')).to.have.property('count')
-    for (let i = 0; i < 3; i++) expect((await errorOf(gateway.act('role:tally,cmd:hang', {}, { timeoutMs: 50 }))).code).to.equal('TIMEOUT')
+    for (let i = 0; i < 3; i++)
+      expect((await errorOf(gateway.act('role:tally,cmd:hang', {}, { timeoutMs: 50 }))).code).to.equal('TIMEOUT')
     // The caller hears TIMEOUT at its deadline; the transport's own TIMEOUT reply, which is
     // what the breaker counts, comes at the HTTP client's next sweep (every 100 ms, later on a
     // loaded machine). Calls that time out too are more failures, never a reset: keep making

@@ -2,8 +2,8 @@ import { expect } from 'chai'
 import type { Stoa, StoaError } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import bulkhead from '../../../plugins/bulkhead/index.js'
-import web, { serveWeb } from '../../../plugins/web/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
+import web, { serveWeb } from '../../../plugins/web/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -54,16 +54,23 @@ describe('bulkhead plugin over HTTP', function () {
     const transport = createHttpTransport()
     server = createStoa({ name: 'reports', logger: quietLogger() })
       .use(bulkhead)
-      .add('role:report,cmd:slow', () => pool.use(() => new Promise((r) => setTimeout(() => r({ slow: true }), SLOW_MS))), {
-        bulkhead: { concurrency: 4, queue: 4 },
-      })
+      .add(
+        'role:report,cmd:slow',
+        () => pool.use(() => new Promise((r) => setTimeout(() => r({ slow: true }), SLOW_MS))),
+        {
+          bulkhead: { concurrency: 4, queue: 4 },
+        },
+      )
       .add('role:report,cmd:fast', () => pool.use(() => ({ fast: true })))
       .use(web, { routes: { 'GET /slow': 'role:report,cmd:slow' } })
       .listen(transport)
     await server.ready()
     front = await serveWeb(server)
     url = transport.address()!
-    client = createStoa({ name: 'gateway', logger: quietLogger() }).client(createHttpTransport({ url, maxSockets: 256 }), ['role:report'])
+    client = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createHttpTransport({ url, maxSockets: 256 }),
+      ['role:report'],
+    )
     await client.ready()
   })
 
@@ -77,7 +84,10 @@ describe('bulkhead plugin over HTTP', function () {
     const hold = Array.from({ length: 8 }, () => client.act('role:report,cmd:slow'))
     await new Promise((r) => setTimeout(r, 20))
     const started = Date.now()
-    const res = await rawRequest(url, 'POST', '/act', { body: '{"role":"report","cmd":"slow"}', headers: { 'content-type': 'application/json' } })
+    const res = await rawRequest(url, 'POST', '/act', {
+      body: '{"role":"report","cmd":"slow"}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(Date.now() - started).to.be.below(SLOW_MS)
     expect(res.status).to.equal(503)
     expect(res.json.code).to.equal('OVERLOADED')
@@ -146,6 +156,9 @@ describe('bulkhead plugin over HTTP', function () {
     const during = median(loaded)
     expect(refused, 'the slow action was past its limit').to.be.above(0)
     expect(served, 'the slow action kept serving at its limit').to.be.above(0)
-    expect(during, `fast p99 ${during.toFixed(2)} ms loaded vs ${median(unloaded).toFixed(2)} ms unloaded`).to.be.at.most(2 * before)
+    expect(
+      during,
+      `fast p99 ${during.toFixed(2)} ms loaded vs ${median(unloaded).toFixed(2)} ms unloaded`,
+    ).to.be.at.most(2 * before)
   })
 })

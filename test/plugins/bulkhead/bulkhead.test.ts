@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa, definePlugin } from '../../../actions/index.js'
+import { createStoa, definePlugin, StoaError } from '../../../actions/index.js'
 import bulkhead from '../../../plugins/bulkhead/index.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -121,6 +121,9 @@ describe('bulkhead plugin', () => {
 
   it('refuses a malformed limit when the action is registered, naming it', () => {
     const stoa = createStoa().use(bulkhead)
-    expect(() => stoa.add('role:x', () => 1, { bulkhead: { concurrency: 0 } })).to.throw(StoaError, /action "role:x": option "bulkhead.concurrency"/)
+    expect(() => stoa.add('role:x', () => 1, { bulkhead: { concurrency: 0 } })).to.throw(
+      StoaError,
+      /action "role:x": option "bulkhead.concurrency"/,
+    )
   })
 })

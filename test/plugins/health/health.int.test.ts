@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa, definePlugin } from '../../../actions/index.js'
+import { createStoa, definePlugin, StoaError } from '../../../actions/index.js'
 import type { HealthServer } from '../../../plugins/health/index.js'
 import health, { serveHealth } from '../../../plugins/health/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'

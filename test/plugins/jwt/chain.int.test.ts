@@ -8,7 +8,7 @@ import web, { serveWeb } from '../../../plugins/web/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
 import { AMQP_URL, deleteTopology, drainQueue, rawChannel, uniquePrefix } from '../../fixtures/amqp-broker.js'
-import { DELEGATION_SECRET, OTHER_SECRET, SECRET, craft, hmac, nowSec } from '../../helpers/jwt.js'
+import { craft, DELEGATION_SECRET, hmac, nowSec, OTHER_SECRET, SECRET } from '../../helpers/jwt.js'
 import { quietLogger, settle, waitFor } from '../../helpers/wait.js'
 
 const RETRY = { attempts: 1, backoffMs: 100, maxBackoffMs: 100 }
@@ -36,7 +36,12 @@ describe('identity through every hop, against RabbitMQ', function () {
   /** The edge: POST /orders, for a user whose roles grant order:submit, sends the task on. */
   async function gateway(delegation: boolean): Promise<string> {
     const gw = createStoa({ name: 'gateway', logger: quietLogger() })
-      .use(jwt, { secret: SECRET, audience: 'gateway', clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
+      .use(jwt, {
+        secret: SECRET,
+        audience: 'gateway',
+        clockToleranceSec: 0,
+        ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}),
+      })
       .use(authz, { roles: { 'user-client': ['order:submit'] } })
       .use(web, { routes: { 'POST /orders': { pattern: 'role:order,cmd:submit', status: 202 } } })
       .add(
@@ -58,7 +63,12 @@ describe('identity through every hop, against RabbitMQ', function () {
   /** Another service: the task, then a nested act, which records who it runs for. */
   async function orders(seen: { identity: Identity; token: string | undefined }[], delegation: boolean): Promise<Stoa> {
     const s = createStoa({ name: 'orders', logger: quietLogger() })
-      .use(jwt, { secret: SECRET, audience: 'orders', clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
+      .use(jwt, {
+        secret: SECRET,
+        audience: 'orders',
+        clockToleranceSec: 0,
+        ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}),
+      })
       .use(authz, { roles: { 'user-client': ['order:place', 'order:audit'] } })
       .add(
         'task:orders.order.place',
@@ -67,7 +77,9 @@ describe('identity through every hop, against RabbitMQ', function () {
         },
         { permission: 'order:place' },
       )
-      .add('role:orders,cmd:audit', (_m, ctx) => void seen.push({ identity: ctx.identity!, token: ctx.token }), { permission: 'order:audit' })
+      .add('role:orders,cmd:audit', (_m, ctx) => void seen.push({ identity: ctx.identity!, token: ctx.token }), {
+        permission: 'order:audit',
+      })
       .listen(amqp())
     started.push(s)
     return s.ready()
@@ -85,7 +97,10 @@ describe('identity through every hop, against RabbitMQ', function () {
     const seen: { identity: Identity; token: string | undefined }[] = []
     await orders(seen, false)
     const url = await gateway(false)
-    const token = signToken({ sub: 'u-ada', roles: ['user-client', 'user-mover'] }, { secret: SECRET, expiresInSec: 300, audience: ['gateway', 'orders'] })
+    const token = signToken(
+      { sub: 'u-ada', roles: ['user-client', 'user-mover'] },
+      { secret: SECRET, expiresInSec: 300, audience: ['gateway', 'orders'] },
+    )
     const res = await post(url, token, { item: 'sofa' })
     expect(res.status).to.equal(202)
     await waitFor(() => seen.length === 1, 'the nested act in orders')
@@ -99,7 +114,10 @@ describe('identity through every hop, against RabbitMQ', function () {
     const seen: { identity: Identity; token: string | undefined }[] = []
     await orders(seen, false)
     const url = await gateway(false)
-    const token = signToken({ sub: 'u-ada', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 300, audience: 'gateway' })
+    const token = signToken(
+      { sub: 'u-ada', roles: ['user-client'] },
+      { secret: SECRET, expiresInSec: 300, audience: 'gateway' },
+    )
     expect((await post(url, token, { item: 'sofa' })).status).to.equal(202)
     const raw = await rawChannel()
     try {
@@ -120,7 +138,11 @@ describe('identity through every hop, against RabbitMQ', function () {
   it('a task held in the queue past its token exp still runs as that user (delegation)', async () => {
     const url = await gateway(true)
     const exp = nowSec() + 2
-    const token = craft({ alg: 'HS256', typ: 'JWT' }, { sub: 'u-bob', roles: ['user-client'], aud: ['gateway', 'orders'], exp }, hmac(SECRET))
+    const token = craft(
+      { alg: 'HS256', typ: 'JWT' },
+      { sub: 'u-bob', roles: ['user-client'], aud: ['gateway', 'orders'], exp },
+      hmac(SECRET),
+    )
     expect((await post(url, token, { item: 'lamp' })).status).to.equal(202)
     // Nobody consumes the task yet: it waits in the queue while the user's token expires.
     await waitFor(() => Date.now() > exp * 1000 + 1000, "the user token's expiry", 5000)
@@ -172,7 +194,10 @@ describe('identity through every hop, against RabbitMQ', function () {
     }
     // Still serving: a genuine task from the gateway runs.
     const url = await gateway(true)
-    const token = signToken({ sub: 'u-ada', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 300, audience: ['gateway', 'orders'] })
+    const token = signToken(
+      { sub: 'u-ada', roles: ['user-client'] },
+      { secret: SECRET, expiresInSec: 300, audience: ['gateway', 'orders'] },
+    )
     expect((await post(url, token, { item: 'chair' })).status).to.equal(202)
     await waitFor(() => seen.length === 1, 'the genuine task')
     expect(seen[0]!.identity.sub).to.equal('u-ada')

@@ -1,11 +1,11 @@
 import { expect } from 'chai'
 import type { Identity, Stoa, Transport } from '../../../actions/index.js'
-import type { Envelope } from '../../../actions/transport.js'
 import { createStoa } from '../../../actions/index.js'
+import type { Envelope } from '../../../actions/transport.js'
 import authz from '../../../plugins/authz/index.js'
 import jwt, { signToken } from '../../../plugins/jwt/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
-import { DELEGATION_SECRET, OTHER_SECRET, SECRET, craft, hmac, nowSec } from '../../helpers/jwt.js'
+import { craft, DELEGATION_SECRET, hmac, nowSec, OTHER_SECRET, SECRET } from '../../helpers/jwt.js'
 import { waitFor } from '../../helpers/wait.js'
 
 /** A client transport that holds every envelope it is given, as a queue nobody consumes yet. */
@@ -30,7 +30,11 @@ const ROLES = { 'user-client': ['order:place', 'order:audit'], system: ['*'] }
 
 function gateway(queue: Transport, delegation: boolean): Stoa {
   return createStoa({ name: 'gateway' })
-    .use(jwt, { secret: SECRET, clockToleranceSec: 0, ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}) })
+    .use(jwt, {
+      secret: SECRET,
+      clockToleranceSec: 0,
+      ...(delegation ? { delegation: { secret: DELEGATION_SECRET } } : {}),
+    })
     .use(authz, { roles: { 'user-client': ['order:submit'] } })
     .client(queue)
     .add(
@@ -47,8 +51,12 @@ function worker(seen: { identity: Identity | undefined; token: string | undefine
   return createStoa({ name: 'orders' })
     .use(jwt, { secret: SECRET, clockToleranceSec: 0, delegation: { secret: DELEGATION_SECRET } })
     .use(authz, { roles: ROLES })
-    .add('task:orders.order.place', (_m, ctx) => void seen.push({ identity: ctx.identity, token: ctx.token }), { permission: 'order:place' })
-    .add('task:orders.order.cancel', (_m, ctx) => void seen.push({ identity: ctx.identity, token: ctx.token }), { permission: 'order:place' })
+    .add('task:orders.order.place', (_m, ctx) => void seen.push({ identity: ctx.identity, token: ctx.token }), {
+      permission: 'order:place',
+    })
+    .add('task:orders.order.cancel', (_m, ctx) => void seen.push({ identity: ctx.identity, token: ctx.token }), {
+      permission: 'order:place',
+    })
 }
 
 describe('jwt delegation: a queued task outlives the token it was sent with', () => {
@@ -64,7 +72,9 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     expect(queue.held).to.have.length(1)
     // The user's token expires while the task waits.
     await waitFor(() => Date.now() > exp * 1000 + 1000, "the user token's expiry", 4000)
-    const err = await gw.act('role:order,cmd:submit', { item: 'box' }, { token: user }).catch((e: { details?: { reason?: string } }) => e.details?.reason)
+    const err = await gw
+      .act('role:order,cmd:submit', { item: 'box' }, { token: user })
+      .catch((e: { details?: { reason?: string } }) => e.details?.reason)
     expect(err, 'the user token itself is now refused').to.equal('expired')
     const reply = await orders.dispatch(queue.held[0]!)
     expect(reply).to.deep.equal({ ok: true, out: undefined })
@@ -150,7 +160,11 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     })
 
     it('forged with another key: refused', async () => {
-      const forged = craft({ alg: 'HS256', typ: 'stoa-delegation+jwt' }, delegationClaims({ roles: ['user-client', 'user-business'] }), hmac(OTHER_SECRET))
+      const forged = craft(
+        { alg: 'HS256', typ: 'stoa-delegation+jwt' },
+        delegationClaims({ roles: ['user-client', 'user-business'] }),
+        hmac(OTHER_SECRET),
+      )
       expect(await refusedWith({ ...sent, meta: { ...sent.meta, token: forged } })).to.equal('signature')
     })
 
@@ -160,12 +174,20 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     })
 
     it('claiming the system identity, even signed with the delegation key: refused', async () => {
-      const forged = craft({ alg: 'HS256', typ: 'stoa-delegation+jwt' }, delegationClaims({ sub: 'system', roles: ['system'] }), hmac(DELEGATION_SECRET))
+      const forged = craft(
+        { alg: 'HS256', typ: 'stoa-delegation+jwt' },
+        delegationClaims({ sub: 'system', roles: ['system'] }),
+        hmac(DELEGATION_SECRET),
+      )
       expect(await refusedWith({ ...sent, meta: { ...sent.meta, token: forged } })).to.equal('type')
     })
 
     it('living longer than the delegation lifetime: refused', async () => {
-      const forged = craft({ alg: 'HS256', typ: 'stoa-delegation+jwt' }, delegationClaims({ exp: nowSec() + 30 * 24 * 3600 }), hmac(DELEGATION_SECRET))
+      const forged = craft(
+        { alg: 'HS256', typ: 'stoa-delegation+jwt' },
+        delegationClaims({ exp: nowSec() + 30 * 24 * 3600 }),
+        hmac(DELEGATION_SECRET),
+      )
       expect(await refusedWith({ ...sent, meta: { ...sent.meta, token: forged } })).to.equal('lifetime')
     })
 
@@ -204,7 +226,9 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     expect(audits).to.have.length(1)
     expect(audits[0]!.sub).to.equal('u9')
     expect(audits[0]!.roles).to.deep.equal(['user-client'])
-    const first = JSON.parse(Buffer.from(queue.held[0]!.meta.token!.split('.')[1]!, 'base64url').toString()) as { exp: number }
+    const first = JSON.parse(Buffer.from(queue.held[0]!.meta.token!.split('.')[1]!, 'base64url').toString()) as {
+      exp: number
+    }
     expect(audits[0]!.claims.exp).to.equal(first.exp)
     for (const s of [gw, orders, audit]) await s.close()
   })

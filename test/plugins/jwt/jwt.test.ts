@@ -2,11 +2,11 @@ import { generateKeyPairSync } from 'node:crypto'
 import { expect } from 'chai'
 import jsonwebtoken from 'jsonwebtoken'
 import type { Identity } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import jwt, { fromEnvironment, signSystemToken, signToken } from '../../../plugins/jwt/index.js'
 import { buildKeyRings } from '../../../plugins/jwt/keys.js'
 import { jwtOptions } from '../../../plugins/jwt/options.js'
-import { SECRET, SYSTEM_SECRET, craft, hmac, nowSec, rsa } from '../../helpers/jwt.js'
+import { craft, hmac, nowSec, rsa, SECRET, SYSTEM_SECRET } from '../../helpers/jwt.js'
 
 describe('jwt plugin', () => {
   it('verifies once per hop: a nested act with the same token inherits the identity', async () => {
@@ -95,9 +95,14 @@ describe('jwt plugin', () => {
     const stoa = createStoa()
       .use(jwt, { secret: SECRET, publicKey: rsa().publicPem, algorithms: ['RS256'] })
       .add('role:x', () => 'ran')
-    const err = (await stoa.act('role:x', {}, { token: signToken({ sub: 'u' }, { secret: SECRET, expiresInSec: 60 }) }).catch((e: unknown) => e)) as StoaError
+    const err = (await stoa
+      .act('role:x', {}, { token: signToken({ sub: 'u' }, { secret: SECRET, expiresInSec: 60 }) })
+      .catch((e: unknown) => e)) as StoaError
     expect(err.details?.reason).to.equal('algorithm')
-    expect(() => createStoa().use(jwt, { secret: SECRET, algorithms: ['ES256'] })).to.throw(StoaError, /no configured key verifies ES256/)
+    expect(() => createStoa().use(jwt, { secret: SECRET, algorithms: ['ES256'] })).to.throw(
+      StoaError,
+      /no configured key verifies ES256/,
+    )
   })
 
   it('reads the roles from the claim it is told (Keycloak, Cognito)', async () => {
@@ -107,8 +112,16 @@ describe('jwt plugin', () => {
     const cognito = createStoa()
       .use(jwt, { secret: SECRET, rolesClaim: 'cognito:groups' })
       .add('role:x', (_m, ctx) => ctx.identity!.roles)
-    const kc = craft({ alg: 'HS256' }, { sub: 'u', exp: nowSec() + 60, realm_access: { roles: ['user-mover'] } }, hmac(SECRET))
-    const cg = craft({ alg: 'HS256' }, { sub: 'u', exp: nowSec() + 60, 'cognito:groups': ['user-client'] }, hmac(SECRET))
+    const kc = craft(
+      { alg: 'HS256' },
+      { sub: 'u', exp: nowSec() + 60, realm_access: { roles: ['user-mover'] } },
+      hmac(SECRET),
+    )
+    const cg = craft(
+      { alg: 'HS256' },
+      { sub: 'u', exp: nowSec() + 60, 'cognito:groups': ['user-client'] },
+      hmac(SECRET),
+    )
     expect(await keycloak.act('role:x', {}, { token: kc })).to.deep.equal(['user-mover'])
     expect(await cognito.act('role:x', {}, { token: cg })).to.deep.equal(['user-client'])
   })
@@ -117,24 +130,37 @@ describe('jwt plugin', () => {
     const stoa = createStoa()
       .use(jwt, { secret: SECRET })
       .add('role:x', (_m, ctx) => ctx.identity!.sub)
-    const err = (await stoa.act('role:x', {}, { token: signSystemToken({ secret: SYSTEM_SECRET, expiresInSec: 60 }) }).catch((e: unknown) => e)) as StoaError
+    const err = (await stoa
+      .act('role:x', {}, { token: signSystemToken({ secret: SYSTEM_SECRET, expiresInSec: 60 }) })
+      .catch((e: unknown) => e)) as StoaError
     expect(err.details?.reason).to.equal('type')
-    expect(() => signToken({ sub: 'system' }, { secret: SECRET, expiresInSec: 60 })).to.throw(StoaError, /signSystemToken/)
+    expect(() => signToken({ sub: 'system' }, { secret: SECRET, expiresInSec: 60 })).to.throw(
+      StoaError,
+      /signSystemToken/,
+    )
   })
 
   it('refuses to load without a key, naming the options', () => {
     expect(() => buildKeyRings(jwtOptions.parse({}), {})).to.throw(StoaError, /no key to verify tokens with/)
     expect(() => buildKeyRings(jwtOptions.parse({}), { secret: 'short' })).to.throw(StoaError, /at least 32/)
-    expect(() => buildKeyRings(jwtOptions.parse({ publicKey: 'not a pem' }), {})).to.throw(StoaError, /option "publicKey"/)
+    expect(() => buildKeyRings(jwtOptions.parse({ publicKey: 'not a pem' }), {})).to.throw(
+      StoaError,
+      /option "publicKey"/,
+    )
     expect(() => createStoa().use(jwt, { secret: 'short' })).to.throw(StoaError, /INVALID_OPTIONS|secret/)
   })
 
   it('falls back on JWT_SECRET and JWT_PUBLIC_KEY, read in one function', () => {
-    expect(fromEnvironment({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: 'a\\nb' })).to.deep.equal({ secret: SECRET, publicKey: 'a\nb' })
+    expect(fromEnvironment({ JWT_SECRET: SECRET, JWT_PUBLIC_KEY: 'a\\nb' })).to.deep.equal({
+      secret: SECRET,
+      publicKey: 'a\nb',
+    })
     expect(fromEnvironment({})).to.deep.equal({})
     const rings = buildKeyRings(jwtOptions.parse({}), { secret: SECRET })
     expect([...rings.user.algorithms]).to.deep.equal(['HS256'])
     // A key given in the options wins over the environment: JWT_SECRET adds no HS256.
-    expect([...buildKeyRings(jwtOptions.parse({ publicKey: rsa().publicPem }), { secret: SECRET }).user.algorithms]).not.to.include('HS256')
+    expect([
+      ...buildKeyRings(jwtOptions.parse({ publicKey: rsa().publicPem }), { secret: SECRET }).user.algorithms,
+    ]).not.to.include('HS256')
   })
 })

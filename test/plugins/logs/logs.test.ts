@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import logs, { CENSOR, createPinoLogger, logOptionsFromEnvironment } from '../../../plugins/logs/index.js'
 
 /** A destination keeping every line written to it. */
@@ -41,9 +41,15 @@ describe('logs', () => {
         'careful',
       )
       const text = dest.out.join('\n')
-      for (const secret of ['a.b.c', 'sid=1', 'sid=2', 'Bearer x', 'sid=3', 'x.y.z', 'k1', 'k2']) expect(text).not.to.include(secret)
+      for (const secret of ['a.b.c', 'sid=1', 'sid=2', 'Bearer x', 'sid=3', 'x.y.z', 'k1', 'k2'])
+        expect(text).not.to.include(secret)
       const line = dest.json()[0]!
-      expect(line.headers).to.deep.equal({ authorization: CENSOR, cookie: CENSOR, 'set-cookie': CENSOR, 'user-agent': 'curl' })
+      expect(line.headers).to.deep.equal({
+        authorization: CENSOR,
+        cookie: CENSOR,
+        'set-cookie': CENSOR,
+        'user-agent': 'curl',
+      })
       expect(line.token).to.equal(CENSOR)
       expect(line.config.apiKey).to.equal(CENSOR)
     })

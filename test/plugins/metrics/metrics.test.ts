@@ -1,9 +1,9 @@
+import { IncomingMessage } from 'node:http'
 import { expect } from 'chai'
 import express from 'express'
-import { IncomingMessage } from 'node:http'
-import type { Envelope } from '../../../actions/transport.js'
 import type { Transport } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
+import type { Envelope } from '../../../actions/transport.js'
 import metrics, { httpMetrics, metricsEndpoint, transportObserver, webMetrics } from '../../../plugins/metrics/index.js'
 import web, { serveWeb, webRoutes } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
@@ -44,7 +44,15 @@ describe('metrics plugin', () => {
     const text = await scrape(s)
     const sum = s.find('role:math,cmd:sum')!.key
     const fail = s.find('role:math,cmd:fail')!.key
-    expect(sample(text, 'stoa_calls_total', { service: 'math', pattern: sum, kind: 'act', transport: 'local', outcome: 'ok' })).to.equal(3)
+    expect(
+      sample(text, 'stoa_calls_total', {
+        service: 'math',
+        pattern: sum,
+        kind: 'act',
+        transport: 'local',
+        outcome: 'ok',
+      }),
+    ).to.equal(3)
     expect(sample(text, 'stoa_calls_total', { pattern: fail, outcome: 'FORBIDDEN' })).to.equal(1)
     expect(sample(text, 'stoa_calls_total', { kind: 'task', outcome: 'ok' })).to.equal(1)
     expect(sample(text, 'stoa_calls_total', { pattern: 'event:sum.done', kind: 'event' })).to.equal(1)
@@ -74,7 +82,9 @@ describe('metrics plugin', () => {
       name: 'rec',
       client: async () => ({
         deliver: async (e: Envelope) =>
-          e.name === 'bad.thing.do' ? { ok: false, error: { code: 'UNAVAILABLE', message: 'down' } } : { ok: true, out: undefined },
+          e.name === 'bad.thing.do'
+            ? { ok: false, error: { code: 'UNAVAILABLE', message: 'down' } }
+            : { ok: true, out: undefined },
       }),
       close: async () => undefined,
     }
@@ -82,7 +92,14 @@ describe('metrics plugin', () => {
     await s.send('tally.vote.record', {})
     await s.send('bad.thing.do', {}).catch(() => undefined)
     const text = await scrape(s)
-    expect(sample(text, 'stoa_remote_calls_total', { transport: 'rec', kind: 'send', name: 'tally.vote.record', outcome: 'ok' })).to.equal(1)
+    expect(
+      sample(text, 'stoa_remote_calls_total', {
+        transport: 'rec',
+        kind: 'send',
+        name: 'tally.vote.record',
+        outcome: 'ok',
+      }),
+    ).to.equal(1)
     expect(sample(text, 'stoa_remote_calls_total', { name: 'bad.thing.do', outcome: 'UNAVAILABLE' })).to.equal(1)
     await s.close()
   })

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import metrics, { metricsEndpoint, transportObserver } from '../../../plugins/metrics/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
@@ -31,7 +31,9 @@ describe('metrics scraped by a real Prometheus server', function () {
       })
     const endpoints = { '/metrics': metricsEndpoint(tally) }
     const listener = createHttpTransport({ endpoints })
-    tally.listen(listener).listen(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY, observer: transportObserver(tally, 'amqp') }))
+    tally
+      .listen(listener)
+      .listen(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY, observer: transportObserver(tally, 'amqp') }))
     await tally.ready()
     caller = createStoa({ name: 'gateway', logger: quietLogger() }).use(metrics, { processMetrics: false })
     caller
@@ -60,7 +62,10 @@ describe('metrics scraped by a real Prometheus server', function () {
       [`stoa_calls_total{service="tally",pattern="${count}",kind="act",transport="http",outcome="ok"}`, 7],
       [`stoa_calls_total{service="tally",pattern="${refuse}",kind="act",outcome="FORBIDDEN"}`, 2],
       [`stoa_call_duration_seconds_count{service="tally",pattern="${count}",outcome="ok"}`, 7],
-      [`stoa_calls_total{service="tally",pattern="task:tally.vote.record",kind="task",transport="amqp",outcome="ok"}`, 4],
+      [
+        `stoa_calls_total{service="tally",pattern="task:tally.vote.record",kind="task",transport="amqp",outcome="ok"}`,
+        4,
+      ],
       [`stoa_calls_total{service="tally",kind="task",outcome="ACTION_FAILED"}`, 2],
       [`stoa_transport_received_total{service="tally",transport="amqp",kind="send"}`, 6],
       [`stoa_transport_retried_total{service="tally",transport="amqp",kind="send"}`, 1],
@@ -83,9 +88,15 @@ describe('metrics scraped by a real Prometheus server', function () {
     expect(handled).to.equal(4)
     // The sender waited on the broker's confirm of each task it published.
     const sent = ((await caller.act('role:metrics,cmd:scrape')) as { text: string }).text
-    expect(sent).to.match(/stoa_transport_publish_confirms_total\{transport="amqp",outcome="ok",service="gateway"\} 5\n/)
-    expect(sent).to.match(/stoa_remote_calls_total\{transport="amqp",kind="send",name="tally.vote.record",outcome="ok",service="gateway"\} 5\n/)
-    expect(sent).to.match(/stoa_remote_calls_total\{transport="http",kind="act",name="",outcome="FORBIDDEN",service="gateway"\} 2\n/)
+    expect(sent).to.match(
+      /stoa_transport_publish_confirms_total\{transport="amqp",outcome="ok",service="gateway"\} 5\n/,
+    )
+    expect(sent).to.match(
+      /stoa_remote_calls_total\{transport="amqp",kind="send",name="tally.vote.record",outcome="ok",service="gateway"\} 5\n/,
+    )
+    expect(sent).to.match(
+      /stoa_remote_calls_total\{transport="http",kind="act",name="",outcome="FORBIDDEN",service="gateway"\} 2\n/,
+    )
     const up = await prom.query('up{job="stoa"}')
     expect(up[0]?.value[1]).to.equal('1')
     const lag = await prom.query('nodejs_eventloop_lag_seconds{service="tally"}')

@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import { SpanKind } from '@opentelemetry/api'
+import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import tracing from '../../../plugins/tracing/index.js'
@@ -22,7 +22,10 @@ describe('tracing over the HTTP transport', () => {
     await math.ready()
     gateway = createStoa({ name: 'gateway', logger: quietLogger() })
       .use(tracing)
-      .add('role:gw,cmd:add', async (_m, ctx) => ({ inner: await ctx.act('role:math,cmd:sum', { left: 1, right: 2 }), trace: ctx.trace }))
+      .add('role:gw,cmd:add', async (_m, ctx) => ({
+        inner: await ctx.act('role:math,cmd:sum', { left: 1, right: 2 }),
+        trace: ctx.trace,
+      }))
       .client(createHttpTransport({ url: listener.address()! }), ['role:math'])
     await gateway.ready()
   })
@@ -40,7 +43,9 @@ describe('tracing over the HTTP transport', () => {
     const spans = otel.exporter.getFinishedSpans()
     const root = spans.find((s) => s.attributes['stoa.pattern'] === gateway.find('role:gw,cmd:add')!.key)!
     const client = spans.find((s) => s.name === 'act http')!
-    const server = spans.find((s) => s.attributes['stoa.pattern'] === math.find('role:math,cmd:sum')!.key && s.kind === SpanKind.SERVER)!
+    const server = spans.find(
+      (s) => s.attributes['stoa.pattern'] === math.find('role:math,cmd:sum')!.key && s.kind === SpanKind.SERVER,
+    )!
     expect(root.spanContext().traceId).to.equal(out.trace)
     expect(client.parentSpanContext?.spanId).to.equal(root.spanContext().spanId)
     expect(client.kind).to.equal(SpanKind.CLIENT)

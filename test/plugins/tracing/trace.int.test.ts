@@ -1,11 +1,11 @@
-import { expect } from 'chai'
 import { SpanKind } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import tracing from '../../../plugins/tracing/index.js'
-import web, { serveWeb } from '../../../plugins/web/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
+import web, { serveWeb } from '../../../plugins/web/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { rawRequest } from '../../helpers/http.js'
@@ -58,7 +58,11 @@ describe('tracing: one trace across HTTP, an AMQP task and a nested act', functi
   it('links the web act, the task sent, the task handled and the nested act as parent and child', async () => {
     const res = await rawRequest(server.url, 'POST', '/votes', {
       body: JSON.stringify({ voter: 'v1' }),
-      headers: { 'content-type': 'application/json', traceparent: `00-${TRACE}-${CALLER_SPAN}-01`, tracestate: 'vendor=abc' },
+      headers: {
+        'content-type': 'application/json',
+        traceparent: `00-${TRACE}-${CALLER_SPAN}-01`,
+        tracestate: 'vendor=abc',
+      },
     })
     expect(res.status).to.equal(200)
     expect(res.json.trace).to.equal(TRACE)
@@ -81,9 +85,18 @@ describe('tracing: one trace across HTTP, an AMQP task and a nested act', functi
     expect(parentOf(send)).to.equal(act.spanContext().spanId)
     expect(parentOf(handled)).to.equal(send.spanContext().spanId)
     expect(parentOf(nested)).to.equal(handled.spanContext().spanId)
-    expect([act.kind, send.kind, handled.kind, nested.kind]).to.deep.equal([SpanKind.SERVER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL])
+    expect([act.kind, send.kind, handled.kind, nested.kind]).to.deep.equal([
+      SpanKind.SERVER,
+      SpanKind.PRODUCER,
+      SpanKind.CONSUMER,
+      SpanKind.INTERNAL,
+    ])
     expect(handled.attributes).to.deep.include({ 'stoa.kind': 'task', 'stoa.service': 'tally', 'stoa.outcome': 'ok' })
-    expect(send.attributes).to.deep.include({ 'stoa.transport': 'amqp', 'stoa.service': 'gateway', 'stoa.outcome': 'ok' })
+    expect(send.attributes).to.deep.include({
+      'stoa.transport': 'amqp',
+      'stoa.service': 'gateway',
+      'stoa.outcome': 'ok',
+    })
     expect(act.spanContext().traceState?.serialize()).to.equal('vendor=abc')
   })
 })

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { z } from 'zod'
 import type { ErrorCode, Stoa } from '../../../actions/index.js'
-import { ERRORS, ERROR_CODES, StoaError, action, createStoa } from '../../../actions/index.js'
+import { action, createStoa, ERROR_CODES, ERRORS, StoaError } from '../../../actions/index.js'
 import web from '../../../plugins/web/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 
@@ -32,7 +32,16 @@ export interface WebCase {
 }
 
 /** Response headers whose values must be the same on every path. */
-export const COMPARED_HEADERS = ['content-type', 'content-length', 'location', 'set-cookie', 'cache-control', 'x-request-id', 'allow', 'connection'] as const
+export const COMPARED_HEADERS = [
+  'content-type',
+  'content-length',
+  'location',
+  'set-cookie',
+  'cache-control',
+  'x-request-id',
+  'allow',
+  'connection',
+] as const
 
 /**
  * A stoa instance with the actions and routes every case uses: compact routes, a seneca-web
@@ -42,8 +51,16 @@ export function caseStoa(): Stoa<any> {
   const stoa = createStoa({ name: 'cases', logger: quietLogger() })
   stoa.add('role:math,cmd:sum', (m) => ({ answer: Number(m.left) + Number(m.right) }))
   stoa.add('role:ballot,cmd:cast', (m) => ({ accepted: true, id: m.id, role: m.role, choice: m.choice }))
-  stoa.add('role:ballot,cmd:typed', action({ schema: z.object({ left: z.number() }), handler: (m) => ({ left: m.left }) }))
-  stoa.add('role:test,cmd:ctx', (_m, ctx) => ({ token: ctx.token ?? null, id: ctx.id, caller: ctx.caller, headers: ctx.headers }))
+  stoa.add(
+    'role:ballot,cmd:typed',
+    action({ schema: z.object({ left: z.number() }), handler: (m) => ({ left: m.left }) }),
+  )
+  stoa.add('role:test,cmd:ctx', (_m, ctx) => ({
+    token: ctx.token ?? null,
+    id: ctx.id,
+    caller: ctx.caller,
+    headers: ctx.headers,
+  }))
   stoa.add('role:test,cmd:fail', (m) => {
     throw new StoaError(m.code as ErrorCode, `failed with ${String(m.code)}`, { n: 1 })
   })
@@ -52,10 +69,18 @@ export function caseStoa(): Stoa<any> {
   })
   stoa.add('role:test,cmd:nothing', () => undefined)
   stoa.add('role:test,cmd:slow', () => new Promise((r) => setTimeout(() => r('late'), 1000)))
-  stoa.add('role:test,cmd:echo', (m) => ({ keys: Object.keys(m).sort(), protoIsObject: Object.getPrototypeOf(m) === Object.prototype }))
-  stoa.add('role:reply,cmd:create', (m) => ({ id: m.id, http$: { status: 201, headers: { location: `/created/${String(m.id)}` } } }))
+  stoa.add('role:test,cmd:echo', (m) => ({
+    keys: Object.keys(m).sort(),
+    protoIsObject: Object.getPrototypeOf(m) === Object.prototype,
+  }))
+  stoa.add('role:reply,cmd:create', (m) => ({
+    id: m.id,
+    http$: { status: 201, headers: { location: `/created/${String(m.id)}` } },
+  }))
   stoa.add('role:reply,cmd:moved', () => ({ http$: { status: 303, headers: { location: '/elsewhere' } } }))
-  stoa.add('role:reply,cmd:cookie', () => ({ http$: { headers: { 'set-cookie': ['a=1', 'b=2'], 'cache-control': 'no-store' } } }))
+  stoa.add('role:reply,cmd:cookie', () => ({
+    http$: { headers: { 'set-cookie': ['a=1', 'b=2'], 'cache-control': 'no-store' } },
+  }))
   stoa.add('role:reply,cmd:bad', (m) => ({ ok: true, http$: JSON.parse(String(m.reply)) }))
   stoa.add('role:reply,cmd:bigint', () => ({ n: 1n }))
   stoa.use(votes)
@@ -79,12 +104,20 @@ export function caseStoa(): Stoa<any> {
     headers: ['x-tenant'],
     maxBodyBytes: 1024,
   })
-  stoa.use(web, { routes: { pin: 'role:math,cmd:*', prefix: '/seneca', map: { sum: { GET: true, POST: true } } } }, { tag: 'legacy' })
+  stoa.use(
+    web,
+    { routes: { pin: 'role:math,cmd:*', prefix: '/seneca', map: { sum: { GET: true, POST: true } } } },
+    { tag: 'legacy' },
+  )
   stoa.use(web, { routes: { 'GET /slow': 'role:test,cmd:slow' }, timeoutMs: 100 }, { tag: 'slow' })
   stoa.use(
     web,
     {
-      routes: [votes.routes, votes.guarded, { pin: 'role:votes,cmd:*', prefix: '/locked', map: { mine: { GET: true, secure: true } } }],
+      routes: [
+        votes.routes,
+        votes.guarded,
+        { pin: 'role:votes,cmd:*', prefix: '/locked', map: { mine: { GET: true, secure: true } } },
+      ],
       message: 'seneca-web',
     },
     { tag: 'votes' },
@@ -99,9 +132,21 @@ const big = JSON.stringify({ pad: 'x'.repeat(2000) })
 export const webCases: readonly WebCase[] = [
   // routes and matching
   { name: 'a GET route from the query', method: 'GET', path: '/sum?left=1&right=2', status: 200, json: { answer: 3 } },
-  { name: 'a path in another case, with a trailing slash', method: 'GET', path: '/SUM/?left=1&right=2', status: 200, json: { answer: 3 } },
+  {
+    name: 'a path in another case, with a trailing slash',
+    method: 'GET',
+    path: '/SUM/?left=1&right=2',
+    status: 200,
+    json: { answer: 3 },
+  },
   { name: 'HEAD answered by the GET route, without a body', method: 'HEAD', path: '/sum?left=1&right=2', status: 200 },
-  { name: 'a seneca-web map with the flat message, GET', method: 'GET', path: '/seneca/sum?left=2&right=3', status: 200, json: { answer: 5 } },
+  {
+    name: 'a seneca-web map with the flat message, GET',
+    method: 'GET',
+    path: '/seneca/sum?left=2&right=3',
+    status: 200,
+    json: { answer: 5 },
+  },
   {
     name: 'a seneca-web map with the flat message, POST',
     method: 'POST',
@@ -141,7 +186,14 @@ export const webCases: readonly WebCase[] = [
     status: 202,
     json: { accepted: true, id: 'a/b', role: 'ballot' },
   },
-  { name: 'a path parameter that is not percent-encoding', method: 'POST', path: '/ballots/%E0%A4%A', body: '{}', headers: json, status: 400 },
+  {
+    name: 'a path parameter that is not percent-encoding',
+    method: 'POST',
+    path: '/ballots/%E0%A4%A',
+    body: '{}',
+    headers: json,
+    status: 400,
+  },
   // the context
   {
     name: 'the bearer token, request id and selected headers in ctx, the id echoed',
@@ -178,12 +230,39 @@ export const webCases: readonly WebCase[] = [
   },
   { name: 'an action past the route time limit', method: 'GET', path: '/slow', status: 504 },
   { name: 'an action that returns nothing', method: 'DELETE', path: '/nothing', status: 204 },
-  { name: 'an action that returns nothing, on a route with its own status', method: 'PUT', path: '/nothing', status: 202 },
+  {
+    name: 'an action that returns nothing, on a route with its own status',
+    method: 'PUT',
+    path: '/nothing',
+    status: 202,
+  },
   // bad input
   { name: 'malformed JSON', method: 'POST', path: '/echo', body: '{"a":', headers: json, status: 400 },
-  { name: 'a JSON body that is not an object', method: 'POST', path: '/echo', body: '[1,2]', headers: json, status: 400 },
-  { name: 'a body over the limit by its declared length', method: 'POST', path: '/echo', body: big, headers: json, status: 413 },
-  { name: 'a chunked body over the limit', method: 'POST', path: '/echo', body: big, chunked: true, headers: json, status: 413 },
+  {
+    name: 'a JSON body that is not an object',
+    method: 'POST',
+    path: '/echo',
+    body: '[1,2]',
+    headers: json,
+    status: 400,
+  },
+  {
+    name: 'a body over the limit by its declared length',
+    method: 'POST',
+    path: '/echo',
+    body: big,
+    headers: json,
+    status: 413,
+  },
+  {
+    name: 'a chunked body over the limit',
+    method: 'POST',
+    path: '/echo',
+    body: big,
+    chunked: true,
+    headers: json,
+    status: 413,
+  },
   {
     name: 'a body that is not JSON',
     method: 'POST',
@@ -231,7 +310,13 @@ export const webCases: readonly WebCase[] = [
   ),
   { name: 'a result JSON cannot hold', method: 'GET', path: '/bigint', status: 500 },
   // seneca-web maps with seneca-web's message, middleware, secure and redirect
-  { name: 'seneca-web: GET with params and query', method: 'GET', path: '/votes/7?q=x', status: 200, json: { id: '7', q: 'x', path: '/votes/:id' } },
+  {
+    name: 'seneca-web: GET with params and query',
+    method: 'GET',
+    path: '/votes/7?q=x',
+    status: 200,
+    json: { id: '7', q: 'x', path: '/votes/:id' },
+  },
   {
     name: 'seneca-web: POST with a JSON body',
     method: 'POST',
@@ -267,12 +352,33 @@ export const webCases: readonly WebCase[] = [
     status: 403,
     json: { blocked: true },
   },
-  { name: 'seneca-web: middleware given as one function', method: 'GET', path: '/secure/get?q=z', headers: { 'x-block': '1' }, status: 403 },
-  { name: 'seneca-web: middleware before secure, no user', method: 'POST', path: '/secure/cast', body: '{}', headers: json, status: 302 },
+  {
+    name: 'seneca-web: middleware given as one function',
+    method: 'GET',
+    path: '/secure/get?q=z',
+    headers: { 'x-block': '1' },
+    status: 403,
+  },
+  {
+    name: 'seneca-web: middleware before secure, no user',
+    method: 'POST',
+    path: '/secure/cast',
+    body: '{}',
+    headers: json,
+    status: 302,
+  },
   { name: 'seneca-web: secure: true with no middleware, no user', method: 'GET', path: '/locked/mine', status: 401 },
   // the wrong method on a known path: serveWeb answers; mountWeb leaves it to the app
   { name: 'OPTIONS on a GET route', method: 'OPTIONS', path: '/sum', status: 204, mount: 404 },
   { name: 'the wrong method on a GET route', method: 'DELETE', path: '/sum?left=1', status: 405, mount: 404 },
-  { name: 'the wrong method on a route with parameters', method: 'PATCH', path: '/ballots/7', body: '{}', headers: json, status: 405, mount: 404 },
+  {
+    name: 'the wrong method on a route with parameters',
+    method: 'PATCH',
+    path: '/ballots/7',
+    body: '{}',
+    headers: json,
+    status: 405,
+    mount: 404,
+  },
   { name: 'the wrong method on a path with two routes', method: 'POST', path: '/nothing', status: 405, mount: 404 },
 ]

@@ -95,17 +95,23 @@ describe('the login cookie across subdomains, against two gateway instances', fu
 
   async function loggedIn(): Promise<CookieJar> {
     const jar = new CookieJar()
-    const res = await browser(jar, gw1, APP1, 'POST', '/login', { body: { username: 'ada', password: 'correct horse' } })
+    const res = await browser(jar, gw1, APP1, 'POST', '/login', {
+      body: { username: 'ada', password: 'correct horse' },
+    })
     expect(res.status).to.equal(200)
     return jar
   }
 
   it('logs in at app1 and stays logged in at app2, served by another gateway instance', async () => {
     const jar = new CookieJar()
-    const login = await browser(jar, gw1, APP1, 'POST', '/login', { body: { username: 'ada', password: 'correct horse' } })
+    const login = await browser(jar, gw1, APP1, 'POST', '/login', {
+      body: { username: 'ada', password: 'correct horse' },
+    })
     expect(login.status).to.equal(200)
     const setCookie = String(login.headers['set-cookie'])
-    expect(setCookie).to.match(/^stoa_token=[\w.-]+; Domain=example\.test; Path=\/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure$/)
+    expect(setCookie).to.match(
+      /^stoa_token=[\w.-]+; Domain=example\.test; Path=\/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure$/,
+    )
     // The browser sends it to the other subdomain; a different gateway instance accepts it.
     const me = await browser(jar, gw2, APP2, 'GET', '/me')
     expect(me.status).to.equal(200)
@@ -127,11 +133,18 @@ describe('the login cookie across subdomains, against two gateway instances', fu
 
   it('cross-site cookie POST: refused 403, nothing runs, the service keeps serving', async () => {
     const jar = await loggedIn()
-    const evil = await browser(jar, gw2, APP2, 'POST', '/orders', { body: { item: 'sofa' }, origin: 'https://evil.test' })
+    const evil = await browser(jar, gw2, APP2, 'POST', '/orders', {
+      body: { item: 'sofa' },
+      origin: 'https://evil.test',
+    })
     expect(evil.status).to.equal(403)
     expect(evil.json.error).to.deep.include({ code: 'FORBIDDEN' })
     expect(evil.json.error.details.reason).to.equal('cross-site')
-    const noOrigin = await browser(jar, gw2, APP2, 'POST', '/orders', { body: { item: 'sofa' }, origin: null, headers: { 'sec-fetch-site': 'cross-site' } })
+    const noOrigin = await browser(jar, gw2, APP2, 'POST', '/orders', {
+      body: { item: 'sofa' },
+      origin: null,
+      headers: { 'sec-fetch-site': 'cross-site' },
+    })
     expect(noOrigin.status).to.equal(403)
     const neither = await browser(jar, gw2, APP2, 'POST', '/orders', { body: { item: 'sofa' }, origin: null })
     expect(neither.status).to.equal(403)
@@ -143,13 +156,22 @@ describe('the login cookie across subdomains, against two gateway instances', fu
 
   it('a cross-site GET with the cookie changes nothing and may read: allowed', async () => {
     const jar = await loggedIn()
-    expect((await browser(jar, gw2, APP2, 'GET', '/me', { headers: { 'sec-fetch-site': 'cross-site' } })).status).to.equal(200)
+    expect(
+      (await browser(jar, gw2, APP2, 'GET', '/me', { headers: { 'sec-fetch-site': 'cross-site' } })).status,
+    ).to.equal(200)
   })
 
   it('the Authorization header needs no origin check, and wins over the cookie', async () => {
     const jar = await loggedIn()
-    const other = signToken({ sub: 'bob', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' })
-    const res = await browser(jar, gw2, APP2, 'POST', '/orders', { body: {}, origin: 'https://evil.test', headers: { authorization: `Bearer ${other}` } })
+    const other = signToken(
+      { sub: 'bob', roles: ['user-client'] },
+      { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' },
+    )
+    const res = await browser(jar, gw2, APP2, 'POST', '/orders', {
+      body: {},
+      origin: 'https://evil.test',
+      headers: { authorization: `Bearer ${other}` },
+    })
     expect(res.status).to.equal(200)
     expect(submitted).to.deep.equal([{ sub: 'bob', gateway: 'two' }])
   })
@@ -158,7 +180,9 @@ describe('the login cookie across subdomains, against two gateway instances', fu
     const jar = await loggedIn()
     const out = await browser(jar, gw2, APP2, 'POST', '/logout')
     expect(out.status).to.equal(204)
-    expect(String(out.headers['set-cookie'])).to.match(/^stoa_token=; Domain=example\.test; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/)
+    expect(String(out.headers['set-cookie'])).to.match(
+      /^stoa_token=; Domain=example\.test; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/,
+    )
     expect(await jar.getCookieString(`${APP1}/me`)).to.equal('')
     const me = await browser(jar, gw1, APP1, 'GET', '/me')
     expect(me.status).to.equal(401)
@@ -166,18 +190,32 @@ describe('the login cookie across subdomains, against two gateway instances', fu
   })
 
   it('a token in the query string: ignored, 401, nothing runs', async () => {
-    const token = signToken({ sub: 'ada', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' })
+    const token = signToken(
+      { sub: 'ada', roles: ['user-client'] },
+      { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' },
+    )
     const jar = new CookieJar()
-    const me = await browser(jar, gw1, APP1, 'GET', `/me?token=${token}&access_token=${token}&authorization=Bearer%20${token}`)
+    const me = await browser(
+      jar,
+      gw1,
+      APP1,
+      'GET',
+      `/me?token=${token}&access_token=${token}&authorization=Bearer%20${token}`,
+    )
     expect(me.status).to.equal(401)
     expect(me.headers['www-authenticate']).to.equal('Bearer')
-    const order = await browser(jar, gw1, APP1, 'POST', `/orders?access_token=${token}`, { body: { token, access_token: token } })
+    const order = await browser(jar, gw1, APP1, 'POST', `/orders?access_token=${token}`, {
+      body: { token, access_token: token },
+    })
     expect(order.status).to.equal(401)
     expect(submitted).to.deep.equal([])
   })
 
   it('roles smuggled in the body over HTTP: ignored, the identity is the token', async () => {
-    const mover = signToken({ sub: 'max', roles: ['user-mover'] }, { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' })
+    const mover = signToken(
+      { sub: 'max', roles: ['user-mover'] },
+      { secret: SECRET, expiresInSec: 60, issuer: 'stoa-auth', audience: 'gateway' },
+    )
     const jar = new CookieJar()
     const res = await browser(jar, gw1, APP1, 'POST', '/orders', {
       body: { roles: ['user-client'], identity: { sub: 'ada', roles: ['user-client'] } },

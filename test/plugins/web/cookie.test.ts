@@ -22,7 +22,9 @@ describe('web: the login cookie', () => {
   })
 
   it('is cleared with the same scope', () => {
-    expect(clearTokenCookie({ domain: 'example.com' })).to.equal('stoa_token=; Domain=example.com; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure')
+    expect(clearTokenCookie({ domain: 'example.com' })).to.equal(
+      'stoa_token=; Domain=example.com; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure',
+    )
   })
 
   it('is read from the Cookie header by name', () => {

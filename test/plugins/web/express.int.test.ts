@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import express from 'express'
 import { z } from 'zod'
 import type { ErrorCode, Stoa } from '../../../actions/index.js'
-import { ERRORS, ERROR_CODES, StoaError, action, createStoa } from '../../../actions/index.js'
+import { action, createStoa, ERROR_CODES, ERRORS, StoaError } from '../../../actions/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
 import web, { mountWeb, serveWeb } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
@@ -14,7 +14,13 @@ describe('web plugin on express', function () {
   let server: WebServer
   let url: string
 
-  const seen: { msg: Record<string, unknown>; token?: string | undefined; headers: Record<string, string>; id: string; caller?: string | undefined }[] = []
+  const seen: {
+    msg: Record<string, unknown>
+    token?: string | undefined
+    headers: Record<string, string>
+    id: string
+    caller?: string | undefined
+  }[] = []
 
   before(async () => {
     stoa = createStoa({ name: 'gateway', logger: quietLogger() })
@@ -23,7 +29,10 @@ describe('web plugin on express', function () {
       seen.push({ msg: { ...m }, token: ctx.token, headers: { ...ctx.headers }, id: ctx.id, caller: ctx.caller })
       return { accepted: true, id: m.id, role: m.role, choice: m.choice }
     })
-    stoa.add('role:vote,cmd:typed', action({ schema: z.object({ left: z.number() }), handler: (m) => ({ left: m.left }) }))
+    stoa.add(
+      'role:vote,cmd:typed',
+      action({ schema: z.object({ left: z.number() }), handler: (m) => ({ left: m.left }) }),
+    )
     stoa.add('role:test,cmd:fail', (m) => {
       throw new StoaError(m.code as ErrorCode, `failed with ${String(m.code)}`, { n: 1 })
     })
@@ -32,7 +41,10 @@ describe('web plugin on express', function () {
     })
     stoa.add('role:test,cmd:nothing', () => undefined)
     stoa.add('role:test,cmd:slow', () => new Promise((r) => setTimeout(() => r('late'), 1000)))
-    stoa.add('role:test,cmd:echo', (m) => ({ keys: Object.keys(m).sort(), protoIsObject: Object.getPrototypeOf(m) === Object.prototype }))
+    stoa.add('role:test,cmd:echo', (m) => ({
+      keys: Object.keys(m).sort(),
+      protoIsObject: Object.getPrototypeOf(m) === Object.prototype,
+    }))
     stoa.use(web, {
       routes: {
         'GET /sum': 'role:math,cmd:sum',
@@ -47,7 +59,11 @@ describe('web plugin on express', function () {
       headers: ['x-tenant'],
       maxBodyBytes: 1024,
     })
-    stoa.use(web, { routes: { pin: 'role:math,cmd:*', prefix: '/seneca', map: { sum: { GET: true, POST: true } } } }, { tag: 'legacy' })
+    stoa.use(
+      web,
+      { routes: { pin: 'role:math,cmd:*', prefix: '/seneca', map: { sum: { GET: true, POST: true } } } },
+      { tag: 'legacy' },
+    )
     stoa.use(web, { routes: { 'GET /slow': 'role:test,cmd:slow' }, timeoutMs: 100 }, { tag: 'slow' })
     server = await serveWeb(stoa)
     url = server.url
@@ -67,7 +83,10 @@ describe('web plugin on express', function () {
 
   it('serves a seneca-web route map, for each method it lists', async () => {
     expect((await rawRequest(url, 'GET', '/seneca/sum?left=2&right=3')).json).to.deep.equal({ answer: 5 })
-    const post = await rawRequest(url, 'POST', '/seneca/sum', { body: '{"left":4,"right":5}', headers: { 'content-type': 'application/json' } })
+    const post = await rawRequest(url, 'POST', '/seneca/sum', {
+      body: '{"left":4,"right":5}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(post.json).to.deep.equal({ answer: 9 })
   })
 
@@ -93,7 +112,13 @@ describe('web plugin on express', function () {
   it('passes the bearer token, the request id and the selected headers to ctx', async () => {
     await rawRequest(url, 'POST', '/votes/2', {
       body: '{}',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer aa.bb.cc', 'x-request-id': 'req-123', 'x-tenant': 't1', 'x-secret': 'no' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: 'Bearer aa.bb.cc',
+        'x-request-id': 'req-123',
+        'x-tenant': 't1',
+        'x-secret': 'no',
+      },
     })
     const last = seen.at(-1)!
     expect(last.token).to.equal('aa.bb.cc')
@@ -117,7 +142,10 @@ describe('web plugin on express', function () {
   })
 
   it('answers a schema failure with 400 INVALID_MESSAGE and the failing fields', async () => {
-    const res = await rawRequest(url, 'POST', '/typed', { body: '{"left":"one"}', headers: { 'content-type': 'application/json' } })
+    const res = await rawRequest(url, 'POST', '/typed', {
+      body: '{"left":"one"}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(res.status).to.equal(400)
     expect(res.json.error.code).to.equal('INVALID_MESSAGE')
     expect(res.json.error.details).to.deep.equal({ fields: ['left'] })
@@ -149,9 +177,15 @@ describe('web plugin on express', function () {
     const head = await rawRequest(url, 'HEAD', '/sum?left=1&right=2')
     expect(head.status).to.equal(200)
     expect(head.text).to.equal('')
-    const res = await rawRequest(url, 'POST', '/votes/a%2Fb', { body: '{}', headers: { 'content-type': 'application/json' } })
+    const res = await rawRequest(url, 'POST', '/votes/a%2Fb', {
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(res.json.id).to.equal('a/b')
-    const bad = await rawRequest(url, 'POST', '/votes/%E0%A4%A', { body: '{}', headers: { 'content-type': 'application/json' } })
+    const bad = await rawRequest(url, 'POST', '/votes/%E0%A4%A', {
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(bad.status).to.equal(400)
   })
 
@@ -163,29 +197,45 @@ describe('web plugin on express', function () {
 
   describe('bad input', () => {
     it('answers malformed JSON with 400 INVALID_JSON', async () => {
-      const res = await rawRequest(url, 'POST', '/echo', { body: '{"a":', headers: { 'content-type': 'application/json' } })
+      const res = await rawRequest(url, 'POST', '/echo', {
+        body: '{"a":',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(res.status).to.equal(400)
       expect(res.json.error.code).to.equal('INVALID_JSON')
     })
 
     it('answers a JSON body that is not an object with 400 INVALID_MESSAGE', async () => {
-      const res = await rawRequest(url, 'POST', '/echo', { body: '[1,2]', headers: { 'content-type': 'application/json' } })
+      const res = await rawRequest(url, 'POST', '/echo', {
+        body: '[1,2]',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(res.status).to.equal(400)
       expect(res.json.error.code).to.equal('INVALID_MESSAGE')
     })
 
     it('answers a body over the limit with 413, by declared length and while a chunked body arrives', async () => {
       const big = JSON.stringify({ pad: 'x'.repeat(2000) })
-      const declared = await rawRequest(url, 'POST', '/echo', { body: big, headers: { 'content-type': 'application/json' } })
+      const declared = await rawRequest(url, 'POST', '/echo', {
+        body: big,
+        headers: { 'content-type': 'application/json' },
+      })
       expect(declared.status).to.equal(413)
       expect(declared.json.error.code).to.equal('PAYLOAD_TOO_LARGE')
-      const chunked = await rawRequest(url, 'POST', '/echo', { body: big, chunked: true, headers: { 'content-type': 'application/json' } })
+      const chunked = await rawRequest(url, 'POST', '/echo', {
+        body: big,
+        chunked: true,
+        headers: { 'content-type': 'application/json' },
+      })
       expect(chunked.status).to.equal(413)
       expect(chunked.json.error.code).to.equal('PAYLOAD_TOO_LARGE')
     })
 
     it('answers a body that is not JSON with 415', async () => {
-      const res = await rawRequest(url, 'POST', '/echo', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      const res = await rawRequest(url, 'POST', '/echo', {
+        body: 'a=1',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
       expect(res.status).to.equal(415)
       expect(res.json.error.code).to.equal('UNSUPPORTED_MEDIA_TYPE')
       const none = await rawRequest(url, 'POST', '/echo', { body: '{"a":1}' })
@@ -209,7 +259,9 @@ describe('web plugin on express', function () {
   })
 
   it('lists the route table of every web plugin instance through role:web,cmd:routes', async () => {
-    const out = (await stoa.act('role:web,cmd:routes')) as { routes: { method: string; path: string; pattern: string; status: number; plugin: string }[] }
+    const out = (await stoa.act('role:web,cmd:routes')) as {
+      routes: { method: string; path: string; pattern: string; status: number; plugin: string }[]
+    }
     const rows = out.routes.map((r) => `${r.plugin} ${r.method} ${r.path} ${r.pattern} ${r.status}`)
     expect(rows).to.include('web GET /sum cmd:sum,role:math 200')
     expect(rows).to.include('web POST /votes/:id cmd:cast,role:vote 202')
@@ -230,13 +282,22 @@ describe('web plugin on express', function () {
     try {
       expect((await rawRequest(own.url, 'GET', '/v2/own')).json).to.deep.equal({ own: true })
       expect((await rawRequest(own.url, 'GET', '/v2/sum?left=1&right=2')).json).to.deep.equal({ answer: 3 })
-      const parsed = await rawRequest(own.url, 'POST', '/v2/seneca/sum', { body: '{"left":1,"right":1}', headers: { 'content-type': 'application/json' } })
+      const parsed = await rawRequest(own.url, 'POST', '/v2/seneca/sum', {
+        body: '{"left":1,"right":1}',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(parsed.json).to.deep.equal({ answer: 2 })
       // The parser consumed an empty object: it is used, not read again.
-      const empty = await rawRequest(own.url, 'POST', '/v2/votes/9', { body: '{}', headers: { 'content-type': 'application/json' } })
+      const empty = await rawRequest(own.url, 'POST', '/v2/votes/9', {
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(empty.status).to.equal(202)
       // The parser skipped another media type: the body is still checked here.
-      const text = await rawRequest(own.url, 'POST', '/v2/votes/9', { body: 'hello', headers: { 'content-type': 'text/plain' } })
+      const text = await rawRequest(own.url, 'POST', '/v2/votes/9', {
+        body: 'hello',
+        headers: { 'content-type': 'text/plain' },
+      })
       expect(text.status).to.equal(415)
     } finally {
       await own.close()

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
-import { createMatcher, unmatchedResponse } from '../../../plugins/web/index.js'
 import type { ServedRoute } from '../../../plugins/web/index.js'
+import { createMatcher, unmatchedResponse } from '../../../plugins/web/index.js'
 
 const route = (method: ServedRoute['method'], path: string): ServedRoute => ({
   method,
@@ -30,7 +30,11 @@ describe('web: what a request no route takes is answered', () => {
   })
 
   it('answers OPTIONS on a known path 204 with Allow, HEAD wherever GET is', () => {
-    expect(unmatchedResponse(find, 'OPTIONS', '/SUM/')).to.deep.equal({ status: 204, headers: { allow: 'GET, HEAD, OPTIONS' }, body: undefined })
+    expect(unmatchedResponse(find, 'OPTIONS', '/SUM/')).to.deep.equal({
+      status: 204,
+      headers: { allow: 'GET, HEAD, OPTIONS' },
+      body: undefined,
+    })
   })
 
   it('counts a path whose parameter is badly encoded as known', () => {

@@ -16,9 +16,14 @@ describe('web plugin: what an action asks of the answer', function () {
 
   before(async () => {
     stoa = createStoa({ name: 'gateway', logger })
-    stoa.add('role:vote,cmd:create', (m) => ({ id: m.id, http$: { status: 201, headers: { location: `/votes/${String(m.id)}` } } satisfies HttpReply }))
+    stoa.add('role:vote,cmd:create', (m) => ({
+      id: m.id,
+      http$: { status: 201, headers: { location: `/votes/${String(m.id)}` } } satisfies HttpReply,
+    }))
     stoa.add('role:vote,cmd:moved', () => ({ http$: { status: 303, headers: { location: '/elsewhere' } } }))
-    stoa.add('role:vote,cmd:cookie', () => ({ http$: { headers: { 'set-cookie': ['a=1', 'b=2'], 'cache-control': 'no-store' } } }))
+    stoa.add('role:vote,cmd:cookie', () => ({
+      http$: { headers: { 'set-cookie': ['a=1', 'b=2'], 'cache-control': 'no-store' } },
+    }))
     stoa.add('role:vote,cmd:bad', (m) => ({ ok: true, http$: JSON.parse(String(m.reply)) }))
     stoa.add('role:vote,cmd:bigint', () => ({ n: 1n }))
     stoa.use(web, {
@@ -40,7 +45,10 @@ describe('web plugin: what an action asks of the answer', function () {
   })
 
   it("answers with the action's http$ status and headers over the route's, and leaves http$ out of the body", async () => {
-    const res = await rawRequest(url, 'POST', '/votes/7', { body: '{}', headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' } })
+    const res = await rawRequest(url, 'POST', '/votes/7', {
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' },
+    })
     expect(res.status).to.equal(201)
     expect(res.headers.location).to.equal('/votes/7')
     expect(res.headers['x-request-id']).to.equal('r-1')
@@ -62,7 +70,11 @@ describe('web plugin: what an action asks of the answer', function () {
     ['an error status', { status: 500 }, /status must be an integer from 200 to 399/],
     ['a status that is not a number', { status: '201' }, /status must be/],
     ['a header stoa sets', { headers: { 'Content-Length': '1' } }, /"content-length" is set by stoa/],
-    ['a header value with a line break', { headers: { location: '/a\r\nset-cookie: x=1' } }, /without control characters/],
+    [
+      'a header value with a line break',
+      { headers: { location: '/a\r\nset-cookie: x=1' } },
+      /without control characters/,
+    ],
     ['a header name that is not a token', { headers: { 'bad name': 'x' } }, /not a valid header name/],
     ['an unknown key', { redirect: '/x' }, /unknown keys: redirect/],
     ['not an object', 'created', /must be an object/],
@@ -89,7 +101,10 @@ describe('web plugin: what an action asks of the answer', function () {
 
   it('honours http$ from an action another service runs, reached over the HTTP transport', async () => {
     const votes = createStoa({ name: 'votes', logger: quietLogger() })
-    votes.add('role:remote,cmd:create', (m) => ({ id: m.id, http$: { status: 201, headers: { location: `/r/${String(m.id)}` } } }))
+    votes.add('role:remote,cmd:create', (m) => ({
+      id: m.id,
+      http$: { status: 201, headers: { location: `/r/${String(m.id)}` } },
+    }))
     const listener = createHttpTransport()
     votes.listen(listener)
     await votes.ready()
@@ -98,7 +113,10 @@ describe('web plugin: what an action asks of the answer', function () {
     gateway.use(web, { routes: { 'POST /r/:id': 'role:remote,cmd:create' } })
     const edge = await serveWeb(gateway)
     try {
-      const res = await rawRequest(edge.url, 'POST', '/r/9', { body: '{}', headers: { 'content-type': 'application/json' } })
+      const res = await rawRequest(edge.url, 'POST', '/r/9', {
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(res.status).to.equal(201)
       expect(res.headers.location).to.equal('/r/9')
       expect(res.json).to.deep.equal({ id: '9' })

@@ -1,10 +1,10 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { expect } from 'chai'
 import express from 'express'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import type { WebServer } from '../../../plugins/web/index.js'
 import web, { serveWeb } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
@@ -59,9 +59,27 @@ describe('web plugin: actions written for seneca-web', function () {
     ['a GET with path params and query', 'GET', '/votes/7?q=x', {}, 200],
     ['a POST with a JSON body', 'POST', '/api/cast/7?voter=v1', { body: '{"choice":"a"}', headers: json }, 200],
     ['a secure route without a user: to its fail page', 'GET', '/secure/mine', {}, 302],
-    ['a secure route with the user set-wide middleware signed in', 'GET', '/secure/mine', { headers: { 'x-user': 'u1' } }, 200],
-    ['a redirect after the action', 'POST', '/secure/cast?voter=v2', { body: '{"choice":"b"}', headers: { ...json, 'x-user': 'u2' } }, 302],
-    ['a route middleware that answers first', 'POST', '/secure/cast', { body: '{}', headers: { ...json, 'x-user': 'u2', 'x-block': '1' } }, 403],
+    [
+      'a secure route with the user set-wide middleware signed in',
+      'GET',
+      '/secure/mine',
+      { headers: { 'x-user': 'u1' } },
+      200,
+    ],
+    [
+      'a redirect after the action',
+      'POST',
+      '/secure/cast?voter=v2',
+      { body: '{"choice":"b"}', headers: { ...json, 'x-user': 'u2' } },
+      302,
+    ],
+    [
+      'a route middleware that answers first',
+      'POST',
+      '/secure/cast',
+      { body: '{}', headers: { ...json, 'x-user': 'u2', 'x-block': '1' } },
+      403,
+    ],
     ['middleware given as one function', 'GET', '/secure/get?q=z', { headers: { 'x-block': '1' } }, 403],
     ['middleware before secure: no user, to the fail page', 'POST', '/secure/cast', { body: '{}', headers: json }, 302],
   ]
@@ -79,7 +97,10 @@ describe('web plugin: actions written for seneca-web', function () {
   it('answers a secure route with no fail page 401 UNAUTHENTICATED', async () => {
     const s = createStoa({ logger: quietLogger() })
       .use(votes)
-      .use(web, { routes: { pin: 'role:votes,cmd:*', map: { mine: { GET: true, secure: true } } }, message: 'seneca-web' })
+      .use(web, {
+        routes: { pin: 'role:votes,cmd:*', map: { mine: { GET: true, secure: true } } },
+        message: 'seneca-web',
+      })
     const server = await serveWeb(s)
     try {
       const res = await rawRequest(server.url, 'GET', '/mine')

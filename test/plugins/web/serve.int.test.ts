@@ -1,10 +1,10 @@
 import { Agent, IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { expect } from 'chai'
-import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
+import express from 'express'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import type { NodeMiddleware, ServeWebOptions, WebServer } from '../../../plugins/web/index.js'
 import web, { serveWeb } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
@@ -19,7 +19,10 @@ function exchange(url: string, raw: string, ms = 5000): Promise<{ text: string; 
     const u = new URL(url)
     const socket = connect(Number(u.port), u.hostname)
     let text = ''
-    const timer = setTimeout(() => socket.destroy(new Error(`no close within ${ms} ms; got ${JSON.stringify(text)}`)), ms)
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no close within ${ms} ms; got ${JSON.stringify(text)}`)),
+      ms,
+    )
     socket.setEncoding('utf8')
     socket.on('data', (d: string) => (text += d))
     socket.on('error', (err) => {
@@ -127,7 +130,10 @@ describe('serveWeb on node:http', function () {
         })
 
         it('answers HEAD from the GET route with its headers and no body', async () => {
-          const { text, statuses } = await exchange(url, 'HEAD /sum?left=1&right=2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+          const { text, statuses } = await exchange(
+            url,
+            'HEAD /sum?left=1&right=2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+          )
           expect(statuses).to.deep.equal([200])
           expect(text.toLowerCase()).to.include('content-length: 12')
           expect(text.endsWith('\r\n\r\n')).to.equal(true)
@@ -140,7 +146,10 @@ describe('serveWeb on node:http', function () {
           const wrong = await rawRequest(url, 'PUT', '/sum')
           expect(wrong.status).to.equal(405)
           expect(wrong.headers.allow).to.equal('GET, HEAD, OPTIONS')
-          expect(wrong.json.error).to.deep.include({ code: 'METHOD_NOT_ALLOWED', details: { allow: ['GET', 'HEAD', 'OPTIONS'] } })
+          expect(wrong.json.error).to.deep.include({
+            code: 'METHOD_NOT_ALLOWED',
+            details: { allow: ['GET', 'HEAD', 'OPTIONS'] },
+          })
           expect((await rawRequest(url, 'PUT', '/nowhere')).status).to.equal(404)
         })
       })
@@ -202,7 +211,10 @@ describe('serveWeb on node:http', function () {
       app.get('/own', (_req, res) => void res.json({ own: true }))
       const sum = await rawRequest(url, 'GET', '/sum?left=1&right=2')
       expect(sum.json).to.deep.equal({ shadowed: true })
-      const echo = await rawRequest(url, 'POST', '/echo', { body: '{"a":1}', headers: { 'content-type': 'application/json' } })
+      const echo = await rawRequest(url, 'POST', '/echo', {
+        body: '{"a":1}',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(echo.headers['x-cors']).to.equal('yes')
       expect(echo.json).to.deep.equal({ a: 1, cmd: 'echo', role: 'test' })
       expect((await rawRequest(url, 'GET', '/own')).json).to.deep.equal({ own: true })
@@ -250,7 +262,14 @@ describe('serveWeb on node:http', function () {
       expect(sum.headers['access-control-allow-origin']).to.equal('*')
       expect((await rawRequest(url, 'GET', '/own')).headers['access-control-allow-origin']).to.equal('*')
       expect((await rawRequest(url, 'GET', '/gone')).status).to.equal(404)
-      expect(ran).to.deep.equal(['1 /sum?left=1&right=2', '2 /sum?left=1&right=2', '1 /own', '2 /own', '1 /gone', '2 /gone'])
+      expect(ran).to.deep.equal([
+        '1 /sum?left=1&right=2',
+        '2 /sum?left=1&right=2',
+        '1 /own',
+        '2 /own',
+        '1 /gone',
+        '2 /gone',
+      ])
     })
 
     it('lets `before` middleware answer (a CORS preflight) and stop there', async () => {
@@ -304,7 +323,8 @@ describe('serveWeb on node:http', function () {
     })
 
     it("answers next(err) from a route's middleware as JSON, unless an error handler of the app's takes it", async () => {
-      const failing = (_req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error('nope'), { status: 403 }))
+      const failing = (_req: Request, _res: Response, next: NextFunction) =>
+        next(Object.assign(new Error('nope'), { status: 403 }))
       const routes = { pin: 'role:math,cmd:*', prefix: '/mw', map: { sum: { GET: true, middleware: [failing] } } }
       const own = await start(mathStoa().use(web, { routes }, { tag: 'mw' }))
       const res = await rawRequest(own.url, 'GET', '/mw/sum')
@@ -312,7 +332,10 @@ describe('serveWeb on node:http', function () {
       expect(res.json.error.code).to.equal('FORBIDDEN')
       const app = express()
       const theirs = await start(mathStoa().use(web, { routes }, { tag: 'mw' }), { app })
-      app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => void res.status(418).json({ handled: err.message }))
+      app.use(
+        (err: Error, _req: Request, res: Response, _next: NextFunction) =>
+          void res.status(418).json({ handled: err.message }),
+      )
       const handled = await rawRequest(theirs.url, 'GET', '/mw/sum')
       expect(handled.status).to.equal(418)
       expect(handled.json).to.deep.equal({ handled: 'nope' })

@@ -8,8 +8,14 @@ import web, { serveWeb } from '../../../plugins/web/index.js'
 describe('web plugin option types', () => {
   it('accepts both route map formats and rejects malformed ones at compile time', () => {
     const stoa = createStoa()
-    stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum', 'POST /votes/:id': { pattern: 'role:vote,cmd:cast', status: 202 } } })
-    stoa.use(web, { routes: { pin: 'role:todo,cmd:*', map: { list: true, create: { POST: true, status: 201 } } } }, { tag: 'a' })
+    stoa.use(web, {
+      routes: { 'GET /sum': 'role:math,cmd:sum', 'POST /votes/:id': { pattern: 'role:vote,cmd:cast', status: 202 } },
+    })
+    stoa.use(
+      web,
+      { routes: { pin: 'role:todo,cmd:*', map: { list: true, create: { POST: true, status: 201 } } } },
+      { tag: 'a' },
+    )
     stoa.use(web, undefined, { tag: 'b' })
     if (Math.random() > 2) {
       // @ts-expect-error a route target is a pattern string or { pattern, status }

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import type { AmqpOptions } from '../../../transports/amqp/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
@@ -67,7 +67,9 @@ describe('amqp client: acts, tasks and events', function () {
       .ready()
     const first = gw.act('role:math,cmd:slow', { n: 'first' })
     await waitFor(() => ran.length === 1, 'the first request to start')
-    const second = (await gw.act('role:math,cmd:slow', { n: 'second' }, { timeoutMs: 100 }).catch((e: unknown) => e)) as StoaError
+    const second = (await gw
+      .act('role:math,cmd:slow', { n: 'second' }, { timeoutMs: 100 })
+      .catch((e: unknown) => e)) as StoaError
     expect(second.code).to.equal('TIMEOUT')
     expect(await first).to.equal('first')
     await settle(300)
@@ -108,7 +110,9 @@ describe('amqp client: acts, tasks and events', function () {
       .client(transport({ bufferSize: 4 }))
       .ready()
     // amqplib's channel buffer holds 1024 frames: a burst of small publishes overflows it.
-    const results = await Promise.allSettled(Array.from({ length: 3000 }, (_, i) => gw.send('tally.vote.record', { i })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 3000 }, (_, i) => gw.send('tally.vote.record', { i })),
+    )
     const ok = results.filter((r) => r.status === 'fulfilled').length
     const codes = new Set(results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as StoaError).code] : [])))
     expect(ok).to.be.greaterThan(0)

@@ -1,5 +1,5 @@
-import { expect } from 'chai'
 import amqp from 'amqplib'
+import { expect } from 'chai'
 import { coalesceWrites } from '../../../transports/amqp/connection.js'
 import { AMQP_URL } from '../../fixtures/amqp-broker.js'
 

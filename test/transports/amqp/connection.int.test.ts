@@ -1,10 +1,17 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import type { AmqpOptions } from '../../../transports/amqp/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
-import { AMQP_URL, deleteTopology, dropConnections, rawChannel, streamTasks, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import {
+  AMQP_URL,
+  deleteTopology,
+  dropConnections,
+  rawChannel,
+  streamTasks,
+  uniquePrefix,
+} from '../../fixtures/amqp-broker.js'
 import { quietLogger, settle, waitFor } from '../../helpers/wait.js'
 
 /**
@@ -31,7 +38,14 @@ describe('amqp connection loss and recovery', function () {
     return s
   }
   const transport = (role: string, o: AmqpOptions = {}) =>
-    createAmqpTransport({ url: AMQP_URL, prefix, connectionName: `${prefix}/${role}`, reconnectMinMs: 50, reconnectMaxMs: 500, ...o })
+    createAmqpTransport({
+      url: AMQP_URL,
+      prefix,
+      connectionName: `${prefix}/${role}`,
+      reconnectMinMs: 50,
+      reconnectMaxMs: 500,
+      ...o,
+    })
 
   it('loses no confirmed task when the connections drop mid-stream, and resumes consuming', async () => {
     const handled = new Set<number>()
@@ -72,7 +86,9 @@ describe('amqp connection loss and recovery', function () {
       .client(transport('gateway', { target: 'math' }), ['role:math'])
       .ready()
     expect(await gw.act('role:math,cmd:sum', { left: 1, right: 2 })).to.equal(3)
-    const inFlight = Array.from({ length: 20 }, () => gw.act('role:math,cmd:sum', { left: 1, right: 1 }).catch((e: StoaError) => e.code))
+    const inFlight = Array.from({ length: 20 }, () =>
+      gw.act('role:math,cmd:sum', { left: 1, right: 1 }).catch((e: StoaError) => e.code),
+    )
     await dropConnections(`${prefix}/gateway`)
     const outcomes = await Promise.all(inFlight)
     for (const o of outcomes) expect([2, 'UNAVAILABLE']).to.include(o)

@@ -1,8 +1,8 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
-import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { Link } from '../../../transports/amqp/connection.js'
+import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { AMQP_URL, deleteTopology, dropConnections, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { quietLogger } from '../../helpers/wait.js'
 
@@ -20,7 +20,15 @@ describe('amqp transport health', function () {
     stoa = createStoa({ name: 'tally', logger: quietLogger() })
       .add('task:tally.vote.record', () => undefined)
       // A slow first reconnect, so that the time without a connection can be seen.
-      .listen(createAmqpTransport({ url: AMQP_URL, prefix, connectionName: `${prefix}/tally`, reconnectMinMs: 1500, reconnectMaxMs: 3000 }))
+      .listen(
+        createAmqpTransport({
+          url: AMQP_URL,
+          prefix,
+          connectionName: `${prefix}/tally`,
+          reconnectMinMs: 1500,
+          reconnectMaxMs: 3000,
+        }),
+      )
     await stoa.ready()
     expect((await stoa.readiness()).ready).to.equal(true)
     // Only this test's connection, found by its name, is dropped.
@@ -46,7 +54,13 @@ describe('amqp transport health', function () {
     // A resource alarm cannot be raised on a broker other tests share, so the broker's
     // connection.blocked and connection.unblocked are played on this connection's own model,
     // as amqplib emits them when the frames arrive.
-    const link = new Link({ url: AMQP_URL, connectionName: `${prefix}/blocked`, reconnectMinMs: 100, reconnectMaxMs: 500, log: quietLogger() })
+    const link = new Link({
+      url: AMQP_URL,
+      connectionName: `${prefix}/blocked`,
+      reconnectMinMs: 100,
+      reconnectMaxMs: 500,
+      log: quietLogger(),
+    })
     try {
       await link.start()
       expect(link.health()).to.deep.equal({ ready: true })

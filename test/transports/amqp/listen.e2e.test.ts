@@ -1,7 +1,7 @@
-import { expect } from 'chai'
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
@@ -20,9 +20,13 @@ interface Worker {
 }
 
 function spawnWorker(prefix: string, label: string, workMs: number, prefetch: number): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', workerScript, prefix, label, String(workMs), String(prefetch)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', workerScript, prefix, label, String(workMs), String(prefetch)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   const w: Worker = { child, started: [], done: [], ready: false, exited: false }
   let rest = ''
   child.stdout!.on('data', (d: Buffer) => {
@@ -48,7 +52,9 @@ describe('amqp workers in separate processes', function () {
   beforeEach(async () => {
     prefix = uniquePrefix('e2e')
     workers = []
-    gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createAmqpTransport({ url: AMQP_URL, prefix }))
+    gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createAmqpTransport({ url: AMQP_URL, prefix }),
+    )
     await gateway.ready()
   })
   afterEach(async () => {
@@ -89,7 +95,11 @@ describe('amqp workers in separate processes', function () {
     const cut = new Set(a.started.filter((n) => !a.done.includes(n)))
     expect(cut.size).to.be.greaterThan(0) // it died with work in hand
     const b = await start('b', 1, 10)
-    await waitFor(() => new Set([...a.done, ...b.done]).size === 40, 'every task done by one instance or the other', 30000)
+    await waitFor(
+      () => new Set([...a.done, ...b.done]).size === 40,
+      'every task done by one instance or the other',
+      30000,
+    )
     for (const n of cut) expect(b.done).to.include(n)
   })
 })

@@ -6,7 +6,14 @@ import { bindingKey, names } from '../../../transports/amqp/topology.js'
 describe('amqp options and names', () => {
   it('fills in the safe defaults', () => {
     const o = resolveAmqpOptions({ url: 'amqp://h' })
-    expect(o).to.include({ url: 'amqp://h', prefix: 'stoa', prefetch: 100, attempts: 5, queueType: 'classic', bufferSize: 1000 })
+    expect(o).to.include({
+      url: 'amqp://h',
+      prefix: 'stoa',
+      prefetch: 100,
+      attempts: 5,
+      queueType: 'classic',
+      bufferSize: 1000,
+    })
     expect(Object.isFrozen(o)).to.equal(true)
   })
 
@@ -32,7 +39,15 @@ describe('amqp options and names', () => {
 
   it('derives every name from the prefix', () => {
     const n = names('p')
-    expect([n.rpc('math'), n.tasks('tally'), n.events, n.eventQueue('audit'), n.retry, n.retryQueue(250), n.dlq('tally')]).to.deep.equal([
+    expect([
+      n.rpc('math'),
+      n.tasks('tally'),
+      n.events,
+      n.eventQueue('audit'),
+      n.retry,
+      n.retryQueue(250),
+      n.dlq('tally'),
+    ]).to.deep.equal([
       'p.rpc.math',
       'p.tasks.tally',
       'p.events',

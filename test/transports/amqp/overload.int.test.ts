@@ -42,7 +42,9 @@ describe('amqp listener: an action at its bulkhead limit', function () {
       .listen(createAmqpTransport({ url: AMQP_URL, prefix, prefetch: 20, ...RETRY }))
     started.push(tally)
     await tally.ready()
-    const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }))
+    const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }),
+    )
     started.push(gateway)
     await gateway.ready()
 

@@ -1,6 +1,6 @@
-import { expect } from 'chai'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'

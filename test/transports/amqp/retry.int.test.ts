@@ -1,11 +1,18 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, action, createStoa } from '../../../actions/index.js'
+import { action, createStoa, StoaError } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
 import type { DeadLetter } from '../../fixtures/amqp-broker.js'
-import { AMQP_URL, deleteTopology, drainQueue, queueExists, rawChannel, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import {
+  AMQP_URL,
+  deleteTopology,
+  drainQueue,
+  queueExists,
+  rawChannel,
+  uniquePrefix,
+} from '../../fixtures/amqp-broker.js'
 import { quietLogger, settle, waitFor } from '../../helpers/wait.js'
 
 const RETRY = { attempts: 3, backoffMs: 20, maxBackoffMs: 40 }
@@ -36,7 +43,9 @@ describe('amqp retries and dead letters', function () {
   }
 
   async function gateway(): Promise<Stoa<any>> {
-    const s = createStoa({ name: 'gateway', logger: quietLogger() }).client(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }))
+    const s = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }),
+    )
     started.push(s)
     return s.ready()
   }

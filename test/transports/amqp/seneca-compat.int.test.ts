@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import Seneca from 'seneca'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { AMQP_URL, rawChannel, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -46,11 +46,20 @@ describe('amqp seneca-amqp-transport compatibility', function () {
         amqp: {
           exchange: { name: `${prefix}.topic` },
           deadLetter: { queue: { name: `${prefix}.dlq` }, exchange: { name: dlx } },
-          listener: { queues: { prefix: `${prefix}.add`, options: { durable: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 60000 } } } },
+          listener: {
+            queues: {
+              prefix: `${prefix}.add`,
+              options: { durable: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 60000 } },
+            },
+          },
           client: {
             queues: {
               prefix: `${prefix}.act`,
-              options: { autoDelete: true, exclusive: true, arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 10000 } },
+              options: {
+                autoDelete: true,
+                exclusive: true,
+                arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 10000 },
+              },
             },
           },
         },
@@ -58,14 +67,19 @@ describe('amqp seneca-amqp-transport compatibility', function () {
     senecas.push(s)
     return s
   }
-  const ready = (s: SenecaInstance) => new Promise<void>((resolve, reject) => s.ready((err) => (err ? reject(err) : resolve())))
+  const ready = (s: SenecaInstance) =>
+    new Promise<void>((resolve, reject) => s.ready((err) => (err ? reject(err) : resolve())))
   const act = (s: SenecaInstance, pattern: string, msg: object) =>
     new Promise<{ err: any; out: any }>((resolve) => s.act(pattern, msg, (err, out) => resolve({ err, out })))
   const transport = (o: object = {}) => createAmqpTransport({ url: AMQP_URL, seneca: true, prefix, ...o })
 
   it('serves a Seneca client: results, and stoa error codes with their details', async () => {
     const server = createStoa({ name: 'math', logger: quietLogger() })
-      .add('role:math,cmd:sum', (m, ctx) => ({ answer: Number(m.left) + Number(m.right), caller: ctx.caller, hasDeadline: ctx.deadline > Date.now() }))
+      .add('role:math,cmd:sum', (m, ctx) => ({
+        answer: Number(m.left) + Number(m.right),
+        caller: ctx.caller,
+        hasDeadline: ctx.deadline > Date.now(),
+      }))
       .add('role:math,cmd:fail', () => {
         throw new StoaError('FORBIDDEN', 'not for you', { need: 'admin' })
       })

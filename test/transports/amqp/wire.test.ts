@@ -1,8 +1,17 @@
-import { expect } from 'chai'
 import type { ConsumeMessage } from 'amqplib'
+import { expect } from 'chai'
 import type { Envelope } from '../../../actions/transport.js'
 import { StoaError } from '../../../actions/transport.js'
-import { HEADERS, deadLetterCopy, deadLetterReason, decodeReply, decodeRequest, encodeReply, encodeRequest, retryCopy } from '../../../transports/amqp/wire.js'
+import {
+  deadLetterCopy,
+  deadLetterReason,
+  decodeReply,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  HEADERS,
+  retryCopy,
+} from '../../../transports/amqp/wire.js'
 
 /** What the broker would deliver for a published message. */
 function delivered(out: { body: Buffer; props: Record<string, any> }, tag = 1): ConsumeMessage {
@@ -22,7 +31,11 @@ describe('amqp wire format', () => {
     expect(out.props.expiration).to.equal('1000')
     expect(out.props.persistent).to.equal(undefined)
     expect(out.props.appId).to.equal('gateway')
-    expect(out.props.headers).to.deep.equal({ [HEADERS.trace]: 'tr-1', [HEADERS.token]: 'a.b.c', [HEADERS.timeoutMs]: 1000 })
+    expect(out.props.headers).to.deep.equal({
+      [HEADERS.trace]: 'tr-1',
+      [HEADERS.token]: 'a.b.c',
+      [HEADERS.timeoutMs]: 1000,
+    })
     const back = decodeRequest(delivered(out), 'act', 1024, 999_000)
     expect(back).to.deep.equal({ ok: true, attempt: 0, envelope: { kind: 'act', msg: e.msg, meta } })
   })
@@ -32,7 +45,11 @@ describe('amqp wire format', () => {
     // The sender's clock an hour behind, the same, or an hour ahead: its deadline is 1 s away by it.
     for (const skew of [-3_600_000, 0, 3_600_000]) {
       const senderNow = receiverNow + skew
-      const e: Envelope = { kind: 'act', msg: { role: 'math' }, meta: { id: 'i', trace: 'i', deadline: senderNow + 1000 } }
+      const e: Envelope = {
+        kind: 'act',
+        msg: { role: 'math' },
+        meta: { id: 'i', trace: 'i', deadline: senderNow + 1000 },
+      }
       const back = decodeRequest(delivered(encodeRequest(e, 1024, senderNow)), 'act', 1024, receiverNow)
       expect(back.ok && back.envelope.meta.deadline, `skew ${skew}`).to.equal(receiverNow + 1000)
     }
@@ -83,13 +100,21 @@ describe('amqp wire format', () => {
     expect(ok.props.correlationId).to.equal('c1')
     expect(decodeReply(ok.body)).to.deep.equal({ ok: true, out: { n: 1 } })
     const err = encodeReply({ ok: false, error: { code: 'FORBIDDEN', message: 'no', details: { x: 1 } } }, 'c2')
-    expect(decodeReply(err.body)).to.deep.equal({ ok: false, error: { code: 'FORBIDDEN', message: 'no', details: { x: 1 } } })
+    expect(decodeReply(err.body)).to.deep.equal({
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'no', details: { x: 1 } },
+    })
     expect(decodeReply(Buffer.from('nope'))).to.have.nested.property('error.code', 'ACTION_FAILED')
-    expect(decodeReply(Buffer.from('{"ok":false,"error":{"code":"WHAT","message":"m"}}'))).to.have.nested.property('error.code', 'ACTION_FAILED')
+    expect(decodeReply(Buffer.from('{"ok":false,"error":{"code":"WHAT","message":"m"}}'))).to.have.nested.property(
+      'error.code',
+      'ACTION_FAILED',
+    )
   })
 
   it('counts tries on retry copies and records the reason on dead letters, dropping the broker bookkeeping', () => {
-    const original = delivered(encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'v' }, meta }, 1024))
+    const original = delivered(
+      encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'v' }, meta }, 1024),
+    )
     ;(original.properties.headers as Record<string, unknown>)['x-death'] = [{ queue: 'x' }]
     const retry = retryCopy(original, 2, 4000)
     expect(retry.props.headers[HEADERS.attempt]).to.equal(2)
@@ -102,7 +127,12 @@ describe('amqp wire format', () => {
     expect(decodeRequest(delivered(retry), 'send', 1024)).to.have.property('attempt', 2)
     const dead = deadLetterCopy(delivered(retry), { code: 'ACTION_FAILED', message: 'boom' }, 3, 'p.tasks.tally')
     expect(dead.props.headers[HEADERS.delay]).to.equal(undefined)
-    expect(deadLetterReason(dead.props.headers)).to.deep.equal({ code: 'ACTION_FAILED', message: 'boom', attempts: 3, queue: 'p.tasks.tally' })
+    expect(deadLetterReason(dead.props.headers)).to.deep.equal({
+      code: 'ACTION_FAILED',
+      message: 'boom',
+      attempts: 3,
+      queue: 'p.tasks.tally',
+    })
   })
 })
 
@@ -132,7 +162,16 @@ describe('amqp wire format: W3C trace context', () => {
       const r = decodeRequest(m, 'emit', 1024)
       return r.ok ? r.envelope.meta : undefined
     }
-    expect(from({ traceparent: Buffer.from(tp) })).to.deep.include({ trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp })
-    expect(from({ traceparent: 'garbage' })).to.deep.equal({ id: 'mid', trace: 'mid', deadline: undefined, token: undefined, caller: undefined })
+    expect(from({ traceparent: Buffer.from(tp) })).to.deep.include({
+      trace: '4bf92f3577b34da6a3ce929d0e0e4736',
+      traceparent: tp,
+    })
+    expect(from({ traceparent: 'garbage' })).to.deep.equal({
+      id: 'mid',
+      trace: 'mid',
+      deadline: undefined,
+      token: undefined,
+      caller: undefined,
+    })
   })
 })

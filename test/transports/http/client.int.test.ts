@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { quietLogger, waitFor } from '../../helpers/wait.js'
 
@@ -23,7 +23,10 @@ describe('http transport client', function () {
     started.push(server)
     await server.ready()
     const client = createStoa({ name: 'gateway', logger: quietLogger() })
-    client.client(createHttpTransport({ url: listener.address()!, ...(maxSockets === undefined ? {} : { maxSockets }) }), ['role:math'])
+    client.client(
+      createHttpTransport({ url: listener.address()!, ...(maxSockets === undefined ? {} : { maxSockets }) }),
+      ['role:math'],
+    )
     started.push(client)
     await client.ready()
     return client
@@ -32,10 +35,13 @@ describe('http transport client', function () {
   it('completes 2,000 concurrent acts from one client without a timeout', async () => {
     const client = await pair()
     const n = 2000
-    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => client.act('role:math,cmd:sum', { left: i, right: 1 }, { timeoutMs: 20000 })))
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) => client.act('role:math,cmd:sum', { left: i, right: 1 }, { timeoutMs: 20000 })),
+    )
     const failed = results.filter((r) => r.status === 'rejected')
     expect(failed.length, String((failed[0] as PromiseRejectedResult | undefined)?.reason)).to.equal(0)
-    for (const [i, r] of results.entries()) expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1)
+    for (const [i, r] of results.entries())
+      expect((r as PromiseFulfilledResult<{ answer: number }>).value.answer).to.equal(i + 1)
   })
 
   it('acts again after the listener closed the idle connection, and across many idle periods', async () => {
@@ -45,7 +51,10 @@ describe('http transport client', function () {
     server.listen(listener)
     started.push(server)
     await server.ready()
-    const client = createStoa({ name: 'gateway', logger: quietLogger() }).client(createHttpTransport({ url: listener.address()! }), ['role:math'])
+    const client = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createHttpTransport({ url: listener.address()! }),
+      ['role:math'],
+    )
     started.push(client)
     for (const pause of [0, 1100, 950, 1000, 1050]) {
       await new Promise((r) => setTimeout(r, pause))
@@ -58,7 +67,10 @@ describe('http transport client', function () {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
     const port = (probe.address() as { port: number }).port
     await new Promise<void>((r) => probe.close(() => r()))
-    const client = createStoa({ logger: quietLogger() }).client(createHttpTransport({ url: `http://127.0.0.1:${port}` }), ['role:math'])
+    const client = createStoa({ logger: quietLogger() }).client(
+      createHttpTransport({ url: `http://127.0.0.1:${port}` }),
+      ['role:math'],
+    )
     started.push(client)
     const err = (await client.act('role:math,cmd:sum').catch((e: unknown) => e)) as StoaError
     expect(err).to.be.instanceOf(StoaError)
@@ -71,7 +83,10 @@ describe('http transport client', function () {
     await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', r))
     try {
       const port = (stuck.address() as { port: number }).port
-      const client = createStoa({ logger: quietLogger() }).client(createHttpTransport({ url: `http://127.0.0.1:${port}` }), ['role:math'])
+      const client = createStoa({ logger: quietLogger() }).client(
+        createHttpTransport({ url: `http://127.0.0.1:${port}` }),
+        ['role:math'],
+      )
       started.push(client)
       const err = (await client.act('role:math,cmd:sum', {}, { timeoutMs: 100 }).catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('TIMEOUT')
@@ -90,7 +105,10 @@ describe('http transport client', function () {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r))
     try {
       const port = (proxy.address() as { port: number }).port
-      const client = createStoa({ logger: quietLogger() }).client(createHttpTransport({ url: `http://127.0.0.1:${port}/` }), ['role:math'])
+      const client = createStoa({ logger: quietLogger() }).client(
+        createHttpTransport({ url: `http://127.0.0.1:${port}/` }),
+        ['role:math'],
+      )
       started.push(client)
       const err = (await client.act('role:math,cmd:sum').catch((e: unknown) => e)) as StoaError
       expect(err.code).to.equal('UNAVAILABLE')

@@ -58,7 +58,9 @@ describe('http transport listener', function () {
   })
 
   it('answers a plain JSON POST /act with the result, making up ids', async () => {
-    const res = await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":2}', { 'content-type': 'application/json' })
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":2}', {
+      'content-type': 'application/json',
+    })
     expect(res.status).to.equal(200)
     expect(res.json).to.deep.equal({ answer: 3 })
     const last = seen.at(-1)!
@@ -83,14 +85,20 @@ describe('http transport listener', function () {
 
   it('answers a time budget of 0 with 504 TIMEOUT without running the action', async () => {
     const before = seen.length
-    const res = await post(url, '/act', '{"role":"math","cmd":"sum"}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '0' })
+    const res = await post(url, '/act', '{"role":"math","cmd":"sum"}', {
+      'content-type': 'application/json',
+      'x-stoa-timeout-ms': '0',
+    })
     expect(res.status).to.equal(504)
     expect(res.json.code).to.equal('TIMEOUT')
     expect(seen.length).to.equal(before)
   })
 
   it('answers 504 TIMEOUT once a small time budget runs out, without waiting for the action', async () => {
-    const res = await post(url, '/act', '{"role":"math","cmd":"slow"}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '50' })
+    const res = await post(url, '/act', '{"role":"math","cmd":"slow"}', {
+      'content-type': 'application/json',
+      'x-stoa-timeout-ms': '50',
+    })
     expect(res.status).to.equal(504)
     expect(res.json.code).to.equal('TIMEOUT')
     expect(slow.started - slow.finished, 'the action still running when the answer came').to.equal(1)
@@ -122,9 +130,24 @@ describe('http transport listener', function () {
   })
 
   const bad: [string, () => Promise<RawAnswer>, number, string][] = [
-    ['malformed JSON', () => post(url, '/act', '{"role":', { 'content-type': 'application/json' }), 400, 'INVALID_JSON'],
-    ['a JSON body that is not an object', () => post(url, '/act', '"x"', { 'content-type': 'application/json' }), 400, 'INVALID_MESSAGE'],
-    ['a body that is not JSON', () => post(url, '/act', 'role=math', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'malformed JSON',
+      () => post(url, '/act', '{"role":', { 'content-type': 'application/json' }),
+      400,
+      'INVALID_JSON',
+    ],
+    [
+      'a JSON body that is not an object',
+      () => post(url, '/act', '"x"', { 'content-type': 'application/json' }),
+      400,
+      'INVALID_MESSAGE',
+    ],
+    [
+      'a body that is not JSON',
+      () => post(url, '/act', 'role=math', { 'content-type': 'text/plain' }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
     [
       'a body over the limit',
       () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }),
@@ -133,21 +156,43 @@ describe('http transport listener', function () {
     ],
     [
       'a chunked body over the limit',
-      () => post(url, '/act', JSON.stringify({ pad: 'x'.repeat(2000) }), { 'content-type': 'application/json' }, { chunked: true }),
+      () =>
+        post(
+          url,
+          '/act',
+          JSON.stringify({ pad: 'x'.repeat(2000) }),
+          { 'content-type': 'application/json' },
+          { chunked: true },
+        ),
       413,
       'PAYLOAD_TOO_LARGE',
     ],
     ['another path', () => post(url, '/other', '{}', { 'content-type': 'application/json' }), 404, 'NOT_FOUND'],
     ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 404, 'NOT_FOUND'],
-    ['a negative time budget', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '-1' }), 400, 'INVALID_MESSAGE'],
+    [
+      'a negative time budget',
+      () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '-1' }),
+      400,
+      'INVALID_MESSAGE',
+    ],
     [
       'a time budget that is not a whole number',
       () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '1.5' }),
       400,
       'INVALID_MESSAGE',
     ],
-    ['an unknown kind', () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-kind': 'shout' }), 400, 'INVALID_MESSAGE'],
-    ['a non-bearer Authorization', () => post(url, '/act', '{}', { 'content-type': 'application/json', authorization: 'Basic dTpw' }), 401, 'UNAUTHENTICATED'],
+    [
+      'an unknown kind',
+      () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-kind': 'shout' }),
+      400,
+      'INVALID_MESSAGE',
+    ],
+    [
+      'a non-bearer Authorization',
+      () => post(url, '/act', '{}', { 'content-type': 'application/json', authorization: 'Basic dTpw' }),
+      401,
+      'UNAUTHENTICATED',
+    ],
   ]
   for (const [what, send, status, code] of bad) {
     it(`answers ${what} with ${status} ${code}`, async () => {
@@ -173,13 +218,24 @@ describe('http transport listener', function () {
     })
     expect(seneca.status).to.equal(500)
     expect(JSON.stringify(seneca.json)).to.match(/ACTION_FAILED/)
-    expect((await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":1}', { 'content-type': 'application/json' })).json).to.deep.equal({
+    expect(
+      (
+        await post(url, '/act', '{"role":"math","cmd":"sum","left":1,"right":1}', {
+          'content-type': 'application/json',
+        })
+      ).json,
+    ).to.deep.equal({
       answer: 2,
     })
   })
 
   it('keeps prototype-polluting keys harmless and keeps serving', async () => {
-    const res = await post(url, '/act', '{"__proto__":{"polluted":true},"role":"math","cmd":"sum","left":2,"right":3}', { 'content-type': 'application/json' })
+    const res = await post(
+      url,
+      '/act',
+      '{"__proto__":{"polluted":true},"role":"math","cmd":"sum","left":2,"right":3}',
+      { 'content-type': 'application/json' },
+    )
     expect(res.json).to.deep.equal({ answer: 5 })
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined)
   })
@@ -216,9 +272,17 @@ describe('http transport options', () => {
       .with.property('details')
       .that.deep.equals({ transport: 'http', fields: ['tls.key'] })
     expect(() => createHttpTransport({ tls: { key: pem } as never })).to.throw(/option "tls.cert"/)
-    expect(() => createHttpTransport({ url: 'http://127.0.0.1:1', ca: pem })).to.throw(/option "ca": is only used with an https: url/)
+    expect(() => createHttpTransport({ url: 'http://127.0.0.1:1', ca: pem })).to.throw(
+      /option "ca": is only used with an https: url/,
+    )
     expect(() => createHttpTransport({ ca: Buffer.from(pem) })).to.throw(/option "ca"/)
-    expect(() => createHttpTransport({ url: 'https://127.0.0.1:1', ca: Buffer.from(pem), tls: { key: pem, cert: Buffer.from(pem) } })).not.to.throw()
+    expect(() =>
+      createHttpTransport({
+        url: 'https://127.0.0.1:1',
+        ca: Buffer.from(pem),
+        tls: { key: pem, cert: Buffer.from(pem) },
+      }),
+    ).not.to.throw()
   })
 
   it('refuses to act as a client without a url', async () => {

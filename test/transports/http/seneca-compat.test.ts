@@ -1,5 +1,10 @@
 import { expect } from 'chai'
-import { isSenecaRequest, senecaEnvelope, senecaReply, senecaRequestHeaders } from '../../../transports/http/seneca-compat.js'
+import {
+  isSenecaRequest,
+  senecaEnvelope,
+  senecaReply,
+  senecaRequestHeaders,
+} from '../../../transports/http/seneca-compat.js'
 
 describe('http seneca-compat', () => {
   it("reads Seneca's message id and transaction id, and drops its $ directives", () => {
@@ -23,10 +28,19 @@ describe('http seneca-compat', () => {
       details: { message: 'no way', errmsg: 'no way' },
       message: 'seneca: Action cmd:x failed: no way.',
     }
-    expect(senecaReply(500, JSON.stringify(wrapped))).to.deep.equal({ ok: false, error: { code: 'FORBIDDEN', message: 'no way', details: { a: 1 } } })
-    expect(senecaReply(500, '{"code":"act_not_found","message":"seneca: No matching action"}')).to.have.nested.property('error.code', 'NOT_FOUND')
+    expect(senecaReply(500, JSON.stringify(wrapped))).to.deep.equal({
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'no way', details: { a: 1 } },
+    })
+    expect(senecaReply(500, '{"code":"act_not_found","message":"seneca: No matching action"}')).to.have.nested.property(
+      'error.code',
+      'NOT_FOUND',
+    )
     const failed = senecaReply(500, '{"code":"act_execute","orig":{},"message":"seneca: failed: secret"}')
-    expect(failed).to.deep.equal({ ok: false, error: { code: 'ACTION_FAILED', message: 'the Seneca action failed', details: { seneca: 'act_execute' } } })
+    expect(failed).to.deep.equal({
+      ok: false,
+      error: { code: 'ACTION_FAILED', message: 'the Seneca action failed', details: { seneca: 'act_execute' } },
+    })
     expect(senecaReply(503, '{ "code": "ETIMEDOUT" }')).to.have.nested.property('error.code', 'TIMEOUT')
     expect(senecaReply(200, 'null')).to.deep.equal({ ok: true, out: undefined })
   })

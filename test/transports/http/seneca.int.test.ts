@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 
@@ -58,7 +58,9 @@ describe('http transport and Seneca (seneca-transport, type http)', function () 
       await stoa.ready()
       const port = Number(new URL(transport.address()!).port)
       // seneca-transport reads extra request headers from its own options.
-      seneca = senecaInstance({ plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } } }).client({
+      seneca = senecaInstance({
+        plugin: { transport: { web: { headers: { authorization: 'Bearer se.ne.ca' } } } },
+      }).client({
         type: 'http',
         port,
         pin: 'role:math',
@@ -91,7 +93,11 @@ describe('http transport and Seneca (seneca-transport, type http)', function () 
       const { err } = await senecaAct(seneca, { role: 'math', cmd: 'forbid' })
       expect(err).to.be.instanceOf(Error)
       expect(err.orig.output.statusCode).to.equal(403)
-      expect(err.orig.data.payload).to.deep.equal({ code: 'FORBIDDEN', message: 'not for you', details: { need: 'admin' } })
+      expect(err.orig.data.payload).to.deep.equal({
+        code: 'FORBIDDEN',
+        message: 'not for you',
+        details: { need: 'admin' },
+      })
     })
 
     it('gets NOT_FOUND for a message no stoa action matches, and ACTION_FAILED without internals for a crash', async () => {

@@ -27,7 +27,9 @@ describe('http wire', () => {
     expect(headers['x-stoa-timeout-ms']).to.equal('2500')
     expect(headers).not.to.have.property('x-stoa-deadline')
     // Rounded up: a fraction of a millisecond left is still time, never below 0.
-    expect(requestHeaders({ ...e, meta: { ...e.meta, deadline: 1000.25 } }, 10, 1000)['x-stoa-timeout-ms']).to.equal('1')
+    expect(requestHeaders({ ...e, meta: { ...e.meta, deadline: 1000.25 } }, 10, 1000)['x-stoa-timeout-ms']).to.equal(
+      '1',
+    )
     expect(requestHeaders(e, 10, 1_900_000_000_007)['x-stoa-timeout-ms']).to.equal('0')
     expect(requestHeaders({ ...e, meta: { id: 'm', trace: 't' } }, 10)).not.to.have.property('x-stoa-timeout-ms')
   })
@@ -48,7 +50,9 @@ describe('http wire', () => {
   })
 
   it('refuses a budget that is not a whole number of ms from 0 to 2^53-1', () => {
-    expect(envelopeOf({ 'x-stoa-timeout-ms': String(Number.MAX_SAFE_INTEGER) }, {}, 0).meta.deadline).to.equal(Number.MAX_SAFE_INTEGER)
+    expect(envelopeOf({ 'x-stoa-timeout-ms': String(Number.MAX_SAFE_INTEGER) }, {}, 0).meta.deadline).to.equal(
+      Number.MAX_SAFE_INTEGER,
+    )
     for (const value of [
       '-5',
       '-0',
@@ -93,7 +97,10 @@ describe('http wire', () => {
   })
 
   it('answers 200 with the result for an act and 202 without a body for a task or an event', () => {
-    expect(replyResponse({ ...e, kind: 'act' }, { ok: true, out: { a: 1 } })).to.include({ status: 200, body: '{"a":1}' })
+    expect(replyResponse({ ...e, kind: 'act' }, { ok: true, out: { a: 1 } })).to.include({
+      status: 200,
+      body: '{"a":1}',
+    })
     expect(replyResponse(e, { ok: true, out: undefined })).to.include({ status: 202, body: '' })
     expect(replyResponse(e, { ok: false, error: { code: 'CLOSED', message: 'closed' } })).to.include({ status: 503 })
   })
@@ -111,7 +118,11 @@ describe('http wire', () => {
   })
 
   it('answers 401 with WWW-Authenticate: Bearer, and no other error with it', () => {
-    const out = errorResponse({ code: 'UNAUTHENTICATED', message: 'this action needs a token', details: { reason: 'missing' } })
+    const out = errorResponse({
+      code: 'UNAUTHENTICATED',
+      message: 'this action needs a token',
+      details: { reason: 'missing' },
+    })
     expect(out.status).to.equal(401)
     expect(out.headers['www-authenticate']).to.equal('Bearer')
     expect(errorResponse({ code: 'FORBIDDEN', message: 'no' }).headers['www-authenticate']).to.equal(undefined)
@@ -122,10 +133,18 @@ describe('http wire: W3C trace context', () => {
   const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
   it('emits traceparent and tracestate from the envelope meta, and reads them back', () => {
-    const e: Envelope = { kind: 'act', msg: {}, meta: { id: 'm', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' } }
+    const e: Envelope = {
+      kind: 'act',
+      msg: {},
+      meta: { id: 'm', trace: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent: tp, tracestate: 'v=1' },
+    }
     const headers = requestHeaders(e, 2)
     expect(headers).to.deep.include({ traceparent: tp, tracestate: 'v=1' })
-    expect(envelopeOf(received(headers), {}).meta).to.deep.include({ trace: e.meta.trace, traceparent: tp, tracestate: 'v=1' })
+    expect(envelopeOf(received(headers), {}).meta).to.deep.include({
+      trace: e.meta.trace,
+      traceparent: tp,
+      tracestate: 'v=1',
+    })
   })
 
   it("takes a plain client's traceparent as the trace, and ignores an invalid one", () => {

@@ -19,7 +19,10 @@ interface Seen {
 /** The headers compared: what stoa and actions set (framing, date and connection are the server's). */
 const COMPARED = ['content-type', 'location', 'x-request-id', 'x-extra', 'set-cookie']
 
-function pick(headers: Record<string, string | string[] | undefined>, cookies?: string[]): Record<string, string | string[]> {
+function pick(
+  headers: Record<string, string | string[] | undefined>,
+  cookies?: string[],
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const name of COMPARED) {
     const v = headers[name]
@@ -57,8 +60,22 @@ const cases: (HttpCase & { name: string; expect: number; view?: (body: any) => u
     base64: true,
     expect: 202,
   },
-  { name: 'malformed JSON', method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, body: '{nope', expect: 400 },
-  { name: 'a body that is not JSON', method: 'POST', url: '/echo', headers: { 'content-type': 'text/plain' }, body: 'hi', expect: 415 },
+  {
+    name: 'malformed JSON',
+    method: 'POST',
+    url: '/echo',
+    headers: { 'content-type': 'application/json' },
+    body: '{nope',
+    expect: 400,
+  },
+  {
+    name: 'a body that is not JSON',
+    method: 'POST',
+    url: '/echo',
+    headers: { 'content-type': 'text/plain' },
+    body: 'hi',
+    expect: 415,
+  },
   {
     name: 'a body over maxBodyBytes',
     method: 'POST',
@@ -67,7 +84,14 @@ const cases: (HttpCase & { name: string; expect: number; view?: (body: any) => u
     body: JSON.stringify({ pad: 'x'.repeat(2000) }),
     expect: 413,
   },
-  { name: 'a JSON body that is not an object', method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, body: '[1,2]', expect: 400 },
+  {
+    name: 'a JSON body that is not an object',
+    method: 'POST',
+    url: '/echo',
+    headers: { 'content-type': 'application/json' },
+    body: '[1,2]',
+    expect: 400,
+  },
   { name: 'a path no route has', method: 'GET', url: '/nowhere', expect: 404 },
   { name: 'a stoa error with details', method: 'GET', url: '/deny', expect: 403 },
   { name: 'a plain crash, without its message', method: 'GET', url: '/crash', expect: 500 },
@@ -80,17 +104,33 @@ const cases: (HttpCase & { name: string; expect: number; view?: (body: any) => u
     expect: 201,
   },
   { name: 'an action returning nothing', method: 'GET', url: '/none', expect: 204 },
-  { name: 'an encoded path parameter and a repeated query parameter', method: 'GET', url: '/echo/a%20b?tag=x&tag=y&one=1', expect: 200 },
+  {
+    name: 'an encoded path parameter and a repeated query parameter',
+    method: 'GET',
+    url: '/echo/a%20b?tag=x&tag=y&one=1',
+    expect: 200,
+  },
   {
     name: 'the token, request id and chosen headers, cookies included',
     method: 'GET',
     url: '/whoami',
-    headers: { authorization: 'Bearer tok.en.jwt', 'x-request-id': 'req-42', cookie: 'sid=1; theme=dark', 'user-agent': 'ua/1' },
+    headers: {
+      authorization: 'Bearer tok.en.jwt',
+      'x-request-id': 'req-42',
+      cookie: 'sid=1; theme=dark',
+      'user-agent': 'ua/1',
+    },
     expect: 200,
     // The time left differs between runs; everything else must match.
     view: (b: Record<string, unknown>) => ({ ...b, remainingMs: typeof b.remainingMs }),
   },
-  { name: 'an Authorization header that is not Bearer', method: 'GET', url: '/whoami', headers: { authorization: 'Basic abc' }, expect: 401 },
+  {
+    name: 'an Authorization header that is not Bearer',
+    method: 'GET',
+    url: '/whoami',
+    headers: { authorization: 'Basic abc' },
+    expect: 401,
+  },
   { name: 'HEAD on a GET route', method: 'HEAD', url: '/sum?left=1&right=2', expect: 200 },
   { name: 'another case and a trailing slash', method: 'GET', url: '/SUM/?left=2&right=2', expect: 200 },
 ]
@@ -115,7 +155,10 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
   })
 
   async function viaExpress(c: HttpCase): Promise<Seen> {
-    const res = await rawRequest(server.url, c.method, c.url, { headers: c.headers ?? {}, ...(c.body === undefined ? {} : { body: c.body }) })
+    const res = await rawRequest(server.url, c.method, c.url, {
+      headers: c.headers ?? {},
+      ...(c.body === undefined ? {} : { body: c.body }),
+    })
     return { status: res.status, headers: pick(res.headers), body: parsed(res.text) }
   }
 
@@ -128,7 +171,11 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
       isBase64Encoded: boolean
     }
     expect(out.isBase64Encoded).to.equal(false)
-    return { status: out.statusCode, headers: pick({ ...out.headers, ...out.multiValueHeaders }), body: parsed(out.body) }
+    return {
+      status: out.statusCode,
+      headers: pick({ ...out.headers, ...out.multiValueHeaders }),
+      body: parsed(out.body),
+    }
   }
 
   async function viaV2(c: HttpCase): Promise<Seen> {
@@ -145,7 +192,8 @@ describe('transports/lambda: one route table on express and API Gateway', () => 
 
   for (const c of cases) {
     it(`answers ${c.name} alike (${c.method} ${c.url} -> ${c.expect})`, async () => {
-      const view = (s: Seen): Seen => (c.view === undefined || typeof s.body !== 'object' ? s : { ...s, body: c.view(s.body) })
+      const view = (s: Seen): Seen =>
+        c.view === undefined || typeof s.body !== 'object' ? s : { ...s, body: c.view(s.body) }
       const express = view(await viaExpress(c))
       expect(express.status, 'express').to.equal(c.expect)
       expect(view(await viaV1(c)), 'API Gateway REST API (payload 1.0)').to.deep.equal(express)

@@ -1,7 +1,7 @@
-import { expect } from 'chai'
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
+import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
-import { StoaError, createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import type { LambdaOptions } from '../../../transports/lambda/index.js'
 import { createLambdaTransport } from '../../../transports/lambda/index.js'
 import type { ChildContainer } from '../../helpers/lambda-container.js'
@@ -26,7 +26,10 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
   before(async () => {
     endpoint = await startLambdaEndpoint()
     AWS.endpoint = endpoint.url
-    ;[tally, plain] = await Promise.all([childContainer('test/fixtures/lambda/handler.ts'), childContainer('test/fixtures/lambda/plain-function.ts')])
+    ;[tally, plain] = await Promise.all([
+      childContainer('test/fixtures/lambda/handler.ts'),
+      childContainer('test/fixtures/lambda/plain-function.ts'),
+    ])
     endpoint.addFunction('tally', [tally], 3000)
     endpoint.addFunction('plain', [plain], 3000)
   })
@@ -36,8 +39,15 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
   })
 
   /** A gateway calling `functionName` for acts matching `pins`. */
-  async function gateway(functionName: string, pins: string[], options: Partial<LambdaOptions> = {}): Promise<Stoa<any>> {
-    const s = createStoa({ name: 'gateway', logger: quietLogger() }).client(createLambdaTransport({ ...AWS, functionName, maxAttempts: 1, ...options }), pins)
+  async function gateway(
+    functionName: string,
+    pins: string[],
+    options: Partial<LambdaOptions> = {},
+  ): Promise<Stoa<any>> {
+    const s = createStoa({ name: 'gateway', logger: quietLogger() }).client(
+      createLambdaTransport({ ...AWS, functionName, maxAttempts: 1, ...options }),
+      pins,
+    )
     instances.push(s)
     return s.ready()
   }
@@ -61,7 +71,11 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
 
   it("carries token, trace and the time budget, bounded by the function's own time left", async () => {
     const g = await gateway('tally', ['role:tally'])
-    const who = (await g.act('role:tally,cmd:whoami', {}, { token: 'tok.en.jwt', trace: 'trace-7', timeoutMs: 60_000 })) as Record<string, unknown>
+    const who = (await g.act(
+      'role:tally,cmd:whoami',
+      {},
+      { token: 'tok.en.jwt', trace: 'trace-7', timeoutMs: 60_000 },
+    )) as Record<string, unknown>
     expect(who).to.include({ token: 'tok.en.jwt', trace: 'trace-7', caller: 'gateway' })
     // The function's timeout is 3 s, less the handler's 500 ms margin: the 60 s budget shrinks to it.
     expect(who.remainingMs).to.be.within(1, 2500)
@@ -184,11 +198,17 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     after(() => sdk.destroy())
     const invoke = async (payload: string) => {
       const out = await sdk.send(new InvokeCommand({ FunctionName: 'tally', Payload: payload }))
-      return { error: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) as Record<string, unknown> }
+      return {
+        error: out.FunctionError,
+        body: JSON.parse(Buffer.from(out.Payload!).toString('utf8')) as Record<string, unknown>,
+      }
     }
 
     it('runs a plain JSON message and returns the bare result', async () => {
-      expect(await invoke('{"role":"tally","cmd":"sum","left":4,"right":5}')).to.deep.equal({ error: undefined, body: { answer: 9 } })
+      expect(await invoke('{"role":"tally","cmd":"sum","left":4,"right":5}')).to.deep.equal({
+        error: undefined,
+        body: { answer: 9 },
+      })
     })
 
     it('fails an unknown event shape visibly, and logs it', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
-import { StoaError, definePlugin, defineService } from '../../../actions/index.js'
-import { lambdaHandler } from '../../../transports/lambda/index.js'
+import { definePlugin, defineService, StoaError } from '../../../actions/index.js'
 import { detectEvent } from '../../../transports/lambda/handler.js'
+import { lambdaHandler } from '../../../transports/lambda/index.js'
 import { encodeRequest } from '../../../transports/lambda/wire.js'
 import { eventBridgeEvent, lambdaContext, samples, sqsEvent } from '../../fixtures/lambda/events.js'
 import service from '../../fixtures/lambda/service.js'
@@ -42,7 +42,9 @@ describe('transports/lambda/handler', () => {
       expect(detectEvent(samples.eventBridge())?.kind).to.equal('eventbridge')
       expect(detectEvent(samples.scheduled())?.kind).to.equal('eventbridge')
       expect(detectEvent({ role: 'tally', cmd: 'sum' })?.kind).to.equal('direct')
-      expect(detectEvent(JSON.parse(encodeRequest({ kind: 'act', msg: {}, meta: { id: 'a', trace: 'a' } })))?.kind).to.equal('direct')
+      expect(
+        detectEvent(JSON.parse(encodeRequest({ kind: 'act', msg: {}, meta: { id: 'a', trace: 'a' } })))?.kind,
+      ).to.equal('direct')
     })
 
     it('recognises no shape it does not serve', () => {
@@ -66,7 +68,9 @@ describe('transports/lambda/handler', () => {
         const { handler, logger } = make()
         const err = await failure(handler(event, lambdaContext()))
         expect(err.code).to.equal('INVALID_MESSAGE')
-        expect(err.message).to.match(/^INVALID_MESSAGE: this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got /)
+        expect(err.message).to.match(
+          /^INVALID_MESSAGE: this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got /,
+        )
         expect(logger.entries.some((e) => e.level === 'error' && e.message === 'unknown event shape')).to.equal(true)
       })
     }
@@ -77,7 +81,8 @@ describe('transports/lambda/handler', () => {
       const { handler } = make()
       await handler.ready()
       const first = (await handler({ role: 'tally', cmd: 'inits' }, lambdaContext())) as { inits: number }
-      for (let i = 0; i < 3; i++) expect(await handler({ role: 'tally', cmd: 'inits' }, lambdaContext())).to.deep.equal(first)
+      for (let i = 0; i < 3; i++)
+        expect(await handler({ role: 'tally', cmd: 'inits' }, lambdaContext())).to.deep.equal(first)
     })
 
     it('answers every invocation with the start failure, without crashing', async () => {
@@ -101,7 +106,9 @@ describe('transports/lambda/handler', () => {
   describe('direct invocations', () => {
     it('runs a plain JSON message as an act and returns the bare result', async () => {
       const { handler } = make()
-      expect(await handler({ role: 'tally', cmd: 'sum', left: 1, right: 2 }, lambdaContext())).to.deep.equal({ answer: 3 })
+      expect(await handler({ role: 'tally', cmd: 'sum', left: 1, right: 2 }, lambdaContext())).to.deep.equal({
+        answer: 3,
+      })
     })
 
     it('fails a plain message as a thrown StoaError whose message starts with its code', async () => {
@@ -114,14 +121,22 @@ describe('transports/lambda/handler', () => {
     it('answers a stoa act with a stoa reply, errors included', async () => {
       const { handler } = make()
       const act = (msg: Record<string, unknown>) =>
-        JSON.parse(encodeRequest({ kind: 'act', msg, meta: { id: 'id-1', trace: 't-1', token: 'tok', caller: 'gateway' } }))
-      expect(await handler(act({ role: 'tally', cmd: 'sum', left: 2, right: 3 }), lambdaContext())).to.deep.equal({ stoa: 1, ok: true, out: { answer: 5 } })
+        JSON.parse(
+          encodeRequest({ kind: 'act', msg, meta: { id: 'id-1', trace: 't-1', token: 'tok', caller: 'gateway' } }),
+        )
+      expect(await handler(act({ role: 'tally', cmd: 'sum', left: 2, right: 3 }), lambdaContext())).to.deep.equal({
+        stoa: 1,
+        ok: true,
+        out: { answer: 5 },
+      })
       expect(await handler(act({ role: 'tally', cmd: 'deny' }), lambdaContext())).to.deep.equal({
         stoa: 1,
         ok: false,
         error: { code: 'FORBIDDEN', message: 'not for you', details: { need: 'tally:admin' } },
       })
-      const who = (await handler(act({ role: 'tally', cmd: 'whoami' }), lambdaContext())) as { out: Record<string, unknown> }
+      const who = (await handler(act({ role: 'tally', cmd: 'whoami' }), lambdaContext())) as {
+        out: Record<string, unknown>
+      }
       expect(who.out).to.include({ token: 'tok', caller: 'gateway', trace: 't-1' })
     })
 
@@ -138,8 +153,14 @@ describe('transports/lambda/handler', () => {
 
     it('throws for a failed task, so Lambda retries it and then dead-letters it', async () => {
       const { handler } = make()
-      const task = (voter: string) => JSON.parse(encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter }, meta: { id: voter, trace: voter } }))
-      expect(JSON.parse(JSON.stringify(await handler(task('v1'), lambdaContext())))).to.deep.equal({ stoa: 1, ok: true })
+      const task = (voter: string) =>
+        JSON.parse(
+          encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter }, meta: { id: voter, trace: voter } }),
+        )
+      expect(JSON.parse(JSON.stringify(await handler(task('v1'), lambdaContext())))).to.deep.equal({
+        stoa: 1,
+        ok: true,
+      })
       const err = await failure(handler(task('bad-1'), lambdaContext()))
       expect(err.code).to.equal('INVALID_MESSAGE')
     })
@@ -160,7 +181,10 @@ describe('transports/lambda/handler', () => {
   })
 
   describe('SQS', () => {
-    const task = (voter: string) => ({ body: JSON.stringify({ voter }), attributes: { 'stoa-task': 'tally.vote.record' } })
+    const task = (voter: string) => ({
+      body: JSON.stringify({ voter }),
+      attributes: { 'stoa-task': 'tally.vote.record' },
+    })
 
     it('reports exactly the two failing records of a batch of five', async () => {
       const { handler, logger } = make()
@@ -174,16 +198,25 @@ describe('transports/lambda/handler', () => {
 
     it("answers with the batch response format of AWS's sample", async () => {
       const { handler } = make()
-      const out = (await handler(sqsEvent([task('bad-a'), task('ok')]), lambdaContext())) as { batchItemFailures: object[] }
+      const out = (await handler(sqsEvent([task('bad-a'), task('ok')]), lambdaContext())) as {
+        batchItemFailures: object[]
+      }
       const sample = samples.batchResponse()
       expect(Object.keys(out)).to.deep.equal(Object.keys(sample))
-      expect(out.batchItemFailures.map((f) => Object.keys(f))).to.deep.equal([Object.keys(sample.batchItemFailures[0]!)])
+      expect(out.batchItemFailures.map((f) => Object.keys(f))).to.deep.equal([
+        Object.keys(sample.batchItemFailures[0]!),
+      ])
     })
 
     it('fails records it cannot read, and only those: no task name, bad JSON, an act', async () => {
       const { handler } = make()
       const act = encodeRequest({ kind: 'act', msg: { role: 'tally', cmd: 'sum' }, meta: { id: 'a', trace: 'a' } })
-      const send = encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'env-1' }, meta: { id: 'b', trace: 'b' } })
+      const send = encodeRequest({
+        kind: 'send',
+        name: 'tally.vote.record',
+        msg: { voter: 'env-1' },
+        meta: { id: 'b', trace: 'b' },
+      })
       const event = sqsEvent([
         ...samples.sqs().Records.map((r) => ({ body: r.body })),
         { body: '{not json', attributes: { 'stoa-task': 'tally.vote.record' } },
@@ -191,7 +224,9 @@ describe('transports/lambda/handler', () => {
         { body: send },
       ])
       const out = await handler(event, lambdaContext())
-      expect(out).to.deep.equal({ batchItemFailures: ['msg-1', 'msg-2', 'msg-3', 'msg-4'].map((itemIdentifier) => ({ itemIdentifier })) })
+      expect(out).to.deep.equal({
+        batchItemFailures: ['msg-1', 'msg-2', 'msg-3', 'msg-4'].map((itemIdentifier) => ({ itemIdentifier })),
+      })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { tasks: string[] }
       expect(seen.tasks).to.include('env-1')
     })
@@ -199,7 +234,9 @@ describe('transports/lambda/handler', () => {
     it('on a FIFO queue, stops at the first failure and returns it and the rest, in order', async () => {
       const { handler } = make()
       const event = sqsEvent([task('f1'), task('bad-f2'), task('f3')], 'arn:aws:sqs:us-east-2:123456789012:votes.fifo')
-      expect(await handler(event, lambdaContext())).to.deep.equal({ batchItemFailures: [{ itemIdentifier: 'msg-2' }, { itemIdentifier: 'msg-3' }] })
+      expect(await handler(event, lambdaContext())).to.deep.equal({
+        batchItemFailures: [{ itemIdentifier: 'msg-2' }, { itemIdentifier: 'msg-3' }],
+      })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { tasks: string[] }
       expect(seen.tasks).to.include('f1').and.not.to.include('f3')
     })
@@ -235,7 +272,9 @@ describe('transports/lambda/handler', () => {
     it("maps a detail-type through the events option (AWS's sample, OrderPurchased)", async () => {
       const { handler } = make({ events: { OrderPurchased: 'order.purchased' } })
       await handler(samples.eventBridge(), lambdaContext())
-      const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { events: { name: string; data: { id: number } }[] }
+      const seen = (await handler.stoa.act('role:tally,cmd:seen')) as {
+        events: { name: string; data: { id: number } }[]
+      }
       expect(seen.events.map((e) => [e.name, e.data.id])).to.deep.equal([['order.purchased', 10876546789]])
     })
 
@@ -246,7 +285,9 @@ describe('transports/lambda/handler', () => {
       const none = await failure(handler(eventBridgeEvent('user.created', {}), lambdaContext()))
       expect(none.code).to.equal('NOT_FOUND')
       expect(none.message).to.equal('NOT_FOUND: service "tally" has no subscriber for event "user.created"')
-      expect(logger.entries.filter((e) => e.message === 'EventBridge event failed; Lambda will retry it')).to.have.length(3)
+      expect(
+        logger.entries.filter((e) => e.message === 'EventBridge event failed; Lambda will retry it'),
+      ).to.have.length(3)
     })
   })
 })

@@ -1,7 +1,14 @@
 import { expect } from 'chai'
 import { ERROR_CODES, StoaError } from '../../../actions/index.js'
 import type { Envelope } from '../../../actions/transport.js'
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, functionFailure, thrownError } from '../../../transports/lambda/wire.js'
+import {
+  decodeReply,
+  decodeRequest,
+  encodeReply,
+  encodeRequest,
+  functionFailure,
+  thrownError,
+} from '../../../transports/lambda/wire.js'
 
 describe('transports/lambda/wire', () => {
   const envelope: Envelope = {
@@ -14,7 +21,16 @@ describe('transports/lambda/wire', () => {
   it("writes an envelope with the time left, and reads it back on the receiver's clock", () => {
     const text = encodeRequest(envelope, 10_000)
     expect(JSON.parse(text)).to.deep.equal({
-      stoa: { v: 1, kind: 'send', name: 'tally.vote.record', id: 'id-1', trace: 't-1', timeoutMs: 500, caller: 'gateway', token: 'jwt' },
+      stoa: {
+        v: 1,
+        kind: 'send',
+        name: 'tally.vote.record',
+        id: 'id-1',
+        trace: 't-1',
+        timeoutMs: 500,
+        caller: 'gateway',
+        token: 'jwt',
+      },
       msg: { voter: 'v1' },
     })
     const back = decodeRequest(JSON.parse(text), 50_000, undefined)
@@ -23,13 +39,26 @@ describe('transports/lambda/wire', () => {
 
   it('carries W3C Trace Context, naming the trace when none is given, and ignores an invalid traceparent', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
-    const traced: Envelope = { ...envelope, meta: { ...envelope.meta, traceparent, tracestate: 'rojo=00f067aa0ba902b7' } }
+    const traced: Envelope = {
+      ...envelope,
+      meta: { ...envelope.meta, traceparent, tracestate: 'rojo=00f067aa0ba902b7' },
+    }
     const payload = JSON.parse(encodeRequest(traced, 10_000))
     expect(payload.stoa).to.include({ traceparent, tracestate: 'rojo=00f067aa0ba902b7' })
-    expect(decodeRequest(payload, 10_000, undefined).meta).to.include({ traceparent, tracestate: 'rojo=00f067aa0ba902b7', trace: 't-1' })
+    expect(decodeRequest(payload, 10_000, undefined).meta).to.include({
+      traceparent,
+      tracestate: 'rojo=00f067aa0ba902b7',
+      trace: 't-1',
+    })
     const { trace: _trace, ...untraced } = payload.stoa
-    expect(decodeRequest({ ...payload, stoa: untraced }, 10_000, undefined).meta.trace).to.equal('4bf92f3577b34da6a3ce929d0e0e4736')
-    const broken = decodeRequest({ ...payload, stoa: { ...payload.stoa, traceparent: '00-zz-00f067aa0ba902b7-01' } }, 10_000, undefined).meta
+    expect(decodeRequest({ ...payload, stoa: untraced }, 10_000, undefined).meta.trace).to.equal(
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+    )
+    const broken = decodeRequest(
+      { ...payload, stoa: { ...payload.stoa, traceparent: '00-zz-00f067aa0ba902b7-01' } },
+      10_000,
+      undefined,
+    ).meta
     expect(broken.traceparent).to.equal(undefined)
     expect(broken.tracestate).to.equal(undefined)
   })
@@ -64,9 +93,15 @@ describe('transports/lambda/wire', () => {
   it('round-trips every error code through a reply', () => {
     for (const code of ERROR_CODES) {
       const error = { code, message: `m ${code}`, details: { n: 1 } }
-      expect(decodeReply(JSON.stringify(encodeReply({ ok: false, error })), undefined)).to.deep.equal({ ok: false, error })
+      expect(decodeReply(JSON.stringify(encodeReply({ ok: false, error })), undefined)).to.deep.equal({
+        ok: false,
+        error,
+      })
     }
-    expect(decodeReply(JSON.stringify(encodeReply({ ok: true, out: [1, { a: null }] })), undefined)).to.deep.equal({ ok: true, out: [1, { a: null }] })
+    expect(decodeReply(JSON.stringify(encodeReply({ ok: true, out: [1, { a: null }] })), undefined)).to.deep.equal({
+      ok: true,
+      out: [1, { a: null }],
+    })
   })
 
   it('takes any other JSON as the whole result: a function that does not run stoa', () => {
@@ -81,16 +116,26 @@ describe('transports/lambda/wire', () => {
       ok: false,
       error: { code: 'FORBIDDEN', message: 'no' },
     })
-    const timedOut = functionFailure({ errorMessage: '2026-11-27T08:00:00.000Z abc Task timed out after 3.00 seconds' }, 'Unhandled')
+    const timedOut = functionFailure(
+      { errorMessage: '2026-11-27T08:00:00.000Z abc Task timed out after 3.00 seconds' },
+      'Unhandled',
+    )
     expect(timedOut).to.deep.include({ ok: false })
     expect((timedOut as { error: { code: string } }).error.code).to.equal('TIMEOUT')
-    expect(functionFailure({ errorType: 'Error', errorMessage: 'password=hunter2', trace: ['at x'] }, 'Unhandled')).to.deep.equal({
+    expect(
+      functionFailure({ errorType: 'Error', errorMessage: 'password=hunter2', trace: ['at x'] }, 'Unhandled'),
+    ).to.deep.equal({
       ok: false,
-      error: { code: 'ACTION_FAILED', message: 'the function failed (Error)', details: { functionError: 'Unhandled', errorType: 'Error' } },
+      error: {
+        code: 'ACTION_FAILED',
+        message: 'the function failed (Error)',
+        details: { functionError: 'Unhandled', errorType: 'Error' },
+      },
     })
     // A StoaError-looking type with an unknown code is not trusted.
-    expect((functionFailure({ errorType: 'StoaError', errorMessage: 'NOPE: x' }, 'Unhandled') as { error: { code: string } }).error.code).to.equal(
-      'ACTION_FAILED',
-    )
+    expect(
+      (functionFailure({ errorType: 'StoaError', errorMessage: 'NOPE: x' }, 'Unhandled') as { error: { code: string } })
+        .error.code,
+    ).to.equal('ACTION_FAILED')
   })
 })

@@ -150,3 +150,39 @@ export async function listenOn(server: Server, port: number, host: string): Prom
   const address = server.address() as AddressInfo
   return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }
+
+/**
+ * Imports a third-party package that only one entry point needs, when that entry point starts,
+ * so an application that never uses it need not install it. A missing package fails with
+ * `INVALID_PLUGIN` naming the package and the entry point, and the command that installs it;
+ * any other failure while loading it (a broken install, a missing package of its own) is
+ * passed on as it is, since "install X" would be the wrong advice.
+ *
+ * @param pkg the package's name, as in `npm install <pkg>`
+ * @param entry the stoa entry point that needs it, for the message (`stoa/amqp`)
+ * @example
+ * const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
+ */
+export async function loadPeer<T>(pkg: string, entry: string): Promise<T> {
+  try {
+    return (await import(pkg)) as T
+  } catch (err) {
+    if (isMissing(err, pkg)) {
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `${entry} needs the package ${pkg}, which is not installed: npm install ${pkg}`,
+        { package: pkg, entry },
+        { cause: err },
+      )
+    }
+    throw err
+  }
+}
+
+/** Whether `err` says that `pkg` itself (not one of its own imports) could not be found. */
+function isMissing(err: unknown, pkg: string): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false
+  // Node names the package it looked for in quotes: "Cannot find package 'amqplib' imported from …".
+  return typeof message === 'string' && (message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`))
+}

@@ -19,7 +19,15 @@ export type { Message, Pattern } from './pattern.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { TraceParent } from './trace-context.js'
 export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
-export { errorReply, listenOn, resolveTransportOptions, retryAfter, Sweeper, settleWithin } from './transport-kit.js'
+export {
+  errorReply,
+  listenOn,
+  loadPeer,
+  resolveTransportOptions,
+  retryAfter,
+  Sweeper,
+  settleWithin,
+} from './transport-kit.js'
 
 /**
  * What a listening transport sees of the service it serves: its name, the envelope dispatcher,

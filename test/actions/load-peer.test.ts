@@ -1,0 +1,18 @@
+import { expect } from 'chai'
+import { loadPeer, StoaError } from '../../actions/transport.js'
+
+describe('loadPeer', () => {
+  it('imports an installed package', async () => {
+    const mod = await loadPeer<typeof import('zod')>('zod', 'stoa')
+    expect(mod.z).to.be.an('object')
+  })
+
+  it('refuses a missing package with INVALID_PLUGIN naming it and how to install it', async () => {
+    const err = await loadPeer('stoa-no-such-package', 'stoa/example').catch((e: unknown) => e)
+    expect(err).to.be.instanceOf(StoaError)
+    const e = err as StoaError
+    expect(e.code).to.equal('INVALID_PLUGIN')
+    expect(e.message).to.contain('stoa/example').and.contain('npm install stoa-no-such-package')
+    expect(e.details).to.deep.equal({ package: 'stoa-no-such-package', entry: 'stoa/example' })
+  })
+})

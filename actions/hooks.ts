@@ -107,3 +107,52 @@ function compose<F, T>(
   }
   return step
 }
+
+/**
+ * Runs a step of the call path, `step(a, b)` (a hook's `next(msg, ctx)`, a token check...),
+ * then `ok(out, a, b, t)` when it succeeds or `failed(err, a, b, t)` when it throws or rejects,
+ * and returns what they return: pass `out` on (or run what comes next) from `ok`, rethrow (or
+ * recover) from `failed`. A step that answers synchronously is followed synchronously, with no
+ * promise made; only a promise is waited on. `t` carries what a call needs beyond `a` and `b`
+ * (a start time, a span), so that `ok` and `failed` can be made once per action, not per call.
+ *
+ * @example
+ * const timing = definePlugin({
+ *   name: 'timing',
+ *   hooks: {
+ *     inbound: (next, action) => {
+ *       const done = (out: unknown, _msg: Message, _ctx: Context, start: number) => {
+ *         console.log(action.key, performance.now() - start)
+ *         return out
+ *       }
+ *       const failed = (err: unknown, _msg: Message, _ctx: Context, start: number) => {
+ *         console.log(action.key, 'failed after', performance.now() - start)
+ *         throw err
+ *       }
+ *       return (msg, ctx) => runNext(next, msg, ctx, performance.now(), done, failed)
+ *     },
+ *   },
+ * })
+ */
+export function runNext<A, B, T, R = unknown>(
+  step: (a: A, b: B) => unknown,
+  a: A,
+  b: B,
+  t: T,
+  ok: (out: any, a: A, b: B, t: T) => R,
+  failed: (err: unknown, a: A, b: B, t: T) => R,
+): R | Promise<Awaited<R>> {
+  let out: unknown
+  try {
+    out = step(a, b)
+  } catch (err) {
+    return failed(err, a, b, t)
+  }
+  if (out === null || typeof out !== 'object' || typeof (out as PromiseLike<unknown>).then !== 'function') {
+    return ok(out, a, b, t)
+  }
+  return (out as Promise<unknown>).then(
+    (v) => ok(v, a, b, t),
+    (err: unknown) => failed(err, a, b, t),
+  ) as Promise<Awaited<R>>
+}

@@ -11,13 +11,28 @@ export type { ErrorCode, ErrorSpec, StoaErrorJSON } from './errors.js'
 export { ERROR_CODES, ERRORS, StoaError } from './errors.js'
 export type { CheckStatus, Readiness, ReadyCheck } from './health.js'
 export type { ActionInfo, Deliver, Hooks, RemoteTarget, RunAction } from './hooks.js'
-export type { PluginTypes, StoaOptions } from './kernel.js'
+export { runNext } from './hooks.js'
+export type { HandleOf, PluginTypes, StoaOptions } from './kernel.js'
 export { createStoa, Stoa } from './kernel.js'
 export type { Logger, LogLevel } from './logger.js'
 export { createLogger } from './logger.js'
+export type { Observe, TransportObserver } from './observe.js'
 export type { Message, Pattern, PatternValue } from './pattern.js'
 export { parsePattern, patternString, toPattern } from './pattern.js'
-export type { CloseHook, OptionsOf, Plugin, PluginHost, PluginInfo, UseOptions } from './plugin.js'
+export type {
+  CloseHook,
+  HttpParts,
+  NodeHandler,
+  NodeMiddleware,
+  OptionsOf,
+  Plugin,
+  PluginHost,
+  PluginInfo,
+  PluginParts,
+  PluginSetup,
+  SetupHost,
+  UseOptions,
+} from './plugin.js'
 export { definePlugin, isPlugin } from './plugin.js'
 export type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 export { onSeneca } from './seneca.js'

@@ -8,14 +8,24 @@ import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import { Checks } from './health.js'
-import type { ActionInfo, HookEntry } from './hooks.js'
+import type { ActionInfo, HookEntry, Hooks } from './hooks.js'
 import { closedError, Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
+import { Observers } from './observe.js'
 import type { Message } from './pattern.js'
 import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
-import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
+import type {
+  CloseHook,
+  HttpParts,
+  NodeHandler,
+  NodeMiddleware,
+  Plugin,
+  PluginInit,
+  UseArgs,
+  UseOptions,
+} from './plugin.js'
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
@@ -54,8 +64,8 @@ type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unk
  * pattern checks its message and infers its result.
  *
  * The machinery lives beside it: the registry (actions, subscriptions, hooks), the deadlines
- * (calls in flight), delivery (tasks and events) and the lifecycle (start, close, transports).
- * This class holds the public API, the call path and `dispatch`.
+ * (calls in flight), delivery (tasks and events), the lifecycle (start, close, transports) and
+ * the plugins' transport observers. This class holds the public API and the call path.
  */
 export class Stoa<T extends ActionTypes = {}> {
   /** The service's name. */
@@ -69,11 +79,14 @@ export class Stoa<T extends ActionTypes = {}> {
   private readonly checks = new Checks()
   private readonly life: Lifecycle
   private readonly plugins: PluginSet
+  private readonly observers: Observers
+  /** The handles of setup-form plugins, by full name (and bare name, for the first loading). */
+  private readonly handles = new Map<string, unknown>()
+  /** What setup-form plugins serve over HTTP, in loading order. */
+  private readonly http: HttpParts[] = []
   private readonly delivery: Delivery
   /** What contexts forward their nested calls to. */
   private readonly calls: ContextHost
-  /** What listening transports see; each listener gets it behind its pins. */
-  private readonly host: TransportHost
   /** Turns an action's failure into the caller's error; one function for every call. */
   private readonly failAction: (err: unknown, ctx: Context) => StoaError
   private readonly failRemote = (err: unknown): StoaError => toStoaError(err)
@@ -85,6 +98,7 @@ export class Stoa<T extends ActionTypes = {}> {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
     this.log = options.logger ?? createLogger()
     const life = new Lifecycle(this.name, this.log)
+    this.observers = new Observers(this.log)
     this.life = life
     this.plugins = new PluginSet(
       (start) => life.queue(start),
@@ -110,19 +124,20 @@ export class Stoa<T extends ActionTypes = {}> {
       this.log.error({ err, pattern: ctx.pattern, trace: ctx.trace, id: ctx.id }, 'action failed')
       return new StoaError('ACTION_FAILED', `action "${ctx.pattern}" failed`, undefined, { cause: err })
     }
-    this.host = this.hostFor(undefined)
   }
 
   /**
    * What a transport sees of this service. A listener's host names its transport, which every
-   * call it dispatches records (`ctx.transport`) without a copy of the envelope.
+   * call it dispatches records (`ctx.transport`) without a copy of the envelope; a client's
+   * dispatches under the envelope's own. Both report to the plugins observing `observed`.
    */
-  private hostFor(transport: string | undefined): TransportHost {
+  private hostFor(transport: string | undefined, observed: string): TransportHost {
     const life = this.life
     const registry = this.registry
     return {
       service: this.name,
       log: this.log,
+      observer: this.observers.for(observed),
       get closing() {
         return life.closing
       },
@@ -217,7 +232,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * @example
    * const app = createStoa().use(math, { precision: 2 })
    */
-  use<P extends Plugin<string, any, any>>(plugin: P, ...args: UseArgs<P>): Stoa<T & PluginTypes<P>>
+  use<P extends Plugin<string, any, any, any>>(plugin: P, ...args: UseArgs<P>): Stoa<T & PluginTypes<P>>
   use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
   use(plugin: unknown, options?: unknown, use?: UseOptions): this {
     if (typeof plugin === 'function') {
@@ -250,9 +265,33 @@ export class Stoa<T extends ActionTypes = {}> {
       }
     }
     const opts = validateOptions(plugin, options)
-    const actions = typeof plugin.actions === 'function' ? plugin.actions(opts as never, info) : plugin.actions
-    const hooks = typeof plugin.hooks === 'function' ? plugin.hooks(opts as never, info) : plugin.hooks
-    const init = plugin.init
+    let actions: unknown
+    let hooks: Hooks | undefined
+    let init: (() => ReturnType<PluginInit<undefined>>) | undefined
+    if (plugin.setup !== undefined) {
+      const setup = plugin.setup
+      const parts = this.plugins.attribute(info.fullname, () =>
+        setup(opts as never, { name: this.name, log: this.log, plugin: info }),
+      )
+      if (parts === null || typeof parts !== 'object') {
+        throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}": setup must return an object of parts`, {
+          plugin: info.fullname,
+        })
+      }
+      actions = parts.actions
+      hooks = parts.hooks
+      const start = parts.init
+      init = start === undefined ? undefined : () => start(this)
+      if (parts.observe !== undefined) this.observers.add(info.fullname, parts.observe)
+      if (parts.http !== undefined) this.http.push(parts.http)
+      this.handles.set(info.fullname, parts.handle)
+      if (!this.handles.has(info.name)) this.handles.set(info.name, parts.handle)
+    } else {
+      actions = typeof plugin.actions === 'function' ? plugin.actions(opts as never, info) : plugin.actions
+      hooks = typeof plugin.hooks === 'function' ? plugin.hooks(opts as never, info) : plugin.hooks
+      const start = plugin.init
+      init = start === undefined ? undefined : () => start(this, opts as never, info)
+    }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
     })
@@ -260,8 +299,49 @@ export class Stoa<T extends ActionTypes = {}> {
       this.registry.addHooks(info.fullname, hooks)
       if (hooks.outbound !== undefined) this.life.rewrap(this.registry.hooks)
     }
-    this.plugins.record(info, init === undefined ? undefined : async () => init(this, opts as never, info))
+    this.plugins.record(info, init === undefined ? undefined : async () => init())
     return this
+  }
+
+  /**
+   * The handle a setup-form plugin's `setup` returned for its loading here (the one tagged
+   * `tag`, else the first): the plugin's own API for this instance. Throws `INVALID_PLUGIN`
+   * when that plugin is not loaded.
+   *
+   * @example
+   * const stoa = createStoa({ name: 'tally' }).use(metrics)
+   * app.get('/metrics', stoa.handleOf(metrics).endpoint)
+   */
+  handleOf<P extends Plugin<string, any, any, any>>(plugin: P, options?: UseOptions): HandleOf<P> {
+    const fullname = options?.tag === undefined ? plugin.name : `${plugin.name}$${options.tag}`
+    if (!this.handles.has(fullname)) {
+      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is not loaded (with setup) in "${this.name}"`, {
+        plugin: fullname,
+      })
+    }
+    return this.handles.get(fullname) as HandleOf<P>
+  }
+
+  /**
+   * What the loaded plugins serve over HTTP, for whoever runs this service's HTTP servers:
+   * the `GET` endpoints by path (the first plugin to claim a path keeps it), and the
+   * middleware each makes for a web server from its route table, in loading order.
+   *
+   * @example
+   * const { endpoints } = stoa.httpParts()
+   * stoa.listen(createHttpTransport({ port: 3001, endpoints }))
+   */
+  httpParts(): {
+    endpoints: Record<string, NodeHandler>
+    web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[]
+  } {
+    const endpoints: Record<string, NodeHandler> = {}
+    const web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[] = []
+    for (const http of this.http) {
+      for (const [path, handler] of Object.entries(http.endpoints ?? {})) endpoints[path] ??= handler
+      if (http.web !== undefined) web.push(http.web)
+    }
+    return { endpoints, web }
   }
 
   /**
@@ -272,7 +352,7 @@ export class Stoa<T extends ActionTypes = {}> {
     this.life.listen(
       transport,
       pins.map((p) => toPattern(p as string)),
-      this.hostFor(transport.name),
+      this.hostFor(transport.name, transport.name),
     )
     return this
   }
@@ -283,7 +363,12 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   client(transport: Transport, pins: readonly (string | Message)[] = []): this {
     const patterns = pins.map((p) => toPattern(p as string))
-    const slot = this.life.client(transport, patterns, this.host, () => this.registry.hooks)
+    const slot = this.life.client(
+      transport,
+      patterns,
+      this.hostFor(undefined, transport.name),
+      () => this.registry.hooks,
+    )
     for (const pin of patterns) this.registry.addRemote(pin, slot.remote, this.plugins.current)
     return this
   }
@@ -498,15 +583,11 @@ export class Stoa<T extends ActionTypes = {}> {
   // ---------------------------------------------------------------- transports
 
   /**
-   * Runs an envelope that arrived through a transport on this service's local actions, tasks
-   * or subscribers, and answers with a reply. Never rejects. Refuses work with `CLOSED` once
-   * closing has begun, so a broker can give it to another instance.
+   * Runs an envelope that arrived through `transport` on this service's local actions, tasks
+   * or subscribers, and answers with a reply (what `TransportHost.dispatch` does). Never
+   * rejects. Refuses work with `CLOSED` once closing has begun, so a broker can give it to
+   * another instance.
    */
-  dispatch(e: Envelope): Promise<Reply> {
-    return this.receive(e, e.meta.transport)
-  }
-
-  /** `dispatch` for an envelope that arrived through `transport`. */
   private receive(e: Envelope, transport: string | undefined): Promise<Reply> {
     const phase = this.life.phase
     if (phase === 'closing' || phase === 'closed') return Promise.resolve(errorReply(closedError(this.name)))
@@ -613,7 +694,10 @@ export class Stoa<T extends ActionTypes = {}> {
 }
 
 /** The action types a plugin adds. */
-export type PluginTypes<P> = P extends Plugin<string, any, infer A> ? TypesOf<A> : {}
+export type PluginTypes<P> = P extends Plugin<string, any, infer A, any> ? TypesOf<A> : {}
+
+/** The handle a setup-form plugin gives (see `Stoa.handleOf`). */
+export type HandleOf<P> = P extends Plugin<string, any, any, infer H> ? H : never
 
 /**
  * Creates a stoa instance: one service's actions, plugins and transports.

@@ -204,6 +204,7 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
   return {
     service: host.service,
     log: host.log,
+    observer: host.observer,
     get closing() {
       return host.closing
     },

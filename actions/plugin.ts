@@ -1,7 +1,10 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Action, ActionLike, ActionOptions } from './action.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import type { Hooks } from './hooks.js'
+import type { Logger } from './logger.js'
+import type { Observe } from './observe.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 import { describeIssues, isSchema } from './schema.js'
@@ -14,8 +17,17 @@ export interface PluginInfo {
   readonly fullname: string
 }
 
-/** A stoa plugin: a name, typed options, actions, and start and stop hooks. */
-export interface Plugin<N extends string = string, O extends Schema | undefined = Schema | undefined, A = {}> {
+/**
+ * A stoa plugin: a name, typed options, actions, hooks, and start and stop hooks; in the setup
+ * form, one `setup` function that makes them all, once per loading, and may hand out a handle
+ * of type `H` (see `Stoa.handleOf`).
+ */
+export interface Plugin<
+  N extends string = string,
+  O extends Schema | undefined = Schema | undefined,
+  A = {},
+  H = undefined,
+> {
   readonly kind: 'stoa-plugin'
   readonly name: N
   readonly options: O
@@ -23,6 +35,66 @@ export interface Plugin<N extends string = string, O extends Schema | undefined 
   readonly actions: A | ((options: OptionsOf<O>, info: PluginInfo) => A) | undefined
   readonly init: PluginInit<O> | undefined
   readonly hooks: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks) | undefined
+  /** The setup form's one function; undefined for a plugin of the object form. */
+  readonly setup: PluginSetup<O, A, H> | undefined
+}
+
+/**
+ * What a plugin's `setup` learns of the loading it serves: the service, where it logs, and the
+ * plugin's own name and tag.
+ */
+export interface SetupHost {
+  /** The service's name. */
+  readonly name: string
+  /** Where the service logs. */
+  readonly log: Logger
+  /** This loading of the plugin: `name`, `tag`, `fullname`. */
+  readonly plugin: PluginInfo
+}
+
+/**
+ * The setup form of a plugin: called once per loading, in `use()`, with the validated options;
+ * whatever the parts it returns share lives in its closure, one per loading.
+ */
+export type PluginSetup<O extends Schema | undefined, A, H> = (
+  options: OptionsOf<O>,
+  host: SetupHost,
+) => PluginParts<A, H>
+
+/** What a plugin's `setup` returns, every part optional. */
+export interface PluginParts<A = {}, H = undefined> {
+  /** Actions to register, by pattern (typed for `act`). */
+  readonly actions?: A & Record<string, ActionLike>
+  /** Code wrapped around every call (see {@link Hooks}). */
+  readonly hooks?: Hooks
+  /** Runs in `ready()`, as the object form's `init` does; may return a close hook. */
+  readonly init?: (stoa: PluginHost) => void | CloseHook | Promise<void | CloseHook>
+  /** Subscribes to what transports report (deliveries received, retried...; see {@link Observe}). */
+  readonly observe?: Observe
+  /** What the plugin serves over HTTP beside the service's own routes (see {@link HttpParts}). */
+  readonly http?: HttpParts
+  /** What `stoa.handleOf(plugin)` returns: the plugin's own API for this loading. */
+  readonly handle?: H
+}
+
+/** A `(req, res)` handler for node:http or express. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
+
+/** A `(req, res, next)` middleware for node:http (serveWeb's `before`) or express. */
+export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void
+
+/**
+ * What a plugin answers over HTTP, for whoever runs the service's HTTP servers (`stoa serve`
+ * mounts them on every server it starts; see `Stoa.httpParts`).
+ */
+export interface HttpParts {
+  /** `GET` paths answered on every HTTP server: `/metrics`, say. */
+  readonly endpoints?: Readonly<Record<string, NodeHandler>>
+  /**
+   * Middleware put in front of the web plugin's routes, made with their table (method and path
+   * as the route map writes them): counting responses by route, say.
+   */
+  readonly web?: (routes: readonly { method: string; path: string }[]) => NodeMiddleware
 }
 
 /**
@@ -49,7 +121,7 @@ export type OptionsInput<O> = O extends Schema ? SchemaInput<O> : Record<string,
  * schema has required fields, so a missing required option does not compile.
  */
 export type UseArgs<P> =
-  P extends Plugin<string, infer O, any>
+  P extends Plugin<string, infer O, any, any>
     ? O extends Schema
       ? {} extends SchemaInput<O>
         ? [options?: SchemaInput<O>, use?: UseOptions]
@@ -66,6 +138,8 @@ export interface UseOptions {
 /** The part of a kernel a plugin's `init` uses. */
 export interface PluginHost {
   readonly name: string
+  /** Where the service logs. */
+  readonly log: Logger
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): unknown
   act(pattern: string | Message, extra?: Message): Promise<unknown>
   on(event: string, handler: Action<Message, unknown>): unknown
@@ -78,8 +152,8 @@ export interface PluginHost {
 
 /**
  * Defines a plugin. Its options are declared once, as a schema with defaults, and validated
- * when it is loaded; its actions are declared in `actions` (typed for `act`) or added in
- * `init`.
+ * when it is loaded. The object form declares its actions (typed for `act`), hooks and `init`
+ * apart, which suits a plugin with no state shared between them:
  *
  * @example
  * const math = definePlugin({
@@ -104,26 +178,84 @@ export function definePlugin<
   init?: PluginInit<O>
   /** Code wrapped around every call (see {@link Hooks}); a function when it needs the options. */
   hooks?: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks)
-}): Plugin<N, O, A> {
+  setup?: undefined
+}): Plugin<N, O, A>
+/**
+ * Defines a plugin in the setup form: one `setup(options, host)` per loading returns its
+ * actions, hooks, `init`, transport observation and HTTP parts, and a handle, all sharing one
+ * closure, the way a fastify plugin is one function of its instance. `host` gives the service's
+ * `name` and `log`.
+ *
+ * @example
+ * const counter = definePlugin({
+ *   name: 'counter',
+ *   setup: (_options, host) => {
+ *     let calls = 0
+ *     return {
+ *       hooks: { inbound: (next) => (msg, ctx) => (calls++, next(msg, ctx)) },
+ *       observe: (transport) => ({ reconnected: () => host.log.warn({ transport }, 'reconnected') }),
+ *       handle: { calls: () => calls },
+ *     }
+ *   },
+ * })
+ * const stoa = createStoa().use(counter)
+ * stoa.handleOf(counter).calls()
+ */
+export function definePlugin<
+  const N extends string,
+  A extends Record<string, ActionLike> = {},
+  O extends Schema | undefined = undefined,
+  H = undefined,
+>(def: {
+  name: N
+  options?: O
+  dependencies?: readonly string[]
+  setup: PluginSetup<O, A, H>
+  actions?: undefined
+  init?: undefined
+  hooks?: undefined
+}): Plugin<N, O, A, H>
+export function definePlugin(def: {
+  name: string
+  options?: Schema
+  dependencies?: readonly string[]
+  actions?: unknown
+  init?: PluginInit<Schema | undefined>
+  hooks?: Hooks | ((options: never, info: PluginInfo) => Hooks)
+  setup?: PluginSetup<Schema | undefined, unknown, unknown>
+}): Plugin<string, Schema | undefined, unknown, unknown> {
   if (typeof def.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(def.name)) {
     throw new StoaError('INVALID_PLUGIN', `plugin name "${String(def.name)}" must be lowercase kebab-case`)
   }
   if (def.options !== undefined && !isSchema(def.options)) {
     throw new StoaError('INVALID_PLUGIN', `plugin "${def.name}": options must be a Standard Schema (zod, valibot, ...)`)
   }
+  if (def.setup !== undefined) {
+    if (typeof def.setup !== 'function') {
+      throw new StoaError('INVALID_PLUGIN', `plugin "${def.name}": setup must be a function`, { plugin: def.name })
+    }
+    if (def.actions !== undefined || def.hooks !== undefined || def.init !== undefined) {
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `plugin "${def.name}": with setup, return actions, hooks and init from it rather than beside it`,
+        { plugin: def.name },
+      )
+    }
+  }
   return Object.freeze({
     kind: 'stoa-plugin',
     name: def.name,
-    options: def.options as O,
+    options: def.options,
     dependencies: def.dependencies ?? [],
     actions: def.actions,
-    init: def.init,
-    hooks: def.hooks,
+    init: def.init as PluginInit<Schema | undefined> | undefined,
+    hooks: def.hooks as Plugin['hooks'],
+    setup: def.setup,
   })
 }
 
 /** Whether a value is a plugin made by `definePlugin`. */
-export function isPlugin(value: unknown): value is Plugin<string, Schema | undefined, unknown> {
+export function isPlugin(value: unknown): value is Plugin<string, Schema | undefined, unknown, unknown> {
   return value !== null && typeof value === 'object' && (value as { kind?: unknown }).kind === 'stoa-plugin'
 }
 
@@ -132,7 +264,7 @@ export function isPlugin(value: unknown): value is Plugin<string, Schema | undef
  * and every failing option path: `INVALID_OPTIONS: plugin "db": option "pool.max": ...`.
  */
 export function validateOptions(
-  plugin: Plugin<string, Schema | undefined, unknown>,
+  plugin: Plugin<string, Schema | undefined, unknown, unknown>,
   input: unknown,
 ): Readonly<Record<string, unknown>> {
   if (plugin.options === undefined) return Object.freeze({ ...(input as Record<string, unknown> | undefined) })

@@ -7,6 +7,7 @@
 import type { Envelope, Reply } from './envelope.js'
 import type { Readiness, TransportHealth } from './health.js'
 import type { Logger } from './logger.js'
+import type { TransportObserver } from './observe.js'
 import type { Message, Pattern } from './pattern.js'
 
 export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
@@ -15,6 +16,7 @@ export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from '.
 export type { CheckStatus, Readiness, TransportHealth } from './health.js'
 export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
+export type { Observe, TransportObserver } from './observe.js'
 export type { Message, Pattern } from './pattern.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { TraceParent } from './trace-context.js'
@@ -52,6 +54,12 @@ export interface TransportHost {
   subscriptions(): string[]
   /** Where the transport reports what it cannot return to a caller. */
   readonly log: Logger
+  /**
+   * Where the transport reports what it does beyond any call (deliveries received, retried
+   * and dead-lettered, reconnections, publish confirms): every plugin that observes
+   * transports hears it. Its methods never throw.
+   */
+  readonly observer: TransportObserver
   /**
    * Whether the instance can take work now (started, not closing, every transport and
    * readiness check well), for a listener that answers an orchestrator's `/readyz`.

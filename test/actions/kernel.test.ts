@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { z } from 'zod'
 import type { Context } from '../../actions/index.js'
 import { action, createStoa, StoaError } from '../../actions/index.js'
+import { tapTransport } from '../fixtures/tap.js'
 import { quietLogger, waitFor } from '../helpers/wait.js'
 
 const make = (opts: Parameters<typeof createStoa>[0] = {}) => createStoa({ logger: quietLogger(), ...opts })
@@ -259,7 +260,9 @@ describe('actions/kernel', () => {
       const s = make()
       let ran = false
       s.add('role:x', () => (ran = true))
-      const reply = await s.dispatch({
+      const tap = tapTransport()
+      await s.listen(tap).ready()
+      const reply = await tap.host.dispatch({
         kind: 'act',
         msg: { role: 'x' },
         meta: { id: '1', trace: '1', deadline: Date.now() - 1 },
@@ -353,9 +356,11 @@ describe('actions/kernel', () => {
     it('refuses envelopes from transports once closing has begun', async () => {
       const s = make()
       s.add('role:work', () => new Promise((r) => setTimeout(r, 50)))
+      const tap = tapTransport()
+      await s.listen(tap).ready()
       const call = s.act('role:work')
       const closing = s.close()
-      const reply = await s.dispatch({ kind: 'act', msg: { role: 'work' }, meta: { id: 'x', trace: 'x' } })
+      const reply = await tap.host.dispatch({ kind: 'act', msg: { role: 'work' }, meta: { id: 'x', trace: 'x' } })
       expect((reply as { error: { code: string } }).error.code).to.equal('CLOSED')
       await closing
       await call

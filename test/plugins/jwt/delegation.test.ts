@@ -5,6 +5,7 @@ import type { Envelope } from '../../../actions/transport.js'
 import authz from '../../../plugins/authz/index.js'
 import jwt, { signToken } from '../../../plugins/jwt/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
+import { tapTransport } from '../../fixtures/tap.js'
 import { craft, DELEGATION_SECRET, hmac, nowSec, OTHER_SECRET, SECRET } from '../../helpers/jwt.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -47,6 +48,20 @@ function gateway(queue: Transport, delegation: boolean): Stoa {
     )
 }
 
+const taps = new WeakMap<Stoa, ReturnType<typeof tapTransport>>()
+
+/** Delivers an envelope to `s` as a listening transport would. */
+async function deliver(s: Stoa, e: Envelope) {
+  let tap = taps.get(s)
+  if (tap === undefined) {
+    tap = tapTransport()
+    taps.set(s, tap)
+    s.listen(tap)
+  }
+  await s.ready()
+  return tap.host.dispatch(e)
+}
+
 function worker(seen: { identity: Identity | undefined; token: string | undefined }[]): Stoa {
   return createStoa({ name: 'orders' })
     .use(jwt, { secret: SECRET, clockToleranceSec: 0, delegation: { secret: DELEGATION_SECRET } })
@@ -76,7 +91,7 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
       .act('role:order,cmd:submit', { item: 'box' }, { token: user })
       .catch((e: { details?: { reason?: string } }) => e.details?.reason)
     expect(err, 'the user token itself is now refused').to.equal('expired')
-    const reply = await orders.dispatch(queue.held[0]!)
+    const reply = await deliver(orders, queue.held[0]!)
     expect(reply).to.deep.equal({ ok: true, out: undefined })
     expect(seen).to.have.length(1)
     expect(seen[0]!.identity!.sub).to.equal('u7')
@@ -97,7 +112,7 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     const user = craft({ alg: 'HS256' }, { sub: 'u7', roles: ['user-client'], exp }, hmac(SECRET))
     await gw.act('role:order,cmd:submit', { item: 'box' }, { token: user })
     await waitFor(() => Date.now() > exp * 1000 + 1000, "the user token's expiry", 4000)
-    const reply = await orders.dispatch(queue.held[0]!)
+    const reply = await deliver(orders, queue.held[0]!)
     if (reply.ok) expect.fail('the task ran')
     expect(reply.error.code).to.equal('UNAUTHENTICATED')
     expect(reply.error.details?.reason).to.equal('expired')
@@ -130,7 +145,7 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
 
     async function refusedWith(e: Envelope): Promise<string | undefined> {
       const before = seen.length
-      const reply = await orders.dispatch(e)
+      const reply = await deliver(orders, e)
       expect(seen.length, 'the task did not run').to.equal(before)
       if (reply.ok) return 'ran'
       expect(reply.error.code).to.equal('UNAUTHENTICATED')
@@ -221,7 +236,7 @@ describe('jwt delegation: a queued task outlives the token it was sent with', ()
     await orders.ready()
     const user = signToken({ sub: 'u9', roles: ['user-client'] }, { secret: SECRET, expiresInSec: 60 })
     await gw.act('role:order,cmd:submit', {}, { token: user })
-    const reply = await orders.dispatch(queue.held[0]!)
+    const reply = await deliver(orders, queue.held[0]!)
     expect(reply.ok, JSON.stringify(reply)).to.equal(true)
     expect(audits).to.have.length(1)
     expect(audits[0]!.sub).to.equal('u9')

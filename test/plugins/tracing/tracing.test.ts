@@ -5,6 +5,7 @@ import { createStoa, StoaError } from '../../../actions/index.js'
 import { isTraceId, parseTraceparent } from '../../../actions/trace-context.js'
 import type { Envelope } from '../../../actions/transport.js'
 import tracing from '../../../plugins/tracing/index.js'
+import { tapTransport } from '../../fixtures/tap.js'
 import { quietLogger } from '../../helpers/wait.js'
 import { memoryTracing } from './otel.js'
 
@@ -48,8 +49,9 @@ describe('tracing plugin', () => {
           await ctx.send('other.thing.do', {})
         })
         .client(recordingClient(sent))
-      await s.ready()
-      const reply = await s.dispatch({
+      const tap = tapTransport()
+      await s.listen(tap).ready()
+      const reply = await tap.host.dispatch({
         kind: 'send',
         name: 'svc.thing.do',
         msg: {},

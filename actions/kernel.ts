@@ -644,6 +644,16 @@ export class Stoa<T extends ActionTypes = {}> {
 
   // ---------------------------------------------------------------- introspection
 
+  /**
+   * Whether a plugin is loaded, by name (any loading) or `name$tag`.
+   *
+   * @example
+   * if (!stoa.hasPlugin('health')) stoa.use(health)
+   */
+  hasPlugin(name: string): boolean {
+    return this.plugins.has(name)
+  }
+
   /** Whether an action is registered under exactly this pattern. */
   has(pattern: string | Message): boolean {
     return this.registry.all.exact(toPattern(pattern as string)) !== undefined

@@ -5,9 +5,9 @@ import type { Plugin } from './plugin.js'
 
 /** A plugin to load, alone or with its options. */
 export type ServicePlugin =
-  | Plugin<string, any, any>
+  | Plugin<string, any, any, any>
   | ((this: any, options: any) => unknown)
-  | readonly [Plugin<string, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
+  | readonly [Plugin<string, any, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
 
 /** What a service module declares. */
 export interface ServiceOptions extends StoaOptions {

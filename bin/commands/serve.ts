@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import { resolve } from 'node:path'
-import type { Logger, Stoa } from '../../actions/index.js'
+import type { Logger, NodeHandler, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { listenOn } from '../../actions/transport.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
@@ -19,163 +18,176 @@ interface Front {
   close(): Promise<void>
 }
 
+/** The servers serve started beside the instance: the probe server stops last. */
+interface Servers {
+  readonly fronts: Front[]
+  probes: Front | undefined
+}
+
+/** What the flags of `stoa serve` ask for, checked. */
+interface ServeFlags {
+  readonly path: string
+  readonly http: { host: string; port: number } | undefined
+  readonly amqp: ReturnType<typeof amqpUrl> | undefined
+  readonly web: { host: string; port: number } | undefined
+  readonly probes: { host: string; port: number } | undefined
+  readonly metrics: { host: string; port: number } | undefined
+  readonly graceMs: number | undefined
+  readonly drainDelayMs: number
+  readonly tls: { key: Buffer; cert: Buffer } | undefined
+}
+
 /**
  * `stoa serve <service>`: starts the service on the transports asked for, prints
  * `<service> listening on <url>` for each, and runs until the stop signal (SIGTERM, SIGINT);
  * then it stops taking requests, lets the work in flight finish, closes and returns 0.
- * Each transport is imported only when its flag asks for it.
+ * Each transport is imported only when its flag asks for it. What plugins serve over HTTP
+ * (`stoa.httpParts()`: the metrics plugin's `/metrics`) is mounted on every HTTP server, and
+ * transports report to the plugins observing them by themselves: serve knows no plugin but
+ * health, which it loads for the probes unless the service did.
  *
  * @example
  * await serve({ positionals: ['./math.ts'], values: { http: '127.0.0.1:0' } }, io)
  */
 export async function serve(args: Args, io: Io): Promise<number> {
-  const [path, ...extra] = args.positionals
-  if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
-  const httpText = stringFlag(args, 'http')
-  const amqpText = stringFlag(args, 'amqp')
-  const webText = stringFlag(args, 'web')
-  const healthText = stringFlag(args, 'health')
-  const http = httpText === undefined ? undefined : hostPort(httpText, '--http')
-  const web = webText === undefined ? undefined : hostPort(webText, '--web')
-  const probes = healthText === undefined ? undefined : hostPort(healthText, '--health')
-  if (http === undefined && amqpText === undefined && web === undefined) {
-    throw new UsageError('serve needs at least one of --http, --amqp, --web')
-  }
-  const graceMs = msFlag(args, 'grace-ms')
-  const drainDelayMs = msFlag(args, 'drain-delay-ms') ?? 0
-  const tls = await tlsFiles(stringFlag(args, 'tls-key'), stringFlag(args, 'tls-cert'), http !== undefined, io.cwd)
-  const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
-  if (amqp?.target !== undefined) {
-    throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
-  }
-
-  const metricsText = stringFlag(args, 'metrics')
-  const metricsAt = metricsText === undefined ? undefined : hostPort(metricsText, '--metrics')
-
+  const flags = await serveFlags(args, io)
   // A long-running service logs through pino: JSON lines on stderr, readable ones with --pretty
   // or on a terminal; the level from LOG_LEVEL (info by default), debug with --verbose.
   const logger = await serviceLogger(args, io)
-  const stoa = await loadService(path, { cwd: io.cwd, name: stringFlag(args, 'name'), logger, graceMs })
-  // With the metrics plugin loaded, every listener serves GET /metrics and the AMQP transport
-  // reports what it alone sees.
-  const observed = stoa.has('role:metrics,cmd:scrape') ? await import('../../plugins/metrics/index.js') : undefined
-  if (metricsAt !== undefined && observed === undefined) {
-    await stoa.close()
-    throw new UsageError(`service "${stoa.name}" loads no metrics plugin: --metrics would serve nothing`)
-  }
+  const stoa = await loadService(flags.path, {
+    cwd: io.cwd,
+    name: stringFlag(args, 'name'),
+    logger,
+    graceMs: flags.graceMs,
+  })
   // Ask for the signal before starting, so a SIGTERM that arrives during startup still closes
   // gracefully instead of killing the process halfway.
   const stop = io.stopSignal()
-  const addresses: (() => string)[] = []
-  let front: Front | undefined
-  let probeServer: Front | undefined
+  const servers: Servers = { fronts: [], probes: undefined }
+  let urls: string[]
   try {
-    if (web !== undefined && !stoa.has('role:web,cmd:routes')) {
-      throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
-    }
-    const { default: health, serveHealth } = await import('../../plugins/health/index.js')
-    useHealth(stoa, health, web !== undefined)
-    // Readiness drops the moment the signal arrives, before anything stops: a load balancer
-    // polling /readyz stops sending while the service still answers.
-    stoa.addCheck('signal', () => {
-      if (stop.aborted)
-        throw new Error(`${typeof stop.reason === 'string' ? stop.reason : 'stop signal'} received: shutting down`)
-    })
-    if (probes !== undefined) {
-      probeServer = await serveHealth(stoa, probes).catch((err: unknown) => {
-        throw startFailure(err, `the health server on ${healthText}`)
-      })
-    }
-    if (http !== undefined) {
-      const { createHttpTransport } = await import('../../transports/http/index.js')
-      const endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void> =
-        observed === undefined ? {} : { '/metrics': observed.metricsEndpoint(stoa) }
-      const transport = createHttpTransport({
-        host: http.host,
-        port: http.port,
-        endpoints,
-        ...(tls === undefined ? {} : { tls }),
-      })
-      stoa.listen(transport)
-      addresses.push(() => transport.address() ?? `http://${http.host}:${http.port}`)
-    }
-    if (amqp !== undefined) {
-      const { createAmqpTransport } = await import('../../transports/amqp/index.js')
-      // Listening takes the service's requests, tasks and events; the client side carries the
-      // tasks and events it sends to the other services on the broker.
-      const observer = observed === undefined ? {} : { observer: observed.transportObserver(stoa, 'amqp') }
-      const transport = createAmqpTransport({ ...amqp, ...observer, ...(graceMs === undefined ? {} : { graceMs }) })
-      stoa.listen(transport).client(transport)
-    }
-    // Without a broker there is no client transport, and the kernel delivers the service's own
-    // tasks and events in process: nothing more to wire.
-    await started(stoa)
-    if (web !== undefined) {
-      front = await webFront(stoa, web, observed).catch((err: unknown) => {
-        throw startFailure(err, `the web server on ${webText}`)
-      })
-    }
-    if (metricsAt !== undefined && observed !== undefined) {
-      const alone = await metricsFront(metricsAt, observed.metricsEndpoint(stoa)).catch((err: unknown) => {
-        throw startFailure(err, `the metrics server on ${metricsText}`)
-      })
-      const web = front
-      front =
-        web === undefined
-          ? alone
-          : { url: web.url, close: async () => void (await Promise.all([web.close(), alone.close()])) }
-      addresses.push(() => `${alone.url}/metrics`)
-    }
+    urls = await start(stoa, flags, stop, servers)
   } catch (err) {
-    await front?.close()
-    await probeServer?.close()
+    for (const f of servers.fronts) await f.close()
+    await servers.probes?.close()
     await stoa.close()
     throw err
   }
-  const urls = [
-    ...addresses.map((f) => f()),
-    ...(amqp === undefined ? [] : [shownUrl(amqp.url)]),
-    ...(front === undefined ? [] : [front.url]),
-  ]
   for (const url of urls) io.stdout.write(`${stoa.name} listening on ${url}\n`)
-  if (probeServer !== undefined) io.stdout.write(`${stoa.name} health on ${probeServer.url}\n`)
+  if (servers.probes !== undefined) io.stdout.write(`${stoa.name} health on ${servers.probes.url}\n`)
   await aborted(stop)
   io.stderr.write(`${stoa.name} closing${typeof stop.reason === 'string' ? ` on ${stop.reason}` : ''}\n`)
   // SIGTERM comes from an orchestrator, which needs a moment to see /readyz fail and route
   // around this instance; SIGINT is someone at a terminal, who wants it gone.
-  if (drainDelayMs > 0 && stop.reason === 'SIGTERM') await delay(drainDelayMs)
-  // The web server stops accepting while the instance stops its transports and drains the work
+  if (flags.drainDelayMs > 0 && stop.reason === 'SIGTERM') await delay(flags.drainDelayMs)
+  // The web servers stop accepting while the instance stops its transports and drains the work
   // in flight (web requests included); a web request stuck past the grace period is not waited for.
-  const grace = graceMs ?? DEFAULT_GRACE_MS
-  await Promise.all([
-    front === undefined ? undefined : Promise.race([front.close(), delay(grace + 1000)]),
-    stoa.close(),
-  ])
-  await probeServer?.close()
+  const grace = flags.graceMs ?? DEFAULT_GRACE_MS
+  await Promise.all([...servers.fronts.map((f) => Promise.race([f.close(), delay(grace + 1000)])), stoa.close()])
+  await servers.probes?.close()
   return 0
+}
+
+/** Reads and checks the flags of `stoa serve`. */
+async function serveFlags(args: Args, io: Io): Promise<ServeFlags> {
+  const [path, ...extra] = args.positionals
+  if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
+  const at = (name: string) => {
+    const text = stringFlag(args, name)
+    return text === undefined ? undefined : hostPort(text, `--${name}`)
+  }
+  const http = at('http')
+  const web = at('web')
+  const amqpText = stringFlag(args, 'amqp')
+  if (http === undefined && amqpText === undefined && web === undefined) {
+    throw new UsageError('serve needs at least one of --http, --amqp, --web')
+  }
+  const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
+  if (amqp?.target !== undefined) {
+    throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
+  }
+  return {
+    path,
+    http,
+    amqp,
+    web,
+    probes: at('health'),
+    metrics: at('metrics'),
+    graceMs: msFlag(args, 'grace-ms'),
+    drainDelayMs: msFlag(args, 'drain-delay-ms') ?? 0,
+    tls: await tlsFiles(stringFlag(args, 'tls-key'), stringFlag(args, 'tls-cert'), http !== undefined, io.cwd),
+  }
+}
+
+/**
+ * Starts the instance and the servers beside it, keeping each in `servers` as it starts (for
+ * closing them if a later one fails); returns the URLs to print.
+ */
+async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: Servers): Promise<string[]> {
+  const { endpoints, web: webParts } = stoa.httpParts()
+  if (flags.metrics !== undefined && endpoints['/metrics'] === undefined) {
+    throw new UsageError(`service "${stoa.name}" loads no metrics plugin: --metrics would serve nothing`)
+  }
+  if (flags.web !== undefined && !stoa.has('role:web,cmd:routes')) {
+    throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
+  }
+  const { default: health, serveHealth } = await import('../../plugins/health/index.js')
+  // For /readyz and role:health,cmd:ready; a service that loads health keeps its own options.
+  if (!stoa.hasPlugin('health')) stoa.use(health, { web: flags.web !== undefined })
+  // Readiness drops the moment the signal arrives, before anything stops: a load balancer
+  // polling /readyz stops sending while the service still answers.
+  stoa.addCheck('signal', () => {
+    if (stop.aborted)
+      throw new Error(`${typeof stop.reason === 'string' ? stop.reason : 'stop signal'} received: shutting down`)
+  })
+  const probes = flags.probes
+  if (probes !== undefined)
+    servers.probes = await serveHealth(stoa, probes).catch(failedAs('the health server', probes))
+  let address: (() => string) | undefined
+  if (flags.http !== undefined) {
+    const { host, port } = flags.http
+    const { createHttpTransport } = await import('../../transports/http/index.js')
+    const tls = flags.tls === undefined ? {} : { tls: flags.tls }
+    const transport = createHttpTransport({ host, port, endpoints, ...tls })
+    stoa.listen(transport)
+    address = () => transport.address() ?? `http://${host}:${port}`
+  }
+  if (flags.amqp !== undefined) {
+    const { createAmqpTransport } = await import('../../transports/amqp/index.js')
+    const grace = flags.graceMs === undefined ? {} : { graceMs: flags.graceMs }
+    // Listening takes the service's requests, tasks and events; the client side carries the
+    // tasks and events it sends to the other services on the broker. Without a broker there
+    // is no client transport, and the kernel delivers the service's own tasks and events in
+    // process.
+    const transport = createAmqpTransport({ ...flags.amqp, ...grace })
+    stoa.listen(transport).client(transport)
+  }
+  await started(stoa)
+  const urls = address === undefined ? [] : [address()]
+  if (flags.metrics !== undefined) {
+    const alone = await endpointServer(flags.metrics, endpoints).catch(failedAs('the metrics server', flags.metrics))
+    servers.fronts.push(alone)
+    urls.push(`${alone.url}/metrics`)
+  }
+  if (flags.amqp !== undefined) urls.push(shownUrl(flags.amqp.url))
+  if (flags.web !== undefined) {
+    const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
+    // Plugins' web parts run as `before` middleware, so stoa's routes stay on serveWeb's
+    // node:http path.
+    const routes = webParts.length === 0 ? [] : await webRoutes(stoa)
+    const before = webParts.map((make) => make(routes))
+    const front = await serveWeb(stoa, { ...flags.web, ...(before.length === 0 ? {} : { before }) }).catch(
+      failedAs('the web server', flags.web),
+    )
+    servers.fronts.push(front)
+    urls.push(front.url)
+  }
+  return urls
 }
 
 /** The kernel's own default grace period, for bounding the web server's close the same way. */
 const DEFAULT_GRACE_MS = 10_000
-
-/**
- * Loads the health plugin for `/readyz` and `role:health,cmd:ready`, unless the service loaded
- * it itself (then with its own options).
- */
-function useHealth(stoa: Stoa, health: unknown, web: boolean): void {
-  try {
-    ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(health, { web })
-  } catch (err) {
-    if (
-      isStoaErrorLike(err) &&
-      err.code === 'INVALID_PLUGIN' &&
-      (err as { details?: { plugin?: unknown } }).details?.plugin === 'health'
-    )
-      return
-    throw err
-  }
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref())
@@ -199,6 +211,13 @@ async function started(stoa: Stoa): Promise<void> {
     await stoa.ready()
   } catch (err) {
     throw startFailure(err, `service "${stoa.name}"`)
+  }
+}
+
+/** A server's start failure, for `.catch`: thrown as {@link startFailure} names it. */
+function failedAs(what: string, at: { host: string; port: number }): (err: unknown) => never {
+  return (err) => {
+    throw startFailure(err, `${what} on ${at.host}:${at.port}`)
   }
 }
 
@@ -255,30 +274,14 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
 }
 
 /**
- * The web server: the web plugin's routes; with the metrics plugin, `GET /metrics` too, and
- * every response counted by route and status. Both run as `before` middleware, so stoa's routes
- * stay on serveWeb's node:http path.
+ * `--metrics host:port`: the plugins' HTTP endpoints (`GET /metrics`) alone, for a worker that
+ * has no other HTTP listener. The request handling is {@link answerEndpoints}.
  */
-async function webFront(
-  stoa: Stoa,
+async function endpointServer(
   at: { host: string; port: number },
-  observed: typeof import('../../plugins/metrics/index.js') | undefined,
+  endpoints: Record<string, NodeHandler>,
 ): Promise<Front> {
-  const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
-  if (observed === undefined) return serveWeb(stoa, at)
-  return serveWeb(stoa, { ...at, before: [observed.webMetrics(stoa, await webRoutes(stoa))] })
-}
-
-/** `--metrics host:port`: `GET /metrics` alone, for a worker that has no other HTTP listener. */
-async function metricsFront(
-  at: { host: string; port: number },
-  endpoint: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<Front> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) return endpoint(req, res)
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; GET /metrics\n')
-  })
+  const server = createServer(answerEndpoints(endpoints))
   const address = await listenOn(server, at.port, at.host)
   return {
     url: `http://${address}`,
@@ -287,5 +290,17 @@ async function metricsFront(
         server.close(() => resolve())
         server.closeAllConnections()
       }),
+  }
+}
+
+/** Answers `GET` (and `HEAD`) on the endpoints' paths, and 404 naming them on anything else. */
+function answerEndpoints(endpoints: Record<string, NodeHandler>): NodeHandler {
+  const paths = Object.keys(endpoints)
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!
+    const endpoint = endpoints[path]
+    if (endpoint !== undefined && Object.hasOwn(endpoints, path) && (req.method === 'GET' || req.method === 'HEAD'))
+      return endpoint(req, res)
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; GET ${paths.join(', GET ')}\n`)
   }
 }

@@ -6,35 +6,33 @@
  * and event-loop metrics. `GET /metrics` serves them in Prometheus' text format.
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import type { ActionInfo, Context, Deliver, Hooks, Message, PluginHost, RunAction } from '../../actions/index.js'
-import { definePlugin, StoaError } from '../../actions/index.js'
+import type {
+  ActionInfo,
+  Context,
+  Deliver,
+  Hooks,
+  Message,
+  NodeHandler,
+  NodeMiddleware,
+  RunAction,
+  Stoa,
+  TransportObserver,
+} from '../../actions/index.js'
+import { definePlugin, runNext, StoaError } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
+import { loadPeer } from '../../actions/transport.js'
 import { createMatcher } from '../web/index.js'
 import type { ActionStats } from './call-stats.js'
-import type { ResolvedMetricsOptions } from './options.js'
 import { metricsOptions } from './options.js'
 import type { CallKind, InFlight } from './registry.js'
 import { StoaMetrics } from './registry.js'
 
+export type { NodeHandler } from '../../actions/index.js'
 export type { MetricsOptions } from './options.js'
 
 /** The pattern of the action that answers a scrape. */
 export const SCRAPE_PATTERN = 'role:metrics,cmd:scrape'
-
-const byOptions = new WeakMap<object, StoaMetrics>()
-const byKernel = new WeakMap<object, StoaMetrics>()
-
-/** The metrics of one loading of the plugin, keyed by its validated (frozen) options. */
-function metricsFor(options: ResolvedMetricsOptions): StoaMetrics {
-  let m = byOptions.get(options)
-  if (m === undefined) {
-    m = new StoaMetrics(options)
-    byOptions.set(options, m)
-  }
-  return m
-}
 
 /** The kind of call an action serves: subscribers are `event:<name>`, task handlers have `task`. */
 function callKind(action: ActionInfo): CallKind {
@@ -46,10 +44,6 @@ function callKind(action: ActionInfo): CallKind {
 function codeOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code
   return err instanceof StoaError && typeof code === 'string' ? code : 'ACTION_FAILED'
-}
-
-function isThenable(v: unknown): v is Promise<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function'
 }
 
 function inbound(m: StoaMetrics): NonNullable<Hooks['inbound']> {
@@ -71,39 +65,21 @@ function inbound(m: StoaMetrics): NonNullable<Hooks['inbound']> {
       }
       return s
     }
-    const ok = (stats: ActionStats, start: number) => {
+    // Made once per action: a call passes its start time, and its series is found again from
+    // ctx.transport (a map lookup at most), so no closure is made per call.
+    const ok = (out: unknown, _msg: Message, ctx: Context, start: number): unknown => {
       flight.n--
-      stats.ok.add((performance.now() - start) / 1000)
+      statsOf(ctx.transport).ok.add((performance.now() - start) / 1000)
+      return out
     }
-    const failed = (stats: ActionStats, start: number, err: unknown) => {
+    const failed = (err: unknown, _msg: Message, ctx: Context, start: number): never => {
       flight.n--
-      m.calls.failure(stats, codeOf(err)).add((performance.now() - start) / 1000)
+      m.calls.failure(statsOf(ctx.transport), codeOf(err)).add((performance.now() - start) / 1000)
+      throw err
     }
     return (msg: Message, ctx: Context) => {
-      const stats = statsOf(ctx.transport)
-      const start = performance.now()
       flight.n++
-      let out: unknown
-      try {
-        out = next(msg, ctx)
-      } catch (err) {
-        failed(stats, start, err)
-        throw err
-      }
-      if (!isThenable(out)) {
-        ok(stats, start)
-        return out
-      }
-      return out.then(
-        (v) => {
-          ok(stats, start)
-          return v
-        },
-        (err: unknown) => {
-          failed(stats, start, err)
-          throw err
-        },
-      )
+      return runNext(next, msg, ctx, performance.now(), ok, failed)
     }
   }
 }
@@ -114,8 +90,10 @@ function outbound(m: StoaMetrics): NonNullable<Hooks['outbound']> {
     return (e: Envelope, ctx: Context | undefined) => {
       const start = performance.now()
       const record = (outcome: string) => {
-        m.remoteCalls.inc({ transport, kind: e.kind, name: e.name ?? '', outcome })
-        m.remoteSeconds.observe({ transport, kind: e.kind }, (performance.now() - start) / 1000)
+        const prom = m.prom
+        if (prom === undefined) return
+        prom.remoteCalls.inc({ transport, kind: e.kind, name: e.name ?? '', outcome })
+        prom.remoteSeconds.observe({ transport, kind: e.kind }, (performance.now() - start) / 1000)
       }
       return next(e, ctx).then(
         (reply) => {
@@ -132,54 +110,107 @@ function outbound(m: StoaMetrics): NonNullable<Hooks['outbound']> {
 }
 
 /**
+ * What the metrics plugin gives for its loading in an instance (`stoa.handleOf(metrics)`): the
+ * scrape endpoint, the middleware counting web responses, and an observer to give a transport
+ * that is not started by the instance itself.
+ */
+export interface MetricsHandle {
+  /** Answers `GET /metrics` with the Prometheus text format: for express or node:http. */
+  readonly endpoint: NodeHandler
+  /**
+   * Counts the web responses of `routes` (the web plugin's table, from `webRoutes(stoa)`) by
+   * route, as the route map writes it (`POST /votes/:id`), and status; a request no route
+   * matches counts as `unmatched`, so a scan of random paths adds one series. Mount it before
+   * the routes.
+   */
+  count(routes: readonly { method: string; path: string }[]): NodeMiddleware
+  /** `count` and `endpoint` in one middleware, for serveWeb's `before` option. */
+  web(routes: readonly { method: string; path: string }[]): NodeMiddleware
+  /**
+   * What a transport named `transport` reports, counted: the instance gives every transport
+   * it listens or calls through this already. Reports made before the plugin started are not
+   * counted.
+   */
+  observe(transport: string): Required<TransportObserver>
+}
+
+/**
  * The metrics plugin. Load it early: calls are timed from its hook inward. Adds
  * `role:metrics,cmd:scrape`, answering `{ contentType, text }` (the Prometheus text format),
- * which {@link metricsEndpoint} serves as `GET /metrics`; every metric carries a `service` label.
+ * served as `GET /metrics` by its handle's `endpoint` (and by `stoa serve` on every HTTP server
+ * it starts); every metric carries a `service` label. The transports of the instance report to
+ * it by themselves.
  *
  * @example
  * const stoa = createStoa({ name: 'tally' }).use(metrics).use(tally)
+ * app.get('/metrics', stoa.handleOf(metrics).endpoint)
  */
 const metrics = definePlugin({
   name: 'metrics',
   options: metricsOptions,
-  hooks: (options) => {
-    const m = metricsFor(options)
-    return { inbound: inbound(m), outbound: outbound(m) }
-  },
-  actions: (options) => ({
-    // Public: Prometheus scrapes with no identity, and the authz plugin needs every action to
-    // say what it requires. The labels are bounded names, never a message's values.
-    [SCRAPE_PATTERN]: {
-      public: true,
-      handler: async () => {
-        const registry = metricsFor(options).registry
-        return { contentType: registry.contentType, text: await registry.metrics() }
+  setup: (options, host) => {
+    const m = new StoaMetrics(options)
+    const endpoint = scrapeEndpoint(async () => {
+      const registry = m.prom?.registry
+      if (registry === undefined) throw new StoaError('UNAVAILABLE', 'the metrics plugin has not started')
+      return { contentType: registry.contentType, text: await registry.metrics() }
+    })
+    const count = (routes: readonly { method: string; path: string }[]) => countResponses(m, routes)
+    const web = (routes: readonly { method: string; path: string }[]) => both(endpoint, count(routes))
+    const handle: MetricsHandle = { endpoint, count, web, observe: (transport) => observer(m, transport) }
+    return {
+      hooks: { inbound: inbound(m), outbound: outbound(m) },
+      actions: {
+        // Public: Prometheus scrapes with no identity, and the authz plugin needs every action
+        // to say what it requires. The labels are bounded names, never a message's values.
+        [SCRAPE_PATTERN]: {
+          public: true,
+          handler: async () => {
+            const registry = m.prom!.registry
+            return { contentType: registry.contentType, text: await registry.metrics() }
+          },
+        },
       },
-    },
-  }),
-  init: (kernel: PluginHost, options) => {
-    const m = metricsFor(options)
-    m.registry.setDefaultLabels({ service: kernel.name })
-    byKernel.set(kernel, m)
+      init: async () => {
+        m.start(await loadPeer<typeof import('prom-client')>('prom-client', 'stoa/metrics'), host.name)
+      },
+      observe: handle.observe,
+      http: { endpoints: { '/metrics': endpoint }, web },
+      handle,
+    }
   },
 })
 
 export default metrics
 
-/** A `(req, res)` handler for node:http or express. */
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
+/** Counts a transport's reports into `m`, once its registry exists. */
+function observer(m: StoaMetrics, transport: string): Required<TransportObserver> {
+  return {
+    received(kind) {
+      m.prom?.received.inc({ transport, kind })
+    },
+    retried(kind) {
+      m.prom?.retried.inc({ transport, kind })
+    },
+    deadLettered(kind, code) {
+      m.prom?.deadLettered.inc({ transport, kind, code })
+    },
+    reconnected() {
+      m.prom?.reconnects.inc({ transport })
+    },
+    confirmed(waitedMs, ok) {
+      const prom = m.prom
+      if (prom === undefined) return
+      prom.confirms.inc({ transport, outcome: ok ? 'ok' : 'nack' })
+      prom.confirmSeconds.observe({ transport }, waitedMs / 1000)
+    },
+  }
+}
 
-/**
- * A handler answering a Prometheus scrape with the metrics of `stoa` (which must load the
- * metrics plugin): mount it as `GET /metrics` on an express app, or give it to the HTTP
- * transport's `endpoints` option. `stoa serve` does both.
- *
- * @example
- * app.get('/metrics', metricsEndpoint(stoa))
- */
-export function metricsEndpoint(stoa: { act(pattern: string): Promise<unknown> }): NodeHandler {
+/** A scrape answered over HTTP: the text, or the error as JSON (404 for `NOT_FOUND`). */
+function scrapeEndpoint(scrape: () => Promise<unknown>): NodeHandler {
   return (_req, res) => {
-    stoa.act(SCRAPE_PATTERN).then(
+    scrape().then(
       (out) => {
         const { contentType, text } = out as { contentType: string; text: string }
         res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
@@ -199,19 +230,7 @@ export function metricsEndpoint(stoa: { act(pattern: string): Promise<unknown> }
   }
 }
 
-/**
- * Express-style middleware counting the web responses of `routes` (the web plugin's table,
- * from `webRoutes(stoa)`) by route, as the route map writes it (`POST /votes/:id`), and status;
- * a request no route matches counts as `unmatched`, so a scan of random paths adds one series.
- * Mount it before the routes.
- *
- * @example
- * app.use(httpMetrics(stoa, await webRoutes(stoa)))
- */
-export function httpMetrics(
-  stoa: object,
-  routes: readonly { method: string; path: string }[],
-): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+function countResponses(m: StoaMetrics, routes: readonly { method: string; path: string }[]): NodeMiddleware {
   const find = createMatcher(routes)
   // The route labels, written once: `POST /votes/:id` as the route map has it.
   const labels = new Map(routes.map((r) => [r, `${r.method} ${r.path}`]))
@@ -219,8 +238,6 @@ export function httpMetrics(
     const start = performance.now()
     // 'finish' comes once per response: a plain listener, without once()'s wrapper.
     res.on('finish', () => {
-      const m = byKernel.get(stoa)
-      if (m === undefined) return
       let route = 'unmatched'
       try {
         const url = req.url ?? '/'
@@ -237,51 +254,11 @@ export function httpMetrics(
 }
 
 /**
- * An observer for a transport's `observer` option (the AMQP transport's), counting what it
- * reports into the metrics of `stoa`. It may be made before `stoa` is ready; reports made
- * before the metrics plugin started are not counted.
- *
- * @example
- * stoa.listen(createAmqpTransport({ observer: transportObserver(stoa, 'amqp') }))
- */
-export function transportObserver(stoa: object, transport: string) {
-  return {
-    received(kind: string): void {
-      byKernel.get(stoa)?.received.inc({ transport, kind })
-    },
-    retried(kind: string): void {
-      byKernel.get(stoa)?.retried.inc({ transport, kind })
-    },
-    deadLettered(kind: string, code: string): void {
-      byKernel.get(stoa)?.deadLettered.inc({ transport, kind, code })
-    },
-    reconnected(): void {
-      byKernel.get(stoa)?.reconnects.inc({ transport })
-    },
-    confirmed(waitedMs: number, ok: boolean): void {
-      const m = byKernel.get(stoa)
-      if (m === undefined) return
-      m.confirms.inc({ transport, outcome: ok ? 'ok' : 'nack' })
-      m.confirmSeconds.observe({ transport }, waitedMs / 1000)
-    },
-  }
-}
-
-/**
- * Both web parts in one node-style middleware for `serveWeb`'s `before` option: `GET /metrics`
- * answered with the scrape, every other response counted by route and status. As `before`
+ * `GET /metrics` answered with the scrape, every other response counted. As serveWeb `before`
  * middleware it leaves stoa's routes on serveWeb's node:http path; an express app holding the
  * same two would send every request through express.
- *
- * @example
- * await serveWeb(stoa, { port: 3000, before: [webMetrics(stoa, await webRoutes(stoa))] })
  */
-export function webMetrics(
-  stoa: { act(pattern: string): Promise<unknown> },
-  routes: readonly { method: string; path: string }[],
-): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
-  const count = httpMetrics(stoa, routes)
-  const scrape = metricsEndpoint(stoa)
+function both(scrape: NodeHandler, count: NodeMiddleware): NodeMiddleware {
   return (req, res, next) => {
     const url = req.url ?? '/'
     const q = url.indexOf('?')
@@ -289,4 +266,38 @@ export function webMetrics(
       scrape(req, res)
     else count(req, res, next)
   }
+}
+
+/**
+ * A handler answering a Prometheus scrape with the metrics of `stoa`, through its
+ * `role:metrics,cmd:scrape` action (which may be remote): mount it as `GET /metrics` on an
+ * express app, or give it to the HTTP transport's `endpoints` option.
+ *
+ * @example
+ * app.get('/metrics', metricsEndpoint(stoa))
+ */
+export function metricsEndpoint(stoa: { act(pattern: string): Promise<unknown> }): NodeHandler {
+  return scrapeEndpoint(() => stoa.act(SCRAPE_PATTERN))
+}
+
+/**
+ * Express-style middleware counting the web responses of `routes` into the metrics of `stoa`
+ * (which loads the metrics plugin): its handle's `count`.
+ *
+ * @example
+ * app.use(httpMetrics(stoa, await webRoutes(stoa)))
+ */
+export function httpMetrics(stoa: Stoa<any>, routes: readonly { method: string; path: string }[]): NodeMiddleware {
+  return stoa.handleOf(metrics).count(routes)
+}
+
+/**
+ * Both web parts in one node-style middleware for `serveWeb`'s `before` option: its handle's
+ * `web`.
+ *
+ * @example
+ * await serveWeb(stoa, { port: 3000, before: [webMetrics(stoa, await webRoutes(stoa))] })
+ */
+export function webMetrics(stoa: Stoa<any>, routes: readonly { method: string; path: string }[]): NodeMiddleware {
+  return stoa.handleOf(metrics).web(routes)
 }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Counter, Histogram, Registry } from 'prom-client'
 import { CallStats, HttpStats } from './call-stats.js'
 import type { ResolvedMetricsOptions } from './options.js'
 
@@ -13,15 +13,43 @@ export interface InFlight {
 }
 
 /**
- * The metrics of one loading of the plugin, in a prom-client registry of their own (never the
- * global one: two instances in a process keep their figures apart). Every label value is
- * bounded: a pattern as registered, a task or event name the code declares, an error code from
- * the closed list, a route as written in the route map.
+ * The metrics of one loading of the plugin. What the call path counts is kept in plain numbers
+ * from the start ({@link CallStats}, {@link HttpStats}); the prom-client registry that prints
+ * them, and holds the transport and remote-call metrics, comes when the plugin starts
+ * ({@link PromMetrics}), so prom-client is imported only by a service that loads the plugin.
  */
 export class StoaMetrics {
-  readonly registry = new Registry()
   /** Calls handled here: kept in plain numbers on the call path, printed when scraped. */
   readonly calls: CallStats
+  /** Web responses: kept in plain numbers per response, printed when scraped. */
+  readonly http: HttpStats
+  /** Every action's running calls, reported when scraped. */
+  readonly inflight: InFlight[] = []
+  /** The registry and prom-client's own metrics: undefined until the plugin started. */
+  prom: PromMetrics | undefined
+  private readonly options: ResolvedMetricsOptions
+
+  constructor(options: ResolvedMetricsOptions) {
+    this.options = options
+    this.calls = new CallStats([...options.buckets])
+    this.http = new HttpStats([...options.buckets])
+  }
+
+  /** Makes the registry, with prom-client as loaded when the plugin starts. */
+  start(prom: typeof import('prom-client'), service: string): PromMetrics {
+    this.prom ??= new PromMetrics(prom, this, this.options, service)
+    return this.prom
+  }
+}
+
+/**
+ * The prom-client side of one loading, in a registry of its own (never the global one: two
+ * instances in a process keep their figures apart). Every label value is bounded: a pattern as
+ * registered, a task or event name the code declares, an error code from the closed list, a
+ * route as written in the route map.
+ */
+export class PromMetrics {
+  readonly registry: Registry
   readonly remoteCalls: Counter<'transport' | 'kind' | 'name' | 'outcome'>
   readonly remoteSeconds: Histogram<'transport' | 'kind'>
   readonly received: Counter<'transport' | 'kind'>
@@ -30,18 +58,21 @@ export class StoaMetrics {
   readonly reconnects: Counter<'transport'>
   readonly confirms: Counter<'transport' | 'outcome'>
   readonly confirmSeconds: Histogram<'transport'>
-  /** Web responses: kept in plain numbers per response, printed when scraped. */
-  readonly http: HttpStats
-  /** Every action's running calls, reported when scraped. */
-  readonly inflight: InFlight[] = []
 
-  constructor(options: ResolvedMetricsOptions) {
+  constructor(
+    prom: typeof import('prom-client'),
+    plain: StoaMetrics,
+    options: ResolvedMetricsOptions,
+    service: string,
+  ) {
+    const { Counter, Gauge, Histogram, Registry } = prom
+    this.registry = new Registry()
+    this.registry.setDefaultLabels({ service })
     const p = options.prefix
     const registers = [this.registry]
     const buckets = [...options.buckets]
-    this.calls = new CallStats(buckets)
-    for (const metric of this.calls.metrics(p)) this.registry.registerMetric(metric as never)
-    const inflight = this.inflight
+    for (const metric of plain.calls.metrics(p)) this.registry.registerMetric(metric as never)
+    const inflight = plain.inflight
     new Gauge({
       name: `${p}calls_in_flight`,
       help: 'Calls running now, by pattern and kind',
@@ -103,8 +134,7 @@ export class StoaMetrics {
       buckets,
       registers,
     })
-    this.http = new HttpStats(buckets)
-    for (const metric of this.http.metrics(p)) this.registry.registerMetric(metric as never)
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry })
+    for (const metric of plain.http.metrics(p)) this.registry.registerMetric(metric as never)
+    if (options.processMetrics) prom.collectDefaultMetrics({ register: this.registry })
   }
 }

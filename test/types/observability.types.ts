@@ -2,7 +2,7 @@
 // compile, so the observability plugins' options are checked by the type system too.
 import { createStoa } from '../../actions/index.js'
 import logs, { createPinoLogger } from '../../plugins/logs/index.js'
-import metrics, { transportObserver } from '../../plugins/metrics/index.js'
+import metrics from '../../plugins/metrics/index.js'
 import tracing from '../../plugins/tracing/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
 
@@ -18,7 +18,7 @@ export function observabilityOptions(): void {
   stoa.use(logs, { callLevel: 'loud' })
   // @ts-expect-error a logger's level is one of pino's
   createPinoLogger({ level: 'verbose' })
-  createAmqpTransport({ observer: transportObserver(stoa, 'amqp') })
+  createAmqpTransport({ observer: stoa.handleOf(metrics).observe('amqp') })
   // @ts-expect-error an observer's methods take what the transport reports
   createAmqpTransport({ observer: { received: (kind: number) => kind } })
 }

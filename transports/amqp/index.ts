@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
+import type { Pattern, Transport, TransportClient, TransportHost, TransportObserver } from '../../actions/transport.js'
 import { StoaError, settleWithin } from '../../actions/transport.js'
 import { createClient, RpcCaller, Sender } from './client.js'
 import { Link, Publisher } from './connection.js'
@@ -43,17 +43,22 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
   let rpc: RpcCaller | undefined
   const listeners: (Listener | SenecaListener)[] = []
   let usesPublisher = false
+  let observer: TransportObserver | undefined
 
   function connection(host: TransportHost): { link: Link; publisher: Publisher } {
+    // What the transport sees goes to the plugins observing the instance (host.observer) and
+    // to an observer given in the options. The first host to start the connection is the one
+    // its reconnections and confirms are reported to.
+    observer ??= tellBoth(host.observer, opts.observer)
     link ??= new Link({
       url: opts.url,
       connectionName: opts.connectionName ?? `${opts.prefix} ${host.service}`,
       reconnectMinMs: opts.reconnectMinMs,
       reconnectMaxMs: opts.reconnectMaxMs,
       log: host.log,
-      observer: opts.observer,
+      observer,
     })
-    publisher ??= new Publisher(link, opts.bufferSize, host.log, opts.observer)
+    publisher ??= new Publisher(link, opts.bufferSize, host.log, observer)
     return { link, publisher }
   }
 
@@ -72,7 +77,7 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       const { link: l, publisher: p } = connection(host)
       const listener = opts.seneca
         ? new SenecaListener(l, host, pins, opts, sn)
-        : new Listener(l, p, host, opts, n, policy)
+        : new Listener(l, p, host, { ...opts, observer: tellBoth(host.observer, opts.observer) }, n, policy)
       listeners.push(listener)
       await start(l, p)
       await l.add(listener, RANK.listener)
@@ -124,6 +129,33 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
         await settleWithin(publisher.idle(), opts.graceMs)
       }
       await link?.close()
+    },
+  }
+}
+
+/** One observer telling the instance's and the options' (when given) each report. */
+function tellBoth(host: TransportObserver, own: TransportObserver | undefined): TransportObserver {
+  if (own === undefined) return host
+  return {
+    received(kind) {
+      host.received?.(kind)
+      own.received?.(kind)
+    },
+    retried(kind, attempt) {
+      host.retried?.(kind, attempt)
+      own.retried?.(kind, attempt)
+    },
+    deadLettered(kind, code) {
+      host.deadLettered?.(kind, code)
+      own.deadLettered?.(kind, code)
+    },
+    reconnected() {
+      host.reconnected?.()
+      own.reconnected?.()
+    },
+    confirmed(waitedMs, ok) {
+      host.confirmed?.(waitedMs, ok)
+      own.confirmed?.(waitedMs, ok)
     },
   }
 }

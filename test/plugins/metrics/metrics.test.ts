@@ -4,7 +4,7 @@ import express from 'express'
 import type { Transport } from '../../../actions/index.js'
 import { createStoa, StoaError } from '../../../actions/index.js'
 import type { Envelope } from '../../../actions/transport.js'
-import metrics, { httpMetrics, metricsEndpoint, transportObserver, webMetrics } from '../../../plugins/metrics/index.js'
+import metrics, { httpMetrics, metricsEndpoint, webMetrics } from '../../../plugins/metrics/index.js'
 import web, { serveWeb, webRoutes } from '../../../plugins/web/index.js'
 import { rawRequest } from '../../helpers/http.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -106,11 +106,11 @@ describe('metrics plugin', () => {
 
   it('counts what a transport observer reports, and has process and event-loop metrics', async () => {
     const s = createStoa({ name: 'w', logger: quietLogger() }).use(metrics)
-    const seen = transportObserver(s, 'amqp')
+    const seen = s.handleOf(metrics).observe('amqp')
     seen.received('send')
     await s.ready()
     seen.received('send')
-    seen.retried('send')
+    seen.retried('send', 1)
     seen.deadLettered('emit', 'INVALID_MESSAGE')
     seen.reconnected()
     seen.confirmed(3, true)

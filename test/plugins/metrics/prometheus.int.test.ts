@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa, StoaError } from '../../../actions/index.js'
-import metrics, { metricsEndpoint, transportObserver } from '../../../plugins/metrics/index.js'
+import metrics, { metricsEndpoint } from '../../../plugins/metrics/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { AMQP_URL, deleteTopology, dropConnections, uniquePrefix } from '../../fixtures/amqp-broker.js'
@@ -33,12 +33,13 @@ describe('metrics scraped by a real Prometheus server', function () {
     const listener = createHttpTransport({ endpoints })
     tally
       .listen(listener)
-      .listen(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY, observer: transportObserver(tally, 'amqp') }))
+      // The AMQP transport reports to the metrics plugin through the instance: no observer to give.
+      .listen(createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }))
     await tally.ready()
     caller = createStoa({ name: 'gateway', logger: quietLogger() }).use(metrics, { processMetrics: false })
     caller
       // Tasks go through the first client that places them: the broker.
-      .client(createAmqpTransport({ url: AMQP_URL, prefix, observer: transportObserver(caller, 'amqp') }))
+      .client(createAmqpTransport({ url: AMQP_URL, prefix }))
       .client(createHttpTransport({ url: listener.address()! }), ['role:tally'])
     await caller.ready()
     prom = await startPrometheus(new URL(listener.address()!).host)

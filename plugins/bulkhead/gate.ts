@@ -1,5 +1,5 @@
 import type { Context, RunAction } from '../../actions/index.js'
-import { StoaError } from '../../actions/index.js'
+import { runNext, StoaError } from '../../actions/index.js'
 
 /** A caller waiting for a turn. */
 interface Waiter {
@@ -53,31 +53,11 @@ export class Gate {
   }
 
   private run(next: RunAction, msg: Parameters<RunAction>[0], ctx: Context): unknown {
-    let out: unknown
-    try {
-      out = next(msg, ctx)
-    } catch (err) {
-      this.release()
-      throw err
-    }
-    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
-      // The turn is freed beside the caller's own wait rather than in front of it: the caller
-      // awaits the action's promise itself, one step shorter. `freed` is registered first, so it
-      // runs before the caller resumes; it swallows nothing, the caller still sees the outcome.
-      ;(out as Promise<unknown>).then(this.freed, this.freed)
-      return out
-    }
-    this.release()
-    return out
-  }
-
-  /** Made once per gate, not per call. */
-  private readonly freed = (): void => {
-    this.release()
+    return runNext(next, msg, ctx, this, released, releasedFailing)
   }
 
   /** A call ended: hand its turn to the first waiter still worth running. */
-  private release(): void {
+  release(): void {
     const now = Date.now()
     while (this.head < this.waiting.length) {
       const w = this.waiting[this.head]!
@@ -109,4 +89,16 @@ export class Gate {
       },
     )
   }
+}
+
+/** For runNext: a call of `gate` ended well; its turn passes on. Made once, not per call. */
+function released(out: unknown, _msg: unknown, _ctx: unknown, gate: Gate): unknown {
+  gate.release()
+  return out
+}
+
+/** For runNext: a call of `gate` failed; its turn passes on all the same. */
+function releasedFailing(err: unknown, _msg: unknown, _ctx: unknown, gate: Gate): never {
+  gate.release()
+  throw err
 }

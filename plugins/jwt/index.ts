@@ -3,8 +3,8 @@
  * tokens stoa issues itself (system, delegation) and, for an authentication service, user
  * tokens. See docs/identity.md.
  */
-import type { Context, Identity } from '../../actions/index.js'
-import { definePlugin, StoaError } from '../../actions/index.js'
+import type { Context, Identity, Message } from '../../actions/index.js'
+import { definePlugin, runNext, StoaError } from '../../actions/index.js'
 import type { Envelope, Reply } from '../../actions/transport.js'
 import { buildKeyRings } from './keys.js'
 import { jwtOptions } from './options.js'
@@ -46,41 +46,28 @@ const jwt = definePlugin({
     const made = new WeakMap<Identity, { token: string; kind: Verified['kind'] }>()
     const signer = rings.delegationSigner
     const delegation = options.delegation
+    const verify = (token: string, ctx: Context) => verifier.verify(token, ctx)
     return {
       inbound: (next, action) => {
         // Public actions and event subscribers run whoever calls: a stale token (an expired
         // login cookie on the login route) must not stop them, it just gives no identity.
         const lenient = action.options.public === true || action.pattern.event !== undefined
+        const verified = (v: Verified, token: string, ctx: Context, msg: Message): unknown => {
+          made.set(v.identity, { token, kind: v.kind })
+          ctx.identity = v.identity
+          return next(msg, ctx)
+        }
+        const refused = (err: unknown, _token: string, ctx: Context, msg: Message): unknown => {
+          if (!lenient || !isRefusal(err)) throw err
+          ctx.identity = undefined
+          return next(msg, ctx)
+        }
         return (msg, ctx) => {
           const token = ctx.token
           if (token === undefined) return next(msg, ctx)
           const known = ctx.identity
           if (known !== undefined && made.get(known)?.token === token) return next(msg, ctx)
-          let out: Verified | Promise<Verified>
-          try {
-            out = verifier.verify(token, ctx)
-          } catch (err) {
-            if (!lenient || !isRefusal(err)) throw err
-            ctx.identity = undefined
-            return next(msg, ctx)
-          }
-          if (out instanceof Promise) {
-            return out.then(
-              (v) => {
-                made.set(v.identity, { token, kind: v.kind })
-                ctx.identity = v.identity
-                return next(msg, ctx)
-              },
-              (err: unknown) => {
-                if (!lenient || !isRefusal(err)) throw err
-                ctx.identity = undefined
-                return next(msg, ctx)
-              },
-            )
-          }
-          made.set(out.identity, { token, kind: out.kind })
-          ctx.identity = out.identity
-          return next(msg, ctx)
+          return runNext(verify, token, ctx, msg, verified, refused)
         }
       },
       outbound:

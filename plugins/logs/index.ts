@@ -6,8 +6,8 @@
 
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
-import type { ActionInfo, Context, Hooks, Logger, Message, PluginHost, RunAction } from '../../actions/index.js'
-import { definePlugin, StoaError } from '../../actions/index.js'
+import type { ActionInfo, Context, Hooks, Logger, Message, RunAction } from '../../actions/index.js'
+import { definePlugin, runNext, StoaError } from '../../actions/index.js'
 import type { PinoLoggerOptions } from './options.js'
 import { logsOptions, pinoLoggerOptions } from './options.js'
 
@@ -116,9 +116,10 @@ function writer(log: Logger, level: string): ((fields: Record<string, unknown>, 
   return (fields, msg) => near.call(log, fields, msg)
 }
 
+/** The logger and service name of one loading of the plugin. */
 interface LogsState {
-  log: Logger | undefined
-  service: string
+  readonly log: Logger
+  readonly service: string
 }
 
 /** Writes a call's line. A function of its own, not a closure made per call. */
@@ -149,56 +150,31 @@ function outcomeOf(err: unknown): string {
 }
 
 function inbound(state: LogsState, callLevel: string, failureLevel: string): NonNullable<Hooks['inbound']> {
+  const okLevel = LEVEL_VALUES[callLevel]!
+  const failLevel = LEVEL_VALUES[failureLevel]!
   return (next: RunAction, action: ActionInfo): RunAction => {
     const pattern = action.key
     const kind = kindOf(action)
-    const okLevel = LEVEL_VALUES[callLevel]!
-    const failLevel = LEVEL_VALUES[failureLevel]!
+    // Made once per action. `start` is NaN exactly when success lines are off.
+    const ok = (out: unknown, _msg: Message, ctx: Context, start: number): unknown => {
+      if (!Number.isNaN(start)) writeLine(state, state.log, callLevel, pattern, kind, ctx, start, 'ok')
+      return out
+    }
+    const failed = (err: unknown, _msg: Message, ctx: Context, start: number): never => {
+      if (failLevel >= threshold(state.log))
+        writeLine(state, state.log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
+      throw err
+    }
     return (msg: Message, ctx: Context) => {
-      const log = state.log
-      if (log === undefined) return next(msg, ctx)
-      const min = threshold(log)
+      const min = threshold(state.log)
       const okOn = okLevel >= min
-      const failOn = failLevel >= min
       // Nothing will be written either way: no clock read, no fields built.
-      if (!okOn && !failOn) return next(msg, ctx)
+      if (!okOn && failLevel < min) return next(msg, ctx)
       // A clock read costs about as much as a small action: only when success lines are on
       // (then every line has durationMs); failure lines alone leave the durations to metrics.
-      const start = okOn ? performance.now() : Number.NaN
-      let out: unknown
-      try {
-        out = next(msg, ctx)
-      } catch (err) {
-        if (failOn) writeLine(state, log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
-        throw err
-      }
-      if (out === null || typeof out !== 'object' || typeof (out as PromiseLike<unknown>).then !== 'function') {
-        if (okOn) writeLine(state, log, callLevel, pattern, kind, ctx, start, 'ok')
-        return out
-      }
-      return (out as Promise<unknown>).then(
-        (v) => {
-          if (okOn) writeLine(state, log, callLevel, pattern, kind, ctx, start, 'ok')
-          return v
-        },
-        (err: unknown) => {
-          if (failOn) writeLine(state, log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
-          throw err
-        },
-      )
+      return runNext(next, msg, ctx, okOn ? performance.now() : Number.NaN, ok, failed)
     }
   }
-}
-
-const states = new WeakMap<object, LogsState>()
-
-function stateOf(options: object): LogsState {
-  let s = states.get(options)
-  if (s === undefined) {
-    s = { log: undefined, service: 'stoa' }
-    states.set(options, s)
-  }
-  return s
 }
 
 /**
@@ -213,12 +189,9 @@ function stateOf(options: object): LogsState {
 const logs = definePlugin({
   name: 'logs',
   options: logsOptions,
-  hooks: (options) => ({ inbound: inbound(stateOf(options), options.callLevel, options.failureLevel) }),
-  init: (kernel: PluginHost, options) => {
-    const s = stateOf(options)
-    s.service = kernel.name
-    s.log = (kernel as PluginHost & { log?: Logger }).log
-  },
+  setup: (options, host) => ({
+    hooks: { inbound: inbound({ log: host.log, service: host.name }, options.callLevel, options.failureLevel) },
+  }),
 })
 
 export default logs

@@ -6,20 +6,11 @@
  * emit is a span the user's exporter receives.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { Context as OtelContext, Span, Tracer } from '@opentelemetry/api'
-import {
-  context,
-  ProxyTracerProvider,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api'
-import type { ActionInfo, Context, Deliver, Hooks, RunAction } from '../../actions/index.js'
-import { definePlugin } from '../../actions/index.js'
+import type { Context as OtelContext, Span, SpanKind, SpanStatusCode, Tracer, TracerProvider } from '@opentelemetry/api'
+import type { ActionInfo, Context, Deliver, Hooks, Message, RunAction } from '../../actions/index.js'
+import { definePlugin, runNext } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
-import { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from '../../actions/transport.js'
+import { checkTracestate, formatTraceparent, isTraceId, loadPeer, parseTraceparent } from '../../actions/transport.js'
 import { tracingOptions } from './options.js'
 
 export type { TracingOptions } from './options.js'
@@ -36,16 +27,40 @@ export const SPAN_ATTRIBUTES = {
   transport: 'stoa.transport',
 } as const
 
-/** One loading of the plugin: its tracer, the service it names, and the spans of running calls. */
+type OtelApi = typeof import('@opentelemetry/api')
+
+/**
+ * One loading of the plugin: the OpenTelemetry API and its tracer once the plugin started, the
+ * service it names, and the spans of running calls.
+ */
 class TracingState {
-  service = 'stoa'
-  readonly tracer: Tracer
+  readonly service: string
+  /** The API, loaded when the plugin starts; until then calls pass through untraced. */
+  api: OtelApi | undefined
+  tracer!: Tracer
+  /** The provider the API hands out while no SDK is registered. */
+  private noop!: TracerProvider
   /** The span of each running call, for the calls it makes through a client transport. */
   readonly spans = new WeakMap<Context, Span>()
 
-  constructor(tracerName: string) {
+  constructor(service: string) {
+    this.service = service
+  }
+
+  start(api: OtelApi, tracerName: string): void {
+    this.api = api
     // The API's proxy tracer: it follows an SDK registered after the plugin was loaded.
-    this.tracer = trace.getTracer(tracerName)
+    this.tracer = api.trace.getTracer(tracerName)
+    this.noop = new api.ProxyTracerProvider().getDelegate()
+  }
+
+  /**
+   * Whether an OpenTelemetry SDK is registered now. Asked per call (an SDK may be registered
+   * after the service started), and cheaper than starting a span that records nothing.
+   */
+  sdkRegistered(api: OtelApi): boolean {
+    const provider = api.trace.getTracerProvider()
+    return (provider instanceof api.ProxyTracerProvider ? provider.getDelegate() : provider) !== this.noop
   }
 }
 
@@ -57,11 +72,11 @@ function callKind(action: ActionInfo): CallKind {
 }
 
 /** The OpenTelemetry context of a remote caller's span, from the traceparent it sent. */
-function remoteParent(traceparent: string, tracestate: string | undefined): OtelContext | undefined {
+function remoteParent(api: OtelApi, traceparent: string, tracestate: string | undefined): OtelContext | undefined {
   const tp = parseTraceparent(traceparent)
   if (tp === undefined) return undefined
   const state = checkTracestate(tracestate)
-  return trace.setSpanContext(ROOT_CONTEXT, {
+  return api.trace.setSpanContext(api.ROOT_CONTEXT, {
     traceId: tp.traceId,
     spanId: tp.spanId,
     traceFlags: tp.flags,
@@ -87,18 +102,6 @@ function parseState(value: string) {
   return state
 }
 
-/** The provider the API hands out while no SDK is registered. */
-const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate()
-
-/**
- * Whether an OpenTelemetry SDK is registered now. Asked per call (an SDK may be registered
- * after the service started), and cheaper than starting a span that records nothing.
- */
-function sdkRegistered(): boolean {
-  const provider = trace.getTracerProvider()
-  return (provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider) !== NOOP_PROVIDER
-}
-
 function newTraceId(): string {
   // A random UUID is 122 random bits from node's pooled entropy: cheaper than randomBytes.
   return randomUUID().replaceAll('-', '')
@@ -113,29 +116,26 @@ function outcomeOf(err: unknown): string {
   return typeof code === 'string' ? code : 'ACTION_FAILED'
 }
 
+/** OpenTelemetry's SpanStatusCode.ERROR (the API is loaded only when the plugin starts). */
+const STATUS_ERROR = 2 as SpanStatusCode
+
 function finish(span: Span, err: unknown): void {
   const outcome = err === undefined ? 'ok' : outcomeOf(err)
   span.setAttribute(SPAN_ATTRIBUTES.outcome, outcome)
-  if (err !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome })
+  if (err !== undefined) span.setStatus({ code: STATUS_ERROR, message: outcome })
   span.end()
 }
 
-/** Ends `span` when `out` settles, passing the result or the failure through. */
-function endWith(span: Span, out: unknown): unknown {
-  if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
-    return (out as Promise<unknown>).then(
-      (v) => {
-        finish(span, undefined)
-        return v
-      },
-      (err: unknown) => {
-        finish(span, err)
-        throw err
-      },
-    )
-  }
+/** For runNext: ends the call's span with its outcome and passes the result on. */
+function ended(out: unknown, _msg: Message, _ctx: Context, span: Span): unknown {
   finish(span, undefined)
   return out
+}
+
+/** For runNext: ends the call's span with its failure and passes the failure on. */
+function endedFailing(err: unknown, _msg: Message, _ctx: Context, span: Span): never {
+  finish(span, err)
+  throw err
 }
 
 function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
@@ -148,20 +148,23 @@ function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
           ? `process ${String(action.pattern.task)}`
           : `process ${action.key.slice('event:'.length)}`
     const attributes = { [SPAN_ATTRIBUTES.kind]: kind, [SPAN_ATTRIBUTES.pattern]: action.key }
-    // Built once per action: a call only picks one.
-    const asServer = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.SERVER }
-    const asInternal = { kind: kind !== 'act' ? SpanKind.CONSUMER : SpanKind.INTERNAL }
+    // Built once per action: a call only picks one. The numbers are OpenTelemetry's SpanKind
+    // (the API is loaded only when the plugin starts): INTERNAL 0, SERVER 1, CONSUMER 4.
+    const asServer = { kind: (kind !== 'act' ? 4 : 1) as SpanKind }
+    const asInternal = { kind: (kind !== 'act' ? 4 : 0) as SpanKind }
     return (msg, ctx) => {
-      if (ctx.traceparent === undefined && !sdkRegistered()) {
+      const api = state.api
+      if (api === undefined) return next(msg, ctx)
+      if (ctx.traceparent === undefined && !state.sdkRegistered(api)) {
         // No SDK: no span can record, and a call that came with no traceparent has no parent
         // to pass on. Only the trace id is to be made W3C, and only if it is read.
         ctx.adoptTrace(newTraceId)
         return next(msg, ctx)
       }
-      const remote = ctx.traceparent === undefined ? undefined : remoteParent(ctx.traceparent, ctx.tracestate)
+      const remote = ctx.traceparent === undefined ? undefined : remoteParent(api, ctx.traceparent, ctx.tracestate)
       // A call from another process continues its caller's span; a nested call here, the span
       // active in the calling action (an SDK's context manager carries it across awaits).
-      const parent = remote ?? context.active()
+      const parent = remote ?? api.context.active()
       const span = state.tracer.startSpan(name, remote === undefined ? asInternal : asServer, parent)
       if (!span.isRecording()) {
         // No SDK, or not sampled: nothing is recorded, but the trace id stays W3C so that the
@@ -175,14 +178,8 @@ function inbound(state: TracingState): NonNullable<Hooks['inbound']> {
       const traceId = span.spanContext().traceId
       ctx.adoptTrace(spanTraceId(traceId))
       state.spans.set(ctx, span)
-      let out: unknown
-      try {
-        out = context.with(trace.setSpan(parent, span), next, undefined, msg, ctx)
-      } catch (err) {
-        finish(span, err)
-        throw err
-      }
-      return endWith(span, out)
+      const active = api.trace.setSpan(parent, span)
+      return runNext((m, c) => api.context.with(active, next, undefined, m, c), msg, ctx, span, ended, endedFailing)
     }
   }
 }
@@ -195,13 +192,16 @@ function spanTraceId(traceId: string): () => string {
 function outbound(state: TracingState): NonNullable<Hooks['outbound']> {
   return (next: Deliver, target): Deliver => {
     return (e: Envelope, ctx: Context | undefined) => {
+      const api = state.api
+      if (api === undefined) return next(e, ctx)
+      const { context, trace } = api
       const parentSpan = ctx === undefined ? undefined : state.spans.get(ctx)
       const parent = parentSpan !== undefined ? trace.setSpan(context.active(), parentSpan) : context.active()
       const what = e.kind === 'act' ? 'act' : e.kind === 'send' ? 'task' : 'event'
       const span = state.tracer.startSpan(
         e.kind === 'act' ? `act ${target.transport}` : `send ${String(e.name)}`,
         {
-          kind: e.kind === 'act' ? SpanKind.CLIENT : SpanKind.PRODUCER,
+          kind: e.kind === 'act' ? api.SpanKind.CLIENT : api.SpanKind.PRODUCER,
           attributes: {
             [SPAN_ATTRIBUTES.kind]: what,
             [SPAN_ATTRIBUTES.service]: state.service,
@@ -222,7 +222,7 @@ function outbound(state: TracingState): NonNullable<Hooks['outbound']> {
         traceparent = ctx.traceparent
         tracestate = ctx.tracestate
       } else if (isTraceId(e.meta.trace)) {
-        traceparent = formatTraceparent({ traceId: e.meta.trace, spanId: newSpanId(), flags: TraceFlags.NONE })
+        traceparent = formatTraceparent({ traceId: e.meta.trace, spanId: newSpanId(), flags: api.TraceFlags.NONE })
       }
       const sent: Envelope =
         traceparent === undefined
@@ -250,18 +250,6 @@ function outbound(state: TracingState): NonNullable<Hooks['outbound']> {
   }
 }
 
-const states = new WeakMap<object, TracingState>()
-
-/** The state of one loading of the plugin, keyed by its validated (frozen) options. */
-function stateOf(options: { tracerName: string }): TracingState {
-  let state = states.get(options)
-  if (state === undefined) {
-    state = new TracingState(options.tracerName)
-    states.set(options, state)
-  }
-  return state
-}
-
 /**
  * The tracing plugin. Load it first, so that its spans wrap the other plugins' hooks. Spans:
  * one per local act (`role:math,cmd:sum`, kind SERVER when it came from another process,
@@ -276,12 +264,14 @@ function stateOf(options: { tracerName: string }): TracingState {
 const tracing = definePlugin({
   name: 'tracing',
   options: tracingOptions,
-  hooks: (options) => {
-    const state = stateOf(options)
-    return { inbound: inbound(state), outbound: outbound(state) }
-  },
-  init: (kernel, options) => {
-    stateOf(options).service = kernel.name
+  setup: (options, host) => {
+    const state = new TracingState(host.name)
+    return {
+      hooks: { inbound: inbound(state), outbound: outbound(state) },
+      init: async () => {
+        state.start(await loadPeer<OtelApi>('@opentelemetry/api', 'stoa/tracing'), options.tracerName)
+      },
+    }
   },
 })
 

@@ -192,7 +192,12 @@ export function definePlugin<
  *   setup: (_options, host) => {
  *     let calls = 0
  *     return {
- *       hooks: { inbound: (next) => (msg, ctx) => (calls++, next(msg, ctx)) },
+ *       hooks: {
+ *         inbound: (next) => (msg, ctx) => {
+ *           calls++
+ *           return next(msg, ctx)
+ *         },
+ *       },
  *       observe: (transport) => ({ reconnected: () => host.log.warn({ transport }, 'reconnected') }),
  *       handle: { calls: () => calls },
  *     }

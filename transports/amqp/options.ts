@@ -51,8 +51,8 @@ export const amqpOptions = z.strictObject({
   seneca: z.boolean().default(false),
   /**
    * Told of what the transport does that no call returns: deliveries received, retried and
-   * dead-lettered, reconnections, publish confirms waited on. The metrics plugin gives one
-   * (`transportObserver(stoa, 'amqp')`); absent, nothing is told.
+   * dead-lettered, reconnections, publish confirms waited on, besides the plugins observing the
+   * instance's transports (which are told without it).
    */
   observer: z.custom<AmqpObserver>((v) => v !== null && typeof v === 'object', 'must be an observer object').optional(),
 })

@@ -113,9 +113,6 @@ export type CloseHook = () => void | Promise<void>
 /** The validated options of a plugin: the schema's output, or an empty object. */
 export type OptionsOf<O> = O extends Schema ? Readonly<SchemaOutput<O>> : Readonly<Record<string, never>>
 
-/** The options a caller passes to `use`: the schema's input. */
-export type OptionsInput<O> = O extends Schema ? SchemaInput<O> : Record<string, never> | undefined
-
 /**
  * The arguments after the plugin in `use(plugin, ...)`: options are required exactly when the
  * schema has required fields, so a missing required option does not compile.

@@ -8,6 +8,7 @@ import { definePlugin, runNext, StoaError } from '../../actions/index.js'
 import type { Envelope, Reply } from '../../actions/transport.js'
 import { buildKeyRings } from './keys.js'
 import { jwtOptions } from './options.js'
+import { loadJsonwebtoken } from './peer.js'
 import { signDelegation } from './sign.js'
 import type { Verified } from './verify.js'
 import { Verifier } from './verify.js'
@@ -39,6 +40,9 @@ export { REFUSALS } from './verify.js'
 const jwt = definePlugin({
   name: 'jwt',
   options: jwtOptions,
+  init: async () => {
+    await loadJsonwebtoken()
+  },
   hooks: (options) => {
     const rings = buildKeyRings(options)
     const verifier = new Verifier(options, rings)

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto'
 import { StoaError } from '../../actions/index.js'
+import { loadPeer } from '../../actions/transport.js'
 import type { Algorithm, ResolvedJwtOptions } from './options.js'
 import { fromEnvironment } from './options.js'
 
@@ -199,7 +200,7 @@ export class JwksKeys {
     this.triedAt = Date.now()
     this.fetching = (async () => {
       try {
-        this.client ??= import('jwks-rsa').then((m) =>
+        this.client ??= loadPeer<{ default: typeof import('jwks-rsa') }>('jwks-rsa', 'stoa/jwt').then((m) =>
           m.default({ jwksUri: this.uri, cache: false, rateLimit: false, timeout: this.timeoutMs }),
         )
         const list = await (await this.client).getSigningKeys()

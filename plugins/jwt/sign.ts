@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto'
 import { createPrivateKey, createSecretKey, randomUUID } from 'node:crypto'
-import jwt from 'jsonwebtoken'
+import type { SignOptions } from 'jsonwebtoken'
 import { StoaError } from '../../actions/index.js'
 import { asymmetricAlgorithm } from './keys.js'
 import type { Algorithm } from './options.js'
+import { jsonwebtoken } from './peer.js'
 import { DELEGATION_TYP, SYSTEM_TYP } from './verify.js'
 
 /** How {@link signToken} signs: one key, a bounded lifetime, and the claims verifiers check. */
@@ -96,7 +97,7 @@ export function signDelegation(
     jti: randomUUID(),
   }
   if (on.task !== undefined) payload.tsk = on.task
-  return jwt.sign(payload, signer.key, {
+  return jsonwebtoken().sign(payload, signer.key, {
     algorithm: signer.algorithm,
     header: { alg: signer.algorithm, typ: DELEGATION_TYP },
   })
@@ -121,9 +122,9 @@ function sign(payload: Record<string, unknown>, options: SignTokenOptions, typ: 
   const header: { alg: Algorithm; typ?: string; kid?: string } = { alg: algorithm }
   if (typ !== undefined) header.typ = typ
   if (options.keyId !== undefined) header.kid = options.keyId
-  const signOptions: jwt.SignOptions = { algorithm, expiresIn: options.expiresInSec, header }
+  const signOptions: SignOptions = { algorithm, expiresIn: options.expiresInSec, header }
   if (payload.jti === undefined) signOptions.jwtid = randomUUID()
   if (options.issuer !== undefined) signOptions.issuer = options.issuer
   if (options.audience !== undefined && payload.aud === undefined) signOptions.audience = options.audience
-  return jwt.sign(payload, key, signOptions)
+  return jsonwebtoken().sign(payload, key, signOptions)
 }

@@ -1,8 +1,8 @@
-import jwt from 'jsonwebtoken'
 import type { Context, Identity } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { KeyRing, KeyRings, VerifyKey } from './keys.js'
 import type { Algorithm, ResolvedJwtOptions } from './options.js'
+import { jsonwebtoken } from './peer.js'
 
 /**
  * Why a token was refused: `details.reason` of the `UNAUTHENTICATED` error. Stable, like error
@@ -114,6 +114,7 @@ export class Verifier {
   ): Verified {
     if (key === undefined) throw refused('unknown-key')
     let claims: Record<string, unknown>
+    const jwt = jsonwebtoken()
     try {
       const out = jwt.verify(token, key, {
         algorithms: [alg],

@@ -1,22 +1,16 @@
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { resolve } from 'node:path'
-import type { Logger, NodeHandler, Stoa } from '../../actions/index.js'
+import type { Logger, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
-import { listenOn } from '../../actions/transport.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
+import type { Front } from '../endpoint-server.js'
+import { endpointServer } from '../endpoint-server.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { boolFlag, stringFlag } from './shared.js'
-
-/** Something serve started beside the instance and stops before closing it. */
-interface Front {
-  readonly url: string
-  close(): Promise<void>
-}
 
 /** The servers serve started beside the instance: the probe server stops last. */
 interface Servers {
@@ -25,17 +19,7 @@ interface Servers {
 }
 
 /** What the flags of `stoa serve` ask for, checked. */
-interface ServeFlags {
-  readonly path: string
-  readonly http: { host: string; port: number } | undefined
-  readonly amqp: ReturnType<typeof amqpUrl> | undefined
-  readonly web: { host: string; port: number } | undefined
-  readonly probes: { host: string; port: number } | undefined
-  readonly metrics: { host: string; port: number } | undefined
-  readonly graceMs: number | undefined
-  readonly drainDelayMs: number
-  readonly tls: { key: Buffer; cert: Buffer } | undefined
-}
+type ServeFlags = Awaited<ReturnType<typeof serveFlags>>
 
 /**
  * `stoa serve <service>`: starts the service on the transports asked for, prints
@@ -89,7 +73,7 @@ export async function serve(args: Args, io: Io): Promise<number> {
 }
 
 /** Reads and checks the flags of `stoa serve`. */
-async function serveFlags(args: Args, io: Io): Promise<ServeFlags> {
+async function serveFlags(args: Args, io: Io) {
   const [path, ...extra] = args.positionals
   if (path === undefined) throw new UsageError('missing <service>: the path of a service module')
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
@@ -143,7 +127,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
   })
   const probes = flags.probes
   if (probes !== undefined)
-    servers.probes = await serveHealth(stoa, probes).catch(failedAs('the health server', probes))
+    servers.probes = await serveHealth(stoa, probes).catch(failedAs(`the health server on ${hostText(probes)}`))
   let address: (() => string) | undefined
   if (flags.http !== undefined) {
     const { host, port } = flags.http
@@ -163,10 +147,12 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     const transport = createAmqpTransport({ ...flags.amqp, ...grace })
     stoa.listen(transport).client(transport)
   }
-  await started(stoa)
+  await stoa.ready().catch(failedAs(`service "${stoa.name}"`))
   const urls = address === undefined ? [] : [address()]
   if (flags.metrics !== undefined) {
-    const alone = await endpointServer(flags.metrics, endpoints).catch(failedAs('the metrics server', flags.metrics))
+    const alone = await endpointServer(flags.metrics, endpoints).catch(
+      failedAs(`the metrics server on ${hostText(flags.metrics)}`),
+    )
     servers.fronts.push(alone)
     urls.push(`${alone.url}/metrics`)
   }
@@ -178,7 +164,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     const routes = webParts.length === 0 ? [] : await webRoutes(stoa)
     const before = webParts.map((make) => make(routes))
     const front = await serveWeb(stoa, { ...flags.web, ...(before.length === 0 ? {} : { before }) }).catch(
-      failedAs('the web server', flags.web),
+      failedAs(`the web server on ${hostText(flags.web)}`),
     )
     servers.fronts.push(front)
     urls.push(front.url)
@@ -202,23 +188,18 @@ function msFlag(args: Args, name: string): number | undefined {
 }
 
 /**
- * Starts the instance. A transport that fails with anything but a stoa error (a port in use,
- * say) is reported as `UNAVAILABLE` with the system's own words: it is this machine's user who
- * reads them, and they say what to fix.
+ * For `.catch` on a start: a failure with anything but a stoa error (a port in use, say) is
+ * reported as `UNAVAILABLE` with the system's own words: it is this machine's user who reads
+ * them, and they say what to fix.
  */
-async function started(stoa: Stoa): Promise<void> {
-  try {
-    await stoa.ready()
-  } catch (err) {
-    throw startFailure(err, `service "${stoa.name}"`)
+function failedAs(what: string): (err: unknown) => never {
+  return (err) => {
+    throw startFailure(err, what)
   }
 }
 
-/** A server's start failure, for `.catch`: thrown as {@link startFailure} names it. */
-function failedAs(what: string, at: { host: string; port: number }): (err: unknown) => never {
-  return (err) => {
-    throw startFailure(err, `${what} on ${at.host}:${at.port}`)
-  }
+function hostText(at: { host: string; port: number }): string {
+  return `${at.host}:${at.port}`
 }
 
 function startFailure(err: unknown, what: string): unknown {
@@ -271,36 +252,4 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
     pretty: boolFlag(args, 'pretty') || io.stderr.isTTY === true,
     destination: io.stderr,
   })
-}
-
-/**
- * `--metrics host:port`: the plugins' HTTP endpoints (`GET /metrics`) alone, for a worker that
- * has no other HTTP listener. The request handling is {@link answerEndpoints}.
- */
-async function endpointServer(
-  at: { host: string; port: number },
-  endpoints: Record<string, NodeHandler>,
-): Promise<Front> {
-  const server = createServer(answerEndpoints(endpoints))
-  const address = await listenOn(server, at.port, at.host)
-  return {
-    url: `http://${address}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
-}
-
-/** Answers `GET` (and `HEAD`) on the endpoints' paths, and 404 naming them on anything else. */
-function answerEndpoints(endpoints: Record<string, NodeHandler>): NodeHandler {
-  const paths = Object.keys(endpoints)
-  return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!
-    const endpoint = endpoints[path]
-    if (endpoint !== undefined && Object.hasOwn(endpoints, path) && (req.method === 'GET' || req.method === 'HEAD'))
-      return endpoint(req, res)
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; GET ${paths.join(', GET ')}\n`)
-  }
 }

@@ -305,8 +305,8 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /**
    * The handle a setup-form plugin's `setup` returned for its loading here (the one tagged
-   * `tag`, else the first): the plugin's own API for this instance. Throws `INVALID_PLUGIN`
-   * when that plugin is not loaded.
+   * `tag`, else the first): the plugin's own API for this instance; undefined for a plugin
+   * that gives none. Throws `INVALID_PLUGIN` when that plugin is not loaded.
    *
    * @example
    * const stoa = createStoa({ name: 'tally' }).use(metrics)
@@ -314,8 +314,8 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   handleOf<P extends Plugin<string, any, any, any>>(plugin: P, options?: UseOptions): HandleOf<P> {
     const fullname = options?.tag === undefined ? plugin.name : `${plugin.name}$${options.tag}`
-    if (!this.handles.has(fullname)) {
-      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is not loaded (with setup) in "${this.name}"`, {
+    if (!this.plugins.has(fullname)) {
+      throw new StoaError('INVALID_PLUGIN', `plugin "${fullname}" is not loaded in "${this.name}"`, {
         plugin: fullname,
       })
     }

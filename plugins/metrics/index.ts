@@ -150,11 +150,12 @@ const metrics = definePlugin({
   options: metricsOptions,
   setup: (options, host) => {
     const m = new StoaMetrics(options)
-    const endpoint = scrapeEndpoint(async () => {
+    const scrape = async () => {
       const registry = m.prom?.registry
       if (registry === undefined) throw new StoaError('UNAVAILABLE', 'the metrics plugin has not started')
       return { contentType: registry.contentType, text: await registry.metrics() }
-    })
+    }
+    const endpoint = scrapeEndpoint(scrape)
     const count = (routes: readonly { method: string; path: string }[]) => countResponses(m, routes)
     const web = (routes: readonly { method: string; path: string }[]) => both(endpoint, count(routes))
     const handle: MetricsHandle = { endpoint, count, web, observe: (transport) => observer(m, transport) }
@@ -163,13 +164,7 @@ const metrics = definePlugin({
       actions: {
         // Public: Prometheus scrapes with no identity, and the authz plugin needs every action
         // to say what it requires. The labels are bounded names, never a message's values.
-        [SCRAPE_PATTERN]: {
-          public: true,
-          handler: async () => {
-            const registry = m.prom!.registry
-            return { contentType: registry.contentType, text: await registry.metrics() }
-          },
-        },
+        [SCRAPE_PATTERN]: { public: true, handler: scrape },
       },
       init: async () => {
         m.start(await loadPeer<typeof import('prom-client')>('prom-client', 'stoa/metrics'), host.name)

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import { action, createStoa, definePlugin, StoaError } from '../../actions/index.js'
+import { tapTransport } from '../fixtures/tap.js'
 import { quietLogger } from '../helpers/wait.js'
 
 const make = () => createStoa({ logger: quietLogger() })
@@ -121,6 +122,74 @@ describe('actions/plugin', () => {
       .with.property('code', 'INVALID_PLUGIN')
     expect(() => definePlugin({ name: 'x', options: { not: 'a schema' } as never })).to.throw(/Standard Schema/)
     expect(() => make().use({} as never))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_PLUGIN')
+  })
+})
+
+describe('plugins in the setup form', () => {
+  const tally = definePlugin({
+    name: 'tally',
+    options: z.object({ step: z.number().default(1) }),
+    setup: (options, host) => {
+      let n = 0
+      const heard: string[] = []
+      return {
+        actions: { 'role:tally,cmd:get': () => ({ n, service: host.name, plugin: host.plugin.fullname }) },
+        hooks: {
+          inbound: (next) => (msg, ctx) => {
+            n += options.step
+            return next(msg, ctx)
+          },
+        },
+        observe: (transport) => ({ received: (kind) => void heard.push(`${transport} ${kind}`) }),
+        init: (stoa) => {
+          stoa.log.debug({}, 'tally started')
+        },
+        handle: { count: () => n, heard, log: host.log },
+      }
+    },
+  })
+
+  it('runs setup once per loading, each with its own closure, reached through handleOf', async () => {
+    const logger = quietLogger()
+    const s = createStoa({ name: 'svc', logger }).use(tally).use(tally, { step: 10 }, { tag: 'big' })
+    await s.act('role:tally,cmd:get')
+    expect(s.handleOf(tally).count()).to.equal(1)
+    expect(s.handleOf(tally, { tag: 'big' }).count()).to.equal(10)
+    expect(s.handleOf(tally).log).to.equal(logger)
+    const other = createStoa({ logger: quietLogger() }).use(tally)
+    expect(other.handleOf(tally).count()).to.equal(0)
+    expect(await s.act('role:tally,cmd:get')).to.include({ service: 'svc' })
+    await s.close()
+  })
+
+  it('tells every observing plugin what a transport reports, and survives one that throws', async () => {
+    const broken = definePlugin({
+      name: 'broken',
+      setup: () => ({
+        observe: () => ({
+          received: () => {
+            throw new Error('observer bug')
+          },
+        }),
+      }),
+    })
+    const s = make().use(broken).use(tally)
+    const tap = tapTransport('wire')
+    await s.listen(tap).ready()
+    tap.host.observer.received?.('send')
+    tap.host.observer.retried?.('send', 1)
+    expect(s.handleOf(tally).heard).to.deep.equal(['wire send'])
+    expect(s.handleOf(broken)).to.equal(undefined)
+    await s.close()
+  })
+
+  it('refuses setup beside actions, hooks or init, and handleOf for a plugin not loaded', () => {
+    expect(() => definePlugin({ name: 'both', setup: () => ({}), init: () => undefined } as never))
+      .to.throw(StoaError)
+      .with.property('code', 'INVALID_PLUGIN')
+    expect(() => make().handleOf(tally))
       .to.throw(StoaError)
       .with.property('code', 'INVALID_PLUGIN')
   })

@@ -5,6 +5,7 @@ import { lambdaHandler } from '../../../transports/lambda/index.js'
 import { encodeRequest } from '../../../transports/lambda/wire.js'
 import { eventBridgeEvent, lambdaContext, samples, sqsEvent } from '../../fixtures/lambda/events.js'
 import service from '../../fixtures/lambda/service.js'
+import { runtimeError } from '../../helpers/lambda-endpoint.js'
 import { quietLogger } from '../../helpers/wait.js'
 
 /** The tally service as a handler, with its log kept for assertions. */
@@ -74,6 +75,57 @@ describe('transports/lambda/handler', () => {
         expect(logger.entries.some((e) => e.level === 'error' && e.message === 'unknown event shape')).to.equal(true)
       })
     }
+  })
+
+  describe('what a failed invocation shows its invoker', () => {
+    /** The invocation's error payload as the Node runtime writes it: `{ errorType, errorMessage, trace }`. */
+    const answered = async (p: Promise<unknown>) => runtimeError(await failure(p))
+    const task = JSON.parse(
+      encodeRequest({
+        kind: 'send',
+        name: 'tally.vote.record',
+        msg: { voter: 'bad-t' },
+        meta: { id: 'bad-t', trace: 'bad-t' },
+      }),
+    )
+    for (const [what, event, message] of [
+      ['a failing act as a plain message', { role: 'tally', cmd: 'deny' }, 'FORBIDDEN: not for you'],
+      ['a crashing act as a plain message', { role: 'tally', cmd: 'crash' }, /^ACTION_FAILED: /],
+      ['a failed task', task, 'INVALID_MESSAGE: voter bad-t is not on the roll'],
+      [
+        'an EventBridge event with no subscriber',
+        eventBridgeEvent('user.created', {}),
+        'NOT_FOUND: service "tally" has no subscriber for event "user.created"',
+      ],
+      ['an EventBridge event with an invalid name', samples.scheduled(), /^INVALID_NAME: /],
+      ['an unknown event shape', { Records: [{ eventSource: 'aws:s3' }] }, /^INVALID_MESSAGE: this function serves /],
+    ] as const) {
+      it(`answers ${what} with CODE: message and no stack frame, and logs the stack`, async () => {
+        const { handler, logger } = make()
+        const out = await answered(handler(event, lambdaContext()))
+        expect(out.errorType).to.equal('StoaError')
+        if (typeof message === 'string') expect(out.errorMessage).to.equal(message)
+        else expect(out.errorMessage).to.match(message)
+        expect(out.trace).to.deep.equal([`StoaError: ${out.errorMessage}`])
+        expect(JSON.stringify(out)).not.to.match(/\.[jt]s:\d+|secret/)
+        const logged = logger.entries.find((e) => e.message === 'invocation failed')
+        expect(logged?.fields).to.include({ code: out.errorMessage.split(':')[0], requestId: 'req-1' })
+        expect(logged?.fields.stack).to.match(/\n\s+at /)
+      })
+    }
+
+    it('answers a start failure with CODE: message and no stack frame', async () => {
+      const broken = definePlugin({
+        name: 'broken',
+        init() {
+          throw new StoaError('INVALID_OPTIONS', 'option "url" is required')
+        },
+      })
+      const handler = lambdaHandler(defineService({ name: 'broken', plugins: [broken], logger: quietLogger() }))
+      const out = await answered(handler({ role: 'x' }, lambdaContext()))
+      expect(out.errorMessage).to.match(/^INVALID_OPTIONS: /)
+      expect(out.trace).to.deep.equal([`StoaError: ${out.errorMessage}`])
+    })
   })
 
   describe('start', () => {

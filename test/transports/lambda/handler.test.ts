@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import type { Context, Message } from '../../../actions/index.js'
 import { definePlugin, defineService, StoaError } from '../../../actions/index.js'
 import { detectEvent } from '../../../transports/lambda/handler.js'
 import { lambdaHandler } from '../../../transports/lambda/index.js'
@@ -52,7 +53,20 @@ describe('transports/lambda/handler', () => {
       const s3 = { Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' } } }] }
       const alb = { ...samples.apigwV1(), requestContext: { elb: { targetGroupArn: 'arn' } } }
       const sns = { Records: [{ EventSource: 'aws:sns', Sns: {} }] }
-      for (const event of [s3, alb, sns, { Records: [] }, [], 'text', 42, null, undefined, { awslogs: { data: '' } }]) {
+      const snsEnvelope = { Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:us-east-2:1:t', Message: '{}' }
+      for (const event of [
+        s3,
+        alb,
+        sns,
+        snsEnvelope,
+        { Records: [] },
+        [],
+        'text',
+        42,
+        null,
+        undefined,
+        { awslogs: { data: '' } },
+      ]) {
         expect(detectEvent(event), JSON.stringify(event)?.slice(0, 60)).to.equal(undefined)
       }
     })
@@ -281,6 +295,52 @@ describe('transports/lambda/handler', () => {
       })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { tasks: string[] }
       expect(seen.tasks).to.include('env-1')
+    })
+
+    it('runs a plain pattern message as an act, its result discarded, failing only the records that fail', async () => {
+      const { handler, logger } = make()
+      await handler.ready()
+      const noted: { voter: unknown; caller: unknown; trace: string; token: unknown }[] = []
+      handler.stoa.add('role:tally,cmd:note', (m: Message, ctx: Context) => {
+        noted.push({ voter: m.voter, caller: ctx.caller, trace: ctx.trace, token: ctx.token })
+        return { noted: true }
+      })
+      const plain = (msg: Record<string, unknown>, attributes?: Record<string, string>) => ({
+        body: JSON.stringify(msg),
+        ...(attributes === undefined ? {} : { attributes }),
+      })
+      const event = sqsEvent([
+        plain({ role: 'tally', cmd: 'note', voter: 'p1' }, { 'stoa-trace': 'trace-p1', 'stoa-token': 'tok' }),
+        plain({ role: 'tally', cmd: 'deny' }),
+        plain({ role: 'tally', cmd: 'sum', left: 1, right: 1 }),
+        plain({ role: 'nobody', cmd: 'listens' }),
+        plain({ role: 'tally', cmd: 'note', voter: 'p5' }),
+      ])
+      expect(await handler(event, lambdaContext())).to.deep.equal({
+        batchItemFailures: [{ itemIdentifier: 'msg-2' }, { itemIdentifier: 'msg-4' }],
+      })
+      expect(noted).to.deep.equal([
+        { voter: 'p1', caller: 'sqs', trace: 'trace-p1', token: 'tok' },
+        { voter: 'p5', caller: 'sqs', trace: 'msg-5', token: undefined },
+      ])
+      const failed = logger.entries.filter((e) => e.message === 'SQS record failed; it returns to the queue')
+      expect(failed.map((e) => e.fields.code).sort()).to.deep.equal(['FORBIDDEN', 'NOT_FOUND'])
+    })
+
+    it('does not run an AWS notification or a non-object body as a message', async () => {
+      const { handler } = make()
+      await handler.ready()
+      let ran = 0
+      // An action that an SNS envelope would match, were it run as a message.
+      handler.stoa.add('Type:Notification', () => {
+        ran++
+      })
+      const s3 = { Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' } } }] }
+      const sns = { Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:us-east-2:1:t', Message: '{}' }
+      const event = sqsEvent([s3, sns, [1, 2], 42, 'text'].map((b) => ({ body: JSON.stringify(b) })))
+      const out = (await handler(event, lambdaContext())) as { batchItemFailures: object[] }
+      expect(out.batchItemFailures).to.have.length(5)
+      expect(ran).to.equal(0)
     })
 
     it('on a FIFO queue, stops at the first failure and returns it and the rest, in order', async () => {

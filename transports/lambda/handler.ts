@@ -101,21 +101,21 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
     })
 
   const serve = (rt: HandlerRuntime, event: unknown, context: LambdaContext | undefined): Promise<unknown> => {
-    const processor = detectEvent(event)
-    if (processor === undefined) {
-      const what = describe(event)
-      rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
-      return Promise.reject(
-        thrownError({
-          code: 'INVALID_MESSAGE',
-          message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}`,
-        }),
-      )
-    }
+    // A processor fails by rejecting; a throw is a bug, reported the same way, never a crash.
     try {
+      const processor = detectEvent(event)
+      if (processor === undefined) {
+        const what = describe(event)
+        rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
+        return Promise.reject(
+          thrownError({
+            code: 'INVALID_MESSAGE',
+            message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}`,
+          }),
+        )
+      }
       return processor.handle(event, context, rt)
     } catch (err) {
-      // A processor fails by rejecting; a throw is a bug, reported the same way, never a crash.
       return Promise.reject(err)
     }
   }

@@ -128,6 +128,26 @@ describe('transports/lambda/handler', () => {
       })
     }
 
+    it('answers anything else thrown (a bug) as ACTION_FAILED, without its message or stack, and logs both', async () => {
+      const { handler, logger } = make()
+      await handler.ready()
+      // Lambda hands over parsed JSON; a getter that throws stands for a bug in a processor.
+      const event = {
+        get Records(): never {
+          throw new TypeError('cannot read /var/task/secret.js')
+        },
+      }
+      const out = await answered(Promise.resolve().then(() => handler(event, lambdaContext())))
+      expect(out).to.deep.equal({
+        errorType: 'StoaError',
+        errorMessage: 'ACTION_FAILED: the invocation failed',
+        trace: ['StoaError: ACTION_FAILED: the invocation failed'],
+      })
+      const logged = logger.entries.find((e) => e.message === 'invocation failed')
+      expect(logged?.level).to.equal('error')
+      expect(logged?.fields.stack).to.match(/^TypeError: cannot read \/var\/task\/secret\.js\n\s+at /)
+    })
+
     it('answers a start failure with CODE: message and no stack frame', async () => {
       const broken = definePlugin({
         name: 'broken',

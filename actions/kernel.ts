@@ -167,7 +167,9 @@ export class Stoa<T extends ActionTypes = {}> {
    * of a service receives each event the service receives.
    *
    * @example
-   * stoa.on('vote.recorded', async (msg, ctx) => { ... })
+   * stoa.on('vote.recorded', async (msg, ctx) => {
+   *   await ctx.send('results.tally.refresh', { voter: msg.voter })
+   * })
    */
   on(event: string, handler: Action<Message, unknown>): this {
     assertEventSubscription(event)

@@ -36,7 +36,7 @@ export function retryAfter(error: { code: string; details?: Record<string, unkno
  * with the deliveries in hand. Resolves true when the work settled in time.
  *
  * @example
- * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn('closing with work in hand')
+ * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn({ graceMs }, 'closing with work in hand')
  */
 export async function settleWithin(work: Promise<unknown>, graceMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined

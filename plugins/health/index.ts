@@ -26,7 +26,9 @@ const READY = 'role:health,cmd:ready'
  * token. With `{ web: true }` the web plugin's servers answer them on `/healthz` and `/readyz`.
  *
  * @example
- * const stoa = createStoa({ name: 'tally' }).use(health, { web: true }).use(web, { routes })
+ * const stoa = createStoa({ name: 'tally' })
+ *   .use(health, { web: true })
+ *   .use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
  * await stoa.act('role:health,cmd:ready') // { ready: true, checks: [...] }
  */
 const health = definePlugin({

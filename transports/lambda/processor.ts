@@ -67,3 +67,31 @@ export function assertSubscribed(host: TransportHost, name: string): void {
     throw new StoaError('NOT_FOUND', `service "${host.service}" has no subscriber for event "${name}"`, { event: name })
   }
 }
+
+/**
+ * Top-level keys that mark an event or notification from an AWS service (S3, SNS, SES, Kinesis,
+ * CloudWatch Logs, Cognito, Firehose, Bedrock, API Gateway, EventBridge...). An object without
+ * any of them is a plain message (the console's "Test" button, `aws lambda invoke`, a queued
+ * `{"role":"math","cmd":"sum"}`); one with them must not become an act that happens to match.
+ * `TopicArn` is SNS's envelope when it delivers to an SQS queue without raw delivery.
+ */
+const AWS_MARKERS = [
+  'Records',
+  'requestContext',
+  'routeKey',
+  'rawPath',
+  'httpMethod',
+  'detail-type',
+  'awslogs',
+  'triggerSource',
+  'deliveryStreamArn',
+  'invocationId',
+  'eventSource',
+  'TopicArn',
+] as const
+
+/** Whether an object carries one of the keys an AWS service's event has at its top level. */
+export function fromAwsService(event: Record<string, unknown>): boolean {
+  for (const key of AWS_MARKERS) if (Object.hasOwn(event, key)) return true
+  return false
+}

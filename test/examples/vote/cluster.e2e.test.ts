@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import pg from 'pg'
 import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
 
 const root = new URL('../../../', import.meta.url).pathname
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -13,8 +14,16 @@ describe('npm run vote:cluster: one command starts the cluster and SIGTERM stops
   const database = `vote_cluster_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: PG_URL })
 
-  before(() => admin.connect())
+  let nginx: string | undefined
+
+  before(function () {
+    // The cluster puts nginx in front of its gateways.
+    nginx = requireProgram(this, PROGRAMS.nginx)
+    return admin.connect()
+  })
   after(async () => {
+    // Skipped before connecting: nothing to clean up.
+    if (nginx === undefined) return
     await deleteTopology(prefix, ['tally', 'auth', 'results', 'vote']).catch(() => undefined)
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined)
     await admin.end()

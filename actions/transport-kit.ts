@@ -161,7 +161,7 @@ export async function listenOn(server: Server, port: number, host: string): Prom
  * @param pkg the package's name, as in `npm install <pkg>`
  * @param entry the stoa entry point that needs it, for the message (`stoa/amqp`)
  * @example
- * const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
+ * const amqp = await loadPeer<{ connect(url: string): Promise<object> }>('amqplib', 'stoa/amqp')
  */
 export async function loadPeer<T>(pkg: string, entry: string): Promise<T> {
   try {

@@ -19,7 +19,7 @@ import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
-import { runSenecaPlugin } from './seneca.js'
+import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
 import { errorReply } from './transport-kit.js'
 

@@ -1,9 +1,9 @@
 import Module, { createRequire } from 'node:module'
 import { expect } from 'chai'
-import type { Context } from '../../actions/index.js'
-import { createStoa, onSeneca, StoaError } from '../../actions/index.js'
-import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
-import { quietLogger, waitFor } from '../helpers/wait.js'
+import type { Context } from '../../../actions/index.js'
+import { createStoa, onSeneca, StoaError } from '../../../actions/index.js'
+import { senecaApisBeyondDelegate } from '../../../actions/seneca/scan.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 type Plugin = (this: unknown, o: object) => unknown
@@ -11,13 +11,13 @@ const basic = require('seneca-basic') as Plugin
 const entity = require('seneca-entity') as Plugin
 const memStore = require('seneca-mem-store') as Plugin
 const promisify = require('seneca-promisify') as Plugin
-const users = require('../fixtures/seneca-users.cjs') as Plugin
-const audit = require('../fixtures/seneca-audit.cjs') as Plugin
-const greet = require('../fixtures/seneca-greet.cjs') as Plugin
-const precedence = require('../fixtures/seneca-precedence.cjs') as Plugin
-const settings = require('../fixtures/seneca-settings.cjs') as Plugin
-const math = require('../fixtures/seneca-math.cjs') as Plugin
-const integer = require('../fixtures/seneca-integer.cjs') as Plugin
+const users = require('../../fixtures/seneca-users.cjs') as Plugin
+const audit = require('../../fixtures/seneca-audit.cjs') as Plugin
+const greet = require('../../fixtures/seneca-greet.cjs') as Plugin
+const precedence = require('../../fixtures/seneca-precedence.cjs') as Plugin
+const settings = require('../../fixtures/seneca-settings.cjs') as Plugin
+const math = require('../../fixtures/seneca-math.cjs') as Plugin
+const integer = require('../../fixtures/seneca-integer.cjs') as Plugin
 
 type Msg = Record<string, unknown>
 /** An act of a scenario: a message, or a message built from the answers so far. */
@@ -96,7 +96,7 @@ function registerAll(seneca: unknown): void {
 
 const idOf = (i: number) => (answers: unknown[]) => (answers[i] as { id: string }).id
 
-describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers", function () {
+describe("actions/seneca/bridge: published Seneca plugins give Seneca's answers", function () {
   this.timeout(20000)
 
   it('seneca-basic@1.0.0: notes and ids', async () => {
@@ -204,7 +204,7 @@ describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers"
   })
 })
 
-describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other', function () {
+describe('actions/seneca/bridge: Seneca plugins and stoa actions call each other', function () {
   this.timeout(20000)
 
   it("a Seneca action calls a stoa action with the caller's identity, trace and deadline, and a stoa action calls it", async () => {
@@ -348,7 +348,7 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
   })
 })
 
-describe('actions/seneca-bridge: what runs where, and what fails at use()', () => {
+describe('actions/seneca/bridge: what runs where, and what fails at use()', () => {
   it('keeps documentation-style plugins on the delegate and sends the rest to Seneca', () => {
     expect(senecaApisBeyondDelegate(math)).to.deep.equal([])
     expect(senecaApisBeyondDelegate(integer)).to.deep.equal([])

@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module'
-import type { Context } from './context.js'
-import { StoaError } from './errors.js'
-import type { Message } from './pattern.js'
-import { parsePattern, patternString, toPattern } from './pattern.js'
-import type { PluginLoader } from './plugin.js'
-import type { SenecaHost, SenecaPlugin } from './seneca-host.js'
+import type { Context } from '../context.js'
+import { StoaError } from '../errors.js'
+import type { Message } from '../pattern.js'
+import { parsePattern, patternString, toPattern } from '../pattern.js'
+import type { PluginLoader } from '../plugin.js'
+import type { SenecaHost, SenecaPlugin } from './host.js'
+import { FUNCTION_PROPS } from './scan.js'
 
 /*
- * The Seneca bridge: plugins that use more of Seneca than the delegate in seneca.ts gives
+ * The Seneca bridge: plugins that use more of Seneca than the delegate (delegate.ts) gives
  * (`this.util`, entities, `export`, `preload`, seneca-promisify's `message`...) run inside a
  * real Seneca instance, one per kernel, loaded from the application's own `seneca` package the
  * first time such a plugin is used. Every pattern they add is registered in the kernel, so stoa
@@ -65,9 +66,6 @@ interface Bridge {
   failed: ((err: unknown) => void) | undefined
 }
 
-/** Own properties every function has; any other one (`preload`, `defaults`) is for Seneca. */
-export const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
-
 /** Seneca's error codes that have a stoa counterpart. */
 const SENECA_CODES: Readonly<Record<string, 'NOT_FOUND' | 'TIMEOUT' | 'INVALID_MESSAGE'>> = {
   act_not_found: 'NOT_FOUND',
@@ -76,7 +74,8 @@ const SENECA_CODES: Readonly<Record<string, 'NOT_FOUND' | 'TIMEOUT' | 'INVALID_M
   act_invalid_msg: 'INVALID_MESSAGE',
 }
 
-const bridges = new WeakMap<SenecaHost, Bridge>()
+/** The key of an instance's bridge in its plugin loader's state. */
+const BRIDGE = Symbol('seneca bridge')
 
 /**
  * Loads a Seneca plugin into the kernel's Seneca instance (created on first use) and routes
@@ -103,7 +102,7 @@ export function loadSenecaPlugin(
       },
     )
   }
-  const bridge = bridges.get(host) ?? createBridge(host, loader, name, needs)
+  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, name, needs))
   const info = loader.claim(name, tag)
   // Seneca 3 defines a plugin asynchronously, and a definition that throws leaves its define
   // action pending until Seneca's 22 s timeout, then reports a fatal error (and holds close()
@@ -174,7 +173,6 @@ function createBridge(host: SenecaHost, loader: PluginLoader, name: string, need
     fallback(this, host, bridge!, msg, reply, meta)
   })
   bridge = { seneca, routed: new Set(), plugins: new Set(), calls: new Map(), fatal: undefined, failed: undefined }
-  bridges.set(host, bridge)
   host.onClose(() => new Promise<void>((resolve) => void seneca.close(() => resolve())))
   return bridge
 }

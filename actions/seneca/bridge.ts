@@ -88,7 +88,7 @@ export function loadSenecaPlugin(
   loader: PluginLoader,
   plugin: SenecaPlugin,
   name: string,
-  needs: readonly string[],
+  why: { readonly reason: string; readonly needs: readonly string[] },
   options: Message,
   tag: string | undefined,
 ): void {
@@ -102,7 +102,7 @@ export function loadSenecaPlugin(
       },
     )
   }
-  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, name, needs))
+  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, name, why))
   const info = loader.claim(name, tag)
   // Seneca 3 defines a plugin asynchronously, and a definition that throws leaves its define
   // action pending until Seneca's 22 s timeout, then reports a fatal error (and holds close()
@@ -128,16 +128,21 @@ export function loadSenecaPlugin(
   loader.record(info, () => startBridge(bridge, info.fullname, () => defineError))
 }
 
-function createBridge(host: SenecaHost, loader: PluginLoader, name: string, needs: readonly string[]): Bridge {
+function createBridge(
+  host: SenecaHost,
+  loader: PluginLoader,
+  name: string,
+  why: { readonly reason: string; readonly needs: readonly string[] },
+): Bridge {
   let Seneca: (options: object) => SenecaInstance
   try {
     Seneca = createRequire(import.meta.url)('seneca') as typeof Seneca
   } catch (err) {
     throw new StoaError(
       'INVALID_PLUGIN',
-      `plugin "${name}" needs real Seneca (${needs[0] === 'onSeneca' ? 'it is marked with onSeneca' : `it uses ${needs.join(', ')}`}), ` +
+      `plugin "${name}" needs real Seneca (${why.reason}), ` +
         'and seneca is not installed: install seneca 3 (npm install seneca@3)',
-      { plugin: name, missing: [...needs] },
+      { plugin: name, missing: [...why.needs] },
       { cause: err },
     )
   }

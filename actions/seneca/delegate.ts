@@ -10,9 +10,9 @@ type Reply = (err?: unknown, out?: unknown) => void
 type SenecaAction = (this: SenecaDelegate, msg: Message, reply: Reply, meta?: unknown) => void
 /**
  * The part of Seneca's plugin API the built-in delegate gives, as Seneca gives it (except that
- * errors reaching callbacks are StoaErrors). A plugin that uses nothing else runs on the
- * delegate: its actions are plain stoa actions, at stoa's speed. Any other API sends the plugin
- * to a real Seneca instance (bridge.ts).
+ * errors reaching callbacks are StoaErrors). A plugin that uses nothing else can run on the
+ * delegate (the `'stoa'` engine): its actions are plain stoa actions, at stoa's speed. Any other
+ * API needs a real Seneca instance (bridge.ts).
  */
 export const DELEGATE_API: ReadonlySet<string> = new Set([
   'add',

@@ -364,9 +364,11 @@ describe('actions/seneca/bridge: what runs where, and what fails at use()', () =
   })
 
   it('fails at use() with INVALID_PLUGIN naming the missing API when seneca is not installed', () => {
-    const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string }
-    const original = resolver._resolveFilename
-    resolver._resolveFilename = function (req: string, ...rest: unknown[]) {
+    // Module._load, not _resolveFilename: a require Node has answered before from the same
+    // folder skips resolution, so only _load sees every require.
+    const resolver = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown }
+    const original = resolver._load
+    resolver._load = function (req: string, ...rest: unknown[]) {
       if (req === 'seneca') throw Object.assign(new Error(`Cannot find module '${req}'`), { code: 'MODULE_NOT_FOUND' })
       return original.call(this, req, ...rest)
     }
@@ -378,7 +380,7 @@ describe('actions/seneca/bridge: what runs where, and what fails at use()', () =
       // The delegate needs no Seneca.
       expect(() => s.use(math)).not.to.throw()
     } finally {
-      resolver._resolveFilename = original
+      resolver._load = original
     }
   })
 

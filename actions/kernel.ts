@@ -228,6 +228,7 @@ export class Stoa<T extends ActionTypes = {}> {
         plugin as (this: unknown, options: unknown) => unknown,
         (options ?? {}) as Message,
         use,
+        { name: this.name, timeoutMs: this.timeoutMs },
       )
       return this
     }

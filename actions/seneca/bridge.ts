@@ -4,7 +4,7 @@ import { StoaError } from '../errors.js'
 import type { Message } from '../pattern.js'
 import { parsePattern, patternString, toPattern } from '../pattern.js'
 import type { PluginLoader } from '../plugin.js'
-import type { SenecaHost, SenecaPlugin } from './host.js'
+import type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
 import { FUNCTION_PROPS } from './scan.js'
 
 /*
@@ -86,6 +86,7 @@ const BRIDGE = Symbol('seneca bridge')
 export function loadSenecaPlugin(
   host: SenecaHost,
   loader: PluginLoader,
+  settings: SenecaSettings,
   plugin: SenecaPlugin,
   name: string,
   why: { readonly reason: string; readonly needs: readonly string[] },
@@ -102,7 +103,7 @@ export function loadSenecaPlugin(
       },
     )
   }
-  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, name, why))
+  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, settings, name, why))
   const info = loader.claim(name, tag)
   // Seneca 3 defines a plugin asynchronously, and a definition that throws leaves its define
   // action pending until Seneca's 22 s timeout, then reports a fatal error (and holds close()
@@ -131,6 +132,7 @@ export function loadSenecaPlugin(
 function createBridge(
   host: SenecaHost,
   loader: PluginLoader,
+  settings: SenecaSettings,
   name: string,
   why: { readonly reason: string; readonly needs: readonly string[] },
 ): Bridge {
@@ -149,6 +151,11 @@ function createBridge(
   let bridge: Bridge | undefined
   const seneca = Seneca({
     log: 'silent',
+    // The stoa instance's settings that Seneca has too (docs/seneca.md lists them): a plugin
+    // reading `seneca.options()` (its own timeouts from `timeout`, say) sees the instance it
+    // runs in, not Seneca's defaults (22222 ms, tag '-').
+    timeout: settings.timeoutMs,
+    tag: settings.name,
     // A failing plugin must fail the kernel's ready(), not end the process: Seneca's default
     // for a fatal error is to end the process.
     // Seneca reads `--seneca.*` arguments and SENECA_* variables unless given its own: the

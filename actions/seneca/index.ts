@@ -11,10 +11,10 @@ import type { Message } from '../pattern.js'
 import type { PluginLoader, UseOptions } from '../plugin.js'
 import { loadSenecaPlugin } from './bridge.js'
 import { runOnDelegate } from './delegate.js'
-import type { SenecaHost, SenecaPlugin } from './host.js'
+import type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
 import { senecaApisBeyondDelegate } from './scan.js'
 
-export type { SenecaHost, SenecaPlugin } from './host.js'
+export type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
 
 /**
  * The engine that runs a Seneca plugin: `'stoa'`, the delegate over the kernel (Seneca's guide
@@ -70,7 +70,8 @@ export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
  * `this.wrap`, nested `this.use`, an `init:<name>` action) runs on the delegate; one reaching
  * for more of Seneca (`this.util`, `this.make$`, `this.export`, `preload`, `defaults`, ...) is
  * loaded into the instance's real Seneca, whose patterns the kernel then routes to; without
- * `seneca` installed that fails here, naming why the plugin needs it.
+ * `seneca` installed that fails here, naming why the plugin needs it. `settings` are the
+ * instance's, mirrored into the bridge's Seneca options.
  */
 export function runSenecaPlugin(
   host: SenecaHost,
@@ -78,11 +79,12 @@ export function runSenecaPlugin(
   plugin: SenecaPlugin,
   options: Message,
   use: SenecaUseOptions | undefined,
+  settings: SenecaSettings,
 ): void {
   const layer = loader.state<LayerState>(LAYER, () => ({ anonymous: 0 }))
   const name = plugin.name !== '' ? plugin.name : `plugin${++layer.anonymous}`
   const choice = chooseEngine(host, plugin, name, use?.engine)
-  if (choice.engine === 'seneca') loadSenecaPlugin(host, loader, plugin, name, choice, options, use?.tag)
+  if (choice.engine === 'seneca') loadSenecaPlugin(host, loader, settings, plugin, name, choice, options, use?.tag)
   else runOnDelegate(host, loader, plugin, name, options, use?.tag)
 }
 

@@ -46,9 +46,15 @@ function json(out: unknown): unknown {
   return out === undefined ? null : JSON.parse(JSON.stringify(out))
 }
 
+/**
+ * The instance settings both sides run with: a Seneca instance and a stoa instance the
+ * application configured alike, so a plugin reading `seneca.options()` sees the same on both.
+ */
+const SAME = { tag: 'side', timeout: 9876 }
+
 async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Promise<unknown[]> {
   const Seneca = require('seneca') as (o: object) => SenecaInstance
-  const seneca = Seneca({ log: 'silent' })
+  const seneca = Seneca({ log: 'silent', ...SAME })
   for (const [p, o] of plugins) seneca.use(p, o ?? {})
   await new Promise<void>((resolve) => seneca.ready(resolve))
   const answers: unknown[] = []
@@ -65,7 +71,7 @@ async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Prom
 }
 
 async function onStoa(plugins: [Plugin, object?][], steps: Step[]): Promise<unknown[]> {
-  const s = createStoa({ logger: quietLogger() })
+  const s = createStoa({ name: SAME.tag, timeoutMs: SAME.timeout, logger: quietLogger() })
   for (const [p, o] of plugins) s.use(p, o as Record<string, unknown>)
   const answers: unknown[] = []
   try {
@@ -189,8 +195,20 @@ describe("actions/seneca/bridge: published Seneca plugins give Seneca's answers"
     ]
     const { seneca, stoa } = await sideBySide([[settings, { values: { b: 2 } }]], steps)
     expect(stoa).to.deep.equal(seneca)
-    expect(stoa[1]).to.deep.include({ value: 2, limit: 10, loaded: true, version: 'string' })
+    expect(stoa[1]).to.deep.include({ value: 2, limit: 10, loaded: true, version: 'string', timeout: SAME.timeout })
     expect(stoa[2]).to.deep.equal({ zone: 'eu', fixed: 'eu' })
+  })
+
+  it("a plugin reading seneca.options() sees the stoa instance's timeout and name, not Seneca's defaults", async () => {
+    const s = createStoa({ name: 'billing', timeoutMs: 4321, logger: quietLogger() })
+    s.use(function instance(this: { options(): Msg; add: Function }) {
+      const opts = this.options()
+      this.add('role:instance', function (this: { tag: string }, _msg: Msg, reply: (o: unknown) => void) {
+        reply({ timeout: opts.timeout, tag: opts.tag, instanceTag: this.tag })
+      })
+    })
+    expect(await s.act('role:instance')).to.deep.equal({ timeout: 4321, tag: 'billing', instanceTag: 'billing' })
+    await s.close()
   })
 
   it('seneca-promisify: message actions, post and prepare', async () => {

@@ -39,7 +39,9 @@ interface SenecaInstance {
   close(done: (err?: unknown) => void): SenecaInstance
   prior(msg: Message, reply: SenecaReply): void
   /** The action a message would run: the catch-all's pattern is `''`. */
-  find(msg: Message): { readonly pattern: string } | undefined
+  find(msg: Message, flags?: { exact?: boolean }): { readonly pattern: string; readonly func?: unknown } | undefined
+  /** The patterns added, as objects; those holding `pin`'s pairs when given. */
+  list(pin?: unknown): Message[]
   readonly util: { Jsonic(text: string): Message }
 }
 
@@ -181,9 +183,20 @@ function createBridge(
   }
   // The catch-all: whatever no Seneca pattern matches goes to the kernel. Registered before
   // any plugin, it is also the prior of every pattern with none in Seneca.
-  seneca.add({}, function (this: SenecaInstance, msg, reply, meta) {
+  const catchAll: SenecaAction = function (this: SenecaInstance, msg, reply, meta) {
     fallback(this, host, bridge!, msg, reply, meta)
-  })
+  }
+  seneca.add({}, catchAll)
+  // The catch-all is stoa's plumbing, not an action of the plugins: Seneca's list() (and what
+  // lists through it: seneca-doc's describe:pin, a Seneca listener's pins) leaves it out, as
+  // real Seneca, which has no action on the empty pattern, would. A plugin's own action on the
+  // empty pattern is still listed.
+  const list = seneca.list
+  seneca.list = function (this: SenecaInstance, ...args: unknown[]) {
+    const listed = list.apply(this, args as [unknown])
+    const ours = (pat: Message) => Object.keys(pat).length === 0 && this.find({}, { exact: true })?.func === catchAll
+    return listed.filter((pat) => !ours(pat))
+  }
   bridge = { seneca, routed: new Set(), plugins: new Set(), calls: new Map(), fatal: undefined, failed: undefined }
   host.onClose(() => new Promise<void>((resolve) => void seneca.close(() => resolve())))
   return bridge

@@ -211,6 +211,28 @@ describe("actions/seneca/bridge: published Seneca plugins give Seneca's answers"
     await s.close()
   })
 
+  it("seneca.list() and seneca-doc's describe:pin show Seneca's actions only, not stoa's catch-all", async () => {
+    // What seneca-doc's sys:doc,describe:pin does: list the pin's patterns, describe each.
+    const doc = function doc(this: { add: Function; list(pin?: unknown): Msg[]; find(p: Msg): Msg }) {
+      const seneca = this
+      seneca.add('sys:doc,describe:pin', function (msg: Msg, reply: (o: unknown) => void) {
+        const actions = seneca.list(msg.pin).map((pat) => seneca.find(pat))
+        reply({ actions: actions.map((a) => ({ pattern: a.pattern, name: a.name, plugin: a.plugin_fullname })) })
+      })
+      seneca.add('role:math,cmd:sum', function (_msg: Msg, reply: (o: unknown) => void) {
+        reply({ answer: 0 })
+      })
+    }
+    const steps: Step[] = [
+      { sys: 'doc', describe: 'pin', pin: {} },
+      { sys: 'doc', describe: 'pin', pin: 'role:math' },
+    ]
+    const { seneca, stoa } = await sideBySide([[doc as Plugin]], steps)
+    expect(stoa).to.deep.equal(seneca)
+    const patterns = (stoa[0] as { actions: { pattern: string }[] }).actions.map((a) => a.pattern)
+    expect(patterns).to.include.members(['describe:pin,sys:doc', 'cmd:sum,role:math']).and.not.include('')
+  })
+
   it('seneca-promisify: message actions, post and prepare', async () => {
     const steps: Step[] = [
       { role: 'greet', cmd: 'hello', name: 'ann' },

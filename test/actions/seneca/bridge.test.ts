@@ -2,7 +2,6 @@ import Module, { createRequire } from 'node:module'
 import { expect } from 'chai'
 import type { Context } from '../../../actions/index.js'
 import { createStoa, onSeneca, StoaError } from '../../../actions/index.js'
-import { senecaApisBeyondDelegate } from '../../../actions/seneca/scan.js'
 import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
@@ -17,7 +16,6 @@ const greet = require('../../fixtures/seneca-greet.cjs') as Plugin
 const precedence = require('../../fixtures/seneca-precedence.cjs') as Plugin
 const settings = require('../../fixtures/seneca-settings.cjs') as Plugin
 const math = require('../../fixtures/seneca-math.cjs') as Plugin
-const integer = require('../../fixtures/seneca-integer.cjs') as Plugin
 
 type Msg = Record<string, unknown>
 /** An act of a scenario: a message, or a message built from the answers so far. */
@@ -93,11 +91,6 @@ async function sideBySide(
   const seneca = await onSenecaItself(plugins, steps)
   const stoa = await onStoa(plugins, steps)
   return { seneca: shape(seneca) as unknown[], stoa: shape(stoa) as unknown[] }
-}
-
-/** A helper a plugin hands its instance to, as seneca-basic's registerNote(seneca, note). */
-function registerAll(seneca: unknown): void {
-  ;(seneca as { add: Function }).add('role:helper', (_m: unknown, reply: (o: unknown) => void) => reply({}))
 }
 
 const idOf = (i: number) => (answers: unknown[]) => (answers[i] as { id: string }).id
@@ -389,20 +382,6 @@ describe('actions/seneca/bridge: Seneca plugins and stoa actions call each other
 })
 
 describe('actions/seneca/bridge: what runs where, and what fails at use()', () => {
-  it('keeps documentation-style plugins on the delegate and sends the rest to Seneca', () => {
-    expect(senecaApisBeyondDelegate(math)).to.deep.equal([])
-    expect(senecaApisBeyondDelegate(integer)).to.deep.equal([])
-    expect(senecaApisBeyondDelegate(basic)).to.include('preload')
-    expect(senecaApisBeyondDelegate(users)).to.include.members(['util', 'export'])
-    expect(senecaApisBeyondDelegate(audit)).to.include.members(['export', 'util', 'root'])
-    expect(senecaApisBeyondDelegate(greet)).to.include.members(['prepare', 'message', 'post'])
-    // A helper defined elsewhere gets the instance: what it uses cannot be read.
-    const handsOff = function handsOff(this: unknown) {
-      registerAll(this)
-    }
-    expect(senecaApisBeyondDelegate(handsOff)).to.deep.equal(['this passed to a function'])
-  })
-
   it('fails at use() with INVALID_PLUGIN naming the missing API when seneca is not installed', () => {
     // Module._load, not _resolveFilename: a require Node has answered before from the same
     // folder skips resolution, so only _load sees every require.

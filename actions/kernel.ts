@@ -213,7 +213,8 @@ export class Stoa<T extends ActionTypes = {}> {
   /**
    * Loads a plugin: a `definePlugin` plugin, or a Seneca-style plugin function, which runs
    * unchanged (on the engine `{ engine }` names, see docs/seneca.md). Options are validated now;
-   * a failure throws `INVALID_OPTIONS` naming the plugin and option. The plugin's hooks wrap every call from now on; `init` runs in `ready()`.
+   * a failure throws `INVALID_OPTIONS` naming the plugin and option. The plugin's hooks wrap
+   * every call from now on; `init` runs in `ready()`.
    *
    * @example
    * const app = createStoa().use(math, { precision: 2 })

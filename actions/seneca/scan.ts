@@ -15,9 +15,10 @@ export const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'p
  * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
  * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
  * `defaults`), exports in its returned definition, loading plugins by name, the instance
- * handed to other functions, and any `name$` (directives, entity methods). Reading too much only costs speed (the plugin then runs on real
- * Seneca), never a wrong answer. What a source scan cannot see (a helper module handed the
- * instance, `this[name]`) is listed in docs/seneca.md.
+ * handed to other functions, and any `name$` (directives, entity methods). Reading too much
+ * only costs speed (the plugin then runs on real Seneca), never a wrong answer. What a source
+ * scan cannot see (a helper module handed the instance, `this[name]`) is listed in
+ * docs/seneca.md.
  */
 export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
   const found = new Set<string>()

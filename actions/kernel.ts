@@ -15,11 +15,12 @@ import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
 import type { Message } from './pattern.js'
 import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
-import type { CloseHook, Plugin, UseArgs, UseOptions } from './plugin.js'
+import type { CloseHook, Plugin, UseArgs } from './plugin.js'
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
-import { runSenecaPlugin } from './seneca.js'
+import type { SenecaUseOptions } from './seneca/index.js'
+import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
 import { errorReply } from './transport-kit.js'
 
@@ -213,22 +214,24 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /**
    * Loads a plugin: a `definePlugin` plugin, or a Seneca-style plugin function, which runs
-   * unchanged. Options are validated now; a failure throws `INVALID_OPTIONS` naming the plugin
-   * and option. The plugin's hooks wrap every call from now on; `init` runs in `ready()`.
+   * unchanged (on the engine `{ engine }` names, see docs/seneca.md). Options are validated now;
+   * a failure throws `INVALID_OPTIONS` naming the plugin and option. The plugin's hooks wrap
+   * every call from now on; `init` runs in `ready()`.
    *
    * @example
    * const app = createStoa().use(math, { precision: 2 })
    */
   use<P extends Plugin<string, any, any>>(plugin: P, ...args: UseArgs<P>): Stoa<T & PluginTypes<P>>
-  use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
-  use(plugin: unknown, options?: unknown, use?: UseOptions): this {
+  use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: SenecaUseOptions): this
+  use(plugin: unknown, options?: unknown, use?: SenecaUseOptions): this {
     if (typeof plugin === 'function') {
       runSenecaPlugin(
         this,
         this.plugins,
         plugin as (this: unknown, options: unknown) => unknown,
         (options ?? {}) as Message,
-        use?.tag,
+        use,
+        { name: this.name, timeoutMs: this.timeoutMs },
       )
       return this
     }

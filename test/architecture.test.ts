@@ -129,4 +129,28 @@ describe('architecture: the direction of imports', () => {
       if (!file.endsWith('options.ts')) expect(text, file).not.to.match(/process\.env\b/)
     }
   })
+
+  it('reaches the Seneca layer from outside actions/seneca/ only through its index', () => {
+    for (const file of [...sources('actions'), ...sources('plugins'), ...sources('transports'), ...sources('bin')]) {
+      if (file.startsWith('actions/seneca/')) continue
+      for (const target of localTargets(file)) {
+        if (target.startsWith('actions/seneca/'))
+          expect(target, `${file} imports ${target}`).to.equal('actions/seneca/index.js')
+      }
+    }
+    expect(sources(join('actions', 'seneca')), 'the Seneca layer has its own folder').to.include(
+      join('actions', 'seneca', 'index.ts'),
+    )
+    expect(
+      sources('actions').filter((f) => /^actions\/seneca[^/]*\.ts$/.test(f)),
+      'no Seneca file left beside the kernel',
+    ).to.deep.equal([])
+  })
+
+  it('keeps the Seneca layer off the kernel class: it sees an instance through its public API', () => {
+    for (const file of sources(join('actions', 'seneca'))) {
+      for (const target of localTargets(file))
+        expect(target, `${file} imports ${target}`).not.to.equal('actions/kernel.js')
+    }
+  })
 })

@@ -15,7 +15,7 @@ interface Seen {
   inProcess: unknown
   overBus: unknown
   imports: Record<string, string>
-  amqpStart: { code?: string; message?: string; details?: Record<string, unknown> }
+  starts: Record<string, { code?: string; message?: string; details?: Record<string, unknown> }>
 }
 
 describe('package: an application that installs stoa alone', function () {
@@ -53,9 +53,15 @@ describe('package: an application that installs stoa alone', function () {
   })
 
   it('refuses to start the AMQP transport with INVALID_PLUGIN naming amqplib and how to install it', () => {
-    expect(seen.amqpStart.code).to.equal('INVALID_PLUGIN')
-    expect(seen.amqpStart.message).to.contain('npm install amqplib')
-    expect(seen.amqpStart.details).to.deep.equal({ package: 'amqplib', entry: 'stoa/amqp' })
+    expect(seen.starts.amqp?.code).to.equal('INVALID_PLUGIN')
+    expect(seen.starts.amqp?.message).to.contain('npm install amqplib')
+    expect(seen.starts.amqp?.details).to.deep.equal({ package: 'amqplib', entry: 'stoa/amqp' })
+  })
+
+  it('refuses to start the HTTP and Lambda clients with INVALID_PLUGIN naming undici and the AWS SDK', () => {
+    expect(seen.starts.http?.details).to.deep.equal({ package: 'undici', entry: 'stoa/http' })
+    expect(seen.starts.lambda?.details).to.deep.equal({ package: '@aws-sdk/client-lambda', entry: 'stoa/lambda' })
+    expect([seen.starts.http?.code, seen.starts.lambda?.code]).to.deep.equal(['INVALID_PLUGIN', 'INVALID_PLUGIN'])
   })
 
   it('imports every entry point without its optional peers', () => {

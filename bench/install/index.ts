@@ -27,7 +27,7 @@ const ROWS: readonly { readonly entry: string; readonly peers: readonly string[]
  * the packed tarball alone, and with each entry point's optional peers (`npm install` into an
  * empty folder, from npm's cache where it can). In the install of stoa alone it also checks
  * what such an application can do: act in process and over the memory bus, import every entry
- * point, get `INVALID_PLUGIN` naming amqplib when the AMQP transport starts, and run the
+ * point, get `INVALID_PLUGIN` naming the package when the AMQP, HTTP or Lambda client starts, and run the
  * `stoa` command on a .js module (a .ts one asks for tsx).
  */
 export default async function installSuite(): Promise<void> {
@@ -92,7 +92,7 @@ function probe(dir: string): Record<string, unknown> {
     inProcess: unknown
     overBus: unknown
     imports: Record<string, string>
-    amqpStart: { code?: string; details?: { package?: string } }
+    starts: Record<string, { code?: string; details?: { package?: string } }>
   }
   writeFileSync(join(dir, 'math.mjs'), JS_SERVICE)
   writeFileSync(join(dir, 'math.ts'), JS_SERVICE)
@@ -103,9 +103,11 @@ function probe(dir: string): Record<string, unknown> {
   return {
     actInProcess: is(JSON.stringify(seen.inProcess) === '{"answer":3}', seen.inProcess),
     actOverMemoryBus: is(JSON.stringify(seen.overBus) === '{"answer":5}', seen.overBus),
-    amqpStartNamesAmqplib: is(
-      seen.amqpStart.code === 'INVALID_PLUGIN' && seen.amqpStart.details?.package === 'amqplib',
-      seen.amqpStart,
+    clientsNameTheirPackage: is(
+      Object.entries({ amqp: 'amqplib', http: 'undici', lambda: '@aws-sdk/client-lambda' }).every(
+        ([name, pkg]) => seen.starts[name]?.code === 'INVALID_PLUGIN' && seen.starts[name]?.details?.package === pkg,
+      ),
+      seen.starts,
     ),
     commandRunsJsModule: is(js.status === 0 && js.stdout.trim() === '{"answer":3}', js),
     commandAsksTsxForTs: is(ts.status === 1 && ts.stderr.includes('npm install tsx'), ts),

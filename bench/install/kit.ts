@@ -139,17 +139,27 @@ for (const entry of entries) {
   }
 }
 
+// Each transport's client, started without its package: refused, naming the package.
 const { createAmqpTransport } = await import('stoa/amqp')
-const amqp = createStoa({ name: 'caller' }).client(createAmqpTransport({ url: 'amqp://127.0.0.1:1', target: 'math' }), ['role:math'])
-let amqpStart
-try {
-  await amqp.ready()
-  amqpStart = { ok: true }
-} catch (err) {
-  amqpStart = { code: err instanceof StoaError ? err.code : String(err), message: err?.message, details: err?.details }
+const { createHttpTransport } = await import('stoa/http')
+const { createLambdaTransport } = await import('stoa/lambda')
+const clients = {
+  amqp: createAmqpTransport({ url: 'amqp://127.0.0.1:1', target: 'math' }),
+  http: createHttpTransport({ url: 'http://127.0.0.1:1' }),
+  lambda: createLambdaTransport({ functionName: 'math', region: 'eu-west-1' }),
 }
-await amqp.close().catch(() => undefined)
-console.log(JSON.stringify({ inProcess, overBus, imports, amqpStart }))
+const starts = {}
+for (const [name, transport] of Object.entries(clients)) {
+  const caller = createStoa({ name: 'caller' }).client(transport, ['role:math'])
+  try {
+    await caller.ready()
+    starts[name] = { ok: true }
+  } catch (err) {
+    starts[name] = { code: err instanceof StoaError ? err.code : String(err), message: err?.message, details: err?.details }
+  }
+  await caller.close().catch(() => undefined)
+}
+console.log(JSON.stringify({ inProcess, overBus, imports, starts }))
 `
 
 /** A plain JavaScript service module, for the `stoa` command in an application without tsx. */

@@ -158,14 +158,20 @@ export async function listenOn(server: Server, port: number, host: string): Prom
  * any other failure while loading it (a broken install, a missing package of its own) is
  * passed on as it is, since "install X" would be the wrong advice.
  *
- * @param pkg the package's name, as in `npm install <pkg>`
+ * @param specifier the package's name, as in `npm install <pkg>`, or one of its subpaths
+ *   (`tsx/esm/api`), in which case the message names the package alone
  * @param entry the stoa entry point that needs it, for the message (`stoa/amqp`)
  * @example
  * const amqp = await loadPeer<{ connect(url: string): Promise<object> }>('amqplib', 'stoa/amqp')
  */
-export async function loadPeer<T>(pkg: string, entry: string): Promise<T> {
+export async function loadPeer<T>(specifier: string, entry: string): Promise<T> {
+  // `@scope/name/sub` and `name/sub` belong to the packages `@scope/name` and `name`.
+  const pkg = specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/')
   try {
-    return (await import(pkg)) as T
+    return (await import(specifier)) as T
   } catch (err) {
     if (isMissing(err, pkg)) {
       throw new StoaError(

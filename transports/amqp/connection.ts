@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import type { Logger } from '../../actions/transport.js'
-import { StoaError, Sweeper } from '../../actions/transport.js'
+import { loadPeer, StoaError, Sweeper } from '../../actions/transport.js'
 import type { AmqpObserver } from './options.js'
 import type { Outgoing } from './wire.js'
 
@@ -161,7 +161,8 @@ export class Link {
   }
 
   private async connect(): Promise<void> {
-    const amqp = await import('amqplib')
+    // Loaded when the first connection opens: an application that never uses AMQP need not install amqplib.
+    const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
     const model = await amqp.connect(this.settings.url, {
       // Nagle's algorithm holds small frames back for up to 40 ms: ruinous for request/reply.
       noDelay: true,

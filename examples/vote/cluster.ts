@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -324,7 +323,8 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number from ${min}`)
     return n
   }
-  const config = fromEnvironment()
+  // The children are started by hand no more: this process makes the secret they all share.
+  const config = fromEnvironment(process.env, { generateSecret: true })
   await ensureDatabase(config.databaseUrl)
   if (config.generated)
     process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
@@ -335,7 +335,7 @@ async function main(): Promise<void> {
     amqpUrl: config.amqpUrl,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
-    jwtSecret: config.generated ? randomBytes(32).toString('base64url') : config.jwtSecret,
+    jwtSecret: config.jwtSecret,
     log: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
   })
   process.stdout.write(

@@ -198,7 +198,8 @@ export class Sender implements LinkUser {
   /** Publishes a task or an event; resolves when the broker confirmed it. Never rejects. */
   async deliver(e: Envelope): Promise<Reply> {
     try {
-      const until = e.meta.deadline ?? Date.now() + 30_000
+      // Whichever ends first: the caller's deadline, or how long a publish may wait for the broker.
+      const until = Math.min(e.meta.deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.options.publishWaitMs)
       if (e.kind === 'send') {
         assertTaskName(e.name)
         const service = taskService(e.name)

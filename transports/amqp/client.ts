@@ -6,6 +6,7 @@ import {
   errorReply,
   StoaError,
   Sweeper,
+  settleWithin,
   taskService,
   toStoaError,
 } from '../../actions/transport.js'
@@ -203,7 +204,11 @@ export class Sender implements LinkUser {
       if (e.kind === 'send') {
         assertTaskName(e.name)
         const service = taskService(e.name)
-        await this.declared(service)
+        const declaring = this.declared(service)
+        // A broker that stopped answering would hold the declaration, and the send, forever.
+        if (declaring !== undefined && !(await settleWithin(declaring, until - Date.now())))
+          throw unavailable('the broker did not declare the task queue in time')
+        await declaring
         await this.publisher.publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
       } else {
         assertEventName(e.name)

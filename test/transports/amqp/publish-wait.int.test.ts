@@ -60,7 +60,7 @@ describe('amqp sends while the broker is unreachable', function () {
   after(async () => {
     for (const s of started.reverse()) await s.close()
     await proxy?.close()
-    await deleteTopology(prefix, ['tally'])
+    await deleteTopology(prefix, ['tally', 'ledger'])
   })
 
   const proxied = () => {
@@ -90,6 +90,12 @@ describe('amqp sends while the broker is unreachable', function () {
     proxy.cut()
     await notReady(s)
     expect(await outcome(s.send('tally.vote.record', { i: 1 }))).to.equal('UNAVAILABLE')
+  })
+
+  it('black-holed: a first send to a service, whose queue is still to declare, answers UNAVAILABLE too', async () => {
+    const s = await gateway()
+    proxy.blackhole()
+    expect(await outcome(s.send('ledger.entry.add', { i: 0 }))).to.equal('UNAVAILABLE')
   })
 
   it("the call's deadline bounds the wait when it ends before the publish wait", async () => {

@@ -72,7 +72,7 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
  * the path answers in `details.allow`, which {@link errorHead} turns into `Allow`.
  *
  * @example
- * answerError(res, methodNotAllowed('GET', '/act', ['POST']))
+ * sendResponse(res, errorResponse(methodNotAllowed('GET', '/act', ['POST'])))
  */
 export function methodNotAllowed(method: string, path: string, allow: readonly string[]): StoaError {
   const header = allow.join(', ')

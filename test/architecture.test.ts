@@ -31,7 +31,8 @@ function localTargets(file: string): string[] {
 }
 
 function imports(file: string): string[] {
-  const text = readFileSync(join(root, file), 'utf8')
+  // TSDoc examples show imports too (`loadPeer<typeof import('amqplib')>`): only code counts.
+  const text = readFileSync(join(root, file), 'utf8').replace(/\/\*\*[\s\S]*?\*\//g, '')
   return [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!)
 }
 
@@ -78,20 +79,41 @@ describe('architecture: the direction of imports', () => {
     }
   })
 
-  it('keeps transports and plugins apart, but for the public entries named here', () => {
-    // The Lambda transport serves API Gateway events through the web plugin's route table.
-    const allowed = new Set(['transports/lambda -> plugins/web/index.js'])
+  it('keeps transports and plugins apart', () => {
     for (const [from, other] of [
       ['transports', 'plugins'],
       ['plugins', 'transports'],
     ] as const) {
       for (const file of sources(from)) {
-        const folder = file.split('/').slice(0, 2).join('/')
-        for (const target of localTargets(file)) {
-          if (target.startsWith(`${other}/`))
-            expect(allowed.has(`${folder} -> ${target}`), `${file} imports ${target}`).to.equal(true)
-        }
+        for (const target of localTargets(file))
+          expect(target.startsWith(`${other}/`), `${file} imports ${target}`).to.equal(false)
       }
+    }
+  })
+
+  it('lets Lambda, health and metrics reach the web pipeline and the HTTP kit through stoa/transport only', () => {
+    // What they share with the web plugin is the HTTP section of the extension kit
+    // (actions/http/, exported by actions/transport.ts): never the web plugin's door or files.
+    const users = [...sources('transports'), ...sources('plugins').filter((f) => !f.startsWith('plugins/web/'))]
+    for (const file of users) {
+      for (const target of localTargets(file)) {
+        expect(target.startsWith('plugins/web/'), `${file} imports ${target}`).to.equal(false)
+        if (target.startsWith('actions/http/')) expect.fail(`${file} imports ${target}: use actions/transport.js`)
+      }
+    }
+  })
+
+  it('gives the HTTP kit nothing of the web plugin: it is the kernel side of the door', () => {
+    for (const file of sources(join('actions', 'http'))) {
+      for (const spec of imports(file)) expect(spec, `${file} imports ${spec}`).not.to.match(/plugins|express/)
+    }
+  })
+
+  it('keeps express out of every module load: stoa/web loads it through loadPeer when a server needs it', () => {
+    for (const file of [...sources('plugins'), ...sources('actions'), ...sources('transports')]) {
+      const text = readFileSync(join(root, file), 'utf8')
+      expect(text, file).not.to.match(/^import\s+(?!type\b)[^\n]*from\s+'express'/m)
+      expect(text, file).not.to.match(/(?<!typeof )import\(\s*'express'\s*\)/)
     }
   })
 

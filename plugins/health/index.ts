@@ -7,14 +7,15 @@
  */
 import type { PluginHost } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
-import type { ServedRoute } from '../web/index.js'
-import { routeTableAction } from '../web/index.js'
+import type { ServedRoute } from '../../actions/transport.js'
+import { ALIVE_PATH, READY_PATH, routeTableAction } from '../../actions/transport.js'
 import { healthOptions } from './options.js'
-import { ALIVE_PATH, READY_PATH } from './server.js'
 
+export type { ReadinessSource } from '../../actions/transport.js'
+export { ALIVE_PATH, READY_PATH } from '../../actions/transport.js'
 export type { HealthOptions } from './options.js'
-export type { HealthServer, ReadinessSource, ServeHealthOptions } from './server.js'
-export { ALIVE_PATH, READY_PATH, serveHealth } from './server.js'
+export type { HealthServer, ServeHealthOptions } from './server.js'
+export { serveHealth } from './server.js'
 
 const ALIVE = 'role:health,cmd:alive'
 const READY = 'role:health,cmd:ready'

@@ -1,8 +1,7 @@
 import type { Service, Stoa } from '../../actions/index.js'
 import { isService } from '../../actions/index.js'
 import type { Logger, Transport, TransportHost } from '../../actions/transport.js'
-import { StoaError } from '../../actions/transport.js'
-import { createMatcher, webRoutes } from '../../plugins/web/index.js'
+import { createWebPipeline, StoaError, webRoutes } from '../../actions/transport.js'
 import { apiGatewayV1Processor, apiGatewayV2Processor } from './api-gateway.js'
 import { directProcessor } from './direct.js'
 import { eventBridgeProcessor } from './eventbridge.js'
@@ -76,17 +75,9 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
   let runtime: HandlerRuntime | undefined
   const starting: Promise<HandlerRuntime> = (async () => {
     await stoa.ready()
-    const routes = await webRoutes(stoa)
-    for (const r of routes) {
-      if (r.middleware !== undefined && r.middleware.length > 0) {
-        stoa.log.warn(
-          { route: `${r.method} ${r.path}` },
-          'this route runs express middleware, which does not run on Lambda: it will answer 500',
-        )
-      }
-    }
-    const find = createMatcher(routes)
-    runtime = Object.freeze({ stoa, host: host!, settings, log: stoa.log, findRoute: find })
+    // A route with express middleware is refused (500, and a warning now): it cannot run here.
+    const web = createWebPipeline(stoa, await webRoutes(stoa), { middleware: 'refuse', front: 'Lambda' })
+    runtime = Object.freeze({ stoa, host: host!, settings, log: stoa.log, web })
     return runtime
   })()
   // A failed start is reported by each invocation; it must not crash the container first.

@@ -1,7 +1,6 @@
 import type { Stoa } from '../../actions/index.js'
-import type { Logger, TransportHost } from '../../actions/transport.js'
+import type { HttpRequest, Logger, TransportHost, WebPipeline } from '../../actions/transport.js'
 import { assertEventName, matchesSubscription, StoaError } from '../../actions/transport.js'
-import type { Match, ServedRoute } from '../../plugins/web/index.js'
 import type { ResolvedLambdaHandlerOptions } from './options.js'
 
 /**
@@ -23,8 +22,8 @@ export interface HandlerRuntime {
   readonly host: TransportHost
   readonly settings: ResolvedLambdaHandlerOptions
   readonly log: Logger
-  /** Finds the web route for a method and path (none when the service has no web plugin). */
-  readonly findRoute: (method: string, path: string) => Match<ServedRoute> | undefined
+  /** The web pipeline for API Gateway events (with no route when the service has no web plugin). */
+  readonly web: WebPipeline<HttpRequest>
 }
 
 /** The event shapes a handler tells apart. */

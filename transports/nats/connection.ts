@@ -94,6 +94,9 @@ export class Link {
       reconnectTimeWait: this.settings.reconnectWaitMs,
       // The first connect reports a missing server at once; later losses reconnect for ever.
       waitOnFirstConnect: false,
+      // No stack captured per request: a library stack never reaches a caller, and capturing
+      // one costs more than the rest of a request on the client.
+      noAsyncTraces: true,
     })
     const c: Connected = {
       nc,

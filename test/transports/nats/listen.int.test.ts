@@ -199,6 +199,27 @@ describe('nats listener: retries, dead letters, redelivery', function () {
     expect(await deadLetters('tally')).to.deep.equal([])
   })
 
+  it('finishes and acknowledges a task in hand before close resolves', async () => {
+    let started = false
+    let finished = false
+    const tally = await service('tally', (s) =>
+      s.add('task:tally.vote.record', async () => {
+        started = true
+        await new Promise((r) => setTimeout(r, 300))
+        finished = true
+      }),
+    )
+    const g = await gateway()
+    await g.send('tally.vote.record', { voter: 'v1' })
+    await waitFor(() => started, 'the task to start')
+    await tally.close()
+    expect(finished).to.equal(true)
+    const jsm = await jetstreamManager(raw)
+    const info = await jsm.consumers.info(names(prefix).taskStream('tally'), names(prefix).taskConsumer)
+    expect(info.num_ack_pending).to.equal(0)
+    expect((await jsm.streams.info(names(prefix).taskStream('tally'))).state.messages).to.equal(0)
+  })
+
   it('gives a task held by an instance that lost its connection to another instance, and reports not ready meanwhile', async () => {
     // The first instance reaches the server through a proxy the test cuts: from the server's
     // side, a crashed instance holding an unacknowledged task.

@@ -62,24 +62,33 @@ export function createClient(
       subj = n.eventSubject(e.name)
     }
     const c = await link.connect()
-    await link.ensureStream(
-      c,
-      e.kind === 'send' ? taskStream(n, settings, taskService(e.name)) : eventStream(n, settings),
-    )
+    const stream = e.kind === 'send' ? taskStream(n, settings, taskService(e.name)) : eventStream(n, settings)
+    await link.ensureStream(c, stream)
     const out = encodeRequest(e, options.maxBodyBytes, c.headers())
-    const timeout = Math.max(
-      1,
-      Math.min(options.publishTimeoutMs, (e.meta.deadline ?? Date.now() + options.publishTimeoutMs) - Date.now()),
-    )
-    try {
-      await c.js.publish(subj, out.body, { headers: out.headers, msgID: e.meta.id, timeout })
-    } catch (err) {
-      log.warn({ err: String(err), subject: subj }, 'nats: publish not acknowledged')
-      throw errorName(err).includes('Timeout')
-        ? unavailable('JetStream did not acknowledge the publish in time', err)
-        : unavailable('JetStream refused the publish', err)
+    const until = Date.now() + Math.min(options.publishTimeoutMs, (e.meta.deadline ?? Infinity) - Date.now())
+    for (let again = true; ; again = false) {
+      try {
+        await c.js.publish(subj, out.body, {
+          headers: out.headers,
+          msgID: e.meta.id,
+          timeout: Math.max(1, until - Date.now()),
+        })
+        return OK
+      } catch (err) {
+        const name = errorName(err)
+        // No stream answers the subject: it was deleted, or lost with a server that kept it in
+        // memory. Make it again and publish once more (the message id keeps this from doubling).
+        if (again && (name.includes('NoResponders') || name.includes('JetStreamNotEnabled'))) {
+          link.forgetStream(stream.name)
+          await link.ensureStream(c, stream)
+          continue
+        }
+        log.warn({ err: String(err), subject: subj }, 'nats: publish not acknowledged')
+        throw name.includes('Timeout')
+          ? unavailable('JetStream did not acknowledge the publish in time', err)
+          : unavailable('JetStream refused the publish', err)
+      }
     }
-    return OK
   }
 
   return {

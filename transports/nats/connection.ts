@@ -72,6 +72,11 @@ export class Link {
     return p
   }
 
+  /** Forgets that a stream was made, so the next use makes it again (it was deleted, or lost with its server). */
+  forgetStream(name: string): void {
+    this.streams.delete(name)
+  }
+
   /** Flushes what is buffered and closes the connection (nats.js `drain`). */
   async close(): Promise<void> {
     if (this.closed) return

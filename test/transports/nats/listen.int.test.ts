@@ -89,6 +89,15 @@ describe('nats listener: retries, dead letters, redelivery', function () {
     expect(info.config.storage).to.equal('file')
   })
 
+  it('makes a task stream again when it was deleted under a running sender', async () => {
+    const g = await gateway()
+    await g.send('tally.vote.record', { voter: 'v1' })
+    const jsm = await jetstreamManager(raw)
+    await jsm.streams.delete(names(prefix).taskStream('tally'))
+    await g.send('tally.vote.record', { voter: 'v2' })
+    expect((await jsm.streams.info(names(prefix).taskStream('tally'))).state.messages).to.equal(1)
+  })
+
   it('retries a failing task with backoff until it succeeds, then acknowledges it', async () => {
     let tries = 0
     await service('tally', (s) =>

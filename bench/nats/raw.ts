@@ -2,7 +2,7 @@
  * The reference: nats.js used directly, doing what stoa does on its defaults. RPC as core
  * requests to a subject in a queue group, JSON both ways; tasks published to a file-stored
  * work-queue stream, each awaited until JetStream acknowledged it, and taken by a durable pull
- * consumer with explicit acks after handling.
+ * consumer with explicit acks after handling. No stack captured per request, as stoa connects.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -22,7 +22,7 @@ const [mode, id = ''] = process.argv.slice(2)
 const enc = (v: unknown) => Buffer.from(JSON.stringify(v))
 
 if (mode === 'server') {
-  const nc = await connect({ servers: NATS_URL })
+  const nc = await connect({ servers: NATS_URL, noAsyncTraces: true })
   nc.subscribe(`${id}.rpc`, {
     queue: `${id}.rpc`,
     callback: (_err, m) => {
@@ -49,7 +49,7 @@ if (mode === 'server') {
 } else {
   const run = `nats-${runId()}`
   const server = await startServer(import.meta.url, [run])
-  const nc = await connect({ servers: NATS_URL })
+  const nc = await connect({ servers: NATS_URL, noAsyncTraces: true })
   const call = async () =>
     (await nc.request(`${run}.rpc`, enc({ role: 'math', cmd: 'sum', left: 1, right: 2 }), { timeout: 30_000 })).json()
   const rpc = await rpcFigures(call)

@@ -308,7 +308,6 @@ const OWN_LAZY_LOAD = new Set(['seneca'])
  * matches a failure fails the test below so that it is removed.
  */
 const PENDING = new Set([
-  'plugins/web/serve.ts -> express',
   'plugins/metrics/registry.ts -> prom-client',
   'plugins/logs/index.ts -> pino',
   'plugins/logs/index.ts -> pino-pretty',

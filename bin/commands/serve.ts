@@ -9,7 +9,7 @@ import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
-import { amqpUrl, hostPort, shownUrl } from '../remote.js'
+import { amqpUrl, hostPort, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { boolFlag, stringFlag } from './shared.js'
 
@@ -34,13 +34,14 @@ export async function serve(args: Args, io: Io): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
   const httpText = stringFlag(args, 'http')
   const amqpText = stringFlag(args, 'amqp')
+  const natsText = stringFlag(args, 'nats')
   const webText = stringFlag(args, 'web')
   const healthText = stringFlag(args, 'health')
   const http = httpText === undefined ? undefined : hostPort(httpText, '--http')
   const web = webText === undefined ? undefined : hostPort(webText, '--web')
   const probes = healthText === undefined ? undefined : hostPort(healthText, '--health')
-  if (http === undefined && amqpText === undefined && web === undefined) {
-    throw new UsageError('serve needs at least one of --http, --amqp, --web')
+  if (http === undefined && amqpText === undefined && natsText === undefined && web === undefined) {
+    throw new UsageError('serve needs at least one of --http, --amqp, --nats, --web')
   }
   const graceMs = msFlag(args, 'grace-ms')
   const drainDelayMs = msFlag(args, 'drain-delay-ms') ?? 0
@@ -107,6 +108,10 @@ export async function serve(args: Args, io: Io): Promise<number> {
       const observer = observed === undefined ? {} : { observer: observed.transportObserver(stoa, 'amqp') }
       const transport = createAmqpTransport({ ...amqp, ...observer, ...(graceMs === undefined ? {} : { graceMs }) })
       stoa.listen(transport).client(transport)
+    }
+    if (natsText !== undefined) {
+      const shown = await serveNats(stoa, natsText, graceMs)
+      addresses.push(() => shown)
     }
     // Without a broker there is no client transport, and the kernel delivers the service's own
     // tasks and events in process: nothing more to wire.

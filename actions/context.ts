@@ -15,7 +15,10 @@ export interface Identity {
 
 /** Per-call options for `act`, `send` and `emit`. */
 export interface CallOptions {
-  /** Give up after this long; nested calls only ever shorten the deadline they inherit. */
+  /**
+   * Give up after this long; nested calls only ever shorten the deadline they inherit. A value
+   * that is not a finite number (NaN, Infinity) counts as absent: the default applies.
+   */
   timeoutMs?: number
   /** Join an existing trace instead of starting a new one. */
   trace?: string

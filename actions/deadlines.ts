@@ -110,23 +110,28 @@ export class Deadlines {
       pending.add(call)
       // Negated so that a NaN deadline arms the timer too: the sweep then expires it.
       if (!(deadline >= this.timerAt)) this.arm(deadline)
-      const failed = (err: unknown) => {
+      try {
+        result.then(
+          (value) => {
+            if (pending.delete(call)) {
+              resolve(value)
+              if (pending.size === 0) this.idle()
+            }
+          },
+          (err) => {
+            if (pending.delete(call)) {
+              reject(failure(err, arg))
+              if (pending.size === 0) this.idle()
+            }
+          },
+        )
+      } catch (err) {
+        // A thenable's own `then` may throw, before or after settling: as with a promise
+        // resolved to it, a throw after the first settlement is ignored.
         if (pending.delete(call)) {
           reject(failure(err, arg))
           if (pending.size === 0) this.idle()
         }
-      }
-      try {
-        result.then((value) => {
-          if (pending.delete(call)) {
-            resolve(value)
-            if (pending.size === 0) this.idle()
-          }
-        }, failed)
-      } catch (err) {
-        // A thenable's own `then` may throw, before or after settling: as with a promise
-        // resolved to it, a throw after the first settlement is ignored.
-        failed(err)
       }
     })
   }

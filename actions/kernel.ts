@@ -27,9 +27,9 @@ import { errorReply } from './transport-kit.js'
 export interface StoaOptions {
   /** The service's name: how callers and transports address it. Default `stoa`. */
   name?: string
-  /** Default time limit of a call, ms. Default 30 000. */
+  /** Default time limit of a call, ms: finite, above 0 (else `INVALID_OPTIONS`). Default 30 000. */
   timeoutMs?: number
-  /** How long `close()` waits for in-flight work, ms. Default 10 000. */
+  /** How long `close()` waits for in-flight work, ms: finite, 0 or more. Default 10 000. */
   graceMs?: number
   /** Where stoa logs; a pino logger fits. Default: JSON lines on stderr, warnings and up. */
   logger?: Logger

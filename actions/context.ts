@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { callTimeoutMs } from './deadlines.js'
 import type { EnvelopeMeta } from './envelope.js'
 import type { Message } from './pattern.js'
 
@@ -14,7 +15,10 @@ export interface Identity {
 
 /** Per-call options for `act`, `send` and `emit`. */
 export interface CallOptions {
-  /** Give up after this long; nested calls only ever shorten the deadline they inherit. */
+  /**
+   * Give up after this long; nested calls only ever shorten the deadline they inherit. A value
+   * that is not a finite number (NaN, Infinity) counts as absent: the default applies.
+   */
   timeoutMs?: number
   /** Join an existing trace instead of starting a new one. */
   trace?: string
@@ -167,7 +171,9 @@ export class Context {
     caller: string,
   ): EnvelopeMeta & { deadline: number; timeoutMs: number; identity: Identity | undefined } {
     let deadline = this.deadline
-    if (opts?.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + opts.timeoutMs)
+    // An option that is no finite number (NaN would make the deadline NaN) leaves the inherited one.
+    const ms = callTimeoutMs(opts?.timeoutMs)
+    if (ms !== undefined) deadline = Math.min(deadline, Date.now() + ms)
     // Another token is another identity: it is verified afresh, never inherited.
     const own = opts?.token === undefined || opts.token === this.token
     return {

@@ -108,21 +108,31 @@ export class Deadlines {
         this.timerRefed = true
       }
       pending.add(call)
-      if (deadline < this.timerAt) this.arm(deadline)
-      result.then(
-        (value) => {
-          if (pending.delete(call)) {
-            resolve(value)
-            if (pending.size === 0) this.idle()
-          }
-        },
-        (err) => {
-          if (pending.delete(call)) {
-            reject(failure(err, arg))
-            if (pending.size === 0) this.idle()
-          }
-        },
-      )
+      // Negated so that a NaN deadline arms the timer too: the sweep then expires it.
+      if (!(deadline >= this.timerAt)) this.arm(deadline)
+      try {
+        result.then(
+          (value) => {
+            if (pending.delete(call)) {
+              resolve(value)
+              if (pending.size === 0) this.idle()
+            }
+          },
+          (err) => {
+            if (pending.delete(call)) {
+              reject(failure(err, arg))
+              if (pending.size === 0) this.idle()
+            }
+          },
+        )
+      } catch (err) {
+        // A thenable's own `then` may throw, before or after settling: as with a promise
+        // resolved to it, a throw after the first settlement is ignored.
+        if (pending.delete(call)) {
+          reject(failure(err, arg))
+          if (pending.size === 0) this.idle()
+        }
+      }
     })
   }
 
@@ -153,10 +163,15 @@ export class Deadlines {
 
   private arm(at: number): void {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer)
-    this.timerAt = at
+    // A NaN deadline is due now; -Infinity keeps later calls from re-arming until the sweep.
+    const due = Number.isNaN(at) ? -Number.POSITIVE_INFINITY : at
+    this.timerAt = due
     // setTimeout takes at most 2^31-1 ms (24.8 days) and fires after 1 ms past that, so a far
     // deadline (a caller may send any budget) is reached in steps: each sweep re-arms for it.
-    this.timer = this.clock.setTimer(() => this.sweep(), Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now()) + 1))
+    this.timer = this.clock.setTimer(
+      () => this.sweep(),
+      Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()) + 1),
+    )
     this.timerRefed = true
   }
 
@@ -180,7 +195,8 @@ export class Deadlines {
     const now = this.clock.now()
     let next = Infinity
     for (const call of this.pending) {
-      if (call.deadline <= now) {
+      // Negated so that a NaN deadline counts as passed rather than as never.
+      if (!(call.deadline > now)) {
         this.pending.delete(call)
         call.reject(timeoutError(call.key))
       } else if (call.deadline < next) next = call.deadline
@@ -199,4 +215,35 @@ export class Deadlines {
 /** The error of a call whose deadline passed. */
 export function timeoutError(key: string): StoaError {
   return new StoaError('TIMEOUT', `"${key}" did not finish before its deadline`, { pattern: key })
+}
+
+/**
+ * The time limit a call option asks for, or undefined when it gives none that can be kept: a
+ * value that is not a finite number (NaN, Infinity, a string) would leave the call with no
+ * deadline at all, so it counts as absent and the default applies. Zero and less are kept: the
+ * deadline has passed, and the call is answered `TIMEOUT`.
+ *
+ * @example
+ * callTimeoutMs(Number.NaN) ?? 30_000 // 30000
+ */
+export function callTimeoutMs(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined
+}
+
+/**
+ * Checks a configured time limit (an instance's or an action's `timeoutMs`, `graceMs`) where it
+ * is set, so no call ever runs without a deadline: a finite number of ms, above 0 (`graceMs`
+ * may be 0: close without waiting). Throws `INVALID_OPTIONS` naming the option otherwise.
+ *
+ * @example
+ * checkTimeout(options.timeoutMs, 'timeoutMs', 'stoa')
+ */
+export function checkTimeout(value: unknown, option: string, owner: string, zero = false): void {
+  if (value === undefined) return
+  if (typeof value === 'number' && Number.isFinite(value) && (value > 0 || (zero && value === 0))) return
+  throw new StoaError(
+    'INVALID_OPTIONS',
+    `${owner}: option "${option}" must be a finite number of ms${zero ? ', 0 or more' : ' above 0'}`,
+    { option, fields: [option] },
+  )
 }

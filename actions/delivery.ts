@@ -5,7 +5,7 @@ import type { ClientSlot } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { assertEventName, assertTaskName } from './names.js'
 import type { Message } from './pattern.js'
-import { mergeMessages } from './pattern.js'
+import { checkData, mergeMessages } from './pattern.js'
 import type { Entry, Registry } from './registry.js'
 
 /** Metadata of a task or event: everything fixed, as it will travel. */
@@ -39,6 +39,7 @@ export class Delivery {
    */
   async task(name: string, data: Message | undefined, meta: FixedMeta, parent: Context | undefined): Promise<void> {
     assertTaskName(name)
+    checkData(data)
     const wait = this.host.admit()
     if (wait !== undefined) await wait
     const msg = taskMessage(name, data)
@@ -66,6 +67,7 @@ export class Delivery {
    */
   async event(name: string, data: Message | undefined, meta: FixedMeta, parent: Context | undefined): Promise<void> {
     assertEventName(name)
+    checkData(data)
     const wait = this.host.admit()
     if (wait !== undefined) await wait
     // Through client transports, every subscribing service hears the event once, this one

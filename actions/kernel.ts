@@ -1,7 +1,7 @@
 import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, TypesOf } from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
-import { Deadlines, timeoutError } from './deadlines.js'
+import { callTimeoutMs, checkTimeout, Deadlines, timeoutError } from './deadlines.js'
 import type { FixedMeta } from './delivery.js'
 import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
@@ -29,7 +29,8 @@ import type {
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
-import { runSenecaPlugin } from './seneca.js'
+import type { SenecaUseOptions } from './seneca/index.js'
+import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
 import { errorReply } from './transport-kit.js'
 
@@ -37,9 +38,9 @@ import { errorReply } from './transport-kit.js'
 export interface StoaOptions {
   /** The service's name: how callers and transports address it. Default `stoa`. */
   name?: string
-  /** Default time limit of a call, ms. Default 30 000. */
+  /** Default time limit of a call, ms: finite, above 0 (else `INVALID_OPTIONS`). Default 30 000. */
   timeoutMs?: number
-  /** How long `close()` waits for in-flight work, ms. Default 10 000. */
+  /** How long `close()` waits for in-flight work, ms: finite, 0 or more. Default 10 000. */
   graceMs?: number
   /** Where stoa logs; a pino logger fits. Default: JSON lines on stderr, warnings and up. */
   logger?: Logger
@@ -93,6 +94,9 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /** Use {@link createStoa}. */
   constructor(options: StoaOptions = {}) {
+    // Checked here, once: an instance whose time limit is NaN would run every call unwatched.
+    checkTimeout(options.timeoutMs, 'timeoutMs', 'stoa')
+    checkTimeout(options.graceMs, 'graceMs', 'stoa', true)
     this.name = options.name ?? 'stoa'
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
@@ -173,6 +177,7 @@ export class Stoa<T extends ActionTypes = {}> {
     if (typeof def.handler !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
+    checkTimeout(def.timeoutMs, 'timeoutMs', `action "${patternString(pat)}"`)
     this.registry.addAction(pat, def, this.plugins.current)
     return this
   }
@@ -182,7 +187,9 @@ export class Stoa<T extends ActionTypes = {}> {
    * of a service receives each event the service receives.
    *
    * @example
-   * stoa.on('vote.recorded', async (msg, ctx) => { ... })
+   * stoa.on('vote.recorded', async (msg, ctx) => {
+   *   await ctx.send('results.tally.refresh', { voter: msg.voter })
+   * })
    */
   on(event: string, handler: Action<Message, unknown>): this {
     assertEventSubscription(event)
@@ -226,22 +233,24 @@ export class Stoa<T extends ActionTypes = {}> {
 
   /**
    * Loads a plugin: a `definePlugin` plugin, or a Seneca-style plugin function, which runs
-   * unchanged. Options are validated now; a failure throws `INVALID_OPTIONS` naming the plugin
-   * and option. The plugin's hooks wrap every call from now on; `init` runs in `ready()`.
+   * unchanged (on the engine `{ engine }` names, see docs/seneca.md). Options are validated now;
+   * a failure throws `INVALID_OPTIONS` naming the plugin and option. The plugin's hooks wrap
+   * every call from now on; `init` runs in `ready()`.
    *
    * @example
    * const app = createStoa().use(math, { precision: 2 })
    */
   use<P extends Plugin<string, any, any, any>>(plugin: P, ...args: UseArgs<P>): Stoa<T & PluginTypes<P>>
-  use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: UseOptions): this
-  use(plugin: unknown, options?: unknown, use?: UseOptions): this {
+  use(plugin: (this: any, options: any) => unknown, options?: Record<string, unknown>, use?: SenecaUseOptions): this
+  use(plugin: unknown, options?: unknown, use?: SenecaUseOptions): this {
     if (typeof plugin === 'function') {
       runSenecaPlugin(
         this,
         this.plugins,
         plugin as (this: unknown, options: unknown) => unknown,
         (options ?? {}) as Message,
-        use?.tag,
+        use,
+        { name: this.name, timeoutMs: this.timeoutMs },
       )
       return this
     }
@@ -401,42 +410,50 @@ export class Stoa<T extends ActionTypes = {}> {
     try {
       msg = toMessage(pattern, extra)
     } catch (err) {
-      return Promise.reject(err)
+      return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
     const entry = route.data
-    if (opts === undefined) {
+    // run() never throws, but a result whose `then` getter throws escapes its try when it is
+    // looked at: catching here keeps act a promise on any result, at no cost to the call.
+    try {
+      // null is JavaScript's other "none": taken as no options rather than failing on it.
+      if (opts === undefined || opts === null) {
+        return this.run(
+          entry,
+          msg,
+          {
+            id: undefined,
+            trace: undefined,
+            deadline: undefined,
+            timeoutMs: entry.timeoutMs ?? this.timeoutMs,
+            token: undefined,
+            caller: this.name,
+          },
+          undefined,
+        )
+      }
       return this.run(
         entry,
         msg,
         {
-          id: undefined,
-          trace: undefined,
+          id: opts.id,
+          trace: opts.trace,
           deadline: undefined,
-          timeoutMs: entry.timeoutMs ?? this.timeoutMs,
-          token: undefined,
-          caller: this.name,
+          timeoutMs: callTimeoutMs(opts.timeoutMs) ?? entry.timeoutMs ?? this.timeoutMs,
+          token: opts.token,
+          caller: opts.caller ?? this.name,
+          headers: opts.headers,
+          traceparent: opts.traceparent,
+          tracestate: opts.tracestate,
         },
         undefined,
       )
+    } catch (err) {
+      this.log.error({ err, pattern: entry.key }, 'action failed')
+      return Promise.reject(new StoaError('ACTION_FAILED', `action "${entry.key}" failed`, undefined, { cause: err }))
     }
-    return this.run(
-      entry,
-      msg,
-      {
-        id: opts.id,
-        trace: opts.trace,
-        deadline: undefined,
-        timeoutMs: opts.timeoutMs ?? entry.timeoutMs ?? this.timeoutMs,
-        token: opts.token,
-        caller: opts.caller ?? this.name,
-        headers: opts.headers,
-        traceparent: opts.traceparent,
-        tracestate: opts.tracestate,
-      },
-      undefined,
-    )
   }
 
   private actLater(
@@ -460,7 +477,7 @@ export class Stoa<T extends ActionTypes = {}> {
     try {
       msg = toMessage(pattern, extra)
     } catch (err) {
-      return Promise.reject(err)
+      return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg))
@@ -569,7 +586,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /** Metadata of a task or event sent from outside any action. */
   private rootMeta(opts: CallOptions | undefined): FixedMeta {
     const id = opts?.id ?? newId()
-    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs
+    const timeoutMs = callTimeoutMs(opts?.timeoutMs) ?? this.timeoutMs
     return {
       id,
       trace: opts?.trace ?? id,
@@ -719,6 +736,12 @@ export type HandleOf<P> = P extends Plugin<string, any, any, infer H> ? H : neve
  */
 export function createStoa(options?: StoaOptions): Stoa {
   return new Stoa(options)
+}
+
+/** A message that could not be read (a getter threw while it was copied): the caller's fault. */
+function unreadable(err: unknown): StoaError {
+  if (err instanceof StoaError) return err
+  return new StoaError('INVALID_MESSAGE', 'the message cannot be read', undefined, { cause: err })
 }
 
 function notFound(msg: Message): StoaError {

@@ -88,12 +88,11 @@ function isPastTense(verb: string): boolean {
 export function assertEventName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 2 || !parts.every((p) => SEGMENT.test(p)) || !isPastTense(parts[1]!)) {
+    const shown = showName(name)
     throw new StoaError(
       'INVALID_NAME',
-      `event name "${String(name)}" must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`,
-      {
-        name: String(name),
-      },
+      `event name ${shown} must be <entity>.<verb> with the verb in the past tense, e.g. "user.created"`,
+      { name: shown },
     )
   }
 }
@@ -117,12 +116,30 @@ export function assertEventSubscription(name: unknown): asserts name is string {
 export function assertTaskName(name: unknown): asserts name is string {
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) {
+    const shown = showName(name)
     throw new StoaError(
       'INVALID_NAME',
-      `task name "${String(name)}" must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`,
-      { name: String(name) },
+      `task name ${shown} must be <service>.<entity>.<request>, e.g. "auth.user.authorize"`,
+      { name: shown },
     )
   }
+}
+
+/** Longest part of a refused name an error repeats: names come from callers, maybe hostile. */
+const SHOWN_MAX = 100
+
+/**
+ * A refused name as an error shows it: a string quoted and cut short, any other primitive as
+ * itself, anything else by its kind alone. `String()` would call the value's own `toString`,
+ * which a null-prototype object lacks (a TypeError) and a deeply nested array recurses through
+ * (a RangeError): the check must not fail while saying what failed.
+ */
+function showName(name: unknown): string {
+  if (typeof name === 'string') {
+    return JSON.stringify(name.length > SHOWN_MAX ? `${name.slice(0, SHOWN_MAX)}...` : name)
+  }
+  if (name === null || (typeof name !== 'object' && typeof name !== 'function')) return String(name)
+  return Array.isArray(name) ? 'an array' : `a ${typeof name}`
 }
 
 /** The service a task is addressed to: the first segment of its name. */

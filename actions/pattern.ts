@@ -128,24 +128,40 @@ function checkPattern(obj: Readonly<Record<string, unknown>>, text: string | und
 }
 
 /**
- * The canonical string of a pattern: keys sorted, values written so `parsePattern` reads them
- * back to the same pattern. Two equal patterns always have the same string.
+ * The canonical string of a pattern: keys sorted, each key and value written so `parsePattern`
+ * reads them back. Values compare as strings (a message's `a: true` matches `a:true` and
+ * `a:'true'` alike), so the string depends on each value's text alone: `{ n: 1 }` and
+ * `{ n: '1' }` are one pattern, `n:1`, and re-adding either overrides the other. Two patterns
+ * have the same string exactly when they match the same messages; a key or value holding a
+ * separator or a quote is quoted, so none can pass for another pattern's pairs.
  *
  * @example
  * patternString({ role: 'math', cmd: 'sum' }) // 'cmd:sum,role:math'
+ * patternString({ 'a,b': 'x:y' }) // "'a,b':'x:y'"
  */
 export function patternString(pattern: Pattern): string {
   let s = ''
   for (const key of Object.keys(pattern).sort()) {
-    const v = pattern[key]!
-    const text =
-      typeof v === 'string' &&
-      (v === '' || /[,:\s'"]/.test(v) || v === 'true' || v === 'false' || v === 'null' || NUMBER.test(v))
-        ? `'${v.replace(/['\\]/g, '\\$&')}'`
-        : String(v)
-    s += `${(s === '' ? '' : ',') + key}:${text}`
+    const k = KEY.test(key) ? key : quote(key)
+    s += `${(s === '' ? '' : ',') + k}:${valueText(String(pattern[key]))}`
   }
   return s
+}
+
+/**
+ * A value's text as a pattern string writes it: bare when the parser reads it back to a value
+ * with the same text (`math`, `12`, `true`), quoted otherwise: separators, quotes, spaces,
+ * `{`/`[`, `null` (which a pattern cannot hold), and numbers the parser would rewrite (`1.0`
+ * reads as 1, whose text is `1`).
+ */
+function valueText(v: string): string {
+  if (v === '' || v === 'null' || /[,:\s'"]/.test(v) || v[0] === '{' || v[0] === '[') return quote(v)
+  if (NUMBER.test(v) && String(Number(v)) !== v) return quote(v)
+  return v
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/['\\]/g, '\\$&')}'`
 }
 
 /**
@@ -165,12 +181,32 @@ export function toMessage(
       if (messageCache.size >= PATTERN_CACHE_MAX) messageCache.clear()
       messageCache.set(pattern, parsed)
     }
-    return extra === undefined ? { ...parsed } : mergeMessages(extra, parsed)
+    if (extra === undefined) return { ...parsed }
+    if (extra === null || typeof extra !== 'object') throw notAnObject()
+    return mergeMessages(extra, parsed)
   }
   if (pattern === null || typeof pattern !== 'object') {
     throw new StoaError('INVALID_MESSAGE', 'a message must be an object or a pattern string')
   }
-  return extra === undefined ? { ...pattern } : mergeMessages(extra, pattern)
+  if (extra === undefined) return { ...pattern }
+  if (extra === null || typeof extra !== 'object') throw notAnObject()
+  return mergeMessages(extra, pattern)
+}
+
+/**
+ * Checks the data of a task or an event: an object, or undefined for none. Throws
+ * `INVALID_MESSAGE` otherwise (`null` included: JSON's null is not a message).
+ *
+ * @example
+ * checkData({ voter: 'v1' }) // { voter: 'v1' }
+ */
+export function checkData(data: unknown): Message | undefined {
+  if (data === undefined || (data !== null && typeof data === 'object')) return data as Message | undefined
+  throw notAnObject()
+}
+
+function notAnObject(): StoaError {
+  return new StoaError('INVALID_MESSAGE', 'the data of a message must be an object')
 }
 
 /**
@@ -234,8 +270,12 @@ export function matchesPattern(pattern: Pattern, msg: Readonly<Message>): boolea
  * string would write them (`role:math,cmd:div,left:1`). Nested values are left out.
  */
 export function describeMessage(msg: Readonly<Message>): string {
+  // Scalars only: a function's or a symbol's text is no help, and its own toString may throw.
   return Object.keys(msg)
-    .filter((k) => typeof msg[k] !== 'object')
+    .filter((k) => {
+      const t = typeof msg[k]
+      return t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint'
+    })
     .slice(0, 6)
     .map((k) => `${k}:${String(msg[k])}`)
     .join(',')

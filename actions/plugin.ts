@@ -306,11 +306,18 @@ export interface PluginLoader {
   record(info: PluginInfo, init: PluginStart | undefined): void
   /** Runs `fn` with the actions it adds attributed to plugin `fullname`. */
   attribute<R>(fullname: string, fn: () => R): R
+  /**
+   * What a plugin engine keeps for this instance (the Seneca layer's bridge, say): made by
+   * `create` the first time `key` is asked for, the same object afterwards. Kept here so that
+   * such state lives and dies with its instance, never in a module.
+   */
+  state<S>(key: symbol, create: () => S): S
 }
 
 /** The plugins of one instance, and the one whose actions are being added now. */
 export class PluginSet implements PluginLoader {
   private readonly loaded = new Map<string, PluginInfo>()
+  private readonly states = new Map<symbol, unknown>()
   /** The plugin actions added now belong to, for `list()`. */
   current: string | undefined
   private readonly queue: (start: () => Promise<void>) => void
@@ -362,6 +369,11 @@ export class PluginSet implements PluginLoader {
       }
       if (typeof hook === 'function') this.collect(hook)
     })
+  }
+
+  state<S>(key: symbol, create: () => S): S {
+    if (!this.states.has(key)) this.states.set(key, create())
+    return this.states.get(key) as S
   }
 
   attribute<R>(fullname: string, fn: () => R): R {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import type { AddressInfo, Server } from 'node:net'
 import type { Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
@@ -36,7 +37,7 @@ export function retryAfter(error: { code: string; details?: Record<string, unkno
  * with the deliveries in hand. Resolves true when the work settled in time.
  *
  * @example
- * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn('closing with work in hand')
+ * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn({ graceMs }, 'closing with work in hand')
  */
 export async function settleWithin(work: Promise<unknown>, graceMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
@@ -158,25 +159,52 @@ export async function listenOn(server: Server, port: number, host: string): Prom
  * any other failure while loading it (a broken install, a missing package of its own) is
  * passed on as it is, since "install X" would be the wrong advice.
  *
- * @param pkg the package's name, as in `npm install <pkg>`
+ * @param specifier the package's name, as in `npm install <pkg>`, or one of its subpaths
+ *   (`tsx/esm/api`), in which case the message names the package alone
  * @param entry the stoa entry point that needs it, for the message (`stoa/amqp`)
  * @example
- * const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
+ * const amqp = await loadPeer<{ connect(url: string): Promise<object> }>('amqplib', 'stoa/amqp')
  */
-export async function loadPeer<T>(pkg: string, entry: string): Promise<T> {
+export async function loadPeer<T>(specifier: string, entry: string): Promise<T> {
   try {
-    return (await import(pkg)) as T
+    return (await import(specifier)) as T
   } catch (err) {
-    if (isMissing(err, pkg)) {
-      throw new StoaError(
-        'INVALID_PLUGIN',
-        `${entry} needs the package ${pkg}, which is not installed: npm install ${pkg}`,
-        { package: pkg, entry },
-        { cause: err },
-      )
-    }
-    throw err
+    throw missingPeer(err, specifier, entry)
   }
+}
+
+/**
+ * {@link loadPeer} for a synchronous path that cannot wait for an import (a public function that
+ * returns at once, such as building a logger or signing a token): loads the CommonJS package with
+ * `require`, with the same `INVALID_PLUGIN` when it is missing.
+ *
+ * @example
+ * const pino = requirePeer<(options: object) => object>('pino', 'stoa/logs')
+ */
+export function requirePeer<T>(specifier: string, entry: string): T {
+  try {
+    return requireHere(specifier) as T
+  } catch (err) {
+    throw missingPeer(err, specifier, entry)
+  }
+}
+
+const requireHere = createRequire(import.meta.url)
+
+/** The error for a failed load: `INVALID_PLUGIN` naming the package when it is missing, else `err`. */
+function missingPeer(err: unknown, specifier: string, entry: string): unknown {
+  // `@scope/name/sub` and `name/sub` belong to the packages `@scope/name` and `name`.
+  const pkg = specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/')
+  if (!isMissing(err, pkg)) return err
+  return new StoaError(
+    'INVALID_PLUGIN',
+    `${entry} needs the package ${pkg}, which is not installed: npm install ${pkg}`,
+    { package: pkg, entry },
+    { cause: err },
+  )
 }
 
 /** Whether `err` says that `pkg` itself (not one of its own imports) could not be found. */

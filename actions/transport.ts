@@ -2,7 +2,10 @@
  * `stoa/transport`: the entry point for transport authors. The contract a transport
  * implements, the envelope it moves, and the helpers every transport needs once (turning a
  * failure into a reply, waiting for work in hand up to a grace period, sweeping expired
- * waits, matching pins and names). Application code imports `stoa` instead.
+ * waits, matching pins and names), and its HTTP section (`actions/http/`): the web pipeline
+ * every HTTP front serves routes through, and the kit every node:http server uses (one body
+ * reader, one error answer, one probe answer, one close policy). Application code imports
+ * `stoa` (and `stoa/web`) instead.
  */
 import type { Envelope, Reply } from './envelope.js'
 import type { Readiness, TransportHealth } from './health.js'
@@ -14,6 +17,44 @@ export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from './errors.js'
 export type { CheckStatus, Readiness, TransportHealth } from './health.js'
+// The HTTP section: the web pipeline and the server kit.
+export type { WebResponse } from './http/answer.js'
+export {
+  errorHead,
+  errorResponse,
+  methodNotAllowed,
+  redirectResponse,
+  sendResponse,
+  unmatchedResponse,
+} from './http/answer.js'
+export type { HttpHeaders } from './http/body.js'
+export { checkContentType, hasBody, parseJsonBody, parseJsonObject, readBody, tooLarge } from './http/body.js'
+export { checkSameOrigin, readCookie } from './http/cookie.js'
+export type { Match } from './http/match.js'
+export { checkPath, createMatcher } from './http/match.js'
+export type {
+  HttpReply,
+  HttpRequest,
+  MiddlewarePolicy,
+  RequestBody,
+  WebHost,
+  WebOutcome,
+  WebPipeline,
+  WebPipelineOptions,
+} from './http/pipeline.js'
+export { createWebPipeline } from './http/pipeline.js'
+export type { HttpMethod, RouteSource, ServedRoute, WebMiddleware, WebRoute } from './http/routes.js'
+export { HTTP_METHODS, routeTableAction, webRoutes } from './http/routes.js'
+export type { ReadinessSource, ServerCloser } from './http/server.js'
+export {
+  ALIVE_PATH,
+  CLOSE_GRACE_MS,
+  closeServer,
+  probeResponse,
+  READY_PATH,
+  requestPath,
+  serverCloser,
+} from './http/server.js'
 export type { Logger } from './logger.js'
 export { assertEventName, assertTaskName, matchesSubscription, taskService } from './names.js'
 export type { Observe, TransportObserver } from './observe.js'
@@ -25,6 +66,7 @@ export {
   errorReply,
   listenOn,
   loadPeer,
+  requirePeer,
   resolveTransportOptions,
   retryAfter,
   Sweeper,

@@ -3,6 +3,7 @@ import { basename, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Logger, Stoa } from '../actions/index.js'
 import { createStoa, isPlugin, isService, StoaError } from '../actions/index.js'
+import { loadPeer } from '../actions/transport.js'
 import { isStoaErrorLike } from './output.js'
 import { UsageError } from './usage.js'
 
@@ -70,10 +71,22 @@ async function importTypeScript(file: string): Promise<unknown> {
   // scoped import gives every module it reaches, .js ones included, an instance of its own,
   // so a service importing stoa would bring a second kernel whose errors and plugins this
   // one would not recognise.
-  typescript ??= import('tsx/esm/api').then(({ register }) => {
+  typescript ??= loadPeer<typeof import('tsx/esm/api')>('tsx/esm/api', 'the stoa command').then(({ register }) => {
     register()
   })
-  await typescript
+  try {
+    await typescript
+  } catch (err) {
+    typescript = undefined
+    if (!(err instanceof StoaError) || err.code !== 'INVALID_PLUGIN') throw err
+    // tsx is an optional peer: only a TypeScript service module needs it, so say which one does.
+    throw new StoaError(
+      'INVALID_PLUGIN',
+      `${basename(file)} is TypeScript, which the stoa command loads through the package tsx, not installed: npm install tsx (or run the compiled .js)`,
+      { ...err.details, module: file },
+      { cause: err },
+    )
+  }
   // Node remembers the failed attempt under the module's URL; a query makes it a new one.
   return import(`${href}?ts`)
 }

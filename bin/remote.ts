@@ -1,4 +1,4 @@
-import type { Transport } from '../actions/index.js'
+import type { Stoa, Transport } from '../actions/index.js'
 import { UsageError } from './usage.js'
 
 /**
@@ -8,13 +8,19 @@ import { UsageError } from './usage.js'
  * - `http://host:port`, `https://…`: stoa's HTTP transport (`POST /act`).
  * - `amqp://…`, `amqps://…`: RabbitMQ; `--service name` or `?service=name` in the URL names
  *   the service whose RPC queue answers.
+ * - `nats://host:port`: NATS; `--service name` or `?service=name` names the service whose
+ *   subject answers, and without either the pattern's `role` does (`role:math` asks `math`).
  * - `lambda:<function>`: the AWS Lambda function of that name or ARN, invoked through the AWS
  *   SDK (see {@link lambdaUrl}); credentials and region from the standard AWS environment.
  *
  * @example
  * const transport = await clientTransport('amqp://127.0.0.1/?service=math', undefined)
  */
-export async function clientTransport(text: string, service: string | undefined): Promise<Transport> {
+export async function clientTransport(
+  text: string,
+  service: string | undefined,
+  pattern?: Readonly<Record<string, unknown>>,
+): Promise<Transport> {
   if (text.startsWith('lambda:')) {
     if (service !== undefined)
       throw new UsageError(
@@ -52,8 +58,24 @@ export async function clientTransport(text: string, service: string | undefined)
       const { createAmqpTransport } = await import('../transports/amqp/index.js')
       return createAmqpTransport(options)
     }
+    case 'nats:': {
+      const options = natsUrl(url.href, service)
+      // A service named after its role answers without being named: `role:math` asks `math`.
+      const role =
+        typeof pattern?.role === 'string' && /^[a-z][a-z0-9-]*$/.test(pattern.role) ? pattern.role : undefined
+      const target = options.target ?? role
+      if (target === undefined) {
+        throw new UsageError(
+          'a nats URL needs the service to ask: --service <name>, ?service=<name>, or a role: pattern',
+        )
+      }
+      const { createNatsTransport } = await import('../transports/nats/index.js')
+      return createNatsTransport({ ...options, target })
+    }
     default:
-      throw new UsageError(`unsupported URL scheme "${url.protocol}": use http://, https://, amqp:// or amqps://`)
+      throw new UsageError(
+        `unsupported URL scheme "${url.protocol}": use http://, https://, amqp://, amqps:// or nats://`,
+      )
   }
 }
 
@@ -87,6 +109,58 @@ export function amqpUrl(text: string, service: string | undefined): { url: strin
     ...(target === undefined || target === '' ? {} : { target }),
     ...(prefix === undefined || prefix === '' ? {} : { prefix }),
   }
+}
+
+/**
+ * Reads stoa's own parameters off a nats URL, as {@link amqpUrl} does: `service` (whose subject
+ * answers acts, also given as `--service`) and `prefix` (the first token of every subject and
+ * stream name). The URL handed to nats.js keeps the rest.
+ *
+ * @example
+ * natsUrl('nats://127.0.0.1:4222?service=math&prefix=test', undefined)
+ * // { url: 'nats://127.0.0.1:4222', target: 'math', prefix: 'test' }
+ */
+export function natsUrl(text: string, service: string | undefined): { url: string; target?: string; prefix?: string } {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`not a URL: ${text}`)
+  }
+  if (url.protocol !== 'nats:') throw new UsageError(`not a nats:// URL: ${text}`)
+  const fromUrl = url.searchParams.get('service') ?? undefined
+  if (service !== undefined && fromUrl !== undefined && service !== fromUrl) {
+    throw new UsageError(`--service ${service} and ?service=${fromUrl} in the URL disagree`)
+  }
+  const target = service ?? fromUrl
+  const prefix = url.searchParams.get('prefix') ?? undefined
+  url.searchParams.delete('service')
+  url.searchParams.delete('prefix')
+  // nats.js takes host:port with its scheme; a bare trailing slash is not part of the server address.
+  const href = url.search === '' && url.pathname === '/' ? url.href.slice(0, -1) : url.href
+  return {
+    url: href,
+    ...(target === undefined || target === '' ? {} : { target }),
+    ...(prefix === undefined || prefix === '' ? {} : { prefix }),
+  }
+}
+
+/**
+ * `stoa serve --nats <url>`: listens on NATS with the service's requests, tasks and events, and
+ * sends its own tasks and events there too. Resolves with the URL to print.
+ *
+ * @example
+ * const shown = await serveNats(stoa, 'nats://127.0.0.1:4222', undefined)
+ */
+export async function serveNats(stoa: Stoa, text: string, graceMs: number | undefined): Promise<string> {
+  const options = natsUrl(text, undefined)
+  if (options.target !== undefined) {
+    throw new UsageError('?service= names a service to call; serve takes the name from the service module or --name')
+  }
+  const { createNatsTransport } = await import('../transports/nats/index.js')
+  const transport = createNatsTransport({ ...options, ...(graceMs === undefined ? {} : { graceMs }) })
+  stoa.listen(transport).client(transport)
+  return shownUrl(options.url)
 }
 
 /** The parameters a `lambda:` URL may carry after its function name. */

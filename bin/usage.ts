@@ -39,7 +39,7 @@ export const commands = {
     summary: 'run one action and print its result as JSON',
     usage: [
       'stoa act <service> <pattern> [key=value ...] [--json <message> | -]',
-      'stoa act --url <http://host:port | amqp://host/?service=name | lambda:fn> <pattern> [key=value ...]',
+      'stoa act --url <http://host:port | amqp://host/?service=name | nats://host:port?service=name | lambda:fn> <pattern> [key=value ...]',
     ],
     options: {
       ...common,
@@ -64,9 +64,11 @@ Message:
 Options:
   --url <url>        act through a running service: http://host:port, or
                      amqp://host?service=name[&prefix=p] (prefix: of its queue names);
+                     nats://host:port[?service=name&prefix=p] (without a service, the
+                     pattern's role names it: role:math asks math);
                      lambda:<function>[?region=r&endpoint=url&qualifier=alias]
                      (credentials and region: the standard AWS environment)
-  --service <name>   the service whose RPC queue answers (amqp), instead of ?service=
+  --service <name>   the service whose RPC queue (amqp) or subject (nats) answers, instead of ?service=
   --token <jwt>      the identity to act with (default: $STOA_TOKEN)
   --timeout <ms>     give up after this long (default: the service's, 30 000)
   --name <name>      the service's name, when the module does not define one
@@ -81,7 +83,7 @@ Examples:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
     ],
     options: {
       ...common,
@@ -89,6 +91,7 @@ Examples:
       'tls-key': { type: 'string' },
       'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
+      nats: { type: 'string' },
       web: { type: 'string' },
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
@@ -112,6 +115,8 @@ Options:
   --tls-cert <file>    and this PEM certificate (followed by any intermediates)
   --amqp <url>         RabbitMQ: the service's RPC queue, task queues and event subscriptions;
                        ?prefix=p sets the first segment of its exchange and queue names
+  --nats <url>         NATS with JetStream: the service's request subject, task stream and
+                       event consumer; ?prefix=p sets the first token of its subjects and streams
   --web <host:port>    the routes of the service's web plugin, over express, plus
                        GET /healthz and /readyz
   --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
@@ -126,7 +131,7 @@ Options:
 
 The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
-Without --amqp, the service's own tasks and events travel in process.
+Without --amqp or --nats, the service's own tasks and events travel in process.
 
 Example:
   stoa serve ./math.ts --http 127.0.0.1:3000`,

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { builtinModules } from 'node:module'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
+import ts from 'typescript'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -29,7 +31,8 @@ function localTargets(file: string): string[] {
 }
 
 function imports(file: string): string[] {
-  const text = readFileSync(join(root, file), 'utf8')
+  // TSDoc examples show imports too (`loadPeer<typeof import('amqplib')>`): only code counts.
+  const text = readFileSync(join(root, file), 'utf8').replace(/\/\*\*[\s\S]*?\*\//g, '')
   return [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!)
 }
 
@@ -76,20 +79,41 @@ describe('architecture: the direction of imports', () => {
     }
   })
 
-  it('keeps transports and plugins apart, but for the public entries named here', () => {
-    // The Lambda transport serves API Gateway events through the web plugin's route table.
-    const allowed = new Set(['transports/lambda -> plugins/web/index.js'])
+  it('keeps transports and plugins apart', () => {
     for (const [from, other] of [
       ['transports', 'plugins'],
       ['plugins', 'transports'],
     ] as const) {
       for (const file of sources(from)) {
-        const folder = file.split('/').slice(0, 2).join('/')
-        for (const target of localTargets(file)) {
-          if (target.startsWith(`${other}/`))
-            expect(allowed.has(`${folder} -> ${target}`), `${file} imports ${target}`).to.equal(true)
-        }
+        for (const target of localTargets(file))
+          expect(target.startsWith(`${other}/`), `${file} imports ${target}`).to.equal(false)
       }
+    }
+  })
+
+  it('lets Lambda, health and metrics reach the web pipeline and the HTTP kit through stoa/transport only', () => {
+    // What they share with the web plugin is the HTTP section of the extension kit
+    // (actions/http/, exported by actions/transport.ts): never the web plugin's door or files.
+    const users = [...sources('transports'), ...sources('plugins').filter((f) => !f.startsWith('plugins/web/'))]
+    for (const file of users) {
+      for (const target of localTargets(file)) {
+        expect(target.startsWith('plugins/web/'), `${file} imports ${target}`).to.equal(false)
+        if (target.startsWith('actions/http/')) expect.fail(`${file} imports ${target}: use actions/transport.js`)
+      }
+    }
+  })
+
+  it('gives the HTTP kit nothing of the web plugin: it is the kernel side of the door', () => {
+    for (const file of sources(join('actions', 'http'))) {
+      for (const spec of imports(file)) expect(spec, `${file} imports ${spec}`).not.to.match(/plugins|express/)
+    }
+  })
+
+  it('keeps express out of every module load: stoa/web loads it through loadPeer when a server needs it', () => {
+    for (const file of [...sources('plugins'), ...sources('actions'), ...sources('transports')]) {
+      const text = readFileSync(join(root, file), 'utf8')
+      expect(text, file).not.to.match(/^import\s+(?!type\b)[^\n]*from\s+'express'/m)
+      expect(text, file).not.to.match(/(?<!typeof )import\(\s*'express'\s*\)/)
     }
   })
 
@@ -112,11 +136,12 @@ describe('architecture: the direction of imports', () => {
   })
 
   it('keeps the kernel dependencies to a short list', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
     const kernelImports = new Set(
       sources('actions')
-        .flatMap(imports)
-        .filter((s) => !s.startsWith('.') && !s.startsWith('node:')),
+        .flatMap(loads)
+        .filter(({ spec, kind }) => !(kind === 'lazy' && OWN_LAZY_LOAD.has(spec)))
+        .map(({ spec }) => packageOf(spec))
+        .filter((name) => name !== undefined),
     )
     for (const spec of kernelImports) expect(pkg.dependencies, `kernel imports ${spec}`).to.have.property(spec)
     expect([...kernelImports]).to.deep.equal(['@standard-schema/spec'])
@@ -128,5 +153,209 @@ describe('architecture: the direction of imports', () => {
       expect(text, file).not.to.match(/process\.(argv|exit)\b/)
       if (!file.endsWith('options.ts')) expect(text, file).not.to.match(/process\.env\b/)
     }
+  })
+
+  it('reaches the Seneca layer from outside actions/seneca/ only through its index', () => {
+    for (const file of [...sources('actions'), ...sources('plugins'), ...sources('transports'), ...sources('bin')]) {
+      if (file.startsWith('actions/seneca/')) continue
+      for (const target of localTargets(file)) {
+        if (target.startsWith('actions/seneca/'))
+          expect(target, `${file} imports ${target}`).to.equal('actions/seneca/index.js')
+      }
+    }
+    expect(sources(join('actions', 'seneca')), 'the Seneca layer has its own folder').to.include(
+      join('actions', 'seneca', 'index.ts'),
+    )
+    expect(
+      sources('actions').filter((f) => /^actions\/seneca[^/]*\.ts$/.test(f)),
+      'no Seneca file left beside the kernel',
+    ).to.deep.equal([])
+  })
+
+  it('keeps the Seneca layer off the kernel class: it sees an instance through its public API', () => {
+    for (const file of sources(join('actions', 'seneca'))) {
+      for (const target of localTargets(file))
+        expect(target, `${file} imports ${target}`).not.to.equal('actions/kernel.js')
+    }
+  })
+})
+
+/** How a file reaches a module: for types only, by a static value import, lazily (`import()`, `require`), or through `loadPeer`. */
+type LoadKind = 'type' | 'value' | 'lazy' | 'peer'
+
+interface Load {
+  readonly spec: string
+  readonly kind: LoadKind
+}
+
+/**
+ * Every module a source file reaches, read from its syntax tree (comments and `@example`
+ * blocks are not code): static imports and re-exports, side-effect imports, `import()` and
+ * `require()` with a literal, and `loadPeer('<pkg>', ...)` calls. `typeof import('x')` is a type.
+ */
+function loads(file: string): Load[] {
+  const known = parsed.get(file)
+  if (known !== undefined) return known
+  const source = ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.Latest, true)
+  const out: Load[] = []
+  const literal = (node: ts.Node | undefined): string | undefined =>
+    node !== undefined && ts.isStringLiteralLike(node) ? node.text : undefined
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node)) {
+      const clause = node.importClause
+      const named = clause?.namedBindings
+      // `import { type A, type B } from 'x'` is erased as `import type` is.
+      const allTypes =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            named !== undefined &&
+            ts.isNamedImports(named) &&
+            named.elements.length > 0 &&
+            named.elements.every((e) => e.isTypeOnly)))
+      out.push({ spec: literal(node.moduleSpecifier)!, kind: allTypes ? 'type' : 'value' })
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined) {
+      out.push({ spec: literal(node.moduleSpecifier)!, kind: node.isTypeOnly ? 'type' : 'value' })
+    } else if (ts.isCallExpression(node)) {
+      const first = literal(node.arguments[0])
+      const callee = node.expression
+      if (first !== undefined) {
+        if (callee.kind === ts.SyntaxKind.ImportKeyword) out.push({ spec: first, kind: 'lazy' })
+        else if (ts.isIdentifier(callee) && callee.text === 'require') out.push({ spec: first, kind: 'lazy' })
+        else if (ts.isIdentifier(callee) && (callee.text === 'loadPeer' || callee.text === 'requirePeer'))
+          out.push({ spec: first, kind: 'peer' })
+        // createRequire(import.meta.url)('x')
+        else if (
+          ts.isCallExpression(callee) &&
+          ts.isIdentifier(callee.expression) &&
+          callee.expression.text === 'createRequire'
+        )
+          out.push({ spec: first, kind: 'lazy' })
+      }
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  parsed.set(file, out)
+  return out
+}
+
+const parsed = new Map<string, Load[]>()
+
+const builtins = new Set(builtinModules)
+
+/** The package a bare specifier belongs to (`@aws-sdk/client-lambda`, `tsx` for `tsx/esm/api`); undefined for a local file or a Node built-in. */
+function packageOf(spec: string): string | undefined {
+  if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec.split('/')[0]!)) return undefined
+  return spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/')
+}
+
+/**
+ * The repository files an entry point loads when it runs, itself included: every local file
+ * reached by value, statically or lazily (`import type` loads nothing).
+ */
+function closure(entry: string): string[] {
+  const seen = new Set<string>()
+  const walk = (file: string): void => {
+    if (seen.has(file)) return
+    seen.add(file)
+    for (const { spec, kind } of loads(file)) {
+      if (!spec.startsWith('.') || kind === 'type') continue
+      walk(relative(root, join(root, file, '..', spec)).replace(/\.js$/, '.ts'))
+    }
+  }
+  walk(entry)
+  return [...seen].sort()
+}
+
+interface PackageJson {
+  dependencies: Record<string, string>
+  peerDependencies: Record<string, string>
+  peerDependenciesMeta: Record<string, { optional?: boolean }>
+  exports: Record<string, string | { default: string }>
+  bin: Record<string, string>
+  devDependencies: Record<string, string>
+}
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson
+
+/** Every entry point an application can load, by name, with its source file: the exports, and the `stoa` command. */
+function entryPoints(): [string, string][] {
+  const fromDist = (path: string) => path.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')
+  const out: [string, string][] = []
+  for (const [key, target] of Object.entries(pkg.exports)) {
+    if (typeof target === 'string') continue // ./package.json
+    out.push([key === '.' ? 'stoa' : `stoa/${key.slice(2)}`, fromDist(target.default)])
+  }
+  for (const [name, target] of Object.entries(pkg.bin)) out.push([`${name} (command)`, fromDist(`./${target}`)])
+  return out
+}
+
+/**
+ * Packages a file loads lazily with its own `INVALID_PLUGIN` rather than through `loadPeer`,
+ * on purpose: the Seneca bridge requires seneca only for a plugin that needs real Seneca, and
+ * its message tells which plugin needs it and which major version to install.
+ */
+const OWN_LAZY_LOAD = new Set(['seneca'])
+
+describe('architecture: third-party packages', () => {
+  const optional = Object.keys(pkg.peerDependencies).filter((p) => pkg.peerDependenciesMeta[p]?.optional === true)
+
+  it('keeps the root entry point and all it loads free of third-party packages but the schema spec', () => {
+    const files = closure('actions/index.ts')
+    expect(files).to.include('actions/kernel.ts')
+    const found: string[] = []
+    for (const file of files) {
+      for (const { spec, kind } of loads(file)) {
+        const name = packageOf(spec)
+        if (name === undefined || name === '@standard-schema/spec') continue
+        if (kind === 'lazy' && OWN_LAZY_LOAD.has(name)) continue
+        found.push(`${file} -> ${spec} (${kind})`)
+      }
+    }
+    expect(found).to.deep.equal([])
+  })
+
+  it('lets every entry point import by value only the dependencies, and load an optional peer only through loadPeer', () => {
+    const entries = entryPoints()
+    expect(entries.map(([name]) => name)).to.include.members(['stoa', 'stoa/memory', 'stoa/amqp', 'stoa (command)'])
+    const failures = new Set<string>()
+    for (const [, entry] of entries) {
+      for (const file of closure(entry)) {
+        for (const { spec, kind } of loads(file)) {
+          const name = packageOf(spec)
+          if (name === undefined || kind === 'type') continue
+          if (kind === 'value' && name in pkg.dependencies) continue
+          if (kind === 'peer' && optional.includes(name)) continue
+          if (kind === 'lazy' && OWN_LAZY_LOAD.has(name)) continue
+          failures.add(`${file} -> ${name}`)
+        }
+      }
+    }
+    expect(
+      [...failures],
+      'import these through loadPeer (import type for their types), or make them dependencies',
+    ).to.deep.equal([])
+  })
+
+  it('declares every package loadPeer loads as an optional peer, and loads every optional peer somewhere', () => {
+    const peers = new Set<string>(OWN_LAZY_LOAD)
+    for (const file of [...sources('actions'), ...sources('plugins'), ...sources('transports'), ...sources('bin')])
+      for (const { spec, kind } of loads(file)) if (kind === 'peer') peers.add(packageOf(spec)!)
+    expect([...peers].sort()).to.deep.equal([...optional].sort())
+    for (const name of optional) expect(pkg.devDependencies, `${name}, for our own tests`).to.have.property(name)
+  })
+
+  it('needs each dependency for an entry point that imports it', () => {
+    // By value (zod, whose schemas every transport's and plugin's options are), or for the
+    // types the published declarations name (the schema spec): either way an application
+    // installing stoa alone must get it.
+    const used = new Set<string>()
+    for (const [, entry] of entryPoints())
+      for (const file of closure(entry)) for (const { spec } of loads(file)) used.add(packageOf(spec) ?? '')
+    for (const name of Object.keys(pkg.dependencies)) expect(used.has(name), `${name} is imported`).to.equal(true)
   })
 })

@@ -46,25 +46,27 @@ async function main() {
   }
   const e = event()
   if (who === 'web-floor') {
-    // What the handler cannot go below: the web plugin's own steps for this request (match the
-    // route, parse the body, run it with handleWebRequest), without reading the event or
-    // writing the API Gateway answer. Shows how the handler's cost divides.
-    const web = (await import(`${root}dist/plugins/web/index.js`)) as typeof import('../../plugins/web/index.js')
+    // What the handler cannot go below: the web pipeline's own steps for this request (match
+    // the route, parse the body, run the action, build the answer), without reading the event
+    // or writing the API Gateway answer. Shows how the handler's cost divides.
+    const kit = (await import(`${root}dist/actions/transport.js`)) as typeof import('../../actions/transport.js')
     const { handler } = (await import(`${root}${modules.stoa!}`)) as {
-      handler: { ready(): Promise<void>; stoa: Parameters<typeof web.handleWebRequest>[0] }
+      handler: {
+        ready(): Promise<void>
+        stoa: Parameters<typeof kit.createWebPipeline>[0] & Parameters<typeof kit.webRoutes>[0]
+      }
     }
     await handler.ready()
-    const routes = await web.webRoutes(handler.stoa)
-    const find = web.createMatcher(routes)
-    const once = () => {
-      const m = find('POST', e.rawPath)!
-      const body = web.parseJsonBody(e.headers['content-type'], e.body, m.route.maxBodyBytes)
-      return web.handleWebRequest(
-        handler.stoa,
-        { ...m.route, timeoutMs: 2500 },
-        { params: m.params, query: {}, body, headers: e.headers },
-      )
+    const pipeline = kit.createWebPipeline(handler.stoa, await kit.webRoutes(handler.stoa))
+    const request = {
+      method: 'POST',
+      path: e.rawPath,
+      query: undefined,
+      headers: e.headers,
+      body: () => e.body,
+      limitMs: 2500,
     }
+    const once = async () => (await pipeline.handle(request)) as { status: number }
     if ((await once()).status !== 202) throw new Error('web-floor did not answer 202')
     emitFigures({
       ops: await measure(

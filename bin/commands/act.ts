@@ -23,7 +23,7 @@ export async function act(args: Args, io: Io): Promise<number> {
   const url = stringFlag(args, 'url')
   const service = stringFlag(args, 'service')
   const positionals = [...args.positionals]
-  if (url === undefined && service !== undefined) throw new UsageError('--service goes with --url amqp://…')
+  if (url === undefined && service !== undefined) throw new UsageError('--service goes with --url amqp://… or nats://…')
   const servicePath = url === undefined ? positionals.shift() : undefined
   if (url === undefined && servicePath === undefined)
     throw new UsageError('missing <service>: the path of a service module, or --url')
@@ -59,7 +59,7 @@ export async function act(args: Args, io: Io): Promise<number> {
     if (stringFlag(args, 'name') !== undefined)
       throw new UsageError('--name names an in-process service; with --url, use --service')
     // A client-only instance: the pattern goes through the transport, nothing runs here.
-    stoa = createStoa({ name: 'cli', logger }).client(await clientTransport(url, service), [pattern])
+    stoa = createStoa({ name: 'cli', logger }).client(await clientTransport(url, service, pattern), [pattern])
   }
   try {
     if (url !== undefined) await started(stoa, url)

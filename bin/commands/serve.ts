@@ -8,7 +8,7 @@ import { endpointServer } from '../endpoint-server.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
-import { amqpUrl, hostPort, shownUrl } from '../remote.js'
+import { amqpUrl, hostPort, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { boolFlag, stringFlag } from './shared.js'
 
@@ -84,8 +84,9 @@ async function serveFlags(args: Args, io: Io) {
   const http = at('http')
   const web = at('web')
   const amqpText = stringFlag(args, 'amqp')
-  if (http === undefined && amqpText === undefined && web === undefined) {
-    throw new UsageError('serve needs at least one of --http, --amqp, --web')
+  const nats = stringFlag(args, 'nats')
+  if (http === undefined && amqpText === undefined && nats === undefined && web === undefined) {
+    throw new UsageError('serve needs at least one of --http, --amqp, --nats, --web')
   }
   const amqp = amqpText === undefined ? undefined : amqpUrl(amqpText, undefined)
   if (amqp?.target !== undefined) {
@@ -95,6 +96,7 @@ async function serveFlags(args: Args, io: Io) {
     path,
     http,
     amqp,
+    nats,
     web,
     probes: at('health'),
     metrics: at('metrics'),
@@ -147,6 +149,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     const transport = createAmqpTransport({ ...flags.amqp, ...grace })
     stoa.listen(transport).client(transport)
   }
+  const nats = flags.nats === undefined ? undefined : await serveNats(stoa, flags.nats, flags.graceMs)
   await stoa.ready().catch(failedAs(`service "${stoa.name}"`))
   const urls = address === undefined ? [] : [address()]
   if (flags.metrics !== undefined) {
@@ -157,6 +160,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     urls.push(`${alone.url}/metrics`)
   }
   if (flags.amqp !== undefined) urls.push(shownUrl(flags.amqp.url))
+  if (nats !== undefined) urls.push(nats)
   if (flags.web !== undefined) {
     const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
     // Plugins' web parts run as `before` middleware, so stoa's routes stay on serveWeb's

@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,12 +24,17 @@ export interface ClusterOptions {
   log?: (name: string, line: string) => void
 }
 
-/** One service process of the cluster. */
+/** One service process of the cluster, restarted by the cluster whenever it dies. */
 export interface ServiceProcess {
   readonly name: string
+  /** The process running now: a new one after each restart. */
   readonly child: ChildProcess
-  /** Its `listening on` URL, for a gateway. */
+  /** Its `listening on` URL, for a gateway (a restarted gateway listens on the same port). */
   readonly url: string | undefined
+  /** How many times it was started again after dying. */
+  readonly restarts: number
+  /** Resolves once a process of this service runs and is ready: at once, or after the restart under way. */
+  running(): Promise<void>
 }
 
 /** A running cluster. */
@@ -38,24 +42,117 @@ export interface Cluster {
   /** nginx's URL: where voters go. */
   readonly url: string
   readonly gateways: readonly ServiceProcess[]
-  /** The tally workers; {@link Cluster.restartWorker} replaces one. */
-  readonly workers: ServiceProcess[]
-  /** Starts worker `i` again (after it died or was killed). */
-  restartWorker(i: number): Promise<void>
+  /** The tally workers. */
+  readonly workers: readonly ServiceProcess[]
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes nginx's files. */
   stop(graceMs?: number): Promise<void>
+}
+
+/**
+ * Restart backoff, as a process manager keeps it: the first restart after `RESTART_MIN_MS`,
+ * each further one twice as late up to `RESTART_MAX_MS`, so a process that cannot start (its
+ * database is down) is not started in a tight loop; a process that ran `STABLE_MS` before it
+ * died starts the count again.
+ */
+const RESTART_MIN_MS = 200
+const RESTART_MAX_MS = 10_000
+const STABLE_MS = 10_000
+
+/** How a process is started (and started again). */
+type Launch = () => Promise<{ child: ChildProcess; url: string | undefined }>
+
+/**
+ * A service process that is started again whenever it exits, unless the cluster is stopping:
+ * each exit is logged with its code or signal, each restart waits its backoff.
+ */
+class Supervised implements ServiceProcess {
+  restarts = 0
+  private failures = 0
+  private startedAt = Date.now()
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  private waiting: (() => void)[] = []
+
+  private constructor(
+    readonly name: string,
+    public child: ChildProcess,
+    readonly url: string | undefined,
+    private readonly launch: Launch,
+    private readonly log: (line: string) => void,
+  ) {
+    this.watch(child)
+  }
+
+  /** Starts it the first time; a failure here fails the cluster's start. */
+  static async start(name: string, launch: Launch, log: (line: string) => void): Promise<Supervised> {
+    const { child, url } = await launch()
+    return new Supervised(name, child, url, launch, log)
+  }
+
+  running(): Promise<void> {
+    if (this.timer === undefined && this.alive()) return Promise.resolve()
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  /** Stops supervising, then the process. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    await stopProcess(this.child, graceMs)
+  }
+
+  private alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  private watch(child: ChildProcess): void {
+    child.once('exit', (code, signal) => {
+      if (this.stopped || child !== this.child) return
+      const how = signal === null ? `with code ${code}` : `on ${signal}`
+      this.schedule(`${this.name} (pid ${child.pid}) exited ${how}`)
+    })
+  }
+
+  private schedule(what: string): void {
+    if (Date.now() - this.startedAt >= STABLE_MS) this.failures = 0
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.failures)
+    this.failures++
+    this.log(`${what}; starting it again in ${delay} ms`)
+    this.timer = setTimeout(() => void this.restart(), delay)
+  }
+
+  private async restart(): Promise<void> {
+    this.startedAt = Date.now()
+    let started: { child: ChildProcess }
+    try {
+      started = await this.launch()
+    } catch (err) {
+      if (!this.stopped) this.schedule(`${this.name} failed to start: ${(err as Error).message}`)
+      return
+    }
+    this.timer = undefined
+    if (this.stopped) return void (await stopProcess(started.child, 2000))
+    this.child = started.child
+    this.restarts++
+    this.watch(started.child)
+    this.log(`${this.name} started again (pid ${started.child.pid}, restart ${this.restarts})`)
+    for (const resolve of this.waiting.splice(0)) resolve()
+  }
 }
 
 /**
  * Starts the distributed vote system: M tally workers (which migrate the schema under an
  * advisory lock as they start), auth and results under `stoa serve` on RabbitMQ, N gateways
  * with their pages, and nginx in front of the gateways, round robin, no sticky sessions. Every
- * process is a child of this one.
+ * process is a child of this one, and is started again, after a backoff, whenever it dies, as
+ * a process manager or an orchestrator would (each exit is logged under the name `cluster`).
  *
  * @example
  * const cluster = await startCluster({ gateways: 2, workers: 3, port: 8080, ...urls })
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  if (options.jwtSecret === '') throw new Error('jwtSecret must be set: every service of the cluster shares it')
   const nginx = nginxPath()
   const dir = mkdtempSync(join(tmpdir(), 'vote-cluster-'))
   const env = {
@@ -67,45 +164,55 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   const amqp = `${options.amqpUrl}${options.amqpUrl.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(options.prefix)}`
   const log = options.log ?? (() => undefined)
-  const all: ServiceProcess[] = []
+  const supervise = (line: string) => log('cluster', line)
+  const all: Supervised[] = []
+  const keep = async (name: string, launch: Launch) => {
+    const p = await Supervised.start(name, launch, supervise)
+    all.push(p)
+    return p
+  }
   const serve = (name: string, module: string) =>
-    start(
-      name,
-      [
-        process.execPath,
-        '--import',
-        'tsx',
-        'bin/stoa.ts',
-        'serve',
-        `examples/vote/services/${module}.ts`,
-        '--amqp',
-        amqp,
-      ],
-      env,
-      log,
-      /listening on/,
-    ).then((p) => {
-      all.push(p)
-      return p
+    keep(name, () =>
+      start(
+        name,
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          'bin/stoa.ts',
+          'serve',
+          `examples/vote/services/${module}.ts`,
+          '--amqp',
+          amqp,
+        ],
+        env,
+        log,
+        /listening on/,
+      ),
+    )
+  const gateway = async (name: string) => {
+    // The first start picks a free port; a restart takes the same one, which nginx points at.
+    let port = '0'
+    const p = await keep(name, async () => {
+      const started = await start(
+        name,
+        [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'],
+        { ...env, PORT: port },
+        log,
+        /vote listening on (http:\/\/\S+)/,
+      )
+      port = new URL(started.url!).port
+      return started
     })
+    return p
+  }
 
   try {
-    const workers: ServiceProcess[] = await Promise.all(
+    const workers = await Promise.all(
       Array.from({ length: options.workers }, (_, i) => serve(`tally-${i + 1}`, 'tally')),
     )
     await Promise.all([serve('auth', 'auth'), serve('results', 'results')])
-    const gateways = await Promise.all(
-      Array.from({ length: options.gateways }, (_, i) =>
-        start(
-          `gateway-${i + 1}`,
-          [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'],
-          { ...env, PORT: '0' },
-          log,
-          /vote listening on (http:\/\/\S+)/,
-        ),
-      ),
-    )
-    all.push(...gateways)
+    const gateways = await Promise.all(Array.from({ length: options.gateways }, (_, i) => gateway(`gateway-${i + 1}`)))
     const port = options.port === 0 ? await freePort() : options.port
     writeFileSync(
       join(dir, 'nginx.conf'),
@@ -115,26 +222,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         gateways.map((g) => new URL(g.url!).host),
       ),
     )
-    const front = await start(
-      'nginx',
-      [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
-      env,
-      log,
-      undefined,
+    const front = await keep('nginx', () =>
+      start(
+        'nginx',
+        [nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+        env,
+        log,
+        undefined,
+      ),
     )
-    all.push(front)
     const url = `http://127.0.0.1:${port}`
     await waitForHttp(`${url}/api/results`, 15_000)
     return {
       url,
       gateways,
       workers,
-      async restartWorker(i) {
-        const old = workers[i]!
-        const p = await serve(old.name, 'tally')
-        all.splice(all.indexOf(old), 1)
-        workers[i] = p
-      },
       async stop(graceMs = 10_000) {
         // nginx first, so no new request reaches a gateway; then gateways, then the services.
         const order = [
@@ -142,12 +244,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ...all.filter((p) => p.name.startsWith('gateway')),
           ...all.filter((p) => p !== front && !p.name.startsWith('gateway')),
         ]
-        for (const p of order) await stopProcess(p.child, graceMs)
+        for (const p of order) await p.stop(graceMs)
         rmSync(dir, { recursive: true, force: true })
       },
     }
   } catch (err) {
-    for (const p of all) await stopProcess(p.child, 2000)
+    for (const p of all) await p.stop(2000)
     rmSync(dir, { recursive: true, force: true })
     throw err
   }
@@ -216,7 +318,7 @@ function start(
   env: NodeJS.ProcessEnv,
   log: (name: string, line: string) => void,
   ready: RegExp | undefined,
-): Promise<ServiceProcess> {
+): Promise<{ child: ChildProcess; url: string | undefined }> {
   const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let seen = ''
   const lines = (chunk: Buffer) => {
@@ -227,14 +329,18 @@ function start(
     if (ready === undefined) {
       child.stdout!.on('data', lines)
       // nginx prints nothing when it starts well: give it a moment to fail on its config.
-      const timer = setTimeout(() => resolve({ name, child, url: undefined }), 300)
+      const timer = setTimeout(() => resolve({ child, url: undefined }), 300)
       child.once('exit', (code) => {
         clearTimeout(timer)
         reject(new Error(`${name} exited with ${code} at start`))
       })
       return
     }
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000)
+    const timer = setTimeout(() => {
+      // Not left running unsupervised: whoever retries starts a new one.
+      child.kill('SIGKILL')
+      reject(new Error(`${name} did not start within 60 s`))
+    }, 60_000)
     const onExit = (code: number | null) => {
       clearTimeout(timer)
       reject(new Error(`${name} exited with ${code} at start`))
@@ -249,7 +355,7 @@ function start(
       seen = '\0'
       clearTimeout(timer)
       child.off('exit', onExit)
-      resolve({ name, child, url: m[1] })
+      resolve({ child, url: m[1] })
     })
   })
 }
@@ -324,7 +430,8 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number from ${min}`)
     return n
   }
-  const config = fromEnvironment()
+  // The children are started by hand no more: this process makes the secret they all share.
+  const config = fromEnvironment(process.env, { generateSecret: true })
   await ensureDatabase(config.databaseUrl)
   if (config.generated)
     process.stdout.write('JWT_SECRET is unset: every service of this cluster shares a random one for this run\n')
@@ -335,7 +442,7 @@ async function main(): Promise<void> {
     amqpUrl: config.amqpUrl,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
-    jwtSecret: config.generated ? randomBytes(32).toString('base64url') : config.jwtSecret,
+    jwtSecret: config.jwtSecret,
     log: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
   })
   process.stdout.write(

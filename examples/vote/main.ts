@@ -24,7 +24,8 @@ const REDRIVE_MS = 5000
  */
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`)
-  const config = fromEnvironment()
+  // One process: its services share the secret, so a random one for the run is safe here.
+  const config = fromEnvironment(process.env, { generateSecret: true })
   const port = config.port ?? 3000
   const dataDir = resolve(config.dataDir)
 

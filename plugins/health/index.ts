@@ -7,14 +7,15 @@
  */
 import type { PluginHost } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
-import type { ServedRoute } from '../web/index.js'
-import { routeTableAction } from '../web/index.js'
+import type { ServedRoute } from '../../actions/transport.js'
+import { ALIVE_PATH, READY_PATH, routeTableAction } from '../../actions/transport.js'
 import { healthOptions } from './options.js'
-import { ALIVE_PATH, READY_PATH } from './server.js'
 
+export type { ReadinessSource } from '../../actions/transport.js'
+export { ALIVE_PATH, READY_PATH } from '../../actions/transport.js'
 export type { HealthOptions } from './options.js'
-export type { HealthServer, ReadinessSource, ServeHealthOptions } from './server.js'
-export { ALIVE_PATH, READY_PATH, serveHealth } from './server.js'
+export type { HealthServer, ServeHealthOptions } from './server.js'
+export { serveHealth } from './server.js'
 
 const ALIVE = 'role:health,cmd:alive'
 const READY = 'role:health,cmd:ready'
@@ -26,7 +27,9 @@ const READY = 'role:health,cmd:ready'
  * token. With `{ web: true }` the web plugin's servers answer them on `/healthz` and `/readyz`.
  *
  * @example
- * const stoa = createStoa({ name: 'tally' }).use(health, { web: true }).use(web, { routes })
+ * const stoa = createStoa({ name: 'tally' })
+ *   .use(health, { web: true })
+ *   .use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
  * await stoa.act('role:health,cmd:ready') // { ready: true, checks: [...] }
  */
 const health = definePlugin({

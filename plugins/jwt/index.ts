@@ -34,7 +34,7 @@ export { REFUSALS } from './verify.js'
  *
  * @example
  * const orders = createStoa({ name: 'orders' })
- *   .use(jwt, { audience: 'orders' } // the key from JWT_SECRET)
+ *   .use(jwt, { audience: 'orders' }) // the key from JWT_SECRET
  *   .use(authz, { roles: { 'user-client': ['order:place'], system: ['*'] } })
  */
 const jwt = definePlugin({

@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module'
 import type JsonWebToken from 'jsonwebtoken'
-import { loadPeer, StoaError } from '../../actions/transport.js'
+import { loadPeer, requirePeer } from '../../actions/transport.js'
 
 type Jwt = typeof JsonWebToken
 
@@ -21,20 +20,6 @@ export async function loadJsonwebtoken(): Promise<Jwt> {
  * loads the plugin): the module the plugin loaded, or loaded here on first use.
  */
 export function jsonwebtoken(): Jwt {
-  if (loaded !== undefined) return loaded
-  try {
-    loaded = createRequire(import.meta.url)('jsonwebtoken') as Jwt
-  } catch (err) {
-    const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
-    if (code === 'MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'jsonwebtoken'")) {
-      throw new StoaError(
-        'INVALID_PLUGIN',
-        'stoa/jwt needs the package jsonwebtoken, which is not installed: npm install jsonwebtoken',
-        { package: 'jsonwebtoken', entry: 'stoa/jwt' },
-        { cause: err },
-      )
-    }
-    throw err
-  }
+  loaded ??= requirePeer<Jwt>('jsonwebtoken', 'stoa/jwt')
   return loaded
 }

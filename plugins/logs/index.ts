@@ -4,17 +4,15 @@
  * `Authorization` headers and the secret fields named in the options are redacted.
  */
 
-import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import type { ActionInfo, Context, Hooks, Logger, Message, RunAction } from '../../actions/index.js'
 import { definePlugin, runNext, StoaError } from '../../actions/index.js'
+import { requirePeer } from '../../actions/transport.js'
 import type { PinoLoggerOptions } from './options.js'
 import { logsOptions, pinoLoggerOptions } from './options.js'
 
 export type { LogsOptions, PinoLevel, PinoLoggerOptions } from './options.js'
 export { LOG_LEVELS, logOptionsFromEnvironment } from './options.js'
-
-const require = createRequire(import.meta.url)
 
 /** What is always redacted: identity tokens, cookies and Authorization headers, where stoa puts them. */
 const REDACTED = ['token', 'authorization', 'cookie', 'set-cookie', 'password', 'secret']
@@ -50,16 +48,16 @@ export function createPinoLogger(
   }
   const o = result.data
   // Loaded here, not at import: a service that brings its own logger never loads pino.
-  const pino = require('pino') as typeof import('pino')
+  const pino = requirePeer<typeof import('pino')>('pino', 'stoa/logs')
   const paths = [...new Set([...REDACTED, ...o.secrets])].flatMap(pathsFor)
   const destination = o.destination ?? process.stderr
   let stream: unknown = destination
   if (o.pretty) {
     // pino-pretty's formatter alone, applied line by line on the way out: synchronous, and any
     // object with write() can be the destination (a command's stderr, a test's collector).
-    const { prettyFactory } = require('pino-pretty') as {
+    const { prettyFactory } = requirePeer<{
       prettyFactory: (opts: Record<string, unknown>) => (line: string) => string
-    }
+    }>('pino-pretty', 'stoa/logs')
     const prettify = prettyFactory({ colorize: (destination as { isTTY?: boolean }).isTTY === true })
     stream = { write: (line: string) => destination.write(prettify(line)) }
   }

@@ -1,5 +1,7 @@
 import { StoaError } from '../../actions/index.js'
 
+export { checkSameOrigin, readCookie } from '../../actions/transport.js'
+
 /**
  * The login cookie: the identity token kept by the browser, scoped to a parent domain so that
  * every subdomain's gateway receives it, and the CSRF defence that comes with it. See
@@ -14,9 +16,6 @@ export const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** The longest a login cookie may live: 30 days. */
 const MAX_AGE_LIMIT_SEC = 30 * 24 * 3600
-
-/** Methods that change nothing, which a cross-site page may trigger harmlessly. */
-const SAFE: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** How {@link tokenCookie} scopes the cookie. */
 export interface TokenCookieOptions {
@@ -81,58 +80,4 @@ function checkedName(name: string | undefined): string {
 
 function isLocal(domain: string | undefined): boolean {
   return domain !== undefined && (domain === 'localhost' || domain.endsWith('.localhost'))
-}
-
-/** The value of cookie `name` in a `Cookie` header, or undefined. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue
-    const value = part.slice(eq + 1).trim()
-    return value === '' ? undefined : value
-  }
-  return undefined
-}
-
-/**
- * The CSRF defence for a request authenticated by cookie: a state-changing method must come from
- * an allowed origin. Browsers send `Origin` on every cross-origin POST and on same-origin ones;
- * `Sec-Fetch-Site` is checked when it is missing; a request with neither is refused, since a
- * client that is not a browser can send its token in the `Authorization` header instead. With
- * no `allowedOrigins`, only the request's own host is allowed. Throws `FORBIDDEN` (403).
- */
-export function checkSameOrigin(
-  method: string,
-  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
-  allowedOrigins: readonly string[],
-): void {
-  if (SAFE.has(method)) return
-  const origin = first(headers.origin)
-  if (origin !== undefined) {
-    if (allowedOrigins.length > 0 ? allowedOrigins.includes(origin) : sameHost(origin, first(headers.host))) return
-    throw crossSite()
-  }
-  const site = first(headers['sec-fetch-site'])
-  if (site === 'same-origin') return
-  throw crossSite()
-}
-
-function sameHost(origin: string, host: string | undefined): boolean {
-  if (host === undefined) return false
-  try {
-    return new URL(origin).host === host
-  } catch {
-    return false
-  }
-}
-
-function crossSite(): StoaError {
-  return new StoaError('FORBIDDEN', 'a cross-site request may not use the login cookie to change anything', {
-    reason: 'cross-site',
-  })
-}
-
-function first(v: string | readonly string[] | undefined): string | undefined {
-  return v === undefined || typeof v === 'string' ? v : v[0]
 }

@@ -1,11 +1,10 @@
-import type { IRouter, NextFunction, Request, RequestHandler, Response } from 'express'
+import type { IncomingMessage } from 'node:http'
+import type { Express, IRouter, NextFunction, Request, RequestHandler, Response } from 'express'
 import type { Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
-import type { ServedRoute } from './handle.js'
-import { errorResponse } from './handle.js'
-import type { Match } from './match.js'
-import { createMatcher } from './match.js'
-import { answerRoute, runChain, send } from './node.js'
+import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } from '../../actions/transport.js'
+import { createWebPipeline, hasBody, loadPeer, readBody, sendResponse, webRoutes } from '../../actions/transport.js'
+import { runChain } from './chain.js'
 
 /** How {@link mountWeb} mounts the routes. */
 export interface MountWebOptions {
@@ -45,6 +44,14 @@ export async function mountWeb(
   return table
 }
 
+/** A new express app for {@link serveWeb}, express loaded now, when a server first needs it. */
+export async function createExpressApp(): Promise<Express> {
+  const { default: express } = await loadPeer<{ default: typeof import('express') }>('express', 'stoa/web')
+  const app = express()
+  app.disable('x-powered-by')
+  return app
+}
+
 /** Each route's middleware as functions, names resolved now so that a missing one fails the mount. */
 function chains(
   table: readonly ServedRoute[],
@@ -75,16 +82,46 @@ function chains(
   return out
 }
 
+/** An express request as the web pipeline reads it. */
+class ExpressRequest implements HttpRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: string | undefined
+  readonly headers: HttpHeaders
+
+  constructor(
+    readonly req: Request,
+    readonly res: Response,
+    readonly next: NextFunction,
+  ) {
+    const url = req.url
+    const q = url.indexOf('?')
+    this.method = req.method
+    this.path = q < 0 ? url : url.slice(0, q)
+    this.query = q < 0 ? undefined : url.slice(q + 1)
+    this.headers = req.headers
+  }
+
+  body(maxBodyBytes: number): RequestBody {
+    return nodeBody(this.req, maxBodyBytes)
+  }
+
+  user(): unknown {
+    return (this.req as { user?: unknown }).user
+  }
+}
+
 /**
- * The route table of every web plugin instance loaded on `stoa`, in loading order.
- *
- * @example
- * for (const r of await webRoutes(stoa)) console.log(r.method, r.path, '->', r.pattern)
+ * The body of a request on node, as the pipeline takes it. A body parser that ran before
+ * stoa consumed the body: its result is taken (the pipeline checks it is a JSON object). One
+ * that skipped the request (another media type) left the stream unread, and maybe an empty
+ * object: then the body is read and checked here.
  */
-export async function webRoutes(stoa: Stoa<any>): Promise<ServedRoute[]> {
-  if (!stoa.has('role:web,cmd:routes')) return []
-  const out = (await stoa.act('role:web,cmd:routes')) as { routes: ServedRoute[] }
-  return out.routes
+export function nodeBody(req: IncomingMessage, maxBodyBytes: number): RequestBody {
+  const given = (req as { body?: unknown }).body
+  const present = hasBody(req.headers)
+  if (given !== undefined && (req.readableEnded || !present)) return { parsed: given }
+  return present ? readBody(req, maxBodyBytes) : undefined
 }
 
 /** The express middleware answering the requests that match a route of `table`. */
@@ -93,48 +130,34 @@ function webMiddleware(
   table: readonly ServedRoute[],
   chains: ReadonlyMap<ServedRoute, RequestHandler[]>,
 ): RequestHandler {
-  const find = createMatcher(table)
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const url = req.url
-    const q = url.indexOf('?')
-    let match: Match<ServedRoute> | undefined
-    try {
-      match = find(req.method, q < 0 ? url : url.slice(0, q))
-    } catch (err) {
-      send(res, errorResponse(err))
-      return
-    }
-    if (match === undefined) {
-      next()
-      return
-    }
-    const search = q < 0 ? undefined : url.slice(q + 1)
-    const chain = chains.get(match.route)
-    if (chain === undefined) answerRoute(stoa, match, search, req, res)
-    else guarded(stoa, match, search, chain, req, res, next)
+  // A seneca-web route's middleware, in order, before its `secure` check and action. A
+  // middleware that answers ends it there; `next(err)` goes to express's error handling, and
+  // `next('route')` on to whatever follows in the app, as in express.
+  const pipeline = createWebPipeline<ExpressRequest>(stoa, table, {
+    unmatched: 'pass',
+    middleware: (route, r) =>
+      new Promise((resolve) =>
+        runChain(
+          chains.get(route)!,
+          r.req,
+          r.res,
+          () => resolve('next'),
+          (err) => {
+            r.next(err)
+            resolve('done')
+          },
+          () => resolve('pass'),
+        ),
+      ),
+  })
+  const write = (r: ExpressRequest, out: WebOutcome): void => {
+    if (out === 'pass') r.next()
+    else if (out !== 'done') sendResponse(r.res, out)
   }
-}
-
-/**
- * A seneca-web route's middleware, in order, then its `secure` check, then the action. A
- * middleware that answers ends it there; `next(err)` goes to express's error handling, and
- * `next('route')` on to whatever follows in the app, as in express.
- */
-function guarded(
-  stoa: Stoa<any>,
-  match: Match<ServedRoute>,
-  search: string | undefined,
-  chain: readonly RequestHandler[],
-  req: Request,
-  res: Response,
-  next: NextFunction,
-): void {
-  runChain(
-    chain,
-    req,
-    res,
-    () => answerRoute(stoa, match, search, req, res),
-    (err) => next(err),
-    () => next(),
-  )
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const r = new ExpressRequest(req, res, next)
+    const out = pipeline.handle(r)
+    if (out instanceof Promise) out.then((o) => write(r, o))
+    else write(r, out)
+  }
 }

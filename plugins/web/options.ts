@@ -1,9 +1,6 @@
 import { z } from 'zod'
 import { COOKIE_NAME, TOKEN_COOKIE } from './cookie.js'
 
-/** The HTTP methods a route may answer; the list seneca-web accepts. */
-export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const
-
 /** A success status an action's route may answer with instead of 200 (201 Created, 202 Accepted...). */
 const successStatus = z.number().int().min(200).max(299)
 

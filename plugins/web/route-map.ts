@@ -1,34 +1,10 @@
 import { posix } from 'node:path'
 import { patternString, StoaError, toPattern } from '../../actions/index.js'
-import { checkPath } from './match.js'
+import type { HttpMethod, WebMiddleware, WebRoute } from '../../actions/transport.js'
+import { checkPath, HTTP_METHODS } from '../../actions/transport.js'
 import type { CompactRoutes, SenecaRouteSet } from './options.js'
-import { HTTP_METHODS } from './options.js'
 
-/** An HTTP method a route answers. */
-export type HttpMethod = (typeof HTTP_METHODS)[number]
-
-/**
- * One route of the neutral table every route-map format becomes: what express (or an API
- * Gateway handler) mounts, and what `role:web,cmd:routes` lists.
- */
-export interface WebRoute {
-  readonly method: HttpMethod
-  /** An express-style path: `/votes/:id`. */
-  readonly path: string
-  /** The canonical pattern of the action the route runs. */
-  readonly pattern: string
-  /** The status of a successful answer: 200 unless the route asks for 201, 202... */
-  readonly status: number
-  /** seneca-web maps: express middleware run before the action, functions or names. */
-  readonly middleware?: readonly WebMiddleware[]
-  /** seneca-web maps: only requests with `req.user`; others go to `fail` (or get 401). */
-  readonly secure?: { readonly fail?: string | undefined }
-  /** seneca-web maps: answer a successful action with a 302 to this path. */
-  readonly redirect?: string
-}
-
-/** Express middleware, or the name of one given when the routes are mounted. */
-export type WebMiddleware = string | ((...args: never[]) => unknown)
+export type { HttpMethod, WebMiddleware, WebRoute } from '../../actions/transport.js'
 
 const METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
 const COMPACT_KEY = /^([A-Za-z]+)\s+(\/\S*)$/

@@ -1,16 +1,20 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { Express } from 'express'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
-import { listenOn } from '../../actions/transport.js'
+import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } from '../../actions/transport.js'
+import {
+  createWebPipeline,
+  errorResponse,
+  listenOn,
+  sendResponse,
+  serverCloser,
+  webRoutes,
+} from '../../actions/transport.js'
+import { runChain } from './chain.js'
 import type { MountWebOptions } from './express.js'
-import { mountWeb, webRoutes } from './express.js'
-import type { ServedRoute } from './handle.js'
-import { errorResponse } from './handle.js'
-import type { Match } from './match.js'
-import { createMatcher } from './match.js'
-import { answerRoute, runChain, send, unmatched } from './node.js'
+import { createExpressApp, mountWeb, nodeBody } from './express.js'
 
 /**
  * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
@@ -70,7 +74,6 @@ export interface WebServer {
  */
 export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): Promise<WebServer> {
   const table = await webRoutes(stoa)
-  const find = createMatcher(table)
   const given = options.app
   // Anything already in the user's app runs before stoa's routes on express: then express
   // answers them all. A request only reaches the app's router when it exists, so reading it
@@ -79,13 +82,18 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   let app: Express | undefined
   if (given !== undefined || table.some(hasMiddleware)) {
     // express is loaded only when something needs it, so a plain gateway never loads it.
-    app = given ?? (await import('express')).default()
-    if (given === undefined) app.disable('x-powered-by')
+    app = given ?? (await createExpressApp())
     // Mounted in every case: it resolves the middleware names (a missing one fails here) and
     // answers the routes that have middleware.
     await mountWeb(stoa, app, options.middleware === undefined ? {} : { middleware: options.middleware })
   }
-  const fast: ReadonlySet<ServedRoute> = new Set(clear ? table.filter((r) => !hasMiddleware(r)) : [])
+  // On node:http, the routes with middleware (and, with an app, what no route takes) go to
+  // express, where mountWeb's pipeline and the app answer them.
+  const pipeline = createWebPipeline<NodeRequest>(stoa, table, {
+    unmatched: app === undefined ? 'answer' : 'pass',
+    middleware: 'pass',
+  })
+  const fast = clear && table.length > 0
 
   const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (res.headersSent) {
@@ -93,41 +101,42 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
       return
     }
     if (err instanceof StoaError) {
-      send(res, errorResponse(err))
+      sendResponse(res, errorResponse(err))
       return
     }
     // Nothing handled it: log it, and answer as JSON like every other answer here, never with
     // its message, keeping its status where a stoa code has it (http-errors, body-parser).
     stoa.log.error({ method: req.method, url: req.url, err: String(err) }, 'a middleware failed')
-    send(res, errorResponse(fromStatus(err)))
+    sendResponse(res, errorResponse(fromStatus(err)))
   }
 
-  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? '/'
-    const q = url.indexOf('?')
-    const path = q < 0 ? url : url.slice(0, q)
-    if (fast.size > 0) {
-      let match: Match<ServedRoute> | undefined
-      try {
-        match = find(req.method ?? 'GET', path)
-      } catch (err) {
-        send(res, errorResponse(err))
-        return
-      }
-      if (match !== undefined && fast.has(match.route)) {
-        answerRoute(stoa, match, q < 0 ? undefined : url.slice(q + 1), req, res)
-        return
-      }
-    }
+  const toExpress = (r: NodeRequest): void => {
+    const { req, res } = r
     if (app === undefined) {
-      unmatched(find, req, res, path)
+      sendResponse(res, pipeline.unmatched(r.method, r.path))
       return
     }
     // express calls back only when nothing in it answered, or with an error nothing handled.
     app(req as never, res as never, (err?: unknown) => {
-      if (err === undefined || err === null || err === 'route' || err === 'router') unmatched(find, req, res, path)
+      if (err === undefined || err === null || err === 'route' || err === 'router')
+        sendResponse(res, pipeline.unmatched(r.method, r.path))
       else failed(req, res, err)
     })
+  }
+  const write = (r: NodeRequest, out: WebOutcome): void => {
+    if (out === 'pass') toExpress(r)
+    else if (out !== 'done') sendResponse(r.res, out)
+  }
+
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    const r = new NodeRequest(req, res)
+    if (!fast) {
+      toExpress(r)
+      return
+    }
+    const out = pipeline.handle(r)
+    if (out instanceof Promise) out.then((o) => write(r, o))
+    else write(r, out)
   }
 
   // express caught whatever a handler threw; on node:http an exception in the request event
@@ -153,7 +162,37 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
           ),
   )
   const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
-  return { url: `http://${at}`, close: () => closeServer(server) }
+  const closer = serverCloser(server)
+  return { url: `http://${at}`, close: () => closer.close() }
+}
+
+/** A node:http request as the web pipeline reads it. */
+class NodeRequest implements HttpRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: string | undefined
+  readonly headers: HttpHeaders
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    this.method = req.method ?? 'GET'
+    this.path = q < 0 ? url : url.slice(0, q)
+    this.query = q < 0 ? undefined : url.slice(q + 1)
+    this.headers = req.headers
+  }
+
+  body(maxBodyBytes: number): RequestBody {
+    return nodeBody(this.req, maxBodyBytes)
+  }
+
+  user(): unknown {
+    // Set by `before` middleware that signs a user in.
+    return (this.req as { user?: unknown }).user
+  }
 }
 
 /** Codes for the statuses middleware errors commonly carry (http-errors, body-parser). */
@@ -180,11 +219,4 @@ function fromStatus(err: unknown): StoaError {
 
 function hasMiddleware(route: ServedRoute): boolean {
   return route.middleware !== undefined && route.middleware.length > 0
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-  })
 }

@@ -115,4 +115,48 @@ describe('Deadlines', () => {
     expect(d.size).to.equal(0)
     expect(clock.timers()).to.have.length(0)
   })
+
+  it('expires a NaN deadline at the next sweep instead of never', async () => {
+    const clock = fakeClock()
+    const d = new Deadlines(clock)
+    const watched = d.watch(new Promise(() => undefined), Number.NaN, 'role:odd', toStoaError, undefined)
+    let outcome: unknown
+    watched.catch((e: unknown) => (outcome = e))
+    clock.advance(1)
+    await settle()
+    expect((outcome as StoaError | undefined)?.code).to.equal('TIMEOUT')
+    expect(d.size).to.equal(0)
+  })
+
+  it('expires a NaN deadline watched beside a later one, and still keeps the later one', async () => {
+    const clock = fakeClock()
+    const d = new Deadlines(clock)
+    const later = d.watch(new Promise(() => undefined), clock.now() + 100, 'role:later', toStoaError, undefined)
+    const odd = d.watch(new Promise(() => undefined), Number.NaN, 'role:odd', toStoaError, undefined)
+    const seen: string[] = []
+    later.catch(() => seen.push('later'))
+    odd.catch(() => seen.push('odd'))
+    clock.advance(1)
+    await settle()
+    expect(seen).to.deep.equal(['odd'])
+    clock.advance(100)
+    await settle()
+    expect(seen).to.deep.equal(['odd', 'later'])
+  })
+
+  it("passes a thenable's throwing then through the failure function, once", async () => {
+    const d = new Deadlines(fakeClock())
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point
+      then() {
+        throw new Error('then blew up')
+      },
+    }
+    const err = await d.watch(thenable, Number.POSITIVE_INFINITY, 'role:bad', toStoaError, undefined).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((err as StoaError).code).to.equal('ACTION_FAILED')
+    expect(d.size).to.equal(0)
+  })
 })

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { StoaError } from '../../actions/errors.js'
 import {
   assertEventName,
   assertEventSubscription,
@@ -45,4 +46,39 @@ describe('actions/names', () => {
     expect(matchesSubscription('address.*', 'user.created')).to.equal(false)
   })
   it('finds the service a task is for', () => expect(taskService('tally.vote.record')).to.equal('tally'))
+
+  it('refuses names no String() can print with INVALID_NAME, saying what they are', () => {
+    let deep: unknown[] = []
+    for (let i = 0; i < 200_000; i++) deep = [deep]
+    const hostile = {
+      toString() {
+        throw new Error('no')
+      },
+    }
+    for (const [name, shown] of [
+      [Object.create(null), 'a object'],
+      [deep, 'an array'],
+      [hostile, 'a object'],
+      [Symbol('s'), 'Symbol(s)'],
+      [10n, '10'],
+    ] as const) {
+      for (const check of [assertTaskName, assertEventName, assertEventSubscription]) {
+        expect(() => check(name))
+          .to.throw(StoaError)
+          .with.property('details')
+          .that.deep.equals({ name: shown })
+      }
+    }
+  })
+
+  it('cuts a long refused name short in the error', () => {
+    const err = (() => {
+      try {
+        assertTaskName('x'.repeat(10_000))
+      } catch (e) {
+        return e as StoaError
+      }
+    })()
+    expect(err?.message.length).to.be.below(300)
+  })
 })

@@ -56,11 +56,33 @@ describe('actions/pattern', () => {
       .with.property('code', 'INVALID_PATTERN')
   })
 
-  it('writes a canonical string that reads back to the same pattern', () => {
-    const p = toPattern({ role: 'math', cmd: 'sum', n: 1, flag: true, text: 'a,b', num: '12', t: 'true' })
+  it('writes a canonical string that reads back to a pattern with the same values as text', () => {
+    const p = toPattern({ role: 'math', cmd: 'sum', n: 1, flag: true, text: 'a,b', num: '12', t: 'true', f: '1.0' })
     const s = patternString(p)
-    expect(s).to.equal("cmd:sum,flag:true,n:1,num:'12',role:math,t:'true',text:'a,b'")
-    expect({ ...parsePattern(s) }).to.deep.equal({ ...p })
+    expect(s).to.equal("cmd:sum,f:'1.0',flag:true,n:1,num:12,role:math,t:true,text:'a,b'")
+    const back = parsePattern(s)
+    expect(Object.fromEntries(Object.entries(back).map(([k, v]) => [k, String(v)]))).to.deep.equal(
+      Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)])),
+    )
+  })
+
+  it('quotes keys and values that hold separators or quotes, so no two patterns share a string', () => {
+    const one = patternString(toPattern({ a: 'x', '"': 'x' }))
+    const two = patternString(toPattern({ '":x,a': 'x' }))
+    expect(one).to.equal(`'"':x,a:x`)
+    expect(two).to.equal(`'":x,a':x`)
+    expect({ ...parsePattern(two) }).to.deep.equal({ '":x,a': 'x' })
+    expect({ ...parsePattern(patternString(toPattern({ "it's": "a\\'b", ' ': '' }))) }).to.deep.equal({
+      "it's": "a\\'b",
+      ' ': '',
+    })
+  })
+
+  it('writes values as text, so 1 and "1", true and "true" are one pattern and "null" stays a string', () => {
+    expect(patternString(toPattern({ n: 1 }))).to.equal(patternString(toPattern({ n: '1' })))
+    expect(patternString(toPattern({ a: true }))).to.equal(patternString(toPattern({ a: 'true' })))
+    expect(patternString(toPattern({ a: 'null' }))).to.equal("a:'null'")
+    expect(patternString(toPattern({ n: '-0' }))).to.not.equal(patternString(toPattern({ n: 0 })))
   })
 
   it('lets the pattern string win over the extra data in a message', () => {

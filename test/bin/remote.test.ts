@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { amqpUrl, hostPort, lambdaUrl, shownUrl } from '../../bin/remote.js'
+import { amqpUrl, hostPort, lambdaUrl, natsUrl, shownUrl } from '../../bin/remote.js'
 import { UsageError } from '../../bin/usage.js'
 
 describe('bin/remote', () => {
@@ -32,6 +32,22 @@ describe('bin/remote', () => {
       expect(() => amqpUrl('amqp://h?service=a', 'b')).to.throw(UsageError, /disagree/)
       expect(() => amqpUrl('http://h', undefined)).to.throw(UsageError, /not an amqp:\/\/ URL/)
       expect(() => amqpUrl('nope', undefined)).to.throw(UsageError, /not a URL/)
+    })
+  })
+
+  describe('natsUrl', () => {
+    it('takes service and prefix off the URL and leaves the server address', () => {
+      expect(natsUrl('nats://127.0.0.1:4222?service=math&prefix=t1', undefined)).to.deep.equal({
+        url: 'nats://127.0.0.1:4222',
+        target: 'math',
+        prefix: 't1',
+      })
+      expect(natsUrl('nats://u:p@h:4222/', 'math')).to.deep.equal({ url: 'nats://u:p@h:4222', target: 'math' })
+    })
+
+    it('refuses --service and ?service= that disagree, and URLs that are not nats', () => {
+      expect(() => natsUrl('nats://h?service=a', 'b')).to.throw(UsageError, /disagree/)
+      expect(() => natsUrl('amqp://h', undefined)).to.throw(UsageError, /not a nats:\/\/ URL/)
     })
   })
 

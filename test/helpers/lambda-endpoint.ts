@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { types } from 'node:util'
 
 /*
  * A local stand-in for Lambda's Invoke API, enough for the real @aws-sdk/client-lambda:
@@ -275,8 +276,26 @@ export function inProcessContainer(handler: (event: unknown, context: any) => Pr
   }
 }
 
-/** How the Node runtime reports a thrown error. */
+/**
+ * How the Node runtime (aws-lambda-nodejs-runtime-interface-client, `toRapidResponse`) reports
+ * a thrown error in the invocation's answer: an Error, or anything with string `name`,
+ * `message` and `stack`, gives its name, message and stack split into lines; anything else its
+ * `typeof` and `toString()`, with no trace.
+ */
 export function runtimeError(err: unknown): { errorType: string; errorMessage: string; trace: string[] } {
-  const e = err instanceof Error ? err : new Error(String(err))
-  return { errorType: e.name, errorMessage: e.message, trace: (e.stack ?? '').split('\n') }
+  const e = err as { name?: unknown; message?: unknown; stack?: unknown } | null | undefined
+  const errorLike =
+    e !== null &&
+    e !== undefined &&
+    typeof e.name === 'string' &&
+    e.name !== '' &&
+    typeof e.message === 'string' &&
+    e.message !== '' &&
+    typeof e.stack === 'string' &&
+    e.stack !== ''
+  if (types.isNativeError(err) || errorLike) {
+    const n = err as Error
+    return { errorType: n.name, errorMessage: n.message, trace: (n.stack ?? '').split('\n') }
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] }
 }

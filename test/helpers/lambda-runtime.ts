@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { runtimeError } from './lambda-endpoint.js'
 
 /*
  * A Lambda runtime for tests, run as a child process by lambda-container.ts: it loads the
@@ -21,11 +22,6 @@ interface Invoke {
 
 const [modulePath, exportName = 'handler'] = process.argv.slice(2)
 const send = (m: unknown) => process.send!(m)
-
-function runtimeError(err: unknown) {
-  const e = err instanceof Error ? err : new Error(String(err))
-  return { errorType: e.name, errorMessage: e.message, trace: (e.stack ?? '').split('\n') }
-}
 
 const t0 = performance.now()
 let handler: (event: unknown, context: unknown) => Promise<unknown>

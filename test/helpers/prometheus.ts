@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { findProgram, missingProgram, PROGRAMS } from './binaries.js'
 
 /** A free TCP port on 127.0.0.1 (free when asked; Prometheus takes it a moment later). */
 async function freePort(): Promise<number> {
@@ -26,9 +27,15 @@ export interface PrometheusServer {
 /**
  * Starts the `prometheus` binary (Debian's package; `.ci/run` installs it) on 127.0.0.1 and a
  * free port, with a config and a data directory of its own, scraping `target` (`host:port`)
- * every 500 ms at `metricsPath`.
+ * every 500 ms at `metricsPath`. `binary` is the program's path (default: found on PATH, see
+ * binaries.ts); one that cannot be run rejects with what to install. A suite that needs
+ * Prometheus calls `requireProgram(this, PROGRAMS.prometheus)` first, to be skipped without it.
  */
-export async function startPrometheus(target: string, metricsPath = '/metrics'): Promise<PrometheusServer> {
+export async function startPrometheus(
+  target: string,
+  metricsPath = '/metrics',
+  binary: string = findProgram(PROGRAMS.prometheus) ?? PROGRAMS.prometheus.command,
+): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'stoa-prometheus-'))
   const config = join(dir, 'prometheus.yml')
   await writeFile(
@@ -47,7 +54,7 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
   )
   const port = await freePort()
   const child: ChildProcess = spawn(
-    'prometheus',
+    binary,
     [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
@@ -60,7 +67,16 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
   child.stderr?.on('data', (c: Buffer) => {
     log = (log + c.toString()).slice(-4000)
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // A program that cannot be run (ENOENT, EACCES) emits `error` and never `exit`: without this
+  // listener the error would be thrown from the event loop, failing whichever test runs then.
+  let spawnError: NodeJS.ErrnoException | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err
+      resolve()
+    })
+  })
   const url = `http://127.0.0.1:${port}`
   const close = async () => {
     if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM')
@@ -71,6 +87,12 @@ export async function startPrometheus(target: string, metricsPath = '/metrics'):
   // Ready when its readiness endpoint answers 200, within a bound.
   const until = Date.now() + 20_000
   for (;;) {
+    if (spawnError !== undefined) {
+      await rm(dir, { recursive: true, force: true })
+      throw new Error(
+        `prometheus could not be started (${binary}: ${spawnError.code}): ${missingProgram(PROGRAMS.prometheus)}`,
+      )
+    }
     if (child.exitCode !== null) {
       await close()
       throw new Error(`prometheus exited with ${child.exitCode}: ${log}`)

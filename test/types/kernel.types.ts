@@ -75,6 +75,15 @@ export async function checks() {
   createStoa().use(optionalOptions)
   createStoa().use(optionalOptions, { level: 'debug' }, { tag: 'x' })
 
+  // A Seneca plugin function names its engine; a stoa plugin has none to name.
+  const senecaPlugin = function greet(this: { add: Function }) {}
+  createStoa().use(senecaPlugin, {}, { engine: 'seneca', tag: 'x' })
+  createStoa().use(senecaPlugin, {}, { engine: 'stoa' })
+  // @ts-expect-error the engine is 'stoa' or 'seneca'
+  createStoa().use(senecaPlugin, {}, { engine: 'real' })
+  // @ts-expect-error a definePlugin plugin always runs on the kernel
+  createStoa().use(optionalOptions, {}, { engine: 'seneca' })
+
   // A handler's message is the schema's output.
   action({
     schema: z.object({ n: z.string().transform((s) => s.length) }),

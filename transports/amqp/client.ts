@@ -6,6 +6,7 @@ import {
   errorReply,
   StoaError,
   Sweeper,
+  settleWithin,
   taskService,
   toStoaError,
 } from '../../actions/transport.js'
@@ -198,11 +199,16 @@ export class Sender implements LinkUser {
   /** Publishes a task or an event; resolves when the broker confirmed it. Never rejects. */
   async deliver(e: Envelope): Promise<Reply> {
     try {
-      const until = e.meta.deadline ?? Date.now() + 30_000
+      // Whichever ends first: the caller's deadline, or how long a publish may wait for the broker.
+      const until = Math.min(e.meta.deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.options.publishWaitMs)
       if (e.kind === 'send') {
         assertTaskName(e.name)
         const service = taskService(e.name)
-        await this.declared(service)
+        const declaring = this.declared(service)
+        // A broker that stopped answering would hold the declaration, and the send, forever.
+        if (declaring !== undefined && !(await settleWithin(declaring, until - Date.now())))
+          throw unavailable('the broker did not declare the task queue in time')
+        await declaring
         await this.publisher.publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
       } else {
         assertEventName(e.name)

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import type { Logger } from '../../actions/transport.js'
-import { StoaError, Sweeper } from '../../actions/transport.js'
+import { loadPeer, StoaError, Sweeper } from '../../actions/transport.js'
 import type { AmqpObserver } from './options.js'
 import type { Outgoing } from './wire.js'
 
@@ -161,7 +161,8 @@ export class Link {
   }
 
   private async connect(): Promise<void> {
-    const amqp = await import('amqplib')
+    // Loaded when the first connection opens: an application that never uses AMQP need not install amqplib.
+    const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
     const model = await amqp.connect(this.settings.url, {
       // Nagle's algorithm holds small frames back for up to 40 ms: ruinous for request/reply.
       noDelay: true,
@@ -236,7 +237,7 @@ interface Job {
   readonly exchange: string
   readonly key: string
   readonly out: Outgoing
-  /** Until when it may wait in the buffer while the broker is unreachable. */
+  /** Until when it may wait for the broker: in the buffer, then for its confirm. */
   readonly until: number
   readonly resolve: () => void
   readonly reject: (err: StoaError) => void
@@ -256,7 +257,11 @@ export class Publisher implements LinkUser {
   private readonly queue: Job[] = []
   private readonly inflight = new Set<Job>()
   private readonly returned = new Set<string>()
-  /** While publishes wait, fail the ones whose deadline passed: a caller must not wait forever. */
+  /**
+   * While publishes wait, fail the ones whose time is up: a caller must not wait forever, neither
+   * in the buffer nor for a confirm that a black-holed connection never brings. A late confirm
+   * finds its job settled and changes nothing, so a failed publish never turns into a success.
+   */
   private readonly sweeper = new Sweeper(50, (now) => {
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const job = this.queue[i]!
@@ -265,7 +270,12 @@ export class Publisher implements LinkUser {
         settle(job, unavailable('the broker stayed unreachable until the deadline'))
       }
     }
-    return this.queue.length > 0
+    for (const job of this.inflight) {
+      if (job.until > now) continue
+      this.inflight.delete(job)
+      settle(job, unavailable('the broker did not confirm the publish in time: it may or may not be queued'))
+    }
+    return this.queue.length > 0 || this.inflight.size > 0
   })
 
   constructor(
@@ -331,6 +341,7 @@ export class Publisher implements LinkUser {
   private write(job: Job): void {
     const ch = this.ch!
     this.inflight.add(job)
+    this.sweeper.arm()
     const id = job.out.props.messageId
     const observer = this.observer
     const sent = observer?.confirmed === undefined ? 0 : performance.now()

@@ -30,6 +30,14 @@ export const amqpOptions = z.strictObject({
   queueType: z.enum(['classic', 'quorum']).default('classic'),
   /** Publishes held while the broker is unreachable; beyond it they fail with `UNAVAILABLE`. */
   bufferSize: z.number().int().min(0).default(1000),
+  /**
+   * Longest a task or event publish waits for the broker, ms: held in the buffer while the
+   * connection is down, then for the broker's confirm. Past it, or past the call's deadline when
+   * that comes first, the send fails with `UNAVAILABLE` (the message may or may not be queued;
+   * a send that resolved always was confirmed). 2 s: a gateway answers 503 while its client can
+   * still retry elsewhere, rather than holding it for the whole outage.
+   */
+  publishWaitMs: z.number().int().min(1).default(2000),
   /** First reconnect delay, ms; it doubles up to `reconnectMaxMs`. */
   reconnectMinMs: z.number().int().min(1).default(100),
   /** Longest wait between two reconnect attempts, ms. */

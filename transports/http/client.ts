@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { Pool } from 'undici'
 import type { Envelope, Reply, TransportClient } from '../../actions/transport.js'
+import { loadPeer } from '../../actions/transport.js'
 import type { ResolvedHttpOptions } from './options.js'
 import { isSenecaResponse, senecaReply, senecaRequestHeaders } from './seneca-compat.js'
 import { failure, replyOf, requestHeaders } from './wire.js'
@@ -92,11 +92,13 @@ class PendingRequest implements Dispatcher.DispatchHandler {
  * through undici's connection pool: at most `maxSockets` kept-alive connections, each closed
  * before the listener's advertised keep-alive timeout runs out, so a request is never written
  * to a connection the listener is closing. Each request is abandoned soon after its deadline,
- * so a stuck listener holds no connection much longer than the caller's time limit.
+ * so a stuck listener holds no connection much longer than the caller's time limit. undici is
+ * loaded here, when the client starts: a service that only listens over HTTP need not install it.
  */
-export function createClient(url: string, settings: ResolvedHttpOptions): HttpClient {
+export async function createClient(url: string, settings: ResolvedHttpOptions): Promise<HttpClient> {
   const target = new URL(url)
   const secure = target.protocol === 'https:'
+  const { Pool } = await loadPeer<typeof import('undici')>('undici', 'stoa/http')
   const pool = new Pool(target.origin, {
     connections: settings.maxSockets,
     ...(secure && settings.ca !== undefined ? { connect: { ca: settings.ca } } : {}),

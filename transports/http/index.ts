@@ -60,7 +60,7 @@ export function createHttpTransport(options?: HttpOptions): HttpTransport {
           fields: ['url'],
         })
       }
-      const client = createClient(settings.url, settings)
+      const client = await createClient(settings.url, settings)
       clients.push(client)
       return client
     },

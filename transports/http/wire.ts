@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, StoaErrorJSON } from '../../actions/transport.js'
-import { checkTracestate, ERRORS, parseTraceparent, retryAfter, StoaError } from '../../actions/transport.js'
+import { checkTracestate, errorHead, parseTraceparent, StoaError } from '../../actions/transport.js'
 
 /*
  * The HTTP transport's wire format. This file is the only one that knows it (Seneca's own
@@ -142,15 +142,14 @@ export function replyResponse(
   return errorResponse(reply.error)
 }
 
-/** Status, headers and body of an error answer. */
+/**
+ * Status, headers and body of an error answer: the kit's one error head (status,
+ * `WWW-Authenticate`, `Retry-After`, `Allow`), and this wire's body, the error itself.
+ */
 export function errorResponse(error: StoaErrorJSON): { status: number; headers: OutgoingHttpHeaders; body: string } {
   const body = JSON.stringify(error)
-  const headers = jsonHeaders(body)
-  // RFC 6750 §3: a 401 names the scheme it wants.
-  if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer'
-  const after = retryAfter(error)
-  if (after !== undefined) headers['retry-after'] = String(after)
-  return { status: ERRORS[error.code]?.http ?? 500, headers, body }
+  const { status, headers } = errorHead(error)
+  return { status, headers: { ...headers, ...jsonHeaders(body) }, body }
 }
 
 /**

@@ -1,27 +1,34 @@
-import { parse as parseQuery } from 'node:querystring'
-import { StoaError } from '../../actions/transport.js'
-import type { WebResponse } from '../../plugins/web/index.js'
-import { errorResponse, handleWebRequest, parseJsonBody, unmatchedResponse } from '../../plugins/web/index.js'
+import type { HttpRequest, WebResponse } from '../../actions/transport.js'
 import type { EventProcessor, HandlerRuntime, LambdaContext } from './processor.js'
 import { budgetMs, lambdaDeadline } from './processor.js'
 
 /*
  * API Gateway REST APIs (payload 1.0), HTTP APIs (payload 2.0) and Lambda function URLs (2.0
- * as well), served from the same route table as express, through the web plugin's public
- * entry: `role:web,cmd:routes` for the table, `handleWebRequest` to run a route. What differs
- * between the three is only how the request and the answer are spelled.
+ * as well), served from the same route table as express, through the one web pipeline of
+ * `stoa/transport` (`createWebPipeline`), which owns the whole request as it does for serveWeb
+ * and mountWeb. What this file does is only translate: the event into a request description,
+ * the answer into the payload's answer shape.
  *
  * The shapes: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
  */
 
-/** An HTTP request read off an event, before routing. */
-interface HttpEvent {
-  method: string
-  path: string
-  query: Record<string, unknown>
-  headers: Record<string, string>
-  body: string | null | undefined
-  base64: boolean
+/** An API Gateway request as the web pipeline reads it. */
+class GatewayRequest implements HttpRequest {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: string | Readonly<Record<string, unknown>> | undefined,
+    readonly headers: Record<string, string>,
+    private readonly raw: string | null | undefined,
+    private readonly base64: boolean,
+    readonly limitMs: number | undefined,
+  ) {}
+
+  body(): string | Buffer | undefined {
+    const raw = this.raw
+    if (raw === undefined || raw === null || raw === '') return undefined
+    return this.base64 ? Buffer.from(raw, 'base64') : raw
+  }
 }
 
 /** The parts of a payload 1.0 event read here. */
@@ -64,14 +71,16 @@ export const apiGatewayV1Processor: EventProcessor<V1Event> = {
     )
   },
   handle(event, context, rt) {
-    return serve(rt, context, {
-      method: event.httpMethod.toUpperCase(),
-      path: event.path,
-      query: v1Query(event),
-      headers: v1Headers(event),
-      body: event.body,
-      base64: event.isBase64Encoded === true,
-    }).then(v1Answer)
+    return serve(
+      rt,
+      context,
+      event.httpMethod.toUpperCase(),
+      event.path,
+      v1Query(event),
+      v1Headers(event),
+      event.body,
+      event.isBase64Encoded === true,
+    ).then(v1Answer)
   },
 }
 
@@ -108,15 +117,17 @@ export const apiGatewayV2Processor: EventProcessor<V2Event> = {
       headers = all
     }
     const raw = event.rawQueryString
-    return serve(rt, context, {
-      method: event.requestContext.http.method.toUpperCase(),
-      path: v2Path(event),
-      // The raw query string, parsed exactly as the express front end parses it.
-      query: raw === undefined || raw === '' ? {} : parseQuery(raw),
+    return serve(
+      rt,
+      context,
+      event.requestContext.http.method.toUpperCase(),
+      v2Path(event),
+      // The raw query string, parsed by the pipeline exactly as for the node:http fronts.
+      raw === undefined || raw === '' ? undefined : raw,
       headers,
-      body: event.body,
-      base64: event.isBase64Encoded === true,
-    }).then(v2Answer)
+      event.body,
+      event.isBase64Encoded === true,
+    ).then(v2Answer)
   },
 }
 
@@ -135,72 +146,28 @@ function v2Answer(res: WebResponse) {
 }
 
 /**
- * Routes a request and runs it, as the express front end does: the same matcher, the same body
- * checks (415, 413, 400) in the same order, and `handleWebRequest` for the rest. Express-only
- * parts of a seneca-web route have no equivalent here and are refused rather than skipped.
+ * Runs a request through the web pipeline, with the action's time limit capped by what Lambda
+ * leaves. Express middleware cannot run here: the pipeline refuses such a route (500) rather
+ * than answer without it, which could skip a check.
  */
-function serve(rt: HandlerRuntime, context: LambdaContext | undefined, req: HttpEvent): Promise<WebResponse> {
+function serve(
+  rt: HandlerRuntime,
+  context: LambdaContext | undefined,
+  method: string,
+  path: string,
+  query: string | Record<string, unknown> | undefined,
+  headers: Record<string, string>,
+  body: string | null | undefined,
+  base64: boolean,
+): Promise<WebResponse> {
   const now = Date.now()
-  let match: ReturnType<HandlerRuntime['findRoute']>
-  try {
-    match = rt.findRoute(req.method, req.path)
-  } catch (err) {
-    return Promise.resolve(errorResponse(err))
-  }
-  // As serveWeb answers: 405 with Allow for a known path and another method, OPTIONS 204, else 404.
-  if (match === undefined) return Promise.resolve(unmatchedResponse(rt.findRoute, req.method, req.path))
-  const { route, params } = match
-  if (route.middleware !== undefined && route.middleware.length > 0) {
-    // Express middleware (authentication, often) cannot run here: answering without it could
-    // skip a check, so the route fails instead.
-    return Promise.resolve(
-      errorResponse(
-        new StoaError(
-          'ACTION_FAILED',
-          `route ${route.method} ${route.path} runs express middleware, which does not run on Lambda`,
-        ),
-      ),
-    )
-  }
-  if (route.secure !== undefined) {
-    // seneca-web's secure routes need req.user, set by express middleware: never there on Lambda.
-    return Promise.resolve(
-      route.secure.fail !== undefined
-        ? found(route.secure.fail)
-        : errorResponse(new StoaError('UNAUTHENTICATED', 'this route needs a signed-in user')),
-    )
-  }
-  let body: Record<string, unknown> | undefined
-  if (req.body !== undefined && req.body !== null && req.body !== '') {
-    try {
-      body = parseJsonBody(
-        req.headers['content-type'],
-        req.base64 ? Buffer.from(req.body, 'base64') : req.body,
-        route.maxBodyBytes,
-      )
-    } catch (err) {
-      return Promise.resolve(errorResponse(err))
-    }
-  }
-  // The action's time limit: the route's own, never past what Lambda leaves. The route is
-  // shared and frozen: a copy carries the call's limit (a copy rather than an object on top
-  // of it: handleWebRequest reads every field, and own fields read faster).
-  const budget = budgetMs(lambdaDeadline(context, now, rt.settings.marginMs), now)
-  const served =
-    budget === undefined || (route.timeoutMs !== undefined && route.timeoutMs <= budget)
-      ? route
-      : { ...route, timeoutMs: budget }
-  const answer = handleWebRequest(rt.stoa, served, { params, query: req.query, body, headers: req.headers })
-  if (route.redirect === undefined && req.method !== 'HEAD') return answer
-  return answer.then((res) => {
-    if (route.redirect !== undefined && res.status < 300) return found(route.redirect)
-    // A HEAD answer has the GET answer's headers and no body, as node's server sends it.
-    return req.method === 'HEAD' ? { ...res, body: undefined } : res
-  })
-}
-
-function found(location: string): WebResponse {
-  return { status: 302, headers: { location, 'content-length': '0' }, body: undefined }
+  const limit = budgetMs(lambdaDeadline(context, now, rt.settings.marginMs), now)
+  // The pipeline answers every request (unmatched: 'answer', middleware: 'refuse'), never 'pass'.
+  return Promise.resolve(
+    rt.web.handle(new GatewayRequest(method, path, query, headers, body, base64, limit)) as
+      | WebResponse
+      | Promise<WebResponse>,
+  )
 }
 
 /** Payload 1.0's query: the multi-value form when present (`?a=1&a=2` gives `a: ['1', '2']`), as express parses it. */

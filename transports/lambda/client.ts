@@ -1,6 +1,6 @@
 import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda'
 import type { Envelope, Reply, TransportClient } from '../../actions/transport.js'
-import { StoaError, taskService } from '../../actions/transport.js'
+import { loadPeer, StoaError, taskService } from '../../actions/transport.js'
 import type { ResolvedLambdaOptions } from './options.js'
 import { decodeReply, encodeRequest, failure } from './wire.js'
 
@@ -24,7 +24,7 @@ interface SdkError {
  * when the client starts, so that importing `stoa/lambda` costs nothing until it is used.
  */
 export async function createClient(settings: ResolvedLambdaOptions): Promise<LambdaTransportClient> {
-  const sdk = await import('@aws-sdk/client-lambda')
+  const sdk = await loadPeer<typeof import('@aws-sdk/client-lambda')>('@aws-sdk/client-lambda', 'stoa/lambda')
   const config: LambdaClientConfig = { maxAttempts: settings.maxAttempts }
   if (settings.region !== undefined) config.region = settings.region
   if (settings.endpoint !== undefined) config.endpoint = settings.endpoint

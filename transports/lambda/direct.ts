@@ -2,28 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { Envelope, Message, Reply } from '../../actions/transport.js'
 import { toStoaError, unwritableResult } from '../../actions/transport.js'
 import type { EventProcessor, HandlerRuntime } from './processor.js'
-import { lambdaDeadline } from './processor.js'
+import { fromAwsService, lambdaDeadline } from './processor.js'
 import { decodeRequest, encodeReply, failure, isDirectRequest, thrownError } from './wire.js'
-
-/**
- * Top-level keys that mark an event from an AWS service. An object without any of them is a
- * plain message (the console's "Test" button, `aws lambda invoke`); one with them that no
- * processor recognised is an event this handler does not serve, refused rather than run as a
- * message (an S3 or SNS notification must not become an act that happens to match).
- */
-const AWS_MARKERS = [
-  'Records',
-  'requestContext',
-  'routeKey',
-  'rawPath',
-  'httpMethod',
-  'detail-type',
-  'awslogs',
-  'triggerSource',
-  'deliveryStreamArn',
-  'invocationId',
-  'eventSource',
-] as const
 
 /**
  * Direct invocations: a stoa client's payload (see wire.ts), answered with a stoa reply for an
@@ -34,9 +14,9 @@ const AWS_MARKERS = [
 export const directProcessor: EventProcessor<Record<string, unknown>> = {
   kind: 'direct',
   matches(event) {
-    if (isDirectRequest(event)) return true
-    for (const key of AWS_MARKERS) if (Object.hasOwn(event, key)) return false
-    return true
+    // An object with AWS's marks that no processor recognised is an event this handler does
+    // not serve, refused rather than run as a message.
+    return isDirectRequest(event) || !fromAwsService(event)
   },
   async handle(event, context, rt) {
     const arrived = Date.now()

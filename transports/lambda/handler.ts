@@ -1,8 +1,7 @@
 import type { Service, Stoa } from '../../actions/index.js'
 import { isService } from '../../actions/index.js'
-import type { Transport, TransportHost } from '../../actions/transport.js'
-import { StoaError } from '../../actions/transport.js'
-import { createMatcher, webRoutes } from '../../plugins/web/index.js'
+import type { Logger, Transport, TransportHost } from '../../actions/transport.js'
+import { createWebPipeline, StoaError, webRoutes } from '../../actions/transport.js'
 import { apiGatewayV1Processor, apiGatewayV2Processor } from './api-gateway.js'
 import { directProcessor } from './direct.js'
 import { eventBridgeProcessor } from './eventbridge.js'
@@ -76,17 +75,9 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
   let runtime: HandlerRuntime | undefined
   const starting: Promise<HandlerRuntime> = (async () => {
     await stoa.ready()
-    const routes = await webRoutes(stoa)
-    for (const r of routes) {
-      if (r.middleware !== undefined && r.middleware.length > 0) {
-        stoa.log.warn(
-          { route: `${r.method} ${r.path}` },
-          'this route runs express middleware, which does not run on Lambda: it will answer 500',
-        )
-      }
-    }
-    const find = createMatcher(routes)
-    runtime = Object.freeze({ stoa, host: host!, settings, log: stoa.log, findRoute: find })
+    // A route with express middleware is refused (500, and a warning now): it cannot run here.
+    const web = createWebPipeline(stoa, await webRoutes(stoa), { middleware: 'refuse', front: 'Lambda' })
+    runtime = Object.freeze({ stoa, host: host!, settings, log: stoa.log, web })
     return runtime
   })()
   // A failed start is reported by each invocation; it must not crash the container first.
@@ -101,32 +92,56 @@ export function lambdaHandler(target: Service | Stoa<any>, options?: LambdaHandl
     })
 
   const serve = (rt: HandlerRuntime, event: unknown, context: LambdaContext | undefined): Promise<unknown> => {
-    const processor = detectEvent(event)
-    if (processor === undefined) {
-      const what = describe(event)
-      rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
-      return Promise.reject(
-        thrownError({
-          code: 'INVALID_MESSAGE',
-          message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}`,
-        }),
-      )
-    }
+    // A processor fails by rejecting; a throw is a bug, reported the same way, never a crash.
     try {
+      const processor = detectEvent(event)
+      if (processor === undefined) {
+        const what = describe(event)
+        rt.log.error({ event: what, requestId: context?.awsRequestId }, 'unknown event shape')
+        return Promise.reject(
+          thrownError({
+            code: 'INVALID_MESSAGE',
+            message: `this function serves stoa payloads, API Gateway, function URL, SQS and EventBridge events; got ${what}`,
+          }),
+        )
+      }
       return processor.handle(event, context, rt)
     } catch (err) {
-      // A processor fails by rejecting; a throw is a bug, reported the same way, never a crash.
       return Promise.reject(err)
     }
   }
   // Once started, an invocation goes straight to its processor: no await on the hot path.
   const handler = ((event: unknown, context?: LambdaContext): Promise<unknown> =>
-    runtime !== undefined
-      ? serve(runtime, event, context)
-      : started().then((rt) => serve(rt, event, context))) as LambdaHandler
+    (runtime !== undefined ? serve(runtime, event, context) : started().then((rt) => serve(rt, event, context))).then(
+      undefined,
+      (err: unknown) => {
+        throw invocationError(err, stoa.log, context?.awsRequestId)
+      },
+    )) as LambdaHandler
   Object.defineProperty(handler, 'stoa', { value: stoa, enumerable: true })
   Object.defineProperty(handler, 'ready', { value: () => started().then(() => undefined), enumerable: true })
   return handler
+}
+
+/**
+ * What a failed invocation throws to Lambda: a {@link thrownError} (`CODE: message`), with a
+ * stack of that one line. The Node runtime copies the thrown error's stack, split into lines,
+ * into the invocation's error payload (`trace`) and into X-Ray: without this the invoker would
+ * read the deployment's file paths, which no other stoa wire shows. The stack goes to the
+ * function's log instead: at `debug` for a stoa error (its processor has logged the code and
+ * reason), at `error` for anything else, a bug, which the invoker sees as `ACTION_FAILED`.
+ */
+function invocationError(err: unknown, log: Logger, requestId: string | undefined): StoaError {
+  const known = err instanceof StoaError
+  const error = known ? err : new StoaError('ACTION_FAILED', 'the invocation failed')
+  const out = error.message.startsWith(`${error.code}: `) ? error : thrownError(error.toJSON())
+  const stack = err instanceof Error ? err.stack : String(err)
+  const cause = known && err.cause instanceof Error ? err.cause.stack : undefined
+  const fields = { code: out.code, requestId, stack, ...(cause === undefined ? {} : { cause }) }
+  if (known) log.debug(fields, 'invocation failed')
+  else log.error(fields, 'invocation failed')
+  Object.defineProperty(out, 'stack', { value: `${out.name}: ${out.message}`, writable: true, configurable: true })
+  return out
 }
 
 /** A short description of an unknown event, for the log and the error: its type, or its first keys. */

@@ -1,7 +1,6 @@
 import type { Stoa } from '../../actions/index.js'
-import type { Logger, TransportHost } from '../../actions/transport.js'
+import type { HttpRequest, Logger, TransportHost, WebPipeline } from '../../actions/transport.js'
 import { assertEventName, matchesSubscription, StoaError } from '../../actions/transport.js'
-import type { Match, ServedRoute } from '../../plugins/web/index.js'
 import type { ResolvedLambdaHandlerOptions } from './options.js'
 
 /**
@@ -23,8 +22,8 @@ export interface HandlerRuntime {
   readonly host: TransportHost
   readonly settings: ResolvedLambdaHandlerOptions
   readonly log: Logger
-  /** Finds the web route for a method and path (none when the service has no web plugin). */
-  readonly findRoute: (method: string, path: string) => Match<ServedRoute> | undefined
+  /** The web pipeline for API Gateway events (with no route when the service has no web plugin). */
+  readonly web: WebPipeline<HttpRequest>
 }
 
 /** The event shapes a handler tells apart. */
@@ -66,4 +65,32 @@ export function assertSubscribed(host: TransportHost, name: string): void {
   if (!host.subscriptions().some((s) => matchesSubscription(s, name))) {
     throw new StoaError('NOT_FOUND', `service "${host.service}" has no subscriber for event "${name}"`, { event: name })
   }
+}
+
+/**
+ * Top-level keys that mark an event or notification from an AWS service (S3, SNS, SES, Kinesis,
+ * CloudWatch Logs, Cognito, Firehose, Bedrock, API Gateway, EventBridge...). An object without
+ * any of them is a plain message (the console's "Test" button, `aws lambda invoke`, a queued
+ * `{"role":"math","cmd":"sum"}`); one with them must not become an act that happens to match.
+ * `TopicArn` is SNS's envelope when it delivers to an SQS queue without raw delivery.
+ */
+const AWS_MARKERS = [
+  'Records',
+  'requestContext',
+  'routeKey',
+  'rawPath',
+  'httpMethod',
+  'detail-type',
+  'awslogs',
+  'triggerSource',
+  'deliveryStreamArn',
+  'invocationId',
+  'eventSource',
+  'TopicArn',
+] as const
+
+/** Whether an object carries one of the keys an AWS service's event has at its top level. */
+export function fromAwsService(event: Record<string, unknown>): boolean {
+  for (const key of AWS_MARKERS) if (Object.hasOwn(event, key)) return true
+  return false
 }

@@ -1,7 +1,7 @@
 import type { Envelope, Message, Reply } from '../../actions/transport.js'
 import { StoaError, toStoaError } from '../../actions/transport.js'
 import type { EventProcessor, HandlerRuntime } from './processor.js'
-import { assertSubscribed, lambdaDeadline } from './processor.js'
+import { assertSubscribed, fromAwsService, lambdaDeadline } from './processor.js'
 import { decodeRequest, isDirectRequest } from './wire.js'
 
 /*
@@ -14,7 +14,10 @@ import { decodeRequest, isDirectRequest } from './wire.js'
  *   attribute `stoa-token` (String)  the caller's identity token
  *
  *   or a body that is a direct-invocation request (wire.ts) of kind `send` or `emit`;
- *   or a body that is an EventBridge event (a rule's SQS target): `detail-type` names the event.
+ *   or a body that is an EventBridge event (a rule's SQS target): `detail-type` names the event;
+ *   or a body that is a plain message (`{"role":"math","cmd":"sum","left":1,"right":1}`), run
+ *   as an act, as a direct invocation runs one: its result is discarded, since nobody waits for
+ *   it, and its failure fails that record alone. `stoa-trace` and `stoa-token` apply to it.
  *
  * The answer is a partial batch response: the ids of the records that failed, so that only
  * they return to the queue (and, after maxReceiveCount, to its dead-letter queue). The event
@@ -108,7 +111,10 @@ async function runRecord(
   return false
 }
 
-/** The envelope a record carries. Throws `INVALID_MESSAGE` / `INVALID_JSON` for one it cannot read. */
+/**
+ * The envelope a record carries: a task, an event, or (a plain message) an act. Throws
+ * `INVALID_MESSAGE` / `INVALID_JSON` for one it cannot read.
+ */
 export function recordEnvelope(
   record: SqsRecord,
   arrived: number,
@@ -151,10 +157,13 @@ export function recordEnvelope(
       if (limit !== undefined) e.meta.deadline = limit
       return e
     }
-    throw new StoaError(
-      'INVALID_MESSAGE',
-      `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute`,
-    )
+    // Anything else that is a JSON object and no AWS notification (S3, SNS) is a message.
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || fromAwsService(body as Message))
+      throw new StoaError(
+        'INVALID_MESSAGE',
+        `the SQS message names no task: set the ${SQS_ATTRIBUTES.task} (or ${SQS_ATTRIBUTES.event}) message attribute, or send a JSON message`,
+      )
+    return withAttributes({ kind: 'act', msg: body as Message, meta: { id: record.messageId, trace: '' } }, attr, limit)
   }
   if (task !== undefined && event !== undefined)
     throw new StoaError(
@@ -163,13 +172,19 @@ export function recordEnvelope(
     )
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new StoaError('INVALID_MESSAGE', 'the SQS message body must be a JSON object')
-  const trace = attr(SQS_ATTRIBUTES.trace) ?? record.messageId
   const e: Envelope = {
     kind: task !== undefined ? 'send' : 'emit',
     name: (task ?? event)!,
     msg: body as Message,
-    meta: { id: record.messageId, trace, caller: 'sqs' },
+    meta: { id: record.messageId, trace: '' },
   }
+  return withAttributes(e, attr, limit)
+}
+
+/** Fills an envelope's trace (the SQS message id without `stoa-trace`), token, caller and deadline. */
+function withAttributes(e: Envelope, attr: (name: string) => string | undefined, limit: number | undefined): Envelope {
+  e.meta.trace = attr(SQS_ATTRIBUTES.trace) ?? e.meta.id
+  e.meta.caller = 'sqs'
   const token = attr(SQS_ATTRIBUTES.token)
   if (token !== undefined) e.meta.token = token
   if (limit !== undefined) e.meta.deadline = limit

@@ -20,8 +20,8 @@ interface Member {
  *
  * @example
  * const bus = createMemoryBus()
- * gateway.client(createMemoryTransport({ bus }), ['role:vote'])
- * tally.listen(createMemoryTransport({ bus }))
+ * const gateway = createStoa({ name: 'gateway' }).client(createMemoryTransport({ bus }), ['role:vote'])
+ * const tally = createStoa({ name: 'tally' }).listen(createMemoryTransport({ bus }))
  */
 export class MemoryBus {
   private readonly services = new Map<string, Member[]>()

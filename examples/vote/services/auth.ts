@@ -1,6 +1,6 @@
 import { defineService } from 'stoa'
 import { auth } from '../auth.js'
-import { fromEnvironment } from '../config.js'
+import { serviceFromEnvironment } from '../config.js'
 
 /** The authentication service signing with `secret`. */
 export function authService(secret: string) {
@@ -9,6 +9,6 @@ export function authService(secret: string) {
 
 /**
  * The authentication service with `JWT_SECRET` (shared with the gateways), as `stoa serve` runs
- * it.
+ * it; without `JWT_SECRET` it refuses to start.
  */
-export default authService(fromEnvironment().jwtSecret)
+export default serviceFromEnvironment('auth', (config) => authService(config.jwtSecret))

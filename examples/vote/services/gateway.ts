@@ -3,7 +3,7 @@ import { defineService } from 'stoa'
 import authz from 'stoa/authz'
 import jwt from 'stoa/jwt'
 import web from 'stoa/web'
-import { fromEnvironment } from '../config.js'
+import { serviceFromEnvironment } from '../config.js'
 import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
 
 /**
@@ -28,6 +28,7 @@ export function gatewayService(secret: string, before: ServiceOptions['plugins']
 
 /**
  * The gateway with `JWT_SECRET` (which the auth service must share: `npm run vote:cluster`
- * sets it for every process). `examples/vote/gateway-server.ts` runs it with its pages.
+ * sets it for every process); without `JWT_SECRET` it refuses to start.
+ * `examples/vote/gateway-server.ts` runs it with its pages.
  */
-export default gatewayService(fromEnvironment().jwtSecret)
+export default serviceFromEnvironment('vote', (config) => gatewayService(config.jwtSecret))

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import type { Server, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request, Response } from 'express'
 import type { Stoa } from 'stoa'
+import { StoaError } from 'stoa'
+import { errorResponse, listenOn, sendResponse, serverCloser } from 'stoa/transport'
 import { mountWeb } from 'stoa/web'
 
 /**
@@ -79,20 +80,20 @@ export async function serveGateway(
   const feed = new ResultsFeed(stoa, options.pollMs ?? 500)
   app.get('/api/results/stream', (req: Request, res: Response) => feed.subscribe(req, res))
   await mountWeb(stoa, app)
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such page' } })
-  })
+  // What nothing took gets the answer stoa's own routes give: the same JSON error shape.
+  app.use((_req: Request, res: Response) =>
+    sendResponse(res, errorResponse(new StoaError('NOT_FOUND', 'no such page'))),
+  )
   const server = createServer(app)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
+  const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
+  // stoa's close policy: stop listening, drop idle connections, give answers in progress the
+  // kit's grace. The event streams are ended first, so none holds the server open.
+  const closer = serverCloser(server)
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${at}`,
     close: async () => {
       feed.close()
-      await closeServer(server)
+      await closer.close()
     },
   }
 }
@@ -165,11 +166,4 @@ function pagesDir(): string {
   const here = fileURLToPath(new URL('./pages/', import.meta.url))
   if (existsSync(here)) return here
   return here.replace(`${sep}dist${sep}examples${sep}`, `${sep}examples${sep}`)
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  })
 }

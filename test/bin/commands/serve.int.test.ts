@@ -234,7 +234,7 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
 
   it('exits 2 without a transport, or with a bad address', async () => {
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts'])).stderr).to.match(
-      /needs at least one of --http, --amqp, --web/,
+      /needs at least one of --http, --amqp, --nats, --web/,
     )
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '3000'])).code).to.equal(2)
     expect((await run(['serve', 'test/fixtures/cli-math/service.ts', '--amqp', 'http://x'])).code).to.equal(2)

@@ -5,13 +5,14 @@ import { join } from 'node:path'
 import { expect } from 'chai'
 import type { BrowserContext, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
+import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
 import { exited, startDemo } from '../../helpers/vote-demo.js'
 
 /** Debian's chromium, kept off the network: no updates, no background traffic, a fresh profile. */
-function launch(profile: string): Promise<BrowserContext> {
+function launch(profile: string, executablePath: string): Promise<BrowserContext> {
   // playwright passes the profile directory as --user-data-dir itself.
   return chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',
@@ -29,7 +30,11 @@ describe('examples/vote in a browser: log in, vote, see it counted', function ()
   const profile = mkdtempSync(join(tmpdir(), 'vote-chromium-'))
   let child: ChildProcess | undefined
   let context: BrowserContext | undefined
+  let browser = ''
 
+  before(function () {
+    browser = requireProgram(this, PROGRAMS.chromium)
+  })
   after(async () => {
     await context?.close()
     if (child !== undefined) {
@@ -43,7 +48,7 @@ describe('examples/vote in a browser: log in, vote, see it counted', function ()
   it('counts the first vote and a second vote by the same voter as a duplicate, live', async () => {
     const demo = await startDemo(dataDir)
     child = demo.child
-    context = await launch(profile)
+    context = await launch(profile, browser)
     const problems: string[] = []
     const watch = (page: Page) => {
       page.on('console', (m) => {

@@ -84,6 +84,16 @@ describe('health plugin and probes', function () {
     }
   })
 
+  it('answers another method on a probe path 405 METHOD_NOT_ALLOWED with Allow, everywhere', async () => {
+    for (const [name, url] of where()) {
+      const res = await rawRequest(url!, 'POST', '/readyz')
+      expect(res.status, name).to.equal(405)
+      expect(res.headers.allow, name).to.match(/^GET, HEAD/)
+      // The web listener answers in the web body shape, the probe servers with the error itself.
+      expect(res.json.error?.code ?? res.json.code, name).to.equal('METHOD_NOT_ALLOWED')
+    }
+  })
+
   it('answers role:health,cmd:ready as an action: the verdict, or UNAVAILABLE naming what fails', async () => {
     expect(await stoa.act('role:health,cmd:ready')).to.deep.include({ ready: true })
     expect(await stoa.act('role:health,cmd:alive')).to.deep.equal({ alive: true })

@@ -5,6 +5,7 @@ import metrics, { metricsEndpoint } from '../../../plugins/metrics/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
 import { AMQP_URL, deleteTopology, dropConnections, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
 import type { PrometheusServer } from '../../helpers/prometheus.js'
 import { startPrometheus } from '../../helpers/prometheus.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -18,7 +19,9 @@ describe('metrics scraped by a real Prometheus server', function () {
   let prom: PrometheusServer
   let handled = 0
 
-  before(async () => {
+  before(async function () {
+    // Without the binary the suite is skipped, saying what to install, before anything starts.
+    const binary = requireProgram(this, PROGRAMS.prometheus)
     tally = createStoa({ name: 'tally', logger: quietLogger() }).use(metrics)
     tally
       .add('role:tally,cmd:count', (m) => ({ n: m.n }))
@@ -42,14 +45,14 @@ describe('metrics scraped by a real Prometheus server', function () {
       .client(createAmqpTransport({ url: AMQP_URL, prefix }))
       .client(createHttpTransport({ url: listener.address()! }), ['role:tally'])
     await caller.ready()
-    prom = await startPrometheus(new URL(listener.address()!).host)
+    prom = await startPrometheus(new URL(listener.address()!).host, '/metrics', binary)
   })
 
   after(async () => {
     await prom?.close()
     await caller?.close()
     await tally?.close()
-    await deleteTopology(prefix, ['tally', 'gateway'], RETRY)
+    if (tally !== undefined) await deleteTopology(prefix, ['tally', 'gateway'], RETRY)
   })
 
   it('stores the calls, outcomes and AMQP deliveries the test made, with their labels', async () => {

@@ -5,8 +5,12 @@ import { expect } from 'chai'
 import express from 'express'
 import type { Stoa } from '../../../actions/index.js'
 import { StoaError } from '../../../actions/index.js'
+import { errorResponse } from '../../../actions/transport.js'
 import type { WebServer } from '../../../plugins/web/index.js'
-import { errorResponse, mountWeb, serveWeb } from '../../../plugins/web/index.js'
+import { mountWeb, serveWeb } from '../../../plugins/web/index.js'
+import type { LambdaHandler } from '../../../transports/lambda/index.js'
+import { lambdaHandler } from '../../../transports/lambda/index.js'
+import { apigwV2Event, lambdaContext } from '../../fixtures/lambda/events.js'
 import type { RawAnswer } from '../../helpers/http.js'
 import { rawRequest } from '../../helpers/http.js'
 import { COMPARED_HEADERS, caseStoa, votes, webCases } from './cases.js'
@@ -17,8 +21,11 @@ import { COMPARED_HEADERS, caseStoa, votes, webCases } from './cases.js'
  * - `serve`: serveWeb, its routes answered on node:http (those with seneca-web middleware
  *   inside express);
  * - `serve-express`: serveWeb given an app that already holds a middleware, so every request
- *   goes through express.
- * Each case must get the same status, compared headers and body on every path.
+ *   goes through express;
+ * - `lambda`: the same routes as API Gateway HTTP API events (payload 2.0) to a Lambda handler.
+ * Each case must get the same status, compared headers and body on every path; on Lambda, a
+ * route with express middleware (under /secure) answers 500 instead, since it cannot run there,
+ * and the connection is API Gateway's, not the function's.
  */
 describe('web plugin: the same answers on every path', function () {
   this.timeout(15000)
@@ -26,6 +33,7 @@ describe('web plugin: the same answers on every path', function () {
   let mounted: Server
   let served: WebServer
   let throughExpress: WebServer
+  let lambda: LambdaHandler
   const urls: Record<'mount' | 'serve' | 'serve-express', string> = { mount: '', serve: '', 'serve-express': '' }
   let passedThrough = 0
 
@@ -50,11 +58,14 @@ describe('web plugin: the same answers on every path', function () {
     })
     throughExpress = await serveWeb(stoa, { app: own, middleware: votes.middleware })
     urls['serve-express'] = throughExpress.url
+    lambda = lambdaHandler(caseStoa())
+    await lambda.ready()
   })
 
   after(async () => {
     await served?.close()
     await throughExpress?.close()
+    await lambda?.stoa.close()
     await new Promise<void>((resolve) => (mounted ? mounted.close(() => resolve()) : resolve()))
     mounted?.closeAllConnections()
     await stoa?.close()
@@ -63,6 +74,29 @@ describe('web plugin: the same answers on every path', function () {
   const compared = (a: RawAnswer) => ({
     status: a.status,
     headers: Object.fromEntries(COMPARED_HEADERS.map((h) => [h, a.headers[h]])),
+    body: a.text,
+  })
+
+  const viaLambda = async (c: (typeof webCases)[number]) => {
+    const event = apigwV2Event({
+      method: c.method,
+      url: c.path,
+      ...(c.headers === undefined ? {} : { headers: c.headers }),
+      ...(c.body === undefined ? {} : { body: c.body }),
+    })
+    const out = (await lambda(event, lambdaContext())) as {
+      statusCode: number
+      headers: Record<string, string>
+      cookies?: string[]
+      body: string
+    }
+    const headers: Record<string, string | string[]> = { ...out.headers }
+    if (out.cookies !== undefined) headers['set-cookie'] = out.cookies
+    return { status: out.statusCode, headers, text: out.body }
+  }
+  const onLambda = (a: { status: number; headers: Record<string, string | string[] | undefined>; text: string }) => ({
+    status: a.status,
+    headers: Object.fromEntries(COMPARED_HEADERS.filter((h) => h !== 'connection').map((h) => [h, a.headers[h]])),
     body: a.text,
   })
 
@@ -86,6 +120,9 @@ describe('web plugin: the same answers on every path', function () {
       expect(compared(answers['serve-express']), 'serveWeb through express').to.deep.equal(compared(answers.serve))
       if (c.mount === undefined) expect(compared(answers.mount), 'mountWeb').to.deep.equal(compared(answers.serve))
       else expect(answers.mount.status, 'mountWeb leaves it to the app').to.equal(c.mount)
+      const onApiGateway = await viaLambda(c)
+      if (c.path.startsWith('/secure/')) expect(onApiGateway.status, 'Lambda refuses express middleware').to.equal(500)
+      else expect(onLambda(onApiGateway), 'API Gateway').to.deep.equal(onLambda(answers.serve))
     })
   }
 })

@@ -13,6 +13,7 @@ describe('amqp options and names', () => {
       attempts: 5,
       queueType: 'classic',
       bufferSize: 1000,
+      publishWaitMs: 2000,
     })
     expect(Object.isFrozen(o)).to.equal(true)
   })

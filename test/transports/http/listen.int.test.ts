@@ -168,7 +168,7 @@ describe('http transport listener', function () {
       'PAYLOAD_TOO_LARGE',
     ],
     ['another path', () => post(url, '/other', '{}', { 'content-type': 'application/json' }), 404, 'NOT_FOUND'],
-    ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 404, 'NOT_FOUND'],
+    ['another method', () => post(url, '/act', undefined, {}, { method: 'GET' }), 405, 'METHOD_NOT_ALLOWED'],
     [
       'a negative time budget',
       () => post(url, '/act', '{}', { 'content-type': 'application/json', 'x-stoa-timeout-ms': '-1' }),

@@ -119,10 +119,13 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
     await endpoint.idle()
     const last = endpoint.invocations.at(-1)!
     expect(last.result).to.deep.include({ ok: false })
-    expect((last.result as { error: { errorType: string; errorMessage: string } }).error).to.include({
+    const error = (last.result as { error: { errorType: string; errorMessage: string; trace: string[] } }).error
+    expect(error).to.include({
       errorType: 'StoaError',
       errorMessage: 'INVALID_MESSAGE: voter bad-e2e is not on the roll',
     })
+    // The runtime copies the thrown error's stack into the payload: it must hold no file path.
+    expect(error.trace).to.deep.equal(['StoaError: INVALID_MESSAGE: voter bad-e2e is not on the roll'])
   })
 
   it("refuses a task for another service without invoking, when the function's service is known", async () => {
@@ -216,6 +219,7 @@ describe('transports/lambda: the SDK client and a handler in a Lambda-like runti
       expect(out.error).to.equal('Unhandled')
       expect(out.body.errorType).to.equal('StoaError')
       expect(out.body.errorMessage).to.match(/^INVALID_MESSAGE: this function serves /)
+      expect(out.body.trace).to.deep.equal([`StoaError: ${out.body.errorMessage}`])
       expect(tally.stderr()).to.include('unknown event shape')
       // The function is still serving.
       expect((await invoke('{"role":"tally","cmd":"sum","left":1,"right":1}')).body).to.deep.equal({ answer: 2 })

@@ -1,10 +1,12 @@
 import { expect } from 'chai'
+import type { Context, Message } from '../../../actions/index.js'
 import { definePlugin, defineService, StoaError } from '../../../actions/index.js'
 import { detectEvent } from '../../../transports/lambda/handler.js'
 import { lambdaHandler } from '../../../transports/lambda/index.js'
 import { encodeRequest } from '../../../transports/lambda/wire.js'
 import { eventBridgeEvent, lambdaContext, samples, sqsEvent } from '../../fixtures/lambda/events.js'
 import service from '../../fixtures/lambda/service.js'
+import { runtimeError } from '../../helpers/lambda-endpoint.js'
 import { quietLogger } from '../../helpers/wait.js'
 
 /** The tally service as a handler, with its log kept for assertions. */
@@ -51,7 +53,20 @@ describe('transports/lambda/handler', () => {
       const s3 = { Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' } } }] }
       const alb = { ...samples.apigwV1(), requestContext: { elb: { targetGroupArn: 'arn' } } }
       const sns = { Records: [{ EventSource: 'aws:sns', Sns: {} }] }
-      for (const event of [s3, alb, sns, { Records: [] }, [], 'text', 42, null, undefined, { awslogs: { data: '' } }]) {
+      const snsEnvelope = { Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:us-east-2:1:t', Message: '{}' }
+      for (const event of [
+        s3,
+        alb,
+        sns,
+        snsEnvelope,
+        { Records: [] },
+        [],
+        'text',
+        42,
+        null,
+        undefined,
+        { awslogs: { data: '' } },
+      ]) {
         expect(detectEvent(event), JSON.stringify(event)?.slice(0, 60)).to.equal(undefined)
       }
     })
@@ -74,6 +89,77 @@ describe('transports/lambda/handler', () => {
         expect(logger.entries.some((e) => e.level === 'error' && e.message === 'unknown event shape')).to.equal(true)
       })
     }
+  })
+
+  describe('what a failed invocation shows its invoker', () => {
+    /** The invocation's error payload as the Node runtime writes it: `{ errorType, errorMessage, trace }`. */
+    const answered = async (p: Promise<unknown>) => runtimeError(await failure(p))
+    const task = JSON.parse(
+      encodeRequest({
+        kind: 'send',
+        name: 'tally.vote.record',
+        msg: { voter: 'bad-t' },
+        meta: { id: 'bad-t', trace: 'bad-t' },
+      }),
+    )
+    for (const [what, event, message] of [
+      ['a failing act as a plain message', { role: 'tally', cmd: 'deny' }, 'FORBIDDEN: not for you'],
+      ['a crashing act as a plain message', { role: 'tally', cmd: 'crash' }, /^ACTION_FAILED: /],
+      ['a failed task', task, 'INVALID_MESSAGE: voter bad-t is not on the roll'],
+      [
+        'an EventBridge event with no subscriber',
+        eventBridgeEvent('user.created', {}),
+        'NOT_FOUND: service "tally" has no subscriber for event "user.created"',
+      ],
+      ['an EventBridge event with an invalid name', samples.scheduled(), /^INVALID_NAME: /],
+      ['an unknown event shape', { Records: [{ eventSource: 'aws:s3' }] }, /^INVALID_MESSAGE: this function serves /],
+    ] as const) {
+      it(`answers ${what} with CODE: message and no stack frame, and logs the stack`, async () => {
+        const { handler, logger } = make()
+        const out = await answered(handler(event, lambdaContext()))
+        expect(out.errorType).to.equal('StoaError')
+        if (typeof message === 'string') expect(out.errorMessage).to.equal(message)
+        else expect(out.errorMessage).to.match(message)
+        expect(out.trace).to.deep.equal([`StoaError: ${out.errorMessage}`])
+        expect(JSON.stringify(out)).not.to.match(/\.[jt]s:\d+|secret/)
+        const logged = logger.entries.find((e) => e.message === 'invocation failed')
+        expect(logged?.fields).to.include({ code: out.errorMessage.split(':')[0], requestId: 'req-1' })
+        expect(logged?.fields.stack).to.match(/\n\s+at /)
+      })
+    }
+
+    it('answers anything else thrown (a bug) as ACTION_FAILED, without its message or stack, and logs both', async () => {
+      const { handler, logger } = make()
+      await handler.ready()
+      // Lambda hands over parsed JSON; a getter that throws stands for a bug in a processor.
+      const event = {
+        get Records(): never {
+          throw new TypeError('cannot read /var/task/secret.js')
+        },
+      }
+      const out = await answered(Promise.resolve().then(() => handler(event, lambdaContext())))
+      expect(out).to.deep.equal({
+        errorType: 'StoaError',
+        errorMessage: 'ACTION_FAILED: the invocation failed',
+        trace: ['StoaError: ACTION_FAILED: the invocation failed'],
+      })
+      const logged = logger.entries.find((e) => e.message === 'invocation failed')
+      expect(logged?.level).to.equal('error')
+      expect(logged?.fields.stack).to.match(/^TypeError: cannot read \/var\/task\/secret\.js\n\s+at /)
+    })
+
+    it('answers a start failure with CODE: message and no stack frame', async () => {
+      const broken = definePlugin({
+        name: 'broken',
+        init() {
+          throw new StoaError('INVALID_OPTIONS', 'option "url" is required')
+        },
+      })
+      const handler = lambdaHandler(defineService({ name: 'broken', plugins: [broken], logger: quietLogger() }))
+      const out = await answered(handler({ role: 'x' }, lambdaContext()))
+      expect(out.errorMessage).to.match(/^INVALID_OPTIONS: /)
+      expect(out.trace).to.deep.equal([`StoaError: ${out.errorMessage}`])
+    })
   })
 
   describe('start', () => {
@@ -229,6 +315,52 @@ describe('transports/lambda/handler', () => {
       })
       const seen = (await handler.stoa.act('role:tally,cmd:seen')) as { tasks: string[] }
       expect(seen.tasks).to.include('env-1')
+    })
+
+    it('runs a plain pattern message as an act, its result discarded, failing only the records that fail', async () => {
+      const { handler, logger } = make()
+      await handler.ready()
+      const noted: { voter: unknown; caller: unknown; trace: string; token: unknown }[] = []
+      handler.stoa.add('role:tally,cmd:note', (m: Message, ctx: Context) => {
+        noted.push({ voter: m.voter, caller: ctx.caller, trace: ctx.trace, token: ctx.token })
+        return { noted: true }
+      })
+      const plain = (msg: Record<string, unknown>, attributes?: Record<string, string>) => ({
+        body: JSON.stringify(msg),
+        ...(attributes === undefined ? {} : { attributes }),
+      })
+      const event = sqsEvent([
+        plain({ role: 'tally', cmd: 'note', voter: 'p1' }, { 'stoa-trace': 'trace-p1', 'stoa-token': 'tok' }),
+        plain({ role: 'tally', cmd: 'deny' }),
+        plain({ role: 'tally', cmd: 'sum', left: 1, right: 1 }),
+        plain({ role: 'nobody', cmd: 'listens' }),
+        plain({ role: 'tally', cmd: 'note', voter: 'p5' }),
+      ])
+      expect(await handler(event, lambdaContext())).to.deep.equal({
+        batchItemFailures: [{ itemIdentifier: 'msg-2' }, { itemIdentifier: 'msg-4' }],
+      })
+      expect(noted).to.deep.equal([
+        { voter: 'p1', caller: 'sqs', trace: 'trace-p1', token: 'tok' },
+        { voter: 'p5', caller: 'sqs', trace: 'msg-5', token: undefined },
+      ])
+      const failed = logger.entries.filter((e) => e.message === 'SQS record failed; it returns to the queue')
+      expect(failed.map((e) => e.fields.code).sort()).to.deep.equal(['FORBIDDEN', 'NOT_FOUND'])
+    })
+
+    it('does not run an AWS notification or a non-object body as a message', async () => {
+      const { handler } = make()
+      await handler.ready()
+      let ran = 0
+      // An action that an SNS envelope would match, were it run as a message.
+      handler.stoa.add('Type:Notification', () => {
+        ran++
+      })
+      const s3 = { Records: [{ eventSource: 'aws:s3', s3: { bucket: { name: 'b' } } }] }
+      const sns = { Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:us-east-2:1:t', Message: '{}' }
+      const event = sqsEvent([s3, sns, [1, 2], 42, 'text'].map((b) => ({ body: JSON.stringify(b) })))
+      const out = (await handler(event, lambdaContext())) as { batchItemFailures: object[] }
+      expect(out.batchItemFailures).to.have.length(5)
+      expect(ran).to.equal(0)
     })
 
     it('on a FIFO queue, stops at the first failure and returns it and the rest, in order', async () => {

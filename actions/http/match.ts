@@ -1,4 +1,4 @@
-import { StoaError } from '../../actions/index.js'
+import { StoaError } from '../errors.js'
 
 /** A route found for a request, with its decoded path parameters. */
 export interface Match<R> {

@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module'
 import { expect } from 'chai'
-import { createStoa } from '../../actions/index.js'
-import { quietLogger } from '../helpers/wait.js'
+import { createStoa } from '../../../actions/index.js'
+import { quietLogger } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
-const math = require('../fixtures/seneca-math.cjs') as (this: unknown, o: object) => void
-const integer = require('../fixtures/seneca-integer.cjs') as (this: unknown, o: object) => void
-const store = require('../fixtures/seneca-init.cjs') as (this: unknown, o: object) => void
+const math = require('../../fixtures/seneca-math.cjs') as (this: unknown, o: object) => void
+const integer = require('../../fixtures/seneca-integer.cjs') as (this: unknown, o: object) => void
+const store = require('../../fixtures/seneca-init.cjs') as (this: unknown, o: object) => void
 
 type SenecaInstance = {
   use(p: unknown, o?: object): SenecaInstance
@@ -31,7 +31,7 @@ function onSeneca(plugins: [unknown, object?][], pattern: object): Promise<unkno
   })
 }
 
-describe('actions/seneca: Seneca-style plugins run unchanged', function () {
+describe('actions/seneca/delegate: Seneca-style plugins run unchanged', function () {
   this.timeout(10000)
 
   it('runs the getting-started math plugin, with wrap and prior', async () => {

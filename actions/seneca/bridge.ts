@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module'
-import type { Context } from './context.js'
-import { StoaError } from './errors.js'
-import type { Message } from './pattern.js'
-import { parsePattern, patternString, toPattern } from './pattern.js'
-import type { PluginLoader } from './plugin.js'
-import type { SenecaHost, SenecaPlugin } from './seneca-host.js'
+import type { Context } from '../context.js'
+import { StoaError } from '../errors.js'
+import type { Message } from '../pattern.js'
+import { parsePattern, patternString, toPattern } from '../pattern.js'
+import type { PluginLoader } from '../plugin.js'
+import type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
+import { FUNCTION_PROPS } from './scan.js'
 
 /*
- * The Seneca bridge: plugins that use more of Seneca than the delegate in seneca.ts gives
+ * The Seneca bridge: plugins that use more of Seneca than the delegate (delegate.ts) gives
  * (`this.util`, entities, `export`, `preload`, seneca-promisify's `message`...) run inside a
  * real Seneca instance, one per kernel, loaded from the application's own `seneca` package the
  * first time such a plugin is used. Every pattern they add is registered in the kernel, so stoa
@@ -38,7 +39,9 @@ interface SenecaInstance {
   close(done: (err?: unknown) => void): SenecaInstance
   prior(msg: Message, reply: SenecaReply): void
   /** The action a message would run: the catch-all's pattern is `''`. */
-  find(msg: Message): { readonly pattern: string } | undefined
+  find(msg: Message, flags?: { exact?: boolean }): { readonly pattern: string; readonly func?: unknown } | undefined
+  /** The patterns added, as objects; those holding `pin`'s pairs when given. */
+  list(pin?: unknown): Message[]
   readonly util: { Jsonic(text: string): Message }
 }
 
@@ -65,9 +68,6 @@ interface Bridge {
   failed: ((err: unknown) => void) | undefined
 }
 
-/** Own properties every function has; any other one (`preload`, `defaults`) is for Seneca. */
-export const FUNCTION_PROPS: ReadonlySet<string> = new Set(['length', 'name', 'prototype', 'arguments', 'caller'])
-
 /** Seneca's error codes that have a stoa counterpart. */
 const SENECA_CODES: Readonly<Record<string, 'NOT_FOUND' | 'TIMEOUT' | 'INVALID_MESSAGE'>> = {
   act_not_found: 'NOT_FOUND',
@@ -76,7 +76,8 @@ const SENECA_CODES: Readonly<Record<string, 'NOT_FOUND' | 'TIMEOUT' | 'INVALID_M
   act_invalid_msg: 'INVALID_MESSAGE',
 }
 
-const bridges = new WeakMap<SenecaHost, Bridge>()
+/** The key of an instance's bridge in its plugin loader's state. */
+const BRIDGE = Symbol('seneca bridge')
 
 /**
  * Loads a Seneca plugin into the kernel's Seneca instance (created on first use) and routes
@@ -87,9 +88,10 @@ const bridges = new WeakMap<SenecaHost, Bridge>()
 export function loadSenecaPlugin(
   host: SenecaHost,
   loader: PluginLoader,
+  settings: SenecaSettings,
   plugin: SenecaPlugin,
   name: string,
-  needs: readonly string[],
+  why: { readonly reason: string; readonly needs: readonly string[] },
   options: Message,
   tag: string | undefined,
 ): void {
@@ -103,7 +105,7 @@ export function loadSenecaPlugin(
       },
     )
   }
-  const bridge = bridges.get(host) ?? createBridge(host, loader, name, needs)
+  const bridge = loader.state(BRIDGE, () => createBridge(host, loader, settings, name, why))
   const info = loader.claim(name, tag)
   // Seneca 3 defines a plugin asynchronously, and a definition that throws leaves its define
   // action pending until Seneca's 22 s timeout, then reports a fatal error (and holds close()
@@ -129,22 +131,33 @@ export function loadSenecaPlugin(
   loader.record(info, () => startBridge(bridge, info.fullname, () => defineError))
 }
 
-function createBridge(host: SenecaHost, loader: PluginLoader, name: string, needs: readonly string[]): Bridge {
+function createBridge(
+  host: SenecaHost,
+  loader: PluginLoader,
+  settings: SenecaSettings,
+  name: string,
+  why: { readonly reason: string; readonly needs: readonly string[] },
+): Bridge {
   let Seneca: (options: object) => SenecaInstance
   try {
     Seneca = createRequire(import.meta.url)('seneca') as typeof Seneca
   } catch (err) {
     throw new StoaError(
       'INVALID_PLUGIN',
-      `plugin "${name}" needs real Seneca (${needs[0] === 'onSeneca' ? 'it is marked with onSeneca' : `it uses ${needs.join(', ')}`}), ` +
+      `plugin "${name}" needs real Seneca (${why.reason}), ` +
         'and seneca is not installed: install seneca 3 (npm install seneca@3)',
-      { plugin: name, missing: [...needs] },
+      { plugin: name, missing: [...why.needs] },
       { cause: err },
     )
   }
   let bridge: Bridge | undefined
   const seneca = Seneca({
     log: 'silent',
+    // The stoa instance's settings that Seneca has too (docs/seneca.md lists them): a plugin
+    // reading `seneca.options()` (its own timeouts from `timeout`, say) sees the instance it
+    // runs in, not Seneca's defaults (22222 ms, tag '-').
+    timeout: settings.timeoutMs,
+    tag: settings.name,
     // A failing plugin must fail the kernel's ready(), not end the process: Seneca's default
     // for a fatal error is to end the process.
     // Seneca reads `--seneca.*` arguments and SENECA_* variables unless given its own: the
@@ -170,11 +183,21 @@ function createBridge(host: SenecaHost, loader: PluginLoader, name: string, need
   }
   // The catch-all: whatever no Seneca pattern matches goes to the kernel. Registered before
   // any plugin, it is also the prior of every pattern with none in Seneca.
-  seneca.add({}, function (this: SenecaInstance, msg, reply, meta) {
+  const catchAll: SenecaAction = function (this: SenecaInstance, msg, reply, meta) {
     fallback(this, host, bridge!, msg, reply, meta)
-  })
+  }
+  seneca.add({}, catchAll)
+  // The catch-all is stoa's plumbing, not an action of the plugins: Seneca's list() (and what
+  // lists through it: seneca-doc's describe:pin, a Seneca listener's pins) leaves it out, as
+  // real Seneca, which has no action on the empty pattern, would. A plugin's own action on the
+  // empty pattern is still listed.
+  const list = seneca.list
+  seneca.list = function (this: SenecaInstance, ...args: unknown[]) {
+    const listed = list.apply(this, args as [unknown])
+    const ours = (pat: Message) => Object.keys(pat).length === 0 && this.find({}, { exact: true })?.func === catchAll
+    return listed.filter((pat) => !ours(pat))
+  }
   bridge = { seneca, routed: new Set(), plugins: new Set(), calls: new Map(), fatal: undefined, failed: undefined }
-  bridges.set(host, bridge)
   host.onClose(() => new Promise<void>((resolve) => void seneca.close(() => resolve())))
   return bridge
 }

@@ -1,64 +1,43 @@
-import type { Context } from './context.js'
-import { StoaError } from './errors.js'
-import type { Message } from './pattern.js'
-import { toMessage } from './pattern.js'
-import type { PluginLoader } from './plugin.js'
-import { FUNCTION_PROPS, loadSenecaPlugin } from './seneca-bridge.js'
-import type { SenecaHost, SenecaPlugin } from './seneca-host.js'
-
-export type { SenecaHost, SenecaPlugin } from './seneca-host.js'
+import type { Context } from '../context.js'
+import { StoaError } from '../errors.js'
+import type { Message } from '../pattern.js'
+import { toMessage } from '../pattern.js'
+import type { PluginLoader } from '../plugin.js'
+import type { SenecaHost, SenecaPlugin } from './host.js'
 
 /** Seneca's callback convention: `reply(err, out)`. */
 type Reply = (err?: unknown, out?: unknown) => void
 type SenecaAction = (this: SenecaDelegate, msg: Message, reply: Reply, meta?: unknown) => void
 /**
  * The part of Seneca's plugin API the built-in delegate gives, as Seneca gives it (except that
- * errors reaching callbacks are StoaErrors). A plugin that uses nothing else runs on the
- * delegate: its actions are plain stoa actions, at stoa's speed. Any other API sends the plugin
- * to a real Seneca instance (seneca-bridge.ts).
+ * errors reaching callbacks are StoaErrors). A plugin that uses nothing else can run on the
+ * delegate (the `'stoa'` engine): its actions are plain stoa actions, at stoa's speed. Any other
+ * API needs a real Seneca instance (bridge.ts).
  */
-const DELEGATE_API: ReadonlySet<string> = new Set(['add', 'act', 'prior', 'wrap', 'use', 'ready', 'log', 'context'])
-
-let anonymous = 0
-
-/** Plugins marked with {@link onSeneca}. */
-const marked = new WeakSet<SenecaPlugin>()
+export const DELEGATE_API: ReadonlySet<string> = new Set([
+  'add',
+  'act',
+  'prior',
+  'wrap',
+  'use',
+  'ready',
+  'log',
+  'context',
+])
 
 /**
- * Marks a Seneca plugin to run on real Seneca even though the built-in delegate could run it:
- * its actions then follow Seneca's own rules, such as Seneca's precedence among glob patterns.
- * Needs `seneca` installed.
- *
- * @example
- * stoa.use(onSeneca(require('./legacy-router.js')))
+ * Runs a Seneca plugin on the delegate: its definition is called now, on a small object over
+ * the kernel that gives {@link DELEGATE_API}; each `add` becomes a plain kernel action, and an
+ * `init:<name>` action runs in the kernel's `ready()`.
  */
-export function onSeneca<P extends SenecaPlugin>(plugin: P): P {
-  marked.add(plugin)
-  return plugin
-}
-
-/**
- * Runs a Seneca plugin unchanged. A plugin written as Seneca's guides write them (`this.add`,
- * `this.act`, `this.prior`, `this.wrap`, nested `this.use`, an `init:<name>` action) runs on a
- * small delegate over the kernel. A plugin that reaches for more of Seneca (`this.util`,
- * `this.make$`, `this.export`, `preload`, `defaults`, ...) is loaded into a real Seneca
- * instance, shared by the kernel's Seneca plugins, whose patterns the kernel then routes to;
- * without `seneca` installed that fails here, naming the API the plugin needs. Seneca's
- * conventions stay in this file and seneca-bridge.ts; the rest of stoa never sees them.
- */
-export function runSenecaPlugin(
+export function runOnDelegate(
   host: SenecaHost,
   loader: PluginLoader,
   plugin: SenecaPlugin,
+  name: string,
   options: Message,
   tag: string | undefined,
 ): void {
-  const name = plugin.name !== '' ? plugin.name : `plugin${++anonymous}`
-  const needs = marked.has(plugin) ? ['onSeneca'] : senecaApisBeyondDelegate(plugin)
-  if (needs.length > 0) {
-    loadSenecaPlugin(host, loader, plugin, name, needs, options, tag)
-    return
-  }
   const info = loader.claim(name, tag)
   const shared: Message = {}
   const delegate = makeDelegate(host, undefined, shared)
@@ -76,49 +55,6 @@ export function runSenecaPlugin(
       }
     : undefined
   loader.record(info, init)
-}
-
-/**
- * The Seneca APIs a plugin uses that the delegate lacks, read from its source: members of
- * `this`, of `seneca`, and of any variable assigned `this` (`var self = this`), including
- * destructured ones; plus properties Seneca reads off the plugin function (`preload`,
- * `defaults`), exports in its returned definition, loading plugins by name, the instance
- * handed to other functions, and any `name$` (directives, entity methods). Reading too much only costs speed (the plugin then runs on real
- * Seneca), never a wrong answer. What a source scan cannot see (a helper module handed the
- * instance, `this[name]`) is listed in docs/seneca.md.
- */
-export function senecaApisBeyondDelegate(plugin: SenecaPlugin): string[] {
-  const found = new Set<string>()
-  for (const prop of Object.getOwnPropertyNames(plugin)) if (!FUNCTION_PROPS.has(prop)) found.add(prop)
-  const src = Function.prototype.toString.call(plugin)
-  const aliases = new Set(['this', 'seneca'])
-  for (const m of src.matchAll(/\b(?:var|let|const)?\s*([A-Za-z_$][\w$]*)\s*=\s*this\b/g)) aliases.add(m[1]!)
-  const names = [...aliases].map((a) => a.replace(/\$/g, '\\$')).join('|')
-  const member = new RegExp(
-    `(?<![\\w$.])(?:${names})\\s*\\??\\.\\s*([A-Za-z_$][\\w$]*)|(?<![\\w$.])(?:${names})\\s*\\[\\s*['"\`]([^'"\`]+)['"\`]\\s*\\]`,
-    'g',
-  )
-  for (const m of src.matchAll(member)) {
-    const api = m[1] ?? m[2]!
-    if (!DELEGATE_API.has(api)) found.add(api)
-  }
-  const destructured = new RegExp(`\\{([^{}]*)\\}\\s*=\\s*(?:${names})\\b`, 'g')
-  for (const m of src.matchAll(destructured)) {
-    for (const part of m[1]!.split(',')) {
-      const api = part.split(':')[0]!.trim()
-      if (api !== '' && !DELEGATE_API.has(api)) found.add(api)
-    }
-  }
-  // The instance handed to other code (`register(this)`, `helper(seneca, opts)`): what that
-  // code uses cannot be read from here, so the plugin runs where everything is there.
-  if (new RegExp(`[(,]\\s*(?:${names})\\s*[,)]`).test(src)) found.add('this passed to a function')
-  // A plugin loaded by name is found by Seneca's own module resolution.
-  if (new RegExp(`(?<![\\w$.])(?:${names})\\s*\\.\\s*use\\s*\\(\\s*['"\`]`).test(src)) found.add('use(name)')
-  if (/\bexportmap\b|\bexport\s*:/.test(src)) found.add('export')
-  // Seneca's directives (`default$`, `timeout$`, `custom$`) and entity methods (`save$`) mean
-  // nothing to the kernel.
-  for (const m of src.matchAll(/(?<![\w$])([A-Za-z_][\w]*\$)(?![\w$])/g)) found.add(m[1]!)
-  return [...found]
 }
 
 /** The `this` a delegate-run plugin or action sees: {@link DELEGATE_API}, as Seneca gives it. */

@@ -1,19 +1,19 @@
 import { createRequire } from 'node:module'
 import { expect } from 'chai'
-import type { Context, Stoa } from '../../actions/index.js'
-import { createStoa } from '../../actions/index.js'
-import { createAmqpTransport } from '../../transports/amqp/index.js'
-import type { HttpTransport } from '../../transports/http/index.js'
-import { createHttpTransport } from '../../transports/http/index.js'
-import { AMQP_URL, deleteTopology, uniquePrefix } from '../fixtures/amqp-broker.js'
-import { quietLogger } from '../helpers/wait.js'
+import type { Context, Stoa } from '../../../actions/index.js'
+import { createStoa } from '../../../actions/index.js'
+import { createAmqpTransport } from '../../../transports/amqp/index.js'
+import type { HttpTransport } from '../../../transports/http/index.js'
+import { createHttpTransport } from '../../../transports/http/index.js'
+import { AMQP_URL, deleteTopology, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { quietLogger } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 type Plugin = (this: unknown, o: object) => unknown
 const entity = require('seneca-entity') as Plugin
 const promisify = require('seneca-promisify') as Plugin
-const users = require('../fixtures/seneca-users.cjs') as Plugin
-const audit = require('../fixtures/seneca-audit.cjs') as Plugin
+const users = require('../../fixtures/seneca-users.cjs') as Plugin
+const audit = require('../../fixtures/seneca-audit.cjs') as Plugin
 
 type Msg = Record<string, unknown>
 interface Seen {
@@ -90,7 +90,7 @@ function crossing(setup: () => Promise<Running>): () => Running {
   return () => s
 }
 
-describe('actions/seneca-bridge over HTTP: Seneca plugins served and calling back', function () {
+describe('actions/seneca/bridge over HTTP: Seneca plugins served and calling back', function () {
   this.timeout(20000)
   const running = crossing(async () => {
     const s = services()
@@ -141,7 +141,7 @@ interface SenecaClient {
   close(cb: () => void): void
 }
 
-describe('actions/seneca-bridge over AMQP: Seneca plugins served and calling back', function () {
+describe('actions/seneca/bridge over AMQP: Seneca plugins served and calling back', function () {
   this.timeout(20000)
   const prefix = uniquePrefix('seneca-bridge')
   crossing(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
+import { checkPath, createMatcher } from '../../../actions/http/match.js'
 import { StoaError } from '../../../actions/index.js'
-import { checkPath, createMatcher } from '../../../plugins/web/match.js'
 
 describe('web route matcher', () => {
   const routes = [

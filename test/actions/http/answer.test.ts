@@ -1,6 +1,6 @@
 import { expect } from 'chai'
-import type { ServedRoute } from '../../../plugins/web/index.js'
-import { createMatcher, unmatchedResponse } from '../../../plugins/web/index.js'
+import type { ServedRoute } from '../../../actions/transport.js'
+import { createMatcher, unmatchedResponse } from '../../../actions/transport.js'
 
 const route = (method: ServedRoute['method'], path: string): ServedRoute => ({
   method,

@@ -1,9 +1,8 @@
 import Module, { createRequire } from 'node:module'
 import { expect } from 'chai'
-import type { Context } from '../../actions/index.js'
-import { createStoa, onSeneca, StoaError } from '../../actions/index.js'
-import { senecaApisBeyondDelegate } from '../../actions/seneca.js'
-import { quietLogger, waitFor } from '../helpers/wait.js'
+import type { Context } from '../../../actions/index.js'
+import { createStoa, onSeneca, StoaError } from '../../../actions/index.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 type Plugin = (this: unknown, o: object) => unknown
@@ -11,13 +10,12 @@ const basic = require('seneca-basic') as Plugin
 const entity = require('seneca-entity') as Plugin
 const memStore = require('seneca-mem-store') as Plugin
 const promisify = require('seneca-promisify') as Plugin
-const users = require('../fixtures/seneca-users.cjs') as Plugin
-const audit = require('../fixtures/seneca-audit.cjs') as Plugin
-const greet = require('../fixtures/seneca-greet.cjs') as Plugin
-const precedence = require('../fixtures/seneca-precedence.cjs') as Plugin
-const settings = require('../fixtures/seneca-settings.cjs') as Plugin
-const math = require('../fixtures/seneca-math.cjs') as Plugin
-const integer = require('../fixtures/seneca-integer.cjs') as Plugin
+const users = require('../../fixtures/seneca-users.cjs') as Plugin
+const audit = require('../../fixtures/seneca-audit.cjs') as Plugin
+const greet = require('../../fixtures/seneca-greet.cjs') as Plugin
+const precedence = require('../../fixtures/seneca-precedence.cjs') as Plugin
+const settings = require('../../fixtures/seneca-settings.cjs') as Plugin
+const math = require('../../fixtures/seneca-math.cjs') as Plugin
 
 type Msg = Record<string, unknown>
 /** An act of a scenario: a message, or a message built from the answers so far. */
@@ -46,9 +44,15 @@ function json(out: unknown): unknown {
   return out === undefined ? null : JSON.parse(JSON.stringify(out))
 }
 
+/**
+ * The instance settings both sides run with: a Seneca instance and a stoa instance the
+ * application configured alike, so a plugin reading `seneca.options()` sees the same on both.
+ */
+const SAME = { tag: 'side', timeout: 9876 }
+
 async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Promise<unknown[]> {
   const Seneca = require('seneca') as (o: object) => SenecaInstance
-  const seneca = Seneca({ log: 'silent' })
+  const seneca = Seneca({ log: 'silent', ...SAME })
   for (const [p, o] of plugins) seneca.use(p, o ?? {})
   await new Promise<void>((resolve) => seneca.ready(resolve))
   const answers: unknown[] = []
@@ -65,7 +69,7 @@ async function onSenecaItself(plugins: [Plugin, object?][], steps: Step[]): Prom
 }
 
 async function onStoa(plugins: [Plugin, object?][], steps: Step[]): Promise<unknown[]> {
-  const s = createStoa({ logger: quietLogger() })
+  const s = createStoa({ name: SAME.tag, timeoutMs: SAME.timeout, logger: quietLogger() })
   for (const [p, o] of plugins) s.use(p, o as Record<string, unknown>)
   const answers: unknown[] = []
   try {
@@ -89,14 +93,9 @@ async function sideBySide(
   return { seneca: shape(seneca) as unknown[], stoa: shape(stoa) as unknown[] }
 }
 
-/** A helper a plugin hands its instance to, as seneca-basic's registerNote(seneca, note). */
-function registerAll(seneca: unknown): void {
-  ;(seneca as { add: Function }).add('role:helper', (_m: unknown, reply: (o: unknown) => void) => reply({}))
-}
-
 const idOf = (i: number) => (answers: unknown[]) => (answers[i] as { id: string }).id
 
-describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers", function () {
+describe("actions/seneca/bridge: published Seneca plugins give Seneca's answers", function () {
   this.timeout(20000)
 
   it('seneca-basic@1.0.0: notes and ids', async () => {
@@ -189,8 +188,42 @@ describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers"
     ]
     const { seneca, stoa } = await sideBySide([[settings, { values: { b: 2 } }]], steps)
     expect(stoa).to.deep.equal(seneca)
-    expect(stoa[1]).to.deep.include({ value: 2, limit: 10, loaded: true, version: 'string' })
+    expect(stoa[1]).to.deep.include({ value: 2, limit: 10, loaded: true, version: 'string', timeout: SAME.timeout })
     expect(stoa[2]).to.deep.equal({ zone: 'eu', fixed: 'eu' })
+  })
+
+  it("a plugin reading seneca.options() sees the stoa instance's timeout and name, not Seneca's defaults", async () => {
+    const s = createStoa({ name: 'billing', timeoutMs: 4321, logger: quietLogger() })
+    s.use(function instance(this: { options(): Msg; add: Function }) {
+      const opts = this.options()
+      this.add('role:instance', function (this: { tag: string }, _msg: Msg, reply: (o: unknown) => void) {
+        reply({ timeout: opts.timeout, tag: opts.tag, instanceTag: this.tag })
+      })
+    })
+    expect(await s.act('role:instance')).to.deep.equal({ timeout: 4321, tag: 'billing', instanceTag: 'billing' })
+    await s.close()
+  })
+
+  it("seneca.list() and seneca-doc's describe:pin show Seneca's actions only, not stoa's catch-all", async () => {
+    // What seneca-doc's sys:doc,describe:pin does: list the pin's patterns, describe each.
+    const doc = function doc(this: { add: Function; list(pin?: unknown): Msg[]; find(p: Msg): Msg }) {
+      const seneca = this
+      seneca.add('sys:doc,describe:pin', function (msg: Msg, reply: (o: unknown) => void) {
+        const actions = seneca.list(msg.pin).map((pat) => seneca.find(pat))
+        reply({ actions: actions.map((a) => ({ pattern: a.pattern, name: a.name, plugin: a.plugin_fullname })) })
+      })
+      seneca.add('role:math,cmd:sum', function (_msg: Msg, reply: (o: unknown) => void) {
+        reply({ answer: 0 })
+      })
+    }
+    const steps: Step[] = [
+      { sys: 'doc', describe: 'pin', pin: {} },
+      { sys: 'doc', describe: 'pin', pin: 'role:math' },
+    ]
+    const { seneca, stoa } = await sideBySide([[doc as Plugin]], steps)
+    expect(stoa).to.deep.equal(seneca)
+    const patterns = (stoa[0] as { actions: { pattern: string }[] }).actions.map((a) => a.pattern)
+    expect(patterns).to.include.members(['describe:pin,sys:doc', 'cmd:sum,role:math']).and.not.include('')
   })
 
   it('seneca-promisify: message actions, post and prepare', async () => {
@@ -204,7 +237,7 @@ describe("actions/seneca-bridge: published Seneca plugins give Seneca's answers"
   })
 })
 
-describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other', function () {
+describe('actions/seneca/bridge: Seneca plugins and stoa actions call each other', function () {
   this.timeout(20000)
 
   it("a Seneca action calls a stoa action with the caller's identity, trace and deadline, and a stoa action calls it", async () => {
@@ -348,25 +381,13 @@ describe('actions/seneca-bridge: Seneca plugins and stoa actions call each other
   })
 })
 
-describe('actions/seneca-bridge: what runs where, and what fails at use()', () => {
-  it('keeps documentation-style plugins on the delegate and sends the rest to Seneca', () => {
-    expect(senecaApisBeyondDelegate(math)).to.deep.equal([])
-    expect(senecaApisBeyondDelegate(integer)).to.deep.equal([])
-    expect(senecaApisBeyondDelegate(basic)).to.include('preload')
-    expect(senecaApisBeyondDelegate(users)).to.include.members(['util', 'export'])
-    expect(senecaApisBeyondDelegate(audit)).to.include.members(['export', 'util', 'root'])
-    expect(senecaApisBeyondDelegate(greet)).to.include.members(['prepare', 'message', 'post'])
-    // A helper defined elsewhere gets the instance: what it uses cannot be read.
-    const handsOff = function handsOff(this: unknown) {
-      registerAll(this)
-    }
-    expect(senecaApisBeyondDelegate(handsOff)).to.deep.equal(['this passed to a function'])
-  })
-
+describe('actions/seneca/bridge: what runs where, and what fails at use()', () => {
   it('fails at use() with INVALID_PLUGIN naming the missing API when seneca is not installed', () => {
-    const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string }
-    const original = resolver._resolveFilename
-    resolver._resolveFilename = function (req: string, ...rest: unknown[]) {
+    // Module._load, not _resolveFilename: a require Node has answered before from the same
+    // folder skips resolution, so only _load sees every require.
+    const resolver = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown }
+    const original = resolver._load
+    resolver._load = function (req: string, ...rest: unknown[]) {
       if (req === 'seneca') throw Object.assign(new Error(`Cannot find module '${req}'`), { code: 'MODULE_NOT_FOUND' })
       return original.call(this, req, ...rest)
     }
@@ -378,7 +399,7 @@ describe('actions/seneca-bridge: what runs where, and what fails at use()', () =
       // The delegate needs no Seneca.
       expect(() => s.use(math)).not.to.throw()
     } finally {
-      resolver._resolveFilename = original
+      resolver._load = original
     }
   })
 

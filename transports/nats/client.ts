@@ -1,0 +1,105 @@
+import type { Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
+import {
+  assertEventName,
+  assertTaskName,
+  errorReply,
+  StoaError,
+  taskService,
+  toStoaError,
+} from '../../actions/transport.js'
+import type { Link } from './connection.js'
+import { errorName, unavailable } from './connection.js'
+import type { ResolvedNatsOptions } from './options.js'
+import type { Names } from './topology.js'
+import { eventStream, taskStream } from './topology.js'
+import { decodeReply, encodeRequest } from './wire.js'
+
+/** A request with no deadline waits this long for its reply. */
+const DEFAULT_WAIT_MS = 30_000
+
+/**
+ * The client a transport hands to the kernel. Acts are core NATS requests to the target's
+ * subject, the deadline their timeout; the server answers at once when no instance listens
+ * (no responders), so a caller never waits for nobody. Tasks and events are JetStream
+ * publishes, resolved only once JetStream acknowledged them as stored; a task's stream is
+ * created by the sender too, so no task is published into nowhere.
+ */
+export function createClient(
+  link: Link,
+  options: ResolvedNatsOptions,
+  n: Names,
+  target: string | undefined,
+  log: Logger,
+): TransportClient {
+  const subject = target === undefined ? undefined : n.rpc(target)
+  const settings = { replicas: options.replicas }
+
+  async function act(e: Envelope): Promise<Reply> {
+    if (subject === undefined)
+      return errorReply(new StoaError('NOT_FOUND', 'this nats client has no target service for acts'))
+    const c = await link.connect()
+    const out = encodeRequest(e, options.maxBodyBytes, c.headers())
+    const timeout = Math.max(1, (e.meta.deadline ?? Date.now() + DEFAULT_WAIT_MS) - Date.now())
+    try {
+      const m = await c.nc.request(subject, out.body, { timeout, headers: out.headers })
+      return decodeReply(m.data)
+    } catch (err) {
+      const name = errorName(err)
+      if (name.includes('NoResponders')) return errorReply(unavailable(`no instance listens on "${subject}"`))
+      if (name.includes('Timeout')) return errorReply(new StoaError('TIMEOUT', 'no reply before the deadline'))
+      log.warn({ err: String(err), subject }, 'nats: request failed')
+      return errorReply(unavailable('the request could not be sent', err))
+    }
+  }
+
+  async function publish(e: Envelope): Promise<Reply> {
+    let subj: string
+    if (e.kind === 'send') {
+      assertTaskName(e.name)
+      subj = n.taskSubject(e.name)
+    } else {
+      assertEventName(e.name)
+      subj = n.eventSubject(e.name)
+    }
+    const c = await link.connect()
+    const stream = e.kind === 'send' ? taskStream(n, settings, taskService(e.name)) : eventStream(n, settings)
+    await link.ensureStream(c, stream)
+    const out = encodeRequest(e, options.maxBodyBytes, c.headers())
+    const until = Date.now() + Math.min(options.publishTimeoutMs, (e.meta.deadline ?? Infinity) - Date.now())
+    for (let again = true; ; again = false) {
+      try {
+        await c.js.publish(subj, out.body, {
+          headers: out.headers,
+          msgID: e.meta.id,
+          timeout: Math.max(1, until - Date.now()),
+        })
+        return OK
+      } catch (err) {
+        const name = errorName(err)
+        // No stream answers the subject: it was deleted, or lost with a server that kept it in
+        // memory. Make it again and publish once more (the message id keeps this from doubling).
+        if (again && (name.includes('NoResponders') || name.includes('JetStreamNotEnabled'))) {
+          link.forgetStream(stream.name)
+          await link.ensureStream(c, stream)
+          continue
+        }
+        log.warn({ err: String(err), subject: subj }, 'nats: publish not acknowledged')
+        throw name.includes('Timeout')
+          ? unavailable('JetStream did not acknowledge the publish in time', err)
+          : unavailable('JetStream refused the publish', err)
+      }
+    }
+  }
+
+  return {
+    async deliver(e) {
+      try {
+        return e.kind === 'act' ? await act(e) : await publish(e)
+      } catch (err) {
+        return errorReply(toStoaError(err))
+      }
+    },
+  }
+}
+
+const OK: Reply = { ok: true, out: undefined }

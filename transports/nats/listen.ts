@@ -1,0 +1,222 @@
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
+import type { Msg, Subscription } from '@nats-io/transport-node'
+import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import { errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
+import type { Connected, Link } from './connection.js'
+import type { ResolvedNatsOptions } from './options.js'
+import type { RetryPolicy } from './retry.js'
+import { decide } from './retry.js'
+import type { Names } from './topology.js'
+import { dlqStream, eventFilter, eventStream, taskStream } from './topology.js'
+import { deadLetterHeaders, decodeRequest, encodeReply } from './wire.js'
+
+/** A dead letter may wait this long for JetStream's ack before the original is handed back. */
+const DEAD_LETTER_ACK_MS = 30_000
+
+/**
+ * The listening side: a queue-group subscription on the service's request subject (acts), and
+ * a durable pull consumer on its task stream and on the event stream, shared by every instance
+ * of the service. A task or event is acknowledged only once its outcome is settled: the action
+ * done, handed back with a delay for its next try, or stored in the dead-letter stream. A crash
+ * before that leaves it unacknowledged, and JetStream gives it to another instance once
+ * `ackWaitMs` has passed; while an action runs, the listener tells JetStream it is still at
+ * work, so a slow action is not taken for a crashed one.
+ */
+export class Listener {
+  private sub: Subscription | undefined
+  private readonly consumers: ConsumerMessages[] = []
+  private readonly inflight = new Set<Promise<void>>()
+  private stopping = false
+  private stoppedAt: number | undefined
+  private c: Connected | undefined
+
+  constructor(
+    private readonly link: Link,
+    private readonly host: TransportHost,
+    private readonly options: ResolvedNatsOptions,
+    private readonly names: Names,
+    private readonly policy: RetryPolicy,
+  ) {}
+
+  /** Subscribes, creates the streams and consumers, and starts taking deliveries. */
+  async start(): Promise<void> {
+    const { host, names, options, link } = this
+    const c = await link.connect()
+    this.c = c
+    const settings = { replicas: options.replicas }
+    const tasks = host.tasks()
+    const subs = host.subscriptions()
+    if (tasks.length > 0 || subs.length > 0) await link.ensureStream(c, dlqStream(names, settings, host.service))
+    if (tasks.length > 0) {
+      const cfg = taskStream(names, settings, host.service)
+      await link.ensureStream(c, cfg)
+      await this.consume(c, cfg.name, names.taskConsumer, undefined, 'send')
+    }
+    if (subs.length > 0) {
+      const cfg = eventStream(names, settings)
+      await link.ensureStream(c, cfg)
+      await this.consume(c, cfg.name, host.service, eventFilter(names, subs), 'emit')
+    }
+    const subject = names.rpc(host.service)
+    // Every instance joins one queue group, so each request reaches one of them.
+    this.sub = c.nc.subscribe(subject, {
+      queue: subject,
+      callback: (err, m) => {
+        if (err === null) this.track(this.request(m))
+      },
+    })
+    // The subscription is in place once the server has seen it: a request right after start
+    // must not meet "no responders".
+    await c.nc.flush()
+  }
+
+  private async consume(
+    c: Connected,
+    stream: string,
+    durable: string,
+    filter: string | undefined,
+    kind: EnvelopeKind,
+  ): Promise<void> {
+    const cfg = {
+      durable_name: durable,
+      ack_policy: 'explicit' as const,
+      ack_wait: this.options.ackWaitMs * 1_000_000,
+      // Retries are decided here (and delayed with a nak); JetStream never gives up on its own.
+      max_deliver: -1,
+      max_ack_pending: this.options.prefetch * 16,
+      ...(filter === undefined ? {} : { filter_subject: filter }),
+    }
+    try {
+      await c.jsm.consumers.add(stream, cfg)
+    } catch {
+      // It exists with other settings (a subscription added since): take the new ones.
+      await c.jsm.consumers.update(stream, durable, cfg)
+    }
+    const consumer = await c.js.consumers.get(stream, durable)
+    const messages = await consumer.consume({ max_messages: this.options.prefetch })
+    this.consumers.push(messages)
+    void this.pump(messages, kind)
+  }
+
+  /** Takes deliveries one by one, at most `prefetch` of them in hand at once. */
+  private async pump(messages: ConsumerMessages, kind: EnvelopeKind): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.stopping) {
+          // Taken after the stop: hand it back at once for another instance.
+          m.nak()
+          continue
+        }
+        this.track(this.work(m, kind))
+        while (this.inflight.size >= this.options.prefetch) await Promise.race(this.inflight)
+      }
+    } catch (err) {
+      if (!this.stopping) this.host.log.error({ err: String(err) }, 'nats: a consumer stopped')
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) => {
+      this.host.log.error({ err: String(err) }, 'nats: delivery handling failed')
+    })
+    this.inflight.add(tracked)
+    void tracked.then(() => this.inflight.delete(tracked))
+  }
+
+  /** A request: run it and answer on its reply subject. */
+  private async request(m: Msg): Promise<void> {
+    const incoming = decodeRequest(m, 'act', '', this.options.maxBodyBytes)
+    const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
+    if (m.reply === undefined || m.reply === '') return
+    try {
+      m.respond(encodeReply(reply))
+    } catch {
+      // The connection is closed: the caller times out, as it would with any lost reply.
+    }
+  }
+
+  /** A task or an event: run it, then acknowledge, hand back for a later try, or dead-letter. */
+  private async work(m: JsMsg, kind: EnvelopeKind): Promise<void> {
+    const base = kind === 'send' ? this.names.taskBase : this.names.eventBase
+    const incoming = decodeRequest(m, kind, base, this.options.maxBodyBytes)
+    if (kind === 'emit' && incoming.ok) {
+      // A wide filter (`P.events.>`, or `user.*` for `user.auth*`) lets in events nobody here wants.
+      const name = incoming.envelope.name!
+      if (!this.host.subscriptions().some((s) => matchesSubscription(s, name))) return m.ack()
+    }
+    let reply: Reply
+    if (incoming.ok) {
+      // Tell JetStream the work goes on, so ack_wait bounds a crash and not an action's length.
+      const beat = setInterval(() => m.working(), Math.max(500, this.options.ackWaitMs / 3))
+      beat.unref()
+      try {
+        reply = await this.host.dispatch(incoming.envelope)
+      } finally {
+        clearInterval(beat)
+      }
+    } else reply = errorReply(incoming.error)
+    const busy = overloaded(reply)
+    if (busy !== undefined) {
+      // A bulkhead turned it down: not the action's failure. Back to the stream after the wait it asks.
+      const ms = typeof busy.details?.retryAfterMs === 'number' ? busy.details.retryAfterMs : 1000
+      return m.nak(Math.min(Math.max(ms, 10), 30_000))
+    }
+    const refused = !reply.ok && reply.error.code === 'CLOSED' && this.host.closing
+    const outcome = decide(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
+    if (outcome.do === 'ack') return m.ack()
+    if (outcome.do === 'requeue') return m.nak()
+    if (outcome.do === 'retry') return m.nak(outcome.delayMs)
+    const c = this.c!
+    this.host.log.warn({ error: outcome.error, subject: m.subject, attempts: outcome.attempts }, 'nats: dead-lettered')
+    try {
+      await c.js.publish(this.names.dlqSubject(this.host.service), m.data, {
+        headers: deadLetterHeaders(m, outcome.error, outcome.attempts, c.headers()),
+        timeout: DEAD_LETTER_ACK_MS,
+      })
+    } catch (err) {
+      // Not safely stored: keep the original, which JetStream delivers again.
+      this.host.log.warn({ err: String(err) }, 'nats: a dead letter was not stored; the original stays')
+      return m.nak(1000)
+    }
+    m.ack()
+  }
+
+  /**
+   * The first step of a graceful close: no new requests (the subscription is drained: what
+   * already arrived is still answered) and no new deliveries from the consumers.
+   */
+  async stopAccepting(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    this.stoppedAt = Date.now()
+    const sub = this.sub
+    this.sub = undefined
+    await Promise.all([
+      sub?.drain().catch(() => undefined),
+      ...this.consumers.map((messages) => messages.close().catch(() => undefined)),
+    ])
+  }
+
+  /** Stops taking work and waits, up to `graceMs`, for the work in hand to be answered and acknowledged. */
+  async close(): Promise<void> {
+    await this.stopAccepting()
+    if (this.inflight.size === 0) return
+    const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
+    await settleWithin(Promise.allSettled([...this.inflight]), left)
+    if (this.inflight.size > 0)
+      this.host.log.warn(
+        { inflight: this.inflight.size },
+        'nats: closing with deliveries in hand; JetStream will deliver them again',
+      )
+  }
+}
+
+/**
+ * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
+ * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other.
+ */
+function overloaded(reply: Reply): StoaErrorJSON | undefined {
+  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
+    ? reply.error
+    : undefined
+}

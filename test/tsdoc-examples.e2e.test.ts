@@ -48,6 +48,17 @@ declare const probeRoute: import('stoa/web').ServedRoute
 declare const routes: readonly import('stoa/web').ServedRoute[]
 declare const handler: import('node:http').RequestListener
 declare const createServer: typeof import('node:http').createServer
+declare const req: import('node:http').IncomingMessage
+declare const res: import('node:http').ServerResponse
+declare const server: import('node:http').Server
+declare const url: string
+declare const path: string
+declare const size: number
+declare const maxBodyBytes: number
+declare const options: { timeoutMs?: number }
+declare const before: import('stoa').NodeMiddleware[]
+declare const dispatch: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void
+declare const failed: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, err: unknown) => void
 declare const express: typeof import('express')
 declare const app: import('express').Express
 declare function fetchSomething(): Promise<unknown>

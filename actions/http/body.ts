@@ -12,7 +12,7 @@ const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * other than 0 (RFC 9112 §6.3).
  *
  * @example
- * if (!hasBody(req.headers)) return run({})
+ * const body = hasBody(req.headers) ? await readBody(req, 1024 * 1024) : undefined
  */
 export function hasBody(headers: HttpHeaders): boolean {
   const length = headers['content-length']

@@ -34,7 +34,7 @@ export function readCookie(header: string | undefined, name: string): string | u
  * no `allowedOrigins`, only the request's own host is allowed. Throws `FORBIDDEN` (403).
  *
  * @example
- * checkSameOrigin(req.method, req.headers, ['https://app.example.com'])
+ * checkSameOrigin(req.method ?? 'GET', req.headers, ['https://app.example.com'])
  */
 export function checkSameOrigin(
   method: string,

@@ -36,7 +36,7 @@ export interface ServerCloser {
  *
  * @example
  * const closer = serverCloser(server)
- * return { url, close: () => closer.close() }
+ * const front = { url, close: () => closer.close() }
  */
 export function serverCloser(server: Server | HttpsServer, graceMs: number = CLOSE_GRACE_MS): ServerCloser {
   let stopped: Promise<void> | undefined
@@ -94,7 +94,7 @@ export interface ReadinessSource {
  *
  * @example
  * const probe = probeResponse(stoa, req.method, path)
- * if (probe !== undefined) return void probe.then((answer) => sendResponse(res, answer))
+ * if (probe !== undefined) void probe.then((answer) => sendResponse(res, answer))
  */
 export function probeResponse(
   source: ReadinessSource,
@@ -132,7 +132,7 @@ function json(status: number, out: unknown, extra?: Record<string, string>): Web
  * The path of a node request, without its query.
  *
  * @example
- * if (requestPath(req) === '/metrics') return scrape(req, res)
+ * const scrape = requestPath(req) === '/metrics'
  */
 export function requestPath(req: IncomingMessage): string {
   const url = req.url ?? '/'

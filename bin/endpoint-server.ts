@@ -1,6 +1,14 @@
 import { createServer } from 'node:http'
 import type { NodeHandler } from '../actions/index.js'
-import { listenOn } from '../actions/transport.js'
+import {
+  errorResponse,
+  listenOn,
+  methodNotAllowed,
+  requestPath,
+  StoaError,
+  sendResponse,
+  serverCloser,
+} from '../actions/transport.js'
 
 /** Something `stoa serve` started beside the instance and stops before closing it. */
 export interface Front {
@@ -10,7 +18,8 @@ export interface Front {
 
 /**
  * `stoa serve --metrics host:port`: the plugins' HTTP endpoints (`GET /metrics`) alone, for a
- * worker that has no other HTTP listener. The request handling is {@link answerEndpoints}.
+ * worker that has no other HTTP listener. It answers and closes as every stoa server does, through
+ * the HTTP kit of `stoa/transport`.
  *
  * @example
  * const server = await endpointServer({ host: '127.0.0.1', port: 0 }, stoa.httpParts().endpoints)
@@ -21,24 +30,25 @@ export async function endpointServer(
 ): Promise<Front> {
   const server = createServer(answerEndpoints(endpoints))
   const address = await listenOn(server, at.port, at.host)
-  return {
-    url: `http://${address}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
+  const closer = serverCloser(server)
+  return { url: `http://${address}`, close: () => closer.close() }
 }
 
-/** Answers `GET` (and `HEAD`) on the endpoints' paths, and 404 naming them on anything else. */
+/**
+ * Answers `GET` (and `HEAD`) on the endpoints' paths; another method there is 405 with `Allow`,
+ * any other path 404 naming the endpoints, both in the error table's JSON shape.
+ */
 function answerEndpoints(endpoints: Record<string, NodeHandler>): NodeHandler {
   const paths = Object.keys(endpoints)
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!
-    const endpoint = endpoints[path]
-    if (endpoint !== undefined && Object.hasOwn(endpoints, path) && (req.method === 'GET' || req.method === 'HEAD'))
-      return endpoint(req, res)
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; GET ${paths.join(', GET ')}\n`)
+    const path = requestPath(req)
+    const method = req.method ?? 'GET'
+    if (!Object.hasOwn(endpoints, path)) {
+      const listed = paths.map((p) => `GET ${p}`).join(', ')
+      return sendResponse(res, errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}; ${listed}`)))
+    }
+    if (method !== 'GET' && method !== 'HEAD')
+      return sendResponse(res, errorResponse(methodNotAllowed(method, path, ['GET', 'HEAD'])))
+    endpoints[path]!(req, res)
   }
 }

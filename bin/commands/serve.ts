@@ -251,9 +251,15 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  return createPinoLogger({
-    level: boolFlag(args, 'verbose') ? 'debug' : (fromEnv.level ?? 'info'),
-    pretty: boolFlag(args, 'pretty') || io.stderr.isTTY === true,
-    destination: io.stderr,
-  })
+  const level = boolFlag(args, 'verbose') ? 'debug' : (fromEnv.level ?? 'info')
+  const asked = boolFlag(args, 'pretty')
+  try {
+    return createPinoLogger({ level, pretty: asked || io.stderr.isTTY === true, destination: io.stderr })
+  } catch (err) {
+    // A terminal only suggests readable lines: without pino-pretty installed they stay JSON.
+    // Asked for with --pretty, the missing package is named.
+    const missing = err instanceof StoaError && err.details?.package === 'pino-pretty'
+    if (asked || !missing) throw err
+    return createPinoLogger({ level, pretty: false, destination: io.stderr })
+  }
 }

@@ -135,6 +135,13 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
       )
       expect(text).to.match(/stoa_http_responses_total\{route="POST \/sum",status="200",service="gateway"\} 1/)
     }
+    // The metrics server answers as every stoa server: 405 with Allow, 404 with the error table's code.
+    const post = await fetch(alone!, { method: 'POST' })
+    expect([post.status, post.headers.get('allow')]).to.deep.equal([405, 'GET, HEAD'])
+    expect((await post.json()).error).to.include({ code: 'METHOD_NOT_ALLOWED' })
+    const other = await fetch(alone!.replace(/\/metrics$/, '/other'))
+    expect(other.status).to.equal(404)
+    expect((await other.json()).error).to.include({ code: 'NOT_FOUND' })
     const end = await served.stop()
     served = undefined
     expect(end.code).to.equal(0)

@@ -30,16 +30,27 @@ export interface Database extends Sql {
   readonly kind: 'postgres' | 'pglite'
   /** Where it is, for messages: the URL without its password, or the PGlite directory. */
   readonly where: string
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects. */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects.
+   * `edges.first` is one statement (no parameters) run right after `BEGIN`, its rows given to
+   * `fn`; `edges.last()` one run right before `COMMIT`: on PostgreSQL each goes in the same
+   * round trip as `BEGIN` or `COMMIT` (the inbox's key and result cost no round trip of their own).
+   */
+  transaction<T>(fn: (tx: Sql, first: Record<string, unknown>[]) => Promise<T>, edges?: TransactionEdges): Promise<T>
   /** Why the database cannot be reached now, or undefined while it can. */
   outage(): string | undefined
   /** Tells `fn` when the database goes away (with the reason) and when it is back (undefined). */
   onChange(fn: (down: string | undefined) => void): void
-  /** Calls `fn` on every `NOTIFY` on `channel` (PostgreSQL; in PGlite the process wakes itself). */
-  listen(channel: string, fn: () => void): Promise<void>
+  /** Calls `fn` with the payload of every `NOTIFY` on `channel` (PostgreSQL; in PGlite the process wakes itself). */
+  listen(channel: string, fn: (payload: string) => void): Promise<void>
   pool(): PoolStats
   close(): Promise<void>
+}
+
+/** Statements a transaction runs right after it begins and right before it commits. */
+export interface TransactionEdges {
+  readonly first?: string
+  readonly last?: () => string | undefined
 }
 
 /** What a database is made with. */
@@ -120,7 +131,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
     }
   }
   // LISTEN needs a connection of its own, held open: made again whenever the database is back.
-  const channels = new Map<string, (() => void)[]>()
+  const channels = new Map<string, ((payload: string) => void)[]>()
   let listener: Client | undefined
   const connectListener = async (): Promise<void> => {
     if (closed || channels.size === 0 || listener !== undefined) return
@@ -134,13 +145,13 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
     c.on('error', drop)
     c.on('end', drop)
     c.on('notification', (n) => {
-      for (const fn of channels.get(n.channel) ?? []) fn()
+      for (const fn of channels.get(n.channel) ?? []) fn(n.payload ?? '')
     })
     try {
       await c.connect()
       for (const ch of channels.keys()) await c.query(`LISTEN ${quoteIdent(ch)}`)
       // Whatever was notified while nobody listened is found now.
-      for (const fns of channels.values()) for (const fn of fns) fn()
+      for (const fns of channels.values()) for (const fn of fns) fn('')
     } catch {
       drop()
     }
@@ -154,7 +165,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
     where,
     query: (text, params) => guard(pool.query(text, params as unknown[])) as never,
     exec: async (text) => void (await guard(pool.query(text))),
-    async transaction(fn) {
+    async transaction(fn, edges) {
       if (down !== undefined) throw unreachable()
       const client = await guard(pool.connect())
       // A checked-out client has no listener of the pool's: without this one, the connection
@@ -165,13 +176,24 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
       }
       client.on('error', onError)
       try {
-        await client.query('BEGIN')
-        const out = await fn({
-          query: (text, params) => client.query(text, params as unknown[]) as never,
-          // Without parameters, pg uses the simple protocol, which runs several statements.
-          exec: async (text) => void (await client.query(text)),
-        })
-        await client.query('COMMIT')
+        let first: Record<string, unknown>[] = []
+        if (edges?.first === undefined) await client.query('BEGIN')
+        else {
+          // Without parameters, pg uses the simple protocol: several statements, one result each.
+          const results = (await client.query(`BEGIN; ${edges.first}`)) as unknown as {
+            rows: Record<string, unknown>[]
+          }[]
+          first = results[1]?.rows ?? []
+        }
+        const out = await fn(
+          {
+            query: (text, params) => client.query(text, params as unknown[]) as never,
+            exec: async (text) => void (await client.query(text)),
+          },
+          first,
+        )
+        const last = edges?.last?.()
+        await client.query(last === undefined ? 'COMMIT' : `${last}; COMMIT`)
         return out
       } catch (err) {
         if (broken !== undefined || isConnectionError(err)) {
@@ -238,15 +260,22 @@ export async function openPglite(dataDir: string): Promise<Database> {
     where: dataDir,
     query: (text, params) => db.query(text, params as unknown[]) as never,
     exec: async (text) => void (await db.exec(text)),
-    transaction: (fn) =>
+    transaction: (fn, edges) =>
       counted(() =>
         db.transaction(async (tx) => {
           busy = true
           try {
-            return await fn({
-              query: (text, params) => tx.query(text, params as unknown[]) as never,
-              exec: async (text) => void (await tx.exec(text)),
-            })
+            const first = edges?.first === undefined ? [] : (await tx.query<Record<string, unknown>>(edges.first)).rows
+            const out = await fn(
+              {
+                query: (text, params) => tx.query(text, params as unknown[]) as never,
+                exec: async (text) => void (await tx.exec(text)),
+              },
+              first,
+            )
+            const last = edges?.last?.()
+            if (last !== undefined) await tx.exec(last)
+            return out
           } finally {
             busy = false
           }
@@ -269,6 +298,20 @@ export function redact(url: string): string {
   } catch {
     return '(unparsable database URL)'
   }
+}
+
+/**
+ * A string as an SQL literal, for the few statements sent without parameters (beside `BEGIN`
+ * or `COMMIT`, in one round trip): dollar-quoted with a tag the text does not hold, so that no
+ * character of it (a quote, a backslash) means anything, whatever `standard_conforming_strings`
+ * says. NUL cannot be in a PostgreSQL text at all.
+ */
+export function quoteLiteral(text: string): string {
+  if (text.includes('\0')) throw new StoaError('INVALID_MESSAGE', 'a key or result cannot hold a NUL character')
+  // The closing tag must be found first where it is put, not earlier (nor overlapping the text's end).
+  let n = 0
+  while (`${text}$s${n}$`.indexOf(`$s${n}$`) !== text.length) n++
+  return `$s${n}$${text}$s${n}$`
 }
 
 function quoteIdent(name: string): string {

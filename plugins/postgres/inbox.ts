@@ -1,6 +1,7 @@
 import type { ActionInfo, Context, Message, RunAction } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { Database } from './db.js'
+import { quoteLiteral } from './db.js'
 import type { Transactions } from './transaction.js'
 
 /** How an action says it is idempotent: by message id (`true`), or by a key of its own. */
@@ -50,24 +51,32 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
     const own = declared === true ? undefined : declared.key
     const scope = `${action.key}\n`
     return (msg, ctx) => {
-      const key = scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id)
-      return txs.run(ctx, async (tx) => {
-        const fresh = await tx.query(
-          'INSERT INTO stoa_inbox (key) VALUES ($1) ON CONFLICT (key) DO NOTHING RETURNING key',
-          [key],
-        )
-        if (fresh.rows.length === 0) {
-          const { rows } = await tx.query<{ result: { v?: unknown } | null }>(
-            'SELECT result FROM stoa_inbox WHERE key = $1',
-            [key],
-          )
-          return rows[0]?.result?.v
-        }
-        const out = await next(msg, ctx)
-        // Wrapped, so that `undefined` and `null` stay apart; what JSON cannot hold fails the call.
-        await tx.query('UPDATE stoa_inbox SET result = $2 WHERE key = $1', [key, JSON.stringify({ v: out })])
-        return out
-      })
+      const key = quoteLiteral(scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id))
+      // The key goes in with BEGIN and the result with COMMIT, in their round trips; a result
+      // of undefined (a task's, usually) is what a NULL gives back, so it is not written.
+      let result: string | undefined
+      const edges = {
+        first: `INSERT INTO stoa_inbox (key) VALUES (${key}) ON CONFLICT (key) DO NOTHING RETURNING 1 AS fresh`,
+        last: () => result,
+      }
+      return txs.run(
+        ctx,
+        async (tx, first) => {
+          if (first.length === 0) {
+            const { rows } = await tx.query<{ result: { v?: unknown } | null }>(
+              `SELECT result FROM stoa_inbox WHERE key = ${key}`,
+            )
+            return rows[0]?.result?.v
+          }
+          result = undefined
+          const out = await next(msg, ctx)
+          // Wrapped, so that `undefined` and `null` stay apart; what JSON cannot hold fails the call.
+          if (out !== undefined)
+            result = `UPDATE stoa_inbox SET result = ${quoteLiteral(JSON.stringify({ v: out }))}::jsonb WHERE key = ${key}`
+          return out
+        },
+        edges,
+      )
     }
   }
 }

@@ -99,7 +99,13 @@ const postgres = definePlugin({
       if (db === undefined) throw new StoaError('UNAVAILABLE', `the postgres plugin of "${host.name}" has not started`)
       return db
     }
-    const txs = new Transactions(database, host.name, options.conflictRetries, () => relay?.wake())
+    const txs = new Transactions(
+      database,
+      host.name,
+      options.conflictRetries,
+      () => relay?.wake(),
+      () => relay?.instance ?? '',
+    )
     const stepsOf = (): Step[] => (steps ??= loadSteps(options.migrations, process.cwd()))
     const migrations = (async (op: 'status' | 'up') => {
       const own = db === undefined ? await open(options, host.name) : undefined

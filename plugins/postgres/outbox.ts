@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { CallOptions, Logger, Message, PluginHost } from '../../actions/index.js'
 import type { Database, Sql } from './db.js'
 
@@ -43,6 +44,9 @@ interface ClaimedRow extends Record<string, unknown> {
   attempts: number
 }
 
+/** Passes a relay runs side by side on a backlog. */
+const LANES = 4
+
 /** What the relay needs beyond the database. */
 export interface RelaySettings {
   readonly batch: number
@@ -70,6 +74,8 @@ export class Relay {
   private stopped = false
   /** Messages published since start. */
   published = 0
+  /** Who this relay's instance is in the notifications its commits send. */
+  readonly instance = randomUUID()
 
   constructor(
     private readonly db: Database,
@@ -85,7 +91,10 @@ export class Relay {
   async start(): Promise<void> {
     this.timer = setInterval(() => this.wake(), this.settings.sweepMs)
     this.timer.unref()
-    await this.db.listen(OUTBOX_CHANNEL, () => this.wake())
+    // A commit of this instance woke the relay already: its own notifications are not news.
+    await this.db.listen(OUTBOX_CHANNEL, (from) => {
+      if (from !== this.instance) this.wake()
+    })
     this.wake()
   }
 
@@ -125,7 +134,7 @@ export class Relay {
     if (this.running !== undefined) await this.running
     let total = 0
     for (;;) {
-      const n = await this.pass()
+      const n = await this.drain()
       total += n
       if (n === 0) return total
     }
@@ -141,17 +150,35 @@ export class Relay {
   private async loop(): Promise<void> {
     do {
       this.again = false
-      let n: number
       try {
-        n = await this.pass()
+        await this.drain()
       } catch (err) {
         // The database went away mid-pass: the sweep tries again once it is back.
         this.log.warn({ err }, 'postgres: outbox relay pass failed')
         return
       }
-      // A full batch: there may be more at once.
-      if (n >= this.settings.batch) this.again = true
     } while (this.again && !this.paused && !this.stopped)
+  }
+
+  /**
+   * Passes until one finds less than a batch. A full first batch means a backlog: then
+   * `LANES` passes run side by side, so that claiming and deleting one batch overlaps with
+   * publishing another (SKIP LOCKED keeps them apart, as between instances).
+   */
+  private async drain(): Promise<number> {
+    const first = await this.pass()
+    if (first < this.settings.batch) return first
+    const lane = async (): Promise<number> => {
+      let total = 0
+      for (;;) {
+        if (this.stopped) return total
+        const n = await this.pass()
+        total += n
+        if (n < this.settings.batch) return total
+      }
+    }
+    const lanes = await Promise.all(Array.from({ length: LANES }, lane))
+    return first + lanes.reduce((a, b) => a + b, 0)
   }
 
   /** One pass: claim, publish, settle. Resolves with how many were published. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { CallOptions, Context, Message } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { assertEventName, assertTaskName } from '../../actions/transport.js'
-import type { Database, Sql } from './db.js'
+import type { Database, Sql, TransactionEdges } from './db.js'
 import { isConflict } from './errors.js'
 import type { OutboxMeta, OutboxRow } from './outbox.js'
 import { OUTBOX_CHANNEL, writeOutbox } from './outbox.js'
@@ -30,6 +30,8 @@ export class Transactions {
     private readonly service: string,
     private readonly retries: number,
     private readonly committed: () => void,
+    /** What this instance's commits say in their NOTIFY, so that its own relay ignores them. */
+    private readonly instance: () => string,
   ) {}
 
   /**
@@ -39,27 +41,35 @@ export class Transactions {
    * (serialization failure, deadlock) is run again, `retries` times; a database that cannot be
    * reached fails it with `UNAVAILABLE`.
    */
-  async run<T>(ctx: Context | undefined, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  async run<T>(
+    ctx: Context | undefined,
+    fn: (tx: Transaction, first: Record<string, unknown>[]) => Promise<T>,
+    edges?: TransactionEdges,
+  ): Promise<T> {
     const joined = ctx === undefined ? undefined : this.open.get(ctx)
-    if (joined !== undefined) return fn(joined)
+    if (joined !== undefined) {
+      if (edges !== undefined) throw new Error('a transaction with edges cannot join another')
+      return fn(joined, [])
+    }
     const db = this.db()
     for (let attempt = 0; ; attempt++) {
       let wrote = false
       try {
-        const out = await db.transaction(async (sql) => {
+        const out = await db.transaction(async (sql, first) => {
           const tx = this.transaction(sql, ctx, () => {
             wrote = true
           })
           if (ctx !== undefined) this.open.set(ctx, tx)
           try {
-            const r = await fn(tx)
+            const r = await fn(tx, first)
             // Delivered at commit, to every instance's relay; this one is woken directly too.
-            if (wrote && db.kind === 'postgres') await sql.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, ''])
+            if (wrote && db.kind === 'postgres')
+              await sql.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.instance()])
             return r
           } finally {
             if (ctx !== undefined) this.open.delete(ctx)
           }
-        })
+        }, edges)
         if (wrote) this.committed()
         return out
       } catch (err) {

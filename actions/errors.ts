@@ -43,6 +43,12 @@ const table = {
   INVALID_JSON: { http: 400, retryable: false, exit: 1, summary: 'a request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false, exit: 1, summary: 'a request body is over the limit' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, exit: 1, summary: 'a request body is not application/json' },
+  SCHEMA_MISMATCH: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: "the database's schema is not the one the code's migrations make",
+  },
   ACTION_FAILED: {
     http: 500,
     retryable: true,

@@ -145,6 +145,9 @@ export class Stoa<T extends ActionTypes = {}> {
       get closing() {
         return life.closing
       },
+      get held() {
+        return life.held
+      },
       dispatch: (e) => this.receive(e, transport ?? e.meta.transport),
       readiness: () => this.readiness(),
       answers: (msg) => registry.local.find(msg) !== undefined,
@@ -223,6 +226,28 @@ export class Stoa<T extends ActionTypes = {}> {
   async readiness(): Promise<Readiness> {
     const checks = [...this.life.health(), ...(await this.checks.run())]
     return { ready: checks.every((c) => c.ready), checks }
+  }
+
+  /**
+   * Stops the listening transports taking tasks and events while `name` holds them (something
+   * the service needs is down: its database, say). The instance reports not ready
+   * (`intake:<name>`), each transport with `pause` stops consuming, and a task failing with a
+   * retryable code meanwhile goes back to its queue without counting as a try. Holding twice
+   * under one name is one hold.
+   *
+   * @example
+   * stoa.pauseIntake('postgres', 'the database is unreachable')
+   * stoa.resumeIntake('postgres')
+   */
+  pauseIntake(name: string, reason: string): this {
+    this.life.hold(name, reason)
+    return this
+  }
+
+  /** Lifts the hold `name` put; when no hold is left, the transports take work again. */
+  resumeIntake(name: string): this {
+    this.life.release(name)
+    return this
   }
 
   /** Registers a hook run when the instance closes, after in-flight work has finished. */

@@ -36,6 +36,8 @@ export class Lifecycle {
   private readonly toStart: (() => Promise<void>)[] = []
   private readonly transports: Transport[] = []
   private readonly closeHooks: CloseHook[] = []
+  /** Why intake is paused, by the name of whoever paused it (see `Stoa.pauseIntake`). */
+  private readonly holds = new Map<string, string>()
   /** Client transports in the order they were added: tasks try them in that order. */
   readonly clients: ClientSlot[] = []
   private readonly service: string
@@ -49,6 +51,32 @@ export class Lifecycle {
   /** Whether close has begun. */
   get closing(): boolean {
     return this.phase === 'closing' || this.phase === 'closed'
+  }
+
+  /** Whether some hold pauses intake now. */
+  get held(): boolean {
+    return this.holds.size > 0
+  }
+
+  /** Pauses intake under `name`: the first hold tells every transport that can pause. */
+  hold(name: string, reason: string): void {
+    const first = this.holds.size === 0
+    this.holds.set(name, reason)
+    if (first) this.tellTransports('pause')
+  }
+
+  /** Lifts the hold `name`; the last one lifted tells every transport to resume. */
+  release(name: string): void {
+    if (!this.holds.delete(name) || this.holds.size > 0 || this.closing) return
+    this.tellTransports('resume')
+  }
+
+  private tellTransports(what: 'pause' | 'resume'): void {
+    for (const t of this.transports) {
+      const step = t[what]
+      if (typeof step !== 'function') continue
+      step.call(t).catch((err: unknown) => this.log.error({ err, transport: t.name }, `transport failed to ${what}`))
+    }
   }
 
   /** Queues work for `ready()` (a plugin's init, a transport's start). */
@@ -154,6 +182,7 @@ export class Lifecycle {
           : { name: `transport:${t.name}`, ready: false, reason: h.reason },
       )
     }
+    for (const [name, reason] of this.holds) out.push({ name: `intake:${name}`, ready: false, reason })
     return out
   }
 
@@ -207,6 +236,9 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     observer: host.observer,
     get closing() {
       return host.closing
+    },
+    get held() {
+      return host.held
     },
     readiness: () => host.readiness(),
     dispatch: (e: Envelope): Promise<Reply> => {

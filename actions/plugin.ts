@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Action, ActionLike, ActionOptions } from './action.js'
+import type { CallOptions } from './context.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import type { Hooks } from './hooks.js'
@@ -145,6 +146,18 @@ export interface PluginHost {
   addCheck(name: string, check: ReadyCheck): unknown
   /** Whether the instance can take work now (see `Stoa.readiness`). */
   readiness(): Promise<Readiness>
+  /** Sends a task from outside any action (see `Stoa.send`): an outbox relay, say. */
+  send(name: string, data?: Message, opts?: CallOptions): Promise<void>
+  /** Emits an event from outside any action (see `Stoa.emit`). */
+  emit(name: string, data?: Message, opts?: CallOptions): Promise<void>
+  /** Stops the listeners taking deliveries while `name` holds them (see `Stoa.pauseIntake`). */
+  pauseIntake(name: string, reason: string): unknown
+  /** Lifts the hold `name` put (see `Stoa.resumeIntake`). */
+  resumeIntake(name: string): unknown
+  /** Whether a plugin is loaded, by name or `name$tag`. */
+  hasPlugin(name: string): boolean
+  /** The handle of another setup-form plugin loaded here (see `Stoa.handleOf`). */
+  handleOf<P extends Plugin<string, any, any, any>>(plugin: P): P extends Plugin<string, any, any, infer H> ? H : never
 }
 
 /**

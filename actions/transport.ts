@@ -88,6 +88,12 @@ export interface TransportHost {
    * from an action at any other time is an answer like any other.
    */
   readonly closing: boolean
+  /**
+   * Whether intake is paused because something the service needs is down (its database, say;
+   * see `Stoa.pauseIntake`). A task or event failing with a retryable code while this is true
+   * failed because of that outage: a broker gives it back to its queue, not counted as a try.
+   */
+  readonly held: boolean
   /** Whether a local action matches this message, so this service can answer it. */
   answers(msg: Readonly<Message>): boolean
   /** The task names this service handles (`<service>.<entity>.<request>`). */
@@ -146,6 +152,15 @@ export interface Transport {
    * acknowledged. `close()` follows.
    */
   stopAccepting?(): Promise<void>
+  /**
+   * Stops taking new tasks and events for a while (AMQP: cancel the consumers; NATS: stop
+   * pulling), without closing: work in hand is still answered, and what a broker holds stays
+   * queued for other instances. Called when the host's `held` becomes true. Acts may still be
+   * answered (their caller waits and gets the error at once).
+   */
+  pause?(): Promise<void>
+  /** Takes tasks and events again after {@link Transport.pause}, when `held` is false again. */
+  resume?(): Promise<void>
   /** Stops receiving, lets in-flight deliveries finish, and releases every resource. */
   close(): Promise<void>
 }

@@ -12,6 +12,7 @@ const load: Record<CommandName, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).serve,
   list: async () => (await import('./commands/list.js')).list,
   routes: async () => (await import('./commands/routes.js')).routes,
+  migrate: async () => (await import('./commands/migrate.js')).migrate,
   help: async () => (await import('./commands/help.js')).help,
 }
 

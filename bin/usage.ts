@@ -159,6 +159,24 @@ Options:
   --json      one JSON array, for scripts
   --name      the service's name, when the module does not define one`,
   },
+  migrate: {
+    summary: "show or apply the migrations of a service's database",
+    usage: ['stoa migrate <service> status|up'],
+    options: { ...common, name: { type: 'string' } },
+    help: `Loads the service without starting it and, through its postgres plugin (stoa/postgres),
+prints where its database's schema stands as JSON (status: the applied and pending steps, and
+any problem), or applies the pending steps (up) in one transaction under the advisory lock, as
+a start does. The database is the plugin's url option, else DATABASE_URL, else PGlite.
+
+status exits 1, naming each problem on stderr, when the service would refuse to start: an
+applied step that was edited, or one the code does not know.
+
+Options:
+  --name      the service's name, when the module does not define one
+
+Example:
+  DATABASE_URL=postgres://127.0.0.1/tally stoa migrate ./tally.ts status`,
+  },
   help: {
     summary: 'show help for stoa or for one command',
     usage: ['stoa help [command]'],

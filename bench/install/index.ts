@@ -19,6 +19,8 @@ const ROWS: readonly { readonly entry: string; readonly peers: readonly string[]
   { entry: 'stoa/logs', peers: ['pino'] },
   { entry: 'stoa/logs (pretty)', peers: ['pino', 'pino-pretty'] },
   { entry: 'stoa/tracing', peers: ['@opentelemetry/api'] },
+  { entry: 'stoa/postgres (PostgreSQL)', peers: ['pg'] },
+  { entry: 'stoa/postgres (PGlite)', peers: ['@electric-sql/pglite'] },
   { entry: 'stoa command, .ts modules', peers: ['tsx'] },
   { entry: 'Seneca plugins', peers: ['seneca'] },
 ]
@@ -40,8 +42,10 @@ export default async function installSuite(): Promise<void> {
     if (range === undefined) throw new Error(`${name} is not an optional peer in package.json`)
     return `${name}@${range}`
   }
-  // What stoa installed before its peers became optional: every peer but seneca and NATS (new since).
-  const everything = Object.keys(peers).filter((p) => p !== 'seneca' && !p.startsWith('@nats-io/'))
+  // What stoa installed before its peers became optional: every peer but seneca, NATS and the
+  // databases (new since).
+  const later = new Set(['seneca', 'pg', '@electric-sql/pglite'])
+  const everything = Object.keys(peers).filter((p) => !later.has(p) && !p.startsWith('@nats-io/'))
   const rows = [...ROWS, { entry: 'every peer but seneca (what stoa installed before)', peers: everything }]
   const results: { entry: string; peers: readonly string[]; got: Installed }[] = []
   let checks: Record<string, unknown> = {}

@@ -131,6 +131,12 @@ export interface MetricsHandle {
    * counted.
    */
   observe(transport: string): Required<TransportObserver>
+  /**
+   * Adds a gauge that another plugin reads when Prometheus scrapes (`name` gets the prefix,
+   * `stoa_`, and the `service` label): a database pool's connections, an outbox's depth. The
+   * reader may be asynchronous; one that fails leaves the gauge empty for that scrape.
+   */
+  gauge(name: string, help: string, read: () => number | Promise<number>): void
 }
 
 /**
@@ -157,7 +163,13 @@ const metrics = definePlugin({
     const endpoint = scrapeEndpoint(scrape)
     const count = (routes: readonly { method: string; path: string }[]) => countResponses(m, routes)
     const web = (routes: readonly { method: string; path: string }[]) => both(endpoint, count(routes))
-    const handle: MetricsHandle = { endpoint, count, web, observe: (transport) => observer(m, transport) }
+    const handle: MetricsHandle = {
+      endpoint,
+      count,
+      web,
+      observe: (transport) => observer(m, transport),
+      gauge: (name, help, read) => m.addGauge({ name, help, read }),
+    }
     return {
       hooks: { inbound: inbound(m), outbound: outbound(m) },
       actions: {

@@ -25,6 +25,8 @@ export class StoaMetrics {
   readonly http: HttpStats
   /** Every action's running calls, reported when scraped. */
   readonly inflight: InFlight[] = []
+  /** Gauges other plugins added (a database pool, an outbox), read when scraped. */
+  readonly gauges: ExtraGauge[] = []
   /** The registry and prom-client's own metrics: undefined until the plugin started. */
   prom: PromMetrics | undefined
   private readonly options: ResolvedMetricsOptions
@@ -37,9 +39,25 @@ export class StoaMetrics {
 
   /** Makes the registry, with prom-client as loaded when the plugin starts. */
   start(prom: typeof import('prom-client'), service: string): PromMetrics {
-    this.prom ??= new PromMetrics(prom, this, this.options, service)
+    if (this.prom === undefined) {
+      this.prom = new PromMetrics(prom, this, this.options, service)
+      for (const g of this.gauges) this.prom.addGauge(g)
+    }
     return this.prom
   }
+
+  /** Adds a gauge another plugin reads: registered now if the registry exists, else at start. */
+  addGauge(gauge: ExtraGauge): void {
+    this.gauges.push(gauge)
+    this.prom?.addGauge(gauge)
+  }
+}
+
+/** A gauge another plugin adds through the handle: its name (without the prefix), help and reader. */
+export interface ExtraGauge {
+  readonly name: string
+  readonly help: string
+  read(): number | Promise<number>
 }
 
 /**
@@ -58,6 +76,8 @@ export class PromMetrics {
   readonly reconnects: Counter<'transport'>
   readonly confirms: Counter<'transport' | 'outcome'>
   readonly confirmSeconds: Histogram<'transport'>
+  private readonly prom: typeof import('prom-client')
+  private readonly prefix: string
 
   constructor(
     prom: typeof import('prom-client'),
@@ -66,6 +86,8 @@ export class PromMetrics {
     service: string,
   ) {
     const { Counter, Gauge, Histogram, Registry } = prom
+    this.prom = prom
+    this.prefix = options.prefix
     this.registry = new Registry()
     this.registry.setDefaultLabels({ service })
     const p = options.prefix
@@ -136,5 +158,21 @@ export class PromMetrics {
     })
     for (const metric of plain.http.metrics(p)) this.registry.registerMetric(metric as never)
     if (options.processMetrics) prom.collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Registers a gauge read at each scrape; a reader that fails leaves the gauge unset for that scrape. */
+  addGauge(gauge: ExtraGauge): void {
+    new this.prom.Gauge({
+      name: `${this.prefix}${gauge.name}`,
+      help: gauge.help,
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await gauge.read())
+        } catch {
+          this.reset()
+        }
+      },
+    })
   }
 }

@@ -120,6 +120,14 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       return link === undefined ? { ready: true as const } : link.health()
     },
 
+    async pause(): Promise<void> {
+      await Promise.all(listeners.map((l) => (l instanceof Listener ? l.pauseIntake() : undefined)))
+    },
+
+    async resume(): Promise<void> {
+      await Promise.all(listeners.map((l) => (l instanceof Listener ? l.resumeIntake() : undefined)))
+    },
+
     async stopAccepting(): Promise<void> {
       await Promise.all(listeners.map((l) => l.stopAccepting()))
     },

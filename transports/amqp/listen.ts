@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { errorReply, StoaError, settleWithin } from '../../actions/transport.js'
+import { ERRORS, errorReply, isErrorCode, StoaError, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
@@ -65,6 +65,28 @@ export class Listener implements LinkUser {
     this.paused = false
     this.queues = queues
     this.clearHold()
+    // Intake held (the service's database is down): connected and declared, but not consuming
+    // until the host lets go (`resumeIntake`).
+    if (host.held) {
+      this.paused = true
+      return
+    }
+    await this.consume(ch)
+  }
+
+  /** The host holds intake: cancel the consumers; deliveries in hand are still settled. */
+  async pauseIntake(): Promise<void> {
+    if (this.stopping) return
+    this.clearHold()
+    await this.pause()
+  }
+
+  /** The host let go: consume again, unless closing, disconnected (`up` will) or held anew. */
+  async resumeIntake(): Promise<void> {
+    const ch = this.ch
+    if (this.stopping || ch === undefined || !this.paused || this.host.held) return
+    this.clearHold()
+    this.paused = false
     await this.consume(ch)
   }
 
@@ -171,7 +193,8 @@ export class Listener implements LinkUser {
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     const busy = overloaded(reply)
     if (busy !== undefined) return this.holdBack(ch, m, busy)
-    const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, refused(reply, this.host))
+    const giveBack = refused(reply, this.host) || heldBack(reply, this.host)
+    const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, giveBack)
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)
     const until = Date.now() + COPY_CONFIRM_MS
@@ -219,7 +242,7 @@ export class Listener implements LinkUser {
     void this.pause()
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined
-      if (this.stopping || this.ch !== ch) return
+      if (this.stopping || this.ch !== ch || this.host.held) return
       this.paused = false
       this.consume(ch).catch((err: unknown) => {
         this.host.log.warn({ err: describe(err) }, 'amqp: cannot consume again after holding back')
@@ -247,6 +270,15 @@ export class Listener implements LinkUser {
  */
 function refused(reply: Reply, host: TransportHost): boolean {
   return !reply.ok && reply.error.code === 'CLOSED' && host.closing
+}
+
+/**
+ * Whether a task or event failed while the host holds intake (its database is down) with an
+ * error that may pass later: the outage's doing, so it goes back to the queue uncounted rather
+ * than spending a try, and never reaches the dead-letter queue during a transient outage.
+ */
+function heldBack(reply: Reply, host: TransportHost): boolean {
+  return !reply.ok && host.held && isErrorCode(reply.error.code) && ERRORS[reply.error.code].retryable
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
-import { errorReply, StoaError } from '../../actions/transport.js'
+import type { Envelope, Reply, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
+import { ERRORS, errorReply, isErrorCode, StoaError } from '../../actions/transport.js'
 import type { MemoryOptions } from './options.js'
 import { resolveMemoryOptions } from './options.js'
 
@@ -20,6 +20,22 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   const { bus } = resolveMemoryOptions(options)
   const joined: { host: TransportHost }[] = []
   let closed = false
+  // Paused (the host holds intake): tasks and events wait here, as in a broker's queue, and a
+  // task that failed with a retryable code while the host was held waits to run again.
+  let paused = false
+  const backlog: { host: TransportHost; e: Envelope }[] = []
+  const held = (host: TransportHost, e: Envelope): Promise<Reply> => {
+    if (e.kind === 'act') return host.dispatch(e)
+    if (paused) {
+      backlog.push({ host, e })
+      return Promise.resolve({ ok: true, out: undefined })
+    }
+    return host.dispatch(e).then((reply) => {
+      if (reply.ok || !host.held || !isErrorCode(reply.error.code) || !ERRORS[reply.error.code].retryable) return reply
+      backlog.push({ host, e })
+      return { ok: true, out: undefined }
+    })
+  }
   const client: TransportClient = {
     deliver: (e) =>
       closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e),
@@ -27,16 +43,49 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   return {
     name: 'memory',
     async listen(host) {
-      const member = { host }
+      const member = { host: holding(host, (e) => held(host, e)) }
       joined.push(member)
       bus.join(member)
     },
     async client() {
       return client
     },
+    async pause() {
+      paused = true
+    },
+    async resume() {
+      paused = false
+      for (const { host, e } of backlog.splice(0)) {
+        if (closed) break
+        void held(host, e).then((reply) => {
+          if (!reply.ok) host.log.error({ error: reply.error, name: e.name, trace: e.meta.trace }, `${e.kind} failed`)
+        })
+      }
+    },
     async close() {
       closed = true
+      if (backlog.length > 0) joined[0]?.host.log.warn({ waiting: backlog.length }, 'memory: closing with held work')
       for (const m of joined.splice(0)) bus.leave(m)
     },
+  }
+}
+
+/** The host with another `dispatch`, its getters kept live (`closing`, `held`). */
+function holding(host: TransportHost, dispatch: (e: Envelope) => Promise<Reply>): TransportHost {
+  return {
+    service: host.service,
+    log: host.log,
+    observer: host.observer,
+    get closing() {
+      return host.closing
+    },
+    get held() {
+      return host.held
+    },
+    dispatch,
+    answers: (msg) => host.answers(msg),
+    tasks: () => host.tasks(),
+    subscriptions: () => host.subscriptions(),
+    readiness: () => host.readiness(),
   }
 }

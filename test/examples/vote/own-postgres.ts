@@ -42,9 +42,12 @@ async function freePort(): Promise<number> {
   })
 }
 
-/** initdb, then pg_ctl start, as the `postgres` user (PostgreSQL refuses to run as root). */
-export async function startOwnPostgres(bin: string): Promise<OwnPostgres> {
-  const dir = mkdtempSync(join(tmpdir(), 'voteops-pg-'))
+/**
+ * initdb, then pg_ctl start, as the `postgres` user (PostgreSQL refuses to run as root), in a
+ * temporary directory named after `prefix`.
+ */
+export async function startOwnPostgres(bin: string, prefix = 'voteops-pg-'): Promise<OwnPostgres> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
   const { stdout } = await run('id', ['-u', 'postgres'])
   const uid = Number(stdout.trim())
   const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim())

@@ -1,0 +1,131 @@
+/**
+ * One contestant of `npm run bench -- state`, in its own process: `node worker.ts <mode>`,
+ * with `BENCH_STATE_DB` (a database of the suite's own), `BENCH_STATE_PREFIX` (the AMQP prefix,
+ * whose `tally` task queue the suite declared) and `BENCH_STATE_N` (operations). Prints one JSON
+ * line `{ "ops": … }`.
+ *
+ * - `outbox`: an action writes a row and `tx.send`s a task through the outbox; timed until the
+ *   relay has published every task (confirmed) and emptied the outbox.
+ * - `direct`: the same action writes the row, commits, then `ctx.send`s the task (confirmed):
+ *   no atomicity, the reference.
+ * - `inbox`: an idempotent action (its key in the inbox, in its transaction) writes a row.
+ * - `plain`: the same transaction without the inbox.
+ * - `relay`: the outbox holds N rows; timed from the relay's start until all are published.
+ * - `raw`: amqplib publishes N persistent messages on a confirm channel, 100 in flight (the
+ *   relay's batch), to the same queue: the practical limit of the relay.
+ */
+import { randomUUID } from 'node:crypto'
+import amqp from 'amqplib'
+import type { Context } from '../../actions/index.js'
+import { createStoa } from '../../actions/index.js'
+import postgres from '../../plugins/postgres/index.js'
+import { createAmqpTransport } from '../../transports/amqp/index.js'
+import { names } from '../../transports/amqp/topology.js'
+
+const mode = process.argv[2]
+const url = process.env.BENCH_STATE_DB!
+const prefix = process.env.BENCH_STATE_PREFIX!
+const amqpUrl = process.env.STOA_AMQP_URL ?? 'amqp://127.0.0.1:5672'
+const n = Number(process.env.BENCH_STATE_N ?? 2000)
+/** Calls in flight at once: a gateway under load. */
+const CONCURRENCY = 32
+const run = randomUUID().slice(0, 8)
+const noop = () => undefined
+
+const silent = { error: noop, warn: noop, info: noop, debug: noop }
+
+async function inParallel(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) await fn(next++)
+    }),
+  )
+}
+
+async function main(): Promise<number> {
+  if (mode === 'raw') {
+    const conn = await amqp.connect(amqpUrl)
+    const ch = await conn.createConfirmChannel()
+    const q = names(prefix).tasks('tally')
+    const body = Buffer.from(JSON.stringify({ voter: 'v', n: 0 }))
+    const t0 = performance.now()
+    for (let i = 0; i < n; i += 100) {
+      const batch = Math.min(100, n - i)
+      await Promise.all(
+        Array.from(
+          { length: batch },
+          () =>
+            new Promise<void>((resolve, reject) =>
+              ch.publish(
+                '',
+                q,
+                body,
+                { persistent: true, contentType: 'application/json', messageId: randomUUID() },
+                (err) => (err ? reject(err) : resolve()),
+              ),
+            ),
+        ),
+      )
+    }
+    const ops = n / ((performance.now() - t0) / 1000)
+    await conn.close()
+    return ops
+  }
+  const stoa = createStoa({ name: 'gateway', logger: silent, timeoutMs: 120_000 })
+    .use(postgres, {
+      url,
+      poolSize: 10,
+      migrations: [
+        { version: 1, name: 'rows', sql: 'CREATE TABLE IF NOT EXISTS bench_rows (id text PRIMARY KEY, v int)' },
+      ],
+      relay: { paused: mode === 'relay', sweepMs: 200 },
+    })
+    .client(createAmqpTransport({ url: amqpUrl, prefix }))
+  const pg = () => stoa.handleOf(postgres)
+  const insert = 'INSERT INTO bench_rows (id, v) VALUES ($1, $2)'
+  stoa.add('role:bench,cmd:outbox', (msg, ctx) =>
+    pg().transaction(ctx, async (tx) => {
+      await tx.query(insert, [`${run}-${msg.i}`, msg.i])
+      await tx.send('tally.vote.record', { voter: 'v', n: msg.i })
+    }),
+  )
+  stoa.add('role:bench,cmd:direct', async (msg, ctx: Context) => {
+    await pg().transaction(ctx, (tx) => tx.query(insert, [`${run}-${msg.i}`, msg.i]))
+    await ctx.send('tally.vote.record', { voter: 'v', n: msg.i })
+  })
+  const write = (msg: Record<string, unknown>, ctx: Context) =>
+    pg().transaction(ctx, (tx) => tx.query(insert, [`${run}-${msg.i}`, msg.i]))
+  stoa.add('role:bench,cmd:inbox', { idempotent: true, handler: write })
+  stoa.add('role:bench,cmd:plain', write)
+  await stoa.ready()
+  try {
+    if (mode === 'relay') {
+      for (let i = 0; i < n; i += 500) {
+        await pg().transaction(undefined, async (tx) => {
+          for (let j = i; j < Math.min(n, i + 500); j++) await tx.send('tally.vote.record', { voter: 'v', n: j })
+        })
+      }
+      const t0 = performance.now()
+      const published = await pg().relay.flush()
+      if (published !== n) throw new Error(`published ${published} of ${n}`)
+      return n / ((performance.now() - t0) / 1000)
+    }
+    const pattern = `role:bench,cmd:${mode}`
+    // Warm up: JIT, pool, channel.
+    await inParallel(200, (i) => stoa.act(pattern, { i: -1 - i }))
+    const relayed = (count: number) => pg().relay.published >= count
+    if (mode === 'outbox') while (!relayed(200)) await new Promise((r) => setTimeout(r, 5))
+    const t0 = performance.now()
+    await inParallel(n, (i) => stoa.act(pattern, { i }))
+    // Timed until the relay has published (confirmed) and deleted every task.
+    if (mode === 'outbox') while (!relayed(200 + n)) await new Promise((r) => setTimeout(r, 2))
+    return n / ((performance.now() - t0) / 1000)
+  } finally {
+    await stoa.close()
+  }
+}
+
+const ops = await main()
+console.log(JSON.stringify({ ops }))
+process.exit(0)

@@ -1,0 +1,319 @@
+import type { PGlite } from '@electric-sql/pglite'
+import type { Client, Pool } from 'pg'
+import { StoaError } from '../../actions/index.js'
+import { loadPeer } from '../../actions/transport.js'
+import { isConnectionError } from './errors.js'
+
+/** Something SQL runs on: the database, or one transaction of it. */
+export interface Sql {
+  /** Runs one statement with `$1`-style parameters. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<{ rows: R[] }>
+  /** Runs several statements without parameters (a migration step). */
+  exec(text: string): Promise<void>
+}
+
+/** How busy the connections are: `pg`'s pool, or PGlite's one connection. */
+export interface PoolStats {
+  readonly total: number
+  readonly idle: number
+  readonly waiting: number
+}
+
+/**
+ * One service's database, whatever runs it: PostgreSQL through `pg`, or PGlite (PostgreSQL
+ * compiled to WebAssembly) in a directory. The same SQL runs on both.
+ */
+export interface Database extends Sql {
+  readonly kind: 'postgres' | 'pglite'
+  /** Where it is, for messages: the URL without its password, or the PGlite directory. */
+  readonly where: string
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects.
+   * `edges.first` is one statement (no parameters) run right after `BEGIN`, its rows given to
+   * `fn`; `edges.last()` one run right before `COMMIT`: on PostgreSQL each goes in the same
+   * round trip as `BEGIN` or `COMMIT` (the inbox's key and result cost no round trip of their own).
+   */
+  transaction<T>(fn: (tx: Sql, first: Record<string, unknown>[]) => Promise<T>, edges?: TransactionEdges): Promise<T>
+  /** Why the database cannot be reached now, or undefined while it can. */
+  outage(): string | undefined
+  /** Tells `fn` when the database goes away (with the reason) and when it is back (undefined). */
+  onChange(fn: (down: string | undefined) => void): void
+  /** Calls `fn` with the payload of every `NOTIFY` on `channel` (PostgreSQL; in PGlite the process wakes itself). */
+  listen(channel: string, fn: (payload: string) => void): Promise<void>
+  pool(): PoolStats
+  close(): Promise<void>
+}
+
+/** Statements a transaction runs right after it begins and right before it commits. */
+export interface TransactionEdges {
+  readonly first?: string
+  readonly last?: () => string | undefined
+}
+
+/** What a database is made with. */
+export interface DatabaseSettings {
+  readonly poolSize: number
+  readonly connectTimeoutMs: number
+  /** How often a lost database is tried again, ms. */
+  readonly probeMs: number
+}
+
+/**
+ * A database on PostgreSQL. `pg` is loaded here, so a service on PGlite never needs it. The
+ * first connection is made now: a database that cannot be reached fails the start with
+ * `UNAVAILABLE`. Later, a connection failure marks the database down (every call fails fast
+ * with `UNAVAILABLE`) and it is tried every `probeMs` until it answers.
+ */
+export async function openPostgres(url: string, settings: DatabaseSettings): Promise<Database> {
+  const pg = await loadPeer<typeof import('pg')>('pg', 'stoa/postgres')
+  const { Pool: PoolClass, Client: ClientClass } = (pg as unknown as { default?: typeof pg }).default ?? pg
+  const where = redact(url)
+  const pool: Pool = new PoolClass({
+    connectionString: url,
+    max: settings.poolSize,
+    // A database that stops answering (a host gone, not refusing) must not hold a connect forever.
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    keepAlive: true,
+  })
+  // An idle client losing its connection (PostgreSQL restarted) must not end the process.
+  pool.on('error', () => undefined)
+  try {
+    const c = await pool.connect()
+    c.release()
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    throw new StoaError(
+      'UNAVAILABLE',
+      `PostgreSQL at ${where} cannot be reached: ${(err as Error).message}`,
+      undefined,
+      {
+        cause: err,
+      },
+    )
+  }
+  let down: string | undefined
+  let probe: NodeJS.Timeout | undefined
+  let closed = false
+  const watchers: ((down: string | undefined) => void)[] = []
+  const tell = (state: string | undefined) => {
+    for (const w of watchers) w(state)
+  }
+  const unreachable = (cause?: unknown) =>
+    new StoaError('UNAVAILABLE', `PostgreSQL at ${where} is unreachable`, { database: where }, { cause })
+  const lost = (err: unknown): StoaError => {
+    if (closed) return unreachable(err)
+    if (down === undefined) {
+      down = `PostgreSQL at ${where} is unreachable: ${(err as Error)?.message ?? String(err)}`
+      tell(down)
+    }
+    probe ??= setInterval(() => {
+      pool.query('SELECT 1').then(
+        () => {
+          if (probe === undefined) return
+          clearInterval(probe)
+          probe = undefined
+          down = undefined
+          tell(undefined)
+        },
+        () => undefined,
+      )
+    }, settings.probeMs).unref()
+    return unreachable(err)
+  }
+  const guard = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p
+    } catch (err) {
+      throw isConnectionError(err) ? lost(err) : err
+    }
+  }
+  // LISTEN needs a connection of its own, held open: made again whenever the database is back.
+  const channels = new Map<string, ((payload: string) => void)[]>()
+  let listener: Client | undefined
+  const connectListener = async (): Promise<void> => {
+    if (closed || channels.size === 0 || listener !== undefined) return
+    const c: Client = new ClientClass({ connectionString: url, connectionTimeoutMillis: settings.connectTimeoutMs })
+    listener = c
+    const drop = () => {
+      if (listener !== c) return
+      listener = undefined
+      c.end().catch(() => undefined)
+    }
+    c.on('error', drop)
+    c.on('end', drop)
+    c.on('notification', (n) => {
+      for (const fn of channels.get(n.channel) ?? []) fn(n.payload ?? '')
+    })
+    try {
+      await c.connect()
+      for (const ch of channels.keys()) await c.query(`LISTEN ${quoteIdent(ch)}`)
+      // Whatever was notified while nobody listened is found now.
+      for (const fns of channels.values()) for (const fn of fns) fn('')
+    } catch {
+      drop()
+    }
+  }
+  watchers.push((state) => {
+    if (state === undefined) void connectListener()
+  })
+  const relisten = setInterval(() => void connectListener(), Math.max(settings.probeMs, 1000)).unref()
+  return {
+    kind: 'postgres',
+    where,
+    query: (text, params) => guard(pool.query(text, params as unknown[])) as never,
+    exec: async (text) => void (await guard(pool.query(text))),
+    async transaction(fn, edges) {
+      if (down !== undefined) throw unreachable()
+      const client = await guard(pool.connect())
+      // A checked-out client has no listener of the pool's: without this one, the connection
+      // dropping mid-transaction is an unhandled 'error' event, which ends the process.
+      let broken: unknown
+      const onError = (err: unknown) => {
+        broken ??= err
+      }
+      client.on('error', onError)
+      try {
+        let first: Record<string, unknown>[] = []
+        if (edges?.first === undefined) await client.query('BEGIN')
+        else {
+          // Without parameters, pg uses the simple protocol: several statements, one result each.
+          const results = (await client.query(`BEGIN; ${edges.first}`)) as unknown as {
+            rows: Record<string, unknown>[]
+          }[]
+          first = results[1]?.rows ?? []
+        }
+        const out = await fn(
+          {
+            query: (text, params) => client.query(text, params as unknown[]) as never,
+            exec: async (text) => void (await client.query(text)),
+          },
+          first,
+        )
+        const last = edges?.last?.()
+        await client.query(last === undefined ? 'COMMIT' : `${last}; COMMIT`)
+        return out
+      } catch (err) {
+        if (broken !== undefined || isConnectionError(err)) {
+          broken ??= err
+          // Whether a COMMIT in flight took effect is unknown: the caller tries again, and an
+          // idempotent participant (the inbox) makes a second try harmless.
+          throw lost(err)
+        }
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.off('error', onError)
+        // A broken client is dropped from the pool rather than handed out again.
+        client.release(broken === undefined ? undefined : (broken as Error))
+      }
+    },
+    outage: () => down,
+    onChange: (fn) => void watchers.push(fn),
+    async listen(channel, fn) {
+      const list = channels.get(channel) ?? []
+      list.push(fn)
+      channels.set(channel, list)
+      if (listener !== undefined) await listener.query(`LISTEN ${quoteIdent(channel)}`).catch(() => undefined)
+      else await connectListener()
+    },
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    async close() {
+      closed = true
+      clearInterval(relisten)
+      if (probe !== undefined) clearInterval(probe)
+      probe = undefined
+      const l = listener
+      listener = undefined
+      if (l !== undefined) await l.end().catch(() => undefined)
+      await pool.end()
+    },
+  }
+}
+
+/**
+ * A database on PGlite keeping its data in `dataDir` (created when missing; `memory://` keeps
+ * nothing), so what was committed survives the process. `@electric-sql/pglite` is loaded here,
+ * so a service on PostgreSQL never needs it. One PGlite runs one statement at a time:
+ * transactions queue, and it does not go away while the process lives.
+ */
+export async function openPglite(dataDir: string): Promise<Database> {
+  const { PGlite: PGliteClass } = await loadPeer<typeof import('@electric-sql/pglite')>(
+    '@electric-sql/pglite',
+    'stoa/postgres',
+  )
+  const db: PGlite = await PGliteClass.create(dataDir)
+  let waiting = 0
+  let busy = false
+  const counted = async <T>(work: () => Promise<T>): Promise<T> => {
+    waiting++
+    try {
+      return await work()
+    } finally {
+      waiting--
+    }
+  }
+  return {
+    kind: 'pglite',
+    where: dataDir,
+    query: (text, params) => db.query(text, params as unknown[]) as never,
+    exec: async (text) => void (await db.exec(text)),
+    transaction: (fn, edges) =>
+      counted(() =>
+        db.transaction(async (tx) => {
+          busy = true
+          try {
+            const first = edges?.first === undefined ? [] : (await tx.query<Record<string, unknown>>(edges.first)).rows
+            const out = await fn(
+              {
+                query: (text, params) => tx.query(text, params as unknown[]) as never,
+                exec: async (text) => void (await tx.exec(text)),
+              },
+              first,
+            )
+            const last = edges?.last?.()
+            if (last !== undefined) await tx.exec(last)
+            return out
+          } finally {
+            busy = false
+          }
+        }),
+      ),
+    outage: () => undefined,
+    onChange: () => undefined,
+    listen: async () => undefined,
+    pool: () => ({ total: 1, idle: busy ? 0 : 1, waiting: Math.max(0, waiting - (busy ? 1 : 0)) }),
+    close: () => db.close(),
+  }
+}
+
+/** A connection string without its password, for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparsable database URL)'
+  }
+}
+
+/**
+ * A string as an SQL literal, for the few statements sent without parameters (beside `BEGIN`
+ * or `COMMIT`, in one round trip): dollar-quoted with a tag the text does not hold, so that no
+ * character of it (a quote, a backslash) means anything, whatever `standard_conforming_strings`
+ * says. NUL cannot be in a PostgreSQL text at all.
+ */
+export function quoteLiteral(text: string): string {
+  if (text.includes('\0')) throw new StoaError('INVALID_MESSAGE', 'a key or result cannot hold a NUL character')
+  // The closing tag must be found first where it is put, not earlier (nor overlapping the text's end).
+  let n = 0
+  while (`${text}$s${n}$`.indexOf(`$s${n}$`) !== text.length) n++
+  return `$s${n}$${text}$s${n}$`
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}

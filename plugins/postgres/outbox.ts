@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto'
+import type { CallOptions, Logger, Message, PluginHost } from '../../actions/index.js'
+import type { Database, Sql } from './db.js'
+
+/** The channel a commit that wrote outbox rows notifies, so every instance's relay wakes. */
+export const OUTBOX_CHANNEL = 'stoa_outbox'
+
+/** What travels with a message as a direct send would carry it. */
+export interface OutboxMeta {
+  readonly trace: string
+  /** Absolute deadline, ms since the epoch; absent: the instance's default when relayed. */
+  readonly deadline?: number
+  readonly token?: string
+  readonly caller?: string
+}
+
+/** One message waiting in the outbox. */
+export interface OutboxRow {
+  readonly id: string
+  readonly kind: 'send' | 'emit'
+  readonly name: string
+  readonly data: Message
+  readonly meta: OutboxMeta
+}
+
+/** Writes a message to the outbox, in the caller's transaction. */
+export async function writeOutbox(tx: Sql, row: OutboxRow): Promise<void> {
+  await tx.query('INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ($1, $2, $3, $4, $5)', [
+    row.id,
+    row.kind,
+    row.name,
+    JSON.stringify(row.data),
+    JSON.stringify(row.meta),
+  ])
+}
+
+interface ClaimedRow extends Record<string, unknown> {
+  seq: string
+  id: string
+  kind: 'send' | 'emit'
+  name: string
+  data: Message
+  meta: OutboxMeta
+  attempts: number
+}
+
+/** Passes a relay runs side by side on a backlog. */
+const LANES = 4
+
+/** What the relay needs beyond the database. */
+export interface RelaySettings {
+  readonly batch: number
+  readonly leaseMs: number
+  readonly sweepMs: number
+  readonly maxBackoffMs: number
+}
+
+/**
+ * The relay: publishes what committed transactions left in the outbox, then deletes it. One
+ * runs in every instance. A pass claims a batch of rows (`FOR UPDATE SKIP LOCKED`, so relays of
+ * several instances never take the same row) by leasing them for `leaseMs`, publishes each
+ * through the instance's `send` or `emit` (which resolve once the transport confirmed it),
+ * deletes the published rows and puts the failed ones back with a backoff. A relay that dies
+ * with rows leased leaves them to whichever relay looks once the lease is over: a row may so be
+ * published twice, never lost, and its message id stays the same for the consumer's inbox.
+ * Woken at once by a commit in this instance, by `NOTIFY` from another (PostgreSQL), and every
+ * `sweepMs` regardless.
+ */
+export class Relay {
+  private paused: boolean
+  private running: Promise<void> | undefined
+  private again = false
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  /** Messages published since start. */
+  published = 0
+  /** Who this relay's instance is in the notifications its commits send. */
+  readonly instance = randomUUID()
+
+  constructor(
+    private readonly db: Database,
+    private readonly host: PluginHost,
+    private readonly log: Logger,
+    private readonly settings: RelaySettings,
+    paused: boolean,
+  ) {
+    this.paused = paused
+  }
+
+  /** Starts sweeping, and listens for other instances' commits. */
+  async start(): Promise<void> {
+    this.timer = setInterval(() => this.wake(), this.settings.sweepMs)
+    this.timer.unref()
+    // A commit of this instance woke the relay already: its own notifications are not news.
+    await this.db.listen(OUTBOX_CHANNEL, (from) => {
+      if (from !== this.instance) this.wake()
+    })
+    this.wake()
+  }
+
+  /** Runs a pass now, or once more after the one under way. */
+  wake(): void {
+    if (this.paused || this.stopped || this.db.outage() !== undefined) return
+    if (this.running !== undefined) {
+      this.again = true
+      return
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined
+    })
+  }
+
+  /** Stops publishing (a test's hook: commit, then kill the process before anything leaves). */
+  pause(): void {
+    this.paused = true
+  }
+
+  /** Publishes again. */
+  resume(): void {
+    this.paused = false
+    this.wake()
+  }
+
+  /** Whether the relay is paused. */
+  get isPaused(): boolean {
+    return this.paused
+  }
+
+  /**
+   * Publishes what is available now, pass after pass until a pass finds nothing, even while
+   * paused; resolves with how many messages were published.
+   */
+  async flush(): Promise<number> {
+    if (this.running !== undefined) await this.running
+    let total = 0
+    for (;;) {
+      const n = await this.drain()
+      total += n
+      if (n === 0) return total
+    }
+  }
+
+  /** Stops the relay; a pass under way finishes first. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.running !== undefined) await this.running
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false
+      try {
+        await this.drain()
+      } catch (err) {
+        // The database went away mid-pass: the sweep tries again once it is back.
+        this.log.warn({ err }, 'postgres: outbox relay pass failed')
+        return
+      }
+    } while (this.again && !this.paused && !this.stopped)
+  }
+
+  /**
+   * Passes until one finds less than a batch. A full first batch means a backlog: then
+   * `LANES` passes run side by side, so that claiming and deleting one batch overlaps with
+   * publishing another (SKIP LOCKED keeps them apart, as between instances).
+   */
+  private async drain(): Promise<number> {
+    const first = await this.pass()
+    if (first < this.settings.batch) return first
+    const lane = async (): Promise<number> => {
+      let total = 0
+      for (;;) {
+        if (this.stopped) return total
+        const n = await this.pass()
+        total += n
+        if (n < this.settings.batch) return total
+      }
+    }
+    const lanes = await Promise.all(Array.from({ length: LANES }, lane))
+    return first + lanes.reduce((a, b) => a + b, 0)
+  }
+
+  /** One pass: claim, publish, settle. Resolves with how many were published. */
+  private async pass(): Promise<number> {
+    const { rows } = await this.db.query<ClaimedRow>(
+      `UPDATE stoa_outbox SET available_at = now() + make_interval(secs => $1), attempts = attempts + 1
+       WHERE seq IN (
+         SELECT seq FROM stoa_outbox WHERE available_at <= now() ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
+       )
+       RETURNING seq::text AS seq, id, kind, name, data, meta, attempts`,
+      [this.settings.leaseMs / 1000, this.settings.batch],
+    )
+    if (rows.length === 0) return 0
+    // Published side by side: the transport pipelines the confirms. Order is not promised.
+    const outcomes = await Promise.allSettled(rows.map((row) => this.publish(row)))
+    const done: string[] = []
+    const failed: { seq: string; error: string; delayMs: number }[] = []
+    outcomes.forEach((o, i) => {
+      const row = rows[i]!
+      if (o.status === 'fulfilled') done.push(row.seq)
+      else {
+        const error = o.reason instanceof Error ? o.reason.message : String(o.reason)
+        failed.push({
+          seq: row.seq,
+          error,
+          delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts, 20)),
+        })
+        this.log.warn({ id: row.id, name: row.name, attempts: row.attempts, error }, 'postgres: outbox publish failed')
+      }
+    })
+    if (done.length > 0) {
+      await this.db.query('DELETE FROM stoa_outbox WHERE seq = ANY($1::bigint[])', [done])
+      this.published += done.length
+    }
+    for (const f of failed) {
+      await this.db.query(
+        'UPDATE stoa_outbox SET available_at = now() + make_interval(secs => $2), last_error = $3 WHERE seq = $1::bigint',
+        [f.seq, f.delayMs / 1000, f.error.slice(0, 500)],
+      )
+    }
+    return done.length
+  }
+
+  /** Publishes one row as the send or emit that wrote it would have: same id, trace, token, deadline. */
+  private publish(row: ClaimedRow): Promise<void> {
+    const meta = row.meta
+    const opts: CallOptions = { id: row.id, trace: meta.trace }
+    if (meta.token !== undefined) opts.token = meta.token
+    if (meta.caller !== undefined) opts.caller = meta.caller
+    // What is left of the deadline: past it, the message still leaves, and its receiver refuses
+    // it as late, exactly as a direct send made that late would be.
+    if (meta.deadline !== undefined) opts.timeoutMs = Math.max(1, meta.deadline - Date.now())
+    return row.kind === 'send' ? this.host.send(row.name, row.data, opts) : this.host.emit(row.name, row.data, opts)
+  }
+}
+
+/** How many messages wait in the outbox, and for how long the oldest has waited (seconds). */
+export async function outboxDepth(db: Database): Promise<{ depth: number; lagSeconds: number }> {
+  const { rows } = await db.query<{ n: string; lag: number | null }>(
+    'SELECT count(*)::text AS n, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS lag FROM stoa_outbox',
+  )
+  return { depth: Number(rows[0]?.n ?? 0), lagSeconds: Math.max(0, Number(rows[0]?.lag ?? 0)) }
+}

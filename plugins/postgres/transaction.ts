@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto'
+import type { CallOptions, Context, Message } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import { assertEventName, assertTaskName } from '../../actions/transport.js'
+import type { Database, Sql, TransactionEdges } from './db.js'
+import { isConflict } from './errors.js'
+import type { OutboxMeta, OutboxRow } from './outbox.js'
+import { OUTBOX_CHANNEL, writeOutbox } from './outbox.js'
+
+/**
+ * One transaction of the service's database, as an action sees it: its own rows through
+ * `query`, and tasks and events through `send` and `emit`, which are written to the outbox in
+ * this same transaction and published by the relay only once it has committed. A rolled-back
+ * transaction sends nothing; a committed one loses nothing.
+ */
+export interface Transaction extends Sql {
+  /** Sends a task once this transaction commits: as `ctx.send` would, with the same metadata. */
+  send(name: string, data?: Message, opts?: CallOptions): Promise<void>
+  /** Emits an event once this transaction commits: as `ctx.emit` would. */
+  emit(name: string, data?: Message, opts?: CallOptions): Promise<void>
+}
+
+/** Runs transactions for one loading of the plugin. */
+export class Transactions {
+  /** The transaction an action's context is inside (an idempotent action's), joined by nested calls. */
+  private readonly open = new WeakMap<Context, Transaction>()
+
+  constructor(
+    private readonly db: () => Database,
+    private readonly service: string,
+    private readonly retries: number,
+    private readonly committed: () => void,
+    /** What this instance's commits say in their NOTIFY, so that its own relay ignores them. */
+    private readonly instance: () => string,
+  ) {}
+
+  /**
+   * Runs `fn` in one transaction, for the call `ctx` (whose trace, identity and deadline its
+   * messages carry), or for none. Inside an idempotent action the action's own transaction is
+   * joined, so the effect and the inbox row commit together. A transaction that lost a race
+   * (serialization failure, deadlock) is run again, `retries` times; a database that cannot be
+   * reached fails it with `UNAVAILABLE`.
+   */
+  async run<T>(
+    ctx: Context | undefined,
+    fn: (tx: Transaction, first: Record<string, unknown>[]) => Promise<T>,
+    edges?: TransactionEdges,
+  ): Promise<T> {
+    const joined = ctx === undefined ? undefined : this.open.get(ctx)
+    if (joined !== undefined) {
+      if (edges !== undefined) throw new Error('a transaction with edges cannot join another')
+      return fn(joined, [])
+    }
+    const db = this.db()
+    for (let attempt = 0; ; attempt++) {
+      let wrote = false
+      try {
+        const out = await db.transaction(async (sql, first) => {
+          const tx = this.transaction(sql, ctx, () => {
+            wrote = true
+          })
+          if (ctx !== undefined) this.open.set(ctx, tx)
+          try {
+            const r = await fn(tx, first)
+            // Delivered at commit, to every instance's relay; this one is woken directly too.
+            if (wrote && db.kind === 'postgres')
+              await sql.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.instance()])
+            return r
+          } finally {
+            if (ctx !== undefined) this.open.delete(ctx)
+          }
+        }, edges)
+        if (wrote) this.committed()
+        return out
+      } catch (err) {
+        if (isConflict(err)) {
+          if (attempt < this.retries) continue
+          throw new StoaError(
+            'UNAVAILABLE',
+            `the transaction kept conflicting with others (${attempt + 1} tries)`,
+            { database: db.where },
+            { cause: err },
+          )
+        }
+        throw err
+      }
+    }
+  }
+
+  private transaction(sql: Sql, ctx: Context | undefined, wrote: () => void): Transaction {
+    const write = async (kind: 'send' | 'emit', name: string, data: Message | undefined, opts?: CallOptions) => {
+      if (kind === 'send') assertTaskName(name)
+      else assertEventName(name)
+      if (data !== undefined && (data === null || typeof data !== 'object' || Array.isArray(data))) {
+        throw new StoaError(
+          'INVALID_MESSAGE',
+          `the data of ${kind === 'send' ? 'task' : 'event'} "${name}" must be an object`,
+        )
+      }
+      const row: OutboxRow = { kind, name, data: data ?? {}, ...this.metaOf(ctx, opts) }
+      await writeOutbox(sql, row)
+      wrote()
+    }
+    return {
+      query: (text, params) => sql.query(text, params),
+      exec: (text) => sql.exec(text),
+      send: (name, data, opts) => write('send', name, data, opts),
+      emit: (name, data, opts) => write('emit', name, data, opts),
+    }
+  }
+
+  /** The id and metadata a direct `ctx.send` would give the message, fixed now. */
+  private metaOf(ctx: Context | undefined, opts: CallOptions | undefined): { id: string; meta: OutboxMeta } {
+    if (ctx !== undefined) {
+      const m = ctx.childMeta(opts, this.service)
+      const meta: { -readonly [K in keyof OutboxMeta]: OutboxMeta[K] } = { trace: m.trace, deadline: m.deadline }
+      if (m.token !== undefined) meta.token = m.token
+      if (m.caller !== undefined) meta.caller = m.caller
+      return { id: opts?.id ?? m.id, meta }
+    }
+    const id = opts?.id ?? randomUUID()
+    const meta: { -readonly [K in keyof OutboxMeta]: OutboxMeta[K] } = {
+      trace: opts?.trace ?? id,
+      caller: this.service,
+    }
+    if (opts?.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs)) meta.deadline = Date.now() + opts.timeoutMs
+    if (opts?.token !== undefined) meta.token = opts.token
+    return { id, meta }
+  }
+}

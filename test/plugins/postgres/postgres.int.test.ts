@@ -1,0 +1,133 @@
+import { expect } from 'chai'
+import type { Context, Stoa } from '../../../actions/index.js'
+import { createStoa } from '../../../actions/index.js'
+import postgres from '../../../plugins/postgres/index.js'
+import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
+import type { TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase } from '../../helpers/postgres.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
+
+const STEPS = [
+  {
+    version: 1,
+    name: 'votes',
+    // Fails when run a second time: a second apply would stop that instance's start.
+    sql: `CREATE TABLE votes (voter text PRIMARY KEY, n int NOT NULL DEFAULT 0);
+          CREATE TABLE applied_log (at timestamptz NOT NULL DEFAULT now());
+          INSERT INTO applied_log DEFAULT VALUES;`,
+  },
+  { version: 2, name: 'slow', sql: 'SELECT pg_sleep(0.3); INSERT INTO applied_log DEFAULT VALUES;' },
+]
+
+describe('postgres plugin on PostgreSQL', function () {
+  this.timeout(120_000)
+  let db: TestDatabase
+  const started: Stoa<any>[] = []
+
+  beforeEach(async () => {
+    db = await createTestDatabase('st')
+  })
+  afterEach(async () => {
+    for (const s of started.splice(0).reverse()) await s.close()
+    await db.drop()
+  })
+
+  function instance(name: string, options: Record<string, unknown> = {}) {
+    const logger = quietLogger()
+    const stoa = createStoa({ name, logger }).use(postgres, { url: db.url, migrations: STEPS, ...options } as never)
+    started.push(stoa)
+    return { stoa, logger, pg: () => stoa.handleOf(postgres) }
+  }
+
+  it('five instances starting at once apply each migration once', async () => {
+    const five = Array.from({ length: 5 }, () => instance('svc'))
+    await Promise.all(five.map((i) => i.stoa.ready()))
+    const pg = five[0]!.pg()
+    expect((await pg.db.query('SELECT count(*)::int AS n FROM applied_log')).rows[0]).to.deep.equal({ n: 2 })
+    expect((await pg.db.query('SELECT version FROM stoa_migrations ORDER BY version')).rows).to.deep.equal([
+      { version: 1 },
+      { version: 2 },
+    ])
+    const applying = five.filter((i) => i.logger.entries.some((e) => e.message === 'postgres: migrations applied'))
+    expect(applying).to.have.length(1)
+  })
+
+  it('two relays on one outbox publish every message once between them', async () => {
+    const bus = createMemoryBus()
+    const ids: string[] = []
+    const worker = createStoa({ name: 'tally', logger: quietLogger() })
+      .add('task:tally.vote.record', (_m: unknown, ctx: Context) => {
+        ids.push(ctx.id)
+      })
+      .listen(createMemoryTransport({ bus }))
+    started.push(worker)
+    const a = instance('gateway', { relay: { paused: true, batch: 10 } })
+    const b = instance('gateway', { relay: { paused: true, batch: 10 } })
+    a.stoa.client(createMemoryTransport({ bus }))
+    b.stoa.client(createMemoryTransport({ bus }))
+    await Promise.all([worker.ready(), a.stoa.ready(), b.stoa.ready()])
+    const n = 300
+    for (let i = 0; i < n; i += 50) {
+      await a.pg().transaction(undefined, async (tx) => {
+        for (let j = i; j < i + 50; j++) await tx.send('tally.vote.record', { i: j })
+      })
+    }
+    expect((await a.pg().outbox()).depth).to.equal(n)
+    a.pg().relay.resume()
+    b.pg().relay.resume()
+    await waitFor(() => a.pg().relay.published + b.pg().relay.published === n, 'every row published', 60_000)
+    await waitFor(() => ids.length >= n, 'every task delivered', 30_000)
+    expect(new Set(ids).size).to.equal(n)
+    // Nothing published twice: SKIP LOCKED gave each row to one relay.
+    expect(ids).to.have.length(n)
+    expect((await a.pg().outbox()).depth).to.equal(0)
+  })
+
+  it('a commit in one instance wakes another instance’s relay through NOTIFY, long before its sweep', async () => {
+    const bus = createMemoryBus()
+    const ids: string[] = []
+    const worker = createStoa({ name: 'tally', logger: quietLogger() })
+      .add('task:tally.vote.record', (_m: unknown, ctx: Context) => {
+        ids.push(ctx.id)
+      })
+      .listen(createMemoryTransport({ bus }))
+    started.push(worker)
+    const writer = instance('gateway', { relay: { paused: true } })
+    const relay = instance('gateway', { relay: { sweepMs: 600_000 } })
+    relay.stoa.client(createMemoryTransport({ bus }))
+    await Promise.all([worker.ready(), writer.stoa.ready(), relay.stoa.ready()])
+    await writer.pg().transaction(undefined, (tx) => tx.send('tally.vote.record', { voter: 'n1' }, { id: 'notified' }))
+    await waitFor(() => ids.includes('notified'), 'the task relayed by the other instance', 20_000)
+    await waitFor(() => relay.pg().relay.published === 1, 'the relayed row deleted', 20_000)
+    expect(writer.pg().relay.published).to.equal(0)
+  })
+
+  it('the same task at the same moment on two workers: one effect, and the act form answers both with the stored result', async () => {
+    const workers = [instance('tally'), instance('tally')]
+    for (const w of workers) {
+      w.stoa.add('role:tally,cmd:record', {
+        idempotent: true,
+        handler: (msg: Record<string, unknown>, ctx: Context) =>
+          w.pg().transaction(ctx, async (tx) => {
+            const { rows } = await tx.query<{ n: number }>(
+              `INSERT INTO votes (voter, n) VALUES ($1, 1) ON CONFLICT (voter) DO UPDATE SET n = votes.n + 1 RETURNING n`,
+              [msg.voter],
+            )
+            // Hold the transaction open so that the other delivery arrives while it runs.
+            await tx.query('SELECT pg_sleep(0.3)')
+            return { n: rows[0]!.n, by: w === workers[0] ? 'first' : 'second' }
+          }),
+      })
+    }
+    await Promise.all(workers.map((w) => w.stoa.ready()))
+    for (let round = 0; round < 5; round++) {
+      const id = `dup-${round}`
+      const out = await Promise.all(
+        workers.map((w) => w.stoa.act('role:tally,cmd:record', { voter: `v${round}` }, { id })),
+      )
+      expect(out[0]).to.deep.equal(out[1])
+      const { rows } = await workers[0]!.pg().db.query('SELECT n FROM votes WHERE voter = $1', [`v${round}`])
+      expect(rows).to.deep.equal([{ n: 1 }])
+    }
+  })
+})

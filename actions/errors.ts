@@ -43,6 +43,12 @@ const table = {
   INVALID_JSON: { http: 400, retryable: false, exit: 1, summary: 'a request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false, exit: 1, summary: 'a request body is over the limit' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, exit: 1, summary: 'a request body is not application/json' },
+  INVALID_RESULT: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: "an action's result failed its declared result schema (result checks on)",
+  },
   ACTION_FAILED: {
     http: 500,
     retryable: true,

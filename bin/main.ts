@@ -12,6 +12,8 @@ const load: Record<CommandName, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).serve,
   list: async () => (await import('./commands/list.js')).list,
   routes: async () => (await import('./commands/routes.js')).routes,
+  docs: async () => (await import('./commands/docs.js')).docs,
+  contract: async () => (await import('./commands/contract.js')).contract,
   help: async () => (await import('./commands/help.js')).help,
 }
 

@@ -108,12 +108,10 @@ export async function resultChecks() {
 
   // @ts-expect-error the result schema says cents is a number
   action({ result: z.object({ cents: z.number() }), handler: () => ({ cents: '120' }) })
+  const sku = z.object({ sku: z.string() })
+  const cents = z.object({ cents: z.number() })
   // @ts-expect-error an async handler is held to the result schema too
-  action({
-    schema: z.object({ sku: z.string() }),
-    result: z.object({ cents: z.number() }),
-    handler: async () => ({ p: 1 }),
-  })
+  action({ schema: sku, result: cents, handler: async () => ({ p: 1 }) })
   // The same shapes with a right result compile.
   action({ result: z.object({ cents: z.number() }), handler: () => ({ cents: 120 }) })
   action({

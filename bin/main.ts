@@ -14,6 +14,7 @@ const load: Record<CommandName, () => Promise<Command>> = {
   routes: async () => (await import('./commands/routes.js')).routes,
   docs: async () => (await import('./commands/docs.js')).docs,
   contract: async () => (await import('./commands/contract.js')).contract,
+  client: async () => (await import('./commands/client.js')).client,
   help: async () => (await import('./commands/help.js')).help,
 }
 

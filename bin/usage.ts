@@ -196,6 +196,23 @@ Examples:
   stoa contract ./math.ts --save contract.json
   stoa contract ./math.ts --check contract.json`,
   },
+  client: {
+    summary: 'write a typed fetch client of a service for other code bases and browsers',
+    usage: ['stoa client <service> [<service> ...] --out <file> [--js]'],
+    options: { ...common, out: { type: 'string' }, js: { type: 'boolean' }, name: { type: 'string' } },
+    help: `Writes a TypeScript module with no dependencies: the message and result types of each
+web route (by operation name, as in the OpenAPI document: vote.cast) and each action (by
+pattern), the closed list of error codes, and createClient({ baseUrl, token }), whose
+call(name, msg) and act(pattern, msg) use fetch and reject with a StoaClientError carrying
+the code and status.
+
+Options:
+  --out <file>   where to write it
+  --js           plain JavaScript (an ES module), for pages served as they are
+
+Example:
+  stoa client examples/vote/services/gateway.ts examples/vote/services/auth.ts --out client.ts`,
+  },
   routes: {
     summary: "list the HTTP routes of a service's web plugin",
     usage: ['stoa routes <service> [--json]'],

@@ -27,6 +27,7 @@ export const CONTENT_SECURITY_POLICY = [
 
 const ASSETS: Readonly<Record<string, string>> = {
   'vote.js': 'text/javascript; charset=utf-8',
+  'api.js': 'text/javascript; charset=utf-8',
   'results.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 }

@@ -17,3 +17,6 @@ export type { Contract, ContractAction, ContractChannel, ContractRoute } from '.
 export { CONTRACT_FORMAT, describeContract } from './model.js'
 export type { OpenApiOptions } from './openapi.js'
 export { openApiPath, toOpenApi } from './openapi.js'
+export type { ContractsOptions } from './options.js'
+export { DOCS_CSP } from './page.js'
+export { default } from './serve.js'

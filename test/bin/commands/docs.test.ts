@@ -26,7 +26,13 @@ describe('bin/commands/docs', () => {
     expect(r.code, r.stderr).to.equal(0)
     const doc = JSON.parse(r.stdout)
     expect((await new Validator().validate(doc)).valid).to.equal(true)
-    expect(Object.keys(doc.paths)).to.deep.equal(['/api/login', '/api/votes', '/api/results'])
+    expect(Object.keys(doc.paths)).to.deep.equal([
+      '/api/login',
+      '/api/votes',
+      '/api/results',
+      '/api/openapi.json',
+      '/api/asyncapi.json',
+    ])
   })
 
   it('prints a valid AsyncAPI 3 document as YAML with --yaml', async () => {

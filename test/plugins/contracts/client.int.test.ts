@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import { Parser } from '@asyncapi/parser'
+import { Validator } from '@seriousme/openapi-schema-validator'
 import { expect } from 'chai'
 import type { Stoa } from 'stoa'
 import { createStoa } from 'stoa'
@@ -13,7 +15,7 @@ import { authService } from '../../../examples/vote/services/auth.js'
 import { gatewayService } from '../../../examples/vote/services/gateway.js'
 import type { GatewayServer } from '../../../examples/vote/web/server.js'
 import { serveGateway } from '../../../examples/vote/web/server.js'
-import { describeContract, toClientModule } from '../../../plugins/contracts/index.js'
+import { DOCS_CSP, describeContract, toClientModule } from '../../../plugins/contracts/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 
 const SECRET = 'ct-client-test-secret-of-forty-characters'
@@ -98,6 +100,31 @@ export const none = c.call('vote.nothing', {})
       .call('vote.cast', { choice: 'cats' })
       .catch((e: unknown) => e)
     expect(forbidden.code).to.equal('FORBIDDEN')
+  })
+
+  it('serves the documents on the web routes and the reference page under a strict CSP', async () => {
+    // Every answer is read before the slow validators run: an idle kept-alive connection may
+    // be closed by the server meanwhile.
+    const get = async (path: string) => {
+      const res = await fetch(`${server.url}${path}`)
+      return { res, text: await res.text() }
+    }
+    const openapi = await get('/api/openapi.json')
+    const asyncapi = await get('/api/asyncapi.json')
+    const page = await get('/docs')
+    const script = await get('/docs/reference.js')
+    expect([openapi.res.status, asyncapi.res.status, page.res.status, script.res.status]).to.deep.equal([
+      200, 200, 200, 200,
+    ])
+    const doc = JSON.parse(openapi.text)
+    expect((await new Validator().validate(doc)).valid).to.equal(true)
+    expect(doc.paths['/api/votes'].post.operationId).to.equal('vote.cast')
+    const { diagnostics } = await new Parser().parse(asyncapi.text)
+    expect(diagnostics.filter((d) => d.severity === 0)).to.deep.equal([])
+    expect(page.res.headers.get('content-security-policy')).to.equal(DOCS_CSP)
+    expect(page.text).to.include('src="/docs/reference.js"').and.include('data-openapi="/api/openapi.json"')
+    expect(page.text).not.to.match(/<script>|style=|https?:\/\//)
+    expect(script.res.headers.get('content-type')).to.match(/^text\/javascript/)
   })
 
   it('is what the vote pages load: examples/vote/web/pages/api.js is generated and up to date', async () => {

@@ -4,6 +4,8 @@ const ROUTES = {
   'auth.login': ["POST","/api/login",[]],
   'vote.cast': ["POST","/api/votes",[]],
   'results.get': ["GET","/api/results",[]],
+  'contracts.openapi': ["GET","/api/openapi.json",[]],
+  'contracts.asyncapi': ["GET","/api/asyncapi.json",[]],
 }
 
 /** A failed call: the code from the error table, the HTTP status, the message and details. */

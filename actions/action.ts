@@ -17,6 +17,16 @@ export interface ActionOptions<S extends Schema | undefined = Schema | undefined
   description?: string
   /** Callable without any identity or permission: what the authz plugin requires be said aloud. */
   public?: boolean
+  /**
+   * The schema of the action's result: its type is inferred from it, and with result checks on
+   * (the instance's `checkResults`) a result that does not match fails `INVALID_RESULT` naming
+   * the fields. The result is checked, never replaced: callers get what the action returned.
+   */
+  result?: Schema
+  /** The tasks the action sends, by name, with the schema of each one's data: for the contract. */
+  sends?: Readonly<Record<string, Schema | null>>
+  /** The events the action emits, by name, with the schema of each one's data: for the contract. */
+  emits?: Readonly<Record<string, Schema | null>>
 }
 
 /** An action with its declarations, as `action()` builds it. */
@@ -29,22 +39,38 @@ export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
 /**
  * Declares a typed action: the message is checked against `schema` before `handler` runs, and
  * `act` on a kernel or plugin built from it checks its message and infers its result at
- * compile time.
+ * compile time. With a `result` schema the handler must return what it accepts, and the result
+ * type is the schema's.
  *
  * @example
  * const sum = action({
  *   schema: z.object({ left: z.number(), right: z.number() }),
+ *   result: z.object({ answer: z.number() }),
  *   handler: (msg) => ({ answer: msg.left + msg.right }),
  * })
  */
+export function action<S extends Schema, RS extends Schema>(
+  def: ActionOptions<S> & {
+    schema: S
+    result: RS
+    handler: (msg: SchemaOutput<S> & Message, ctx: Context) => SchemaInput<RS> | Promise<SchemaInput<RS>>
+  },
+): ActionDef<SchemaInput<S>, SchemaInput<RS>>
+export function action<RS extends Schema>(
+  def: ActionOptions<undefined> & {
+    result: RS
+    handler: (msg: Message, ctx: Context) => SchemaInput<RS> | Promise<SchemaInput<RS>>
+  },
+): ActionDef<Message, SchemaInput<RS>>
 export function action<S extends Schema, R>(
   def: ActionOptions<S> & {
     schema: S
+    result?: undefined
     handler: (msg: SchemaOutput<S> & Message, ctx: Context) => R | Promise<R>
   },
 ): ActionDef<SchemaInput<S>, Awaited<R>>
 export function action<R>(
-  def: ActionOptions<undefined> & { handler: (msg: Message, ctx: Context) => R | Promise<R> },
+  def: ActionOptions<undefined> & { result?: undefined; handler: (msg: Message, ctx: Context) => R | Promise<R> },
 ): ActionDef<Message, Awaited<R>>
 export function action(def: ActionOptions & { handler: Action }): ActionDef {
   return def

@@ -49,6 +49,12 @@ const table = {
     exit: 1,
     summary: "the database's schema is not the one the code's migrations make",
   },
+  INVALID_RESULT: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: "an action's result failed its declared result schema (result checks on)",
+  },
   ACTION_FAILED: {
     http: 500,
     retryable: true,

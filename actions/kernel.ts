@@ -9,6 +9,7 @@ import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import { Checks } from './health.js'
 import type { ActionInfo, HookEntry, Hooks } from './hooks.js'
+import { resultChecksDefault } from './kernel-options.js'
 import { closedError, Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
@@ -44,6 +45,13 @@ export interface StoaOptions {
   graceMs?: number
   /** Where stoa logs; a pino logger fits. Default: JSON lines on stderr, warnings and up. */
   logger?: Logger
+  /**
+   * Check each result against its action's `result` schema (`INVALID_RESULT` when it fails).
+   * Default: on, unless `NODE_ENV` is `production`.
+   */
+  checkResults?: boolean
+  /** The service's contract version (semver): a breaking change passes `stoa contract --check` once it went up. */
+  version?: string
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -73,6 +81,8 @@ export class Stoa<T extends ActionTypes = {}> {
   readonly name: string
   /** Where this instance logs. */
   readonly log: Logger
+  /** The declared contract version, if any. */
+  readonly version: string | undefined
   private readonly timeoutMs: number
   private readonly graceMs: number
   private readonly registry = new Registry()
@@ -101,6 +111,8 @@ export class Stoa<T extends ActionTypes = {}> {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
     this.log = options.logger ?? createLogger()
+    this.version = options.version
+    this.registry.checkResults = options.checkResults ?? resultChecksDefault()
     const life = new Lifecycle(this.name, this.log)
     this.observers = new Observers(this.log)
     this.life = life

@@ -1,4 +1,5 @@
 import type { Action, ActionOptions } from './action.js'
+import { StoaError } from './errors.js'
 import type { ActionInfo, Deliver, HookEntry, Hooks, RunAction } from './hooks.js'
 import { composeInbound } from './hooks.js'
 import { matchesSubscription } from './names.js'
@@ -6,7 +7,7 @@ import type { Message, Pattern } from './pattern.js'
 import { patternString } from './pattern.js'
 import { Router } from './router.js'
 import type { Schema } from './schema.js'
-import { validate } from './schema.js'
+import { describeIssues, validate } from './schema.js'
 
 /** Where a client-pinned action goes: a transport's deliver, wrapped in the outbound hooks. */
 export interface Remote {
@@ -53,6 +54,11 @@ export class Registry {
   private readonly hookList: HookEntry[] = []
   /** Local actions and subscribers, in registration order: what a new hook wraps. */
   private readonly runnable: Entry[] = []
+  /**
+   * Whether actions added from now on check their results against their `result` schema. The
+   * kernel sets it once, before any action is added; off, an action runs with no wrapper for it.
+   */
+  checkResults = false
 
   /** Registers a local action; an earlier action it overrides becomes its `prior`. */
   addAction(pattern: Pattern, parts: ActionParts, plugin: string | undefined): void {
@@ -65,7 +71,7 @@ export class Registry {
       plugin,
       this.priorOf(pattern),
       undefined,
-      baseRun(handler, options.schema, Object.keys(pattern)),
+      baseRun(handler, options.schema, Object.keys(pattern), this.checkResults ? options.result : undefined, key),
     )
     this.all.add(pattern, entry)
     this.local.add(pattern, entry)
@@ -157,13 +163,49 @@ export class Registry {
  * output plus the pattern's own pairs, which schemas usually leave out. Without a schema the
  * action runs as it is, with no wrapper.
  */
-function baseRun(fn: Action<any, unknown>, schema: Schema | undefined, keys: readonly string[]): RunAction {
-  if (schema === undefined) return fn
+function baseRun(
+  fn: Action<any, unknown>,
+  schema: Schema | undefined,
+  keys: readonly string[],
+  result: Schema | undefined,
+  key: string,
+): RunAction {
+  const run: RunAction =
+    schema === undefined
+      ? fn
+      : (msg, ctx) => {
+          const input = validate(schema, msg)
+          if (input instanceof Promise) return input.then((value) => fn(mergePairs(value, msg, keys), ctx))
+          return fn(mergePairs(input, msg, keys), ctx)
+        }
+  if (result === undefined) return run
   return (msg, ctx) => {
-    const input = validate(schema, msg)
-    if (input instanceof Promise) return input.then((value) => fn(mergePairs(value, msg, keys), ctx))
-    return fn(mergePairs(input, msg, keys), ctx)
+    const out = run(msg, ctx)
+    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+      return (out as Promise<unknown>).then((value) => checkResult(result, value, key))
+    }
+    return checkResult(result, out, key)
   }
+}
+
+/**
+ * The action's result when its `result` schema accepts it: the value the action returned, not
+ * the validator's output, so that a caller gets the same answer whether checks are on or off.
+ */
+function checkResult(schema: Schema, value: unknown, key: string): unknown {
+  const verdict = schema['~standard'].validate(value)
+  if (verdict instanceof Promise) return verdict.then((v) => resultOrThrow(v, value, key))
+  return resultOrThrow(verdict, value, key)
+}
+
+function resultOrThrow(verdict: { readonly issues?: unknown }, value: unknown, key: string): unknown {
+  const issues = verdict.issues as Parameters<typeof describeIssues>[0] | undefined
+  if (issues === undefined) return value
+  const { fields, text } = describeIssues(issues)
+  throw new StoaError('INVALID_RESULT', `action "${key}" returned an invalid result: ${text}`, {
+    pattern: key,
+    fields,
+  })
 }
 
 /**

@@ -1,5 +1,6 @@
+import type { ActionTypes } from './action.js'
 import { StoaError } from './errors.js'
-import type { StoaOptions } from './kernel.js'
+import type { PluginTypes, StoaOptions } from './kernel.js'
 import { Stoa } from './kernel.js'
 import type { Plugin } from './plugin.js'
 
@@ -22,13 +23,23 @@ export interface ServiceOptions extends StoaOptions {
  * `stoa serve`, in tests, in a Lambda handler and under `stoa act`; whoever runs it decides
  * the transports.
  */
-export interface Service {
+export interface Service<T extends ActionTypes = {}> {
   readonly kind: 'stoa-service'
   readonly name: string
   readonly options: Readonly<ServiceOptions>
   /** A new, not yet started instance of the service with its plugins loaded. */
-  create(overrides?: Omit<StoaOptions, 'name'>): Stoa
+  create(overrides?: Omit<StoaOptions, 'name'>): Stoa<T>
+  /** Type-level only: the typed actions of its plugins, for `createClient<typeof service>`. */
+  readonly '~types'?: T
 }
+
+/** The action types one item of a service's plugin list adds; none for an untyped plugin. */
+type ItemTypes<I> = I extends readonly [infer P, unknown] ? OwnTypes<P> : OwnTypes<I>
+type OwnTypes<P> = P extends Plugin<string, any, infer A, any> ? (0 extends 1 & A ? {} : PluginTypes<P>) : {}
+type Intersect<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never
+
+/** The typed actions of a list of plugins. */
+export type ServiceTypes<P extends readonly unknown[]> = Intersect<ItemTypes<P[number]>> & {}
 
 /**
  * Defines a service.
@@ -36,7 +47,9 @@ export interface Service {
  * @example
  * export default defineService({ name: 'math', plugins: [math] })
  */
-export function defineService(options: ServiceOptions): Service {
+export function defineService<P extends readonly ServicePlugin[]>(
+  options: ServiceOptions & { plugins: P },
+): Service<ServiceTypes<P>> {
   if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
     throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
   }
@@ -45,9 +58,9 @@ export function defineService(options: ServiceOptions): Service {
     kind: 'stoa-service' as const,
     name: options.name,
     options: frozen,
-    create(overrides?: Omit<StoaOptions, 'name'>): Stoa {
+    create(overrides?: Omit<StoaOptions, 'name'>): Stoa<ServiceTypes<P>> {
       const { plugins, ...rest } = frozen
-      const stoa = new Stoa({ ...rest, ...overrides })
+      const stoa = new Stoa<ServiceTypes<P>>({ ...rest, ...overrides })
       for (const p of plugins) {
         const [plugin, opts] = Array.isArray(p) ? p : [p, undefined]
         ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)

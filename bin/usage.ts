@@ -148,6 +148,71 @@ Options:
   --json      one JSON array, for scripts
   --name      the service's name, when the module does not define one`,
   },
+  docs: {
+    summary: 'print the OpenAPI 3.1 or AsyncAPI 3 document of a service',
+    usage: ['stoa docs <service> [<service> ...] --format openapi|asyncapi [--yaml] [--prefix p] [--nats host:port]'],
+    options: {
+      ...common,
+      format: { type: 'string' },
+      yaml: { type: 'boolean' },
+      prefix: { type: 'string' },
+      amqp: { type: 'string' },
+      nats: { type: 'string' },
+      title: { type: 'string' },
+      name: { type: 'string' },
+    },
+    help: `Prints the service's contract as a document, JSON on stdout (YAML with --yaml), made
+from the module stoa serve runs, started without any transport. Schemas that cannot be
+exported are named on stderr; the action is still listed. Several services make one
+document: a gateway's routes get the schemas of the actions other services answer.
+
+Options:
+  --format openapi    OpenAPI 3.1: the web plugin's routes, parameters, bodies, results,
+                      error answers by code, and the bearer JWT and login cookie schemes
+  --format asyncapi   AsyncAPI 3: task queues, the events exchange and queues, the RPC
+                      queue with its reply, the dead-letter queue, with AMQP bindings
+  --yaml              YAML instead of JSON (needs the package yaml)
+  --prefix <p>        the AMQP/NATS prefix of queue and exchange names (default stoa)
+  --amqp <host:port>  the RabbitMQ server named in servers (default 127.0.0.1:5672)
+  --nats <host:port>  add the NATS server and the channels as NATS subjects
+  --title <text>      the document's title (default the services' names)
+
+Examples:
+  stoa docs ./math.ts --format openapi > openapi.json
+  stoa docs examples/vote/services/gateway.ts --format asyncapi --prefix vote --yaml`,
+  },
+  contract: {
+    summary: "save a service's contract, or check the code against a saved one",
+    usage: ['stoa contract <service> [<service> ...] --save <file> | --check <file>'],
+    options: { ...common, save: { type: 'string' }, check: { type: 'string' }, name: { type: 'string' } },
+    help: `--save writes the contract of the service (its actions with their message and result
+schemas, routes, tasks and events) as JSON. --check compares the code with a saved contract
+and exits 1 naming each breaking change: an action, route, task or event removed or renamed,
+a message field that became required, a result field removed, a type narrowed. Additions
+pass; so does a breaking change when the service's declared version went up a major (a
+minor under 1.0.0). The contract file may hold several services.
+
+Examples:
+  stoa contract ./math.ts --save contract.json
+  stoa contract ./math.ts --check contract.json`,
+  },
+  client: {
+    summary: 'write a typed fetch client of a service for other code bases and browsers',
+    usage: ['stoa client <service> [<service> ...] --out <file> [--js]'],
+    options: { ...common, out: { type: 'string' }, js: { type: 'boolean' }, name: { type: 'string' } },
+    help: `Writes a TypeScript module with no dependencies: the message and result types of each
+web route (by operation name, as in the OpenAPI document: vote.cast) and each action (by
+pattern), the closed list of error codes, and createClient({ baseUrl, token }), whose
+call(name, msg) and act(pattern, msg) use fetch and reject with a StoaClientError carrying
+the code and status.
+
+Options:
+  --out <file>   where to write it
+  --js           plain JavaScript (an ES module), for pages served as they are
+
+Example:
+  stoa client examples/vote/services/gateway.ts examples/vote/services/auth.ts --out client.ts`,
+  },
   routes: {
     summary: "list the HTTP routes of a service's web plugin",
     usage: ['stoa routes <service> [--json]'],

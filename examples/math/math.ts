@@ -1,6 +1,9 @@
 import { action, definePlugin } from 'stoa'
 import { z } from 'zod'
 
+/** What both actions answer, and what `product.computed` carries. */
+const answer = z.object({ answer: z.number() })
+
 /**
  * The math plugin: typed actions declared once with their schemas, so `act` checks messages
  * and infers results at compile time, and bad messages are refused before the action runs.
@@ -12,11 +15,16 @@ export const math = definePlugin({
   }),
   actions: (options) => ({
     'role:math,cmd:sum': action({
+      description: 'adds left and right',
       schema: z.object({ left: z.number(), right: z.number() }),
+      result: answer,
       handler: (msg) => ({ answer: round(msg.left + msg.right, options.precision) }),
     }),
     'role:math,cmd:product': action({
+      description: 'multiplies left by right, and emits product.computed',
       schema: z.object({ left: z.number(), right: z.number() }),
+      result: answer,
+      emits: { 'product.computed': answer },
       handler: async (msg, ctx) => {
         const answer = round(msg.left * msg.right, options.precision)
         // Something happened: every service that subscribed hears of it, once.

@@ -23,6 +23,9 @@ export const auth = definePlugin({
     'role:auth,cmd:login': action({
       public: true,
       description: 'logs a demo voter in by name: a token, also set as the login cookie',
+      // The http$ key is the web pipeline's (the cookie header); it is taken off the body.
+      result: z.object({ token: z.string(), sub: z.string(), expiresInSec: z.number().int() }),
+      emits: { 'user.authed': z.object({ sub: z.string() }) },
       schema: z.object({
         name: z
           .string()

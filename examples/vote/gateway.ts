@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { action, definePlugin } from 'stoa'
 import { z } from 'zod'
+import { voteTask } from './tally.js'
 
 /**
  * The vote gateway's action: `role:vote,cmd:cast` `{ choice }` for the verified voter (the jwt
@@ -16,6 +17,8 @@ export const voteGateway = definePlugin({
       permission: 'vote:cast',
       description: "casts the caller's vote: 202 with its id once the task is safely queued",
       schema: z.object({ choice: z.enum(['cats', 'dogs']) }),
+      result: z.object({ voteId: z.uuid(), acceptedAt: z.number().int().positive() }),
+      sends: { 'tally.vote.record': voteTask },
       handler: async (msg, ctx) => {
         // authz let the call in: the identity is set.
         const voter = ctx.identity!.sub

@@ -26,6 +26,12 @@ export const results = definePlugin({
       'role:results,cmd:get': action({
         public: true,
         description: 'the counts so far: cats, dogs, total and duplicates',
+        result: z.object({
+          cats: z.number().int().min(0),
+          dogs: z.number().int().min(0),
+          total: z.number().int().min(0),
+          duplicates: z.number().int().min(0),
+        }),
         handler: () => {
           const now = Date.now()
           if (last === undefined || now - last.at >= options.cacheMs) {

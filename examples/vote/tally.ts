@@ -12,6 +12,13 @@ export const voteTask = z.object({
   acceptedAt: z.number().int().positive(),
 })
 
+/** What `vote.recorded` carries: what became of a vote: counted, replaced (an earlier-accepted one came late) or a duplicate. */
+export const voteRecorded = z.object({
+  voteId: z.uuid(),
+  choice: z.enum(['cats', 'dogs']),
+  outcome: z.enum(['counted', 'replaced', 'duplicate']),
+})
+
 /**
  * The tally worker: consumes `tally.vote.record` and keeps one vote per voter, the one the
  * gateways accepted first. Each task is one transaction; the transport acknowledges the task
@@ -41,6 +48,7 @@ export const tally = definePlugin({
   actions: (options) => ({
     'task:tally.vote.record': action({
       schema: voteTask,
+      emits: { 'vote.recorded': voteRecorded },
       description: 'records a vote: the first one accepted per voter counts, later ones are duplicates',
       handler: async (vote, ctx) => {
         const store = options.store.current()

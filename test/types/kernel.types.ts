@@ -92,3 +92,31 @@ export async function checks() {
     },
   })
 }
+
+/** Result schemas: the result type is the schema's, and a handler returning something else does not compile. */
+export async function resultChecks() {
+  const typed = createStoa().add(
+    'role:shop,cmd:price',
+    action({
+      schema: z.object({ sku: z.string() }),
+      result: z.object({ cents: z.number().int(), currency: z.enum(['EUR', 'USD']) }),
+      handler: () => ({ cents: 120, currency: 'EUR' as const }),
+    }),
+  )
+  const price = await typed.act('role:shop,cmd:price', { sku: 'a1' })
+  assertType<Equal<typeof price, { cents: number; currency: 'EUR' | 'USD' }>>(true)
+
+  // @ts-expect-error the result schema says cents is a number
+  action({ result: z.object({ cents: z.number() }), handler: () => ({ cents: '120' }) })
+  const sku = z.object({ sku: z.string() })
+  const cents = z.object({ cents: z.number() })
+  // @ts-expect-error an async handler is held to the result schema too
+  action({ schema: sku, result: cents, handler: async () => ({ p: 1 }) })
+  // The same shapes with a right result compile.
+  action({ result: z.object({ cents: z.number() }), handler: () => ({ cents: 120 }) })
+  action({
+    schema: z.object({ sku: z.string() }),
+    result: z.object({ cents: z.number() }),
+    handler: async () => ({ cents: 1 }),
+  })
+}

@@ -1,6 +1,7 @@
 import type { ServiceOptions } from 'stoa'
 import { defineService } from 'stoa'
 import authz from 'stoa/authz'
+import contracts from 'stoa/contracts'
 import jwt from 'stoa/jwt'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
@@ -22,6 +23,11 @@ export function gatewayService(secret: string, before: ServiceOptions['plugins']
       [authz, { roles: gatewayRoles }],
       voteGateway,
       [web, { prefix: '/api', routes: apiRoutes, cookie: {} }],
+      // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
+      [
+        contracts,
+        { openapiPath: '/api/openapi.json', asyncapiPath: '/api/asyncapi.json', prefix: 'vote', title: 'vote' },
+      ],
     ],
   })
 }

@@ -27,6 +27,7 @@ export const CONTENT_SECURITY_POLICY = [
 
 const ASSETS: Readonly<Record<string, string>> = {
   'vote.js': 'text/javascript; charset=utf-8',
+  'api.js': 'text/javascript; charset=utf-8',
   'results.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 }
@@ -80,6 +81,10 @@ export async function serveGateway(
   const feed = new ResultsFeed(stoa, options.pollMs ?? 500)
   app.get('/api/results/stream', (req: Request, res: Response) => feed.subscribe(req, res))
   await mountWeb(stoa, app)
+  // The contracts plugin's reference page (/docs, its script and stylesheet), when loaded.
+  const { endpoints } = stoa.httpParts()
+  for (const [path, handler] of Object.entries(endpoints))
+    app.get(path, (req: Request, res: Response) => handler(req, res))
   // What nothing took gets the answer stoa's own routes give: the same JSON error shape.
   app.use((_req: Request, res: Response) =>
     sendResponse(res, errorResponse(new StoaError('NOT_FOUND', 'no such page'))),

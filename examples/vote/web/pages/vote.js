@@ -1,6 +1,9 @@
 // The voting page: log in by name (the token comes back as an HttpOnly cookie, which the
-// browser sends with every same-origin request), then vote.
-'use strict'
+// browser sends with every same-origin request), then vote. The API calls go through api.js,
+// the client `npm run vote:client` generates from the gateway's and auth's contracts.
+import { createClient } from '/assets/api.js'
+
+const api = createClient()
 const $ = (id) => document.getElementById(id)
 const status = (text) => { $('status').textContent = text }
 
@@ -11,17 +14,19 @@ function show() {
   $('voter').textContent = name ?? ''
 }
 
-async function post(path, body) {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  const data = await res.json().catch(() => ({}))
-  if (!res.ok) throw new Error(data.error ? `${data.error.code}: ${data.error.message}` : `HTTP ${res.status}`)
-  return data
+/** A call whose failure reads `CODE: message`, as the page shows it. */
+async function call(name, msg) {
+  try {
+    return await api.call(name, msg)
+  } catch (err) {
+    throw new Error(err.code === undefined ? err.message : `${err.code}: ${err.message}`)
+  }
 }
 
 $('login').addEventListener('submit', async (event) => {
   event.preventDefault()
   try {
-    const out = await post('/api/login', { name: $('name').value })
+    const out = await call('auth.login', { name: $('name').value })
     sessionStorage.setItem('voter', out.sub)
     status('')
     show()
@@ -33,7 +38,7 @@ $('login').addEventListener('submit', async (event) => {
 for (const button of document.querySelectorAll('.choice')) {
   button.addEventListener('click', async () => {
     try {
-      const out = await post('/api/votes', { choice: button.dataset.choice })
+      const out = await call('vote.cast', { choice: button.dataset.choice })
       status(`Vote for ${button.dataset.choice} accepted (${out.voteId}).`)
     } catch (err) {
       if (err.message.startsWith('UNAUTHENTICATED')) {

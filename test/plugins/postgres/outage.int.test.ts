@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import type { Context, Stoa } from '../../../actions/index.js'
-import { createStoa } from '../../../actions/index.js'
+import { createStoa, ERRORS } from '../../../actions/index.js'
 import postgres from '../../../plugins/postgres/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
@@ -61,6 +61,15 @@ describe('postgres plugin: a 20 s database outage while tasks flow on RabbitMQ',
           await tx.query('SELECT pg_sleep(0.1)')
         }),
     })
+    // The gateway side of an outbox on the same database: a write that cannot commit answers
+    // UNAVAILABLE (HTTP 503), never an acceptance.
+    worker.add('role:vote,cmd:cast', (msg, ctx) =>
+      pg().transaction(ctx, async (tx) => {
+        await tx.query('INSERT INTO effects (n, times) VALUES ($1, 1)', [msg.n])
+        await tx.send('tally.vote.record', { n: msg.n })
+        return { accepted: true }
+      }),
+    )
     worker.listen(createAmqpTransport({ url: AMQP_URL, prefix, prefetch: 20, ...RETRY }))
     const sender = createStoa({ name: 'gateway', logger: quietLogger(), timeoutMs: 120_000 }).client(
       createAmqpTransport({ url: AMQP_URL, prefix, ...RETRY }),
@@ -83,6 +92,9 @@ describe('postgres plugin: a 20 s database outage while tasks flow on RabbitMQ',
 
     await own.stop()
     const stoppedAt = Date.now()
+    const refused = await worker.act('role:vote,cmd:cast', { n: 100_000 }).catch((e: unknown) => e)
+    expect(refused).to.have.property('code', 'UNAVAILABLE')
+    expect(ERRORS.UNAVAILABLE.http).to.equal(503)
     const readyDuring: boolean[] = []
     const consumersDuring: number[] = []
     const raw = await rawChannel()

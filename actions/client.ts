@@ -29,8 +29,8 @@ export type ClientTypes<S> =
  * `ready()` before the first call (acts made before it wait) and `close()` when done.
  *
  * @example
- * const votes = await createClient<typeof voteService>(createHttpTransport({ url }), ['role:vote']).ready()
- * const { voteId } = await votes.act('role:vote,cmd:cast', { choice: 'cats' }, { token })
+ * const client = await createClient<typeof math>(createHttpTransport({ url }), ['role:math']).ready()
+ * const sum = await client.act('role:math,cmd:sum', { left: 1, right: 2 }, { token })
  */
 export function createClient<S>(
   transport: Transport,

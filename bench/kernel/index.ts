@@ -22,6 +22,7 @@ export default async function kernel(): Promise<void> {
     'stoa-async',
     'moleculer-async',
     'stoa-schema',
+    'stoa-result',
     'router',
     'patrun',
     'seneca',
@@ -47,8 +48,10 @@ export default async function kernel(): Promise<void> {
     ]),
   ]
   const schemaNsPerAct = (1 / seq('stoa-schema') - 1 / seq('stoa')) * 1e9
+  const resultNsPerAct = (1 / seq('stoa-result') - 1 / seq('stoa-schema')) * 1e9
   const retained = med(all, 'stoa', 'retainedBytesPer1M')
   table.push(['schema validation cost per act (ns, zod 4, sequential)', String(sig(schemaNsPerAct)), '', '', ''])
+  table.push(['result check cost per act (ns, zod 4, checkResults on)', String(sig(resultNsPerAct)), '', '', ''])
   table.push([
     'heap retained after 1M acts (bytes, after GC)',
     String(sig(retained)),
@@ -76,6 +79,7 @@ export default async function kernel(): Promise<void> {
     ),
     spread: Object.fromEntries(names.map((n) => [n, sig(spr(all, n, 'seq'))])),
     schemaNsPerAct: sig(schemaNsPerAct),
+    resultNsPerAct: sig(resultNsPerAct),
     retainedBytesPer1M: retained,
     rounds,
   })

@@ -1,5 +1,5 @@
 // One contestant of the kernel suite, run in its own process:
-//   node --import tsx bench/kernel/worker.ts <stoa|stoa-hooks-0|stoa-hooks-3|stoa-string|stoa-async|stoa-schema|moleculer|moleculer-async|seneca|bare|patrun|router>
+//   node --import tsx bench/kernel/worker.ts <stoa|stoa-hooks-0|stoa-hooks-3|stoa-string|stoa-async|stoa-schema|stoa-result|moleculer|moleculer-async|seneca|bare|patrun|router>
 // Prints one JSON line: sequential and 1000-concurrent ops/s (and memory figures for stoa).
 import { createRequire } from 'node:module'
 import { z } from 'zod'
@@ -64,11 +64,15 @@ async function main() {
     const pattern = `role:bench,cmd:c${TARGET}`
     const data = { left: 1, right: 2 }
     emitFigures(await loops(() => stoa.act(pattern, data)))
-  } else if (who === 'stoa' || who === 'stoa-schema') {
-    const stoa = createStoa({ name: 'bench' })
+  } else if (who === 'stoa' || who === 'stoa-schema' || who === 'stoa-result') {
+    // stoa-result: the message schema and a result schema, checked (checkResults: true). With
+    // checks off an action with a result schema runs as stoa-schema does: no wrapper is built.
+    const stoa = createStoa({ name: 'bench', checkResults: who === 'stoa-result' })
     const schema = z.object({ left: z.number(), right: z.number() })
+    const result = z.object({ answer: z.number() })
     for (let i = 0; i < PATTERNS; i++) {
-      if (who === 'stoa-schema') stoa.add(`role:bench,cmd:c${i}`, action({ schema, handler: sum }))
+      if (who === 'stoa-result') stoa.add(`role:bench,cmd:c${i}`, action({ schema, result, handler: sum }))
+      else if (who === 'stoa-schema') stoa.add(`role:bench,cmd:c${i}`, action({ schema, handler: sum }))
       else stoa.add(`role:bench,cmd:c${i}`, (m) => sum(m as typeof msg))
     }
     await stoa.ready()

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
 import type { Logger, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
@@ -167,6 +168,8 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     // node:http path.
     const routes = webParts.length === 0 ? [] : await webRoutes(stoa)
     const before = webParts.map((make) => make(routes))
+    // The plugins' GET endpoints (the contracts plugin's /docs, say) answer on this server too.
+    if (Object.keys(endpoints).length > 0) before.push(endpointsFirst(endpoints))
     const front = await serveWeb(stoa, { ...flags.web, ...(before.length === 0 ? {} : { before }) }).catch(
       failedAs(`the web server on ${hostText(flags.web)}`),
     )
@@ -174,6 +177,20 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     urls.push(front.url)
   }
   return urls
+}
+
+/** Middleware answering `GET`/`HEAD` on the endpoints' exact paths, and passing on the rest. */
+function endpointsFirst(
+  endpoints: Record<string, (req: IncomingMessage, res: ServerResponse) => void>,
+): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+  return (req, res, next) => {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    const handler = Object.hasOwn(endpoints, path) ? endpoints[path] : undefined
+    if (handler !== undefined && (req.method === 'GET' || req.method === 'HEAD')) handler(req, res)
+    else next()
+  }
 }
 
 /** The kernel's own default grace period, for bounding the web server's close the same way. */

@@ -78,7 +78,7 @@ function replySchema(result: JsonSchema | null): JsonSchema {
  * the same channels as NATS subjects. Payloads are the actions' and declarations' schemas.
  *
  * @example
- * const doc = toAsyncApi([await describeContract(tally)], { prefix: 'vote' })
+ * const doc = toAsyncApi([await describeContract(stoa)], { prefix: 'vote' })
  */
 export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOptions = {}): Doc {
   const p = options.prefix ?? 'stoa'

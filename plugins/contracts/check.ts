@@ -28,7 +28,8 @@ export interface ContractCheck {
  * not failed.
  *
  * @example
- * const { failures } = compareContracts(saved, [await describeContract(stoa)])
+ * const saved = [await describeContract(stoa)]
+ * const { failures } = compareContracts(saved, [await describeContract(gateway)])
  * for (const f of failures) console.error(f.text)
  */
 export function compareContracts(saved: readonly Contract[], current: readonly Contract[]): ContractCheck {

@@ -17,6 +17,7 @@ export interface ClientModuleOptions {
  * `StoaClientError` carrying the code. What `stoa client --out` writes.
  *
  * @example
+ * import { writeFile } from 'node:fs/promises'
  * await writeFile('client.ts', toClientModule([await describeContract(stoa)]))
  */
 export function toClientModule(contracts: readonly Contract[], options: ClientModuleOptions = {}): string {

@@ -76,7 +76,7 @@ const MACHINERY = new Set(['cmd:routes,role:web'])
  * read, and no transport needs to be listening.
  *
  * @example
- * const stoa = await service.create().ready()
+ * await stoa.ready()
  * const contract = await describeContract(stoa)
  * await stoa.close()
  */

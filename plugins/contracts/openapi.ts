@@ -23,7 +23,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  * the error table; the security schemes are the bearer JWT and the login cookie.
  *
  * @example
- * const doc = toOpenApi([await describeContract(gateway), await describeContract(auth)])
+ * const doc = toOpenApi([await describeContract(gateway), await describeContract(stoa)])
  */
 export function toOpenApi(contracts: readonly Contract[], options: OpenApiOptions = {}): Record<string, unknown> {
   const actions = new Map<string, ContractAction>()

@@ -23,7 +23,10 @@ const ASYNCAPI = 'role:contracts,cmd:asyncapi'
  * The documents are made once, on the first request, from the started instance.
  *
  * @example
- * const stoa = createStoa({ name: 'math' }).use(math).use(web, { routes }).use(contracts)
+ * const stoa = createStoa({ name: 'math' })
+ *   .use(math)
+ *   .use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
+ *   .use(contracts)
  * const server = await serveWeb(stoa) // GET /openapi.json, GET /asyncapi.json
  */
 const contracts = definePlugin({

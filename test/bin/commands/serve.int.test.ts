@@ -47,6 +47,20 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     served = undefined
   })
 
+  it("serves the contracts plugin's documents and reference page on --web and --http", async () => {
+    served = await serve(['test/fixtures/cli-web/documented.ts', '--http', '127.0.0.1:0', '--web', '127.0.0.1:0'], 2)
+    for (const url of served.urls) {
+      const page = await fetch(`${url}/docs`)
+      expect(page.status, url).to.equal(200)
+      expect(page.headers.get('content-security-policy'), url).to.include("default-src 'none'")
+      await page.text()
+    }
+    const web = served.urls[1]!
+    const doc = (await (await fetch(`${web}/openapi.json`)).json()) as { paths: Record<string, unknown> }
+    expect(Object.keys(doc.paths)).to.include('/sum')
+    expect((await fetch(`${web}/asyncapi.json`)).status).to.equal(200)
+  })
+
   it('serves a service over --http until stopped, and stoa act --url reaches it', async () => {
     served = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
     expect(served.urls).to.have.length(1)

@@ -1,11 +1,9 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { errorReply, StoaError, settleWithin } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, RetryPolicy, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import { bulkheadRefusal, decideRetry, errorReply, StoaError, settleWithin } from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
-import type { RetryPolicy } from './retry.js'
-import { decide } from './retry.js'
 import type { Names } from './topology.js'
 import { declareDlq, declareEventQueue, declareRetry, declareRpc, declareTasks } from './topology.js'
 import { deadLetterCopy, decodeRequest, encodeReply, retryCopy } from './wire.js'
@@ -169,9 +167,15 @@ export class Listener implements LinkUser {
     this.options.observer?.received?.(kind)
     const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
-    const busy = overloaded(reply)
+    const busy = bulkheadRefusal(reply)
     if (busy !== undefined) return this.holdBack(ch, m, busy)
-    const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, refused(reply, this.host))
+    // The header counts the tries made before this one.
+    const outcome = decideRetry(
+      reply.ok ? undefined : reply.error,
+      incoming.attempt + 1,
+      this.policy,
+      refused(reply, this.host),
+    )
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)
     const until = Date.now() + COPY_CONFIRM_MS
@@ -247,17 +251,6 @@ export class Listener implements LinkUser {
  */
 function refused(reply: Reply, host: TransportHost): boolean {
   return !reply.ok && reply.error.code === 'CLOSED' && host.closing
-}
-
-/**
- * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
- * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other. An
- * act is not held back: its caller waits, and gets `OVERLOADED` at once, as over HTTP.
- */
-function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
-    ? reply.error
-    : undefined
 }
 
 function ack(ch: Channel, m: ConsumeMessage): void {

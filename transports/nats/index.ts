@@ -1,11 +1,10 @@
 import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
-import { StoaError } from '../../actions/transport.js'
+import { backoffDelays, StoaError } from '../../actions/transport.js'
 import { createClient } from './client.js'
 import { Link } from './connection.js'
 import { Listener } from './listen.js'
 import type { NatsOptions } from './options.js'
 import { resolveNatsOptions } from './options.js'
-import { backoffDelays } from './retry.js'
 import { names } from './topology.js'
 
 export type { NatsOptions } from './options.js'

@@ -1,11 +1,9 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import type { Msg, Subscription } from '@nats-io/transport-node'
-import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, RetryPolicy, TransportHost } from '../../actions/transport.js'
+import { bulkheadRefusal, decideRetry, errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
 import type { Connected, Link } from './connection.js'
 import type { ResolvedNatsOptions } from './options.js'
-import type { RetryPolicy } from './retry.js'
-import { decide } from './retry.js'
 import type { Names } from './topology.js'
 import { dlqStream, eventFilter, eventStream, taskStream } from './topology.js'
 import { deadLetterHeaders, decodeRequest, encodeReply } from './wire.js'
@@ -155,14 +153,14 @@ export class Listener {
         clearInterval(beat)
       }
     } else reply = errorReply(incoming.error)
-    const busy = overloaded(reply)
+    const busy = bulkheadRefusal(reply)
     if (busy !== undefined) {
       // A bulkhead turned it down: not the action's failure. Back to the stream after the wait it asks.
       const ms = typeof busy.details?.retryAfterMs === 'number' ? busy.details.retryAfterMs : 1000
       return m.nak(Math.min(Math.max(ms, 10), 30_000))
     }
     const refused = !reply.ok && reply.error.code === 'CLOSED' && this.host.closing
-    const outcome = decide(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
+    const outcome = decideRetry(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
     if (outcome.do === 'ack') return m.ack()
     if (outcome.do === 'requeue') return m.nak()
     if (outcome.do === 'retry') return m.nak(outcome.delayMs)
@@ -209,14 +207,4 @@ export class Listener {
         'nats: closing with deliveries in hand; JetStream will deliver them again',
       )
   }
-}
-
-/**
- * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
- * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other.
- */
-function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
-    ? reply.error
-    : undefined
 }

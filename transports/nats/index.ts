@@ -40,6 +40,8 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
       connectionName: opts.connectionName ?? `${opts.prefix} ${host.service}`,
       reconnectWaitMs: opts.reconnectWaitMs,
       log: host.log,
+      // What the connection sees goes to the plugins observing the first host that opened it.
+      observer: host.observer,
     })
     return link
   }
@@ -63,7 +65,7 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
       }
       const l = connection(host)
       await l.connect()
-      return createClient(l, opts, n, opts.target, host.log)
+      return createClient(l, opts, n, opts.target, host)
     },
 
     health() {

@@ -123,6 +123,7 @@ export class Listener {
 
   /** A request: run it and answer on its reply subject. */
   private async request(m: Msg): Promise<void> {
+    this.host.observer.received?.('act')
     const incoming = decodeRequest(m, 'act', '', this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     if (m.reply === undefined || m.reply === '') return
@@ -142,6 +143,8 @@ export class Listener {
       const name = incoming.envelope.name!
       if (!this.host.subscriptions().some((s) => matchesSubscription(s, name))) return m.ack()
     }
+    const observer = this.host.observer
+    observer.received?.(kind)
     let reply: Reply
     if (incoming.ok) {
       // Tell JetStream the work goes on, so ack_wait bounds a crash and not an action's length.
@@ -163,20 +166,27 @@ export class Listener {
     const outcome = decideRetry(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
     if (outcome.do === 'ack') return m.ack()
     if (outcome.do === 'requeue') return m.nak()
-    if (outcome.do === 'retry') return m.nak(outcome.delayMs)
+    if (outcome.do === 'retry') {
+      m.nak(outcome.delayMs)
+      observer.retried?.(kind as 'send' | 'emit', outcome.attempt)
+      return
+    }
     const c = this.c!
     this.host.log.warn({ error: outcome.error, subject: m.subject, attempts: outcome.attempts }, 'nats: dead-lettered')
+    const sent = performance.now()
     try {
       await c.js.publish(this.names.dlqSubject(this.host.service), m.data, {
         headers: deadLetterHeaders(m, outcome.error, outcome.attempts, c.headers()),
         timeout: DEAD_LETTER_ACK_MS,
       })
+      observer.confirmed?.(performance.now() - sent, true)
     } catch (err) {
       // Not safely stored: keep the original, which JetStream delivers again.
       this.host.log.warn({ err: String(err) }, 'nats: a dead letter was not stored; the original stays')
       return m.nak(1000)
     }
     m.ack()
+    observer.deadLettered?.(kind as 'send' | 'emit', outcome.error.code)
   }
 
   /**

@@ -69,7 +69,14 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
     },
 
     health() {
-      return link === undefined ? { ready: true as const } : link.health()
+      if (link === undefined) return { ready: true as const }
+      const h = link.health()
+      if (!h.ready) return h
+      for (const l of listeners) {
+        const lh = l.health()
+        if (!lh.ready) return lh
+      }
+      return h
     },
 
     async stopAccepting(): Promise<void> {

@@ -60,6 +60,8 @@ export { assertEventName, assertTaskName, matchesSubscription, taskService } fro
 export type { Observe, TransportObserver } from './observe.js'
 export type { Message, Pattern } from './pattern.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
+export type { RetryOutcome, RetryPolicy } from './retry.js'
+export { backoffDelays, bulkheadRefusal, decideRetry } from './retry.js'
 export type { TraceParent } from './trace-context.js'
 export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
 export {

@@ -10,7 +10,7 @@ import { emitFiguresLine, NATS_URL, onTerm, rpcFigures, runId, startServer } fro
 
 const [first, second] = process.argv.slice(2)
 const server = first === 'server'
-const namespace = server ? second! : runId()
+const namespace = server ? second! : `nx_${runId()}`
 
 function hasNatsPackage(): boolean {
   try {

@@ -47,7 +47,7 @@ if (mode === 'server') {
   onTerm(() => nc.drain())
   process.stdout.write('ready\n')
 } else {
-  const run = `nats-${runId()}`
+  const run = `nx_${runId()}`
   const server = await startServer(import.meta.url, [run])
   const nc = await connect({ servers: NATS_URL, noAsyncTraces: true })
   const call = async () =>

@@ -31,7 +31,7 @@ if (mode === 'server') {
   onTerm(() => stoa.close())
   process.stdout.write('ready\n')
 } else {
-  const run = `nats-${runId()}`
+  const run = `nx_${runId()}`
   const server = await startServer(import.meta.url, [run])
   const stoa = createStoa({ name: 'gateway', logger: quiet }).client(
     createNatsTransport({ url: NATS_URL, prefix: run, target: 'bench' }),

@@ -16,6 +16,9 @@ export interface ClusterOptions {
   /** nginx's port on 127.0.0.1; 0 picks a free one. */
   port: number
   amqpUrl: string
+  /** The broker between the services: RabbitMQ (default) or NATS with JetStream at `natsUrl`. */
+  broker?: 'amqp' | 'nats'
+  natsUrl?: string
   databaseUrl: string
   /** Queue and exchange names start with it: a per-run prefix keeps runs apart. */
   prefix: string
@@ -143,7 +146,7 @@ class Supervised implements ServiceProcess {
 
 /**
  * Starts the distributed vote system: M tally workers (which migrate the schema under an
- * advisory lock as they start), auth and results under `stoa serve` on RabbitMQ, N gateways
+ * advisory lock as they start), auth and results under `stoa serve` on RabbitMQ (or NATS: `broker`), N gateways
  * with their pages, and nginx in front of the gateways, round robin, no sticky sessions. Every
  * process is a child of this one, and is started again, after a backoff, whenever it dies, as
  * a process manager or an orchestrator would (each exit is logged under the name `cluster`).
@@ -158,11 +161,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const env = {
     ...process.env,
     AMQP_URL: options.amqpUrl,
+    VOTE_BROKER: options.broker ?? 'amqp',
+    ...(options.natsUrl === undefined ? {} : { NATS_URL: options.natsUrl }),
     DATABASE_URL: options.databaseUrl,
     VOTE_PREFIX: options.prefix,
     JWT_SECRET: options.jwtSecret,
   }
-  const amqp = `${options.amqpUrl}${options.amqpUrl.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(options.prefix)}`
+  const withPrefix = (url: string) =>
+    `${url}${url.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(options.prefix)}`
+  const broker =
+    options.broker === 'nats'
+      ? ['--nats', withPrefix(options.natsUrl ?? 'nats://127.0.0.1:4222')]
+      : ['--amqp', withPrefix(options.amqpUrl)]
   const log = options.log ?? (() => undefined)
   const supervise = (line: string) => log('cluster', line)
   const all: Supervised[] = []
@@ -175,16 +185,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     keep(name, () =>
       start(
         name,
-        [
-          process.execPath,
-          '--import',
-          'tsx',
-          'bin/stoa.ts',
-          'serve',
-          `examples/vote/services/${module}.ts`,
-          '--amqp',
-          amqp,
-        ],
+        [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, ...broker],
         env,
         log,
         /listening on/,
@@ -416,13 +417,14 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-/** `npm run vote:cluster -- --gateways 2 --workers 3 [--port 8080]`. */
+/** `npm run vote:cluster -- --gateways 2 --workers 3 [--port 8080] [--broker nats]`. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       gateways: { type: 'string', default: '2' },
       workers: { type: 'string', default: '3' },
       port: { type: 'string', default: '8080' },
+      broker: { type: 'string', default: 'amqp' },
     },
   })
   const count = (v: string, name: string, min: number) => {
@@ -430,6 +432,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number from ${min}`)
     return n
   }
+  if (values.broker !== 'amqp' && values.broker !== 'nats') throw new Error('--broker must be amqp or nats')
   // The children are started by hand no more: this process makes the secret they all share.
   const config = fromEnvironment(process.env, { generateSecret: true })
   await ensureDatabase(config.databaseUrl)
@@ -440,6 +443,8 @@ async function main(): Promise<void> {
     workers: count(values.workers, 'workers', 1),
     port: count(values.port, 'port', 0),
     amqpUrl: config.amqpUrl,
+    broker: values.broker,
+    natsUrl: config.natsUrl,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
     jwtSecret: config.jwtSecret,

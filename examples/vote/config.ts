@@ -8,6 +8,10 @@ export interface VoteConfig {
   databaseUrl: string
   /** RabbitMQ of the distributed mode: `AMQP_URL`, default the local broker. */
   amqpUrl: string
+  /** The message broker of the distributed mode: `VOTE_BROKER`, `amqp` (default) or `nats`. */
+  broker: 'amqp' | 'nats'
+  /** NATS with JetStream, when `broker` is `nats`: `NATS_URL`, default the local server. */
+  natsUrl: string
   /** First segment of every queue and exchange name: `VOTE_PREFIX`, default `vote`. */
   prefix: string
   /**
@@ -45,12 +49,16 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env, options: C
   const missing = given === undefined || given === ''
   const generated = missing && options.generateSecret === true
   const secret = generated ? randomBytes(32).toString('base64url') : given
+  const broker = env.VOTE_BROKER || 'amqp'
+  if (broker !== 'amqp' && broker !== 'nats') throw new Error(`VOTE_BROKER must be amqp or nats, not "${broker}"`)
   const port = env.PORT === undefined || env.PORT === '' ? undefined : Number(env.PORT)
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
     throw new Error(`PORT must be a port number, not "${env.PORT}"`)
   return {
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/vote',
     amqpUrl: env.AMQP_URL || 'amqp://127.0.0.1:5672',
+    broker,
+    natsUrl: env.NATS_URL || 'nats://127.0.0.1:4222',
     prefix: env.VOTE_PREFIX || 'vote',
     // A getter, so that the services which never sign or verify a token start without it.
     get jwtSecret(): string {

@@ -1,4 +1,6 @@
+import type { Transport } from 'stoa'
 import { createAmqpTransport } from 'stoa/amqp'
+import { createNatsTransport } from 'stoa/nats'
 import { fromEnvironment } from './config.js'
 import { gatewayService } from './services/gateway.js'
 import { serveGateway } from './web/server.js'
@@ -6,7 +8,8 @@ import { serveGateway } from './web/server.js'
 /**
  * One vote gateway of the distributed mode: the gateway service with its pages on `PORT`
  * (default: a free port), reaching auth and results over RabbitMQ (`AMQP_URL`, queue names
- * under `VOTE_PREFIX`) and sending votes to the tally workers' durable queue. Prints
+ * under `VOTE_PREFIX`), or NATS when `VOTE_BROKER=nats` (`NATS_URL`), and sending votes to the
+ * tally workers' durable queue or stream. Prints
  * `vote listening on <url>` once it takes requests; SIGTERM or SIGINT stop it gracefully.
  * `npm run vote:cluster` starts N of them behind nginx.
  */
@@ -15,13 +18,13 @@ async function main(): Promise<void> {
   const gateway = gatewayService(config.jwtSecret).create()
   // Acts to auth and to results each go to their own service's queue; tasks leave through the
   // first client, and every transport sends persistent, confirmed messages.
-  const common = {
-    url: config.amqpUrl,
-    prefix: config.prefix,
-    connectionName: `${config.prefix} vote gateway ${process.pid}`,
-  }
-  gateway.client(createAmqpTransport({ ...common, target: 'auth' }), ['role:auth'])
-  gateway.client(createAmqpTransport({ ...common, target: 'results' }), ['role:results'])
+  const common = { prefix: config.prefix, connectionName: `${config.prefix} vote gateway ${process.pid}` }
+  const broker = (target: string): Transport =>
+    config.broker === 'nats'
+      ? createNatsTransport({ ...common, url: config.natsUrl, target })
+      : createAmqpTransport({ ...common, url: config.amqpUrl, target })
+  gateway.client(broker('auth'), ['role:auth'])
+  gateway.client(broker('results'), ['role:results'])
   await gateway.ready()
   const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })
   process.stdout.write(`vote listening on ${server.url}\n`)

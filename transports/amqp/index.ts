@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Pattern, Transport, TransportClient, TransportHost, TransportObserver } from '../../actions/transport.js'
-import { StoaError, settleWithin } from '../../actions/transport.js'
+import { backoffDelays, StoaError, settleWithin } from '../../actions/transport.js'
 import { createClient, RpcCaller, Sender } from './client.js'
 import { Link, Publisher } from './connection.js'
 import { Listener } from './listen.js'
@@ -9,7 +9,7 @@ import { resolveAmqpOptions } from './options.js'
 import { createSenecaClient } from './seneca-client.js'
 import { SenecaListener } from './seneca-listen.js'
 import { senecaCodec, senecaNames } from './seneca-wire.js'
-import { backoffDelays, names } from './topology.js'
+import { names } from './topology.js'
 
 export type { AmqpObserver, AmqpOptions } from './options.js'
 

@@ -1,11 +1,17 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { ERRORS, errorReply, isErrorCode, StoaError, settleWithin } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, RetryPolicy, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import {
+  bulkheadRefusal,
+  decideRetry,
+  ERRORS,
+  errorReply,
+  isErrorCode,
+  StoaError,
+  settleWithin,
+} from '../../actions/transport.js'
 import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
-import type { RetryPolicy } from './retry.js'
-import { decide } from './retry.js'
 import type { Names } from './topology.js'
 import { declareDlq, declareEventQueue, declareRetry, declareRpc, declareTasks } from './topology.js'
 import { deadLetterCopy, decodeRequest, encodeReply, retryCopy } from './wire.js'
@@ -191,10 +197,12 @@ export class Listener implements LinkUser {
     this.options.observer?.received?.(kind)
     const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
-    const busy = overloaded(reply)
+    const busy = bulkheadRefusal(reply)
     if (busy !== undefined) return this.holdBack(ch, m, busy)
+    // The header counts the tries made before this one. A task that failed while the host holds
+    // intake goes back uncounted, as one refused while closing.
     const giveBack = refused(reply, this.host) || heldBack(reply, this.host)
-    const outcome = decide(reply.ok ? undefined : reply.error, incoming.attempt, this.policy, giveBack)
+    const outcome = decideRetry(reply.ok ? undefined : reply.error, incoming.attempt + 1, this.policy, giveBack)
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)
     const until = Date.now() + COPY_CONFIRM_MS
@@ -279,17 +287,6 @@ function refused(reply: Reply, host: TransportHost): boolean {
  */
 function heldBack(reply: Reply, host: TransportHost): boolean {
   return !reply.ok && host.held && isErrorCode(reply.error.code) && ERRORS[reply.error.code].retryable
-}
-
-/**
- * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
- * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other. An
- * act is not held back: its caller waits, and gets `OVERLOADED` at once, as over HTTP.
- */
-function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
-    ? reply.error
-    : undefined
 }
 
 function ack(ch: Channel, m: ConsumeMessage): void {

@@ -117,13 +117,3 @@ export async function declareDlq(ch: Channel, n: Names, service: string): Promis
   await ch.assertQueue(q, { durable: true })
   return q
 }
-
-/**
- * The delay before each retry: `backoffMs`, doubling per try, at most `maxBackoffMs`.
- * Entry `i` is the wait after try `i + 1` failed.
- */
-export function backoffDelays(attempts: number, backoffMs: number, maxBackoffMs: number): number[] {
-  const out: number[] = []
-  for (let i = 0; i < attempts - 1; i++) out.push(Math.min(maxBackoffMs, backoffMs * 2 ** i))
-  return out
-}

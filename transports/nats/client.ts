@@ -1,4 +1,4 @@
-import type { Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
+import type { Envelope, Reply, TransportClient, TransportHost } from '../../actions/transport.js'
 import {
   assertEventName,
   assertTaskName,
@@ -29,8 +29,9 @@ export function createClient(
   options: ResolvedNatsOptions,
   n: Names,
   target: string | undefined,
-  log: Logger,
+  host: Pick<TransportHost, 'log' | 'observer'>,
 ): TransportClient {
+  const { log, observer } = host
   const subject = target === undefined ? undefined : n.rpc(target)
   const settings = { replicas: options.replicas }
 
@@ -67,15 +68,20 @@ export function createClient(
     const out = encodeRequest(e, options.maxBodyBytes, c.headers())
     const until = Date.now() + Math.min(options.publishTimeoutMs, (e.meta.deadline ?? Infinity) - Date.now())
     for (let again = true; ; again = false) {
+      const sent = performance.now()
       try {
         await c.js.publish(subj, out.body, {
           headers: out.headers,
           msgID: e.meta.id,
           timeout: Math.max(1, until - Date.now()),
         })
+        observer.confirmed?.(performance.now() - sent, true)
         return OK
       } catch (err) {
         const name = errorName(err)
+        // JetStream answered, and refused: a confirm that says no. A timeout is no answer at all.
+        if (!name.includes('Timeout') && !name.includes('NoResponders'))
+          observer.confirmed?.(performance.now() - sent, false)
         // No stream answers the subject: it was deleted, or lost with a server that kept it in
         // memory. Make it again and publish once more (the message id keeps this from doubling).
         if (again && (name.includes('NoResponders') || name.includes('JetStreamNotEnabled'))) {

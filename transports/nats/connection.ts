@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/jetstream'
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
-import type { Logger } from '../../actions/transport.js'
+import type { Logger, TransportObserver } from '../../actions/transport.js'
 import { loadPeer, StoaError } from '../../actions/transport.js'
 
 type NatsModule = typeof import('@nats-io/transport-node')
@@ -12,6 +12,8 @@ export interface LinkSettings {
   readonly connectionName: string
   readonly reconnectWaitMs: number
   readonly log: Logger
+  /** Told of each reconnection. */
+  readonly observer: TransportObserver
 }
 
 /** What a connected link offers its users. */
@@ -123,6 +125,7 @@ export class Link {
       } else if (s.type === 'reconnect') {
         this.up = true
         this.settings.log.info({ server: s.server }, 'nats: reconnected')
+        this.settings.observer.reconnected?.()
       } else if (s.type === 'close') this.up = false
     }
   }

@@ -1,11 +1,10 @@
 import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
-import { StoaError } from '../../actions/transport.js'
+import { backoffDelays, StoaError } from '../../actions/transport.js'
 import { createClient } from './client.js'
 import { Link } from './connection.js'
 import { Listener } from './listen.js'
 import type { NatsOptions } from './options.js'
 import { resolveNatsOptions } from './options.js'
-import { backoffDelays } from './retry.js'
 import { names } from './topology.js'
 
 export type { NatsOptions } from './options.js'
@@ -41,6 +40,8 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
       connectionName: opts.connectionName ?? `${opts.prefix} ${host.service}`,
       reconnectWaitMs: opts.reconnectWaitMs,
       log: host.log,
+      // What the connection sees goes to the plugins observing the first host that opened it.
+      observer: host.observer,
     })
     return link
   }
@@ -64,11 +65,18 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
       }
       const l = connection(host)
       await l.connect()
-      return createClient(l, opts, n, opts.target, host.log)
+      return createClient(l, opts, n, opts.target, host)
     },
 
     health() {
-      return link === undefined ? { ready: true as const } : link.health()
+      if (link === undefined) return { ready: true as const }
+      const h = link.health()
+      if (!h.ready) return h
+      for (const l of listeners) {
+        const lh = l.health()
+        if (!lh.ready) return lh
+      }
+      return h
     },
 
     async stopAccepting(): Promise<void> {

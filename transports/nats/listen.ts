@@ -1,12 +1,10 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import type { Msg, Subscription } from '@nats-io/transport-node'
-import type { EnvelopeKind, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
-import { errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, RetryPolicy, TransportHost } from '../../actions/transport.js'
+import { bulkheadRefusal, decideRetry, errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
 import type { Connected, Link } from './connection.js'
 import type { ResolvedNatsOptions } from './options.js'
-import type { RetryPolicy } from './retry.js'
-import { decide } from './retry.js'
-import type { Names } from './topology.js'
+import type { Names, StreamSpec } from './topology.js'
 import { dlqStream, eventFilter, eventStream, taskStream } from './topology.js'
 import { deadLetterHeaders, decodeRequest, encodeReply } from './wire.js'
 
@@ -24,7 +22,9 @@ const DEAD_LETTER_ACK_MS = 30_000
  */
 export class Listener {
   private sub: Subscription | undefined
-  private readonly consumers: ConsumerMessages[] = []
+  private readonly consumers = new Set<ConsumerMessages>()
+  /** Consumers found gone and not yet made again. */
+  private missing = 0
   private readonly inflight = new Set<Promise<void>>()
   private stopping = false
   private stoppedAt: number | undefined
@@ -50,12 +50,12 @@ export class Listener {
     if (tasks.length > 0) {
       const cfg = taskStream(names, settings, host.service)
       await link.ensureStream(c, cfg)
-      await this.consume(c, cfg.name, names.taskConsumer, undefined, 'send')
+      await this.consume(c, cfg, names.taskConsumer, undefined, 'send')
     }
     if (subs.length > 0) {
       const cfg = eventStream(names, settings)
       await link.ensureStream(c, cfg)
-      await this.consume(c, cfg.name, host.service, eventFilter(names, subs), 'emit')
+      await this.consume(c, cfg, host.service, eventFilter(names, subs), 'emit')
     }
     const subject = names.rpc(host.service)
     // Every instance joins one queue group, so each request reaches one of them.
@@ -70,9 +70,10 @@ export class Listener {
     await c.nc.flush()
   }
 
+  /** Creates (or updates) a durable consumer on `stream` and starts taking its deliveries. */
   private async consume(
     c: Connected,
-    stream: string,
+    stream: StreamSpec,
     durable: string,
     filter: string | undefined,
     kind: EnvelopeKind,
@@ -84,18 +85,60 @@ export class Listener {
       // Retries are decided here (and delayed with a nak); JetStream never gives up on its own.
       max_deliver: -1,
       max_ack_pending: this.options.prefetch * 16,
+      // A consumer no instance pulls from for this long is removed by the server: the consumer
+      // of a service that no longer subscribes (or no longer runs) stops holding events.
+      inactive_threshold: this.options.consumerIdleMs * 1_000_000,
       ...(filter === undefined ? {} : { filter_subject: filter }),
     }
     try {
-      await c.jsm.consumers.add(stream, cfg)
+      await c.jsm.consumers.add(stream.name, cfg)
     } catch {
       // It exists with other settings (a subscription added since): take the new ones.
-      await c.jsm.consumers.update(stream, durable, cfg)
+      await c.jsm.consumers.update(stream.name, durable, cfg)
     }
-    const consumer = await c.js.consumers.get(stream, durable)
+    const consumer = await c.js.consumers.get(stream.name, durable)
     const messages = await consumer.consume({ max_messages: this.options.prefetch })
-    this.consumers.push(messages)
+    this.consumers.add(messages)
     void this.pump(messages, kind)
+    void this.watch(messages, async () => {
+      // The stream may be gone too: make it again first (a no-op when it is there).
+      this.link.forgetStream(stream.name)
+      await this.link.ensureStream(c, stream)
+      await this.consume(c, stream, durable, filter, kind)
+    })
+  }
+
+  /**
+   * Watches a consumer's notices. When its consumer or its stream is gone (deleted by an
+   * operator, lost with a server that held it), nats.js only keeps asking for it: make both
+   * again and consume afresh, retrying each second until it works or the listener stops.
+   * Readiness is false meanwhile, since this instance takes none of that work.
+   */
+  private async watch(messages: ConsumerMessages, again: () => Promise<void>): Promise<void> {
+    for await (const s of messages.status()) {
+      if (s.type !== 'consumer_deleted' && s.type !== 'consumer_not_found' && s.type !== 'stream_not_found') continue
+      if (this.stopping) return
+      this.host.log.warn({ notice: s.type }, 'nats: a consumer is gone; making it again')
+      this.missing++
+      this.consumers.delete(messages)
+      await messages.close().catch(() => undefined)
+      for (;;) {
+        // A pause first, and between tries: a stream and consumer made again at once after the
+        // stream was deleted can come back stuck on nats-server 2.9 (the consumer holds a pending
+        // message and a waiting pull, and delivers nothing), while the server still removes the old.
+        await new Promise((r) => setTimeout(r, 1000).unref())
+        if (this.stopping) break
+        try {
+          await again()
+          this.host.log.info({}, 'nats: consumer made again')
+          break
+        } catch (err) {
+          this.host.log.warn({ err: String(err) }, 'nats: cannot make the consumer again yet')
+        }
+      }
+      this.missing--
+      return
+    }
   }
 
   /** Takes deliveries one by one, at most `prefetch` of them in hand at once. */
@@ -125,6 +168,7 @@ export class Listener {
 
   /** A request: run it and answer on its reply subject. */
   private async request(m: Msg): Promise<void> {
+    this.host.observer.received?.('act')
     const incoming = decodeRequest(m, 'act', '', this.options.maxBodyBytes)
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     if (m.reply === undefined || m.reply === '') return
@@ -144,6 +188,8 @@ export class Listener {
       const name = incoming.envelope.name!
       if (!this.host.subscriptions().some((s) => matchesSubscription(s, name))) return m.ack()
     }
+    const observer = this.host.observer
+    observer.received?.(kind)
     let reply: Reply
     if (incoming.ok) {
       // Tell JetStream the work goes on, so ack_wait bounds a crash and not an action's length.
@@ -155,30 +201,44 @@ export class Listener {
         clearInterval(beat)
       }
     } else reply = errorReply(incoming.error)
-    const busy = overloaded(reply)
+    const busy = bulkheadRefusal(reply)
     if (busy !== undefined) {
       // A bulkhead turned it down: not the action's failure. Back to the stream after the wait it asks.
       const ms = typeof busy.details?.retryAfterMs === 'number' ? busy.details.retryAfterMs : 1000
       return m.nak(Math.min(Math.max(ms, 10), 30_000))
     }
     const refused = !reply.ok && reply.error.code === 'CLOSED' && this.host.closing
-    const outcome = decide(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
+    const outcome = decideRetry(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
     if (outcome.do === 'ack') return m.ack()
     if (outcome.do === 'requeue') return m.nak()
-    if (outcome.do === 'retry') return m.nak(outcome.delayMs)
+    if (outcome.do === 'retry') {
+      m.nak(outcome.delayMs)
+      observer.retried?.(kind as 'send' | 'emit', outcome.attempt)
+      return
+    }
     const c = this.c!
     this.host.log.warn({ error: outcome.error, subject: m.subject, attempts: outcome.attempts }, 'nats: dead-lettered')
+    const sent = performance.now()
     try {
       await c.js.publish(this.names.dlqSubject(this.host.service), m.data, {
         headers: deadLetterHeaders(m, outcome.error, outcome.attempts, c.headers()),
         timeout: DEAD_LETTER_ACK_MS,
       })
+      observer.confirmed?.(performance.now() - sent, true)
     } catch (err) {
       // Not safely stored: keep the original, which JetStream delivers again.
       this.host.log.warn({ err: String(err) }, 'nats: a dead letter was not stored; the original stays')
       return m.nak(1000)
     }
     m.ack()
+    observer.deadLettered?.(kind as 'send' | 'emit', outcome.error.code)
+  }
+
+  /** Not ready while a consumer found gone is not made again: this instance takes none of its work. */
+  health(): { ready: true } | { ready: false; reason: string } {
+    return this.missing > 0 && !this.stopping
+      ? { ready: false, reason: 'a JetStream consumer of this service is gone and not yet made again' }
+      : { ready: true }
   }
 
   /**
@@ -193,7 +253,7 @@ export class Listener {
     this.sub = undefined
     await Promise.all([
       sub?.drain().catch(() => undefined),
-      ...this.consumers.map((messages) => messages.close().catch(() => undefined)),
+      ...[...this.consumers].map((messages) => messages.close().catch(() => undefined)),
     ])
   }
 
@@ -209,14 +269,4 @@ export class Listener {
         'nats: closing with deliveries in hand; JetStream will deliver them again',
       )
   }
-}
-
-/**
- * The error of a task or event a bulkhead refused (an `OVERLOADED` naming its `bulkhead`), as
- * opposed to an action that itself answered `OVERLOADED`, which is a failure like any other.
- */
-function overloaded(reply: Reply): StoaErrorJSON | undefined {
-  return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'
-    ? reply.error
-    : undefined
 }

@@ -33,6 +33,17 @@ export const natsOptions = z.strictObject({
    * bounds the time a crashed instance holds a task, not how long a task may take.
    */
   ackWaitMs: z.number().int().min(1000).default(30_000),
+  /**
+   * How long a durable consumer may go with no instance pulling from it before the server
+   * removes it, ms. A service that stopped subscribing, or stopped running, no longer holds
+   * events in the event stream after this; a service down longer loses the events published
+   * meanwhile (the stream keeps an event only while a consumer wants it). Default: a week.
+   */
+  consumerIdleMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(7 * 24 * 3600 * 1000),
   /** Copies of each stream in a JetStream cluster (1 on a single server, 3 for a cluster of three). */
   replicas: z.number().int().min(1).max(5).default(1),
   /** Largest message body accepted or sent, bytes; larger ones are refused (`PAYLOAD_TOO_LARGE`). */

@@ -44,13 +44,16 @@ export function names(prefix: string): Names {
   }
 }
 
+/** A stream's configuration, as given to JetStream: its name and what is set. */
+export type StreamSpec = Partial<StreamConfig> & { name: string }
+
 /** How streams are made; every instance and sender must agree, or JetStream refuses the second. */
 export interface StreamSettings {
   readonly replicas: number
 }
 
 /** The work-queue stream of one service's tasks. */
-export function taskStream(n: Names, s: StreamSettings, service: string): Partial<StreamConfig> & { name: string } {
+export function taskStream(n: Names, s: StreamSettings, service: string): StreamSpec {
   return {
     name: n.taskStream(service),
     subjects: [`${n.taskBase}${service}.>`],
@@ -61,7 +64,7 @@ export function taskStream(n: Names, s: StreamSettings, service: string): Partia
 }
 
 /** The stream of every event. */
-export function eventStream(n: Names, s: StreamSettings): Partial<StreamConfig> & { name: string } {
+export function eventStream(n: Names, s: StreamSettings): StreamSpec {
   return {
     name: n.eventStream,
     subjects: [`${n.eventBase}>`],
@@ -72,7 +75,7 @@ export function eventStream(n: Names, s: StreamSettings): Partial<StreamConfig> 
 }
 
 /** The dead-letter stream of one service. */
-export function dlqStream(n: Names, s: StreamSettings, service: string): Partial<StreamConfig> & { name: string } {
+export function dlqStream(n: Names, s: StreamSettings, service: string): StreamSpec {
   return {
     name: n.dlqStream(service),
     subjects: [n.dlqSubject(service)],

@@ -74,6 +74,9 @@ describe('nats transport on a three-node JetStream cluster', function () {
     expect(info.config.num_replicas).to.equal(REPLICAS)
     const leader = cluster.nodes.find((n) => n.name === info.cluster?.leader)
     expect(leader, `the stream leader ${String(info.cluster?.leader)}`).not.to.equal(undefined)
+    // Each node reports on its own monitoring port, as the cluster's member.
+    const health = await fetch(`${leader!.monitorUrl}/healthz`)
+    expect(health.status).to.equal(200)
     const before = confirmed.length
     await leader!.kill()
     await waitFor(() => confirmed.length >= before + 200, 'two hundred more confirmed tasks after the kill', 60_000)

@@ -241,6 +241,7 @@ export class SimBroker {
     const run = () => this.dispatch(member, e)
     if (fault === 'duplicate') void run()
     const reply = await run()
+    if (!member.alive) return new Promise<Reply>(() => undefined)
     if (fault === 'crash') {
       this.crash(member)
       return new Promise<Reply>(() => undefined)
@@ -363,6 +364,13 @@ export class SimBroker {
 
   private delayOf(): number | string {
     return this.lastDelay
+  }
+
+  /** Whether to crash `service` just after its effect `name`. */
+  crashAfter(name: string, service: string): boolean {
+    const crash = this.choose('effect', { point: 'effect', kind: undefined, name, msg: {}, service }) === 'crash'
+    if (crash) this.note(`${service} crashes after the effect ${name}`)
+    return crash
   }
 
   /** The fault at a point: the first rule that fires, else the chooser's. */

@@ -19,12 +19,17 @@ export type FaultKind = 'drop' | 'duplicate' | 'delay' | 'reorder' | 'crash' | '
 /** Every fault kind, for a property that explores them all. */
 export const FAULT_KINDS: readonly FaultKind[] = ['drop', 'duplicate', 'delay', 'reorder', 'crash', 'lose-confirm']
 
-/** Where a fault can happen: a delivery to a handler, or a publish by a sender. */
-export type FaultPoint = 'deliver' | 'publish'
+/**
+ * Where a fault can happen: a delivery to a handler, a publish by a sender, or just after an
+ * effect a service wrapped with the harness's `effect` (a commit, a charge), where it can crash.
+ */
+export type FaultPoint = 'deliver' | 'publish' | 'effect'
 
-/** The faults that can happen at a point (`lose-confirm` only at a publish). */
+/** The faults that can happen at a point (`lose-confirm` only at a publish, `crash` only after an effect). */
 export function appliesAt(fault: FaultKind, point: FaultPoint): boolean {
-  return point === 'publish' ? fault === 'lose-confirm' : fault !== 'lose-confirm'
+  if (point === 'publish') return fault === 'lose-confirm'
+  if (point === 'effect') return fault === 'crash'
+  return fault !== 'lose-confirm'
 }
 
 /**
@@ -38,6 +43,11 @@ export function appliesAt(fault: FaultKind, point: FaultPoint): boolean {
  */
 export interface FaultRule {
   readonly fault: FaultKind
+  /**
+   * The wrapped effect (`harness` option `effect(name, fn)`) after which to crash: a rule with
+   * `effect` selects only those points, a rule without it never does.
+   */
+  readonly effect?: string
   readonly kind?: EnvelopeKind
   /** A task or event name; `*` segments are wildcards (`vote.*`). */
   readonly name?: string
@@ -56,7 +66,8 @@ export interface FaultRule {
 /** A message at a fault point, as the rules see it. */
 export interface FaultSubject {
   readonly point: FaultPoint
-  readonly kind: EnvelopeKind
+  /** The message's kind; undefined after an effect. */
+  readonly kind: EnvelopeKind | undefined
   readonly name: string | undefined
   readonly msg: Message
   readonly service: string | undefined
@@ -107,6 +118,8 @@ export class FaultRules {
       const { rule } = r
       if (!appliesAt(rule.fault, s.point)) continue
       if (rule.times !== undefined && r.fired >= rule.times) continue
+      if ((rule.effect !== undefined) !== (s.point === 'effect')) continue
+      if (rule.effect !== undefined && rule.effect !== s.name) continue
       if (rule.kind !== undefined && rule.kind !== s.kind) continue
       if (rule.name !== undefined && (s.name === undefined || !matchesSubscription(rule.name, s.name))) continue
       if (r.pattern !== undefined && !matchesPattern(r.pattern, s.msg)) continue

@@ -26,10 +26,29 @@ export interface HarnessOptions {
   drive?: () => Promise<boolean>
 }
 
-/** What the harness passes to a service's factory: spread it into `createStoa`. */
+/**
+ * What the harness passes to a service's factory: `clock` and `logger` for `createStoa` (spread
+ * the object in: `createStoa({ name, ...o })`), and `effect` for the plugins that take one.
+ */
 export interface HarnessServiceOptions {
   readonly clock: VirtualClock
   readonly logger: Logger
+  /**
+   * Runs an effect of this instance (a transaction, a charge, an outbox relay's publish) and
+   * gives its result; when a fault rule (`{ fault: 'crash', effect: name }`) or the property
+   * runner's schedule says so, the instance dies right after it: the effect stays done, the
+   * handler goes no further (it rejects with a {@link SimulatedCrash}), and nothing of it is
+   * acknowledged. A plugin that takes such a wrapper lets a test crash it between two steps.
+   */
+  readonly effect: <T>(name: string, fn: () => Promise<T>) => Promise<T>
+}
+
+/** What a handler sees when its instance is crashed after an effect: it stops there. */
+export class SimulatedCrash extends Error {
+  constructor(readonly effect: string) {
+    super(`simulated crash after the effect "${effect}"`)
+    this.name = 'SimulatedCrash'
+  }
 }
 
 /** How to start a service: a `defineService` service, or a factory of instances. */
@@ -157,9 +176,11 @@ export class Harness {
    * events and the `calls` patterns) and resolves once its instances are ready.
    */
   async start(source: ServiceSource, options: StartOptions = {}): Promise<RunningService> {
-    const make = (): Stoa<any> => {
-      const opts: HarnessServiceOptions & Omit<StoaOptions, 'name'> = { clock: this.clock, logger: this.logger }
-      return typeof source === 'function' ? source(opts) : source.create(opts)
+    const make = (effect: HarnessServiceOptions['effect']): Stoa<any> => {
+      const opts: HarnessServiceOptions = { clock: this.clock, logger: this.logger, effect }
+      if (typeof source === 'function') return source(opts)
+      const { effect: _, ...stoaOptions } = opts
+      return source.create(stoaOptions satisfies Omit<StoaOptions, 'name'>)
     }
     const service = new RunningServiceImpl(this, make, options.calls ?? [])
     const first = await service.spawn()
@@ -352,7 +373,7 @@ class RunningServiceImpl implements RunningService {
 
   constructor(
     private readonly harness: Harness,
-    private readonly make: () => Stoa<any>,
+    private readonly make: (effect: HarnessServiceOptions['effect']) => Stoa<any>,
     private readonly calls: readonly (string | Message)[],
   ) {}
 
@@ -361,18 +382,32 @@ class RunningServiceImpl implements RunningService {
   }
 
   async spawn(): Promise<Stoa<any>> {
-    const stoa = this.make()
+    const broker = this.harness.broker
+    const slot: { member: BrokerMember | undefined } = { member: undefined }
+    const effect = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      const out = await fn()
+      const member = slot.member
+      if (member !== undefined && member.alive && broker.crashAfter(name, member.host.service)) {
+        broker.crash(member)
+        throw new SimulatedCrash(name)
+      }
+      return out
+    }
+    const stoa = this.make(effect)
     this.name = stoa.name
     const n = ++this.starts
-    const slot: { stoa: Stoa<any>; member: BrokerMember | undefined } = { stoa, member: undefined }
-    const broker = this.harness.broker
     stoa.listen(simTransport(broker, (m) => (slot.member = m), `${stoa.name}#${n}`))
     stoa.client(
       simTransport(broker, () => undefined),
       this.calls,
     )
     await stoa.ready()
-    this.live.push(slot)
+    this.live.push({
+      stoa,
+      get member() {
+        return slot.member
+      },
+    })
     return stoa
   }
 

@@ -20,4 +20,4 @@ export type {
   ServiceSource,
   StartOptions,
 } from './harness.js'
-export { createHarness, expectCode, Harness } from './harness.js'
+export { createHarness, expectCode, Harness, SimulatedCrash } from './harness.js'

@@ -217,3 +217,44 @@ describe('stoa/testing: the harness', function () {
     expect(await traceOf(12)).to.not.equal(first)
   })
 })
+
+describe('stoa/testing: crashing after a wrapped effect', function () {
+  this.timeout(20_000)
+
+  it('kills the instance right after the effect: the effect stays, the rest of the handler never runs, the task comes again', async () => {
+    const committed: string[] = []
+    const h = createHarness({ faults: [{ fault: 'crash', effect: 'orders.commit', times: 1 }] })
+    await h.start((o) =>
+      createStoa({ name: 'orders', ...o }).add('task:orders.order.place', async (msg, ctx) => {
+        await o.effect('orders.commit', async () => committed.push(String(msg.id)))
+        await ctx.emit('order.placed', { id: msg.id })
+      }),
+    )
+    await h.send('orders.order.place', { id: 'o1' })
+    await h.settle()
+    expect(committed).to.deep.equal(['o1', 'o1'])
+    expect(h.emitted('order.placed')).to.have.length(1)
+    expect(h.service('orders').starts).to.equal(2)
+    expect(h.trace()).to.match(/orders crashes after the effect orders.commit[\s\S]*orders#1 crashed/)
+    await h.close()
+  })
+
+  it('leaves an effect alone that no rule names', async () => {
+    const h = createHarness({
+      faults: [
+        { fault: 'crash', effect: 'other' },
+        { fault: 'crash', kind: 'act' },
+      ],
+    })
+    let runs = 0
+    await h.start((o) =>
+      createStoa({ name: 'orders', ...o }).add('task:orders.order.place', () =>
+        o.effect('orders.commit', async () => runs++),
+      ),
+    )
+    await h.send('orders.order.place', { id: 'o1' })
+    await h.settle()
+    expect(runs).to.equal(1)
+    await h.close()
+  })
+})

@@ -47,14 +47,18 @@ export interface ExploreOptions<I> {
  * replay it (`explore({ ..., seed, path })`), the schedule, and the trace of that run.
  *
  * @example
+ * const counted = new Map<string, number>()
  * await explore({
- *   input: fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 5 }),
+ *   input: fc.uniqueArray(fc.constantFrom('ada', 'bob', 'cy'), { minLength: 1 }),
  *   faults: ['duplicate', 'crash'],
- *   run: async (h, amounts) => {
- *     await h.start((o) => createStoa({ name: 'billing', ...o }).use(billing))
- *     for (const amount of amounts) h.spawn(() => h.send('billing.invoice.charge', { amount }))
+ *   run: async (h, voters) => {
+ *     counted.clear()
+ *     await h.start((o) => createStoa({ name: 'tally', ...o }).use(tally))
+ *     for (const voter of voters) await h.send('tally.vote.record', { voter })
  *   },
- *   check: async (h, amounts) => assert.equal(await charged(), sum(amounts)),
+ *   check: (h, voters) => {
+ *     if (voters.some((v) => counted.get(v) !== 1)) throw new Error(`not counted once:\n${h.trace()}`)
+ *   },
  * })
  */
 export async function explore<I = undefined>(options: ExploreOptions<I>): Promise<void> {

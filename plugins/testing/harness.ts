@@ -88,9 +88,9 @@ export interface LogEntry {
  *
  * @example
  * const h = createHarness({ seed: 7 })
- * await h.start((o) => createStoa({ name: 'orders', ...o }).use(orders))
- * h.fault({ fault: 'crash', name: 'orders.order.charge', times: 1 })
- * await h.send('orders.order.charge', { order: 'o1' })
+ * await h.start((o) => createStoa({ name: 'tally', ...o }).use(tally))
+ * h.fault({ fault: 'crash', name: 'tally.vote.record', times: 1 })
+ * await h.send('tally.vote.record', { voter: 'ada', choice: 'cats' })
  * await h.settle()
  */
 export class Harness {
@@ -131,7 +131,7 @@ export class Harness {
    * moves time for it, and fails with what it threw.
    *
    * @example
-   * h.spawn(() => h.send('tally.vote.record', vote), 'voter ada')
+   * h.spawn(() => h.send('tally.vote.record', { voter: 'ada', choice: 'cats' }), 'voter ada')
    */
   spawn(work: () => Promise<unknown>, label = `spawned work ${this.spawns + 1}`): void {
     const id = ++this.spawns
@@ -387,7 +387,7 @@ class RunningServiceImpl implements RunningService {
     const effect = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const out = await fn()
       const member = slot.member
-      if (member !== undefined && member.alive && broker.crashAfter(name, member.host.service)) {
+      if (member?.alive && broker.crashAfter(name, member.host.service)) {
         broker.crash(member)
         throw new SimulatedCrash(name)
       }

@@ -72,6 +72,15 @@ export interface BrokerMember {
   pausedUntil: number
 }
 
+/** A fault chosen for a point, with the length of a delay. */
+interface Chosen {
+  readonly fault: FaultKind
+  readonly delayMs: number
+}
+
+/** How long a `delay` waits when its rule says nothing, ms. */
+const DEFAULT_DELAY_MS = 1000
+
 interface Queued {
   readonly seq: number
   readonly service: string
@@ -183,8 +192,8 @@ export class SimBroker {
         .filter(([, subs]) => [...subs].some((s) => matchesSubscription(s, name)))
         .map(([s]) => s)
     }
-    const fault = this.choose('publish', { point: 'publish', kind: e.kind, name, msg: e.msg, service: undefined })
-    const confirmLost = fault === 'lose-confirm'
+    const chosen = this.choose('publish', { point: 'publish', kind: e.kind, name, msg: e.msg, service: undefined })
+    const confirmLost = chosen?.fault === 'lose-confirm'
     this.published.push({ kind: e.kind, name, data: copy(e.msg), from: e.meta.caller, confirmLost })
     this.note(
       `${e.meta.caller ?? '?'} ${e.kind === 'send' ? 'sent' : 'emitted'} ${name}${confirmLost ? ' [confirm lost]' : ''}`,
@@ -223,18 +232,19 @@ export class SimBroker {
     const member = this.pick(candidates, 'act')
     if (member === undefined) return notFound(`no service on the broker answers "${describeMessage(e.msg)}"`)
     const what = `act ${describeMessage(e.msg)}`
-    const fault = this.choose('deliver', {
+    const chosen = this.choose('deliver', {
       point: 'deliver',
       kind: 'act',
       name: undefined,
       msg: e.msg,
       service: member.host.service,
     })
+    const fault = chosen?.fault
     if (fault === 'drop') {
       this.note(`${what} to ${member.label} [dropped]: never answered`)
       return new Promise<Reply>(() => undefined)
     }
-    await this.wait(fault, what, member)
+    await this.wait(chosen, what, member)
     if (this.gate !== undefined) await this.gate(`${what} to ${member.label}`)
     if (!member.alive) return new Promise<Reply>(() => undefined)
     this.note(`${what} to ${member.label}${fault === undefined ? '' : ` [${fault}]`}`)
@@ -272,20 +282,21 @@ export class SimBroker {
   private async attempt(member: BrokerMember, q: Queued): Promise<void> {
     const name = q.env.name!
     const what = `${q.env.kind === 'send' ? 'task' : 'event'} ${name}#${q.seq}`
-    const fault = this.choose('deliver', {
+    const chosen = this.choose('deliver', {
       point: 'deliver',
       kind: q.env.kind,
       name,
       msg: q.env.msg,
       service: q.service,
     })
+    const fault = chosen?.fault
     if (fault === 'drop') {
       this.note(`${what} to ${member.label} [dropped]: redelivered after the ack wait`)
       this.clock.setTimer(() => this.giveBack(member, q, 'ack wait over'), this.policy.ackWaitMs)
       return
     }
     if (fault === 'duplicate') this.queues.get(q.service)!.unshift({ ...q, seq: this.seq++ })
-    await this.wait(fault, what, member)
+    await this.wait(chosen, what, member)
     if (this.gate !== undefined) await this.gate(`${what} to ${member.label}`)
     if (!this.holds(member, q)) return
     this.note(`${what} to ${member.label}${fault === undefined ? '' : ` [${fault}]`}`)
@@ -349,9 +360,10 @@ export class SimBroker {
   }
 
   /** Waits out a `delay` or a `reorder` before a delivery. */
-  private async wait(fault: FaultKind | undefined, what: string, member: BrokerMember): Promise<void> {
+  private async wait(chosen: Chosen | undefined, what: string, member: BrokerMember): Promise<void> {
+    const fault = chosen?.fault
     if (fault === 'delay') {
-      const ms = durationMs(this.delayOf())
+      const ms = chosen!.delayMs
       this.note(`${what} to ${member.label} delayed ${ms} ms`)
       await new Promise<void>((resolve) => this.clock.setTimer(resolve, ms))
     } else if (fault === 'reorder') {
@@ -360,29 +372,19 @@ export class SimBroker {
     } else if (this.held.length > 0) this.releaseHeld()
   }
 
-  private lastDelay: number | string = 1000
-
-  private delayOf(): number | string {
-    return this.lastDelay
-  }
-
   /** Whether to crash `service` just after its effect `name`. */
   crashAfter(name: string, service: string): boolean {
-    const crash = this.choose('effect', { point: 'effect', kind: undefined, name, msg: {}, service }) === 'crash'
+    const crash = this.choose('effect', { point: 'effect', kind: undefined, name, msg: {}, service })?.fault === 'crash'
     if (crash) this.note(`${service} crashes after the effect ${name}`)
     return crash
   }
 
-  /** The fault at a point: the first rule that fires, else the chooser's. */
-  private choose(point: FaultPoint, subject: FaultSubject): FaultKind | undefined {
+  /** The fault at a point: the first rule that fires, else the chooser's; `delayMs` for a delay. */
+  private choose(point: FaultPoint, subject: FaultSubject): Chosen | undefined {
     const rule = this.rules.pick(subject)
-    if (rule !== undefined) {
-      this.lastDelay = rule.delayMs ?? 1000
-      return rule.fault
-    }
+    if (rule !== undefined) return { fault: rule.fault, delayMs: durationMs(rule.delayMs ?? DEFAULT_DELAY_MS) }
     const chosen = this.chooser?.(point, subject)
-    this.lastDelay = 1000
-    return chosen !== undefined && appliesAt(chosen, point) ? chosen : undefined
+    return chosen !== undefined && appliesAt(chosen, point) ? { fault: chosen, delayMs: DEFAULT_DELAY_MS } : undefined
   }
 
   /** Whether the member still holds the delivery (it did not crash, nor leave, meanwhile). */

@@ -42,6 +42,8 @@ export interface CallOptions {
 export interface ContextHost {
   /** The time a call starting now counts its deadline from (ms since the epoch). */
   now(): number
+  /** The exact time now (ms since the epoch), from the instance's clock. */
+  time(): number
   actWith(
     parent: Context,
     pattern: string | Message,
@@ -142,7 +144,7 @@ export class Context {
 
   /** Milliseconds left before the deadline (never negative). */
   get remainingMs(): number {
-    return Math.max(0, this.deadline - Date.now())
+    return Math.max(0, this.deadline - this.host.time())
   }
 
   /** Acts on behalf of this call: same trace and identity, at most the remaining time. */
@@ -173,7 +175,7 @@ export class Context {
     let deadline = this.deadline
     // An option that is no finite number (NaN would make the deadline NaN) leaves the inherited one.
     const ms = callTimeoutMs(opts?.timeoutMs)
-    if (ms !== undefined) deadline = Math.min(deadline, Date.now() + ms)
+    if (ms !== undefined) deadline = Math.min(deadline, this.host.time() + ms)
     // Another token is another identity: it is verified afresh, never inherited.
     const own = opts?.token === undefined || opts.token === this.token
     return {

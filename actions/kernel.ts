@@ -1,7 +1,8 @@
 import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, TypesOf } from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
-import { callTimeoutMs, checkTimeout, Deadlines, timeoutError } from './deadlines.js'
+import type { Clock } from './deadlines.js'
+import { callTimeoutMs, checkTimeout, Deadlines, systemClock, timeoutError } from './deadlines.js'
 import type { FixedMeta } from './delivery.js'
 import { Delivery, taskMessage } from './delivery.js'
 import type { Envelope, EnvelopeMeta, Reply } from './envelope.js'
@@ -52,6 +53,11 @@ export interface StoaOptions {
   checkResults?: boolean
   /** The service's contract version (semver): a breaking change passes `stoa contract --check` once it went up. */
   version?: string
+  /**
+   * Where deadlines read the time and set their timer. Default: the process's clock. A test
+   * passes a virtual one (`stoa/testing`), so a deadline is reached by moving it, not by waiting.
+   */
+  clock?: Clock
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -86,7 +92,8 @@ export class Stoa<T extends ActionTypes = {}> {
   private readonly timeoutMs: number
   private readonly graceMs: number
   private readonly registry = new Registry()
-  private readonly deadlines = new Deadlines()
+  private readonly clock: Clock
+  private readonly deadlines: Deadlines
   private readonly checks = new Checks()
   private readonly life: Lifecycle
   private readonly plugins: PluginSet
@@ -113,6 +120,8 @@ export class Stoa<T extends ActionTypes = {}> {
     this.log = options.logger ?? createLogger()
     this.version = options.version
     this.registry.checkResults = options.checkResults ?? resultChecksDefault()
+    this.clock = options.clock ?? systemClock
+    this.deadlines = new Deadlines(this.clock)
     const life = new Lifecycle(this.name, this.log)
     this.observers = new Observers(this.log)
     this.life = life
@@ -129,6 +138,7 @@ export class Stoa<T extends ActionTypes = {}> {
     })
     this.calls = {
       now: () => this.deadlines.now(),
+      time: () => this.clock.now(),
       actWith: (parent, pattern, extra, opts) => this.actWith(parent, pattern, extra, opts),
       sendWith: (parent, name, data, opts) => this.delivery.task(name, data, parent.childMeta(opts, this.name), parent),
       emitWith: (parent, name, data, opts) =>
@@ -551,7 +561,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   private run(entry: Entry, msg: Message, meta: CallMeta, parent: Context | undefined, bare = false): Promise<unknown> {
     // A fixed deadline came from a caller; one already passed means the work is worthless.
-    if (meta.deadline !== undefined && meta.deadline <= Date.now()) return Promise.reject(timeoutError(entry.key))
+    if (meta.deadline !== undefined && meta.deadline <= this.clock.now()) return Promise.reject(timeoutError(entry.key))
     if (entry.remote !== undefined) return this.runRemote(entry, msg, meta, parent)
     const ctx = new Context(this.calls, entry, entry.key, msg, meta)
     let result: unknown
@@ -627,7 +637,7 @@ export class Stoa<T extends ActionTypes = {}> {
     return {
       id,
       trace: opts?.trace ?? id,
-      deadline: Date.now() + timeoutMs,
+      deadline: this.clock.now() + timeoutMs,
       timeoutMs,
       token: opts?.token,
       caller: opts?.caller ?? this.name,
@@ -651,7 +661,7 @@ export class Stoa<T extends ActionTypes = {}> {
         (err) => errorReply(err),
       )
     const meta = e.meta
-    const now = Date.now()
+    const now = this.clock.now()
     const deadline = typeof meta.deadline === 'number' ? meta.deadline : now + this.timeoutMs
     const full = {
       id: meta.id,

@@ -117,6 +117,13 @@ describe('architecture: the direction of imports', () => {
     }
   })
 
+  it("keeps the testing kit (stoa/testing) off the project's own test helpers: users get what we use", () => {
+    const files = sources(join('plugins', 'testing'))
+    expect(files).to.include(join('plugins', 'testing', 'index.ts'))
+    for (const file of files)
+      for (const spec of imports(file)) expect(spec, `${file} imports ${spec}`).not.to.match(/(^|\/)test\//)
+  })
+
   it('has no import cycle in the kernel', () => {
     const graph = new Map<string, string[]>()
     for (const file of sources('actions'))

@@ -61,6 +61,8 @@ declare const dispatch: (req: import('node:http').IncomingMessage, res: import('
 declare const failed: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, err: unknown) => void
 declare const express: typeof import('express')
 declare const app: import('express').Express
+declare const h: import('stoa/testing').Harness
+declare const fc: typeof import('fast-check')
 declare function fetchSomething(): Promise<unknown>
 declare function idle(): void
 /** A call in flight, linked as actions/inflight.ts links its entries. */

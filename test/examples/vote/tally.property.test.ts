@@ -1,0 +1,190 @@
+import { expect } from 'chai'
+import fc from 'fast-check'
+import type { Stoa } from '../../../actions/index.js'
+import { action, createStoa, definePlugin } from '../../../actions/index.js'
+import type { Store } from '../../../examples/vote/store/db.js'
+import { createPgliteStore } from '../../../examples/vote/store/db.js'
+import { migrate } from '../../../examples/vote/store/migrations.js'
+import type { SharedStore } from '../../../examples/vote/store/shared.js'
+import type { Vote } from '../../../examples/vote/store/tally.js'
+import { readResults } from '../../../examples/vote/store/tally.js'
+import { tally, voteTask } from '../../../examples/vote/tally.js'
+import type { Harness, HarnessServiceOptions } from '../../../plugins/testing/index.js'
+import { ExploreFailure, explore } from '../../../plugins/testing/index.js'
+
+/*
+ * "Every accepted vote counted once", the property the chaos tests prove by killing workers and
+ * brokers for minutes (cluster.e2e, chaos.e2e), checked here on stoa/testing in seconds: the
+ * real tally plugin on PGlite, two workers competing for the votes, and every fault the kit
+ * knows, in schedules and delivery orders fast-check draws and shrinks. The slow tests stay the
+ * final proof on real brokers; this one is where a broken de-duplication is found first.
+ */
+
+/** Votes of a few voters, so that voters vote more than once. */
+const votes = fc
+  .array(fc.record({ voter: fc.constantFrom('ada', 'bob', 'cy'), choice: fc.constantFrom('cats', 'dogs') }), {
+    minLength: 1,
+    maxLength: 6,
+  })
+  .map((list): Vote[] =>
+    list.map((v, i) => ({
+      voteId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      voter: v.voter,
+      choice: v.choice as Vote['choice'],
+      acceptedAt: 1_000 + i,
+    })),
+  )
+
+/** The database outlives the workers, as a real one outlives a crashed process: never closed by them. */
+function durable(store: Store): SharedStore {
+  return { acquire: async () => store, current: () => store, release: async () => undefined }
+}
+
+/**
+ * The gateway's side: publish the vote, and publish it again (the same vote id) while the
+ * broker's confirm does not come back, as a sender that must not lose an accepted vote does.
+ */
+function castAll(h: Harness, list: readonly Vote[]): void {
+  for (const vote of list)
+    h.spawn(async () => {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await h.send('tally.vote.record', { ...vote })
+        } catch (err) {
+          if (tries === 10) throw err
+          await h.clock.sleep('1s')
+        }
+      }
+    }, `cast ${vote.voteId}`)
+}
+
+/** The one vote that counts per voter: the earliest accepted, then the smallest vote id. */
+function winners(list: readonly Vote[]): Map<string, Vote> {
+  const out = new Map<string, Vote>()
+  for (const v of list) {
+    const w = out.get(v.voter)
+    if (w === undefined || v.acceptedAt < w.acceptedAt || (v.acceptedAt === w.acceptedAt && v.voteId < w.voteId))
+      out.set(v.voter, v)
+  }
+  return out
+}
+
+describe('examples/vote tally on stoa/testing: every accepted vote counted once, under faults', function () {
+  this.timeout(120_000)
+  let store: Store
+
+  before(async () => {
+    store = await createPgliteStore('memory://')
+    await migrate(store)
+    await store.exec('CREATE TABLE counted (vote_id uuid NOT NULL, voter text NOT NULL, choice text NOT NULL)')
+  })
+  after(() => store?.close())
+  const empty = () => store.exec('TRUNCATE votes, ballots, counted')
+
+  it('holds over drops, duplicates, delays, reorders, crashes before the ack and lost confirms', async () => {
+    const worker = (o: HarnessServiceOptions) =>
+      createStoa({ name: 'tally', ...o }).use(tally, { store: durable(store) })
+    await explore({
+      input: votes,
+      runs: 60,
+      run: async (h, list) => {
+        await h.start(worker, { instances: 2 })
+        castAll(h, list)
+      },
+      check: async (h, list) => {
+        expect(h.deadLetters, 'dead letters').to.deep.equal([])
+        const { rows } = await store.query<{ vote_id: string }>('SELECT vote_id FROM votes ORDER BY vote_id')
+        expect(rows.map((r) => r.vote_id)).to.deep.equal(list.map((v) => v.voteId))
+        const ballots = await store.query<{ voter: string; vote_id: string }>('SELECT voter, vote_id FROM ballots')
+        const want = winners(list)
+        expect(new Map(ballots.rows.map((b) => [b.voter, b.vote_id]))).to.deep.equal(
+          new Map([...want].map(([voter, v]) => [voter, v.voteId])),
+        )
+        const cats = [...want.values()].filter((v) => v.choice === 'cats').length
+        expect(await readResults(store)).to.deep.equal({
+          cats,
+          dogs: want.size - cats,
+          total: want.size,
+          duplicates: list.length - want.size,
+        })
+      },
+      reset: empty,
+    })
+  })
+
+  /**
+   * A tally that de-duplicates in memory: a set of the vote ids it has counted, lost with the
+   * process. A redelivery to the same instance is caught; one after a crash before the ack is
+   * not. The chaos test finds this by killing a worker mid-stream; here it takes one run.
+   */
+  const forgetful = definePlugin({
+    name: 'tally',
+    actions: () => {
+      const seen = new Set<string>()
+      return {
+        'task:tally.vote.record': action({
+          schema: voteTask,
+          handler: async (vote) => {
+            if (seen.has(vote.voteId)) return
+            await store.query('INSERT INTO counted (vote_id, voter, choice) VALUES ($1, $2, $3)', [
+              vote.voteId,
+              vote.voter,
+              vote.choice,
+            ])
+            seen.add(vote.voteId)
+          },
+        }),
+      }
+    },
+  })
+
+  const countedOnce = async (_h: Harness, list: readonly Vote[]) => {
+    const { rows } = await store.query<{ vote_id: string; n: number }>(
+      'SELECT vote_id, count(*)::int AS n FROM counted GROUP BY vote_id ORDER BY vote_id',
+    )
+    expect(rows, 'times each vote was counted').to.deep.equal(list.map((v) => ({ vote_id: v.voteId, n: 1 })))
+  }
+
+  it('finds a de-duplication lost in a crash, and shrinks it to one vote and one crash', async () => {
+    const worker = (o: HarnessServiceOptions): Stoa<any> => createStoa({ name: 'tally', ...o }).use(forgetful)
+    let failure: unknown
+    await explore({
+      input: votes,
+      runs: 100,
+      seed: 4242,
+      run: async (h, list) => {
+        await h.start(worker)
+        castAll(h, list)
+      },
+      check: countedOnce,
+      reset: empty,
+    }).catch((err: unknown) => {
+      failure = err
+    })
+    expect(failure).to.be.instanceOf(ExploreFailure)
+    const f = failure as ExploreFailure
+    expect(f.schedule.filter((k) => k !== 'none')).to.deep.equal(['crash'])
+    expect(f.input).to.have.length(1)
+    expect(f.message).to.match(/replay: explore\(\{ \.\.\., seed: 4242, path: '[\d:]+' \}\)/)
+    expect(f.trace).to.match(/tally#1 crashed[\s\S]*tally#2 joined[\s\S]*acked by tally#2/)
+
+    // The seed and path it printed replay that very case first.
+    let again: unknown
+    await explore({
+      input: votes,
+      runs: 1,
+      seed: f.seed,
+      path: f.path,
+      run: async (h, list) => {
+        await h.start(worker)
+        castAll(h, list)
+      },
+      check: countedOnce,
+      reset: empty,
+    }).catch((err: unknown) => {
+      again = err
+    })
+    expect((again as ExploreFailure).schedule).to.deep.equal(f.schedule)
+    expect((again as ExploreFailure).input).to.deep.equal(f.input)
+  })
+})

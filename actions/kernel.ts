@@ -15,7 +15,7 @@ import { createLogger } from './logger.js'
 import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
 import { Observers } from './observe.js'
 import type { Message } from './pattern.js'
-import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
+import { describeMessage, mergeMessages, patternString, toMessage, toPattern } from './pattern.js'
 import type {
   CloseHook,
   HttpParts,
@@ -29,6 +29,7 @@ import type {
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
+import type { Router } from './router.js'
 import type { SenecaUseOptions } from './seneca/index.js'
 import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
@@ -413,7 +414,7 @@ export class Stoa<T extends ActionTypes = {}> {
       return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
-    if (route === undefined) return Promise.reject(notFound(msg))
+    if (route === undefined) return Promise.reject(notFound(msg, this.registry.all))
     const entry = route.data
     // run() never throws, but a result whose `then` getter throws escapes its try when it is
     // looked at: catching here keeps act a promise on any result, at no cost to the call.
@@ -480,7 +481,7 @@ export class Stoa<T extends ActionTypes = {}> {
       return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
-    if (route === undefined) return Promise.reject(notFound(msg))
+    if (route === undefined) return Promise.reject(notFound(msg, this.registry.all))
     return this.run(route.data, msg, parent.childMeta(opts, this.name), parent)
   }
 
@@ -635,14 +636,13 @@ export class Stoa<T extends ActionTypes = {}> {
       if (e.kind === 'act') {
         const msg = { ...e.msg }
         const route = this.registry.local.find(msg)
-        if (route === undefined) throw notFound(msg)
+        if (route === undefined) throw notFound(msg, this.registry.local)
         work = this.run(route.data, msg, full, undefined)
       } else if (e.kind === 'send') {
         assertTaskName(e.name)
-        const msg = taskMessage(e.name, e.msg)
-        const route = this.registry.local.find(msg)
+        const route = this.registry.local.find(taskMessage(e.name, e.msg))
         if (route === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${e.name}"`, { task: e.name })
-        work = this.run(route.data, msg, full, undefined)
+        work = this.run(route.data, mergeMessages(e.msg), { ...full, task: e.name }, undefined)
       } else if (e.kind === 'emit') {
         assertEventName(e.name)
         if (deadline <= now) throw timeoutError(e.name)
@@ -744,7 +744,15 @@ function unreadable(err: unknown): StoaError {
   return new StoaError('INVALID_MESSAGE', 'the message cannot be read', undefined, { cause: err })
 }
 
-function notFound(msg: Message): StoaError {
-  const shown = describeMessage(msg)
-  return new StoaError('NOT_FOUND', `no action matches "${shown}"`, { message: shown })
+/**
+ * No action matches: the error names the pairs the lookup read (keys some pattern uses),
+ * never the rest of the message, which goes back to the caller and into logs.
+ */
+function notFound(msg: Message, router: Router<Entry>): StoaError {
+  const looked = describeMessage(msg, router.keys())
+  return looked === ''
+    ? new StoaError('NOT_FOUND', 'no action matches: the message has none of the keys the patterns use', {
+        pattern: looked,
+      })
+    : new StoaError('NOT_FOUND', `no action matches "${looked}"`, { pattern: looked })
 }

@@ -76,7 +76,7 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
  */
 export function methodNotAllowed(method: string, path: string, allow: readonly string[]): StoaError {
   const header = allow.join(', ')
-  return new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} ${path}; it answers ${header}`, {
+  return new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} on this path; it answers ${header}`, {
     allow: [...allow],
   })
 }
@@ -107,7 +107,7 @@ export function unmatchedResponse(
       allow.push(m)
     }
   }
-  if (allow.length === 0) return errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}`))
+  if (allow.length === 0) return errorResponse(new StoaError('NOT_FOUND', `no route for ${method} on this path`))
   allow.push('OPTIONS')
   if (method === 'OPTIONS') return { status: 204, headers: { allow: allow.join(', ') }, body: undefined }
   return errorResponse(methodNotAllowed(method, path, allow))

@@ -20,10 +20,6 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   const { bus } = resolveMemoryOptions(options)
   const joined: { host: TransportHost }[] = []
   let closed = false
-  const client: TransportClient = {
-    deliver: (e) =>
-      closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e),
-  }
   return {
     name: 'memory',
     async listen(host) {
@@ -31,7 +27,14 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
       joined.push(member)
       bus.join(member)
     },
-    async client() {
+    async client(_host, pins) {
+      const looked = pins.flatMap((pin) => Object.keys(pin))
+      const client: TransportClient = {
+        deliver: (e) =>
+          closed
+            ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed')))
+            : bus.deliver(e, looked),
+      }
       return client
     },
     async close() {

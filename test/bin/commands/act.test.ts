@@ -194,7 +194,7 @@ describe('bin/commands/act (in process)', () => {
   describe('failures', () => {
     it('reports an unknown pattern as NOT_FOUND in one line, exit 1', async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:nope'])
-      expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "role:math,cmd:nope"\n' })
+      expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "cmd:nope,role:math"\n' })
     })
 
     it('reports a schema failure as INVALID_MESSAGE naming the field', async () => {

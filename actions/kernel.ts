@@ -12,7 +12,7 @@ import type { ActionInfo, HookEntry, Hooks } from './hooks.js'
 import { closedError, Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
-import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
+import { assertEventName, assertEventSubscription, assertTaskName, taskService } from './names.js'
 import { Observers } from './observe.js'
 import type { Message } from './pattern.js'
 import { describeMessage, mergeMessages, patternString, toMessage, toPattern } from './pattern.js'
@@ -75,6 +75,9 @@ export class Stoa<T extends ActionTypes = {}> {
   /** Where this instance logs. */
   readonly log: Logger
   private readonly timeoutMs: number
+  /** Whether the service listens on a transport, and whether its task names were checked then. */
+  private listens = false
+  private strayChecked = false
   private readonly graceMs: number
   private readonly registry = new Registry()
   private readonly deadlines = new Deadlines()
@@ -359,6 +362,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * them by default), this service's tasks and its event subscriptions. Starts in `ready()`.
    */
   listen(transport: Transport, pins: readonly (string | Message)[] = []): this {
+    this.listens = true
     this.life.listen(
       transport,
       pins.map((p) => toPattern(p as string)),
@@ -388,7 +392,27 @@ export class Stoa<T extends ActionTypes = {}> {
    * Acts made before `ready()` wait for it. Safe to call again after loading more.
    */
   ready(): Promise<this> {
-    return this.life.ready().then(() => this)
+    return this.life.ready().then(() => {
+      if (this.listens && !this.strayChecked) this.warnStrayTasks()
+      return this
+    })
+  }
+
+  /**
+   * A task goes to the queue of the service its name starts with: a handler for another
+   * service's task, in a service that listens on a transport, is never given anything from a
+   * broker. Said once at start, since in process (a test, `stoa act`) it still runs.
+   */
+  private warnStrayTasks(): void {
+    this.strayChecked = true
+    for (const task of this.registry.taskNames()) {
+      const owner = taskService(task)
+      if (owner === this.name) continue
+      this.log.warn(
+        { task, service: this.name },
+        `task handler "task:${task}" in service "${this.name}" is never given a task by a broker: tasks named ${owner}.* go to service "${owner}"`,
+      )
+    }
   }
 
   // ---------------------------------------------------------------- calls

@@ -74,7 +74,8 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
  * @example
  * sendResponse(res, errorResponse(methodNotAllowed('GET', '/act', ['POST'])))
  */
-export function methodNotAllowed(method: string, path: string, allow: readonly string[]): StoaError {
+export function methodNotAllowed(method: string, _path: string, allow: readonly string[]): StoaError {
+  // The path is the caller's and may hold data (an id, an address): the answer never repeats it.
   const header = allow.join(', ')
   return new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} on this path; it answers ${header}`, {
     allow: [...allow],

@@ -159,7 +159,8 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     servers.fronts.push(alone)
     urls.push(`${alone.url}/metrics`)
   }
-  if (flags.amqp !== undefined) urls.push(shownUrl(flags.amqp.url))
+  // The prefix names every queue and exchange: shown in the URL, which `stoa act --url` takes.
+  if (flags.amqp !== undefined) urls.push(withPrefix(shownUrl(flags.amqp.url), flags.amqp.prefix ?? 'stoa'))
   if (nats !== undefined) urls.push(nats)
   if (flags.web !== undefined) {
     const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
@@ -174,6 +175,13 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     urls.push(front.url)
   }
   return urls
+}
+
+/** A broker URL with the `?prefix=` its names start with, as `stoa act --url` reads it back. */
+function withPrefix(text: string, prefix: string): string {
+  const url = new URL(text)
+  url.searchParams.set('prefix', prefix)
+  return url.href
 }
 
 /** The kernel's own default grace period, for bounding the web server's close the same way. */

@@ -403,6 +403,27 @@ describe('actions/kernel', () => {
       ])
     })
 
+    it('warns at start about a task handler for another service in a service that listens', async () => {
+      const logger = quietLogger()
+      const s = make({ name: 'gateway', logger }).listen(tapTransport())
+      s.add('task:addressing.address.reconcile', () => undefined)
+      s.add('task:gateway.vote.flush', () => undefined)
+      await s.ready()
+      const warned = logger.entries.filter((e) => e.level === 'warn')
+      expect(warned.map((e) => e.message)).to.deep.equal([
+        'task handler "task:addressing.address.reconcile" in service "gateway" is never given a task by a broker: tasks named addressing.* go to service "addressing"',
+      ])
+      await s.ready()
+      expect(logger.entries.filter((e) => e.level === 'warn')).to.have.length(1)
+      await s.close()
+      // In process only, the handler does run: nothing to warn about.
+      const alone = quietLogger()
+      await make({ name: 'gateway', logger: alone })
+        .add('task:addressing.address.reconcile', () => undefined)
+        .ready()
+      expect(alone.entries.filter((e) => e.level === 'warn')).to.deep.equal([])
+    })
+
     it('gives a task and an event from a transport the data as sent', async () => {
       const tap = tapTransport()
       const s = make({ name: 'tally' }).listen(tap)

@@ -86,6 +86,16 @@ export class Context {
   readonly transport: string | undefined
   /** The canonical pattern of the action running. */
   readonly pattern: string
+  /**
+   * The task this handler runs for (`tally.vote.record`); undefined for an act or an event.
+   * The name routed the message and stays out of it: the handler's message is the data sent.
+   */
+  readonly task: string | undefined
+  /**
+   * The event this subscriber hears (`vote.recorded`, whatever `vote.*` it subscribed with);
+   * undefined for an act or a task. Like a task's name, it is not mixed into the message.
+   */
+  readonly event: string | undefined
   /** The message being handled, before validation. */
   readonly msg: Message
   /** @internal */
@@ -117,6 +127,8 @@ export class Context {
     this.traceparent = meta.traceparent
     this.tracestate = meta.tracestate
     this.transport = meta.transport
+    this.task = meta.task
+    this.event = meta.event
   }
 
   /** This message's id. */
@@ -209,6 +221,10 @@ export interface CallMeta {
   tracestate?: string | undefined
   /** The transport a call from elsewhere arrived through. */
   transport?: string | undefined
+  /** The task a task handler runs for: routing, kept out of the message. */
+  task?: string | undefined
+  /** The event a subscriber hears: routing, kept out of the message. */
+  event?: string | undefined
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

@@ -42,10 +42,10 @@ export class Delivery {
     checkData(data)
     const wait = this.host.admit()
     if (wait !== undefined) await wait
-    const msg = taskMessage(name, data)
-    const route = this.host.registry.local.find(msg)
+    const route = this.host.registry.local.find(taskMessage(name, data))
     if (route !== undefined) {
-      this.background(this.host.run(route.data, msg, meta, parent), route.data.key, meta.trace)
+      const run = this.host.run(route.data, mergeMessages(data), { ...meta, task: name }, parent)
+      this.background(run, route.data.key, meta.trace)
       return
     }
     // Each client may reach different services (one HTTP client per service, say): a client
@@ -86,11 +86,12 @@ export class Delivery {
 
   /** Runs every local subscriber of an event; rejects with the first failure. */
   async subscribers(name: string, data: Message, meta: CallMeta): Promise<void> {
-    const msg: Message = mergeMessages(data, { event: name })
+    // The subscriber gets the data as sent; the name it was routed by is `ctx.event`.
+    const msg: Message = mergeMessages(data)
     const results = await Promise.allSettled(
       this.host.registry
         .subscribersOf(name)
-        .map((entry) => this.host.run(entry, msg, { ...meta, id: undefined }, undefined)),
+        .map((entry) => this.host.run(entry, msg, { ...meta, id: undefined, event: name }, undefined)),
     )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
@@ -108,7 +109,10 @@ function onWire(meta: FixedMeta & { identity?: unknown }): FixedMeta {
   return wire
 }
 
-/** The message a task handler sees: the data plus `task: <name>`. */
+/**
+ * The message a task is routed by: the data plus `task: <name>`. Only the lookup reads it;
+ * the handler gets the data alone and the name as `ctx.task`.
+ */
 export function taskMessage(name: string, data: Message | undefined): Message {
   return mergeMessages(data, { task: name })
 }

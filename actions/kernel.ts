@@ -14,10 +14,10 @@ import { resultChecksDefault } from './kernel-options.js'
 import { closedError, Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createLogger } from './logger.js'
-import { assertEventName, assertEventSubscription, assertTaskName } from './names.js'
+import { assertEventName, assertEventSubscription, assertTaskName, taskService } from './names.js'
 import { Observers } from './observe.js'
 import type { Message } from './pattern.js'
-import { describeMessage, patternString, toMessage, toPattern } from './pattern.js'
+import { describeMessage, mergeMessages, patternString, toMessage, toPattern } from './pattern.js'
 import type {
   CloseHook,
   HttpParts,
@@ -31,6 +31,7 @@ import type {
 import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
+import type { Router } from './router.js'
 import type { SenecaUseOptions } from './seneca/index.js'
 import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
@@ -90,6 +91,9 @@ export class Stoa<T extends ActionTypes = {}> {
   /** The declared contract version, if any. */
   readonly version: string | undefined
   private readonly timeoutMs: number
+  /** Whether the service listens on a transport, and whether its task names were checked then. */
+  private listens = false
+  private strayChecked = false
   private readonly graceMs: number
   private readonly registry = new Registry()
   private readonly clock: Clock
@@ -405,6 +409,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * them by default), this service's tasks and its event subscriptions. Starts in `ready()`.
    */
   listen(transport: Transport, pins: readonly (string | Message)[] = []): this {
+    this.listens = true
     this.life.listen(
       transport,
       pins.map((p) => toPattern(p as string)),
@@ -434,7 +439,27 @@ export class Stoa<T extends ActionTypes = {}> {
    * Acts made before `ready()` wait for it. Safe to call again after loading more.
    */
   ready(): Promise<this> {
-    return this.life.ready().then(() => this)
+    return this.life.ready().then(() => {
+      if (this.listens && !this.strayChecked) this.warnStrayTasks()
+      return this
+    })
+  }
+
+  /**
+   * A task goes to the queue of the service its name starts with: a handler for another
+   * service's task, in a service that listens on a transport, is never given anything from a
+   * broker. Said once at start, since in process (a test, `stoa act`) it still runs.
+   */
+  private warnStrayTasks(): void {
+    this.strayChecked = true
+    for (const task of this.registry.taskNames()) {
+      const owner = taskService(task)
+      if (owner === this.name) continue
+      this.log.warn(
+        { task, service: this.name },
+        `task handler "task:${task}" in service "${this.name}" is never given a task by a broker: tasks named ${owner}.* go to service "${owner}"`,
+      )
+    }
   }
 
   // ---------------------------------------------------------------- calls
@@ -460,7 +485,7 @@ export class Stoa<T extends ActionTypes = {}> {
       return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
-    if (route === undefined) return Promise.reject(notFound(msg))
+    if (route === undefined) return Promise.reject(notFound(msg, this.registry.all))
     const entry = route.data
     // run() never throws, but a result whose `then` getter throws escapes its try when it is
     // looked at: catching here keeps act a promise on any result, at no cost to the call.
@@ -527,7 +552,7 @@ export class Stoa<T extends ActionTypes = {}> {
       return Promise.reject(unreadable(err))
     }
     const route = this.registry.all.find(msg)
-    if (route === undefined) return Promise.reject(notFound(msg))
+    if (route === undefined) return Promise.reject(notFound(msg, this.registry.all))
     return this.run(route.data, msg, parent.childMeta(opts, this.name), parent)
   }
 
@@ -682,14 +707,13 @@ export class Stoa<T extends ActionTypes = {}> {
       if (e.kind === 'act') {
         const msg = { ...e.msg }
         const route = this.registry.local.find(msg)
-        if (route === undefined) throw notFound(msg)
+        if (route === undefined) throw notFound(msg, this.registry.local)
         work = this.run(route.data, msg, full, undefined)
       } else if (e.kind === 'send') {
         assertTaskName(e.name)
-        const msg = taskMessage(e.name, e.msg)
-        const route = this.registry.local.find(msg)
+        const route = this.registry.local.find(taskMessage(e.name, e.msg))
         if (route === undefined) throw new StoaError('NOT_FOUND', `no handler for task "${e.name}"`, { task: e.name })
-        work = this.run(route.data, msg, full, undefined)
+        work = this.run(route.data, mergeMessages(e.msg), { ...full, task: e.name }, undefined)
       } else if (e.kind === 'emit') {
         assertEventName(e.name)
         if (deadline <= now) throw timeoutError(e.name)
@@ -791,7 +815,15 @@ function unreadable(err: unknown): StoaError {
   return new StoaError('INVALID_MESSAGE', 'the message cannot be read', undefined, { cause: err })
 }
 
-function notFound(msg: Message): StoaError {
-  const shown = describeMessage(msg)
-  return new StoaError('NOT_FOUND', `no action matches "${shown}"`, { message: shown })
+/**
+ * No action matches: the error names the pairs the lookup read (keys some pattern uses),
+ * never the rest of the message, which goes back to the caller and into logs.
+ */
+function notFound(msg: Message, router: Router<Entry>): StoaError {
+  const looked = describeMessage(msg, router.keys())
+  return looked === ''
+    ? new StoaError('NOT_FOUND', 'no action matches: the message has none of the keys the patterns use', {
+        pattern: looked,
+      })
+    : new StoaError('NOT_FOUND', `no action matches "${looked}"`, { pattern: looked })
 }

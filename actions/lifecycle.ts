@@ -230,6 +230,7 @@ export class Lifecycle {
 function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHost {
   if (pins.length === 0) return host
   const pinned = (msg: Readonly<Message>): boolean => pins.some((pin) => matchesPattern(pin, msg))
+  const keys = pins.flatMap((pin) => Object.keys(pin))
   return {
     service: host.service,
     log: host.log,
@@ -243,10 +244,10 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     readiness: () => host.readiness(),
     dispatch: (e: Envelope): Promise<Reply> => {
       if (e.kind === 'act' && e.msg !== null && typeof e.msg === 'object' && !pinned(e.msg)) {
-        const shown = describeMessage(e.msg)
+        const looked = describeMessage(e.msg, keys)
         return Promise.resolve(
           errorReply(
-            new StoaError('NOT_FOUND', `no action this listener serves matches "${shown}"`, { message: shown }),
+            new StoaError('NOT_FOUND', `no action this listener serves matches "${looked}"`, { pattern: looked }),
           ),
         )
       }

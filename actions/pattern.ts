@@ -266,17 +266,28 @@ export function matchesPattern(pattern: Pattern, msg: Readonly<Message>): boolea
 }
 
 /**
- * A short text naming a message in errors and logs: its first six scalar pairs, as a pattern
- * string would write them (`role:math,cmd:div,left:1`). Nested values are left out.
+ * The pairs of a message that routing looked at, for errors and logs: only the keys some
+ * pattern uses (`keys`), never the rest of the message, which may hold an address or a
+ * password. Pairs are sorted as a pattern string is (`cmd:div,role:math`); non-scalar values
+ * and values longer than a pattern value plausibly is are left out.
+ *
+ * @example
+ * describeMessage({ role: 'math', cmd: 'div', password: 'x' }, ['role', 'cmd']) // 'cmd:div,role:math'
  */
-export function describeMessage(msg: Readonly<Message>): string {
-  // Scalars only: a function's or a symbol's text is no help, and its own toString may throw.
-  return Object.keys(msg)
-    .filter((k) => {
-      const t = typeof msg[k]
-      return t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint'
-    })
-    .slice(0, 6)
-    .map((k) => `${k}:${String(msg[k])}`)
-    .join(',')
+export function describeMessage(msg: Readonly<Message>, keys: Iterable<string>): string {
+  const pairs: string[] = []
+  for (const k of new Set(keys)) {
+    if (!Object.hasOwn(msg, k)) continue
+    const v = msg[k]
+    // Scalars only: a function's or a symbol's text is no help, and its own toString may throw.
+    const t = typeof v
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') continue
+    const text = String(v)
+    if (text.length > MAX_SHOWN_VALUE) continue
+    pairs.push(`${k}:${text}`)
+  }
+  return pairs.sort().join(',')
 }
+
+/** Longer values are data, not a pattern value: an error never shows them. */
+const MAX_SHOWN_VALUE = 64

@@ -71,7 +71,7 @@ export class Registry {
       plugin,
       this.priorOf(pattern),
       undefined,
-      baseRun(handler, options.schema, Object.keys(pattern), this.checkResults ? options.result : undefined, key),
+      baseRun(handler, options.schema, ownPairs(pattern), this.checkResults ? options.result : undefined, key),
     )
     this.all.add(pattern, entry)
     this.local.add(pattern, entry)
@@ -156,6 +156,15 @@ export class Registry {
     const run = remote === undefined ? composeInbound(base, this.hookList, info) : base
     return { pattern, key, timeoutMs: options.timeoutMs, prior, remote, info, base, run }
   }
+}
+
+/**
+ * The pattern pairs an action's validated message gets back: all of an act's, as the README
+ * promises; none of a task's `task` pair, which routed the message and is `ctx.task`.
+ */
+function ownPairs(pattern: Pattern): string[] {
+  const keys = Object.keys(pattern)
+  return typeof pattern.task === 'string' ? keys.filter((k) => k !== 'task') : keys
 }
 
 /**

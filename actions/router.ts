@@ -68,6 +68,8 @@ function compareShapes(a: readonly string[], b: readonly string[]): number {
 export class Router<T> {
   private shapes: Shape<T>[] = []
   private readonly byKey = new Map<string, Route<T>>()
+  /** How many patterns use each key: the keys a lookup reads, which an error may name. */
+  private readonly keyUse = new Map<string, number>()
 
   /** Number of registered patterns. */
   get size(): number {
@@ -89,6 +91,7 @@ export class Router<T> {
     const route: Route<T> = { pattern, key, data }
     this.byKey.set(key, route)
     const keys = Object.keys(pattern).sort()
+    for (const k of keys) this.keyUse.set(k, (this.keyUse.get(k) ?? 0) + 1)
     let shape = this.shapes.find((s) => compareShapes(s.keys, keys) === 0)
     if (shape === undefined) {
       shape = { keys, exact: new Map(), exactCount: 0, globs: [] }
@@ -129,6 +132,11 @@ export class Router<T> {
     if (route === undefined) return false
     this.byKey.delete(key)
     const keys = Object.keys(pattern).sort()
+    for (const k of keys) {
+      const n = this.keyUse.get(k)! - 1
+      if (n === 0) this.keyUse.delete(k)
+      else this.keyUse.set(k, n)
+    }
     const i = this.shapes.findIndex((s) => compareShapes(s.keys, keys) === 0)
     const shape = this.shapes[i]!
     const g = shape.globs.findIndex((x) => x.route === route)
@@ -141,6 +149,11 @@ export class Router<T> {
     }
     if (shape.exactCount === 0 && shape.globs.length === 0) this.shapes.splice(i, 1)
     return true
+  }
+
+  /** The keys any registered pattern uses: all a lookup ever reads of a message. */
+  keys(): IterableIterator<string> {
+    return this.keyUse.keys()
   }
 
   /** The route registered under exactly this pattern, if any. */

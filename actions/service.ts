@@ -2,6 +2,8 @@ import type { ActionTypes } from './action.js'
 import { StoaError } from './errors.js'
 import type { PluginTypes, StoaOptions } from './kernel.js'
 import { Stoa } from './kernel.js'
+import type { Message, Pattern } from './pattern.js'
+import { toPattern } from './pattern.js'
 import type { Plugin } from './plugin.js'
 
 /** A plugin to load, alone or with its options. */
@@ -16,6 +18,14 @@ export interface ServiceOptions extends StoaOptions {
   name: string
   /** The plugins it loads, in order. */
   plugins: readonly ServicePlugin[]
+  /**
+   * What this service calls that other services answer, by the name of the service that
+   * answers: `{ auth: ['role:auth'], results: ['role:results'] }`. The service names no
+   * transport: whoever runs it does. `stoa serve --amqp` (or `--nats`) sends the acts matching
+   * each service's pins to that service's request queue; a main of your own gives them to
+   * `stoa.client(transport, pins)` (see {@link Service.clients}).
+   */
+  clients?: Readonly<Record<string, readonly (string | Message)[]>>
 }
 
 /**
@@ -27,7 +37,19 @@ export interface Service<T extends ActionTypes = {}> {
   readonly kind: 'stoa-service'
   readonly name: string
   readonly options: Readonly<ServiceOptions>
-  /** A new, not yet started instance of the service with its plugins loaded. */
+  /**
+   * The remote services it calls and the pins of each, as declared in `clients`, checked:
+   * what a runner wires to a client transport per service.
+   *
+   * @example
+   * for (const [target, pins] of Object.entries(service.clients))
+   *   stoa.client(createAmqpTransport({ url, target }), pins)
+   */
+  readonly clients: Readonly<Record<string, readonly Pattern[]>>
+  /**
+   * A new, not yet started instance of the service with its plugins loaded. It has no
+   * transport: listening and the `clients` are the runner's to add.
+   */
   create(overrides?: Omit<StoaOptions, 'name'>): Stoa<T>
   /** Type-level only: the typed actions of its plugins, for `createClient<typeof service>`. */
   readonly '~types'?: T
@@ -53,13 +75,15 @@ export function defineService<P extends readonly ServicePlugin[]>(
   if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
     throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
   }
+  const clients = remoteServices(options.name, options.clients)
   const frozen = Object.freeze({ ...options, plugins: Object.freeze([...options.plugins]) })
   return Object.freeze({
     kind: 'stoa-service' as const,
     name: options.name,
     options: frozen,
+    clients,
     create(overrides?: Omit<StoaOptions, 'name'>): Stoa<ServiceTypes<P>> {
-      const { plugins, ...rest } = frozen
+      const { plugins, clients: _declared, ...rest } = frozen
       const stoa = new Stoa<ServiceTypes<P>>({ ...rest, ...overrides })
       for (const p of plugins) {
         const [plugin, opts] = Array.isArray(p) ? p : [p, undefined]
@@ -69,6 +93,29 @@ export function defineService<P extends readonly ServicePlugin[]>(
     },
   })
 }
+
+/** Checks `clients`: service names as services are named, pins that parse, none for itself. */
+function remoteServices(
+  service: string,
+  clients: ServiceOptions['clients'],
+): Readonly<Record<string, readonly Pattern[]>> {
+  const out: Record<string, readonly Pattern[]> = {}
+  if (clients === undefined) return Object.freeze(out)
+  if (clients === null || typeof clients !== 'object')
+    throw new StoaError('INVALID_OPTIONS', `service "${service}": option "clients" must map service names to pins`)
+  for (const [target, pins] of Object.entries(clients)) {
+    const where = `service "${service}": option "clients.${target}"`
+    if (!SERVICE_NAME.test(target))
+      throw new StoaError('INVALID_OPTIONS', `${where}: "${target}" is not a service name (lowercase kebab-case)`)
+    if (target === service) throw new StoaError('INVALID_OPTIONS', `${where}: a service does not call itself remotely`)
+    if (!Array.isArray(pins) || pins.length === 0)
+      throw new StoaError('INVALID_OPTIONS', `${where}: give the patterns it answers, like ['role:${target}']`)
+    out[target] = Object.freeze(pins.map((p: string | Message) => toPattern(p as string)))
+  }
+  return Object.freeze(out)
+}
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]*$/
 
 /** Whether a value is a service made by `defineService`. */
 export function isService(value: unknown): value is Service {

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { basename, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Logger, Stoa } from '../actions/index.js'
+import type { Logger, Pattern, Stoa } from '../actions/index.js'
 import { createStoa, isPlugin, isService, StoaError } from '../actions/index.js'
 import { loadPeer } from '../actions/transport.js'
 import { isStoaErrorLike } from './output.js'
@@ -10,6 +10,17 @@ import { UsageError } from './usage.js'
 /** Extensions Node loads on its own; anything TypeScript goes through tsx. */
 const PLAIN = new Set(['.js', '.mjs', '.cjs'])
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+
+/** The remote services each loaded `defineService` service declared, by instance. */
+const declared = new WeakMap<Stoa, Readonly<Record<string, readonly Pattern[]>>>()
+
+/**
+ * The services an instance made by {@link loadService} calls, with the pins of each, as its
+ * `defineService({ clients })` declared them; none for a plugin module.
+ */
+export function declaredClients(stoa: Stoa): Readonly<Record<string, readonly Pattern[]>> {
+  return declared.get(stoa) ?? {}
+}
 
 /** How a service module is turned into an instance. */
 export interface LoadOptions {
@@ -115,7 +126,10 @@ export function assemble(exported: unknown, options: LoadOptions & { readonly fi
     }
     // The service may come from another copy of the kernel (its own import path); both
     // copies build the same instances, so the CLI's type describes it.
-    return exported.create({ logger: options.logger, ...grace(options) }) as unknown as Stoa
+    const stoa = exported.create({ logger: options.logger, ...grace(options) }) as unknown as Stoa
+    // A service of an older copy has no `clients`: nothing declared.
+    declared.set(stoa, exported.clients ?? {})
+    return stoa
   }
   const items = pluginList(exported, where)
   const stoa = createStoa({

@@ -9,6 +9,9 @@ import { commandHelp, commands, isCommand, isUsageError, overview, shortUsage } 
 /** Each command's module, imported only when that command runs. */
 const load: Record<CommandName, () => Promise<Command>> = {
   act: async () => (await import('./commands/act.js')).act,
+  send: async () => (await import('./commands/act.js')).send,
+  emit: async () => (await import('./commands/act.js')).emit,
+  token: async () => (await import('./commands/token.js')).token,
   serve: async () => (await import('./commands/serve.js')).serve,
   list: async () => (await import('./commands/list.js')).list,
   routes: async () => (await import('./commands/routes.js')).routes,
@@ -69,6 +72,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     // Not a stoa error: a bug, or something a service module threw outside any action.
     io.stderr.write(`stoa ${name}: ${err instanceof Error ? err.message : String(err)}\n`)
     if (verbose) writeStack(io.stderr, err)
+    else io.stderr.write('  (run again with --verbose to see the stack)\n')
     return EXIT_FAILURE
   }
 }

@@ -106,3 +106,78 @@ export function parseJsonMessage(text: string, from: 'argument' | 'stdin'): Mess
 function isObject(v: unknown): v is Message {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
+
+/** A Standard Schema, as an action declares it: only `validate` is used here. */
+interface AnySchema {
+  readonly '~standard': {
+    validate(value: unknown): StandardResult | Promise<StandardResult>
+  }
+}
+type StandardResult = { readonly issues?: readonly { readonly path?: readonly unknown[] }[] }
+
+/**
+ * Gives back as text the `key=value` values the action's schema wants as text: `zip=01234`
+ * parses as text already, but `zip=12345` parsed as a number, and a schema with `zip: string`
+ * would refuse it. Each parsed (non-text) value whose field fails validation is tried as the
+ * text it was typed as, and kept so when that field then passes. `routing` holds the pairs the
+ * validated message also gets (an act's pattern); `pairs` the arguments as typed.
+ *
+ * @example
+ * await coerceBySchema(schema, buildMessage(['zip=12345']), ['zip=12345']) // { zip: '12345' } for zip: string
+ */
+export async function coerceBySchema(
+  schema: unknown,
+  msg: Message,
+  pairs: readonly string[],
+  routing: Message = {},
+): Promise<Message> {
+  if (!isSchema(schema)) return msg
+  const failing = async (m: Message): Promise<Set<string>> => {
+    const r = await schema['~standard'].validate({ ...m, ...routing })
+    return new Set((r.issues ?? []).map((i) => (i.path ?? []).map((p) => keyOf(p)).join('.')))
+  }
+  let bad = await failing(msg)
+  if (bad.size === 0) return msg
+  let out = msg
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    const key = pair.slice(0, eq)
+    const text = pair.slice(eq + 1)
+    if (!bad.has(key) || typeof valueAt(out, key) === 'string') continue
+    const tried = setAt(out, key, text)
+    const after = await failing(tried)
+    if (!after.has(key)) {
+      out = tried
+      bad = after
+    }
+  }
+  return out
+}
+
+function isSchema(s: unknown): s is AnySchema {
+  return (
+    s !== null &&
+    typeof s === 'object' &&
+    typeof (s as { '~standard'?: { validate?: unknown } })['~standard']?.validate === 'function'
+  )
+}
+
+function keyOf(p: unknown): string {
+  return p !== null && typeof p === 'object' && 'key' in p ? String((p as { key: unknown }).key) : String(p)
+}
+
+function valueAt(msg: Message, key: string): unknown {
+  let node: unknown = msg
+  for (const seg of key.split('.')) node = isObject(node) ? node[seg] : undefined
+  return node
+}
+
+/** A copy of `msg` with the dotted `key` set to `value`; the path exists (buildMessage made it). */
+function setAt(msg: Message, key: string, value: unknown): Message {
+  const out = structuredClone(msg)
+  const path = key.split('.')
+  let node = out
+  for (let i = 0; i < path.length - 1; i++) node = node[path[i]!] as Message
+  node[path[path.length - 1]!] = value
+  return out
+}

@@ -38,11 +38,16 @@ export function isStoaErrorLike(err: unknown): err is ErrorLike {
 
 /**
  * Prints a failure: `CODE: message` on one line; with `verbose`, the details, the stack and the
- * chain of causes after it.
+ * chain of causes after it. Without it, a failure that has a cause here (`ACTION_FAILED` over a
+ * TypeError, a socket error behind `UNAVAILABLE`) says that `--verbose` shows it: the cause's
+ * own text may hold what the message was kept clean of, so it is not printed unasked.
  */
 export function writeError(out: Output, err: ErrorLike, verbose: boolean): void {
   out.write(`${err.code}: ${err.message}\n`)
-  if (!verbose) return
+  if (!verbose) {
+    if (err.cause !== undefined) out.write(CAUSE_HINT)
+    return
+  }
   if (err.details !== undefined) out.write(`details: ${JSON.stringify(err.details)}\n`)
   writeStack(out, err)
 }
@@ -55,3 +60,6 @@ export function writeStack(out: Output, err: unknown): void {
     e = e.cause
   }
 }
+
+/** The line after a failure whose cause only `--verbose` prints. */
+export const CAUSE_HINT = '  (run again with --verbose to see the cause)\n'

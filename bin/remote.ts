@@ -20,6 +20,7 @@ export async function clientTransport(
   text: string,
   service: string | undefined,
   pattern?: Readonly<Record<string, unknown>>,
+  acts = true,
 ): Promise<Transport> {
   if (text.startsWith('lambda:')) {
     if (service !== undefined)
@@ -52,7 +53,8 @@ export async function clientTransport(
     case 'amqp:':
     case 'amqps:': {
       const options = amqpUrl(url.href, service)
-      if (options.target === undefined) {
+      // Tasks and events name their queues themselves: only acts need the service to ask.
+      if (options.target === undefined && acts) {
         throw new UsageError('an amqp URL needs the service to ask: --service <name> or ?service=<name>')
       }
       const { createAmqpTransport } = await import('../transports/amqp/index.js')
@@ -64,7 +66,7 @@ export async function clientTransport(
       const role =
         typeof pattern?.role === 'string' && /^[a-z][a-z0-9-]*$/.test(pattern.role) ? pattern.role : undefined
       const target = options.target ?? role
-      if (target === undefined) {
+      if (target === undefined && acts) {
         throw new UsageError(
           'a nats URL needs the service to ask: --service <name>, ?service=<name>, or a role: pattern',
         )
@@ -160,7 +162,9 @@ export async function serveNats(stoa: Stoa, text: string, graceMs: number | unde
   const { createNatsTransport } = await import('../transports/nats/index.js')
   const transport = createNatsTransport({ ...options, ...(graceMs === undefined ? {} : { graceMs }) })
   stoa.listen(transport).client(transport)
-  return shownUrl(options.url)
+  const shown = new URL(shownUrl(options.url))
+  shown.searchParams.set('prefix', options.prefix ?? 'stoa')
+  return shown.href
 }
 
 /** The parameters a `lambda:` URL may carry after its function name. */

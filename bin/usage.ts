@@ -80,6 +80,100 @@ Examples:
   stoa act --url http://127.0.0.1:3000 role:math,cmd:sum left=1 right=2
   stoa act --url lambda:math?region=eu-west-1 role:math,cmd:sum left=1 right=2`,
   },
+  send: {
+    summary: 'send a task to its service and print whether it was accepted',
+    usage: [
+      'stoa send <service> <task> [key=value ...] [--json <message> | -]',
+      'stoa send --url <http://host:port | amqp://host | nats://host:port> <task> [key=value ...]',
+    ],
+    options: {
+      ...common,
+      url: { type: 'string' },
+      service: { type: 'string' },
+      json: { type: 'string' },
+      token: { type: 'string' },
+      name: { type: 'string' },
+    },
+    help: `Sends the task <task> (<service>.<entity>.<request>, like tally.vote.record) with the
+message built from the arguments, as "stoa act" builds it. In process (<service> is a module
+path) the module's task handler runs here: the command waits for it and fails as it fails.
+Through a transport (--url) it returns once the task is accepted (queued by RabbitMQ or NATS,
+taken by an HTTP listener); the task's service is named by the task itself. Prints
+{"task":"<task>","accepted":true}.
+
+A task given to "stoa act" instead runs as an act on the task's pattern and prints what the
+handler returns (usually null): use "stoa send" for tasks.
+
+Options:
+  --url <url>        send through a running system: http://host:port (that service's
+                     listener), amqp://host[?prefix=p], nats://host:port[?prefix=p]
+  --token <jwt>      the identity to send with (default: $STOA_TOKEN)
+  --name <name>      the service's name, when the module does not define one
+  --verbose          stacks on failure, and the service's log on stderr
+
+Examples:
+  stoa send ./tally.ts tally.vote.record voter=v1 choice=a
+  stoa send --url amqp://127.0.0.1 tally.vote.record voter=v1 choice=a`,
+  },
+  emit: {
+    summary: 'emit an event and print whether it was accepted',
+    usage: [
+      'stoa emit <service> <event> [key=value ...] [--json <message> | -]',
+      'stoa emit --url <http://host:port | amqp://host | nats://host:port> <event> [key=value ...]',
+    ],
+    options: {
+      ...common,
+      url: { type: 'string' },
+      service: { type: 'string' },
+      json: { type: 'string' },
+      token: { type: 'string' },
+      name: { type: 'string' },
+    },
+    help: `Emits the event <event> (<entity>.<verb-in-past-tense>, like vote.recorded) with the
+message built from the arguments. In process (<service> is a module path) the module's own
+subscribers run here and the command waits for them; through a transport (--url) every
+subscribing service hears it once. Prints {"event":"<event>","accepted":true}.
+
+Options:
+  --url <url>        emit through a running system: http://host:port, amqp://host[?prefix=p],
+                     nats://host:port[?prefix=p]
+  --token <jwt>      the identity to emit with (default: $STOA_TOKEN)
+  --name <name>      the service's name, when the module does not define one
+  --verbose          stacks on failure, and the service's log on stderr
+
+Examples:
+  stoa emit ./audit.ts vote.recorded voter=v1
+  stoa emit --url amqp://127.0.0.1 vote.recorded voter=v1`,
+  },
+  token: {
+    summary: 'print a development user token for a service that loads the jwt plugin',
+    usage: ['stoa token --sub <user> [--roles r1,r2] [--secret <secret>] [--ttl 1h] [--audience a] [--issuer i]'],
+    options: {
+      ...common,
+      sub: { type: 'string' },
+      roles: { type: 'string' },
+      secret: { type: 'string' },
+      ttl: { type: 'string' },
+      audience: { type: 'string' },
+      issuer: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    help: `Prints a user token (HS256) signed with the secret the service's jwt plugin verifies,
+for trying a gateway by hand. The token holds sub, roles, iat, exp and a jti. Needs the
+jsonwebtoken package, as the jwt plugin does.
+
+Options:
+  --sub <user>       the user's id (required)
+  --roles <list>     global roles, comma-separated: user-client,user-mover
+  --secret <secret>  the HS256 secret, at least 32 characters (default: $JWT_SECRET)
+  --ttl <lifetime>   how long it lives: 90s, 30m, 1h (the default), 7d; at most 31d
+  --audience <aud>   its aud claim, when the service requires one
+  --issuer <iss>     its iss claim, when the service requires one
+  --json             print {"token": "..."} instead of the bare token
+
+Example:
+  curl -H "authorization: Bearer $(stoa token --sub u1 --roles user-client)" http://127.0.0.1:3000/votes`,
+  },
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
@@ -117,8 +211,10 @@ Options:
                        ?prefix=p sets the first segment of its exchange and queue names
   --nats <url>         NATS with JetStream: the service's request subject, task stream and
                        event consumer; ?prefix=p sets the first token of its subjects and streams
-  --web <host:port>    the routes of the service's web plugin, over express, plus
-                       GET /healthz and /readyz
+  --web <host:port>    the routes of the service's web plugin on node:http, plus
+                       GET /healthz and /readyz; a route that names express
+                       middleware (a seneca-web map's middleware) runs on express, which
+                       must then be installed
   --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
   --metrics <host:port> GET /metrics alone on its own port (a service loading the metrics
                        plugin also serves /metrics on --http and --web)

@@ -74,9 +74,10 @@ export function errorResponse(err: unknown, requestId?: string): WebResponse {
  * @example
  * sendResponse(res, errorResponse(methodNotAllowed('GET', '/act', ['POST'])))
  */
-export function methodNotAllowed(method: string, path: string, allow: readonly string[]): StoaError {
+export function methodNotAllowed(method: string, _path: string, allow: readonly string[]): StoaError {
+  // The path is the caller's and may hold data (an id, an address): the answer never repeats it.
   const header = allow.join(', ')
-  return new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} ${path}; it answers ${header}`, {
+  return new StoaError('METHOD_NOT_ALLOWED', `no route for ${method} on this path; it answers ${header}`, {
     allow: [...allow],
   })
 }
@@ -107,7 +108,7 @@ export function unmatchedResponse(
       allow.push(m)
     }
   }
-  if (allow.length === 0) return errorResponse(new StoaError('NOT_FOUND', `no route for ${method} ${path}`))
+  if (allow.length === 0) return errorResponse(new StoaError('NOT_FOUND', `no route for ${method} on this path`))
   allow.push('OPTIONS')
   if (method === 'OPTIONS') return { status: 204, headers: { allow: allow.join(', ') }, body: undefined }
   return errorResponse(methodNotAllowed(method, path, allow))

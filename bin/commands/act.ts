@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import type { Message, Stoa } from '../../actions/index.js'
 import { createStoa, parsePattern, StoaError } from '../../actions/index.js'
+import type { Transport, TransportHost } from '../../actions/transport.js'
 import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
-import { buildMessage, parseJsonMessage } from '../message.js'
+import { buildMessage, coerceBySchema, parseJsonMessage } from '../message.js'
 import { isStoaErrorLike, writeJson } from '../output.js'
 import { clientTransport, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
@@ -31,17 +33,7 @@ export async function act(args: Args, io: Io): Promise<number> {
   if (patternText === undefined) throw new UsageError('missing <pattern>, like role:math,cmd:sum')
   const pattern = parsePatternArg(patternText)
 
-  const dash = positionals.filter((p) => p === '-').length
-  const json = stringFlag(args, 'json')
-  if (dash > 1) throw new UsageError('"-" (the message on stdin) may be given once')
-  if (dash === 1 && json !== undefined) throw new UsageError('give the message with --json or on stdin ("-"), not both')
-  let base: Message = {}
-  if (json !== undefined) base = parseJsonMessage(json, 'argument')
-  if (dash === 1) base = parseJsonMessage(await readAll(io.stdin), 'stdin')
-  const data = buildMessage(
-    positionals.filter((p) => p !== '-'),
-    base,
-  )
+  const data = await messageArgs(args, io, positionals)
   const timeoutText = stringFlag(args, 'timeout')
   const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText)
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
@@ -63,12 +55,119 @@ export async function act(args: Args, io: Io): Promise<number> {
   }
   try {
     if (url !== undefined) await started(stoa, url)
-    const out = await stoa.act(pattern, data, { token, timeoutMs, caller: 'cli' })
+    // In process the action's schema is known: values it wants as text stay text.
+    const message =
+      url === undefined
+        ? await coerceBySchema(stoa.find({ ...data, ...pattern })?.schema, data, pairsOf(positionals), pattern)
+        : data
+    const out = await stoa.act(pattern, message, { token, timeoutMs, caller: 'cli' })
     writeJson(io.stdout, out)
     return 0
   } finally {
     await stoa.close()
   }
+}
+
+/**
+ * `stoa send`: hands a task to its service, in process (the service module's handler runs here,
+ * and a failure of it is this command's failure) or through the transport a `--url` names
+ * (accepted once the broker or listener took it). Prints `{"task": <name>, "accepted": true}`.
+ *
+ * @example
+ * const code = await send({ positionals: ['./tally.ts', 'tally.vote.record', 'voter=v1'], values: {} }, io)
+ */
+export function send(args: Args, io: Io): Promise<number> {
+  return deliver('send', args, io)
+}
+
+/**
+ * `stoa emit`: emits an event, to the service module's own subscribers in process (a failing
+ * subscriber fails the command) or through the transport a `--url` names, to every subscribing
+ * service. Prints `{"event": <name>, "accepted": true}`.
+ *
+ * @example
+ * const code = await emit({ positionals: ['./audit.ts', 'vote.recorded', 'voter=v1'], values: {} }, io)
+ */
+export function emit(args: Args, io: Io): Promise<number> {
+  return deliver('emit', args, io)
+}
+
+async function deliver(kind: 'send' | 'emit', args: Args, io: Io): Promise<number> {
+  const what = kind === 'send' ? 'task' : 'event'
+  const url = stringFlag(args, 'url')
+  const positionals = [...args.positionals]
+  const servicePath = url === undefined ? positionals.shift() : undefined
+  if (url === undefined && servicePath === undefined)
+    throw new UsageError('missing <service>: the path of a service module, or --url')
+  const name = positionals.shift()
+  if (name === undefined)
+    throw new UsageError(`missing <${what}>, like ${kind === 'send' ? 'tally.vote.record' : 'vote.recorded'}`)
+  const data = await messageArgs(args, io, positionals)
+  const token = stringFlag(args, 'token') ?? nonEmpty(io.env.STOA_TOKEN)
+  const logger = cliLogger(args, io.stderr)
+  if (url === undefined) {
+    // In process the envelope goes in as a transport would hand it over, so the handler runs
+    // with the task's or event's name in ctx and this command waits for it and reports it.
+    const stoa = await loadService(servicePath!, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+    const door = cliDoor()
+    stoa.listen(door)
+    try {
+      await stoa.ready()
+      const id = randomUUID()
+      const schema = kind === 'send' ? stoa.find({ ...data, task: name })?.schema : undefined
+      const msg = await coerceBySchema(schema, data, pairsOf(positionals))
+      const reply = await door.host().dispatch({ kind, name, msg, meta: { id, trace: id, caller: 'cli', token } })
+      if (!reply.ok) throw StoaError.fromJSON(reply.error)
+    } finally {
+      await stoa.close()
+    }
+  } else {
+    const stoa = createStoa({ name: 'cli', logger }).client(
+      await clientTransport(url, stringFlag(args, 'service'), undefined, false),
+    )
+    try {
+      await started(stoa, url)
+      if (kind === 'send') await stoa.send(name, data, { token })
+      else await stoa.emit(name, data, { token })
+    } finally {
+      await stoa.close()
+    }
+  }
+  writeJson(io.stdout, { [what]: name, accepted: true })
+  return 0
+}
+
+/** A listening transport that receives nothing itself: the command hands its envelope in. */
+function cliDoor(): Transport & { host(): TransportHost } {
+  let held: TransportHost | undefined
+  return {
+    name: 'cli',
+    host: () => held!,
+    async listen(h: TransportHost) {
+      held = h
+    },
+    async close() {},
+  }
+}
+
+/** The message from `--json`, stdin (`-`) and `key=value` arguments, in that order. */
+async function messageArgs(args: Args, io: Io, positionals: readonly string[]): Promise<Message> {
+  const dash = positionals.filter((p) => p === '-').length
+  const json = stringFlag(args, 'json')
+  if (dash > 1) throw new UsageError('"-" (the message on stdin) may be given once')
+  if (dash === 1 && json !== undefined) throw new UsageError('give the message with --json or on stdin ("-"), not both')
+  let base: Message = {}
+  if (json !== undefined) base = parseJsonMessage(json, 'argument')
+  if (dash === 1) base = parseJsonMessage(await readAll(io.stdin), 'stdin')
+  return buildMessage(
+    positionals.filter((p) => p !== '-'),
+    base,
+  )
+}
+
+/** The `key=value` arguments among the positionals left. */
+function pairsOf(positionals: readonly string[]): string[] {
+  return positionals.filter((p) => p !== '-' && p.includes('='))
 }
 
 /** The pattern argument: a malformed one is a usage error, not a failed action. */

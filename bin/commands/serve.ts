@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
 import type { Logger, Stoa } from '../../actions/index.js'
-import { StoaError } from '../../actions/index.js'
+import { patternString, StoaError } from '../../actions/index.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Front } from '../endpoint-server.js'
 import { endpointServer } from '../endpoint-server.js'
 import type { Args, Io } from '../io.js'
-import { loadService } from '../load.js'
+import { declaredClients, loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
-import { amqpUrl, hostPort, serveNats, shownUrl } from '../remote.js'
+import { amqpUrl, hostPort, natsUrl, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { boolFlag, stringFlag } from './shared.js'
 
@@ -151,7 +151,9 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     stoa.listen(transport).client(transport)
   }
   const nats = flags.nats === undefined ? undefined : await serveNats(stoa, flags.nats, flags.graceMs)
+  await wireClients(stoa, flags)
   await stoa.ready().catch(failedAs(`service "${stoa.name}"`))
+  if (flags.web !== undefined) await warnUnanswered(stoa)
   const urls = address === undefined ? [] : [address()]
   if (flags.metrics !== undefined) {
     const alone = await endpointServer(flags.metrics, endpoints).catch(
@@ -160,7 +162,8 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     servers.fronts.push(alone)
     urls.push(`${alone.url}/metrics`)
   }
-  if (flags.amqp !== undefined) urls.push(shownUrl(flags.amqp.url))
+  // The prefix names every queue and exchange: shown in the URL, which `stoa act --url` takes.
+  if (flags.amqp !== undefined) urls.push(withPrefix(shownUrl(flags.amqp.url), flags.amqp.prefix ?? 'stoa'))
   if (nats !== undefined) urls.push(nats)
   if (flags.web !== undefined) {
     const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
@@ -191,6 +194,54 @@ function endpointsFirst(
     if (handler !== undefined && (req.method === 'GET' || req.method === 'HEAD')) handler(req, res)
     else next()
   }
+}
+
+/**
+ * The remote services the module declared (`defineService({ clients })`), each reached through
+ * the broker serve was given: its acts go to that service's request queue or subject. With no
+ * broker nothing reaches them, which is said once at start rather than as a 404 per request.
+ */
+async function wireClients(stoa: Stoa, flags: ServeFlags): Promise<void> {
+  const clients = Object.entries(declaredClients(stoa))
+  if (clients.length === 0) return
+  const grace = flags.graceMs === undefined ? {} : { graceMs: flags.graceMs }
+  if (flags.amqp !== undefined) {
+    const { createAmqpTransport } = await import('../../transports/amqp/index.js')
+    for (const [target, pins] of clients) stoa.client(createAmqpTransport({ ...flags.amqp, ...grace, target }), pins)
+  } else if (flags.nats !== undefined) {
+    const { createNatsTransport } = await import('../../transports/nats/index.js')
+    const options = natsUrl(flags.nats, undefined)
+    for (const [target, pins] of clients) stoa.client(createNatsTransport({ ...options, ...grace, target }), pins)
+  } else {
+    for (const [target, pins] of clients)
+      stoa.log.warn(
+        { service: target, pins: pins.map(patternString) },
+        `service "${stoa.name}" calls "${target}" (${pins.map(patternString).join(' ')}), but nothing reaches it: serve with --amqp or --nats`,
+      )
+  }
+}
+
+/**
+ * A web route whose pattern no action here and no client answers would answer every request
+ * with 404 NOT_FOUND: said once at start, naming the route and the pattern.
+ */
+async function warnUnanswered(stoa: Stoa): Promise<void> {
+  const { webRoutes } = await import('../../plugins/web/index.js')
+  for (const route of await webRoutes(stoa)) {
+    if (stoa.find(route.pattern) !== undefined) continue
+    const pattern = route.pattern
+    stoa.log.warn(
+      { route: `${route.method} ${route.path}`, pattern },
+      `route ${route.method} ${route.path} acts on "${pattern}", which no action of "${stoa.name}" and no client answers: it would answer 404`,
+    )
+  }
+}
+
+/** A broker URL with the `?prefix=` its names start with, as `stoa act --url` reads it back. */
+function withPrefix(text: string, prefix: string): string {
+  const url = new URL(text)
+  url.searchParams.set('prefix', prefix)
+  return url.href
 }
 
 /** The kernel's own default grace period, for bounding the web server's close the same way. */

@@ -15,16 +15,17 @@ import { serveGateway } from './web/server.js'
  */
 async function main(): Promise<void> {
   const config = fromEnvironment()
-  const gateway = gatewayService(config.jwtSecret).create()
-  // Acts to auth and to results each go to their own service's queue; tasks leave through the
-  // first client, and every transport sends persistent, confirmed messages.
+  const service = gatewayService(config.jwtSecret)
+  const gateway = service.create()
+  // Acts to auth and to results (the service's declared clients) each go to their own
+  // service's queue or subject; tasks leave through the first client, and every transport sends
+  // persistent, confirmed messages.
   const common = { prefix: config.prefix, connectionName: `${config.prefix} vote gateway ${process.pid}` }
   const broker = (target: string): Transport =>
     config.broker === 'nats'
       ? createNatsTransport({ ...common, url: config.natsUrl, target })
       : createAmqpTransport({ ...common, url: config.amqpUrl, target })
-  gateway.client(broker('auth'), ['role:auth'])
-  gateway.client(broker('results'), ['role:results'])
+  for (const [target, pins] of Object.entries(service.clients)) gateway.client(broker(target), pins)
   await gateway.ready()
   const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })
   process.stdout.write(`vote listening on ${server.url}\n`)

@@ -76,7 +76,7 @@ export class Verifier {
    * Verifies `token` for a call. `ctx` binds a delegation token to its message. Returns at once
    * unless a key must be fetched.
    */
-  verify(token: string, ctx: Pick<Context, 'id' | 'msg'> | undefined): Verified | Promise<Verified> {
+  verify(token: string, ctx: Pick<Context, 'id' | 'task'> | undefined): Verified | Promise<Verified> {
     // Before anything parses it: a huge token costs nothing but this comparison.
     if (token.length > this.options.maxTokenBytes) throw refused('too-large')
     const hit = this.cache.get(token)
@@ -110,7 +110,7 @@ export class Verifier {
     key: VerifyKey | undefined,
     alg: Algorithm,
     kind: TokenKind,
-    ctx: Pick<Context, 'id' | 'msg'> | undefined,
+    ctx: Pick<Context, 'id' | 'task'> | undefined,
   ): Verified {
     if (key === undefined) throw refused('unknown-key')
     let claims: Record<string, unknown>
@@ -144,7 +144,7 @@ export class Verifier {
       if (act === null || typeof act !== 'object' || typeof act.sub !== 'string') throw refused('malformed')
       if (typeof claims.iat !== 'number' || claims.exp - claims.iat > d.ttlMs / 1000) throw refused('lifetime')
       // Bound to one message: the same token on another message (a replay) is refused.
-      if (ctx === undefined || claims.mid !== ctx.id || claims.tsk !== ctx.msg.task) throw refused('binding')
+      if (ctx === undefined || claims.mid !== ctx.id || claims.tsk !== ctx.task) throw refused('binding')
       verified = made({ sub, roles: userRoles(sub, claims.roles), claims }, kind)
     } else {
       const o = this.options

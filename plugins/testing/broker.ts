@@ -172,9 +172,9 @@ export class SimBroker {
   }
 
   /** A client's envelope: a request answered by one instance, or a task or event published. */
-  deliver(e: Envelope): Promise<Reply> {
+  deliver(e: Envelope, looked: Iterable<string> = []): Promise<Reply> {
     this.progress++
-    if (e.kind === 'act') return this.request(e)
+    if (e.kind === 'act') return this.request(e, looked)
     const name = e.name ?? ''
     let targets: string[]
     if (e.kind === 'send') {
@@ -227,11 +227,13 @@ export class SimBroker {
     return true
   }
 
-  private async request(e: Envelope): Promise<Reply> {
+  private async request(e: Envelope, looked: Iterable<string>): Promise<Reply> {
     const candidates = [...this.members.values()].flatMap((list) => list.filter((m) => m.host.answers(e.msg)))
     const member = this.pick(candidates, 'act')
-    if (member === undefined) return notFound(`no service on the broker answers "${describeMessage(e.msg)}"`)
-    const what = `act ${describeMessage(e.msg)}`
+    const shown = describeMessage(e.msg, looked)
+    if (member === undefined)
+      return notFound(`no service on the broker answers ${shown === '' ? 'this act' : `"${shown}"`}`)
+    const what = `act ${shown === '' ? '(unnamed)' : shown}`
     const chosen = this.choose('deliver', {
       point: 'deliver',
       kind: 'act',

@@ -224,6 +224,7 @@ export class Harness {
    */
   async act(pattern: string | Message, msg?: Message, opts?: CallOptions): Promise<unknown> {
     const message = typeof pattern === 'string' ? { ...msg, ...parsePattern(pattern) } : { ...pattern, ...msg }
+    const looked = Object.keys(typeof pattern === 'string' ? parsePattern(pattern) : pattern)
     const timeoutMs = typeof opts?.timeoutMs === 'number' ? opts.timeoutMs : DEFAULT_TIMEOUT_MS
     const id = opts?.id ?? `test-${++this.calls}`
     const meta = {
@@ -236,12 +237,13 @@ export class Harness {
     let timer: Timer | undefined
     const late = new Promise<Reply>((resolve) => {
       timer = this.clock.setTimer(
-        () => resolve(errorReply(new StoaError('TIMEOUT', `"${describeMessage(message)}" did not answer in time`))),
+        () =>
+          resolve(errorReply(new StoaError('TIMEOUT', `"${describeMessage(message, looked)}" did not answer in time`))),
         timeoutMs,
       )
     })
     this.asking++
-    const reply = await Promise.race([this.broker.deliver({ kind: 'act', msg: message, meta }), late])
+    const reply = await Promise.race([this.broker.deliver({ kind: 'act', msg: message, meta }, looked), late])
     this.asking--
     this.clock.clearTimer(timer!)
     if (reply.ok) return reply.out
@@ -440,12 +442,14 @@ function simTransport(broker: SimBroker, onJoin: (m: BrokerMember) => void, labe
       onJoin(member)
       broker.join(member)
     },
-    async client() {
+    async client(_host, pins) {
+      // An act nobody answers is named by the pins' keys, never by the rest of its data.
+      const looked = pins.flatMap((pin) => Object.keys(pin))
       return {
         deliver: (e): Promise<Reply> =>
           closed
             ? Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'the transport is closed' } })
-            : broker.deliver(e),
+            : broker.deliver(e, looked),
       }
     },
     async close() {

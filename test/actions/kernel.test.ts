@@ -28,6 +28,65 @@ describe('actions/kernel', () => {
       expect(await codeOf(make().act('role:none'))).to.equal('NOT_FOUND')
     })
 
+    it('names in NOT_FOUND only the pairs patterns use, never the rest of the message', async () => {
+      const s = make()
+      s.add('role:user,cmd:create', () => 'ok')
+      const sent = { role: 'user', cmd: 'craete', email: 'ann@example.com', password: 'hunter2', zip: '12345' }
+      const err = await s.act(sent).then(
+        () => undefined,
+        (e: unknown) => e as StoaError,
+      )
+      expect(err?.toJSON()).to.deep.equal({
+        code: 'NOT_FOUND',
+        message: 'no action matches "cmd:craete,role:user"',
+        details: { pattern: 'cmd:craete,role:user' },
+      })
+      const none = await make()
+        .act({ password: 'hunter2' })
+        .catch((e: unknown) => e as StoaError)
+      expect(JSON.stringify(none)).to.not.include('hunter2')
+      // A routing key's value too long to be a pattern value is data: left out.
+      const long = await s.act({ role: 'x'.repeat(200), cmd: 'create' }).catch((e: unknown) => e as StoaError)
+      expect((long as StoaError).message).to.equal('no action matches "cmd:create"')
+    })
+
+    it('answers an act outside a listener’s pins with NOT_FOUND naming the pins’ pairs only', async () => {
+      const tap = tapTransport()
+      const s = make({ name: 'users' }).listen(tap, ['role:user,cmd:create'])
+      s.add('role:user,cmd:create', () => 'ok')
+      s.add('role:user,cmd:delete', () => 'gone')
+      await s.ready()
+      const msg = { role: 'user', cmd: 'delete', id: 'u1', password: 'hunter2' }
+      const reply = await tap.host.dispatch({ kind: 'act', msg, meta: { id: 'i1', trace: 't1' } })
+      expect(reply).to.deep.equal({
+        ok: false,
+        error: {
+          code: 'NOT_FOUND',
+          message: 'no action this listener serves matches "cmd:delete,role:user"',
+          details: { pattern: 'cmd:delete,role:user' },
+        },
+      })
+      await s.close()
+    })
+
+    it('answers an envelope from a transport with NOT_FOUND that echoes no data', async () => {
+      const tap = tapTransport()
+      const s = make({ name: 'users' }).listen(tap)
+      s.add('role:user,cmd:create', () => 'ok')
+      await s.ready()
+      const meta = { id: 'i1', trace: 't1' }
+      const reply = await tap.host.dispatch({ kind: 'act', msg: { role: 'user', cmd: 'x', password: 'hunter2' }, meta })
+      expect(reply).to.deep.equal({
+        ok: false,
+        error: {
+          code: 'NOT_FOUND',
+          message: 'no action matches "cmd:x,role:user"',
+          details: { pattern: 'cmd:x,role:user' },
+        },
+      })
+      await s.close()
+    })
+
     it('turns a malformed pattern string into a rejection, not a throw', async () => {
       const s = make()
       const p = s.act('role:', {})
@@ -309,7 +368,7 @@ describe('actions/kernel', () => {
       const s = make()
       const got: string[] = []
       s.on('vote.recorded', (m) => void got.push(`a:${String(m.voter)}`))
-      s.on('vote.*', (m) => void got.push(`b:${String(m.event)}`))
+      s.on('vote.*', (_m, ctx) => void got.push(`b:${String(ctx.event)}`))
       s.on('user.created', () => void got.push('c'))
       await s.emit('vote.recorded', { voter: 'v1' })
       await waitFor(() => got.length === 2, 'both subscribers')
@@ -319,6 +378,68 @@ describe('actions/kernel', () => {
       expect(() => s.on('recorded', () => 0))
         .to.throw(StoaError)
         .with.property('code', 'INVALID_NAME')
+    })
+
+    it('gives a task handler and a subscriber the data as sent, routing in ctx.task and ctx.event', async () => {
+      const s = make({ name: 'tally' })
+      const seen: unknown[] = []
+      s.add('task:tally.vote.record', (m, ctx) => void seen.push(['task', m, ctx.task, ctx.event]))
+      s.add('task:tally.vote.check', (m, ctx) => void seen.push(['checked', m, ctx.task]), {
+        schema: z.object({ voter: z.string() }),
+      })
+      s.on('vote.*', (m, ctx) => void seen.push(['event', m, ctx.event, ctx.task]))
+      s.add('role:tally,cmd:count', (m, ctx) => void seen.push(['act', m, ctx.task, ctx.event]))
+      await s.send('tally.vote.record', { voter: 'v1' })
+      await s.send('tally.vote.check', { voter: 'v2' })
+      await s.emit('vote.recorded', { voter: 'v3' })
+      await s.act('role:tally,cmd:count', { voter: 'v4' })
+      await waitFor(() => seen.length === 4, 'every handler')
+      expect(seen).to.deep.include.members([
+        ['task', { voter: 'v1' }, 'tally.vote.record', undefined],
+        ['checked', { voter: 'v2' }, 'tally.vote.check'],
+        ['event', { voter: 'v3' }, 'vote.recorded', undefined],
+        // An act keeps its pattern's pairs in the message, as documented.
+        ['act', { role: 'tally', cmd: 'count', voter: 'v4' }, undefined, undefined],
+      ])
+    })
+
+    it('warns at start about a task handler for another service in a service that listens', async () => {
+      const logger = quietLogger()
+      const s = make({ name: 'gateway', logger }).listen(tapTransport())
+      s.add('task:addressing.address.reconcile', () => undefined)
+      s.add('task:gateway.vote.flush', () => undefined)
+      await s.ready()
+      const warned = logger.entries.filter((e) => e.level === 'warn')
+      expect(warned.map((e) => e.message)).to.deep.equal([
+        'task handler "task:addressing.address.reconcile" in service "gateway" is never given a task by a broker: tasks named addressing.* go to service "addressing"',
+      ])
+      await s.ready()
+      expect(logger.entries.filter((e) => e.level === 'warn')).to.have.length(1)
+      await s.close()
+      // In process only, the handler does run: nothing to warn about.
+      const alone = quietLogger()
+      await make({ name: 'gateway', logger: alone })
+        .add('task:addressing.address.reconcile', () => undefined)
+        .ready()
+      expect(alone.entries.filter((e) => e.level === 'warn')).to.deep.equal([])
+    })
+
+    it('gives a task and an event from a transport the data as sent', async () => {
+      const tap = tapTransport()
+      const s = make({ name: 'tally' }).listen(tap)
+      const seen: unknown[] = []
+      s.add('task:tally.vote.record', (m, ctx) => void seen.push([m, ctx.task]))
+      s.on('vote.recorded', (m, ctx) => void seen.push([m, ctx.event]))
+      await s.ready()
+      const meta = { id: 'i1', trace: 't1' }
+      await tap.host.dispatch({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'v1' }, meta })
+      await tap.host.dispatch({ kind: 'emit', name: 'vote.recorded', msg: { voter: 'v2' }, meta })
+      await waitFor(() => seen.length === 2, 'both')
+      expect(seen).to.deep.equal([
+        [{ voter: 'v1' }, 'tally.vote.record'],
+        [{ voter: 'v2' }, 'vote.recorded'],
+      ])
+      await s.close()
     })
 
     it('logs a failing subscriber without failing the emit', async () => {

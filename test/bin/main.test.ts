@@ -46,6 +46,15 @@ describe('bin/main', () => {
     expect(b.stdout).to.equal(a.stdout)
   })
 
+  it('lists send, emit and token, and describes serve --web as it works (node:http, express for middleware)', async () => {
+    const all = await run(['--help'])
+    for (const name of ['send', 'emit', 'token']) expect(all.stdout).to.match(new RegExp(`^  ${name} `, 'm'))
+    const serve = await run(['help', 'serve'])
+    expect(serve.stdout).to.include("the routes of the service's web plugin on node:http")
+    expect(serve.stdout).to.include('runs on express')
+    expect(serve.stdout).to.not.include('plugin, over express')
+  })
+
   it('prints the overview for "help" alone', async () => {
     const r = await run(['help'])
     expect(r.code).to.equal(0)

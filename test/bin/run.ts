@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly stop?: AbortSignal
   /** Called with each chunk written to stdout, as it is written. */
   readonly onStdout?: (text: string) => void
+  /** Called with each chunk written to stderr, as it is written. */
+  readonly onStderr?: (text: string) => void
 }
 
 /**
@@ -40,7 +42,12 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
         options.onStdout?.(s)
       },
     },
-    stderr: { write: (s: string) => (stderr += s) },
+    stderr: {
+      write: (s: string) => {
+        stderr += s
+        options.onStderr?.(s)
+      },
+    },
     stdin: (async function* () {
       if (options.stdin !== undefined) yield options.stdin
     })(),

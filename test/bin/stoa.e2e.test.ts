@@ -49,12 +49,15 @@ describe('stoa (the built CLI, spawned)', function () {
 
     it('exits 1 with "CODE: message" and no stack for an unknown pattern', async () => {
       const r = await stoa(['act', SERVICE, 'role:math,cmd:nope'])
-      expect(r).to.deep.include({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "role:math,cmd:nope"\n' })
+      expect(r).to.deep.include({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "cmd:nope,role:math"\n' })
     })
 
     it("exits 1 without leaking a thrown error's message; --verbose shows the stack", async () => {
       const r = await stoa(['act', SERVICE, 'role:math,cmd:fail'])
-      expect(r).to.deep.include({ code: 1, stderr: 'ACTION_FAILED: action "cmd:fail,role:math" failed\n' })
+      expect(r).to.deep.include({
+        code: 1,
+        stderr: 'ACTION_FAILED: action "cmd:fail,role:math" failed\n  (run again with --verbose to see the cause)\n',
+      })
       const v = await stoa(['act', SERVICE, 'role:math,cmd:fail', '--verbose'])
       expect(v.code).to.equal(1)
       expect(v.stderr).to.contain('secret database password')

@@ -51,16 +51,20 @@ export class MemoryBus {
   /**
    * Delivers an envelope. `act`: to one instance that answers the message, and waits for its
    * reply. `send`: to one instance of the task's service, answered once handed over. `emit`:
-   * to one instance of every subscribing service, answered once handed over.
+   * to one instance of every subscribing service, answered once handed over. An act no
+   * service answers gets `NOT_FOUND` naming the message's pairs for the keys in `looked` (the
+   * client's pins' keys), never the rest of the message.
    */
-  deliver(e: Envelope): Promise<Reply> {
+  deliver(e: Envelope, looked: Iterable<string> = []): Promise<Reply> {
     if (e.kind === 'act') {
       const target = this.pick(
         [...this.services.values()].flatMap((list) => list.filter((m) => m.host.answers(e.msg))),
         'act',
       )
-      if (target === undefined)
-        return Promise.resolve(notFound(`no service on the bus answers "${describeMessage(e.msg)}"`))
+      if (target === undefined) {
+        const shown = describeMessage(e.msg, looked)
+        return Promise.resolve(notFound(`no service on the bus answers ${shown === '' ? 'this act' : `"${shown}"`}`))
+      }
       return target.host.dispatch(clone(e))
     }
     if (e.kind === 'send') {

@@ -36,10 +36,6 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
       return { ok: true, out: undefined }
     })
   }
-  const client: TransportClient = {
-    deliver: (e) =>
-      closed ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed'))) : bus.deliver(e),
-  }
   return {
     name: 'memory',
     async listen(host) {
@@ -47,7 +43,14 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
       joined.push(member)
       bus.join(member)
     },
-    async client() {
+    async client(_host, pins) {
+      const looked = pins.flatMap((pin) => Object.keys(pin))
+      const client: TransportClient = {
+        deliver: (e) =>
+          closed
+            ? Promise.resolve(errorReply(new StoaError('UNAVAILABLE', 'memory transport is closed')))
+            : bus.deliver(e, looked),
+      }
       return client
     },
     async pause() {

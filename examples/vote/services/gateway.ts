@@ -11,12 +11,13 @@ import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
  * The vote gateway: verifies voters' tokens (the jwt plugin, HS256 with `secret`) from the
  * Authorization header or the login cookie (a cookie-borne POST must come from this origin),
  * requires `vote:cast` (authz: the role `voter`) and serves the API routes under `/api`. Login
- * and results are remote actions of the auth and results services, reached through the client
- * transports the runner gives it.
+ * and results are remote actions of the auth and results services: declared in `clients`, so
+ * `stoa serve --amqp` (or `gateway-server.ts`) reaches each on its own queue.
  */
 export function gatewayService(secret: string, before: ServiceOptions['plugins'] = []) {
   return defineService({
     name: 'vote',
+    clients: { auth: ['role:auth'], results: ['role:results'] },
     plugins: [
       ...before,
       [jwt, { secret }],

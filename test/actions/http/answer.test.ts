@@ -23,7 +23,7 @@ describe('web: what a request no route takes is answered', () => {
     expect(JSON.parse(res.body!)).to.deep.equal({
       error: {
         code: 'METHOD_NOT_ALLOWED',
-        message: 'no route for DELETE /votes/7; it answers POST, PUT, OPTIONS',
+        message: 'no route for DELETE on this path; it answers POST, PUT, OPTIONS',
         details: { allow: ['POST', 'PUT', 'OPTIONS'] },
       },
     })

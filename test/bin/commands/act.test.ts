@@ -46,7 +46,8 @@ describe('bin/commands/act (in process)', () => {
       const r = await run(['act', 'test/fixtures/cli-math/broken.ts', 'role:math,cmd:sum'])
       expect(r.code).to.equal(1)
       expect(r.stderr).to.equal(
-        'INVALID_PLUGIN: service module test/fixtures/cli-math/broken.ts failed to load: this module cannot load\n',
+        'INVALID_PLUGIN: service module test/fixtures/cli-math/broken.ts failed to load: this module cannot load\n' +
+          '  (run again with --verbose to see the cause)\n',
       )
     })
 
@@ -191,10 +192,31 @@ describe('bin/commands/act (in process)', () => {
     })
   })
 
+  describe('values and the schema', () => {
+    it('parses numbers for number fields and keeps text for text fields, as the schema says', async () => {
+      const r = await run([
+        'act',
+        'test/fixtures/cli-math/schema-text.ts',
+        'role:address,cmd:check',
+        'zip=01234',
+        'house=12',
+      ])
+      expect(r).to.deep.equal({ code: 0, stdout: '{"zip":"01234","house":12}\n', stderr: '' })
+      const n = await run([
+        'act',
+        'test/fixtures/cli-math/schema-text.ts',
+        'role:address,cmd:check',
+        'zip=12345',
+        'house=7',
+      ])
+      expect(n).to.deep.equal({ code: 0, stdout: '{"zip":"12345","house":7}\n', stderr: '' })
+    })
+  })
+
   describe('failures', () => {
     it('reports an unknown pattern as NOT_FOUND in one line, exit 1', async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:nope'])
-      expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "role:math,cmd:nope"\n' })
+      expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'NOT_FOUND: no action matches "cmd:nope,role:math"\n' })
     })
 
     it('reports a schema failure as INVALID_MESSAGE naming the field', async () => {
@@ -208,9 +230,13 @@ describe('bin/commands/act (in process)', () => {
       expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'FORBIDDEN: not for you\n' })
     })
 
-    it('reports a thrown Error as ACTION_FAILED without its message or stack', async () => {
+    it('reports a thrown Error as ACTION_FAILED without its message or stack, naming --verbose', async () => {
       const r = await run(['act', SERVICE, 'role:math,cmd:fail'])
-      expect(r).to.deep.equal({ code: 1, stdout: '', stderr: 'ACTION_FAILED: action "cmd:fail,role:math" failed\n' })
+      expect(r).to.deep.equal({
+        code: 1,
+        stdout: '',
+        stderr: 'ACTION_FAILED: action "cmd:fail,role:math" failed\n  (run again with --verbose to see the cause)\n',
+      })
     })
 
     it('shows details, stacks and causes with --verbose', async () => {
@@ -225,7 +251,9 @@ describe('bin/commands/act (in process)', () => {
     it('reports a Seneca reply(err) as ACTION_FAILED', async () => {
       const r = await run(['act', 'test/fixtures/cli-math/seneca.cjs', 'role:calc,cmd:fail'])
       expect(r.code).to.equal(1)
-      expect(r.stderr).to.equal('ACTION_FAILED: action "cmd:fail,role:calc" failed\n')
+      expect(r.stderr).to.equal(
+        'ACTION_FAILED: action "cmd:fail,role:calc" failed\n  (run again with --verbose to see the cause)\n',
+      )
     })
   })
 

@@ -22,7 +22,7 @@ describe('stoa serve --nats (spawned)', function () {
 
   it('answers stoa act --url nats://…, by ?service=, --service or the role, and exits 0 after SIGTERM', async () => {
     served = await serve([SERVICE, '--nats', `${NATS_URL}?prefix=${prefix}`], 1)
-    expect(served.urls[0]).to.equal(NATS_URL)
+    expect(served.urls[0]).to.equal(`${NATS_URL}?prefix=${prefix}`)
     const url = `${NATS_URL}?prefix=${prefix}&service=math`
     const r = await stoa(['act', '--url', url, 'role:math,cmd:sum', 'left=20', 'right=22'])
     expect(r).to.deep.include({ code: 0, stdout: '{"answer":42}\n', stderr: '' })

@@ -141,7 +141,8 @@ describe('stoa serve (spawned)', function () {
 
     it('answers stoa act --url amqp://… and exits 0 after SIGTERM', async () => {
       served = await serve([SERVICE, '--amqp', `${AMQP_URL}?prefix=${prefix}`], 1)
-      expect(served.urls[0]).to.equal('amqp://guest:***@127.0.0.1:5672')
+      // The listening line names the prefix, in a URL `stoa act --url` reads back.
+      expect(served.urls[0]).to.equal(`amqp://guest:***@127.0.0.1:5672?prefix=${prefix}`)
       const url = `${AMQP_URL}?prefix=${prefix}&service=math`
       const r = await stoa(['act', '--url', url, 'role:math,cmd:sum', 'left=20', 'right=22'])
       expect(r).to.deep.include({ code: 0, stdout: '{"answer":42}\n', stderr: '' })

@@ -218,7 +218,7 @@ describe('bin/commands/serve (in process, HTTP on 127.0.0.1)', () => {
     const port = new URL(served.urls[0]!).port
     const r = await run(['serve', 'test/fixtures/cli-math/service.ts', '--http', `127.0.0.1:${port}`])
     expect(r.code).to.equal(1)
-    expect(r.stderr).to.match(/^[A-Z_]+: .*\n$/)
+    expect(r.stderr).to.match(/^[A-Z_]+: .*\n {2}\(run again with --verbose to see the cause\)\n$/)
   })
 
   it('serves /healthz and /readyz alone with --health, on the HTTP transport, and on the web listener', async () => {

@@ -43,7 +43,7 @@ describe('web plugin: the same answers on every path', function () {
     app.disable('x-powered-by')
     await mountWeb(stoa, app, { middleware: votes.middleware })
     app.use((req, res) => {
-      const answer = errorResponse(new StoaError('NOT_FOUND', `no route for ${req.method} ${req.path}`))
+      const answer = errorResponse(new StoaError('NOT_FOUND', `no route for ${req.method} on this path`))
       res.writeHead(answer.status, answer.headers).end(answer.body)
     })
     mounted = createServer(app)

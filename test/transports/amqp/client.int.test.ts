@@ -80,11 +80,11 @@ describe('amqp client: acts, tasks and events', function () {
     const got = { audit: [] as string[], auth: [] as string[] }
     for (const i of [1, 2]) {
       await make('audit')
-        .on('user.*', (m) => void got.audit.push(`${i}:${String(m.event)}`))
+        .on('user.*', (_m, ctx) => void got.audit.push(`${i}:${String(ctx.event)}`))
         .listen(transport())
         .ready()
       await make('auth')
-        .on('user.auth*', (m) => void got.auth.push(`${i}:${String(m.event)}`))
+        .on('user.auth*', (_m, ctx) => void got.auth.push(`${i}:${String(ctx.event)}`))
         .listen(transport())
         .ready()
     }

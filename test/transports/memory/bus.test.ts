@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { createStoa } from '../../../actions/index.js'
+import { createStoa, StoaError } from '../../../actions/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import { quietLogger, settle, waitFor } from '../../helpers/wait.js'
 
@@ -33,6 +33,32 @@ describe('transports/memory', () => {
     const list = [1]
     expect(await client.act('role:mutate', { list })).to.deep.equal([1, 99])
     expect(list).to.deep.equal([1])
+  })
+
+  it('answers an act no service takes with NOT_FOUND naming the pinned pairs, not the data', async () => {
+    const bus = createMemoryBus()
+    const server = make('users').listen(createMemoryTransport({ bus }), ['role:user,cmd:create'])
+    server.add('role:user,cmd:create', () => 'made')
+    server.add('role:user,cmd:delete', () => 'gone')
+    const client = make('gateway').client(createMemoryTransport({ bus }), ['role:user'])
+    await Promise.all([server.ready(), client.ready()])
+    const data = { email: 'ann@example.com', password: 'hunter2' }
+    const err = await client.act('role:user,cmd:delete', data).catch((e: unknown) => e as StoaError)
+    expect(err).to.be.instanceOf(StoaError)
+    expect((err as StoaError).toJSON()).to.deep.equal({
+      code: 'NOT_FOUND',
+      message: 'no service on the bus answers "role:user"',
+    })
+    // Straight to the listener, past the bus: its pins refuse it, naming the pins' pairs.
+    const reply = await bus.deliver({
+      kind: 'act',
+      msg: { role: 'user', cmd: 'delete', ...data },
+      meta: { id: 'a', trace: 'b' },
+    })
+    expect(reply).to.deep.equal({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'no service on the bus answers this act' },
+    })
   })
 
   it('still delivers events to local subscribers of a service that only listens', async () => {

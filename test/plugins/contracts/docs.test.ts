@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import mathService from '../../../examples/math/service.js'
+import ordersService from '../../../examples/orders/service.js'
 import { authService } from '../../../examples/vote/services/auth.js'
 import { gatewayService } from '../../../examples/vote/services/gateway.js'
 import { resultsService } from '../../../examples/vote/services/results.js'
@@ -150,5 +151,47 @@ describe('plugins/contracts: documents for the vote system', () => {
     bad.channels['tasks.tally'].bindings.amqp.queue.durable = 'yes'
     const { diagnostics } = await new Parser().parse(JSON.stringify(bad))
     expect(diagnostics.filter((d) => d.severity === 0)).to.not.have.length(0)
+  })
+})
+
+describe('plugins/contracts: documents for examples/orders', () => {
+  it('writes a valid OpenAPI 3.1 document with the path parameter and the 201', async () => {
+    const doc = toOpenApi([await contractOf(ordersService.create({ logger: quietLogger() }))]) as any
+    await validOpenApi(doc)
+    expect(doc.info.version).to.equal('1.0.0')
+    const get = doc.paths['/orders/{id}'].get
+    expect(get.parameters).to.deep.equal([
+      { name: 'id', in: 'path', required: true, schema: doc.paths['/orders/{id}'].get.parameters[0].schema },
+    ])
+    expect(get.parameters[0].schema).to.include({ type: 'string', format: 'uuid' })
+    expect(get.security).to.deep.equal([])
+    const place = doc.paths['/orders'].post
+    expect(place.responses['201'].content['application/json'].schema.properties.status.enum).to.deep.equal([
+      'placed',
+      'shipped',
+    ])
+    expect(place.responses['401']).to.equal(undefined)
+  })
+
+  it('writes a valid AsyncAPI 3 document with its own task queue and both events', async () => {
+    const doc = toAsyncApi([await contractOf(ordersService.create({ logger: quietLogger() }))]) as any
+    await validAsyncApi(doc)
+    expect(Object.keys(doc.channels['tasks.orders'].messages)).to.deep.equal(['orders.order.ship'])
+    expect(Object.keys(doc.channels.events.messages)).to.deep.equal(['order.placed', 'order.shipped'])
+    expect(doc.operations['orders.send.orders.order.ship'].action).to.equal('send')
+    expect(doc.operations['orders.handle.orders.order.ship'].action).to.equal('receive')
+    expect(doc.channels['dlq.orders'].address).to.equal('stoa.dlq.orders')
+  })
+
+  it('answers within its result schemas, checked', async () => {
+    const stoa = ordersService.create({ logger: quietLogger(), checkResults: true })
+    await stoa.ready()
+    try {
+      const placed = (await stoa.act('role:orders,cmd:place', { item: 'lamp', quantity: 2 })) as { orderId: string }
+      const got = (await stoa.act('role:orders,cmd:get', { id: placed.orderId })) as { status: string }
+      expect(['placed', 'shipped']).to.include(got.status)
+    } finally {
+      await stoa.close()
+    }
   })
 })

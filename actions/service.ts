@@ -4,12 +4,30 @@ import { Stoa } from './kernel.js'
 import type { Message, Pattern } from './pattern.js'
 import { toPattern } from './pattern.js'
 import type { Plugin } from './plugin.js'
+import type { Schema, SchemaInput } from './schema.js'
 
 /** A plugin to load, alone or with its options. */
 export type ServicePlugin =
   | Plugin<string, any, any, any>
   | ((this: any, options: any) => unknown)
   | readonly [Plugin<string, any, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
+
+/**
+ * The plugin list as `defineService` checks it: each `[plugin, options]` pair's options against
+ * that plugin's option schema, so a misspelt option (`maxBodyByte`) is a compile error that
+ * names it and suggests the right one.
+ */
+export type CheckedPlugins<L extends readonly unknown[]> = { [K in keyof L]: CheckedPlugin<L[K]> }
+
+type CheckedPlugin<E> = E extends readonly [infer P, unknown] ? readonly [P, PluginOptionsInput<P>] : E
+
+/** The options a plugin takes, as written (defaults optional); any record for a Seneca function. */
+type PluginOptionsInput<P> =
+  P extends Plugin<string, infer O, any, any>
+    ? O extends Schema
+      ? SchemaInput<O>
+      : Record<string, never>
+    : Record<string, unknown>
 
 /** What a service module declares. */
 export interface ServiceOptions extends StoaOptions {
@@ -58,7 +76,9 @@ export interface Service {
  * @example
  * export default defineService({ name: 'math', plugins: [math] })
  */
-export function defineService(options: ServiceOptions): Service {
+export function defineService<const L extends readonly ServicePlugin[]>(
+  options: Omit<ServiceOptions, 'plugins'> & { plugins: CheckedPlugins<L> },
+): Service {
   if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
     throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
   }

@@ -5,12 +5,30 @@ import { Stoa } from './kernel.js'
 import type { Message, Pattern } from './pattern.js'
 import { toPattern } from './pattern.js'
 import type { Plugin } from './plugin.js'
+import type { Schema, SchemaInput } from './schema.js'
 
 /** A plugin to load, alone or with its options. */
 export type ServicePlugin =
   | Plugin<string, any, any, any>
   | ((this: any, options: any) => unknown)
   | readonly [Plugin<string, any, any, any> | ((this: any, options: any) => unknown), Record<string, unknown>]
+
+/**
+ * The plugin list as `defineService` checks it: each `[plugin, options]` pair's options against
+ * that plugin's option schema, so a misspelt option (`maxBodyByte`) is a compile error that
+ * names it and suggests the right one.
+ */
+export type CheckedPlugins<L extends readonly unknown[]> = { [K in keyof L]: CheckedPlugin<L[K]> }
+
+type CheckedPlugin<E> = E extends readonly [infer P, unknown] ? readonly [P, PluginOptionsInput<P>] : E
+
+/** The options a plugin takes, as written (defaults optional); any record for a Seneca function. */
+type PluginOptionsInput<P> =
+  P extends Plugin<string, infer O, any, any>
+    ? O extends Schema
+      ? SchemaInput<O>
+      : Record<string, never>
+    : Record<string, unknown>
 
 /** What a service module declares. */
 export interface ServiceOptions extends StoaOptions {
@@ -69,9 +87,9 @@ export type ServiceTypes<P extends readonly unknown[]> = Intersect<ItemTypes<P[n
  * @example
  * export default defineService({ name: 'math', plugins: [math] })
  */
-export function defineService<P extends readonly ServicePlugin[]>(
-  options: ServiceOptions & { plugins: P },
-): Service<ServiceTypes<P>> {
+export function defineService<const L extends readonly ServicePlugin[]>(
+  options: Omit<ServiceOptions, 'plugins'> & { plugins: CheckedPlugins<L> },
+): Service<ServiceTypes<L>> {
   if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
     throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
   }
@@ -82,9 +100,9 @@ export function defineService<P extends readonly ServicePlugin[]>(
     name: options.name,
     options: frozen,
     clients,
-    create(overrides?: Omit<StoaOptions, 'name'>): Stoa<ServiceTypes<P>> {
+    create(overrides?: Omit<StoaOptions, 'name'>): Stoa<ServiceTypes<L>> {
       const { plugins, clients: _declared, ...rest } = frozen
-      const stoa = new Stoa<ServiceTypes<P>>({ ...rest, ...overrides })
+      const stoa = new Stoa<ServiceTypes<L>>({ ...rest, ...overrides })
       for (const p of plugins) {
         const [plugin, opts] = Array.isArray(p) ? p : [p, undefined]
         ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)

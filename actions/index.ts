@@ -3,7 +3,7 @@
  * services, and the errors and types they use. Transport authors import `stoa/transport`.
  */
 
-export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes } from './action.js'
+export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions } from './action.js'
 export { action } from './action.js'
 export type { CallOptions, Identity } from './context.js'
 export { Context } from './context.js'

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Action, ActionLike, ActionOptions } from './action.js'
+import type { Action, ActionLike, ActionOptions, SubscribeOptions } from './action.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import type { Hooks } from './hooks.js'
@@ -139,7 +139,7 @@ export interface PluginHost {
   readonly log: Logger
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): unknown
   act(pattern: string | Message, extra?: Message): Promise<unknown>
-  on(event: string, handler: Action<Message, unknown>): unknown
+  on(event: string, handler: Action<Message, unknown>, options?: SubscribeOptions): unknown
   onClose(hook: CloseHook): unknown
   /** Registers a readiness check (see `Stoa.addCheck`): the plugin's database, say. */
   addCheck(name: string, check: ReadyCheck): unknown

@@ -51,7 +51,8 @@ export class MemoryBus {
   /**
    * Delivers an envelope. `act`: to one instance that answers the message, and waits for its
    * reply. `send`: to one instance of the task's service, answered once handed over. `emit`:
-   * to one instance of every subscribing service, answered once handed over.
+   * to one instance of every subscribing service, and to every instance with a matching
+   * `{ each: 'instance' }` subscription, answered once handed over.
    */
   deliver(e: Envelope): Promise<Reply> {
     if (e.kind === 'act') {
@@ -81,6 +82,9 @@ export class MemoryBus {
       const subscribed = list.filter((m) => m.host.subscriptions().some((s) => matchesSubscription(s, e.name!)))
       const target = this.pick(subscribed, `${service}#events`)
       if (target !== undefined) this.handOver(target, e)
+      for (const m of list)
+        if (m.host.instanceSubscriptions().some((s) => matchesSubscription(s, e.name!)))
+          this.handOver(m, { ...e, each: 'instance' })
     }
     return Promise.resolve({ ok: true, out: undefined })
   }
@@ -113,7 +117,14 @@ export function createMemoryBus(): MemoryBus {
  * arrives is exactly what JSON can carry.
  */
 function clone(e: Envelope): Envelope {
-  return { kind: e.kind, name: e.name, msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'], meta: { ...e.meta } }
+  const copy: Envelope = {
+    kind: e.kind,
+    name: e.name,
+    msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'],
+    meta: { ...e.meta },
+  }
+  if (e.each !== undefined) copy.each = e.each
+  return copy
 }
 
 function notFound(message: string): Reply {

@@ -30,6 +30,7 @@ export type {
   PluginInfo,
   PluginParts,
   PluginSetup,
+  PluginSubscription,
   SetupHost,
   UseOptions,
 } from './plugin.js'

@@ -23,6 +23,7 @@ import type {
   NodeMiddleware,
   Plugin,
   PluginInit,
+  PluginSubscription,
   UseArgs,
   UseOptions,
 } from './plugin.js'
@@ -283,6 +284,7 @@ export class Stoa<T extends ActionTypes = {}> {
     const opts = validateOptions(plugin, options)
     let actions: unknown
     let hooks: Hooks | undefined
+    let subscriptions: readonly PluginSubscription[] | undefined
     let init: (() => ReturnType<PluginInit<undefined>>) | undefined
     if (plugin.setup !== undefined) {
       const setup = plugin.setup
@@ -296,6 +298,7 @@ export class Stoa<T extends ActionTypes = {}> {
       }
       actions = parts.actions
       hooks = parts.hooks
+      subscriptions = parts.subscriptions
       const start = parts.init
       init = start === undefined ? undefined : () => start(this)
       if (parts.observe !== undefined) this.observers.add(info.fullname, parts.observe)
@@ -310,6 +313,7 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
+      for (const s of subscriptions ?? []) this.on(s.event, s.handler, s.each === undefined ? {} : { each: s.each })
     })
     if (hooks !== undefined && (hooks.inbound !== undefined || hooks.outbound !== undefined)) {
       this.registry.addHooks(info.fullname, hooks)

@@ -67,6 +67,11 @@ export interface PluginParts<A = {}, H = undefined> {
   readonly actions?: A & Record<string, ActionLike>
   /** Code wrapped around every call (see {@link Hooks}). */
   readonly hooks?: Hooks
+  /**
+   * Event subscriptions, made at `use()` like the actions (so every transport, whenever it
+   * starts, knows them): each as `stoa.on(event, handler, { each })` makes it.
+   */
+  readonly subscriptions?: readonly PluginSubscription[]
   /** Runs in `ready()`, as the object form's `init` does; may return a close hook. */
   readonly init?: (stoa: PluginHost) => void | CloseHook | Promise<void | CloseHook>
   /** Subscribes to what transports report (deliveries received, retried...; see {@link Observe}). */
@@ -75,6 +80,12 @@ export interface PluginParts<A = {}, H = undefined> {
   readonly http?: HttpParts
   /** What `stoa.handleOf(plugin)` returns: the plugin's own API for this loading. */
   readonly handle?: H
+}
+
+/** One event subscription of a setup-form plugin (see `Stoa.on`). */
+export interface PluginSubscription extends SubscribeOptions {
+  readonly event: string
+  readonly handler: Action<Message, unknown>
 }
 
 /** A `(req, res)` handler for node:http or express. */

@@ -37,13 +37,24 @@ export type {
   HttpRequest,
   MiddlewarePolicy,
   RequestBody,
+  StreamOpen,
   WebHost,
   WebOutcome,
   WebPipeline,
   WebPipelineOptions,
 } from './http/pipeline.js'
 export { createWebPipeline } from './http/pipeline.js'
-export type { HttpMethod, RouteSource, ServedRoute, WebMiddleware, WebRoute } from './http/routes.js'
+export type {
+  HttpMethod,
+  RouteSource,
+  ServedRoute,
+  StreamClient,
+  StreamEvent,
+  StreamRoute,
+  StreamSource,
+  WebMiddleware,
+  WebRoute,
+} from './http/routes.js'
 export { HTTP_METHODS, routeTableAction, webRoutes } from './http/routes.js'
 export type { ReadinessSource, ServerCloser } from './http/server.js'
 export {

@@ -65,7 +65,22 @@ export type RequestBody = undefined | string | Buffer | { readonly parsed: unkno
  * pipeline's (no route, on a front whose app answers the rest; a route whose middleware runs
  * elsewhere or handed it on); `'done'` when the route's middleware answered it already.
  */
-export type WebOutcome = WebResponse | 'pass' | 'done'
+export type WebOutcome = WebResponse | StreamOpen | 'pass' | 'done'
+
+/**
+ * A stream route's request that passed every check (identity, the route's `open` action, the
+ * connection limit): the front now holds the connection open and joins `route.stream.source`.
+ */
+export interface StreamOpen {
+  readonly kind: 'stream'
+  readonly route: ServedRoute
+  /** The caller's call options (its token): what the route's `map` action runs with. */
+  readonly opts: CallOptions
+  /** The route's message (query and path parameters), given to `map` beside each event. */
+  readonly msg: Message
+  /** Where a reconnecting client asks to resume (`Last-Event-ID`, or the `lastEventId` query key). */
+  readonly lastEventId: string | undefined
+}
 
 /**
  * How a route's own middleware runs on a front: `'refuse'`, it cannot (the route answers 500
@@ -86,6 +101,8 @@ export interface WebPipelineOptions<R extends HttpRequest> {
   middleware?: MiddlewarePolicy<R>
   /** The front's name, for the answer of a route whose middleware it refuses: `Lambda`. */
   front?: string
+  /** Whether the front holds connections open for stream routes; without, they answer 404. */
+  streams?: boolean
 }
 
 /** What the pipeline needs of the instance serving the routes. */
@@ -209,7 +226,11 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   /** From `secure` on: the checks, the body, the action and its answer. */
-  const guarded = (route: ServedRoute, params: Record<string, string>, req: R): WebResponse | Promise<WebResponse> => {
+  const guarded = (
+    route: ServedRoute,
+    params: Record<string, string>,
+    req: R,
+  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
     if (route.secure !== undefined && (req.user === undefined || req.user() == null)) {
       const fail = route.secure.fail
       return fail !== undefined
@@ -218,6 +239,7 @@ export function createWebPipeline<R extends HttpRequest>(
     }
     const q = req.query
     const query = q === undefined ? {} : typeof q === 'string' ? parseQueryString(q) : q
+    if (route.stream !== undefined) return stream(route, params, query, req)
     let raw: RequestBody
     try {
       raw = req.body(route.maxBodyBytes)
@@ -259,6 +281,40 @@ export function createWebPipeline<R extends HttpRequest>(
       return head(req, errorResponse(err))
     }
     return run(route, params, query, body, req)
+  }
+
+  /** A stream route: identity, the connection limit, the `open` action; then the front holds it. */
+  const stream = (
+    route: ServedRoute,
+    params: Record<string, string>,
+    query: Readonly<Record<string, unknown>>,
+    req: R,
+  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
+    const s = route.stream!
+    if (options.streams !== true)
+      return errorResponse(new StoaError('NOT_FOUND', `route ${route.path} streams events, which ${front} cannot`))
+    let opts: CallOptions
+    let msg: Message
+    try {
+      msg = flatMessage(query, undefined, params)
+      opts = callOptions(route, req)
+    } catch (err) {
+      return errorResponse(err)
+    }
+    if (s.source.full())
+      return errorResponse(
+        new StoaError('OVERLOADED', 'this instance holds as many stream connections as it takes', {
+          retryAfterMs: 1000,
+        }),
+      )
+    const last =
+      one(req.headers['last-event-id']) ?? (typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined)
+    const open: StreamOpen = { kind: 'stream', route, opts, msg, lastEventId: last }
+    if (s.open === undefined) return open
+    return host.act(s.open, msg, opts).then(
+      () => open,
+      (err: unknown) => errorResponse(err, opts.id),
+    )
   }
 
   const run = (

@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   }
   gateway.client(createAmqpTransport({ ...common, target: 'auth' }), ['role:auth'])
   gateway.client(createAmqpTransport({ ...common, target: 'results' }), ['role:results'])
+  // Listening brings the events: vote.recorded reaches every gateway for the results stream.
+  gateway.listen(createAmqpTransport(common))
   await gateway.ready()
   const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })
   process.stdout.write(`vote listening on ${server.url}\n`)

@@ -45,6 +45,7 @@ export type {
 } from './http/pipeline.js'
 export { createWebPipeline } from './http/pipeline.js'
 export type {
+  CorsPolicy,
   HttpMethod,
   RouteSource,
   ServedRoute,

@@ -12,7 +12,8 @@ import { parseJsonBody } from './body.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import type { ServedRoute } from './routes.js'
+import type { CorsPolicy, ServedRoute } from './routes.js'
+import { HTTP_METHODS } from './routes.js'
 
 /*
  * The one owner of a web request, whichever front carried it (serveWeb on node:http, mountWeb
@@ -196,7 +197,19 @@ export function createWebPipeline<R extends HttpRequest>(
   }
   const unmatched = (method: string, path: string): WebResponse => unmatchedResponse(find, method, path)
 
+  const withCors = createCors(routes, find)
+
   const handle = (req: R): WebOutcome | Promise<WebOutcome> => {
+    if (withCors === undefined) return answer(req)
+    const origin = one(req.headers.origin)
+    if (origin === undefined) return answer(req)
+    const preflight = withCors.preflight(req, origin)
+    if (preflight !== undefined) return preflight
+    const out = answer(req)
+    return out instanceof Promise ? out.then((o) => withCors.add(o, req, origin)) : withCors.add(out, req, origin)
+  }
+
+  const answer = (req: R): WebOutcome | Promise<WebOutcome> => {
     let match: Match<ServedRoute> | undefined
     try {
       match = find(req.method, req.path)
@@ -357,6 +370,78 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   return { routes, find, handle, unmatched }
+}
+
+/**
+ * CORS, for the route tables that ask for it: a preflight (`OPTIONS` with
+ * `Access-Control-Request-Method`) on a path whose routes have a policy is answered here, 204,
+ * with the `Access-Control-Allow-*` headers when the origin, method and headers are allowed and
+ * without them otherwise (the browser then refuses the request); an answer to an allowed origin
+ * gets `Access-Control-Allow-Origin` (and `-Credentials`, `-Expose-Headers`). A disallowed origin
+ * never gets `Access-Control-Allow-Origin`. Undefined when no route has a policy: nothing to do.
+ */
+function createCors(
+  routes: readonly ServedRoute[],
+  find: (method: string, path: string) => Match<ServedRoute> | undefined,
+):
+  | {
+      preflight(req: HttpRequest, origin: string): WebResponse | undefined
+      add(out: WebOutcome, req: HttpRequest, origin: string): WebOutcome
+    }
+  | undefined {
+  if (!routes.some((r) => r.cors !== undefined)) return undefined
+  const policyAt = (method: string, path: string): CorsPolicy | undefined => {
+    try {
+      const own = find(method, path)?.route.cors
+      if (own !== undefined) return own
+      for (const m of HTTP_METHODS) {
+        const cors = find(m, path)?.route.cors
+        if (cors !== undefined) return cors
+      }
+    } catch {
+      // A bad path parameter: the request's own answer says so.
+    }
+    return undefined
+  }
+  const allowed = (p: CorsPolicy, origin: string) => p.origins.includes(origin) || p.origins.includes('*')
+  const allowOrigin = (p: CorsPolicy, origin: string, headers: Record<string, string | string[]>) => {
+    // With credentials the browser refuses `*`: the origin is named, and the answer varies by it.
+    headers['access-control-allow-origin'] = p.origins.includes('*') && !p.credentials ? '*' : origin
+    if (p.credentials) headers['access-control-allow-credentials'] = 'true'
+    headers.vary = 'Origin'
+  }
+  return {
+    preflight(req, origin) {
+      if (req.method !== 'OPTIONS') return undefined
+      const asked = one(req.headers['access-control-request-method'])
+      if (asked === undefined) return undefined
+      const p = policyAt(asked, req.path)
+      if (p === undefined) return undefined
+      const headers: Record<string, string | string[]> = { vary: 'Origin', 'content-length': '0' }
+      const wanted = (one(req.headers['access-control-request-headers']) ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== '')
+      const ok =
+        allowed(p, origin) && p.methods.includes(asked.toUpperCase()) && wanted.every((h) => p.headers.includes(h))
+      if (ok) {
+        allowOrigin(p, origin, headers)
+        headers['access-control-allow-methods'] = p.methods.join(', ')
+        if (p.headers.length > 0) headers['access-control-allow-headers'] = p.headers.join(', ')
+        headers['access-control-max-age'] = String(p.maxAgeSec)
+      }
+      return { status: 204, headers, body: undefined }
+    },
+    add(out, req, origin) {
+      if (typeof out === 'string' || (out as StreamOpen).kind === 'stream') return out
+      const p = policyAt(req.method, req.path)
+      if (p === undefined || !allowed(p, origin)) return out
+      const answer = out as WebResponse
+      allowOrigin(p, origin, answer.headers)
+      if (p.exposeHeaders.length > 0) answer.headers['access-control-expose-headers'] = p.exposeHeaders.join(', ')
+      return answer
+    },
+  }
 }
 
 /** A HEAD answer has the GET answer's status and headers and no body. */

@@ -49,8 +49,26 @@ export interface ServedRoute extends WebRoute {
   readonly message: 'flat' | 'seneca-web'
   /** The login cookie the token may come in, and the origins allowed to change state with it. */
   readonly cookie?: { readonly name: string; readonly allowedOrigins: readonly string[] } | undefined
+  /** Cross-origin requests the route accepts from browsers (CORS); absent, none are answered for. */
+  readonly cors?: CorsPolicy | undefined
   /** Set on a route that streams events (server-sent events, WebSocket) instead of answering once. */
   readonly stream?: StreamRoute | undefined
+}
+
+/** Which cross-origin requests a route answers for (the web plugin's `cors` option). */
+export interface CorsPolicy {
+  /** Allowed origins (`https://app.example.com`), or `*` for any. */
+  readonly origins: readonly string[]
+  /** Methods a preflight may ask for. */
+  readonly methods: readonly string[]
+  /** Request headers (lowercase) a preflight may ask for. */
+  readonly headers: readonly string[]
+  /** Response headers the page may read besides the CORS-safelisted ones. */
+  readonly exposeHeaders: readonly string[]
+  /** Whether the browser may send cookies and read the answer (`Access-Control-Allow-Credentials`). */
+  readonly credentials: boolean
+  /** How long a preflight answer may be cached, seconds. */
+  readonly maxAgeSec: number
 }
 
 /** One event as a stream route sends it: its per-instance id, its name and its data. */

@@ -62,6 +62,7 @@ const web = definePlugin({
       headers: options.headers,
       message: options.message,
       cookie: options.cookie,
+      ...(options.cors === undefined ? {} : { cors: options.cors }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     }
     const routes: ServedRoute[] = toRouteTable(options.routes, options.prefix).map((r) =>

@@ -111,6 +111,27 @@ export const webOptions = z.strictObject({
    * instance hears it: see `{ each: 'instance' }`). `'/live/votes': 'vote.recorded'`.
    */
   streams: z.record(z.string(), streamRoute).default({}),
+  /**
+   * CORS for this loading's routes, answered in the one pipeline: preflights, and
+   * `Access-Control-Allow-Origin` on answers to the allowed origins (never to others). A
+   * cookie-borne state change from another origin also needs that origin in `cookie.allowedOrigins`.
+   */
+  cors: z
+    .strictObject({
+      /** Allowed origins, or `'*'` for any. */
+      origins: z.array(z.union([origin, z.literal('*')])).min(1),
+      /** Methods a preflight may ask for. */
+      methods: z.array(z.string().toUpperCase()).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+      /** Request headers a preflight may ask for. */
+      headers: z.array(z.string().toLowerCase()).default(['content-type', 'authorization', 'x-request-id']),
+      /** Response headers the page may read. */
+      exposeHeaders: z.array(z.string().toLowerCase()).default(['x-request-id', 'retry-after']),
+      /** Whether cookies go with the request and the page may read the answer. */
+      credentials: z.boolean().default(false),
+      /** How long a browser may cache a preflight answer, seconds. */
+      maxAgeSec: z.number().int().min(0).default(600),
+    })
+    .optional(),
   /** Limits of the stream routes. */
   stream: streamLimits.prefault({}),
   /** Prepended to every path of this plugin's routes, e.g. `/api`. */

@@ -29,6 +29,17 @@ export interface ActionOptions<S extends Schema | undefined = Schema | undefined
   emits?: Readonly<Record<string, Schema | null>>
 }
 
+/** How an event subscription is delivered (see `Stoa.on`). */
+export interface SubscribeOptions {
+  /**
+   * Who hears each event: `service` (default), one instance of this service, durably, with
+   * retries and a dead-letter queue; `instance`, every running instance of this service, at
+   * most once: an instance that is down or too slow misses it, nothing is retried. For what
+   * each instance holds for its own clients (browsers on a gateway, a cache).
+   */
+  each?: 'service' | 'instance'
+}
+
 /** An action with its declarations, as `action()` builds it. */
 export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
   readonly handler: Action<any, Out>

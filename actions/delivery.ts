@@ -1,5 +1,5 @@
 import type { CallMeta, Context } from './context.js'
-import type { EnvelopeMeta, Reply } from './envelope.js'
+import type { EnvelopeMeta, Reply, SubscriptionEach } from './envelope.js'
 import { StoaError } from './errors.js'
 import type { ClientSlot } from './lifecycle.js'
 import type { Logger } from './logger.js'
@@ -84,13 +84,16 @@ export class Delivery {
     for (const reply of replies) if (!reply.ok) throw StoaError.fromJSON(reply.error)
   }
 
-  /** Runs every local subscriber of an event; rejects with the first failure. */
-  async subscribers(name: string, data: Message, meta: CallMeta): Promise<void> {
+  /**
+   * Runs the local subscribers of an event (those of one kind, or with no `each` all of them,
+   * as when no transport carries events); rejects with the first failure.
+   */
+  async subscribers(name: string, data: Message, meta: CallMeta, each?: SubscriptionEach): Promise<void> {
     // The subscriber gets the data as sent; the name it was routed by is `ctx.event`.
     const msg: Message = mergeMessages(data)
     const results = await Promise.allSettled(
       this.host.registry
-        .subscribersOf(name)
+        .subscribersOf(name, each)
         .map((entry) => this.host.run(entry, msg, { ...meta, id: undefined, event: name }, undefined)),
     )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')

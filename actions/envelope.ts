@@ -35,7 +35,20 @@ export interface Envelope {
   name?: string
   msg: Message
   meta: EnvelopeMeta
+  /**
+   * For an `emit`: which subscriptions it is for. Absent, the service's own (durable, each
+   * service once); `instance`, the subscriptions made with `{ each: 'instance' }`, set by a
+   * transport on what reached this instance alone.
+   */
+  each?: 'instance'
 }
+
+/**
+ * Who hears an event a subscription takes: `service`, one instance of the service, durably
+ * (the default); `instance`, every running instance, at most once (an instance that is down
+ * misses it).
+ */
+export type SubscriptionEach = 'service' | 'instance'
 
 /** The answer to an envelope: a result or an error in its wire form. */
 export type Reply = { ok: true; out: unknown } | { ok: false; error: StoaErrorJSON }

@@ -40,6 +40,7 @@ const table = {
   UNAVAILABLE: { http: 503, retryable: true, exit: 1, summary: 'a transport or dependency cannot be reached now' },
   OVERLOADED: { http: 503, retryable: true, exit: 1, summary: 'the service refuses work to protect itself' },
   CLOSED: { http: 503, retryable: true, exit: 1, summary: 'the instance is closing or closed' },
+  RATE_LIMITED: { http: 429, retryable: true, exit: 1, summary: 'the caller is over its rate limit for now' },
   INVALID_JSON: { http: 400, retryable: false, exit: 1, summary: 'a request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false, exit: 1, summary: 'a request body is over the limit' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, exit: 1, summary: 'a request body is not application/json' },

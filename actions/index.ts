@@ -3,7 +3,7 @@
  * services, and the errors and types they use. Transport authors import `stoa/transport`.
  */
 
-export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes } from './action.js'
+export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions } from './action.js'
 export { action } from './action.js'
 export type { ClientTypes } from './client.js'
 export { createClient } from './client.js'
@@ -33,6 +33,7 @@ export type {
   PluginInfo,
   PluginParts,
   PluginSetup,
+  PluginSubscription,
   SetupHost,
   UseOptions,
 } from './plugin.js'

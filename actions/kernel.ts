@@ -1,4 +1,4 @@
-import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, TypesOf } from './action.js'
+import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions, TypesOf } from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import type { Clock } from './deadlines.js'
@@ -25,6 +25,7 @@ import type {
   NodeMiddleware,
   Plugin,
   PluginInit,
+  PluginSubscription,
   UseArgs,
   UseOptions,
 } from './plugin.js'
@@ -178,7 +179,8 @@ export class Stoa<T extends ActionTypes = {}> {
       readiness: () => this.readiness(),
       answers: (msg) => registry.local.find(msg) !== undefined,
       tasks: () => registry.taskNames(),
-      subscriptions: () => registry.subscriptionNames(),
+      subscriptions: () => registry.subscriptionNames('service'),
+      instanceSubscriptions: () => registry.subscriptionNames('instance'),
     }
   }
 
@@ -212,17 +214,23 @@ export class Stoa<T extends ActionTypes = {}> {
   }
 
   /**
-   * Subscribes to an event. The name may hold `*` segments (`address.*`). Every subscription
-   * of a service receives each event the service receives.
+   * Subscribes to an event. The name may hold `*` segments (`address.*`). By default the
+   * service hears each event once, durably, whatever its instance count; with
+   * `{ each: 'instance' }` every running instance hears it, at most once (an instance that is
+   * down misses it): for state each instance keeps for its own clients, such as browsers.
    *
    * @example
    * stoa.on('vote.recorded', async (msg, ctx) => {
    *   await ctx.send('results.tally.refresh', { voter: msg.voter })
    * })
+   * stoa.on('vote.recorded', (msg) => void console.log('seen here', msg.voter), { each: 'instance' })
    */
-  on(event: string, handler: Action<Message, unknown>): this {
+  on(event: string, handler: Action<Message, unknown>, options?: SubscribeOptions): this {
     assertEventSubscription(event)
-    this.registry.subscribe(event, handler, this.plugins.current)
+    const each = options?.each ?? 'service'
+    if (each !== 'service' && each !== 'instance')
+      throw new StoaError('INVALID_PLUGIN', `subscription "${event}": each must be 'service' or 'instance'`)
+    this.registry.subscribe(event, handler, this.plugins.current, each)
     return this
   }
 
@@ -327,6 +335,7 @@ export class Stoa<T extends ActionTypes = {}> {
     const opts = validateOptions(plugin, options)
     let actions: unknown
     let hooks: Hooks | undefined
+    let subscriptions: readonly PluginSubscription[] | undefined
     let init: (() => ReturnType<PluginInit<undefined>>) | undefined
     if (plugin.setup !== undefined) {
       const setup = plugin.setup
@@ -340,6 +349,7 @@ export class Stoa<T extends ActionTypes = {}> {
       }
       actions = parts.actions
       hooks = parts.hooks
+      subscriptions = parts.subscriptions
       const start = parts.init
       init = start === undefined ? undefined : () => start(this)
       if (parts.observe !== undefined) this.observers.add(info.fullname, parts.observe)
@@ -354,6 +364,7 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
+      for (const s of subscriptions ?? []) this.on(s.event, s.handler, s.each === undefined ? {} : { each: s.each })
     })
     if (hooks !== undefined && (hooks.inbound !== undefined || hooks.outbound !== undefined)) {
       this.registry.addHooks(info.fullname, hooks)
@@ -717,7 +728,7 @@ export class Stoa<T extends ActionTypes = {}> {
       } else if (e.kind === 'emit') {
         assertEventName(e.name)
         if (deadline <= now) throw timeoutError(e.name)
-        work = this.delivery.subscribers(e.name, e.msg, full)
+        work = this.delivery.subscribers(e.name, e.msg, full, e.each === 'instance' ? 'instance' : 'service')
       } else {
         throw new StoaError('INVALID_MESSAGE', `unknown envelope kind "${String((e as { kind: unknown }).kind)}"`)
       }
@@ -763,7 +774,7 @@ export class Stoa<T extends ActionTypes = {}> {
   }
 
   /** The event subscriptions of this service. */
-  listSubscriptions(): { name: string; plugin: string | undefined }[] {
+  listSubscriptions(): { name: string; plugin: string | undefined; each: 'service' | 'instance' }[] {
     return this.registry.listSubscriptions()
   }
 

@@ -256,6 +256,7 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
     answers: (msg) => pinned(msg) && host.answers(msg),
     tasks: () => host.tasks(),
     subscriptions: () => host.subscriptions(),
+    instanceSubscriptions: () => host.instanceSubscriptions(),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Action, ActionLike, ActionOptions } from './action.js'
+import type { Action, ActionLike, ActionOptions, SubscribeOptions } from './action.js'
 import type { CallOptions } from './context.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
@@ -68,6 +68,11 @@ export interface PluginParts<A = {}, H = undefined> {
   readonly actions?: A & Record<string, ActionLike>
   /** Code wrapped around every call (see {@link Hooks}). */
   readonly hooks?: Hooks
+  /**
+   * Event subscriptions, made at `use()` like the actions (so every transport, whenever it
+   * starts, knows them): each as `stoa.on(event, handler, { each })` makes it.
+   */
+  readonly subscriptions?: readonly PluginSubscription[]
   /** Runs in `ready()`, as the object form's `init` does; may return a close hook. */
   readonly init?: (stoa: PluginHost) => void | CloseHook | Promise<void | CloseHook>
   /** Subscribes to what transports report (deliveries received, retried...; see {@link Observe}). */
@@ -76,6 +81,12 @@ export interface PluginParts<A = {}, H = undefined> {
   readonly http?: HttpParts
   /** What `stoa.handleOf(plugin)` returns: the plugin's own API for this loading. */
   readonly handle?: H
+}
+
+/** One event subscription of a setup-form plugin (see `Stoa.on`). */
+export interface PluginSubscription extends SubscribeOptions {
+  readonly event: string
+  readonly handler: Action<Message, unknown>
 }
 
 /** A `(req, res)` handler for node:http or express. */
@@ -140,7 +151,7 @@ export interface PluginHost {
   readonly log: Logger
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): unknown
   act(pattern: string | Message, extra?: Message): Promise<unknown>
-  on(event: string, handler: Action<Message, unknown>): unknown
+  on(event: string, handler: Action<Message, unknown>, options?: SubscribeOptions): unknown
   onClose(hook: CloseHook): unknown
   /** Registers a readiness check (see `Stoa.addCheck`): the plugin's database, say. */
   addCheck(name: string, check: ReadyCheck): unknown

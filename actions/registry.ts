@@ -1,4 +1,5 @@
 import type { Action, ActionOptions } from './action.js'
+import type { SubscriptionEach } from './envelope.js'
 import { StoaError } from './errors.js'
 import type { ActionInfo, Deliver, HookEntry, Hooks, RunAction } from './hooks.js'
 import { composeInbound } from './hooks.js'
@@ -35,6 +36,7 @@ export interface Entry {
 export interface Subscription {
   readonly name: string
   readonly plugin: string | undefined
+  readonly each: SubscriptionEach
   readonly entry: Entry
 }
 
@@ -85,9 +87,14 @@ export class Registry {
   }
 
   /** Subscribes a handler to an event name (which may hold `*` segments). */
-  subscribe(name: string, handler: Action<Message, unknown>, plugin: string | undefined): void {
+  subscribe(
+    name: string,
+    handler: Action<Message, unknown>,
+    plugin: string | undefined,
+    each: SubscriptionEach = 'service',
+  ): void {
     const entry = this.entry({ event: name }, `event:${name}`, {}, plugin, undefined, undefined, handler)
-    this.subscriptions.push({ name, plugin, entry })
+    this.subscriptions.push({ name, plugin, each, entry })
     this.runnable.push(entry)
   }
 
@@ -103,10 +110,11 @@ export class Registry {
     return this.hookList
   }
 
-  /** The subscriptions matching an event name. */
-  subscribersOf(event: string): Entry[] {
+  /** The subscriptions matching an event name: of one kind, or (no `each`) of both. */
+  subscribersOf(event: string, each?: SubscriptionEach): Entry[] {
     const out: Entry[] = []
-    for (const s of this.subscriptions) if (matchesSubscription(s.name, event)) out.push(s.entry)
+    for (const s of this.subscriptions)
+      if ((each === undefined || s.each === each) && matchesSubscription(s.name, event)) out.push(s.entry)
     return out
   }
 
@@ -118,14 +126,14 @@ export class Registry {
       .filter((t): t is string => typeof t === 'string')
   }
 
-  /** The distinct event names subscribed to. */
-  subscriptionNames(): string[] {
-    return [...new Set(this.subscriptions.map((s) => s.name))]
+  /** The distinct event names subscribed to, by the service (default) or by each instance. */
+  subscriptionNames(each: SubscriptionEach = 'service'): string[] {
+    return [...new Set(this.subscriptions.filter((s) => s.each === each).map((s) => s.name))]
   }
 
-  /** Every subscription with the plugin that made it. */
-  listSubscriptions(): { name: string; plugin: string | undefined }[] {
-    return this.subscriptions.map((s) => ({ name: s.name, plugin: s.plugin }))
+  /** Every subscription with the plugin that made it and who hears it. */
+  listSubscriptions(): { name: string; plugin: string | undefined; each: SubscriptionEach }[] {
+    return this.subscriptions.map((s) => ({ name: s.name, plugin: s.plugin, each: s.each }))
   }
 
   private priorOf(pattern: Pattern): Entry | undefined {

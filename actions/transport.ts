@@ -13,7 +13,7 @@ import type { Logger } from './logger.js'
 import type { TransportObserver } from './observe.js'
 import type { Message, Pattern } from './pattern.js'
 
-export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply } from './envelope.js'
+export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, SubscriptionEach } from './envelope.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from './errors.js'
 export type { CheckStatus, Readiness, TransportHealth } from './health.js'
@@ -37,13 +37,25 @@ export type {
   HttpRequest,
   MiddlewarePolicy,
   RequestBody,
+  StreamOpen,
   WebHost,
   WebOutcome,
   WebPipeline,
   WebPipelineOptions,
 } from './http/pipeline.js'
 export { createWebPipeline } from './http/pipeline.js'
-export type { HttpMethod, RouteSource, ServedRoute, WebMiddleware, WebRoute } from './http/routes.js'
+export type {
+  CorsPolicy,
+  HttpMethod,
+  RouteSource,
+  ServedRoute,
+  StreamClient,
+  StreamEvent,
+  StreamRoute,
+  StreamSource,
+  WebMiddleware,
+  WebRoute,
+} from './http/routes.js'
 export { HTTP_METHODS, routeTableAction, webRoutes } from './http/routes.js'
 export type { ReadinessSource, ServerCloser } from './http/server.js'
 export {
@@ -102,6 +114,12 @@ export interface TransportHost {
   tasks(): string[]
   /** The event subscriptions of this service; a `*` segment is a wildcard. */
   subscriptions(): string[]
+  /**
+   * The subscriptions every instance hears (`{ each: 'instance' }`): a transport delivers
+   * matching events to this instance itself, at most once, and dispatches them with
+   * `each: 'instance'`. Empty when there are none.
+   */
+  instanceSubscriptions(): string[]
   /** Where the transport reports what it cannot return to a caller. */
   readonly log: Logger
   /**

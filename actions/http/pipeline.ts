@@ -12,7 +12,8 @@ import { parseJsonBody } from './body.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import type { ServedRoute } from './routes.js'
+import type { CorsPolicy, ServedRoute } from './routes.js'
+import { HTTP_METHODS } from './routes.js'
 
 /*
  * The one owner of a web request, whichever front carried it (serveWeb on node:http, mountWeb
@@ -65,7 +66,22 @@ export type RequestBody = undefined | string | Buffer | { readonly parsed: unkno
  * pipeline's (no route, on a front whose app answers the rest; a route whose middleware runs
  * elsewhere or handed it on); `'done'` when the route's middleware answered it already.
  */
-export type WebOutcome = WebResponse | 'pass' | 'done'
+export type WebOutcome = WebResponse | StreamOpen | 'pass' | 'done'
+
+/**
+ * A stream route's request that passed every check (identity, the route's `open` action, the
+ * connection limit): the front now holds the connection open and joins `route.stream.source`.
+ */
+export interface StreamOpen {
+  readonly kind: 'stream'
+  readonly route: ServedRoute
+  /** The caller's call options (its token): what the route's `map` action runs with. */
+  readonly opts: CallOptions
+  /** The route's message (query and path parameters), given to `map` beside each event. */
+  readonly msg: Message
+  /** Where a reconnecting client asks to resume (`Last-Event-ID`, or the `lastEventId` query key). */
+  readonly lastEventId: string | undefined
+}
 
 /**
  * How a route's own middleware runs on a front: `'refuse'`, it cannot (the route answers 500
@@ -86,6 +102,8 @@ export interface WebPipelineOptions<R extends HttpRequest> {
   middleware?: MiddlewarePolicy<R>
   /** The front's name, for the answer of a route whose middleware it refuses: `Lambda`. */
   front?: string
+  /** Whether the front holds connections open for stream routes; without, they answer 404. */
+  streams?: boolean
 }
 
 /** What the pipeline needs of the instance serving the routes. */
@@ -179,7 +197,19 @@ export function createWebPipeline<R extends HttpRequest>(
   }
   const unmatched = (method: string, path: string): WebResponse => unmatchedResponse(find, method, path)
 
+  const withCors = createCors(routes, find)
+
   const handle = (req: R): WebOutcome | Promise<WebOutcome> => {
+    if (withCors === undefined) return answer(req)
+    const origin = one(req.headers.origin)
+    if (origin === undefined) return answer(req)
+    const preflight = withCors.preflight(req, origin)
+    if (preflight !== undefined) return preflight
+    const out = answer(req)
+    return out instanceof Promise ? out.then((o) => withCors.add(o, req, origin)) : withCors.add(out, req, origin)
+  }
+
+  const answer = (req: R): WebOutcome | Promise<WebOutcome> => {
     let match: Match<ServedRoute> | undefined
     try {
       match = find(req.method, req.path)
@@ -209,7 +239,11 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   /** From `secure` on: the checks, the body, the action and its answer. */
-  const guarded = (route: ServedRoute, params: Record<string, string>, req: R): WebResponse | Promise<WebResponse> => {
+  const guarded = (
+    route: ServedRoute,
+    params: Record<string, string>,
+    req: R,
+  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
     if (route.secure !== undefined && (req.user === undefined || req.user() == null)) {
       const fail = route.secure.fail
       return fail !== undefined
@@ -218,6 +252,7 @@ export function createWebPipeline<R extends HttpRequest>(
     }
     const q = req.query
     const query = q === undefined ? {} : typeof q === 'string' ? parseQueryString(q) : q
+    if (route.stream !== undefined) return stream(route, params, query, req)
     let raw: RequestBody
     try {
       raw = req.body(route.maxBodyBytes)
@@ -261,6 +296,40 @@ export function createWebPipeline<R extends HttpRequest>(
     return run(route, params, query, body, req)
   }
 
+  /** A stream route: identity, the connection limit, the `open` action; then the front holds it. */
+  const stream = (
+    route: ServedRoute,
+    params: Record<string, string>,
+    query: Readonly<Record<string, unknown>>,
+    req: R,
+  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
+    const s = route.stream!
+    if (options.streams !== true)
+      return errorResponse(new StoaError('NOT_FOUND', `route ${route.path} streams events, which ${front} cannot`))
+    let opts: CallOptions
+    let msg: Message
+    try {
+      msg = flatMessage(query, undefined, params)
+      opts = callOptions(route, req)
+    } catch (err) {
+      return errorResponse(err)
+    }
+    if (s.source.full())
+      return errorResponse(
+        new StoaError('OVERLOADED', 'this instance holds as many stream connections as it takes', {
+          retryAfterMs: 1000,
+        }),
+      )
+    const last =
+      one(req.headers['last-event-id']) ?? (typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined)
+    const open: StreamOpen = { kind: 'stream', route, opts, msg, lastEventId: last }
+    if (s.open === undefined) return open
+    return host.act(s.open, msg, opts).then(
+      () => open,
+      (err: unknown) => errorResponse(err, opts.id),
+    )
+  }
+
   const run = (
     route: ServedRoute,
     params: Record<string, string>,
@@ -301,6 +370,78 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   return { routes, find, handle, unmatched }
+}
+
+/**
+ * CORS, for the route tables that ask for it: a preflight (`OPTIONS` with
+ * `Access-Control-Request-Method`) on a path whose routes have a policy is answered here, 204,
+ * with the `Access-Control-Allow-*` headers when the origin, method and headers are allowed and
+ * without them otherwise (the browser then refuses the request); an answer to an allowed origin
+ * gets `Access-Control-Allow-Origin` (and `-Credentials`, `-Expose-Headers`). A disallowed origin
+ * never gets `Access-Control-Allow-Origin`. Undefined when no route has a policy: nothing to do.
+ */
+function createCors(
+  routes: readonly ServedRoute[],
+  find: (method: string, path: string) => Match<ServedRoute> | undefined,
+):
+  | {
+      preflight(req: HttpRequest, origin: string): WebResponse | undefined
+      add(out: WebOutcome, req: HttpRequest, origin: string): WebOutcome
+    }
+  | undefined {
+  if (!routes.some((r) => r.cors !== undefined)) return undefined
+  const policyAt = (method: string, path: string): CorsPolicy | undefined => {
+    try {
+      const own = find(method, path)?.route.cors
+      if (own !== undefined) return own
+      for (const m of HTTP_METHODS) {
+        const cors = find(m, path)?.route.cors
+        if (cors !== undefined) return cors
+      }
+    } catch {
+      // A bad path parameter: the request's own answer says so.
+    }
+    return undefined
+  }
+  const allowed = (p: CorsPolicy, origin: string) => p.origins.includes(origin) || p.origins.includes('*')
+  const allowOrigin = (p: CorsPolicy, origin: string, headers: Record<string, string | string[]>) => {
+    // With credentials the browser refuses `*`: the origin is named, and the answer varies by it.
+    headers['access-control-allow-origin'] = p.origins.includes('*') && !p.credentials ? '*' : origin
+    if (p.credentials) headers['access-control-allow-credentials'] = 'true'
+    headers.vary = 'Origin'
+  }
+  return {
+    preflight(req, origin) {
+      if (req.method !== 'OPTIONS') return undefined
+      const asked = one(req.headers['access-control-request-method'])
+      if (asked === undefined) return undefined
+      const p = policyAt(asked, req.path)
+      if (p === undefined) return undefined
+      const headers: Record<string, string | string[]> = { vary: 'Origin', 'content-length': '0' }
+      const wanted = (one(req.headers['access-control-request-headers']) ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== '')
+      const ok =
+        allowed(p, origin) && p.methods.includes(asked.toUpperCase()) && wanted.every((h) => p.headers.includes(h))
+      if (ok) {
+        allowOrigin(p, origin, headers)
+        headers['access-control-allow-methods'] = p.methods.join(', ')
+        if (p.headers.length > 0) headers['access-control-allow-headers'] = p.headers.join(', ')
+        headers['access-control-max-age'] = String(p.maxAgeSec)
+      }
+      return { status: 204, headers, body: undefined }
+    },
+    add(out, req, origin) {
+      if (typeof out === 'string' || (out as StreamOpen).kind === 'stream') return out
+      const p = policyAt(req.method, req.path)
+      if (p === undefined || !allowed(p, origin)) return out
+      const answer = out as WebResponse
+      allowOrigin(p, origin, answer.headers)
+      if (p.exposeHeaders.length > 0) answer.headers['access-control-expose-headers'] = p.exposeHeaders.join(', ')
+      return answer
+    },
+  }
 }
 
 /** A HEAD answer has the GET answer's status and headers and no body. */

@@ -49,6 +49,71 @@ export interface ServedRoute extends WebRoute {
   readonly message: 'flat' | 'seneca-web'
   /** The login cookie the token may come in, and the origins allowed to change state with it. */
   readonly cookie?: { readonly name: string; readonly allowedOrigins: readonly string[] } | undefined
+  /** Cross-origin requests the route accepts from browsers (CORS); absent, none are answered for. */
+  readonly cors?: CorsPolicy | undefined
+  /** Set on a route that streams events (server-sent events, WebSocket) instead of answering once. */
+  readonly stream?: StreamRoute | undefined
+}
+
+/** Which cross-origin requests a route answers for (the web plugin's `cors` option). */
+export interface CorsPolicy {
+  /** Allowed origins (`https://app.example.com`), or `*` for any. */
+  readonly origins: readonly string[]
+  /** Methods a preflight may ask for. */
+  readonly methods: readonly string[]
+  /** Request headers (lowercase) a preflight may ask for. */
+  readonly headers: readonly string[]
+  /** Response headers the page may read besides the CORS-safelisted ones. */
+  readonly exposeHeaders: readonly string[]
+  /** Whether the browser may send cookies and read the answer (`Access-Control-Allow-Credentials`). */
+  readonly credentials: boolean
+  /** How long a preflight answer may be cached, seconds. */
+  readonly maxAgeSec: number
+}
+
+/** One event as a stream route sends it: its per-instance id, its name and its data. */
+export interface StreamEvent {
+  /** Increasing within one instance's stream; what `Last-Event-ID` names to resume after. */
+  readonly id: string
+  readonly name: string
+  readonly data: Message
+}
+
+/** A connected stream client, as the front that holds its connection writes to it. */
+export interface StreamClient {
+  /** Called for every event, in order; returns at once (a client that cannot keep up is dropped). */
+  deliver(event: StreamEvent): void
+}
+
+/** Where a stream route's events come from: the web plugin's per-instance hub of one route. */
+export interface StreamSource {
+  /** Whether this instance holds as many stream connections as it takes: new ones get 503. */
+  full(): boolean
+  /**
+   * Adds a client. With `lastEventId` still in the bounded buffer, the events after it are
+   * delivered first; an id it no longer holds (or another instance's) resumes from now.
+   * Returns the function that removes the client.
+   */
+  join(client: StreamClient, lastEventId: string | undefined): () => void
+}
+
+/** What makes a route a stream of events rather than one answer. */
+export interface StreamRoute {
+  /** The event name it streams (may hold `*` segments). */
+  readonly event: string
+  /** An action each event goes through per client, with the client's identity: its result is sent; null or undefined skips the event. */
+  readonly map?: string | undefined
+  /** An action run once when a client connects, with its identity: its permission guards the stream. */
+  readonly open?: string | undefined
+  /** Heartbeat interval, ms: an SSE comment, a WebSocket ping. */
+  readonly heartbeatMs: number
+  /** Bytes a client may have waiting unsent before it is dropped. */
+  readonly maxBufferedBytes: number
+  /** Largest WebSocket frame a client may send, bytes. */
+  readonly maxFrameBytes: number
+  /** Origins a WebSocket upgrade may come from; none listed: this host only. */
+  readonly allowedOrigins: readonly string[]
+  readonly source: StreamSource
 }
 
 /** What {@link webRoutes} needs of an instance. */

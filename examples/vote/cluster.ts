@@ -291,6 +291,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   # The gateways answer 413 themselves, as JSON, past their own 1 MiB limit.
   client_max_body_size 2m;
+  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream gateways {
 ${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
     keepalive 64;
@@ -303,10 +304,17 @@ ${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
     proxy_set_header Host $http_host;
     proxy_set_header X-Forwarded-For $remote_addr;
     location / { proxy_pass http://gateways; }
+    # The results stream: server-sent events (unbuffered) or a WebSocket (upgraded), on any
+    # gateway, since every gateway hears every event. A location setting proxy_set_header
+    # inherits none from above: each is set again.
     location = /api/results/stream {
       proxy_pass http://gateways;
       proxy_buffering off;
       proxy_read_timeout 1h;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
     }
   }
 }

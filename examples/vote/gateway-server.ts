@@ -26,6 +26,12 @@ async function main(): Promise<void> {
       ? createNatsTransport({ ...common, url: config.natsUrl, target })
       : createAmqpTransport({ ...common, url: config.amqpUrl, target })
   for (const [target, pins] of Object.entries(service.clients)) gateway.client(broker(target), pins)
+  // Listening brings the events: vote.recorded reaches every gateway for the results stream.
+  gateway.listen(
+    config.broker === 'nats'
+      ? createNatsTransport({ ...common, url: config.natsUrl })
+      : createAmqpTransport({ ...common, url: config.amqpUrl }),
+  )
   await gateway.ready()
   const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })
   process.stdout.write(`vote listening on ${server.url}\n`)

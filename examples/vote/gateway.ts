@@ -37,5 +37,13 @@ export const apiRoutes = {
   'GET /results': 'role:results,cmd:get',
 } as const
 
+/**
+ * The gateway's event streams, under `/api`: each `vote.recorded` (a vote committed by any
+ * tally worker) pushed to the results pages as a server-sent event. Every gateway instance
+ * hears every event (the web plugin subscribes with `{ each: 'instance' }`), so a page
+ * connected to any of them sees every vote; the page then reads `GET /api/results`.
+ */
+export const apiStreams = { '/results/stream': 'vote.recorded' } as const
+
 /** What each global role may do at the gateway (the authz plugin's map). */
 export const gatewayRoles = { voter: ['vote:cast'] }

@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const gateway = gatewayService(config.jwtSecret, [kept]).create()
   // `stoa act --url` reaches the gateway's own actions over the HTTP transport.
   const act = createHttpTransport({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 })
-  gateway.client(memory(), ['role:auth', 'role:results']).listen(act)
+  // On the bus too, so that vote.recorded reaches the gateway's results stream.
+  gateway.client(memory(), ['role:auth', 'role:results']).listen(act).listen(memory())
   const all: Stoa<any>[] = [tally, results, auth, gateway]
   await Promise.all(all.map((s) => s.ready()))
   say(`  services auth, vote, tally and results ready (${elapsed()})`)

@@ -5,6 +5,8 @@ import { StoaError } from '../../actions/index.js'
 import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } from '../../actions/transport.js'
 import { createWebPipeline, hasBody, loadPeer, readBody, sendResponse, webRoutes } from '../../actions/transport.js'
 import { runChain } from './chain.js'
+import type { OpenStreams } from './stream.js'
+import { isStream, serveEventStream } from './stream.js'
 
 /** How {@link mountWeb} mounts the routes. */
 export interface MountWebOptions {
@@ -39,8 +41,18 @@ export async function mountWeb(
   appOrRouter: IRouter,
   options: MountWebOptions = {},
 ): Promise<ServedRoute[]> {
+  return mountWith(stoa, appOrRouter, options, new Set())
+}
+
+/** {@link mountWeb}, with the set its open event streams join (so a server of stoa's can end them). */
+export async function mountWith(
+  stoa: Stoa<any>,
+  appOrRouter: IRouter,
+  options: MountWebOptions,
+  held: OpenStreams,
+): Promise<ServedRoute[]> {
   const table = await webRoutes(stoa)
-  appOrRouter.use(webMiddleware(stoa, table, chains(table, options.middleware ?? {})))
+  appOrRouter.use(webMiddleware(stoa, table, chains(table, options.middleware ?? {}), held))
   return table
 }
 
@@ -129,12 +141,14 @@ function webMiddleware(
   stoa: Stoa<any>,
   table: readonly ServedRoute[],
   chains: ReadonlyMap<ServedRoute, RequestHandler[]>,
+  held: OpenStreams,
 ): RequestHandler {
   // A seneca-web route's middleware, in order, before its `secure` check and action. A
   // middleware that answers ends it there; `next(err)` goes to express's error handling, and
   // `next('route')` on to whatever follows in the app, as in express.
   const pipeline = createWebPipeline<ExpressRequest>(stoa, table, {
     unmatched: 'pass',
+    streams: true,
     middleware: (route, r) =>
       new Promise((resolve) =>
         runChain(
@@ -152,7 +166,9 @@ function webMiddleware(
   })
   const write = (r: ExpressRequest, out: WebOutcome): void => {
     if (out === 'pass') r.next()
-    else if (out !== 'done') sendResponse(r.res, out)
+    else if (out === 'done') return
+    else if (isStream(out)) serveEventStream(r.res, out, stoa, held)
+    else sendResponse(r.res, out)
   }
   return (req: Request, res: Response, next: NextFunction): void => {
     const r = new ExpressRequest(req, res, next)

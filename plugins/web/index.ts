@@ -9,6 +9,9 @@
  * pipeline, the route matcher, the body reader, error and probe answers, the close policy) is
  * in the HTTP section of `stoa/transport`.
  *
+ * Stream routes (`streams: { '/live/votes': 'vote.recorded' }`) carry events to browsers as
+ * server-sent events and over WebSocket, from any gateway instance: see docs/web.md.
+ *
  * A route's success status is part of the route: `{ pattern, status: 202 }` in the compact
  * form, `status: 201` in a seneca-web map entry. An action that must choose (201 when it
  * created, 200 when it found) asks under its result's `http$` key ({@link HttpReply}), which
@@ -18,7 +21,7 @@ import { definePlugin } from '../../actions/index.js'
 import type { ServedRoute } from '../../actions/transport.js'
 import { routeTableAction } from '../../actions/transport.js'
 import { webOptions } from './options.js'
-import { toRouteTable } from './route-map.js'
+import { streamTable, toRouteTable } from './route-map.js'
 
 export type { HttpReply, ServedRoute, WebRoute } from '../../actions/transport.js'
 export { routeTableAction, webRoutes } from '../../actions/transport.js'
@@ -30,6 +33,7 @@ export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './opti
 export type { HttpMethod, WebMiddleware } from './route-map.js'
 export type { NodeMiddleware, ServeWebOptions, WebServer } from './serve.js'
 export { serveWeb } from './serve.js'
+export { upgradeWeb } from './ws.js'
 
 /**
  * The web plugin. Its options hold the route maps and the request limits; it adds
@@ -51,19 +55,26 @@ export { serveWeb } from './serve.js'
 const web = definePlugin({
   name: 'web',
   options: webOptions,
-  actions: (options, info) => {
+  setup: (options, host) => {
+    const limits = {
+      plugin: host.plugin.fullname,
+      maxBodyBytes: options.maxBodyBytes,
+      headers: options.headers,
+      message: options.message,
+      cookie: options.cookie,
+      ...(options.cors === undefined ? {} : { cors: options.cors }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    }
     const routes: ServedRoute[] = toRouteTable(options.routes, options.prefix).map((r) =>
-      Object.freeze({
-        ...r,
-        plugin: info.fullname,
-        maxBodyBytes: options.maxBodyBytes,
-        headers: options.headers,
-        message: options.message,
-        cookie: options.cookie,
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      }),
+      Object.freeze({ ...r, ...limits }),
     )
-    return { 'role:web,cmd:routes': routeTableAction(routes) }
+    const { streamRoutes, subscriptions } = streamTable(options, routes)
+    return {
+      actions: {
+        'role:web,cmd:routes': routeTableAction([...routes, ...streamRoutes.map((r) => ({ ...r, ...limits }))]),
+      },
+      subscriptions,
+    }
   },
 })
 

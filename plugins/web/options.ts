@@ -64,10 +64,76 @@ export const compactRoutes = z.record(
   z.union([z.string(), z.strictObject({ pattern: z.string(), status: successStatus.optional() })]),
 )
 
+const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com')
+
+/**
+ * A stream route: the event it streams (`vote.*`), or `{ event, map, open }` where `map` is an
+ * action each event goes through per client, with the client's identity (its result is sent;
+ * null or undefined skips the event: filter and shape there), and `open` an action run once
+ * when a client connects (its permission guards the stream).
+ */
+const streamRoute = z.union([
+  z.string().min(1),
+  z.strictObject({ event: z.string().min(1), map: z.string().optional(), open: z.string().optional() }),
+])
+
+/** The limits of every stream route of one loading. */
+const streamLimits = z.strictObject({
+  /** An SSE comment or a WebSocket ping this often, ms, so proxies keep the connection and dead peers are found. */
+  heartbeatMs: z.number().int().positive().default(15_000),
+  /** Latest events kept per route and instance, for a client resuming with `Last-Event-ID`. */
+  bufferSize: z.number().int().min(0).default(100),
+  /** Bytes a client may have waiting unsent before it is dropped (a slow client): 256 KiB. */
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
+  /** Stream connections this instance holds at most (all stream routes); more are answered 503. */
+  maxConnections: z.number().int().positive().default(10_000),
+  /** Largest WebSocket frame a client may send, bytes; a bigger one closes the connection (1009). */
+  maxFrameBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
+  /** Origins a WebSocket upgrade may come from; none listed: this host only (cross-site WebSocket hijacking). */
+  allowedOrigins: z.array(origin).default([]),
+})
+
 /** Options of the web plugin: its routes and the limits every request is held to. */
 export const webOptions = z.strictObject({
   /** One route map, or a list of them, in the seneca-web or the compact form. */
   routes: z.union([senecaRouteSet, compactRoutes, z.array(z.union([senecaRouteSet, compactRoutes]))]).default({}),
+  /**
+   * Stream routes, by path: `GET` on the path answers server-sent events, a WebSocket upgrade
+   * on it opens a socket, both carrying the named event as it reaches this instance (every
+   * instance hears it: see `{ each: 'instance' }`). `'/live/votes': 'vote.recorded'`.
+   */
+  streams: z.record(z.string(), streamRoute).default({}),
+  /**
+   * CORS for this loading's routes, answered in the one pipeline: preflights, and
+   * `Access-Control-Allow-Origin` on answers to the allowed origins (never to others). A
+   * cookie-borne state change from another origin also needs that origin in `cookie.allowedOrigins`.
+   */
+  cors: z
+    .strictObject({
+      /** Allowed origins, or `'*'` for any. */
+      origins: z.array(z.union([origin, z.literal('*')])).min(1),
+      /** Methods a preflight may ask for. */
+      methods: z.array(z.string().toUpperCase()).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+      /** Request headers a preflight may ask for. */
+      headers: z.array(z.string().toLowerCase()).default(['content-type', 'authorization', 'x-request-id']),
+      /** Response headers the page may read. */
+      exposeHeaders: z.array(z.string().toLowerCase()).default(['x-request-id', 'retry-after']),
+      /** Whether cookies go with the request and the page may read the answer. */
+      credentials: z.boolean().default(false),
+      /** How long a browser may cache a preflight answer, seconds. */
+      maxAgeSec: z.number().int().min(0).default(600),
+    })
+    .optional(),
+  /** Limits of the stream routes. */
+  stream: streamLimits.prefault({}),
   /** Prepended to every path of this plugin's routes, e.g. `/api`. */
   prefix: z.string().default(''),
   /** Request bodies over this size are refused with 413 before they are parsed: 1 MiB. */

@@ -1,8 +1,12 @@
 import { posix } from 'node:path'
+import type { z } from 'zod'
+import type { Action, Message, PluginSubscription } from '../../actions/index.js'
 import { patternString, StoaError, toPattern } from '../../actions/index.js'
-import type { HttpMethod, WebMiddleware, WebRoute } from '../../actions/transport.js'
+import type { HttpMethod, StreamRoute, WebMiddleware, WebRoute } from '../../actions/transport.js'
 import { checkPath, HTTP_METHODS } from '../../actions/transport.js'
-import type { CompactRoutes, SenecaRouteSet } from './options.js'
+import type { CompactRoutes, SenecaRouteSet, webOptions } from './options.js'
+import type { ConnectionCount } from './stream.js'
+import { StreamHub } from './stream.js'
 
 export type { HttpMethod, WebMiddleware, WebRoute } from '../../actions/transport.js'
 
@@ -128,10 +132,53 @@ function joinPath(prefix: string, path: string): string {
   return joined.length > 1 && joined.endsWith('/') && !path.endsWith('/') ? joined.slice(0, -1) : joined
 }
 
-function invalid(route: string, why: string): StoaError {
-  return new StoaError('INVALID_OPTIONS', `plugin "web": option "routes": route "${route}" ${why}`, {
+function invalid(route: string, why: string, option = 'routes'): StoaError {
+  return new StoaError('INVALID_OPTIONS', `plugin "web": option "${option}": route "${route}" ${why}`, {
     plugin: 'web',
-    fields: ['routes'],
+    fields: [option],
     route,
   })
+}
+
+/**
+ * The stream routes of one loading: a `GET` route per path, each with its own hub, and the
+ * `{ each: 'instance' }` subscription that feeds it, so every instance hears every event. A
+ * stream path that a route already has is refused, as the same route twice is.
+ */
+export function streamTable(
+  options: z.output<typeof webOptions>,
+  routes: readonly WebRoute[],
+): { streamRoutes: (WebRoute & { stream: StreamRoute })[]; subscriptions: PluginSubscription[] } {
+  const limits = options.stream
+  const count: ConnectionCount = { n: 0, max: limits.maxConnections }
+  const streamRoutes: (WebRoute & { stream: StreamRoute })[] = []
+  const subscriptions: PluginSubscription[] = []
+  const taken = new Set(routes.filter((r) => r.method === 'GET').map((r) => r.path.toLowerCase()))
+  for (const [raw, spec] of Object.entries(options.streams)) {
+    const path = joinPath(options.prefix, raw)
+    const where = `GET ${path}`
+    const bad = checkPath(path)
+    if (bad !== undefined) throw invalid(where, `path ${bad}`, 'streams')
+    if (taken.has(path.toLowerCase())) throw invalid(where, 'is mapped twice', 'streams')
+    taken.add(path.toLowerCase())
+    const s = typeof spec === 'string' ? { event: spec } : spec
+    const hub = new StreamHub(limits.bufferSize, count)
+    const stream: StreamRoute = Object.freeze({
+      event: s.event,
+      map: s.map === undefined ? undefined : canonical(where, s.map),
+      open: s.open === undefined ? undefined : canonical(where, s.open),
+      heartbeatMs: limits.heartbeatMs,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      maxFrameBytes: limits.maxFrameBytes,
+      allowedOrigins: limits.allowedOrigins,
+      source: hub,
+    })
+    streamRoutes.push({ method: 'GET', path, pattern: patternString({ event: s.event }), status: 200, stream })
+    const feed: Action<Message, unknown> = (msg) => {
+      const { event, ...data } = msg
+      hub.publish(String(event), data)
+    }
+    subscriptions.push({ event: s.event, handler: feed, each: 'instance' })
+  }
+  return { streamRoutes, subscriptions }
 }

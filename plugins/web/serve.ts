@@ -14,7 +14,10 @@ import {
 } from '../../actions/transport.js'
 import { runChain } from './chain.js'
 import type { MountWebOptions } from './express.js'
-import { createExpressApp, mountWeb, nodeBody } from './express.js'
+import { createExpressApp, mountWith, nodeBody } from './express.js'
+import type { OpenStreams } from './stream.js'
+import { isStream, serveEventStream } from './stream.js'
+import { loadWs, upgradeHandler } from './ws.js'
 
 /**
  * Middleware in node's own shape, `(req, res, next)` over `IncomingMessage` and
@@ -80,18 +83,22 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   // here (which makes it) changes nothing.
   const clear = given === undefined || given.router.stack.length === 0
   let app: Express | undefined
+  // Every event stream open on this server, to end when it closes (a WebSocket is no longer
+  // one of the server's connections once upgraded).
+  const held: OpenStreams = new Set()
   if (given !== undefined || table.some(hasMiddleware)) {
     // express is loaded only when something needs it, so a plain gateway never loads it.
     app = given ?? (await createExpressApp())
     // Mounted in every case: it resolves the middleware names (a missing one fails here) and
     // answers the routes that have middleware.
-    await mountWeb(stoa, app, options.middleware === undefined ? {} : { middleware: options.middleware })
+    await mountWith(stoa, app, options.middleware === undefined ? {} : { middleware: options.middleware }, held)
   }
   // On node:http, the routes with middleware (and, with an app, what no route takes) go to
   // express, where mountWeb's pipeline and the app answer them.
   const pipeline = createWebPipeline<NodeRequest>(stoa, table, {
     unmatched: app === undefined ? 'answer' : 'pass',
     middleware: 'pass',
+    streams: true,
   })
   const fast = clear && table.length > 0
 
@@ -125,7 +132,9 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   }
   const write = (r: NodeRequest, out: WebOutcome): void => {
     if (out === 'pass') toExpress(r)
-    else if (out !== 'done') sendResponse(r.res, out)
+    else if (out === 'done') return
+    else if (isStream(out)) serveEventStream(r.res, out, stoa, held)
+    else sendResponse(r.res, out)
   }
 
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
@@ -161,9 +170,17 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
             (err) => failed(req, res, err),
           ),
   )
+  if (table.some((r) => r.stream !== undefined))
+    server.on('upgrade', upgradeHandler(stoa, pipeline as never, await loadWs(), held))
   const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
   const closer = serverCloser(server)
-  return { url: `http://${at}`, close: () => closer.close() }
+  return {
+    url: `http://${at}`,
+    close: () => {
+      for (const end of [...held]) end()
+      return closer.close()
+    },
+  }
 }
 
 /** A node:http request as the web pipeline reads it. */

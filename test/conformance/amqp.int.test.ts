@@ -2,7 +2,7 @@ import { createAmqpTransport } from '../../transports/amqp/index.js'
 import { AMQP_URL, deleteTopology, uniquePrefix } from '../fixtures/amqp-broker.js'
 import { conformance } from './suite.js'
 
-const SERVICES = ['math', 'gateway', 'audit', 'tally', 'other']
+const SERVICES = ['math', 'gateway', 'audit', 'tally', 'other', 'edge']
 
 conformance('amqp', async () => {
   const prefix = uniquePrefix('conf')

@@ -19,31 +19,35 @@ import { conformance } from './suite.js'
  * (result, error codes, deadline expiry, close with work in flight) cannot apply, since the
  * caller never hears how the function fared; the send and emit cases check delivery only.
  */
-conformance('lambda', async () => {
-  const endpoint = await startLambdaEndpoint()
-  const functions = new Set<string>()
-  const client = (functionName: string) =>
-    createLambdaTransport({
-      functionName,
-      service: functionName,
-      endpoint: endpoint.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    })
-  return {
-    listen(stoa: Stoa<any>) {
-      const container = inProcessContainer(lambdaHandler(stoa, { marginMs: 50 }))
-      if (functions.has(stoa.name)) endpoint.addContainer(stoa.name, container)
-      else {
-        endpoint.addFunction(stoa.name, [container], 15000)
-        functions.add(stoa.name)
-      }
-    },
-    client(stoa: Stoa<any>, target: string, pins: string[]) {
-      stoa.client(client(target), pins)
-      for (const fn of functions) if (fn !== target && fn !== stoa.name) stoa.client(client(fn), [])
-    },
-    close: () => endpoint.close(),
-  }
-})
+conformance(
+  'lambda',
+  async () => {
+    const endpoint = await startLambdaEndpoint()
+    const functions = new Set<string>()
+    const client = (functionName: string) =>
+      createLambdaTransport({
+        functionName,
+        service: functionName,
+        endpoint: endpoint.url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        maxAttempts: 1,
+      })
+    return {
+      listen(stoa: Stoa<any>) {
+        const container = inProcessContainer(lambdaHandler(stoa, { marginMs: 50 }))
+        if (functions.has(stoa.name)) endpoint.addContainer(stoa.name, container)
+        else {
+          endpoint.addFunction(stoa.name, [container], 15000)
+          functions.add(stoa.name)
+        }
+      },
+      client(stoa: Stoa<any>, target: string, pins: string[]) {
+        stoa.client(client(target), pins)
+        for (const fn of functions) if (fn !== target && fn !== stoa.name) stoa.client(client(fn), [])
+      },
+      close: () => endpoint.close(),
+    }
+  },
+  { instance: 'an Event invocation reaches one container of a function: there is no fan-out to every instance' },
+)

@@ -31,12 +31,12 @@ export interface ConformanceHarness {
  * carried back in a result, and close with work in flight all read the callee's answer, which
  * such a delivery has none of: these cases run on acts (Lambda's `RequestResponse`) only.
  */
-export type Skips = Partial<Record<'send' | 'emit' | 'close', string>>
+export type Skips = Partial<Record<'send' | 'emit' | 'instance' | 'close', string>>
 
 /**
  * The transport conformance suite: act round trip, every error code round trip, deadline,
- * identity and trace, send reaches exactly one, emit reaches every subscribing service once,
- * and close with work in flight.
+ * identity and trace, send reaches exactly one, emit reaches every subscribing service once
+ * and every instance subscribed with `{ each: 'instance' }`, and close with work in flight.
  */
 export function conformance(name: string, makeHarness: () => Promise<ConformanceHarness>, skips: Skips = {}): void {
   describe(`transport conformance: ${name}`, function () {
@@ -229,6 +229,41 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
         await waitFor(() => got.tally === 1 && got.audit === 1, 'the event at tally and audit')
         await settle()
         expect(got).to.deep.equal({ tally: 1, audit: 1, other: 0 })
+      },
+    )
+
+    ;(skips.instance ? it.skip : it)(
+      `delivers each event to every instance subscribed with each: 'instance', beside the service's once${skips.instance ? ` (${skips.instance})` : ''}`,
+      async () => {
+        // Two tally instances hold a durable subscription and an instance one each; two edge
+        // instances hold instance subscriptions only (one by a wildcard). One event: the durable
+        // subscription runs once in all, every instance subscription once on its own instance.
+        let durable = 0
+        const each: Record<string, number> = { tally0: 0, tally1: 0, edge0: 0, edge1: 0 }
+        for (const [service, i] of [
+          ['tally', 0],
+          ['tally', 1],
+          ['edge', 0],
+          ['edge', 1],
+        ] as const) {
+          const s = make(service)
+          const key = `${service}${i}`
+          if (service === 'tally') s.on('vote.recorded', () => void durable++)
+          s.on(i === 0 ? 'vote.recorded' : 'vote.*', () => void each[key]!++, { each: 'instance' })
+          s.on('user.created', () => void each[key]!++, { each: 'instance' })
+          await harness.listen(s)
+          await s.ready()
+        }
+        const gateway = make('gateway')
+        await harness.client(gateway, 'tally', [])
+        await gateway.ready()
+        await gateway.emit('vote.recorded', { voter: 'v1' })
+        await waitFor(
+          () => durable === 1 && Object.values(each).every((n) => n === 1),
+          'the event at the service and at every instance',
+        )
+        await settle()
+        expect({ durable, ...each }).to.deep.equal({ durable: 1, tally0: 1, tally1: 1, edge0: 1, edge1: 1 })
       },
     )
 

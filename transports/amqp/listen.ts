@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { EnvelopeKind, Reply, RetryPolicy, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
 import {
@@ -13,7 +14,14 @@ import type { Link, LinkUser, Publisher } from './connection.js'
 import { describe, openChannel } from './connection.js'
 import type { ResolvedAmqpOptions } from './options.js'
 import type { Names } from './topology.js'
-import { declareDlq, declareEventQueue, declareRetry, declareRpc, declareTasks } from './topology.js'
+import {
+  declareDlq,
+  declareEventQueue,
+  declareInstanceQueue,
+  declareRetry,
+  declareRpc,
+  declareTasks,
+} from './topology.js'
 import { deadLetterCopy, decodeRequest, encodeReply, retryCopy } from './wire.js'
 
 /** A copy sent to a delay or dead-letter queue may wait this long for the broker's confirm. */
@@ -36,7 +44,9 @@ export class Listener implements LinkUser {
   private paused = false
   private rpcQueue: string | undefined
   /** The queues consumed on the current channel, to consume again after holding back. */
-  private queues: [string, EnvelopeKind][] = []
+  private queues: [string, QueueKind][] = []
+  /** Names this instance's own event queue, the same across reconnections. */
+  private readonly instanceId = randomUUID().slice(0, 12)
   /** Set while consumption is held back because an action is at its bulkhead limit. */
   private holdTimer: NodeJS.Timeout | undefined
 
@@ -60,12 +70,15 @@ export class Listener implements LinkUser {
     await ch.prefetch(options.prefetch)
     await declareDlq(ch, names, host.service)
     if (this.policy.delays.length > 0) await declareRetry(ch, names, this.policy.delays)
-    const queues: [string, EnvelopeKind][] = []
+    const queues: [string, QueueKind][] = []
     this.rpcQueue = await declareRpc(ch, names, host.service)
     queues.push([this.rpcQueue, 'act'])
     if (host.tasks().length > 0) queues.push([await declareTasks(ch, names, options, host.service), 'send'])
     const subs = host.subscriptions()
     if (subs.length > 0) queues.push([await declareEventQueue(ch, names, options, host.service, subs), 'emit'])
+    const each = host.instanceSubscriptions()
+    if (each.length > 0)
+      queues.push([await declareInstanceQueue(ch, names, host.service, this.instanceId, each), 'instance'])
     this.ch = ch
     this.tags = []
     this.paused = false
@@ -101,7 +114,13 @@ export class Listener implements LinkUser {
       const { consumerTag } = await ch.consume(queue, (m) => {
         // A null delivery means the broker cancelled the consumer (its queue was deleted).
         if (m === null) return void (this.stopping || this.link.restart(`consumer of ${queue} cancelled by the broker`))
-        this.track(kind === 'act' ? this.request(ch, m) : this.work(ch, m, kind, queue))
+        this.track(
+          kind === 'act'
+            ? this.request(ch, m)
+            : kind === 'instance'
+              ? this.instance(ch, m)
+              : this.work(ch, m, kind, queue),
+        )
       })
       this.tags.push(consumerTag)
     }
@@ -235,6 +254,22 @@ export class Listener implements LinkUser {
   }
 
   /**
+   * An event on this instance's own queue: run its instance subscriptions, then acknowledge
+   * whatever the outcome. At most once by design: a retry or a requeue would come back to this
+   * same instance, and a dead letter would be one per instance; a failure is logged.
+   */
+  private async instance(ch: Channel, m: ConsumeMessage): Promise<void> {
+    this.options.observer?.received?.('emit')
+    const incoming = decodeRequest(m, 'emit', this.options.maxBodyBytes)
+    const reply: Reply = incoming.ok
+      ? await this.host.dispatch({ ...incoming.envelope, each: 'instance' })
+      : errorReply(incoming.error)
+    if (!reply.ok && !refused(reply, this.host))
+      this.host.log.warn({ error: reply.error, routingKey: m.fields.routingKey }, 'amqp: an instance event failed')
+    ack(ch, m)
+  }
+
+  /**
    * An action is at its bulkhead limit: rather than fail the delivery (a retry, a dead letter),
    * return it to its queue, not counted as a try, where another instance or this one later takes
    * it, and stop taking deliveries for the time the bulkhead asks (`retryAfterMs`). The work in
@@ -271,6 +306,9 @@ export class Listener implements LinkUser {
     void this.pause()
   }
 }
+
+/** What a consumed queue carries: requests, tasks, the service's events, or this instance's. */
+type QueueKind = EnvelopeKind | 'instance'
 
 /**
  * Whether the kernel refused the work because the instance is closing, as opposed to an action

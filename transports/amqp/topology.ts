@@ -12,6 +12,7 @@ import { HEADERS } from './wire.js'
  * | `P.tasks.<service>` | queue, durable, classic or quorum | tasks `<service>.<entity>.<request>`; the instances of the service compete for them | default exchange, key = queue name; declared by senders too, so no task is published into nowhere |
  * | `P.events` | exchange, topic, durable | every event | routing key = event name `<entity>.<verb>` |
  * | `P.events.<service>` | queue, durable, classic or quorum | the events one service subscribed to, once per service whatever its instance count | bound to `P.events` with each subscription (`address.*`; a partial segment such as `user.auth*` binds `user.*` and is filtered on receipt) |
+ * | `P.instance.<service>.<id>` | queue, exclusive, auto-delete, non-durable, at most `INSTANCE_QUEUE_MAX` messages (oldest dropped) | the events one instance subscribed to with `{ each: 'instance' }`: every instance has its own | bound to `P.events` like the service's event queue; gone with its connection, declared again on reconnect; never retried nor dead-lettered (at most once) |
  * | `P.retry` | exchange, headers, durable | tasks and events waiting for their next try | matches the `stoa-delay` header; routing key = the queue to return to |
  * | `P.retry.<ms>` | queue, durable, classic | messages waiting `<ms>` (one queue per backoff step, so a long delay never holds up a short one) | `x-message-ttl` = `<ms>`, then dead-lettered to the default exchange with their routing key, i.e. back to their queue |
  * | `P.dlq.<service>` | queue, durable, classic | tasks and events that failed every try, or could never run (poison), with `x-stoa-error-code`, `x-stoa-error-message`, `x-stoa-attempts`, `x-stoa-queue` | default exchange, key = queue name |
@@ -24,6 +25,7 @@ export interface Names {
   readonly tasks: (service: string) => string
   readonly events: string
   readonly eventQueue: (service: string) => string
+  readonly instanceQueue: (service: string, id: string) => string
   readonly retry: string
   readonly retryQueue: (delayMs: number) => string
   readonly dlq: (service: string) => string
@@ -36,6 +38,7 @@ export function names(prefix: string): Names {
     tasks: (service) => `${prefix}.tasks.${service}`,
     events: `${prefix}.events`,
     eventQueue: (service) => `${prefix}.events.${service}`,
+    instanceQueue: (service, id) => `${prefix}.instance.${service}.${id}`,
     retry: `${prefix}.retry`,
     retryQueue: (delayMs) => `${prefix}.retry.${delayMs}`,
     dlq: (service) => `${prefix}.dlq.${service}`,
@@ -95,6 +98,37 @@ export async function declareEventQueue(
   await declareEvents(ch, n)
   const q = n.eventQueue(service)
   await ch.assertQueue(q, workQueue(s))
+  for (const key of new Set(subscriptions.map(bindingKey))) await ch.bindQueue(q, n.events, key)
+  return q
+}
+
+/**
+ * The most events an instance queue holds: an instance that falls this far behind loses the
+ * oldest, as at-most-once delivery allows, rather than filling the broker.
+ */
+export const INSTANCE_QUEUE_MAX = 10_000
+
+/**
+ * Declares one instance's own event queue and binds each of its `{ each: 'instance' }`
+ * subscriptions. Exclusive to this connection and auto-deleted, so the broker removes it when
+ * the instance stops or its connection drops (then it is declared again on reconnect, and what
+ * was published meanwhile is missed: at most once).
+ */
+export async function declareInstanceQueue(
+  ch: Channel,
+  n: Names,
+  service: string,
+  id: string,
+  subscriptions: readonly string[],
+): Promise<string> {
+  await declareEvents(ch, n)
+  const q = n.instanceQueue(service, id)
+  await ch.assertQueue(q, {
+    exclusive: true,
+    autoDelete: true,
+    durable: false,
+    arguments: { 'x-max-length': INSTANCE_QUEUE_MAX, 'x-overflow': 'drop-head' },
+  })
   for (const key of new Set(subscriptions.map(bindingKey))) await ch.bindQueue(q, n.events, key)
   return q
 }

@@ -51,9 +51,10 @@ export class MemoryBus {
   /**
    * Delivers an envelope. `act`: to one instance that answers the message, and waits for its
    * reply. `send`: to one instance of the task's service, answered once handed over. `emit`:
-   * to one instance of every subscribing service, answered once handed over. An act no
-   * service answers gets `NOT_FOUND` naming the message's pairs for the keys in `looked` (the
-   * client's pins' keys), never the rest of the message.
+   * to one instance of every subscribing service, and to every instance with a matching
+   * `{ each: 'instance' }` subscription, answered once handed over. An act no service answers
+   * gets `NOT_FOUND` naming the message's pairs for the keys in `looked` (the client's pins'
+   * keys), never the rest of the message.
    */
   deliver(e: Envelope, looked: Iterable<string> = []): Promise<Reply> {
     if (e.kind === 'act') {
@@ -85,6 +86,9 @@ export class MemoryBus {
       const subscribed = list.filter((m) => m.host.subscriptions().some((s) => matchesSubscription(s, e.name!)))
       const target = this.pick(subscribed, `${service}#events`)
       if (target !== undefined) this.handOver(target, e)
+      for (const m of list)
+        if (m.host.instanceSubscriptions().some((s) => matchesSubscription(s, e.name!)))
+          this.handOver(m, { ...e, each: 'instance' })
     }
     return Promise.resolve({ ok: true, out: undefined })
   }
@@ -117,7 +121,14 @@ export function createMemoryBus(): MemoryBus {
  * arrives is exactly what JSON can carry.
  */
 function clone(e: Envelope): Envelope {
-  return { kind: e.kind, name: e.name, msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'], meta: { ...e.meta } }
+  const copy: Envelope = {
+    kind: e.kind,
+    name: e.name,
+    msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'],
+    meta: { ...e.meta },
+  }
+  if (e.each !== undefined) copy.each = e.each
+  return copy
 }
 
 function notFound(message: string): Reply {

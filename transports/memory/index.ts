@@ -89,6 +89,7 @@ function holding(host: TransportHost, dispatch: (e: Envelope) => Promise<Reply>)
     answers: (msg) => host.answers(msg),
     tasks: () => host.tasks(),
     subscriptions: () => host.subscriptions(),
+    instanceSubscriptions: () => host.instanceSubscriptions(),
     readiness: () => host.readiness(),
   }
 }

@@ -25,6 +25,8 @@ export class Listener {
   private readonly consumers = new Set<ConsumerMessages>()
   /** Consumers found gone and not yet made again. */
   private missing = 0
+  /** The plain subscription of this instance's `{ each: 'instance' }` events. */
+  private each: Subscription | undefined
   private readonly inflight = new Set<Promise<void>>()
   private stopping = false
   private stoppedAt: number | undefined
@@ -56,6 +58,17 @@ export class Listener {
       const cfg = eventStream(names, settings)
       await link.ensureStream(c, cfg)
       await this.consume(c, cfg, host.service, eventFilter(names, subs), 'emit')
+    }
+    const each = host.instanceSubscriptions()
+    if (each.length > 0) {
+      // Every instance hears these: a plain core subscription on the event subjects, no queue
+      // group and no consumer, so at most once (nats.js resubscribes after a reconnection;
+      // what was published meanwhile is missed).
+      this.each = c.nc.subscribe(eventFilter(names, each), {
+        callback: (err, m) => {
+          if (err === null) this.track(this.instance(m))
+        },
+      })
     }
     const subject = names.rpc(host.service)
     // Every instance joins one queue group, so each request reaches one of them.
@@ -179,6 +192,18 @@ export class Listener {
     }
   }
 
+  /** An event for this instance's own subscriptions: run them; a failure is logged, never retried. */
+  private async instance(m: Msg): Promise<void> {
+    if (this.stopping) return
+    const incoming = decodeRequest(m, 'emit', this.names.eventBase, this.options.maxBodyBytes)
+    if (!incoming.ok) return void this.host.log.warn({ error: incoming.error, subject: m.subject }, 'nats: bad event')
+    const name = incoming.envelope.name!
+    if (!this.host.instanceSubscriptions().some((s) => matchesSubscription(s, name))) return
+    const reply = await this.host.dispatch({ ...incoming.envelope, each: 'instance' })
+    if (!reply.ok && !this.host.closing)
+      this.host.log.warn({ error: reply.error, subject: m.subject }, 'nats: an instance event failed')
+  }
+
   /** A task or an event: run it, then acknowledge, hand back for a later try, or dead-letter. */
   private async work(m: JsMsg, kind: EnvelopeKind): Promise<void> {
     const base = kind === 'send' ? this.names.taskBase : this.names.eventBase
@@ -250,9 +275,12 @@ export class Listener {
     this.stopping = true
     this.stoppedAt = Date.now()
     const sub = this.sub
+    const each = this.each
     this.sub = undefined
+    this.each = undefined
     await Promise.all([
       sub?.drain().catch(() => undefined),
+      each?.drain().catch(() => undefined),
       ...[...this.consumers].map((messages) => messages.close().catch(() => undefined)),
     ])
   }

@@ -5,7 +5,7 @@ import contracts from 'stoa/contracts'
 import jwt from 'stoa/jwt'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
-import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
+import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
 
 /**
  * The vote gateway: verifies voters' tokens (the jwt plugin, HS256 with `secret`) from the
@@ -23,7 +23,7 @@ export function gatewayService(secret: string, before: ServiceOptions['plugins']
       [jwt, { secret }],
       [authz, { roles: gatewayRoles }],
       voteGateway,
-      [web, { prefix: '/api', routes: apiRoutes, cookie: {} }],
+      [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
       // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
       [
         contracts,

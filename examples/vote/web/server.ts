@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import type { ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,15 +39,15 @@ export interface GatewayServer {
 
 /**
  * Serves the gateway: the voting page at `/`, the results page at `/results`, the API routes of
- * the instance's web plugin under `/api`, and `/api/results/stream`, the results as server-sent
- * events while they change.
+ * the instance's web plugin under `/api`, `/api/results/stream` among them: each `vote.recorded`
+ * as a server-sent event, on whichever gateway instance the page is connected to.
  *
  * @example
  * const server = await serveGateway(gateway, { port: 3000 })
  */
 export async function serveGateway(
   stoa: Stoa<any>,
-  options: { host?: string; port?: number; pollMs?: number } = {},
+  options: { host?: string; port?: number } = {},
 ): Promise<GatewayServer> {
   const express = (await import('express')).default
   const pages = pagesDir()
@@ -78,8 +77,7 @@ export async function serveGateway(
     res.setHeader('cache-control', 'no-cache')
     res.end(await readFile(pages + file))
   })
-  const feed = new ResultsFeed(stoa, options.pollMs ?? 500)
-  app.get('/api/results/stream', (req: Request, res: Response) => feed.subscribe(req, res))
+  // The API routes, `/api/results/stream` among them: the web plugin's stream of vote.recorded.
   await mountWeb(stoa, app)
   // The contracts plugin's reference page (/docs, its script and stylesheet), when loaded.
   const { endpoints } = stoa.httpParts()
@@ -91,79 +89,10 @@ export async function serveGateway(
   )
   const server = createServer(app)
   const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
-  // stoa's close policy: stop listening, drop idle connections, give answers in progress the
-  // kit's grace. The event streams are ended first, so none holds the server open.
+  // stoa's close policy: stop listening, drop idle connections, give answers in progress (the
+  // open event streams among them) the kit's grace, then close what is left.
   const closer = serverCloser(server)
-  return {
-    url: `http://${at}`,
-    close: async () => {
-      feed.close()
-      await closer.close()
-    },
-  }
-}
-
-/**
- * The results as a stream of server-sent events. While at least one page listens, it asks
- * `role:results,cmd:get` every `pollMs` and sends the counts when they changed. Polling the
- * results service rather than listening to `vote.recorded` keeps it right with N gateways: an
- * event reaches one instance of a service, a page may be connected to any.
- */
-class ResultsFeed {
-  private readonly clients = new Set<ServerResponse>()
-  private timer: NodeJS.Timeout | undefined
-  private last = ''
-  private busy = false
-
-  constructor(
-    private readonly stoa: Stoa<any>,
-    private readonly pollMs: number,
-  ) {}
-
-  subscribe(req: Request, res: Response): void {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    })
-    res.write('retry: 2000\n\n')
-    if (this.last !== '') res.write(`data: ${this.last}\n\n`)
-    this.clients.add(res)
-    req.on('close', () => {
-      this.clients.delete(res)
-      if (this.clients.size === 0) this.stop()
-    })
-    this.timer ??= setInterval(() => void this.poll(), this.pollMs)
-    void this.poll()
-  }
-
-  close(): void {
-    this.stop()
-    for (const res of this.clients) res.end()
-    this.clients.clear()
-  }
-
-  private stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  private async poll(): Promise<void> {
-    if (this.busy) return
-    this.busy = true
-    try {
-      const text = JSON.stringify(await this.stoa.act('role:results,cmd:get', {}, { timeoutMs: 5000 }))
-      if (text !== this.last) {
-        this.last = text
-        for (const res of this.clients) res.write(`data: ${text}\n\n`)
-      }
-    } catch {
-      // The results service is away for now: the pages keep their last counts; try again.
-    } finally {
-      this.busy = false
-    }
-  }
+  return { url: `http://${at}`, close: () => closer.close() }
 }
 
 /** The pages' directory: beside this file, or in the source tree when this runs compiled. */

@@ -39,6 +39,8 @@ export interface ContractRoute {
   readonly maxBodyBytes: number
   /** `flat` (query, body and path parameters merged) or `seneca-web`. */
   readonly message: 'flat' | 'seneca-web'
+  /** Set on a route that streams events (server-sent events, WebSocket) instead of answering once. */
+  readonly stream?: { readonly event: string } | undefined
 }
 
 /** A task or event name with the JSON Schema of its data (null: not declared). */
@@ -124,6 +126,7 @@ export async function describeContract(stoa: Stoa<any>): Promise<Contract> {
       cookie: r.cookie?.name ?? null,
       maxBodyBytes: r.maxBodyBytes,
       message: r.message,
+      ...(r.stream === undefined ? {} : { stream: { event: r.stream.event } }),
     }),
   )
   return {

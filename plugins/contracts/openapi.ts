@@ -37,7 +37,7 @@ export function toOpenApi(contracts: readonly Contract[], options: OpenApiOption
       const action = actions.get(route.pattern)
       const path = openApiPath(route.path)
       paths[path] ??= {}
-      const op = operation(route, action, contract, ids)
+      const op = route.stream === undefined ? operation(route, action, contract, ids) : streamOperation(route, ids)
       if (op.secured) {
         bearer ||= contract.plugins.jwt
         cookie ??= route.cookie
@@ -158,6 +158,44 @@ function operation(
     else doc.security = []
   }
   return { doc, secured }
+}
+
+/**
+ * A stream route: a `GET` answered with server-sent events (or upgraded to a WebSocket), one
+ * per event of its name, for as long as the client stays. Its open action, when it has one,
+ * decides who may listen; the connection limit answers 503.
+ */
+function streamOperation(route: ContractRoute, ids: Set<string>): { doc: Record<string, unknown>; secured: boolean } {
+  const event = route.stream!.event
+  const codes: ErrorCode[] = ['UNAUTHENTICATED', 'FORBIDDEN', 'OVERLOADED']
+  const responses: Record<string, unknown> = {
+    200: {
+      description: `the events "${event}" as server-sent events (id, event name, JSON data), with heartbeats; the same path upgrades to a WebSocket`,
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    },
+  }
+  for (const [status, list] of byStatus(codes)) {
+    responses[String(status)] = {
+      description: list.map((code) => `${code}: ${ERRORS[code].summary}`).join('; '),
+      content: { 'application/json': { schema: errorBody(list) } },
+    }
+  }
+  const doc: Record<string, unknown> = {
+    operationId: operationName({ method: route.method, pattern: `stream:${event}` }, ids),
+    summary: `streams ${event}`,
+    'x-stoa-stream': event,
+    parameters: [
+      {
+        name: 'Last-Event-ID',
+        in: 'header',
+        required: false,
+        schema: { type: 'string' },
+        description: 'resume after this event, while this instance still holds it',
+      },
+    ],
+    responses,
+  }
+  return { doc, secured: false }
 }
 
 /** The message schema as a body: the path parameters come from the path, so a body need not repeat them. */

@@ -203,6 +203,7 @@ export class SimBroker {
       this.queues.get(service)!.push({ seq: this.seq++, service, env: clone(e), failures: 0, budgetMs })
       this.pump(service)
     }
+    if (e.kind === 'emit') this.toInstances(e, name)
     if (confirmLost) return Promise.resolve(errorReply(new StoaError('UNAVAILABLE', `the confirm of ${name} was lost`)))
     return Promise.resolve({ ok: true, out: undefined })
   }
@@ -351,6 +352,21 @@ export class SimBroker {
     this.pump(q.service)
   }
 
+  /**
+   * An event to every live instance subscribed with `{ each: 'instance' }`: at most once, as on
+   * a broker (no queue, no retry, no dead letter; an instance that is down misses it).
+   */
+  private toInstances(e: Envelope, name: string): void {
+    for (const list of this.members.values())
+      for (const member of list) {
+        if (!member.alive || !member.host.instanceSubscriptions().some((s) => matchesSubscription(s, name))) continue
+        this.note(`${name} to ${member.label} (every instance)`)
+        void this.dispatch(member, { ...e, each: 'instance' }).then((reply) => {
+          if (!reply.ok) this.note(`${name} at ${member.label} failed: ${reply.error.code} (at most once: not retried)`)
+        })
+      }
+  }
+
   private async dispatch(member: BrokerMember, e: Envelope): Promise<Reply> {
     this.inFlight++
     try {
@@ -435,7 +451,9 @@ function copy(msg: Message): Message {
 }
 
 function clone(e: Envelope): Envelope {
-  return { kind: e.kind as EnvelopeKind, name: e.name, msg: copy(e.msg), meta: { ...e.meta } }
+  const out: Envelope = { kind: e.kind as EnvelopeKind, name: e.name, msg: copy(e.msg), meta: { ...e.meta } }
+  if (e.each !== undefined) out.each = e.each
+  return out
 }
 
 function notFound(message: string): Reply {

@@ -260,7 +260,7 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
         await gateway.emit('vote.recorded', { voter: 'v1' })
         await waitFor(
           () => durable === 1 && Object.values(each).every((n) => n === 1),
-          'the event at the service and at every instance',
+          `the event at the service and at every instance ${JSON.stringify({ durable, ...each })}`,
         )
         await settle()
         expect({ durable, ...each }).to.deep.equal({ durable: 1, tally0: 1, tally1: 1, edge0: 1, edge1: 1 })

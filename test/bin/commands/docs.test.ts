@@ -30,9 +30,14 @@ describe('bin/commands/docs', () => {
       '/api/login',
       '/api/votes',
       '/api/results',
+      '/api/results/stream',
       '/api/openapi.json',
       '/api/asyncapi.json',
     ])
+    // The stream route is a server-sent event stream of its event, not an action's answer.
+    const stream = doc.paths['/api/results/stream'].get
+    expect(stream['x-stoa-stream']).to.equal('vote.recorded')
+    expect(Object.keys(stream.responses['200'].content)).to.deep.equal(['text/event-stream'])
   })
 
   it('prints a valid AsyncAPI 3 document as YAML with --yaml', async () => {

@@ -2,6 +2,8 @@ import type { ServiceOptions } from 'stoa'
 import { defineService } from 'stoa'
 import authz from 'stoa/authz'
 import jwt from 'stoa/jwt'
+import type { PostgresOptions } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
 import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
@@ -11,15 +13,21 @@ import { apiRoutes, gatewayRoles, voteGateway } from '../gateway.js'
  * Authorization header or the login cookie (a cookie-borne POST must come from this origin),
  * requires `vote:cast` (authz: the role `voter`) and serves the API routes under `/api`. Login
  * and results are remote actions of the auth and results services, reached through the client
- * transports the runner gives it.
+ * transports the runner gives it. With `outbox` (the embedded demo: PGlite in a directory of its
+ * own) a vote is committed to the postgres plugin's outbox before its 202.
  */
-export function gatewayService(secret: string, before: ServiceOptions['plugins'] = []) {
+export function gatewayService(
+  secret: string,
+  before: ServiceOptions['plugins'] = [],
+  outbox?: Omit<PostgresOptions, 'migrations'>,
+) {
   return defineService({
     name: 'vote',
     plugins: [
       ...before,
       [jwt, { secret }],
       [authz, { roles: gatewayRoles }],
+      ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
       voteGateway,
       [web, { prefix: '/api', routes: apiRoutes, cookie: {} }],
     ],

@@ -1,21 +1,40 @@
 import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
-import type { Store } from '../../../examples/vote/store/db.js'
-import { createPgliteStore } from '../../../examples/vote/store/db.js'
-import { migrate, SCHEMA_VERSION } from '../../../examples/vote/store/migrations.js'
-import type { Vote } from '../../../examples/vote/store/tally.js'
-import { readResults, recordVote } from '../../../examples/vote/store/tally.js'
+import type { Stoa } from 'stoa'
+import { createStoa } from 'stoa'
+import type { Database, PostgresHandle } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
+import { MIGRATIONS } from '../../../examples/vote/store/schema.js'
+import type { Outcome, Vote } from '../../../examples/vote/store/tally.js'
+import { readResults as readOn, recordVote as recordIn } from '../../../examples/vote/store/tally.js'
+import { quietLogger } from '../../helpers/wait.js'
+
+/** A service on PGlite in memory with the tally's migrations, as the tally worker loads them. */
+async function tallyDatabase(): Promise<{ service: Stoa<any>; handle: PostgresHandle }> {
+  const service = createStoa({ name: 'tally', logger: quietLogger() }).use(postgres, {
+    dataDir: 'memory://',
+    migrations: [...MIGRATIONS],
+  })
+  await service.ready()
+  return { service, handle: service.handleOf(postgres) }
+}
 
 describe('examples/vote tally: one vote per voter, the first accepted', function () {
   // A fresh PGlite takes seconds to initialise: one for the whole file, emptied between tests.
   this.timeout(60_000)
-  let store: Store
+  let service: Stoa<any> | undefined
+  let handle: PostgresHandle
+  let store: Database
+  // Each vote in one transaction of the plugin, as the tally's action records it.
+  const recordVote = (_db: Database, v: Vote): Promise<Outcome> =>
+    handle.transaction(undefined, (tx) => recordIn(tx, v))
+  const readResults = (db: Database) => readOn(db)
 
   before(async () => {
-    store = await createPgliteStore('memory://')
-    await migrate(store)
+    ;({ service, handle } = await tallyDatabase())
+    store = handle.db
   })
-  after(() => store?.close())
+  after(() => service?.close())
   beforeEach(() => store.exec('TRUNCATE votes, ballots'))
 
   const vote = (voter: string, choice: 'cats' | 'dogs', acceptedAt: number, voteId = randomUUID()): Vote => ({
@@ -78,27 +97,19 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
   })
 })
 
-describe('examples/vote migrations', function () {
+describe('examples/vote schema on the postgres plugin', function () {
   this.timeout(60_000)
-  let store: Store
+  let service: Stoa<any> | undefined
+  after(() => service?.close())
 
-  before(async () => {
-    store = await createPgliteStore('memory://')
-  })
-  after(() => store?.close())
-
-  it('apply once, then find the schema current', async () => {
-    expect(await migrate(store)).to.deep.equal([SCHEMA_VERSION])
-    expect(await migrate(store)).to.deep.equal([])
-  })
-
-  it('refuse a database at a schema version this code does not know', async () => {
-    await store.query('INSERT INTO schema_versions (version) VALUES ($1)', [SCHEMA_VERSION + 1])
-    let caught: unknown
-    await migrate(store).catch((err: unknown) => {
-      caught = err
-    })
-    expect(caught).to.have.property('code', 'INVALID_PLUGIN')
-    expect(String((caught as Error).message)).to.match(/newer than this code knows/)
+  it('is applied at the start as version 1 and leaves no table of a hand-written outbox', async () => {
+    let handle: PostgresHandle
+    ;({ service, handle } = await tallyDatabase())
+    const status = await handle.migrations('status')
+    expect(status).to.have.property('pending').that.deep.equals([])
+    const { rows } = await handle.db.query<{ version: number }>('SELECT version FROM stoa_migrations ORDER BY version')
+    expect(rows.map((r) => r.version)).to.deep.equal(MIGRATIONS.map((m) => m.version))
+    const tables = await handle.db.query<{ t: string | null }>("SELECT to_regclass('task_outbox')::text AS t")
+    expect(tables.rows[0]!.t).to.equal(null)
   })
 })

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
 import type { Stoa } from 'stoa'
 import { createStoa } from 'stoa'
+import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import type { Database, PostgresHandle } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
+import { tallyService } from '../../../examples/vote/services/tally.js'
 import { MIGRATIONS } from '../../../examples/vote/store/schema.js'
 import type { Outcome, Vote } from '../../../examples/vote/store/tally.js'
 import { readResults as readOn, recordVote as recordIn } from '../../../examples/vote/store/tally.js'
-import { quietLogger } from '../../helpers/wait.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 /** A service on PGlite in memory with the tally's migrations, as the tally worker loads them. */
 async function tallyDatabase(): Promise<{ service: Stoa<any>; handle: PostgresHandle }> {
@@ -111,5 +113,57 @@ describe('examples/vote schema on the postgres plugin', function () {
     expect(rows.map((r) => r.version)).to.deep.equal(MIGRATIONS.map((m) => m.version))
     const tables = await handle.db.query<{ t: string | null }>("SELECT to_regclass('task_outbox')::text AS t")
     expect(tables.rows[0]!.t).to.equal(null)
+  })
+})
+
+describe('examples/vote tally worker: vote.recorded leaves through the outbox of its transaction', function () {
+  this.timeout(90_000)
+  const started: Stoa<any>[] = []
+  after(async () => {
+    for (const s of started.reverse()) await s.close()
+  })
+
+  it('writes the event with a committed vote only: none for a rolled-back vote or a redelivery, published once', async () => {
+    // As the embedded demo's bus: a send is answered with the handler's outcome.
+    const bus = createMemoryBus({ tasks: 'handled' })
+    const events: Record<string, unknown>[] = []
+    const worker = tallyService({ dataDir: 'memory://', relay: { paused: true } }).create({ logger: quietLogger() })
+    worker.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    const listener = createStoa({ name: 'listener', logger: quietLogger() })
+      .on('vote.recorded', (msg) => {
+        events.push(msg)
+      })
+      .listen(createMemoryTransport({ bus }))
+    const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createMemoryTransport({ bus }))
+    started.push(worker, listener, gateway)
+    await Promise.all(started.map((s) => s.ready()))
+    const pg = worker.handleOf(postgres)
+    // A ballot for this voter fails after the vote's row is written: the transaction rolls back.
+    await pg.db.exec(`
+      CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN IF NEW.voter = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER refuse_boom BEFORE INSERT ON ballots FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+    `)
+    const ok = { voteId: randomUUID(), voter: 'ada', choice: 'cats', acceptedAt: 1000 }
+    await gateway.send('tally.vote.record', ok)
+    await gateway.send('tally.vote.record', ok) // a redelivery
+    let failed: unknown
+    await gateway
+      .send('tally.vote.record', { voteId: randomUUID(), voter: 'boom', choice: 'dogs', acceptedAt: 2000 })
+      .catch((err: unknown) => {
+        failed = err
+      })
+    expect(failed, 'the refused vote fails its task').to.be.instanceOf(Error)
+
+    const votes = await pg.db.query<{ voter: string }>('SELECT voter FROM votes')
+    expect(votes.rows.map((r) => r.voter)).to.deep.equal(['ada'])
+    const outbox = await pg.db.query<{ name: string; data: { voteId: string } }>('SELECT name, data FROM stoa_outbox')
+    expect(outbox.rows.map((r) => [r.name, r.data.voteId])).to.deep.equal([['vote.recorded', ok.voteId]])
+    expect(events, 'nothing published before the relay runs').to.have.length(0)
+
+    expect(await pg.relay.flush()).to.equal(1)
+    await waitFor(() => events.length === 1, 'the event published', 20_000)
+    expect(events[0]).to.deep.include({ voteId: ok.voteId, choice: 'cats', outcome: 'counted' })
+    expect((await pg.outbox()).depth).to.equal(0)
   })
 })

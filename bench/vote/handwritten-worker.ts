@@ -1,6 +1,6 @@
 import amqp from 'amqplib'
-import { createPgStore } from '../../examples/vote/store/db.js'
-import { migrate } from '../../examples/vote/store/migrations.js'
+import pg from 'pg'
+import { MIGRATIONS } from '../../examples/vote/store/schema.js'
 import { recordVote } from '../../examples/vote/store/tally.js'
 
 /**
@@ -9,8 +9,26 @@ import { recordVote } from '../../examples/vote/store/tally.js'
  * vote rejected rather than retried forever. Env: AMQP_URL, VOTE_PREFIX, DATABASE_URL.
  */
 const queue = `${process.env.VOTE_PREFIX}.tasks.tally`
-const store = await createPgStore(process.env.DATABASE_URL!)
-await migrate(store)
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: 10 })
+// The schema's steps say IF NOT EXISTS: running them again is harmless.
+for (const step of MIGRATIONS) await pool.query(step.sql!)
+/** One vote in one transaction, on a connection of its own. */
+async function record(vote: Parameters<typeof recordVote>[1]): Promise<void> {
+  const c = await pool.connect()
+  try {
+    await c.query('BEGIN')
+    await recordVote(
+      { query: (t, p) => c.query(t, p as unknown[]) as never, exec: async (t) => void (await c.query(t)) },
+      vote,
+    )
+    await c.query('COMMIT')
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined)
+    throw err
+  } finally {
+    c.release()
+  }
+}
 const conn = await amqp.connect(process.env.AMQP_URL!)
 const ch = await conn.createChannel()
 await ch.assertQueue(queue, { durable: true })
@@ -39,7 +57,7 @@ await ch.consume(queue, (m) => {
       // closed
     }
   }
-  recordVote(store, vote).then(
+  record(vote).then(
     () => settle(() => ch.ack(m)),
     () => setTimeout(() => settle(() => ch.nack(m, false, true)), 1000),
   )
@@ -49,6 +67,6 @@ process.once('SIGTERM', () => {
   void conn
     .close()
     .catch(() => undefined)
-    .then(() => store.close())
+    .then(() => pool.end())
     .finally(() => process.exit(0))
 })

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { action, definePlugin } from 'stoa'
+import type { PostgresHandle } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
 import { z } from 'zod'
 import { voteTask } from './tally.js'
 
@@ -7,26 +9,37 @@ import { voteTask } from './tally.js'
  * The vote gateway's action: `role:vote,cmd:cast` `{ choice }` for the verified voter (the jwt
  * plugin sets `ctx.identity`, the authz plugin requires `vote:cast`). It stamps the vote with
  * an id and the time it was accepted, sends the task `tally.vote.record`, and answers only once
- * the send resolved: on RabbitMQ, once the broker confirmed the persistent message; embedded,
- * once the hand-over is committed to the database. It never touches the database itself.
+ * the send is safe: on RabbitMQ, once the broker confirmed the persistent message; embedded,
+ * where the postgres plugin is loaded before it, once the task is committed to that plugin's
+ * outbox (its relay hands it over after the commit, and again after a crash). It writes no
+ * vote rows of its own.
  */
 export const voteGateway = definePlugin({
   name: 'vote',
-  actions: {
-    'role:vote,cmd:cast': action({
-      permission: 'vote:cast',
-      description: "casts the caller's vote: 202 with its id once the task is safely queued",
-      schema: z.object({ choice: z.enum(['cats', 'dogs']) }),
-      result: z.object({ voteId: z.uuid(), acceptedAt: z.number().int().positive() }),
-      sends: { 'tally.vote.record': voteTask },
-      handler: async (msg, ctx) => {
-        // authz let the call in: the identity is set.
-        const voter = ctx.identity!.sub
-        const vote = { voteId: randomUUID(), voter, choice: msg.choice, acceptedAt: Date.now() }
-        await ctx.send('tally.vote.record', vote)
-        return { voteId: vote.voteId, acceptedAt: vote.acceptedAt }
+  setup: () => {
+    let outbox: PostgresHandle | undefined
+    return {
+      init: (stoa) => {
+        if (stoa.hasPlugin('postgres')) outbox = stoa.handleOf(postgres)
       },
-    }),
+      actions: {
+        'role:vote,cmd:cast': action({
+          permission: 'vote:cast',
+          description: "casts the caller's vote: 202 with its id once the task is safely queued",
+          schema: z.object({ choice: z.enum(['cats', 'dogs']) }),
+          result: z.object({ voteId: z.uuid(), acceptedAt: z.number().int().positive() }),
+          sends: { 'tally.vote.record': voteTask },
+          handler: async (msg, ctx) => {
+            // authz let the call in: the identity is set.
+            const voter = ctx.identity!.sub
+            const vote = { voteId: randomUUID(), voter, choice: msg.choice, acceptedAt: Date.now() }
+            if (outbox === undefined) await ctx.send('tally.vote.record', vote)
+            else await outbox.transaction(ctx, (tx) => tx.send('tally.vote.record', vote))
+            return { voteId: vote.voteId, acceptedAt: vote.acceptedAt }
+          },
+        }),
+      },
+    }
   },
 })
 

@@ -1,26 +1,22 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Stoa } from 'stoa'
 import { createHttpTransport } from 'stoa/http'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import postgres from 'stoa/postgres'
 import { fromEnvironment } from './config.js'
-import { handover, redrive } from './handover.js'
 import { authService } from './services/auth.js'
 import { gatewayService } from './services/gateway.js'
 import { resultsService } from './services/results.js'
 import { tallyService } from './services/tally.js'
-import { createPgliteStore } from './store/db.js'
-import { sharedStore } from './store/shared.js'
 import { serveGateway } from './web/server.js'
-
-/** Hand-overs whose handler failed are sent again after this long, ms. */
-const REDRIVE_MS = 5000
 
 /**
  * The vote system embedded: auth, the vote gateway, the tally worker and results in one
- * process on the memory transport, with PGlite in a data directory as the database (the same
- * SQL and migrations as PostgreSQL). A 202 means the vote is committed to the outbox table
- * first, so it survives a SIGKILL; anything left there is sent again at the next start. Run
- * with `npm start`; `PORT` (default 3000) and `VOTE_DATA_DIR` (default `.vote-data`).
+ * process on the memory transport, each service with a database on the postgres plugin: PGlite
+ * in a directory of the data directory (`tally/`, `vote/`; the same SQL and migrations as
+ * PostgreSQL). A 202 means the vote is committed to the gateway's outbox first, so it survives a
+ * SIGKILL; the relay publishes what is left there at the next start. Results reads the tally's
+ * database. Run with `npm start`; `PORT` (default 3000) and `VOTE_DATA_DIR` (default `.vote-data`).
  */
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`)
@@ -31,22 +27,22 @@ async function main(): Promise<void> {
 
   const started = Date.now()
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
-  say(`vote demo: opening the database in ${dataDir} (a first start initialises PGlite: several seconds)`)
-  // PGlite's start-up holds the event loop for stretches: each phase says when it is done.
-  const store = sharedStore(() => createPgliteStore(dataDir))
-  await store.acquire(true)
-  say(`  database ready and migrated (${elapsed()})`)
-  const bus = createMemoryBus()
+  say(`vote demo: opening the databases in ${dataDir} (a first start initialises PGlite: several seconds)`)
+  // A task's send answers with the handler's outcome: the gateway's relay deletes an outbox row
+  // only once the tally committed the vote, so a SIGKILL in between leaves the row to the next start.
+  const bus = createMemoryBus({ tasks: 'handled' })
   const memory = () => createMemoryTransport({ bus })
-  const kept = [handover, { store }] as const
 
-  const tally = tallyService(store, [kept]).create()
+  // PGlite's start-up holds the event loop for stretches: each phase says when it is done.
+  const tally = tallyService({ dataDir: join(dataDir, 'tally') }).create()
   tally.listen(memory()).client(memory())
-  const results = resultsService(store).create()
+  await tally.ready()
+  say(`  tally's database ready and migrated (${elapsed()})`)
+  const results = resultsService({ database: () => tally.handleOf(postgres).db }).create()
   results.listen(memory())
   const auth = authService(config.jwtSecret).create()
   auth.listen(memory()).client(memory())
-  const gateway = gatewayService(config.jwtSecret, [kept]).create()
+  const gateway = gatewayService(config.jwtSecret, [], { dataDir: join(dataDir, 'vote') }).create()
   // `stoa act --url` reaches the gateway's own actions over the HTTP transport.
   const act = createHttpTransport({ host: '127.0.0.1', port: port === 0 ? 0 : port + 1 })
   // On the bus too, so that vote.recorded reaches the gateway's results stream.
@@ -54,11 +50,9 @@ async function main(): Promise<void> {
   const all: Stoa<any>[] = [tally, results, auth, gateway]
   await Promise.all(all.map((s) => s.ready()))
   say(`  services auth, vote, tally and results ready (${elapsed()})`)
-  const send = (name: string, data: Record<string, unknown>, id: string) => gateway.send(name, data, { id })
-  const resent = await redrive(store, send, 0)
   const server = await serveGateway(gateway, { port })
   const url = server.url
-  say(`ready in ${elapsed()}${resent > 0 ? `; ${resent} vote(s) accepted before the last stop sent again` : ''}`)
+  say(`ready in ${elapsed()}`)
   if (config.generated) say(`tokens are signed with a random JWT_SECRET for this run: ${config.jwtSecret}`)
   say('')
   say(`  vote:     ${url}/`)
@@ -79,16 +73,11 @@ async function main(): Promise<void> {
   say('')
   say('Ctrl-C stops it; the votes stay in the data directory.')
 
-  const timer = setInterval(() => {
-    redrive(store, send, REDRIVE_MS).catch(() => undefined)
-  }, REDRIVE_MS)
   const stop = async (signal: string) => {
     say(`\n${signal}: stopping`)
-    clearInterval(timer)
     await server.close()
     // The gateway first, so nothing new is accepted; then the services that finish its work.
     for (const s of [gateway, auth, results, tally]) await s.close()
-    await store.release()
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))

@@ -27,6 +27,8 @@ export class MemoryBus {
   private readonly services = new Map<string, Member[]>()
   private readonly turn = new Map<string, number>()
 
+  constructor(private readonly options: MemoryBusOptions = {}) {}
+
   /** @internal */
   join(member: Member): void {
     const list = this.services.get(member.host.service) ?? []
@@ -50,11 +52,11 @@ export class MemoryBus {
 
   /**
    * Delivers an envelope. `act`: to one instance that answers the message, and waits for its
-   * reply. `send`: to one instance of the task's service, answered once handed over. `emit`:
-   * to one instance of every subscribing service, and to every instance with a matching
-   * `{ each: 'instance' }` subscription, answered once handed over. An act no service answers
-   * gets `NOT_FOUND` naming the message's pairs for the keys in `looked` (the client's pins'
-   * keys), never the rest of the message.
+   * reply. `send`: to one instance of the task's service, answered once handed over (with
+   * `tasks: 'handled'`, with the handler's reply). `emit`: to one instance of every subscribing
+   * service, and to every instance with a matching `{ each: 'instance' }` subscription, answered
+   * once handed over. An act no service answers gets `NOT_FOUND` naming the message's pairs for
+   * the keys in `looked` (the client's pins' keys), never the rest of the message.
    */
   deliver(e: Envelope, looked: Iterable<string> = []): Promise<Reply> {
     if (e.kind === 'act') {
@@ -79,6 +81,7 @@ export class MemoryBus {
       const target = this.pick(list, service)
       if (target === undefined)
         return Promise.resolve(notFound(`no instance of service "${service}" handles task "${e.name}"`))
+      if (this.options.tasks === 'handled') return target.host.dispatch(clone(e))
       this.handOver(target, e)
       return Promise.resolve({ ok: true, out: undefined })
     }
@@ -111,9 +114,26 @@ export class MemoryBus {
   }
 }
 
-/** Creates a bus for the instances of one process to talk over. */
-export function createMemoryBus(): MemoryBus {
-  return new MemoryBus()
+/** How a {@link MemoryBus} answers the sender of a task. */
+export interface MemoryBusOptions {
+  /**
+   * `handed-over` (the default): a send resolves once the task is given to an instance, as a
+   * broker's confirm does, and the handler's failure is the receiver's to report. `handled`: a
+   * send resolves with the handler's outcome (and rejects with its error), so a sender that
+   * deletes its copy once the send resolved (an outbox relay) keeps it until the task's effect
+   * is done: in one process, nothing else would redeliver a task lost with the process.
+   */
+  readonly tasks?: 'handed-over' | 'handled'
+}
+
+/**
+ * Creates a bus for the instances of one process to talk over.
+ *
+ * @example
+ * const bus = createMemoryBus({ tasks: 'handled' })
+ */
+export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
+  return new MemoryBus(options)
 }
 
 /**

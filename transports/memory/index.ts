@@ -3,6 +3,7 @@ import { ERRORS, errorReply, isErrorCode, StoaError } from '../../actions/transp
 import type { MemoryOptions } from './options.js'
 import { resolveMemoryOptions } from './options.js'
 
+export type { MemoryBusOptions } from './bus.js'
 export { createMemoryBus, MemoryBus } from './bus.js'
 
 export type { MemoryOptions } from './options.js'

@@ -3,6 +3,8 @@ import { defineService } from 'stoa'
 import authz from 'stoa/authz'
 import contracts from 'stoa/contracts'
 import jwt from 'stoa/jwt'
+import type { PostgresOptions } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
 import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
@@ -12,9 +14,15 @@ import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
  * Authorization header or the login cookie (a cookie-borne POST must come from this origin),
  * requires `vote:cast` (authz: the role `voter`) and serves the API routes under `/api`. Login
  * and results are remote actions of the auth and results services: declared in `clients`, so
- * `stoa serve --amqp` (or `gateway-server.ts`) reaches each on its own queue.
+ * `stoa serve --amqp` (or `gateway-server.ts`) reaches each on its own queue. With `outbox` (the
+ * embedded demo: PGlite in a directory of its own) a vote is committed to the postgres plugin's
+ * outbox before its 202.
  */
-export function gatewayService(secret: string, before: ServiceOptions['plugins'] = []) {
+export function gatewayService(
+  secret: string,
+  before: ServiceOptions['plugins'] = [],
+  outbox?: Omit<PostgresOptions, 'migrations'>,
+) {
   return defineService({
     name: 'vote',
     clients: { auth: ['role:auth'], results: ['role:results'] },
@@ -22,6 +30,7 @@ export function gatewayService(secret: string, before: ServiceOptions['plugins']
       ...before,
       [jwt, { secret }],
       [authz, { roles: gatewayRoles }],
+      ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
       voteGateway,
       [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
       // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.

@@ -1,14 +1,16 @@
-import type { ServiceOptions } from 'stoa'
 import { defineService } from 'stoa'
+import type { PostgresOptions } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
 import { fromEnvironment } from '../config.js'
-import { createPgStore } from '../store/db.js'
-import type { SharedStore } from '../store/shared.js'
-import { sharedStore } from '../store/shared.js'
+import { MIGRATIONS } from '../store/schema.js'
 import { tally } from '../tally.js'
 
-/** The tally worker on a given store, with any plugins to load first (the embedded hand-over). */
-export function tallyService(store: SharedStore, before: ServiceOptions['plugins'] = []) {
-  return defineService({ name: 'tally', plugins: [...before, [tally, { store }]] })
+/**
+ * The tally worker on its database: the postgres plugin with `state` (`url` for PostgreSQL,
+ * `dataDir` for PGlite) and the tally's migrations, then the tally itself.
+ */
+export function tallyService(state: Omit<PostgresOptions, 'migrations'>) {
+  return defineService({ name: 'tally', plugins: [[postgres, { ...state, migrations: [...MIGRATIONS] }], tally] })
 }
 
 /**
@@ -16,4 +18,4 @@ export function tallyService(store: SharedStore, before: ServiceOptions['plugins
  * `stoa serve examples/vote/services/tally.ts --amqp 'amqp://127.0.0.1?prefix=vote'`. The
  * database is opened when the service starts, not when this module loads.
  */
-export default tallyService(sharedStore(() => createPgStore(fromEnvironment().databaseUrl)))
+export default tallyService({ url: fromEnvironment().databaseUrl })

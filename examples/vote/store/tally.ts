@@ -1,4 +1,4 @@
-import type { Sql, Store } from './db.js'
+import type { Sql } from 'stoa/postgres'
 
 /** A vote as the gateway accepted it. */
 export interface Vote {
@@ -25,18 +25,15 @@ export interface Results {
 }
 
 /**
- * Records one vote in one transaction. The vote id decides whether it is new (a redelivered
+ * Records one vote inside the caller's transaction (the tally's, which also carries its
+ * `vote.recorded` event to the outbox). The vote id decides whether it is new (a redelivered
  * task changes nothing but the delivery count); the voter's ballot keeps the vote with the
  * smallest (accepted time, vote id), so the outcome does not depend on the order tasks arrive
  * in, nor on which worker takes them. Two workers racing on one voter are serialised by the
  * ballot row's lock inside `INSERT ... ON CONFLICT DO UPDATE`, which re-checks its condition
  * against the committed row.
  */
-export function recordVote(store: Store, vote: Vote): Promise<Outcome> {
-  return store.transaction((tx) => recordIn(tx, vote))
-}
-
-async function recordIn(tx: Sql, vote: Vote): Promise<Outcome> {
+export async function recordVote(tx: Sql, vote: Vote): Promise<Outcome> {
   const inserted = await tx.query<{ fresh: boolean }>(
     `INSERT INTO votes (vote_id, voter, choice, accepted_at) VALUES ($1, $2, $3, $4)
      ON CONFLICT (vote_id) DO UPDATE SET deliveries = votes.deliveries + 1

@@ -165,6 +165,15 @@ describe('examples/vote chaos: workers killed, connections dropped, every 202 co
           "SELECT count(*) FILTER (WHERE choice = 'cats') AS cats, count(*) FILTER (WHERE choice = 'dogs') AS dogs FROM ballots",
         )
       ).rows[0]!
+      // Every committed vote's vote.recorded left the tally's outbox: published, none stranded by a
+      // killed worker's relay (its lease runs out and another worker's relay takes the row).
+      let unpublished = -1
+      for (const until = Date.now() + 90_000; Date.now() < until; ) {
+        unpublished = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM stoa_outbox')).rows[0]!.n)
+        if (unpublished === 0) break
+        await sleep(500)
+      }
+      expect(unpublished, 'vote.recorded events left unpublished in the outbox').to.equal(0)
       const raw = await rawChannel()
       const dead = await raw.ch.checkQueue(`${prefix}.dlq.tally`).then((q) => q.messageCount)
       await raw.close()

@@ -2,8 +2,8 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
 import { expect } from 'chai'
-import { createPgliteStore } from '../../../examples/vote/store/db.js'
 import { exited, startDemo } from '../../helpers/vote-demo.js'
 
 async function post(url: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
@@ -15,7 +15,7 @@ async function post(url: string, body: unknown, token?: string): Promise<{ statu
 
 describe('examples/vote embedded: a 202 survives a SIGKILL of the demo', function () {
   this.timeout(240_000)
-  const dataDir = mkdtempSync(join(tmpdir(), 'vote-embedded-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'sv-vote-embedded-'))
   let child: ChildProcess | undefined
 
   after(async () => {
@@ -73,7 +73,9 @@ describe('examples/vote embedded: a 202 survives a SIGKILL of the demo', functio
     second.child.kill('SIGTERM')
     await exited(second.child)
 
-    const store = await createPgliteStore(dataDir)
+    // The demo's databases, one PGlite directory per service: the tally's votes, the gateway's outbox.
+    const store = await PGlite.create(join(dataDir, 'tally'))
+    const gatewayDb = await PGlite.create(join(dataDir, 'vote'))
     try {
       const { rows } = await store.query<{ vote_id: string; voter: string; accepted_at: string }>(
         'SELECT vote_id, voter, accepted_at FROM votes',
@@ -86,12 +88,15 @@ describe('examples/vote embedded: a 202 survives a SIGKILL of the demo', functio
       expect(missing, 'votes answered 202 but not recorded').to.deep.equal([])
       for (const [id, a] of accepted) expect(Number(recorded.get(id)!.accepted_at)).to.equal(a.acceptedAt)
       // Each vote id is one row (the primary key), and nothing is left to hand over.
-      const outbox = await store.query<{ n: string }>('SELECT count(*) AS n FROM task_outbox')
-      expect(Number(outbox.rows[0]!.n)).to.equal(0)
+      for (const db of [gatewayDb, store]) {
+        const outbox = await db.query<{ n: string }>('SELECT count(*) AS n FROM stoa_outbox')
+        expect(Number(outbox.rows[0]!.n)).to.equal(0)
+      }
       const ballots = await store.query<{ n: string }>('SELECT count(*) AS n FROM ballots')
       expect(Number(ballots.rows[0]!.n)).to.equal(new Set(rows.map((r) => r.voter)).size)
     } finally {
       await store.close()
+      await gatewayDb.close()
     }
   })
 })

@@ -5,8 +5,6 @@ import type { Stoa } from 'stoa'
 import { createStoa } from 'stoa'
 import { createAmqpTransport } from 'stoa/amqp'
 import { tallyService } from '../../../examples/vote/services/tally.js'
-import { createPgStore } from '../../../examples/vote/store/db.js'
-import { sharedStore } from '../../../examples/vote/store/shared.js'
 import { names } from '../../../transports/amqp/topology.js'
 import { AMQP_URL, deleteTopology, rawChannel, uniquePrefix } from '../../fixtures/amqp-broker.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -54,7 +52,7 @@ describe('examples/vote tally worker across a PostgreSQL restart', function () {
 
   it('survives, reports not ready, holds the tasks back uncounted and counts every vote once it is back', async () => {
     const url = server!.url
-    worker = tallyService(sharedStore(() => createPgStore(url, 4)))
+    worker = tallyService({ url, poolSize: 4 })
       .create({ logger: quietLogger() })
       .listen(createAmqpTransport({ url: AMQP_URL, prefix, prefetch: 10, ...RETRY }))
     await worker.ready()

@@ -1,23 +1,24 @@
+import { PGlite } from '@electric-sql/pglite'
 import { expect } from 'chai'
 import fc from 'fast-check'
 import type { Stoa } from '../../../actions/index.js'
 import { action, createStoa, definePlugin } from '../../../actions/index.js'
-import type { Store } from '../../../examples/vote/store/db.js'
-import { createPgliteStore } from '../../../examples/vote/store/db.js'
-import { migrate } from '../../../examples/vote/store/migrations.js'
-import type { SharedStore } from '../../../examples/vote/store/shared.js'
+import { MIGRATIONS } from '../../../examples/vote/store/schema.js'
 import type { Vote } from '../../../examples/vote/store/tally.js'
-import { readResults } from '../../../examples/vote/store/tally.js'
-import { tally, voteTask } from '../../../examples/vote/tally.js'
+import { readResults, recordVote } from '../../../examples/vote/store/tally.js'
+import { voteTask } from '../../../examples/vote/tally.js'
+import type { Sql } from '../../../plugins/postgres/index.js'
 import type { Harness, HarnessServiceOptions } from '../../../plugins/testing/index.js'
 import { ExploreFailure, explore } from '../../../plugins/testing/index.js'
 
 /*
  * "Every accepted vote counted once", the property the chaos tests prove by killing workers and
  * brokers for minutes (cluster.e2e, chaos.e2e), checked here on stoa/testing in seconds: the
- * real tally plugin on PGlite, two workers competing for the votes, and every fault the kit
+ * tally's own SQL (its schema steps and `recordVote`, one transaction per task) on one PGlite
+ * that outlives the workers, two workers competing for the votes, and every fault the kit
  * knows, in schedules and delivery orders fast-check draws and shrinks. The slow tests stay the
- * final proof on real brokers; this one is where a broken de-duplication is found first.
+ * final proof on real brokers, with the tally plugin on stoa/postgres; this one is where a broken
+ * de-duplication is found first.
  */
 
 /** Votes of a few voters, so that voters vote more than once. */
@@ -35,9 +36,12 @@ const votes = fc
     })),
   )
 
-/** The database outlives the workers, as a real one outlives a crashed process: never closed by them. */
-function durable(store: Store): SharedStore {
-  return { acquire: async () => store, current: () => store, release: async () => undefined }
+/** PGlite (or one of its transactions) as the vote store's SQL. */
+function sqlOf(db: Pick<PGlite, 'query' | 'exec'>): Sql {
+  return {
+    query: async (text, params) => (await db.query(text, params as unknown[])) as never,
+    exec: async (text) => void (await db.exec(text)),
+  }
 }
 
 /**
@@ -71,19 +75,31 @@ function winners(list: readonly Vote[]): Map<string, Vote> {
 
 describe('examples/vote tally on stoa/testing: every accepted vote counted once, under faults', function () {
   this.timeout(120_000)
-  let store: Store
+  let db: PGlite
+  let store: Sql
 
   before(async () => {
-    store = await createPgliteStore('memory://')
-    await migrate(store)
+    db = new PGlite()
+    store = sqlOf(db)
+    for (const step of MIGRATIONS) await store.exec(step.sql!)
     await store.exec('CREATE TABLE counted (vote_id uuid NOT NULL, voter text NOT NULL, choice text NOT NULL)')
   })
-  after(() => store?.close())
+  after(() => db?.close())
+
+  /** The tally's task: its vote recorded in one transaction, as the tally plugin does. */
+  const sqlTally = definePlugin({
+    name: 'tally',
+    actions: {
+      'task:tally.vote.record': action({
+        schema: voteTask,
+        handler: async (vote) => void (await db.transaction((tx) => recordVote(sqlOf(tx), vote))),
+      }),
+    },
+  })
   const empty = () => store.exec('TRUNCATE votes, ballots, counted')
 
   it('holds over drops, duplicates, delays, reorders, crashes before the ack and lost confirms', async () => {
-    const worker = (o: HarnessServiceOptions) =>
-      createStoa({ name: 'tally', ...o }).use(tally, { store: durable(store) })
+    const worker = (o: HarnessServiceOptions) => createStoa({ name: 'tally', ...o }).use(sqlTally)
     await explore({
       input: votes,
       runs: 60,

@@ -1,21 +1,42 @@
 import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
-import type { Store } from '../../../examples/vote/store/db.js'
-import { createPgliteStore } from '../../../examples/vote/store/db.js'
-import { migrate, SCHEMA_VERSION } from '../../../examples/vote/store/migrations.js'
-import type { Vote } from '../../../examples/vote/store/tally.js'
-import { readResults, recordVote } from '../../../examples/vote/store/tally.js'
+import type { Stoa } from 'stoa'
+import { createStoa } from 'stoa'
+import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import type { Database, PostgresHandle } from 'stoa/postgres'
+import postgres from 'stoa/postgres'
+import { tallyService } from '../../../examples/vote/services/tally.js'
+import { MIGRATIONS } from '../../../examples/vote/store/schema.js'
+import type { Outcome, Vote } from '../../../examples/vote/store/tally.js'
+import { readResults as readOn, recordVote as recordIn } from '../../../examples/vote/store/tally.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
+
+/** A service on PGlite in memory with the tally's migrations, as the tally worker loads them. */
+async function tallyDatabase(): Promise<{ service: Stoa<any>; handle: PostgresHandle }> {
+  const service = createStoa({ name: 'tally', logger: quietLogger() }).use(postgres, {
+    dataDir: 'memory://',
+    migrations: [...MIGRATIONS],
+  })
+  await service.ready()
+  return { service, handle: service.handleOf(postgres) }
+}
 
 describe('examples/vote tally: one vote per voter, the first accepted', function () {
   // A fresh PGlite takes seconds to initialise: one for the whole file, emptied between tests.
   this.timeout(60_000)
-  let store: Store
+  let service: Stoa<any> | undefined
+  let handle: PostgresHandle
+  let store: Database
+  // Each vote in one transaction of the plugin, as the tally's action records it.
+  const recordVote = (_db: Database, v: Vote): Promise<Outcome> =>
+    handle.transaction(undefined, (tx) => recordIn(tx, v))
+  const readResults = (db: Database) => readOn(db)
 
   before(async () => {
-    store = await createPgliteStore('memory://')
-    await migrate(store)
+    ;({ service, handle } = await tallyDatabase())
+    store = handle.db
   })
-  after(() => store?.close())
+  after(() => service?.close())
   beforeEach(() => store.exec('TRUNCATE votes, ballots'))
 
   const vote = (voter: string, choice: 'cats' | 'dogs', acceptedAt: number, voteId = randomUUID()): Vote => ({
@@ -78,27 +99,71 @@ describe('examples/vote tally: one vote per voter, the first accepted', function
   })
 })
 
-describe('examples/vote migrations', function () {
+describe('examples/vote schema on the postgres plugin', function () {
   this.timeout(60_000)
-  let store: Store
+  let service: Stoa<any> | undefined
+  after(() => service?.close())
 
-  before(async () => {
-    store = await createPgliteStore('memory://')
+  it('is applied at the start as version 1 and leaves no table of a hand-written outbox', async () => {
+    let handle: PostgresHandle
+    ;({ service, handle } = await tallyDatabase())
+    const status = await handle.migrations('status')
+    expect(status).to.have.property('pending').that.deep.equals([])
+    const { rows } = await handle.db.query<{ version: number }>('SELECT version FROM stoa_migrations ORDER BY version')
+    expect(rows.map((r) => r.version)).to.deep.equal(MIGRATIONS.map((m) => m.version))
+    const tables = await handle.db.query<{ t: string | null }>("SELECT to_regclass('task_outbox')::text AS t")
+    expect(tables.rows[0]!.t).to.equal(null)
   })
-  after(() => store?.close())
+})
 
-  it('apply once, then find the schema current', async () => {
-    expect(await migrate(store)).to.deep.equal([SCHEMA_VERSION])
-    expect(await migrate(store)).to.deep.equal([])
+describe('examples/vote tally worker: vote.recorded leaves through the outbox of its transaction', function () {
+  this.timeout(90_000)
+  const started: Stoa<any>[] = []
+  after(async () => {
+    for (const s of started.reverse()) await s.close()
   })
 
-  it('refuse a database at a schema version this code does not know', async () => {
-    await store.query('INSERT INTO schema_versions (version) VALUES ($1)', [SCHEMA_VERSION + 1])
-    let caught: unknown
-    await migrate(store).catch((err: unknown) => {
-      caught = err
-    })
-    expect(caught).to.have.property('code', 'INVALID_PLUGIN')
-    expect(String((caught as Error).message)).to.match(/newer than this code knows/)
+  it('writes the event with a committed vote only: none for a rolled-back vote or a redelivery, published once', async () => {
+    // As the embedded demo's bus: a send is answered with the handler's outcome.
+    const bus = createMemoryBus({ tasks: 'handled' })
+    const events: Record<string, unknown>[] = []
+    const worker = tallyService({ dataDir: 'memory://', relay: { paused: true } }).create({ logger: quietLogger() })
+    worker.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    const listener = createStoa({ name: 'listener', logger: quietLogger() })
+      .on('vote.recorded', (msg) => {
+        events.push(msg)
+      })
+      .listen(createMemoryTransport({ bus }))
+    const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createMemoryTransport({ bus }))
+    started.push(worker, listener, gateway)
+    await Promise.all(started.map((s) => s.ready()))
+    const pg = worker.handleOf(postgres)
+    // A ballot for this voter fails after the vote's row is written: the transaction rolls back.
+    await pg.db.exec(`
+      CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN IF NEW.voter = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER refuse_boom BEFORE INSERT ON ballots FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+    `)
+    const ok = { voteId: randomUUID(), voter: 'ada', choice: 'cats', acceptedAt: 1000 }
+    await gateway.send('tally.vote.record', ok)
+    await gateway.send('tally.vote.record', ok) // a redelivery
+    let failed: unknown
+    await gateway
+      .send('tally.vote.record', { voteId: randomUUID(), voter: 'boom', choice: 'dogs', acceptedAt: 2000 })
+      .catch((err: unknown) => {
+        failed = err
+      })
+    expect(failed, 'the refused vote fails its task').to.be.instanceOf(Error)
+
+    const votes = await pg.db.query<{ voter: string }>('SELECT voter FROM votes')
+    expect(votes.rows.map((r) => r.voter)).to.deep.equal(['ada'])
+    const outbox = await pg.db.query<{ name: string; data: { voteId: string } }>('SELECT name, data FROM stoa_outbox')
+    expect(outbox.rows.map((r) => [r.name, r.data.voteId])).to.deep.equal([['vote.recorded', ok.voteId]])
+    expect(events, 'nothing published before the relay runs').to.have.length(0)
+
+    expect(await pg.relay.flush()).to.equal(1)
+    await waitFor(() => events.length === 1, 'the event published', 20_000)
+    expect(events[0]).to.deep.include({ voteId: ok.voteId, choice: 'cats', outcome: 'counted' })
+    expect((await pg.outbox()).depth).to.equal(0)
   })
 })

@@ -8,7 +8,6 @@ import { authService } from '../../../examples/vote/services/auth.js'
 import { gatewayService } from '../../../examples/vote/services/gateway.js'
 import { resultsService } from '../../../examples/vote/services/results.js'
 import { tallyService } from '../../../examples/vote/services/tally.js'
-import type { SharedStore } from '../../../examples/vote/store/shared.js'
 import { describeContract, toAsyncApi, toOpenApi } from '../../../plugins/contracts/index.js'
 import web from '../../../plugins/web/index.js'
 import { quietLogger } from '../../helpers/wait.js'
@@ -68,15 +67,6 @@ describe('plugins/contracts: documents for examples/math', () => {
   })
 })
 
-/** A store the vote services can start on without a database: the documents never query it. */
-const noStore = {
-  acquire: async () => ({ outage: () => undefined }),
-  release: async () => undefined,
-  current: () => {
-    throw new Error('no database in a document test')
-  },
-} as unknown as SharedStore
-
 const secret = 'ct-docs-secret-that-is-long-enough-for-hs256'
 
 async function voteContracts() {
@@ -84,8 +74,8 @@ async function voteContracts() {
     [
       gatewayService(secret).create({ logger: quietLogger() }),
       authService(secret).create({ logger: quietLogger() }),
-      resultsService(noStore).create({ logger: quietLogger() }),
-      tallyService(noStore).create({ logger: quietLogger() }),
+      resultsService({}).create({ logger: quietLogger() }),
+      tallyService({ dataDir: 'memory://' }).create({ logger: quietLogger() }),
     ].map(contractOf),
   )
 }

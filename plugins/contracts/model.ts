@@ -63,8 +63,13 @@ export interface Contract {
   readonly routes: readonly ContractRoute[]
   readonly tasks: { readonly handles: readonly ContractChannel[]; readonly sends: readonly ContractChannel[] }
   readonly events: { readonly emits: readonly ContractChannel[]; readonly subscribes: readonly string[] }
-  /** Which loaded plugins shape the answers: bearer tokens, permissions, bulkheads. */
-  readonly plugins: { readonly jwt: boolean; readonly authz: boolean; readonly bulkhead: boolean }
+  /** Which loaded plugins shape the answers: bearer tokens, permissions, bulkheads, rate limits. */
+  readonly plugins: {
+    readonly jwt: boolean
+    readonly authz: boolean
+    readonly bulkhead: boolean
+    readonly ratelimit?: boolean | undefined
+  }
   /** What could not be told: schemas no library could export, routes to actions elsewhere. */
   readonly warnings: readonly string[]
 }
@@ -140,7 +145,12 @@ export async function describeContract(stoa: Stoa<any>): Promise<Contract> {
       emits: byName(channels(emits)),
       subscribes: [...new Set(stoa.listSubscriptions().map((s) => s.name))].sort(),
     },
-    plugins: { jwt: stoa.hasPlugin('jwt'), authz: stoa.hasPlugin('authz'), bulkhead: stoa.hasPlugin('bulkhead') },
+    plugins: {
+      jwt: stoa.hasPlugin('jwt'),
+      authz: stoa.hasPlugin('authz'),
+      bulkhead: stoa.hasPlugin('bulkhead'),
+      ...(stoa.hasPlugin('ratelimit') ? { ratelimit: true } : {}),
+    },
     warnings,
   }
 }

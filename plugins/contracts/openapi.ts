@@ -223,6 +223,7 @@ function errorCodes(
   if (secured && (action?.permission != null || route.cookie !== null)) codes.push('FORBIDDEN')
   if (action === undefined) codes.push('NOT_FOUND', 'UNAVAILABLE')
   if (action?.bulkhead === true || contract.plugins.bulkhead) codes.push('OVERLOADED')
+  if (contract.plugins.ratelimit === true) codes.push('RATE_LIMITED')
   codes.push('CLOSED', 'TIMEOUT', 'ACTION_FAILED')
   return codes
 }

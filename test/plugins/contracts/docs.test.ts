@@ -9,6 +9,7 @@ import { gatewayService } from '../../../examples/vote/services/gateway.js'
 import { resultsService } from '../../../examples/vote/services/results.js'
 import { tallyService } from '../../../examples/vote/services/tally.js'
 import { describeContract, toAsyncApi, toOpenApi } from '../../../plugins/contracts/index.js'
+import ratelimit from '../../../plugins/ratelimit/index.js'
 import web from '../../../plugins/web/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 
@@ -53,6 +54,19 @@ describe('plugins/contracts: documents for examples/math', () => {
     const product = doc.paths['/product'].post
     expect(product.requestBody.content['application/json'].schema.required).to.deep.equal(['left', 'right'])
     expect(Object.keys(product.responses)).to.include.members(['413', '415'])
+    expect(Object.keys(product.responses)).not.to.include('429')
+  })
+
+  it('lists 429 RATE_LIMITED where the rate-limit plugin is loaded', async () => {
+    const stoa = mathService.create({ logger: quietLogger() })
+    stoa.use(ratelimit, { limits: { 'role:math,cmd:sum': { points: 5, durationSec: 1, by: 'address' } } })
+    stoa.use(web, { routes: { 'GET /sum': 'role:math,cmd:sum' } })
+    const doc = toOpenApi([await contractOf(stoa)]) as any
+    await validOpenApi(doc)
+    const limited = doc.paths['/sum'].get.responses['429']
+    expect(limited.content['application/json'].schema.properties.error.properties.code.enum).to.deep.equal([
+      'RATE_LIMITED',
+    ])
   })
 
   it('writes a valid AsyncAPI 3 document with the RPC queue and its reply', async () => {
@@ -69,7 +83,14 @@ describe('plugins/contracts: documents for examples/math', () => {
 
 const secret = 'ct-docs-secret-that-is-long-enough-for-hs256'
 
-async function voteContracts() {
+/** The vote services' contracts, read once: the tally opens an embedded database to start. */
+let voteContractsRead: ReturnType<typeof readVoteContracts> | undefined
+function voteContracts() {
+  voteContractsRead ??= readVoteContracts()
+  return voteContractsRead
+}
+
+async function readVoteContracts() {
   return Promise.all(
     [
       gatewayService(secret).create({ logger: quietLogger() }),
@@ -80,7 +101,9 @@ async function voteContracts() {
   )
 }
 
-describe('plugins/contracts: documents for the vote system', () => {
+describe('plugins/contracts: documents for the vote system', function () {
+  this.timeout(60_000)
+  before(() => voteContracts())
   it('writes a valid OpenAPI 3.1 document: the gateway routes with the schemas of every service', async () => {
     const doc = toOpenApi(await voteContracts(), { title: 'vote' }) as any
     await validOpenApi(doc)

@@ -28,7 +28,9 @@ export function toClientModule(contracts: readonly Contract[], options: ClientMo
   const routes: { name: string; method: string; path: string; params: string[]; action: ContractAction | undefined }[] =
     []
   for (const c of contracts)
-    for (const r of c.routes)
+    for (const r of c.routes) {
+      // A stream route is read with EventSource or a WebSocket, not called and answered once.
+      if (r.stream !== undefined) continue
       routes.push({
         name: operationName(r, taken),
         method: r.method,
@@ -36,6 +38,7 @@ export function toClientModule(contracts: readonly Contract[], options: ClientMo
         params: pathParams(r.path),
         action: actions.get(r.pattern),
       })
+    }
   const acts = [...actions.values()].filter((a) => a.kind === 'action')
   const out: string[] = []
   out.push(

@@ -174,9 +174,9 @@ export function streamTable(
       source: hub,
     })
     streamRoutes.push({ method: 'GET', path, pattern: patternString({ event: s.event }), status: 200, stream })
-    const feed: Action<Message, unknown> = (msg) => {
-      const { event, ...data } = msg
-      hub.publish(String(event), data)
+    // The subscriber gets the event's data as sent; its name is the context's.
+    const feed: Action<Message, unknown> = (msg, ctx) => {
+      hub.publish(ctx.event ?? s.event, msg)
     }
     subscriptions.push({ event: s.event, handler: feed, each: 'instance' })
   }

@@ -42,8 +42,9 @@ export function backoffDelays(attempts: number, backoffMs: number, maxBackoffMs:
  * turned the work down because it is closing: not a try at all.
  *
  * @example
- * const outcome = decideRetry(reply.ok ? undefined : reply.error, previous + 1, policy, refused)
- * if (outcome.do === 'retry') setTimeout(redeliver, outcome.delayMs)
+ * // The second try of a task failed with reply.error; two more tries are allowed.
+ * const outcome = decideRetry(reply.error, 2, { attempts: 4, delays: backoffDelays(4, 1000, 30_000) })
+ * if (outcome.do === 'retry') log.info({ delayMs: outcome.delayMs }, 'tried again later')
  */
 export function decideRetry(
   error: StoaErrorJSON | undefined,
@@ -67,7 +68,7 @@ export function decideRetry(
  *
  * @example
  * const busy = bulkheadRefusal(reply)
- * if (busy !== undefined) return holdBack(busy.details?.retryAfterMs)
+ * if (busy !== undefined) log.info({ waitMs: busy.details?.retryAfterMs }, 'held back, not counted as a try')
  */
 export function bulkheadRefusal(reply: Reply): StoaErrorJSON | undefined {
   return !reply.ok && reply.error.code === 'OVERLOADED' && typeof reply.error.details?.bulkhead === 'string'

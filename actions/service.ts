@@ -60,8 +60,9 @@ export interface Service<T extends ActionTypes = {}> {
    * what a runner wires to a client transport per service.
    *
    * @example
+   * const service = defineService({ name: 'gateway', clients: { auth: ['role:auth'] }, plugins: [] })
    * for (const [target, pins] of Object.entries(service.clients))
-   *   stoa.client(createAmqpTransport({ url, target }), pins)
+   *   stoa.client(createAmqpTransport({ url: 'amqp://127.0.0.1', target }), pins)
    */
   readonly clients: Readonly<Record<string, readonly Pattern[]>>
   /**

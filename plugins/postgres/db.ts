@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises'
 import type { PGlite } from '@electric-sql/pglite'
 import type { Client, Pool } from 'pg'
 import { StoaError } from '../../actions/index.js'
@@ -244,6 +245,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
     '@electric-sql/pglite',
     'stoa/postgres',
   )
+  // PGlite makes the directory itself but not its parents (`.stoa/<service>` on a fresh clone).
+  if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
   const db: PGlite = await PGliteClass.create(dataDir)
   let waiting = 0
   let busy = false

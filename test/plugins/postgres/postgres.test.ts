@@ -36,6 +36,15 @@ describe('postgres plugin on PGlite', function () {
   afterEach(async () => {
     for (const s of started.splice(0).reverse()) await s.close()
   })
+
+  it('opens PGlite in a directory whose parents do not exist yet, as on a fresh clone', async () => {
+    const dataDir = join(tempDir(), 'not', 'yet', 'svc')
+    const stoa = createStoa({ name: 'svc', logger: quietLogger() }).use(postgres, { dataDir })
+    started.push(stoa)
+    await stoa.ready()
+    const { rows } = await stoa.handleOf(postgres).db.query<{ one: number }>('SELECT 1 AS one')
+    expect(rows).to.deep.equal([{ one: 1 }])
+  })
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })

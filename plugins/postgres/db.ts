@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises'
+import { access, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import type { Client, Pool } from 'pg'
 import { StoaError } from '../../actions/index.js'
@@ -235,6 +236,36 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
 }
 
 /**
+ * A freshly initialised PGlite cluster, taken once per process: initdb is most of the time a new
+ * database takes to open (seconds), and every fresh cluster is the same, so the second and later
+ * new databases of a process start from this copy instead.
+ */
+let freshCluster: Promise<Blob | undefined> | undefined
+
+/** Whether `dataDir` holds no cluster yet (`memory://` never does). */
+async function isFresh(dataDir: string): Promise<boolean> {
+  if (dataDir.includes('://')) return dataDir.startsWith('memory://')
+  return access(join(dataDir, 'PG_VERSION')).then(
+    () => false,
+    () => true,
+  )
+}
+
+async function createPglite(PGliteClass: typeof PGlite, dataDir: string): Promise<PGlite> {
+  if (!(await isFresh(dataDir))) return PGliteClass.create(dataDir)
+  const template = freshCluster === undefined ? undefined : await freshCluster
+  if (template !== undefined) return PGliteClass.create(dataDir, { loadDataDir: template })
+  const db = await PGliteClass.create(dataDir)
+  // Taken before anything runs on it, so the copy is the bare cluster initdb made.
+  freshCluster ??= db.dumpDataDir('none').then(
+    (dump) => dump,
+    () => undefined,
+  )
+  await freshCluster
+  return db
+}
+
+/**
  * A database on PGlite keeping its data in `dataDir` (created when missing; `memory://` keeps
  * nothing), so what was committed survives the process. `@electric-sql/pglite` is loaded here,
  * so a service on PostgreSQL never needs it. One PGlite runs one statement at a time:
@@ -247,7 +278,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   )
   // PGlite makes the directory itself but not its parents (`.stoa/<service>` on a fresh clone).
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
-  const db: PGlite = await PGliteClass.create(dataDir)
+  const db: PGlite = await createPglite(PGliteClass, dataDir)
   let waiting = 0
   let busy = false
   const counted = async <T>(work: () => Promise<T>): Promise<T> => {

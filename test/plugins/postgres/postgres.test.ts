@@ -45,6 +45,31 @@ describe('postgres plugin on PGlite', function () {
     const { rows } = await stoa.handleOf(postgres).db.query<{ one: number }>('SELECT 1 AS one')
     expect(rows).to.deep.equal([{ one: 1 }])
   })
+  it('starts a second new database of the process from a bare cluster: nothing of the first is in it, and what it commits stays', async () => {
+    const first = createStoa({ name: 'one', logger: quietLogger() }).use(postgres, {
+      dataDir: tempDir(),
+      migrations: VOTES,
+    })
+    started.push(first)
+    await first.ready()
+    await first.handleOf(postgres).db.query(`INSERT INTO votes VALUES ('v1', 'a')`)
+    const dataDir = join(tempDir(), 'two')
+    const open = async () => {
+      const s = createStoa({ name: 'two', logger: quietLogger() }).use(postgres, { dataDir })
+      started.push(s)
+      await s.ready()
+      return s
+    }
+    const second = await open()
+    const { rows } = await second
+      .handleOf(postgres)
+      .db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'votes'`)
+    expect(rows).to.deep.equal([{ n: 0 }])
+    await second.handleOf(postgres).db.exec('CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)')
+    await second.close()
+    const again = await open()
+    expect((await again.handleOf(postgres).db.query('SELECT x FROM kept')).rows).to.deep.equal([{ x: 7 }])
+  })
   after(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })

@@ -9,7 +9,7 @@ import { describeMessage, matchesPattern } from './pattern.js'
 import type { CloseHook } from './plugin.js'
 import type { Remote } from './registry.js'
 import type { Transport, TransportClient, TransportHost } from './transport.js'
-import { errorReply } from './transport-kit.js'
+import { errorReply, pinKeys, withDispatch } from './transport-kit.js'
 
 /** Where an instance is in its life. Acts made while `starting` wait for `ready()`. */
 export type Phase = 'starting' | 'running' | 'closing' | 'closed'
@@ -230,19 +230,10 @@ export class Lifecycle {
 function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHost {
   if (pins.length === 0) return host
   const pinned = (msg: Readonly<Message>): boolean => pins.some((pin) => matchesPattern(pin, msg))
-  const keys = pins.flatMap((pin) => Object.keys(pin))
-  return {
-    service: host.service,
-    log: host.log,
-    observer: host.observer,
-    get closing() {
-      return host.closing
-    },
-    get held() {
-      return host.held
-    },
-    readiness: () => host.readiness(),
-    dispatch: (e: Envelope): Promise<Reply> => {
+  const keys = pinKeys(pins)
+  return withDispatch(
+    host,
+    (e: Envelope): Promise<Reply> => {
       if (e.kind === 'act' && e.msg !== null && typeof e.msg === 'object' && !pinned(e.msg)) {
         const looked = describeMessage(e.msg, keys)
         return Promise.resolve(
@@ -253,11 +244,8 @@ function pinnedHost(host: TransportHost, pins: readonly Pattern[]): TransportHos
       }
       return host.dispatch(e)
     },
-    answers: (msg) => pinned(msg) && host.answers(msg),
-    tasks: () => host.tasks(),
-    subscriptions: () => host.subscriptions(),
-    instanceSubscriptions: () => host.instanceSubscriptions(),
-  }
+    (msg) => pinned(msg) && host.answers(msg),
+  )
 }
 
 function notStarted(transport: string): Deliver {

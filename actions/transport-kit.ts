@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module'
 import type { AddressInfo, Server } from 'node:net'
-import type { Reply } from './envelope.js'
+import type { Envelope, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
+import type { Message, Pattern } from './pattern.js'
 import type { Schema, SchemaOutput } from './schema.js'
 import { issuePath } from './schema.js'
+import type { TransportHost } from './transport.js'
 
 /**
  * The reply for a failure: a `StoaError` as it is, anything else as `ACTION_FAILED` (its
@@ -14,6 +16,54 @@ import { issuePath } from './schema.js'
  */
 export function errorReply(err: unknown): Reply {
   return { ok: false, error: toStoaError(err).toJSON() }
+}
+
+/**
+ * The host with another `dispatch` (and, when given, another `answers`), its live getters
+ * (`closing`, `held`) and everything else kept: how a transport, or the kernel, puts
+ * something in front of the service without copying the host's fields by hand.
+ *
+ * @example
+ * declare const host: TransportHost
+ * let deliveries = 0
+ * const counted = withDispatch(host, (e) => {
+ *   deliveries++
+ *   return host.dispatch(e)
+ * })
+ */
+export function withDispatch(
+  host: TransportHost,
+  dispatch: (envelope: Envelope) => Promise<Reply>,
+  answers: (msg: Readonly<Message>) => boolean = (msg) => host.answers(msg),
+): TransportHost {
+  return {
+    service: host.service,
+    log: host.log,
+    observer: host.observer,
+    get closing() {
+      return host.closing
+    },
+    get held() {
+      return host.held
+    },
+    dispatch,
+    answers,
+    tasks: () => host.tasks(),
+    subscriptions: () => host.subscriptions(),
+    instanceSubscriptions: () => host.instanceSubscriptions(),
+    readiness: () => host.readiness(),
+  }
+}
+
+/**
+ * The keys of a client's pins: what names an act nobody answers (`describeMessage(msg,
+ * pinKeys(pins))`), never the rest of its data.
+ *
+ * @example
+ * pinKeys([{ role: 'tally', cmd: 'count' }]) // ['role', 'cmd']
+ */
+export function pinKeys(pins: readonly Pattern[]): string[] {
+  return pins.flatMap((pin) => Object.keys(pin))
 }
 
 /**

@@ -80,11 +80,13 @@ export {
   errorReply,
   listenOn,
   loadPeer,
+  pinKeys,
   requirePeer,
   resolveTransportOptions,
   retryAfter,
   Sweeper,
   settleWithin,
+  withDispatch,
 } from './transport-kit.js'
 
 /**

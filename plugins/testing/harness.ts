@@ -1,7 +1,7 @@
 import type { CallOptions, Logger, Message, Service, Stoa, StoaOptions, Timer } from '../../actions/index.js'
 import { createStoa, parsePattern, StoaError } from '../../actions/index.js'
 import type { ErrorCode, Reply, Transport, TransportHost } from '../../actions/transport.js'
-import { describeMessage, errorReply } from '../../actions/transport.js'
+import { describeMessage, errorReply, pinKeys } from '../../actions/transport.js'
 import type { BrokerMember, BrokerPolicy, DeadLetter, FaultChooser, Published } from './broker.js'
 import { DEFAULT_POLICY, SimBroker } from './broker.js'
 import { durationMs, realTurn, VirtualClock } from './clock.js'
@@ -444,7 +444,7 @@ function simTransport(broker: SimBroker, onJoin: (m: BrokerMember) => void, labe
     },
     async client(_host, pins) {
       // An act nobody answers is named by the pins' keys, never by the rest of its data.
-      const looked = pins.flatMap((pin) => Object.keys(pin))
+      const looked = pinKeys(pins)
       return {
         deliver: (e): Promise<Reply> =>
           closed

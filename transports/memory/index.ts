@@ -1,5 +1,5 @@
 import type { Envelope, Reply, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
-import { ERRORS, errorReply, isErrorCode, StoaError } from '../../actions/transport.js'
+import { ERRORS, errorReply, isErrorCode, pinKeys, StoaError, withDispatch } from '../../actions/transport.js'
 import type { MemoryOptions } from './options.js'
 import { resolveMemoryOptions } from './options.js'
 
@@ -40,12 +40,12 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
   return {
     name: 'memory',
     async listen(host) {
-      const member = { host: holding(host, (e) => held(host, e)) }
+      const member = { host: withDispatch(host, (e) => held(host, e)) }
       joined.push(member)
       bus.join(member)
     },
     async client(_host, pins) {
-      const looked = pins.flatMap((pin) => Object.keys(pin))
+      const looked = pinKeys(pins)
       const client: TransportClient = {
         deliver: (e) =>
           closed
@@ -71,26 +71,5 @@ export function createMemoryTransport(options: MemoryOptions): Transport {
       if (backlog.length > 0) joined[0]?.host.log.warn({ waiting: backlog.length }, 'memory: closing with held work')
       for (const m of joined.splice(0)) bus.leave(m)
     },
-  }
-}
-
-/** The host with another `dispatch`, its getters kept live (`closing`, `held`). */
-function holding(host: TransportHost, dispatch: (e: Envelope) => Promise<Reply>): TransportHost {
-  return {
-    service: host.service,
-    log: host.log,
-    observer: host.observer,
-    get closing() {
-      return host.closing
-    },
-    get held() {
-      return host.held
-    },
-    dispatch,
-    answers: (msg) => host.answers(msg),
-    tasks: () => host.tasks(),
-    subscriptions: () => host.subscriptions(),
-    instanceSubscriptions: () => host.instanceSubscriptions(),
-    readiness: () => host.readiness(),
   }
 }

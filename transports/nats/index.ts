@@ -79,6 +79,14 @@ export function createNatsTransport(options: NatsOptions = {}): Transport {
       return h
     },
 
+    async pause(): Promise<void> {
+      await Promise.all(listeners.map((l) => l.pauseIntake()))
+    },
+
+    async resume(): Promise<void> {
+      await Promise.all(listeners.map((l) => l.resumeIntake()))
+    },
+
     async stopAccepting(): Promise<void> {
       await Promise.all(listeners.map((l) => l.stopAccepting()))
     },

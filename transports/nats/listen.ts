@@ -1,7 +1,15 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import type { Msg, Subscription } from '@nats-io/transport-node'
 import type { EnvelopeKind, Reply, RetryPolicy, TransportHost } from '../../actions/transport.js'
-import { bulkheadRefusal, decideRetry, errorReply, matchesSubscription, settleWithin } from '../../actions/transport.js'
+import {
+  bulkheadRefusal,
+  decideRetry,
+  ERRORS,
+  errorReply,
+  isErrorCode,
+  matchesSubscription,
+  settleWithin,
+} from '../../actions/transport.js'
 import type { Connected, Link } from './connection.js'
 import type { ResolvedNatsOptions } from './options.js'
 import type { Names, StreamSpec } from './topology.js'
@@ -10,6 +18,9 @@ import { deadLetterHeaders, decodeRequest, encodeReply } from './wire.js'
 
 /** A dead letter may wait this long for JetStream's ack before the original is handed back. */
 const DEAD_LETTER_ACK_MS = 30_000
+
+/** The held-back deliveries remembered at most (the oldest are forgotten first). */
+const FORGIVEN_MAX = 10_000
 
 /**
  * The listening side: a queue-group subscription on the service's request subject (acts), and
@@ -30,6 +41,15 @@ export class Listener {
   private readonly inflight = new Set<Promise<void>>()
   private stopping = false
   private stoppedAt: number | undefined
+  /** The host holds intake (its database is down): the consumers are closed until it lets go. */
+  private paused = false
+  /** How to start each consumer again, after a hold. */
+  private readonly intake: (() => Promise<void>)[] = []
+  /**
+   * Deliveries handed back because they failed while the host was held, by stream sequence:
+   * JetStream counts every delivery, and those are not tries of the action.
+   */
+  private readonly forgiven = new Map<number, number>()
   private c: Connected | undefined
 
   constructor(
@@ -52,12 +72,12 @@ export class Listener {
     if (tasks.length > 0) {
       const cfg = taskStream(names, settings, host.service)
       await link.ensureStream(c, cfg)
-      await this.consume(c, cfg, names.taskConsumer, undefined, 'send')
+      await this.intakeOf(() => this.consume(c, cfg, names.taskConsumer, undefined, 'send'))
     }
     if (subs.length > 0) {
       const cfg = eventStream(names, settings)
       await link.ensureStream(c, cfg)
-      await this.consume(c, cfg, host.service, eventFilter(names, subs), 'emit')
+      await this.intakeOf(() => this.consume(c, cfg, host.service, eventFilter(names, subs), 'emit'))
     }
     const each = host.instanceSubscriptions()
     if (each.length > 0) {
@@ -81,6 +101,33 @@ export class Listener {
     // The subscription is in place once the server has seen it: a request right after start
     // must not meet "no responders".
     await c.nc.flush()
+  }
+
+  /** Keeps how to start a consumer, and starts it unless the host holds intake already. */
+  private async intakeOf(start: () => Promise<void>): Promise<void> {
+    this.intake.push(start)
+    if (this.host.held) this.paused = true
+    else await start()
+  }
+
+  /**
+   * The host holds intake (its database is down): close the consumers, so this instance takes
+   * no task or event until it lets go. Deliveries in hand are still settled; those pulled but not
+   * yet handed over come again after `ackWaitMs`. Requests (acts) are still answered.
+   */
+  async pauseIntake(): Promise<void> {
+    if (this.stopping || this.paused) return
+    this.paused = true
+    const open = [...this.consumers]
+    this.consumers.clear()
+    await Promise.all(open.map((messages) => messages.close().catch(() => undefined)))
+  }
+
+  /** The host let go: consume again, unless closing or held anew. */
+  async resumeIntake(): Promise<void> {
+    if (this.stopping || !this.paused || this.host.held) return
+    this.paused = false
+    for (const start of this.intake) await start()
   }
 
   /** Creates (or updates) a durable consumer on `stream` and starts taking its deliveries. */
@@ -158,8 +205,8 @@ export class Listener {
   private async pump(messages: ConsumerMessages, kind: EnvelopeKind): Promise<void> {
     try {
       for await (const m of messages) {
-        if (this.stopping) {
-          // Taken after the stop: hand it back at once for another instance.
+        if (this.stopping || this.paused) {
+          // Taken after the stop or the hold: hand it back at once for another instance.
           m.nak()
           continue
         }
@@ -232,8 +279,19 @@ export class Listener {
       const ms = typeof busy.details?.retryAfterMs === 'number' ? busy.details.retryAfterMs : 1000
       return m.nak(Math.min(Math.max(ms, 10), 30_000))
     }
+    const seq = m.info.streamSequence
+    if (!reply.ok && this.host.held && isErrorCode(reply.error.code) && ERRORS[reply.error.code].retryable) {
+      // It failed because of what holds the host (the database is down): back to the stream,
+      // not counted as a try. The instance takes no more until the host lets go.
+      this.forgiven.set(seq, (this.forgiven.get(seq) ?? 0) + 1)
+      // One taken by another instance since is never seen here again: keep the map bounded.
+      if (this.forgiven.size > FORGIVEN_MAX) this.forgiven.delete(this.forgiven.keys().next().value!)
+      return m.nak(1000)
+    }
+    const tries = m.info.deliveryCount - (this.forgiven.get(seq) ?? 0)
+    this.forgiven.delete(seq)
     const refused = !reply.ok && reply.error.code === 'CLOSED' && this.host.closing
-    const outcome = decideRetry(reply.ok ? undefined : reply.error, m.info.deliveryCount, this.policy, refused)
+    const outcome = decideRetry(reply.ok ? undefined : reply.error, tries, this.policy, refused)
     if (outcome.do === 'ack') return m.ack()
     if (outcome.do === 'requeue') return m.nak()
     if (outcome.do === 'retry') {

@@ -15,9 +15,11 @@
  *   relay's batch), to the same queue: the practical limit of the relay.
  */
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import amqp from 'amqplib'
 import type { Context } from '../../actions/index.js'
 import { createStoa } from '../../actions/index.js'
+import type { Sql } from '../../plugins/postgres/index.js'
 import postgres from '../../plugins/postgres/index.js'
 import { createAmqpTransport } from '../../transports/amqp/index.js'
 import { names } from '../../transports/amqp/topology.js'
@@ -31,6 +33,22 @@ const n = Number(process.env.BENCH_STATE_N ?? 2000)
 const CONCURRENCY = 32
 const run = randomUUID().slice(0, 8)
 const noop = () => undefined
+/** This process's CPU (user + system) at the start of the timed part. */
+let cpu0 = process.cpuUsage()
+/** CPU of the database's server processes serving this one (local PostgreSQL), ms: start, end. */
+let db0: number | undefined
+let db1: number | undefined
+let serverMs: (() => Promise<number | undefined>) | undefined
+const timed = async () => {
+  db0 = await serverMs?.()
+  cpu0 = process.cpuUsage()
+  return performance.now()
+}
+const stopped = async (t0: number) => {
+  const ops = n / ((performance.now() - t0) / 1000)
+  db1 = await serverMs?.()
+  return ops
+}
 
 const silent = { error: noop, warn: noop, info: noop, debug: noop }
 
@@ -49,7 +67,7 @@ async function main(): Promise<number> {
     const ch = await conn.createConfirmChannel()
     const q = names(prefix).tasks('tally')
     const body = Buffer.from(JSON.stringify({ voter: 'v', n: 0 }))
-    const t0 = performance.now()
+    const t0 = await timed()
     for (let i = 0; i < n; i += 100) {
       const batch = Math.min(100, n - i)
       await Promise.all(
@@ -99,6 +117,7 @@ async function main(): Promise<number> {
   stoa.add('role:bench,cmd:inbox', { idempotent: true, handler: write })
   stoa.add('role:bench,cmd:plain', write)
   await stoa.ready()
+  serverMs = () => backendsMs(pg().db)
   try {
     if (mode === 'relay') {
       for (let i = 0; i < n; i += 500) {
@@ -106,26 +125,53 @@ async function main(): Promise<number> {
           for (let j = i; j < Math.min(n, i + 500); j++) await tx.send('tally.vote.record', { voter: 'v', n: j })
         })
       }
-      const t0 = performance.now()
+      const t0 = await timed()
       const published = await pg().relay.flush()
       if (published !== n) throw new Error(`published ${published} of ${n}`)
-      return n / ((performance.now() - t0) / 1000)
+      return stopped(t0)
     }
     const pattern = `role:bench,cmd:${mode}`
     // Warm up: JIT, pool, channel.
     await inParallel(200, (i) => stoa.act(pattern, { i: -1 - i }))
     const relayed = (count: number) => pg().relay.published >= count
     if (mode === 'outbox') while (!relayed(200)) await new Promise((r) => setTimeout(r, 5))
-    const t0 = performance.now()
+    const t0 = await timed()
     await inParallel(n, (i) => stoa.act(pattern, { i }))
     // Timed until the relay has published (confirmed) and deleted every task.
     if (mode === 'outbox') while (!relayed(200 + n)) await new Promise((r) => setTimeout(r, 2))
-    return n / ((performance.now() - t0) / 1000)
+    return stopped(t0)
   } finally {
     await stoa.close()
   }
 }
 
+/**
+ * The CPU time so far of the server processes of this database's connections, ms, read from
+ * /proc (PostgreSQL on this machine; undefined elsewhere). Backends that ended are not counted.
+ */
+async function backendsMs(db: { query: Sql['query'] }): Promise<number | undefined> {
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  )
+  let ticks = 0
+  for (const { pid } of rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      return undefined
+    }
+  }
+  // Clock ticks of 10 ms (USER_HZ 100).
+  return ticks * 10
+}
+
 const ops = await main()
-console.log(JSON.stringify({ ops }))
+const cpu = process.cpuUsage(cpu0)
+// CPU per operation over the timed part, µs, of this process and of the database's server
+// processes: steadier than ops/s on a shared machine.
+const figures: Record<string, number> = { ops, cpuUs: (cpu.user + cpu.system) / n }
+if (db0 !== undefined && db1 !== undefined) figures.dbCpuUs = ((db1 - db0) * 1000) / n
+console.log(JSON.stringify(figures))
 process.exit(0)

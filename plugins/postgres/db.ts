@@ -165,7 +165,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
   return {
     kind: 'postgres',
     where,
-    query: (text, params) => guard(pool.query(text, params as unknown[])) as never,
+    query: async (text, params) => rowsOf(await guard(pool.query(text, params as unknown[]))),
     exec: async (text) => void (await guard(pool.query(text))),
     async transaction(fn, edges) {
       if (down !== undefined) throw unreachable()
@@ -189,7 +189,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
         }
         const out = await fn(
           {
-            query: (text, params) => client.query(text, params as unknown[]) as never,
+            query: async (text, params) => rowsOf(await client.query(text, params as unknown[])),
             exec: async (text) => void (await client.query(text)),
           },
           first,
@@ -292,7 +292,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: 'pglite',
     where: dataDir,
-    query: (text, params) => db.query(text, params as unknown[]) as never,
+    query: async (text, params) => rowsOf(await db.query(text, params as unknown[])),
     exec: async (text) => void (await db.exec(text)),
     transaction: (fn, edges) =>
       counted(() =>
@@ -302,7 +302,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
             const first = edges?.first === undefined ? [] : (await tx.query<Record<string, unknown>>(edges.first)).rows
             const out = await fn(
               {
-                query: (text, params) => tx.query(text, params as unknown[]) as never,
+                query: async (text, params) => rowsOf(await tx.query(text, params as unknown[])),
                 exec: async (text) => void (await tx.exec(text)),
               },
               first,
@@ -321,6 +321,14 @@ export async function openPglite(dataDir: string): Promise<Database> {
     pool: () => ({ total: 1, idle: busy ? 0 : 1, waiting: Math.max(0, waiting - (busy ? 1 : 0)) }),
     close: () => db.close(),
   }
+}
+
+/**
+ * A statement's rows, and nothing of the driver's result (pg's holds its type parsers): what
+ * an action returns from `tx.query` is then its reply, and an idempotent action's stored result.
+ */
+function rowsOf<R>(result: { rows: unknown[] }): { rows: R[] } {
+  return { rows: result.rows as R[] }
 }
 
 /** A connection string without its password, for messages and logs. */

@@ -31,12 +31,14 @@ declare module '../../actions/action.js' {
 const HEADER = 'idempotency-key'
 
 /**
- * The inbound hook that makes declared actions idempotent: it opens the transaction, records
- * the key (`INSERT ... ON CONFLICT DO NOTHING`), runs the action inside it (the action's own
- * `transaction(ctx, ...)` joins it) and stores the result with the key. When the key is there
- * already, the stored result is the answer and the action does not run. Two deliveries of one
- * key at once: PostgreSQL makes the second insert wait for the first transaction, then finds
- * the key (or, if the first rolled back, runs).
+ * The inbound hook that makes declared actions idempotent: it opens the transaction, looks the
+ * key up in the same round trip as `BEGIN`, runs the action inside it (the action's own
+ * `transaction(ctx, ...)` joins it) and records the key with the result in the round trip of
+ * `COMMIT`: one round trip and one row written, no more. When the key is there already, the
+ * stored result is the answer and the action does not run. Two deliveries of one key at once
+ * both run; the second's insert of the key waits for the first transaction and then fails on
+ * the key, which rolls its effect back; a call whose transaction failed while the key was being
+ * recorded by another answers with the stored result. So the effect is done once either way.
  */
 export function idempotentHook(txs: Transactions): (next: RunAction, action: ActionInfo) => RunAction {
   return (next, action) => {
@@ -50,35 +52,44 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
     }
     const own = declared === true ? undefined : declared.key
     const scope = `${action.key}\n`
-    return (msg, ctx) => {
+    return async (msg, ctx) => {
       const key = quoteLiteral(scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id))
-      // The key goes in with BEGIN and the result with COMMIT, in their round trips; a result
-      // of undefined (a task's, usually) is what a NULL gives back, so it is not written.
+      const lookup = `SELECT result FROM stoa_inbox WHERE key = ${key}`
+      // Wrapped, so that `undefined` and `null` stay apart (a task's undefined is stored as NULL);
+      // undefined while there is nothing to record (the key was there).
       let result: string | undefined
       const edges = {
-        first: `INSERT INTO stoa_inbox (key) VALUES (${key}) ON CONFLICT (key) DO NOTHING RETURNING 1 AS fresh`,
-        last: () => result,
+        first: lookup,
+        last: () =>
+          result === undefined ? undefined : `INSERT INTO stoa_inbox (key, result) VALUES (${key}, ${result})`,
       }
-      return txs.run(
-        ctx,
-        async (tx, first) => {
-          if (first.length === 0) {
-            const { rows } = await tx.query<{ result: { v?: unknown } | null }>(
-              `SELECT result FROM stoa_inbox WHERE key = ${key}`,
-            )
-            return rows[0]?.result?.v
-          }
-          result = undefined
-          const out = await next(msg, ctx)
-          // Wrapped, so that `undefined` and `null` stay apart; what JSON cannot hold fails the call.
-          if (out !== undefined)
-            result = `UPDATE stoa_inbox SET result = ${quoteLiteral(JSON.stringify({ v: out }))}::jsonb WHERE key = ${key}`
-          return out
-        },
-        edges,
-      )
+      try {
+        return await txs.run(
+          ctx,
+          async (_tx, first) => {
+            result = undefined
+            if (first.length > 0) return stored(first[0])
+            const out = await next(msg, ctx)
+            // What JSON cannot hold fails the call.
+            result = out === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify({ v: out }))}::jsonb`
+            return out
+          },
+          edges,
+        )
+      } catch (err) {
+        // Another delivery of the key committed while this one ran: its effect stands, and its
+        // result is the answer. Without a key, or with the database gone, the failure is this call's.
+        const found = await txs.query(lookup).catch(() => undefined)
+        if (found !== undefined && found.length > 0) return stored(found[0])
+        throw err
+      }
     }
   }
+}
+
+/** The result an inbox row holds: what the first call answered. */
+function stored(row: Record<string, unknown> | undefined): unknown {
+  return (row?.result as { v?: unknown } | null | undefined)?.v
 }
 
 /** Deletes inbox keys older than the retention: a repeat after that runs again. */

@@ -104,7 +104,7 @@ const postgres = definePlugin({
       host.name,
       options.conflictRetries,
       () => relay?.wake(),
-      () => relay?.instance ?? '',
+      () => (relay === undefined ? '' : relay.publishing ? undefined : relay.instance),
     )
     const stepsOf = (): Step[] => (steps ??= loadSteps(options.migrations, process.cwd()))
     const migrations = (async (op: 'status' | 'up') => {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { CallOptions, Logger, Message, PluginHost } from '../../actions/index.js'
-import type { Database, Sql } from './db.js'
+import type { Database } from './db.js'
+import { quoteLiteral } from './db.js'
 
-/** The channel a commit that wrote outbox rows notifies, so every instance's relay wakes. */
+/** The channel a commit that wrote outbox rows notifies, when its own relay does not publish them. */
 export const OUTBOX_CHANNEL = 'stoa_outbox'
 
 /** What travels with a message as a direct send would carry it. */
@@ -23,15 +24,12 @@ export interface OutboxRow {
   readonly meta: OutboxMeta
 }
 
-/** Writes a message to the outbox, in the caller's transaction. */
-export async function writeOutbox(tx: Sql, row: OutboxRow): Promise<void> {
-  await tx.query('INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ($1, $2, $3, $4, $5)', [
-    row.id,
-    row.kind,
-    row.name,
-    JSON.stringify(row.data),
-    JSON.stringify(row.meta),
-  ])
+/**
+ * A message as one row of `INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES …`, its
+ * values quoted, so that a transaction's messages go in one statement beside its `COMMIT`.
+ */
+export function outboxValues(row: OutboxRow): string {
+  return `(${quoteLiteral(row.id)}, '${row.kind}', ${quoteLiteral(row.name)}, ${quoteLiteral(JSON.stringify(row.data))}, ${quoteLiteral(JSON.stringify(row.meta))})`
 }
 
 interface ClaimedRow extends Record<string, unknown> {
@@ -63,8 +61,8 @@ export interface RelaySettings {
  * deletes the published rows and puts the failed ones back with a backoff. A relay that dies
  * with rows leased leaves them to whichever relay looks once the lease is over: a row may so be
  * published twice, never lost, and its message id stays the same for the consumer's inbox.
- * Woken at once by a commit in this instance, by `NOTIFY` from another (PostgreSQL), and every
- * `sweepMs` regardless.
+ * Woken at once by a commit in this instance, by `NOTIFY` from another whose own relay does not
+ * publish (paused or stopped; PostgreSQL), and every `sweepMs` regardless.
  */
 export class Relay {
   private paused: boolean
@@ -119,6 +117,11 @@ export class Relay {
   resume(): void {
     this.paused = false
     this.wake()
+  }
+
+  /** Whether the relay publishes what this instance commits: started, neither paused nor stopped. */
+  get publishing(): boolean {
+    return this.timer !== undefined && !this.paused && !this.stopped
   }
 
   /** Whether the relay is paused. */

@@ -3,9 +3,10 @@ import type { CallOptions, Context, Message } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { assertEventName, assertTaskName } from '../../actions/transport.js'
 import type { Database, Sql, TransactionEdges } from './db.js'
+import { quoteLiteral } from './db.js'
 import { isConflict } from './errors.js'
-import type { OutboxMeta, OutboxRow } from './outbox.js'
-import { OUTBOX_CHANNEL, writeOutbox } from './outbox.js'
+import type { OutboxMeta } from './outbox.js'
+import { OUTBOX_CHANNEL, outboxValues } from './outbox.js'
 
 /**
  * One transaction of the service's database, as an action sees it: its own rows through
@@ -30,8 +31,11 @@ export class Transactions {
     private readonly service: string,
     private readonly retries: number,
     private readonly committed: () => void,
-    /** What this instance's commits say in their NOTIFY, so that its own relay ignores them. */
-    private readonly instance: () => string,
+    /**
+     * What a commit that wrote messages says in its NOTIFY to the other instances' relays, or
+     * undefined for no NOTIFY: this instance's relay, woken directly, publishes them.
+     */
+    private readonly notify: () => string | undefined,
   ) {}
 
   /**
@@ -53,24 +57,34 @@ export class Transactions {
     }
     const db = this.db()
     for (let attempt = 0; ; attempt++) {
-      let wrote = false
+      // The messages this transaction sends, as rows of one INSERT: written after `fn`, in the
+      // round trip of the COMMIT (with the NOTIFY, when there is one), not one round trip each.
+      const rows: string[] = []
+      const last = (): string | undefined => {
+        const own = edges?.last?.()
+        if (rows.length === 0) return own
+        const parts = [`INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ${rows.join(', ')}`]
+        // Only when this instance's relay will not publish them: PostgreSQL serializes the
+        // commits that notify, and every listening instance would wake for each.
+        const from = db.kind === 'postgres' ? this.notify() : undefined
+        if (from !== undefined) parts.push(`SELECT pg_notify('${OUTBOX_CHANNEL}', ${quoteLiteral(from)})`)
+        if (own !== undefined) parts.push(own)
+        return parts.join('; ')
+      }
       try {
-        const out = await db.transaction(async (sql, first) => {
-          const tx = this.transaction(sql, ctx, () => {
-            wrote = true
-          })
-          if (ctx !== undefined) this.open.set(ctx, tx)
-          try {
-            const r = await fn(tx, first)
-            // Delivered at commit, to every instance's relay; this one is woken directly too.
-            if (wrote && db.kind === 'postgres')
-              await sql.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.instance()])
-            return r
-          } finally {
-            if (ctx !== undefined) this.open.delete(ctx)
-          }
-        }, edges)
-        if (wrote) this.committed()
+        const out = await db.transaction(
+          async (sql, first) => {
+            const tx = this.transaction(sql, ctx, rows)
+            if (ctx !== undefined) this.open.set(ctx, tx)
+            try {
+              return await fn(tx, first)
+            } finally {
+              if (ctx !== undefined) this.open.delete(ctx)
+            }
+          },
+          { first: edges?.first, last },
+        )
+        if (rows.length > 0) this.committed()
         return out
       } catch (err) {
         if (isConflict(err)) {
@@ -87,7 +101,12 @@ export class Transactions {
     }
   }
 
-  private transaction(sql: Sql, ctx: Context | undefined, wrote: () => void): Transaction {
+  /** Runs one statement on the database, outside any transaction. */
+  async query(text: string): Promise<Record<string, unknown>[]> {
+    return (await this.db().query(text)).rows
+  }
+
+  private transaction(sql: Sql, ctx: Context | undefined, rows: string[]): Transaction {
     const write = async (kind: 'send' | 'emit', name: string, data: Message | undefined, opts?: CallOptions) => {
       if (kind === 'send') assertTaskName(name)
       else assertEventName(name)
@@ -97,9 +116,8 @@ export class Transactions {
           `the data of ${kind === 'send' ? 'task' : 'event'} "${name}" must be an object`,
         )
       }
-      const row: OutboxRow = { kind, name, data: data ?? {}, ...this.metaOf(ctx, opts) }
-      await writeOutbox(sql, row)
-      wrote()
+      // Made now, so that what cannot be written (a NUL in an id, data JSON cannot hold) fails the send.
+      rows.push(outboxValues({ kind, name, data: data ?? {}, ...this.metaOf(ctx, opts) }))
     }
     return {
       query: (text, params) => sql.query(text, params),

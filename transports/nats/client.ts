@@ -8,11 +8,12 @@ import {
   toStoaError,
 } from '../../actions/transport.js'
 import type { Link } from './connection.js'
-import { errorName, unavailable } from './connection.js'
+import { unavailable } from './connection.js'
 import type { ResolvedNatsOptions } from './options.js'
+import type { Answer } from './replies.js'
 import type { Names } from './topology.js'
 import { eventStream, taskStream } from './topology.js'
-import { decodeReply, encodeRequest } from './wire.js'
+import { decodePubAck, decodeReply, encodeRequest } from './wire.js'
 
 /** A request with no deadline waits this long for its reply. */
 const DEFAULT_WAIT_MS = 30_000
@@ -41,16 +42,17 @@ export function createClient(
     const c = await link.connect()
     const out = encodeRequest(e, options.maxBodyBytes, c.headers())
     const timeout = Math.max(1, (e.meta.deadline ?? Date.now() + DEFAULT_WAIT_MS) - Date.now())
+    let answer: Answer
     try {
-      const m = await c.nc.request(subject, out.body, { timeout, headers: out.headers })
-      return decodeReply(m.data)
+      answer = await c.replies.request(subject, out.body, out.headers, timeout)
     } catch (err) {
-      const name = errorName(err)
-      if (name.includes('NoResponders')) return errorReply(unavailable(`no instance listens on "${subject}"`))
-      if (name.includes('Timeout')) return errorReply(new StoaError('TIMEOUT', 'no reply before the deadline'))
       log.warn({ err: String(err), subject }, 'nats: request failed')
       return errorReply(unavailable('the request could not be sent', err))
     }
+    if (answer.ok) return decodeReply(answer.msg.data)
+    if (answer.why === 'no-responders') return errorReply(unavailable(`no instance listens on "${subject}"`))
+    if (answer.why === 'timeout') return errorReply(new StoaError('TIMEOUT', 'no reply before the deadline'))
+    return errorReply(unavailable('the connection closed before the reply'))
   }
 
   async function publish(e: Envelope): Promise<Reply> {
@@ -69,31 +71,34 @@ export function createClient(
     const until = Date.now() + Math.min(options.publishTimeoutMs, (e.meta.deadline ?? Infinity) - Date.now())
     for (let again = true; ; again = false) {
       const sent = performance.now()
+      // A JetStream publish is a request whose reply is the stream's acknowledgement.
+      let answer: Answer
       try {
-        await c.js.publish(subj, out.body, {
-          headers: out.headers,
-          msgID: e.meta.id,
-          timeout: Math.max(1, until - Date.now()),
-        })
-        observer.confirmed?.(performance.now() - sent, true)
-        return OK
+        answer = await c.replies.request(subj, out.body, out.headers, Math.max(1, until - Date.now()))
       } catch (err) {
-        const name = errorName(err)
-        // JetStream answered, and refused: a confirm that says no. A timeout is no answer at all.
-        if (!name.includes('Timeout') && !name.includes('NoResponders'))
-          observer.confirmed?.(performance.now() - sent, false)
-        // No stream answers the subject: it was deleted, or lost with a server that kept it in
-        // memory. Make it again and publish once more (the message id keeps this from doubling).
-        if (again && (name.includes('NoResponders') || name.includes('JetStreamNotEnabled'))) {
-          link.forgetStream(stream.name)
-          await link.ensureStream(c, stream)
-          continue
-        }
-        log.warn({ err: String(err), subject: subj }, 'nats: publish not acknowledged')
-        throw name.includes('Timeout')
-          ? unavailable('JetStream did not acknowledge the publish in time', err)
-          : unavailable('JetStream refused the publish', err)
+        log.warn({ err: String(err), subject: subj }, 'nats: publish not sent')
+        throw unavailable('the publish could not be sent', err)
       }
+      if (answer.ok) {
+        const ack = decodePubAck(answer.msg.data)
+        observer.confirmed?.(performance.now() - sent, ack.ok)
+        if (ack.ok) return OK
+        log.warn({ err: ack.error, subject: subj }, 'nats: publish not acknowledged')
+        throw unavailable('JetStream refused the publish', new Error(ack.error))
+      }
+      // No stream answers the subject: it was deleted, or lost with a server that kept it in
+      // memory. Make it again and publish once more (the message id keeps this from doubling).
+      if (again && answer.why === 'no-responders') {
+        link.forgetStream(stream.name)
+        await link.ensureStream(c, stream)
+        continue
+      }
+      log.warn({ err: answer.why, subject: subj }, 'nats: publish not acknowledged')
+      throw answer.why === 'timeout'
+        ? unavailable('JetStream did not acknowledge the publish in time')
+        : answer.why === 'no-responders'
+          ? unavailable('JetStream refused the publish: no stream takes the subject')
+          : unavailable('the connection closed before JetStream acknowledged the publish')
     }
   }
 

@@ -2,6 +2,7 @@ import type { JetStreamClient, JetStreamManager, StreamConfig } from '@nats-io/j
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node'
 import type { Logger, TransportObserver } from '../../actions/transport.js'
 import { loadPeer, StoaError } from '../../actions/transport.js'
+import { Replies } from './replies.js'
 
 type NatsModule = typeof import('@nats-io/transport-node')
 type JetStreamModule = typeof import('@nats-io/jetstream')
@@ -23,6 +24,8 @@ export interface Connected {
   readonly jsm: JetStreamManager
   /** A fresh, empty header set. */
   readonly headers: () => MsgHdrs
+  /** The connection's one reply subject, for acts and JetStream publishes. */
+  readonly replies: Replies
 }
 
 /**
@@ -110,6 +113,7 @@ export class Link {
       js: jetstream.jetstream(nc),
       jsm: await jetstream.jetstreamManager(nc),
       headers: () => nats.headers(),
+      replies: new Replies(nc, nats.createInbox()),
     }
     this.current = c
     this.up = true
@@ -148,11 +152,4 @@ async function ensure(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name
  */
 export function unavailable(message: string, cause?: unknown): StoaError {
   return new StoaError('UNAVAILABLE', message, undefined, cause === undefined ? undefined : { cause })
-}
-
-/** The library error's class name, and its cause's: how a NATS failure is told apart. */
-export function errorName(err: unknown): string {
-  const e = err as { name?: unknown; cause?: { name?: unknown } } | undefined
-  const cause = typeof e?.cause?.name === 'string' ? ` ${e.cause.name}` : ''
-  return `${typeof e?.name === 'string' ? e.name : ''}${cause}`
 }

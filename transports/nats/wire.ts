@@ -181,6 +181,25 @@ export function decodeReply(data: Uint8Array): Reply {
 }
 
 /**
+ * Decodes JetStream's answer to a publish: stored (`{"stream":…,"seq":…}`, a duplicate
+ * included: the message id was stored before), or refused (`{"error":{"description":…}}`).
+ */
+export function decodePubAck(data: Uint8Array): { ok: true } | { ok: false; error: string } {
+  let value: { stream?: unknown; error?: { description?: unknown; code?: unknown } } | null
+  try {
+    value = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.length).toString())
+  } catch {
+    return { ok: false, error: 'the acknowledgement is not valid JSON' }
+  }
+  if (value !== null && typeof value === 'object') {
+    if (value.error !== undefined && value.error !== null)
+      return { ok: false, error: String(value.error.description ?? value.error.code ?? 'refused') }
+    if (typeof value.stream === 'string' && value.stream !== '') return { ok: true }
+  }
+  return { ok: false, error: 'the acknowledgement names no stream' }
+}
+
+/**
  * The headers of a dead letter: the original's, plus why it was given up and after how many
  * tries, into `headers` (fresh). The id header is left out, so JetStream never takes a dead
  * letter for a duplicate of its original.

@@ -83,14 +83,17 @@ export async function clientTransport(
 
 /**
  * Reads stoa's own parameters off an amqp URL: `service` (whose RPC queue answers acts, also
- * given as `--service`) and `prefix` (the first segment of every exchange and queue name).
- * The URL handed to RabbitMQ keeps only what is RabbitMQ's.
+ * given as `--service`), `prefix` (the first segment of every exchange and queue name) and
+ * `queueType` (`classic` or `quorum`). The URL handed to RabbitMQ keeps only what is RabbitMQ's.
  *
  * @example
- * amqpUrl('amqp://127.0.0.1?service=math&prefix=test', undefined)
- * // { url: 'amqp://127.0.0.1', target: 'math', prefix: 'test' }
+ * amqpUrl('amqp://127.0.0.1?service=math&prefix=test&queueType=quorum', undefined)
+ * // { url: 'amqp://127.0.0.1', target: 'math', prefix: 'test', queueType: 'quorum' }
  */
-export function amqpUrl(text: string, service: string | undefined): { url: string; target?: string; prefix?: string } {
+export function amqpUrl(
+  text: string,
+  service: string | undefined,
+): { url: string; target?: string; prefix?: string; queueType?: 'classic' | 'quorum' } {
   let url: URL
   try {
     url = new URL(text)
@@ -104,12 +107,17 @@ export function amqpUrl(text: string, service: string | undefined): { url: strin
   }
   const target = service ?? fromUrl
   const prefix = url.searchParams.get('prefix') ?? undefined
+  const queueType = url.searchParams.get('queueType') ?? undefined
+  if (queueType !== undefined && queueType !== 'classic' && queueType !== 'quorum')
+    throw new UsageError(`?queueType= must be classic or quorum, not "${queueType}"`)
   url.searchParams.delete('service')
   url.searchParams.delete('prefix')
+  url.searchParams.delete('queueType')
   return {
     url: url.href,
     ...(target === undefined || target === '' ? {} : { target }),
     ...(prefix === undefined || prefix === '' ? {} : { prefix }),
+    ...(queueType === undefined ? {} : { queueType }),
   }
 }
 

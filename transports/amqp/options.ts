@@ -26,8 +26,17 @@ export const amqpOptions = z.strictObject({
   backoffMs: z.number().int().min(1).default(1000),
   /** Longest delay between two tries, ms. */
   maxBackoffMs: z.number().int().min(1).default(60_000),
-  /** Task queues as `classic` queues, or replicated `quorum` queues (all instances must agree). */
+  /**
+   * Durable queues (tasks, events, delays, dead letters) as `classic` queues, or replicated
+   * `quorum` queues for a RabbitMQ cluster. Every instance under one `prefix` must agree.
+   */
   queueType: z.enum(['classic', 'quorum']).default('classic'),
+  /**
+   * Quorum queues only: times the broker may hand a task or event out again after a consumer
+   * lost it unacknowledged (a crash) or gave it back (closing, held intake, a bulkhead) before
+   * the broker dead-letters it itself. Failed tries are counted apart (`attempts`).
+   */
+  deliveryLimit: z.number().int().min(1).max(1000).default(20),
   /** Publishes held while the broker is unreachable; beyond it they fail with `UNAVAILABLE`. */
   bufferSize: z.number().int().min(0).default(1000),
   /**

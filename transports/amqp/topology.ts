@@ -199,6 +199,9 @@ export async function declareDlq(
   service: string,
 ): Promise<string> {
   const q = n.dlq(service)
-  await ch.assertQueue(q, s.queueType === 'quorum' ? { durable: true, arguments: { 'x-queue-type': 'quorum' } } : { durable: true })
+  await ch.assertQueue(
+    q,
+    s.queueType === 'quorum' ? { durable: true, arguments: { 'x-queue-type': 'quorum' } } : { durable: true },
+  )
   return q
 }

@@ -9,8 +9,22 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
  * backoff, then the dead-letter queue.
  */
 export const amqpOptions = z.strictObject({
-  /** Broker URL; `STOA_AMQP_URL` when not given. */
-  url: z.string().min(1).default('amqp://127.0.0.1:5672'),
+  /**
+   * Broker URL, or several (a list, or one string with commas: `amqp://h1,amqp://h2`), the nodes
+   * of one RabbitMQ cluster: the transport connects to the first reachable one and, on losing it,
+   * to the next. `STOA_AMQP_URL` when not given.
+   */
+  url: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .default('amqp://127.0.0.1:5672')
+    .transform((v, ctx) => {
+      const list = (Array.isArray(v) ? v : [v]).flatMap((u) => u.split(',')).map((u) => u.trim())
+      if (list.some((u) => !/^amqps?:\/\/./.test(u))) {
+        ctx.addIssue({ code: 'custom', message: 'every broker address must be an amqp:// or amqps:// URL' })
+        return z.NEVER
+      }
+      return list
+    }),
   /** The service whose RPC queue this client's acts go to; needed only to call acts. */
   target: z.string().regex(NAME).optional(),
   /**

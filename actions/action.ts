@@ -1,3 +1,4 @@
+import type { BatchSpec } from './batch.js'
 import type { Context } from './context.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
@@ -43,6 +44,8 @@ export interface SubscribeOptions {
 /** An action with its declarations, as `action()` builds it. */
 export interface ActionDef<In = Message, Out = unknown> extends ActionOptions {
   readonly handler: Action<any, Out>
+  /** Set by `batchAction`: the task's deliveries reach its batch handler together. */
+  readonly batch?: BatchSpec
   /** Type-level only: the message the action accepts. */
   readonly '~in'?: In
 }

@@ -1,4 +1,5 @@
 import type { ActionOptions } from './action.js'
+import type { BatchOptions } from './batch.js'
 import type { Context } from './context.js'
 import type { Envelope, Reply } from './envelope.js'
 import type { Message, Pattern } from './pattern.js'
@@ -18,6 +19,8 @@ export interface ActionInfo {
   readonly options: Readonly<ActionOptions>
   /** The transport that serves it, for an action reached through a client. */
   readonly transport: string | undefined
+  /** How a batched task handler (`batchAction`) takes its deliveries; absent for any other. */
+  readonly batch?: BatchOptions
 }
 
 /**

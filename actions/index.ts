@@ -5,6 +5,8 @@
 
 export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions } from './action.js'
 export { action } from './action.js'
+export type { BatchHandler, BatchItem, BatchOptions } from './batch.js'
+export { batchAction } from './batch.js'
 export type { ClientTypes } from './client.js'
 export { createClient } from './client.js'
 export type { CallOptions, Identity } from './context.js'

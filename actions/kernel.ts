@@ -1,4 +1,5 @@
 import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions, TypesOf } from './action.js'
+import type { BatchSpec } from './batch.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import type { Clock } from './deadlines.js'
@@ -127,6 +128,7 @@ export class Stoa<T extends ActionTypes = {}> {
     this.registry.checkResults = options.checkResults ?? resultChecksDefault()
     this.clock = options.clock ?? systemClock
     this.deadlines = new Deadlines(this.clock)
+    this.registry.clock = this.clock
     const life = new Lifecycle(this.name, this.log)
     this.observers = new Observers(this.log)
     this.life = life
@@ -203,7 +205,7 @@ export class Stoa<T extends ActionTypes = {}> {
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): this {
     const pat = toPattern(pattern as string)
     if ('task' in pat) assertTaskName(pat.task)
-    const def: ActionOptions & { handler: Action<any, unknown> } =
+    const def: ActionOptions & { handler: Action<any, unknown>; batch?: BatchSpec } =
       typeof action === 'function' ? { ...options, handler: action } : { ...action, ...options }
     if (typeof def.handler !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)

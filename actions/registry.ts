@@ -1,4 +1,8 @@
 import type { Action, ActionOptions } from './action.js'
+import type { BatchSpec } from './batch.js'
+import { Batcher } from './batch.js'
+import type { Clock } from './deadlines.js'
+import { systemClock } from './deadlines.js'
 import type { SubscriptionEach } from './envelope.js'
 import { StoaError } from './errors.js'
 import type { ActionInfo, Deliver, HookEntry, Hooks, RunAction } from './hooks.js'
@@ -41,7 +45,7 @@ export interface Subscription {
 }
 
 /** An action as `add` hands it to the registry. */
-export type ActionParts = ActionOptions & { readonly handler: Action<any, unknown> }
+export type ActionParts = ActionOptions & { readonly handler: Action<any, unknown>; readonly batch?: BatchSpec }
 
 /**
  * The service's actions, event subscriptions and hooks: registration, `prior` resolution,
@@ -61,11 +65,20 @@ export class Registry {
    * kernel sets it once, before any action is added; off, an action runs with no wrapper for it.
    */
   checkResults = false
+  /** Where batched actions set the timer of a batch waiting for more deliveries; the kernel's. */
+  clock: Clock = systemClock
 
   /** Registers a local action; an earlier action it overrides becomes its `prior`. */
   addAction(pattern: Pattern, parts: ActionParts, plugin: string | undefined): void {
-    const { handler, ...options } = parts
+    const { handler, batch, ...options } = parts
     const key = patternString(pattern)
+    if (batch !== undefined && typeof pattern.task !== 'string')
+      throw new StoaError('INVALID_PLUGIN', `action "${key}": only a task handler ("task:...") takes batches`, {
+        pattern: key,
+      })
+    // A batched action's deliveries are validated and hooked one by one, then wait together for
+    // their batch: one gatherer per registration, so two instances never share a batch.
+    const run = batch === undefined ? handler : new Batcher(batch, this.clock).run
     const entry = this.entry(
       pattern,
       key,
@@ -73,7 +86,8 @@ export class Registry {
       plugin,
       this.priorOf(pattern),
       undefined,
-      baseRun(handler, options.schema, ownPairs(pattern), this.checkResults ? options.result : undefined, key),
+      baseRun(run, options.schema, ownPairs(pattern), this.checkResults ? options.result : undefined, key),
+      batch,
     )
     this.all.add(pattern, entry)
     this.local.add(pattern, entry)
@@ -150,6 +164,7 @@ export class Registry {
     prior: Entry | undefined,
     remote: Remote | undefined,
     base: RunAction,
+    batch?: BatchSpec,
   ): Entry {
     const info: ActionInfo = Object.freeze({
       pattern,
@@ -160,6 +175,7 @@ export class Registry {
       schema: options.schema,
       options: Object.freeze(options),
       transport: remote?.transport,
+      ...(batch === undefined ? {} : { batch: Object.freeze({ max: batch.max, waitMs: batch.waitMs }) }),
     })
     const run = remote === undefined ? composeInbound(base, this.hookList, info) : base
     return { pattern, key, timeoutMs: options.timeoutMs, prior, remote, info, base, run }

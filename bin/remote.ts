@@ -83,33 +83,49 @@ export async function clientTransport(
 
 /**
  * Reads stoa's own parameters off an amqp URL: `service` (whose RPC queue answers acts, also
- * given as `--service`) and `prefix` (the first segment of every exchange and queue name).
- * The URL handed to RabbitMQ keeps only what is RabbitMQ's.
+ * given as `--service`), `prefix` (the first segment of every exchange and queue name) and
+ * `queueType` (`classic` or `quorum`). The URL handed to RabbitMQ keeps only what is RabbitMQ's.
  *
  * @example
- * amqpUrl('amqp://127.0.0.1?service=math&prefix=test', undefined)
- * // { url: 'amqp://127.0.0.1', target: 'math', prefix: 'test' }
+ * amqpUrl('amqp://127.0.0.1?service=math&prefix=test&queueType=quorum', undefined)
+ * // { url: 'amqp://127.0.0.1', target: 'math', prefix: 'test', queueType: 'quorum' }
  */
-export function amqpUrl(text: string, service: string | undefined): { url: string; target?: string; prefix?: string } {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new UsageError(`not a URL: ${text}`)
+export function amqpUrl(
+  text: string,
+  service: string | undefined,
+): { url: string; target?: string; prefix?: string; queueType?: 'classic' | 'quorum' } {
+  // Several nodes of one cluster: `amqp://h1:5672,amqp://h2:5672?prefix=vote`; stoa's own
+  // parameters may sit on any of them and apply to all.
+  const read = text.split(',').map((part) => {
+    try {
+      return new URL(part.trim())
+    } catch {
+      throw new UsageError(`not a URL: ${part}`)
+    }
+  })
+  const param = (name: string): string | undefined => {
+    const values = new Set(read.flatMap((u) => u.searchParams.getAll(name)))
+    if (values.size > 1) throw new UsageError(`the broker URLs disagree on ?${name}=`)
+    return [...values][0]
   }
-  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new UsageError(`not an amqp:// URL: ${text}`)
-  const fromUrl = url.searchParams.get('service') ?? undefined
+  for (const url of read) {
+    if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new UsageError(`not an amqp:// URL: ${url.href}`)
+  }
+  const fromUrl = param('service')
   if (service !== undefined && fromUrl !== undefined && service !== fromUrl) {
     throw new UsageError(`--service ${service} and ?service=${fromUrl} in the URL disagree`)
   }
   const target = service ?? fromUrl
-  const prefix = url.searchParams.get('prefix') ?? undefined
-  url.searchParams.delete('service')
-  url.searchParams.delete('prefix')
+  const prefix = param('prefix')
+  const queueType = param('queueType')
+  if (queueType !== undefined && queueType !== 'classic' && queueType !== 'quorum')
+    throw new UsageError(`?queueType= must be classic or quorum, not "${queueType}"`)
+  for (const url of read) for (const name of ['service', 'prefix', 'queueType']) url.searchParams.delete(name)
   return {
-    url: url.href,
+    url: read.map((u) => u.href).join(','),
     ...(target === undefined || target === '' ? {} : { target }),
     ...(prefix === undefined || prefix === '' ? {} : { prefix }),
+    ...(queueType === undefined ? {} : { queueType }),
   }
 }
 

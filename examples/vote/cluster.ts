@@ -22,6 +22,11 @@ export interface ClusterOptions {
   databaseUrl: string
   /** Queue and exchange names start with it: a per-run prefix keeps runs apart. */
   prefix: string
+  /**
+   * RabbitMQ's queue type for the durable queues: `quorum` (default), replicated across a
+   * cluster's nodes, or `classic`.
+   */
+  queueType?: 'classic' | 'quorum'
   jwtSecret: string
   /** Where each process's output goes, line by line, with its name. */
   log?: (name: string, line: string) => void
@@ -165,6 +170,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...(options.natsUrl === undefined ? {} : { NATS_URL: options.natsUrl }),
     DATABASE_URL: options.databaseUrl,
     VOTE_PREFIX: options.prefix,
+    VOTE_QUEUE_TYPE: options.queueType ?? 'quorum',
     JWT_SECRET: options.jwtSecret,
   }
   const withPrefix = (url: string) =>
@@ -172,7 +178,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const broker =
     options.broker === 'nats'
       ? ['--nats', withPrefix(options.natsUrl ?? 'nats://127.0.0.1:4222')]
-      : ['--amqp', withPrefix(options.amqpUrl)]
+      : ['--amqp', `${withPrefix(options.amqpUrl)}&queueType=${options.queueType ?? 'quorum'}`]
   const log = options.log ?? (() => undefined)
   const supervise = (line: string) => log('cluster', line)
   const all: Supervised[] = []
@@ -455,6 +461,7 @@ async function main(): Promise<void> {
     natsUrl: config.natsUrl,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
+    queueType: config.queueType,
     jwtSecret: config.jwtSecret,
     log: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
   })

@@ -8,6 +8,11 @@ export interface VoteConfig {
   databaseUrl: string
   /** RabbitMQ of the distributed mode: `AMQP_URL`, default the local broker. */
   amqpUrl: string
+  /**
+   * RabbitMQ queue type of the distributed mode: `VOTE_QUEUE_TYPE`, `quorum` (default:
+   * replicated, for a RabbitMQ cluster; one node works too) or `classic`.
+   */
+  queueType: 'classic' | 'quorum'
   /** The message broker of the distributed mode: `VOTE_BROKER`, `amqp` (default) or `nats`. */
   broker: 'amqp' | 'nats'
   /** NATS with JetStream, when `broker` is `nats`: `NATS_URL`, default the local server. */
@@ -51,12 +56,16 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env, options: C
   const secret = generated ? randomBytes(32).toString('base64url') : given
   const broker = env.VOTE_BROKER || 'amqp'
   if (broker !== 'amqp' && broker !== 'nats') throw new Error(`VOTE_BROKER must be amqp or nats, not "${broker}"`)
+  const queueType = env.VOTE_QUEUE_TYPE || 'quorum'
+  if (queueType !== 'classic' && queueType !== 'quorum')
+    throw new Error(`VOTE_QUEUE_TYPE must be classic or quorum, not "${queueType}"`)
   const port = env.PORT === undefined || env.PORT === '' ? undefined : Number(env.PORT)
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
     throw new Error(`PORT must be a port number, not "${env.PORT}"`)
   return {
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/vote',
     amqpUrl: env.AMQP_URL || 'amqp://127.0.0.1:5672',
+    queueType,
     broker,
     natsUrl: env.NATS_URL || 'nats://127.0.0.1:4222',
     prefix: env.VOTE_PREFIX || 'vote',

@@ -24,13 +24,13 @@ async function main(): Promise<void> {
   const broker = (target: string): Transport =>
     config.broker === 'nats'
       ? createNatsTransport({ ...common, url: config.natsUrl, target })
-      : createAmqpTransport({ ...common, url: config.amqpUrl, target })
+      : createAmqpTransport({ ...common, url: config.amqpUrl, queueType: config.queueType, target })
   for (const [target, pins] of Object.entries(service.clients)) gateway.client(broker(target), pins)
   // Listening brings the events: vote.recorded reaches every gateway for the results stream.
   gateway.listen(
     config.broker === 'nats'
       ? createNatsTransport({ ...common, url: config.natsUrl })
-      : createAmqpTransport({ ...common, url: config.amqpUrl }),
+      : createAmqpTransport({ ...common, url: config.amqpUrl, queueType: config.queueType }),
   )
   await gateway.ready()
   const server = await serveGateway(gateway, { host: '127.0.0.1', port: config.port ?? 0 })

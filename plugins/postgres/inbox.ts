@@ -50,6 +50,15 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
         fields: ['idempotent'],
       })
     }
+    // A batch commits many deliveries in one transaction of its own, while the inbox opens one
+    // per delivery: the two cannot share a transaction, so a batched action keeps its own keys.
+    if (action.batch !== undefined) {
+      throw new StoaError(
+        'INVALID_OPTIONS',
+        `action "${action.key}": a batched action cannot be "idempotent": make its effect idempotent in its own SQL (as the vote tally does by vote id)`,
+        { pattern: action.key, fields: ['idempotent'] },
+      )
+    }
     const own = declared === true ? undefined : declared.key
     const scope = `${action.key}\n`
     return async (msg, ctx) => {

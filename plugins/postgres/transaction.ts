@@ -19,6 +19,17 @@ export interface Transaction extends Sql {
   send(name: string, data?: Message, opts?: CallOptions): Promise<void>
   /** Emits an event once this transaction commits: as `ctx.emit` would. */
   emit(name: string, data?: Message, opts?: CallOptions): Promise<void>
+  /**
+   * This same transaction, its `send` and `emit` carrying the trace, identity and deadline of
+   * the call `ctx` instead: in a batched handler (`batchAction`), one transaction commits many
+   * deliveries, and each one's messages go out as sent from its own call.
+   *
+   * @example
+   * await db.transaction(undefined, async (tx) => {
+   *   for (const { msg, ctx } of items) await tx.of(ctx).emit('vote.recorded', { voter: msg.voter })
+   * })
+   */
+  of(ctx: Context): Transaction
 }
 
 /** Runs transactions for one loading of the plugin. */
@@ -124,6 +135,7 @@ export class Transactions {
       exec: (text) => sql.exec(text),
       send: (name, data, opts) => write('send', name, data, opts),
       emit: (name, data, opts) => write('emit', name, data, opts),
+      of: (other) => this.transaction(sql, other, wrote),
     }
   }
 

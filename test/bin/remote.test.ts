@@ -28,6 +28,24 @@ describe('bin/remote', () => {
       expect(amqpUrl('amqp://127.0.0.1', 'math')).to.deep.equal({ url: 'amqp://127.0.0.1', target: 'math' })
     })
 
+    it('reads several broker nodes, comma-separated, with stoa’s parameters on any of them', () => {
+      expect(amqpUrl('amqp://127.0.0.1:5701,amqp://127.0.0.1:5702?prefix=vote', undefined)).to.deep.equal({
+        url: 'amqp://127.0.0.1:5701,amqp://127.0.0.1:5702',
+        prefix: 'vote',
+      })
+      expect(() => amqpUrl('amqp://a?prefix=x,amqp://b?prefix=y', undefined)).to.throw(UsageError, /disagree/)
+      expect(() => amqpUrl('amqp://a,http://b', undefined)).to.throw(UsageError, /not an amqp/)
+    })
+
+    it('takes the queue type off the URL, and refuses one that is neither classic nor quorum', () => {
+      expect(amqpUrl('amqp://127.0.0.1?prefix=vote&queueType=quorum', undefined)).to.deep.equal({
+        url: 'amqp://127.0.0.1',
+        prefix: 'vote',
+        queueType: 'quorum',
+      })
+      expect(() => amqpUrl('amqp://127.0.0.1?queueType=stream', undefined)).to.throw(UsageError, /classic or quorum/)
+    })
+
     it('refuses --service and ?service= that disagree, and URLs that are not amqp', () => {
       expect(() => amqpUrl('amqp://h?service=a', 'b')).to.throw(UsageError, /disagree/)
       expect(() => amqpUrl('http://h', undefined)).to.throw(UsageError, /not an amqp:\/\/ URL/)

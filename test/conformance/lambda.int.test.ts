@@ -49,5 +49,9 @@ conformance(
       close: () => endpoint.close(),
     }
   },
-  { instance: 'an Event invocation reaches one container of a function: there is no fan-out to every instance' },
+  {
+    instance: 'an Event invocation reaches one container of a function: there is no fan-out to every instance',
+    batch:
+      'a container runs one Event invocation at a time, so a batch there holds one task; SQS batches are batched (test/transports/lambda/handler.test.ts)',
+  },
 )

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
-import { action, createStoa, ERROR_CODES, StoaError } from '../../actions/index.js'
+import { action, batchAction, createStoa, ERROR_CODES, StoaError } from '../../actions/index.js'
 import { quietLogger, settle, waitFor } from '../helpers/wait.js'
 
 /**
@@ -31,7 +31,7 @@ export interface ConformanceHarness {
  * carried back in a result, and close with work in flight all read the callee's answer, which
  * such a delivery has none of: these cases run on acts (Lambda's `RequestResponse`) only.
  */
-export type Skips = Partial<Record<'send' | 'emit' | 'instance' | 'close', string>>
+export type Skips = Partial<Record<'send' | 'emit' | 'instance' | 'batch' | 'close', string>>
 
 /**
  * The transport conformance suite: act round trip, every error code round trip, deadline,
@@ -207,6 +207,45 @@ export function conformance(name: string, makeHarness: () => Promise<Conformance
         await waitFor(() => seen[0]!.length + seen[1]!.length >= voters.length, 'every task handled')
         await settle()
         expect([...seen[0]!, ...seen[1]!].sort()).to.deep.equal([...voters].sort())
+      },
+    )
+
+    ;(skips.batch ? it.skip : it)(
+      `hands a batched handler its tasks together, and fails a failing one alone${skips.batch ? ` (${skips.batch})` : ''}`,
+      async () => {
+        // max 5 and a long wait: a batch runs when five deliveries are there, or (bisected) when
+        // one holding the poison failed; the poison is never committed, every other task once.
+        const committed: string[] = []
+        const tried: string[][] = []
+        const tally = make('tally')
+        tally.add(
+          'task:tally.vote.record',
+          batchAction({
+            schema: z.object({ voter: z.string() }),
+            batch: { max: 5, waitMs: 5000 },
+            handler: (items) => {
+              const voters = items.map((i) => i.msg.voter)
+              tried.push(voters)
+              if (voters.includes('poison')) throw new StoaError('INVALID_MESSAGE', 'this vote cannot be recorded')
+              committed.push(...voters)
+            },
+          }),
+        )
+        await harness.listen(tally)
+        await tally.ready()
+        const gateway = make('gateway')
+        await harness.client(gateway, 'tally', [])
+        await gateway.ready()
+        const voters = [...Array.from({ length: 9 }, (_, i) => `v${i}`), 'poison']
+        await Promise.allSettled(voters.map((voter) => gateway.send('tally.vote.record', { voter })))
+        await waitFor(() => committed.length >= 9, 'the nine good tasks committed', 15000)
+        await settle()
+        expect([...committed].sort()).to.deep.equal(voters.filter((v) => v !== 'poison').sort())
+        expect(
+          tried.some((b) => b.length === 5),
+          `batches tried: ${JSON.stringify(tried)}`,
+        ).to.equal(true)
+        expect(tried.filter((b) => b.includes('poison')).at(-1)).to.deep.equal(['poison'])
       },
     )
 

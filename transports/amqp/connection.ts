@@ -14,7 +14,8 @@ export interface LinkUser {
 
 /** Settings of a {@link Link}. */
 export interface LinkSettings {
-  readonly url: string
+  /** The broker's addresses: the nodes of one cluster, tried in turn. */
+  readonly urls: readonly string[]
   readonly connectionName: string
   readonly reconnectMinMs: number
   readonly reconnectMaxMs: number
@@ -24,6 +25,14 @@ export interface LinkSettings {
 }
 
 type State = 'idle' | 'up' | 'down' | 'closed'
+
+/** How long one connect to one broker address may take before the next address is tried, ms. */
+const CONNECT_TIMEOUT_MS = 5000
+
+/** An address for logs: without its credentials. */
+function shownUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//')
+}
 
 /**
  * One AMQP connection that comes back: on loss it reconnects with exponential backoff and
@@ -43,6 +52,10 @@ export class Link {
   private blockedBy: string | undefined
   /** Counts connections made, so a callback can tell whether its channel is the current one. */
   epoch = 0
+  /** The address the next connection tries first: after a loss, the one after the lost node's. */
+  private next = 0
+  /** The address of the current (or last) connection. */
+  private at = 0
 
   constructor(private readonly settings: LinkSettings) {}
 
@@ -163,11 +176,28 @@ export class Link {
   private async connect(): Promise<void> {
     // Loaded when the first connection opens: an application that never uses AMQP need not install amqplib.
     const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'stoa/amqp')
-    const model = await amqp.connect(this.settings.url, {
-      // Nagle's algorithm holds small frames back for up to 40 ms: ruinous for request/reply.
-      noDelay: true,
-      clientProperties: { connection_name: this.settings.connectionName },
-    })
+    const { urls } = this.settings
+    let model: ChannelModel | undefined
+    let failure: unknown
+    // Each address in turn, from the one after the node last lost: a node that just died is
+    // tried last. A connect that hangs (a node cut off, not refusing) gives up after the timeout.
+    for (let i = 0; i < urls.length && model === undefined; i++) {
+      const at = (this.next + i) % urls.length
+      try {
+        model = await amqp.connect(urls[at]!, {
+          // Nagle's algorithm holds small frames back for up to 40 ms: ruinous for request/reply.
+          noDelay: true,
+          timeout: CONNECT_TIMEOUT_MS,
+          clientProperties: { connection_name: this.settings.connectionName },
+        })
+        this.at = at
+      } catch (err) {
+        failure = err
+        if (urls.length > 1)
+          this.settings.log.warn({ err: describe(err), node: shownUrl(urls[at]!) }, 'amqp: broker node unreachable')
+      }
+    }
+    if (model === undefined) throw failure
     if (this.state === 'closed') {
       await model.close().catch(() => undefined)
       throw new StoaError('CLOSED', 'the amqp transport is closed')
@@ -198,7 +228,11 @@ export class Link {
       await model.close().catch(() => undefined)
       throw err
     }
-    if (this.state === 'down') this.settings.observer?.reconnected?.()
+    if (this.state === 'down') {
+      this.settings.observer?.reconnected?.()
+      if (urls.length > 1)
+        this.settings.log.warn({ node: shownUrl(urls[this.at]!) }, 'amqp: reconnected to a broker node')
+    }
     this.state = 'up'
     this.failures = 0
   }
@@ -206,6 +240,7 @@ export class Link {
   private lost(model: ChannelModel): void {
     if (this.model !== model) return
     this.model = undefined
+    this.next = (this.at + 1) % this.settings.urls.length
     if (this.state === 'closed') return
     this.state = 'down'
     this.settings.log.warn({}, 'amqp: connection lost; reconnecting')

@@ -53,7 +53,7 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
     // its reconnections and confirms are reported to.
     observer ??= tellBoth(host.observer, opts.observer)
     link ??= new Link({
-      url: opts.url,
+      urls: opts.url,
       connectionName: opts.connectionName ?? `${opts.prefix} ${host.service}`,
       reconnectMinMs: opts.reconnectMinMs,
       reconnectMaxMs: opts.reconnectMaxMs,

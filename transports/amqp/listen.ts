@@ -68,8 +68,8 @@ export class Listener implements LinkUser {
       return !this.stopping
     })
     await ch.prefetch(options.prefetch)
-    await declareDlq(ch, names, host.service)
-    if (this.policy.delays.length > 0) await declareRetry(ch, names, this.policy.delays)
+    await declareDlq(ch, names, options, host.service)
+    if (this.policy.delays.length > 0) await declareRetry(ch, names, options, this.policy.delays)
     const queues: [string, QueueKind][] = []
     this.rpcQueue = await declareRpc(ch, names, host.service)
     queues.push([this.rpcQueue, 'act'])

@@ -9,8 +9,22 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]*(?:\.[a-zA-Z0-9_-]+)*$/
  * backoff, then the dead-letter queue.
  */
 export const amqpOptions = z.strictObject({
-  /** Broker URL; `STOA_AMQP_URL` when not given. */
-  url: z.string().min(1).default('amqp://127.0.0.1:5672'),
+  /**
+   * Broker URL, or several (a list, or one string with commas: `amqp://h1,amqp://h2`), the nodes
+   * of one RabbitMQ cluster: the transport connects to the first reachable one and, on losing it,
+   * to the next. `STOA_AMQP_URL` when not given.
+   */
+  url: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .default('amqp://127.0.0.1:5672')
+    .transform((v, ctx) => {
+      const list = (Array.isArray(v) ? v : [v]).flatMap((u) => u.split(',')).map((u) => u.trim())
+      if (list.some((u) => !/^amqps?:\/\/./.test(u))) {
+        ctx.addIssue({ code: 'custom', message: 'every broker address must be an amqp:// or amqps:// URL' })
+        return z.NEVER
+      }
+      return list
+    }),
   /** The service whose RPC queue this client's acts go to; needed only to call acts. */
   target: z.string().regex(NAME).optional(),
   /**
@@ -26,8 +40,17 @@ export const amqpOptions = z.strictObject({
   backoffMs: z.number().int().min(1).default(1000),
   /** Longest delay between two tries, ms. */
   maxBackoffMs: z.number().int().min(1).default(60_000),
-  /** Task queues as `classic` queues, or replicated `quorum` queues (all instances must agree). */
+  /**
+   * Durable queues (tasks, events, delays, dead letters) as `classic` queues, or replicated
+   * `quorum` queues for a RabbitMQ cluster. Every instance under one `prefix` must agree.
+   */
   queueType: z.enum(['classic', 'quorum']).default('classic'),
+  /**
+   * Quorum queues only: times the broker may hand a task or event out again after a consumer
+   * lost it unacknowledged (a crash) or gave it back (closing, held intake, a bulkhead) before
+   * the broker dead-letters it itself. Failed tries are counted apart (`attempts`).
+   */
+  deliveryLimit: z.number().int().min(1).max(1000).default(20),
   /** Publishes held while the broker is unreachable; beyond it they fail with `UNAVAILABLE`. */
   bufferSize: z.number().int().min(0).default(1000),
   /**

@@ -14,8 +14,8 @@ import { HEADERS } from './wire.js'
  * | `P.events.<service>` | queue, durable, classic or quorum | the events one service subscribed to, once per service whatever its instance count | bound to `P.events` with each subscription (`address.*`; a partial segment such as `user.auth*` binds `user.*` and is filtered on receipt) |
  * | `P.instance.<service>.<id>` | queue, exclusive, auto-delete, non-durable, at most `INSTANCE_QUEUE_MAX` messages (oldest dropped) | the events one instance subscribed to with `{ each: 'instance' }`: every instance has its own | bound to `P.events` like the service's event queue; gone with its connection, declared again on reconnect; never retried nor dead-lettered (at most once) |
  * | `P.retry` | exchange, headers, durable | tasks and events waiting for their next try | matches the `stoa-delay` header; routing key = the queue to return to |
- * | `P.retry.<ms>` | queue, durable, classic | messages waiting `<ms>` (one queue per backoff step, so a long delay never holds up a short one) | `x-message-ttl` = `<ms>`, then dead-lettered to the default exchange with their routing key, i.e. back to their queue |
- * | `P.dlq.<service>` | queue, durable, classic | tasks and events that failed every try, or could never run (poison), with `x-stoa-error-code`, `x-stoa-error-message`, `x-stoa-attempts`, `x-stoa-queue` | default exchange, key = queue name |
+ * | `P.retry.<ms>` | queue, durable, classic or quorum | messages waiting `<ms>` (one queue per backoff step, so a long delay never holds up a short one) | `x-message-ttl` = `<ms>`, then dead-lettered to the default exchange with their routing key, i.e. back to their queue |
+ * | `P.dlq.<service>` | queue, durable, classic or quorum | tasks and events that failed every try, or could never run (poison), with `x-stoa-error-code`, `x-stoa-error-message`, `x-stoa-attempts`, `x-stoa-queue` | default exchange, key = queue name |
  *
  * Subscriptions removed from a service's code stay bound until the binding is removed by hand
  * (`rabbitmqctl` or the management UI); events arriving through them are acknowledged and ignored.
@@ -45,13 +45,41 @@ export function names(prefix: string): Names {
   }
 }
 
-/** How durable work queues are declared; every instance must declare them alike. */
+/** How durable queues are declared; every instance under one prefix must declare them alike. */
 export interface QueueSettings {
   readonly queueType: 'classic' | 'quorum'
+  /**
+   * Quorum queues only: how many times the broker hands a message out again (a consumer lost
+   * with it unacknowledged, or a requeue) before it dead-letters the message itself.
+   */
+  readonly deliveryLimit: number
 }
 
-function workQueue(s: QueueSettings): Options.AssertQueue {
-  return s.queueType === 'quorum' ? { durable: true, arguments: { 'x-queue-type': 'quorum' } } : { durable: true }
+/**
+ * The arguments of a quorum queue whose dead letters must not be lost: at-least-once
+ * dead-lettering (the source keeps a message until the target confirmed it), which RabbitMQ only
+ * does with `reject-publish` overflow (https://www.rabbitmq.com/docs/quorum-queues#dead-lettering).
+ */
+const SAFE_DEAD_LETTERS = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' } as const
+
+/**
+ * A task or event queue. Classic: durable, nothing else. Quorum: replicated, with a delivery
+ * limit whose excess the broker dead-letters to the service's dead-letter queue (at least once),
+ * so a message that kills every consumer it reaches (a crash, not an error) stops there instead
+ * of looping forever. Stoa's own tries are counted apart, in the `x-stoa-attempt` header.
+ */
+function workQueue(n: Names, s: QueueSettings, service: string): Options.AssertQueue {
+  if (s.queueType !== 'quorum') return { durable: true }
+  return {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': s.deliveryLimit,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': n.dlq(service),
+      ...SAFE_DEAD_LETTERS,
+    },
+  }
 }
 
 /**
@@ -77,7 +105,7 @@ export async function declareRpc(ch: Channel, n: Names, service: string): Promis
 /** Declares the task queue of a service. Senders and listeners both call it. */
 export async function declareTasks(ch: Channel, n: Names, s: QueueSettings, service: string): Promise<string> {
   const q = n.tasks(service)
-  await ch.assertQueue(q, workQueue(s))
+  await ch.assertQueue(q, workQueue(n, s, service))
   return q
 }
 
@@ -97,7 +125,7 @@ export async function declareEventQueue(
 ): Promise<string> {
   await declareEvents(ch, n)
   const q = n.eventQueue(service)
-  await ch.assertQueue(q, workQueue(s))
+  await ch.assertQueue(q, workQueue(n, s, service))
   for (const key of new Set(subscriptions.map(bindingKey))) await ch.bindQueue(q, n.events, key)
   return q
 }
@@ -133,21 +161,47 @@ export async function declareInstanceQueue(
   return q
 }
 
-/** Declares the retry exchange and one delay queue per backoff step. */
-export async function declareRetry(ch: Channel, n: Names, delays: readonly number[]): Promise<void> {
+/**
+ * Declares the retry exchange and one delay queue per backoff step: quorum queues when work
+ * queues are, since a copy waiting here is the only one left (its original was acknowledged).
+ */
+export async function declareRetry(
+  ch: Channel,
+  n: Names,
+  s: Pick<QueueSettings, 'queueType'>,
+  delays: readonly number[],
+): Promise<void> {
   await ch.assertExchange(n.retry, 'headers', { durable: true })
   for (const ms of new Set(delays)) {
     const q = n.retryQueue(ms)
     // No dead-letter routing key: an expired copy keeps the key it was published with, which
     // is the name of the queue it came from, and the default exchange delivers it there.
-    await ch.assertQueue(q, { durable: true, messageTtl: ms, deadLetterExchange: '' })
+    await ch.assertQueue(
+      q,
+      s.queueType === 'quorum'
+        ? {
+            durable: true,
+            messageTtl: ms,
+            deadLetterExchange: '',
+            arguments: { 'x-queue-type': 'quorum', ...SAFE_DEAD_LETTERS },
+          }
+        : { durable: true, messageTtl: ms, deadLetterExchange: '' },
+    )
     await ch.bindQueue(q, n.retry, '', { 'x-match': 'all', [HEADERS.delay]: String(ms) })
   }
 }
 
-/** Declares a service's dead-letter queue. */
-export async function declareDlq(ch: Channel, n: Names, service: string): Promise<string> {
+/** Declares a service's dead-letter queue: a quorum queue when work queues are. */
+export async function declareDlq(
+  ch: Channel,
+  n: Names,
+  s: Pick<QueueSettings, 'queueType'>,
+  service: string,
+): Promise<string> {
   const q = n.dlq(service)
-  await ch.assertQueue(q, { durable: true })
+  await ch.assertQueue(
+    q,
+    s.queueType === 'quorum' ? { durable: true, arguments: { 'x-queue-type': 'quorum' } } : { durable: true },
+  )
   return q
 }

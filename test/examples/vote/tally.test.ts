@@ -123,10 +123,13 @@ describe('examples/vote tally worker: vote.recorded leaves through the outbox of
     for (const s of started.reverse()) await s.close()
   })
 
-  it('writes the event with a committed vote only: none for a rolled-back vote or a redelivery, published once', async () => {
-    // As the embedded demo's bus: a send is answered with the handler's outcome.
+  // One worker for the file (a PGlite takes seconds to start), on the embedded demo's bus: a send
+  // is answered with the handler's outcome.
+  const events: Record<string, unknown>[] = []
+  let gateway: Stoa<any>
+  let pg: PostgresHandle
+  before(async () => {
     const bus = createMemoryBus({ tasks: 'handled' })
-    const events: Record<string, unknown>[] = []
     const worker = tallyService({ dataDir: 'memory://', relay: { paused: true } }).create({ logger: quietLogger() })
     worker.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
     const listener = createStoa({ name: 'listener', logger: quietLogger() })
@@ -134,16 +137,19 @@ describe('examples/vote tally worker: vote.recorded leaves through the outbox of
         events.push(msg)
       })
       .listen(createMemoryTransport({ bus }))
-    const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createMemoryTransport({ bus }))
+    gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createMemoryTransport({ bus }))
     started.push(worker, listener, gateway)
     await Promise.all(started.map((s) => s.ready()))
-    const pg = worker.handleOf(postgres)
+    pg = worker.handleOf(postgres)
     // A ballot for this voter fails after the vote's row is written: the transaction rolls back.
     await pg.db.exec(`
       CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS
         $$ BEGIN IF NEW.voter = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
       CREATE TRIGGER refuse_boom BEFORE INSERT ON ballots FOR EACH ROW EXECUTE FUNCTION refuse_boom();
     `)
+  })
+
+  it('writes the event with a committed vote only: none for a rolled-back vote or a redelivery, published once', async () => {
     const ok = { voteId: randomUUID(), voter: 'ada', choice: 'cats', acceptedAt: 1000 }
     await gateway.send('tally.vote.record', ok)
     await gateway.send('tally.vote.record', ok) // a redelivery
@@ -165,5 +171,28 @@ describe('examples/vote tally worker: vote.recorded leaves through the outbox of
     await waitFor(() => events.length === 1, 'the event published', 20_000)
     expect(events[0]).to.deep.include({ voteId: ok.voteId, choice: 'cats', outcome: 'counted' })
     expect((await pg.outbox()).depth).to.equal(0)
+  })
+
+  it('records a burst of votes in batches, fewer transactions than votes, the refused one failing alone', async () => {
+    await pg.db.exec('TRUNCATE votes, ballots')
+    events.length = 0
+    const burst = Array.from({ length: 30 }, (_, i) => ({
+      voteId: randomUUID(),
+      voter: `burst-${i}`,
+      choice: i % 2 === 0 ? 'cats' : 'dogs',
+      acceptedAt: 5000 + i,
+    }))
+    const boom = { voteId: randomUUID(), voter: 'boom', choice: 'dogs', acceptedAt: 4000 }
+    const outcomes = await Promise.allSettled([...burst, boom].map((v) => gateway.send('tally.vote.record', v)))
+    expect(outcomes.map((o) => o.status)).to.deep.equal([...burst.map(() => 'fulfilled'), 'rejected'])
+    const { rows } = await pg.db.query<{ votes: string; txs: string }>(
+      'SELECT count(*)::text AS votes, count(DISTINCT xmin::text)::text AS txs FROM votes',
+    )
+    expect(Number(rows[0]!.votes)).to.equal(30)
+    // Rows written by one transaction share its xmin: the burst took far fewer than thirty.
+    expect(Number(rows[0]!.txs), `${rows[0]!.txs} transactions`).to.be.below(30)
+    expect(await pg.relay.flush()).to.equal(30)
+    await waitFor(() => events.length === 30, 'the thirty events', 20_000)
+    expect(new Set(events.map((e) => e.voteId))).to.deep.equal(new Set(burst.map((v) => v.voteId)))
   })
 })

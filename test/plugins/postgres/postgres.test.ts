@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'chai'
 import type { Context, Identity, Stoa } from '../../../actions/index.js'
-import { createStoa, StoaError } from '../../../actions/index.js'
+import { batchAction, createStoa, StoaError } from '../../../actions/index.js'
 import jwt, { signToken } from '../../../plugins/jwt/index.js'
 import metrics from '../../../plugins/metrics/index.js'
 import postgres, { isConflict, isConnectionError, isRetryableDatabaseError } from '../../../plugins/postgres/index.js'
@@ -143,6 +143,48 @@ describe('postgres plugin on PGlite', function () {
       expect((await pg().outbox()).depth).to.equal(0)
     })
 
+    it('commits a batch in one transaction, each delivery’s event carrying its own trace (tx.of)', async () => {
+      const bus = createMemoryBus({ tasks: 'handled' })
+      const traces: Record<string, string> = {}
+      const txids = new Set<string>()
+      const worker = createStoa({ name: 'tally', logger: quietLogger() }).use(postgres, {
+        dataDir: 'memory://',
+        migrations: VOTES,
+      })
+      worker
+        .add(
+          'task:tally.vote.record',
+          batchAction({
+            batch: { max: 3, waitMs: 5000 },
+            handler: (items) =>
+              worker.handleOf(postgres).transaction(undefined, async (tx) => {
+                for (const { msg, ctx } of items) {
+                  const { rows } = await tx.query<{ tx: string }>(
+                    'INSERT INTO votes (voter, choice) VALUES ($1, $2) RETURNING txid_current()::text AS tx',
+                    [msg.voter, 'cats'],
+                  )
+                  txids.add(rows[0]!.tx)
+                  await tx.of(ctx).emit('vote.counted', { voter: msg.voter })
+                }
+              }),
+          }),
+        )
+        .on('vote.counted', (msg, ctx) => {
+          traces[String(msg.voter)] = ctx.trace
+        })
+        .listen(createMemoryTransport({ bus }))
+        .client(createMemoryTransport({ bus }))
+      const gateway = createStoa({ name: 'gateway', logger: quietLogger() }).client(createMemoryTransport({ bus }))
+      started.push(worker, gateway)
+      await Promise.all([worker.ready(), gateway.ready()])
+      await Promise.all(
+        ['a', 'b', 'c'].map((voter) => gateway.send('tally.vote.record', { voter }, { trace: `t-${voter}` })),
+      )
+      await waitFor(() => Object.keys(traces).length === 3, 'the three events')
+      expect(txids.size).to.equal(1)
+      expect(traces).to.deep.equal({ a: 't-a', b: 't-b', c: 't-c' })
+    })
+
     it('sends nothing for a rolled-back transaction, and keeps none of its rows', async () => {
       const { worker, gateway, seen, events, pg } = pair()
       await worker.ready()
@@ -257,6 +299,23 @@ describe('postgres plugin on PGlite', function () {
       await stoa.act('role:count,cmd:keyed', { k: 'r', ref: 1 })
       await stoa.act('role:count,cmd:keyed', { k: 'r', ref: 2 })
       expect(await count('r')).to.equal(2)
+    })
+
+    it('refuses a batched action declared idempotent, at start, naming it', async () => {
+      const stoa = createStoa({ name: 'tally', logger: quietLogger() }).use(postgres, { dataDir: 'memory://' })
+      started.push(stoa)
+      const err = (() => {
+        try {
+          stoa.add('task:tally.count.bump', {
+            ...batchAction({ batch: { max: 2, waitMs: 5 }, handler: () => undefined }),
+            idempotent: true,
+          })
+        } catch (e) {
+          return e as StoaError
+        }
+      })()
+      expect(err?.code).to.equal('INVALID_OPTIONS')
+      expect(err?.details).to.deep.include({ pattern: 'task:tally.count.bump', fields: ['idempotent'] })
     })
 
     it('a task delivered again is acknowledged without running', async () => {

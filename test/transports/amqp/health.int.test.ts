@@ -55,7 +55,7 @@ describe('amqp transport health', function () {
     // connection.blocked and connection.unblocked are played on this connection's own model,
     // as amqplib emits them when the frames arrive.
     const link = new Link({
-      url: AMQP_URL,
+      urls: [AMQP_URL],
       connectionName: `${prefix}/blocked`,
       reconnectMinMs: 100,
       reconnectMaxMs: 500,

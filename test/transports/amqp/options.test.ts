@@ -6,8 +6,8 @@ import { bindingKey, names } from '../../../transports/amqp/topology.js'
 describe('amqp options and names', () => {
   it('fills in the safe defaults', () => {
     const o = resolveAmqpOptions({ url: 'amqp://h' })
+    expect(o.url).to.deep.equal(['amqp://h'])
     expect(o).to.include({
-      url: 'amqp://h',
       prefix: 'stoa',
       prefetch: 100,
       attempts: 5,
@@ -16,6 +16,20 @@ describe('amqp options and names', () => {
       publishWaitMs: 2000,
     })
     expect(Object.isFrozen(o)).to.equal(true)
+  })
+
+  it('takes several broker addresses, as a list or comma-separated, and refuses one that is not amqp', () => {
+    expect(resolveAmqpOptions({ url: 'amqp://a:1, amqp://b:2' }).url).to.deep.equal(['amqp://a:1', 'amqp://b:2'])
+    expect(resolveAmqpOptions({ url: ['amqp://a:1', 'amqps://b:2'] }).url).to.deep.equal(['amqp://a:1', 'amqps://b:2'])
+    const err = (() => {
+      try {
+        resolveAmqpOptions({ url: 'amqp://a:1,http://b' })
+      } catch (e) {
+        return e as StoaError
+      }
+    })()
+    expect(err?.code).to.equal('INVALID_OPTIONS')
+    expect(err?.message).to.include('url')
   })
 
   it('reads STOA_AMQP_URL only as a fallback', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { z } from 'zod'
 import type { Stoa } from '../../../actions/index.js'
-import { action, createStoa, StoaError } from '../../../actions/index.js'
+import { action, batchAction, createStoa, StoaError } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
 import { names } from '../../../transports/amqp/topology.js'
 import type { DeadLetter } from '../../fixtures/amqp-broker.js'
@@ -86,6 +86,36 @@ describe('amqp retries and dead letters', function () {
     expect(dead!.type).to.equal('tally.vote.record')
     await settle()
     expect(tries).to.have.length(3)
+  })
+
+  it('retries the failing delivery of a batch alone, then dead-letters it with its attempt count, while the rest commit once', async () => {
+    const committed: string[] = []
+    const tried: string[][] = []
+    await service('tally', (s) =>
+      s.add(
+        'task:tally.vote.record',
+        batchAction({
+          batch: { max: 4, waitMs: 1000 },
+          handler: (items) => {
+            const voters = items.map((i) => String(i.msg.voter))
+            tried.push(voters)
+            if (voters.includes('bad')) throw new StoaError('TIMEOUT', 'the ballot row stayed locked')
+            committed.push(...voters)
+          },
+        }),
+      ),
+    )
+    const gw = await gateway()
+    await Promise.all(['a', 'b', 'bad', 'c'].map((voter) => gw.send('tally.vote.record', { voter })))
+    const [dead] = await deadLetters('tally', 1)
+    expect(dead!.body).to.deep.equal({ voter: 'bad' })
+    expect(dead!.headers).to.include({ 'x-stoa-error-code': 'TIMEOUT', 'x-stoa-attempts': RETRY.attempts })
+    await settle()
+    expect([...committed].sort()).to.deep.equal(['a', 'b', 'c'])
+    // The first try is the batch of four, bisected; each retry comes back with nothing else
+    // queued and runs alone once its batch waited waitMs.
+    expect(tried[0]).to.have.length(4)
+    expect(tried.filter((b) => b.length === 1 && b[0] === 'bad')).to.have.length(RETRY.attempts)
   })
 
   it('completes a task that fails twice and then succeeds, without dead-lettering it', async () => {

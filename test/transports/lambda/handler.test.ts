@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Context, Message } from '../../../actions/index.js'
-import { definePlugin, defineService, StoaError } from '../../../actions/index.js'
+import { batchAction, definePlugin, defineService, StoaError } from '../../../actions/index.js'
 import { detectEvent } from '../../../transports/lambda/handler.js'
 import { lambdaHandler } from '../../../transports/lambda/index.js'
 import { encodeRequest } from '../../../transports/lambda/wire.js'
@@ -361,6 +361,39 @@ describe('transports/lambda/handler', () => {
       const out = (await handler(event, lambdaContext())) as { batchItemFailures: object[] }
       expect(out.batchItemFailures).to.have.length(5)
       expect(ran).to.equal(0)
+    })
+
+    it('hands a batched handler the records at once and reports only the one that failed alone', async () => {
+      const tried: string[][] = []
+      const committed: string[] = []
+      const ballots = definePlugin({
+        name: 'ballots',
+        actions: {
+          'task:ballots.vote.record': batchAction({
+            batch: { max: 10, waitMs: 5000 },
+            handler: (items) => {
+              const voters = items.map((i) => String(i.msg.voter))
+              tried.push(voters)
+              if (voters.includes('poison')) throw new StoaError('INVALID_MESSAGE', 'cannot be recorded')
+              committed.push(...voters)
+            },
+          }),
+        },
+      })
+      const stoa = defineService({ name: 'ballots', plugins: [ballots] }).create({ logger: quietLogger() })
+      const handler = lambdaHandler(stoa)
+      opened.push({ handler })
+      const record = (voter: string) => ({
+        body: JSON.stringify({ voter }),
+        attributes: { 'stoa-task': 'ballots.vote.record' },
+      })
+      const voters = ['b1', 'b2', 'poison', 'b4', 'b5', 'b6', 'b7', 'b8', 'b9', 'b10']
+      const out = await handler(sqsEvent(voters.map(record)), lambdaContext())
+      expect(out).to.deep.equal({ batchItemFailures: [{ itemIdentifier: 'msg-3' }] })
+      // The ten records are one batch (max 10), bisected down to the poison alone.
+      expect(tried[0]).to.deep.equal(voters)
+      expect(tried.filter((b) => b.includes('poison')).at(-1)).to.deep.equal(['poison'])
+      expect([...committed].sort()).to.deep.equal(voters.filter((v) => v !== 'poison').sort())
     })
 
     it('on a FIFO queue, stops at the first failure and returns it and the rest, in order', async () => {

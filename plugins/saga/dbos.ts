@@ -5,6 +5,8 @@ import type { EngineRun, EngineSettings, SagaEngine, WorkflowBody, WorkflowInfo 
 import { Halt } from './engine.js'
 
 type Sdk = typeof import('@dbos-inc/dbos-sdk')
+type Pg = typeof import('pg')
+type Pool = import('pg').Pool
 type Dbos = Sdk['DBOS']
 
 /** Options of the DBOS engine. */
@@ -22,7 +24,17 @@ export interface DbosEngineOptions {
   executorId?: string
   /** The application name DBOS scopes workflows by. Default: the service's name. */
   app?: string
+  /**
+   * Taking over a dead worker's sagas (DBOS resumes only its own executor's by itself): every
+   * worker records a heartbeat every `heartbeatMs` (default 2000) in `stoa_saga_workers`; one
+   * whose heartbeat is older than `afterMs` (default 15 000) is claimed by one live worker,
+   * which resumes that worker's pending sagas. `false` turns it off.
+   */
+  takeover?: false | { heartbeatMs?: number; afterMs?: number }
 }
+
+/** The advisory lock workers launch under (any fixed number: `stoa saga` in ASCII). */
+const LAUNCH_LOCK = 0x73746f615f736167n.toString()
 
 /** DBOS is one object per process: a second engine would share and confuse its registry. */
 let taken = false
@@ -68,8 +80,9 @@ class DbosEngine implements SagaEngine {
   readonly durable = true
   private readonly bodies = new Map<string, WorkflowBody>()
   private readonly workflows = new Map<string, (input: unknown) => Promise<unknown>>()
-  // JavaScript-private, so that freezing the plugin's options (this engine among them) leaves it writable.
+  // JavaScript-private, so that freezing the plugin's options (this engine among them) leaves them writable.
   #dbos: Dbos | undefined
+  #watch: Takeover | undefined
 
   constructor(private readonly options: DbosEngineOptions) {}
 
@@ -91,7 +104,14 @@ class DbosEngine implements SagaEngine {
         name: this.options.app ?? settings.service,
         systemDatabaseUrl: this.options.url,
         applicationVersion: settings.version,
-        logLevel: 'warn',
+        // DBOS logs where the service logs, as `dbos` lines.
+        logger: {
+          debug: (entry: unknown) => settings.log.debug({ engine: 'dbos' }, String(entry)),
+          info: (entry: unknown) => settings.log.info({ engine: 'dbos' }, String(entry)),
+          warn: (entry: unknown) => settings.log.warn({ engine: 'dbos' }, String(entry)),
+          error: (entry: unknown) =>
+            settings.log.error({ engine: 'dbos' }, entry instanceof Error ? entry.message : String(entry)),
+        },
       }
       if (this.options.executorId !== undefined) config.executorID = this.options.executorId
       DBOS.setConfig(config)
@@ -99,8 +119,46 @@ class DbosEngine implements SagaEngine {
         const fn = async (input: unknown): Promise<unknown> => body(input, new DbosRun(DBOS))
         this.workflows.set(workflow, DBOS.registerWorkflow(fn, { name: workflow }))
       }
-      await DBOS.launch()
+      const pg = await loadPeer<{ default: Pg }>('pg', 'stoa/saga')
+      const pool = new pg.default.Pool({ connectionString: this.options.url, max: 2 })
+      const takeover = this.options.takeover
+      if (takeover !== false && this.options.executorId !== undefined)
+        this.#watch = new Takeover(pool, {
+          app: config.name,
+          executor: this.options.executorId,
+          heartbeatMs: takeover?.heartbeatMs ?? 2000,
+          afterMs: takeover?.afterMs ?? 15_000,
+          workflows: [...this.bodies.keys()],
+          log: settings.log,
+        })
+      // Workers starting together on a new database would deadlock in DBOS's own migrations:
+      // they launch one at a time, under a session advisory lock. It is tried, not waited
+      // for: a session waiting on it would hold a snapshot, which the migrations' CREATE INDEX
+      // CONCURRENTLY waits for in turn.
+      let failed: unknown
+      const lock = await pool.connect().catch(async (err: unknown) => {
+        await pool.end().catch(() => undefined)
+        throw err
+      })
+      try {
+        while (!(await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LAUNCH_LOCK])).rows[0]?.ok)
+          await new Promise((r) => setTimeout(r, 100))
+        // The heartbeat first: a worker that starts again is not taken over while it launches.
+        await this.#watch?.beat()
+        await DBOS.launch()
+      } catch (err) {
+        failed = err
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock($1)', [LAUNCH_LOCK]).catch(() => undefined)
+        lock.release()
+      }
+      if (failed !== undefined || this.#watch === undefined) await pool.end()
+      if (failed !== undefined) {
+        this.#watch = undefined
+        throw failed
+      }
       this.#dbos = DBOS
+      this.#watch?.start(DBOS)
     } catch (err) {
       taken = false
       if (err instanceof StoaError) throw err
@@ -176,8 +234,86 @@ class DbosEngine implements SagaEngine {
     const dbos = this.#dbos
     this.#dbos = undefined
     if (dbos === undefined) return
+    await this.#watch?.stop()
+    this.#watch = undefined
     await dbos.shutdown({ deregister: true })
     taken = false
+  }
+}
+
+/** What a worker's takeover watch is made with. */
+interface TakeoverSettings {
+  readonly app: string
+  readonly executor: string
+  readonly heartbeatMs: number
+  readonly afterMs: number
+  readonly workflows: readonly string[]
+  readonly log: EngineSettings['log']
+}
+
+/**
+ * The heartbeat of this worker, and the takeover of dead ones: a worker whose heartbeat is older
+ * than `afterMs` is deleted from the table by one live worker (the DELETE is the claim: two
+ * survivors cannot both win it), which resumes the dead worker's pending sagas through DBOS.
+ */
+class Takeover {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly s: TakeoverSettings,
+  ) {}
+
+  async beat(): Promise<void> {
+    await this.pool.query(
+      `CREATE TABLE IF NOT EXISTS stoa_saga_workers (
+         app text NOT NULL, executor text NOT NULL, beat timestamptz NOT NULL, PRIMARY KEY (app, executor))`,
+    )
+    await this.pool.query(
+      `INSERT INTO stoa_saga_workers (app, executor, beat) VALUES ($1, $2, now())
+       ON CONFLICT (app, executor) DO UPDATE SET beat = now()`,
+      [this.s.app, this.s.executor],
+    )
+  }
+
+  start(dbos: Dbos): void {
+    this.timer = setInterval(() => {
+      this.running = this.running
+        .then(() => this.round(dbos))
+        .catch((err: unknown) => {
+          this.s.log.warn({ err: String(err) }, 'saga worker heartbeat failed')
+        })
+    }, this.s.heartbeatMs)
+    this.timer.unref()
+  }
+
+  private async round(dbos: Dbos): Promise<void> {
+    await this.beat()
+    const { rows } = await this.pool.query<{ executor: string }>(
+      `DELETE FROM stoa_saga_workers
+       WHERE app = $1 AND executor <> $2 AND beat < now() - make_interval(secs => $3)
+       RETURNING executor`,
+      [this.s.app, this.s.executor, this.s.afterMs / 1000],
+    )
+    for (const { executor } of rows) {
+      const pending = await dbos.listWorkflows({
+        executorId: executor,
+        status: 'PENDING',
+        workflowName: [...this.s.workflows],
+        loadInput: false,
+        loadOutput: false,
+      })
+      if (pending.length === 0) continue
+      await dbos.resumeWorkflows(pending.map((w) => w.workflowID))
+      this.s.log.warn({ executor, sagas: pending.length }, 'took over the sagas of a dead worker')
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    await this.running
+    await this.pool.end()
   }
 }
 

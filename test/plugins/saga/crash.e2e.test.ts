@@ -15,11 +15,24 @@ interface Run {
   exit: Promise<NodeJS.Signals | null>
 }
 
+/** `promise`, or a failure naming `what` after `ms`: a worker that never ends fails the test soon. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/** Every worker a test started, killed (by its handle) if a test left it running. */
+const workers: ChildProcess[] = []
+
 function start(env: Record<string, string>, onLine?: (line: Record<string, unknown>, run: Run) => void): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  workers.push(child)
   let err = ''
   child.stderr!.on('data', (d) => {
     err += String(d)
@@ -60,6 +73,7 @@ describe('sagas on DBOS: SIGKILL of the worker', function () {
     db = await createTestDatabase('stoa_saga')
   })
   after(async () => {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL')
     await db?.drop()
   })
 
@@ -67,18 +81,18 @@ describe('sagas on DBOS: SIGKILL of the worker', function () {
     const env = { DATABASE_URL: db.url, ST_SAGA: 'trip-1' }
     // 1. Killed once reserve's effect is committed, before the step is recorded.
     const w1 = start({ ...env, ST_WORKER: 'w1', ST_CRASH: 'after:reserve' })
-    expect(await w1.exit).to.equal('SIGKILL')
+    expect(await within(w1.exit, 30_000, 'worker w1')).to.equal('SIGKILL')
     // 2. reserve is called again (the inbox answers it), recorded; killed as charge is called.
     const w2 = start({ ...env, ST_WORKER: 'w2', ST_CRASH: 'before:charge' })
-    expect(await w2.exit).to.equal('SIGKILL')
+    expect(await within(w2.exit, 30_000, 'worker w2')).to.equal('SIGKILL')
     // 3. Killed during the sleep.
     const w3 = start({ ...env, ST_WORKER: 'w3' }, (line, run) => {
       if (line.state === 'sleeping') run.child.kill('SIGKILL')
     })
-    expect(await w3.exit).to.equal('SIGKILL')
+    expect(await within(w3.exit, 30_000, 'worker w3')).to.equal('SIGKILL')
     // 4. Sleeps what is left and finishes.
     const w4 = start({ ...env, ST_WORKER: 'w4' })
-    expect(await w4.exit).to.equal(null)
+    expect(await within(w4.exit, 30_000, 'worker w4')).to.equal(null)
 
     const calls = (r: Run) => r.lines.filter((l) => 'call' in l).map((l) => l.call)
     expect(calls(w1)).to.deep.equal(['reserve'])
@@ -96,6 +110,37 @@ describe('sagas on DBOS: SIGKILL of the worker', function () {
         { step: 'charge', worker: 'w3' },
         { step: 'reserve', worker: 'w1' },
         { step: 'ship', worker: 'w4' },
+      ])
+    } finally {
+      await client.end()
+    }
+  })
+
+  it("takes over a dead worker's sagas: another worker finishes them", async () => {
+    const env = { DATABASE_URL: db.url, ST_SAGA: 'trip-2', ST_TAKEOVER_MS: '1000' }
+    // b runs beside a, which starts the saga and dies in its sleep; b never triggers it.
+    const b = start({ ...env, ST_WORKER: 'b', ST_EXECUTOR: 'b', ST_TRIGGER: '0' })
+    const a = start({ ...env, ST_WORKER: 'a', ST_EXECUTOR: 'a' }, (line, run) => {
+      if (line.state === 'sleeping') run.child.kill('SIGKILL')
+    })
+    expect(await within(a.exit, 30_000, 'worker a')).to.equal('SIGKILL')
+    const ended = await within(b.exit, 30_000, 'worker b').catch((err: unknown) => {
+      b.child.kill('SIGKILL')
+      throw err
+    })
+    expect(ended).to.equal(null)
+    expect(b.lines.filter((l) => 'call' in l).map((l) => l.call)).to.deep.equal(['ship'])
+    expect(b.lines.at(-1)).to.deep.equal({ state: 'completed' })
+    const client = new pg.Client({ connectionString: db.url })
+    await client.connect()
+    try {
+      const { rows } = await client.query(
+        "SELECT step, worker FROM saga_effects WHERE worker IN ('a', 'b') ORDER BY step",
+      )
+      expect(rows).to.deep.equal([
+        { step: 'charge', worker: 'a' },
+        { step: 'reserve', worker: 'a' },
+        { step: 'ship', worker: 'b' },
       ])
     } finally {
       await client.end()

@@ -56,6 +56,18 @@ const table = {
     exit: 1,
     summary: "an action's result failed its declared result schema (result checks on)",
   },
+  SAGA_CHANGED: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: "a saga's recorded version or steps differ from what its code asks for",
+  },
+  SAGA_ABORTED: {
+    http: 409,
+    retryable: false,
+    exit: 1,
+    summary: 'a saga was aborted or cancelled: its steps were undone',
+  },
   ACTION_FAILED: {
     http: 500,
     retryable: true,

@@ -40,6 +40,7 @@ export type {
   UseOptions,
 } from './plugin.js'
 export { definePlugin, isPlugin } from './plugin.js'
+export type { Saga, SagaActOptions, SagaDefinition, SagaRuntime, SagaServing } from './saga.js'
 export type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 export type { SenecaEngine, SenecaUseOptions } from './seneca/index.js'
 export { onSeneca } from './seneca/index.js'

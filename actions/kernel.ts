@@ -34,6 +34,8 @@ import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
 import type { Router } from './router.js'
+import type { SagaDefinition, SagaRuntime, SagaServing } from './saga.js'
+import { Sagas } from './saga.js'
 import type { SenecaUseOptions } from './seneca/index.js'
 import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
@@ -109,6 +111,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /** What setup-form plugins serve over HTTP, in loading order. */
   private readonly http: HttpParts[] = []
   private readonly delivery: Delivery
+  private readonly sagas = new Sagas()
   /** What contexts forward their nested calls to. */
   private readonly calls: ContextHost
   /** Turns an action's failure into the caller's error; one function for every call. */
@@ -213,6 +216,40 @@ export class Stoa<T extends ActionTypes = {}> {
     checkTimeout(def.timeoutMs, 'timeoutMs', `action "${patternString(pat)}"`)
     this.registry.addAction(pat, def, this.plugins.current)
     return this
+  }
+
+  /**
+   * Registers a saga: a long business transaction of durable steps, started by the action
+   * `pattern` (one run per `id(msg)`, however often the trigger arrives), whose steps' undos run
+   * in reverse order when it fails. The trigger answers `{ id, state }` once the run is recorded.
+   * Sagas run on the saga plugin's engine (`stoa/saga`): see docs/sagas.md.
+   *
+   * @example
+   * stoa.saga('role:order,cmd:place', {
+   *   id: (msg) => `order:${String(msg.id)}`,
+   *   version: 1,
+   *   async run(msg, saga) {
+   *     const r = await saga.act('reserve', { role: 'inventory', cmd: 'reserve', sku: msg.sku },
+   *       { undo: (r) => ({ role: 'inventory', cmd: 'release', reservation: r?.id }) })
+   *     return { reservation: r.id }
+   *   },
+   * })
+   */
+  saga<M extends Message = Message>(pattern: string, definition: SagaDefinition<M, unknown>): this {
+    const key = patternString(toPattern(pattern))
+    this.sagas.define(key, definition as SagaDefinition<any, unknown>)
+    const sagas = this.sagas
+    const handler: Action<Message, unknown> = (msg, ctx) => sagas.start(key, msg, ctx)
+    return this.add(pattern as string | Message, handler, { description: `starts the saga ${key}` })
+  }
+
+  /**
+   * @internal The saga plugin's door: it serves this instance's sagas with `runtime` and gets
+   * their definitions and the instance's clock (which its engine's timers follow).
+   */
+  serveSagas(runtime: SagaRuntime): SagaServing {
+    this.sagas.serve(runtime)
+    return { definitions: this.sagas.definitions, clock: this.clock }
   }
 
   /**

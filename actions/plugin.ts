@@ -7,6 +7,7 @@ import type { Hooks } from './hooks.js'
 import type { Logger } from './logger.js'
 import type { Observe } from './observe.js'
 import type { Message } from './pattern.js'
+import type { SagaRuntime, SagaServing } from './saga.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 import { describeIssues, isSchema } from './schema.js'
 
@@ -150,7 +151,7 @@ export interface PluginHost {
   /** Where the service logs. */
   readonly log: Logger
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): unknown
-  act(pattern: string | Message, extra?: Message): Promise<unknown>
+  act(pattern: string | Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   on(event: string, handler: Action<Message, unknown>, options?: SubscribeOptions): unknown
   onClose(hook: CloseHook): unknown
   /** Registers a readiness check (see `Stoa.addCheck`): the plugin's database, say. */
@@ -169,6 +170,8 @@ export interface PluginHost {
   hasPlugin(name: string): boolean
   /** The handle of another setup-form plugin loaded here (see `Stoa.handleOf`). */
   handleOf<P extends Plugin<string, any, any, any>>(plugin: P): P extends Plugin<string, any, any, infer H> ? H : never
+  /** Serves the instance's sagas (`Stoa.saga`) with `runtime`: the saga plugin's door. */
+  serveSagas(runtime: SagaRuntime): SagaServing
 }
 
 /**

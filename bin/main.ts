@@ -19,6 +19,8 @@ const load: Record<CommandName, () => Promise<Command>> = {
   docs: async () => (await import('./commands/docs.js')).docs,
   contract: async () => (await import('./commands/contract.js')).contract,
   client: async () => (await import('./commands/client.js')).client,
+  step: async () => (await import('./commands/step.js')).step,
+  saga: async () => (await import('./commands/saga.js')).saga,
   help: async () => (await import('./commands/help.js')).help,
 }
 

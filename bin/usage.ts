@@ -338,6 +338,57 @@ Options:
 Example:
   DATABASE_URL=postgres://127.0.0.1/tally stoa migrate ./tally.ts status`,
   },
+  step: {
+    summary: 'run one action of a step service with its clients, then exit',
+    usage: ['stoa step <service> <pattern> [key=value ...] [--amqp <url> | --nats <url>]'],
+    options: { ...common, amqp: { type: 'string' }, nats: { type: 'string' }, name: { type: 'string' } },
+    help: `Starts the service with its clients and no listener, runs the action matching <pattern>
+once with the message built from the arguments (as "stoa act" builds it), closes gracefully
+(the tasks and events it sent confirmed by the broker) and exits: 0 with the result printed as
+JSON, else "CODE: message" on stderr and the error's exit code. The shape a Kubernetes Job or
+CronJob, a Lambda or a cron line runs.
+
+Options:
+  --amqp <url>   the RabbitMQ its tasks and events go to (amqp://host[?prefix=p]), and the
+                 services its module declares (defineService clients) are called through
+  --nats <url>   the same on NATS JetStream
+  --name <name>  the service's name, when the module does not define one
+
+Example:
+  stoa step ./export.ts role:export,cmd:nightly day=2026-12-01 --amqp amqp://127.0.0.1`,
+  },
+  saga: {
+    summary: "list, show, signal or cancel a running service's sagas",
+    usage: [
+      'stoa saga list --url <url> [state=<state>] [limit=<n>]',
+      'stoa saga status <id> --url <url>',
+      'stoa saga signal <id> <name> [key=value ...] --url <url>',
+      'stoa saga cancel <id> [reason ...] --url <url>',
+    ],
+    options: {
+      ...common,
+      url: { type: 'string' },
+      service: { type: 'string' },
+      token: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+    help: `Calls the saga plugin's actions (role:saga,cmd:list|status|signal|cancel) of a running
+service through the transport --url names, as "stoa act --url" does, and prints the answer.
+status shows the saga's state and each step's state, attempts and times; signal gives the
+saga's waitFor(<name>) the data built from key=value pairs; cancel makes the saga undo its
+steps at its next sleep or wait. See docs/sagas.md.
+
+Options:
+  --url <url>        http://host:port, amqp://host?service=name[&prefix=p], nats://host:port?service=name
+  --service <name>   the service whose request queue or subject answers, instead of ?service=
+  --token <jwt>      the identity to act with (default: $STOA_TOKEN)
+  --timeout <ms>     give up after this long
+
+Examples:
+  stoa saga list --url http://127.0.0.1:3000 state=compensation_failed
+  stoa saga status order:42 --url amqp://127.0.0.1?service=orders
+  stoa saga signal order:42 shipped parcel=7 --url http://127.0.0.1:3000`,
+  },
   help: {
     summary: 'show help for stoa or for one command',
     usage: ['stoa help [command]'],

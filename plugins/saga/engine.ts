@@ -67,6 +67,8 @@ export interface SagaEngine {
   send(id: string, topic: string, message: unknown): Promise<void>
   /** The last value the workflow recorded under `key`. */
   getEvent(id: string, key: string): Promise<unknown>
+  /** The outputs the workflow's steps recorded, in order (steps only: not messages nor events). */
+  steps(id: string): Promise<{ name: string; out: unknown }[]>
   /** One workflow, or `undefined`. */
   info(id: string): Promise<WorkflowInfo | undefined>
   /** Workflows, newest first. */

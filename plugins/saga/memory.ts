@@ -156,6 +156,13 @@ class MemoryEngine implements SagaEngine {
     return recorded(this.flows.get(id)?.events.get(key))
   }
 
+  async steps(id: string): Promise<{ name: string; out: unknown }[]> {
+    const ops = this.flows.get(id)?.ops ?? []
+    return ops
+      .filter((op) => op.done && op.name.startsWith('step:'))
+      .map((op) => ({ name: op.name.slice('step:'.length), out: recorded(op.out) }))
+  }
+
   async info(id: string): Promise<WorkflowInfo | undefined> {
     const flow = this.flows.get(id)
     return flow === undefined ? undefined : infoOf(flow)

@@ -224,11 +224,13 @@ class DbosEngine implements SagaEngine {
     workflowName: string
     status: string
     error?: unknown
+    output?: unknown
     createdAt: number
   }): WorkflowInfo {
     const state = stateOf(st.status)
     const info: WorkflowInfo = { id: st.workflowID, workflow: st.workflowName, state, createdAt: Number(st.createdAt) }
-    return state === 'error' ? { ...info, error: errorJSON(st.error ?? { message: st.status }) } : info
+    if (state === 'error') return { ...info, error: errorJSON(st.error ?? { message: st.status }) }
+    return st.output === undefined || st.output === null ? info : { ...info, output: st.output }
   }
 
   async settled(id: string): Promise<void> {

@@ -29,6 +29,8 @@ export interface WorkflowInfo {
   readonly workflow: string
   /** `pending` while it runs or waits to be resumed. */
   readonly state: 'pending' | 'success' | 'error'
+  /** What the workflow returned, when it ended in success. */
+  readonly output?: unknown
   /** What ended it, when it ended in error. */
   readonly error?: StoaErrorJSON
   readonly createdAt: number

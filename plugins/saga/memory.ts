@@ -20,6 +20,7 @@ interface Flow {
   readonly createdAt: number
   state: WorkflowInfo['state']
   error?: StoaErrorJSON
+  output?: unknown
   readonly ops: Op[]
   readonly events: Map<string, unknown>
   readonly topics: Map<string, unknown[]>
@@ -129,8 +130,9 @@ class MemoryEngine implements SagaEngine {
     Promise.resolve()
       .then(() => body(recorded(flow.input), run))
       .then(
-        () => {
+        (output) => {
           if (epoch !== this.epoch) return
+          flow.output = recorded(output)
           flow.state = 'success'
           flow.settle()
         },
@@ -190,7 +192,8 @@ class MemoryEngine implements SagaEngine {
 
 function infoOf(flow: Flow): WorkflowInfo {
   const info: WorkflowInfo = { id: flow.id, workflow: flow.workflow, state: flow.state, createdAt: flow.createdAt }
-  return flow.error === undefined ? info : { ...info, error: flow.error }
+  if (flow.error !== undefined) return { ...info, error: flow.error }
+  return flow.output === undefined ? info : { ...info, output: recorded(flow.output) }
 }
 
 /** One execution of a workflow: replays the recorded operations, records the new ones. */

@@ -164,7 +164,9 @@ export class SagaRunner implements SagaRuntime {
     const info = await this.s.engine.info(id)
     const saga = info === undefined ? undefined : this.names.get(info.workflow)
     if (info === undefined || saga === undefined) return undefined
-    const recorded = (await this.s.engine.getEvent(id, STATUS)) as SagaStatus | undefined
+    // An ended saga's status is its workflow's result; a running one's, its last recorded event.
+    const ended = info.state === 'success' ? (info.output as SagaStatus | undefined) : undefined
+    const recorded = ended ?? ((await this.s.engine.getEvent(id, STATUS)) as SagaStatus | undefined)
     const st: SagaStatus = recorded ?? {
       id,
       saga,
@@ -342,9 +344,10 @@ export class SagaRunner implements SagaRuntime {
       const result = await def.run(input.msg, saga)
       status.state = 'completed'
       if (result !== undefined) status.result = result
-      await save()
+      status.updatedAt = clock.now()
       await this.announce(run, input, 'saga.completed', { id: run.id, saga: input.saga, result })
-      return result
+      // The final status is the workflow's result: recorded with its end, no write of its own.
+      return status
     } catch (err) {
       if (err instanceof Halt) throw err
       failure = asError(err)
@@ -380,14 +383,13 @@ export class SagaRunner implements SagaRuntime {
         log.error({ id: run.id, saga: input.saga, step: entry.step, error: o.error }, 'a saga undo kept failing')
       }
     }
+    status.updatedAt = clock.now()
     if (failed.length === 0) {
       status.state = 'compensated'
-      await save()
       await this.announce(run, input, 'saga.compensated', { id: run.id, saga: input.saga, error: status.error })
     } else {
       status.state = 'compensation_failed'
       status.failedUndos = failed
-      await save()
       await this.announce(run, input, 'saga.failed', {
         id: run.id,
         saga: input.saga,
@@ -396,7 +398,7 @@ export class SagaRunner implements SagaRuntime {
         failedUndos: failed,
       })
     }
-    return undefined
+    return status
   }
 
   /** Calls a participant with the step's idempotency key as message id, retrying with backoff. */

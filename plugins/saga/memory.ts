@@ -43,6 +43,8 @@ function recorded(value: unknown): unknown {
  * left pending (the shape of a restart, within one process).
  *
  * @example
+ * import sagas, { createMemoryEngine } from 'stoa/saga'
+ *
  * const engine = createMemoryEngine()
  * createStoa({ name: 'orders' }).use(sagas, { engine })
  */

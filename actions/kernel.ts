@@ -221,7 +221,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /**
    * Registers a saga: a long business transaction of durable steps, started by the action
    * `pattern` (one run per `id(msg)`, however often the trigger arrives), whose steps' undos run
-   * in reverse order when it fails. The trigger answers `{ id, state }` once the run is recorded.
+   * in reverse order when it fails. The trigger answers `{ id }` once the run is recorded.
    * Sagas run on the saga plugin's engine (`stoa/saga`): see docs/sagas.md.
    *
    * @example

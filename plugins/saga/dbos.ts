@@ -103,7 +103,8 @@ class DbosEngine implements SagaEngine {
       const config: Parameters<Dbos['setConfig']>[0] = {
         name: this.options.app ?? settings.service,
         systemDatabaseUrl: this.options.url,
-        applicationVersion: settings.version,
+        // DBOS wants an application version unique across the applications of one database.
+        applicationVersion: `${this.options.app ?? settings.service}-${settings.version}`,
         // DBOS logs where the service logs, as `dbos` lines.
         logger: {
           debug: (entry: unknown) => settings.log.debug({ engine: 'dbos' }, String(entry)),
@@ -193,6 +194,14 @@ class DbosEngine implements SagaEngine {
     return (await this.db.getEvent(id, key, { timeoutSeconds: 0 })) ?? undefined
   }
 
+  async steps(id: string): Promise<{ name: string; out: unknown }[]> {
+    const steps = (await this.db.listWorkflowSteps(id)) ?? []
+    // DBOS records its own operations (messages, events, sleeps) as steps named DBOS.*.
+    return steps
+      .filter((st) => !st.name.startsWith('DBOS.') && st.error === null)
+      .map((st) => ({ name: st.name, out: st.output }))
+  }
+
   async info(id: string): Promise<WorkflowInfo | undefined> {
     const st = await this.db.getWorkflowStatus(id)
     return st === null ? undefined : this.infoOf(st)
@@ -215,11 +224,13 @@ class DbosEngine implements SagaEngine {
     workflowName: string
     status: string
     error?: unknown
+    output?: unknown
     createdAt: number
   }): WorkflowInfo {
     const state = stateOf(st.status)
     const info: WorkflowInfo = { id: st.workflowID, workflow: st.workflowName, state, createdAt: Number(st.createdAt) }
-    return state === 'error' ? { ...info, error: errorJSON(st.error ?? { message: st.status }) } : info
+    if (state === 'error') return { ...info, error: errorJSON(st.error ?? { message: st.status }) }
+    return st.output === undefined || st.output === null ? info : { ...info, output: st.output }
   }
 
   async settled(id: string): Promise<void> {

@@ -29,6 +29,8 @@ export interface WorkflowInfo {
   readonly workflow: string
   /** `pending` while it runs or waits to be resumed. */
   readonly state: 'pending' | 'success' | 'error'
+  /** What the workflow returned, when it ended in success. */
+  readonly output?: unknown
   /** What ended it, when it ended in error. */
   readonly error?: StoaErrorJSON
   readonly createdAt: number
@@ -67,6 +69,8 @@ export interface SagaEngine {
   send(id: string, topic: string, message: unknown): Promise<void>
   /** The last value the workflow recorded under `key`. */
   getEvent(id: string, key: string): Promise<unknown>
+  /** The outputs the workflow's steps recorded, in order (steps only: not messages nor events). */
+  steps(id: string): Promise<{ name: string; out: unknown }[]>
   /** One workflow, or `undefined`. */
   info(id: string): Promise<WorkflowInfo | undefined>
   /** Workflows, newest first. */

@@ -49,6 +49,8 @@ const sagaId = z.string().min(1).max(400)
  * `createDbosEngine({ url })` for sagas that survive a crash.
  *
  * @example
+ * import sagas, { createDbosEngine } from 'stoa/saga'
+ *
  * const orders = createStoa({ name: 'orders' })
  *   .use(sagas, { engine: createDbosEngine({ url: 'postgres://127.0.0.1/orders' }) })
  *   .saga('role:order,cmd:place', {

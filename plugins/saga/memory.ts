@@ -20,6 +20,7 @@ interface Flow {
   readonly createdAt: number
   state: WorkflowInfo['state']
   error?: StoaErrorJSON
+  output?: unknown
   readonly ops: Op[]
   readonly events: Map<string, unknown>
   readonly topics: Map<string, unknown[]>
@@ -42,6 +43,8 @@ function recorded(value: unknown): unknown {
  * left pending (the shape of a restart, within one process).
  *
  * @example
+ * import sagas, { createMemoryEngine } from 'stoa/saga'
+ *
  * const engine = createMemoryEngine()
  * createStoa({ name: 'orders' }).use(sagas, { engine })
  */
@@ -129,8 +132,9 @@ class MemoryEngine implements SagaEngine {
     Promise.resolve()
       .then(() => body(recorded(flow.input), run))
       .then(
-        () => {
+        (output) => {
           if (epoch !== this.epoch) return
+          flow.output = recorded(output)
           flow.state = 'success'
           flow.settle()
         },
@@ -154,6 +158,13 @@ class MemoryEngine implements SagaEngine {
 
   async getEvent(id: string, key: string): Promise<unknown> {
     return recorded(this.flows.get(id)?.events.get(key))
+  }
+
+  async steps(id: string): Promise<{ name: string; out: unknown }[]> {
+    const ops = this.flows.get(id)?.ops ?? []
+    return ops
+      .filter((op) => op.done && op.name.startsWith('step:'))
+      .map((op) => ({ name: op.name.slice('step:'.length), out: recorded(op.out) }))
   }
 
   async info(id: string): Promise<WorkflowInfo | undefined> {
@@ -183,7 +194,8 @@ class MemoryEngine implements SagaEngine {
 
 function infoOf(flow: Flow): WorkflowInfo {
   const info: WorkflowInfo = { id: flow.id, workflow: flow.workflow, state: flow.state, createdAt: flow.createdAt }
-  return flow.error === undefined ? info : { ...info, error: flow.error }
+  if (flow.error !== undefined) return { ...info, error: flow.error }
+  return flow.output === undefined ? info : { ...info, output: recorded(flow.output) }
 }
 
 /** One execution of a workflow: replays the recorded operations, records the new ones. */

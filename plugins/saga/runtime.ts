@@ -135,7 +135,7 @@ export class SagaRunner implements SagaRuntime {
       s.engine.register(workflowName(pattern), (input, run) => this.body(input as SagaInput, run))
   }
 
-  async start(pattern: string, msg: Message, ctx: Context): Promise<{ id: string; state: SagaState }> {
+  async start(pattern: string, msg: Message, ctx: Context): Promise<{ id: string }> {
     const def = this.s.definitions.get(pattern)
     if (def === undefined) throw new StoaError('NOT_FOUND', `no saga ${pattern}`, { pattern })
     let id: unknown
@@ -156,7 +156,7 @@ export class SagaRunner implements SagaRuntime {
       startedAt: this.s.clock.now(),
     }
     await this.s.engine.start(workflowName(pattern), id, input)
-    return { id, state: (await this.status(id))?.state ?? 'running' }
+    return { id }
   }
 
   /** A saga's status, or `undefined` when this service has no saga of that id. */
@@ -164,7 +164,9 @@ export class SagaRunner implements SagaRuntime {
     const info = await this.s.engine.info(id)
     const saga = info === undefined ? undefined : this.names.get(info.workflow)
     if (info === undefined || saga === undefined) return undefined
-    const recorded = (await this.s.engine.getEvent(id, STATUS)) as SagaStatus | undefined
+    // An ended saga's status is its workflow's result; a running one's, its last recorded event.
+    const ended = info.state === 'success' ? (info.output as SagaStatus | undefined) : undefined
+    const recorded = ended ?? ((await this.s.engine.getEvent(id, STATUS)) as SagaStatus | undefined)
     const st: SagaStatus = recorded ?? {
       id,
       saga,
@@ -178,6 +180,7 @@ export class SagaRunner implements SagaRuntime {
       st.state = 'failed'
       if (info.error !== undefined) st.error = info.error
     }
+    st.steps = stepsOf(await this.s.engine.steps(id), st.steps)
     return st
   }
 
@@ -250,8 +253,11 @@ export class SagaRunner implements SagaRuntime {
     const used = new Set<string>()
     const buffered: Signal[] = []
     const checkName = (step: unknown): string => {
-      if (typeof step !== 'string' || step === '' || step.includes('/'))
-        throw new StoaError('INVALID_OPTIONS', `saga ${input.saga}: a step name is a non-empty string without "/"`)
+      if (typeof step !== 'string' || step === '' || /[/:]/.test(step))
+        throw new StoaError(
+          'INVALID_OPTIONS',
+          `saga ${input.saga}: a step name is a non-empty string without "/" or ":"`,
+        )
       if (used.has(step))
         throw new StoaError(
           'INVALID_OPTIONS',
@@ -291,9 +297,6 @@ export class SagaRunner implements SagaRuntime {
         const entry = { step, undo: opts.undo as ((r: unknown) => Message) | undefined, result: undefined as unknown }
         // Attempted from here on: a call that fails or times out may still have made its change.
         attempted.push(entry)
-        const st: SagaStepStatus = { step, kind: 'act', state: 'running', attempts: 0, startedAt: clock.now() }
-        status.steps.push(st)
-        await save()
         const tries = {
           attempts: opts.retry?.attempts ?? this.s.retry.attempts,
           backoffMs: opts.retry?.backoffMs ?? this.s.retry.backoffMs,
@@ -301,9 +304,8 @@ export class SagaRunner implements SagaRuntime {
         const o = await run.step(step, () =>
           this.call(msg, `${run.id}/${step}`, input.trace, tries, opts.timeoutMs, false),
         )
-        Object.assign(st, outcomeStatus(o))
+        // No status write here: the status reads each act's outcome from the engine's record.
         if (o.ok) entry.result = o.out
-        await save()
         if (!o.ok) throw StoaError.fromJSON(o.error)
         return o.out as R
       },
@@ -319,7 +321,6 @@ export class SagaRunner implements SagaRuntime {
         st.state = 'done'
         st.endedAt = clock.now()
         status.state = 'running'
-        await save()
       },
       waitFor: async (name: string, opts: { timeout?: number | string } = {}): Promise<unknown> => {
         const step = checkName(name)
@@ -333,7 +334,6 @@ export class SagaRunner implements SagaRuntime {
         st.state = got === undefined ? 'timed_out' : 'done'
         st.endedAt = clock.now()
         status.state = 'running'
-        await save()
         return got === undefined ? undefined : (got.data ?? true)
       },
       abort: (reason: string, details?: Record<string, unknown>) => new StoaError('SAGA_ABORTED', reason, details),
@@ -344,9 +344,10 @@ export class SagaRunner implements SagaRuntime {
       const result = await def.run(input.msg, saga)
       status.state = 'completed'
       if (result !== undefined) status.result = result
-      await save()
+      status.updatedAt = clock.now()
       await this.announce(run, input, 'saga.completed', { id: run.id, saga: input.saga, result })
-      return result
+      // The final status is the workflow's result: recorded with its end, no write of its own.
+      return status
     } catch (err) {
       if (err instanceof Halt) throw err
       failure = asError(err)
@@ -363,8 +364,6 @@ export class SagaRunner implements SagaRuntime {
     for (const entry of attempted.reverse()) {
       if (entry.undo === undefined) continue
       const step = `undo:${entry.step}`
-      const st: SagaStepStatus = { step, kind: 'undo', state: 'running', attempts: 0, startedAt: clock.now() }
-      status.steps.push(st)
       let msg: Message | undefined
       let bad: StoaError | undefined
       try {
@@ -372,31 +371,25 @@ export class SagaRunner implements SagaRuntime {
       } catch (err) {
         bad = asError(err)
       }
-      const o =
-        msg === undefined
-          ? ({
-              ok: false,
-              error: (bad ?? new StoaError('INVALID_MESSAGE', `the undo of "${entry.step}" gave no message`)).toJSON(),
-              attempts: 0,
-              startedAt: st.startedAt,
-              endedAt: st.startedAt,
-            } satisfies Outcome)
-          : await run.step(step, () => this.call(msg, `${run.id}/${step}`, input.trace, this.s.undo, undefined, true))
-      Object.assign(st, outcomeStatus(o))
+      // Recorded as a step either way, so that the status shows an undo that could not be made.
+      const o: Outcome = await run.step(step, async () => {
+        if (msg !== undefined) return this.call(msg, `${run.id}/${step}`, input.trace, this.s.undo, undefined, true)
+        const at = clock.now()
+        const error = bad ?? new StoaError('INVALID_MESSAGE', `the undo of "${entry.step}" gave no message`)
+        return { ok: false, error: error.toJSON(), attempts: 0, startedAt: at, endedAt: at }
+      })
       if (!o.ok) {
         failed.push(entry.step)
         log.error({ id: run.id, saga: input.saga, step: entry.step, error: o.error }, 'a saga undo kept failing')
       }
-      await save()
     }
+    status.updatedAt = clock.now()
     if (failed.length === 0) {
       status.state = 'compensated'
-      await save()
       await this.announce(run, input, 'saga.compensated', { id: run.id, saga: input.saga, error: status.error })
     } else {
       status.state = 'compensation_failed'
       status.failedUndos = failed
-      await save()
       await this.announce(run, input, 'saga.failed', {
         id: run.id,
         saga: input.saga,
@@ -405,7 +398,7 @@ export class SagaRunner implements SagaRuntime {
         failedUndos: failed,
       })
     }
-    return undefined
+    return status
   }
 
   /** Calls a participant with the step's idempotency key as message id, retrying with backoff. */
@@ -461,6 +454,36 @@ export class SagaRunner implements SagaRuntime {
       }
     })
   }
+}
+
+/**
+ * A saga's steps for its status: each act and undo from its recorded outcome, in the engine's
+ * order, and each sleep and wait from the marks the saga recorded at their start.
+ */
+function stepsOf(recorded: { name: string; out: unknown }[], marks: readonly SagaStepStatus[]): SagaStepStatus[] {
+  const left = new Map(marks.map((m) => [m.step, m]))
+  const steps: SagaStepStatus[] = []
+  for (const { name, out } of recorded) {
+    if (name.startsWith('emit:')) continue
+    if (name.startsWith('at:')) {
+      const mark = left.get(name.slice('at:'.length))
+      if (mark === undefined) continue
+      left.delete(mark.step)
+      steps.push({ ...mark })
+      continue
+    }
+    const o = out as Outcome
+    const kind = name.startsWith('undo:') ? 'undo' : 'act'
+    steps.push({ step: name, kind, ...(outcomeStatus(o) as Omit<SagaStepStatus, 'step' | 'kind'>) })
+  }
+  // A sleep or wait whose start is not recorded yet.
+  for (const mark of left.values()) steps.push({ ...mark })
+  // A sleep or wait with a step after it is over, though no status was written since.
+  for (let i = 0; i < steps.length - 1; i++) {
+    const s = steps[i]!
+    if (s.state === 'waiting') steps[i] = { ...s, state: 'done' }
+  }
+  return steps
 }
 
 function outcomeStatus(o: Outcome): Partial<SagaStepStatus> {

@@ -103,7 +103,7 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
   await stoa.ready()
   const handle: SagaHandle = stoa.handleOf(sagas)
   const book = (id: string, plan: PlanStep[]) =>
-    stoa.act({ role: 'trip', cmd: 'book', id, plan }) as Promise<{ id: string; state: string }>
+    stoa.act({ role: 'trip', cmd: 'book', id, plan }) as Promise<{ id: string }>
   const ended = async (id: string): Promise<SagaStatus> => {
     const st = await handle.settled(id)
     if (st === undefined) throw new Error(`no saga ${id}`)

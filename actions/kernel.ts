@@ -209,6 +209,7 @@ export class Stoa<T extends ActionTypes = {}> {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
     checkTimeout(def.timeoutMs, 'timeoutMs', `action "${patternString(pat)}"`)
+    checkActs(def.acts, `action "${patternString(pat)}"`)
     this.registry.addAction(pat, def, this.plugins.current)
     return this
   }
@@ -837,4 +838,22 @@ function notFound(msg: Message, router: Router<Entry>): StoaError {
         pattern: looked,
       })
     : new StoaError('NOT_FOUND', `no action matches "${looked}"`, { pattern: looked })
+}
+
+/** An action's declared `acts`: a list of pattern strings, each one that parses. */
+function checkActs(acts: unknown, what: string): void {
+  if (acts === undefined) return
+  if (!Array.isArray(acts)) throw new StoaError('INVALID_PLUGIN', `${what}: acts must be a list of pattern strings`)
+  for (const pattern of acts) {
+    if (typeof pattern !== 'string')
+      throw new StoaError('INVALID_PLUGIN', `${what}: acts must be a list of pattern strings`)
+    try {
+      toPattern(pattern)
+    } catch (err) {
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `${what}: acts holds "${pattern}", which is not a pattern: ${(err as Error).message}`,
+      )
+    }
+  }
 }

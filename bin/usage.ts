@@ -177,7 +177,7 @@ Example:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
     ],
     options: {
       ...common,
@@ -186,6 +186,7 @@ Example:
       'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
       nats: { type: 'string' },
+      remote: { type: 'string' },
       web: { type: 'string' },
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
@@ -211,10 +212,16 @@ Options:
                        ?prefix=p sets the first segment of its exchange and queue names
   --nats <url>         NATS with JetStream: the service's request subject, task stream and
                        event consumer; ?prefix=p sets the first token of its subjects and streams
-  --web <host:port>    the routes of the service's web plugin on node:http, plus
-                       GET /healthz and /readyz; a route that names express
-                       middleware (a seneca-web map's middleware) runs on express, which
-                       must then be installed
+  --remote <service>=<url>[,…]
+                       reach a remote service the module declares in its clients over
+                       HTTP, at its --http URL; the others go through --amqp or --nats
+  --web <host:port>    the routes of the service's web plugin, answered on node:http
+                       directly; a route that names express middleware (a seneca-web
+                       map's middleware) goes to express, which must then be installed.
+                       In front of them, what the plugins serve over HTTP (a pages
+                       plugin's files, the contracts plugin's /docs, /metrics), and
+                       GET /healthz and /readyz; a stream route takes server-sent events
+                       and WebSockets (the ws package). Anything else answers a JSON 404
   --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
   --metrics <host:port> GET /metrics alone on its own port (a service loading the metrics
                        plugin also serves /metrics on --http and --web)
@@ -228,6 +235,11 @@ Options:
 The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
 Without --amqp or --nats, the service's own tasks and events travel in process.
+
+A module's defineService({ clients: { auth: ['role:auth'] } }) names the services it calls:
+each is reached on its own queue (--amqp) or subject (--nats), or at its --remote URL. At start
+serve warns about a declared client nothing reaches, a web route (with --web) and an action's
+declared acts that no action here and no client answers.
 
 Example:
   stoa serve ./math.ts --http 127.0.0.1:3000`,

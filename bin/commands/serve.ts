@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
 import type { Logger, Stoa } from '../../actions/index.js'
-import { patternString, StoaError } from '../../actions/index.js'
+import { patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Front } from '../endpoint-server.js'
 import { endpointServer } from '../endpoint-server.js'
@@ -96,6 +96,7 @@ async function serveFlags(args: Args, io: Io) {
   return {
     path,
     http,
+    remotes: remoteFlag(stringFlag(args, 'remote')),
     amqp,
     nats,
     web,
@@ -154,6 +155,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
   await wireClients(stoa, flags)
   await stoa.ready().catch(failedAs(`service "${stoa.name}"`))
   if (flags.web !== undefined) await warnUnanswered(stoa)
+  warnUnansweredActs(stoa)
   const urls = address === undefined ? [] : [address()]
   if (flags.metrics !== undefined) {
     const alone = await endpointServer(flags.metrics, endpoints).catch(
@@ -198,27 +200,70 @@ function endpointsFirst(
 
 /**
  * The remote services the module declared (`defineService({ clients })`), each reached through
- * the broker serve was given: its acts go to that service's request queue or subject. With no
- * broker nothing reaches them, which is said once at start rather than as a 404 per request.
+ * its `--remote` URL (stoa's HTTP transport: that service's `stoa serve --http`), or else the
+ * broker serve was given: its acts go to that service's request queue or subject. A declared
+ * service nothing reaches is said once at start rather than as a 404 per request.
  */
 async function wireClients(stoa: Stoa, flags: ServeFlags): Promise<void> {
-  const clients = Object.entries(declaredClients(stoa))
+  const declared = declaredClients(stoa)
+  for (const name of flags.remotes.keys()) {
+    if (!Object.hasOwn(declared, name)) {
+      const known = Object.keys(declared)
+      throw new UsageError(
+        `--remote names "${name}", which service "${stoa.name}" does not call: ${known.length === 0 ? 'it declares no clients' : `its clients are ${known.join(', ')}`}`,
+      )
+    }
+  }
+  const clients = Object.entries(declared)
   if (clients.length === 0) return
   const grace = flags.graceMs === undefined ? {} : { graceMs: flags.graceMs }
-  if (flags.amqp !== undefined) {
-    const { createAmqpTransport } = await import('../../transports/amqp/index.js')
-    for (const [target, pins] of clients) stoa.client(createAmqpTransport({ ...flags.amqp, ...grace, target }), pins)
-  } else if (flags.nats !== undefined) {
-    const { createNatsTransport } = await import('../../transports/nats/index.js')
-    const options = natsUrl(flags.nats, undefined)
-    for (const [target, pins] of clients) stoa.client(createNatsTransport({ ...options, ...grace, target }), pins)
-  } else {
-    for (const [target, pins] of clients)
+  for (const [target, pins] of clients) {
+    const remote = flags.remotes.get(target)
+    if (remote !== undefined) {
+      const { createHttpTransport } = await import('../../transports/http/index.js')
+      stoa.client(createHttpTransport({ url: remote }), pins)
+    } else if (flags.amqp !== undefined) {
+      const { createAmqpTransport } = await import('../../transports/amqp/index.js')
+      stoa.client(createAmqpTransport({ ...flags.amqp, ...grace, target }), pins)
+    } else if (flags.nats !== undefined) {
+      const { createNatsTransport } = await import('../../transports/nats/index.js')
+      stoa.client(createNatsTransport({ ...natsUrl(flags.nats, undefined), ...grace, target }), pins)
+    } else {
       stoa.log.warn(
         { service: target, pins: pins.map(patternString) },
-        `service "${stoa.name}" calls "${target}" (${pins.map(patternString).join(' ')}), but nothing reaches it: serve with --amqp or --nats`,
+        `service "${stoa.name}" calls "${target}" (${pins.map(patternString).join(' ')}), but nothing reaches it: serve with --amqp, --nats or --remote ${target}=<url>`,
       )
+    }
   }
+}
+
+/**
+ * `--remote auth=http://127.0.0.1:3001,results=http://127.0.0.1:3002`: the HTTP URL of each
+ * declared remote service that is reached over HTTP, by its name.
+ */
+function remoteFlag(text: string | undefined): Map<string, string> {
+  const remotes = new Map<string, string>()
+  if (text === undefined) return remotes
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=')
+    const name = eq < 0 ? '' : part.slice(0, eq).trim()
+    const url = eq < 0 ? '' : part.slice(eq + 1).trim()
+    if (name === '' || url === '')
+      throw new UsageError(`--remote takes <service>=<url>[,<service>=<url>…], not "${part}"`)
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new UsageError(`--remote ${name}: not a URL: ${url}`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new UsageError(
+        `--remote ${name}: ${parsed.protocol}// is not HTTP; a service on the broker is reached through --amqp or --nats`,
+      )
+    if (remotes.has(name)) throw new UsageError(`--remote names "${name}" twice`)
+    remotes.set(name, parsed.href)
+  }
+  return remotes
 }
 
 /**
@@ -234,6 +279,23 @@ async function warnUnanswered(stoa: Stoa): Promise<void> {
       { route: `${route.method} ${route.path}`, pattern },
       `route ${route.method} ${route.path} acts on "${pattern}", which no action of "${stoa.name}" and no client answers: it would answer 404`,
     )
+  }
+}
+
+/**
+ * An action's declared `acts` that no action here and no client answers would fail NOT_FOUND
+ * on its first call: said once at start, naming the action and the pattern.
+ */
+function warnUnansweredActs(stoa: Stoa): void {
+  for (const action of stoa.list()) {
+    for (const declared of action.options.acts ?? []) {
+      if (stoa.find(declared) !== undefined) continue
+      const pattern = patternString(toPattern(declared))
+      stoa.log.warn(
+        { action: action.key, pattern },
+        `action "${action.key}" acts on "${pattern}", which no action of "${stoa.name}" and no client answers: the call would fail NOT_FOUND`,
+      )
+    }
   }
 }
 

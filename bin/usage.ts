@@ -246,15 +246,36 @@ Example:
   },
   list: {
     summary: 'list the actions of a service',
-    usage: ['stoa list <service> [--json]'],
-    options: { ...common, json: { type: 'boolean' }, name: { type: 'string' } },
+    usage: [
+      'stoa list <service> [--json]',
+      'stoa list --url <http://host:port | amqp://host | nats://host:port> [--service name] [--json]',
+    ],
+    options: {
+      ...common,
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      url: { type: 'string' },
+      service: { type: 'string' },
+    },
     help: `Prints each action of the service: its pattern, the keys its schema accepts
 (a "?" marks an optional one; "schema" when they cannot be told), the permission it
-requires and its description.
+requires and its description; then its tasks, event subscriptions and hooks.
+
+With --url it asks a running service, one that stoa serve runs (it answers
+role:stoa,cmd:list, a public action that tells patterns and permissions, never data), for
+the list of what it runs now.
 
 Options:
-  --json      one JSON array, for scripts
-  --name      the service's name, when the module does not define one`,
+  --json             one JSON array, for scripts
+  --name <name>      the service's name, when the module does not define one
+  --url <url>        a running service: its --http listener (http://host:port), or its
+                     queue or subject (amqp://host[?prefix=p], nats://host:port[?prefix=p])
+  --service <name>   with an amqp:// or nats:// URL, the service to ask
+
+Examples:
+  stoa list ./math.ts
+  stoa list --url http://127.0.0.1:3000
+  stoa list --url 'amqp://127.0.0.1?prefix=vote' --service tally`,
   },
   docs: {
     summary: 'print the OpenAPI 3.1 or AsyncAPI 3 document of a service',

@@ -11,6 +11,7 @@ import { declaredClients, loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, natsUrl, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
+import { describe, LIST_PATTERN } from './list.js'
 import { boolFlag, stringFlag } from './shared.js'
 
 /** The servers serve started beside the instance: the probe server stops last. */
@@ -120,6 +121,11 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
   if (flags.web !== undefined && !stoa.has('role:web,cmd:routes')) {
     throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
   }
+  // What `stoa list --url` asks: this instance's own list, as `stoa list` prints it.
+  stoa.add(LIST_PATTERN, () => ({ entries: describe(stoa) }), {
+    public: true,
+    description: 'the actions, tasks, subscriptions and hooks of this service (stoa list --url)',
+  })
   const { default: health, serveHealth } = await import('../../plugins/health/index.js')
   // For /readyz and role:health,cmd:ready; a service that loads health keeps its own options.
   if (!stoa.hasPlugin('health')) stoa.use(health, { web: flags.web !== undefined })

@@ -177,7 +177,7 @@ Example:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty] [--watch]',
     ],
     options: {
       ...common,
@@ -193,6 +193,7 @@ Example:
       'drain-delay-ms': { type: 'string' },
       metrics: { type: 'string' },
       pretty: { type: 'boolean' },
+      watch: { type: 'boolean' },
       name: { type: 'string' },
     },
     help: `Starts the service with the transports asked for, prints one line per address it
@@ -229,6 +230,8 @@ Options:
   --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
                        refusing work, so a load balancer stops sending first (0)
   --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
+  --watch              start again whenever a file the service loaded changes (node's own
+                       watch mode): the running one closes gracefully first
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
 

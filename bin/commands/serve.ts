@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Logger, Stoa } from '../../actions/index.js'
 import { patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
@@ -36,6 +38,7 @@ type ServeFlags = Awaited<ReturnType<typeof serveFlags>>
  * await serve({ positionals: ['./math.ts'], values: { http: '127.0.0.1:0' } }, io)
  */
 export async function serve(args: Args, io: Io): Promise<number> {
+  if (boolFlag(args, 'watch')) return watch(args, io)
   const flags = await serveFlags(args, io)
   // A long-running service logs through pino: JSON lines on stderr, readable ones with --pretty
   // or on a terminal; the level from LOG_LEVEL (info by default), debug with --verbose.
@@ -72,6 +75,42 @@ export async function serve(args: Args, io: Io): Promise<number> {
   await Promise.all([...servers.fronts.map((f) => Promise.race([f.close(), delay(grace + 1000)])), stoa.close()])
   await servers.probes?.close()
   return 0
+}
+
+/**
+ * `stoa serve --watch`: the same command without `--watch`, run under node's own watch mode,
+ * which starts it again whenever a file it loaded (the service module and what it imports)
+ * changes: the old process gets SIGTERM and closes gracefully first, so a fixed port is free
+ * again. The stop signal stops both. The flags are checked here first, so a mistake is told
+ * once rather than on every restart.
+ */
+async function watch(args: Args, io: Io): Promise<number> {
+  await serveFlags(args, io)
+  const argv = ['serve', ...args.positionals]
+  for (const [name, value] of Object.entries(args.values)) {
+    if (name === 'watch' || value === undefined || value === false) continue
+    argv.push(`--${name}`, ...(value === true ? [] : [value]))
+  }
+  // This command from source (bin/stoa.ts) runs through tsx; built, it is plain JavaScript.
+  const source = import.meta.url.endsWith('.ts')
+  const bin = fileURLToPath(new URL(source ? '../stoa.ts' : '../stoa.js', import.meta.url))
+  const node = [...(source ? ['--import', 'tsx'] : []), '--watch', '--watch-preserve-output', bin, ...argv]
+  const child = spawn(process.execPath, node, {
+    cwd: io.cwd,
+    env: io.env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout.on('data', (chunk: Buffer) => io.stdout.write(chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => io.stderr.write(chunk.toString()))
+  const stop = io.stopSignal()
+  const forward = () => child.kill(typeof stop.reason === 'string' ? (stop.reason as NodeJS.Signals) : 'SIGTERM')
+  stop.addEventListener('abort', forward, { once: true })
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 0)))
+  })
+  stop.removeEventListener('abort', forward)
+  return code
 }
 
 /** Reads and checks the flags of `stoa serve`. */

@@ -123,7 +123,7 @@ describe('bin/commands/list', () => {
       const remote = await run(['list', '--url', url, '--json'])
       expect(remote.code, remote.stderr).to.equal(0)
       const local = JSON.parse((await run(['list', 'test/fixtures/cli-math/service.ts', '--json'])).stdout) as unknown[]
-      const listed = JSON.parse(remote.stdout) as { pattern: string }[]
+      const listed = JSON.parse(remote.stdout) as { pattern: string; plugin: string | null }[]
       // The module's own entries, in order; serve adds the health plugin's, never its own list action.
       expect(listed.filter((e) => !e.pattern.includes('role:health') && e.plugin !== 'health')).to.deep.equal(local)
       expect(listed.map((e) => e.pattern)).to.include('cmd:ready,role:health')

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Logger, Stoa } from '../../actions/index.js'
+import type { Logger, LogLevel, Stoa } from '../../actions/index.js'
 import { patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Front } from '../endpoint-server.js'
@@ -14,7 +14,7 @@ import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, natsUrl, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { describe, LIST_PATTERN } from './list.js'
-import { boolFlag, stringFlag } from './shared.js'
+import { boolFlag, streamLogger, stringFlag } from './shared.js'
 
 /** The servers serve started beside the instance: the probe server stops last. */
 interface Servers {
@@ -431,10 +431,23 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
   try {
     return createPinoLogger({ level, pretty: asked || io.stderr.isTTY === true, destination: io.stderr })
   } catch (err) {
+    const missing = err instanceof StoaError ? err.details?.package : undefined
+    // Without pino (an optional peer), stoa's own logger writes the same JSON lines: a new
+    // project serves with stoa alone. Asked for with --pretty, the missing package is named.
+    if (missing === 'pino' && !asked) return streamLogger(io.stderr, KERNEL_LEVEL[level])
     // A terminal only suggests readable lines: without pino-pretty installed they stay JSON.
-    // Asked for with --pretty, the missing package is named.
-    const missing = err instanceof StoaError && err.details?.package === 'pino-pretty'
-    if (asked || !missing) throw err
+    if (asked || missing !== 'pino-pretty') throw err
     return createPinoLogger({ level, pretty: false, destination: io.stderr })
   }
+}
+
+/** pino's levels as stoa's own logger has them. */
+const KERNEL_LEVEL: Record<PinoLevel, LogLevel> = {
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'error',
+  silent: 'silent',
 }

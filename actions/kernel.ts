@@ -72,6 +72,9 @@ type ActArgs<T extends ActionTypes, P extends string> = P extends keyof T
     : [msg: T[P]['in'], opts?: CallOptions]
   : [msg?: Message, opts?: CallOptions]
 
+/** The arguments of `act` for a pattern string or a pattern object. */
+type ActArgsOf<T extends ActionTypes, P> = P extends string ? ActArgs<T, P> : [extra?: Message, opts?: CallOptions]
+
 /** The result of `act` for a pattern string. */
 type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unknown
 
@@ -484,8 +487,9 @@ export class Stoa<T extends ActionTypes = {}> {
    * @example
    * const out = await stoa.act('role:math,cmd:sum', { left: 1, right: 2 })
    */
-  act<const P extends string>(pattern: P, ...args: ActArgs<T, P>): Promise<ActResult<T, P>>
-  act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
+  // One signature, not an overload per form: with overloads TypeScript 7 reports only the last
+  // one's failure ("not assignable to parameter of type 'Message'"), never the wrong field.
+  act<const P extends string | Message>(pattern: P, ...args: ActArgsOf<T, P>): Promise<ActResult<T, P>>
   act(pattern: string | Message, extra?: any, opts?: CallOptions): Promise<any> {
     const phase = this.life.phase
     // While closing, in-flight work may still call in; only a closed instance refuses.

@@ -28,6 +28,12 @@ export interface ActionOptions<S extends Schema | undefined = Schema | undefined
   sends?: Readonly<Record<string, Schema | null>>
   /** The events the action emits, by name, with the schema of each one's data: for the contract. */
   emits?: Readonly<Record<string, Schema | null>>
+  /**
+   * The patterns the action calls with `ctx.act` (`'role:auth,cmd:login'`): `stoa serve` warns at
+   * start about one that no action of the service and no client it declares answers, which
+   * would otherwise fail `NOT_FOUND` on the first call.
+   */
+  acts?: readonly string[]
 }
 
 /** How an event subscription is delivered (see `Stoa.on`). */

@@ -75,6 +75,9 @@ type ActArgs<T extends ActionTypes, P extends string> = P extends keyof T
     : [msg: T[P]['in'], opts?: CallOptions]
   : [msg?: Message, opts?: CallOptions]
 
+/** The arguments of `act` for a pattern string or a pattern object. */
+type ActArgsOf<T extends ActionTypes, P> = P extends string ? ActArgs<T, P> : [extra?: Message, opts?: CallOptions]
+
 /** The result of `act` for a pattern string. */
 type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unknown
 
@@ -214,6 +217,7 @@ export class Stoa<T extends ActionTypes = {}> {
       throw new StoaError('INVALID_PLUGIN', `action for "${patternString(pat)}" must be a function`)
     }
     checkTimeout(def.timeoutMs, 'timeoutMs', `action "${patternString(pat)}"`)
+    checkActs(def.acts, `action "${patternString(pat)}"`)
     this.registry.addAction(pat, def, this.plugins.current)
     return this
   }
@@ -522,8 +526,9 @@ export class Stoa<T extends ActionTypes = {}> {
    * @example
    * const out = await stoa.act('role:math,cmd:sum', { left: 1, right: 2 })
    */
-  act<const P extends string>(pattern: P, ...args: ActArgs<T, P>): Promise<ActResult<T, P>>
-  act(pattern: Message, extra?: Message, opts?: CallOptions): Promise<unknown>
+  // One signature, not an overload per form: with overloads TypeScript 7 reports only the last
+  // one's failure ("not assignable to parameter of type 'Message'"), never the wrong field.
+  act<const P extends string | Message>(pattern: P, ...args: ActArgsOf<T, P>): Promise<ActResult<T, P>>
   act(pattern: string | Message, extra?: any, opts?: CallOptions): Promise<any> {
     const phase = this.life.phase
     // While closing, in-flight work may still call in; only a closed instance refuses.
@@ -876,4 +881,22 @@ function notFound(msg: Message, router: Router<Entry>): StoaError {
         pattern: looked,
       })
     : new StoaError('NOT_FOUND', `no action matches "${looked}"`, { pattern: looked })
+}
+
+/** An action's declared `acts`: a list of pattern strings, each one that parses. */
+function checkActs(acts: unknown, what: string): void {
+  if (acts === undefined) return
+  if (!Array.isArray(acts)) throw new StoaError('INVALID_PLUGIN', `${what}: acts must be a list of pattern strings`)
+  for (const pattern of acts) {
+    if (typeof pattern !== 'string')
+      throw new StoaError('INVALID_PLUGIN', `${what}: acts must be a list of pattern strings`)
+    try {
+      toPattern(pattern)
+    } catch (err) {
+      throw new StoaError(
+        'INVALID_PLUGIN',
+        `${what}: acts holds "${pattern}", which is not a pattern: ${(err as Error).message}`,
+      )
+    }
+  }
 }

@@ -177,7 +177,7 @@ Example:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty] [--watch]',
     ],
     options: {
       ...common,
@@ -186,12 +186,14 @@ Example:
       'tls-cert': { type: 'string' },
       amqp: { type: 'string' },
       nats: { type: 'string' },
+      remote: { type: 'string' },
       web: { type: 'string' },
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
       metrics: { type: 'string' },
       pretty: { type: 'boolean' },
+      watch: { type: 'boolean' },
       name: { type: 'string' },
     },
     help: `Starts the service with the transports asked for, prints one line per address it
@@ -211,10 +213,16 @@ Options:
                        ?prefix=p sets the first segment of its exchange and queue names
   --nats <url>         NATS with JetStream: the service's request subject, task stream and
                        event consumer; ?prefix=p sets the first token of its subjects and streams
-  --web <host:port>    the routes of the service's web plugin on node:http, plus
-                       GET /healthz and /readyz; a route that names express
-                       middleware (a seneca-web map's middleware) runs on express, which
-                       must then be installed
+  --remote <service>=<url>[,…]
+                       reach a remote service the module declares in its clients over
+                       HTTP, at its --http URL; the others go through --amqp or --nats
+  --web <host:port>    the routes of the service's web plugin, answered on node:http
+                       directly; a route that names express middleware (a seneca-web
+                       map's middleware) goes to express, which must then be installed.
+                       In front of them, what the plugins serve over HTTP (a pages
+                       plugin's files, the contracts plugin's /docs, /metrics), and
+                       GET /healthz and /readyz; a stream route takes server-sent events
+                       and WebSockets (the ws package). Anything else answers a JSON 404
   --health <host:port> GET /healthz (alive) and /readyz (ready) alone, for probes
   --metrics <host:port> GET /metrics alone on its own port (a service loading the metrics
                        plugin also serves /metrics on --http and --web)
@@ -222,6 +230,8 @@ Options:
   --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
                        refusing work, so a load balancer stops sending first (0)
   --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
+  --watch              start again whenever a file the service loaded changes (node's own
+                       watch mode): the running one closes gracefully first
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
 
@@ -229,20 +239,46 @@ The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; defa
 
 Without --amqp or --nats, the service's own tasks and events travel in process.
 
+A module's defineService({ clients: { auth: ['role:auth'] } }) names the services it calls:
+each is reached on its own queue (--amqp) or subject (--nats), or at its --remote URL. At start
+serve warns about a declared client nothing reaches, a web route (with --web) and an action's
+declared acts that no action here and no client answers.
+
 Example:
   stoa serve ./math.ts --http 127.0.0.1:3000`,
   },
   list: {
     summary: 'list the actions of a service',
-    usage: ['stoa list <service> [--json]'],
-    options: { ...common, json: { type: 'boolean' }, name: { type: 'string' } },
+    usage: [
+      'stoa list <service> [--json]',
+      'stoa list --url <http://host:port | amqp://host | nats://host:port> [--service name] [--json]',
+    ],
+    options: {
+      ...common,
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      url: { type: 'string' },
+      service: { type: 'string' },
+    },
     help: `Prints each action of the service: its pattern, the keys its schema accepts
 (a "?" marks an optional one; "schema" when they cannot be told), the permission it
-requires and its description.
+requires and its description; then its tasks, event subscriptions and hooks.
+
+With --url it asks a running service, one that stoa serve runs (it answers
+role:stoa,cmd:list, a public action that tells patterns and permissions, never data), for
+the list of what it runs now.
 
 Options:
-  --json      one JSON array, for scripts
-  --name      the service's name, when the module does not define one`,
+  --json             one JSON array, for scripts
+  --name <name>      the service's name, when the module does not define one
+  --url <url>        a running service: its --http listener (http://host:port), or its
+                     queue or subject (amqp://host[?prefix=p], nats://host:port[?prefix=p])
+  --service <name>   with an amqp:// or nats:// URL, the service to ask
+
+Examples:
+  stoa list ./math.ts
+  stoa list --url http://127.0.0.1:3000
+  stoa list --url 'amqp://127.0.0.1?prefix=vote' --service tally`,
   },
   docs: {
     summary: 'print the OpenAPI 3.1 or AsyncAPI 3 document of a service',

@@ -123,7 +123,17 @@ try {
           )
         : await start(['bench/vote/handwritten-worker.ts'], env, /listening/)
     const gateway = await start(
-      [kind === 'stoa' ? 'examples/vote/gateway-server.ts' : 'bench/vote/handwritten-gateway.ts'],
+      kind === 'stoa'
+        ? [
+            'bin/stoa.ts',
+            'serve',
+            'examples/vote/services/gateway.ts',
+            '--amqp',
+            `${AMQP_URL}?prefix=${prefix}`,
+            '--web',
+            '127.0.0.1:0',
+          ]
+        : ['bench/vote/handwritten-gateway.ts'],
       { ...env, PORT: '0' },
       /vote listening on (http:\/\/\S+)/,
     )

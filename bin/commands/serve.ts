@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
-import type { Logger, Stoa } from '../../actions/index.js'
-import { patternString, StoaError } from '../../actions/index.js'
+import { fileURLToPath } from 'node:url'
+import type { Logger, LogLevel, Stoa } from '../../actions/index.js'
+import { patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { PinoLevel } from '../../plugins/logs/index.js'
 import type { Front } from '../endpoint-server.js'
 import { endpointServer } from '../endpoint-server.js'
@@ -11,7 +13,8 @@ import { declaredClients, loadService } from '../load.js'
 import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, natsUrl, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
-import { boolFlag, stringFlag } from './shared.js'
+import { describe, LIST_PATTERN } from './list.js'
+import { boolFlag, streamLogger, stringFlag } from './shared.js'
 
 /** The servers serve started beside the instance: the probe server stops last. */
 interface Servers {
@@ -35,6 +38,7 @@ type ServeFlags = Awaited<ReturnType<typeof serveFlags>>
  * await serve({ positionals: ['./math.ts'], values: { http: '127.0.0.1:0' } }, io)
  */
 export async function serve(args: Args, io: Io): Promise<number> {
+  if (boolFlag(args, 'watch')) return watch(args, io)
   const flags = await serveFlags(args, io)
   // A long-running service logs through pino: JSON lines on stderr, readable ones with --pretty
   // or on a terminal; the level from LOG_LEVEL (info by default), debug with --verbose.
@@ -73,6 +77,42 @@ export async function serve(args: Args, io: Io): Promise<number> {
   return 0
 }
 
+/**
+ * `stoa serve --watch`: the same command without `--watch`, run under node's own watch mode,
+ * which starts it again whenever a file it loaded (the service module and what it imports)
+ * changes: the old process gets SIGTERM and closes gracefully first, so a fixed port is free
+ * again. The stop signal stops both. The flags are checked here first, so a mistake is told
+ * once rather than on every restart.
+ */
+async function watch(args: Args, io: Io): Promise<number> {
+  await serveFlags(args, io)
+  const argv = ['serve', ...args.positionals]
+  for (const [name, value] of Object.entries(args.values)) {
+    if (name === 'watch' || value === undefined || value === false) continue
+    argv.push(`--${name}`, ...(value === true ? [] : [value]))
+  }
+  // This command from source (bin/stoa.ts) runs through tsx; built, it is plain JavaScript.
+  const source = import.meta.url.endsWith('.ts')
+  const bin = fileURLToPath(new URL(source ? '../stoa.ts' : '../stoa.js', import.meta.url))
+  const node = [...(source ? ['--import', 'tsx'] : []), '--watch', '--watch-preserve-output', bin, ...argv]
+  const child = spawn(process.execPath, node, {
+    cwd: io.cwd,
+    env: io.env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout.on('data', (chunk: Buffer) => io.stdout.write(chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => io.stderr.write(chunk.toString()))
+  const stop = io.stopSignal()
+  const forward = () => child.kill(typeof stop.reason === 'string' ? (stop.reason as NodeJS.Signals) : 'SIGTERM')
+  stop.addEventListener('abort', forward, { once: true })
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (c, signal) => resolve(c ?? (signal === null ? 1 : 0)))
+  })
+  stop.removeEventListener('abort', forward)
+  return code
+}
+
 /** Reads and checks the flags of `stoa serve`. */
 async function serveFlags(args: Args, io: Io) {
   const [path, ...extra] = args.positionals
@@ -96,6 +136,7 @@ async function serveFlags(args: Args, io: Io) {
   return {
     path,
     http,
+    remotes: remoteFlag(stringFlag(args, 'remote')),
     amqp,
     nats,
     web,
@@ -119,6 +160,11 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
   if (flags.web !== undefined && !stoa.has('role:web,cmd:routes')) {
     throw new UsageError(`service "${stoa.name}" loads no web plugin: --web would serve no routes`)
   }
+  // What `stoa list --url` asks: this instance's own list, as `stoa list` prints it.
+  stoa.add(LIST_PATTERN, () => ({ entries: describe(stoa) }), {
+    public: true,
+    description: 'the actions, tasks, subscriptions and hooks of this service (stoa list --url)',
+  })
   const { default: health, serveHealth } = await import('../../plugins/health/index.js')
   // For /readyz and role:health,cmd:ready; a service that loads health keeps its own options.
   if (!stoa.hasPlugin('health')) stoa.use(health, { web: flags.web !== undefined })
@@ -154,6 +200,7 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
   await wireClients(stoa, flags)
   await stoa.ready().catch(failedAs(`service "${stoa.name}"`))
   if (flags.web !== undefined) await warnUnanswered(stoa)
+  warnUnansweredActs(stoa)
   const urls = address === undefined ? [] : [address()]
   if (flags.metrics !== undefined) {
     const alone = await endpointServer(flags.metrics, endpoints).catch(
@@ -198,27 +245,70 @@ function endpointsFirst(
 
 /**
  * The remote services the module declared (`defineService({ clients })`), each reached through
- * the broker serve was given: its acts go to that service's request queue or subject. With no
- * broker nothing reaches them, which is said once at start rather than as a 404 per request.
+ * its `--remote` URL (stoa's HTTP transport: that service's `stoa serve --http`), or else the
+ * broker serve was given: its acts go to that service's request queue or subject. A declared
+ * service nothing reaches is said once at start rather than as a 404 per request.
  */
 async function wireClients(stoa: Stoa, flags: ServeFlags): Promise<void> {
-  const clients = Object.entries(declaredClients(stoa))
+  const declared = declaredClients(stoa)
+  for (const name of flags.remotes.keys()) {
+    if (!Object.hasOwn(declared, name)) {
+      const known = Object.keys(declared)
+      throw new UsageError(
+        `--remote names "${name}", which service "${stoa.name}" does not call: ${known.length === 0 ? 'it declares no clients' : `its clients are ${known.join(', ')}`}`,
+      )
+    }
+  }
+  const clients = Object.entries(declared)
   if (clients.length === 0) return
   const grace = flags.graceMs === undefined ? {} : { graceMs: flags.graceMs }
-  if (flags.amqp !== undefined) {
-    const { createAmqpTransport } = await import('../../transports/amqp/index.js')
-    for (const [target, pins] of clients) stoa.client(createAmqpTransport({ ...flags.amqp, ...grace, target }), pins)
-  } else if (flags.nats !== undefined) {
-    const { createNatsTransport } = await import('../../transports/nats/index.js')
-    const options = natsUrl(flags.nats, undefined)
-    for (const [target, pins] of clients) stoa.client(createNatsTransport({ ...options, ...grace, target }), pins)
-  } else {
-    for (const [target, pins] of clients)
+  for (const [target, pins] of clients) {
+    const remote = flags.remotes.get(target)
+    if (remote !== undefined) {
+      const { createHttpTransport } = await import('../../transports/http/index.js')
+      stoa.client(createHttpTransport({ url: remote }), pins)
+    } else if (flags.amqp !== undefined) {
+      const { createAmqpTransport } = await import('../../transports/amqp/index.js')
+      stoa.client(createAmqpTransport({ ...flags.amqp, ...grace, target }), pins)
+    } else if (flags.nats !== undefined) {
+      const { createNatsTransport } = await import('../../transports/nats/index.js')
+      stoa.client(createNatsTransport({ ...natsUrl(flags.nats, undefined), ...grace, target }), pins)
+    } else {
       stoa.log.warn(
         { service: target, pins: pins.map(patternString) },
-        `service "${stoa.name}" calls "${target}" (${pins.map(patternString).join(' ')}), but nothing reaches it: serve with --amqp or --nats`,
+        `service "${stoa.name}" calls "${target}" (${pins.map(patternString).join(' ')}), but nothing reaches it: serve with --amqp, --nats or --remote ${target}=<url>`,
       )
+    }
   }
+}
+
+/**
+ * `--remote auth=http://127.0.0.1:3001,results=http://127.0.0.1:3002`: the HTTP URL of each
+ * declared remote service that is reached over HTTP, by its name.
+ */
+function remoteFlag(text: string | undefined): Map<string, string> {
+  const remotes = new Map<string, string>()
+  if (text === undefined) return remotes
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=')
+    const name = eq < 0 ? '' : part.slice(0, eq).trim()
+    const url = eq < 0 ? '' : part.slice(eq + 1).trim()
+    if (name === '' || url === '')
+      throw new UsageError(`--remote takes <service>=<url>[,<service>=<url>…], not "${part}"`)
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new UsageError(`--remote ${name}: not a URL: ${url}`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new UsageError(
+        `--remote ${name}: ${parsed.protocol}// is not HTTP; a service on the broker is reached through --amqp or --nats`,
+      )
+    if (remotes.has(name)) throw new UsageError(`--remote names "${name}" twice`)
+    remotes.set(name, parsed.href)
+  }
+  return remotes
 }
 
 /**
@@ -234,6 +324,23 @@ async function warnUnanswered(stoa: Stoa): Promise<void> {
       { route: `${route.method} ${route.path}`, pattern },
       `route ${route.method} ${route.path} acts on "${pattern}", which no action of "${stoa.name}" and no client answers: it would answer 404`,
     )
+  }
+}
+
+/**
+ * An action's declared `acts` that no action here and no client answers would fail NOT_FOUND
+ * on its first call: said once at start, naming the action and the pattern.
+ */
+function warnUnansweredActs(stoa: Stoa): void {
+  for (const action of stoa.list()) {
+    for (const declared of action.options.acts ?? []) {
+      if (stoa.find(declared) !== undefined) continue
+      const pattern = patternString(toPattern(declared))
+      stoa.log.warn(
+        { action: action.key, pattern },
+        `action "${action.key}" acts on "${pattern}", which no action of "${stoa.name}" and no client answers: the call would fail NOT_FOUND`,
+      )
+    }
   }
 }
 
@@ -324,10 +431,23 @@ async function serviceLogger(args: Args, io: Io): Promise<Logger> {
   try {
     return createPinoLogger({ level, pretty: asked || io.stderr.isTTY === true, destination: io.stderr })
   } catch (err) {
+    const missing = err instanceof StoaError ? err.details?.package : undefined
+    // Without pino (an optional peer), stoa's own logger writes the same JSON lines: a new
+    // project serves with stoa alone. Asked for with --pretty, the missing package is named.
+    if (missing === 'pino' && !asked) return streamLogger(io.stderr, KERNEL_LEVEL[level])
     // A terminal only suggests readable lines: without pino-pretty installed they stay JSON.
-    // Asked for with --pretty, the missing package is named.
-    const missing = err instanceof StoaError && err.details?.package === 'pino-pretty'
-    if (asked || !missing) throw err
+    if (asked || missing !== 'pino-pretty') throw err
     return createPinoLogger({ level, pretty: false, destination: io.stderr })
   }
+}
+
+/** pino's levels as stoa's own logger has them. */
+const KERNEL_LEVEL: Record<PinoLevel, LogLevel> = {
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'error',
+  silent: 'silent',
 }

@@ -151,8 +151,8 @@ class Supervised implements ServiceProcess {
 
 /**
  * Starts the distributed vote system: M tally workers (which migrate the schema under an
- * advisory lock as they start), auth and results under `stoa serve` on RabbitMQ (or NATS: `broker`), N gateways
- * with their pages, and nginx in front of the gateways, round robin, no sticky sessions. Every
+ * advisory lock as they start), auth, results and N gateways with their pages, every one under
+ * `stoa serve` on RabbitMQ (or NATS: `broker`), and nginx in front of the gateways, round robin, no sticky sessions. Every
  * process is a child of this one, and is started again, after a backoff, whenever it dies, as
  * a process manager or an orchestrator would (each exit is logged under the name `cluster`).
  *
@@ -201,10 +201,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // The first start picks a free port; a restart takes the same one, which nginx points at.
     let port = '0'
     const p = await keep(name, async () => {
+      // Its pages and API on --web, auth and results reached through the broker as its
+      // module's clients declare.
       const started = await start(
         name,
-        [process.execPath, '--import', 'tsx', 'examples/vote/gateway-server.ts'],
-        { ...env, PORT: port },
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          'bin/stoa.ts',
+          'serve',
+          'examples/vote/services/gateway.ts',
+          ...broker,
+          '--web',
+          `127.0.0.1:${port}`,
+        ],
+        env,
         log,
         /vote listening on (http:\/\/\S+)/,
       )

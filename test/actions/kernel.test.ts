@@ -349,6 +349,18 @@ describe('actions/kernel', () => {
     })
   })
 
+  it('refuses an action whose declared acts are not pattern strings', () => {
+    const s = make()
+    expect(() => s.add('role:a,cmd:b', () => 0, { acts: ['role:'] }))
+      .to.throw(StoaError, 'action "cmd:b,role:a": acts holds "role:"')
+      .with.property('code', 'INVALID_PLUGIN')
+    expect(() => s.add('role:a,cmd:b', () => 0, { acts: 'role:x,cmd:y' as never }))
+      .to.throw(StoaError, 'acts must be a list of pattern strings')
+      .with.property('code', 'INVALID_PLUGIN')
+    s.add('role:a,cmd:b', () => 0, { acts: ['role:x,cmd:y'] })
+    expect(s.find('role:a,cmd:b')?.options.acts).to.deep.equal(['role:x,cmd:y'])
+  })
+
   describe('tasks and events in process', () => {
     it('sends a task to its handler and refuses bad task names at registration and send', async () => {
       const s = make()

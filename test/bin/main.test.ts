@@ -50,8 +50,10 @@ describe('bin/main', () => {
     const all = await run(['--help'])
     for (const name of ['send', 'emit', 'token']) expect(all.stdout).to.match(new RegExp(`^  ${name} `, 'm'))
     const serve = await run(['help', 'serve'])
-    expect(serve.stdout).to.include("the routes of the service's web plugin on node:http")
-    expect(serve.stdout).to.include('runs on express')
+    expect(serve.stdout).to.include("the routes of the service's web plugin, answered on node:http")
+    expect(serve.stdout).to.include('goes to express')
+    expect(serve.stdout).to.include('what the plugins serve over HTTP')
+    expect(serve.stdout).to.include('--remote <service>=<url>')
     expect(serve.stdout).to.not.include('plugin, over express')
   })
 

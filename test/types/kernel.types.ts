@@ -43,6 +43,21 @@ export async function checks() {
   await app.act('role:math,cmd:sum', { left: 1 })
   // @ts-expect-error the message is required when the schema has required fields
   await app.act('role:math,cmd:sum')
+  // The error is reported at the wrong field itself, not at the call (TypeScript 5.9 and 7):
+  // each @ts-expect-error below sits on the field's line, so an error anywhere else fails.
+  await app.act('role:math,cmd:sum', {
+    left: 1,
+    // @ts-expect-error rigth is not a field of the message (right is)
+    rigth: 2,
+  })
+  await app.act('role:math,cmd:sum', {
+    // @ts-expect-error left must be a number
+    left: 'one',
+    right: 2,
+  })
+  // The object form stays open, its result unknown.
+  const loose = await app.act({ role: 'math', cmd: 'sum', left: 1, right: 2 })
+  assertType<Equal<typeof loose, unknown>>(true)
 
   // Optional fields make the message optional; async handlers resolve to their value.
   const described = await app.act('role:math,cmd:describe')

@@ -8,13 +8,15 @@ import postgres from 'stoa/postgres'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
 import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
+import { votePages } from '../web/server.js'
 
 /**
  * The vote gateway: verifies voters' tokens (the jwt plugin, HS256 with `secret`) from the
  * Authorization header or the login cookie (a cookie-borne POST must come from this origin),
  * requires `vote:cast` (authz: the role `voter`) and serves the API routes under `/api`. Login
  * and results are remote actions of the auth and results services: declared in `clients`, so
- * `stoa serve --amqp` (or `gateway-server.ts`) reaches each on its own queue. With `outbox` (the
+ * `stoa serve --amqp` (or `--nats`) reaches each on its own queue. The pages (`votePages`) are
+ * served beside the API by `stoa serve --web`. With `outbox` (the
  * embedded demo: PGlite in a directory of its own) a vote is committed to the postgres plugin's
  * outbox before its 202.
  */
@@ -32,6 +34,8 @@ export function gatewayService(
       [authz, { roles: gatewayRoles }],
       ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
       voteGateway,
+      // The voting and results pages, and the security headers of every answer.
+      votePages,
       [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
       // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
       [
@@ -45,6 +49,7 @@ export function gatewayService(
 /**
  * The gateway with `JWT_SECRET` (which the auth service must share: `npm run vote:cluster`
  * sets it for every process); without `JWT_SECRET` it refuses to start.
- * `examples/vote/gateway-server.ts` runs it with its pages.
+ * `stoa serve examples/vote/services/gateway.ts --amqp <url> --web 127.0.0.1:3000` runs it
+ * with its pages.
  */
 export default serviceFromEnvironment('vote', (config) => gatewayService(config.jwtSecret))

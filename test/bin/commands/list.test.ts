@@ -1,6 +1,9 @@
 import { expect } from 'chai'
 import { z } from 'zod'
+import { createStoa } from '../../../actions/index.js'
 import { summarize } from '../../../bin/commands/list.js'
+import { createHttpTransport } from '../../../transports/http/index.js'
+import { waitFor } from '../../helpers/wait.js'
 import { run } from '../run.js'
 
 describe('bin/commands/list', () => {
@@ -105,5 +108,50 @@ describe('bin/commands/list', () => {
       }
       expect(summarize(shaped)).to.deep.equal({ keys: ['x', 'y'], required: null })
     })
+  })
+
+  it('lists a running service with --url: what stoa serve runs, as the module lists', async () => {
+    const stop = new AbortController()
+    let out = ''
+    const served = run(['serve', 'test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], {
+      stop: stop.signal,
+      onStdout: (s) => (out += s),
+    })
+    try {
+      await waitFor(() => out.includes(' listening on '), 'serve to listen', 30_000)
+      const url = /listening on (\S+)/.exec(out)![1]!
+      const remote = await run(['list', '--url', url, '--json'])
+      expect(remote.code, remote.stderr).to.equal(0)
+      const local = JSON.parse((await run(['list', 'test/fixtures/cli-math/service.ts', '--json'])).stdout) as unknown[]
+      const listed = JSON.parse(remote.stdout) as { pattern: string; plugin: string | null }[]
+      // The module's own entries, in order; serve adds the health plugin's, never its own list action.
+      expect(listed.filter((e) => !e.pattern.includes('role:health') && e.plugin !== 'health')).to.deep.equal(local)
+      expect(listed.map((e) => e.pattern)).to.include('cmd:ready,role:health')
+      expect(listed.map((e) => e.pattern)).not.to.include('cmd:list,role:stoa')
+      const text = await run(['list', '--url', url])
+      expect(text.stdout).to.match(/^cmd:sum,role:math\s+left, right, round\?\s+math:use\s+adds two numbers$/m)
+    } finally {
+      stop.abort('SIGTERM')
+      await served
+    }
+  })
+
+  it('says which services answer --url, and refuses a module path beside it', async () => {
+    const both = await run(['list', 'test/fixtures/cli-math/service.ts', '--url', 'http://127.0.0.1:1'])
+    expect(both.code).to.equal(2)
+    expect(both.stderr).to.include('not both')
+    // A service from its own main: its HTTP listener answers acts, but nothing lists it.
+    const transport = createHttpTransport({ host: '127.0.0.1', port: 0 })
+    const plain = createStoa({ name: 'plain' })
+      .add('role:plain,cmd:ping', () => 'pong')
+      .listen(transport)
+    await plain.ready()
+    try {
+      const r = await run(['list', '--url', transport.address()!])
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.include('answers no role:stoa,cmd:list: only a service run by stoa serve lists its actions')
+    } finally {
+      await plain.close()
+    }
   })
 })

@@ -59,6 +59,7 @@ describe('bin/commands/serve: a service’s declared clients', () => {
       // The route nothing answers was named at start, the one math answers was not.
       expect(warnings(edge.err())).to.deep.equal([
         'route GET /orphan acts on "cmd:look,role:nobody", which no action of "edge" and no client answers: it would answer 404',
+        'action "cmd:total,role:edge" acts on "cmd:write,role:ledger", which no action of "edge" and no client answers: the call would fail NOT_FOUND',
       ])
     } finally {
       await edge.stop()
@@ -70,12 +71,63 @@ describe('bin/commands/serve: a service’s declared clients', () => {
     const edge = await serve(['test/fixtures/cli-web/remote.ts', '--web', '127.0.0.1:0'], 1)
     try {
       expect(warnings(edge.err())).to.deep.equal([
-        'service "edge" calls "math" (role:math), but nothing reaches it: serve with --amqp or --nats',
+        'service "edge" calls "math" (role:math), but nothing reaches it: serve with --amqp, --nats or --remote math=<url>',
         'route POST /sum acts on "cmd:sum,role:math", which no action of "edge" and no client answers: it would answer 404',
         'route GET /orphan acts on "cmd:look,role:nobody", which no action of "edge" and no client answers: it would answer 404',
+        'action "cmd:total,role:edge" acts on "cmd:sum,role:math", which no action of "edge" and no client answers: the call would fail NOT_FOUND',
+        'action "cmd:total,role:edge" acts on "cmd:write,role:ledger", which no action of "edge" and no client answers: the call would fail NOT_FOUND',
       ])
     } finally {
       await edge.stop()
     }
+  })
+
+  it('reaches a declared service over HTTP with --remote <service>=<url>', async () => {
+    const math = await serve(['test/fixtures/cli-math/service.ts', '--http', '127.0.0.1:0'], 1)
+    const edge = await serve(
+      ['test/fixtures/cli-web/remote.ts', '--web', '127.0.0.1:0', '--remote', `math=${math.urls[0]}`],
+      1,
+    )
+    try {
+      const res = await fetch(`${edge.urls[0]}/sum`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ left: 2, right: 3 }),
+      })
+      expect(res.status).to.equal(200)
+      expect(await res.json()).to.deep.equal({ answer: 5 })
+      expect(warnings(edge.err())).to.deep.equal([
+        'route GET /orphan acts on "cmd:look,role:nobody", which no action of "edge" and no client answers: it would answer 404',
+        'action "cmd:total,role:edge" acts on "cmd:write,role:ledger", which no action of "edge" and no client answers: the call would fail NOT_FOUND',
+      ])
+    } finally {
+      await edge.stop()
+      await math.stop()
+    }
+  })
+
+  it('refuses a --remote for a service the module does not call, or one that is not HTTP', async () => {
+    const undeclared = await run([
+      'serve',
+      'test/fixtures/cli-web/remote.ts',
+      '--web',
+      '127.0.0.1:0',
+      '--remote',
+      'mth=http://127.0.0.1:1',
+    ])
+    expect(undeclared.code).to.equal(2)
+    expect(undeclared.stderr).to.include(
+      '--remote names "mth", which service "edge" does not call: its clients are math',
+    )
+    const broker = await run([
+      'serve',
+      'test/fixtures/cli-web/remote.ts',
+      '--web',
+      '127.0.0.1:0',
+      '--remote',
+      `math=${AMQP_URL}`,
+    ])
+    expect(broker.code).to.equal(2)
+    expect(broker.stderr).to.include('--remote math: amqp:// is not HTTP')
   })
 })

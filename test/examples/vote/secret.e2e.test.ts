@@ -57,13 +57,6 @@ describe('examples/vote: the distributed services refuse to start without JWT_SE
     })
   }
 
-  it('a gateway started by hand (gateway-server.ts) exits 1 naming JWT_SECRET', async () => {
-    const { code, out } = await runWithoutSecret(['examples/vote/gateway-server.ts'], { ...env, PORT: '0' })
-    expect(out).to.match(/JWT_SECRET/)
-    expect(out).not.to.match(/listening on/)
-    expect(code).to.equal(1)
-  })
-
   it('only the embedded demo generates a secret when none is set', () => {
     expect(() => fromEnvironment({}).jwtSecret).to.throw(/JWT_SECRET/)
     const embedded = fromEnvironment({}, { generateSecret: true })

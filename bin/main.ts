@@ -16,6 +16,7 @@ const load: Record<CommandName, () => Promise<Command>> = {
   list: async () => (await import('./commands/list.js')).list,
   routes: async () => (await import('./commands/routes.js')).routes,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
+  config: async () => (await import('./commands/config.js')).config,
   docs: async () => (await import('./commands/docs.js')).docs,
   contract: async () => (await import('./commands/contract.js')).contract,
   client: async () => (await import('./commands/client.js')).client,

@@ -177,7 +177,7 @@ Example:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--env-file file] [--pretty]',
     ],
     options: {
       ...common,
@@ -190,6 +190,7 @@ Example:
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
+      'env-file': { type: 'string' },
       metrics: { type: 'string' },
       pretty: { type: 'boolean' },
       name: { type: 'string' },
@@ -221,9 +222,15 @@ Options:
   --grace-ms <n>       how long in-flight work may take to finish on shutdown (10000)
   --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
                        refusing work, so a load balancer stops sending first (0)
+  --env-file <file>    KEY=value lines for the service's settings; the environment wins
   --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
+
+A service that declares settings (defineService({ config })) reads each NAME from the
+variable NAME or from the file NAME_FILE names, logs them at start with secrets redacted, and
+stops with INVALID_CONFIG, naming the variable and its rule, before it takes any work if one is
+missing or invalid ("stoa config <service>" shows what it would resolve).
 
 The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
@@ -337,6 +344,23 @@ Options:
 
 Example:
   DATABASE_URL=postgres://127.0.0.1/tally stoa migrate ./tally.ts status`,
+  },
+  config: {
+    summary: 'print the settings a service would start with, secrets redacted',
+    usage: ['stoa config <service> [--env-file <file>]'],
+    options: { ...common, 'env-file': { type: 'string' } },
+    help: `Resolves the settings the service declares (defineService({ config })) as "stoa serve"
+would, without starting anything, and prints them as JSON: { service, config, origin }, with
+each secret shown as "[redacted]", a password in a URL as "***", and where each value came from
+(env, file: <NAME>_FILE, or default). Each setting NAME is read from the variable NAME, or from
+the file the variable NAME_FILE names (a Docker or Kubernetes secret). A missing or invalid
+setting prints "INVALID_CONFIG: ..." naming every bad variable and its rule, and exits 1.
+
+Options:
+  --env-file <file>  KEY=value lines read first; the environment overrides them
+
+Example:
+  JWT_SECRET_FILE=/run/secrets/jwt stoa config examples/vote/services/auth.ts`,
   },
   help: {
     summary: 'show help for stoa or for one command',

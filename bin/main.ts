@@ -17,6 +17,7 @@ const load: Record<CommandName, () => Promise<Command>> = {
   routes: async () => (await import('./commands/routes.js')).routes,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
   config: async () => (await import('./commands/config.js')).config,
+  dlq: async () => (await import('./commands/dlq.js')).dlq,
   docs: async () => (await import('./commands/docs.js')).docs,
   contract: async () => (await import('./commands/contract.js')).contract,
   client: async () => (await import('./commands/client.js')).client,

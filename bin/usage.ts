@@ -362,6 +362,50 @@ Options:
 Example:
   JWT_SECRET_FILE=/run/secrets/jwt stoa config examples/vote/services/auth.ts`,
   },
+  dlq: {
+    summary: "list, show, redrive or purge a service's dead letters on RabbitMQ",
+    usage: [
+      'stoa dlq list --amqp <url> --service <name> [--code CODE] [--older-than 10m] [--id id,...] [--count n]',
+      'stoa dlq show <id> --amqp <url> --service <name>',
+      'stoa dlq redrive --amqp <url> --service <name> [filters]',
+      'stoa dlq purge --amqp <url> --service <name> [filters] [--yes]',
+    ],
+    options: {
+      ...common,
+      amqp: { type: 'string' },
+      service: { type: 'string' },
+      code: { type: 'string' },
+      'older-than': { type: 'string' },
+      id: { type: 'string' },
+      count: { type: 'string' },
+      yes: { type: 'boolean' },
+    },
+    help: `Works on the dead-letter queue <prefix>.dlq.<service> over AMQP itself (no management
+plugin): each letter is taken without acknowledging it and goes back in place when the
+command ends, or if it is killed.
+
+  list      prints { queue, total, letters }: each letter's id, code, message, attempts,
+            trace id, queue, task or event name and age (ms); at most --count (100)
+  show <id> one letter with its headers, properties and body
+  redrive   publishes each selected letter back to the queue it failed on, its tries reset,
+            and removes the dead letter only once the broker confirmed the copy: killed
+            half-way, every letter is in the dead-letter queue or back in its queue (one that
+            was between the two may be in both, and then runs again). One JSON audit line per
+            letter on stderr; { queue, redriven } on stdout
+  purge     removes the selected letters for good, after asking (type "yes") unless --yes
+
+Options:
+  --amqp <url>         the broker; ?prefix=p as the services were served with (STOA_AMQP_URL)
+  --service <name>     the service whose dead letters these are (or ?service= in the URL)
+  --code <CODE>        only letters that failed with this error code
+  --older-than <d>     only letters dead-lettered at least this long ago: 30s, 10m, 2h, 1d
+  --id <id,...>        only these message ids
+  --count <n>          at most this many, oldest first
+  --yes                purge without asking
+
+Example:
+  stoa dlq redrive --amqp 'amqp://127.0.0.1?prefix=vote' --service tally --code UNAVAILABLE`,
+  },
   help: {
     summary: 'show help for stoa or for one command',
     usage: ['stoa help [command]'],

@@ -42,7 +42,7 @@ describe('transports/amqp: dead letters an operator handles (stoa dlq, role:dlq)
     // Attempts 1: every failure dead-letters at once. INVALID_MESSAGE (not retryable) and
     // UNAVAILABLE (retryable) give two codes to filter on.
     worker = createStoa({ name: 'worker', logger: createLogger('silent') })
-      .add(`task:${TASK}`, (m: { n: number; fail: string }) => {
+      .add(`task:${TASK}`, (m) => {
         if (!healed) throw new StoaError(m.fail === 'bad' ? 'INVALID_MESSAGE' : 'UNAVAILABLE', `item ${m.n} failed`)
         processed.push({ id: String(m.n) })
       })
@@ -144,7 +144,7 @@ describe('transports/amqp: dead letters an operator handles (stoa dlq, role:dlq)
       expect(refused).to.equal('FORBIDDEN')
       const listed = (await admin.act('role:dlq,cmd:list', { service: 'worker' }, { token: token(['operator']) })) as {
         total: number
-        letters: { id: string }[]
+        letters: readonly { id: string }[]
       }
       expect(listed.total).to.equal(1)
       const shown = (await admin.act(

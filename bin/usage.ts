@@ -362,6 +362,27 @@ Options:
 Example:
   JWT_SECRET_FILE=/run/secrets/jwt stoa config examples/vote/services/auth.ts`,
   },
+  new: {
+    summary: 'write a new service project: module, plugin, test, Dockerfile, Kubernetes lines',
+    usage: ['stoa new <name> [--kind worker|gateway|step] [--dir <folder>]'],
+    options: { ...common, kind: { type: 'string' }, dir: { type: 'string' } },
+    help: `Writes a new service project into <folder> (default ./<name>, empty or absent):
+
+  package.json     depends on this stoa and zod; npm test runs node --test
+  plugin.js        a plugin with one typed action, role:<name>,cmd:greet
+  service.js       the service: its settings (defineService({ config })) and plugins
+  service.test.js  the action over the memory transport, and a bad setting refused
+  Dockerfile       multi-stage, production dependencies only, non-root, HEALTHCHECK
+  k8s.yaml         the lines to add to your manifests: a Deployment with probes, drain and
+                   grace, a PodDisruptionBudget and an autoscaler (worker, gateway), or a
+                   CronJob (step); its ConfigMap and Secret
+
+Kinds: worker (serves --amqp), gateway (adds the web plugin and a route, --web), step (runs
+once: stoa act, as a Kubernetes Job or CronJob). Then: cd <name> && npm install && npm test.
+
+Example:
+  stoa new greeter --kind gateway`,
+  },
   dlq: {
     summary: "list, show, redrive or purge a service's dead letters on RabbitMQ",
     usage: [

@@ -1,8 +1,9 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { expect } from 'chai'
 import type { Installed } from '../bench/install/kit.js'
-import { ALONE_PROBE, install, JS_SERVICE, pack, runCommand, runIn } from '../bench/install/kit.js'
+import { ALONE_PROBE, install, JS_SERVICE, runCommand, runIn } from '../bench/install/kit.js'
+import { packedTarball } from './helpers/tarball.js'
 
 interface Seen {
   inProcess: unknown
@@ -19,12 +20,7 @@ describe('package: an application that installs stoa alone', function () {
   before(() => {
     // The packed tarball, as published (dist/ is built by `npm run test:e2e`), into an empty
     // application folder with `npm install`, no optional peer.
-    const tarball = pack()
-    try {
-      installed = install(tarball)
-    } finally {
-      rmSync(dirname(tarball), { recursive: true, force: true })
-    }
+    installed = install(packedTarball())
     seen = JSON.parse(runIn(installed.dir, ALONE_PROBE).trim().split('\n').pop()!) as Seen
   })
 

@@ -32,15 +32,15 @@ describe('stoa new: a generated service passes its own npm test', function () {
         ].sort(),
       )
       // The project's own dependencies, with stoa from this checkout's tarball, as a user's
-      // `npm install` would give them (from npm's cache where it can).
-      execFileSync(
-        'npm',
-        ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=optional', packedTarball()],
-        {
+      // `npm install` would give them (from npm's cache where it can). Installed once: the
+      // other kinds depend on the same packages (the step on fewer), and share the folder.
+      if (installed === undefined) {
+        execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', packedTarball()], {
           cwd: project,
           stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      )
+        })
+        installed = join(project, 'node_modules')
+      } else symlinkSync(installed, join(project, 'node_modules'), 'dir')
       const out = execFileSync('npm', ['test'], { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       expect(out).to.match(/# pass 2/)
       expect(out).to.match(/# fail 0/)

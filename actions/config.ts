@@ -61,7 +61,7 @@ export const REDACTED = '[redacted]'
  * never its value.
  *
  * @example
- * const { values } = resolveConfig('vote', { JWT_SECRET: secret(z.string().min(32)) }, process.env)
+ * const { values } = resolveConfig('vote', { JWT_SECRET: secret(z.string().min(32)) }, { JWT_SECRET_FILE: '/run/secrets/jwt' })
  */
 export function resolveConfig<C extends ConfigSchema>(
   service: string,

@@ -60,7 +60,7 @@ export interface ServiceOptions extends StoaOptions {
 export interface CreateOptions extends Omit<StoaOptions, 'name'> {
   /**
    * Where a service with `config` reads its settings (and `<NAME>_FILE` paths): the runner
-   * passes `process.env`, a test its own record. The kernel never reads `process.env` itself.
+   * passes the process's environment, a test its own record; the kernel reads none itself.
    * Default: no variables set.
    */
   env?: ConfigSource
@@ -123,9 +123,9 @@ export function defineService<const L extends readonly ServicePlugin[]>(
  *
  * @example
  * export default defineService({
- *   name: 'auth',
- *   config: { JWT_SECRET: secret(z.string().min(32)) },
- *   plugins: (config) => [[auth, { secret: config.JWT_SECRET }]],
+ *   name: 'math',
+ *   config: { PRECISION: z.coerce.number().int().default(2) },
+ *   plugins: (config) => [[math, { precision: config.PRECISION }]],
  * })
  */
 export function defineService<const L extends readonly ServicePlugin[], const C extends ConfigSchema>(

@@ -34,6 +34,12 @@ const table = {
     exit: 1,
     summary: 'a plugin is malformed, duplicated, missing a dependency or failed to start',
   },
+  INVALID_CONFIG: {
+    http: 500,
+    retryable: false,
+    exit: 1,
+    summary: "a service's setting is missing or breaks its rule: it did not start",
+  },
   TIMEOUT: { http: 504, retryable: true, exit: 1, summary: 'the call did not finish before its deadline' },
   UNAUTHENTICATED: { http: 401, retryable: false, exit: 1, summary: 'no valid identity token was presented' },
   FORBIDDEN: { http: 403, retryable: false, exit: 1, summary: 'the identity lacks the permission required' },

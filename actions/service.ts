@@ -1,4 +1,6 @@
 import type { ActionTypes } from './action.js'
+import type { ConfigSchema, ConfigSource, ConfigValues, ResolvedConfig } from './config.js'
+import { resolveConfig } from './config.js'
 import { StoaError } from './errors.js'
 import type { PluginTypes, StoaOptions } from './kernel.js'
 import { Stoa } from './kernel.js'
@@ -6,6 +8,7 @@ import type { Message, Pattern } from './pattern.js'
 import { toPattern } from './pattern.js'
 import type { Plugin } from './plugin.js'
 import type { Schema, SchemaInput } from './schema.js'
+import { isSchema } from './schema.js'
 
 /** A plugin to load, alone or with its options. */
 export type ServicePlugin =
@@ -44,6 +47,23 @@ export interface ServiceOptions extends StoaOptions {
    * `stoa.client(transport, pins)` (see {@link Service.clients}).
    */
   clients?: Readonly<Record<string, readonly (string | Message)[]>>
+  /**
+   * The settings it reads, one schema per environment variable (see {@link ConfigSchema}); then
+   * `plugins` is a function of the resolved values. Resolved by `create({ env })`, which
+   * `stoa serve` calls with the process's environment: a bad setting stops the service with
+   * `INVALID_CONFIG` before it takes work.
+   */
+  config?: ConfigSchema
+}
+
+/** What `create` takes: the instance's options, and the environment the settings come from. */
+export interface CreateOptions extends Omit<StoaOptions, 'name'> {
+  /**
+   * Where a service with `config` reads its settings (and `<NAME>_FILE` paths): the runner
+   * passes the process's environment, a test its own record; the kernel reads none itself.
+   * Default: no variables set.
+   */
+  env?: ConfigSource
 }
 
 /**
@@ -69,7 +89,13 @@ export interface Service<T extends ActionTypes = {}> {
    * A new, not yet started instance of the service with its plugins loaded. It has no
    * transport: listening and the `clients` are the runner's to add.
    */
-  create(overrides?: Omit<StoaOptions, 'name'>): Stoa<T>
+  create(overrides?: CreateOptions): Stoa<T>
+  /**
+   * Resolves the settings `config` declares from `env`, as `create` would: the values, what may
+   * be shown of them (secrets redacted) and where each came from. Throws `INVALID_CONFIG`
+   * naming every bad variable. Empty for a service without `config`.
+   */
+  resolveConfig(env: ConfigSource): ResolvedConfig
   /** Type-level only: the typed actions of its plugins, for `createClient<typeof service>`. */
   readonly '~types'?: T
 }
@@ -89,21 +115,61 @@ export type ServiceTypes<P extends readonly unknown[]> = Intersect<ItemTypes<P[n
  * export default defineService({ name: 'math', plugins: [math] })
  */
 export function defineService<const L extends readonly ServicePlugin[]>(
-  options: Omit<ServiceOptions, 'plugins'> & { plugins: CheckedPlugins<L> },
-): Service<ServiceTypes<L>> {
+  options: Omit<ServiceOptions, 'plugins' | 'config'> & { plugins: CheckedPlugins<L>; config?: undefined },
+): Service<ServiceTypes<L>>
+/**
+ * Defines a service that reads settings: `plugins` is a function of the values `config`
+ * resolves to, typed from its schemas.
+ *
+ * @example
+ * export default defineService({
+ *   name: 'math',
+ *   config: { PRECISION: z.coerce.number().int().default(2) },
+ *   plugins: (config) => [[math, { precision: config.PRECISION }]],
+ * })
+ */
+export function defineService<const L extends readonly ServicePlugin[], const C extends ConfigSchema>(
+  options: Omit<ServiceOptions, 'plugins' | 'config'> & {
+    config: C
+    plugins: (config: ConfigValues<C>) => CheckedPlugins<L>
+  },
+): Service<ServiceTypes<L>>
+export function defineService(
+  options: Omit<ServiceOptions, 'plugins'> & {
+    plugins: readonly ServicePlugin[] | ((config: Record<string, unknown>) => readonly ServicePlugin[])
+  },
+): Service {
   if (typeof options.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(options.name)) {
     throw new StoaError('INVALID_OPTIONS', `service name "${String(options.name)}" must be lowercase kebab-case`)
   }
-  const clients = remoteServices(options.name, options.clients)
-  const frozen = Object.freeze({ ...options, plugins: Object.freeze([...options.plugins]) })
+  const name = options.name
+  const clients = remoteServices(name, options.clients)
+  const config = checkConfig(name, options.config, options.plugins)
+  const list = options.plugins
+  const frozen = Object.freeze({
+    ...options,
+    plugins: typeof list === 'function' ? list : Object.freeze([...list]),
+  }) as unknown as Readonly<ServiceOptions>
+  const resolve = (env: ConfigSource): ResolvedConfig =>
+    config === undefined
+      ? Object.freeze({ values: Object.freeze({}), shown: Object.freeze({}), origin: Object.freeze({}) })
+      : resolveConfig(name, config, env)
   return Object.freeze({
     kind: 'stoa-service' as const,
-    name: options.name,
+    name,
     options: frozen,
     clients,
-    create(overrides?: Omit<StoaOptions, 'name'>): Stoa<ServiceTypes<L>> {
-      const { plugins, clients: _declared, ...rest } = frozen
-      const stoa = new Stoa<ServiceTypes<L>>({ ...rest, ...overrides })
+    resolveConfig: resolve,
+    create(overrides: CreateOptions = {}): Stoa {
+      const { env = {}, ...instance } = overrides
+      const { plugins: _list, clients: _declared, config: _config, ...rest } = options
+      // Settings first: a bad one stops the service before a plugin is loaded, let alone started.
+      const resolved = resolve(env)
+      const stoa = new Stoa({ ...rest, ...instance })
+      if (config !== undefined) stoa.log.info({ config: resolved.shown }, `service "${name}" configuration`)
+      const plugins = typeof list === 'function' ? list(resolved.values) : list
+      if (!Array.isArray(plugins))
+        throw new StoaError('INVALID_OPTIONS', `service "${name}": option "plugins" must return a list of plugins`)
       for (const p of plugins) {
         const [plugin, opts] = Array.isArray(p) ? p : [p, undefined]
         ;(stoa.use as (plugin: unknown, options?: unknown) => unknown)(plugin, opts)
@@ -111,6 +177,29 @@ export function defineService<const L extends readonly ServicePlugin[]>(
       return stoa
     },
   })
+}
+
+/** Checks `config`: a record of Standard Schemas by variable name, with `plugins` a function of it. */
+function checkConfig(service: string, config: unknown, plugins: unknown): ConfigSchema | undefined {
+  if (config === undefined) {
+    if (typeof plugins === 'function')
+      throw new StoaError('INVALID_OPTIONS', `service "${service}": "plugins" is a function of "config": declare it`)
+    return undefined
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new StoaError('INVALID_OPTIONS', `service "${service}": option "config" must map variable names to schemas`)
+  for (const [variable, schema] of Object.entries(config)) {
+    const where = `service "${service}": option "config.${variable}"`
+    if (!/^[A-Z][A-Z0-9_]*$/.test(variable))
+      throw new StoaError('INVALID_OPTIONS', `${where}: a variable name is SCREAMING_SNAKE_CASE`)
+    if (!isSchema(schema)) throw new StoaError('INVALID_OPTIONS', `${where}: not a Standard Schema (zod, valibot…)`)
+  }
+  if (typeof plugins !== 'function')
+    throw new StoaError(
+      'INVALID_OPTIONS',
+      `service "${service}": with "config", "plugins" is a function of the settings`,
+    )
+  return Object.freeze({ ...(config as ConfigSchema) })
 }
 
 /** Checks `clients`: service names as services are named, pins that parse, none for itself. */

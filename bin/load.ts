@@ -32,6 +32,8 @@ export interface LoadOptions {
   readonly logger: Logger
   /** How long `close()` waits for in-flight work, ms, overriding the service's own. */
   readonly graceMs?: number | undefined
+  /** Where a service's declared settings are read from (`defineService({ config })`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /**
@@ -44,7 +46,17 @@ export interface LoadOptions {
  * const stoa = await loadService('./math.ts', { cwd: process.cwd(), logger })
  */
 export async function loadService(path: string, options: LoadOptions): Promise<Stoa> {
-  const file = resolve(options.cwd, path)
+  return assemble(await importModule(path, options.cwd), { ...options, file: resolve(options.cwd, path) })
+}
+
+/**
+ * Imports a service module and returns its default export, unchecked (see {@link loadService}).
+ *
+ * @example
+ * const exported = await importModule('./math.ts', process.cwd())
+ */
+export async function importModule(path: string, cwd: string): Promise<unknown> {
+  const file = resolve(cwd, path)
   const ext = extname(file)
   if (!PLAIN.has(ext) && !TYPESCRIPT.has(ext)) {
     throw new UsageError(`the service must be a .js, .mjs, .cjs or .ts file: ${path}`)
@@ -63,7 +75,7 @@ export async function loadService(path: string, options: LoadOptions): Promise<S
       { cause: err },
     )
   }
-  return assemble(defaultExport(mod), { ...options, file })
+  return defaultExport(mod)
 }
 
 let typescript: Promise<void> | undefined
@@ -126,7 +138,8 @@ export function assemble(exported: unknown, options: LoadOptions & { readonly fi
     }
     // The service may come from another copy of the kernel (its own import path); both
     // copies build the same instances, so the CLI's type describes it.
-    const stoa = exported.create({ logger: options.logger, ...grace(options) }) as unknown as Stoa
+    const env = options.env === undefined ? {} : { env: options.env }
+    const stoa = exported.create({ logger: options.logger, ...grace(options), ...env }) as unknown as Stoa
     // A service of an older copy has no `clients`: nothing declared.
     declared.set(stoa, exported.clients ?? {})
     return stoa

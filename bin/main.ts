@@ -16,6 +16,9 @@ const load: Record<CommandName, () => Promise<Command>> = {
   list: async () => (await import('./commands/list.js')).list,
   routes: async () => (await import('./commands/routes.js')).routes,
   migrate: async () => (await import('./commands/migrate.js')).migrate,
+  config: async () => (await import('./commands/config.js')).config,
+  dlq: async () => (await import('./commands/dlq.js')).dlq,
+  new: async () => (await import('./commands/new.js')).newService,
   docs: async () => (await import('./commands/docs.js')).docs,
   contract: async () => (await import('./commands/contract.js')).contract,
   client: async () => (await import('./commands/client.js')).client,
@@ -83,7 +86,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
  * The version in stoa's package.json: one folder up from bin/ in a clone, two from dist/bin/
  * once built. Read when asked, so other commands never pay for it.
  */
-function version(): string {
+export function version(): string {
   for (const up of ['../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {

@@ -177,7 +177,7 @@ Example:
   serve: {
     summary: 'start a service on its transports until SIGTERM or SIGINT',
     usage: [
-      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--pretty] [--watch]',
+      'stoa serve <service> [--http host:port [--tls-key file --tls-cert file]] [--amqp url] [--nats url] [--remote service=url,...] [--web host:port] [--health host:port] [--metrics host:port] [--grace-ms n] [--drain-delay-ms n] [--env-file file] [--pretty] [--watch]',
     ],
     options: {
       ...common,
@@ -191,6 +191,7 @@ Example:
       health: { type: 'string' },
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
+      'env-file': { type: 'string' },
       metrics: { type: 'string' },
       pretty: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -229,11 +230,17 @@ Options:
   --grace-ms <n>       how long in-flight work may take to finish on shutdown (10000)
   --drain-delay-ms <n> on SIGTERM, how long to keep serving with /readyz at 503 before
                        refusing work, so a load balancer stops sending first (0)
+  --env-file <file>    KEY=value lines for the service's settings; the environment wins
   --pretty             readable log lines (pino-pretty) instead of JSON; the default on a terminal
   --watch              start again whenever a file the service loaded changes (node's own
                        watch mode): the running one closes gracefully first
   --name <name>        the service's name, when the module does not define one
   --verbose            log at debug level, with stacks
+
+A service that declares settings (defineService({ config })) reads each NAME from the
+variable NAME or from the file NAME_FILE names, logs them at start with secrets redacted, and
+stops with INVALID_CONFIG, naming the variable and its rule, before it takes any work if one is
+missing or invalid ("stoa config <service>" shows what it would resolve).
 
 The log level is LOG_LEVEL (trace, debug, info, warn, error, fatal, silent; default info).
 
@@ -424,6 +431,88 @@ Examples:
   stoa saga list --url http://127.0.0.1:3000 state=compensation_failed
   stoa saga status order:42 --url amqp://127.0.0.1?service=orders
   stoa saga signal order:42 shipped parcel=7 --url http://127.0.0.1:3000`,
+  },
+  config: {
+    summary: 'print the settings a service would start with, secrets redacted',
+    usage: ['stoa config <service> [--env-file <file>]'],
+    options: { ...common, 'env-file': { type: 'string' } },
+    help: `Resolves the settings the service declares (defineService({ config })) as "stoa serve"
+would, without starting anything, and prints them as JSON: { service, config, origin }, with
+each secret shown as "[redacted]", a password in a URL as "***", and where each value came from
+(env, file: <NAME>_FILE, or default). Each setting NAME is read from the variable NAME, or from
+the file the variable NAME_FILE names (a Docker or Kubernetes secret). A missing or invalid
+setting prints "INVALID_CONFIG: ..." naming every bad variable and its rule, and exits 1.
+
+Options:
+  --env-file <file>  KEY=value lines read first; the environment overrides them
+
+Example:
+  JWT_SECRET_FILE=/run/secrets/jwt stoa config examples/vote/services/auth.ts`,
+  },
+  new: {
+    summary: 'write a new service project: module, plugin, test, Dockerfile, Kubernetes lines',
+    usage: ['stoa new <name> [--kind worker|gateway|step] [--dir <folder>]'],
+    options: { ...common, kind: { type: 'string' }, dir: { type: 'string' } },
+    help: `Writes a new service project into <folder> (default ./<name>, empty or absent):
+
+  package.json     depends on this stoa and zod; npm test runs node --test
+  plugin.js        a plugin with one typed action, role:<name>,cmd:greet
+  service.js       the service: its settings (defineService({ config })) and plugins
+  service.test.js  the action over the memory transport, and a bad setting refused
+  Dockerfile       multi-stage, production dependencies only, non-root, HEALTHCHECK
+  k8s.yaml         the lines to add to your manifests: a Deployment with probes, drain and
+                   grace, a PodDisruptionBudget and an autoscaler (worker, gateway), or a
+                   CronJob (step); its ConfigMap and Secret
+
+Kinds: worker (serves --amqp), gateway (adds the web plugin and a route, --web), step (runs
+once: stoa act, as a Kubernetes Job or CronJob). Then: cd <name> && npm install && npm test.
+
+Example:
+  stoa new greeter --kind gateway`,
+  },
+  dlq: {
+    summary: "list, show, redrive or purge a service's dead letters on RabbitMQ",
+    usage: [
+      'stoa dlq list --amqp <url> --service <name> [--code CODE] [--older-than 10m] [--id id,...] [--count n]',
+      'stoa dlq show <id> --amqp <url> --service <name>',
+      'stoa dlq redrive --amqp <url> --service <name> [filters]',
+      'stoa dlq purge --amqp <url> --service <name> [filters] [--yes]',
+    ],
+    options: {
+      ...common,
+      amqp: { type: 'string' },
+      service: { type: 'string' },
+      code: { type: 'string' },
+      'older-than': { type: 'string' },
+      id: { type: 'string' },
+      count: { type: 'string' },
+      yes: { type: 'boolean' },
+    },
+    help: `Works on the dead-letter queue <prefix>.dlq.<service> over AMQP itself (no management
+plugin): each letter is taken without acknowledging it and goes back in place when the
+command ends, or if it is killed.
+
+  list      prints { queue, total, letters }: each letter's id, code, message, attempts,
+            trace id, queue, task or event name and age (ms); at most --count (100)
+  show <id> one letter with its headers, properties and body
+  redrive   publishes each selected letter back to the queue it failed on, its tries reset,
+            and removes the dead letter only once the broker confirmed the copy: killed
+            half-way, every letter is in the dead-letter queue or back in its queue (one that
+            was between the two may be in both, and then runs again). One JSON audit line per
+            letter on stderr; { queue, redriven } on stdout
+  purge     removes the selected letters for good, after asking (type "yes") unless --yes
+
+Options:
+  --amqp <url>         the broker; ?prefix=p as the services were served with (STOA_AMQP_URL)
+  --service <name>     the service whose dead letters these are (or ?service= in the URL)
+  --code <CODE>        only letters that failed with this error code
+  --older-than <d>     only letters dead-lettered at least this long ago: 30s, 10m, 2h, 1d
+  --id <id,...>        only these message ids
+  --count <n>          at most this many, oldest first
+  --yes                purge without asking
+
+Example:
+  stoa dlq redrive --amqp 'amqp://127.0.0.1?prefix=vote' --service tally --code UNAVAILABLE`,
   },
   help: {
     summary: 'show help for stoa or for one command',

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { expect } from 'chai'
 import type { Installed } from '../bench/install/kit.js'
-import { ALONE_PROBE, install, JS_SERVICE, pack, root, runCommand, runIn } from '../bench/install/kit.js'
+import { ALONE_PROBE, install, JS_SERVICE, root, runCommand, runIn } from '../bench/install/kit.js'
 import { deleteTopology, uniquePrefix } from './fixtures/amqp-broker.js'
 import type { Started } from './helpers/guide.js'
 import { guideSteps, runGuide } from './helpers/guide.js'
+import { packedTarball } from './helpers/tarball.js'
 import { waitFor } from './helpers/wait.js'
 
 interface Seen {
@@ -21,10 +22,7 @@ describe('package: the packed tarball', function () {
   // Packed once, as published (dist/ is built by `npm run test:e2e`), for every install below.
   let tarball: string
   before(() => {
-    tarball = pack()
-  })
-  after(() => {
-    if (tarball !== undefined) rmSync(dirname(tarball), { recursive: true, force: true })
+    tarball = packedTarball()
   })
 
   describe('an application that installs stoa alone', () => {

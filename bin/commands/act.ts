@@ -46,7 +46,7 @@ export async function act(args: Args, io: Io): Promise<number> {
   if (url === undefined) {
     // No transport: the kernel alone runs the action, and the tasks and events it sends reach
     // this service's own handlers in process.
-    stoa = await loadService(servicePath!, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+    stoa = await loadService(servicePath!, { cwd: io.cwd, env: io.env, name: stringFlag(args, 'name'), logger })
   } else {
     if (stringFlag(args, 'name') !== undefined)
       throw new UsageError('--name names an in-process service; with --url, use --service')
@@ -108,7 +108,7 @@ async function deliver(kind: 'send' | 'emit', args: Args, io: Io): Promise<numbe
   if (url === undefined) {
     // In process the envelope goes in as a transport would hand it over, so the handler runs
     // with the task's or event's name in ctx and this command waits for it and reports it.
-    const stoa = await loadService(servicePath!, { cwd: io.cwd, name: stringFlag(args, 'name'), logger })
+    const stoa = await loadService(servicePath!, { cwd: io.cwd, env: io.env, name: stringFlag(args, 'name'), logger })
     const door = cliDoor()
     stoa.listen(door)
     try {

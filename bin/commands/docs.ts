@@ -41,6 +41,7 @@ export async function contractsOf(args: Args, io: Io): Promise<Contract[]> {
   for (const path of paths) {
     const stoa = await loadService(path, {
       cwd: io.cwd,
+      env: io.env,
       name: paths.length === 1 ? stringFlag(args, 'name') : undefined,
       logger: cliLogger(args, io.stderr),
     })

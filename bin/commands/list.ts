@@ -64,6 +64,7 @@ export async function list(args: Args, io: Io): Promise<number> {
 async function listModule(path: string, args: Args, io: Io): Promise<ListEntry[]> {
   const stoa = await loadService(path, {
     cwd: io.cwd,
+    env: io.env,
     name: stringFlag(args, 'name'),
     logger: cliLogger(args, io.stderr),
   })

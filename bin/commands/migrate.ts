@@ -21,6 +21,7 @@ export async function migrate(args: Args, io: Io): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
   const stoa = await loadService(path, {
     cwd: io.cwd,
+    env: io.env,
     name: stringFlag(args, 'name'),
     logger: cliLogger(args, io.stderr),
   })

@@ -14,7 +14,7 @@ import { isStoaErrorLike } from '../output.js'
 import { amqpUrl, hostPort, natsUrl, serveNats, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { describe, LIST_PATTERN } from './list.js'
-import { boolFlag, streamLogger, stringFlag } from './shared.js'
+import { boolFlag, settingsSource, streamLogger, stringFlag } from './shared.js'
 
 /** The servers serve started beside the instance: the probe server stops last. */
 interface Servers {
@@ -45,6 +45,9 @@ export async function serve(args: Args, io: Io): Promise<number> {
   const logger = await serviceLogger(args, io)
   const stoa = await loadService(flags.path, {
     cwd: io.cwd,
+    // The settings are resolved (and logged, secrets redacted) as the instance is made: a bad
+    // one stops serve here, before any transport is started.
+    env: await settingsSource(args, io),
     name: stringFlag(args, 'name'),
     logger,
     graceMs: flags.graceMs,

@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { parseEnv } from 'node:util'
 import type { Logger, LogLevel } from '../../actions/index.js'
-import { createLogger } from '../../actions/index.js'
-import type { Args, Output } from '../io.js'
+import { createLogger, StoaError } from '../../actions/index.js'
+import type { Args, Io, Output } from '../io.js'
 
 /** A string flag's value, or undefined when it was not given. */
 export function stringFlag(args: Args, name: string): string | undefined {
@@ -25,4 +28,25 @@ export function streamLogger(out: Output, level: LogLevel): Logger {
  */
 export function cliLogger(args: Args, stderr: Output): Logger {
   return streamLogger(stderr, boolFlag(args, 'verbose') ? 'debug' : 'silent')
+}
+
+/**
+ * Where a service's settings come from: the environment, over the `KEY=value` lines of the
+ * `--env-file` given (the environment wins, as with Docker's `--env-file` beside `-e`). A file
+ * that cannot be read is `INVALID_CONFIG` naming it.
+ */
+export async function settingsSource(args: Args, io: Io): Promise<Readonly<Record<string, string | undefined>>> {
+  const file = stringFlag(args, 'env-file')
+  if (file === undefined) return io.env
+  let text: string
+  try {
+    text = await readFile(resolve(io.cwd, file), 'utf8')
+  } catch (err) {
+    throw new StoaError(
+      'INVALID_CONFIG',
+      `--env-file: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      { file },
+    )
+  }
+  return { ...parseEnv(text), ...io.env }
 }

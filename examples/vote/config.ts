@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { Service } from 'stoa'
-import { definePlugin, defineService, StoaError } from 'stoa'
+import { StoaError, secret } from 'stoa'
+import { z } from 'zod'
 
 /** Where the vote system finds its servers and secrets. */
 export interface VoteConfig {
@@ -81,29 +81,21 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env, options: C
 }
 
 /**
- * The service `build` makes from the environment, or, when the environment lacks what it needs
- * (`JWT_SECRET`), a service of the same name that refuses to start with that error. A service
- * module's default export is made when the module is imported, also by the embedded demo that
- * only wants its factory: failing at import would stop the demo, failing at start stops only
- * `stoa serve`.
- *
- * @example
- * export default serviceFromEnvironment('auth', (config) => authService(config.jwtSecret))
+ * The settings of the distributed services, as they declare them (`defineService({ config })`):
+ * `stoa serve` reads each from the environment or from `<NAME>_FILE` (a Docker or Kubernetes
+ * secret), logs them with the secret redacted, and stops before it takes work, naming the
+ * variable, when one is missing or invalid. `stoa config examples/vote/services/auth.ts` shows
+ * what a service would resolve.
  */
-export function serviceFromEnvironment(name: string, build: (config: VoteConfig) => Service): Service {
-  try {
-    return build(fromEnvironment())
-  } catch (err) {
-    if (!(err instanceof StoaError)) throw err
-    const refusal = definePlugin({
-      name: 'environment',
-      init: () => {
-        throw err
-      },
-    })
-    return defineService({ name, plugins: [refusal] })
-  }
-}
+export const settings = {
+  /** HS256 secret the auth service signs with and every gateway verifies with: no default. */
+  JWT_SECRET: secret(z.string().min(32, 'must be at least 32 characters, shared by auth and every gateway')),
+  /** PostgreSQL of the tally and the results. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/vote'),
+} as const
 
 function missingSecret(): StoaError {
   return new StoaError(

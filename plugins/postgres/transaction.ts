@@ -135,7 +135,7 @@ export class Transactions {
       exec: (text) => sql.exec(text),
       send: (name, data, opts) => write('send', name, data, opts),
       emit: (name, data, opts) => write('emit', name, data, opts),
-      of: (other) => this.transaction(sql, other, wrote),
+      of: (other) => this.transaction(sql, other, rows),
     }
   }
 

@@ -2,7 +2,7 @@
 // compile, and every other line must compile, or the type check fails.
 import { z } from 'zod'
 import type { ServiceOptions } from '../../actions/index.js'
-import { definePlugin, defineService } from '../../actions/index.js'
+import { definePlugin, defineService, secret } from '../../actions/index.js'
 import jwt from '../../plugins/jwt/index.js'
 import web from '../../plugins/web/index.js'
 
@@ -37,3 +37,28 @@ defineService({ name: 'gateway', plugins: [...before, [web, { prefix: '/api' }]]
 
 // A Seneca-style plugin function takes any options.
 defineService({ name: 'legacy', plugins: [[function legacy() {}, { anything: true }]] })
+
+// Settings: `plugins` is a function of the values, typed from the schemas.
+const settings = { DB_URL: secret(z.string()), DB_POOL: z.coerce.number().default(4) }
+defineService({
+  name: 'store',
+  config: settings,
+  plugins: (config) => [[db, { url: config.DB_URL, poolMax: config.DB_POOL }]],
+})
+
+defineService({
+  name: 'store',
+  config: settings,
+  // @ts-expect-error a setting's type is its schema's output: DB_POOL is a number, not the string url wants
+  plugins: (config) => [[db, { url: config.DB_POOL }]],
+})
+
+defineService({
+  name: 'store',
+  config: settings,
+  // @ts-expect-error a setting that is not declared
+  plugins: (config) => [[db, { url: config.DB_HOST }]],
+})
+
+// @ts-expect-error with config, the plugins are a function of it
+defineService({ name: 'store', config: settings, plugins: [[db, { url: 'postgres://' }]] })

@@ -11,6 +11,16 @@ import { SenecaListener } from './seneca-listen.js'
 import { senecaCodec, senecaNames } from './seneca-wire.js'
 import { names } from './topology.js'
 
+export type {
+  DeadLetter,
+  DeadLetterAudit,
+  DeadLetterDetail,
+  DeadLetterFilter,
+  DeadLetterOptions,
+  DeadLetters,
+} from './dead-letters.js'
+export { openDeadLetters } from './dead-letters.js'
+export { DLQ_PERMISSION, dlqAdmin } from './dlq-admin.js'
 export type { AmqpObserver, AmqpOptions } from './options.js'
 
 /** Set-up order on every connection: declarations, then publishing, then consumers. */

@@ -1,4 +1,4 @@
-import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
+import type { ConsumeMessage, GetMessage, MessageProperties, Options } from 'amqplib'
 import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON } from '../../actions/transport.js'
 import {
   checkTracestate,
@@ -33,6 +33,7 @@ import {
  * | header | `x-stoa-error-code`, `x-stoa-error-message` | dead letters | why it was dead-lettered |
  * | header | `x-stoa-attempts` | dead letters | how many tries were made |
  * | header | `x-stoa-queue` | dead letters | the queue it was taken from |
+ * | property | `timestamp` | dead letters | when it was dead-lettered (seconds since the epoch) |
  *
  * The body is the message as JSON (for tasks and events, the data). A reply's body is
  * `{"ok":true,"out":...}` or `{"ok":false,"error":{"code","message","details"}}`.
@@ -206,14 +207,75 @@ export function retryCopy(m: ConsumeMessage, attempt: number, delayMs: number): 
 }
 
 /** A copy of a received message for the dead-letter queue, saying why and after how many tries. */
-export function deadLetterCopy(m: ConsumeMessage, error: StoaErrorJSON, attempts: number, queue: string): Outgoing {
+export function deadLetterCopy(
+  m: ConsumeMessage,
+  error: StoaErrorJSON,
+  attempts: number,
+  queue: string,
+  now = Date.now(),
+): Outgoing {
   const headers = copyHeaders(m.properties)
   delete headers[HEADERS.delay]
   headers[HEADERS.errorCode] = error.code
   headers[HEADERS.errorMessage] = error.message
   headers[HEADERS.attempts] = attempts
   headers[HEADERS.queue] = queue
+  // AMQP's timestamp property (seconds): when it was dead-lettered, for `stoa dlq --older-than`.
+  return { body: m.content, props: { ...copyProps(m.properties, headers), timestamp: Math.floor(now / 1000) } }
+}
+
+/**
+ * A dead letter as an operator redrives it: the message as it was first sent, back to `queue`,
+ * without the dead-letter headers and with its tries counted from zero again.
+ */
+export function redriveCopy(m: GetMessage | ConsumeMessage): Outgoing {
+  const headers = copyHeaders(m.properties)
+  for (const h of [
+    HEADERS.errorCode,
+    HEADERS.errorMessage,
+    HEADERS.attempts,
+    HEADERS.queue,
+    HEADERS.attempt,
+    HEADERS.delay,
+  ])
+    delete headers[h]
   return { body: m.content, props: copyProps(m.properties, headers) }
+}
+
+/** What an operator is shown of a dead letter: why it failed, when, and which chain it belongs to. */
+export interface DeadLetterInfo {
+  /** The message id (`messageId`), or the broker's delivery tag when it has none. */
+  readonly id: string
+  readonly code: string
+  readonly message: string
+  readonly attempts: number
+  /** The trace id: `x-stoa-trace`, else the message id. */
+  readonly trace: string
+  /** The queue it failed on, where a redrive sends it back. */
+  readonly queue: string
+  /** The task or event name. */
+  readonly name: string | undefined
+  /** When it was dead-lettered (ms since the epoch), when the copy says. */
+  readonly deadAt: number | undefined
+}
+
+/** Reads a dead letter's headers and properties (see {@link DeadLetterInfo}). */
+export function deadLetterInfo(m: GetMessage | ConsumeMessage): DeadLetterInfo {
+  const p = m.properties
+  const reason = deadLetterReason(p.headers as Record<string, unknown> | undefined)
+  const id = typeof p.messageId === 'string' ? p.messageId : `tag-${m.fields.deliveryTag}`
+  const trace = str((p.headers as Record<string, unknown> | undefined)?.[HEADERS.trace]) ?? id
+  const ts = toInt(p.timestamp)
+  return {
+    id,
+    code: str((p.headers as Record<string, unknown> | undefined)?.[HEADERS.errorCode]) ?? reason.code,
+    message: reason.message,
+    attempts: reason.attempts,
+    trace,
+    queue: reason.queue,
+    name: str(p.type),
+    deadAt: ts === undefined ? undefined : ts * 1000,
+  }
 }
 
 /** The error carried by a dead letter's headers. */

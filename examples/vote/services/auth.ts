@@ -1,6 +1,6 @@
 import { defineService } from 'stoa'
 import { auth } from '../auth.js'
-import { serviceFromEnvironment } from '../config.js'
+import { settings } from '../config.js'
 
 /** The authentication service signing with `secret`. */
 export function authService(secret: string) {
@@ -8,7 +8,11 @@ export function authService(secret: string) {
 }
 
 /**
- * The authentication service with `JWT_SECRET` (shared with the gateways), as `stoa serve` runs
- * it; without `JWT_SECRET` it refuses to start.
+ * The authentication service with `JWT_SECRET` (shared with the gateways; or `JWT_SECRET_FILE`),
+ * as `stoa serve` runs it; without it, it refuses to start with `INVALID_CONFIG`.
  */
-export default serviceFromEnvironment('auth', (config) => authService(config.jwtSecret))
+export default defineService({
+  name: 'auth',
+  config: { JWT_SECRET: settings.JWT_SECRET },
+  plugins: (config) => [[auth, { secret: config.JWT_SECRET }]],
+})

@@ -6,7 +6,7 @@ import jwt from 'stoa/jwt'
 import type { PostgresOptions } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
 import web from 'stoa/web'
-import { serviceFromEnvironment } from '../config.js'
+import { settings } from '../config.js'
 import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
 import { votePages } from '../web/server.js'
 
@@ -25,31 +25,44 @@ export function gatewayService(
   before: ServiceOptions['plugins'] = [],
   outbox?: Omit<PostgresOptions, 'migrations'>,
 ) {
-  return defineService({
-    name: 'vote',
-    clients: { auth: ['role:auth'], results: ['role:results'] },
-    plugins: [
-      ...before,
-      [jwt, { secret }],
-      [authz, { roles: gatewayRoles }],
-      ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
-      voteGateway,
-      // The voting and results pages, and the security headers of every answer.
-      votePages,
-      [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
-      // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
-      [
-        contracts,
-        { openapiPath: '/api/openapi.json', asyncapiPath: '/api/asyncapi.json', prefix: 'vote', title: 'vote' },
-      ],
+  return defineService({ name: 'vote', clients, plugins: gatewayPlugins(secret, before, outbox) })
+}
+
+/** The services the gateway calls: login on auth, the counts on results. */
+const clients = { auth: ['role:auth'], results: ['role:results'] }
+
+/** The gateway's plugins, in order (see {@link gatewayService}). */
+function gatewayPlugins(
+  secret: string,
+  before: ServiceOptions['plugins'] = [],
+  outbox?: Omit<PostgresOptions, 'migrations'>,
+) {
+  return [
+    ...before,
+    [jwt, { secret }],
+    [authz, { roles: gatewayRoles }],
+    ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
+    voteGateway,
+    // The voting and results pages, and the security headers of every answer.
+    votePages,
+    [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
+    // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
+    [
+      contracts,
+      { openapiPath: '/api/openapi.json', asyncapiPath: '/api/asyncapi.json', prefix: 'vote', title: 'vote' },
     ],
-  })
+  ] as const
 }
 
 /**
  * The gateway with `JWT_SECRET` (which the auth service must share: `npm run vote:cluster`
- * sets it for every process); without `JWT_SECRET` it refuses to start.
+ * sets it for every process; or `JWT_SECRET_FILE`); without it, it refuses to start with `INVALID_CONFIG`.
  * `stoa serve examples/vote/services/gateway.ts --amqp <url> --web 127.0.0.1:3000` runs it
  * with its pages.
  */
-export default serviceFromEnvironment('vote', (config) => gatewayService(config.jwtSecret))
+export default defineService({
+  name: 'vote',
+  clients,
+  config: { JWT_SECRET: settings.JWT_SECRET },
+  plugins: (config) => gatewayPlugins(config.JWT_SECRET),
+})

@@ -1,5 +1,5 @@
 import { defineService } from 'stoa'
-import { fromEnvironment } from '../config.js'
+import { settings } from '../config.js'
 import type { ResultsSource } from '../results.js'
 import { results } from '../results.js'
 
@@ -8,5 +8,9 @@ export function resultsService(source: ResultsSource) {
   return defineService({ name: 'results', plugins: [[results, source]] })
 }
 
-/** The results service on PostgreSQL (`DATABASE_URL`), as `stoa serve` runs it. */
-export default resultsService({ url: fromEnvironment().databaseUrl })
+/** The results service on PostgreSQL (`DATABASE_URL`, or `DATABASE_URL_FILE`), as `stoa serve` runs it. */
+export default defineService({
+  name: 'results',
+  config: { DATABASE_URL: settings.DATABASE_URL },
+  plugins: (config) => [[results, { url: config.DATABASE_URL }]],
+})

@@ -1,7 +1,7 @@
 import { defineService } from 'stoa'
 import type { PostgresOptions } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
-import { fromEnvironment } from '../config.js'
+import { settings } from '../config.js'
 import { MIGRATIONS } from '../store/schema.js'
 import { tally } from '../tally.js'
 
@@ -10,12 +10,21 @@ import { tally } from '../tally.js'
  * `dataDir` for PGlite) and the tally's migrations, then the tally itself.
  */
 export function tallyService(state: Omit<PostgresOptions, 'migrations'>) {
-  return defineService({ name: 'tally', plugins: [[postgres, { ...state, migrations: [...MIGRATIONS] }], tally] })
+  return defineService({ name: 'tally', plugins: tallyPlugins(state) })
+}
+
+function tallyPlugins(state: Omit<PostgresOptions, 'migrations'>) {
+  const options: PostgresOptions = { ...state, migrations: [...MIGRATIONS] }
+  return [[postgres, options], tally] as const
 }
 
 /**
- * The tally worker on PostgreSQL (`DATABASE_URL`), as `stoa serve` runs it:
+ * The tally worker on PostgreSQL (`DATABASE_URL`, or `DATABASE_URL_FILE`), as `stoa serve` runs it:
  * `stoa serve examples/vote/services/tally.ts --amqp 'amqp://127.0.0.1?prefix=vote'`. The
  * database is opened when the service starts, not when this module loads.
  */
-export default tallyService({ url: fromEnvironment().databaseUrl })
+export default defineService({
+  name: 'tally',
+  config: { DATABASE_URL: settings.DATABASE_URL },
+  plugins: (config) => tallyPlugins({ url: config.DATABASE_URL }),
+})

@@ -11,18 +11,9 @@ const gateway = 'examples/vote/services/gateway.ts'
 const env: Record<string, string> = { JWT_SECRET: 'ct-cli-secret-that-is-long-enough-for-hs256' }
 
 describe('bin/commands/docs', () => {
-  // The vote modules read their secret from the process's environment when they start.
-  const had = process.env.JWT_SECRET
-  before(() => {
-    process.env.JWT_SECRET = env.JWT_SECRET
-  })
-  after(() => {
-    if (had === undefined) delete process.env.JWT_SECRET
-    else process.env.JWT_SECRET = had
-  })
-
   it('prints a valid OpenAPI 3.1 document of a service as JSON', async () => {
-    const r = await run(['docs', gateway, 'examples/vote/services/auth.ts', '--format', 'openapi'])
+    // The vote services declare JWT_SECRET: it comes from the command's environment.
+    const r = await run(['docs', gateway, 'examples/vote/services/auth.ts', '--format', 'openapi'], { env })
     expect(r.code, r.stderr).to.equal(0)
     const doc = JSON.parse(r.stdout)
     expect((await new Validator().validate(doc)).valid).to.equal(true)

@@ -4,12 +4,14 @@ import type { Envelope } from '../../../actions/transport.js'
 import { StoaError } from '../../../actions/transport.js'
 import {
   deadLetterCopy,
+  deadLetterInfo,
   deadLetterReason,
   decodeReply,
   decodeRequest,
   encodeReply,
   encodeRequest,
   HEADERS,
+  redriveCopy,
   retryCopy,
 } from '../../../transports/amqp/wire.js'
 
@@ -133,6 +135,40 @@ describe('amqp wire format', () => {
       attempts: 3,
       queue: 'p.tasks.tally',
     })
+  })
+
+  it('a dead letter says when it died; its redrive copy is the original task with its tries reset', () => {
+    const original = delivered(
+      encodeRequest({ kind: 'send', name: 'tally.vote.record', msg: { voter: 'v' }, meta }, 1024),
+    )
+    const retried = delivered(retryCopy(original, 4, 8000))
+    const dead = delivered(
+      deadLetterCopy(retried, { code: 'TIMEOUT', message: 'late' }, 5, 'p.tasks.tally', 1_700_000_000_500),
+    )
+    expect(deadLetterInfo(dead)).to.deep.equal({
+      id: 'id-1',
+      code: 'TIMEOUT',
+      message: 'late',
+      attempts: 5,
+      trace: 'tr-1',
+      queue: 'p.tasks.tally',
+      name: 'tally.vote.record',
+      deadAt: 1_700_000_000_000,
+    })
+    const again = redriveCopy(dead)
+    for (const h of [
+      HEADERS.attempt,
+      HEADERS.delay,
+      HEADERS.errorCode,
+      HEADERS.errorMessage,
+      HEADERS.attempts,
+      HEADERS.queue,
+    ])
+      expect(again.props.headers, h).not.to.have.property(h)
+    expect(again.props.headers).to.include({ [HEADERS.trace]: 'tr-1', [HEADERS.token]: 'a.b.c' })
+    expect(again.props).to.include({ messageId: 'id-1', type: 'tally.vote.record', persistent: true, mandatory: true })
+    expect(again.body.equals(original.content)).to.equal(true)
+    expect(decodeRequest(delivered(again), 'send', 1024)).to.have.property('attempt', 0)
   })
 })
 

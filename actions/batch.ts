@@ -30,7 +30,7 @@ const MAX_WAIT_MS = 60_000
  *   schema: z.object({ voter: z.string() }),
  *   batch: { max: 100, waitMs: 20 },
  *   handler: async (items) => {
- *     for (const { msg } of items) seen.push(msg.voter) // one transaction for all of them
+ *     for (const { msg, ctx } of items) await votes.insert({ voter: msg.voter, trace: ctx.trace }) // one transaction for all
  *   },
  * })
  * stoa.add('task:tally.vote.record', record)

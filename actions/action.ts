@@ -1,4 +1,3 @@
-import type { BatchSpec } from './batch.js'
 import type { Context } from './context.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
@@ -109,4 +108,34 @@ export type TypesOf<A> = {
     : A[K] extends Action<any, infer R>
       ? { in: Message; out: Awaited<R> }
       : never
+}
+
+/** How a batched task handler takes its deliveries: up to `max` at once, waiting at most `waitMs`. */
+export interface BatchOptions {
+  /** The most deliveries one batch holds, 1 to 10 000. */
+  readonly max: number
+  /**
+   * How long the first delivery of a batch waits for others before the batch runs anyway, ms
+   * (0 to 60 000). A full batch runs at once.
+   */
+  readonly waitMs: number
+}
+
+/** One delivery of a batch: its validated message and the context of its own call. */
+export interface BatchItem<M = Message> {
+  readonly msg: M
+  /** The delivery's own call: its id, trace, identity and deadline. */
+  readonly ctx: Context
+}
+
+/**
+ * A batched task handler: gets the deliveries of one batch at once. Resolving means every one
+ * of them is done (acknowledged together); throwing means the batch is split (see
+ * `batchAction`).
+ */
+export type BatchHandler<M = Message> = (items: readonly BatchItem<M>[]) => void | Promise<void>
+
+/** A batched action's batching, as `batchAction` records it on the definition. */
+export interface BatchSpec extends BatchOptions {
+  readonly handler: BatchHandler<any>
 }

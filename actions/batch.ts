@@ -1,39 +1,9 @@
-import type { ActionDef, ActionOptions } from './action.js'
+import type { ActionDef, ActionOptions, BatchHandler, BatchItem, BatchOptions, BatchSpec } from './action.js'
 import type { Context } from './context.js'
 import type { Clock, Timer } from './deadlines.js'
 import { StoaError } from './errors.js'
 import type { Message } from './pattern.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
-
-/** How a batched task handler takes its deliveries: up to `max` at once, waiting at most `waitMs`. */
-export interface BatchOptions {
-  /** The most deliveries one batch holds, 1 to 10 000. */
-  readonly max: number
-  /**
-   * How long the first delivery of a batch waits for others before the batch runs anyway, ms
-   * (0 to 60 000). A full batch runs at once.
-   */
-  readonly waitMs: number
-}
-
-/** One delivery of a batch: its validated message and the context of its own call. */
-export interface BatchItem<M = Message> {
-  readonly msg: M
-  /** The delivery's own call: its id, trace, identity and deadline. */
-  readonly ctx: Context
-}
-
-/**
- * A batched task handler: gets the deliveries of one batch at once. Resolving means every one
- * of them is done (acknowledged together); throwing means the batch is split (see
- * {@link batchAction}).
- */
-export type BatchHandler<M = Message> = (items: readonly BatchItem<M>[]) => void | Promise<void>
-
-/** A batched action's batching, as {@link batchAction} records it on the definition. */
-export interface BatchSpec extends BatchOptions {
-  readonly handler: BatchHandler<any>
-}
 
 /** Where the largest and longest batches stop: beyond them a batch outlives its deadlines. */
 const MAX_BATCH = 10_000
@@ -60,7 +30,7 @@ const MAX_WAIT_MS = 60_000
  *   schema: z.object({ voter: z.string() }),
  *   batch: { max: 100, waitMs: 20 },
  *   handler: async (items) => {
- *     for (const { msg } of items) seen.push(msg.voter) // one transaction for all of them
+ *     for (const { msg, ctx } of items) await votes.insert({ voter: msg.voter, trace: ctx.trace }) // one transaction for all
  *   },
  * })
  * stoa.add('task:tally.vote.record', record)

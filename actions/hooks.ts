@@ -1,5 +1,4 @@
-import type { ActionOptions } from './action.js'
-import type { BatchOptions } from './batch.js'
+import type { ActionOptions, BatchOptions } from './action.js'
 import type { Context } from './context.js'
 import type { Envelope, Reply } from './envelope.js'
 import type { Message, Pattern } from './pattern.js'

@@ -3,9 +3,18 @@
  * services, and the errors and types they use. Transport authors import `stoa/transport`.
  */
 
-export type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions } from './action.js'
+export type {
+  Action,
+  ActionDef,
+  ActionLike,
+  ActionOptions,
+  ActionTypes,
+  BatchHandler,
+  BatchItem,
+  BatchOptions,
+  SubscribeOptions,
+} from './action.js'
 export { action } from './action.js'
-export type { BatchHandler, BatchItem, BatchOptions } from './batch.js'
 export { batchAction } from './batch.js'
 export type { ClientTypes } from './client.js'
 export { createClient } from './client.js'

@@ -1,5 +1,13 @@
-import type { Action, ActionDef, ActionLike, ActionOptions, ActionTypes, SubscribeOptions, TypesOf } from './action.js'
-import type { BatchSpec } from './batch.js'
+import type {
+  Action,
+  ActionDef,
+  ActionLike,
+  ActionOptions,
+  ActionTypes,
+  BatchSpec,
+  SubscribeOptions,
+  TypesOf,
+} from './action.js'
 import type { CallMeta, CallOptions, ContextHost } from './context.js'
 import { Context, newId } from './context.js'
 import type { Clock } from './deadlines.js'

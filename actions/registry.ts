@@ -1,5 +1,4 @@
-import type { Action, ActionOptions } from './action.js'
-import type { BatchSpec } from './batch.js'
+import type { Action, ActionOptions, BatchSpec } from './action.js'
 import { Batcher } from './batch.js'
 import type { Clock } from './deadlines.js'
 import { systemClock } from './deadlines.js'

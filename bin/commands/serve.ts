@@ -213,7 +213,8 @@ async function start(stoa: Stoa, flags: ServeFlags, stop: AbortSignal, servers: 
     urls.push(`${alone.url}/metrics`)
   }
   // The prefix names every queue and exchange: shown in the URL, which `stoa act --url` takes.
-  if (flags.amqp !== undefined) urls.push(withPrefix(shownUrl(flags.amqp.url), flags.amqp.prefix ?? 'stoa'))
+  if (flags.amqp !== undefined)
+    urls.push(withPrefix(flags.amqp.url.split(',').map(shownUrl).join(','), flags.amqp.prefix ?? 'stoa'))
   if (nats !== undefined) urls.push(nats)
   if (flags.web !== undefined) {
     const { serveWeb, webRoutes } = await import('../../plugins/web/index.js')
@@ -347,11 +348,15 @@ function warnUnansweredActs(stoa: Stoa): void {
   }
 }
 
-/** A broker URL with the `?prefix=` its names start with, as `stoa act --url` reads it back. */
+/**
+ * A broker URL with the `?prefix=` its names start with, as `stoa act --url` reads it back; of
+ * several nodes' URLs (comma-separated), each is shown and the last carries the prefix.
+ */
 function withPrefix(text: string, prefix: string): string {
-  const url = new URL(text)
+  const parts = text.split(',')
+  const url = new URL(parts.pop()!)
   url.searchParams.set('prefix', prefix)
-  return url.href
+  return [...parts, url.href].join(',')
 }
 
 /** The kernel's own default grace period, for bounding the web server's close the same way. */

@@ -25,9 +25,13 @@ export interface Transaction extends Sql {
    * deliveries, and each one's messages go out as sent from its own call.
    *
    * @example
-   * await db.transaction(undefined, async (tx) => {
-   *   for (const { msg, ctx } of items) await tx.of(ctx).emit('vote.recorded', { voter: msg.voter })
-   * })
+   * stoa.add('task:tally.vote.record', batchAction({
+   *   batch: { max: 100, waitMs: 10 },
+   *   handler: (items) =>
+   *     stoa.handleOf(postgres).transaction(undefined, async (tx) => {
+   *       for (const { msg, ctx } of items) await tx.of(ctx).emit('vote.recorded', { voter: msg.voter })
+   *     }),
+   * }))
    */
   of(ctx: Context): Transaction
 }

@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto'
+import amqp from 'amqplib'
+import { expect } from 'chai'
+import pg from 'pg'
+import { signToken } from 'stoa/jwt'
+import type { Cluster } from '../../../examples/vote/cluster.js'
+import { startCluster } from '../../../examples/vote/cluster.js'
+import type { RabbitCluster, RabbitNode } from '../../fixtures/rabbit-cluster.js'
+import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
+import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
+
+const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const SECRET = randomBytes(32).toString('base64url')
+const VOTERS = 500
+const CONCURRENCY = 16
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * The distributed vote system on a three-node RabbitMQ cluster this test starts itself (its own
+ * node names `scale_rN@localhost`, ports, data directories and cookie; the machine's own node is
+ * never touched), on quorum queues, every service given the three addresses. Votes flow while
+ * the node every service is connected to is SIGKILLed, then (once it is back) the node leading
+ * the task queue: every 202 is counted exactly once, and every service reconnects by itself (no
+ * process is restarted).
+ */
+describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 202 counted once', function () {
+  this.timeout(150_000)
+  const prefix = `scale_${randomBytes(4).toString('hex')}`
+  const database = `scale_vote_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: PG_URL })
+  let rabbit: RabbitCluster | undefined
+  let cluster: Cluster | undefined
+  const output: string[] = []
+  const t0 = Date.now()
+  const say = (line: string) => process.stdout.write(`      [${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}\n`)
+  let nginx: string | undefined
+
+  before(async function () {
+    nginx = requireProgram(this, PROGRAMS.nginx)
+    await admin.connect()
+    ;[rabbit] = await Promise.all([startRabbitCluster(3, 'scale'), admin.query(`CREATE DATABASE ${database}`)])
+    say(`RabbitMQ cluster up: ${rabbit.nodes.map((n) => `${n.name} :${n.port} pid ${n.pid}`).join(', ')}`)
+  })
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') process.stdout.write(`${output.slice(-60).join('\n')}\n`)
+  })
+  after(async () => {
+    if (nginx === undefined) return
+    await cluster?.stop(5000)
+    await rabbit?.close()
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined)
+    await admin.end()
+  })
+
+  /** The node leading a quorum queue, as a live node of the cluster tells. */
+  async function leaderOf(queue: string): Promise<RabbitNode> {
+    const live = rabbit!.nodes.find((n) => !n.killed)!
+    for (let i = 0; i < 40; i++) {
+      const out = await rabbit!.ctl(live, 'list_queues', '--no-table-headers', 'name', 'leader')
+      const line = out.split('\n').find((l) => l.split(/\s+/)[0] === queue)
+      const leader = rabbit!.nodes.find((n) => line?.includes(n.name) === true)
+      if (leader !== undefined && !leader.killed) return leader
+      await sleep(250)
+    }
+    throw new Error(`no live leader for ${queue}`)
+  }
+
+  it('2 gateways, 2 workers on quorum queues: the gateways’ node killed, then the task queue’s leader', async () => {
+    const dbUrl = new URL(PG_URL)
+    dbUrl.pathname = `/${database}`
+    cluster = await startCluster({
+      gateways: 2,
+      workers: 2,
+      port: 0,
+      amqpUrl: rabbit!.url,
+      queueType: 'quorum',
+      databaseUrl: dbUrl.toString(),
+      prefix,
+      jwtSecret: SECRET,
+      log: (name, line) => {
+        output.push(`[${name}] ${line}`)
+        const m = /"msg":"(amqp: (connection lost|reconnected to a broker node)[^"]*)"(?:.*"node":"([^"]+)")?/.exec(
+          line,
+        )
+        if (m !== null) say(`${name}: ${m[1]}${m[3] === undefined ? '' : ` (${m[3]})`}`)
+      },
+    })
+    say('vote system up')
+    const tokens = Array.from({ length: VOTERS }, (_, i) =>
+      signToken({ sub: `v${i}`, roles: ['voter'] }, { secret: SECRET, expiresInSec: 3600 }),
+    )
+    const accepted = new Map<string, { voter: string; choice: string; acceptedAt: number }>()
+    const uncertain = new Set<string>()
+    const others: Record<string, number> = {}
+    let k = 0
+    let sending = true
+    const client = async () => {
+      while (sending) {
+        const n = k++
+        const voter = `v${n % VOTERS}`
+        const choice = n % 3 === 0 ? 'cats' : 'dogs'
+        try {
+          const res = await fetch(`${cluster!.url}/api/votes`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[n % VOTERS]}` },
+            body: JSON.stringify({ choice }),
+          })
+          const body = (await res.json()) as { voteId: string; acceptedAt: number }
+          if (res.status === 202) accepted.set(body.voteId, { voter, choice, acceptedAt: body.acceptedAt })
+          else {
+            uncertain.add(voter)
+            others[res.status] = (others[res.status] ?? 0) + 1
+          }
+        } catch {
+          uncertain.add(voter)
+          others.network = (others.network ?? 0) + 1
+        }
+      }
+    }
+    const clients = Promise.all(Array.from({ length: CONCURRENCY }, client))
+    const until = async (n: number) => {
+      const from = accepted.size
+      while (accepted.size < from + n) await sleep(50)
+    }
+    try {
+      await until(300)
+      // Every service connected to the first address: that node goes first.
+      const first = rabbit!.nodes[0]!
+      say(
+        `SIGKILL ${first.name} (pid ${first.pid}), the node the gateways and workers use; ${accepted.size} 202s so far`,
+      )
+      await first.kill()
+      await until(300)
+      say(`${accepted.size} 202s; starting ${first.name} again`)
+      await first.start()
+      say(`${first.name} back (pid ${first.pid})`)
+      const tasks = `${prefix}.tasks.tally`
+      const leader = await leaderOf(tasks)
+      await until(200)
+      say(`SIGKILL ${leader.name} (pid ${leader.pid}), leader of ${tasks}; ${accepted.size} 202s so far`)
+      await leader.kill()
+      await until(300)
+    } finally {
+      sending = false
+      await clients
+    }
+    say(`votes stopped: ${accepted.size} 202s, other answers ${JSON.stringify(others)}`)
+
+    const db = new pg.Client({ connectionString: dbUrl.toString() })
+    await db.connect()
+    try {
+      let missing = accepted.size
+      for (const limit = Date.now() + 60_000; Date.now() < limit; ) {
+        const { rows } = await db.query<{ vote_id: string }>('SELECT vote_id FROM votes')
+        const have = new Set(rows.map((r) => r.vote_id))
+        missing = [...accepted.keys()].filter((id) => !have.has(id)).length
+        if (missing === 0) break
+        await sleep(500)
+      }
+      const votes = (
+        await db.query<{ vote_id: string; voter: string; choice: string; accepted_at: string }>(
+          'SELECT vote_id, voter, choice, accepted_at FROM votes',
+        )
+      ).rows
+      const ballots = new Map(
+        (await db.query<{ voter: string; vote_id: string }>('SELECT voter, vote_id FROM ballots')).rows.map((b) => [
+          b.voter,
+          b.vote_id,
+        ]),
+      )
+      const live = rabbit!.nodes.find((n) => !n.killed)!
+      const conn = await amqp.connect(live.url)
+      const ch = await conn.createChannel()
+      const dead = (await ch.checkQueue(`${prefix}.dlq.tally`)).messageCount
+      await conn.close()
+      const restarts = [...cluster.gateways, ...cluster.workers].reduce((n, p) => n + p.restarts, 0)
+      say(
+        `recorded ${votes.length}, ballots ${ballots.size}, missing ${missing}, dead letters ${dead}, process restarts ${restarts}`,
+      )
+      expect(missing, 'votes answered 202 but never committed').to.equal(0)
+      expect(dead, 'votes dead-lettered').to.equal(0)
+      expect(restarts, 'services restarted instead of reconnecting').to.equal(0)
+      const recorded = new Map(votes.map((v) => [v.vote_id, v]))
+      for (const [id, a] of accepted) {
+        const v = recorded.get(id)!
+        expect({ voter: v.voter, choice: v.choice, acceptedAt: Number(v.accepted_at) }).to.deep.equal(a)
+      }
+      // Counted once: each voter's ballot is its earliest accepted vote (ties: the smaller id).
+      const earliest = new Map<string, { id: string; acceptedAt: number }>()
+      for (const [id, a] of accepted) {
+        const e = earliest.get(a.voter)
+        if (e === undefined || a.acceptedAt < e.acceptedAt || (a.acceptedAt === e.acceptedAt && id < e.id))
+          earliest.set(a.voter, { id, acceptedAt: a.acceptedAt })
+      }
+      for (const [voter, e] of earliest) {
+        if (uncertain.has(voter)) continue
+        expect(ballots.get(voter), `ballot of ${voter}`).to.equal(e.id)
+      }
+      // Every service process said it reconnected after the first kill.
+      const names = [...cluster.gateways, ...cluster.workers].map((p) => p.name)
+      for (const name of names)
+        expect(
+          output.some((l) => l.startsWith(`[${name}]`) && l.includes('reconnected to a broker node')),
+          `${name} reconnected`,
+        ).to.equal(true)
+    } finally {
+      await db.end()
+    }
+  })
+})

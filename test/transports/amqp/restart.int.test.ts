@@ -1,24 +1,11 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa } from '../../../actions/index.js'
 import { createAmqpTransport } from '../../../transports/amqp/index.js'
-import { AMQP_URL, deleteTopology, streamTasks, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import { streamTasks, uniquePrefix } from '../../fixtures/amqp-broker.js'
+import type { RabbitCluster } from '../../fixtures/rabbit-cluster.js'
+import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { quietLogger, waitFor } from '../../helpers/wait.js'
-
-const run = promisify(execFile)
-
-/** Stops and starts the RabbitMQ application on the local node, keeping its durable state. */
-async function restartBroker(downMs: number): Promise<void> {
-  await run('rabbitmqctl', ['-q', 'stop_app'])
-  try {
-    await new Promise((r) => setTimeout(r, downMs))
-  } finally {
-    await run('rabbitmqctl', ['-q', 'start_app'])
-  }
-  await run('rabbitmqctl', ['-q', 'await_startup'])
-}
 
 /**
  * A broker restart, not just dropped connections: the node's RabbitMQ application stops (every
@@ -29,13 +16,30 @@ describe('amqp across a broker restart', function () {
   this.timeout(120_000)
   const prefix = uniquePrefix('restart')
   const started: Stoa<any>[] = []
+  // A node of this test's own, since the test restarts it: the machine's broker is never touched.
+  let broker: RabbitCluster
 
-  after(async () => {
-    // Whatever happened above, leave the broker running for the rest of the suite.
-    await run('rabbitmqctl', ['-q', 'start_app']).catch(() => undefined)
-    for (const s of started.reverse()) await s.close()
-    await deleteTopology(prefix, ['tally', 'math', 'gateway'])
+  before(async function () {
+    this.timeout(120_000)
+    broker = await startRabbitCluster(1, 'restart')
   })
+  after(async () => {
+    for (const s of started.reverse()) await s.close()
+    // Stopping the node removes its data, and every queue with it.
+    await broker?.close()
+  })
+
+  /** Stops and starts the node's RabbitMQ application, keeping its durable state. */
+  async function restartBroker(downMs: number): Promise<void> {
+    const node = broker.nodes[0]!
+    await broker.ctl(node, 'stop_app')
+    try {
+      await new Promise((r) => setTimeout(r, downMs))
+    } finally {
+      await broker.ctl(node, 'start_app')
+    }
+    await broker.ctl(node, 'await_startup')
+  }
 
   const make = (name: string) => {
     const s = createStoa({ name, logger: quietLogger(), timeoutMs: 30_000 })
@@ -44,7 +48,7 @@ describe('amqp across a broker restart', function () {
   }
   const transport = (role: string, target?: string) =>
     createAmqpTransport({
-      url: AMQP_URL,
+      url: broker.url,
       prefix,
       connectionName: `${prefix}/${role}`,
       reconnectMinMs: 100,

@@ -622,6 +622,8 @@ export class Stoa<T extends ActionTypes = {}> {
       token: call.token,
       caller: call.caller,
     }
+    // For outbound hooks (a rate limit by client address): no wire encodes them, so they stop here.
+    if (call.headers !== undefined) meta.headers = call.headers
     let sent: Promise<Reply>
     try {
       sent = remote.deliver({ kind: 'act', msg, meta }, parent)

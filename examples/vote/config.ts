@@ -25,6 +25,11 @@ export interface VoteConfig {
   port: number | undefined
   /** The embedded demo's PGlite directory: `VOTE_DATA_DIR`, default `.vote-data`. */
   dataDir: string
+  /**
+   * Redis where the gateways count their rate limits, shared by all of them: `REDIS_URL`;
+   * unset, each gateway counts in its own memory.
+   */
+  redisUrl: string | undefined
 }
 
 /** How {@link fromEnvironment} treats a missing `JWT_SECRET`. */
@@ -68,6 +73,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env, options: C
     generated,
     port,
     dataDir: env.VOTE_DATA_DIR || '.vote-data',
+    redisUrl: env.REDIS_URL || undefined,
   }
 }
 

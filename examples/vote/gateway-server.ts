@@ -2,12 +2,12 @@ import type { Transport } from 'stoa'
 import { createAmqpTransport } from 'stoa/amqp'
 import { createNatsTransport } from 'stoa/nats'
 import { fromEnvironment } from './config.js'
-import { gatewayService } from './services/gateway.js'
+import { gatewayService, voteLimits } from './services/gateway.js'
 import { serveGateway } from './web/server.js'
 
 /**
  * One vote gateway of the distributed mode: the gateway service with its pages on `PORT`
- * (default: a free port), reaching auth and results over RabbitMQ (`AMQP_URL`, queue names
+ * (default: a free port), its rate limits in Redis when `REDIS_URL` is set, reaching auth and results over RabbitMQ (`AMQP_URL`, queue names
  * under `VOTE_PREFIX`), or NATS when `VOTE_BROKER=nats` (`NATS_URL`), and sending votes to the
  * tally workers' durable queue or stream. Prints
  * `vote listening on <url>` once it takes requests; SIGTERM or SIGINT stop it gracefully.
@@ -15,7 +15,11 @@ import { serveGateway } from './web/server.js'
  */
 async function main(): Promise<void> {
   const config = fromEnvironment()
-  const service = gatewayService(config.jwtSecret)
+  // With REDIS_URL every gateway spends one budget per voter and per address, wherever nginx
+  // sends each request.
+  const store =
+    config.redisUrl === undefined ? 'memory' : { redis: config.redisUrl, prefix: `${config.prefix}:ratelimit` }
+  const service = gatewayService(config.jwtSecret, [], undefined, { limits: voteLimits, store })
   const gateway = service.create()
   // Acts to auth and to results (the service's declared clients) each go to their own
   // service's queue or subject; tasks leave through the first client, and every transport sends

@@ -5,6 +5,8 @@ import contracts from 'stoa/contracts'
 import jwt from 'stoa/jwt'
 import type { PostgresOptions } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
+import type { RateLimitOptions } from 'stoa/ratelimit'
+import ratelimit from 'stoa/ratelimit'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
 import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
@@ -16,12 +18,15 @@ import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
  * and results are remote actions of the auth and results services: declared in `clients`, so
  * `stoa serve --amqp` (or `gateway-server.ts`) reaches each on its own queue. With `outbox` (the
  * embedded demo: PGlite in a directory of its own) a vote is committed to the postgres plugin's
- * outbox before its 202.
+ * outbox before its 202. Votes are limited per voter and logins per client address
+ * ({@link voteLimits}; `RATE_LIMITED`, 429), in this gateway's memory unless `limits.store`
+ * names a Redis that every gateway shares (`REDIS_URL` for `gateway-server.ts`).
  */
 export function gatewayService(
   secret: string,
   before: ServiceOptions['plugins'] = [],
   outbox?: Omit<PostgresOptions, 'migrations'>,
+  limits: RateLimitOptions = { limits: voteLimits },
 ) {
   return defineService({
     name: 'vote',
@@ -29,6 +34,8 @@ export function gatewayService(
     plugins: [
       ...before,
       [jwt, { secret }],
+      // After jwt: a vote spends its verified voter's budget, and a forged token none.
+      [ratelimit, limits],
       [authz, { roles: gatewayRoles }],
       ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
       voteGateway,
@@ -41,6 +48,16 @@ export function gatewayService(
     ],
   })
 }
+
+/**
+ * The vote gateway's budgets: a voter casts at most 20 votes in 10 s (a person changing their
+ * mind is far below it, a script far above), and one client address logs in at most 60 times a
+ * minute (a classroom behind one NAT fits; a name-guessing loop does not).
+ */
+export const voteLimits = {
+  'role:vote,cmd:cast': { points: 20, durationSec: 10, by: 'identity' },
+  'role:auth,cmd:login': { points: 60, durationSec: 60, by: 'address' },
+} as const satisfies RateLimitOptions['limits']
 
 /**
  * The gateway with `JWT_SECRET` (which the auth service must share: `npm run vote:cluster`

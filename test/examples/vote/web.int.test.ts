@@ -4,7 +4,7 @@ import { createStoa } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import { authService } from '../../../examples/vote/services/auth.js'
-import { gatewayService } from '../../../examples/vote/services/gateway.js'
+import { gatewayService, voteLimits } from '../../../examples/vote/services/gateway.js'
 import type { GatewayServer } from '../../../examples/vote/web/server.js'
 import { CONTENT_SECURITY_POLICY, serveGateway } from '../../../examples/vote/web/server.js'
 
@@ -83,6 +83,32 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     expect(
       await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' })),
     ).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
+  })
+
+  it('limits votes per voter and logins per client address: 429 RATE_LIMITED with the IETF fields', async () => {
+    const limit = voteLimits['role:vote,cmd:cast'].points
+    const bo = signToken({ sub: 'bo', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
+    const votes = []
+    for (let i = 0; i <= limit; i++)
+      votes.push((await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })).status)
+    expect(votes.filter((s) => s === 202)).to.have.length(limit)
+    const last = await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })
+    expect(await refused(last.clone())).to.deep.equal([429, 'RATE_LIMITED'])
+    expect(last.headers.get('ratelimit-policy')).to.match(/^"cmd:cast,role:vote";q=20;w=10$/)
+    expect(Number(last.headers.get('retry-after'))).to.be.within(1, 10)
+    // Another voter still votes.
+    expect((await vote('{"choice":"cats"}', { authorization: `Bearer ${token}` })).status).to.equal(202)
+
+    const login = (address: string) =>
+      fetch(`${server.url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: '{"name":"Cy"}',
+      })
+    const logins = voteLimits['role:auth,cmd:login'].points
+    for (let i = 0; i < logins; i++) expect((await login('203.0.113.7')).status).to.equal(200)
+    expect(await refused(await login('203.0.113.7'))).to.deep.equal([429, 'RATE_LIMITED'])
+    expect((await login('203.0.113.8')).status).to.equal(200)
   })
 
   it('serves the pages with a strict Content-Security-Policy', async () => {

@@ -2,6 +2,7 @@ import type { ServiceOptions } from 'stoa'
 import { defineService } from 'stoa'
 import authz from 'stoa/authz'
 import contracts from 'stoa/contracts'
+import graphql from 'stoa/graphql'
 import jwt from 'stoa/jwt'
 import type { PostgresOptions } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
@@ -9,7 +10,7 @@ import type { RateLimitOptions } from 'stoa/ratelimit'
 import ratelimit from 'stoa/ratelimit'
 import web from 'stoa/web'
 import { serviceFromEnvironment } from '../config.js'
-import { apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
+import { apiGraphql, apiRoutes, apiStreams, gatewayRoles, voteGateway } from '../gateway.js'
 
 /**
  * The vote gateway: verifies voters' tokens (the jwt plugin, HS256 with `secret`) from the
@@ -40,6 +41,8 @@ export function gatewayService(
       ...(outbox === undefined ? [] : [[postgres, outbox] as const]),
       voteGateway,
       [web, { prefix: '/api', routes: apiRoutes, streams: apiStreams, cookie: {} }],
+      // POST /api/graphql: castVote and results, with the same identity, permission and limits.
+      [graphql, apiGraphql],
       // GET /api/openapi.json and /api/asyncapi.json on the web routes, the reference page at /docs.
       [
         contracts,

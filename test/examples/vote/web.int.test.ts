@@ -111,6 +111,21 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     expect((await login('203.0.113.8')).status).to.equal(200)
   })
 
+  it('casts a vote through POST /api/graphql with the same identity and permission as the route', async () => {
+    const cast = (authorization?: string) =>
+      fetch(`${server.url}/api/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+        body: JSON.stringify({ query: 'mutation { castVote(choice: "dogs") { voteId acceptedAt } }' }),
+      }).then((r) => r.json() as Promise<{ data?: { castVote: unknown }; errors?: { extensions: { code: string } }[] }>)
+    const ok = await cast(`Bearer ${signToken({ sub: 'gql', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })}`)
+    expect(ok.errors).to.equal(undefined)
+    expect(ok.data!.castVote).to.have.keys('voteId', 'acceptedAt')
+    expect((await cast()).errors![0]!.extensions.code).to.equal('UNAUTHENTICATED')
+    const admin = signToken({ sub: 'root', roles: ['admin'] }, { secret: SECRET, expiresInSec: 60 })
+    expect((await cast(`Bearer ${admin}`)).errors![0]!.extensions.code).to.equal('FORBIDDEN')
+  })
+
   it('serves the pages with a strict Content-Security-Policy', async () => {
     for (const path of ['/', '/results', '/assets/vote.js']) {
       const res = await fetch(`${server.url}${path}`)

@@ -35,6 +35,7 @@ export type {
   PluginSetup,
   PluginSubscription,
   SetupHost,
+  UpgradeHandler,
   UseOptions,
 } from './plugin.js'
 export { definePlugin, isPlugin } from './plugin.js'

@@ -26,6 +26,7 @@ import type {
   Plugin,
   PluginInit,
   PluginSubscription,
+  UpgradeHandler,
   UseArgs,
   UseOptions,
 } from './plugin.js'
@@ -405,14 +406,17 @@ export class Stoa<T extends ActionTypes = {}> {
   httpParts(): {
     endpoints: Record<string, NodeHandler>
     web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[]
+    upgrades: Record<string, UpgradeHandler>
   } {
     const endpoints: Record<string, NodeHandler> = {}
     const web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[] = []
+    const upgrades: Record<string, UpgradeHandler> = {}
     for (const http of this.http) {
       for (const [path, handler] of Object.entries(http.endpoints ?? {})) endpoints[path] ??= handler
+      for (const [path, handler] of Object.entries(http.upgrades ?? {})) upgrades[path] ??= handler
       if (http.web !== undefined) web.push(http.web)
     }
-    return { endpoints, web }
+    return { endpoints, web, upgrades }
   }
 
   /**

@@ -5,21 +5,26 @@
  * result schemas (as the contracts plugin exports them), `JSON` where there are none. See
  * docs/graphql.md.
  */
+import type { IncomingMessage } from 'node:http'
 import type { DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql'
-import type { Context, PluginHost, Stoa } from '../../actions/index.js'
+import type { WebSocketServer } from 'ws'
+import type { Context, Message, PluginHost, PluginSubscription, Stoa, UpgradeHandler } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { ServedRoute } from '../../actions/transport.js'
-import { loadPeer, routeTableAction, toStoaError } from '../../actions/transport.js'
+import { loadPeer, readCookie, routeTableAction, toStoaError } from '../../actions/transport.js'
 import type { JsonSchema } from '../contracts/index.js'
 import { toJsonSchema } from '../contracts/index.js'
 import { weigh } from './limits.js'
 import { graphqlOptions } from './options.js'
 import type { Operation } from './schema.js'
 import { buildSchema } from './schema.js'
+import { EventHub, guardedUpgrade } from './ws.js'
 
 export type { GraphqlOptions } from './options.js'
 
 type GraphQL = typeof import('graphql')
+type GraphqlWs = typeof import('graphql-ws/use/ws')
+type Ws = typeof import('ws')
 
 /** The action the endpoint's route calls: `{ query, variables?, operationName? }` in, a GraphQL result out. */
 export const GRAPHQL_EXECUTE = 'role:graphql,cmd:execute'
@@ -58,9 +63,13 @@ const graphql = definePlugin({
   options: graphqlOptions,
   setup: (options) => {
     let ready: Promise<{ gql: GraphQL; schema: GraphQLSchema }> | undefined
-    const execute = async (msg: Record<string, unknown>, ctx: Context): Promise<GraphqlAnswer> => {
+    let sockets: WebSocketServer | undefined
+    const built = async () => {
       if (ready === undefined) throw new StoaError('UNAVAILABLE', 'the GraphQL schema is not built yet')
-      const { gql, schema } = await ready
+      return ready
+    }
+    const execute = async (msg: Record<string, unknown>, ctx: Context): Promise<GraphqlAnswer> => {
+      const { gql, schema } = await built()
       const { query, variables, operationName } = msg
       if (typeof query !== 'string')
         throw new StoaError('INVALID_MESSAGE', 'a GraphQL request is { query, variables?, operationName? }', {
@@ -70,39 +79,28 @@ const graphql = definePlugin({
         throw new StoaError('INVALID_MESSAGE', 'variables must be an object', { fields: ['variables'] })
       if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
         throw new StoaError('INVALID_MESSAGE', 'operationName must be a string', { fields: ['operationName'] })
-      let doc: DocumentNode
-      try {
-        doc = gql.parse(query, { maxTokens: options.maxTokens })
-      } catch (err) {
-        return { errors: [requestError(err as GraphQLError, { limit: options.maxTokens })] }
-      }
-      const w = weigh(gql, doc, options.maxDepth, options.maxCost)
-      if (w.depth > options.maxDepth)
-        return refusal(`the query nests deeper than the limit of ${options.maxDepth} levels`, {
-          reason: 'depth',
-          limit: options.maxDepth,
-        })
-      if (w.cost > options.maxCost)
-        return refusal(`the query selects more than the limit of ${options.maxCost} fields`, {
-          reason: 'cost',
-          limit: options.maxCost,
-        })
-      const rules = options.introspection
-        ? gql.specifiedRules
-        : [...gql.specifiedRules, gql.NoSchemaIntrospectionCustomRule]
-      const invalid = gql.validate(schema, doc, rules, { maxErrors: 10 })
-      if (invalid.length > 0) return { errors: invalid.map((e) => requestError(e)) }
+      const doc = prepare(gql, schema, options, query)
+      if (Array.isArray(doc)) return { errors: doc }
       const out = (await gql.execute({
         schema,
-        document: doc,
+        document: doc as DocumentNode,
         variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
         operationName: (operationName ?? undefined) as string | undefined,
         contextValue: ctx,
       })) as ExecutionResult
-      const answer: GraphqlAnswer = { data: (out.data ?? null) as Record<string, unknown> | null }
-      if (out.errors !== undefined && out.errors.length > 0) answer.errors = out.errors.map(fieldError)
-      return answer
+      return answerOf(out)
     }
+    // Every instance hears every event a subscription field streams.
+    const hubs = new Map<string, EventHub>()
+    const subscriptions: PluginSubscription[] = []
+    for (const spec of Object.values(options.subscriptions)) {
+      const event = typeof spec === 'string' ? spec : spec.event
+      if (hubs.has(event)) continue
+      const hub = new EventHub()
+      hubs.set(event, hub)
+      subscriptions.push({ event, each: 'instance', handler: (msg: Message) => void hub.publish(msg) })
+    }
+    let upgrade: UpgradeHandler | undefined
     return {
       actions: {
         [GRAPHQL_EXECUTE]: {
@@ -111,59 +109,178 @@ const graphql = definePlugin({
           handler: (msg: Record<string, unknown>, ctx: Context) => execute(msg, ctx),
         },
       },
-      init: (host: PluginHost) => {
+      subscriptions,
+      init: async (host: PluginHost) => {
         const stoa = host as unknown as Stoa<any>
         ready = (async () => {
           const gql = await loadPeer<GraphQL>('graphql', 'stoa/graphql')
           const ops = await operationsOf(stoa, options)
           const schema = buildSchema(gql, ops, {
-            act: (op, args, context) => (context as Context).act(op.target, args),
+            act: (op, args, context) => (context as Caller).act(op.target, args),
+            subscribe: async (op, context) => {
+              if (op.open !== undefined) await (context as Caller).act(op.open, {})
+              return hubs.get(op.target)!.subscribe(options.maxQueuedEvents)
+            },
           })
           return { gql, schema }
         })()
-        // A failure is the start's: ready() rejects with it.
-        return ready.then(() => {
-          stoa.add(
-            'role:web,cmd:routes',
-            routeTableAction([
-              Object.freeze({
-                method: 'POST',
-                path: options.path,
-                pattern: patternString(toPattern(GRAPHQL_EXECUTE)),
-                status: 200,
-                plugin: 'graphql',
-                maxBodyBytes: options.maxBodyBytes,
-                headers: options.headers,
-                message: 'flat',
-                ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
-              } satisfies ServedRoute),
-            ]),
-          )
-        })
+        const { gql, schema } = await ready
+        stoa.add(
+          'role:web,cmd:routes',
+          routeTableAction([
+            Object.freeze({
+              method: 'POST',
+              path: options.path,
+              pattern: patternString(toPattern(GRAPHQL_EXECUTE)),
+              status: 200,
+              plugin: 'graphql',
+              maxBodyBytes: options.maxBodyBytes,
+              headers: options.headers,
+              message: 'flat',
+              ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+            } satisfies ServedRoute),
+          ]),
+        )
+        if (Object.keys(options.subscriptions).length === 0) return
+        const [{ WebSocketServer }, { useServer }] = await Promise.all([
+          loadPeer<Ws>('ws', 'stoa/graphql'),
+          loadPeer<GraphqlWs>('graphql-ws/use/ws', 'stoa/graphql'),
+        ])
+        const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxBodyBytes, perMessageDeflate: false })
+        sockets = wss
+        const callers = new WeakMap<object, Caller>()
+        const server = useServer(
+          {
+            schema,
+            // The token is kept with the connection and sent with every call a field makes, so
+            // each action verifies it as it would over HTTP: a bad token fails the fields that
+            // need an identity, with their codes.
+            onConnect: (c) => {
+              const token = tokenOf(c.connectionParams, c.extra.request, options.cookie?.name)
+              const headers = pickHeaders(c.extra.request, options.headers)
+              callers.set(c, {
+                act: (pattern, msg) => stoa.act(pattern, msg, { ...(token === undefined ? {} : { token }), headers }),
+              })
+              return true
+            },
+            onSubscribe: (c, _id, payload) => {
+              const doc = prepare(gql, schema, options, payload.query)
+              if (Array.isArray(doc))
+                return doc.map((e) => new gql.GraphQLError(e.message, { extensions: e.extensions }))
+              return {
+                schema,
+                document: doc as DocumentNode,
+                variableValues: payload.variables ?? undefined,
+                operationName: payload.operationName ?? undefined,
+                contextValue: callers.get(c),
+              }
+            },
+            onNext: (_c, _id, _payload, _args, result) => answerOf(result) as never,
+          },
+          wss,
+        )
+        upgrade = guardedUpgrade(options.allowedOrigins, (req, socket, head) =>
+          wss.handleUpgrade(req, socket, head, (conn) => wss.emit('connection', conn, req)),
+        )
+        return async () => {
+          await server.dispose()
+          wss.close()
+        }
+      },
+      http: {
+        upgrades: {
+          [options.path]: (req, socket, head) => {
+            if (upgrade !== undefined) return upgrade(req, socket, head)
+            socket.destroy()
+          },
+        },
       },
       handle: {
         /** The schema the endpoint serves, once the instance has started. */
-        schema: async (): Promise<GraphQLSchema> => {
-          if (ready === undefined) throw new StoaError('UNAVAILABLE', 'the GraphQL schema is not built yet')
-          return (await ready).schema
-        },
+        schema: async (): Promise<GraphQLSchema> => (await built()).schema,
+        /** How many GraphQL WebSockets are open. */
+        connections: (): number => sockets?.clients.size ?? 0,
       },
     }
   },
 })
 
+/** What a field's resolver calls through: the request's context over HTTP, the connection's over WebSocket. */
+interface Caller {
+  act(pattern: string, msg: Record<string, unknown>): Promise<unknown>
+}
+
+/**
+ * A request's document, parsed and checked against the limits and the schema; or the errors
+ * refusing it, before anything runs.
+ */
+function prepare(
+  gql: GraphQL,
+  schema: GraphQLSchema,
+  options: ReturnType<typeof graphqlOptions.parse>,
+  query: string,
+): DocumentNode | GraphqlErrorJSON[] {
+  let doc: DocumentNode
+  try {
+    doc = gql.parse(query, { maxTokens: options.maxTokens })
+  } catch (err) {
+    return [requestError(err as GraphQLError, { limit: options.maxTokens })]
+  }
+  const w = weigh(gql, doc, options.maxDepth, options.maxCost)
+  if (w.depth > options.maxDepth)
+    return refusal(`the query nests deeper than the limit of ${options.maxDepth} levels`, {
+      reason: 'depth',
+      limit: options.maxDepth,
+    })
+  if (w.cost > options.maxCost)
+    return refusal(`the query selects more than the limit of ${options.maxCost} fields`, {
+      reason: 'cost',
+      limit: options.maxCost,
+    })
+  const rules = options.introspection
+    ? gql.specifiedRules
+    : [...gql.specifiedRules, gql.NoSchemaIntrospectionCustomRule]
+  const invalid = gql.validate(schema, doc, rules, { maxErrors: 10 })
+  if (invalid.length > 0) return invalid.map((e) => requestError(e))
+  return doc
+}
+
+/** An execution's result as the endpoint answers it: each error with its code. */
+function answerOf(out: ExecutionResult): GraphqlAnswer {
+  const answer: GraphqlAnswer = { data: (out.data ?? null) as Record<string, unknown> | null }
+  if (out.errors !== undefined && out.errors.length > 0) answer.errors = out.errors.map(fieldError)
+  return answer
+}
+
+/** The token a WebSocket connects with: `connectionParams.authorization`, else the upgrade's Authorization header, else the login cookie. */
+function tokenOf(params: unknown, req: IncomingMessage, cookie: string | undefined): string | undefined {
+  const given = (params as { authorization?: unknown } | undefined)?.authorization
+  const header = typeof given === 'string' ? given : req.headers.authorization
+  if (typeof header === 'string') {
+    const m = /^Bearer\s+(\S+)$/i.exec(header.trim())
+    if (m !== null) return m[1]
+  }
+  return cookie === undefined ? undefined : readCookie(req.headers.cookie, cookie)
+}
+
+/** The upgrade request's headers a route would pass on. */
+function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const n of names) {
+    const v = req.headers[n]
+    if (typeof v === 'string') out[n] = v
+  }
+  return out
+}
+
 /** The fields of the options, with the schemas of the actions they call (local ones; a remote one is `JSON`). */
 async function operationsOf(stoa: Stoa<any>, options: ReturnType<typeof graphqlOptions.parse>): Promise<Operation[]> {
   const out: Operation[] = []
-  const taken = new Set<string>()
   for (const [kind, fields] of [
     ['query', options.queries],
     ['mutation', options.mutations],
   ] as const) {
     for (const [name, pattern] of Object.entries(fields)) {
-      if (taken.has(name) && kind === 'query')
-        throw new StoaError('INVALID_OPTIONS', `graphql: the query "${name}" is named twice`, { fields: [name] })
-      taken.add(name)
       const target = patternString(toPattern(pattern))
       const info = stoa.find(target, { exact: true }) ?? stoa.find(target)
       // Nothing answers it yet (a client not attached in this set-up): the field is JSON in and
@@ -181,6 +298,18 @@ async function operationsOf(stoa: Stoa<any>, options: ReturnType<typeof graphqlO
       })
     }
   }
+  for (const [name, spec] of Object.entries(options.subscriptions)) {
+    const s = typeof spec === 'string' ? { event: spec } : spec
+    out.push({
+      name,
+      kind: 'subscription',
+      target: s.event,
+      open: s.open === undefined ? undefined : patternString(toPattern(s.open)),
+      description: undefined,
+      input: undefined,
+      output: undefined,
+    })
+  }
   return out
 }
 
@@ -188,9 +317,9 @@ function schemaOf(e: Awaited<ReturnType<typeof toJsonSchema>>): JsonSchema | und
   return 'schema' in e ? e.schema : undefined
 }
 
-/** The answer refusing a whole request before it runs. */
-function refusal(message: string, details: Record<string, unknown>): GraphqlAnswer {
-  return { errors: [{ message, extensions: { code: 'INVALID_MESSAGE', details } }] }
+/** The errors refusing a whole request before it runs. */
+function refusal(message: string, details: Record<string, unknown>): GraphqlErrorJSON[] {
+  return [{ message, extensions: { code: 'INVALID_MESSAGE', details } }]
 }
 
 /** A syntax or validation error: the request is refused, `INVALID_MESSAGE`. */

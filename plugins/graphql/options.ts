@@ -5,12 +5,28 @@ const operations = z.record(fieldName, z.string().min(1)).default({})
 
 /** Options of the GraphQL plugin. */
 export const graphqlOptions = z.strictObject({
-  /** The web route (`POST`) of the endpoint. */
+  /** The web route (`POST`) of the endpoint, and the WebSocket path of its subscriptions. */
   path: z.string().startsWith('/').default('/graphql'),
   /** Query fields by name: the read action each one calls (`results: 'role:results,cmd:get'`). */
   queries: operations,
   /** Mutation fields by name: the command each one calls (`castVote: 'role:vote,cmd:cast'`). */
   mutations: operations,
+  /**
+   * Subscription fields by name: the event pattern each streams (`voteRecorded: 'vote.recorded'`),
+   * or `{ event, open }` where `open` is an action run with the caller's identity before the
+   * subscription starts (its refusal refuses it). Served over WebSocket (graphql-ws) on `path`;
+   * every instance hears every event, so a client connected to any gateway gets them all.
+   */
+  subscriptions: z
+    .record(
+      fieldName,
+      z.union([z.string().min(1), z.strictObject({ event: z.string().min(1), open: z.string().min(1).optional() })]),
+    )
+    .default({}),
+  /** Origins besides the server's own whose pages may open the WebSocket (`*` for any). */
+  allowedOrigins: z.array(z.string()).default([]),
+  /** Events that may wait for a slow subscriber before its subscription is dropped. */
+  maxQueuedEvents: z.number().int().positive().default(256),
   /** Whether the schema answers introspection (`__schema`, `__type`). Off in production if you prefer. */
   introspection: z.boolean().default(true),
   /** How deeply selections may nest (the operation's top fields are depth 1). */

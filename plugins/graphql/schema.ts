@@ -14,9 +14,11 @@ type GraphQL = typeof import('graphql')
 export interface Operation {
   /** The field's name. */
   readonly name: string
-  readonly kind: 'query' | 'mutation'
-  /** The action's canonical pattern. */
+  readonly kind: 'query' | 'mutation' | 'subscription'
+  /** The action's canonical pattern, or the event pattern a subscription streams. */
   readonly target: string
+  /** For a subscription: the action run with the caller's identity before it starts, if any. */
+  readonly open?: string | undefined
   readonly description: string | undefined
   /** The JSON Schema of the message (its top properties become arguments), if known. */
   readonly input: JsonSchema | undefined
@@ -24,9 +26,10 @@ export interface Operation {
   readonly output: JsonSchema | undefined
 }
 
-/** How a field runs: an act of its action, with the request's context. */
+/** How a field runs: an act of its action, or a stream of its event, with the request's context. */
 export interface Runners {
   act(op: Operation, args: Record<string, unknown>, context: unknown): Promise<unknown>
+  subscribe(op: Operation, context: unknown): Promise<AsyncIterable<unknown>>
 }
 
 const INT32 = 2 ** 31
@@ -110,6 +113,16 @@ export function buildSchema(gql: GraphQL, operations: readonly Operation[], runn
     return Object.fromEntries(
       ops.map((op): [string, GraphQLFieldConfig<unknown, unknown>] => {
         const type = output(op.output, `${pascal(op.name)}Result`)
+        if (kind === 'subscription')
+          return [
+            op.name,
+            {
+              type: json,
+              description: op.description ?? `each ${op.target} event this instance hears, its data as emitted`,
+              subscribe: (_root, _args, context) => runners.subscribe(op, context),
+              resolve: (data) => data,
+            },
+          ]
         const description = op.description ?? `calls ${op.target}`
         return [
           op.name,
@@ -134,7 +147,13 @@ export function buildSchema(gql: GraphQL, operations: readonly Operation[], runn
       fields: { ok: { type: new gql.GraphQLNonNull(gql.GraphQLBoolean), resolve: () => true } },
     })
   const mutation = object('Mutation', fields('mutation'))
-  return new gql.GraphQLSchema({ query, ...(mutation === undefined ? {} : { mutation }), types: [json] })
+  const subscription = object('Subscription', fields('subscription'))
+  return new gql.GraphQLSchema({
+    query,
+    ...(mutation === undefined ? {} : { mutation }),
+    ...(subscription === undefined ? {} : { subscription }),
+    types: [json],
+  })
 }
 
 /** `JSON`: any JSON value, as the action takes or gives it. */

@@ -1,8 +1,10 @@
 import { expect } from 'chai'
+import { createClient as createWsClient } from 'graphql-ws'
 import type { Stoa } from 'stoa'
 import { createStoa } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import WebSocket from 'ws'
 import { authService } from '../../../examples/vote/services/auth.js'
 import { gatewayService, voteLimits } from '../../../examples/vote/services/gateway.js'
 import type { GatewayServer } from '../../../examples/vote/web/server.js'
@@ -24,7 +26,7 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     auth = authService(SECRET).create()
     auth.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
     gateway = gatewayService(SECRET).create()
-    gateway.client(createMemoryTransport({ bus }), ['role:auth'])
+    gateway.client(createMemoryTransport({ bus }), ['role:auth']).listen(createMemoryTransport({ bus }))
     await Promise.all([tally.ready(), auth.ready(), gateway.ready()])
     server = await serveGateway(gateway)
     token = signToken({ sub: 'ada', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
@@ -124,6 +126,36 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     expect((await cast()).errors![0]!.extensions.code).to.equal('UNAUTHENTICATED')
     const admin = signToken({ sub: 'root', roles: ['admin'] }, { secret: SECRET, expiresInSec: 60 })
     expect((await cast(`Bearer ${admin}`)).errors![0]!.extensions.code).to.equal('FORBIDDEN')
+  })
+
+  it('pushes voteRecorded to a GraphQL subscription over WebSocket', async () => {
+    const client = createWsClient({
+      url: `${server.url.replace('http', 'ws')}/api/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    })
+    try {
+      const events: unknown[] = []
+      const done = new Promise<void>((resolve, reject) => {
+        client.subscribe(
+          { query: 'subscription { voteRecorded }' },
+          { next: (r) => void (events.push(r.data) === 1 && resolve()), error: reject, complete: () => undefined },
+        )
+      })
+      // Live a moment after it is sent: emit until one arrives (at most 5 s).
+      let arrived = false
+      void done.then(() => {
+        arrived = true
+      })
+      for (let i = 0; i < 100 && !arrived; i++) {
+        await auth.emit('vote.recorded', { voteId: 'v-1', choice: 'cats' })
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await done
+      expect(events[0]).to.deep.equal({ voteRecorded: { voteId: 'v-1', choice: 'cats' } })
+    } finally {
+      await client.dispose()
+    }
   })
 
   it('serves the pages with a strict Content-Security-Policy', async () => {

@@ -1,6 +1,8 @@
 import { expect } from 'chai'
 import type { ExecutionResult } from 'graphql'
 import { createClient } from 'graphql-http'
+import { createClient as createWsClient } from 'graphql-ws'
+import WebSocket from 'ws'
 import { z } from 'zod'
 import type { Stoa } from '../../../actions/index.js'
 import { action, createStoa } from '../../../actions/index.js'
@@ -10,8 +12,9 @@ import graphql from '../../../plugins/graphql/index.js'
 import jwt, { signToken } from '../../../plugins/jwt/index.js'
 import ratelimit from '../../../plugins/ratelimit/index.js'
 import web, { serveWeb } from '../../../plugins/web/index.js'
+import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import { SECRET } from '../../helpers/jwt.js'
-import { quietLogger } from '../../helpers/wait.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 type Answer = ExecutionResult<Record<string, any>, { code: string; details?: Record<string, unknown> }>
 
@@ -197,5 +200,162 @@ describe('graphql plugin over HTTP', function () {
     const { url } = await service({ queries: { gone: 'role:none,cmd:get' } })
     const gone = await request(url, '{ gone(input: { a: 1 }) }')
     expect(gone.errors![0]!.extensions!.code).to.equal('NOT_FOUND')
+  })
+})
+
+/** Does `poke` every 50 ms until `done` (at most 5 s): for a subscription live a moment after it is sent. */
+async function until(done: () => boolean, poke: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) {
+    await poke()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  expect(done(), 'the subscription got events').to.equal(true)
+}
+
+describe('graphql plugin over WebSocket (graphql-ws)', function () {
+  this.timeout(20000)
+  const closers: (() => Promise<unknown> | unknown)[] = []
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c()
+  })
+
+  async function gateway(options: GraphqlOptions = {}, bus = createMemoryBus()) {
+    const stoa = createStoa({ name: 'vote', logger: quietLogger() })
+      .use(jwt, { secret: SECRET })
+      .use(authz, { roles: { voter: ['vote:cast', 'results:watch'] } })
+      .add('role:vote,cmd:cast', {
+        permission: 'vote:cast',
+        schema: z.object({ choice: z.string() }),
+        handler: async (msg, ctx) => {
+          await ctx.emit('vote.recorded', { voter: ctx.identity!.sub, choice: msg.choice })
+          return { ok: true }
+        },
+      })
+      .add('role:results,cmd:watch', { permission: 'results:watch', handler: () => ({}) })
+      .use(web, { routes: {} })
+      .use(graphql, {
+        mutations: { castVote: 'role:vote,cmd:cast' },
+        subscriptions: {
+          voteRecorded: 'vote.recorded',
+          mine: { event: 'vote.recorded', open: 'role:results,cmd:watch' },
+        },
+        ...options,
+      })
+    stoa.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    await stoa.ready()
+    const server = await serveWeb(stoa)
+    closers.push(
+      () => stoa.close(),
+      () => server.close(),
+    )
+    return { stoa, url: server.url.replace('http', 'ws') + '/graphql' }
+  }
+
+  function client(url: string, token?: string, headers: Record<string, string> = {}) {
+    class Socket extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers })
+      }
+    }
+    const c = createWsClient({
+      url,
+      webSocketImpl: Socket,
+      retryAttempts: 0,
+      lazy: false,
+      connectionParams: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      onNonLazyError: () => undefined,
+    })
+    closers.push(() => c.dispose())
+    return c
+  }
+
+  /** Collects what one operation yields until it completes or fails. */
+  function run(c: ReturnType<typeof createWsClient>, query: string) {
+    const got: Answer[] = []
+    let failure: unknown
+    let ended = false
+    const stop = c.subscribe(
+      { query },
+      {
+        next: (r) => void got.push(r as Answer),
+        error: (e) => {
+          failure = e
+          ended = true
+        },
+        complete: () => {
+          ended = true
+        },
+      },
+    )
+    return { got, failed: () => failure, ended: () => ended, stop }
+  }
+
+  it('pushes each event to subscribers on every gateway, wherever the vote was cast, and runs mutations', async () => {
+    const bus = createMemoryBus()
+    const a = await gateway({}, bus)
+    const b = await gateway({}, bus)
+    const onA = run(client(a.url, voter('ada')), 'subscription { voteRecorded }')
+    const onB = run(client(b.url), 'subscription { voteRecorded }')
+    // Live once an event emitted now reaches both (the subscribe frame is handled a moment later).
+    await until(
+      () => onA.got.length > 0 && onB.got.length > 0,
+      () => a.stoa.emit('vote.recorded', { warmup: true }),
+    )
+    const castOnA = run(client(a.url, voter('ada')), 'mutation { castVote(choice: "cats") }')
+    await waitFor(() => castOnA.ended(), 'the mutation')
+    expect(castOnA.got[0]!.data).to.deep.equal({ castVote: { ok: true } })
+    const cast = (r: Answer) =>
+      JSON.stringify(r.data) === JSON.stringify({ voteRecorded: { voter: 'ada', choice: 'cats' } })
+    await waitFor(() => onA.got.some(cast) && onB.got.some(cast), 'the vote on both gateways')
+    // The same refusals as over HTTP, with their codes.
+    const anonymous = run(client(b.url), 'mutation { castVote(choice: "dogs") }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+  })
+
+  it('guards a subscription with its open action, run with the connection’s token', async () => {
+    const { url, stoa } = await gateway()
+    const anonymous = run(client(url), 'subscription { mine }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+    const allowed = run(client(url, voter('ada')), 'subscription { mine }')
+    await until(
+      () => allowed.got.length > 0,
+      () => stoa.emit('vote.recorded', { voter: 'x' }),
+    )
+    expect(allowed.got[0]!.data).to.deep.equal({ mine: { voter: 'x' } })
+    // A forged token is verified by the open action, as over HTTP.
+    const forged = run(client(url, 'not.a.token'), 'subscription { mine }')
+    await waitFor(() => forged.ended(), 'the refusal')
+    expect(forged.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+  })
+
+  it('refuses hostile operations and other origins', async () => {
+    const { url } = await gateway({ maxDepth: 2, introspection: false })
+    const c = client(url)
+    const deep = run(c, '{ __typename } subscription { voteRecorded }')
+    await waitFor(() => deep.ended(), 'the refusal')
+    expect(JSON.stringify(deep.failed() ?? deep.got)).to.contain('INVALID_MESSAGE')
+    const intro = run(c, 'query { __schema { types { name } } }')
+    await waitFor(() => intro.ended(), 'the refusal')
+    expect(JSON.stringify(intro.failed() ?? intro.got)).to.contain('INVALID_MESSAGE')
+    const tooDeep = run(c, 'query { __type(name: "Query") { fields { name } } }')
+    await waitFor(() => tooDeep.ended(), 'the refusal')
+    expect(JSON.stringify(tooDeep.failed() ?? tooDeep.got)).to.contain('depth')
+    // A page on another origin may not open the socket (cross-site WebSocket hijacking).
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url, 'graphql-transport-ws', { headers: { origin: 'https://evil.example.com' } })
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.on('open', () => reject(new Error('opened')))
+      ws.on('error', () => undefined)
+    })
+    expect(status).to.equal(403)
+    // Not JSON: the socket is closed with graphql-ws's code for a bad message, the server goes on.
+    const raw = new WebSocket(url, 'graphql-transport-ws')
+    closers.push(() => raw.terminate())
+    const closed = new Promise<number>((resolve) => raw.on('close', (code) => resolve(code)))
+    await new Promise((r) => raw.once('open', r))
+    raw.send('{not json')
+    expect(await closed).to.equal(4400)
   })
 })

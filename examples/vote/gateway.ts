@@ -53,12 +53,14 @@ export const apiRoutes = {
 /**
  * The gateway's GraphQL endpoint, `POST /api/graphql`: the mutation `castVote(choice)` and the
  * query `results`, each calling the action its route calls, with the caller's token from the
- * Authorization header or the login cookie.
+ * Authorization header or the login cookie; and over WebSocket (graphql-ws) on the same path
+ * the subscription `voteRecorded`, each vote committed by any tally worker, on every gateway.
  */
 export const apiGraphql = {
   path: '/api/graphql',
   queries: { results: 'role:results,cmd:get' },
   mutations: { castVote: 'role:vote,cmd:cast' },
+  subscriptions: { voteRecorded: 'vote.recorded' },
   cookie: {},
 } as const
 

@@ -64,6 +64,21 @@ const graphql = definePlugin({
   setup: (options) => {
     let ready: Promise<{ gql: GraphQL; schema: GraphQLSchema }> | undefined
     let sockets: WebSocketServer | undefined
+    // Documents that passed the checks, by their text: a client sends the same few again and
+    // again, and parsing and validating are most of a small request's cost. Bounded; the
+    // oldest goes first.
+    const documents = new Map<string, DocumentNode>()
+    const prepared = (gql: GraphQL, schema: GraphQLSchema, query: string): DocumentNode | GraphqlErrorJSON[] => {
+      const known = documents.get(query)
+      if (known !== undefined) return known
+      const doc = prepare(gql, schema, options, query)
+      // Small documents only: 500 of them stay well under a few MiB.
+      if (!Array.isArray(doc) && query.length <= 4096) {
+        if (documents.size >= 500) documents.delete(documents.keys().next().value!)
+        documents.set(query, doc as DocumentNode)
+      }
+      return doc
+    }
     const built = async () => {
       if (ready === undefined) throw new StoaError('UNAVAILABLE', 'the GraphQL schema is not built yet')
       return ready
@@ -79,7 +94,7 @@ const graphql = definePlugin({
         throw new StoaError('INVALID_MESSAGE', 'variables must be an object', { fields: ['variables'] })
       if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
         throw new StoaError('INVALID_MESSAGE', 'operationName must be a string', { fields: ['operationName'] })
-      const doc = prepare(gql, schema, options, query)
+      const doc = prepared(gql, schema, query)
       if (Array.isArray(doc)) return { errors: doc }
       const out = (await gql.execute({
         schema,
@@ -164,7 +179,7 @@ const graphql = definePlugin({
               return true
             },
             onSubscribe: (c, _id, payload) => {
-              const doc = prepare(gql, schema, options, payload.query)
+              const doc = prepared(gql, schema, payload.query)
               if (Array.isArray(doc))
                 return doc.map((e) => new gql.GraphQLError(e.message, { extensions: e.extensions }))
               return {

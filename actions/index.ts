@@ -48,6 +48,7 @@ export type {
   PluginSetup,
   PluginSubscription,
   SetupHost,
+  UpgradeHandler,
   UseOptions,
 } from './plugin.js'
 export { definePlugin, isPlugin } from './plugin.js'

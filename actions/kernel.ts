@@ -35,6 +35,7 @@ import type {
   Plugin,
   PluginInit,
   PluginSubscription,
+  UpgradeHandler,
   UseArgs,
   UseOptions,
 } from './plugin.js'
@@ -456,14 +457,17 @@ export class Stoa<T extends ActionTypes = {}> {
   httpParts(): {
     endpoints: Record<string, NodeHandler>
     web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[]
+    upgrades: Record<string, UpgradeHandler>
   } {
     const endpoints: Record<string, NodeHandler> = {}
     const web: ((routes: readonly { method: string; path: string }[]) => NodeMiddleware)[] = []
+    const upgrades: Record<string, UpgradeHandler> = {}
     for (const http of this.http) {
       for (const [path, handler] of Object.entries(http.endpoints ?? {})) endpoints[path] ??= handler
+      for (const [path, handler] of Object.entries(http.upgrades ?? {})) upgrades[path] ??= handler
       if (http.web !== undefined) web.push(http.web)
     }
-    return { endpoints, web }
+    return { endpoints, web, upgrades }
   }
 
   /**
@@ -674,6 +678,8 @@ export class Stoa<T extends ActionTypes = {}> {
       token: call.token,
       caller: call.caller,
     }
+    // For outbound hooks (a rate limit by client address): no wire encodes them, so they stop here.
+    if (call.headers !== undefined) meta.headers = call.headers
     let sent: Promise<Reply>
     try {
       sent = remote.deliver({ kind: 'act', msg, meta }, parent)

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Action, ActionLike, ActionOptions, SubscribeOptions } from './action.js'
 import type { CallOptions } from './context.js'
 import { StoaError, toStoaError } from './errors.js'
@@ -108,7 +109,15 @@ export interface HttpParts {
    * as the route map writes them): counting responses by route, say.
    */
   readonly web?: (routes: readonly { method: string; path: string }[]) => NodeMiddleware
+  /**
+   * WebSocket upgrades by path, taken by the web plugin's servers (`serveWeb`, `upgradeWeb`)
+   * before their stream routes: a GraphQL subscription endpoint, say.
+   */
+  readonly upgrades?: Readonly<Record<string, UpgradeHandler>>
 }
+
+/** Takes a node:http `upgrade` request: the socket is the handler's from then on. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 /**
  * Runs when the plugin starts (in `ready()`), with the kernel and the validated options. It may

@@ -28,7 +28,9 @@ const JSON_TYPE = 'application/json; charset=utf-8'
  * The status and headers of an error answer, whatever its body: the status of its code, and
  * `WWW-Authenticate` on a 401 (RFC 6750 §3: the scheme, and `invalid_token` when a token was
  * given but bad), `Retry-After` when the error says when to come back, `Allow` on a 405 from
- * its `details.allow`.
+ * its `details.allow`, and on a 429 `RATE_LIMITED` the IETF `RateLimit-Policy` and `RateLimit`
+ * fields (draft-ietf-httpapi-ratelimit-headers: the policy's quota `q` per window `w`, and
+ * `r=0` calls remaining for `t` seconds) from its `details`.
  *
  * @example
  * const { status, headers } = errorHead(reply.error)
@@ -47,7 +49,20 @@ export function errorHead(error: Pick<StoaErrorJSON, 'code' | 'details'>): {
     headers.allow = details.allow.join(', ')
   const after = retryAfter(error)
   if (after !== undefined) headers['retry-after'] = String(after)
+  if (error.code === 'RATE_LIMITED' && after !== undefined) rateLimitFields(details, after, headers)
   return { status: ERRORS[error.code]?.http ?? 500, headers }
+}
+
+/** `RateLimit-Policy` and `RateLimit` for a refusal whose details name its budget. */
+function rateLimitFields(details: Record<string, unknown> | undefined, after: number, headers: Record<string, string>) {
+  const quota = details?.limit
+  const window = details?.windowSec
+  if (!Number.isSafeInteger(quota) || !Number.isSafeInteger(window)) return
+  // A structured-field string: printable ASCII, with `"` and `\` escaped.
+  const name = typeof details?.policy === 'string' ? details.policy.replace(/[^\x20-\x7e]/g, '') : ''
+  const policy = `"${(name === '' ? 'default' : name).replace(/["\\]/g, '\\$&')}"`
+  headers['ratelimit-policy'] = `${policy};q=${quota};w=${window}`
+  headers.ratelimit = `${policy};r=0;t=${after}`
 }
 
 /**

@@ -30,6 +30,11 @@ export interface VoteConfig {
   port: number | undefined
   /** The embedded demo's PGlite directory: `VOTE_DATA_DIR`, default `.vote-data`. */
   dataDir: string
+  /**
+   * Redis where the gateways count their rate limits, shared by all of them: `REDIS_URL`;
+   * unset, each gateway counts in its own memory.
+   */
+  redisUrl: string | undefined
 }
 
 /** How {@link fromEnvironment} treats a missing `JWT_SECRET`. */
@@ -77,6 +82,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env, options: C
     generated,
     port,
     dataDir: env.VOTE_DATA_DIR || '.vote-data',
+    redisUrl: env.REDIS_URL || undefined,
   }
 }
 
@@ -95,6 +101,11 @@ export const settings = {
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/vote'),
+  /** A Redis every gateway keeps its rate-limit budgets in; unset, each gateway counts alone. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
 } as const
 
 function missingSecret(): StoaError {

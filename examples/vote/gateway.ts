@@ -51,6 +51,20 @@ export const apiRoutes = {
 } as const
 
 /**
+ * The gateway's GraphQL endpoint, `POST /api/graphql`: the mutation `castVote(choice)` and the
+ * query `results`, each calling the action its route calls, with the caller's token from the
+ * Authorization header or the login cookie; and over WebSocket (graphql-ws) on the same path
+ * the subscription `voteRecorded`, each vote committed by any tally worker, on every gateway.
+ */
+export const apiGraphql = {
+  path: '/api/graphql',
+  queries: { results: 'role:results,cmd:get' },
+  mutations: { castVote: 'role:vote,cmd:cast' },
+  subscriptions: { voteRecorded: 'vote.recorded' },
+  cookie: {},
+} as const
+
+/**
  * The gateway's event streams, under `/api`: each `vote.recorded` (a vote committed by any
  * tally worker) pushed to the results pages as a server-sent event. Every gateway instance
  * hears every event (the web plugin subscribes with `{ each: 'instance' }`), so a page

@@ -14,12 +14,31 @@ export const rateLimit = z.strictObject({
   by: z.enum(['identity', 'address', 'route']).default('identity'),
 })
 
+/** Budgets counted in Redis, shared by every instance that names the same server and prefix. */
+export const redisStore = z.strictObject({
+  /** The Redis server: `redis://127.0.0.1:6379` (`rediss://` for TLS, user and password in the URL). */
+  redis: z.url({ protocol: /^rediss?$/ }),
+  /** First part of every key the budgets use, so several systems can share one server. */
+  prefix: z
+    .string()
+    .regex(/^[\w.:-]+$/, 'letters, digits and _ . : -')
+    .default('stoa:ratelimit'),
+  /**
+   * How long a count may take before the call is counted in this instance's memory instead
+   * (Redis slow or unreachable): ms.
+   */
+  timeoutMs: z.number().int().positive().default(200),
+})
+
 /** Options of the rate-limit plugin. */
 export const rateLimitOptions = z.strictObject({
   /** Budgets by action pattern (`'role:vote,cmd:cast'`); actions not named are not limited. */
   limits: z.record(z.string(), rateLimit).default({}),
-  /** Where budgets are counted: in this instance's memory (one gateway). */
-  store: z.enum(['memory']).default('memory'),
+  /**
+   * Where budgets are counted: `'memory'`, this instance's memory (one gateway); or
+   * `{ redis: url }`, one Redis server, so N gateways share one budget.
+   */
+  store: z.union([z.literal('memory'), redisStore]).default('memory'),
 })
 
 /** Options of the rate-limit plugin as `use(ratelimit, options)` takes them. */

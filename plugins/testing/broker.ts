@@ -452,6 +452,8 @@ function copy(msg: Message): Message {
 
 function clone(e: Envelope): Envelope {
   const out: Envelope = { kind: e.kind as EnvelopeKind, name: e.name, msg: copy(e.msg), meta: { ...e.meta } }
+  // An edge's request headers are for the service they reached, never forwarded further.
+  delete out.meta.headers
   if (e.each !== undefined) out.each = e.each
   return out
 }

@@ -170,8 +170,9 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
             (err) => failed(req, res, err),
           ),
   )
-  if (table.some((r) => r.stream !== undefined))
-    server.on('upgrade', upgradeHandler(stoa, pipeline as never, await loadWs(), held))
+  const { upgrades } = stoa.httpParts()
+  if (table.some((r) => r.stream !== undefined) || Object.keys(upgrades).length > 0)
+    server.on('upgrade', upgradeHandler(stoa, pipeline as never, await loadWs(), held, upgrades))
   const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
   const closer = serverCloser(server)
   return {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
+import type { UpgradeHandler } from '../../actions/index.js'
 import { patternString, StoaError, toPattern } from '../../actions/index.js'
 import type {
   HttpHeaders,
@@ -20,6 +21,11 @@ import { isStream, mappedClient } from './stream.js'
 
 type WsModule = typeof import('ws')
 
+/** Where the plugins' own WebSocket upgrades come from: `stoa.httpParts()`. */
+interface UpgradeSource {
+  httpParts(): { upgrades: Record<string, UpgradeHandler> }
+}
+
 /** Acts one WebSocket connection may have running at once; more are answered `OVERLOADED`. */
 const MAX_ACTS_IN_FLIGHT = 16
 /** Bad frames (not JSON, not a request) a connection may send before it is closed. */
@@ -33,7 +39,8 @@ export function loadWs(): Promise<WsModule> {
 /**
  * Serves the WebSocket side of the stream routes on a node:http server you run (the one your
  * express app listens on, with {@link mountWeb} giving the server-sent events side): upgrades
- * on a stream route's path open a socket, others get 404. `serveWeb` does this by itself.
+ * on a stream route's path open a socket, a path a plugin takes (`http.upgrades`: the GraphQL
+ * plugin's) goes to that plugin, others get 404. `serveWeb` does this by itself.
  * Resolves with the function that ends every socket it opened.
  *
  * @example
@@ -41,10 +48,13 @@ export function loadWs(): Promise<WsModule> {
  * const sockets = await upgradeWeb(stoa, server)
  * // later: sockets.close(); server.close()
  */
-export async function upgradeWeb(stoa: WebHost & RouteSource, server: Server): Promise<{ close(): void }> {
+export async function upgradeWeb(
+  stoa: WebHost & RouteSource & Partial<UpgradeSource>,
+  server: Server,
+): Promise<{ close(): void }> {
   const pipeline = createWebPipeline<HttpRequest>(stoa, await webRoutes(stoa), { streams: true })
   const held: OpenStreams = new Set()
-  server.on('upgrade', upgradeHandler(stoa, pipeline, await loadWs(), held))
+  server.on('upgrade', upgradeHandler(stoa, pipeline, await loadWs(), held, stoa.httpParts?.().upgrades))
   return {
     close: () => {
       for (const end of [...held]) end()
@@ -70,6 +80,7 @@ export function upgradeHandler(
   pipeline: WebPipeline<HttpRequest>,
   ws: WsModule,
   held: OpenStreams,
+  upgrades: Readonly<Record<string, UpgradeHandler>> = {},
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const servers = new Map<number, WebSocketServer>()
   const actable = new Set(pipeline.routes.filter((r) => r.stream === undefined).map((r) => r.pattern))
@@ -84,6 +95,9 @@ export function upgradeHandler(
   return (req, socket, head) => {
     socket.on('error', () => undefined)
     const r = new UpgradeRequest(req)
+    // A plugin's own upgrade (a GraphQL subscription endpoint) takes its path first.
+    const taken = Object.hasOwn(upgrades, r.path) ? upgrades[r.path] : undefined
+    if (taken !== undefined) return taken(req, socket, head)
     let route: ServedRoute | undefined
     try {
       route = pipeline.find('GET', r.path)?.route

@@ -147,6 +147,8 @@ function clone(e: Envelope): Envelope {
     msg: JSON.parse(JSON.stringify(e.msg)) as Envelope['msg'],
     meta: { ...e.meta },
   }
+  // An edge's request headers are for the service they reached, never forwarded further.
+  delete copy.meta.headers
   if (e.each !== undefined) copy.each = e.each
   return copy
 }

@@ -8,7 +8,7 @@ import type { Request, Response } from 'express'
 import type { NodeMiddleware, Stoa } from 'stoa'
 import { definePlugin, StoaError } from 'stoa'
 import { errorResponse, listenOn, sendResponse, serverCloser, webRoutes } from 'stoa/transport'
-import { mountWeb } from 'stoa/web'
+import { mountWeb, upgradeWeb } from 'stoa/web'
 
 /**
  * No inline script or style, nothing from elsewhere: the pages load their own files and talk
@@ -118,11 +118,19 @@ export async function serveGateway(
     sendResponse(res, errorResponse(new StoaError('NOT_FOUND', 'no such page'))),
   )
   const server = createServer(app)
+  // WebSocket upgrades: the stream routes' sockets and the GraphQL subscriptions (graphql-ws).
+  const sockets = await upgradeWeb(stoa, server)
   const at = await listenOn(server, options.port ?? 0, options.host ?? '127.0.0.1')
   // stoa's close policy: stop listening, drop idle connections, give answers in progress (the
   // open event streams among them) the kit's grace, then close what is left.
   const closer = serverCloser(server)
-  return { url: `http://${at}`, close: () => closer.close() }
+  return {
+    url: `http://${at}`,
+    close: () => {
+      sockets.close()
+      return closer.close()
+    },
+  }
 }
 
 /** The pages' directory: beside this file, or in the source tree when this runs compiled. */

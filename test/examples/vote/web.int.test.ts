@@ -1,10 +1,12 @@
 import { expect } from 'chai'
+import { createClient as createWsClient } from 'graphql-ws'
 import type { Stoa } from 'stoa'
 import { createStoa } from 'stoa'
 import { signToken } from 'stoa/jwt'
 import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import WebSocket from 'ws'
 import { authService } from '../../../examples/vote/services/auth.js'
-import { gatewayService } from '../../../examples/vote/services/gateway.js'
+import { gatewayService, voteLimits } from '../../../examples/vote/services/gateway.js'
 import type { GatewayServer } from '../../../examples/vote/web/server.js'
 import { CONTENT_SECURITY_POLICY, serveGateway } from '../../../examples/vote/web/server.js'
 
@@ -24,7 +26,7 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     auth = authService(SECRET).create()
     auth.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
     gateway = gatewayService(SECRET).create()
-    gateway.client(createMemoryTransport({ bus }), ['role:auth'])
+    gateway.client(createMemoryTransport({ bus }), ['role:auth']).listen(createMemoryTransport({ bus }))
     await Promise.all([tally.ready(), auth.ready(), gateway.ready()])
     server = await serveGateway(gateway)
     token = signToken({ sub: 'ada', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
@@ -83,6 +85,77 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
     expect(
       await refused(await vote('choice=cats', { 'content-type': 'application/x-www-form-urlencoded' })),
     ).to.deep.equal([415, 'UNSUPPORTED_MEDIA_TYPE'])
+  })
+
+  it('limits votes per voter and logins per client address: 429 RATE_LIMITED with the IETF fields', async () => {
+    const limit = voteLimits['role:vote,cmd:cast'].points
+    const bo = signToken({ sub: 'bo', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
+    const votes = []
+    for (let i = 0; i <= limit; i++)
+      votes.push((await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })).status)
+    expect(votes.filter((s) => s === 202)).to.have.length(limit)
+    const last = await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })
+    expect(await refused(last.clone())).to.deep.equal([429, 'RATE_LIMITED'])
+    expect(last.headers.get('ratelimit-policy')).to.match(/^"cmd:cast,role:vote";q=20;w=10$/)
+    expect(Number(last.headers.get('retry-after'))).to.be.within(1, 10)
+    // Another voter still votes.
+    expect((await vote('{"choice":"cats"}', { authorization: `Bearer ${token}` })).status).to.equal(202)
+
+    const login = (address: string) =>
+      fetch(`${server.url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: '{"name":"Cy"}',
+      })
+    const logins = voteLimits['role:auth,cmd:login'].points
+    for (let i = 0; i < logins; i++) expect((await login('203.0.113.7')).status).to.equal(200)
+    expect(await refused(await login('203.0.113.7'))).to.deep.equal([429, 'RATE_LIMITED'])
+    expect((await login('203.0.113.8')).status).to.equal(200)
+  })
+
+  it('casts a vote through POST /api/graphql with the same identity and permission as the route', async () => {
+    const cast = (authorization?: string) =>
+      fetch(`${server.url}/api/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+        body: JSON.stringify({ query: 'mutation { castVote(choice: "dogs") { voteId acceptedAt } }' }),
+      }).then((r) => r.json() as Promise<{ data?: { castVote: unknown }; errors?: { extensions: { code: string } }[] }>)
+    const ok = await cast(`Bearer ${signToken({ sub: 'gql', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })}`)
+    expect(ok.errors).to.equal(undefined)
+    expect(ok.data!.castVote).to.have.keys('voteId', 'acceptedAt')
+    expect((await cast()).errors![0]!.extensions.code).to.equal('UNAUTHENTICATED')
+    const admin = signToken({ sub: 'root', roles: ['admin'] }, { secret: SECRET, expiresInSec: 60 })
+    expect((await cast(`Bearer ${admin}`)).errors![0]!.extensions.code).to.equal('FORBIDDEN')
+  })
+
+  it('pushes voteRecorded to a GraphQL subscription over WebSocket', async () => {
+    const client = createWsClient({
+      url: `${server.url.replace('http', 'ws')}/api/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    })
+    try {
+      const events: unknown[] = []
+      const done = new Promise<void>((resolve, reject) => {
+        client.subscribe(
+          { query: 'subscription { voteRecorded }' },
+          { next: (r) => void (events.push(r.data) === 1 && resolve()), error: reject, complete: () => undefined },
+        )
+      })
+      // Live a moment after it is sent: emit until one arrives (at most 5 s).
+      let arrived = false
+      void done.then(() => {
+        arrived = true
+      })
+      for (let i = 0; i < 100 && !arrived; i++) {
+        await auth.emit('vote.recorded', { voteId: 'v-1', choice: 'cats' })
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await done
+      expect(events[0]).to.deep.equal({ voteRecorded: { voteId: 'v-1', choice: 'cats' } })
+    } finally {
+      await client.dispose()
+    }
   })
 
   it('serves the pages with a strict Content-Security-Policy', async () => {

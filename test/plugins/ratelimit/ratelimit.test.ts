@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { createStoa, StoaError } from '../../../actions/index.js'
 import ratelimit from '../../../plugins/ratelimit/index.js'
+import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 
 describe('ratelimit plugin', () => {
@@ -50,6 +51,34 @@ describe('ratelimit plugin', () => {
     expect((await failure(stoa.act('role:auth,cmd:reset', {}, { token: 'b' })))!.code).to.equal('RATE_LIMITED')
     await stoa.close()
   })
+
+  it('limits an act the service reaches through a client, before it leaves', async () => {
+    const bus = createMemoryBus()
+    let logins = 0
+    const heard: Record<string, string>[] = []
+    const auth = createStoa({ name: 'auth', logger: quietLogger() }).add('role:auth,cmd:login', (_msg, ctx) => {
+      heard.push({ ...ctx.headers })
+      return ++logins
+    })
+    auth.listen(createMemoryTransport({ bus }))
+    const gateway = createStoa({ name: 'vote', logger: quietLogger() }).use(ratelimit, {
+      limits: { 'role:auth,cmd:login': { points: 2, durationSec: 60, by: 'address' } },
+    })
+    gateway.client(createMemoryTransport({ bus }), ['role:auth'])
+    await Promise.all([auth.ready(), gateway.ready()])
+    const from = (ip: string) => ({ headers: { 'x-forwarded-for': ip } })
+    expect(await gateway.act('role:auth,cmd:login', { user: 'a' }, from('1.1.1.1'))).to.equal(1)
+    expect(await gateway.act('role:auth,cmd:login', { user: 'b' }, from('1.1.1.1'))).to.equal(2)
+    const refused = await failure(gateway.act('role:auth,cmd:login', { user: 'c' }, from('1.1.1.1')))
+    expect(refused!.code).to.equal('RATE_LIMITED')
+    expect(refused!.details).to.include({ limit: 2, windowSec: 60, policy: 'cmd:login,role:auth' })
+    expect(logins, 'the refused call never reached auth').to.equal(2)
+    // The gateway's request headers served its hook and went no further.
+    expect(heard).to.deep.equal([{}, {}])
+    expect(await gateway.act('role:auth,cmd:login', { user: 'a' }, from('2.2.2.2'))).to.equal(3)
+    await gateway.close()
+    await auth.close()
+  })
 })
 
 describe('ratelimit plugin over a web route', () => {
@@ -66,7 +95,11 @@ describe('ratelimit plugin over a web route', () => {
       expect((await post()).status).to.equal(200)
       const res = await post()
       expect(res.status).to.equal(429)
-      expect(Number(res.headers.get('retry-after'))).to.be.within(1, 30)
+      const after = Number(res.headers.get('retry-after'))
+      expect(after).to.be.within(1, 30)
+      // The IETF fields: the policy (quota q per window w) and what is left of it (r for t s).
+      expect(res.headers.get('ratelimit-policy')).to.equal('"cmd:cast,role:vote";q=1;w=30')
+      expect(res.headers.get('ratelimit')).to.equal(`"cmd:cast,role:vote";r=0;t=${after}`)
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('RATE_LIMITED')
     } finally {
       await server.close()

@@ -4,6 +4,7 @@ const ROUTES = {
   'auth.login': ["POST","/api/login",[]],
   'vote.cast': ["POST","/api/votes",[]],
   'results.get': ["GET","/api/results",[]],
+  'graphql.execute': ["POST","/api/graphql",[]],
   'contracts.openapi': ["GET","/api/openapi.json",[]],
   'contracts.asyncapi': ["GET","/api/asyncapi.json",[]],
 }

@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Message, UpgradeHandler } from '../../actions/index.js'
+import { StoaError } from '../../actions/index.js'
+import { errorResponse } from '../../actions/transport.js'
+
+/** An event as a subscription hears it: its data as emitted. */
+type Listener = (data: Message) => void
+
+/**
+ * Every subscriber of one event on this instance: the plugin's subscription (every instance
+ * hears every event) publishes to each.
+ */
+export class EventHub {
+  private readonly listeners = new Set<Listener>()
+
+  publish(data: Message): void {
+    for (const l of this.listeners) l(data)
+  }
+
+  /**
+   * The events from now on, as an async iterator. At most `maxQueued` wait for a slow
+   * consumer; one more ends its subscription with `OVERLOADED` rather than buffer without bound.
+   */
+  subscribe(maxQueued: number): AsyncIterableIterator<Message> {
+    const queue: Message[] = []
+    let waiting: ((r: IteratorResult<Message>) => void) | undefined
+    let failed: StoaError | undefined
+    let done = false
+    const listener: Listener = (data) => {
+      if (done) return
+      if (waiting !== undefined) {
+        const w = waiting
+        waiting = undefined
+        w({ value: data, done: false })
+      } else if (queue.length >= maxQueued) {
+        failed = new StoaError('OVERLOADED', `the subscriber fell ${maxQueued} events behind and was dropped`)
+        this.listeners.delete(listener)
+      } else queue.push(data)
+    }
+    this.listeners.add(listener)
+    const finish = (): Promise<IteratorResult<Message>> => {
+      done = true
+      this.listeners.delete(listener)
+      queue.length = 0
+      const w = waiting
+      waiting = undefined
+      w?.({ value: undefined, done: true })
+      return Promise.resolve({ value: undefined, done: true })
+    }
+    const it: AsyncIterableIterator<Message> = {
+      next: () => {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false })
+        if (failed !== undefined) {
+          const err = failed
+          void finish()
+          return Promise.reject(err)
+        }
+        if (done) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => {
+          waiting = resolve
+        })
+      },
+      return: finish,
+      [Symbol.asyncIterator]: () => it,
+    }
+    return it
+  }
+}
+
+/**
+ * Whether a WebSocket upgrade may come from its `Origin`: no `Origin` (not a browser), the
+ * server's own origin, or one of `allowed`. Any other page would ride the visitor's login
+ * cookie (cross-site WebSocket hijacking).
+ */
+export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin
+  if (origin === undefined) return true
+  if (allowed.includes('*') || allowed.includes(origin)) return true
+  try {
+    return new URL(origin).host === req.headers.host
+  } catch {
+    return false
+  }
+}
+
+/** An upgrade handler that refuses a bad origin with 403 and hands the others to `accept`. */
+export function guardedUpgrade(allowed: readonly string[], accept: UpgradeHandler): UpgradeHandler {
+  return (req, socket: Duplex, head) => {
+    socket.on('error', () => undefined)
+    if (!originAllowed(req, allowed)) {
+      const answer = errorResponse(new StoaError('FORBIDDEN', 'WebSocket upgrades from this origin are not allowed'))
+      const lines = [`HTTP/1.1 ${answer.status} Forbidden`, 'connection: close']
+      for (const [k, v] of Object.entries(answer.headers)) lines.push(`${k}: ${String(v)}`)
+      socket.end(`${lines.join('\r\n')}\r\n\r\n${answer.body ?? ''}`)
+      return
+    }
+    accept(req, socket, head)
+  }
+}

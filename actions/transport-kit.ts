@@ -2,10 +2,10 @@ import { createRequire } from 'node:module'
 import type { AddressInfo, Server } from 'node:net'
 import type { Envelope, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
+import type { TransportHost } from './host.js'
 import type { Message, Pattern } from './pattern.js'
 import type { Schema, SchemaOutput } from './schema.js'
 import { issuePath } from './schema.js'
-import type { TransportHost } from './transport.js'
 
 /**
  * The reply for a failure: a `StoaError` as it is, anything else as `ACTION_FAILED` (its

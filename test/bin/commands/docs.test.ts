@@ -22,6 +22,7 @@ describe('bin/commands/docs', () => {
       '/api/votes',
       '/api/results',
       '/api/results/stream',
+      '/api/graphql',
       '/api/openapi.json',
       '/api/asyncapi.json',
     ])

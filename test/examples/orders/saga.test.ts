@@ -1,0 +1,116 @@
+import { expect } from 'chai'
+import type { Stoa } from 'stoa'
+import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
+import type { SagaHandle } from 'stoa/saga'
+import sagas, { createMemoryEngine } from 'stoa/saga'
+import {
+  checkoutService,
+  inventoryService,
+  participants,
+  paymentService,
+  shippingService,
+} from '../../../examples/orders/shop.js'
+import { quietLogger } from '../../helpers/wait.js'
+
+describe('examples/orders: the order saga embedded (memory transport, PGlite, memory engine)', function () {
+  this.timeout(60_000)
+  let inventory: Stoa<any>
+  let payment: Stoa<any>
+  let shipping: Stoa<any>
+  let checkout: Stoa<any>
+  let handle: SagaHandle
+  const run = Math.random().toString(36).slice(2, 8)
+
+  before(async () => {
+    const bus = createMemoryBus()
+    const memory = () => createMemoryTransport({ bus })
+    const state = { dataDir: 'memory://' }
+    const logger = quietLogger()
+    inventory = inventoryService({ state, logger }).listen(memory())
+    payment = paymentService({ state, logger }).listen(memory())
+    shipping = shippingService({ state, logger }).listen(memory())
+    checkout = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 2, backoffMs: 5 }, logger })
+    checkout.client(memory(), Object.values(participants))
+    await Promise.all([inventory, payment, shipping, checkout].map((s) => s.ready()))
+    handle = checkout.handleOf(sagas)
+  })
+  after(async () => {
+    for (const s of [checkout, shipping, payment, inventory]) await s?.close()
+  })
+
+  const stock = async () =>
+    ((await inventory.act('role:inventory,cmd:stock', { sku: 'book' })) as { available: number }).available
+  const place = async (orderId: string, extra: Record<string, unknown> = {}) => {
+    const started = (await checkout.act('role:checkout,cmd:place', {
+      orderId,
+      sku: 'book',
+      quantity: 2,
+      amount: 30,
+      ...extra,
+    })) as {
+      id: string
+    }
+    const st = await handle.settled(started.id)
+    if (st === undefined) throw new Error(`no saga ${started.id}`)
+    return st
+  }
+  const steps = (st: { steps: readonly { step: string; state: string }[] }) =>
+    st.steps.map((s) => `${s.step}:${s.state}`)
+
+  it('a good order completes: stock reserved, payment charged, shipment booked', async () => {
+    const before = await stock()
+    const st = await place(`${run}-ok`)
+    expect(st.state).to.equal('completed')
+    expect(steps(st)).to.deep.equal(['reserve:done', 'charge:done', 'ship:done'])
+    expect(await stock()).to.equal(before - 2)
+    expect(await payment.act('role:payment,cmd:get', { orderId: `${run}-ok` })).to.deep.equal({
+      amount: 30,
+      state: 'charged',
+    })
+    expect(await shipping.act('role:shipping,cmd:get', { orderId: `${run}-ok` })).to.deep.equal({ state: 'booked' })
+  })
+
+  it('a declined payment releases the reservation, in reverse order, and charges nothing', async () => {
+    const before = await stock()
+    const st = await place(`${run}-pay`, { fail: 'payment' })
+    expect(st.state).to.equal('compensated')
+    expect(st.error?.code).to.equal('INVALID_MESSAGE')
+    expect(steps(st)).to.deep.equal(['reserve:done', 'charge:failed', 'undo:charge:done', 'undo:reserve:done'])
+    expect(await stock()).to.equal(before)
+    expect(await payment.act('role:payment,cmd:get', { orderId: `${run}-pay` })).to.equal(null)
+    expect(await shipping.act('role:shipping,cmd:get', { orderId: `${run}-pay` })).to.equal(null)
+  })
+
+  it('a failing shipping is retried, then refunds and releases', async () => {
+    const before = await stock()
+    const st = await place(`${run}-ship`, { fail: 'shipping' })
+    expect(st.state).to.equal('compensated')
+    expect(st.error?.code).to.equal('UNAVAILABLE')
+    expect(st.steps.find((s) => s.step === 'ship')?.attempts).to.equal(2)
+    expect(steps(st)).to.deep.equal([
+      'reserve:done',
+      'charge:done',
+      'ship:failed',
+      'undo:ship:done',
+      'undo:charge:done',
+      'undo:reserve:done',
+    ])
+    expect(await stock()).to.equal(before)
+    expect(await payment.act('role:payment,cmd:get', { orderId: `${run}-ship` })).to.deep.equal({
+      amount: 30,
+      state: 'refunded',
+    })
+    expect(await shipping.act('role:shipping,cmd:get', { orderId: `${run}-ship` })).to.equal(null)
+  })
+
+  it('a repeated trigger makes no second run, and a bad order starts none', async () => {
+    const before = await stock()
+    const again = await place(`${run}-ok`)
+    expect(again.state).to.equal('completed')
+    expect(await stock()).to.equal(before)
+    const err = await checkout
+      .act('role:checkout,cmd:place', { orderId: 'x', sku: 'book', quantity: 0 })
+      .catch((e: unknown) => e)
+    expect(err).to.have.property('code', 'INVALID_MESSAGE')
+  })
+})

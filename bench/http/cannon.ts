@@ -7,27 +7,44 @@ import { startServer } from './start.js'
  * 100 connections (100 requests in flight), and prints requests per second, latency and the
  * server's CPU time per request (µs).
  */
-const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act', string]
+const [kind, mode, secondsText] = process.argv.slice(2) as [string, 'get' | 'act' | 'vote', string]
 const seconds = Number(secondsText ?? 3)
-const ACT_BODY = '{"role":"math","cmd":"sum","left":1,"right":2}'
+const BODIES = { act: '{"role":"math","cmd":"sum","left":1,"right":2}', vote: '{"choice":"a"}' }
+const EXPECTED = {
+  get: [200, '{"answer":3}'],
+  act: [200, '{"answer":3}'],
+  vote: [202, '{"accepted":true,"id":"42","choice":"a"}'],
+} as const
 
 function cannon(target: string, connections: number, duration: number): Promise<Record<string, any>> {
   const args = ['-c', String(connections), '-d', String(duration)]
-  if (mode === 'act') args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', ACT_BODY)
+  if (mode !== 'get') args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', BODIES[mode])
   args.push(target)
   return autocannon(args)
 }
 
 const { url, child } = await startServer(kind)
 try {
-  const target = mode === 'act' ? `${url}/act` : `${url}/sum?left=1&right=2`
+  const target = { act: `${url}/act`, get: `${url}/sum?left=1&right=2`, vote: `${url}/votes/42` }[mode]
   const check = await fetch(
     target,
-    mode === 'act' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: ACT_BODY } : {},
+    mode === 'get' ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODIES[mode] },
   )
   const text = await check.text()
-  if (check.status !== 200 || JSON.stringify(JSON.parse(text)) !== '{"answer":3}')
+  const [status, answer] = EXPECTED[mode]
+  if (check.status !== status || JSON.stringify(JSON.parse(text)) !== answer)
     throw new Error(`${kind} answered ${check.status} ${text}`)
+  if (mode === 'vote') {
+    // The same checks in each: a body that fails the schema and one that is not JSON are refused.
+    const bad = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"vote":"a"}',
+    })
+    const plain = await fetch(target, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: BODIES.vote })
+    if (bad.status !== 400 || plain.status < 400)
+      throw new Error(`${kind} let through a bad vote: ${bad.status}, text/plain ${plain.status}`)
+  }
   await cannon(target, 100, 1)
   const cpu0 = cpuSeconds(child.pid!)
   const r = await cannon(target, 100, seconds)

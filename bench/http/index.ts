@@ -8,6 +8,10 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  *   bare express handler, seneca-web on express, moleculer-web and bare node:http, loaded by
  *   autocannon (a third process) with 100 connections; plus `express-mw`, one express
  *   middleware answering from the raw request, express's own floor for a mounted route;
+ * - a route with a path parameter and a schema-checked JSON body (`POST /votes/:id`, 202):
+ *   serveWeb (`stoa-serve-vote`) vs fastify 5 (JSON schemas), hono on @hono/node-server
+ *   (its validator middleware with zod, its body limit; `hono-nolimit` without it) and bare node:http doing the same
+ *   checks with the same zod schemas (`node-http-vote`), loaded the same way;
  * - act throughput of stoa's HTTP transport listener vs Seneca's HTTP transport listener and a
  *   bare node:http server doing the same work, loaded by autocannon the same way
  *   (`stoa-http/...`);
@@ -22,10 +26,12 @@ export default async function http(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
   const routes = ['express', 'express-mw', 'stoa-web', 'stoa-serve', 'seneca-web', 'moleculer-web', 'node-http-get']
+  const votes = ['stoa-serve-vote', 'fastify', 'hono', 'hono-nolimit', 'node-http-vote']
   const acts = ['node-http', 'stoa-http', 'seneca-http']
   const only = process.env.BENCH_ONLY?.split(',')
   const contestants: Contestant[] = [
     ...routes.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'get', seconds] })),
+    ...votes.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'vote', seconds] })),
     ...acts.map((kind) => ({ name: kind, file: 'http/cannon.ts', args: [kind, 'act', seconds] })),
     ...acts.map((kind) => ({ name: `${kind}-client`, file: 'http/acts.ts', args: [kind, seconds] })),
   ].filter((c) => only === undefined || only.includes(c.name))
@@ -44,6 +50,12 @@ export default async function http(): Promise<void> {
     'stoa-serve/moleculer-web': r('stoa-serve', 'moleculer-web'),
     'stoa-serve/node-http': r('stoa-serve', 'node-http-get'),
     'stoa-serve/stoa-web': r('stoa-serve', 'stoa-web'),
+    // serveWeb against the frameworks a user would pick instead, on the schema-checked route.
+    'stoa-serve/fastify': r('stoa-serve-vote', 'fastify'),
+    'stoa-serve/hono': r('stoa-serve-vote', 'hono'),
+    // hono without its bodyLimit middleware: fewer checks than stoa makes, for information.
+    'stoa-serve/hono-nolimit': r('stoa-serve-vote', 'hono-nolimit'),
+    'stoa-serve-vote/node-http-vote': r('stoa-serve-vote', 'node-http-vote'),
     'stoa-http/node-http': r('stoa-http', 'node-http'),
     'stoa-http/seneca-http': r('stoa-http', 'seneca-http'),
     'stoa-http-client/node-http-client': r('stoa-http-client', 'node-http-client'),
@@ -64,6 +76,9 @@ export default async function http(): Promise<void> {
     'stoa-serve/moleculer-web': c('stoa-serve', 'moleculer-web'),
     'stoa-serve/node-http': c('stoa-serve', 'node-http-get'),
     'stoa-web/express-mw': c('stoa-web', 'express-mw'),
+    'stoa-serve/fastify': c('stoa-serve-vote', 'fastify'),
+    'stoa-serve/hono': c('stoa-serve-vote', 'hono'),
+    'stoa-serve-vote/node-http-vote': c('stoa-serve-vote', 'node-http-vote'),
   }
   const errors = Object.fromEntries(
     contestants.map((c) => [c.name, Math.max(0, ...(all[c.name] ?? []).map((f) => f.errors ?? 0))]),

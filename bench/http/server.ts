@@ -2,20 +2,33 @@ import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
+import { serve as serveHono } from '@hono/node-server'
 import express from 'express'
-import { createStoa } from '../../actions/index.js'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { validator } from 'hono/validator'
+import { z } from 'zod'
+import { action, createStoa } from '../../actions/index.js'
 import web, { mountWeb, serveWeb } from '../../plugins/web/index.js'
 import { createHttpTransport } from '../../transports/http/index.js'
 
 /**
  * One server of the http suite, in its own process: `server.ts <kind>` listens on 127.0.0.1,
  * prints `{"url": ...}` and serves until killed. Every kind does the same work: add `left` and
- * `right` (from the query for routes, from a JSON body for acts) and answer `{"answer":3}`.
+ * `right` (from the query for routes, from a JSON body for acts) and answer `{"answer":3}`;
+ * the `vote` kinds serve `POST /votes/:id` with a JSON body `{"choice":"a"}`, check the path
+ * parameter and the body against a schema (each framework its usual way), refuse what is not
+ * JSON or is over 1 MiB, and answer 202 `{"accepted":true,"id":"42","choice":"a"}`.
  */
 const require = createRequire(import.meta.url)
 const kind = process.argv[2]
 const quiet = { error() {}, warn() {}, info() {}, debug() {} }
 const sum = (left: unknown, right: unknown) => ({ answer: Number(left) + Number(right) })
+const cast = (id: string, choice: string) => ({ accepted: true, id, choice })
+const MAX_BODY = 1024 * 1024
+const voteParams = z.object({ id: z.string().min(1) })
+const voteBody = z.object({ choice: z.string().min(1) })
 
 function ready(url: string): void {
   process.stdout.write(`${JSON.stringify({ url })}\n`)
@@ -125,6 +138,123 @@ switch (kind) {
         'content-length': Buffer.byteLength(body),
       })
       res.end(body)
+    })
+    ready(await listen(server))
+    break
+  }
+  // ---- vote routes: POST /votes/:id {"choice":"a"}, schema-checked
+  case 'stoa-serve-vote': {
+    // stoa owns the server; the action declares its schema, which the route's message meets.
+    const stoa = createStoa({ name: 'bench', logger: quiet })
+    stoa.add(
+      'role:vote,cmd:cast',
+      action({
+        schema: z.object({ id: z.string().min(1), choice: z.string().min(1) }),
+        handler: (m) => cast(m.id, m.choice),
+      }),
+    )
+    stoa.use(web, {
+      routes: { 'POST /votes/:id': { pattern: 'role:vote,cmd:cast', status: 202 } },
+      maxBodyBytes: MAX_BODY,
+    })
+    ready((await serveWeb(stoa)).url)
+    break
+  }
+  case 'fastify': {
+    // fastify's usual way: JSON schemas for params and body (ajv), and for the answer
+    // (fast-json-stringify); its JSON body parser refuses other media types and bodies over 1 MiB.
+    const app = Fastify({ logger: false, bodyLimit: MAX_BODY })
+    app.post<{ Params: { id: string }; Body: { choice: string } }>(
+      '/votes/:id',
+      {
+        schema: {
+          params: {
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string', minLength: 1 } },
+          },
+          body: {
+            type: 'object',
+            required: ['choice'],
+            properties: { choice: { type: 'string', minLength: 1 } },
+          },
+          response: {
+            202: {
+              type: 'object',
+              properties: { accepted: { type: 'boolean' }, id: { type: 'string' }, choice: { type: 'string' } },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        reply.code(202)
+        return cast(req.params.id, req.body.choice)
+      },
+    )
+    ready(await app.listen({ port: 0, host: '127.0.0.1' }))
+    break
+  }
+  case 'hono':
+  case 'hono-nolimit': {
+    // hono's usual way: its body-limit middleware and its validator middleware with zod
+    // schemas for the path parameter and the JSON body (which checks the media type).
+    // `hono-nolimit` leaves out the body limit (@hono/node-server sets none): it does less
+    // than the others, and shows what hono's bodyLimit costs on node.
+    const app = new Hono()
+    if (kind === 'hono') app.use('/votes/*', bodyLimit({ maxSize: MAX_BODY }))
+    const check =
+      <T>(schema: z.ZodType<T>) =>
+      (value: unknown, c: { json: (v: unknown, s: 400) => Response }) => {
+        const r = schema.safeParse(value)
+        return r.success ? r.data : c.json({ error: { code: 'INVALID_MESSAGE' } }, 400)
+      }
+    app.post('/votes/:id', validator('param', check(voteParams)), validator('json', check(voteBody)), (c) =>
+      c.json(cast(c.req.valid('param').id, c.req.valid('json').choice), 202),
+    )
+    const url = await new Promise<string>((resolve) => {
+      serveHono({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+        resolve(`http://127.0.0.1:${info.port}`),
+      )
+    })
+    ready(url)
+    break
+  }
+  case 'node-http-vote': {
+    // node's floor for the same route: match, check the media type and size, read, parse,
+    // check with the same zod schemas, answer.
+    const ROUTE = /^\/votes\/([^/?]+)\/?(?:\?|$)/
+    const answer = (res: import('node:http').ServerResponse, status: number, value: unknown) => {
+      const body = JSON.stringify(value)
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      })
+      res.end(body)
+    }
+    const server = createServer((req, res) => {
+      const m = req.method === 'POST' ? ROUTE.exec(req.url ?? '') : null
+      if (m === null) return answer(res, 404, { error: { code: 'NOT_FOUND' } })
+      if (!/^application\/json\s*(?:;|$)/i.test(req.headers['content-type'] ?? ''))
+        return answer(res, 415, { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } })
+      const chunks: Buffer[] = []
+      let size = 0
+      req.on('data', (c: Buffer) => {
+        size += c.length
+        if (size <= MAX_BODY) chunks.push(c)
+      })
+      req.on('end', () => {
+        if (size > MAX_BODY) return answer(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE' } })
+        let body: unknown
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        } catch {
+          return answer(res, 400, { error: { code: 'INVALID_JSON' } })
+        }
+        const p = voteParams.safeParse({ id: decodeURIComponent(m[1]!) })
+        const b = voteBody.safeParse(body)
+        if (!p.success || !b.success) return answer(res, 400, { error: { code: 'INVALID_MESSAGE' } })
+        answer(res, 202, cast(p.data.id, b.data.choice))
+      })
     })
     ready(await listen(server))
     break

@@ -1,5 +1,5 @@
 // One contestant of the lambda suite, run in its own process:
-//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|web-floor|cold-stoa|cold-handwritten>
+//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|hono|web-floor|cold-<stoa|handwritten|hono>>
 // Prints one JSON line: API Gateway v2 events handled per second (sequential, awaited one by
 // one as the Lambda runtime does), or the median cold init time of the handler module.
 import { spawnSync } from 'node:child_process'
@@ -11,6 +11,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const modules: Record<string, string> = {
   stoa: 'bench/lambda/stoa-handler.mjs',
   handwritten: 'bench/lambda/handwritten-handler.mjs',
+  hono: 'bench/lambda/hono-handler.mjs',
 }
 const who = process.argv[2] ?? 'stoa'
 const ms = Number(process.env.BENCH_MS ?? 1500)

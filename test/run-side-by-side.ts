@@ -17,7 +17,8 @@ const mocha = new URL('../node_modules/mocha/bin/mocha.js', import.meta.url).pat
 
 function run(suite: (typeof SUITES)[number]): Promise<number> {
   const started = Date.now()
-  const child = spawn(process.execPath, [mocha, suite.glob, ...process.argv.slice(2)], {
+  // --exit: a test that timed out may leave a connection open, and a suite must end all the same.
+  const child = spawn(process.execPath, [mocha, suite.glob, '--exit', ...process.argv.slice(2)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const out: Buffer[] = []

@@ -37,6 +37,14 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
   let nginx: string | undefined
 
   before(async function () {
+    // Two to three minutes of a shared machine (three nodes started, one killed and started again
+    // before the second kill): more than the suite's CI budget has room for, so it runs when asked.
+    if (process.env.STOA_RABBIT_CLUSTER !== '1') {
+      process.stdout.write(
+        '  skipped "examples/vote on a three-node RabbitMQ cluster": it takes 2-3 minutes; STOA_RABBIT_CLUSTER=1 runs it\n',
+      )
+      return this.skip()
+    }
     nginx = requireProgram(this, PROGRAMS.nginx)
     await admin.connect()
     ;[rabbit] = await Promise.all([startRabbitCluster(3, 'scale'), admin.query(`CREATE DATABASE ${database}`)])

@@ -27,7 +27,7 @@ export type { HttpReply, ServedRoute, WebRoute } from '../../actions/transport.j
 export { routeTableAction, webRoutes } from '../../actions/transport.js'
 export type { TokenCookieOptions } from './cookie.js'
 export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
-export type { MountWebOptions } from './express.js'
+export type { ExpressApp, ExpressMiddleware, ExpressRouter, MountWebOptions } from './express.js'
 export { mountWeb } from './express.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
 export type { HttpMethod, WebMiddleware } from './route-map.js'

@@ -3,6 +3,8 @@
  * as an inbound hook, so a call is limited the same whichever transport brought it (a web
  * route, a WebSocket act, the HTTP transport). Over budget a call is refused with
  * `RATE_LIMITED` before it runs (HTTP 429 with `Retry-After`). Counted by rate-limiter-flexible.
+ *
+ * @module stoa/ratelimit
  */
 import type { Context } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'

@@ -16,6 +16,8 @@
  * form, `status: 201` in a seneca-web map entry. An action that must choose (201 when it
  * created, 200 when it found) asks under its result's `http$` key ({@link HttpReply}), which
  * other transports carry as part of the result.
+ *
+ * @module stoa/web
  */
 import { definePlugin } from '../../actions/index.js'
 import type { ServedRoute } from '../../actions/transport.js'

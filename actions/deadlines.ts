@@ -8,7 +8,7 @@ export interface Timer {
   unref(): unknown
 }
 
-/** Where {@link Deadlines} reads the time and sets its timer; a test passes its own. */
+/** Where stoa reads the time and sets its timers for deadlines; a test passes its own. */
 export interface Clock {
   now(): number
   setTimer(fn: () => void, ms: number): Timer

@@ -1,6 +1,8 @@
 /**
  * stoa's kernel for application authors: create an instance, define actions, plugins and
  * services, and the errors and types they use. Transport authors import `stoa/transport`.
+ *
+ * @module stoa
  */
 
 export type {

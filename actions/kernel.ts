@@ -87,6 +87,38 @@ type ActArgs<T extends ActionTypes, P extends string> = P extends keyof T
 /** The arguments of `act` for a pattern string or a pattern object. */
 type ActArgsOf<T extends ActionTypes, P> = P extends string ? ActArgs<T, P> : [extra?: Message, opts?: CallOptions]
 
+/** A pattern string's pairs as an object type: `'role:math,cmd:sum'` is `{ role: 'math' } & { cmd: 'sum' }`. */
+type PairsOf<S extends string> = S extends `${infer K}:${infer V},${infer R}`
+  ? { [k in K]: V } & PairsOf<R>
+  : S extends `${infer K}:${infer V}`
+    ? { [k in K]: V }
+    : {}
+
+/** The known patterns whose every pair `M` holds: the actions a message of type `M` reaches. */
+type Reached<T extends ActionTypes, M> = { [K in keyof T & string]: M extends PairsOf<K> ? K : never }[keyof T & string]
+
+/** The known patterns of the role `M` names. */
+type OfRole<T extends ActionTypes, M> = M extends { role: infer R extends string }
+  ? { [K in keyof T & string]: PairsOf<K> extends { role: R } ? K : never }[keyof T & string]
+  : never
+
+/**
+ * What `act` takes as the pattern `P`. A known pattern string, or one that reaches a known action
+ * (more pairs, another order): itself. A string that reaches none although its role has known
+ * patterns is taken for a misspelling, and only the known patterns are offered (a pattern of
+ * that role answered elsewhere passes as a `string`). Any other string, and a pattern object,
+ * stay open.
+ */
+type PatternArg<T extends ActionTypes, P> = P extends string
+  ? P extends keyof T
+    ? P
+    : [Reached<T, PairsOf<P>>] extends [never]
+      ? [OfRole<T, PairsOf<P>>] extends [never]
+        ? P
+        : OfRole<T, PairsOf<P>>
+      : P
+  : P
+
 /** The result of `act` for a pattern string. */
 type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unknown
 
@@ -540,7 +572,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   // One signature, not an overload per form: with overloads TypeScript 7 reports only the last
   // one's failure ("not assignable to parameter of type 'Message'"), never the wrong field.
-  act<const P extends string | Message>(pattern: P, ...args: ActArgsOf<T, P>): Promise<ActResult<T, P>>
+  act<const P extends string | Message>(pattern: PatternArg<T, P>, ...args: ActArgsOf<T, P>): Promise<ActResult<T, P>>
   act(pattern: string | Message, extra?: any, opts?: CallOptions): Promise<any> {
     const phase = this.life.phase
     // While closing, in-flight work may still call in; only a closed instance refuses.
@@ -601,7 +633,9 @@ export class Stoa<T extends ActionTypes = {}> {
     opts: CallOptions | undefined,
   ): Promise<unknown> {
     if (this.life.phase === 'closed') return Promise.reject(closedError(this.name))
-    return this.ready().then(() => this.act(pattern as Message, extra, opts))
+    // The untyped form: the caller's pattern was checked where it was written, if at all.
+    const act = this.act as (pattern: string | Message, extra?: Message, opts?: CallOptions) => Promise<unknown>
+    return this.ready().then(() => act.call(this, pattern, extra, opts))
   }
 
   /** A nested act from an action's context. */

@@ -6,6 +6,8 @@
  * every HTTP front serves routes through, and the kit every node:http server uses (one body
  * reader, one error answer, one probe answer, one close policy). Application code imports
  * `stoa` (and `stoa/web`) instead.
+ *
+ * @module stoa/transport
  */
 import type { Envelope, Reply } from './envelope.js'
 import type { Readiness, TransportHealth } from './health.js'

@@ -1,6 +1,8 @@
 /**
  * The authz plugin: each service maps the global roles of its callers to its own permissions,
  * and each action declares the permission it requires, or that it is public.
+ *
+ * @module stoa/authz
  */
 import type { ActionInfo, Identity } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'

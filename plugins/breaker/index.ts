@@ -3,6 +3,8 @@
  * client transport, per target, and cuts a target off after repeated `UNAVAILABLE` or
  * `TIMEOUT`, so callers fail at once instead of each waiting for its own timeout, and the
  * target is not hammered while it recovers. Built on cockatiel's breaker.
+ *
+ * @module stoa/breaker
  */
 import type { CircuitBreakerPolicy } from 'cockatiel'
 import type { Deliver, RemoteTarget } from '../../actions/index.js'

@@ -2,6 +2,8 @@
  * The bulkhead plugin: per-action or per-plugin limits on calls running at once and calls
  * waiting, as an inbound hook. Past them a call is refused with `OVERLOADED` at once (HTTP 503
  * with `Retry-After`), so one slow or flooded action cannot take the whole service down with it.
+ *
+ * @module stoa/bulkhead
  */
 import type { ActionInfo } from '../../actions/index.js'
 import { definePlugin, StoaError } from '../../actions/index.js'

@@ -4,6 +4,8 @@
  * routes ({@link toOpenApi}) and an AsyncAPI 3 document of its messages ({@link toAsyncApi});
  * and the check that tells a breaking change from an addition ({@link compareContracts}).
  * The `stoa docs` and `stoa contract` commands print and check them; docs/contracts.md says more.
+ *
+ * @module stoa/contracts
  */
 export type { AsyncApiOptions } from './asyncapi.js'
 export { toAsyncApi } from './asyncapi.js'

@@ -4,6 +4,8 @@
  * rate limits apply as they do to a web route; types come from the actions' message and
  * result schemas (as the contracts plugin exports them), `JSON` where there are none. See
  * docs/graphql.md.
+ *
+ * @module stoa/graphql
  */
 import type { IncomingMessage } from 'node:http'
 import type { DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql'

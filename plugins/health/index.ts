@@ -4,6 +4,8 @@
  * {@link serveHealth}, a probe server on a port of its own. The verdict is the instance's
  * `readiness()`: started and not shutting down, every transport ready, every check passing.
  * The HTTP transport's listener answers `/healthz` and `/readyz` by itself.
+ *
+ * @module stoa/health
  */
 import type { PluginHost } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'

@@ -2,6 +2,8 @@
  * The jwt plugin: verifies the token every call comes with and sets `ctx.identity`; signs the
  * tokens stoa issues itself (system, delegation) and, for an authentication service, user
  * tokens. See docs/identity.md.
+ *
+ * @module stoa/jwt
  */
 import type { Context, Identity, Message } from '../../actions/index.js'
 import { definePlugin, runNext, StoaError } from '../../actions/index.js'

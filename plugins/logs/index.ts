@@ -2,6 +2,8 @@
  * Logs: stoa's logger as pino, and the logs plugin, which writes one line per call with its
  * trace id, message id, pattern, service, duration and outcome. Tokens, cookies,
  * `Authorization` headers and the secret fields named in the options are redacted.
+ *
+ * @module stoa/logs
  */
 
 import { performance } from 'node:perf_hooks'

@@ -4,6 +4,8 @@
  * transports; what a transport reports through an observer (deliveries received, retried and
  * dead-lettered, reconnections, publish confirms); web responses by route and status; process
  * and event-loop metrics. `GET /metrics` serves them in Prometheus' text format.
+ *
+ * @module stoa/metrics
  */
 
 import { performance } from 'node:perf_hooks'

@@ -5,6 +5,8 @@
  * a relay in every instance; idempotent actions through an inbox in the same transaction; and
  * database outages that hold the instance's intake instead of spending its retries. See
  * docs/state.md.
+ *
+ * @module stoa/postgres
  */
 import { join } from 'node:path'
 import type { Context, PluginHost } from '../../actions/index.js'

@@ -5,6 +5,8 @@
  * a call is refused with `RATE_LIMITED` before it runs (HTTP 429 with `Retry-After` and the
  * IETF `RateLimit` / `RateLimit-Policy` headers). Counted by rate-limiter-flexible, in memory
  * or in Redis (ioredis) shared by every gateway. See docs/web.md#rate-limits.
+ *
+ * @module stoa/ratelimit
  */
 import { createHash } from 'node:crypto'
 import type { Context, Deliver, Identity } from '../../actions/index.js'

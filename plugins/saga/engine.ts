@@ -83,7 +83,12 @@ export interface SagaEngine {
 
 /**
  * Thrown through a workflow when its instance is closing: the step it interrupts is not
- * recorded, and the workflow stays pending for a later launch (or another worker).
+ * recorded, and the workflow stays pending for a later launch (or another worker). An engine
+ * of its own throws it from `EngineRun.step` once `close()` was called.
+ *
+ * @example
+ * declare const closing: boolean
+ * if (closing) throw new Halt()
  */
 export class Halt extends Error {
   constructor() {

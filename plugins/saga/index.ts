@@ -2,6 +2,8 @@
  * The saga plugin, `stoa/saga`: runs the sagas a service defines with `stoa.saga(pattern, …)`
  * on an engine (DBOS Transact on PostgreSQL, or in memory, not durable), and serves their
  * control actions `role:saga,cmd:list|status|signal|cancel`. See docs/sagas.md.
+ *
+ * @module stoa/saga
  */
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
@@ -16,6 +18,7 @@ import { SagaRunner } from './runtime.js'
 export type { DbosEngineOptions } from './dbos.js'
 export { createDbosEngine } from './dbos.js'
 export type { EngineRun, EngineSettings, SagaEngine, WorkflowBody, WorkflowInfo } from './engine.js'
+export { Halt } from './engine.js'
 export { createMemoryEngine } from './memory.js'
 export type { SagaOptions } from './options.js'
 export type { SagaState, SagaStatus, SagaStepStatus } from './runtime.js'

@@ -5,6 +5,8 @@
  * duplicate, delay, reorder, crash between effect and acknowledgement, lost confirms); and
  * `explore` checks an invariant over schedules of faults and interleavings that fast-check
  * generates, shrinking a failure to the shortest schedule and printing its seed.
+ *
+ * @module stoa/testing
  */
 export type { BrokerPolicy, DeadLetter, FaultChooser, Published } from './broker.js'
 export { durationMs, VirtualClock } from './clock.js'

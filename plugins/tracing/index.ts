@@ -4,6 +4,8 @@
  * that record nothing, and the plugin only keeps `ctx.trace` a W3C trace id and passes
  * `traceparent` on; with one (`NodeTracerProvider`, say), every act, task, event, send and
  * emit is a span the user's exporter receives.
+ *
+ * @module stoa/tracing
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Context as OtelContext, Span, SpanKind, SpanStatusCode, Tracer, TracerProvider } from '@opentelemetry/api'

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http'
-import type { Express, IRouter, NextFunction, Request, RequestHandler, Response } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } from '../../actions/transport.js'
@@ -8,13 +8,38 @@ import { runChain } from './chain.js'
 import type { OpenStreams } from './stream.js'
 import { isStream, serveEventStream } from './stream.js'
 
+/**
+ * Express middleware, as stoa calls it: express's own `RequestHandler` fits. Typed by its
+ * shape rather than by express's types, so a project that does not use express needs no
+ * `@types/express` to type-check stoa's declarations.
+ */
+export type ExpressMiddleware = {
+  // A method's parameters compare both ways, so a handler typed over express's own `Request`
+  // and `Response` (which extend node's) fits.
+  handle(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): unknown
+}['handle']
+
+/** What {@link mountWeb} needs of an express 5 app or router: express's `Router` and app fit. */
+export interface ExpressRouter {
+  /** Adds middleware; {@link mountWeb} adds one. */
+  use(handler: ExpressMiddleware): unknown
+}
+
+/** What {@link serveWeb} needs of an express 5 app: express's `Express` fits. */
+export interface ExpressApp extends ExpressRouter {
+  /** Handles a request; `next` is called when nothing in the app answered it. */
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): unknown
+  /** The app's router, whose stack tells whether the app holds anything yet. */
+  readonly router: { readonly stack: readonly unknown[] }
+}
+
 /** How {@link mountWeb} mounts the routes. */
 export interface MountWebOptions {
   /**
    * Express middleware that seneca-web route maps name in their `middleware` (seneca-web's
    * `options.middleware`). A name no entry gives fails the mount with `INVALID_OPTIONS`.
    */
-  middleware?: Readonly<Record<string, RequestHandler>>
+  middleware?: Readonly<Record<string, ExpressMiddleware>>
 }
 
 /**
@@ -38,16 +63,19 @@ export interface MountWebOptions {
  */
 export async function mountWeb(
   stoa: Stoa<any>,
-  appOrRouter: IRouter,
+  appOrRouter: ExpressRouter,
   options: MountWebOptions = {},
 ): Promise<ServedRoute[]> {
   return mountWith(stoa, appOrRouter, options, new Set())
 }
 
-/** {@link mountWeb}, with the set its open event streams join (so a server of stoa's can end them). */
+/**
+ * {@link mountWeb}, with the set its open event streams join (so a server of stoa's can end them).
+ * @internal
+ */
 export async function mountWith(
   stoa: Stoa<any>,
-  appOrRouter: IRouter,
+  appOrRouter: ExpressRouter,
   options: MountWebOptions,
   held: OpenStreams,
 ): Promise<ServedRoute[]> {
@@ -56,8 +84,11 @@ export async function mountWith(
   return table
 }
 
-/** A new express app for {@link serveWeb}, express loaded now, when a server first needs it. */
-export async function createExpressApp(): Promise<Express> {
+/**
+ * A new express app for {@link serveWeb}, express loaded now, when a server first needs it.
+ * @internal
+ */
+export async function createExpressApp(): Promise<ExpressApp> {
   const { default: express } = await loadPeer<{ default: typeof import('express') }>('express', 'stoa/web')
   const app = express()
   app.disable('x-powered-by')
@@ -67,7 +98,7 @@ export async function createExpressApp(): Promise<Express> {
 /** Each route's middleware as functions, names resolved now so that a missing one fails the mount. */
 function chains(
   table: readonly ServedRoute[],
-  named: Readonly<Record<string, RequestHandler>>,
+  named: Readonly<Record<string, ExpressMiddleware>>,
 ): Map<ServedRoute, RequestHandler[]> {
   const out = new Map<ServedRoute, RequestHandler[]>()
   for (const route of table) {

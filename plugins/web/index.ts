@@ -16,6 +16,8 @@
  * form, `status: 201` in a seneca-web map entry. An action that must choose (201 when it
  * created, 200 when it found) asks under its result's `http$` key ({@link HttpReply}), which
  * other transports carry as part of the result.
+ *
+ * @module stoa/web
  */
 import { definePlugin } from '../../actions/index.js'
 import type { ServedRoute } from '../../actions/transport.js'
@@ -27,7 +29,7 @@ export type { HttpReply, ServedRoute, WebRoute } from '../../actions/transport.j
 export { routeTableAction, webRoutes } from '../../actions/transport.js'
 export type { TokenCookieOptions } from './cookie.js'
 export { checkSameOrigin, clearTokenCookie, readCookie, tokenCookie } from './cookie.js'
-export type { MountWebOptions } from './express.js'
+export type { ExpressApp, ExpressMiddleware, ExpressRouter, MountWebOptions } from './express.js'
 export { mountWeb } from './express.js'
 export type { CompactRoutes, RouteMap, SenecaRouteSet, WebOptions } from './options.js'
 export type { HttpMethod, WebMiddleware } from './route-map.js'

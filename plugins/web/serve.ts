@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
-import type { Express } from 'express'
 import type { ErrorCode, Stoa } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } from '../../actions/transport.js'
@@ -13,7 +12,7 @@ import {
   webRoutes,
 } from '../../actions/transport.js'
 import { runChain } from './chain.js'
-import type { MountWebOptions } from './express.js'
+import type { ExpressApp, MountWebOptions } from './express.js'
 import { createExpressApp, mountWith, nodeBody } from './express.js'
 import type { OpenStreams } from './stream.js'
 import { isStream, serveEventStream } from './stream.js'
@@ -37,7 +36,7 @@ export interface ServeWebOptions extends MountWebOptions {
    * routes). If it already holds middleware or routes when `serveWeb` is called, they come
    * before stoa's routes, so every request goes through it, as with {@link mountWeb}.
    */
-  app?: Express
+  app?: ExpressApp
   /**
    * Middleware run first, in order, for every request on both paths (stoa's routes answered
    * on node:http, and whatever goes to express): the place for CORS, helmet or a logger that
@@ -82,7 +81,7 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
   // answers them all. A request only reaches the app's router when it exists, so reading it
   // here (which makes it) changes nothing.
   const clear = given === undefined || given.router.stack.length === 0
-  let app: Express | undefined
+  let app: ExpressApp | undefined
   // Every event stream open on this server, to end when it closes (a WebSocket is no longer
   // one of the server's connections once upgraded).
   const held: OpenStreams = new Set()

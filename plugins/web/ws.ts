@@ -31,7 +31,10 @@ const MAX_ACTS_IN_FLIGHT = 16
 /** Bad frames (not JSON, not a request) a connection may send before it is closed. */
 const MAX_BAD_FRAMES = 10
 
-/** The `ws` package, loaded when a server first has a stream route. */
+/**
+ * The `ws` package, loaded when a server first has a stream route.
+ * @internal
+ */
 export function loadWs(): Promise<WsModule> {
   return loadPeer<WsModule>('ws', 'stoa/web')
 }
@@ -74,6 +77,7 @@ export async function upgradeWeb(
  * on the actions the service's web routes expose, with its identity: `{ id, act: 'pattern',
  * msg }` is answered `{ type: 'reply', id, ok: true, out }` or `{ type: 'reply', id, ok: false,
  * error: { code, message, details } }`, the same codes as over HTTP.
+ * @internal
  */
 export function upgradeHandler(
   stoa: WebHost,

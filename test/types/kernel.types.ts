@@ -58,6 +58,17 @@ export async function checks() {
   // The object form stays open, its result unknown.
   const loose = await app.act({ role: 'math', cmd: 'sum', left: 1, right: 2 })
   assertType<Equal<typeof loose, unknown>>(true)
+  // A misspelt pattern of a known role: only the role's known patterns are offered.
+  // @ts-expect-error role:math has no cmd:summ
+  await app.act('role:math,cmd:summ', { left: 1, right: 2 })
+  // @ts-expect-error role:math has no cmd:sum2
+  await app.act('role:math,cmd:sum2')
+  // More pairs or another order still reach the known action, and stay open.
+  await app.act('role:math,cmd:sum,precise:true', { left: 1, right: 2 })
+  await app.act('cmd:sum,role:math', { left: 1, right: 2 })
+  // A pattern of a known role answered elsewhere passes as a string.
+  const elsewhere: string = 'role:math,cmd:remote'
+  await app.act(elsewhere, { left: 1 })
 
   // Optional fields make the message optional; async handlers resolve to their value.
   const described = await app.act('role:math,cmd:describe')

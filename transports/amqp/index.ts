@@ -1,3 +1,8 @@
+/**
+ * The RabbitMQ (AMQP 0-9-1) transport: a service's acts, tasks and events carried by a broker.
+ *
+ * @module stoa/amqp
+ */
 import { randomUUID } from 'node:crypto'
 import type { Pattern, Transport, TransportClient, TransportHost, TransportObserver } from '../../actions/transport.js'
 import { backoffDelays, StoaError, settleWithin } from '../../actions/transport.js'

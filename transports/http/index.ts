@@ -3,6 +3,8 @@
  * /act`, JSON in, JSON out), and a client on kept-alive connections, carrying trace, time left
  * and identity in headers (see wire.ts).
  * Wire-compatible with Seneca's own HTTP transport in both directions (see seneca-compat.ts).
+ *
+ * @module stoa/http
  */
 import type { Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { StoaError } from '../../actions/transport.js'

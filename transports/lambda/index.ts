@@ -3,6 +3,8 @@
  * as `RequestResponse`, tasks and events as `Event` invocations), and `lambdaHandler`, which
  * runs any stoa service as a function serving direct invocations, API Gateway and function URL
  * events (through the web plugin's routes), SQS batches and EventBridge events.
+ *
+ * @module stoa/lambda
  */
 import type { Transport, TransportClient } from '../../actions/transport.js'
 import type { LambdaTransportClient } from './client.js'

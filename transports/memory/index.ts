@@ -1,3 +1,8 @@
+/**
+ * The in-memory transport: services of one process calling each other, for tests and local runs.
+ *
+ * @module stoa/memory
+ */
 import type { Envelope, Reply, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { ERRORS, errorReply, isErrorCode, pinKeys, StoaError, withDispatch } from '../../actions/transport.js'
 import type { MemoryOptions } from './options.js'

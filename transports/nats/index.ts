@@ -1,3 +1,8 @@
+/**
+ * The NATS JetStream transport: a service's acts, tasks and events carried by NATS.
+ *
+ * @module stoa/nats
+ */
 import type { Pattern, Transport, TransportClient, TransportHost } from '../../actions/transport.js'
 import { backoffDelays, StoaError } from '../../actions/transport.js'
 import { createClient } from './client.js'

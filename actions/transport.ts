@@ -10,11 +10,9 @@
  * @module stoa/transport
  */
 import type { Envelope, Reply } from './envelope.js'
-import type { Readiness, TransportHealth } from './health.js'
+import type { TransportHealth } from './health.js'
 import type { TransportHost } from './host.js'
-import type { Logger } from './logger.js'
-import type { TransportObserver } from './observe.js'
-import type { Message, Pattern } from './pattern.js'
+import type { Pattern } from './pattern.js'
 
 export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, SubscriptionEach } from './envelope.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'

@@ -248,7 +248,7 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
       () => stoa.close(),
       () => server.close(),
     )
-    return { stoa, url: server.url.replace('http', 'ws') + '/graphql' }
+    return { stoa, url: `${server.url.replace('http', 'ws')}/graphql` }
   }
 
   function client(url: string, token?: string, headers: Record<string, string> = {}) {

@@ -7,6 +7,7 @@ import { ALONE_PROBE, install, JS_SERVICE, root, runCommand, runIn } from '../be
 import { deleteTopology, uniquePrefix } from './fixtures/amqp-broker.js'
 import type { Started } from './helpers/guide.js'
 import { guideSteps, runGuide } from './helpers/guide.js'
+import { freePort } from './helpers/ports.js'
 import { packedTarball } from './helpers/tarball.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -149,15 +150,3 @@ describe('package: the packed tarball', function () {
     })
   })
 })
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}

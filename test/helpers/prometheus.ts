@@ -1,19 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findProgram, missingProgram, PROGRAMS } from './binaries.js'
-
-/** A free TCP port on 127.0.0.1 (free when asked; Prometheus takes it a moment later). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from './ports.js'
 
 /** A running Prometheus server of the test's own. */
 export interface PrometheusServer {

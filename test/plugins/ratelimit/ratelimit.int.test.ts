@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'chai'
@@ -10,6 +9,7 @@ import { createStoa, StoaError } from '../../../actions/index.js'
 import ratelimit from '../../../plugins/ratelimit/index.js'
 import web, { serveWeb } from '../../../plugins/web/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
+import { freePort } from '../../helpers/ports.js'
 import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 const REDIS = 'redis://127.0.0.1:6379'
@@ -162,18 +162,6 @@ describe('ratelimit plugin: shared budgets and every way in', function () {
     expect(viaRoute.status).to.equal(429)
   })
 })
-
-/** A port nothing listens on (found free, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** A Redis server of this test's own, on its own port, that it may stop and start again. */
 async function ownRedis() {

@@ -1,25 +1,13 @@
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa, StoaError } from '../../../actions/index.js'
 import { createHttpTransport } from '../../../transports/http/index.js'
+import { freePort } from '../../helpers/ports.js'
 import { quietLogger } from '../../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 const Seneca = require('seneca') as (opts?: Record<string, unknown>) => any
-
-/** A free port: Seneca's http listener does not report the port it got for port 0. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function senecaInstance(extra: Record<string, unknown> = {}): any {
   return Seneca({ log: 'silent', system: { close_signals: {} }, ...extra })

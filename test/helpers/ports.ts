@@ -1,0 +1,16 @@
+import { createServer } from 'node:net'
+
+/**
+ * A TCP port free on 127.0.0.1 right now, for a server a test starts of its own (a broker node,
+ * Prometheus, Redis): the kernel picks it, and it is released before it is returned.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}

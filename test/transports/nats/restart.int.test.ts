@@ -55,8 +55,9 @@ describe('nats transport across a server restart', function () {
     expect(ready).to.equal(false)
     gate = true
     await server.start()
+    // Both sides must be connected again: the gateway's own connection comes back on its own schedule.
     for (const until = Date.now() + 20_000; !ready && Date.now() < until; await settle(50))
-      ready = (await tally.readiness()).ready
+      ready = (await tally.readiness()).ready && (await gateway.readiness()).ready
     expect(ready).to.equal(true)
     await Promise.all([5, 6, 7].map((i) => gateway.send('tally.vote.record', { i }, { timeoutMs: 10_000 })))
     await waitFor(() => handled.size === 8, 'every task, those sent before the restart included', 30_000)

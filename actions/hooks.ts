@@ -158,3 +158,36 @@ export function runNext<A, B, T, R = unknown>(
     (err: unknown) => failed(err, a, b, t),
   ) as Promise<Awaited<R>>
 }
+
+let turn = 0
+let turnEnding = false
+const endTurn = (): void => {
+  turnEnding = false
+  turn++
+}
+
+/**
+ * A number that changes from one turn of the event loop to the next, for a hook that reads
+ * something once per turn instead of on every call (a clock, a logger's level): the calls of
+ * one turn (a batch of microtasks, however long) see the same number; the first call after
+ * the turn ends sees a new one. It costs a `setImmediate` per turn in which it is asked.
+ *
+ * @example
+ * let seen = -1
+ * let level = 0
+ * const levelNow = (log: { levelVal: number }) => {
+ *   const t = eventLoopTurn()
+ *   if (t !== seen) {
+ *     seen = t
+ *     level = log.levelVal
+ *   }
+ *   return level
+ * }
+ */
+export function eventLoopTurn(): number {
+  if (!turnEnding) {
+    turnEnding = true
+    setImmediate(endTurn)
+  }
+  return turn
+}

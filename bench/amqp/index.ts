@@ -8,7 +8,8 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * work (the practical limit), Moleculer's AMQP transporter (its defaults, and tuned with
  * prefetch 100 and noDelay) and seneca-amqp-transport (its defaults, and with noDelay).
  * Ratios are stoa's figure over the other's: above 1, stoa is faster. `clientCpuUs` is the
- * client process's CPU per operation, steadier than throughput on a shared machine.
+ * client process's CPU per operation, steadier than throughput on a shared machine;
+ * `amqp-client-cpu/raw` is stoa's over raw amqplib's per RPC (lower is better).
  *
  * Environment: `BENCH_AMQP_ROUNDS` (default 3), `BENCH_AMQP_ONLY=raw,stoa` (some contestants),
  * `BENCH_AMQP_MS` (length of each timed phase, default 2000), `BENCH_AMQP_TASKS` (tasks per
@@ -57,6 +58,8 @@ export default async function amqpSuite(): Promise<void> {
     ops['tasks/stoa'] = med(all, 'stoa', 'taskOps')
     ratios['tasks/raw'] = ops['tasks/stoa'] / ops['tasks/raw']
     ratios['p50/raw'] = med(all, 'raw', 'rpcP50Ms') / med(all, 'stoa', 'rpcP50Ms')
+    // Lower is better here: stoa's client CPU per RPC over raw amqplib's (target at most 1.2).
+    ratios['amqp-client-cpu/raw'] = med(all, 'stoa', 'rpcCpuUs') / med(all, 'raw', 'rpcCpuUs')
   }
   const latency = Object.fromEntries(
     chosen.map((c) => [c.name, { p50Ms: sig(med(all, c.name, 'rpcP50Ms')), p99Ms: sig(med(all, c.name, 'rpcP99Ms')) }]),

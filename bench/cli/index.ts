@@ -29,7 +29,7 @@ export default async function cli(): Promise<void> {
   ]
   report('cli', table, {
     ratios: {
-      'stoa-act/node': ms('stoa-act') / ms('node'),
+      'cli-cold/node': ms('stoa-act') / ms('node'),
       'stoa-act/stoa-once': ms('stoa-act') / ms('stoa-once'),
       'stoa-act/seneca-once': ms('stoa-act') / ms('seneca-once'),
       'stoa-act-ts/node': ms('stoa-act-ts') / ms('node'),

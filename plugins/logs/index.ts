@@ -8,7 +8,7 @@
 
 import { performance } from 'node:perf_hooks'
 import type { ActionInfo, Context, Hooks, Logger, Message, RunAction } from '../../actions/index.js'
-import { definePlugin, runNext, StoaError } from '../../actions/index.js'
+import { definePlugin, eventLoopTurn, runNext, StoaError } from '../../actions/index.js'
 import { requirePeer } from '../../actions/transport.js'
 import type { PinoLoggerOptions } from './options.js'
 import { logsOptions, pinoLoggerOptions } from './options.js'
@@ -85,11 +85,21 @@ const LEVEL_VALUES: Readonly<Record<string, number>> = {
 }
 
 /**
- * The logger's threshold as a pino level number. A pino logger's `levelVal` is read each time
- * (its level may change while it runs), which costs less than `isLevelEnabled`; another logger
- * is asked for `info`-and-up with its own `isLevelEnabled` if it has one, else writes everything.
+ * The logger's threshold as a pino level number, read once per turn of the event loop (its
+ * level may change while it runs; a change is seen from the next turn). A pino logger's
+ * `levelVal` costs less than `isLevelEnabled`; another logger is asked for `info`-and-up with
+ * its own `isLevelEnabled` if it has one, else writes everything.
  */
-function threshold(log: Logger): number {
+function threshold(state: LogsState): number {
+  const turn = eventLoopTurn()
+  if (turn !== state.turn) {
+    state.turn = turn
+    state.threshold = readThreshold(state.log)
+  }
+  return state.threshold
+}
+
+function readThreshold(log: Logger): number {
   const min = (log as { levelVal?: unknown }).levelVal
   if (typeof min === 'number') return min
   const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
@@ -120,6 +130,9 @@ function writer(log: Logger, level: string): ((fields: Record<string, unknown>, 
 interface LogsState {
   readonly log: Logger
   readonly service: string
+  /** The turn of the event loop {@link threshold} was read in, and what it read. */
+  turn: number
+  threshold: number
 }
 
 /** Writes a call's line. A function of its own, not a closure made per call. */
@@ -161,12 +174,12 @@ function inbound(state: LogsState, callLevel: string, failureLevel: string): Non
       return out
     }
     const failed = (err: unknown, _msg: Message, ctx: Context, start: number): never => {
-      if (failLevel >= threshold(state.log))
+      if (failLevel >= threshold(state))
         writeLine(state, state.log, failureLevel, pattern, kind, ctx, start, outcomeOf(err))
       throw err
     }
     return (msg: Message, ctx: Context) => {
-      const min = threshold(state.log)
+      const min = threshold(state)
       const okOn = okLevel >= min
       // Nothing will be written either way: no clock read, no fields built.
       if (!okOn && failLevel < min) return next(msg, ctx)
@@ -190,7 +203,13 @@ const logs = definePlugin({
   name: 'logs',
   options: logsOptions,
   setup: (options, host) => ({
-    hooks: { inbound: inbound({ log: host.log, service: host.name }, options.callLevel, options.failureLevel) },
+    hooks: {
+      inbound: inbound(
+        { log: host.log, service: host.name, turn: -1, threshold: 0 },
+        options.callLevel,
+        options.failureLevel,
+      ),
+    },
   }),
 })
 

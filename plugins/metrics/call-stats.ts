@@ -18,14 +18,22 @@ export class Stats {
     this.inBucket = new Array<number>(bounds.length + 1).fill(0)
   }
 
-  /** Adds one call that took `seconds`. */
-  add(seconds: number): void {
+  /** Adds one call that took `seconds`; returns the bucket it fell in. */
+  add(seconds: number): number {
     this.count++
     this.sumSeconds += seconds
     const b = this.bounds
     let i = 0
     while (i < b.length && seconds > b[i]!) i++
     this.inBucket[i]!++
+    return i
+  }
+
+  /** Adds one call whose time was not read, counted as taking `seconds`, in bucket `bucket`. */
+  addAs(bucket: number, seconds: number): void {
+    this.count++
+    this.sumSeconds += seconds
+    this.inBucket[bucket]!++
   }
 }
 

@@ -28,6 +28,7 @@ import type { ActionStats } from './call-stats.js'
 import { metricsOptions } from './options.js'
 import type { CallKind, InFlight } from './registry.js'
 import { StoaMetrics } from './registry.js'
+import { Sampler } from './sampler.js'
 
 export type { NodeHandler } from '../../actions/index.js'
 export type { MetricsOptions } from './options.js'
@@ -66,21 +67,35 @@ function inbound(m: StoaMetrics): NonNullable<Hooks['inbound']> {
       }
       return s
     }
+    // Only some calls are timed while the action is busy (see Sampler); an untimed call passes
+    // -1 as its start and counts as the latest timed one.
+    const sampler = new Sampler()
     // Made once per action: a call passes its start time, and its series is found again from
     // ctx.transport (a map lookup at most), so no closure is made per call.
     const ok = (out: unknown, _msg: Message, ctx: Context, start: number): unknown => {
       flight.n--
-      statsOf(ctx.transport).ok.add((performance.now() - start) / 1000)
+      const stats = statsOf(ctx.transport).ok
+      if (start < 0) stats.addAs(sampler.bucket, sampler.seconds)
+      else {
+        const seconds = (performance.now() - start) / 1000
+        sampler.bucket = stats.add(seconds)
+        sampler.seconds = seconds
+      }
       return out
     }
     const failed = (err: unknown, _msg: Message, ctx: Context, start: number): never => {
       flight.n--
-      m.calls.failure(statsOf(ctx.transport), codeOf(err)).add((performance.now() - start) / 1000)
+      const stats = m.calls.failure(statsOf(ctx.transport), codeOf(err))
+      if (start < 0) stats.addAs(sampler.bucket, sampler.seconds)
+      else stats.add((performance.now() - start) / 1000)
       throw err
     }
     return (msg: Message, ctx: Context) => {
       flight.n++
-      return runNext(next, msg, ctx, performance.now(), ok, failed)
+      if (!sampler.timeThis()) return runNext(next, msg, ctx, -1, ok, failed)
+      const start = performance.now()
+      sampler.started(start)
+      return runNext(next, msg, ctx, start, ok, failed)
     }
   }
 }

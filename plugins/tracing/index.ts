@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Context as OtelContext, Span, SpanKind, SpanStatusCode, Tracer, TracerProvider } from '@opentelemetry/api'
 import type { ActionInfo, Context, Deliver, Hooks, Message, RunAction } from '../../actions/index.js'
-import { definePlugin, runNext } from '../../actions/index.js'
+import { definePlugin, eventLoopTurn, runNext } from '../../actions/index.js'
 import type { Envelope } from '../../actions/transport.js'
 import { checkTracestate, formatTraceparent, isTraceId, loadPeer, parseTraceparent } from '../../actions/transport.js'
 import { tracingOptions } from './options.js'
@@ -51,18 +51,35 @@ class TracingState {
 
   start(api: OtelApi, tracerName: string): void {
     this.api = api
-    // The API's proxy tracer: it follows an SDK registered after the plugin was loaded.
+    this.tracerName = tracerName
     this.tracer = api.trace.getTracer(tracerName)
     this.noop = new api.ProxyTracerProvider().getDelegate()
   }
 
+  private tracerName = ''
+  private checkedIn = -1
+  private registered = false
+  private provider: TracerProvider | undefined
+
   /**
-   * Whether an OpenTelemetry SDK is registered now. Asked per call (an SDK may be registered
-   * after the service started), and cheaper than starting a span that records nothing.
+   * Whether an OpenTelemetry SDK is registered now: asked once per turn of the event loop (an
+   * SDK may be registered after the service started; its spans start from the next turn), and
+   * cheaper than starting a span that records nothing. The tracer is taken again from the
+   * provider registered: a tracer taken before from another copy of the API (one loaded as
+   * CommonJS by an SDK's preload, one as ES module here) would never see it.
    */
   sdkRegistered(api: OtelApi): boolean {
-    const provider = api.trace.getTracerProvider()
-    return (provider instanceof api.ProxyTracerProvider ? provider.getDelegate() : provider) !== this.noop
+    const turn = eventLoopTurn()
+    if (turn !== this.checkedIn) {
+      this.checkedIn = turn
+      const provider = api.trace.getTracerProvider()
+      this.registered = (provider instanceof api.ProxyTracerProvider ? provider.getDelegate() : provider) !== this.noop
+      if (this.registered && provider !== this.provider) {
+        this.provider = provider
+        this.tracer = provider.getTracer(this.tracerName)
+      }
+    }
+    return this.registered
   }
 }
 

@@ -23,11 +23,11 @@ import {
  * | property | `content-type` | every message | `application/json` |
  * | property | `delivery-mode` | tasks, events | 2 (persistent) |
  * | property | `reply-to`, `correlation-id` | requests | RabbitMQ's direct reply-to, and the request's key |
- * | property | `expiration` | requests | the time left, ms: the broker drops a request nobody took in time |
+ * | property | `expiration` | requests | the time left, ms: the broker drops a request nobody took in time, and the receiver counts its deadline from arrival with it |
  * | header | `x-stoa-trace` | when it differs from the id | the trace id shared by a chain of calls |
  * | header | `traceparent`, `tracestate` | when set | W3C Trace Context: the sender's span; its trace id is the trace when `x-stoa-trace` is absent |
  * | header | `x-stoa-token` | when set | the caller's identity token (JWT) |
- * | header | `x-stoa-timeout-ms` | every message with a deadline | the time left when sent, ms; the receiver counts it from arrival on its own clock (each try of a task or event gets that long) |
+ * | header | `x-stoa-timeout-ms` | tasks and events with a deadline | the time left when sent, ms; the receiver counts it from arrival on its own clock (each try gets that long); an act's is its `expiration` |
  * | header | `x-stoa-attempt` | retried tasks, events | tries already made (absent: none) |
  * | header | `stoa-delay` | retries | the backoff delay, ms: routes the copy to the matching delay queue |
  * | header | `x-stoa-error-code`, `x-stoa-error-message` | dead letters | why it was dead-lettered |
@@ -93,19 +93,27 @@ export function encodeRequest(e: Envelope, maxBodyBytes: number, now = Date.now(
     headers[HEADERS.traceparent] = meta.traceparent
     if (meta.tracestate !== undefined) headers[HEADERS.tracestate] = meta.tracestate
   }
-  const props: Options.Publish = { contentType: JSON_TYPE, messageId: meta.id, headers }
+  const props: Options.Publish = { contentType: JSON_TYPE, messageId: meta.id }
   if (meta.caller !== undefined) props.appId = meta.caller
   // The time left, not an absolute time: the hosts' clocks need not agree.
-  if (meta.deadline !== undefined) headers[HEADERS.timeoutMs] = Math.max(1, meta.deadline - now)
+  const left = meta.deadline === undefined ? undefined : Math.max(1, meta.deadline - now)
   if (e.kind === 'act') {
     // The broker discards a request still queued when its time is up: nobody waits for it.
-    if (meta.deadline !== undefined) props.expiration = String(Math.max(1, meta.deadline - now))
+    // `expiration` is the time left, so it is the receiver's deadline too: no header says it
+    // again, and a root act carries no header table at all (encoding and decoding one costs
+    // a few µs a call on each side).
+    if (left !== undefined) props.expiration = String(left)
   } else {
+    if (left !== undefined) headers[HEADERS.timeoutMs] = left
     props.type = e.name
     props.persistent = true
     // A task nobody can receive comes back (basic.return) and fails rather than vanishing;
     // an event with no subscriber is simply not wanted.
     if (e.kind === 'send') props.mandatory = true
+  }
+  for (const _ in headers) {
+    props.headers = headers
+    break
   }
   return { body, props }
 }
@@ -142,7 +150,8 @@ export function decodeRequest(m: ConsumeMessage, kind: EnvelopeKind, maxBodyByte
   }
   const p = m.properties
   const id = typeof p.messageId === 'string' ? p.messageId : String(m.fields.deliveryTag)
-  const timeoutMs = toInt(h[HEADERS.timeoutMs])
+  // An act's time left is its `expiration`; the header is read first, where a sender put it there.
+  const timeoutMs = toInt(h[HEADERS.timeoutMs]) ?? (kind === 'act' ? toInt(p.expiration) : undefined)
   const deadline = timeoutMs === undefined ? undefined : now + Math.max(1, timeoutMs)
   const envelope: Envelope = {
     kind,

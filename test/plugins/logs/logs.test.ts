@@ -119,6 +119,26 @@ describe('logs', () => {
       await s.close()
     })
 
+    it('follows a level changed while the service runs, from the next turn of the event loop', async () => {
+      const dest = lines()
+      const log = createPinoLogger({ level: 'info', destination: dest })
+      const s = createStoa({ name: 'math', logger: log })
+        .use(logs)
+        .add('role:x', () => 1)
+      await s.act('role:x')
+      expect(dest.out).to.deep.equal([])
+      ;(log as unknown as { level: string }).level = 'debug'
+      await new Promise((r) => setImmediate(r))
+      await s.act('role:x')
+      expect(dest.json()).to.have.length(1)
+      expect(dest.json()[0]).to.deep.include({ level: 20, pattern: 'role:x', outcome: 'ok' })
+      ;(log as unknown as { level: string }).level = 'info'
+      await new Promise((r) => setImmediate(r))
+      await s.act('role:x')
+      expect(dest.json()).to.have.length(1)
+      await s.close()
+    })
+
     it('writes nothing at all when the logger is silent', async () => {
       const dest = lines()
       const s = createStoa({ name: 'math', logger: createPinoLogger({ level: 'silent', destination: dest }) })

@@ -63,6 +63,23 @@ describe('tracing plugin', () => {
     })
   })
 
+  it('follows an SDK registered after the service started, from the next turn of the event loop', async () => {
+    const s = createStoa({ name: 'late', logger: quietLogger() })
+      .use(tracing)
+      .add('role:late', () => 1)
+    await s.act('role:late')
+    const otel = memoryTracing()
+    try {
+      await new Promise((r) => setImmediate(r))
+      await s.act('role:late')
+      const spans = otel.exporter.getFinishedSpans()
+      expect(spans.map((x) => x.attributes['stoa.pattern'])).to.deep.equal([s.find('role:late')!.key])
+    } finally {
+      await otel.close()
+      await s.close()
+    }
+  })
+
   describe('with an SDK', () => {
     let otel: ReturnType<typeof memoryTracing>
     before(() => {

@@ -20,7 +20,7 @@ function delivered(out: { body: Buffer; props: Record<string, any> }, tag = 1): 
   return {
     content: out.body,
     fields: { deliveryTag: tag, redelivered: false, exchange: '', routingKey: 'q', consumerTag: 'c' },
-    properties: { headers: {}, ...out.props },
+    properties: { ...out.props },
   } as unknown as ConsumeMessage
 }
 
@@ -33,13 +33,21 @@ describe('amqp wire format', () => {
     expect(out.props.expiration).to.equal('1000')
     expect(out.props.persistent).to.equal(undefined)
     expect(out.props.appId).to.equal('gateway')
-    expect(out.props.headers).to.deep.equal({
-      [HEADERS.trace]: 'tr-1',
-      [HEADERS.token]: 'a.b.c',
-      [HEADERS.timeoutMs]: 1000,
-    })
+    // The time left is the expiration: no header says it again.
+    expect(out.props.headers).to.deep.equal({ [HEADERS.trace]: 'tr-1', [HEADERS.token]: 'a.b.c' })
     const back = decodeRequest(delivered(out), 'act', 1024, 999_000)
     expect(back).to.deep.equal({ ok: true, attempt: 0, envelope: { kind: 'act', msg: e.msg, meta } })
+  })
+
+  it('sends a root act with no header table, and still reads a time left sent as a header', () => {
+    const root: Envelope = { kind: 'act', msg: { role: 'math' }, meta: { id: 'r', trace: 'r', deadline: 1_002_000 } }
+    const out = encodeRequest(root, 1024, 1_000_000)
+    expect(out.props).not.to.have.property('headers')
+    const back = decodeRequest(delivered(out), 'act', 1024, 7_000_000)
+    expect(back.ok && back.envelope.meta.deadline).to.equal(7_002_000)
+    const older = { body: out.body, props: { ...out.props, headers: { [HEADERS.timeoutMs]: 500 } } }
+    const read = decodeRequest(delivered(older), 'act', 1024, 7_000_000)
+    expect(read.ok && read.envelope.meta.deadline).to.equal(7_000_500)
   })
 
   it("counts an act's time from its arrival by the receiver's clock, however far the sender's is off", () => {
@@ -73,7 +81,7 @@ describe('amqp wire format', () => {
   it('sends the trace only when it differs from the message id', () => {
     const e: Envelope = { kind: 'emit', name: 'vote.recorded', msg: {}, meta: { id: 'same', trace: 'same' } }
     const out = encodeRequest(e, 1024)
-    expect(out.props.headers).to.deep.equal({})
+    expect(out.props.headers).to.equal(undefined)
     const back = decodeRequest(delivered(out), 'emit', 1024)
     expect(back.ok && back.envelope.meta).to.deep.include({ id: 'same', trace: 'same' })
   })

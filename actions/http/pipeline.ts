@@ -1,5 +1,6 @@
 import { parse as parseQuery } from 'node:querystring'
 import type { CallOptions } from '../context.js'
+import type { ResponseHeaders } from '../envelope.js'
 import { StoaError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Message } from '../pattern.js'
@@ -348,11 +349,13 @@ export function createWebPipeline<R extends HttpRequest>(
     } catch (err) {
       return head(req, errorResponse(err))
     }
+    const gathered = new GatheredHeaders()
+    opts.responseHeaders = gathered
     return host.act(route.pattern, msg, opts).then(
       (out: unknown) => {
         let answer: WebResponse
         try {
-          answer = resultResponse(route.status, out, opts.id)
+          answer = gathered.onto(resultResponse(route.status, out, opts.id))
         } catch (err) {
           // The action ran, but its result cannot be sent: a bad http$, or a value JSON cannot
           // hold (a BigInt, a cycle). Its caller gets ACTION_FAILED; the log gets the reason.
@@ -365,11 +368,41 @@ export function createWebPipeline<R extends HttpRequest>(
         if (route.redirect !== undefined && answer.status < 300) return redirectResponse(route.redirect)
         return head(req, answer)
       },
-      (err: unknown) => head(req, errorResponse(err, opts.id)),
+      (err: unknown) => head(req, gathered.onto(errorResponse(err, opts.id))),
     )
   }
 
   return { routes, find, handle, unmatched }
+}
+
+/**
+ * The headers hooks add to one request's answer while its action runs (`ctx.responseHeaders`):
+ * each name's members in the order added, joined as one list field.
+ */
+class GatheredHeaders implements ResponseHeaders {
+  private fields: Record<string, string> | undefined
+
+  append(name: string, value: string): void {
+    const lower = name.toLowerCase()
+    if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
+      throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
+    if (!HEADER_VALUE.test(value))
+      throw new StoaError('ACTION_FAILED', `response header "${lower}" must be a string without control characters`)
+    const fields = (this.fields ??= {})
+    const had = fields[lower]
+    fields[lower] = had === undefined ? value : `${had}, ${value}`
+  }
+
+  /**
+   * `answer` with the gathered headers it does not set itself: the action's `http$` headers
+   * and a refusal's own (a 429's `RateLimit` fields) win.
+   */
+  onto(answer: WebResponse): WebResponse {
+    const fields = this.fields
+    if (fields === undefined) return answer
+    for (const name in fields) if (!Object.hasOwn(answer.headers, name)) answer.headers[name] = fields[name]!
+    return answer
+  }
 }
 
 /**

@@ -13,14 +13,24 @@ export const graphqlOptions = z.strictObject({
   mutations: operations,
   /**
    * Subscription fields by name: the event pattern each streams (`voteRecorded: 'vote.recorded'`),
-   * or `{ event, open }` where `open` is an action run with the caller's identity before the
-   * subscription starts (its refusal refuses it). Served over WebSocket (graphql-ws) on `path`;
-   * every instance hears every event, so a client connected to any gateway gets them all.
+   * or `{ event, open, map }` where `open` is an action run with the caller's identity before the
+   * subscription starts (its refusal refuses it) and `map` an action each event goes through,
+   * with the caller's identity, `{ event, data }` in: its result is sent (null skips the event)
+   * and types the field (`resultsChanged: { event: 'vote.recorded', map: 'role:results,cmd:get' }`).
+   * Served over WebSocket (graphql-ws) and server-sent events (graphql-sse) on `path`; every
+   * instance hears every event, so a client connected to any gateway gets them all.
    */
   subscriptions: z
     .record(
       fieldName,
-      z.union([z.string().min(1), z.strictObject({ event: z.string().min(1), open: z.string().min(1).optional() })]),
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          event: z.string().min(1),
+          open: z.string().min(1).optional(),
+          map: z.string().min(1).optional(),
+        }),
+      ]),
     )
     .default({}),
   /** Origins besides the server's own whose pages may open the WebSocket (`*` for any). */

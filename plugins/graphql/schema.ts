@@ -19,6 +19,8 @@ export interface Operation {
   readonly target: string
   /** For a subscription: the action run with the caller's identity before it starts, if any. */
   readonly open?: string | undefined
+  /** For a subscription: the action each event goes through, if any (its result schema is `output`). */
+  readonly map?: string | undefined
   readonly description: string | undefined
   /** The JSON Schema of the message (its top properties become arguments), if known. */
   readonly input: JsonSchema | undefined
@@ -117,8 +119,12 @@ export function buildSchema(gql: GraphQL, operations: readonly Operation[], runn
           return [
             op.name,
             {
-              type: json,
-              description: op.description ?? `each ${op.target} event this instance hears, its data as emitted`,
+              type: op.map === undefined ? json : type,
+              description:
+                op.description ??
+                (op.map === undefined
+                  ? `each ${op.target} event this instance hears, its data as emitted`
+                  : `what ${op.map} answers for each ${op.target} event this instance hears`),
               subscribe: (_root, _args, context) => runners.subscribe(op, context),
               resolve: (data) => data,
             },

@@ -219,6 +219,9 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     for (const c of closers.splice(0).reverse()) await c()
   })
 
+  /** How many times the tally map action ran. */
+  let tallies = 0
+
   async function gateway(options: GraphqlOptions = {}, bus = createMemoryBus()) {
     const stoa = createStoa({ name: 'vote', logger: quietLogger() })
       .use(jwt, { secret: SECRET })
@@ -232,6 +235,20 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
         },
       })
       .add('role:results,cmd:watch', { permission: 'results:watch', handler: () => ({}) })
+      .add(
+        'role:results,cmd:tally',
+        action({
+          public: true,
+          result: z.object({ votes: z.number().int().min(0), heard: z.string() }),
+          handler: (msg) => {
+            const { event, data } = msg as { event: string; data: { skip?: boolean } }
+            tallies++
+            // null skips the event for this subscriber (the result schema types what is sent).
+            return (data.skip === true ? null : { votes: tallies, heard: event }) as { votes: number; heard: string }
+          },
+        }),
+      )
+      .add('role:results,cmd:secret', { permission: 'results:watch', handler: () => ({ secret: true }) })
       .use(web, { routes: {} })
       .use(graphql, {
         mutations: { castVote: 'role:vote,cmd:cast' },
@@ -328,6 +345,40 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     const forged = run(client(url, 'not.a.token'), 'subscription { mine }')
     await waitFor(() => forged.ended(), 'the refusal')
     expect(forged.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+  })
+
+  it('maps each event through an action with the subscriber’s identity, typed by its result, one call per event and identity', async () => {
+    const { url, stoa } = await gateway({
+      subscriptions: {
+        tally: { event: 'vote.*', map: 'role:results,cmd:tally' },
+        secret: { event: 'vote.*', map: 'role:results,cmd:secret' },
+      },
+    })
+    const query = 'subscription { tally { votes heard } }'
+    const subscribers = [run(client(url), query), run(client(url), query), run(client(url, voter('ada')), query)]
+    await until(
+      () => subscribers.every((s) => s.got.length > 0),
+      () => stoa.emit('vote.warmed', {}),
+    )
+    expect(subscribers[0]!.got[0]!.errors).to.equal(undefined)
+    expect(subscribers[0]!.got[0]!.data!.tally.heard).to.equal('vote.warmed')
+    const seen = subscribers.map((s) => s.got.length)
+    const before = tallies
+    // Skipped (the map answered null), then sent: two calls each, one for both anonymous subscribers.
+    await stoa.emit('vote.recorded', { skip: true })
+    await stoa.emit('vote.recorded', {})
+    await waitFor(() => subscribers.every((s, i) => s.got.length === seen[i]! + 1), 'the second event')
+    expect(tallies - before).to.equal(4)
+    const last = subscribers.map((s) => s.got.at(-1)!.data!.tally)
+    expect(last[0]).to.deep.equal(last[1])
+    expect(last[0]!.heard).to.equal('vote.recorded')
+    // A map the subscriber may not run ends the subscription with its code.
+    const refused = run(client(url, voter('bo', ['admin'])), 'subscription { secret }')
+    await until(
+      () => refused.ended(),
+      () => stoa.emit('vote.recorded', {}),
+    )
+    expect(JSON.stringify(refused.failed() ?? refused.got)).to.contain('FORBIDDEN')
   })
 
   it('refuses hostile operations and other origins', async () => {

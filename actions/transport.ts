@@ -50,6 +50,9 @@ export type {
 export { createWebPipeline } from './http/pipeline.js'
 export type {
   CorsPolicy,
+  EventRecords,
+  EventStreamRequest,
+  EventStreamRoute,
   HttpMethod,
   RouteSource,
   ServedRoute,

@@ -13,7 +13,7 @@ import { parseJsonBody } from './body.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import type { CorsPolicy, ServedRoute } from './routes.js'
+import type { CorsPolicy, EventRecords, ServedRoute } from './routes.js'
 import { HTTP_METHODS } from './routes.js'
 
 /*
@@ -25,6 +25,8 @@ import { HTTP_METHODS } from './routes.js'
  *   -> the route's own middleware, as the front can run it (or back to it, or 500)
  *   -> seneca-web's `secure` (302 to `fail`, or 401)
  *   -> the body (415, 413, 400)
+ *   -> a route's own event stream, to a request asking for `text/event-stream` (or 404 on a
+ *      front that cannot hold one)
  *   -> the action, its message and call options
  *   -> the action's `http$` status and headers
  *   -> seneca-web's `redirect` on a success (302)
@@ -67,7 +69,7 @@ export type RequestBody = undefined | string | Buffer | { readonly parsed: unkno
  * pipeline's (no route, on a front whose app answers the rest; a route whose middleware runs
  * elsewhere or handed it on); `'done'` when the route's middleware answered it already.
  */
-export type WebOutcome = WebResponse | StreamOpen | 'pass' | 'done'
+export type WebOutcome = WebResponse | StreamOpen | EventRecords | 'pass' | 'done'
 
 /**
  * A stream route's request that passed every check (identity, the route's `open` action, the
@@ -240,11 +242,7 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   /** From `secure` on: the checks, the body, the action and its answer. */
-  const guarded = (
-    route: ServedRoute,
-    params: Record<string, string>,
-    req: R,
-  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
+  const guarded = (route: ServedRoute, params: Record<string, string>, req: R): WebOutcome | Promise<WebOutcome> => {
     if (route.secure !== undefined && (req.user === undefined || req.user() == null)) {
       const fail = route.secure.fail
       return fail !== undefined
@@ -287,7 +285,7 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     raw: string | Buffer,
     req: R,
-  ): WebResponse | Promise<WebResponse> => {
+  ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let body: Record<string, unknown> | undefined
     try {
       body = parseJsonBody(one(req.headers['content-type']), raw, route.maxBodyBytes)
@@ -337,7 +335,7 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     body: Record<string, unknown> | undefined,
     req: R,
-  ): WebResponse | Promise<WebResponse> => {
+  ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let opts: CallOptions
     let msg: Message
     try {
@@ -348,6 +346,13 @@ export function createWebPipeline<R extends HttpRequest>(
       opts = callOptions(route, req)
     } catch (err) {
       return head(req, errorResponse(err))
+    }
+    if (route.eventStream !== undefined && wantsEventStream(req.headers.accept)) {
+      if (options.streams !== true)
+        return errorResponse(new StoaError('NOT_FOUND', `route ${route.path} streams events, which ${front} cannot`))
+      return route.eventStream
+        .open({ headers: req.headers, msg, opts })
+        .then(undefined, (err: unknown) => errorResponse(err, opts.id))
     }
     const gathered = new GatheredHeaders()
     opts.responseHeaders = gathered
@@ -469,12 +474,22 @@ function createCors(
       if (typeof out === 'string' || (out as StreamOpen).kind === 'stream') return out
       const p = policyAt(req.method, req.path)
       if (p === undefined || !allowed(p, origin)) return out
-      const answer = out as WebResponse
+      const answer = out as WebResponse | EventRecords
       allowOrigin(p, origin, answer.headers)
       if (p.exposeHeaders.length > 0) answer.headers['access-control-expose-headers'] = p.exposeHeaders.join(', ')
       return answer
     },
   }
+}
+
+/**
+ * Whether an `Accept` header asks for server-sent events: `text/event-stream` among its media
+ * ranges (with or without parameters), as graphql-sse's client and EventSource send it.
+ */
+function wantsEventStream(accept: string | readonly string[] | undefined): boolean {
+  const text = accept === undefined ? '' : typeof accept === 'string' ? accept : accept.join(',')
+  if (text.indexOf('text/event-stream') < 0) return false
+  return text.split(',').some((range) => range.split(';')[0]!.trim().toLowerCase() === 'text/event-stream')
 }
 
 /** A HEAD answer has the GET answer's status and headers and no body. */

@@ -20,6 +20,7 @@ import { weigh } from './limits.js'
 import { graphqlOptions } from './options.js'
 import type { Operation } from './schema.js'
 import { buildSchema } from './schema.js'
+import { eventStreamRoute, requestOf } from './sse.js'
 import type { HubEvent } from './ws.js'
 import { EventHub, guardedUpgrade, mapEvents, SKIP } from './ws.js'
 
@@ -27,6 +28,7 @@ export type { GraphqlOptions } from './options.js'
 
 type GraphQL = typeof import('graphql')
 type GraphqlWs = typeof import('graphql-ws/use/ws')
+type GraphqlSse = typeof import('graphql-sse')
 type Ws = typeof import('ws')
 
 /** The action the endpoint's route calls: `{ query, variables?, operationName? }` in, a GraphQL result out. */
@@ -88,22 +90,14 @@ const graphql = definePlugin({
     }
     const execute = async (msg: Record<string, unknown>, ctx: Context): Promise<GraphqlAnswer> => {
       const { gql, schema } = await built()
-      const { query, variables, operationName } = msg
-      if (typeof query !== 'string')
-        throw new StoaError('INVALID_MESSAGE', 'a GraphQL request is { query, variables?, operationName? }', {
-          fields: ['query'],
-        })
-      if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
-        throw new StoaError('INVALID_MESSAGE', 'variables must be an object', { fields: ['variables'] })
-      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
-        throw new StoaError('INVALID_MESSAGE', 'operationName must be a string', { fields: ['operationName'] })
+      const { query, variables, operationName } = requestOf(msg)
       const doc = prepared(gql, schema, query)
       if (Array.isArray(doc)) return { errors: doc }
       const out = (await gql.execute({
         schema,
         document: doc as DocumentNode,
-        variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
-        operationName: (operationName ?? undefined) as string | undefined,
+        variableValues: variables,
+        operationName,
         contextValue: ctx,
       })) as ExecutionResult
       return answerOf(out)
@@ -177,6 +171,25 @@ const graphql = definePlugin({
           return { gql, schema }
         })()
         const { gql, schema } = await ready
+        const streaming = Object.keys(options.subscriptions).length > 0
+        const overSse = streaming && options.protocols.includes('sse')
+        const eventStream = overSse
+          ? eventStreamRoute(await loadPeer<GraphqlSse>('graphql-sse', 'stoa/graphql'), options.path, {
+              gql,
+              schema,
+              prepared: (query) => prepared(gql, schema, query),
+              answer: answerOf,
+              failure: (err) => [
+                fieldError(new gql.GraphQLError(toStoaError(err).message, { originalError: err as Error })),
+              ],
+              caller: (opts) => ({
+                act: (pattern, msg) => stoa.act(pattern, msg, { ...opts, id: undefined }),
+                token: opts.token,
+              }),
+              allowedOrigins: options.allowedOrigins,
+              maxBufferedBytes: options.maxBufferedBytes,
+            })
+          : undefined
         stoa.add(
           'role:web,cmd:routes',
           routeTableAction([
@@ -190,10 +203,11 @@ const graphql = definePlugin({
               headers: options.headers,
               message: 'flat',
               ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+              ...(eventStream === undefined ? {} : { eventStream }),
             } satisfies ServedRoute),
           ]),
         )
-        if (Object.keys(options.subscriptions).length === 0) return
+        if (!streaming || !options.protocols.includes('websocket')) return
         const [{ WebSocketServer }, { useServer }] = await Promise.all([
           loadPeer<Ws>('ws', 'stoa/graphql'),
           loadPeer<GraphqlWs>('graphql-ws/use/ws', 'stoa/graphql'),

@@ -33,10 +33,18 @@ export const graphqlOptions = z.strictObject({
       ]),
     )
     .default({}),
-  /** Origins besides the server's own whose pages may open the WebSocket (`*` for any). */
+  /**
+   * How subscriptions (and any operation) are served beside `POST`: `websocket` (graphql-ws, with
+   * `ws` and `graphql-ws` installed) and `sse` (graphql-sse, installed): a `POST` with `Accept:
+   * text/event-stream`. Each needs its packages only when there are subscriptions.
+   */
+  protocols: z.array(z.enum(['websocket', 'sse'])).default(['websocket', 'sse']),
+  /** Origins besides the server's own whose pages may open the WebSocket or an event stream (`*` for any). */
   allowedOrigins: z.array(z.string()).default([]),
   /** Events that may wait for a slow subscriber before its subscription is dropped. */
   maxQueuedEvents: z.number().int().positive().default(256),
+  /** Bytes an event-stream client may have waiting unsent before it is dropped as too slow. */
+  maxBufferedBytes: z.number().int().positive().default(1_048_576),
   /** Whether the schema answers introspection (`__schema`, `__type`). Off in production if you prefer. */
   introspection: z.boolean().default(true),
   /** How deeply selections may nest (the operation's top fields are depth 1). */

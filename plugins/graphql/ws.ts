@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Message, UpgradeHandler } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
@@ -110,16 +109,20 @@ export function mapEvents(
 }
 
 /**
- * Whether a WebSocket upgrade may come from its `Origin`: no `Origin` (not a browser), the
- * server's own origin, or one of `allowed`. Any other page would ride the visitor's login
- * cookie (cross-site WebSocket hijacking).
+ * Whether a WebSocket upgrade or an event stream may come from its `Origin`: no `Origin` (not
+ * a browser), the server's own origin, or one of `allowed`. Any other page would ride the
+ * visitor's login cookie (cross-site WebSocket hijacking).
  */
-export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
-  const origin = req.headers.origin
+export function originAllowed(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  allowed: readonly string[],
+): boolean {
+  const origin = headers.origin
   if (origin === undefined) return true
+  if (typeof origin !== 'string') return false
   if (allowed.includes('*') || allowed.includes(origin)) return true
   try {
-    return new URL(origin).host === req.headers.host
+    return new URL(origin).host === headers.host
   } catch {
     return false
   }
@@ -129,7 +132,7 @@ export function originAllowed(req: IncomingMessage, allowed: readonly string[]):
 export function guardedUpgrade(allowed: readonly string[], accept: UpgradeHandler): UpgradeHandler {
   return (req, socket: Duplex, head) => {
     socket.on('error', () => undefined)
-    if (!originAllowed(req, allowed)) {
+    if (!originAllowed(req.headers, allowed)) {
       const answer = errorResponse(new StoaError('FORBIDDEN', 'WebSocket upgrades from this origin are not allowed'))
       const lines = [`HTTP/1.1 ${answer.status} Forbidden`, 'connection: close']
       for (const [k, v] of Object.entries(answer.headers)) lines.push(`${k}: ${String(v)}`)

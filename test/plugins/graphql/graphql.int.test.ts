@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import type { ExecutionResult } from 'graphql'
 import { createClient } from 'graphql-http'
+import { createClient as createSseClient } from 'graphql-sse'
 import { createClient as createWsClient } from 'graphql-ws'
 import WebSocket from 'ws'
 import { z } from 'zod'
@@ -408,5 +409,157 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     await new Promise((r) => raw.once('open', r))
     raw.send('{not json')
     expect(await closed).to.equal(4400)
+  })
+})
+
+describe('graphql plugin over server-sent events (graphql-sse)', function () {
+  this.timeout(20000)
+  const closers: (() => Promise<unknown> | unknown)[] = []
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c()
+  })
+
+  async function gateway(options: GraphqlOptions = {}, bus = createMemoryBus()) {
+    const stoa = createStoa({ name: 'vote', logger: quietLogger() })
+      .use(jwt, { secret: SECRET })
+      .use(authz, { roles: { voter: ['vote:cast', 'results:watch'] } })
+      .add('role:vote,cmd:cast', {
+        permission: 'vote:cast',
+        schema: z.object({ choice: z.string() }),
+        handler: async (msg, ctx) => {
+          await ctx.emit('vote.recorded', { voter: ctx.identity!.sub, choice: msg.choice })
+          return { ok: true }
+        },
+      })
+      .add('role:results,cmd:watch', { permission: 'results:watch', handler: () => ({}) })
+      .add('role:results,cmd:secret', { permission: 'results:watch', handler: () => ({ secret: true }) })
+      .use(web, { routes: {} })
+      .use(graphql, {
+        mutations: { castVote: 'role:vote,cmd:cast' },
+        subscriptions: {
+          voteRecorded: 'vote.recorded',
+          mine: { event: 'vote.recorded', open: 'role:results,cmd:watch' },
+          secret: { event: 'vote.recorded', map: 'role:results,cmd:secret' },
+        },
+        ...options,
+      })
+    stoa.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    await stoa.ready()
+    const server = await serveWeb(stoa)
+    closers.push(
+      () => stoa.close(),
+      () => server.close(),
+    )
+    return { stoa, url: `${server.url}/graphql` }
+  }
+
+  /** A real graphql-sse client (distinct connections: one stream per operation). */
+  function client(url: string, token?: string) {
+    const c = createSseClient({
+      url,
+      retryAttempts: 0,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    })
+    closers.push(() => c.dispose())
+    return c
+  }
+
+  function run(c: ReturnType<typeof createSseClient>, query: string) {
+    const got: Answer[] = []
+    let failure: unknown
+    let ended = false
+    const stop = c.subscribe(
+      { query },
+      {
+        next: (r) => void got.push(r as Answer),
+        error: (e) => {
+          failure = e
+          ended = true
+        },
+        complete: () => {
+          ended = true
+        },
+      },
+    )
+    closers.push(() => stop())
+    return { got, failed: () => failure, ended: () => ended }
+  }
+
+  const codes = (r: { got: Answer[]; failed: () => unknown }) => JSON.stringify(r.failed() ?? r.got)
+
+  it('pushes each event to subscribers on every gateway, wherever the vote was cast, and runs mutations', async () => {
+    const bus = createMemoryBus()
+    const a = await gateway({}, bus)
+    const b = await gateway({}, bus)
+    const onA = run(client(a.url, voter('ada')), 'subscription { voteRecorded }')
+    const onB = run(client(b.url), 'subscription { voteRecorded }')
+    await until(
+      () => onA.got.length > 0 && onB.got.length > 0,
+      () => a.stoa.emit('vote.recorded', { warmup: true }),
+    )
+    const cast = run(client(a.url, voter('ada')), 'mutation { castVote(choice: "cats") }')
+    await waitFor(() => cast.ended(), 'the mutation')
+    expect(cast.got).to.deep.equal([{ data: { castVote: { ok: true } } }])
+    const seen = (r: Answer) =>
+      JSON.stringify(r.data) === JSON.stringify({ voteRecorded: { voter: 'ada', choice: 'cats' } })
+    await waitFor(() => onA.got.some(seen) && onB.got.some(seen), 'the vote on both gateways')
+    // The same refusals as over HTTP and WebSocket, with their codes.
+    const anonymous = run(client(b.url), 'mutation { castVote(choice: "dogs") }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+  })
+
+  it('guards a subscription with its open action, and ends one whose map the caller may not run, with the codes', async () => {
+    const { url, stoa } = await gateway()
+    const anonymous = run(client(url), 'subscription { mine }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+    const allowed = run(client(url, voter('ada')), 'subscription { mine }')
+    await until(
+      () => allowed.got.length > 0,
+      () => stoa.emit('vote.recorded', { voter: 'x' }),
+    )
+    expect(allowed.got[0]).to.deep.equal({ data: { mine: { voter: 'x' } } })
+    const forbidden = run(client(url, voter('bo', ['admin'])), 'subscription { secret }')
+    await until(
+      () => forbidden.ended(),
+      () => stoa.emit('vote.recorded', {}),
+    )
+    expect(forbidden.got.at(-1)!.errors![0]!.extensions!.code).to.equal('FORBIDDEN')
+  })
+
+  it('refuses hostile requests: deep or introspecting documents, other origins, bad and oversized bodies', async () => {
+    const { url } = await gateway({ maxDepth: 2, introspection: false, maxBodyBytes: 2048 })
+    const c = client(url)
+    const intro = run(c, 'query { __schema { types { name } } }')
+    await waitFor(() => intro.ended(), 'the refusal')
+    expect(codes(intro)).to.contain('INVALID_MESSAGE')
+    const deep = run(c, 'query { __type(name: "Query") { fields { name } } }')
+    await waitFor(() => deep.ended(), 'the refusal')
+    expect(codes(deep)).to.contain('depth')
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body,
+      })
+    const code = async (res: Response) => [res.status, ((await res.json()) as { error: { code: string } }).error.code]
+    // A page on another origin may not open a stream (it would ride the visitor's cookie).
+    expect(
+      await code(await post('{"query":"subscription { voteRecorded }"}', { origin: 'https://evil.example.com' })),
+    ).to.deep.equal([403, 'FORBIDDEN'])
+    expect(await code(await post('{"query": 3}'))).to.deep.equal([400, 'INVALID_MESSAGE'])
+    expect(await code(await post('{"query": '))).to.deep.equal([400, 'INVALID_JSON'])
+    expect(await code(await post(JSON.stringify({ query: `{ ${' '.repeat(4096)} }` })))).to.deep.equal([
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ])
+    // Without Accept: text/event-stream the route answers as GraphQL over HTTP does.
+    const plain = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"mutation { castVote(choice: \\"x\\") }"}',
+    })
+    expect(plain.headers.get('content-type')).to.match(/^application\/json/)
   })
 })

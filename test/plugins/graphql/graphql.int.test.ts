@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { expect } from 'chai'
 import type { ExecutionResult } from 'graphql'
 import { createClient } from 'graphql-http'
@@ -526,6 +527,37 @@ describe('graphql plugin over server-sent events (graphql-sse)', function () {
       () => stoa.emit('vote.recorded', {}),
     )
     expect(forbidden.got.at(-1)!.errors![0]!.extensions!.code).to.equal('FORBIDDEN')
+  })
+
+  it('drops a client that stops reading rather than buffer for it without bound', async () => {
+    const { stoa, url } = await gateway({ maxBufferedBytes: 64 * 1024 })
+    const { port } = new URL(url)
+    const raw = connect(Number(port), '127.0.0.1')
+    closers.push(() => void raw.destroy())
+    let received = 0
+    let ended = false
+    raw.on('close', () => {
+      ended = true
+    })
+    const body = JSON.stringify({ query: 'subscription { voteRecorded }' })
+    raw.write(
+      `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    )
+    await new Promise<void>((resolve) => raw.once('data', () => resolve()))
+    raw.pause()
+    raw.on('data', (d) => {
+      received += d.length
+    })
+    const big = 'x'.repeat(64 * 1024)
+    for (let i = 0; i < 2000 && !ended; i++) {
+      await stoa.emit('vote.recorded', { big })
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5))
+    }
+    raw.resume()
+    await waitFor(() => ended, 'the slow client to be dropped', 15000)
+    expect(received).to.be.lessThan(2000 * big.length)
+    const entries = (stoa.log as unknown as ReturnType<typeof quietLogger>).entries
+    expect(entries.some((e) => e.message === 'a slow event-stream client was dropped')).to.equal(true)
   })
 
   it('refuses hostile requests: deep or introspecting documents, other origins, bad and oversized bodies', async () => {

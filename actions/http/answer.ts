@@ -85,10 +85,18 @@ export function rateLimitState(name: string, remaining: number, resetSec: number
   return `${policyName(name)};r=${remaining};t=${resetSec}`
 }
 
+/** Policy names already quoted: a limited call answers with its policy's name every time. */
+const quotedNames = new Map<string, string>()
+
 /** A policy name as a structured-field string: printable ASCII, `"` and `\` escaped. */
 function policyName(name: string): string {
+  const known = quotedNames.get(name)
+  if (known !== undefined) return known
   const plain = name.replace(/[^\x20-\x7e]/g, '')
-  return `"${(plain === '' ? 'default' : plain).replace(/["\\]/g, '\\$&')}"`
+  const quoted = `"${(plain === '' ? 'default' : plain).replace(/["\\]/g, '\\$&')}"`
+  // Names are the limited patterns, a handful: the bound only keeps an odd caller from growing it.
+  if (quotedNames.size < 256) quotedNames.set(name, quoted)
+  return quoted
 }
 
 /**

@@ -380,6 +380,9 @@ export function createWebPipeline<R extends HttpRequest>(
   return { routes, find, handle, unmatched }
 }
 
+/** Header names hooks were found allowed to add. */
+const addable = new Set<string>()
+
 /**
  * The headers hooks add to one request's answer while its action runs (`ctx.responseHeaders`):
  * each name's members in the order added, joined as one list field.
@@ -389,8 +392,12 @@ class GatheredHeaders implements ResponseHeaders {
 
   append(name: string, value: string): void {
     const lower = name.toLowerCase()
-    if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
-      throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
+    if (!addable.has(name)) {
+      if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
+        throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
+      // Hooks add the same few names on every call: each is checked once.
+      if (addable.size < 64) addable.add(name)
+    }
     if (!HEADER_VALUE.test(value))
       throw new StoaError('ACTION_FAILED', `response header "${lower}" must be a string without control characters`)
     const fields = (this.fields ??= {})

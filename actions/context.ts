@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { callTimeoutMs } from './deadlines.js'
-import type { EnvelopeMeta } from './envelope.js'
+import type { EnvelopeMeta, ResponseHeaders } from './envelope.js'
 import type { Message } from './pattern.js'
 
 /** Who an action runs for. Set by an identity hook (the jwt plugin); undefined until then. */
@@ -30,6 +30,8 @@ export interface CallOptions {
   id?: string
   /** Headers an edge transport passes to the action as `ctx.headers`. */
   headers?: Readonly<Record<string, string>>
+  /** Where an edge transport gathers headers for its answer (see {@link ResponseHeaders}). */
+  responseHeaders?: ResponseHeaders
   /** The W3C `traceparent` (and `tracestate`) an edge received: the caller's span. */
   traceparent?: string
   tracestate?: string
@@ -78,6 +80,11 @@ export class Context {
    * process inherits it with the token, so a token is verified once per hop.
    */
   identity: Identity | undefined
+  /**
+   * For hooks: where the edge answering this call gathers headers for its answer (the web
+   * pipeline's; see {@link ResponseHeaders}); undefined where the answer has none.
+   */
+  readonly responseHeaders: ResponseHeaders | undefined
   /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
   readonly traceparent: string | undefined
   /** The W3C `tracestate` that came with it. */
@@ -124,6 +131,7 @@ export class Context {
     this.caller = meta.caller
     this.headers = meta.headers ?? NO_HEADERS
     this.identity = meta.identity
+    this.responseHeaders = meta.responseHeaders
     this.traceparent = meta.traceparent
     this.tracestate = meta.tracestate
     this.transport = meta.transport
@@ -215,6 +223,8 @@ export interface CallMeta {
   token?: string | undefined
   caller?: string | undefined
   headers?: Readonly<Record<string, string>> | undefined
+  /** Where the edge answering the call gathers its answer's headers: a nested act inherits it. */
+  responseHeaders?: ResponseHeaders | undefined
   /** The identity verified earlier in this process, for a nested call with the same token. */
   identity?: Identity | undefined
   traceparent?: string | undefined

@@ -4,6 +4,22 @@ import type { Message } from './pattern.js'
 /** What a message is for: a request that waits for its reply, a task, or an event. */
 export type EnvelopeKind = 'act' | 'send' | 'emit'
 
+/**
+ * The response headers an edge transport's answer will carry, gathered while the call runs:
+ * the web pipeline gives each request one, and hooks add to it (the rate-limit plugin's
+ * `RateLimit` fields on every limited answer). Nested acts in the same process add to their
+ * caller's; tasks, events and other transports' deliveries have none. An action asks for
+ * headers of its own through its result's `http$` instead.
+ */
+export interface ResponseHeaders {
+  /**
+   * Adds `value` as one more member of the list field `name` (lowercase; members are sent
+   * comma-separated, as RFC 9110 lists are). A name stoa sets itself (`content-type`...) or a
+   * value with control characters is refused with `ACTION_FAILED`.
+   */
+  append(name: string, value: string): void
+}
+
 /** What travels beside a message across any transport; never mixed into the message itself. */
 export interface EnvelopeMeta {
   /** This message's id. */
@@ -18,6 +34,11 @@ export interface EnvelopeMeta {
   caller?: string
   /** Request headers an edge transport chose to pass on (lowercase names); not forwarded further. */
   headers?: Readonly<Record<string, string>>
+  /**
+   * For outbound hooks: where the edge that made the call gathers its answer's headers (a rate
+   * limit's `RateLimit` fields). No wire carries it: what a remote instance limits, it answers itself.
+   */
+  responseHeaders?: ResponseHeaders
   /** W3C `traceparent` of the caller's span; when it is valid, `trace` is its trace id. */
   traceparent?: string
   /** W3C `tracestate` that came with `traceparent`, passed on as it is. */

@@ -616,6 +616,7 @@ export class Stoa<T extends ActionTypes = {}> {
           token: opts.token,
           caller: opts.caller ?? this.name,
           headers: opts.headers,
+          responseHeaders: opts.responseHeaders,
           traceparent: opts.traceparent,
           tracestate: opts.tracestate,
         },
@@ -654,7 +655,10 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     const route = this.registry.all.find(msg)
     if (route === undefined) return Promise.reject(notFound(msg, this.registry.all))
-    return this.run(route.data, msg, parent.childMeta(opts, this.name), parent)
+    const meta: CallMeta = parent.childMeta(opts, this.name)
+    // A nested act is part of its caller's answer: what it adds to the headers goes there too.
+    if (parent.responseHeaders !== undefined) meta.responseHeaders = parent.responseHeaders
+    return this.run(route.data, msg, meta, parent)
   }
 
   /**
@@ -676,6 +680,7 @@ export class Stoa<T extends ActionTypes = {}> {
       token: ctx.token,
       caller: ctx.caller,
       identity: ctx.identity,
+      responseHeaders: ctx.responseHeaders,
     }
     return this.run(entry, msg, meta, ctx, true)
   }
@@ -714,6 +719,7 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     // For outbound hooks (a rate limit by client address): no wire encodes them, so they stop here.
     if (call.headers !== undefined) meta.headers = call.headers
+    if (call.responseHeaders !== undefined) meta.responseHeaders = call.responseHeaders
     let sent: Promise<Reply>
     try {
       sent = remote.deliver({ kind: 'act', msg, meta }, parent)

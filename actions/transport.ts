@@ -14,7 +14,7 @@ import type { TransportHealth } from './health.js'
 import type { TransportHost } from './host.js'
 import type { Pattern } from './pattern.js'
 
-export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, SubscriptionEach } from './envelope.js'
+export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, ResponseHeaders, SubscriptionEach } from './envelope.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from './errors.js'
 export type { CheckStatus, Readiness, TransportHealth } from './health.js'
@@ -25,6 +25,8 @@ export {
   errorHead,
   errorResponse,
   methodNotAllowed,
+  rateLimitPolicy,
+  rateLimitState,
   redirectResponse,
   sendResponse,
   unmatchedResponse,
@@ -48,6 +50,9 @@ export type {
 export { createWebPipeline } from './http/pipeline.js'
 export type {
   CorsPolicy,
+  EventRecords,
+  EventStreamRequest,
+  EventStreamRoute,
   HttpMethod,
   RouteSource,
   ServedRoute,

@@ -58,11 +58,45 @@ function rateLimitFields(details: Record<string, unknown> | undefined, after: nu
   const quota = details?.limit
   const window = details?.windowSec
   if (!Number.isSafeInteger(quota) || !Number.isSafeInteger(window)) return
-  // A structured-field string: printable ASCII, with `"` and `\` escaped.
-  const name = typeof details?.policy === 'string' ? details.policy.replace(/[^\x20-\x7e]/g, '') : ''
-  const policy = `"${(name === '' ? 'default' : name).replace(/["\\]/g, '\\$&')}"`
-  headers['ratelimit-policy'] = `${policy};q=${quota};w=${window}`
-  headers.ratelimit = `${policy};r=0;t=${after}`
+  const name = typeof details?.policy === 'string' ? details.policy : ''
+  headers['ratelimit-policy'] = rateLimitPolicy(name, quota as number, window as number)
+  headers.ratelimit = rateLimitState(name, 0, after)
+}
+
+/**
+ * A rate-limit policy as the IETF `RateLimit-Policy` field lists it
+ * (draft-ietf-httpapi-ratelimit-headers): its name, its quota `q` per window `w` seconds.
+ *
+ * @example
+ * rateLimitPolicy('cmd:cast,role:vote', 20, 10) // '"cmd:cast,role:vote";q=20;w=10'
+ */
+export function rateLimitPolicy(name: string, quota: number, windowSec: number): string {
+  return `${policyName(name)};q=${quota};w=${windowSec}`
+}
+
+/**
+ * Where a caller stands in a policy, as the IETF `RateLimit` field lists it: `r` calls left,
+ * for `t` more seconds (then the quota is whole again). A refusal is `r=0`.
+ *
+ * @example
+ * rateLimitState('cmd:cast,role:vote', 17, 8) // '"cmd:cast,role:vote";r=17;t=8'
+ */
+export function rateLimitState(name: string, remaining: number, resetSec: number): string {
+  return `${policyName(name)};r=${remaining};t=${resetSec}`
+}
+
+/** Policy names already quoted: a limited call answers with its policy's name every time. */
+const quotedNames = new Map<string, string>()
+
+/** A policy name as a structured-field string: printable ASCII, `"` and `\` escaped. */
+function policyName(name: string): string {
+  const known = quotedNames.get(name)
+  if (known !== undefined) return known
+  const plain = name.replace(/[^\x20-\x7e]/g, '')
+  const quoted = `"${(plain === '' ? 'default' : plain).replace(/["\\]/g, '\\$&')}"`
+  // Names are the limited patterns, a handful: the bound only keeps an odd caller from growing it.
+  if (quotedNames.size < 256) quotedNames.set(name, quoted)
+  return quoted
 }
 
 /**

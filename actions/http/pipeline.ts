@@ -1,5 +1,6 @@
 import { parse as parseQuery } from 'node:querystring'
 import type { CallOptions } from '../context.js'
+import type { ResponseHeaders } from '../envelope.js'
 import { StoaError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Message } from '../pattern.js'
@@ -12,7 +13,7 @@ import { parseJsonBody } from './body.js'
 import { checkSameOrigin, readCookie } from './cookie.js'
 import type { Match } from './match.js'
 import { createMatcher } from './match.js'
-import type { CorsPolicy, ServedRoute } from './routes.js'
+import type { CorsPolicy, EventRecords, ServedRoute } from './routes.js'
 import { HTTP_METHODS } from './routes.js'
 
 /*
@@ -24,6 +25,8 @@ import { HTTP_METHODS } from './routes.js'
  *   -> the route's own middleware, as the front can run it (or back to it, or 500)
  *   -> seneca-web's `secure` (302 to `fail`, or 401)
  *   -> the body (415, 413, 400)
+ *   -> a route's own event stream, to a request asking for `text/event-stream` (or 404 on a
+ *      front that cannot hold one)
  *   -> the action, its message and call options
  *   -> the action's `http$` status and headers
  *   -> seneca-web's `redirect` on a success (302)
@@ -66,7 +69,7 @@ export type RequestBody = undefined | string | Buffer | { readonly parsed: unkno
  * pipeline's (no route, on a front whose app answers the rest; a route whose middleware runs
  * elsewhere or handed it on); `'done'` when the route's middleware answered it already.
  */
-export type WebOutcome = WebResponse | StreamOpen | 'pass' | 'done'
+export type WebOutcome = WebResponse | StreamOpen | EventRecords | 'pass' | 'done'
 
 /**
  * A stream route's request that passed every check (identity, the route's `open` action, the
@@ -239,11 +242,7 @@ export function createWebPipeline<R extends HttpRequest>(
   }
 
   /** From `secure` on: the checks, the body, the action and its answer. */
-  const guarded = (
-    route: ServedRoute,
-    params: Record<string, string>,
-    req: R,
-  ): WebResponse | StreamOpen | Promise<WebResponse | StreamOpen> => {
+  const guarded = (route: ServedRoute, params: Record<string, string>, req: R): WebOutcome | Promise<WebOutcome> => {
     if (route.secure !== undefined && (req.user === undefined || req.user() == null)) {
       const fail = route.secure.fail
       return fail !== undefined
@@ -286,7 +285,7 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     raw: string | Buffer,
     req: R,
-  ): WebResponse | Promise<WebResponse> => {
+  ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let body: Record<string, unknown> | undefined
     try {
       body = parseJsonBody(one(req.headers['content-type']), raw, route.maxBodyBytes)
@@ -336,7 +335,7 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     body: Record<string, unknown> | undefined,
     req: R,
-  ): WebResponse | Promise<WebResponse> => {
+  ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let opts: CallOptions
     let msg: Message
     try {
@@ -348,11 +347,20 @@ export function createWebPipeline<R extends HttpRequest>(
     } catch (err) {
       return head(req, errorResponse(err))
     }
+    if (route.eventStream !== undefined && wantsEventStream(req.headers.accept)) {
+      if (options.streams !== true)
+        return errorResponse(new StoaError('NOT_FOUND', `route ${route.path} streams events, which ${front} cannot`))
+      return route.eventStream
+        .open({ headers: req.headers, msg, opts })
+        .then(undefined, (err: unknown) => errorResponse(err, opts.id))
+    }
+    const gathered = new GatheredHeaders()
+    opts.responseHeaders = gathered
     return host.act(route.pattern, msg, opts).then(
       (out: unknown) => {
         let answer: WebResponse
         try {
-          answer = resultResponse(route.status, out, opts.id)
+          answer = gathered.onto(resultResponse(route.status, out, opts.id))
         } catch (err) {
           // The action ran, but its result cannot be sent: a bad http$, or a value JSON cannot
           // hold (a BigInt, a cycle). Its caller gets ACTION_FAILED; the log gets the reason.
@@ -365,11 +373,48 @@ export function createWebPipeline<R extends HttpRequest>(
         if (route.redirect !== undefined && answer.status < 300) return redirectResponse(route.redirect)
         return head(req, answer)
       },
-      (err: unknown) => head(req, errorResponse(err, opts.id)),
+      (err: unknown) => head(req, gathered.onto(errorResponse(err, opts.id))),
     )
   }
 
   return { routes, find, handle, unmatched }
+}
+
+/** Header names hooks were found allowed to add. */
+const addable = new Set<string>()
+
+/**
+ * The headers hooks add to one request's answer while its action runs (`ctx.responseHeaders`):
+ * each name's members in the order added, joined as one list field.
+ */
+class GatheredHeaders implements ResponseHeaders {
+  private fields: Record<string, string> | undefined
+
+  append(name: string, value: string): void {
+    const lower = name.toLowerCase()
+    if (!addable.has(name)) {
+      if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
+        throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
+      // Hooks add the same few names on every call: each is checked once.
+      if (addable.size < 64) addable.add(name)
+    }
+    if (!HEADER_VALUE.test(value))
+      throw new StoaError('ACTION_FAILED', `response header "${lower}" must be a string without control characters`)
+    const fields = (this.fields ??= {})
+    const had = fields[lower]
+    fields[lower] = had === undefined ? value : `${had}, ${value}`
+  }
+
+  /**
+   * `answer` with the gathered headers it does not set itself: the action's `http$` headers
+   * and a refusal's own (a 429's `RateLimit` fields) win.
+   */
+  onto(answer: WebResponse): WebResponse {
+    const fields = this.fields
+    if (fields === undefined) return answer
+    for (const name in fields) if (!Object.hasOwn(answer.headers, name)) answer.headers[name] = fields[name]!
+    return answer
+  }
 }
 
 /**
@@ -436,12 +481,22 @@ function createCors(
       if (typeof out === 'string' || (out as StreamOpen).kind === 'stream') return out
       const p = policyAt(req.method, req.path)
       if (p === undefined || !allowed(p, origin)) return out
-      const answer = out as WebResponse
+      const answer = out as WebResponse | EventRecords
       allowOrigin(p, origin, answer.headers)
       if (p.exposeHeaders.length > 0) answer.headers['access-control-expose-headers'] = p.exposeHeaders.join(', ')
       return answer
     },
   }
+}
+
+/**
+ * Whether an `Accept` header asks for server-sent events: `text/event-stream` among its media
+ * ranges (with or without parameters), as graphql-sse's client and EventSource send it.
+ */
+function wantsEventStream(accept: string | readonly string[] | undefined): boolean {
+  const text = accept === undefined ? '' : typeof accept === 'string' ? accept : accept.join(',')
+  if (text.indexOf('text/event-stream') < 0) return false
+  return text.split(',').some((range) => range.split(';')[0]!.trim().toLowerCase() === 'text/event-stream')
 }
 
 /** A HEAD answer has the GET answer's status and headers and no body. */

@@ -1,5 +1,5 @@
 import type { ActionDef } from '../action.js'
-import type { Context } from '../context.js'
+import type { CallOptions, Context } from '../context.js'
 import { StoaError } from '../errors.js'
 import type { Message } from '../pattern.js'
 
@@ -53,6 +53,44 @@ export interface ServedRoute extends WebRoute {
   readonly cors?: CorsPolicy | undefined
   /** Set on a route that streams events (server-sent events, WebSocket) instead of answering once. */
   readonly stream?: StreamRoute | undefined
+  /**
+   * Set on a route that answers a request asking for `text/event-stream` with a stream of its
+   * own making instead of its action's answer (GraphQL over server-sent events).
+   */
+  readonly eventStream?: EventStreamRoute | undefined
+}
+
+/**
+ * A route's own event-stream answers: the pipeline runs every check of the route first (CORS,
+ * `secure`, identity and the login cookie's same-origin rule, the body's size and JSON), then
+ * hands `open` the request's message and call options.
+ */
+export interface EventStreamRoute {
+  /** The stream for one request; a rejection (a `StoaError`) is answered as the route's errors are. */
+  open(request: EventStreamRequest): Promise<EventRecords>
+}
+
+/** What {@link EventStreamRoute.open} gets: a request that passed the route's checks. */
+export interface EventStreamRequest {
+  /** Request headers with lowercase names. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>
+  /** The route's message (query, body and path parameters merged). */
+  readonly msg: Message
+  /** The caller's call options: its token, trace, the route's headers. */
+  readonly opts: CallOptions
+}
+
+/**
+ * An answer that is a stream: `records` are server-sent event records as text, written as
+ * they come until the iterator ends (or the client goes away, which returns it).
+ */
+export interface EventRecords {
+  readonly kind: 'records'
+  /** The answer's headers (`content-type: text/event-stream`...). */
+  readonly headers: Record<string, string | string[]>
+  readonly records: AsyncIterator<string>
+  /** Bytes the client may have waiting unsent before it is dropped as too slow. */
+  readonly maxBufferedBytes: number
 }
 
 /** Which cross-origin requests a route answers for (the web plugin's `cors` option). */

@@ -53,14 +53,19 @@ export const apiRoutes = {
 /**
  * The gateway's GraphQL endpoint, `POST /api/graphql`: the mutation `castVote(choice)` and the
  * query `results`, each calling the action its route calls, with the caller's token from the
- * Authorization header or the login cookie; and over WebSocket (graphql-ws) on the same path
- * the subscription `voteRecorded`, each vote committed by any tally worker, on every gateway.
+ * Authorization header or the login cookie; and over WebSocket (graphql-ws) or server-sent
+ * events (graphql-sse) on the same path the subscriptions `voteRecorded`, each vote committed
+ * by any tally worker, and `resultsChanged`, the counts after each of them (as the results
+ * page is pushed), on every gateway.
  */
 export const apiGraphql = {
   path: '/api/graphql',
   queries: { results: 'role:results,cmd:get' },
   mutations: { castVote: 'role:vote,cmd:cast' },
-  subscriptions: { voteRecorded: 'vote.recorded' },
+  subscriptions: {
+    voteRecorded: 'vote.recorded',
+    resultsChanged: { event: 'vote.recorded', map: 'role:results,cmd:changed' },
+  },
   cookie: {},
 } as const
 

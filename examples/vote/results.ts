@@ -13,7 +13,10 @@ export type ResultsSource = {
 /**
  * The results service: `role:results,cmd:get` answers `{ cats, dogs, total, duplicates }` from
  * the tally's tables, which it only reads. Many pages polling at once cost one query per
- * `cacheMs`, not one each. The tables are reached through `url` (PostgreSQL, a small pool of
+ * `cacheMs`, not one each. `role:results,cmd:changed` answers the same once a vote was
+ * committed (what the gateway's `resultsChanged` subscription maps each `vote.recorded`
+ * through): never from a read that may have started before the commit, and every caller
+ * waiting meanwhile shares one read. The tables are reached through `url` (PostgreSQL, a small pool of
  * its own) or, embedded, through `database`: the tally's own (`tally.handleOf(postgres).db`),
  * since one PGlite directory is opened by one instance.
  */
@@ -31,6 +34,48 @@ export const results = definePlugin({
   setup: (options) => {
     let sql: (() => Sql) | undefined = options.database
     let last: { at: number; out: Promise<Results> } | undefined
+    const database = (): Sql => {
+      if (sql === undefined) throw new StoaError('UNAVAILABLE', 'results has no database: give it url or database')
+      return sql()
+    }
+    // The read running now, and the one queued after it for callers that came during it.
+    let running: Promise<Results> | undefined
+    let queued: Promise<Results> | undefined
+    const read = (): Promise<Results> => {
+      const at = Date.now()
+      const out = readResults(database())
+      running = out
+      last = { at, out }
+      const done = () => {
+        if (running === out) running = undefined
+      }
+      out.then(done, done)
+      out.catch(() => {
+        if (last?.out === out) last = undefined
+      })
+      return out
+    }
+    const fresh = (): Promise<Results> => {
+      if (running === undefined) return read()
+      // The read running may have started before the commit this caller heard of: it waits for
+      // the next, which starts once this one is over, and so does everyone else until then.
+      queued ??= running
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => {
+          queued = undefined
+          return read()
+        })
+      return queued
+    }
+    const counts = z.object({
+      cats: z.number().int().min(0),
+      dogs: z.number().int().min(0),
+      total: z.number().int().min(0),
+      duplicates: z.number().int().min(0),
+    })
     return {
       init: async () => {
         if (options.url === undefined) return
@@ -52,26 +97,18 @@ export const results = definePlugin({
         'role:results,cmd:get': action({
           public: true,
           description: 'the counts so far: cats, dogs, total and duplicates',
-          result: z.object({
-            cats: z.number().int().min(0),
-            dogs: z.number().int().min(0),
-            total: z.number().int().min(0),
-            duplicates: z.number().int().min(0),
-          }),
+          result: counts,
           handler: () => {
-            if (sql === undefined)
-              throw new StoaError('UNAVAILABLE', 'results has no database: give it url or database')
             const now = Date.now()
-            if (last === undefined || now - last.at >= options.cacheMs) {
-              const out = readResults(sql())
-              last = { at: now, out }
-              // A failed query is not cached.
-              out.catch(() => {
-                if (last?.out === out) last = undefined
-              })
-            }
+            if (last === undefined || now - last.at >= options.cacheMs) return read()
             return last.out
           },
+        }),
+        'role:results,cmd:changed': action({
+          public: true,
+          description: 'the counts once a vote was committed: read after the call came, one read for all waiting',
+          result: counts,
+          handler: () => fresh(),
         }),
       },
     }

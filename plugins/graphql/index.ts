@@ -20,12 +20,15 @@ import { weigh } from './limits.js'
 import { graphqlOptions } from './options.js'
 import type { Operation } from './schema.js'
 import { buildSchema } from './schema.js'
-import { EventHub, guardedUpgrade } from './ws.js'
+import { eventStreamRoute, requestOf } from './sse.js'
+import type { HubEvent } from './ws.js'
+import { EventHub, guardedUpgrade, mapEvents, SKIP } from './ws.js'
 
 export type { GraphqlOptions } from './options.js'
 
 type GraphQL = typeof import('graphql')
 type GraphqlWs = typeof import('graphql-ws/use/ws')
+type GraphqlSse = typeof import('graphql-sse')
 type Ws = typeof import('ws')
 
 /** The action the endpoint's route calls: `{ query, variables?, operationName? }` in, a GraphQL result out. */
@@ -63,7 +66,7 @@ export interface GraphqlAnswer {
 const graphql = definePlugin({
   name: 'graphql',
   options: graphqlOptions,
-  setup: (options) => {
+  setup: (options, host) => {
     let ready: Promise<{ gql: GraphQL; schema: GraphQLSchema }> | undefined
     let sockets: WebSocketServer | undefined
     // Documents that passed the checks, by their text: a client sends the same few again and
@@ -87,22 +90,14 @@ const graphql = definePlugin({
     }
     const execute = async (msg: Record<string, unknown>, ctx: Context): Promise<GraphqlAnswer> => {
       const { gql, schema } = await built()
-      const { query, variables, operationName } = msg
-      if (typeof query !== 'string')
-        throw new StoaError('INVALID_MESSAGE', 'a GraphQL request is { query, variables?, operationName? }', {
-          fields: ['query'],
-        })
-      if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
-        throw new StoaError('INVALID_MESSAGE', 'variables must be an object', { fields: ['variables'] })
-      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
-        throw new StoaError('INVALID_MESSAGE', 'operationName must be a string', { fields: ['operationName'] })
+      const { query, variables, operationName } = requestOf(msg)
       const doc = prepared(gql, schema, query)
       if (Array.isArray(doc)) return { errors: doc }
       const out = (await gql.execute({
         schema,
         document: doc as DocumentNode,
-        variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
-        operationName: (operationName ?? undefined) as string | undefined,
+        variableValues: variables,
+        operationName,
         contextValue: ctx,
       })) as ExecutionResult
       return answerOf(out)
@@ -115,7 +110,37 @@ const graphql = definePlugin({
       if (hubs.has(event)) continue
       const hub = new EventHub()
       hubs.set(event, hub)
-      subscriptions.push({ event, each: 'instance', handler: (msg: Message) => void hub.publish(msg) })
+      subscriptions.push({
+        event,
+        each: 'instance',
+        handler: (msg: Message, ctx: Context) => void hub.publish({ name: ctx.event ?? event, data: msg }),
+      })
+    }
+    // A map's answer for one event, by the token it ran with: subscribers with the same
+    // identity (every anonymous results page) share one call per event rather than one each.
+    const maps = new WeakMap<HubEvent, Map<string, Promise<unknown>>>()
+    const mapped = (event: HubEvent, map: string, caller: Caller): Promise<unknown> => {
+      let calls = maps.get(event)
+      if (calls === undefined) {
+        calls = new Map()
+        maps.set(event, calls)
+      }
+      const key = caller.token === undefined ? '' : `t:${caller.token}`
+      let out = calls.get(key)
+      if (out === undefined) {
+        out = caller.act(map, { event: event.name, data: event.data })
+        calls.set(key, out)
+      }
+      return out.then(
+        (value) => (value === undefined || value === null ? SKIP : value),
+        (err: unknown) => {
+          // An identity that may no longer see the stream loses it; any other failure skips the event.
+          const code = err instanceof StoaError ? err.code : undefined
+          if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN') throw err
+          host.log.warn({ err: String(err), pattern: map, event: event.name }, 'a subscription map action failed')
+          return SKIP
+        },
+      )
     }
     let upgrade: UpgradeHandler | undefined
     return {
@@ -135,13 +160,36 @@ const graphql = definePlugin({
           const schema = buildSchema(gql, ops, {
             act: (op, args, context) => (context as Caller).act(op.target, args),
             subscribe: async (op, context) => {
-              if (op.open !== undefined) await (context as Caller).act(op.open, {})
-              return hubs.get(op.target)!.subscribe(options.maxQueuedEvents)
+              const caller = context as Caller
+              if (op.open !== undefined) await caller.act(op.open, {})
+              const events = hubs.get(op.target)!.subscribe(options.maxQueuedEvents)
+              const map = op.map
+              if (map === undefined) return mapEvents(events, (e) => e.data)
+              return mapEvents(events, (e) => mapped(e, map, caller))
             },
           })
           return { gql, schema }
         })()
         const { gql, schema } = await ready
+        const streaming = Object.keys(options.subscriptions).length > 0
+        const overSse = streaming && options.protocols.includes('sse')
+        const eventStream = overSse
+          ? eventStreamRoute(await loadPeer<GraphqlSse>('graphql-sse', 'stoa/graphql'), options.path, {
+              gql,
+              schema,
+              prepared: (query) => prepared(gql, schema, query),
+              answer: answerOf,
+              failure: (err) => [
+                fieldError(new gql.GraphQLError(toStoaError(err).message, { originalError: err as Error })),
+              ],
+              caller: (opts) => ({
+                act: (pattern, msg) => stoa.act(pattern, msg, { ...opts, id: undefined }),
+                token: opts.token,
+              }),
+              allowedOrigins: options.allowedOrigins,
+              maxBufferedBytes: options.maxBufferedBytes,
+            })
+          : undefined
         stoa.add(
           'role:web,cmd:routes',
           routeTableAction([
@@ -155,10 +203,11 @@ const graphql = definePlugin({
               headers: options.headers,
               message: 'flat',
               ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
+              ...(eventStream === undefined ? {} : { eventStream }),
             } satisfies ServedRoute),
           ]),
         )
-        if (Object.keys(options.subscriptions).length === 0) return
+        if (!streaming || !options.protocols.includes('websocket')) return
         const [{ WebSocketServer }, { useServer }] = await Promise.all([
           loadPeer<Ws>('ws', 'stoa/graphql'),
           loadPeer<GraphqlWs>('graphql-ws/use/ws', 'stoa/graphql'),
@@ -177,6 +226,7 @@ const graphql = definePlugin({
               const headers = pickHeaders(c.extra.request, options.headers)
               callers.set(c, {
                 act: (pattern, msg) => stoa.act(pattern, msg, { ...(token === undefined ? {} : { token }), headers }),
+                token,
               })
               return true
             },
@@ -193,6 +243,10 @@ const graphql = definePlugin({
               }
             },
             onNext: (_c, _id, _payload, _args, result) => answerOf(result) as never,
+            // A subscription that ends failing (a map refused, the subscriber dropped as too
+            // slow): its error with the stable code, as a field's.
+            onError: (_c, _id, _payload, errors) =>
+              errors.map((e) => (e.originalError == null ? e.toJSON() : fieldError(e))) as never,
           },
           wss,
         )
@@ -225,6 +279,8 @@ const graphql = definePlugin({
 /** What a field's resolver calls through: the request's context over HTTP, the connection's over WebSocket. */
 interface Caller {
   act(pattern: string, msg: Record<string, unknown>): Promise<unknown>
+  /** The token the calls carry. */
+  readonly token?: string | undefined
 }
 
 /**
@@ -316,15 +372,20 @@ async function operationsOf(stoa: Stoa<any>, options: ReturnType<typeof graphqlO
     }
   }
   for (const [name, spec] of Object.entries(options.subscriptions)) {
-    const s = typeof spec === 'string' ? { event: spec } : spec
+    const s: { event: string; open?: string | undefined; map?: string | undefined } =
+      typeof spec === 'string' ? { event: spec } : spec
+    const map = s.map === undefined ? undefined : patternString(toPattern(s.map))
+    const info = map === undefined ? undefined : (stoa.find(map, { exact: true }) ?? stoa.find(map))
+    const result = (info?.options as { result?: Parameters<typeof toJsonSchema>[0] } | undefined)?.result
     out.push({
       name,
       kind: 'subscription',
       target: s.event,
       open: s.open === undefined ? undefined : patternString(toPattern(s.open)),
+      map,
       description: undefined,
       input: undefined,
-      output: undefined,
+      output: result === undefined ? undefined : schemaOf(await toJsonSchema(result, 'output')),
     })
   }
   return out

@@ -13,20 +13,38 @@ export const graphqlOptions = z.strictObject({
   mutations: operations,
   /**
    * Subscription fields by name: the event pattern each streams (`voteRecorded: 'vote.recorded'`),
-   * or `{ event, open }` where `open` is an action run with the caller's identity before the
-   * subscription starts (its refusal refuses it). Served over WebSocket (graphql-ws) on `path`;
-   * every instance hears every event, so a client connected to any gateway gets them all.
+   * or `{ event, open, map }` where `open` is an action run with the caller's identity before the
+   * subscription starts (its refusal refuses it) and `map` an action each event goes through,
+   * with the caller's identity, `{ event, data }` in: its result is sent (null skips the event)
+   * and types the field (`resultsChanged: { event: 'vote.recorded', map: 'role:results,cmd:get' }`).
+   * Served over WebSocket (graphql-ws) and server-sent events (graphql-sse) on `path`; every
+   * instance hears every event, so a client connected to any gateway gets them all.
    */
   subscriptions: z
     .record(
       fieldName,
-      z.union([z.string().min(1), z.strictObject({ event: z.string().min(1), open: z.string().min(1).optional() })]),
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          event: z.string().min(1),
+          open: z.string().min(1).optional(),
+          map: z.string().min(1).optional(),
+        }),
+      ]),
     )
     .default({}),
-  /** Origins besides the server's own whose pages may open the WebSocket (`*` for any). */
+  /**
+   * How subscriptions (and any operation) are served beside `POST`: `websocket` (graphql-ws, with
+   * `ws` and `graphql-ws` installed) and `sse` (graphql-sse, installed): a `POST` with `Accept:
+   * text/event-stream`. Each needs its packages only when there are subscriptions.
+   */
+  protocols: z.array(z.enum(['websocket', 'sse'])).default(['websocket', 'sse']),
+  /** Origins besides the server's own whose pages may open the WebSocket or an event stream (`*` for any). */
   allowedOrigins: z.array(z.string()).default([]),
   /** Events that may wait for a slow subscriber before its subscription is dropped. */
   maxQueuedEvents: z.number().int().positive().default(256),
+  /** Bytes an event-stream client may have waiting unsent before it is dropped as too slow. */
+  maxBufferedBytes: z.number().int().positive().default(1_048_576),
   /** Whether the schema answers introspection (`__schema`, `__type`). Off in production if you prefer. */
   introspection: z.boolean().default(true),
   /** How deeply selections may nest (the operation's top fields are depth 1). */

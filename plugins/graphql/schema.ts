@@ -19,6 +19,8 @@ export interface Operation {
   readonly target: string
   /** For a subscription: the action run with the caller's identity before it starts, if any. */
   readonly open?: string | undefined
+  /** For a subscription: the action each event goes through, if any (its result schema is `output`). */
+  readonly map?: string | undefined
   readonly description: string | undefined
   /** The JSON Schema of the message (its top properties become arguments), if known. */
   readonly input: JsonSchema | undefined
@@ -99,12 +101,15 @@ export function buildSchema(gql: GraphQL, operations: readonly Operation[], runn
     )
   }
   /** Arguments back to the message: the one `input` argument is the message itself. */
-  const message = (op: Operation, given: Record<string, unknown>): Record<string, unknown> => {
-    if (propertiesOf(op.input) !== undefined) return plain(given) as Record<string, unknown>
-    const whole = given.input
-    return whole !== null && typeof whole === 'object' && !Array.isArray(whole)
-      ? (whole as Record<string, unknown>)
-      : {}
+  // Decided once per field, not on each call: its schema is known when the schema is built.
+  const message = (op: Operation): ((given: Record<string, unknown>) => Record<string, unknown>) => {
+    if (propertiesOf(op.input) !== undefined) return (given) => plain(given) as Record<string, unknown>
+    return (given) => {
+      const whole = given.input
+      return whole !== null && typeof whole === 'object' && !Array.isArray(whole)
+        ? (whole as Record<string, unknown>)
+        : {}
+    }
   }
 
   const fields = (kind: Operation['kind']): Record<string, GraphQLFieldConfig<unknown, unknown>> | undefined => {
@@ -117,20 +122,25 @@ export function buildSchema(gql: GraphQL, operations: readonly Operation[], runn
           return [
             op.name,
             {
-              type: json,
-              description: op.description ?? `each ${op.target} event this instance hears, its data as emitted`,
+              type: op.map === undefined ? json : type,
+              description:
+                op.description ??
+                (op.map === undefined
+                  ? `each ${op.target} event this instance hears, its data as emitted`
+                  : `what ${op.map} answers for each ${op.target} event this instance hears`),
               subscribe: (_root, _args, context) => runners.subscribe(op, context),
               resolve: (data) => data,
             },
           ]
         const description = op.description ?? `calls ${op.target}`
+        const toMessage = message(op)
         return [
           op.name,
           {
             type,
             description,
             args: args(op),
-            resolve: (_root, given, context) => runners.act(op, message(op, given), context),
+            resolve: (_root, given, context) => runners.act(op, toMessage(given), context),
           },
         ]
       }),
@@ -234,7 +244,15 @@ function pascal(name: string): string {
 
 /** GraphQL hands arguments over as null-prototype objects: the action gets plain ones. */
 function plain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v
   if (Array.isArray(v)) return v.map(plain)
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
-  return v
+  const out: Record<string, unknown> = {}
+  for (const k in v) {
+    const x = plain((v as Record<string, unknown>)[k])
+    // A JSON value may hold a `__proto__` key: an own property, never the prototype.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true })
+    else out[k] = x
+  }
+  return out
 }

@@ -1,11 +1,15 @@
-import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Message, UpgradeHandler } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { errorResponse } from '../../actions/transport.js'
 
-/** An event as a subscription hears it: its data as emitted. */
-type Listener = (data: Message) => void
+/** An event as a subscription hears it: its name and its data as emitted. */
+export interface HubEvent {
+  readonly name: string
+  readonly data: Message
+}
+
+type Listener = (event: HubEvent) => void
 
 /**
  * Every subscriber of one event on this instance: the plugin's subscription (every instance
@@ -14,32 +18,32 @@ type Listener = (data: Message) => void
 export class EventHub {
   private readonly listeners = new Set<Listener>()
 
-  publish(data: Message): void {
-    for (const l of this.listeners) l(data)
+  publish(event: HubEvent): void {
+    for (const l of this.listeners) l(event)
   }
 
   /**
    * The events from now on, as an async iterator. At most `maxQueued` wait for a slow
    * consumer; one more ends its subscription with `OVERLOADED` rather than buffer without bound.
    */
-  subscribe(maxQueued: number): AsyncIterableIterator<Message> {
-    const queue: Message[] = []
-    let waiting: ((r: IteratorResult<Message>) => void) | undefined
+  subscribe(maxQueued: number): AsyncIterableIterator<HubEvent> {
+    const queue: HubEvent[] = []
+    let waiting: ((r: IteratorResult<HubEvent>) => void) | undefined
     let failed: StoaError | undefined
     let done = false
-    const listener: Listener = (data) => {
+    const listener: Listener = (event) => {
       if (done) return
       if (waiting !== undefined) {
         const w = waiting
         waiting = undefined
-        w({ value: data, done: false })
+        w({ value: event, done: false })
       } else if (queue.length >= maxQueued) {
         failed = new StoaError('OVERLOADED', `the subscriber fell ${maxQueued} events behind and was dropped`)
         this.listeners.delete(listener)
-      } else queue.push(data)
+      } else queue.push(event)
     }
     this.listeners.add(listener)
-    const finish = (): Promise<IteratorResult<Message>> => {
+    const finish = (): Promise<IteratorResult<HubEvent>> => {
       done = true
       this.listeners.delete(listener)
       queue.length = 0
@@ -48,7 +52,7 @@ export class EventHub {
       w?.({ value: undefined, done: true })
       return Promise.resolve({ value: undefined, done: true })
     }
-    const it: AsyncIterableIterator<Message> = {
+    const it: AsyncIterableIterator<HubEvent> = {
       next: () => {
         if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false })
         if (failed !== undefined) {
@@ -68,17 +72,57 @@ export class EventHub {
   }
 }
 
+/** What {@link mapEvents} gives for an event the subscriber does not get. */
+export const SKIP: unique symbol = Symbol('skip')
+
 /**
- * Whether a WebSocket upgrade may come from its `Origin`: no `Origin` (not a browser), the
- * server's own origin, or one of `allowed`. Any other page would ride the visitor's login
- * cookie (cross-site WebSocket hijacking).
+ * `events` as what `each` makes of them, in order: a value is sent, {@link SKIP} passes the
+ * event over, a throw ends the subscription with that error. Ending the result (the client
+ * went away) ends `events` at once, even while it waits for the next one.
  */
-export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
-  const origin = req.headers.origin
+export function mapEvents(
+  events: AsyncIterableIterator<HubEvent>,
+  each: (event: HubEvent) => unknown,
+): AsyncIterableIterator<unknown> {
+  const it: AsyncIterableIterator<unknown> = {
+    next: async () => {
+      for (;;) {
+        const r = await events.next()
+        if (r.done === true) return { value: undefined, done: true }
+        let value: unknown
+        try {
+          value = await each(r.value)
+        } catch (err) {
+          await events.return?.()
+          throw err
+        }
+        if (value !== SKIP) return { value, done: false }
+      }
+    },
+    return: async () => {
+      await events.return?.()
+      return { value: undefined, done: true }
+    },
+    [Symbol.asyncIterator]: () => it,
+  }
+  return it
+}
+
+/**
+ * Whether a WebSocket upgrade or an event stream may come from its `Origin`: no `Origin` (not
+ * a browser), the server's own origin, or one of `allowed`. Any other page would ride the
+ * visitor's login cookie (cross-site WebSocket hijacking).
+ */
+export function originAllowed(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  allowed: readonly string[],
+): boolean {
+  const origin = headers.origin
   if (origin === undefined) return true
+  if (typeof origin !== 'string') return false
   if (allowed.includes('*') || allowed.includes(origin)) return true
   try {
-    return new URL(origin).host === req.headers.host
+    return new URL(origin).host === headers.host
   } catch {
     return false
   }
@@ -88,7 +132,7 @@ export function originAllowed(req: IncomingMessage, allowed: readonly string[]):
 export function guardedUpgrade(allowed: readonly string[], accept: UpgradeHandler): UpgradeHandler {
   return (req, socket: Duplex, head) => {
     socket.on('error', () => undefined)
-    if (!originAllowed(req, allowed)) {
+    if (!originAllowed(req.headers, allowed)) {
       const answer = errorResponse(new StoaError('FORBIDDEN', 'WebSocket upgrades from this origin are not allowed'))
       const lines = [`HTTP/1.1 ${answer.status} Forbidden`, 'connection: close']
       for (const [k, v] of Object.entries(answer.headers)) lines.push(`${k}: ${String(v)}`)

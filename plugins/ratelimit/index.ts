@@ -9,10 +9,10 @@
  * @module stoa/ratelimit
  */
 import { createHash } from 'node:crypto'
-import type { Context, Deliver, Identity } from '../../actions/index.js'
+import type { Context, Deliver, Identity, ResponseHeaders } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
 import type { Envelope, Pattern } from '../../actions/transport.js'
-import { loadPeer, matchesPattern, requirePeer } from '../../actions/transport.js'
+import { loadPeer, matchesPattern, rateLimitPolicy, rateLimitState, requirePeer } from '../../actions/transport.js'
 import type { rateLimit } from './options.js'
 import { rateLimitOptions } from './options.js'
 
@@ -28,6 +28,8 @@ interface Budget {
   readonly key: string
   readonly pattern: Pattern
   readonly limit: Limit
+  /** Its `RateLimit-Policy` member, the same on every answer. */
+  readonly policy: string
   counter: Limiter
 }
 
@@ -36,6 +38,8 @@ interface Caller {
   readonly identity?: Identity | undefined
   readonly token?: string | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The answer's headers, where an edge (the web pipeline) answers the call. */
+  readonly responseHeaders?: ResponseHeaders | undefined
 }
 
 /**
@@ -67,7 +71,7 @@ const ratelimit = definePlugin({
       const pattern = toPattern(text)
       const key = patternString(pattern)
       const counter = new flexible!.RateLimiterMemory({ points: limit.points, duration: limit.durationSec })
-      budgets.set(key, { key, pattern, limit, counter })
+      budgets.set(key, { key, pattern, limit, counter, policy: rateLimitPolicy(key, limit.points, limit.durationSec) })
     }
     // Remote acts are matched by their message: the most specific pattern that matches wins.
     const bySpecificity = [...budgets.values()].sort(
@@ -131,6 +135,7 @@ const ratelimit = definePlugin({
               identity: ctx?.identity,
               token: envelope.meta.token,
               headers: envelope.meta.headers ?? ctx?.headers,
+              responseHeaders: envelope.meta.responseHeaders ?? ctx?.responseHeaders,
             }
             return spend(budget, caller).then(() => next(envelope, ctx))
           }
@@ -140,11 +145,24 @@ const ratelimit = definePlugin({
   },
 })
 
-/** Spends one point of `caller`'s budget, or refuses with `RATE_LIMITED`. */
+/**
+ * Spends one point of `caller`'s budget, or refuses with `RATE_LIMITED`. Where an edge answers
+ * the call, its answer says where the caller stands: the IETF `RateLimit-Policy` and
+ * `RateLimit` fields (calls left, seconds until the window starts again), on every answer as
+ * on the 429.
+ */
 function spend(budget: Budget, caller: Caller | Context): Promise<void> {
   const { limit } = budget
   return budget.counter.consume(keyOf(limit.by, caller)).then(
-    () => undefined,
+    (res) => {
+      const answer = caller.responseHeaders
+      if (answer === undefined) return
+      answer.append('ratelimit-policy', budget.policy)
+      answer.append(
+        'ratelimit',
+        rateLimitState(budget.key, res.remainingPoints, Math.max(0, Math.ceil(res.msBeforeNext / 1000))),
+      )
+    },
     (res: unknown) => {
       if (res instanceof Error) throw res
       const ms = (res as { msBeforeNext?: number }).msBeforeNext ?? limit.durationSec * 1000

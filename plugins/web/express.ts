@@ -6,7 +6,7 @@ import type { HttpHeaders, HttpRequest, RequestBody, ServedRoute, WebOutcome } f
 import { createWebPipeline, hasBody, loadPeer, readBody, sendResponse, webRoutes } from '../../actions/transport.js'
 import { runChain } from './chain.js'
 import type { OpenStreams } from './stream.js'
-import { isStream, serveEventStream } from './stream.js'
+import { isRecords, isStream, serveEventStream, serveRecords } from './stream.js'
 
 /**
  * Express middleware, as stoa calls it: express's own `RequestHandler` fits. Typed by its
@@ -199,6 +199,7 @@ function webMiddleware(
     if (out === 'pass') r.next()
     else if (out === 'done') return
     else if (isStream(out)) serveEventStream(r.res, out, stoa, held)
+    else if (isRecords(out)) serveRecords(r.res, out, stoa, held)
     else sendResponse(r.res, out)
   }
   return (req: Request, res: Response, next: NextFunction): void => {

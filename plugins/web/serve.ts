@@ -15,7 +15,7 @@ import { runChain } from './chain.js'
 import type { ExpressApp, MountWebOptions } from './express.js'
 import { createExpressApp, mountWith, nodeBody } from './express.js'
 import type { OpenStreams } from './stream.js'
-import { isStream, serveEventStream } from './stream.js'
+import { isRecords, isStream, serveEventStream, serveRecords } from './stream.js'
 import { loadWs, upgradeHandler } from './ws.js'
 
 /**
@@ -133,6 +133,7 @@ export async function serveWeb(stoa: Stoa<any>, options: ServeWebOptions = {}): 
     if (out === 'pass') toExpress(r)
     else if (out === 'done') return
     else if (isStream(out)) serveEventStream(r.res, out, stoa, held)
+    else if (isRecords(out)) serveRecords(r.res, out, stoa, held)
     else sendResponse(r.res, out)
   }
 

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import type { Message } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type {
+  EventRecords,
   StreamClient,
   StreamEvent,
   StreamOpen,
@@ -117,9 +118,57 @@ export function mappedClient(
   }
 }
 
-/** Whether a pipeline's answer is a stream to hold open rather than an answer to write. */
-export function isStream(out: WebResponse | StreamOpen): out is StreamOpen {
+/** Whether a pipeline's answer is a stream route's connection to hold open. */
+export function isStream(out: WebResponse | StreamOpen | EventRecords): out is StreamOpen {
   return (out as StreamOpen).kind === 'stream'
+}
+
+/** Whether a pipeline's answer is a route's own event stream (GraphQL over server-sent events). */
+export function isRecords(out: WebResponse | StreamOpen | EventRecords): out is EventRecords {
+  return (out as EventRecords).kind === 'records'
+}
+
+/**
+ * Writes a route's own event stream on `res`, each record as it comes, until its iterator ends
+ * or the client goes away (which returns the iterator, ending what feeds it). A client with
+ * more than `maxBufferedBytes` unsent is dropped rather than buffered without bound.
+ */
+export function serveRecords(res: ServerResponse, out: EventRecords, host: WebHost, held: OpenStreams): void {
+  res.writeHead(200, {
+    ...out.headers,
+    // nginx buffers proxied answers unless told not to: an event must not wait in it.
+    'x-accel-buffering': 'no',
+  })
+  res.socket?.setNoDelay(true)
+  res.socket?.setTimeout(0)
+  let ended = false
+  const end = (drop = false): void => {
+    if (ended) return
+    ended = true
+    held.delete(stop)
+    void out.records.return?.()?.catch(() => undefined)
+    if (drop) res.destroy()
+    else res.end()
+  }
+  const stop = (): void => end()
+  held.add(stop)
+  res.on('close', stop)
+  void (async () => {
+    try {
+      for (;;) {
+        const r = await out.records.next()
+        if (r.done === true || ended) break
+        if (res.writableLength > out.maxBufferedBytes) {
+          host.log.warn({ buffered: res.writableLength }, 'a slow event-stream client was dropped')
+          return end(true)
+        }
+        res.write(r.value)
+      }
+    } catch (err) {
+      host.log.warn({ err: String(err) }, 'an event stream failed')
+    }
+    end()
+  })()
 }
 
 /** The open stream connections a server holds, to end them when it closes. */

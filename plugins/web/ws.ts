@@ -17,7 +17,7 @@ import type {
 } from '../../actions/transport.js'
 import { createWebPipeline, errorResponse, loadPeer, toStoaError, webRoutes } from '../../actions/transport.js'
 import type { OpenStreams } from './stream.js'
-import { isStream, mappedClient } from './stream.js'
+import { isRecords, isStream, mappedClient } from './stream.js'
 
 type WsModule = typeof import('ws')
 
@@ -114,6 +114,8 @@ export function upgradeHandler(
     if (bad !== undefined) return refuse(socket, errorResponse(bad))
     const settle = (out: WebOutcome) => {
       if (typeof out === 'string') return refuse(socket, errorResponse(new StoaError('NOT_FOUND', 'no stream here')))
+      // A route's own event stream answers only a POST asking for one, never an upgrade.
+      if (isRecords(out)) return refuse(socket, errorResponse(new StoaError('NOT_FOUND', 'no stream here')))
       if (!isStream(out)) return refuse(socket, out)
       serverFor(out.route.stream!.maxFrameBytes).handleUpgrade(req, socket, head, (conn) =>
         attach(stoa, conn, out, actable, held),

@@ -1,6 +1,8 @@
+import { connect } from 'node:net'
 import { expect } from 'chai'
 import type { ExecutionResult } from 'graphql'
 import { createClient } from 'graphql-http'
+import { createClient as createSseClient } from 'graphql-sse'
 import { createClient as createWsClient } from 'graphql-ws'
 import WebSocket from 'ws'
 import { z } from 'zod'
@@ -219,6 +221,9 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     for (const c of closers.splice(0).reverse()) await c()
   })
 
+  /** How many times the tally map action ran. */
+  let tallies = 0
+
   async function gateway(options: GraphqlOptions = {}, bus = createMemoryBus()) {
     const stoa = createStoa({ name: 'vote', logger: quietLogger() })
       .use(jwt, { secret: SECRET })
@@ -232,6 +237,20 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
         },
       })
       .add('role:results,cmd:watch', { permission: 'results:watch', handler: () => ({}) })
+      .add(
+        'role:results,cmd:tally',
+        action({
+          public: true,
+          result: z.object({ votes: z.number().int().min(0), heard: z.string() }),
+          handler: (msg) => {
+            const { event, data } = msg as { event: string; data: { skip?: boolean } }
+            tallies++
+            // null skips the event for this subscriber (the result schema types what is sent).
+            return (data.skip === true ? null : { votes: tallies, heard: event }) as { votes: number; heard: string }
+          },
+        }),
+      )
+      .add('role:results,cmd:secret', { permission: 'results:watch', handler: () => ({ secret: true }) })
       .use(web, { routes: {} })
       .use(graphql, {
         mutations: { castVote: 'role:vote,cmd:cast' },
@@ -330,6 +349,40 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     expect(forged.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
   })
 
+  it('maps each event through an action with the subscriber’s identity, typed by its result, one call per event and identity', async () => {
+    const { url, stoa } = await gateway({
+      subscriptions: {
+        tally: { event: 'vote.*', map: 'role:results,cmd:tally' },
+        secret: { event: 'vote.*', map: 'role:results,cmd:secret' },
+      },
+    })
+    const query = 'subscription { tally { votes heard } }'
+    const subscribers = [run(client(url), query), run(client(url), query), run(client(url, voter('ada')), query)]
+    await until(
+      () => subscribers.every((s) => s.got.length > 0),
+      () => stoa.emit('vote.warmed', {}),
+    )
+    expect(subscribers[0]!.got[0]!.errors).to.equal(undefined)
+    expect(subscribers[0]!.got[0]!.data!.tally.heard).to.equal('vote.warmed')
+    const seen = subscribers.map((s) => s.got.length)
+    const before = tallies
+    // Skipped (the map answered null), then sent: two calls each, one for both anonymous subscribers.
+    await stoa.emit('vote.recorded', { skip: true })
+    await stoa.emit('vote.recorded', {})
+    await waitFor(() => subscribers.every((s, i) => s.got.length === seen[i]! + 1), 'the second event')
+    expect(tallies - before).to.equal(4)
+    const last = subscribers.map((s) => s.got.at(-1)!.data!.tally)
+    expect(last[0]).to.deep.equal(last[1])
+    expect(last[0]!.heard).to.equal('vote.recorded')
+    // A map the subscriber may not run ends the subscription with its code.
+    const refused = run(client(url, voter('bo', ['admin'])), 'subscription { secret }')
+    await until(
+      () => refused.ended(),
+      () => stoa.emit('vote.recorded', {}),
+    )
+    expect(JSON.stringify(refused.failed() ?? refused.got)).to.contain('FORBIDDEN')
+  })
+
   it('refuses hostile operations and other origins', async () => {
     const { url } = await gateway({ maxDepth: 2, introspection: false })
     const c = client(url)
@@ -357,5 +410,188 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     await new Promise((r) => raw.once('open', r))
     raw.send('{not json')
     expect(await closed).to.equal(4400)
+  })
+})
+
+describe('graphql plugin over server-sent events (graphql-sse)', function () {
+  this.timeout(20000)
+  const closers: (() => Promise<unknown> | unknown)[] = []
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c()
+  })
+
+  async function gateway(options: GraphqlOptions = {}, bus = createMemoryBus()) {
+    const stoa = createStoa({ name: 'vote', logger: quietLogger() })
+      .use(jwt, { secret: SECRET })
+      .use(authz, { roles: { voter: ['vote:cast', 'results:watch'] } })
+      .add('role:vote,cmd:cast', {
+        permission: 'vote:cast',
+        schema: z.object({ choice: z.string() }),
+        handler: async (msg, ctx) => {
+          await ctx.emit('vote.recorded', { voter: ctx.identity!.sub, choice: msg.choice })
+          return { ok: true }
+        },
+      })
+      .add('role:results,cmd:watch', { permission: 'results:watch', handler: () => ({}) })
+      .add('role:results,cmd:secret', { permission: 'results:watch', handler: () => ({ secret: true }) })
+      .use(web, { routes: {} })
+      .use(graphql, {
+        mutations: { castVote: 'role:vote,cmd:cast' },
+        subscriptions: {
+          voteRecorded: 'vote.recorded',
+          mine: { event: 'vote.recorded', open: 'role:results,cmd:watch' },
+          secret: { event: 'vote.recorded', map: 'role:results,cmd:secret' },
+        },
+        ...options,
+      })
+    stoa.listen(createMemoryTransport({ bus })).client(createMemoryTransport({ bus }))
+    await stoa.ready()
+    const server = await serveWeb(stoa)
+    closers.push(
+      () => stoa.close(),
+      () => server.close(),
+    )
+    return { stoa, url: `${server.url}/graphql` }
+  }
+
+  /** A real graphql-sse client (distinct connections: one stream per operation). */
+  function client(url: string, token?: string) {
+    const c = createSseClient({
+      url,
+      retryAttempts: 0,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    })
+    closers.push(() => c.dispose())
+    return c
+  }
+
+  function run(c: ReturnType<typeof createSseClient>, query: string) {
+    const got: Answer[] = []
+    let failure: unknown
+    let ended = false
+    const stop = c.subscribe(
+      { query },
+      {
+        next: (r) => void got.push(r as Answer),
+        error: (e) => {
+          failure = e
+          ended = true
+        },
+        complete: () => {
+          ended = true
+        },
+      },
+    )
+    closers.push(() => stop())
+    return { got, failed: () => failure, ended: () => ended }
+  }
+
+  const codes = (r: { got: Answer[]; failed: () => unknown }) => JSON.stringify(r.failed() ?? r.got)
+
+  it('pushes each event to subscribers on every gateway, wherever the vote was cast, and runs mutations', async () => {
+    const bus = createMemoryBus()
+    const a = await gateway({}, bus)
+    const b = await gateway({}, bus)
+    const onA = run(client(a.url, voter('ada')), 'subscription { voteRecorded }')
+    const onB = run(client(b.url), 'subscription { voteRecorded }')
+    await until(
+      () => onA.got.length > 0 && onB.got.length > 0,
+      () => a.stoa.emit('vote.recorded', { warmup: true }),
+    )
+    const cast = run(client(a.url, voter('ada')), 'mutation { castVote(choice: "cats") }')
+    await waitFor(() => cast.ended(), 'the mutation')
+    expect(cast.got).to.deep.equal([{ data: { castVote: { ok: true } } }])
+    const seen = (r: Answer) =>
+      JSON.stringify(r.data) === JSON.stringify({ voteRecorded: { voter: 'ada', choice: 'cats' } })
+    await waitFor(() => onA.got.some(seen) && onB.got.some(seen), 'the vote on both gateways')
+    // The same refusals as over HTTP and WebSocket, with their codes.
+    const anonymous = run(client(b.url), 'mutation { castVote(choice: "dogs") }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+  })
+
+  it('guards a subscription with its open action, and ends one whose map the caller may not run, with the codes', async () => {
+    const { url, stoa } = await gateway()
+    const anonymous = run(client(url), 'subscription { mine }')
+    await waitFor(() => anonymous.ended(), 'the refusal')
+    expect(anonymous.got[0]!.errors![0]!.extensions!.code).to.equal('UNAUTHENTICATED')
+    const allowed = run(client(url, voter('ada')), 'subscription { mine }')
+    await until(
+      () => allowed.got.length > 0,
+      () => stoa.emit('vote.recorded', { voter: 'x' }),
+    )
+    expect(allowed.got[0]).to.deep.equal({ data: { mine: { voter: 'x' } } })
+    const forbidden = run(client(url, voter('bo', ['admin'])), 'subscription { secret }')
+    await until(
+      () => forbidden.ended(),
+      () => stoa.emit('vote.recorded', {}),
+    )
+    expect(forbidden.got.at(-1)!.errors![0]!.extensions!.code).to.equal('FORBIDDEN')
+  })
+
+  it('drops a client that stops reading rather than buffer for it without bound', async () => {
+    const { stoa, url } = await gateway({ maxBufferedBytes: 64 * 1024 })
+    const { port } = new URL(url)
+    const raw = connect(Number(port), '127.0.0.1')
+    closers.push(() => void raw.destroy())
+    let received = 0
+    let ended = false
+    raw.on('close', () => {
+      ended = true
+    })
+    const body = JSON.stringify({ query: 'subscription { voteRecorded }' })
+    raw.write(
+      `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    )
+    await new Promise<void>((resolve) => raw.once('data', () => resolve()))
+    raw.pause()
+    raw.on('data', (d) => {
+      received += d.length
+    })
+    const big = 'x'.repeat(64 * 1024)
+    for (let i = 0; i < 2000 && !ended; i++) {
+      await stoa.emit('vote.recorded', { big })
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5))
+    }
+    raw.resume()
+    await waitFor(() => ended, 'the slow client to be dropped', 15000)
+    expect(received).to.be.lessThan(2000 * big.length)
+    const entries = (stoa.log as unknown as ReturnType<typeof quietLogger>).entries
+    expect(entries.some((e) => e.message === 'a slow event-stream client was dropped')).to.equal(true)
+  })
+
+  it('refuses hostile requests: deep or introspecting documents, other origins, bad and oversized bodies', async () => {
+    const { url } = await gateway({ maxDepth: 2, introspection: false, maxBodyBytes: 2048 })
+    const c = client(url)
+    const intro = run(c, 'query { __schema { types { name } } }')
+    await waitFor(() => intro.ended(), 'the refusal')
+    expect(codes(intro)).to.contain('INVALID_MESSAGE')
+    const deep = run(c, 'query { __type(name: "Query") { fields { name } } }')
+    await waitFor(() => deep.ended(), 'the refusal')
+    expect(codes(deep)).to.contain('depth')
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body,
+      })
+    const code = async (res: Response) => [res.status, ((await res.json()) as { error: { code: string } }).error.code]
+    // A page on another origin may not open a stream (it would ride the visitor's cookie).
+    expect(
+      await code(await post('{"query":"subscription { voteRecorded }"}', { origin: 'https://evil.example.com' })),
+    ).to.deep.equal([403, 'FORBIDDEN'])
+    expect(await code(await post('{"query": 3}'))).to.deep.equal([400, 'INVALID_MESSAGE'])
+    expect(await code(await post('{"query": '))).to.deep.equal([400, 'INVALID_JSON'])
+    expect(await code(await post(JSON.stringify({ query: `{ ${' '.repeat(4096)} }` })))).to.deep.equal([
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ])
+    // Without Accept: text/event-stream the route answers as GraphQL over HTTP does.
+    const plain = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"mutation { castVote(choice: \\"x\\") }"}',
+    })
+    expect(plain.headers.get('content-type')).to.match(/^application\/json/)
   })
 })

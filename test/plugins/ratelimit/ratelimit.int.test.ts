@@ -69,6 +69,24 @@ describe('ratelimit plugin: shared budgets and every way in', function () {
     expect(keys.join(' '), 'a token is a credential: only its digest is a key').not.to.match(/ada|bo\b/)
   })
 
+  it('answers every limited call with what is left of the shared budget, counted across gateways', async () => {
+    const limits = { 'role:vote,cmd:cast': { points: 3, durationSec: 60 } }
+    const store = { redis: REDIS, prefix }
+    const [a, b] = [await gateway(limits, store), await gateway(limits, store)]
+    const post = (url: string) => fetch(`${url}/votes`, { method: 'POST', headers: { authorization: 'Bearer cy' } })
+    const left = []
+    for (const url of [a.url, b.url, a.url]) {
+      const res = await post(url)
+      expect(res.status).to.equal(200)
+      expect(res.headers.get('ratelimit-policy')).to.equal('"cmd:cast,role:vote";q=3;w=60')
+      const m = /^"cmd:cast,role:vote";r=(\d+);t=(\d+)$/.exec(res.headers.get('ratelimit') ?? '')
+      expect(m, 'a RateLimit field').not.to.equal(null)
+      expect(Number(m![2])).to.be.within(1, 60)
+      left.push(Number(m![1]))
+    }
+    expect(left).to.deep.equal([2, 1, 0])
+  })
+
   it('refuses to start when the Redis it is given cannot be reached', async () => {
     const port = await freePort()
     const stoa = createStoa({ name: 'vote', logger: quietLogger() }).use(ratelimit, {

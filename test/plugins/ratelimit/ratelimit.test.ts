@@ -106,4 +106,63 @@ describe('ratelimit plugin over a web route', () => {
       await stoa.close()
     }
   })
+
+  it('says where the caller stands on every answer of a limited route, local, nested or remote; none elsewhere', async () => {
+    const { default: web, serveWeb } = await import('../../../plugins/web/index.js')
+    const bus = createMemoryBus()
+    const auth = createStoa({ name: 'auth', logger: quietLogger() }).add('role:auth,cmd:login', () => ({ in: true }))
+    auth.listen(createMemoryTransport({ bus }))
+    const stoa = createStoa({ name: 'vote', logger: quietLogger() })
+      .use(ratelimit, {
+        limits: {
+          'role:vote,cmd:cast': { points: 3, durationSec: 30 },
+          'role:auth,cmd:login': { points: 5, durationSec: 60, by: 'address' },
+        },
+      })
+      .add('role:vote,cmd:cast', () => ({ ok: true }))
+      // An action calling the limited one: its answer carries the budget the nested call spent.
+      .add('role:vote,cmd:twice', async (_msg, ctx) => {
+        await ctx.act('role:vote,cmd:cast')
+        return ctx.act('role:vote,cmd:cast')
+      })
+      .add('role:vote,cmd:open', () => ({ ok: true }))
+      .use(web, {
+        routes: {
+          'POST /votes': 'role:vote,cmd:cast',
+          'POST /twice': 'role:vote,cmd:twice',
+          'POST /open': 'role:vote,cmd:open',
+          'POST /login': 'role:auth,cmd:login',
+        },
+      })
+    stoa.client(createMemoryTransport({ bus }), ['role:auth'])
+    await Promise.all([auth.ready(), stoa.ready()])
+    const server = await serveWeb(stoa)
+    try {
+      const post = (path: string) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer t1', 'x-forwarded-for': '203.0.113.9' },
+        })
+      const fields = (res: Response) => [res.status, res.headers.get('ratelimit-policy'), res.headers.get('ratelimit')]
+      const first = await post('/votes')
+      const t = Number(/t=(\d+)$/.exec(first.headers.get('ratelimit') ?? '')?.[1])
+      expect(t).to.be.within(1, 30)
+      expect(fields(first)).to.deep.equal([200, '"cmd:cast,role:vote";q=3;w=30', `"cmd:cast,role:vote";r=2;t=${t}`])
+      // Two nested calls: one member each, in the order they spent.
+      const twice = await post('/twice')
+      expect(twice.status).to.equal(200)
+      expect(twice.headers.get('ratelimit')).to.match(
+        /^"cmd:cast,role:vote";r=1;t=\d+, "cmd:cast,role:vote";r=0;t=\d+$/,
+      )
+      expect(fields(await post('/votes')).slice(0, 2)).to.deep.equal([429, '"cmd:cast,role:vote";q=3;w=30'])
+      // An action reached through a client: counted before it leaves, the fields on the gateway's answer.
+      expect(fields(await post('/login')).slice(0, 2)).to.deep.equal([200, '"cmd:login,role:auth";q=5;w=60'])
+      expect((await post('/login')).headers.get('ratelimit')).to.match(/^"cmd:login,role:auth";r=3;t=\d+$/)
+      expect(fields(await post('/open'))).to.deep.equal([200, null, null])
+    } finally {
+      await server.close()
+      await stoa.close()
+      await auth.close()
+    }
+  })
 })

@@ -34,9 +34,10 @@ export interface Database extends Sql {
   readonly where: string
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects.
-   * `edges.first` is one statement (no parameters) run right after `BEGIN`, its rows given to
-   * `fn`; `edges.last()` one run right before `COMMIT`: on PostgreSQL each goes in the same
-   * round trip as `BEGIN` or `COMMIT` (the inbox's key and result cost no round trip of their own).
+   * `edges.first` is one statement run right after `BEGIN`, its rows given to `fn`;
+   * `edges.last()` the statements run right before `COMMIT`: on PostgreSQL they are pipelined
+   * with `BEGIN` or `COMMIT`, in the same round trip (the inbox's key and result cost no round
+   * trip of their own), and a named statement is parsed and planned once per connection.
    */
   transaction<T>(fn: (tx: Sql, first: Record<string, unknown>[]) => Promise<T>, edges?: TransactionEdges): Promise<T>
   /** Why the database cannot be reached now, or undefined while it can. */
@@ -49,10 +50,23 @@ export interface Database extends Sql {
   close(): Promise<void>
 }
 
+/**
+ * One statement of a transaction's edges. `text` without `values` may hold several statements
+ * (sent as one simple query); with `values`, it is one statement with `$1`-style parameters, and
+ * a `name` has PostgreSQL keep its plan for the connection (a fixed text per name). The values
+ * must be strings or null: a value the driver could fail to serialize would leave the statement
+ * unsent while the pipelined `COMMIT` still goes.
+ */
+export interface Statement {
+  readonly name?: string
+  readonly text: string
+  readonly values?: readonly (string | null)[]
+}
+
 /** Statements a transaction runs right after it begins and right before it commits. */
 export interface TransactionEdges {
-  readonly first?: string
-  readonly last?: () => string | undefined
+  readonly first?: Statement
+  readonly last?: () => readonly Statement[]
 }
 
 /** What a database is made with. */
@@ -79,6 +93,10 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
     // A database that stops answering (a host gone, not refusing) must not hold a connect forever.
     connectionTimeoutMillis: settings.connectTimeoutMs,
     keepAlive: true,
+    // Queries given to one client before the previous answered are sent at once, answered in
+    // order: how a transaction's edges share the round trip of its BEGIN and COMMIT. Every other
+    // statement is awaited before the next, so nothing else changes.
+    pipeline: true,
   })
   // An idle client losing its connection (PostgreSQL restarted) must not end the process.
   pool.on('error', () => undefined)
@@ -181,11 +199,10 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
         let first: Record<string, unknown>[] = []
         if (edges?.first === undefined) await client.query('BEGIN')
         else {
-          // Without parameters, pg uses the simple protocol: several statements, one result each.
-          const results = (await client.query(`BEGIN; ${edges.first}`)) as unknown as {
-            rows: Record<string, unknown>[]
-          }[]
-          first = results[1]?.rows ?? []
+          // Pipelined: one round trip. Promise.all waits on both, so neither failure goes unseen.
+          const [, res] = await Promise.all([client.query('BEGIN'), client.query(pgQuery(edges.first))])
+          // Several statements without parameters answer with one result each: the last one's rows.
+          first = (Array.isArray(res) ? (res as { rows: Record<string, unknown>[] }[]).at(-1)?.rows : res.rows) ?? []
         }
         const out = await fn(
           {
@@ -194,8 +211,11 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
           },
           first,
         )
-        const last = edges?.last?.()
-        await client.query(last === undefined ? 'COMMIT' : `${last}; COMMIT`)
+        // A failing statement aborts the transaction, so the COMMIT behind it rolls back (with
+        // no error of its own): the statement's rejection is what fails the call.
+        const last = edges?.last?.() ?? []
+        if (last.length === 0) await client.query('COMMIT')
+        else await Promise.all([...last.map((st) => client.query(pgQuery(st))), client.query('COMMIT')])
         return out
       } catch (err) {
         if (broken !== undefined || isConnectionError(err)) {
@@ -299,16 +319,19 @@ export async function openPglite(dataDir: string): Promise<Database> {
         db.transaction(async (tx) => {
           busy = true
           try {
-            const first = edges?.first === undefined ? [] : (await tx.query<Record<string, unknown>>(edges.first)).rows
+            const run = async (st: Statement) =>
+              st.values === undefined
+                ? ((await tx.exec(st.text)).at(-1)?.rows ?? [])
+                : (await tx.query(st.text, [...st.values])).rows
+            const first = edges?.first === undefined ? [] : await run(edges.first)
             const out = await fn(
               {
                 query: async (text, params) => rowsOf(await tx.query(text, params as unknown[])),
                 exec: async (text) => void (await tx.exec(text)),
               },
-              first,
+              first as Record<string, unknown>[],
             )
-            const last = edges?.last?.()
-            if (last !== undefined) await tx.exec(last)
+            for (const st of edges?.last?.() ?? []) await run(st)
             return out
           } finally {
             busy = false
@@ -321,6 +344,14 @@ export async function openPglite(dataDir: string): Promise<Database> {
     pool: () => ({ total: 1, idle: busy ? 0 : 1, waiting: Math.max(0, waiting - (busy ? 1 : 0)) }),
     close: () => db.close(),
   }
+}
+
+/** A statement as pg takes it: a named one is parsed once per connection. */
+function pgQuery(st: Statement): { name?: string; text: string; values?: (string | null)[] } {
+  if (st.values === undefined) return { text: st.text }
+  return st.name === undefined
+    ? { text: st.text, values: [...st.values] }
+    : { name: st.name, text: st.text, values: [...st.values] }
 }
 
 /**

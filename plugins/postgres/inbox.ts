@@ -1,7 +1,6 @@
 import type { ActionInfo, Context, Message, RunAction } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
-import type { Database } from './db.js'
-import { quoteLiteral } from './db.js'
+import type { Database, Statement } from './db.js'
 import type { Transactions } from './transaction.js'
 
 /** How an action says it is idempotent: by message id (`true`), or by a key of its own. */
@@ -62,15 +61,16 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
     const own = declared === true ? undefined : declared.key
     const scope = `${action.key}\n`
     return async (msg, ctx) => {
-      const key = quoteLiteral(scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id))
-      const lookup = `SELECT result FROM stoa_inbox WHERE key = ${key}`
+      const key = scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id)
+      if (key.includes('\0')) throw new StoaError('INVALID_MESSAGE', 'a key cannot hold a NUL character')
+      const lookup: Statement = { name: LOOKUP.name, text: LOOKUP.text, values: [key] }
       // Wrapped, so that `undefined` and `null` stay apart (a task's undefined is stored as NULL);
       // undefined while there is nothing to record (the key was there).
-      let result: string | undefined
+      let result: string | null | undefined
       const edges = {
         first: lookup,
-        last: () =>
-          result === undefined ? undefined : `INSERT INTO stoa_inbox (key, result) VALUES (${key}, ${result})`,
+        last: (): Statement | undefined =>
+          result === undefined ? undefined : { name: RECORD.name, text: RECORD.text, values: [key, result] },
       }
       try {
         return await txs.run(
@@ -80,7 +80,7 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
             if (first.length > 0) return stored(first[0])
             const out = await next(msg, ctx)
             // What JSON cannot hold fails the call.
-            result = out === undefined ? 'NULL' : `${quoteLiteral(JSON.stringify({ v: out }))}::jsonb`
+            result = out === undefined ? null : JSON.stringify({ v: out })
             return out
           },
           edges,
@@ -95,6 +95,17 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
     }
   }
 }
+
+/**
+ * The two statements of every idempotent call, named: PostgreSQL parses and plans each once per
+ * connection instead of once per call. The result goes as text and is cast, so that PGlite
+ * (which would serialize a string given for a jsonb parameter as a JSON string) stores the same.
+ */
+const LOOKUP = { name: 'stoa_inbox_lookup', text: 'SELECT result FROM stoa_inbox WHERE key = $1' } as const
+const RECORD = {
+  name: 'stoa_inbox_record',
+  text: 'INSERT INTO stoa_inbox (key, result) VALUES ($1, $2::text::jsonb)',
+} as const
 
 /** The result an inbox row holds: what the first call answered. */
 function stored(row: Record<string, unknown> | undefined): unknown {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { CallOptions, Context, Message } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { assertEventName, assertTaskName } from '../../actions/transport.js'
-import type { Database, Sql, TransactionEdges } from './db.js'
+import type { Database, Sql, Statement } from './db.js'
 import { quoteLiteral } from './db.js'
 import { isConflict } from './errors.js'
 import type { OutboxMeta } from './outbox.js'
@@ -63,7 +63,7 @@ export class Transactions {
   async run<T>(
     ctx: Context | undefined,
     fn: (tx: Transaction, first: Record<string, unknown>[]) => Promise<T>,
-    edges?: TransactionEdges,
+    edges?: { readonly first?: Statement; readonly last?: () => Statement | undefined },
   ): Promise<T> {
     const joined = ctx === undefined ? undefined : this.open.get(ctx)
     if (joined !== undefined) {
@@ -75,16 +75,19 @@ export class Transactions {
       // The messages this transaction sends, as rows of one INSERT: written after `fn`, in the
       // round trip of the COMMIT (with the NOTIFY, when there is one), not one round trip each.
       const rows: string[] = []
-      const last = (): string | undefined => {
+      const last = (): Statement[] => {
         const own = edges?.last?.()
-        if (rows.length === 0) return own
-        const parts = [`INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ${rows.join(', ')}`]
-        // Only when this instance's relay will not publish them: PostgreSQL serializes the
-        // commits that notify, and every listening instance would wake for each.
-        const from = db.kind === 'postgres' ? this.notify() : undefined
-        if (from !== undefined) parts.push(`SELECT pg_notify('${OUTBOX_CHANNEL}', ${quoteLiteral(from)})`)
-        if (own !== undefined) parts.push(own)
-        return parts.join('; ')
+        const out: Statement[] = []
+        if (rows.length > 0) {
+          const parts = [`INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ${rows.join(', ')}`]
+          // Only when this instance's relay will not publish them: PostgreSQL serializes the
+          // commits that notify, and every listening instance would wake for each.
+          const from = db.kind === 'postgres' ? this.notify() : undefined
+          if (from !== undefined) parts.push(`SELECT pg_notify('${OUTBOX_CHANNEL}', ${quoteLiteral(from)})`)
+          out.push({ text: parts.join('; ') })
+        }
+        if (own !== undefined) out.push(own)
+        return out
       }
       try {
         const out = await db.transaction(
@@ -117,8 +120,8 @@ export class Transactions {
   }
 
   /** Runs one statement on the database, outside any transaction. */
-  async query(text: string): Promise<Record<string, unknown>[]> {
-    return (await this.db().query(text)).rows
+  async query(st: Statement): Promise<Record<string, unknown>[]> {
+    return (await this.db().query(st.text, st.values)).rows
   }
 
   private transaction(sql: Sql, ctx: Context | undefined, rows: string[]): Transaction {

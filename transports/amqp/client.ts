@@ -196,8 +196,12 @@ export class Sender implements LinkUser {
     this.model = undefined
   }
 
-  /** Publishes a task or an event; resolves when the broker confirmed it. Never rejects. */
-  async deliver(e: Envelope): Promise<Reply> {
+  /**
+   * Publishes a task or an event; resolves when the broker confirmed it. Never rejects. Once a
+   * task's queue is declared (every send but a service's first), the publish is chained on
+   * directly, with no async frame of its own: this is the path every relayed message takes.
+   */
+  deliver(e: Envelope): Promise<Reply> {
     try {
       // Whichever ends first: the caller's deadline, or how long a publish may wait for the broker.
       const until = Math.min(e.meta.deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.options.publishWaitMs)
@@ -205,18 +209,31 @@ export class Sender implements LinkUser {
         assertTaskName(e.name)
         const service = taskService(e.name)
         const declaring = this.declared(service)
-        // A broker that stopped answering would hold the declaration, and the send, forever.
-        if (declaring !== undefined && !(await settleWithin(declaring, until - Date.now())))
-          throw unavailable('the broker did not declare the task queue in time')
-        await declaring
-        await this.publisher.publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
-      } else {
-        assertEventName(e.name)
-        await this.publisher.publish(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes), until)
+        if (declaring !== undefined) return this.afterDeclaring(declaring, service, e, until)
+        return this.publisher
+          .publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
+          .then(confirmed, failed)
       }
+      assertEventName(e.name)
+      return this.publisher
+        .publish(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes), until)
+        .then(confirmed, failed)
+    } catch (err) {
+      return Promise.resolve(failed(err))
+    }
+  }
+
+  /** A service's first task: published once its queue is declared. */
+  private async afterDeclaring(declaring: Promise<void>, service: string, e: Envelope, until: number): Promise<Reply> {
+    try {
+      // A broker that stopped answering would hold the declaration, and the send, forever.
+      if (!(await settleWithin(declaring, until - Date.now())))
+        throw unavailable('the broker did not declare the task queue in time')
+      await declaring
+      await this.publisher.publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
       return OK
     } catch (err) {
-      return errorReply(toStoaError(err))
+      return failed(err)
     }
   }
 
@@ -265,3 +282,5 @@ export function createClient(
 }
 
 const OK: Reply = { ok: true, out: undefined }
+const confirmed = (): Reply => OK
+const failed = (err: unknown): Reply => errorReply(toStoaError(err))

@@ -52,6 +52,8 @@ export interface Cluster {
   readonly gateways: readonly ServiceProcess[]
   /** The tally workers. */
   readonly workers: readonly ServiceProcess[]
+  /** Every process it supervises: the workers, auth, results, the gateways and nginx. */
+  readonly processes: readonly ServiceProcess[]
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes nginx's files. */
   stop(graceMs?: number): Promise<void>
 }
@@ -256,6 +258,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       url,
       gateways,
       workers,
+      processes: all,
       async stop(graceMs = 10_000) {
         // nginx first, so no new request reaches a gateway; then gateways, then the services.
         const order = [

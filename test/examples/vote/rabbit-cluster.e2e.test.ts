@@ -39,7 +39,7 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
   let nginx: string | undefined
 
   before(async function () {
-    // 35-50 s when it passes, but not yet reliable: in 3 of 5 runs on RabbitMQ 3.10.8 the two
+    // 35-50 s when it passes, but not yet reliable: in 4 of 6 runs on RabbitMQ 3.10.8 the two
     // nodes left after a kill nacked every publish for more than 30 s (no quorum queue leader
     // elected), though no queue depended on the killed node alone. Until that is understood it
     // runs when asked, not in every CI run.

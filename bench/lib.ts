@@ -48,11 +48,15 @@ export function runWorker(c: Contestant, timeoutMs = 120_000): Promise<Figures> 
  * Alternates the contestants over `rounds` rounds (A B C, A B C, ...), so that drift on a
  * shared machine touches all of them alike, and returns every round's figures.
  */
-export async function alternate(contestants: readonly Contestant[], rounds = 5): Promise<Record<string, Figures[]>> {
+export async function alternate(
+  contestants: readonly Contestant[],
+  rounds = 5,
+  timeoutMs = 120_000,
+): Promise<Record<string, Figures[]>> {
   const all: Record<string, Figures[]> = {}
   for (let r = 0; r < rounds; r++) {
     for (const c of contestants) {
-      const f = await runWorker(c)
+      const f = await runWorker(c, timeoutMs)
       ;(all[c.name] ??= []).push(f)
       process.stderr.write(`round ${r + 1}/${rounds} ${c.name}: ${JSON.stringify(f)}\n`)
     }

@@ -28,8 +28,20 @@ export interface ClusterOptions {
    */
   queueType?: 'classic' | 'quorum'
   jwtSecret: string
+  /**
+   * Where a service process runs, by its name (`tally-1`, `auth`, `results`, `gateway-2`): a
+   * command that puts it on another host (`['ip', 'netns', 'exec', 'h1']`, `['ssh', 'h1']`) and
+   * the address it listens on there. Undefined: here, on 127.0.0.1. nginx always runs here.
+   */
+  place?: (name: string) => Placement | undefined
   /** Where each process's output goes, line by line, with its name. */
   log?: (name: string, line: string) => void
+}
+
+/** A host a service process runs on: the command prefix that starts it there, its address there. */
+export interface Placement {
+  readonly command: readonly string[]
+  readonly address: string
 }
 
 /** One service process of the cluster, restarted by the cluster whenever it dies. */
@@ -52,6 +64,8 @@ export interface Cluster {
   readonly gateways: readonly ServiceProcess[]
   /** The tally workers. */
   readonly workers: readonly ServiceProcess[]
+  /** Every process it supervises: the workers, auth, results, the gateways and nginx. */
+  readonly processes: readonly ServiceProcess[]
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes nginx's files. */
   stop(graceMs?: number): Promise<void>
 }
@@ -187,11 +201,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     all.push(p)
     return p
   }
+  const on = (name: string) => options.place?.(name) ?? { command: [], address: '127.0.0.1' }
   const serve = (name: string, module: string) =>
     keep(name, () =>
       start(
         name,
-        [process.execPath, '--import', 'tsx', 'bin/stoa.ts', 'serve', `examples/vote/services/${module}.ts`, ...broker],
+        [
+          ...on(name).command,
+          process.execPath,
+          '--import',
+          'tsx',
+          'bin/stoa.ts',
+          'serve',
+          `examples/vote/services/${module}.ts`,
+          ...broker,
+        ],
         env,
         log,
         /listening on/,
@@ -206,6 +230,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const started = await start(
         name,
         [
+          ...on(name).command,
           process.execPath,
           '--import',
           'tsx',
@@ -214,7 +239,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           'examples/vote/services/gateway.ts',
           ...broker,
           '--web',
-          `127.0.0.1:${port}`,
+          `${on(name).address}:${port}`,
         ],
         env,
         log,
@@ -256,6 +281,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       url,
       gateways,
       workers,
+      processes: all,
       async stop(graceMs = 10_000) {
         // nginx first, so no new request reaches a gateway; then gateways, then the services.
         const order = [
@@ -291,7 +317,11 @@ export function nginxPath(): string {
  * Round robin (nginx's default) over the gateways, keep-alive connections to them, and no
  * sticky sessions: any gateway serves any voter, since identity is the token. A POST is never
  * sent to a second gateway after a failure (nginx's default for non-idempotent requests), so a
- * vote is not cast twice by the balancer. The results stream is passed through unbuffered.
+ * vote is not cast twice by the balancer; one that could not connect within 2 s (a gateway
+ * cut off, not refusing) goes to the next, since it was never sent. A gateway that failed
+ * (no connection, or no answer within 10 s, where a gateway answers in milliseconds or says
+ * 503 after its 2 s publish wait) gets nothing for 5 s. The results stream is passed through
+ * unbuffered.
  */
 function nginxConf(dir: string, port: number, gateways: readonly string[]): string {
   return `daemon off;
@@ -311,12 +341,14 @@ http {
   client_max_body_size 2m;
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream gateways {
-${gateways.map((g) => `    server ${g} max_fails=0;`).join('\n')}
+${gateways.map((g) => `    server ${g} max_fails=1 fail_timeout=5s;`).join('\n')}
     keepalive 64;
   }
   server {
     listen 127.0.0.1:${port};
     proxy_http_version 1.1;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 10s;
     proxy_set_header Connection "";
     # With its port: the gateways check a cookie-borne POST's Origin against it.
     proxy_set_header Host $http_host;

@@ -101,6 +101,8 @@ export const settings = {
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/vote'),
+  /** The most votes a tally worker commits in one transaction; 1 commits each alone. */
+  TALLY_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(100),
   /** A Redis every gateway keeps its rate-limit budgets in; unset, each gateway counts alone. */
   REDIS_URL: z
     .string()

@@ -27,6 +27,15 @@ export const voteRecorded = z.object({
 export const TALLY_BATCH = { max: 100, waitMs: 10 } as const
 
 /**
+ * The tally's options: `batchMax`, the most votes one transaction takes (default
+ * {@link TALLY_BATCH}'s 100); 1 commits each vote alone, as a worker without batches would
+ * (what `npm run bench -- scale` compares against).
+ */
+export const tallyOptions = z.object({
+  batchMax: z.number().int().min(1).max(1000).default(TALLY_BATCH.max),
+})
+
+/**
  * The tally worker: consumes `tally.vote.record` and keeps one vote per voter, the one the
  * gateways accepted first. Load it after the postgres plugin (`stoa/postgres`, with the tally's
  * migrations, `store/schema.ts`), whose database it writes. The votes come in batches
@@ -45,7 +54,8 @@ export const TALLY_BATCH = { max: 100, waitMs: 10 } as const
  */
 export const tally = definePlugin({
   name: 'tally',
-  setup: () => {
+  options: tallyOptions,
+  setup: (options) => {
     let db: PostgresHandle | undefined
     return {
       init: (stoa) => {
@@ -56,7 +66,7 @@ export const tally = definePlugin({
           schema: voteTask,
           emits: { 'vote.recorded': voteRecorded },
           description: 'records a vote: the first one accepted per voter counts, later ones are duplicates',
-          batch: TALLY_BATCH,
+          batch: { max: options.batchMax, waitMs: options.batchMax === 1 ? 0 : TALLY_BATCH.waitMs },
           handler: (items) =>
             db!.transaction(items[0]!.ctx, async (tx) => {
               // In (voter, vote id) order: two workers' batches then lock the same rows in the

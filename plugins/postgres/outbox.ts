@@ -204,12 +204,16 @@ export class Relay {
       if (o.status === 'fulfilled') done.push(row.seq)
       else {
         const error = o.reason instanceof Error ? o.reason.message : String(o.reason)
+        const code = (o.reason as { code?: unknown } | undefined)?.code
         failed.push({
           seq: row.seq,
           error,
           delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts, 20)),
         })
-        this.log.warn({ id: row.id, name: row.name, attempts: row.attempts, error }, 'postgres: outbox publish failed')
+        this.log.warn(
+          { id: row.id, name: row.name, attempts: row.attempts, ...(typeof code === 'string' ? { code } : {}), error },
+          'postgres: outbox publish failed',
+        )
       }
     })
     if (done.length > 0) {

@@ -230,8 +230,7 @@ export class Link {
     }
     if (this.state === 'down') {
       this.settings.observer?.reconnected?.()
-      if (urls.length > 1)
-        this.settings.log.warn({ node: shownUrl(urls[this.at]!) }, 'amqp: reconnected to a broker node')
+      this.settings.log.warn({ node: shownUrl(urls[this.at]!) }, 'amqp: reconnected to a broker node')
     }
     this.state = 'up'
     this.failures = 0

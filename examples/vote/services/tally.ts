@@ -3,19 +3,22 @@ import type { PostgresOptions } from 'stoa/postgres'
 import postgres from 'stoa/postgres'
 import { settings } from '../config.js'
 import { MIGRATIONS } from '../store/schema.js'
-import { tally } from '../tally.js'
+import { TALLY_BATCH, tally } from '../tally.js'
 
 /**
  * The tally worker on its database: the postgres plugin with `state` (`url` for PostgreSQL,
  * `dataDir` for PGlite) and the tally's migrations, then the tally itself.
  */
 export function tallyService(state: Omit<PostgresOptions, 'migrations'>) {
-  return defineService({ name: 'tally', plugins: tallyPlugins(state) })
+  return defineService({ name: 'tally', plugins: tallyPlugins(state, TALLY_BATCH.max) })
 }
 
-function tallyPlugins(state: Omit<PostgresOptions, 'migrations'>) {
+function tallyPlugins(state: Omit<PostgresOptions, 'migrations'>, batchMax: number) {
   const options: PostgresOptions = { ...state, migrations: [...MIGRATIONS] }
-  return [[postgres, options], tally] as const
+  return [
+    [postgres, options],
+    [tally, { batchMax }],
+  ] as const
 }
 
 /**
@@ -25,6 +28,6 @@ function tallyPlugins(state: Omit<PostgresOptions, 'migrations'>) {
  */
 export default defineService({
   name: 'tally',
-  config: { DATABASE_URL: settings.DATABASE_URL },
-  plugins: (config) => tallyPlugins({ url: config.DATABASE_URL }),
+  config: { DATABASE_URL: settings.DATABASE_URL, TALLY_BATCH_MAX: settings.TALLY_BATCH_MAX },
+  plugins: (config) => tallyPlugins({ url: config.DATABASE_URL }, config.TALLY_BATCH_MAX),
 })

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -31,11 +31,23 @@ export function postgresBin(): string | undefined {
   }
 }
 
+/** Where the server runs: a command prefix (`ip netns exec <ns>`) and the address it listens on there. */
+export interface PostgresPlace {
+  readonly command: readonly string[]
+  readonly address: string
+}
+
 /**
  * initdb, then pg_ctl start, as the `postgres` user (PostgreSQL refuses to run as root), in a
- * temporary directory named after `prefix`.
+ * temporary directory named after `prefix`; on 127.0.0.1, or on `place` (another host's address,
+ * in its namespace), where the server also drops a client gone silent within seconds (TCP
+ * keepalives), so a cut-off client's open transaction does not hold its locks for hours.
  */
-export async function startOwnPostgres(bin: string, prefix = 'voteops-pg-'): Promise<OwnPostgres> {
+export async function startOwnPostgres(
+  bin: string,
+  prefix = 'voteops-pg-',
+  place: PostgresPlace = { command: [], address: '127.0.0.1' },
+): Promise<OwnPostgres> {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const { stdout } = await run('id', ['-u', 'postgres'])
   const uid = Number(stdout.trim())
@@ -43,23 +55,31 @@ export async function startOwnPostgres(bin: string, prefix = 'voteops-pg-'): Pro
   chownSync(dir, uid, gid)
   const data = join(dir, 'data')
   const port = await freePort()
-  const as = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args])
+  const [first, ...pre] = [...place.command, 'runuser']
+  const as = (cmd: string, args: string[]) => run(first!, [...pre, '-u', 'postgres', '--', join(bin, cmd), ...args])
   const ctl = (args: string[]) => as('pg_ctl', ['-D', data, '-w', '-t', '60', ...args])
   let running = false
   await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
+  // On a host of its own its clients come from the other hosts: trusted on that private network.
+  if (place.address !== '127.0.0.1')
+    appendFileSync(join(data, 'pg_hba.conf'), `host all all ${place.address.replace(/\.\d+$/, '.0')}/24 trust\n`)
   const start = async () => {
     await ctl([
       '-l',
       join(dir, 'log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=${place.address} -c fsync=off${
+        place.address === '127.0.0.1'
+          ? ''
+          : ' -c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3 -c tcp_user_timeout=5000'
+      }`,
       'start',
     ])
     running = true
   }
   await start()
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres@${place.address}:${port}/postgres`,
     async stop() {
       await ctl(['-m', 'fast', 'stop'])
       running = false

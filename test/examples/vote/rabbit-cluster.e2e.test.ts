@@ -25,7 +25,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * process is restarted).
  */
 describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 202 counted once', function () {
-  this.timeout(150_000)
+  // Measured 35-50 s at a load of 10-15 on two cores (the cluster's start 12-20 s of it); each
+  // wait below has its own bound, so a stall fails naming the step instead of reaching this.
+  this.timeout(180_000)
   const prefix = `scale_${randomBytes(4).toString('hex')}`
   const database = `scale_vote_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: PG_URL })
@@ -37,18 +39,23 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
   let nginx: string | undefined
 
   before(async function () {
-    // Two to three minutes of a shared machine (three nodes started, one killed and started again
-    // before the second kill): more than the suite's CI budget has room for, so it runs when asked.
+    // 35-50 s when it passes, but not yet reliable: in 4 of 6 runs on RabbitMQ 3.10.8 the two
+    // nodes left after a kill nacked every publish for more than 30 s (no quorum queue leader
+    // elected), though no queue depended on the killed node alone. Until that is understood it
+    // runs when asked, not in every CI run.
     if (process.env.STOA_RABBIT_CLUSTER !== '1') {
       process.stdout.write(
-        '  skipped "examples/vote on a three-node RabbitMQ cluster": it takes 2-3 minutes; STOA_RABBIT_CLUSTER=1 runs it\n',
+        '  skipped "examples/vote on a three-node RabbitMQ cluster": not yet reliable enough for every run; STOA_RABBIT_CLUSTER=1 runs it\n',
       )
       return this.skip()
     }
     nginx = requireProgram(this, PROGRAMS.nginx)
     await admin.connect()
     ;[rabbit] = await Promise.all([startRabbitCluster(3, 'scale'), admin.query(`CREATE DATABASE ${database}`)])
-    say(`RabbitMQ cluster up: ${rabbit.nodes.map((n) => `${n.name} :${n.port} pid ${n.pid}`).join(', ')}`)
+    const t = rabbit.timings
+    say(
+      `RabbitMQ cluster up (boot ${t.boot} ms, joins ${t.join} ms, quorum check ${t.quorum} ms): ${rabbit.nodes.map((n) => `${n.name} :${n.port} pid ${n.pid}`).join(', ')}`,
+    )
   })
   afterEach(function () {
     if (this.currentTest?.state === 'failed') process.stdout.write(`${output.slice(-60).join('\n')}\n`)
@@ -127,28 +134,37 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
       }
     }
     const clients = Promise.all(Array.from({ length: CONCURRENCY }, client))
-    const until = async (n: number) => {
+    /** Waits for `n` more 202s, at most 30 s: past that, the step is named in the failure. */
+    const until = async (n: number, step: string) => {
       const from = accepted.size
-      while (accepted.size < from + n) await sleep(50)
+      const limit = Date.now() + 30_000
+      while (accepted.size < from + n) {
+        if (Date.now() > limit)
+          throw new Error(`${step}: ${accepted.size - from} of ${n} votes accepted in 30 s (${JSON.stringify(others)})`)
+        await sleep(50)
+      }
     }
     try {
-      await until(300)
+      await until(200, 'before the first kill')
       // Every service connected to the first address: that node goes first.
       const first = rabbit!.nodes[0]!
+      await rabbit!.notQuorumCritical(first)
       say(
         `SIGKILL ${first.name} (pid ${first.pid}), the node the gateways and workers use; ${accepted.size} 202s so far`,
       )
       await first.kill()
-      await until(300)
+      await until(150, `after ${first.name} was killed`)
       say(`${accepted.size} 202s; starting ${first.name} again`)
       await first.start()
       say(`${first.name} back (pid ${first.pid})`)
       const tasks = `${prefix}.tasks.tally`
       const leader = await leaderOf(tasks)
-      await until(200)
+      await until(100, `after ${first.name} came back`)
+      // Its queue members caught up: the kill below leaves every quorum queue a majority.
+      await rabbit!.notQuorumCritical(leader)
       say(`SIGKILL ${leader.name} (pid ${leader.pid}), leader of ${tasks}; ${accepted.size} 202s so far`)
       await leader.kill()
-      await until(300)
+      await until(150, `after ${leader.name} was killed`)
     } finally {
       sending = false
       await clients

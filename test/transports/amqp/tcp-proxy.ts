@@ -8,9 +8,11 @@ export interface TcpProxy {
   /**
    * Black-holes the link: the connections stay open but nothing passes either way, as when a
    * host or a route goes away without a reset. What was sent meanwhile is held, not dropped (TCP
-   * would retransmit it), and passes once {@link TcpProxy.restore} is called.
+   * would retransmit it), and passes once {@link TcpProxy.restore} is called. `'replies'` holds
+   * only what the server sends: the client's bytes still arrive, their answers do not (a publish
+   * that reached the broker and whose confirm is lost on the way back).
    */
-  blackhole(): void
+  blackhole(direction?: 'both' | 'replies'): void
   /** Cuts the link: every connection is reset, and new ones are refused until restored. */
   cut(): void
   /** Lets traffic pass again. */
@@ -29,7 +31,7 @@ interface Link {
 
 /** Starts a proxy on 127.0.0.1, port 0, to `host:port`. */
 export async function startTcpProxy(host: string, port: number): Promise<TcpProxy> {
-  let mode: 'open' | 'blackhole' | 'cut' = 'open'
+  let mode: 'open' | 'blackhole' | 'replies' | 'cut' = 'open'
   let accepted = 0
   const links = new Set<Link>()
   const server = createServer((client) => {
@@ -47,7 +49,7 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
     upstream.on('error', end).on('close', end)
     // Forwarded by hand rather than piped: a pipe resumes a paused socket on `drain`.
     const forward = (to: Socket) => (chunk: Buffer) => {
-      if (mode === 'blackhole') link.held.push([to, chunk])
+      if (mode === 'blackhole' || (mode === 'replies' && to === client)) link.held.push([to, chunk])
       else to.write(chunk)
     }
     client.on('data', forward(upstream))
@@ -63,8 +65,8 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
     get accepted() {
       return accepted
     },
-    blackhole() {
-      mode = 'blackhole'
+    blackhole(direction = 'both') {
+      mode = direction === 'both' ? 'blackhole' : 'replies'
     },
     cut() {
       mode = 'cut'

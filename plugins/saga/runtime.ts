@@ -432,27 +432,29 @@ export class SagaRunner implements SagaRuntime {
     return new Promise((resolve) => this.s.clock.setTimer(resolve, ms))
   }
 
-  /** Emits a saga's outcome event as a step of its own (at least once), with a fixed message id. */
+  /**
+   * Emits a saga's outcome event, with a fixed message id, before the workflow's end is
+   * recorded: at least once without a record of its own, as a crash before that end replays
+   * the workflow (its steps from their records) and emits again. Nothing waits on it but the end.
+   */
   private async announce(run: EngineRun, input: SagaInput, event: string, data: Message): Promise<void> {
-    await run.step(`emit:${event}`, async () => {
-      for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      if (this.closing) throw new Halt()
+      try {
+        await this.s.host.emit(event, data, { id: `${run.id}/${event}`, trace: input.trace })
+        return
+      } catch (err) {
         if (this.closing) throw new Halt()
-        try {
-          await this.s.host.emit(event, data, { id: `${run.id}/${event}`, trace: input.trace })
-          return true
-        } catch (err) {
-          if (this.closing) throw new Halt()
-          if (attempt >= this.s.undo.attempts) {
-            this.s.log.error(
-              { id: run.id, event, err: asError(err).message },
-              'a saga outcome event could not be emitted',
-            )
-            return false
-          }
-          await this.pause(Math.min(MAX_BACKOFF_MS, this.s.undo.backoffMs * 2 ** (attempt - 1)))
+        if (attempt >= this.s.undo.attempts) {
+          this.s.log.error(
+            { id: run.id, event, err: asError(err).message },
+            'a saga outcome event could not be emitted',
+          )
+          return
         }
+        await this.pause(Math.min(MAX_BACKOFF_MS, this.s.undo.backoffMs * 2 ** (attempt - 1)))
       }
-    })
+    }
   }
 }
 

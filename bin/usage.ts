@@ -403,33 +403,40 @@ Example:
   saga: {
     summary: "list, show, signal or cancel a running service's sagas",
     usage: [
-      'stoa saga list --url <url> [state=<state>] [limit=<n>]',
-      'stoa saga status <id> --url <url>',
-      'stoa saga signal <id> <name> [key=value ...] --url <url>',
-      'stoa saga cancel <id> [reason ...] --url <url>',
+      'stoa saga list (--url <url> | --amqp <url> --service <name>) [state=<state>] [limit=<n>]',
+      'stoa saga status <id> (--url <url> | --amqp <url> --service <name>)',
+      'stoa saga signal <id> <name> [key=value ...] (--url <url> | --amqp <url> --service <name>)',
+      'stoa saga cancel <id> [reason ...] (--url <url> | --amqp <url> --service <name>)',
     ],
     options: {
       ...common,
       url: { type: 'string' },
+      amqp: { type: 'string' },
+      nats: { type: 'string' },
       service: { type: 'string' },
       token: { type: 'string' },
       timeout: { type: 'string' },
     },
     help: `Calls the saga plugin's actions (role:saga,cmd:list|status|signal|cancel) of a running
-service through the transport --url names, as "stoa act --url" does, and prints the answer.
-status shows the saga's state and each step's state, attempts and times; signal gives the
-saga's waitFor(<name>) the data built from key=value pairs; cancel makes the saga undo its
-steps at its next sleep or wait. See docs/sagas.md.
+service through the transport --url names (or --amqp, --nats), as "stoa act --url" does, and
+prints the answer. status shows the saga's state and each step's state (an act still in flight
+as running, with its start and attempt), attempts and times; signal gives the saga's
+waitFor(<name>) the data built from key=value pairs; cancel makes the saga undo its steps at its
+next sleep or wait. See docs/sagas.md.
 
 Options:
   --url <url>        http://host:port, amqp://host?service=name[&prefix=p], nats://host:port?service=name
+  --amqp <url>       RabbitMQ: amqp://host[:port][?prefix=p], with --service naming the service
+                     whose request queue answers (the same as --url amqp://…?service=)
+  --nats <url>       NATS: nats://host:port[?prefix=p], with --service
   --service <name>   the service whose request queue or subject answers, instead of ?service=
   --token <jwt>      the identity to act with (default: $STOA_TOKEN)
   --timeout <ms>     give up after this long
 
 Examples:
   stoa saga list --url http://127.0.0.1:3000 state=compensation_failed
-  stoa saga status order:42 --url amqp://127.0.0.1?service=orders
+  stoa saga status order:42 --amqp amqp://127.0.0.1 --service checkout
+  stoa saga status order:42 --url amqp://127.0.0.1?service=checkout&prefix=shop
   stoa saga signal order:42 shipped parcel=7 --url http://127.0.0.1:3000`,
   },
   config: {

@@ -31,15 +31,23 @@ export default async function sagaSuite(): Promise<void> {
   const contestant = (name: string): Contestant => ({ name, file: 'saga/worker.ts', args: [name], env })
   try {
     const all = await alternate(['dbos', 'stoa'].map(contestant), Number(process.env.BENCH_SAGA_ROUNDS ?? 3))
-    const table = [['contestant', 'sagas/s', 'spread']]
+    const table = [['contestant', 'sagas/s', 'spread', 'CPU µs/saga', 'spread']]
     const ops: Record<string, number> = {}
     const spreads: Record<string, number> = {}
+    const cpuUs: Record<string, number> = {}
     for (const name of Object.keys(all)) {
       ops[name] = med(all, name, 'ops')
       spreads[name] = sig(spr(all, name, 'ops'))
-      table.push([name, String(sig(ops[name])), `${Math.round(spr(all, name, 'ops') * 100)}%`])
+      cpuUs[name] = sig(med(all, name, 'cpuUs'))
+      table.push([
+        name,
+        String(sig(ops[name])),
+        `${Math.round(spr(all, name, 'ops') * 100)}%`,
+        String(cpuUs[name]),
+        `${Math.round(spr(all, name, 'cpuUs') * 100)}%`,
+      ])
     }
-    report('saga', table, { ratios: { 'saga/dbos': ops.stoa! / ops.dbos! }, ops, spreads })
+    report('saga', table, { ratios: { 'saga/dbos': ops.stoa! / ops.dbos! }, ops, spreads, cpuUs })
   } finally {
     await sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined)
   }

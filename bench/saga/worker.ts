@@ -2,16 +2,17 @@
  * One contestant of `npm run bench -- saga`, in its own process: `node worker.ts <mode>` with
  * `BENCH_SAGA_DB` (a database of the suite's own) and `BENCH_SAGA_N` (sagas per run). Runs N
  * three-step sagas, 32 at a time, each step calling the same small function, and prints one
- * JSON line `{ "ops": sagas completed per second }`.
+ * JSON line `{ "ops": sagas completed per second, "cpuUs": this process's CPU per saga, µs }`.
  *
  * - `stoa`: `stoa.saga` on the DBOS engine; each step a `saga.act` to a local action (with its
- *   undo declared), the saga's status recorded at each step, its outcome event emitted.
+ *   undo declared), its outcome event emitted, awaited as its own process's run.
  * - `dbos`: the same workflow written directly on DBOS: three `DBOS.runStep` calls.
  */
 import { randomUUID } from 'node:crypto'
 import { DBOS } from '@dbos-inc/dbos-sdk'
 import { createStoa } from '../../actions/index.js'
 import sagas, { createDbosEngine } from '../../plugins/saga/index.js'
+import type { Figures } from '../lib.js'
 
 const mode = process.argv[2]
 const url = process.env.BENCH_SAGA_DB!
@@ -33,7 +34,17 @@ async function inParallel(count: number, fn: (i: number) => Promise<unknown>): P
   )
 }
 
-async function stoaRun(): Promise<number> {
+/** Runs the measured sagas: sagas per second, and this process's CPU per saga (µs). */
+async function timed(one: (i: number) => Promise<void>): Promise<Figures> {
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await inParallel(n, one)
+  const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  return { ops: n / (ms / 1000), cpuUs: (cpu.user + cpu.system) / n }
+}
+
+async function stoaRun(): Promise<Figures> {
   const stoa = createStoa({ name: 'bench-stoa', logger: silent, timeoutMs: 120_000 })
     .use(sagas, { engine: createDbosEngine({ url, executorId: `stoa-${run}`, takeover: false }) })
     .add('role:part,cmd:do', (msg) => work(String(msg.step), Number(msg.i)))
@@ -60,15 +71,13 @@ async function stoaRun(): Promise<number> {
   }
   try {
     await inParallel(30, (i) => one(-1 - i))
-    const t0 = performance.now()
-    await inParallel(n, one)
-    return n / ((performance.now() - t0) / 1000)
+    return await timed(one)
   } finally {
     await stoa.close()
   }
 }
 
-async function dbosRun(): Promise<number> {
+async function dbosRun(): Promise<Figures> {
   DBOS.setConfig({ name: `bench-dbos-${run}`, systemDatabaseUrl: url, executorID: `dbos-${run}`, logLevel: 'error' })
   const saga = DBOS.registerWorkflow(
     async (i: number) => {
@@ -84,14 +93,12 @@ async function dbosRun(): Promise<number> {
   }
   try {
     await inParallel(30, (i) => one(-1 - i))
-    const t0 = performance.now()
-    await inParallel(n, one)
-    return n / ((performance.now() - t0) / 1000)
+    return await timed(one)
   } finally {
     await DBOS.shutdown()
   }
 }
 
-const ops = mode === 'stoa' ? await stoaRun() : await dbosRun()
-console.log(JSON.stringify({ ops }))
+const figures = mode === 'stoa' ? await stoaRun() : await dbosRun()
+console.log(JSON.stringify(figures))
 process.exit(0)

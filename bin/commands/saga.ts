@@ -8,15 +8,14 @@ const SUBCOMMANDS = ['list', 'status', 'signal', 'cancel'] as const
 
 /**
  * `stoa saga list|status|signal|cancel`: the saga plugin's control actions
- * (`role:saga,cmd:…`) on a running service, through the transport `--url` names, as `stoa act`
- * would call them. Ids stay text (`stoa act` would read `id=42` as a number).
+ * (`role:saga,cmd:…`) on a running service, through the transport `--url` names (or `--amqp`,
+ * `--nats` with `--service`), as `stoa act` would call them. Ids stay text (`stoa act` would read `id=42` as a number).
  *
  * @example
  * const code = await saga({ positionals: ['status', 'order:42'], values: { url: 'http://127.0.0.1:3000' } }, io)
  */
 export async function saga(args: Args, io: Io): Promise<number> {
-  if (stringFlag(args, 'url') === undefined)
-    throw new UsageError('stoa saga talks to a running service: give --url http://…, amqp://…?service=… or nats://…')
+  const url = target(args)
   const [sub, ...rest] = args.positionals
   if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub))
     throw new UsageError(`say what to do: ${SUBCOMMANDS.join(', ')}`)
@@ -39,6 +38,26 @@ export async function saga(args: Args, io: Io): Promise<number> {
       msg = more.length === 0 ? { id } : { id, reason: more.join(' ') }
     }
   }
-  const values: Args['values'] = { ...args.values, json: JSON.stringify(msg) }
+  const { amqp: _amqp, nats: _nats, ...rest2 } = args.values
+  const values: Args['values'] = { ...rest2, url, json: JSON.stringify(msg) }
   return act({ positionals: [`role:saga,cmd:${sub}`], values }, io)
+}
+
+/** Where the service runs: `--url` (any transport), `--amqp` (RabbitMQ) or `--nats`, one of them. */
+function target(args: Args): string {
+  const given = (['url', 'amqp', 'nats'] as const).flatMap((flag) => {
+    const value = stringFlag(args, flag)
+    return value === undefined ? [] : [{ flag, value }]
+  })
+  if (given.length === 0)
+    throw new UsageError(
+      'stoa saga talks to a running service: give --url http://…, --amqp amqp://… --service <name>, or --nats nats://… --service <name>',
+    )
+  if (given.length > 1)
+    throw new UsageError(`give one of --url, --amqp and --nats, not ${given.map((g) => `--${g.flag}`).join(' and ')}`)
+  const { flag, value } = given[0]!
+  if (flag === 'amqp' && !/^amqps?:\/\//.test(value))
+    throw new UsageError(`--amqp takes an amqp:// or amqps:// URL, not "${value}"`)
+  if (flag === 'nats' && !/^nats:\/\//.test(value)) throw new UsageError(`--nats takes a nats:// URL, not "${value}"`)
+  return value
 }

@@ -80,6 +80,8 @@ class DbosEngine implements SagaEngine {
   readonly durable = true
   private readonly bodies = new Map<string, WorkflowBody>()
   private readonly workflows = new Map<string, (input: unknown) => Promise<unknown>>()
+  /** The ends of the workflows started by this process and still running: waited for without polling. */
+  private readonly running = new Map<string, Promise<void>>()
   // JavaScript-private, so that freezing the plugin's options (this engine among them) leaves them writable.
   #dbos: Dbos | undefined
   #watch: Takeover | undefined
@@ -117,7 +119,15 @@ class DbosEngine implements SagaEngine {
       if (this.options.executorId !== undefined) config.executorID = this.options.executorId
       DBOS.setConfig(config)
       for (const [workflow, body] of this.bodies) {
-        const fn = async (input: unknown): Promise<unknown> => body(input, new DbosRun(DBOS))
+        const fn = async (input: unknown): Promise<unknown> => {
+          try {
+            return await body(input, new DbosRun(DBOS))
+          } catch (err) {
+            // Closing between two steps: the workflow's end is not recorded either (see step).
+            if (err instanceof Halt) return new Promise<never>(() => {})
+            throw err
+          }
+        }
         this.workflows.set(workflow, DBOS.registerWorkflow(fn, { name: workflow }))
       }
       const pg = await loadPeer<{ default: Pg }>('pg', 'stoa/saga')
@@ -178,7 +188,18 @@ class DbosEngine implements SagaEngine {
     const fn = this.workflows.get(workflow)
     if (fn === undefined) throw new StoaError('NOT_FOUND', `no saga workflow ${workflow}`)
     try {
-      await this.db.startWorkflow(fn, { workflowID: id })(input)
+      const handle = await this.db.startWorkflow(fn, { workflowID: id })(input)
+      // A run of this process is awaited in memory; DBOS's handle of one that runs elsewhere
+      // (or was started before) would poll the database while the saga lasts: settled() polls
+      // for those only when asked.
+      if (handle.constructor.name === 'InvokedHandle' && !this.running.has(id)) {
+        const end = handle.getResult().then(
+          () => undefined,
+          () => undefined,
+        )
+        this.running.set(id, end)
+        void end.then(() => this.running.delete(id))
+      }
     } catch (err) {
       if ((err as Error)?.constructor?.name === 'DBOSConflictingWorkflowError')
         throw new StoaError('INVALID_MESSAGE', `saga id ${id} is taken by another saga`, { id })
@@ -234,6 +255,8 @@ class DbosEngine implements SagaEngine {
   }
 
   async settled(id: string): Promise<void> {
+    const local = this.running.get(id)
+    if (local !== undefined) return local
     try {
       await this.db.retrieveWorkflow(id).getResult({ pollingIntervalMs: 50 })
     } catch {
@@ -248,6 +271,7 @@ class DbosEngine implements SagaEngine {
     await this.#watch?.stop()
     this.#watch = undefined
     await dbos.shutdown({ deregister: true })
+    this.running.clear()
     taken = false
   }
 }

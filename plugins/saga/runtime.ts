@@ -128,6 +128,11 @@ export class SagaRunner implements SagaRuntime {
   /** Set when the instance closes: a call refused for that halts the saga instead of failing it. */
   closing = false
   private readonly names: Map<string, string>
+  /**
+   * The act or undo each saga of this process is calling now, by saga id: its outcome is
+   * recorded only once it ends, so the status shows it from here meanwhile.
+   */
+  private readonly flying = new Map<string, SagaStepStatus>()
 
   constructor(private readonly s: RunnerSettings) {
     this.names = new Map([...s.definitions.keys()].map((p) => [workflowName(p), p]))
@@ -181,6 +186,8 @@ export class SagaRunner implements SagaRuntime {
       if (info.error !== undefined) st.error = info.error
     }
     st.steps = stepsOf(await this.s.engine.steps(id), st.steps)
+    const flying = info.state === 'pending' ? this.flying.get(id) : undefined
+    if (flying !== undefined && !st.steps.some((s) => s.step === flying.step)) st.steps.push({ ...flying })
     return st
   }
 
@@ -302,7 +309,9 @@ export class SagaRunner implements SagaRuntime {
           backoffMs: opts.retry?.backoffMs ?? this.s.retry.backoffMs,
         }
         const o = await run.step(step, () =>
-          this.call(msg, `${run.id}/${step}`, input.trace, tries, opts.timeoutMs, false),
+          this.flight(run.id, step, 'act', (mark) =>
+            this.call(msg, `${run.id}/${step}`, input.trace, tries, opts.timeoutMs, false, mark),
+          ),
         )
         // No status write here: the status reads each act's outcome from the engine's record.
         if (o.ok) entry.result = o.out
@@ -373,7 +382,12 @@ export class SagaRunner implements SagaRuntime {
       }
       // Recorded as a step either way, so that the status shows an undo that could not be made.
       const o: Outcome = await run.step(step, async () => {
-        if (msg !== undefined) return this.call(msg, `${run.id}/${step}`, input.trace, this.s.undo, undefined, true)
+        if (msg !== undefined) {
+          const m = msg
+          return this.flight(run.id, step, 'undo', (mark) =>
+            this.call(m, `${run.id}/${step}`, input.trace, this.s.undo, undefined, true, mark),
+          )
+        }
         const at = clock.now()
         const error = bad ?? new StoaError('INVALID_MESSAGE', `the undo of "${entry.step}" gave no message`)
         return { ok: false, error: error.toJSON(), attempts: 0, startedAt: at, endedAt: at }
@@ -401,7 +415,26 @@ export class SagaRunner implements SagaRuntime {
     return status
   }
 
-  /** Calls a participant with the step's idempotency key as message id, retrying with backoff. */
+  /** Runs a step's calls with the step shown as in flight (`running`) in its saga's status. */
+  private async flight(
+    id: string,
+    step: string,
+    kind: 'act' | 'undo',
+    fn: (mark: SagaStepStatus) => Promise<Outcome>,
+  ): Promise<Outcome> {
+    const mark: SagaStepStatus = { step, kind, state: 'running', attempts: 0, startedAt: this.s.clock.now() }
+    this.flying.set(id, mark)
+    try {
+      return await fn(mark)
+    } finally {
+      if (this.flying.get(id) === mark) this.flying.delete(id)
+    }
+  }
+
+  /**
+   * Calls a participant with the step's idempotency key as message id, retrying with backoff;
+   * `mark` (the step in flight) counts the attempts.
+   */
   private async call(
     msg: Message,
     key: string,
@@ -409,10 +442,12 @@ export class SagaRunner implements SagaRuntime {
     tries: Attempts,
     timeoutMs: number | undefined,
     always: boolean,
+    mark: SagaStepStatus,
   ): Promise<Outcome> {
-    const startedAt = this.s.clock.now()
+    const startedAt = mark.startedAt
     for (let attempt = 1; ; attempt++) {
       if (this.closing) throw new Halt()
+      mark.attempts = attempt
       try {
         const opts = timeoutMs === undefined ? { id: key, trace } : { id: key, trace, timeoutMs }
         const out = await this.s.host.act(msg, undefined, opts)
@@ -432,27 +467,29 @@ export class SagaRunner implements SagaRuntime {
     return new Promise((resolve) => this.s.clock.setTimer(resolve, ms))
   }
 
-  /** Emits a saga's outcome event as a step of its own (at least once), with a fixed message id. */
+  /**
+   * Emits a saga's outcome event, with a fixed message id, before the workflow's end is
+   * recorded: at least once without a record of its own, as a crash before that end replays
+   * the workflow (its steps from their records) and emits again. Nothing waits on it but the end.
+   */
   private async announce(run: EngineRun, input: SagaInput, event: string, data: Message): Promise<void> {
-    await run.step(`emit:${event}`, async () => {
-      for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      if (this.closing) throw new Halt()
+      try {
+        await this.s.host.emit(event, data, { id: `${run.id}/${event}`, trace: input.trace })
+        return
+      } catch (err) {
         if (this.closing) throw new Halt()
-        try {
-          await this.s.host.emit(event, data, { id: `${run.id}/${event}`, trace: input.trace })
-          return true
-        } catch (err) {
-          if (this.closing) throw new Halt()
-          if (attempt >= this.s.undo.attempts) {
-            this.s.log.error(
-              { id: run.id, event, err: asError(err).message },
-              'a saga outcome event could not be emitted',
-            )
-            return false
-          }
-          await this.pause(Math.min(MAX_BACKOFF_MS, this.s.undo.backoffMs * 2 ** (attempt - 1)))
+        if (attempt >= this.s.undo.attempts) {
+          this.s.log.error(
+            { id: run.id, event, err: asError(err).message },
+            'a saga outcome event could not be emitted',
+          )
+          return
         }
+        await this.pause(Math.min(MAX_BACKOFF_MS, this.s.undo.backoffMs * 2 ** (attempt - 1)))
       }
-    })
+    }
   }
 }
 

@@ -12,9 +12,13 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
-/** Creates a fresh database on {@link ADMIN_URL} (or on `admin`, a server of the test's own). */
+/**
+ * Creates a fresh database on {@link ADMIN_URL} (or on `admin`, a server of the test's own).
+ * `STOA_TEST_DB_PREFIX` goes before every name, so that runs sharing a server tell theirs apart.
+ */
 export async function createTestDatabase(prefix = 'st', admin = ADMIN_URL): Promise<TestDatabase> {
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`
+  const name = `${process.env.STOA_TEST_DB_PREFIX ?? ''}${prefix}_${randomBytes(6).toString('hex')}`
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`)
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
   try {

@@ -54,6 +54,13 @@ describe('stoa saga and stoa step', function () {
     expect(missing.stderr).to.match(/^NOT_FOUND: /)
     expect((await run(['saga', 'status', '42'])).code).to.equal(2)
     expect((await run(['saga', 'pause', '42', '--url', url])).code).to.equal(2)
+    // One place to ask, of the right kind.
+    const both = await run(['saga', 'status', '42', '--url', url, '--amqp', 'amqp://127.0.0.1', '--service', 'x'])
+    expect(both.code).to.equal(2)
+    expect(both.stderr).to.match(/one of --url, --amqp and --nats/)
+    const http = await run(['saga', 'status', '42', '--amqp', url, '--service', 'orders'])
+    expect(http.code).to.equal(2)
+    expect(http.stderr).to.match(/--amqp takes an amqp:\/\//)
   })
 
   it('cancels a waiting saga: its steps are undone', async () => {

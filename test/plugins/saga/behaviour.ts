@@ -3,7 +3,7 @@ import type { Message } from '../../../actions/index.js'
 import { createStoa, StoaError } from '../../../actions/index.js'
 import type { SagaEngine, SagaHandle, SagaStatus } from '../../../plugins/saga/index.js'
 import sagas from '../../../plugins/saga/index.js'
-import { quietLogger } from '../../helpers/wait.js'
+import { quietLogger, waitFor } from '../../helpers/wait.js'
 
 /** One way of running the behaviour tests: the engine, and whether it survives a restart. */
 export interface EngineCase {
@@ -21,6 +21,8 @@ export interface PlanStep {
   fail?: 'always' | 'never' | number
   /** The call answers after 300 ms (past its time limit). */
   hang?: boolean
+  /** The call (once past its failures) answers only when the test releases it. */
+  hold?: boolean
   undoFail?: boolean
   attempts?: number
   timeoutMs?: number
@@ -40,6 +42,7 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
   const calls: Call[] = []
   const events: (Message & { event: string })[] = []
   const failures = new Map<string, number>()
+  const held = new Map<string, () => void>()
   const stoa = createStoa({ name: 'trips', graceMs: 1000, logger: quietLogger() })
     .use(sagas, { engine, retry: { attempts: 1, backoffMs: 5 }, undo: { attempts: 3, backoffMs: 5 } })
     .add('role:part,cmd:do', async (msg, ctx) => {
@@ -52,6 +55,7 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
         if (n <= msg.fail) throw new StoaError('UNAVAILABLE', `${step} not now`)
       }
       if (msg.hang === true) await new Promise((r) => setTimeout(r, 300))
+      if (msg.hold === true) await new Promise<void>((r) => held.set(ctx.id, r))
       return { done: step }
     })
     .add('role:part,cmd:undo', async (msg, ctx) => {
@@ -80,7 +84,15 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
           out.push(
             await saga.act(
               s.name,
-              { role: 'part', cmd: 'do', step: s.name, saga: saga.id, fail: s.fail ?? 'never', hang: s.hang === true },
+              {
+                role: 'part',
+                cmd: 'do',
+                step: s.name,
+                saga: saga.id,
+                fail: s.fail ?? 'never',
+                hang: s.hang === true,
+                hold: s.hold === true,
+              },
               {
                 undo: (r: { done?: string } | undefined) => ({
                   role: 'part',
@@ -120,7 +132,14 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
     }
   }
   const of = (id: string) => calls.filter((c) => c.saga === id).map((c) => `${c.cmd}:${c.step}`)
-  return { stoa, calls, events, handle, book, ended, reaches, of }
+  /** Lets the held call with the message id `key` answer; false while it has not arrived. */
+  const release = (key: string): boolean => {
+    const go = held.get(key)
+    held.delete(key)
+    go?.()
+    return go !== undefined
+  }
+  return { stoa, calls, events, handle, book, ended, reaches, of, release }
 }
 
 const three: PlanStep[] = [{ name: 'reserve' }, { name: 'charge' }, { name: 'ship' }]
@@ -194,6 +213,25 @@ export function sagaBehaviour(engine: EngineCase): void {
         `${sid}/charge`,
         `${sid}/charge`,
       ])
+    })
+
+    it('shows an act still in flight as running, with its start and attempt, before its outcome is recorded', async () => {
+      const sid = id('flight')
+      const t0 = Date.now()
+      await svc.book(sid, [{ name: 'reserve' }, { name: 'charge', fail: 1, attempts: 3, hold: true }])
+      // The first call of charge failed; the second is held by the participant.
+      await waitFor(() => svc.calls.filter((c) => c.key === `${sid}/charge`).length === 2, 'the second call of charge')
+      const st = await svc.handle.status(sid)
+      expect(st?.state).to.equal('running')
+      expect(st?.steps.map((s) => `${s.step}:${s.state}`)).to.deep.equal(['reserve:done', 'charge:running'])
+      const charge = st!.steps[1]!
+      expect(charge).to.include({ kind: 'act', attempts: 2 })
+      expect(charge.startedAt).to.be.within(t0, Date.now())
+      expect(charge.endedAt).to.equal(undefined)
+      expect(svc.release(`${sid}/charge`)).to.equal(true)
+      const ended = await svc.ended(sid)
+      expect(ended.steps.map((s) => `${s.step}:${s.state}`)).to.deep.equal(['reserve:done', 'charge:done'])
+      expect(ended.steps[1]).to.include({ attempts: 2, startedAt: charge.startedAt })
     })
 
     it('undoes a step whose call timed out: it may have happened', async () => {

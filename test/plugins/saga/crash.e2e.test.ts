@@ -62,7 +62,8 @@ function start(env: Record<string, string>, onLine?: (line: Record<string, unkno
 
 /**
  * A saga worker SIGKILLed after a participant's effect was committed and before the step was
- * recorded, then after a step was recorded, then during a sleep: each next worker (the same
+ * recorded, then after a step was recorded, during a sleep, during a wait and during a
+ * compensation: each next worker (the same
  * executor id, as a restarted pod) resumes the saga, and every participant's effect happens
  * once though its call was made again.
  */
@@ -114,6 +115,62 @@ describe('sagas on DBOS: SIGKILL of the worker', function () {
     } finally {
       await client.end()
     }
+  })
+
+  const effects = async (saga: string): Promise<{ step: string; worker: string }[]> => {
+    const client = new pg.Client({ connectionString: db.url })
+    await client.connect()
+    try {
+      const { rows } = await client.query<{ step: string; worker: string }>(
+        'SELECT step, worker FROM saga_effects WHERE worker LIKE $1 ORDER BY step',
+        [`${saga}-%`],
+      )
+      return rows
+    } finally {
+      await client.end()
+    }
+  }
+
+  it('resumes a saga killed during its wait: it waits on, takes the signal and finishes, every effect once', async () => {
+    const env = { DATABASE_URL: db.url, ST_SAGA: 'trip-3', ST_FLOW: 'wait', ST_EXECUTOR: 'trips-3' }
+    // 1. Killed while it waits for "shipped".
+    const w1 = start({ ...env, ST_WORKER: 'trip-3-w1' }, (line, run) => {
+      if (line.state === 'waiting') run.child.kill('SIGKILL')
+    })
+    expect(await within(w1.exit, 30_000, 'worker w1')).to.equal('SIGKILL')
+    // 2. The restarted worker finds it waiting again, signals it, and it ships.
+    const w2 = start({ ...env, ST_WORKER: 'trip-3-w2', ST_SIGNAL: '1' })
+    expect(await within(w2.exit, 30_000, 'worker w2')).to.equal(null)
+    const calls = (r: Run) => r.lines.filter((l) => 'call' in l).map((l) => l.call)
+    expect(calls(w1)).to.deep.equal(['reserve', 'charge'])
+    expect(calls(w2)).to.deep.equal(['ship'])
+    expect(w2.lines.map((l) => l.state).filter(Boolean)).to.deep.equal(['waiting', 'completed'])
+    expect(await effects('trip-3')).to.deep.equal([
+      { step: 'charge', worker: 'trip-3-w1' },
+      { step: 'reserve', worker: 'trip-3-w1' },
+      { step: 'ship', worker: 'trip-3-w2' },
+    ])
+  })
+
+  it('resumes a saga killed during its compensation: each undo once, in reverse order, ending compensated', async () => {
+    const env = { DATABASE_URL: db.url, ST_SAGA: 'trip-4', ST_FLOW: 'undo', ST_EXECUTOR: 'trips-4' }
+    // 1. pay is refused; killed once undo:charge's effect is committed, before the undo is recorded.
+    const w1 = start({ ...env, ST_WORKER: 'trip-4-w1', ST_CRASH: 'after:undo:charge' })
+    expect(await within(w1.exit, 30_000, 'worker w1')).to.equal('SIGKILL')
+    // 2. undo:charge is called again (the inbox answers it), then undo:reserve.
+    const w2 = start({ ...env, ST_WORKER: 'trip-4-w2' })
+    expect(await within(w2.exit, 30_000, 'worker w2')).to.equal(null)
+    const calls = (r: Run) => r.lines.filter((l) => 'call' in l).map((l) => l.call)
+    expect(calls(w1)).to.deep.equal(['reserve', 'charge', 'pay', 'undo:pay', 'undo:charge'])
+    expect(calls(w2)).to.deep.equal(['undo:charge', 'undo:reserve'])
+    expect(w2.lines.at(-1)).to.deep.equal({ state: 'compensated' })
+    expect(await effects('trip-4')).to.deep.equal([
+      { step: 'charge', worker: 'trip-4-w1' },
+      { step: 'reserve', worker: 'trip-4-w1' },
+      { step: 'undo:charge', worker: 'trip-4-w1' },
+      { step: 'undo:pay', worker: 'trip-4-w1' },
+      { step: 'undo:reserve', worker: 'trip-4-w2' },
+    ])
   })
 
   it("takes over a dead worker's sagas: another worker finishes them", async () => {

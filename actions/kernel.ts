@@ -202,6 +202,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /** Whether the service listens on a transport, and whether its task names were checked then. */
   private listens = false
   private strayChecked = false
+  private stepsChecked = false
   private readonly graceMs: number
   private readonly registry = new Registry()
   private readonly clock: Clock
@@ -333,6 +334,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * stoa.saga('role:order,cmd:place', {
    *   id: (msg) => `order:${String(msg.id)}`,
    *   version: 1,
+   *   acts: ['role:inventory,cmd:reserve', 'role:inventory,cmd:release'],
    *   async run(msg, saga) {
    *     const r = await saga.act('reserve', { role: 'inventory', cmd: 'reserve', sku: msg.sku },
    *       { undo: (r) => ({ role: 'inventory', cmd: 'release', reservation: r?.id }) })
@@ -342,6 +344,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   saga<M extends Message = Message>(pattern: string, definition: SagaDefinition<M, unknown>): this {
     const key = patternString(toPattern(pattern))
+    checkActs(definition?.acts, `saga "${key}"`)
     this.sagas.define(key, definition as SagaDefinition<any, unknown>)
     const sagas = this.sagas
     const handler: Action<Message, unknown> = (msg, ctx) => sagas.start(key, msg, ctx)
@@ -599,6 +602,7 @@ export class Stoa<T extends ActionTypes = {}> {
   ready(): Promise<this> {
     return this.life.ready().then(() => {
       if (this.listens && !this.strayChecked) this.warnStrayTasks()
+      if (!this.stepsChecked) this.warnUnansweredSteps()
       return this
     })
   }
@@ -627,6 +631,25 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   private host(): PluginHost {
     return this as unknown as PluginHost
+  }
+
+  /**
+   * A saga's declared `acts` that no action here and no client answers would fail its step
+   * NOT_FOUND, after the steps before it ran and before their undos: said once at start, with
+   * the clients attached, naming the saga and the pattern.
+   */
+  private warnUnansweredSteps(): void {
+    this.stepsChecked = true
+    for (const [saga, def] of this.sagas.definitions) {
+      for (const declared of def.acts ?? []) {
+        if (this.find(declared) !== undefined) continue
+        const pattern = patternString(toPattern(declared))
+        this.log.warn(
+          { saga, pattern },
+          `saga "${saga}" has a step acting on "${pattern}", which no action of "${this.name}" and no client answers: the step would fail NOT_FOUND`,
+        )
+      }
+    }
   }
 
   // ---------------------------------------------------------------- calls

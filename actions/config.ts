@@ -103,7 +103,7 @@ export function resolveConfig<C extends ConfigSchema>(
       )
     }
     if (result.issues !== undefined) {
-      const rules = describeIssues(result.issues).text
+      const rules = describeIssues(result.issues, { value: text }).text
       problems.push(
         text === undefined
           ? `${name} is not set (nor ${fileVar}): ${rules}`

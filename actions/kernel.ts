@@ -33,6 +33,7 @@ import type {
   NodeHandler,
   NodeMiddleware,
   Plugin,
+  PluginHost,
   PluginInit,
   PluginSubscription,
   UpgradeHandler,
@@ -102,22 +103,81 @@ type OfRole<T extends ActionTypes, M> = M extends { role: infer R extends string
   ? { [K in keyof T & string]: PairsOf<K> extends { role: R } ? K : never }[keyof T & string]
   : never
 
+/** A string read as a misspelt known pattern: it reaches no known action, yet its role has known patterns. */
+type Misspelt<T extends ActionTypes, P extends string> = P extends keyof T
+  ? false
+  : [Reached<T, PairsOf<P>>] extends [never]
+    ? [OfRole<T, PairsOf<P>>] extends [never]
+      ? false
+      : true
+    : false
+
+/** A pattern object's values as a pattern string spells them: `{ precise: true }` holds `precise:true`. */
+type Spelt<M> = { [K in keyof M]: M[K] extends string | number | boolean ? `${M[K]}` : M[K] }
+
+/** Whether any value of `M` is wide (`string`, `number`...): what it holds is known only at run time. */
+type AnyWide<M> = true extends {
+  [K in keyof M]: string extends M[K] ? true : number extends M[K] ? true : boolean extends M[K] ? true : false
+}[keyof M]
+  ? true
+  : false
+
+/** The values the patterns `K` give the field `F`. */
+type ValuesAt<K extends string, F extends string> = K extends string
+  ? F extends keyof PairsOf<K>
+    ? PairsOf<K>[F]
+    : never
+  : never
+
+/** What a misspelt pattern field is told it should be: one of the known values. */
+interface OneOf<V> {
+  /** The values the known patterns of this role give the field. */
+  'known values': V
+}
+
+/**
+ * The fields a pattern object `M` of a role whose known patterns are `K` gets wrong: one it
+ * holds with a value no known pattern gives it, and one every known pattern has and it lacks.
+ */
+type Wanted<M, K extends string> = {
+  [F in Exclude<keyof PairsOf<K> | (keyof M & ValueKeys<K>), 'role'> as F extends keyof M
+    ? Spelt<M>[F] extends ValuesAt<K, F & string>
+      ? never
+      : F
+    : F]: OneOf<ValuesAt<K, F & string>>
+}
+
+/** Every field any of the patterns `K` has. */
+type ValueKeys<K extends string> = K extends string ? keyof PairsOf<K> & string : never
+
+/**
+ * The check on a pattern object: one whose pairs reach no known action although its role has
+ * known patterns is a misspelling, and the fields it gets wrong are asked for. One of a role with
+ * none known, or whose role or pattern fields are wide (known only at run time), stays open, as
+ * the string form does.
+ */
+type ObjectCheck<T extends ActionTypes, M> = [OfRole<T, M>] extends [never]
+  ? unknown
+  : AnyWide<Pick<M, keyof M & ValueKeys<OfRole<T, M>>>> extends true
+    ? unknown
+    : [Reached<T, Spelt<M>>] extends [never]
+      ? Wanted<M, OfRole<T, M>>
+      : unknown
+
 /**
  * What `act` takes as the pattern `P`. A known pattern string, or one that reaches a known action
  * (more pairs, another order): itself. A string that reaches none although its role has known
  * patterns is taken for a misspelling, and only the known patterns are offered (a pattern of
- * that role answered elsewhere passes as a `string`). Any other string, and a pattern object,
- * stay open.
+ * that role answered elsewhere passes as a `string`). A pattern object is held to the same rule,
+ * field by field. Any other string or object stays open.
+ *
+ * `P` itself stays a member (`P & …`) so that a `const` type parameter keeps an object's
+ * literal values: through a conditional alone TypeScript widens `{ cmd: 'cst' }` to
+ * `{ cmd: string }` before any check could see the misspelling.
  */
-type PatternArg<T extends ActionTypes, P> = P extends string
-  ? P extends keyof T
-    ? P
-    : [Reached<T, PairsOf<P>>] extends [never]
-      ? [OfRole<T, PairsOf<P>>] extends [never]
-        ? P
-        : OfRole<T, PairsOf<P>>
-      : P
-  : P
+type PatternArg<T extends ActionTypes, P> =
+  | (P extends string ? (Misspelt<T, P> extends true ? OfRole<T, PairsOf<P>> : never) : never)
+  | (P & (P extends string ? (Misspelt<T, P> extends true ? never : unknown) : ObjectCheck<T, P>))
 
 /** The result of `act` for a pattern string. */
 type ActResult<T extends ActionTypes, P> = P extends keyof T ? T[P]['out'] : unknown
@@ -142,6 +202,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /** Whether the service listens on a transport, and whether its task names were checked then. */
   private listens = false
   private strayChecked = false
+  private stepsChecked = false
   private readonly graceMs: number
   private readonly registry = new Registry()
   private readonly clock: Clock
@@ -273,6 +334,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * stoa.saga('role:order,cmd:place', {
    *   id: (msg) => `order:${String(msg.id)}`,
    *   version: 1,
+   *   acts: ['role:inventory,cmd:reserve', 'role:inventory,cmd:release'],
    *   async run(msg, saga) {
    *     const r = await saga.act('reserve', { role: 'inventory', cmd: 'reserve', sku: msg.sku },
    *       { undo: (r) => ({ role: 'inventory', cmd: 'release', reservation: r?.id }) })
@@ -282,6 +344,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   saga<M extends Message = Message>(pattern: string, definition: SagaDefinition<M, unknown>): this {
     const key = patternString(toPattern(pattern))
+    checkActs(definition?.acts, `saga "${key}"`)
     this.sagas.define(key, definition as SagaDefinition<any, unknown>)
     const sagas = this.sagas
     const handler: Action<Message, unknown> = (msg, ctx) => sagas.start(key, msg, ctx)
@@ -435,7 +498,7 @@ export class Stoa<T extends ActionTypes = {}> {
       hooks = parts.hooks
       subscriptions = parts.subscriptions
       const start = parts.init
-      init = start === undefined ? undefined : () => start(this)
+      init = start === undefined ? undefined : () => start(this.host())
       if (parts.observe !== undefined) this.observers.add(info.fullname, parts.observe)
       if (parts.http !== undefined) this.http.push(parts.http)
       this.handles.set(info.fullname, parts.handle)
@@ -444,7 +507,7 @@ export class Stoa<T extends ActionTypes = {}> {
       actions = typeof plugin.actions === 'function' ? plugin.actions(opts as never, info) : plugin.actions
       hooks = typeof plugin.hooks === 'function' ? plugin.hooks(opts as never, info) : plugin.hooks
       const start = plugin.init
-      init = start === undefined ? undefined : () => start(this, opts as never, info)
+      init = start === undefined ? undefined : () => start(this.host(), opts as never, info)
     }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
@@ -539,6 +602,7 @@ export class Stoa<T extends ActionTypes = {}> {
   ready(): Promise<this> {
     return this.life.ready().then(() => {
       if (this.listens && !this.strayChecked) this.warnStrayTasks()
+      if (!this.stepsChecked) this.warnUnansweredSteps()
       return this
     })
   }
@@ -557,6 +621,34 @@ export class Stoa<T extends ActionTypes = {}> {
         { task, service: this.name },
         `task handler "task:${task}" in service "${this.name}" is never given a task by a broker: tasks named ${owner}.* go to service "${owner}"`,
       )
+    }
+  }
+
+  /**
+   * This instance as its plugins' `init` sees it. Any `Stoa` of known actions is a `PluginHost`
+   * (test/types/kernel.types.ts checks it); only here, where its actions are the generic `T`,
+   * TypeScript infers `act`'s pattern as a `string` alone and cannot tell its arguments are open.
+   */
+  private host(): PluginHost {
+    return this as unknown as PluginHost
+  }
+
+  /**
+   * A saga's declared `acts` that no action here and no client answers would fail its step
+   * NOT_FOUND, after the steps before it ran and before their undos: said once at start, with
+   * the clients attached, naming the saga and the pattern.
+   */
+  private warnUnansweredSteps(): void {
+    this.stepsChecked = true
+    for (const [saga, def] of this.sagas.definitions) {
+      for (const declared of def.acts ?? []) {
+        if (this.find(declared) !== undefined) continue
+        const pattern = patternString(toPattern(declared))
+        this.log.warn(
+          { saga, pattern },
+          `saga "${saga}" has a step acting on "${pattern}", which no action of "${this.name}" and no client answers: the step would fail NOT_FOUND`,
+        )
+      }
     }
   }
 

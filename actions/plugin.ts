@@ -311,9 +311,8 @@ export function validateOptions(
     throw new StoaError('INVALID_PLUGIN', `plugin "${plugin.name}": its options schema must validate synchronously`)
   }
   if (result.issues !== undefined) {
-    const { fields, text } = describeIssues(result.issues)
-    const named =
-      result.issues.length === 1 && fields[0] !== '' ? `option "${fields[0]}": ${result.issues[0]!.message}` : text
+    const { fields, text, messages } = describeIssues(result.issues, { value: input ?? {} })
+    const named = result.issues.length === 1 && fields[0] !== '' ? `option "${fields[0]}": ${messages[0]}` : text
     throw new StoaError('INVALID_OPTIONS', `plugin "${plugin.name}": ${named}`, { plugin: plugin.name, fields })
   }
   return deepFreeze(result.value as Record<string, unknown>)

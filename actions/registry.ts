@@ -233,7 +233,7 @@ function checkResult(schema: Schema, value: unknown, key: string): unknown {
 function resultOrThrow(verdict: { readonly issues?: unknown }, value: unknown, key: string): unknown {
   const issues = verdict.issues as Parameters<typeof describeIssues>[0] | undefined
   if (issues === undefined) return value
-  const { fields, text } = describeIssues(issues)
+  const { fields, text } = describeIssues(issues, { value })
   throw new StoaError('INVALID_RESULT', `action "${key}" returned an invalid result: ${text}`, {
     pattern: key,
     fields,

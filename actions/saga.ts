@@ -57,6 +57,12 @@ export interface SagaDefinition<M extends Message = Message, R = unknown> {
   version: number
   /** The saga's body: its steps, through `saga`. Its result ends the saga `completed`. */
   run: (msg: M, saga: Saga) => Promise<R>
+  /**
+   * The patterns its steps and their undos act on (`'role:payment,cmd:charge'`): at start the
+   * instance warns about one that no action of the service and no client it has answers, which
+   * would otherwise fail NOT_FOUND halfway through a run.
+   */
+  acts?: readonly string[]
 }
 
 /** What runs sagas: the saga plugin (`stoa/saga`) gives it to the kernel when it starts. */

@@ -26,16 +26,57 @@ export function issuePath(issue: StandardSchemaV1.Issue): string {
     .join('.')
 }
 
-/** Turns Standard Schema issues into `fields` (dotted paths) and a readable message. */
-export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): { fields: string[]; text: string } {
+/**
+ * Turns Standard Schema issues into `fields` (dotted paths) and a readable message. Given the
+ * value checked, each issue's message loses the value at its path: valibot says `received
+ * "hunter2"`, arktype `(was "hunter2")`, and the message goes back to the caller and into logs.
+ */
+export function describeIssues(
+  issues: readonly StandardSchemaV1.Issue[],
+  checked?: { value: unknown },
+): { fields: string[]; text: string; messages: string[] } {
   const fields: string[] = []
   const parts: string[] = []
+  const messages: string[] = []
   for (const issue of issues) {
     const path = issuePath(issue)
     if (!fields.includes(path)) fields.push(path)
-    parts.push(path === '' ? issue.message : `${path}: ${issue.message}`)
+    const message = checked === undefined ? issue.message : withoutValue(issue.message, valueAt(checked.value, issue))
+    messages.push(message)
+    parts.push(path === '' ? message : `${path}: ${message}`)
   }
-  return { fields, text: parts.join('; ') }
+  return { fields, text: parts.join('; '), messages }
+}
+
+/** The value an issue is about: the checked value followed along the issue's path. */
+function valueAt(value: unknown, issue: StandardSchemaV1.Issue): unknown {
+  let at = value
+  for (const p of issue.path ?? []) {
+    const key = typeof p === 'object' && p !== null ? (p as StandardSchemaV1.PathSegment).key : p
+    if (at === null || typeof at !== 'object') return undefined
+    at = (at as Record<PropertyKey, unknown>)[key as PropertyKey]
+  }
+  return at
+}
+
+/**
+ * `message` with the value written out (quoted, as JSON, or as a whole number or word) replaced
+ * by `…`. Objects and lists are written by type name by every validator, so only a primitive
+ * needs this; a string is replaced only quoted, since a short one may be a word of the message.
+ */
+function withoutValue(message: string, value: unknown): string {
+  if (typeof value === 'string') {
+    if (value === '') return message
+    let out = message
+    for (const form of new Set([`"${value}"`, JSON.stringify(value), `'${value}'`])) out = out.split(form).join('…')
+    return out
+  }
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    const text = String(value)
+    const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    return message.replace(new RegExp(`(?<![\\w.])${escaped}n?(?!\\w|\\.\\d)`, 'g'), '…')
+  }
+  return message
 }
 
 /**
@@ -50,12 +91,12 @@ export function validate<S extends Schema>(
   const result = schema['~standard'].validate(value) as
     | StandardSchemaV1.Result<SchemaOutput<S>>
     | Promise<StandardSchemaV1.Result<SchemaOutput<S>>>
-  if (result instanceof Promise) return result.then((r) => unwrap(r, what))
-  return unwrap(result, what)
+  if (result instanceof Promise) return result.then((r) => unwrap(r, what, value))
+  return unwrap(result, what, value)
 }
 
-function unwrap<T>(result: StandardSchemaV1.Result<T>, what: string): T {
+function unwrap<T>(result: StandardSchemaV1.Result<T>, what: string, value: unknown): T {
   if (result.issues === undefined) return result.value
-  const { fields, text } = describeIssues(result.issues)
+  const { fields, text } = describeIssues(result.issues, { value })
   throw new StoaError('INVALID_MESSAGE', `invalid ${what}: ${text}`, { fields })
 }

@@ -236,6 +236,8 @@ export function checkoutService(options: {
     // The id is taken at the trigger, before the start: a bad order is refused there.
     id: (msg) => `order:${parseOrder(msg).orderId}`,
     version: 1,
+    // What its steps and their undos call: a participant nothing reaches is said at start.
+    acts: checkoutActs,
     async run(raw, saga) {
       const msg = parseOrder(raw)
       const order = { orderId: msg.orderId }
@@ -259,6 +261,16 @@ export function checkoutService(options: {
   })
   return stoa
 }
+
+/** The patterns the checkout saga's steps and their undos act on, in the order they run. */
+export const checkoutActs = [
+  'role:inventory,cmd:reserve',
+  'role:payment,cmd:charge',
+  'role:shipping,cmd:ship',
+  'role:shipping,cmd:cancel',
+  'role:payment,cmd:refund',
+  'role:inventory,cmd:release',
+] as const
 
 /** The services checkout calls, each with the pattern of its actions. */
 export const participants = { inventory: 'role:inventory', payment: 'role:payment', shipping: 'role:shipping' } as const

@@ -1,6 +1,7 @@
 // Compiled by `tsc --noEmit` as part of `npm test`: every `@ts-expect-error` line must fail to
 // compile, and every other line must compile, or the type check fails.
 import { z } from 'zod'
+import type { Message, PluginHost } from '../../actions/index.js'
 import { action, createStoa, definePlugin } from '../../actions/index.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -18,6 +19,7 @@ const math = definePlugin({
       handler: async () => 'math',
     }),
     'role:math,cmd:raw': (msg) => Object.keys(msg).length,
+    'role:flag,on:true': () => 1,
   },
 })
 
@@ -55,9 +57,39 @@ export async function checks() {
     left: 'one',
     right: 2,
   })
-  // The object form stays open, its result unknown.
+  // The object form reaching a known action compiles, its result unknown.
   const loose = await app.act({ role: 'math', cmd: 'sum', left: 1, right: 2 })
   assertType<Equal<typeof loose, unknown>>(true)
+  // A misspelt known pattern in object form is refused as the string form is, the error on
+  // the misspelt field's line (TypeScript 5.9 and 7), naming the values the role's patterns take.
+  await app.act({
+    role: 'math',
+    // @ts-expect-error role:math has no cmd:summ (sum, describe or raw)
+    cmd: 'summ',
+    left: 1,
+    right: 2,
+  })
+  // @ts-expect-error every known pattern of role:math has a cmd, and this one has none
+  await app.act({ role: 'math', left: 1, right: 2 })
+  // A pair's value is read as the pattern string spells it: precise:true is { precise: true }.
+  await app.act({ role: 'math', cmd: 'sum', precise: true, left: 1, right: 2 })
+  await app.act({ role: 'flag', on: true })
+  // @ts-expect-error role:flag has only on:true
+  await app.act({ role: 'flag', on: false })
+  // Open as the string form is: a role with no known pattern, no role, a value known only at
+  // run time, a message typed as any message.
+  await app.act({ role: 'other', cmd: 'summ' })
+  await app.act({ cmd: 'summ' })
+  const cmd: string = 'remote'
+  await app.act({ role: 'math', cmd })
+  const message: Message = { role: 'math', cmd: 'remote' }
+  await app.act(message)
+  const role: string = 'math'
+  await app.act({ role, cmd: 'summ' })
+  // Data known only at run time leaves the pattern's own fields checked.
+  const left: number = 1
+  // @ts-expect-error role:math has no cmd:summ, whatever the data
+  await app.act({ role: 'math', cmd: 'summ', left })
   // A misspelt pattern of a known role: only the role's known patterns are offered.
   // @ts-expect-error role:math has no cmd:summ
   await app.act('role:math,cmd:summ', { left: 1, right: 2 })
@@ -69,6 +101,10 @@ export async function checks() {
   // A pattern of a known role answered elsewhere passes as a string.
   const elsewhere: string = 'role:math,cmd:remote'
   await app.act(elsewhere, { left: 1 })
+
+  // An instance of known actions is what a plugin's init is given.
+  const host: PluginHost = app
+  await host.act('role:math,cmd:summ', { left: 1 })
 
   // Optional fields make the message optional; async handlers resolve to their value.
   const described = await app.act('role:math,cmd:describe')

@@ -4,6 +4,7 @@ import { createMemoryBus, createMemoryTransport } from 'stoa/memory'
 import type { SagaHandle } from 'stoa/saga'
 import sagas, { createMemoryEngine } from 'stoa/saga'
 import {
+  checkoutActs,
   checkoutService,
   inventoryService,
   participants,
@@ -19,11 +20,12 @@ describe('examples/orders: the order saga embedded (memory transport, PGlite, me
   let shipping: Stoa<any>
   let checkout: Stoa<any>
   let handle: SagaHandle
+  let memory: () => ReturnType<typeof createMemoryTransport>
   const run = Math.random().toString(36).slice(2, 8)
 
   before(async () => {
     const bus = createMemoryBus()
-    const memory = () => createMemoryTransport({ bus })
+    memory = () => createMemoryTransport({ bus })
     const state = { dataDir: 'memory://' }
     const logger = quietLogger()
     inventory = inventoryService({ state, logger }).listen(memory())
@@ -101,6 +103,48 @@ describe('examples/orders: the order saga embedded (memory transport, PGlite, me
       state: 'refunded',
     })
     expect(await shipping.act('role:shipping,cmd:get', { orderId: `${run}-ship` })).to.equal(null)
+  })
+
+  it('declares every pattern its steps and undos act on: reached, nothing is warned; unreached, each is named', async () => {
+    // Pinned to exactly the declared patterns, a step acting on any other would fail NOT_FOUND.
+    const logger = quietLogger()
+    const pinned = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 1, backoffMs: 5 }, logger })
+    pinned.client(memory(), checkoutActs)
+    const short = quietLogger()
+    const unshipped = checkoutService({ engine: createMemoryEngine(), logger: short })
+    unshipped.client(memory(), [participants.inventory, participants.payment])
+    const stepWarnings = (l: typeof logger) =>
+      l.entries.filter((e) => e.level === 'warn' && e.message.startsWith('saga ')).map((e) => e.message)
+    try {
+      await Promise.all([pinned.ready(), unshipped.ready()])
+      const started = (await pinned.act('role:checkout,cmd:place', {
+        orderId: `${run}-pinned`,
+        sku: 'book',
+        quantity: 1,
+        amount: 5,
+        fail: 'shipping',
+      })) as { id: string }
+      const st = await pinned.handleOf(sagas).settled(started.id)
+      expect(st?.state).to.equal('compensated')
+      expect(st && steps(st)).to.deep.equal([
+        'reserve:done',
+        'charge:done',
+        'ship:failed',
+        'undo:ship:done',
+        'undo:charge:done',
+        'undo:reserve:done',
+      ])
+      expect(stepWarnings(logger)).to.deep.equal([])
+      expect(stepWarnings(short)).to.deep.equal(
+        ['cmd:ship,role:shipping', 'cmd:cancel,role:shipping'].map(
+          (p) =>
+            `saga "cmd:place,role:checkout" has a step acting on "${p}", which no action of "checkout" and no client answers: the step would fail NOT_FOUND`,
+        ),
+      )
+    } finally {
+      await pinned.close()
+      await unshipped.close()
+    }
   })
 
   it('a repeated trigger makes no second run, and a bad order starts none', async () => {

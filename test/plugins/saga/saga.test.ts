@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { createStoa, StoaError } from '../../../actions/index.js'
 import sagas, { createMemoryEngine } from '../../../plugins/saga/index.js'
+import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import { quietLogger } from '../../helpers/wait.js'
 import { sagaBehaviour } from './behaviour.js'
 
@@ -25,6 +26,45 @@ describe('sagas: definitions and the memory engine', () => {
       { id: () => 'x', version: 1.5, run: async () => 1 },
     ])
       expect(() => stoa.saga('role:x,cmd:y', def as never))
+        .to.throw(StoaError)
+        .with.property('code', 'INVALID_PLUGIN')
+  })
+
+  it('warns at start about a declared step pattern that no action and no client answers', async () => {
+    const bus = createMemoryBus()
+    const payment = createStoa({ name: 'payment' })
+      .add('role:payment,cmd:charge', () => ({ charged: true }))
+      .listen(createMemoryTransport({ bus }))
+    const logger = quietLogger()
+    const checkout = createStoa({ name: 'checkout', logger })
+      .use(sagas)
+      .add('role:stock,cmd:reserve', () => ({ reserved: true }))
+      .client(createMemoryTransport({ bus }), ['role:payment'])
+      .saga('role:checkout,cmd:place', {
+        id: () => 'one',
+        version: 1,
+        acts: ['role:stock,cmd:reserve', 'role:payment,cmd:charge', 'role:shipping,cmd:ship'],
+        run: async () => 1,
+      })
+    try {
+      await payment.ready()
+      await checkout.ready()
+      await checkout.ready()
+      const steps = logger.entries.filter((e) => e.level === 'warn' && e.message.startsWith('saga '))
+      // Once, for the one pattern neither the service (reserve) nor its client (charge) answers.
+      expect(steps.map((e) => e.message)).to.deep.equal([
+        'saga "cmd:place,role:checkout" has a step acting on "cmd:ship,role:shipping", which no action of "checkout" and no client answers: the step would fail NOT_FOUND',
+      ])
+    } finally {
+      await checkout.close()
+      await payment.close()
+    }
+  })
+
+  it('refuses declared step patterns that are not a list of patterns', () => {
+    const stoa = createStoa({ name: 'bad' })
+    for (const acts of ['role:x,cmd:y', [1], ['role:x,cmd:{']])
+      expect(() => stoa.saga('role:x,cmd:y', { id: () => 'x', version: 1, acts: acts as never, run: async () => 1 }))
         .to.throw(StoaError)
         .with.property('code', 'INVALID_PLUGIN')
   })

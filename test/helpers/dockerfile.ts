@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, relative } from 'node:path'
@@ -145,13 +146,46 @@ function copy(i: Instruction, stage: Mutable<BuiltStage>, done: readonly BuiltSt
   if (flags.from !== undefined && from === undefined) throw new Error(`COPY --from=${flags.from}: no such stage`)
   const owner = flags.chown === undefined ? undefined : USERS[flags.chown.split(':')[0]!]
   if (flags.chown !== undefined && owner === undefined) throw new Error(`COPY --chown=${flags.chown}: unknown user`)
-  for (const src of paths) {
+  const ignored = from === undefined ? dockerignore(context) : () => false
+  const base = from === undefined ? context : from.root
+  // A `*` in a source's last segment matches names in its folder (`package*.json`).
+  const sources = paths.flatMap((src) => {
+    if (!src.includes('*')) return [src]
+    const slash = src.lastIndexOf('/')
+    const folder = slash < 0 ? '' : src.slice(0, slash)
+    const pattern = new RegExp(
+      `^${src
+        .slice(slash + 1)
+        .replace(/[.+^$()|{}]/g, '\\$&')
+        .replace(/\*/g, '.*')}$`,
+    )
+    return readdirSync(join(base, folder))
+      .filter((n) => pattern.test(n))
+      .map((n) => (folder === '' ? n : `${folder}/${n}`))
+  })
+  for (const src of sources) {
     const source = from === undefined ? join(context, src) : join(from.root, src)
-    const multiple = paths.length > 1 || dest.endsWith('/')
+    const multiple = sources.length > 1 || dest.endsWith('/')
     const target = join(stage.root, multiple ? join(dest, src.split('/').pop()!) : dest)
-    cpSync(source, target, { recursive: true })
+    cpSync(source, target, { recursive: true, filter: (p) => !ignored(relative(context, p)) })
     if (owner !== undefined) chownTree(target, owner)
   }
+}
+
+/**
+ * What the context's `.dockerignore` leaves out, by path from the context: each line a name or
+ * a path, which covers what is under it (the patterns `stoa new` writes; no globs).
+ */
+function dockerignore(context: string): (path: string) => boolean {
+  let lines: string[] = []
+  try {
+    lines = readFileSync(join(context, '.dockerignore'), 'utf8').split('\n')
+  } catch {
+    return () => false
+  }
+  const patterns = lines.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  for (const p of patterns) if (/[*?[!]/.test(p)) throw new Error(`.dockerignore: the runner takes no glob (${p})`)
+  return (path) => patterns.some((p) => path === p || path.startsWith(`${p}/`))
 }
 
 function chownTree(path: string, owner: { uid: number; gid: number }): void {
@@ -193,6 +227,51 @@ export function debianRelease(): string | undefined {
 /** A path inside a built stage, as its image would see it. */
 export function imagePath(stage: BuiltStage, path: string): string {
   return join(stage.root, relative('/', inImage(stage.workdir, path)))
+}
+
+/** A container started from a built stage's ENTRYPOINT and CMD, and its HEALTHCHECK. */
+export interface StartedImage {
+  readonly child: ChildProcess
+  /** What it printed so far, stdout and stderr. */
+  readonly output: () => string
+  /** Runs the HEALTHCHECK command as the image does; its exit status. */
+  readonly healthcheck: () => number | null
+}
+
+/**
+ * Starts the last stage's `ENTRYPOINT` + `CMD` in its work folder as its `USER` (when this
+ * process may switch to it), with `env` over the stage's `ENV`; `container` rewrites each
+ * argument of the command and the HEALTHCHECK for what a container's own network would give
+ * (a broker's host name, a fixed port). `node` runs as this Node.
+ *
+ * @example
+ * const image = startImage(stages.at(-1)!, { env: { JWT_SECRET }, container: (a) => a.replace(':9090', `:${port}`) })
+ */
+export function startImage(
+  stage: BuiltStage,
+  options: { env?: Record<string, string>; container?: (arg: string) => string } = {},
+): StartedImage {
+  const container = options.container ?? ((a: string) => a)
+  const command = (args: readonly string[]) =>
+    args.map((a, i) => (i <= 2 && a === 'node' ? process.execPath : container(a)))
+  const user = imageUser(stage.user)
+  const asUser = process.getuid?.() === 0 ? { uid: user.uid, gid: user.gid } : {}
+  const cwd = imagePath(stage, '.')
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...stage.env, ...options.env }
+  const [file, ...args] = command([...stage.entrypoint, ...stage.cmd])
+  const child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...asUser })
+  const out: string[] = []
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()))
+  child.stderr!.on('data', (d: Buffer) => out.push(d.toString()))
+  return {
+    child,
+    output: () => out.join(''),
+    healthcheck: () => {
+      if (stage.healthcheck === undefined) throw new Error('the image has no HEALTHCHECK')
+      const [cmd, ...rest] = command(stage.healthcheck.cmd)
+      return spawnSync(cmd!, rest, { cwd, env, ...asUser, timeout: 3000 }).status
+    },
+  }
 }
 
 /** The uid and gid of a user the images name. */

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,7 +8,14 @@ import { expect } from 'chai'
 import { imageContext } from '../../../examples/vote/deploy/context.js'
 import { deleteDeclared } from '../../bin/broker.js'
 import type { BuiltStage } from '../../helpers/dockerfile.js'
-import { buildDockerfile, debianInstalled, debianRelease, imagePath, imageUser } from '../../helpers/dockerfile.js'
+import {
+  buildDockerfile,
+  debianInstalled,
+  debianRelease,
+  imagePath,
+  imageUser,
+  startImage,
+} from '../../helpers/dockerfile.js'
 import { freePort } from '../../helpers/ports.js'
 import { packedTarball } from '../../helpers/tarball.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -31,7 +38,6 @@ describe('the vote image: the Dockerfile run for real, without a container runti
   let context: string
   let stages: BuiltStage[]
   let child: ChildProcess | undefined
-  const output: string[] = []
 
   before(() => {
     context = mkdtempSync(join(tmpdir(), 'vote-image-context-'))
@@ -79,36 +85,21 @@ describe('the vote image: the Dockerfile run for real, without a container runti
     const last = stages.at(-1)!
     const port = await freePort()
     // The container's own network, which this test has not: the broker's host and a free port.
-    const container = (args: readonly string[]) =>
-      args.map((a) =>
+    const image = startImage(last, {
+      env: { JWT_SECRET: 'an-image-test-secret-of-more-than-32-chars' },
+      container: (a) =>
         a
           .replace('amqp://rabbitmq:5672?prefix=vote', `amqp://127.0.0.1:5672?prefix=${prefix}`)
           .replace(/(0\.0\.0\.0|127\.0\.0\.1):9090\b/, `$1:${port}`),
-      )
-    const image = (args: readonly string[]) => args.map((a, i) => (i <= 2 && a === 'node' ? process.execPath : a))
-    const [file, ...args] = image(container([...last.entrypoint, ...last.cmd]))
-    const user = imageUser(last.user)
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...last.env,
-      JWT_SECRET: 'an-image-test-secret-of-more-than-32-chars',
-    }
-    const asUser = process.getuid?.() === 0 ? { uid: user.uid, gid: user.gid } : {}
-    const cwd = imagePath(last, '.')
-    child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...asUser })
-    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()))
-    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()))
-    const healthcheck = () => {
-      const [cmd, ...rest] = image(container(last.healthcheck!.cmd))
-      return spawnSync(cmd!, rest, { cwd, env, ...asUser, timeout: 3000 }).status
-    }
-    await waitFor(() => healthcheck() === 0 || child!.exitCode !== null, 'the HEALTHCHECK to pass', 60_000).catch(
+    })
+    child = image.child
+    await waitFor(() => image.healthcheck() === 0 || child!.exitCode !== null, 'the HEALTHCHECK to pass', 60_000).catch(
       (err: Error) => {
-        throw new Error(`${err.message}\n${output.join('')}`)
+        throw new Error(`${err.message}\n${image.output()}`)
       },
     )
-    expect(child.exitCode, output.join('')).to.equal(null)
-    expect(healthcheck()).to.equal(0)
+    expect(child.exitCode, image.output()).to.equal(null)
+    expect(image.healthcheck()).to.equal(0)
     // PID "1" of the image is tini, running as the image's user; node is its child.
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
     expect(/^Name:\s+(\S+)/m.exec(status)![1]).to.equal('tini')
@@ -121,7 +112,7 @@ describe('the vote image: the Dockerfile run for real, without a container runti
     // tini passed the signal on: readiness drops at once while liveness holds, for the drain delay.
     await waitFor(() => probe(port, '/readyz') === 503, '/readyz to answer 503 after SIGTERM', 4000)
     expect(probe(port, '/healthz')).to.equal(200)
-    expect(await exited, output.join('')).to.equal(0)
+    expect(await exited, image.output()).to.equal(0)
   })
 })
 

@@ -48,21 +48,35 @@ function packageJson(name: string, kind: ServiceKind, stoaVersion: string) {
     engines: { node: '>=20.18.1' },
     scripts: {
       test: 'node --test',
-      start: `stoa ${serveArgs(kind, name).join(' ')}`,
+      start: `stoa ${serveArgs(kind, name, LOCAL_BROKER).join(' ')}`,
     },
     dependencies: { stoa: `^${stoaVersion}`, zod: '^4.0.0', ...(kind === 'step' ? {} : { amqplib: '^2.3.1' }) },
   }
 }
 
-function serveArgs(kind: ServiceKind, role: string): string[] {
+/**
+ * The broker a worker takes its work from: on this machine for `npm start`, and in the
+ * container the host `rabbitmq` (a compose service, a Kubernetes Service; k8s.yaml passes its
+ * own URL from a Secret). A worker without one would have no work to take.
+ */
+const LOCAL_BROKER = 'amqp://127.0.0.1:5672'
+const CONTAINER_BROKER = 'amqp://rabbitmq:5672'
+
+function serveArgs(kind: ServiceKind, role: string, broker: string): string[] {
   if (kind === 'step') return ['act', 'service.js', `role:${role},cmd:greet`, 'who=world']
-  const web = kind === 'gateway' ? ['--web', `0.0.0.0:${WEB_PORT}`] : []
+  const web = kind === 'gateway' ? ['--web', `0.0.0.0:${WEB_PORT}`] : ['--amqp', broker]
   return ['serve', 'service.js', ...web, '--health', `0.0.0.0:${HEALTH_PORT}`]
 }
 
 function serveCommand(kind: ServiceKind, role: string): string[] {
-  if (kind === 'step') return serveArgs(kind, role)
-  return [...serveArgs(kind, role), '--drain-delay-ms', String(DRAIN_DELAY_MS), '--grace-ms', String(GRACE_MS)]
+  if (kind === 'step') return serveArgs(kind, role, CONTAINER_BROKER)
+  return [
+    ...serveArgs(kind, role, CONTAINER_BROKER),
+    '--drain-delay-ms',
+    String(DRAIN_DELAY_MS),
+    '--grace-ms',
+    String(GRACE_MS),
+  ]
 }
 
 function plugin(name: string, role: string): string {
@@ -161,14 +175,19 @@ RUN npm install --omit=dev --no-audit --no-fund
 
 # Stage 2: the service, run as the unprivileged user "node".
 FROM node:20-bookworm-slim
+# tini as PID 1: it forwards SIGTERM to node and reaps orphaned children, which a PID 1 must do
+# and node does not. From Debian's own packages.
+RUN apt-get update \\
+  && apt-get install -y --no-install-recommends tini \\
+  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node . .
 USER node
-${ports}${health}# Node is PID 1 and stoa handles SIGTERM itself (readiness drops, then drain, then close):
-# the exec form, with no shell in between, so the signal reaches it.
-ENTRYPOINT ["node", "node_modules/stoa/dist/bin/stoa.js"]
+${ports}${health}# The exec form, no shell in between: SIGTERM goes tini -> stoa, which drops readiness, keeps
+# serving for the drain delay, then gives the work in flight the grace period.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "node_modules/stoa/dist/bin/stoa.js"]
 CMD ${JSON.stringify(command)}
 `
 }

@@ -478,16 +478,18 @@ Example:
   stoa new greeter --kind gateway`,
   },
   dlq: {
-    summary: "list, show, redrive or purge a service's dead letters on RabbitMQ",
+    summary: "list, show, redrive or purge a service's dead letters on RabbitMQ or NATS",
     usage: [
       'stoa dlq list --amqp <url> --service <name> [--code CODE] [--older-than 10m] [--id id,...] [--count n]',
       'stoa dlq show <id> --amqp <url> --service <name>',
       'stoa dlq redrive --amqp <url> --service <name> [filters]',
       'stoa dlq purge --amqp <url> --service <name> [filters] [--yes]',
+      'stoa dlq list|show|redrive|purge --nats <url> --service <name> [...]',
     ],
     options: {
       ...common,
       amqp: { type: 'string' },
+      nats: { type: 'string' },
       service: { type: 'string' },
       code: { type: 'string' },
       'older-than': { type: 'string' },
@@ -509,8 +511,15 @@ command ends, or if it is killed.
             letter on stderr; { queue, redriven } on stdout
   purge     removes the selected letters for good, after asking (type "yes") unless --yes
 
+With --nats it works on the dead-letter stream <prefix>_dlq_<service> of NATS JetStream: letters
+are read by sequence (listing changes nothing); a letter's id is its message id, or seq-<n>.
+redrive publishes each task back to its subject and deletes the dead letter only once JetStream
+acknowledged the copy; an event is not redriven (its subject reaches every subscriber, not only
+the service that failed it): it stays, counted in { skipped }.
+
 Options:
   --amqp <url>         the broker; ?prefix=p as the services were served with (STOA_AMQP_URL)
+  --nats <url>         or the NATS server; ?prefix=p likewise (STOA_NATS_URL)
   --service <name>     the service whose dead letters these are (or ?service= in the URL)
   --code <CODE>        only letters that failed with this error code
   --older-than <d>     only letters dead-lettered at least this long ago: 30s, 10m, 2h, 1d

@@ -1,16 +1,42 @@
 import type { DeadLetterFilter } from '../../transports/amqp/index.js'
 import type { Args, Io } from '../io.js'
 import { writeJson } from '../output.js'
-import { amqpUrl } from '../remote.js'
+import { amqpUrl, natsUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { boolFlag, stringFlag } from './shared.js'
 
 const OPS = ['list', 'show', 'redrive', 'purge'] as const
 type Op = (typeof OPS)[number]
 
+/** A letter as the command prints and audits it, from either broker. */
+interface Letter {
+  readonly id: string
+  readonly code: string
+  readonly trace: string
+  /** Where a redrive sends it: the AMQP queue, or the NATS subject. */
+  readonly queue?: string
+  readonly subject?: string
+}
+
+/** What the command needs of a dead-letter queue (AMQP) or stream (NATS). */
+interface Letters {
+  readonly queue: string
+  list(filter: DeadLetterFilter): Promise<{ readonly total: number; readonly letters: readonly Letter[] }>
+  show(id: string): Promise<unknown>
+  redrive(
+    filter: DeadLetterFilter,
+    audit: (event: { op: 'redrive' | 'purge'; letter: Letter }) => void,
+  ): Promise<{ readonly redriven: readonly Letter[]; readonly skipped?: readonly Letter[] }>
+  purge(
+    filter: DeadLetterFilter,
+    audit: (event: { op: 'redrive' | 'purge'; letter: Letter }) => void,
+  ): Promise<{ readonly purged: readonly Letter[] }>
+  close(): Promise<void>
+}
+
 /**
- * `stoa dlq list|show|redrive|purge --amqp <url> --service <name>`: a service's dead-letter
- * queue over AMQP itself. `list` prints the letters (code, message, attempts, trace id, age),
+ * `stoa dlq list|show|redrive|purge --amqp <url> --service <name>` (or `--nats <url>`): a
+ * service's dead-letter queue over AMQP itself, or its dead-letter stream on NATS JetStream. `list` prints the letters (code, message, attempts, trace id, age),
  * `show <id>` one with its headers and body, `redrive` publishes the selected ones back to
  * their queues (confirmed before the dead-letter copy is removed; one audit line per letter on
  * stderr), `purge` removes them after a confirmation (`--yes` skips it). Filters: `--code`,
@@ -26,14 +52,23 @@ export async function dlq(args: Args, io: Io): Promise<number> {
   const id = op === 'show' ? rest.shift() : undefined
   if (op === 'show' && id === undefined) throw new UsageError('show needs the <id> of a dead letter (see dlq list)')
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
-  const text = stringFlag(args, 'amqp') ?? io.env.STOA_AMQP_URL
-  if (text === undefined) throw new UsageError('give the broker: --amqp amqp://host[?prefix=p] (or STOA_AMQP_URL)')
-  const broker = amqpUrl(text, undefined)
+  const amqpText = stringFlag(args, 'amqp')
+  const natsText = stringFlag(args, 'nats')
+  if (amqpText !== undefined && natsText !== undefined) throw new UsageError('give one broker: --amqp or --nats')
+  const text = amqpText ?? natsText ?? io.env.STOA_AMQP_URL ?? io.env.STOA_NATS_URL
+  if (text === undefined)
+    throw new UsageError(
+      'give the broker: --amqp amqp://host[?prefix=p] or --nats nats://host[?prefix=p] (or STOA_AMQP_URL, STOA_NATS_URL)',
+    )
+  const onNats = natsText !== undefined || (amqpText === undefined && io.env.STOA_AMQP_URL === undefined)
+  const broker = onNats ? natsUrl(text, undefined) : amqpUrl(text, undefined)
   const service = stringFlag(args, 'service') ?? broker.target
   if (service === undefined) throw new UsageError('give the service whose dead letters these are: --service <name>')
   const filter = filterOf(args)
-  const { openDeadLetters } = await import('../../transports/amqp/index.js')
-  const letters = await openDeadLetters({ url: broker.url, prefix: broker.prefix, service })
+  const where = { url: broker.url, prefix: broker.prefix, service }
+  const letters: Letters = onNats
+    ? await (await import('../../transports/nats/index.js')).openNatsDeadLetters(where)
+    : await (await import('../../transports/amqp/index.js')).openDeadLetters(where)
   try {
     return await run(op as Op, id, filter, letters, args, io)
   } finally {
@@ -45,7 +80,7 @@ async function run(
   op: Op,
   id: string | undefined,
   filter: DeadLetterFilter,
-  letters: Awaited<ReturnType<typeof import('../../transports/amqp/index.js').openDeadLetters>>,
+  letters: Letters,
   args: Args,
   io: Io,
 ): Promise<number> {
@@ -58,18 +93,20 @@ async function run(
     writeJson(io.stdout, await letters.show(id!))
     return 0
   }
-  const audit = (event: {
-    op: 'redrive' | 'purge'
-    letter: { id: string; queue: string; code: string; trace: string }
-  }) => {
+  const audit = (event: { op: 'redrive' | 'purge'; letter: Letter }) => {
     const { letter } = event
+    const to = letter.subject === undefined ? { queue: letter.queue } : { subject: letter.subject }
     io.stderr.write(
-      `${JSON.stringify({ op: event.op, at: new Date().toISOString(), id: letter.id, queue: event.op === 'purge' ? letters.queue : letter.queue, code: letter.code, trace: letter.trace })}\n`,
+      `${JSON.stringify({ op: event.op, at: new Date().toISOString(), id: letter.id, ...(event.op === 'purge' ? { queue: letters.queue } : to), code: letter.code, trace: letter.trace })}\n`,
     )
   }
   if (op === 'redrive') {
-    const { redriven } = await letters.redrive(filter, audit)
-    writeJson(io.stdout, { queue: letters.queue, redriven: redriven.length })
+    const { redriven, skipped } = await letters.redrive(filter, audit)
+    writeJson(io.stdout, {
+      queue: letters.queue,
+      redriven: redriven.length,
+      ...(skipped === undefined ? {} : { skipped: skipped.length }),
+    })
     return 0
   }
   if (!boolFlag(args, 'yes')) {

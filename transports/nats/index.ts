@@ -12,6 +12,15 @@ import type { NatsOptions } from './options.js'
 import { resolveNatsOptions } from './options.js'
 import { names } from './topology.js'
 
+export type {
+  NatsDeadLetter,
+  NatsDeadLetterAudit,
+  NatsDeadLetterDetail,
+  NatsDeadLetterFilter,
+  NatsDeadLetterOptions,
+  NatsDeadLetters,
+} from './dead-letters.js'
+export { openNatsDeadLetters } from './dead-letters.js'
 export type { NatsOptions } from './options.js'
 
 /**

@@ -1,9 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'chai'
+import { buildDockerfile, debianInstalled, imagePath, startImage } from '../../helpers/dockerfile.js'
+import { freePort } from '../../helpers/ports.js'
 import { packedTarball } from '../../helpers/tarball.js'
+import { waitFor } from '../../helpers/wait.js'
+import { deleteDeclared } from '../broker.js'
 import { run } from '../run.js'
 
 describe('stoa new: a generated service passes its own npm test', function () {
@@ -56,6 +61,56 @@ describe('stoa new: a generated service passes its own npm test', function () {
       })
     })
   }
+
+  it("--kind worker: the Dockerfile's steps run for real, and the service starts under tini, passes its HEALTHCHECK and drains on SIGTERM", async () => {
+    // The build context: the project as generated, its stoa the packed tarball (npm is offline:
+    // the third-party packages come from npm's cache, as the install above left them).
+    const context = join(dir, 'worker-context')
+    cpSync(join(dir, 'worker'), context, { recursive: true, filter: (p) => !p.includes('node_modules') })
+    const pkg = JSON.parse(readFileSync(join(context, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>
+    }
+    pkg.dependencies.stoa = `file:${packedTarball()}`
+    writeFileSync(join(context, 'package.json'), JSON.stringify(pkg))
+    const stages = buildDockerfile(readFileSync(join(context, 'Dockerfile'), 'utf8'), context, {
+      env: { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false' },
+    })
+    const prefix = `d27-new-${randomBytes(4).toString('hex')}`
+    try {
+      const last = stages.at(-1)!
+      for (const p of last.aptPackages) expect(debianInstalled(p), p).to.equal(true)
+      expect(readdirSync(imagePath(last, '.')).sort()).to.deep.equal(
+        [
+          '.dockerignore',
+          'Dockerfile',
+          'k8s.yaml',
+          'node_modules',
+          'package-lock.json',
+          'package.json',
+          'plugin.js',
+          'service.js',
+          'service.test.js',
+        ].sort(),
+      )
+      const port = await freePort()
+      const image = startImage(last, {
+        container: (a) =>
+          a
+            .replace('amqp://rabbitmq:5672', `amqp://127.0.0.1:5672?prefix=${prefix}`)
+            .replace(/(0\.0\.0\.0|127\.0\.0\.1):9090\b/, `$1:${port}`),
+      })
+      const exited = new Promise<number | null>((resolve) => image.child.once('exit', (code) => resolve(code)))
+      await waitFor(() => image.healthcheck() === 0 || image.child.exitCode !== null, 'the HEALTHCHECK', 60_000)
+      expect(image.child.exitCode, image.output()).to.equal(null)
+      expect(Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${image.child.pid}/status`, 'utf8'))![1])).to.equal(1000)
+      image.child.kill('SIGTERM')
+      expect(await exited, image.output()).to.equal(0)
+      expect(image.output()).to.match(/demo-worker/)
+    } finally {
+      for (const s of stages) rmSync(join(s.root, '..'), { recursive: true, force: true })
+      await deleteDeclared(prefix)
+    }
+  })
 
   it('refuses a folder that is not empty, a bad name and an unknown kind', async () => {
     expect((await run(['new', 'x', '--dir', join(dir, 'worker')])).code).to.equal(2)

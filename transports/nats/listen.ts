@@ -51,6 +51,11 @@ export class Listener {
    */
   private readonly forgiven = new Map<number, number>()
   private c: Connected | undefined
+  /** Successful deliveries whose ack is written at the end of this turn, all in one socket write. */
+  private acks: JsMsg[] = []
+  /** Deliveries whose action runs: each told to JetStream as still at work, by one timer. */
+  private readonly working = new Set<JsMsg>()
+  private beat: NodeJS.Timeout | undefined
 
   constructor(
     private readonly link: Link,
@@ -264,15 +269,15 @@ export class Listener {
     observer.received?.(kind)
     let reply: Reply
     if (incoming.ok) {
-      // Tell JetStream the work goes on, so ack_wait bounds a crash and not an action's length.
-      const beat = setInterval(() => m.working(), Math.max(500, this.options.ackWaitMs / 3))
-      beat.unref()
+      this.working.add(m)
+      this.beat ??= this.startBeat()
       try {
         reply = await this.host.dispatch(incoming.envelope)
       } finally {
-        clearInterval(beat)
+        this.working.delete(m)
       }
     } else reply = errorReply(incoming.error)
+    if (reply.ok && this.forgiven.size === 0) return this.ack(m)
     const busy = bulkheadRefusal(reply)
     if (busy !== undefined) {
       // A bulkhead turned it down: not the action's failure. Back to the stream after the wait it asks.
@@ -292,7 +297,7 @@ export class Listener {
     this.forgiven.delete(seq)
     const refused = !reply.ok && reply.error.code === 'CLOSED' && this.host.closing
     const outcome = decideRetry(reply.ok ? undefined : reply.error, tries, this.policy, refused)
-    if (outcome.do === 'ack') return m.ack()
+    if (outcome.do === 'ack') return this.ack(m)
     if (outcome.do === 'requeue') return m.nak()
     if (outcome.do === 'retry') {
       m.nak(outcome.delayMs)
@@ -315,6 +320,48 @@ export class Listener {
     }
     m.ack()
     observer.deadLettered?.(kind as 'send' | 'emit', outcome.error.code)
+  }
+
+  /**
+   * Acknowledges a settled delivery. nats.js writes what was published once the microtasks of
+   * a turn are run, and deliveries finish in different ones: acked at once, each ack would be a
+   * socket write of its own. Gathered to the end of the turn (`setImmediate`), the acks of every
+   * delivery that finished in it leave in one write. A crash in between loses only acks,
+   * which JetStream answers by delivering again, as with an ack lost on the wire.
+   */
+  private ack(m: JsMsg): void {
+    if (this.acks.push(m) === 1) setImmediate(() => this.flushAcks())
+  }
+
+  private flushAcks(): void {
+    const acks = this.acks
+    this.acks = []
+    try {
+      for (const m of acks) m.ack()
+    } catch {
+      // The connection is closed: JetStream delivers these again after ack_wait.
+    }
+  }
+
+  /**
+   * Tells JetStream, every third of `ackWaitMs`, that the deliveries whose action runs are still
+   * at work, so ack_wait bounds a crash and not an action's length. One timer for all, stopped
+   * when none runs.
+   */
+  private startBeat(): NodeJS.Timeout {
+    const beat = setInterval(
+      () => {
+        if (this.working.size === 0) {
+          clearInterval(beat)
+          this.beat = undefined
+          return
+        }
+        for (const m of this.working) m.working()
+      },
+      Math.max(500, this.options.ackWaitMs / 3),
+    )
+    beat.unref()
+    return beat
   }
 
   /** Not ready while a consumer found gone is not made again: this instance takes none of its work. */
@@ -346,9 +393,13 @@ export class Listener {
   /** Stops taking work and waits, up to `graceMs`, for the work in hand to be answered and acknowledged. */
   async close(): Promise<void> {
     await this.stopAccepting()
-    if (this.inflight.size === 0) return
-    const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
-    await settleWithin(Promise.allSettled([...this.inflight]), left)
+    if (this.inflight.size > 0) {
+      const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
+      await settleWithin(Promise.allSettled([...this.inflight]), left)
+    }
+    this.flushAcks()
+    clearInterval(this.beat)
+    this.beat = undefined
     if (this.inflight.size > 0)
       this.host.log.warn(
         { inflight: this.inflight.size },

@@ -107,9 +107,9 @@ export function decodeRequest(
   maxBodyBytes: number,
   now = Date.now(),
 ): Incoming {
-  const fail = (error: StoaError): Incoming => ({ ok: false, error })
+  // No closures here: this runs for every request and delivery, and each would be made anew.
   if (m.data.length > maxBodyBytes) {
-    return fail(
+    return failed(
       new StoaError('PAYLOAD_TOO_LARGE', `the message is ${m.data.length} bytes; the limit is ${maxBodyBytes}`),
     )
   }
@@ -117,42 +117,49 @@ export function decodeRequest(
   try {
     msg = m.data.length === 0 ? {} : JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length).toString())
   } catch {
-    return fail(new StoaError('INVALID_JSON', 'the message body is not valid JSON'))
+    return failed(new StoaError('INVALID_JSON', 'the message body is not valid JSON'))
   }
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
-    return fail(new StoaError('INVALID_MESSAGE', 'the message must be a JSON object'))
+    return failed(new StoaError('INVALID_MESSAGE', 'the message must be a JSON object'))
   }
   const h = m.headers
-  const get = (k: string): string | undefined => {
-    const v = h?.get(k)
-    return v === undefined || v === '' ? undefined : v
-  }
-  const id = get(kind === 'act' ? HEADERS.id : HEADERS.msgId) ?? get(HEADERS.id) ?? m.subject
-  const timeoutMs = Number(get(HEADERS.timeoutMs))
+  const id = header(h, kind === 'act' ? HEADERS.id : HEADERS.msgId) ?? header(h, HEADERS.id) ?? m.subject
+  const timeoutMs = Number(header(h, HEADERS.timeoutMs))
   const deadline = Number.isFinite(timeoutMs) && timeoutMs > 0 ? now + timeoutMs : undefined
+  const trace = header(h, HEADERS.trace)
   const envelope: Envelope = {
     kind,
     msg: msg as Message,
-    meta: { id, trace: get(HEADERS.trace) ?? id, deadline, token: get(HEADERS.token), caller: get(HEADERS.caller) },
+    meta: { id, trace: trace ?? id, deadline, token: header(h, HEADERS.token), caller: header(h, HEADERS.caller) },
   }
   // An invalid traceparent is ignored, as W3C Trace Context asks; a valid one names the trace
   // when stoa-trace does not.
-  const traceparent = get(HEADERS.traceparent)
-  const parent = parseTraceparent(traceparent)
+  const traceparent = header(h, HEADERS.traceparent)
+  const parent = traceparent === undefined ? undefined : parseTraceparent(traceparent)
   if (parent !== undefined) {
     envelope.meta.traceparent = traceparent as string
-    if (get(HEADERS.trace) === undefined) envelope.meta.trace = parent.traceId
-    const state = checkTracestate(get(HEADERS.tracestate))
+    if (trace === undefined) envelope.meta.trace = parent.traceId
+    const state = checkTracestate(header(h, HEADERS.tracestate))
     if (state !== undefined) envelope.meta.tracestate = state
   }
   if (kind !== 'act') {
     if (!m.subject.startsWith(base) || m.subject.length === base.length)
-      return fail(
+      return failed(
         new StoaError('INVALID_MESSAGE', `subject "${m.subject}" names no ${kind === 'send' ? 'task' : 'event'}`),
       )
     envelope.name = m.subject.slice(base.length)
   }
   return { ok: true, envelope }
+}
+
+/** A header's value; absent and empty alike are `undefined`. */
+function header(h: MsgHdrs | undefined, k: string): string | undefined {
+  const v = h?.get(k)
+  return v === undefined || v === '' ? undefined : v
+}
+
+function failed(error: StoaError): Incoming {
+  return { ok: false, error }
 }
 
 /** Encodes the reply to a request. */

@@ -229,6 +229,29 @@ describe('nats listener: retries, dead letters, redelivery', function () {
     expect((await jsm.streams.info(names(prefix).taskStream('tally'))).state.messages).to.equal(0)
   })
 
+  it('keeps a task that runs longer than ackWaitMs from being delivered again, also after an idle spell', async () => {
+    const runs: string[] = []
+    await service(
+      'tally',
+      (s) =>
+        s.add('task:tally.vote.record', async (m) => {
+          runs.push(String(m.voter))
+          if (m.voter === 'slow') await settle(2600)
+        }),
+      { ackWaitMs: 1000 },
+    )
+    const g = await gateway()
+    // A quick task first, then a pause: what tells JetStream of the work in hand has nothing to
+    // do for a while, and must speak again for the slow one.
+    await g.send('tally.vote.record', { voter: 'quick' })
+    await waitFor(() => runs.length === 1, 'the quick task')
+    await settle(800)
+    await g.send('tally.vote.record', { voter: 'slow' })
+    await waitFor(() => runs.length === 2, 'the slow task')
+    await settle(3500)
+    expect(runs).to.deep.equal(['quick', 'slow'])
+  })
+
   it('gives a task held by an instance that lost its connection to another instance, and reports not ready meanwhile', async () => {
     // The first instance reaches the server through a proxy the test cuts: from the server's
     // side, a crashed instance holding an unacknowledged task.

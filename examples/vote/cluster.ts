@@ -34,6 +34,14 @@ export interface ClusterOptions {
    * the address it listens on there. Undefined: here, on 127.0.0.1. nginx always runs here.
    */
   place?: (name: string) => Placement | undefined
+  /**
+   * nginx's passive health check: after one failed or timed-out attempt (2 s to connect, 10 s
+   * to answer) it sends a gateway nothing for 5 s, which a gateway on a host cut from the
+   * network needs. Off (the default), nginx tries every gateway on every request: when a broker
+   * outage makes every gateway slow at once, the gateways answer 503 themselves instead of nginx
+   * marking them all down and answering 502 for 5 s.
+   */
+  failover?: boolean
   /** Where each process's output goes, line by line, with its name. */
   log?: (name: string, line: string) => void
 }
@@ -264,6 +272,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         dir,
         port,
         gateways.map((g) => new URL(g.url!).host),
+        options.failover === true,
       ),
     )
     const front = await keep('nginx', () =>
@@ -323,7 +332,9 @@ export function nginxPath(): string {
  * 503 after its 2 s publish wait) gets nothing for 5 s. The results stream is passed through
  * unbuffered.
  */
-function nginxConf(dir: string, port: number, gateways: readonly string[]): string {
+function nginxConf(dir: string, port: number, gateways: readonly string[], failover: boolean): string {
+  const server = failover ? 'max_fails=1 fail_timeout=5s' : 'max_fails=0'
+  const timeouts = failover ? '\n    proxy_connect_timeout 2s;\n    proxy_read_timeout 10s;' : ''
   return `daemon off;
 master_process on;
 worker_processes 1;
@@ -341,14 +352,12 @@ http {
   client_max_body_size 2m;
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream gateways {
-${gateways.map((g) => `    server ${g} max_fails=1 fail_timeout=5s;`).join('\n')}
+${gateways.map((g) => `    server ${g} ${server};`).join('\n')}
     keepalive 64;
   }
   server {
     listen 127.0.0.1:${port};
-    proxy_http_version 1.1;
-    proxy_connect_timeout 2s;
-    proxy_read_timeout 10s;
+    proxy_http_version 1.1;${timeouts}
     proxy_set_header Connection "";
     # With its port: the gateways check a cookie-borne POST's Origin against it.
     proxy_set_header Host $http_host;

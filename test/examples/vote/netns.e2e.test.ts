@@ -102,6 +102,7 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
       prefix,
       jwtSecret: SECRET,
       place: (name) => hosts[placeOf[name]!],
+      failover: true,
       log: (name, line) => {
         output.push(`[${name}] ${line}`)
         const m = /"msg":"(amqp: (connection lost|reconnected to a broker node)[^"]*)"/.exec(line)

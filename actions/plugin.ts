@@ -324,12 +324,21 @@ export function validateOptions(
   return deepFreeze(result.value as Record<string, unknown>)
 }
 
+/**
+ * Freezes the options' data: plain objects and arrays. A live object passed in (a saga engine,
+ * an open database) is its owner's and keeps working as it is.
+ */
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && isData(value)) {
     Object.freeze(value)
     for (const v of Object.values(value)) deepFreeze(v)
   }
   return value
+}
+
+function isData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null || Array.isArray(value)
 }
 
 /** How a plugin's `init` is run: attributed to the plugin, its close hook collected. */

@@ -205,7 +205,16 @@ export class Stoa<T extends ActionTypes = {}> {
   private stepsChecked = false
   private readonly graceMs: number
   private readonly registry = new Registry()
-  private readonly clock: Clock
+  /**
+   * Where this instance reads the time and sets its timers (`createStoa({ clock })`, else the
+   * process's clock). A plugin's own timers and timestamps go through it too, so that under a
+   * virtual clock (`stoa/testing`) they move when the test moves time.
+   *
+   * @example
+   * const timer = stoa.clock.setTimer(() => relay.wake(), 1000)
+   * stoa.onClose(() => stoa.clock.clearTimer(timer))
+   */
+  readonly clock: Clock
   private readonly deadlines: Deadlines
   private readonly checks = new Checks()
   private readonly life: Lifecycle
@@ -487,7 +496,7 @@ export class Stoa<T extends ActionTypes = {}> {
     if (plugin.setup !== undefined) {
       const setup = plugin.setup
       const parts = this.plugins.attribute(info.fullname, () =>
-        setup(opts as never, { name: this.name, log: this.log, plugin: info }),
+        setup(opts as never, { name: this.name, log: this.log, plugin: info, clock: this.clock }),
       )
       if (parts === null || typeof parts !== 'object') {
         throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}": setup must return an object of parts`, {

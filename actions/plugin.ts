@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Action, ActionLike, ActionOptions, SubscribeOptions } from './action.js'
 import type { CallOptions } from './context.js'
+import type { Clock } from './deadlines.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { Readiness, ReadyCheck } from './health.js'
 import type { Hooks } from './hooks.js'
@@ -53,6 +54,8 @@ export interface SetupHost {
   readonly log: Logger
   /** This loading of the plugin: `name`, `tag`, `fullname`. */
   readonly plugin: PluginInfo
+  /** The instance's clock: a plugin's own timers and timestamps go through it (see `Stoa.clock`). */
+  readonly clock: Clock
 }
 
 /**
@@ -159,6 +162,8 @@ export interface PluginHost {
   readonly name: string
   /** Where the service logs. */
   readonly log: Logger
+  /** The instance's clock: a plugin's own timers and timestamps go through it (see `Stoa.clock`). */
+  readonly clock: Clock
   add(pattern: string | Message, action: ActionLike, options?: ActionOptions): unknown
   act(pattern: string | Message, extra?: Message, opts?: CallOptions): Promise<unknown>
   on(event: string, handler: Action<Message, unknown>, options?: SubscribeOptions): unknown
@@ -318,12 +323,21 @@ export function validateOptions(
   return deepFreeze(result.value as Record<string, unknown>)
 }
 
+/**
+ * Freezes the options' data: plain objects and arrays. A live object passed in (a saga engine,
+ * an open database) is its owner's and keeps working as it is.
+ */
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && isData(value)) {
     Object.freeze(value)
     for (const v of Object.values(value)) deepFreeze(v)
   }
   return value
+}
+
+function isData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null || Array.isArray(value)
 }
 
 /** How a plugin's `init` is run: attributed to the plugin, its close hook collected. */

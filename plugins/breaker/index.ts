@@ -7,7 +7,7 @@
  * @module stoa/breaker
  */
 import type { CircuitBreakerPolicy } from 'cockatiel'
-import type { Deliver, RemoteTarget } from '../../actions/index.js'
+import type { Clock, Deliver, RemoteTarget } from '../../actions/index.js'
 import { definePlugin, StoaError } from '../../actions/index.js'
 import type { Envelope, Reply } from '../../actions/transport.js'
 import { loadPeer, taskService } from '../../actions/transport.js'
@@ -48,7 +48,7 @@ function counted(cockatiel: Cockatiel): Parameters<Cockatiel['circuitBreaker']>[
 const breaker = definePlugin({
   name: 'breaker',
   options: breakerOptions,
-  setup: (options) => {
+  setup: (options, host) => {
     // cockatiel, loaded when the plugin starts; calls are only made after that.
     let cockatiel: Cockatiel | undefined
     return {
@@ -61,7 +61,7 @@ const breaker = definePlugin({
           const breakerOf = (key: string, c: Cockatiel): Breaker => {
             let b = breakers.get(key)
             if (b === undefined) {
-              b = new Breaker(c, `${target.transport} ${key}`, options.failures, options.halfOpenAfterMs)
+              b = new Breaker(c, host.clock, `${target.transport} ${key}`, options.failures, options.halfOpenAfterMs)
               breakers.set(key, b)
             }
             return b
@@ -83,6 +83,30 @@ function targetOf(e: Envelope): string {
   return 'acts'
 }
 
+/**
+ * How long an open breaker stays open, on the instance's clock. cockatiel reads `Date.now()`
+ * itself and holds the breaker open while the time since it opened is under the backoff's
+ * `duration`; this backoff answers that question by the instance's clock instead (an infinite
+ * duration while the wait is not over, none once it is), so under a virtual clock the breaker
+ * half-opens when the test moves time, and on the process's clock exactly as before.
+ */
+class OpenFor {
+  constructor(
+    private readonly clock: Clock,
+    private readonly ms: number,
+    private readonly since: number,
+  ) {}
+
+  get duration(): number {
+    return this.clock.now() - this.since < this.ms ? Number.POSITIVE_INFINITY : 0
+  }
+
+  /** Opened again (its probe failed): the same wait, from now. */
+  next(): OpenFor {
+    return new OpenFor(this.clock, this.ms, this.clock.now())
+  }
+}
+
 /** One target's breaker: cockatiel's policy, plus when it opened, for `Retry-After`. */
 class Breaker {
   private readonly policy: CircuitBreakerPolicy
@@ -91,17 +115,19 @@ class Breaker {
 
   constructor(
     cockatiel: Cockatiel,
+    private readonly clock: Clock,
     private readonly name: string,
     failures: number,
     private readonly halfOpenAfterMs: number,
   ) {
     this.cockatiel = cockatiel
     this.policy = cockatiel.circuitBreaker(counted(cockatiel), {
-      halfOpenAfter: halfOpenAfterMs,
+      // cockatiel asks the factory for a backoff at the moment the breaker opens.
+      halfOpenAfter: { next: () => new OpenFor(clock, halfOpenAfterMs, clock.now()) },
       breaker: new cockatiel.ConsecutiveBreaker(failures),
     })
     this.policy.onBreak(() => {
-      this.openedAt = Date.now()
+      this.openedAt = clock.now()
     })
   }
 
@@ -115,7 +141,7 @@ class Breaker {
     return this.policy.execute(deliver).catch((err: unknown) => {
       if (!(err instanceof this.cockatiel.BrokenCircuitError)) throw err
       // Open, or half-open with its one probe already out: refuse at once.
-      const retryAfterMs = Math.max(0, this.openedAt + this.halfOpenAfterMs - Date.now())
+      const retryAfterMs = Math.max(0, this.openedAt + this.halfOpenAfterMs - this.clock.now())
       return {
         ok: false as const,
         error: new StoaError(

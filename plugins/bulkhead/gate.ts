@@ -58,7 +58,6 @@ export class Gate {
 
   /** A call ended: hand its turn to the first waiter still worth running. */
   release(): void {
-    const now = Date.now()
     while (this.head < this.waiting.length) {
       const w = this.waiting[this.head]!
       this.waiting[this.head++] = undefined as unknown as Waiter
@@ -66,7 +65,7 @@ export class Gate {
         this.waiting.splice(0, this.head)
         this.head = 0
       }
-      if (w.ctx.deadline !== undefined && w.ctx.deadline <= now) {
+      if (w.ctx.remainingMs === 0) {
         w.reject(new StoaError('TIMEOUT', `"${this.name}" waited for a turn past its deadline`))
         continue
       }

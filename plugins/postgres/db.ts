@@ -299,6 +299,26 @@ export async function openPglite(dataDir: string): Promise<Database> {
   // PGlite makes the directory itself but not its parents (`.stoa/<service>` on a fresh clone).
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
   const db: PGlite = await createPglite(PGliteClass, dataDir)
+  return onPglite(db, dataDir, () => db.close())
+}
+
+/** The statements of a PGlite (or one of its transactions) the plugin runs. */
+interface PgliteStatements {
+  query<T>(text: string, params?: any[]): Promise<{ rows: T[] }>
+  exec(text: string): Promise<readonly { rows: any[] }[]>
+}
+
+/**
+ * A PGlite opened by its owner (a test that shares one database between instances, an app
+ * that made its own with extensions): what the postgres plugin's `pglite` option takes. The
+ * plugin never closes it.
+ */
+export interface OpenPglite extends PgliteStatements {
+  transaction<T>(fn: (tx: PgliteStatements) => Promise<T>): Promise<T>
+}
+
+/** The plugin's database over an open PGlite; `close` is what closing it does. */
+export function onPglite(db: OpenPglite, where: string, close: () => Promise<void>): Database {
   let waiting = 0
   let busy = false
   const counted = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -311,7 +331,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   }
   return {
     kind: 'pglite',
-    where: dataDir,
+    where,
     query: async (text, params) => rowsOf(await db.query(text, params as unknown[])),
     exec: async (text) => void (await db.exec(text)),
     transaction: (fn, edges) =>
@@ -342,7 +362,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     onChange: () => undefined,
     listen: async () => undefined,
     pool: () => ({ total: 1, idle: busy ? 0 : 1, waiting: Math.max(0, waiting - (busy ? 1 : 0)) }),
-    close: () => db.close(),
+    close,
   }
 }
 

@@ -13,7 +13,7 @@ import type { Context, PluginHost } from '../../actions/index.js'
 import { definePlugin, StoaError } from '../../actions/index.js'
 import metrics from '../metrics/index.js'
 import type { Database, DatabaseSettings } from './db.js'
-import { openPglite, openPostgres } from './db.js'
+import { onPglite, openPglite, openPostgres } from './db.js'
 import { expireInbox, idempotentHook } from './inbox.js'
 import type { MigrationStatus, Step } from './migrations.js'
 import { loadSteps, migrate, migrationStatus } from './migrations.js'
@@ -23,7 +23,7 @@ import { outboxDepth, Relay } from './outbox.js'
 import type { Transaction } from './transaction.js'
 import { Transactions } from './transaction.js'
 
-export type { Database, PoolStats, Sql } from './db.js'
+export type { Database, OpenPglite, PoolStats, Sql } from './db.js'
 export { isConflict, isConnectionError, isRetryableDatabaseError } from './errors.js'
 export type { Idempotent } from './inbox.js'
 export type { MigrationStatus } from './migrations.js'
@@ -104,6 +104,7 @@ const postgres = definePlugin({
     const txs = new Transactions(
       database,
       host.name,
+      host.clock,
       options.conflictRetries,
       () => relay?.wake(),
       () => (relay === undefined ? '' : relay.publishing ? undefined : relay.instance),
@@ -169,7 +170,11 @@ const postgres = definePlugin({
         })
         relay = new Relay(opened, stoa, host.log, options.relay, options.relay.paused)
         await relay.start()
-        const sweep = setInterval(() => {
+        // On the instance's clock, as the relay's sweep: a virtual one moves it in a test.
+        const clock = host.clock
+        let sweep = clock.setTimer(function expire() {
+          sweep = clock.setTimer(expire, options.inbox.sweepMs)
+          sweep.unref()
           if (opened.outage() !== undefined) return
           expireInbox(opened, options.inbox.retentionMs).catch((err: unknown) =>
             host.log.warn({ err }, 'postgres: inbox expiry failed'),
@@ -178,7 +183,7 @@ const postgres = definePlugin({
         sweep.unref()
         if (stoa.hasPlugin('metrics')) addGauges(stoa, opened)
         return async () => {
-          clearInterval(sweep)
+          clock.clearTimer(sweep)
           await relay?.stop()
           await opened.close()
         }
@@ -197,6 +202,8 @@ async function open(options: ResolvedPostgresOptions, service: string): Promise<
     connectTimeoutMs: options.connectTimeoutMs,
     probeMs: options.probeMs,
   }
+  // The owner's PGlite is the owner's to close.
+  if (options.pglite !== undefined) return onPglite(options.pglite, 'pglite', async () => undefined)
   const url = options.url ?? fromEnvironment().url
   if (url !== undefined) return openPostgres(url, settings)
   return openPglite(options.dataDir ?? join('.stoa', service))

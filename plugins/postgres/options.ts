@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Sql } from './db.js'
+import type { OpenPglite, Sql } from './db.js'
 
 /** A migration step written in code: SQL, or a function of the transaction. */
 export const migrationStep = z.object({
@@ -27,6 +27,20 @@ export const postgresOptions = z.strictObject({
   url: z.string().min(1).optional(),
   /** PGlite's directory (created when missing); `memory://` keeps nothing. Default `.stoa/<service>`. */
   dataDir: z.string().min(1).optional(),
+  /**
+   * A PGlite its owner opened, used instead of `url` and `dataDir`: one database that several
+   * instances of a test share, or one made with extensions. The plugin never closes it.
+   */
+  pglite: z
+    .custom<OpenPglite>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as OpenPglite).query === 'function' &&
+        typeof (v as OpenPglite).transaction === 'function',
+      'must be an open PGlite',
+    )
+    .optional(),
   /** Connections in the pool (PostgreSQL). */
   poolSize: z.number().int().min(1).max(1000).default(10),
   /** How long a new connection may take before the database counts as unreachable, ms. */

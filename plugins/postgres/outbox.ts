@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { CallOptions, Logger, Message, PluginHost } from '../../actions/index.js'
+import type { CallOptions, Logger, Message, PluginHost, Timer } from '../../actions/index.js'
 import type { Database } from './db.js'
 import { quoteLiteral } from './db.js'
 
@@ -25,11 +25,22 @@ export interface OutboxRow {
 }
 
 /**
- * A message as one row of `INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES …`, its
- * values quoted, so that a transaction's messages go in one statement beside its `COMMIT`.
+ * A message as one row of `INSERT INTO stoa_outbox (id, kind, name, data, meta, available_at)
+ * VALUES …`, its values quoted, so that a transaction's messages go in one statement beside its
+ * `COMMIT`; available from `nowMs`, the instance's clock.
  */
-export function outboxValues(row: OutboxRow): string {
-  return `(${quoteLiteral(row.id)}, '${row.kind}', ${quoteLiteral(row.name)}, ${quoteLiteral(JSON.stringify(row.data))}, ${quoteLiteral(JSON.stringify(row.meta))})`
+export function outboxValues(row: OutboxRow, nowMs: number): string {
+  return `(${quoteLiteral(row.id)}, '${row.kind}', ${quoteLiteral(row.name)}, ${quoteLiteral(JSON.stringify(row.data))}, ${quoteLiteral(JSON.stringify(row.meta))}, ${at(nowMs)})`
+}
+
+/**
+ * A time of the instance's clock as SQL. The relay's leases and backoffs count on the
+ * instance's clock rather than the database's `now()`, so that under a virtual clock
+ * (`stoa/testing`) a row comes back when the test moves time; instances' clocks are kept in
+ * step (NTP) to well within a lease.
+ */
+function at(ms: number): string {
+  return `to_timestamp(${Math.floor(ms)} / 1000.0)`
 }
 
 interface ClaimedRow extends Record<string, unknown> {
@@ -68,7 +79,7 @@ export class Relay {
   private paused: boolean
   private running: Promise<void> | undefined
   private again = false
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private stopped = false
   /** Messages published since start. */
   published = 0
@@ -87,7 +98,14 @@ export class Relay {
 
   /** Starts sweeping, and listens for other instances' commits. */
   async start(): Promise<void> {
-    this.timer = setInterval(() => this.wake(), this.settings.sweepMs)
+    const clock = this.host.clock
+    const sweep = (): void => {
+      if (this.stopped) return
+      this.timer = clock.setTimer(sweep, this.settings.sweepMs)
+      this.timer.unref()
+      this.wake()
+    }
+    this.timer = clock.setTimer(sweep, this.settings.sweepMs)
     this.timer.unref()
     // A commit of this instance woke the relay already: its own notifications are not news.
     await this.db.listen(OUTBOX_CHANNEL, (from) => {
@@ -146,7 +164,7 @@ export class Relay {
   /** Stops the relay; a pass under way finishes first. */
   async stop(): Promise<void> {
     this.stopped = true
-    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.timer !== undefined) this.host.clock.clearTimer(this.timer)
     if (this.running !== undefined) await this.running
   }
 
@@ -186,13 +204,14 @@ export class Relay {
 
   /** One pass: claim, publish, settle. Resolves with how many were published. */
   private async pass(): Promise<number> {
+    const now = this.host.clock.now()
     const { rows } = await this.db.query<ClaimedRow>(
-      `UPDATE stoa_outbox SET available_at = now() + make_interval(secs => $1), attempts = attempts + 1
+      `UPDATE stoa_outbox SET available_at = ${at(now + this.settings.leaseMs)}, attempts = attempts + 1
        WHERE seq IN (
-         SELECT seq FROM stoa_outbox WHERE available_at <= now() ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
+         SELECT seq FROM stoa_outbox WHERE available_at <= ${at(now)} ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
        )
        RETURNING seq::text AS seq, id, kind, name, data, meta, attempts`,
-      [this.settings.leaseMs / 1000, this.settings.batch],
+      [this.settings.batch],
     )
     if (rows.length === 0) return 0
     // Published side by side: the transport pipelines the confirms. Order is not promised.
@@ -220,10 +239,11 @@ export class Relay {
       await this.db.query('DELETE FROM stoa_outbox WHERE seq = ANY($1::bigint[])', [done])
       this.published += done.length
     }
+    const later = this.host.clock.now()
     for (const f of failed) {
       await this.db.query(
-        'UPDATE stoa_outbox SET available_at = now() + make_interval(secs => $2), last_error = $3 WHERE seq = $1::bigint',
-        [f.seq, f.delayMs / 1000, f.error.slice(0, 500)],
+        `UPDATE stoa_outbox SET available_at = ${at(later + f.delayMs)}, last_error = $2 WHERE seq = $1::bigint`,
+        [f.seq, f.error.slice(0, 500)],
       )
     }
     return done.length
@@ -237,7 +257,7 @@ export class Relay {
     if (meta.caller !== undefined) opts.caller = meta.caller
     // What is left of the deadline: past it, the message still leaves, and its receiver refuses
     // it as late, exactly as a direct send made that late would be.
-    if (meta.deadline !== undefined) opts.timeoutMs = Math.max(1, meta.deadline - Date.now())
+    if (meta.deadline !== undefined) opts.timeoutMs = Math.max(1, meta.deadline - this.host.clock.now())
     return row.kind === 'send' ? this.host.send(row.name, row.data, opts) : this.host.emit(row.name, row.data, opts)
   }
 }

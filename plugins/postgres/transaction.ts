@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { CallOptions, Context, Message } from '../../actions/index.js'
+import type { CallOptions, Clock, Context, Message } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { assertEventName, assertTaskName } from '../../actions/transport.js'
 import type { Database, Sql, Statement } from './db.js'
@@ -44,6 +44,7 @@ export class Transactions {
   constructor(
     private readonly db: () => Database,
     private readonly service: string,
+    private readonly clock: Clock,
     private readonly retries: number,
     private readonly committed: () => void,
     /**
@@ -79,7 +80,7 @@ export class Transactions {
         const own = edges?.last?.()
         const out: Statement[] = []
         if (rows.length > 0) {
-          const parts = [`INSERT INTO stoa_outbox (id, kind, name, data, meta) VALUES ${rows.join(', ')}`]
+          const parts = [`INSERT INTO stoa_outbox (id, kind, name, data, meta, available_at) VALUES ${rows.join(', ')}`]
           // Only when this instance's relay will not publish them: PostgreSQL serializes the
           // commits that notify, and every listening instance would wake for each.
           const from = db.kind === 'postgres' ? this.notify() : undefined
@@ -135,7 +136,7 @@ export class Transactions {
         )
       }
       // Made now, so that what cannot be written (a NUL in an id, data JSON cannot hold) fails the send.
-      rows.push(outboxValues({ kind, name, data: data ?? {}, ...this.metaOf(ctx, opts) }))
+      rows.push(outboxValues({ kind, name, data: data ?? {}, ...this.metaOf(ctx, opts) }, this.clock.now()))
     }
     return {
       query: (text, params) => sql.query(text, params),
@@ -160,7 +161,8 @@ export class Transactions {
       trace: opts?.trace ?? id,
       caller: this.service,
     }
-    if (opts?.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs)) meta.deadline = Date.now() + opts.timeoutMs
+    if (opts?.timeoutMs !== undefined && Number.isFinite(opts.timeoutMs))
+      meta.deadline = this.clock.now() + opts.timeoutMs
     if (opts?.token !== undefined) meta.token = opts.token
     return { id, meta }
   }

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import type { Stoa } from '../../../actions/index.js'
 import { createStoa, definePlugin, StoaError } from '../../../actions/index.js'
 import bulkhead from '../../../plugins/bulkhead/index.js'
+import { VirtualClock } from '../../../plugins/testing/index.js'
 import { waitFor } from '../../helpers/wait.js'
 
 /** An action that holds its turn until the test releases it. */
@@ -86,6 +87,34 @@ describe('bulkhead plugin', () => {
     await first
     await waitFor(() => slow.started === 2, 'the patient call to start (the expired one never runs)')
     slow.releaseOne()
+    expect(await patient).to.equal('done')
+  })
+
+  it('drops a queued call by the instance clock: past its deadline on a virtual clock, it never runs', async () => {
+    const clock = new VirtualClock()
+    const ran: string[] = []
+    const releases: (() => void)[] = []
+    const stoa = createStoa({ clock })
+      .use(bulkhead)
+      .add(
+        'role:slow',
+        (msg) =>
+          new Promise<string>((resolve) => {
+            ran.push(String(msg.id))
+            releases.push(() => resolve('done'))
+          }),
+        { bulkhead: { concurrency: 1, queue: 2 } },
+      )
+    const first = stoa.act('role:slow', { id: 'first' }, { timeoutMs: 60_000 })
+    const expired = stoa.act('role:slow', { id: 'expired' }, { timeoutMs: 5000 }).catch((e: StoaError) => e.code)
+    const patient = stoa.act('role:slow', { id: 'patient' }, { timeoutMs: 60_000 })
+    await clock.advance('10s')
+    expect(await expired).to.equal('TIMEOUT')
+    releases.shift()!()
+    await first
+    await clock.advance(0)
+    expect(ran).to.deep.equal(['first', 'patient'])
+    releases.shift()!()
     expect(await patient).to.equal('done')
   })
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import amqp from 'amqplib'
 import { expect } from 'chai'
 import pg from 'pg'
 import { signToken } from 'stoa/jwt'
@@ -10,6 +9,7 @@ import { createNetwork, namespacesForbidden } from '../../fixtures/netns.js'
 import type { RabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
+import { expectCountedOnce } from '../../helpers/vote-checks.js'
 import type { OwnPostgres } from './own-postgres.js'
 import { postgresBin, startOwnPostgres } from './own-postgres.js'
 
@@ -197,51 +197,15 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
     say(`votes stopped: ${accepted.size} 202s, other answers ${JSON.stringify(others)}`)
 
     try {
-      let missing = accepted.size
-      for (const limit = Date.now() + 60_000; Date.now() < limit; ) {
-        const have = await recorded()
-        missing = [...accepted.keys()].filter((id) => !have.has(id)).length
-        if (missing === 0) break
-        await sleep(500)
-      }
-      const votes = (
-        await store.query<{ vote_id: string; voter: string; choice: string; accepted_at: string }>(
-          'SELECT vote_id, voter, choice, accepted_at FROM votes',
-        )
-      ).rows
-      const ballots = new Map(
-        (await store.query<{ voter: string; vote_id: string }>('SELECT voter, vote_id FROM ballots')).rows.map((b) => [
-          b.voter,
-          b.vote_id,
-        ]),
-      )
-      const conn = await amqp.connect(rabbit!.nodes[0]!.url)
-      const ch = await conn.createChannel()
-      const dead = (await ch.checkQueue(`${prefix}.dlq.tally`)).messageCount
-      await conn.close()
-      const restarts = [...cluster.gateways, ...cluster.workers].reduce((n, p) => n + p.restarts, 0)
-      say(
-        `recorded ${votes.length}, ballots ${ballots.size}, missing ${missing}, dead letters ${dead}, process restarts ${restarts}`,
-      )
-      expect(missing, 'votes answered 202 but never committed').to.equal(0)
-      expect(dead, 'votes dead-lettered').to.equal(0)
-      expect(restarts, 'services restarted instead of reconnecting').to.equal(0)
-      const byId = new Map(votes.map((v) => [v.vote_id, v]))
-      for (const [id, a] of accepted) {
-        const v = byId.get(id)!
-        expect({ voter: v.voter, choice: v.choice, acceptedAt: Number(v.accepted_at) }).to.deep.equal(a)
-      }
-      // Counted once: each voter's ballot is its earliest accepted vote (ties: the smaller id).
-      const earliest = new Map<string, { id: string; acceptedAt: number }>()
-      for (const [id, a] of accepted) {
-        const e = earliest.get(a.voter)
-        if (e === undefined || a.acceptedAt < e.acceptedAt || (a.acceptedAt === e.acceptedAt && id < e.id))
-          earliest.set(a.voter, { id, acceptedAt: a.acceptedAt })
-      }
-      for (const [voter, e] of earliest) {
-        if (uncertain.has(voter)) continue
-        expect(ballots.get(voter), `ballot of ${voter}`).to.equal(e.id)
-      }
+      await expectCountedOnce({
+        db: store,
+        accepted,
+        uncertain,
+        brokerUrl: rabbit!.nodes[0]!.url,
+        dlq: `${prefix}.dlq.tally`,
+        cluster,
+        say,
+      })
       // The cut services lost the broker and found it again by themselves.
       for (const name of ['gateway-1', 'tally-1'])
         expect(

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import amqp from 'amqplib'
 import { expect } from 'chai'
 import pg from 'pg'
 import { signToken } from 'stoa/jwt'
@@ -8,6 +7,7 @@ import { startCluster } from '../../../examples/vote/cluster.js'
 import type { RabbitCluster, RabbitNode } from '../../fixtures/rabbit-cluster.js'
 import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
+import { expectCountedOnce } from '../../helpers/vote-checks.js'
 
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECRET = randomBytes(32).toString('base64url')
@@ -174,53 +174,15 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
     const db = new pg.Client({ connectionString: dbUrl.toString() })
     await db.connect()
     try {
-      let missing = accepted.size
-      for (const limit = Date.now() + 60_000; Date.now() < limit; ) {
-        const { rows } = await db.query<{ vote_id: string }>('SELECT vote_id FROM votes')
-        const have = new Set(rows.map((r) => r.vote_id))
-        missing = [...accepted.keys()].filter((id) => !have.has(id)).length
-        if (missing === 0) break
-        await sleep(500)
-      }
-      const votes = (
-        await db.query<{ vote_id: string; voter: string; choice: string; accepted_at: string }>(
-          'SELECT vote_id, voter, choice, accepted_at FROM votes',
-        )
-      ).rows
-      const ballots = new Map(
-        (await db.query<{ voter: string; vote_id: string }>('SELECT voter, vote_id FROM ballots')).rows.map((b) => [
-          b.voter,
-          b.vote_id,
-        ]),
-      )
-      const live = rabbit!.nodes.find((n) => !n.killed)!
-      const conn = await amqp.connect(live.url)
-      const ch = await conn.createChannel()
-      const dead = (await ch.checkQueue(`${prefix}.dlq.tally`)).messageCount
-      await conn.close()
-      const restarts = [...cluster.gateways, ...cluster.workers].reduce((n, p) => n + p.restarts, 0)
-      say(
-        `recorded ${votes.length}, ballots ${ballots.size}, missing ${missing}, dead letters ${dead}, process restarts ${restarts}`,
-      )
-      expect(missing, 'votes answered 202 but never committed').to.equal(0)
-      expect(dead, 'votes dead-lettered').to.equal(0)
-      expect(restarts, 'services restarted instead of reconnecting').to.equal(0)
-      const recorded = new Map(votes.map((v) => [v.vote_id, v]))
-      for (const [id, a] of accepted) {
-        const v = recorded.get(id)!
-        expect({ voter: v.voter, choice: v.choice, acceptedAt: Number(v.accepted_at) }).to.deep.equal(a)
-      }
-      // Counted once: each voter's ballot is its earliest accepted vote (ties: the smaller id).
-      const earliest = new Map<string, { id: string; acceptedAt: number }>()
-      for (const [id, a] of accepted) {
-        const e = earliest.get(a.voter)
-        if (e === undefined || a.acceptedAt < e.acceptedAt || (a.acceptedAt === e.acceptedAt && id < e.id))
-          earliest.set(a.voter, { id, acceptedAt: a.acceptedAt })
-      }
-      for (const [voter, e] of earliest) {
-        if (uncertain.has(voter)) continue
-        expect(ballots.get(voter), `ballot of ${voter}`).to.equal(e.id)
-      }
+      await expectCountedOnce({
+        db,
+        accepted,
+        uncertain,
+        brokerUrl: rabbit!.nodes.find((n) => !n.killed)!.url,
+        dlq: `${prefix}.dlq.tally`,
+        cluster,
+        say,
+      })
       // Every service process said it reconnected after the first kill.
       const names = [...cluster.gateways, ...cluster.workers].map((p) => p.name)
       for (const name of names)

@@ -211,7 +211,8 @@ export class Stoa<T extends ActionTypes = {}> {
    * virtual clock (`stoa/testing`) they move when the test moves time.
    *
    * @example
-   * const timer = stoa.clock.setTimer(() => relay.wake(), 1000)
+   * const sweep = () => console.log('swept at', stoa.clock.now())
+   * const timer = stoa.clock.setTimer(sweep, 1000)
    * stoa.onClose(() => stoa.clock.clearTimer(timer))
    */
   readonly clock: Clock

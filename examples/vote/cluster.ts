@@ -210,25 +210,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return p
   }
   const on = (name: string) => options.place?.(name) ?? { command: [], address: '127.0.0.1' }
+  /** `stoa serve` of one of the vote's service modules on the broker, on the process's host. */
+  const stoaServe = (name: string, module: string) => [
+    ...on(name).command,
+    process.execPath,
+    '--import',
+    'tsx',
+    'bin/stoa.ts',
+    'serve',
+    `examples/vote/services/${module}.ts`,
+    ...broker,
+  ]
   const serve = (name: string, module: string) =>
-    keep(name, () =>
-      start(
-        name,
-        [
-          ...on(name).command,
-          process.execPath,
-          '--import',
-          'tsx',
-          'bin/stoa.ts',
-          'serve',
-          `examples/vote/services/${module}.ts`,
-          ...broker,
-        ],
-        env,
-        log,
-        /listening on/,
-      ),
-    )
+    keep(name, () => start(name, stoaServe(name, module), env, log, /listening on/))
   const gateway = async (name: string) => {
     // The first start picks a free port; a restart takes the same one, which nginx points at.
     let port = '0'
@@ -237,18 +231,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // module's clients declare.
       const started = await start(
         name,
-        [
-          ...on(name).command,
-          process.execPath,
-          '--import',
-          'tsx',
-          'bin/stoa.ts',
-          'serve',
-          'examples/vote/services/gateway.ts',
-          ...broker,
-          '--web',
-          `${on(name).address}:${port}`,
-        ],
+        [...stoaServe(name, 'gateway'), '--web', `${on(name).address}:${port}`],
         env,
         log,
         /vote listening on (http:\/\/\S+)/,

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import pg from 'pg'
-import { signToken } from 'stoa/jwt'
 import type { Cluster } from '../../../examples/vote/cluster.js'
 import { startCluster } from '../../../examples/vote/cluster.js'
 import type { Network } from '../../fixtures/netns.js'
@@ -9,7 +8,7 @@ import { createNetwork, namespacesForbidden } from '../../fixtures/netns.js'
 import type { RabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
-import { expectCountedOnce } from '../../helpers/vote-checks.js'
+import { expectCountedOnce, startVoters } from '../../helpers/vote-checks.js'
 import { waitFor } from '../../helpers/wait.js'
 import type { OwnPostgres } from './own-postgres.js'
 import { postgresBin, startOwnPostgres } from './own-postgres.js'
@@ -112,53 +111,15 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
       },
     })
     say('vote system up')
-    const tokens = Array.from({ length: VOTERS }, (_, i) =>
-      signToken({ sub: `v${i}`, roles: ['voter'] }, { secret: SECRET, expiresInSec: 3600 }),
-    )
-    const accepted = new Map<string, { voter: string; choice: string; acceptedAt: number }>()
-    /** When each 202 came back, on this machine's clock. */
-    const answeredAt = new Map<string, number>()
-    const uncertain = new Set<string>()
-    const others: Record<string, number> = {}
-    let k = 0
-    let sending = true
-    const client = async () => {
-      while (sending) {
-        const n = k++
-        const voter = `v${n % VOTERS}`
-        const choice = n % 3 === 0 ? 'cats' : 'dogs'
-        try {
-          const res = await fetch(`${cluster!.url}/api/votes`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[n % VOTERS]}` },
-            body: JSON.stringify({ choice }),
-            // Past nginx's own 10 s answer timeout: nginx, not the voter, gives up on a cut gateway.
-            signal: AbortSignal.timeout(15_000),
-          })
-          const body = (await res.json()) as { voteId: string; acceptedAt: number }
-          if (res.status === 202) {
-            accepted.set(body.voteId, { voter, choice, acceptedAt: body.acceptedAt })
-            answeredAt.set(body.voteId, Date.now())
-          } else {
-            uncertain.add(voter)
-            others[res.status] = (others[res.status] ?? 0) + 1
-          }
-        } catch {
-          uncertain.add(voter)
-          others.network = (others.network ?? 0) + 1
-        }
-      }
-    }
-    const clients = Promise.all(Array.from({ length: CONCURRENCY }, client))
-    const until = async (n: number, step: string) => {
-      const from = accepted.size
-      const limit = Date.now() + 30_000
-      while (accepted.size < from + n) {
-        if (Date.now() > limit)
-          throw new Error(`${step}: ${accepted.size - from} of ${n} votes accepted in 30 s (${JSON.stringify(others)})`)
-        await sleep(50)
-      }
-    }
+    const voters = startVoters({
+      url: cluster!.url,
+      secret: SECRET,
+      voters: VOTERS,
+      concurrency: CONCURRENCY,
+      // Past nginx's own 10 s answer timeout: nginx, not the voter, gives up on a cut gateway.
+      timeoutMs: 15_000,
+    })
+    const { accepted, answeredAt, uncertain, others, until } = voters
     store = new pg.Client({ connectionString: db!.url })
     store.on('error', () => undefined)
     await store.connect()
@@ -192,8 +153,7 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
       expect(during, 'votes accepted through the other gateway during the cut').to.be.at.least(50)
       await until(200, 'after the links came back')
     } finally {
-      sending = false
-      await clients
+      await voters.stop()
     }
     say(`votes stopped: ${accepted.size} 202s, other answers ${JSON.stringify(others)}`)
 

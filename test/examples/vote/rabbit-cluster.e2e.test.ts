@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import pg from 'pg'
-import { signToken } from 'stoa/jwt'
 import type { Cluster } from '../../../examples/vote/cluster.js'
 import { startCluster } from '../../../examples/vote/cluster.js'
 import type { RabbitCluster, RabbitNode } from '../../fixtures/rabbit-cluster.js'
 import { startRabbitCluster } from '../../fixtures/rabbit-cluster.js'
 import { PROGRAMS, requireProgram } from '../../helpers/binaries.js'
-import { expectCountedOnce } from '../../helpers/vote-checks.js'
+import { expectCountedOnce, startVoters } from '../../helpers/vote-checks.js'
 
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECRET = randomBytes(32).toString('base64url')
@@ -102,48 +101,8 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
       },
     })
     say('vote system up')
-    const tokens = Array.from({ length: VOTERS }, (_, i) =>
-      signToken({ sub: `v${i}`, roles: ['voter'] }, { secret: SECRET, expiresInSec: 3600 }),
-    )
-    const accepted = new Map<string, { voter: string; choice: string; acceptedAt: number }>()
-    const uncertain = new Set<string>()
-    const others: Record<string, number> = {}
-    let k = 0
-    let sending = true
-    const client = async () => {
-      while (sending) {
-        const n = k++
-        const voter = `v${n % VOTERS}`
-        const choice = n % 3 === 0 ? 'cats' : 'dogs'
-        try {
-          const res = await fetch(`${cluster!.url}/api/votes`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[n % VOTERS]}` },
-            body: JSON.stringify({ choice }),
-          })
-          const body = (await res.json()) as { voteId: string; acceptedAt: number }
-          if (res.status === 202) accepted.set(body.voteId, { voter, choice, acceptedAt: body.acceptedAt })
-          else {
-            uncertain.add(voter)
-            others[res.status] = (others[res.status] ?? 0) + 1
-          }
-        } catch {
-          uncertain.add(voter)
-          others.network = (others.network ?? 0) + 1
-        }
-      }
-    }
-    const clients = Promise.all(Array.from({ length: CONCURRENCY }, client))
-    /** Waits for `n` more 202s, at most 30 s: past that, the step is named in the failure. */
-    const until = async (n: number, step: string) => {
-      const from = accepted.size
-      const limit = Date.now() + 30_000
-      while (accepted.size < from + n) {
-        if (Date.now() > limit)
-          throw new Error(`${step}: ${accepted.size - from} of ${n} votes accepted in 30 s (${JSON.stringify(others)})`)
-        await sleep(50)
-      }
-    }
+    const voters = startVoters({ url: cluster!.url, secret: SECRET, voters: VOTERS, concurrency: CONCURRENCY })
+    const { accepted, uncertain, others, until } = voters
     try {
       await until(200, 'before the first kill')
       // Every service connected to the first address: that node goes first.
@@ -166,8 +125,7 @@ describe('examples/vote on a three-node RabbitMQ cluster: nodes killed, every 20
       await leader.kill()
       await until(150, `after ${leader.name} was killed`)
     } finally {
-      sending = false
-      await clients
+      await voters.stop()
     }
     say(`votes stopped: ${accepted.size} 202s, other answers ${JSON.stringify(others)}`)
 

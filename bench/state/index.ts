@@ -18,14 +18,18 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  *   many in flight as the relay's batch. Target ≥ 0.7.
  *
  * Environment: `BENCH_STATE_ROUNDS` (default 3), `BENCH_STATE_N` (operations per run, default
- * 2000), `PG_ADMIN_URL` (default postgres://postgres@127.0.0.1:5432/postgres).
+ * 2000), `PG_ADMIN_URL` (default postgres://postgres@127.0.0.1:5432/postgres), `BENCH_STATE_TAG`
+ * (what the run's database and queue prefix begin with, default `st`: a shared machine's runs
+ * apart).
  */
 export default async function stateSuite(): Promise<void> {
   const admin = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
   const amqpUrl = process.env.STOA_AMQP_URL ?? 'amqp://127.0.0.1:5672'
   const id = randomBytes(4).toString('hex')
-  const db = `st_bench_${id}`
-  const prefix = `st.bench-${id}`
+  const tag = process.env.BENCH_STATE_TAG ?? 'st'
+  if (!/^[a-z][a-z0-9]*$/.test(tag)) throw new Error('BENCH_STATE_TAG must be lower-case letters and digits')
+  const db = `${tag}_bench_${id}`
+  const prefix = `${tag}.bench-${id}`
   const dbUrl = new URL(admin)
   dbUrl.pathname = `/${db}`
   const sql = async (text: string) => {
@@ -51,20 +55,32 @@ export default async function stateSuite(): Promise<void> {
     )
     // Nothing consumes the queue: empty it so the broker's memory stays flat.
     await ch.purgeQueue(queue)
-    const table = [['contestant', 'ops/s', 'spread']]
+    const table = [['contestant', 'ops/s', 'spread', 'node µs/op', 'db µs/op']]
     const ops: Record<string, number> = {}
     const spreads: Record<string, number> = {}
+    // CPU per operation of the contestant's process and of its database backends: steadier
+    // than ops/s on a shared machine.
+    const cpuUs: Record<string, number> = {}
+    const dbCpuUs: Record<string, number> = {}
     for (const name of Object.keys(all)) {
       ops[name] = med(all, name, 'ops')
       spreads[name] = sig(spr(all, name, 'ops'))
-      table.push([name, String(sig(ops[name])), `${Math.round(spr(all, name, 'ops') * 100)}%`])
+      cpuUs[name] = sig(med(all, name, 'cpuUs'))
+      dbCpuUs[name] = sig(med(all, name, 'dbCpuUs'))
+      table.push([
+        name,
+        String(sig(ops[name])),
+        `${Math.round(spr(all, name, 'ops') * 100)}%`,
+        String(cpuUs[name]),
+        String(dbCpuUs[name]),
+      ])
     }
     const ratios = {
       'outbox/direct': ops.outbox! / ops.direct!,
       'inbox/plain': ops.inbox! / ops.plain!,
       'relay/raw': ops.relay! / ops.raw!,
     }
-    report('state', table, { ratios, ops, spreads })
+    report('state', table, { ratios, ops, spreads, cpuUs, dbCpuUs })
   } finally {
     await ch.deleteQueue(queue).catch(() => undefined)
     await conn.close().catch(() => undefined)

@@ -35,9 +35,10 @@ export interface Database extends Sql {
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects.
    * `edges.first` is one statement run right after `BEGIN`, its rows given to `fn`;
-   * `edges.last()` the statements run right before `COMMIT`: on PostgreSQL they are pipelined
-   * with `BEGIN` or `COMMIT`, in the same round trip (the inbox's key and result cost no round
-   * trip of their own), and a named statement is parsed and planned once per connection.
+   * `edges.last()` the statements run right before `COMMIT`: on PostgreSQL they go in one
+   * simple query with `BEGIN` or `COMMIT`, in the same message and round trip (the inbox's key
+   * and result cost no round trip nor message of their own), and a named statement is parsed and
+   * planned once per connection.
    */
   transaction<T>(fn: (tx: Sql, first: Record<string, unknown>[]) => Promise<T>, edges?: TransactionEdges): Promise<T>
   /** Why the database cannot be reached now, or undefined while it can. */
@@ -53,9 +54,9 @@ export interface Database extends Sql {
 /**
  * One statement of a transaction's edges. `text` without `values` may hold several statements
  * (sent as one simple query); with `values`, it is one statement with `$1`-style parameters, and
- * a `name` has PostgreSQL keep its plan for the connection (a fixed text per name). The values
- * must be strings or null: a value the driver could fail to serialize would leave the statement
- * unsent while the pipelined `COMMIT` still goes.
+ * a `name` has PostgreSQL keep its plan for the connection (a fixed text per name; SQL `PREPARE`
+ * names, which no other statement of the plugin's connections may take). The values are strings
+ * or null, quoted into the simple query of the edge.
  */
 export interface Statement {
   readonly name?: string
@@ -94,8 +95,9 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
     connectionTimeoutMillis: settings.connectTimeoutMs,
     keepAlive: true,
     // Queries given to one client before the previous answered are sent at once, answered in
-    // order: how a transaction's edges share the round trip of its BEGIN and COMMIT. Every other
-    // statement is awaited before the next, so nothing else changes.
+    // order: how an edge's statement with values and no name shares the round trip of the
+    // transaction's BEGIN or COMMIT (see runEdge). Every other statement is awaited before the
+    // next, so nothing else changes.
     pipeline: true,
   })
   // An idle client losing its connection (PostgreSQL restarted) must not end the process.
@@ -195,15 +197,23 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
         broken ??= err
       }
       client.on('error', onError)
+      // The names this connection has prepared; a failed edge that prepared some leaves them
+      // unknown, and the connection is then not reused.
+      const known = prepared.get(client) ?? new Set<string>()
+      prepared.set(client, known)
+      let unsure = false
+      const edge = async (sts: readonly Statement[]) => {
+        try {
+          return await runEdge(client, known, sts)
+        } catch (err) {
+          unsure ||= (err as { preparing?: boolean }).preparing === true
+          throw err
+        }
+      }
       try {
         let first: Record<string, unknown>[] = []
         if (edges?.first === undefined) await client.query('BEGIN')
-        else {
-          // Pipelined: one round trip. Promise.all waits on both, so neither failure goes unseen.
-          const [, res] = await Promise.all([client.query('BEGIN'), client.query(pgQuery(edges.first))])
-          // Several statements without parameters answer with one result each: the last one's rows.
-          first = (Array.isArray(res) ? (res as { rows: Record<string, unknown>[] }[]).at(-1)?.rows : res.rows) ?? []
-        }
+        else first = await edge([BEGIN, edges.first])
         const out = await fn(
           {
             query: async (text, params) => rowsOf(await client.query(text, params as unknown[])),
@@ -211,11 +221,9 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
           },
           first,
         )
-        // A failing statement aborts the transaction, so the COMMIT behind it rolls back (with
-        // no error of its own): the statement's rejection is what fails the call.
-        const last = edges?.last?.() ?? []
-        if (last.length === 0) await client.query('COMMIT')
-        else await Promise.all([...last.map((st) => client.query(pgQuery(st))), client.query('COMMIT')])
+        // A failing statement aborts the transaction, and the COMMIT behind it does not commit:
+        // the statement's rejection is what fails the call (and the transaction is rolled back).
+        await edge([...(edges?.last?.() ?? []), COMMIT])
         return out
       } catch (err) {
         if (broken !== undefined || isConnectionError(err)) {
@@ -228,7 +236,9 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
         throw err
       } finally {
         client.off('error', onError)
-        // A broken client is dropped from the pool rather than handed out again.
+        // A broken client is dropped from the pool rather than handed out again, and so is one
+        // whose prepared names are unknown.
+        if (broken === undefined && unsure) broken = new Error('the prepared statements of this connection are unknown')
         client.release(broken === undefined ? undefined : (broken as Error))
       }
     },
@@ -363,6 +373,64 @@ export function onPglite(db: OpenPglite, where: string, close: () => Promise<voi
     listen: async () => undefined,
     pool: () => ({ total: 1, idle: busy ? 0 : 1, waiting: Math.max(0, waiting - (busy ? 1 : 0)) }),
     close,
+  }
+}
+
+const BEGIN: Statement = { text: 'BEGIN' }
+const COMMIT: Statement = { text: 'COMMIT' }
+
+/** The names each pooled connection has prepared (SQL `PREPARE`), which live as long as it. */
+const prepared = new WeakMap<object, Set<string>>()
+
+/**
+ * Runs the statements of a transaction's edge (`BEGIN` and what follows it, or what precedes
+ * `COMMIT` and the `COMMIT`) as one simple query: one message each way, one answer to wait for.
+ * A named statement goes as SQL `EXECUTE` with its values quoted, and its `PREPARE` in front
+ * the first time on the connection (a prepared statement outlives a rolled-back transaction),
+ * so that it is parsed and planned once per connection; a statement with values and no name,
+ * which cannot be written so, is pipelined after the others, before a `COMMIT` of its own.
+ * Against one extended-protocol message per statement, this spares the server and the driver a
+ * message cycle per statement. Resolves with the rows of the edge's last statement (but a
+ * `COMMIT` of its own). A failure that may have left a name prepared carries `preparing: true`.
+ */
+async function runEdge(
+  client: Client,
+  known: Set<string>,
+  sts: readonly Statement[],
+): Promise<Record<string, unknown>[]> {
+  const texts: string[] = []
+  const loose: Statement[] = []
+  const names: string[] = []
+  for (const st of sts) {
+    if (st.values === undefined) texts.push(st.text)
+    else if (st.name === undefined) loose.push(st)
+    else {
+      if (!known.has(st.name) && !names.includes(st.name)) {
+        texts.push(`PREPARE ${quoteIdent(st.name)} AS ${st.text}`)
+        names.push(st.name)
+      }
+      const args = st.values.map((v) => (v === null ? 'NULL' : quoteLiteral(v)))
+      texts.push(`EXECUTE ${quoteIdent(st.name)}${args.length > 0 ? `(${args.join(', ')})` : ''}`)
+    }
+  }
+  // Loose statements go after the others, and a COMMIT then after them.
+  const commit = loose.length > 0 && sts.at(-1) === COMMIT
+  if (commit) texts.pop()
+  try {
+    const sent = [
+      ...(texts.length === 0 ? [] : [client.query(texts.join('; '))]),
+      ...loose.map((st) => client.query(pgQuery(st))),
+      ...(commit ? [client.query('COMMIT')] : []),
+    ]
+    // Pipelined, when more than one: one round trip; Promise.all waits on each, so no failure goes unseen.
+    const results = (await Promise.all(sent)) as unknown[]
+    for (const name of names) known.add(name)
+    const res = results[results.length - (commit ? 2 : 1)]
+    // Several statements in one simple query answer with one result each.
+    return ((Array.isArray(res) ? res.at(-1) : res) as { rows?: Record<string, unknown>[] } | undefined)?.rows ?? []
+  } catch (err) {
+    if (names.length > 0 && typeof err === 'object' && err !== null) Object.assign(err, { preparing: true })
+    throw err
   }
 }
 

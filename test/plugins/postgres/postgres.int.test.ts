@@ -130,4 +130,47 @@ describe('postgres plugin on PostgreSQL', function () {
       expect(rows).to.deep.equal([{ n: 1 }])
     }
   })
+  it('a connection whose commit failed the first time it recorded a key still runs idempotent actions after', async () => {
+    // One connection: the failed transaction's and the next one's, unless it is replaced.
+    const w = instance('tally', {
+      poolSize: 1,
+      migrations: [
+        ...STEPS,
+        {
+          version: 3,
+          name: 'checked',
+          // Checked at COMMIT: the edge that first records a key on the connection fails.
+          sql: `CREATE TABLE checked (id text NOT NULL, grp text NOT NULL,
+                  CONSTRAINT one_per_grp UNIQUE (grp) DEFERRABLE INITIALLY DEFERRED);
+                INSERT INTO checked VALUES ('seed', 'taken');`,
+        },
+      ],
+    })
+    w.stoa.add('role:tally,cmd:check', {
+      idempotent: true,
+      handler: (msg: Record<string, unknown>, ctx: Context) =>
+        w.pg().transaction(ctx, async (tx) => {
+          await tx.query('INSERT INTO checked (id, grp) VALUES ($1, $2)', [msg.id, msg.grp])
+          return { id: msg.id }
+        }),
+    })
+    await w.stoa.ready()
+    await w.stoa.act('role:tally,cmd:check', { id: 'bad', grp: 'taken' }, { id: 'k-bad' }).then(
+      () => expect.fail('the deferred constraint fails the commit'),
+      (err: Error) => expect(err.message).to.match(/failed/),
+    )
+    for (let i = 0; i < 3; i++) {
+      expect(
+        await w.stoa.act('role:tally,cmd:check', { id: `good-${i}`, grp: `g${i}` }, { id: `k-${i}` }),
+      ).to.deep.equal({
+        id: `good-${i}`,
+      })
+    }
+    // A repeat answers with the stored result and writes nothing.
+    expect(await w.stoa.act('role:tally,cmd:check', { id: 'other', grp: 'other' }, { id: 'k-0' })).to.deep.equal({
+      id: 'good-0',
+    })
+    const { rows } = await w.pg().db.query('SELECT id FROM checked ORDER BY id')
+    expect(rows).to.deep.equal([{ id: 'good-0' }, { id: 'good-1' }, { id: 'good-2' }, { id: 'seed' }])
+  })
 })

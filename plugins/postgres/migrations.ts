@@ -34,7 +34,9 @@ const LOCK_KEY = 7_311_022
 /**
  * The plugin's own tables, made before the service's steps in the same transaction: the
  * outbox (messages waiting for the relay), the inbox (keys of idempotent actions already
- * done) and the record of applied steps.
+ * done) and the record of applied steps. The inbox's expiry sweep finds old keys through a BRIN
+ * index on `created_at` (keys go in in time order): a key costs it next to nothing, where a
+ * btree (which the first versions made, and which is dropped) cost an index insert per call.
  */
 const OWN_TABLES = `
   CREATE TABLE IF NOT EXISTS stoa_migrations (
@@ -61,7 +63,8 @@ const OWN_TABLES = `
     result jsonb,
     created_at timestamptz NOT NULL DEFAULT now()
   );
-  CREATE INDEX IF NOT EXISTS stoa_inbox_created ON stoa_inbox (created_at);
+  DROP INDEX IF EXISTS stoa_inbox_created;
+  CREATE INDEX IF NOT EXISTS stoa_inbox_created_brin ON stoa_inbox USING brin (created_at);
 `
 
 /**

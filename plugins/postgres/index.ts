@@ -168,7 +168,13 @@ const postgres = definePlugin({
             relay?.wake()
           }
         })
-        relay = new Relay(opened, stoa, host.log, options.relay, options.relay.paused)
+        relay = new Relay(
+          opened,
+          stoa,
+          host.log,
+          { ...options.relay, poolSize: options.poolSize },
+          options.relay.paused,
+        )
         await relay.start()
         // On the instance's clock, as the relay's sweep: a virtual one moves it in a test.
         const clock = host.clock

@@ -56,22 +56,32 @@ interface ClaimedRow extends Record<string, unknown> {
 /** Passes a relay runs side by side on a backlog. */
 const LANES = 4
 
+/** A pass's batch after publishing: the seqs published, and those failed with their backoff. */
+interface Settled {
+  readonly done: string[]
+  readonly failed: { seq: string; error: string; delayMs: number }[]
+}
+
 /** What the relay needs beyond the database. */
 export interface RelaySettings {
   readonly batch: number
   readonly leaseMs: number
   readonly sweepMs: number
   readonly maxBackoffMs: number
+  /** The pool's size: a relay holding connections while it publishes leaves most to the actions. */
+  readonly poolSize: number
 }
 
 /**
  * The relay: publishes what committed transactions left in the outbox, then deletes it. One
  * runs in every instance. A pass claims a batch of rows (`FOR UPDATE SKIP LOCKED`, so relays of
- * several instances never take the same row) by leasing them for `leaseMs`, publishes each
- * through the instance's `send` or `emit` (which resolve once the transport confirmed it),
- * deletes the published rows and puts the failed ones back with a backoff. A relay that dies
- * with rows leased leaves them to whichever relay looks once the lease is over: a row may so be
- * published twice, never lost, and its message id stays the same for the consumer's inbox.
+ * several instances never take the same row), for `leaseMs` at most: locked by a transaction
+ * held open on PostgreSQL, leased on PGlite (see `pass`). It publishes each through the
+ * instance's `send` or `emit` (which resolve once the transport confirmed it), deletes the
+ * published rows and puts the failed ones back with a backoff. A relay that dies with rows
+ * claimed leaves them to the next relay (at once when locked, once the lease is over when
+ * leased): a row may so be published twice, never lost, and its message id stays the same for
+ * the consumer's inbox.
  * Woken at once by a commit in this instance, by `NOTIFY` from another whose own relay does not
  * publish (paused or stopped; PostgreSQL), and every `sweepMs` regardless.
  */
@@ -198,43 +208,71 @@ export class Relay {
         if (n < this.settings.batch) return total
       }
     }
-    const lanes = await Promise.all(Array.from({ length: LANES }, lane))
+    // A locking pass holds a connection while it publishes: at most half the pool's.
+    const count = this.locking ? Math.min(LANES, this.settings.poolSize >> 1) : LANES
+    const lanes = await Promise.all(Array.from({ length: count }, lane))
     return first + lanes.reduce((a, b) => a + b, 0)
   }
 
-  /** One pass: claim, publish, settle. Resolves with how many were published. */
+  /**
+   * One pass: claim, publish, settle. Resolves with how many were published. On PostgreSQL
+   * with connections to spare, the claim is the lock of a transaction held open while the batch
+   * is published, whose `COMMIT` deletes what was published: no lease is written. A relay that
+   * dies mid-pass has its transaction rolled back and its rows unlocked at once, for the next
+   * pass to publish again; a publish that has not settled within `leaseMs` is counted failed,
+   * so no row stays locked longer than a lease would have held it. On PGlite (one connection,
+   * which a transaction held open would take from every action) and on a small pool, the claim
+   * is a lease written on the rows instead.
+   */
   private async pass(): Promise<number> {
+    return this.locking ? this.passLocked() : this.passLeased()
+  }
+
+  private get locking(): boolean {
+    return this.db.kind === 'postgres' && this.settings.poolSize >= 4
+  }
+
+  private async passLocked(): Promise<number> {
+    let settled: Settled = { done: [], failed: [] }
+    const claim =
+      'SELECT seq::text AS seq, id, kind, name, data, meta, attempts FROM stoa_outbox' +
+      ` WHERE available_at <= ${at(this.host.clock.now())} ORDER BY seq LIMIT ${this.settings.batch} FOR UPDATE SKIP LOCKED`
+    await this.db.transaction(
+      async (_tx, rows) => {
+        if (rows.length === 0) return
+        settled = await this.publishAll(rows as ClaimedRow[], this.settings.leaseMs)
+      },
+      {
+        first: { text: claim },
+        last: () => {
+          const { done, failed } = settled
+          const out = done.length === 0 ? [] : [{ text: `DELETE FROM stoa_outbox WHERE seq IN (${done.join(', ')})` }]
+          const later = this.host.clock.now()
+          for (const f of failed) {
+            out.push({
+              text: `UPDATE stoa_outbox SET available_at = ${at(later + f.delayMs)}, attempts = attempts + 1, last_error = ${quoteLiteral(f.error)} WHERE seq = ${f.seq}`,
+            })
+          }
+          return out
+        },
+      },
+    )
+    this.published += settled.done.length
+    return settled.done.length
+  }
+
+  private async passLeased(): Promise<number> {
     const now = this.host.clock.now()
     const { rows } = await this.db.query<ClaimedRow>(
       `UPDATE stoa_outbox SET available_at = ${at(now + this.settings.leaseMs)}, attempts = attempts + 1
        WHERE seq IN (
          SELECT seq FROM stoa_outbox WHERE available_at <= ${at(now)} ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
        )
-       RETURNING seq::text AS seq, id, kind, name, data, meta, attempts`,
+       RETURNING seq::text AS seq, id, kind, name, data, meta, attempts - 1 AS attempts`,
       [this.settings.batch],
     )
     if (rows.length === 0) return 0
-    // Published side by side: the transport pipelines the confirms. Order is not promised.
-    const outcomes = await Promise.allSettled(rows.map((row) => this.publish(row)))
-    const done: string[] = []
-    const failed: { seq: string; error: string; delayMs: number }[] = []
-    outcomes.forEach((o, i) => {
-      const row = rows[i]!
-      if (o.status === 'fulfilled') done.push(row.seq)
-      else {
-        const error = o.reason instanceof Error ? o.reason.message : String(o.reason)
-        const code = (o.reason as { code?: unknown } | undefined)?.code
-        failed.push({
-          seq: row.seq,
-          error,
-          delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts, 20)),
-        })
-        this.log.warn(
-          { id: row.id, name: row.name, attempts: row.attempts, ...(typeof code === 'string' ? { code } : {}), error },
-          'postgres: outbox publish failed',
-        )
-      }
-    })
+    const { done, failed } = await this.publishAll(rows, undefined)
     if (done.length > 0) {
       await this.db.query('DELETE FROM stoa_outbox WHERE seq = ANY($1::bigint[])', [done])
       this.published += done.length
@@ -243,10 +281,60 @@ export class Relay {
     for (const f of failed) {
       await this.db.query(
         `UPDATE stoa_outbox SET available_at = ${at(later + f.delayMs)}, last_error = $2 WHERE seq = $1::bigint`,
-        [f.seq, f.error.slice(0, 500)],
+        [f.seq, f.error],
       )
     }
     return done.length
+  }
+
+  /**
+   * Publishes a batch side by side (the transport pipelines the confirms; order is not
+   * promised) and sorts it into published and failed, each failure with its backoff. With
+   * `withinMs`, a publish not settled by then counts as failed.
+   */
+  private async publishAll(rows: readonly ClaimedRow[], withinMs: number | undefined): Promise<Settled> {
+    let timer: Timer | undefined
+    const late =
+      withinMs === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            timer = this.host.clock.setTimer(
+              () => reject(new Error(`not confirmed within the lease (${withinMs} ms)`)),
+              withinMs,
+            )
+            timer.unref()
+          })
+    late?.catch(() => undefined)
+    const outcomes = await Promise.allSettled(
+      rows.map((row) => (late === undefined ? this.publish(row) : Promise.race([this.publish(row), late]))),
+    )
+    if (timer !== undefined) this.host.clock.clearTimer(timer)
+    const settled: Settled = { done: [], failed: [] }
+    outcomes.forEach((o, i) => {
+      const row = rows[i]!
+      if (o.status === 'fulfilled') settled.done.push(row.seq)
+      else {
+        const error = o.reason instanceof Error ? o.reason.message : String(o.reason)
+        const code = (o.reason as { code?: unknown } | undefined)?.code
+        // `attempts` counts the failed publishes before this one.
+        settled.failed.push({
+          seq: row.seq,
+          error: error.replace(/\0/g, '').slice(0, 500),
+          delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts + 1, 20)),
+        })
+        this.log.warn(
+          {
+            id: row.id,
+            name: row.name,
+            attempts: row.attempts + 1,
+            ...(typeof code === 'string' ? { code } : {}),
+            error,
+          },
+          'postgres: outbox publish failed',
+        )
+      }
+    })
+    return settled
   }
 
   /** Publishes one row as the send or emit that wrote it would have: same id, trace, token, deadline. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Context, Stoa } from '../../../actions/index.js'
-import { createStoa } from '../../../actions/index.js'
+import { createStoa, type StoaError } from '../../../actions/index.js'
 import postgres from '../../../plugins/postgres/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import type { TestDatabase } from '../../helpers/postgres.js'
@@ -172,5 +172,37 @@ describe('postgres plugin on PostgreSQL', function () {
     })
     const { rows } = await w.pg().db.query('SELECT id FROM checked ORDER BY id')
     expect(rows).to.deep.equal([{ id: 'good-0' }, { id: 'good-1' }, { id: 'good-2' }, { id: 'seed' }])
+  })
+  it('keys and results that look like SQL or like the quoting of the edge are values, stored and matched as given', async () => {
+    const w = instance('tally', { poolSize: 2 })
+    let runs = 0
+    w.stoa.add('role:tally,cmd:echo', {
+      idempotent: true,
+      handler: (msg: Record<string, unknown>, ctx: Context) =>
+        w.pg().transaction(ctx, async () => {
+          runs++
+          return { said: msg.said }
+        }),
+    })
+    await w.stoa.ready()
+    const hostile = [
+      `'); DROP TABLE stoa_inbox; --`,
+      '$s0$; DROP TABLE stoa_inbox; --',
+      'tail $s0',
+      '$s0$$s1$ $s2$',
+      `\\' E'\\x00`,
+      'ключ 🔑',
+    ]
+    for (const [i, key] of hostile.entries()) {
+      const said = `${key} / ${i}`
+      expect(await w.stoa.act('role:tally,cmd:echo', { said }, { id: key })).to.deep.equal({ said })
+      // The repeat finds the very key, and answers with the first result.
+      expect(await w.stoa.act('role:tally,cmd:echo', { said: 'again' }, { id: key })).to.deep.equal({ said })
+    }
+    expect(runs).to.equal(hostile.length)
+    await w.stoa.act('role:tally,cmd:echo', { said: 'nul' }, { id: 'a\u0000b' }).then(
+      () => expect.fail('a NUL cannot be stored in a text key'),
+      (err: StoaError) => expect(err.code).to.equal('INVALID_MESSAGE'),
+    )
   })
 })

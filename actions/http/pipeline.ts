@@ -382,7 +382,7 @@ export function createWebPipeline<R extends HttpRequest>(
   return { routes, find, handle, unmatched }
 }
 
-/** Header names hooks were found allowed to add. */
+/** Header names hooks were found allowed to add, each already lowercase. */
 const addable = new Set<string>()
 
 /**
@@ -393,12 +393,13 @@ class GatheredHeaders implements ResponseHeaders {
   private fields: Record<string, string> | undefined
 
   append(name: string, value: string): void {
-    const lower = name.toLowerCase()
+    let lower = name
     if (!addable.has(name)) {
+      lower = name.toLowerCase()
       if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
         throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
-      // Hooks add the same few names on every call: each is checked once.
-      if (addable.size < 64) addable.add(name)
+      // Hooks add the same few names on every call: each is checked (and lowercased) once.
+      if (lower === name && addable.size < 64) addable.add(name)
     }
     if (!HEADER_VALUE.test(value))
       throw new StoaError('ACTION_FAILED', `response header "${lower}" must be a string without control characters`)

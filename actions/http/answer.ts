@@ -60,7 +60,9 @@ function rateLimitFields(details: Record<string, unknown> | undefined, after: nu
   if (!Number.isSafeInteger(quota) || !Number.isSafeInteger(window)) return
   const name = typeof details?.policy === 'string' ? details.policy : ''
   headers['ratelimit-policy'] = rateLimitPolicy(name, quota as number, window as number)
-  headers.ratelimit = rateLimitState(name, 0, after)
+  // A token bucket is whole again later than it has a token: `resetMs` says when, if given.
+  const reset = details?.resetMs
+  headers.ratelimit = rateLimitState(name, 0, Number.isSafeInteger(reset) ? Math.ceil((reset as number) / 1000) : after)
 }
 
 /**

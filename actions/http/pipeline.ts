@@ -84,6 +84,8 @@ export interface StreamOpen {
   readonly msg: Message
   /** Where a reconnecting client asks to resume (`Last-Event-ID`, or the `lastEventId` query key). */
   readonly lastEventId: string | undefined
+  /** Headers the stream's answer carries beside its own: CORS, for an allowed origin. */
+  readonly headers: Record<string, string | string[]>
 }
 
 /**
@@ -321,7 +323,7 @@ export function createWebPipeline<R extends HttpRequest>(
       )
     const last =
       one(req.headers['last-event-id']) ?? (typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined)
-    const open: StreamOpen = { kind: 'stream', route, opts, msg, lastEventId: last }
+    const open: StreamOpen = { kind: 'stream', route, opts, msg, lastEventId: last, headers: {} }
     if (s.open === undefined) return open
     return host.act(s.open, msg, opts).then(
       () => open,
@@ -380,7 +382,7 @@ export function createWebPipeline<R extends HttpRequest>(
   return { routes, find, handle, unmatched }
 }
 
-/** Header names hooks were found allowed to add. */
+/** Header names hooks were found allowed to add, each already lowercase. */
 const addable = new Set<string>()
 
 /**
@@ -391,12 +393,13 @@ class GatheredHeaders implements ResponseHeaders {
   private fields: Record<string, string> | undefined
 
   append(name: string, value: string): void {
-    const lower = name.toLowerCase()
+    let lower = name
     if (!addable.has(name)) {
+      lower = name.toLowerCase()
       if (!HEADER_NAME.test(name) || OWN_HEADERS.has(lower))
         throw new StoaError('ACTION_FAILED', `response header "${lower}" cannot be added by a hook`)
-      // Hooks add the same few names on every call: each is checked once.
-      if (addable.size < 64) addable.add(name)
+      // Hooks add the same few names on every call: each is checked (and lowercased) once.
+      if (lower === name && addable.size < 64) addable.add(name)
     }
     if (!HEADER_VALUE.test(value))
       throw new StoaError('ACTION_FAILED', `response header "${lower}" must be a string without control characters`)
@@ -478,10 +481,11 @@ function createCors(
       return { status: 204, headers, body: undefined }
     },
     add(out, req, origin) {
-      if (typeof out === 'string' || (out as StreamOpen).kind === 'stream') return out
+      if (typeof out === 'string') return out
       const p = policyAt(req.method, req.path)
       if (p === undefined || !allowed(p, origin)) return out
-      const answer = out as WebResponse | EventRecords
+      // A stream route's server-sent events too: an EventSource on another origin reads them only so.
+      const answer = out as WebResponse | EventRecords | StreamOpen
       allowOrigin(p, origin, answer.headers)
       if (p.exposeHeaders.length > 0) answer.headers['access-control-expose-headers'] = p.exposeHeaders.join(', ')
       return answer

@@ -1,30 +1,10 @@
-import { z } from 'zod'
-import { action, createStoa } from '../../actions/index.js'
-import graphql from '../../plugins/graphql/index.js'
-import ratelimit from '../../plugins/ratelimit/index.js'
-import web, { serveWeb } from '../../plugins/web/index.js'
+import { serveWeb } from '../../plugins/web/index.js'
+import { edgeService } from './service.js'
 
 /**
  * One server of the edge suite, in its own process: `server.ts <open|limited|graphql>` serves
- * `role:math,cmd:sum` (typed message and result) on `POST /sum`, and as the mutation `sum` on
- * `POST /graphql`; `limited` adds a rate limit on the action (memory store, a budget no run
- * exhausts, so every call is counted and none refused). Prints `{"url": ...}` once listening.
+ * the suite's service (service.ts) on node:http. Prints `{"url": ...}` once listening.
  */
-const kind = process.argv[2]
-const quiet = { error() {}, warn() {}, info() {}, debug() {} }
-const stoa = createStoa({ name: 'bench', logger: quiet })
-if (kind === 'limited')
-  stoa.use(ratelimit, { limits: { 'role:math,cmd:sum': { points: 1_000_000_000, durationSec: 3600, by: 'address' } } })
-stoa.add(
-  'role:math,cmd:sum',
-  action({
-    schema: z.object({ left: z.number(), right: z.number() }),
-    result: z.object({ answer: z.number() }),
-    handler: (m) => ({ answer: m.left + m.right }),
-  }),
-)
-stoa.use(web, { routes: { 'POST /sum': 'role:math,cmd:sum' } })
-if (kind === 'graphql') stoa.use(graphql, { mutations: { sum: 'role:math,cmd:sum' } })
-await stoa.ready()
+const stoa = await edgeService(process.argv[2]!)
 const server = await serveWeb(stoa)
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`)

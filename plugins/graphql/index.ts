@@ -21,7 +21,7 @@ import { graphqlOptions } from './options.js'
 import type { Operation } from './schema.js'
 import { buildSchema } from './schema.js'
 import { eventStreamRoute, requestOf } from './sse.js'
-import type { HubEvent } from './ws.js'
+import type { Connections, HubEvent } from './ws.js'
 import { EventHub, guardedUpgrade, mapEvents, SKIP } from './ws.js'
 
 export type { GraphqlOptions } from './options.js'
@@ -143,6 +143,8 @@ const graphql = definePlugin({
       )
     }
     let upgrade: UpgradeHandler | undefined
+    // WebSockets and event streams alike: one limit, as the web plugin's stream routes share theirs.
+    const held: Connections = { n: 0, max: options.maxConnections }
     return {
       actions: {
         [GRAPHQL_EXECUTE]: {
@@ -188,6 +190,7 @@ const graphql = definePlugin({
               }),
               allowedOrigins: options.allowedOrigins,
               maxBufferedBytes: options.maxBufferedBytes,
+              held,
             })
           : undefined
         stoa.add(
@@ -250,8 +253,12 @@ const graphql = definePlugin({
           },
           wss,
         )
-        upgrade = guardedUpgrade(options.allowedOrigins, (req, socket, head) =>
-          wss.handleUpgrade(req, socket, head, (conn) => wss.emit('connection', conn, req)),
+        upgrade = guardedUpgrade(options.allowedOrigins, held, (req, socket, head) =>
+          wss.handleUpgrade(req, socket, head, (conn) => {
+            held.n++
+            conn.once('close', () => held.n--)
+            wss.emit('connection', conn, req)
+          }),
         )
         return async () => {
           await server.dispose()

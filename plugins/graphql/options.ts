@@ -41,6 +41,11 @@ export const graphqlOptions = z.strictObject({
   protocols: z.array(z.enum(['websocket', 'sse'])).default(['websocket', 'sse']),
   /** Origins besides the server's own whose pages may open the WebSocket or an event stream (`*` for any). */
   allowedOrigins: z.array(z.string()).default([]),
+  /**
+   * WebSockets and event streams this loading holds at most, together (as the web plugin's
+   * `stream.maxConnections`); one more is answered 503 `OVERLOADED` with `Retry-After`.
+   */
+  maxConnections: z.number().int().positive().default(10_000),
   /** Events that may wait for a slow subscriber before its subscription is dropped. */
   maxQueuedEvents: z.number().int().positive().default(256),
   /** Bytes an event-stream client may have waiting unsent before it is dropped as too slow. */

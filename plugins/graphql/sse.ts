@@ -2,7 +2,8 @@ import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLSchema } from
 import type { CallOptions } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { EventRecords, EventStreamRoute } from '../../actions/transport.js'
-import { originAllowed } from './ws.js'
+import type { Connections } from './ws.js'
+import { countedRecords, originAllowed, overloaded } from './ws.js'
 
 type GraphQL = typeof import('graphql')
 type GraphqlSse = typeof import('graphql-sse')
@@ -29,6 +30,8 @@ export interface SseParts {
   readonly allowedOrigins: readonly string[]
   /** Bytes a client may have waiting unsent before it is dropped. */
   readonly maxBufferedBytes: number
+  /** The connections the plugin holds, WebSockets too: a stream past the limit is refused. */
+  readonly held: Connections
 }
 
 /**
@@ -108,6 +111,7 @@ export function eventStreamRoute(sse: GraphqlSse, path: string, parts: SseParts)
     open: async ({ headers, msg, opts }): Promise<EventRecords> => {
       if (!originAllowed(headers, parts.allowedOrigins))
         throw new StoaError('FORBIDDEN', 'GraphQL event streams from this origin are not allowed')
+      if (parts.held.n >= parts.held.max) throw overloaded('event streams')
       const body = requestOf(msg)
       const [records, init] = await handler({
         method: 'POST',
@@ -131,7 +135,7 @@ export function eventStreamRoute(sse: GraphqlSse, path: string, parts: SseParts)
       return {
         kind: 'records',
         headers: { ...init.headers },
-        records,
+        records: countedRecords(records, parts.held),
         maxBufferedBytes: parts.maxBufferedBytes,
       }
     },

@@ -128,17 +128,69 @@ export function originAllowed(
   }
 }
 
-/** An upgrade handler that refuses a bad origin with 403 and hands the others to `accept`. */
-export function guardedUpgrade(allowed: readonly string[], accept: UpgradeHandler): UpgradeHandler {
+/** The WebSockets and event streams one loading holds, against its `maxConnections`. */
+export interface Connections {
+  n: number
+  readonly max: number
+}
+
+/** The refusal of a connection past the limit: 503 with `Retry-After`, as the web plugin's streams answer. */
+export function overloaded(what: string): StoaError {
+  return new StoaError('OVERLOADED', `this instance holds as many GraphQL ${what} as it takes`, {
+    retryAfterMs: 1000,
+  })
+}
+
+/**
+ * An upgrade handler that refuses a bad origin with 403 and one past the connection limit
+ * with 503, and hands the others to `accept`.
+ */
+export function guardedUpgrade(allowed: readonly string[], held: Connections, accept: UpgradeHandler): UpgradeHandler {
   return (req, socket: Duplex, head) => {
     socket.on('error', () => undefined)
-    if (!originAllowed(req.headers, allowed)) {
-      const answer = errorResponse(new StoaError('FORBIDDEN', 'WebSocket upgrades from this origin are not allowed'))
-      const lines = [`HTTP/1.1 ${answer.status} Forbidden`, 'connection: close']
+    const refusal = !originAllowed(req.headers, allowed)
+      ? new StoaError('FORBIDDEN', 'WebSocket upgrades from this origin are not allowed')
+      : held.n >= held.max
+        ? overloaded('connections')
+        : undefined
+    if (refusal !== undefined) {
+      const answer = errorResponse(refusal)
+      const lines = [`HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`, 'connection: close']
       for (const [k, v] of Object.entries(answer.headers)) lines.push(`${k}: ${String(v)}`)
       socket.end(`${lines.join('\r\n')}\r\n\r\n${answer.body ?? ''}`)
       return
     }
     accept(req, socket, head)
+  }
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = { 403: 'Forbidden', 503: 'Service Unavailable' }
+
+/**
+ * `records` counted in `held` while they last: released once, when they end, fail or are
+ * returned (the client went away).
+ */
+export function countedRecords(records: AsyncIterator<string>, held: Connections): AsyncIterator<string> {
+  held.n++
+  let counted = true
+  const release = (): void => {
+    if (counted) held.n--
+    counted = false
+  }
+  return {
+    next: async () => {
+      try {
+        const r = await records.next()
+        if (r.done === true) release()
+        return r
+      } catch (err) {
+        release()
+        throw err
+      }
+    },
+    return: async (value?: unknown) => {
+      release()
+      return (await records.return?.(value)) ?? { value: undefined, done: true }
+    },
   }
 }

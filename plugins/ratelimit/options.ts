@@ -1,11 +1,16 @@
 import { z } from 'zod'
 
-/** One budget: `points` calls per `durationSec`, counted per identity, client address or route. */
+/**
+ * One budget: a token bucket per identity, client address or route, refilled with `points`
+ * calls every `durationSec` and holding `burst` of them.
+ */
 export const rateLimit = z.strictObject({
-  /** Calls allowed in each window. */
+  /** Calls the bucket regains every `durationSec`: the sustained rate. */
   points: z.number().int().positive(),
-  /** The window, seconds. */
+  /** Seconds in which the bucket regains `points` calls. */
   durationSec: z.number().int().positive(),
+  /** Calls the bucket holds, so many may come at once after a quiet spell: `points` when absent. */
+  burst: z.number().int().positive().optional(),
   /**
    * Whose budget a call spends: `identity` (the verified identity's `sub`, else the token, else
    * the client address), `address` (the first `x-forwarded-for` entry the web plugin passes on),
@@ -24,7 +29,7 @@ export const redisStore = z.strictObject({
     .regex(/^[\w.:-]+$/, 'letters, digits and _ . : -')
     .default('stoa:ratelimit'),
   /**
-   * How long a count may take before the call is counted in this instance's memory instead
+   * How long a take may take before the call is counted in this instance's memory instead
    * (Redis slow or unreachable): ms.
    */
   timeoutMs: z.number().int().positive().default(200),

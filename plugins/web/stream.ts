@@ -182,6 +182,7 @@ export type OpenStreams = Set<() => void>
 export function serveEventStream(res: ServerResponse, open: StreamOpen, host: WebHost, held: OpenStreams): void {
   const s = open.route.stream!
   res.writeHead(200, {
+    ...open.headers,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',

@@ -90,11 +90,13 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
   it('limits votes per voter and logins per client address: 429 RATE_LIMITED with the IETF fields', async () => {
     const limit = voteLimits['role:vote,cmd:cast'].points
     const bo = signToken({ sub: 'bo', roles: ['voter'] }, { secret: SECRET, expiresInSec: 60 })
-    const votes = []
-    for (let i = 0; i <= limit; i++)
-      votes.push((await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })).status)
-    expect(votes.filter((s) => s === 202)).to.have.length(limit)
-    const last = await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })
+    // A token bucket: the burst passes, then the refill (a token every 0.5 s) lets a few more
+    // through on a slow machine, until the voter outruns it.
+    let accepted = 0
+    let last = await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })
+    for (; last.status === 202 && accepted < 3 * limit; accepted++)
+      last = await vote('{"choice":"cats"}', { authorization: `Bearer ${bo}` })
+    expect(accepted).to.be.at.least(limit)
     expect(await refused(last.clone())).to.deep.equal([429, 'RATE_LIMITED'])
     expect(last.headers.get('ratelimit-policy')).to.match(/^"cmd:cast,role:vote";q=20;w=10$/)
     expect(Number(last.headers.get('retry-after'))).to.be.within(1, 10)
@@ -108,8 +110,11 @@ describe("examples/vote gateway over HTTP: 202 for a vote, the error table's 4xx
         body: '{"name":"Cy"}',
       })
     const logins = voteLimits['role:auth,cmd:login'].points
-    for (let i = 0; i < logins; i++) expect((await login('203.0.113.7')).status).to.equal(200)
-    expect(await refused(await login('203.0.113.7'))).to.deep.equal([429, 'RATE_LIMITED'])
+    let admitted = 0
+    let answer = await login('203.0.113.7')
+    for (; answer.status === 200 && admitted < 3 * logins; admitted++) answer = await login('203.0.113.7')
+    expect(admitted).to.be.at.least(logins)
+    expect(await refused(answer)).to.deep.equal([429, 'RATE_LIMITED'])
     expect((await login('203.0.113.8')).status).to.equal(200)
   })
 

@@ -205,6 +205,16 @@ describe('graphql plugin over HTTP', function () {
   })
 })
 
+/** Opens a GraphQL subscription over server-sent events with a plain request: its answer, the stream unread. */
+function streamOpen(url: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query: 'subscription { voteRecorded }' }),
+    ...(signal === undefined ? {} : { signal }),
+  })
+}
+
 /** Does `poke` every 50 ms until `done` (at most 5 s): for a subscription live a moment after it is sent. */
 async function until(done: () => boolean, poke: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 100 && !done(); i++) {
@@ -383,6 +393,50 @@ describe('graphql plugin over WebSocket (graphql-ws)', function () {
     expect(JSON.stringify(refused.failed() ?? refused.got)).to.contain('FORBIDDEN')
   })
 
+  it('holds at most maxConnections WebSockets and event streams together, answering 503 past them', async () => {
+    const { url } = await gateway({ maxConnections: 2 })
+    const first = client(url)
+    const live = run(first, 'subscription { voteRecorded }')
+    await new Promise((resolve) => first.on('connected', resolve))
+    // An event stream on the same path counts against the same limit.
+    const stream = new AbortController()
+    closers.push(() => stream.abort())
+    const sse = await streamOpen(url.replace('ws', 'http'), stream.signal)
+    expect(sse.status).to.equal(200)
+    const upgrade = () =>
+      new Promise<{ status: number; retryAfter: string | undefined; ws?: WebSocket }>((resolve, reject) => {
+        const ws = new WebSocket(url, 'graphql-transport-ws')
+        ws.on('unexpected-response', (_req, res) =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }),
+        )
+        ws.on('open', () => resolve({ status: 101, retryAfter: undefined, ws }))
+        ws.on('error', reject)
+      })
+    expect(await upgrade()).to.deep.equal({ status: 503, retryAfter: '1' })
+    const refused = await streamOpen(url.replace('ws', 'http'))
+    expect(refused.status).to.equal(503)
+    expect(((await refused.json()) as { error: { code: string } }).error.code).to.equal('OVERLOADED')
+    // A connection that ends gives its place back: the socket's, then the stream's.
+    live.stop()
+    await first.dispose()
+    let again = await upgrade()
+    for (let i = 0; i < 50 && again.status !== 101; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      again = await upgrade()
+    }
+    expect(again.status).to.equal(101)
+    closers.push(() => again.ws?.terminate())
+    expect((await upgrade()).status).to.equal(503)
+    stream.abort()
+    let next = await upgrade()
+    for (let i = 0; i < 50 && next.status !== 101; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      next = await upgrade()
+    }
+    expect(next.status).to.equal(101)
+    next.ws?.terminate()
+  })
+
   it('refuses hostile operations and other origins', async () => {
     const { url } = await gateway({ maxDepth: 2, introspection: false })
     const c = client(url)
@@ -558,6 +612,30 @@ describe('graphql plugin over server-sent events (graphql-sse)', function () {
     expect(received).to.be.lessThan(2000 * big.length)
     const entries = (stoa.log as unknown as ReturnType<typeof quietLogger>).entries
     expect(entries.some((e) => e.message === 'a slow event-stream client was dropped')).to.equal(true)
+  })
+
+  it('holds at most maxConnections event streams, answering 503 OVERLOADED past them', async () => {
+    const { url, stoa } = await gateway({ maxConnections: 1 })
+    const c = client(url)
+    const live = run(c, 'subscription { voteRecorded }')
+    await until(
+      () => live.got.length > 0,
+      () => stoa.emit('vote.recorded', {}),
+    )
+    const refused = await streamOpen(url)
+    expect(refused.status).to.equal(503)
+    expect(refused.headers.get('retry-after')).to.equal('1')
+    expect(((await refused.json()) as { error: { code: string } }).error.code).to.equal('OVERLOADED')
+    // The stream's end gives its place back.
+    await c.dispose()
+    const again = new AbortController()
+    closers.push(() => again.abort())
+    let res = await streamOpen(url, again.signal)
+    for (let i = 0; i < 50 && res.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      res = await streamOpen(url, again.signal)
+    }
+    expect(res.status).to.equal(200)
   })
 
   it('refuses hostile requests: deep or introspecting documents, other origins, bad and oversized bodies', async () => {

@@ -16,7 +16,7 @@ const REDIS = 'redis://127.0.0.1:6379'
 
 describe('ratelimit plugin: shared budgets and every way in', function () {
   this.timeout(20000)
-  const prefix = `edge_rl_${process.pid}_${Date.now()}`
+  const prefix = `e25:rl_${process.pid}_${Date.now()}`
   const closers: (() => Promise<unknown> | unknown)[] = []
   const redis = new Redis(REDIS, { lazyConnect: true })
 
@@ -58,10 +58,12 @@ describe('ratelimit plugin: shared budgets and every way in', function () {
     expect(statuses, 'three calls across both, the fourth refused').to.deep.equal([200, 200, 200, 429])
     const refused = await post(a.url, 'ada')
     expect(refused.status).to.equal(429)
+    // A token comes back every 20 s: that is the wait; the bucket is whole again in 60.
     const after = Number(refused.headers.get('retry-after'))
-    expect(after).to.be.within(1, 60)
+    expect(after).to.be.within(1, 20)
     expect(refused.headers.get('ratelimit-policy')).to.equal('"cmd:cast,role:vote";q=3;w=60')
-    expect(refused.headers.get('ratelimit')).to.equal(`"cmd:cast,role:vote";r=0;t=${after}`)
+    const reset = Number(/^"cmd:cast,role:vote";r=0;t=(\d+)$/.exec(refused.headers.get('ratelimit') ?? '')?.[1])
+    expect(reset).to.be.within(after + 39, 60)
     // Another voter has a budget of its own, on either gateway.
     expect((await post(b.url, 'bo')).status).to.equal(200)
     const keys = await redis.keys(`${prefix}:*`)

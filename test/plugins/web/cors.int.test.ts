@@ -15,7 +15,11 @@ describe('web plugin: CORS in the one pipeline', function () {
     const stoa = createStoa({ name: 'api', logger: quietLogger() })
     stoa.add('role:api,cmd:get', () => ({ ok: true }))
     stoa.add('role:api,cmd:put', (msg) => ({ put: msg.v }))
-    stoa.use(web, { routes: { 'GET /things': 'role:api,cmd:get', 'PUT /things': 'role:api,cmd:put' }, cors })
+    stoa.use(web, {
+      routes: { 'GET /things': 'role:api,cmd:get', 'PUT /things': 'role:api,cmd:put' },
+      streams: { '/live': 'thing.*' },
+      cors,
+    })
     await stoa.ready()
     const server = await serveWeb(stoa)
     closers.push(
@@ -78,5 +82,47 @@ describe('web plugin: CORS in the one pipeline', function () {
     expect(res.status).to.equal(204)
     expect(res.headers.get('access-control-allow-origin')).to.equal(null)
     expect(res.headers.get('allow')).to.include('PUT')
+  })
+
+  /** Opens the stream route as an EventSource would, from `origin`: its answer, the stream left open until the test ends. */
+  async function openStream(url: string, origin: string): Promise<Response> {
+    const stop = new AbortController()
+    closers.push(async () => stop.abort())
+    return fetch(`${url}/live`, { headers: { origin, accept: 'text/event-stream' }, signal: stop.signal })
+  }
+
+  it('gives a stream route’s server-sent events Access-Control-Allow-Origin for an allowed origin only', async () => {
+    const url = await serve({ origins: ['https://app.example.com'], credentials: true })
+    const allowed = await openStream(url, 'https://app.example.com')
+    expect(allowed.status).to.equal(200)
+    expect(allowed.headers.get('content-type')).to.match(/^text\/event-stream/)
+    expect(allowed.headers.get('access-control-allow-origin')).to.equal('https://app.example.com')
+    expect(allowed.headers.get('access-control-allow-credentials')).to.equal('true')
+    expect(allowed.headers.get('vary')).to.equal('Origin')
+    // CORS decides what a page may read, not what the server sends: the stream opens, unreadable there.
+    const other = await openStream(url, 'https://evil.example.com')
+    expect(other.status).to.equal(200)
+    expect(other.headers.get('content-type')).to.match(/^text\/event-stream/)
+    expect(other.headers.get('access-control-allow-origin')).to.equal(null)
+    expect(other.headers.get('access-control-allow-credentials')).to.equal(null)
+  })
+
+  it('answers a preflight for a stream route: the allow headers for an allowed origin, none for another', async () => {
+    // An EventSource reconnecting sends Last-Event-ID, which is not CORS-safelisted: a preflight asks for it.
+    const url = await serve({ origins: ['https://app.example.com'], headers: ['last-event-id'] })
+    const ask = (origin: string) =>
+      fetch(`${url}/live`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'last-event-id' },
+      })
+    const allowed = await ask('https://app.example.com')
+    expect(allowed.status).to.equal(204)
+    expect(allowed.headers.get('access-control-allow-origin')).to.equal('https://app.example.com')
+    expect(allowed.headers.get('access-control-allow-methods')).to.include('GET')
+    expect(allowed.headers.get('access-control-allow-headers')).to.equal('last-event-id')
+    const other = await ask('https://evil.example.com')
+    expect(other.status).to.equal(204)
+    expect(other.headers.get('access-control-allow-origin')).to.equal(null)
+    expect(other.headers.get('access-control-allow-methods')).to.equal(null)
   })
 })

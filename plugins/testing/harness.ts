@@ -318,6 +318,39 @@ export class Harness {
     return this.clock.now() - start
   }
 
+  /**
+   * Settles, then moves the clock by `step` and settles again until `done` holds, for work a
+   * service does beside the broker, which `settle` does not wait for: an outbox relay publishing
+   * after the commit, a row back after its backoff or lease, a plugin's own timer. Resolves with
+   * how much virtual time went by, ms, once a last `settle` delivered what the work published;
+   * rejects `TIMEOUT` with the trace once `within` of virtual time (default 10 min) has passed.
+   *
+   * @example
+   * const orders = await h.start((o) => createStoa({ name: 'orders', ...o }).use(postgres, { dataDir: 'memory://' }))
+   * await h.settleUntil(async () => (await orders.instances()[0]!.handleOf(postgres).outbox()).depth === 0)
+   */
+  async settleUntil(
+    done: () => boolean | Promise<boolean>,
+    options: { step?: number | string; within?: number | string } = {},
+  ): Promise<number> {
+    const start = this.clock.now()
+    const step = durationMs(options.step ?? '1s')
+    const until = start + durationMs(options.within ?? '10m')
+    for (;;) {
+      await this.settle()
+      if (await done()) {
+        await this.settle()
+        return this.clock.now() - start
+      }
+      if (this.clock.now() >= until)
+        throw new StoaError(
+          'TIMEOUT',
+          `not done after ${this.clock.now() - start} ms of virtual time:\n${this.trace()}`,
+        )
+      await this.advance(step)
+    }
+  }
+
   /** Whether work the harness knows of is left: deliveries, retries, requests, spawned work. */
   private busy(): boolean {
     return this.broker.inFlight > 0 || this.broker.backlog() > 0 || this.asking > 0 || this.spawned.size > 0

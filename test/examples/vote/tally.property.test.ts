@@ -3,22 +3,24 @@ import { expect } from 'chai'
 import fc from 'fast-check'
 import type { Stoa } from '../../../actions/index.js'
 import { action, createStoa, definePlugin } from '../../../actions/index.js'
-import { MIGRATIONS } from '../../../examples/vote/store/schema.js'
+import { tallyService } from '../../../examples/vote/services/tally.js'
 import type { Vote } from '../../../examples/vote/store/tally.js'
-import { readResults, recordVote } from '../../../examples/vote/store/tally.js'
+import { readResults } from '../../../examples/vote/store/tally.js'
 import { voteTask } from '../../../examples/vote/tally.js'
 import type { Sql } from '../../../plugins/postgres/index.js'
 import type { Harness, HarnessServiceOptions } from '../../../plugins/testing/index.js'
-import { ExploreFailure, explore } from '../../../plugins/testing/index.js'
+import { createHarness, ExploreFailure, explore } from '../../../plugins/testing/index.js'
 
 /*
  * "Every accepted vote counted once", the property the chaos tests prove by killing workers and
  * brokers for minutes (cluster.e2e, chaos.e2e), checked here on stoa/testing in seconds: the
- * tally's own SQL (its schema steps and `recordVote`, one transaction per task) on one PGlite
- * that outlives the workers, two workers competing for the votes, and every fault the kit
- * knows, in schedules and delivery orders fast-check draws and shrinks. The slow tests stay the
- * final proof on real brokers, with the tally plugin on stoa/postgres; this one is where a broken
- * de-duplication is found first.
+ * tally service as `stoa serve` runs it (the tally plugin on stoa/postgres: its migrations, its
+ * batches, one transaction per batch, its `vote.recorded` events through the outbox and the
+ * relay), two workers competing for the votes on one PGlite that outlives them (the service's
+ * database: a second service gets a PGlite of its own, or its relay would publish the tally's
+ * rows), a board service that hears the events, and every fault the kit knows, in schedules and
+ * delivery orders fast-check draws and shrinks. The slow tests stay the final proof on real
+ * brokers and PostgreSQL; this one is where a broken de-duplication is found first.
  */
 
 /** Votes of a few voters, so that voters vote more than once. */
@@ -62,6 +64,11 @@ function castAll(h: Harness, list: readonly Vote[]): void {
     }, `cast ${vote.voteId}`)
 }
 
+/** Rows left in a service's outbox. */
+async function outboxDepth(sql: Sql): Promise<number> {
+  return (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM stoa_outbox')).rows[0]!.n
+}
+
 /** The one vote that counts per voter: the earliest accepted, then the smallest vote id. */
 function winners(list: readonly Vote[]): Map<string, Vote> {
   const out = new Map<string, Vote>()
@@ -79,35 +86,42 @@ describe('examples/vote tally on stoa/testing: every accepted vote counted once,
   let store: Sql
 
   before(async () => {
-    db = new PGlite()
+    db = await PGlite.create()
     store = sqlOf(db)
-    for (const step of MIGRATIONS) await store.exec(step.sql!)
+    // The tally's migrations, applied as the service applies them at start.
+    const h = createHarness()
+    await h.start(tallyService({ pglite: db }))
+    await h.close()
     await store.exec('CREATE TABLE counted (vote_id uuid NOT NULL, voter text NOT NULL, choice text NOT NULL)')
+    // Every row the tally writes to its outbox, kept after the relay deletes it.
+    await store.exec(`
+      CREATE TABLE outbox_written (id text NOT NULL, name text NOT NULL, vote_id text);
+      CREATE FUNCTION keep_outbox_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO outbox_written VALUES (NEW.id, NEW.name, NEW.data->>'voteId'); RETURN NEW; END $$;
+      CREATE TRIGGER keep_outbox_row AFTER INSERT ON stoa_outbox FOR EACH ROW EXECUTE FUNCTION keep_outbox_row();
+    `)
   })
   after(() => db?.close())
 
-  /** The tally's task: its vote recorded in one transaction, as the tally plugin does. */
-  const sqlTally = definePlugin({
-    name: 'tally',
-    actions: {
-      'task:tally.vote.record': action({
-        schema: voteTask,
-        handler: async (vote) => void (await db.transaction((tx) => recordVote(sqlOf(tx), vote))),
-      }),
-    },
-  })
-  const empty = () => store.exec('TRUNCATE votes, ballots, counted')
+  const empty = () => store.exec('TRUNCATE votes, ballots, counted, stoa_outbox, stoa_inbox, outbox_written')
 
-  it('holds over drops, duplicates, delays, reorders, crashes before the ack and lost confirms', async () => {
-    const worker = (o: HarnessServiceOptions) => createStoa({ name: 'tally', ...o }).use(sqlTally)
+  it('holds for the tally service over drops, duplicates, delays, reorders, crashes before the ack and lost confirms', async () => {
+    /** The votes the board heard of, one entry per delivery of `vote.recorded`. */
+    let heard: string[] = []
+    const board = (o: HarnessServiceOptions) =>
+      createStoa({ name: 'board', ...o }).on('vote.recorded', (msg) => void heard.push(String(msg.voteId)))
     await explore({
       input: votes,
-      runs: 60,
+      runs: 30,
       run: async (h, list) => {
-        await h.start(worker, { instances: 2 })
+        heard = []
+        await h.start(board)
+        await h.start(tallyService({ pglite: db }), { instances: 2 })
         castAll(h, list)
       },
       check: async (h, list) => {
+        // The relay publishes beside the broker's work: the check waits for its outbox to empty.
+        await h.settleUntil(async () => (await outboxDepth(store)) === 0)
         expect(h.deadLetters, 'dead letters').to.deep.equal([])
         const { rows } = await store.query<{ vote_id: string }>('SELECT vote_id FROM votes ORDER BY vote_id')
         expect(rows.map((r) => r.vote_id)).to.deep.equal(list.map((v) => v.voteId))
@@ -123,6 +137,19 @@ describe('examples/vote tally on stoa/testing: every accepted vote counted once,
           total: want.size,
           duplicates: list.length - want.size,
         })
+        // One event per vote, whatever was redelivered: one row of the outbox each, published
+        // (at least once: a relay may publish a row again, under the same message id) and heard
+        // (a duplicate delivery is the board's to absorb).
+        const written = await store.query<{ vote_id: string }>(
+          "SELECT vote_id FROM outbox_written WHERE name = 'vote.recorded' ORDER BY vote_id",
+        )
+        expect(
+          written.rows.map((r) => r.vote_id),
+          'events written to the outbox',
+        ).to.deep.equal(list.map((v) => v.voteId))
+        const published = new Set(h.emitted('vote.recorded').map((p) => String(p.data.voteId)))
+        expect([...published].sort(), 'events published').to.deep.equal(list.map((v) => v.voteId))
+        expect([...new Set(heard)].sort(), 'votes the board heard of').to.deep.equal(list.map((v) => v.voteId))
       },
       reset: empty,
     })

@@ -82,6 +82,24 @@ describe('stoa/testing: the harness', function () {
     await h.close()
   })
 
+  it('waits with settleUntil for work beside the broker, moving the clock until it is done', async () => {
+    const w = worker()
+    const h = createHarness()
+    await h.start(w.make)
+    // Published from a timer, outside any delivery, as an outbox relay's sweep publishes.
+    h.clock.setTimer(() => void h.send('work.item.make', { id: 'late' }), 5000)
+    await h.settle()
+    expect(w.handled, 'after settle alone').to.deep.equal([])
+    expect(await h.settleUntil(() => w.handled.length === 1)).to.equal(5000)
+    expect(w.handled).to.deep.equal(['late'])
+    const err = await expectCode(
+      h.settleUntil(() => false, { within: '1m' }),
+      'TIMEOUT',
+    )
+    expect(err.message).to.match(/not done after 60000 ms of virtual time/)
+    await h.close()
+  })
+
   it('dead-letters a task that never passes: at once for a poison error, after the last try for a retryable one', async () => {
     const poison = worker(99, 'INVALID_MESSAGE')
     const h = createHarness()

@@ -12,7 +12,7 @@ import type { DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema } from 
 import type { WebSocketServer } from 'ws'
 import type { Context, Message, PluginHost, PluginSubscription, Stoa, UpgradeHandler } from '../../actions/index.js'
 import { definePlugin, patternString, StoaError, toPattern } from '../../actions/index.js'
-import type { ServedRoute } from '../../actions/transport.js'
+import type { CorsPolicy, ServedRoute } from '../../actions/transport.js'
 import { loadPeer, readCookie, routeTableAction, toStoaError } from '../../actions/transport.js'
 import type { JsonSchema } from '../contracts/index.js'
 import { toJsonSchema } from '../contracts/index.js'
@@ -207,6 +207,7 @@ const graphql = definePlugin({
               message: 'flat',
               ...(options.cookie === undefined ? {} : { cookie: options.cookie }),
               ...(eventStream === undefined ? {} : { eventStream }),
+              ...(options.allowedOrigins.length === 0 ? {} : { cors: corsOf(options) }),
             } satisfies ServedRoute),
           ]),
         )
@@ -433,3 +434,19 @@ function fieldError(e: GraphQLError): GraphqlErrorJSON {
 }
 
 export default graphql
+
+/**
+ * The endpoint's CORS: the origins trusted with the WebSocket and event streams may also `POST`
+ * operations from their pages, cookies included where a login cookie is taken; others get no
+ * `Access-Control-Allow-Origin`.
+ */
+function corsOf(options: { allowedOrigins: readonly string[]; cookie?: unknown }): CorsPolicy {
+  return Object.freeze({
+    origins: options.allowedOrigins,
+    methods: ['POST'],
+    headers: ['content-type', 'authorization', 'accept', 'last-event-id'],
+    exposeHeaders: ['retry-after', 'ratelimit', 'ratelimit-policy'],
+    credentials: options.cookie !== undefined && !options.allowedOrigins.includes('*'),
+    maxAgeSec: 600,
+  })
+}

@@ -39,7 +39,7 @@ export const graphqlOptions = z.strictObject({
    * text/event-stream`. Each needs its packages only when there are subscriptions.
    */
   protocols: z.array(z.enum(['websocket', 'sse'])).default(['websocket', 'sse']),
-  /** Origins besides the server's own whose pages may open the WebSocket or an event stream (`*` for any). */
+  /** Origins besides the server's own whose pages may open the WebSocket or an event stream, and `POST` operations with CORS (`*` for any). */
   allowedOrigins: z.array(z.string()).default([]),
   /**
    * WebSockets and event streams this loading holds at most, together (as the web plugin's

@@ -185,6 +185,40 @@ describe('graphql plugin over HTTP', function () {
     expect((await request(closed.url, '{ results }')).data).to.deep.equal({ results: { cats: 0, votes: 0 } })
   })
 
+  it('answers the pages of allowedOrigins across origins (CORS), and no other origin', async () => {
+    const { url } = await service({ allowedOrigins: ['https://app.example'] })
+    const post = (origin: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({ query: '{ results }' }),
+      })
+    const allowed = await post('https://app.example')
+    expect(allowed.status).to.equal(200)
+    expect(allowed.headers.get('access-control-allow-origin')).to.equal('https://app.example')
+    const other = await post('https://evil.example')
+    expect(other.headers.get('access-control-allow-origin')).to.equal(null)
+    const preflight = await fetch(url, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    })
+    expect(preflight.status).to.equal(204)
+    expect(preflight.headers.get('access-control-allow-origin')).to.equal('https://app.example')
+    expect(preflight.headers.get('access-control-allow-methods')).to.match(/POST/)
+    // Without allowedOrigins the endpoint is same-origin only.
+    const { url: closed } = await service()
+    const res = await fetch(closed, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://app.example' },
+      body: JSON.stringify({ query: '{ results }' }),
+    })
+    expect(res.headers.get('access-control-allow-origin')).to.equal(null)
+  })
+
   it('refuses what is no GraphQL request with the web route’s answers: 400, 413', async () => {
     const { url } = await service({ maxBodyBytes: 2048 })
     const post = (body: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { cpuSeconds } from '../lib.js'
 
 /** Broker of the benchmark: `STOA_AMQP_URL` or RabbitMQ on 127.0.0.1. */
 export const AMQP_URL = process.env.STOA_AMQP_URL ?? 'amqp://127.0.0.1:5672'
@@ -88,10 +89,12 @@ export function onTerm(close: () => Promise<unknown>): void {
 /**
  * RPC figures for one contestant: sequential latency (p50, p99 over `PHASE_MS`) and throughput
  * with `IN_FLIGHT` calls in flight. Warm-up first, so the JIT and the broker's queues settle.
+ * With the responder's `serverPid`, its CPU per call in the throughput phase too (`rpcServerCpuUs`).
  */
 export async function rpcFigures(
   call: () => Promise<unknown>,
-): Promise<{ rpcOps: number; rpcP50Ms: number; rpcP99Ms: number; rpcCpuUs: number }> {
+  serverPid?: number,
+): Promise<{ rpcOps: number; rpcP50Ms: number; rpcP99Ms: number; rpcCpuUs: number; rpcServerCpuUs?: number }> {
   const warmUntil = performance.now() + 500
   while (performance.now() < warmUntil) await call()
   const lat: number[] = []
@@ -104,6 +107,7 @@ export async function rpcFigures(
   lat.sort((a, b) => a - b)
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!
   let n = 0
+  const server0 = serverPid === undefined ? NaN : cpuSeconds(serverPid)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const until = t0 + PHASE_MS
@@ -116,7 +120,9 @@ export async function rpcFigures(
     }),
   )
   const elapsed = performance.now() - t0
-  return { rpcOps: (n * 1000) / elapsed, rpcP50Ms: q(0.5), rpcP99Ms: q(0.99), rpcCpuUs: cpuPerOp(cpu0, n) }
+  const figures = { rpcOps: (n * 1000) / elapsed, rpcP50Ms: q(0.5), rpcP99Ms: q(0.99), rpcCpuUs: cpuPerOp(cpu0, n) }
+  if (serverPid === undefined) return figures
+  return { ...figures, rpcServerCpuUs: ((cpuSeconds(serverPid) - server0) * 1e6) / Math.max(1, n) }
 }
 
 /**

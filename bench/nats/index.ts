@@ -7,7 +7,8 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * against the real server. stoa on its defaults against raw nats.js doing the same work (the
  * practical limit) and Moleculer's NATS transporter. Ratios are stoa's figure over the
  * other's: above 1, stoa is faster. Targets: `rpc/raw-nats` and `tasks/raw-nats` at least
- * 0.85, `rpc/moleculer-nats` at least 1.2.
+ * 0.85, `rpc/moleculer-nats` at least 1.2. Beside each contestant's client CPU per act, its
+ * responder's (`server µs`, from /proc): the two share the cores with nats-server.
  *
  * Environment: `BENCH_NATS_ROUNDS` (default 3), `BENCH_NATS_ONLY=raw-nats,stoa` (some
  * contestants); the phase length and task count are the AMQP suite's (`BENCH_AMQP_MS`,
@@ -26,7 +27,9 @@ export default async function natsSuite(): Promise<void> {
   const missing = (name: string) => (all[name] ?? []).some((f) => f.missing === 1)
   const ran = chosen.filter((c) => !missing(c.name))
   const has = (name: string) => ran.some((c) => c.name === name)
-  const table = [['contestant', 'rpc ops/s', 'spread', 'p50 ms', 'p99 ms', 'rpc cpu µs', 'tasks msg/s', 'spread']]
+  const table = [
+    ['contestant', 'rpc ops/s', 'spread', 'p50 ms', 'p99 ms', 'rpc cpu µs', 'server µs', 'tasks msg/s', 'spread'],
+  ]
   for (const c of ran) {
     const tasks = c.name !== 'moleculer-nats'
     table.push([
@@ -36,12 +39,13 @@ export default async function natsSuite(): Promise<void> {
       String(sig(med(all, c.name, 'rpcP50Ms'))),
       String(sig(med(all, c.name, 'rpcP99Ms'))),
       String(sig(med(all, c.name, 'rpcCpuUs'))),
+      String(sig(med(all, c.name, 'rpcServerCpuUs'))),
       tasks ? String(sig(med(all, c.name, 'taskOps'))) : '-',
       tasks ? `${Math.round(spr(all, c.name, 'taskOps') * 100)}%` : '-',
     ])
   }
   for (const c of chosen.filter((c) => missing(c.name)))
-    table.push([`${c.name} (not run: the nats package is not installed)`, '-', '-', '-', '-', '-', '-', '-'])
+    table.push([`${c.name} (not run: the nats package is not installed)`, '-', '-', '-', '-', '-', '-', '-', '-'])
   const ratios: Record<string, number> = {}
   const ops: Record<string, number> = {}
   for (const c of ran) {
@@ -54,8 +58,20 @@ export default async function natsSuite(): Promise<void> {
     ratios['tasks/raw-nats'] = ops['tasks/stoa'] / ops['tasks/raw-nats']
     ratios['p50/raw-nats'] = med(all, 'raw-nats', 'rpcP50Ms') / med(all, 'stoa', 'rpcP50Ms')
   }
+  const cpuUs = Object.fromEntries(
+    ran.map((c) => [
+      c.name,
+      { client: sig(med(all, c.name, 'rpcCpuUs')), server: sig(med(all, c.name, 'rpcServerCpuUs')) },
+    ]),
+  )
   const latency = Object.fromEntries(
     ran.map((c) => [c.name, { p50Ms: sig(med(all, c.name, 'rpcP50Ms')), p99Ms: sig(med(all, c.name, 'rpcP99Ms')) }]),
   )
-  report('nats', table, { ratios, ops, latency, notRun: chosen.filter((c) => missing(c.name)).map((c) => c.name) })
+  report('nats', table, {
+    ratios,
+    ops,
+    latency,
+    cpuUs,
+    notRun: chosen.filter((c) => missing(c.name)).map((c) => c.name),
+  })
 }

@@ -46,7 +46,7 @@ if (!hasNatsPackage()) {
   const b = broker('client')
   await b.start()
   await b.waitForServices(['math'])
-  const rpc = await rpcFigures(() => b.call('math.sum', { left: 1, right: 2 }))
+  const rpc = await rpcFigures(() => b.call('math.sum', { left: 1, right: 2 }), srv.child.pid)
   await srv.stop()
   await b.stop()
   emitFiguresLine(rpc)

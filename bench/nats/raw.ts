@@ -52,7 +52,7 @@ if (mode === 'server') {
   const nc = await connect({ servers: NATS_URL, noAsyncTraces: true })
   const call = async () =>
     (await nc.request(`${run}.rpc`, enc({ role: 'math', cmd: 'sum', left: 1, right: 2 }), { timeout: 30_000 })).json()
-  const rpc = await rpcFigures(call)
+  const rpc = await rpcFigures(call, server.child.pid)
   const js = jetstream(nc)
   const send = (i: number) => js.publish(`${run}.tasks.bench.vote.record`, enc({ voter: `v${i}`, choice: 'a' }))
   const tasks = await taskFigures(send, () => server.waitFor('tasks-done'))

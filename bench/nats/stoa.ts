@@ -38,7 +38,7 @@ if (mode === 'server') {
     ['role:math'],
   )
   await stoa.ready()
-  const rpc = await rpcFigures(() => stoa.act('role:math,cmd:sum', { left: 1, right: 2 }))
+  const rpc = await rpcFigures(() => stoa.act('role:math,cmd:sum', { left: 1, right: 2 }), server.child.pid)
   const tasks = await taskFigures(
     (i) => stoa.send('bench.vote.record', { voter: `v${i}`, choice: 'a' }),
     () => server.waitFor('tasks-done'),

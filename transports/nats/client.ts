@@ -13,7 +13,7 @@ import type { ResolvedNatsOptions } from './options.js'
 import type { Answer } from './replies.js'
 import type { Names } from './topology.js'
 import { eventStream, taskStream } from './topology.js'
-import { decodePubAck, decodeReply, encodeRequest } from './wire.js'
+import { decodePubAck, decodeReply, encodeAct, encodeRequest } from './wire.js'
 
 /** A request with no deadline waits this long for its reply. */
 const DEFAULT_WAIT_MS = 30_000
@@ -40,11 +40,12 @@ export function createClient(
     if (subject === undefined)
       return errorReply(new StoaError('NOT_FOUND', 'this nats client has no target service for acts'))
     const c = await link.connect()
-    const out = encodeRequest(e, options.maxBodyBytes, c.headers())
-    const timeout = Math.max(1, (e.meta.deadline ?? Date.now() + DEFAULT_WAIT_MS) - Date.now())
+    const now = Date.now()
+    const body = encodeAct(e, options.maxBodyBytes, now)
+    const timeout = Math.max(1, (e.meta.deadline ?? now + DEFAULT_WAIT_MS) - now)
     let answer: Answer
     try {
-      answer = await c.replies.request(subject, out.body, out.headers, timeout)
+      answer = await c.replies.request(subject, body, undefined, timeout)
     } catch (err) {
       log.warn({ err: String(err), subject }, 'nats: request failed')
       return errorReply(unavailable('the request could not be sent', err))

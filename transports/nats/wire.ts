@@ -10,14 +10,19 @@ import {
 } from '../../actions/transport.js'
 
 /**
- * The NATS headers stoa writes and reads, and the body format. This file is the only one that
+ * The NATS headers stoa writes and reads, and the body formats. This file is the only one that
  * knows them; docs/wire.md lists them. The subject carries the task or event name, so it is not
  * repeated in a header.
  *
+ * An act travels with no headers: its body is `{"stoa":{…},"msg":{…}}`, what the headers of a
+ * task or event say in `stoa` (`v`, `id`, `trace`, `timeoutMs`, `caller`, `token`,
+ * `traceparent`, `tracestate`), so neither side writes or parses a header block per request.
+ * An act with a `stoa-id` header is an older sender's: its headers are read as before.
+ *
  * | header | on | value |
  * | --- | --- | --- |
- * | `stoa-id` | requests (acts) | the envelope id |
  * | `Nats-Msg-Id` | tasks, events | the envelope id; JetStream drops a second publish of it within the stream's duplicate window |
+ * | `stoa-id` | dead letters; acts from older senders | the envelope id |
  * | `stoa-trace` | when it differs from the id | the trace id shared by a chain of calls |
  * | `traceparent`, `tracestate` | when set | W3C Trace Context: the sender's span; its trace id is the trace when `stoa-trace` is absent |
  * | `stoa-token` | when set | the caller's identity token (JWT) |
@@ -27,8 +32,8 @@ import {
  * | `stoa-attempts` | dead letters | how many tries were made |
  * | `stoa-subject` | dead letters | the subject it was published on |
  *
- * The body is the message as JSON (for tasks and events, the data). A reply's body is
- * `{"ok":true,"out":...}` or `{"ok":false,"error":{"code","message","details"}}`.
+ * A task's or event's body is its data as JSON. A reply's body is `{"ok":true,"out":...}` or
+ * `{"ok":false,"error":{"code","message","details"}}`.
  */
 export const HEADERS = {
   id: 'stoa-id',
@@ -61,14 +66,64 @@ export interface Received {
   readonly headers?: MsgHdrs | undefined
 }
 
+/** The version of an act's body format, its `stoa.v`. */
+export const ACT_VERSION = 1
+
+/** What an act's body says besides its message. */
+interface ActHead {
+  v: number
+  id: string
+  trace?: string
+  timeoutMs?: number
+  caller?: string
+  token?: string
+  traceparent?: string
+  tracestate?: string
+}
+
 /**
- * Encodes a request (act, task or event) into `headers` (fresh, from the client's `headers()`).
- * Throws `PAYLOAD_TOO_LARGE` beyond `maxBodyBytes`, `INVALID_MESSAGE` when the message is not JSON.
+ * Encodes an act into its body (it has no headers). Throws `PAYLOAD_TOO_LARGE` beyond
+ * `maxBodyBytes`, `INVALID_MESSAGE` when the message is not JSON.
+ */
+export function encodeAct(e: Envelope, maxBodyBytes: number, now = Date.now()): Uint8Array {
+  const meta = e.meta
+  const head: ActHead = { v: ACT_VERSION, id: meta.id }
+  if (meta.trace !== meta.id) head.trace = meta.trace
+  // The time left, not an absolute time: the hosts' clocks need not agree.
+  if (meta.deadline !== undefined) head.timeoutMs = Math.max(1, Math.ceil(meta.deadline - now))
+  if (meta.caller !== undefined) head.caller = meta.caller
+  if (meta.token !== undefined) head.token = meta.token
+  if (meta.traceparent !== undefined) {
+    head.traceparent = meta.traceparent
+    if (meta.tracestate !== undefined) head.tracestate = meta.tracestate
+  }
+  return jsonBody({ stoa: head, msg: e.msg ?? {} }, maxBodyBytes)
+}
+
+/**
+ * Encodes a task or event into `headers` (fresh, from the client's `headers()`) and its data.
+ * Throws `PAYLOAD_TOO_LARGE` beyond `maxBodyBytes`, `INVALID_MESSAGE` when the data is not JSON.
  */
 export function encodeRequest(e: Envelope, maxBodyBytes: number, headers: MsgHdrs, now = Date.now()): Outgoing {
+  const body = jsonBody(e.msg ?? {}, maxBodyBytes)
+  const meta = e.meta
+  // The id is JetStream's own message id, which also deduplicates.
+  headers.set(HEADERS.msgId, meta.id)
+  if (meta.trace !== meta.id) headers.set(HEADERS.trace, meta.trace)
+  if (meta.token !== undefined) headers.set(HEADERS.token, meta.token)
+  if (meta.caller !== undefined) headers.set(HEADERS.caller, meta.caller)
+  if (meta.traceparent !== undefined) {
+    headers.set(HEADERS.traceparent, meta.traceparent)
+    if (meta.tracestate !== undefined) headers.set(HEADERS.tracestate, meta.tracestate)
+  }
+  if (meta.deadline !== undefined) headers.set(HEADERS.timeoutMs, String(Math.max(1, meta.deadline - now)))
+  return { body, headers }
+}
+
+function jsonBody(value: unknown, maxBodyBytes: number): Uint8Array {
   let text: string
   try {
-    text = JSON.stringify(e.msg ?? {})
+    text = JSON.stringify(value)
   } catch {
     throw new StoaError('INVALID_MESSAGE', 'the message cannot be written as JSON')
   }
@@ -79,19 +134,7 @@ export function encodeRequest(e: Envelope, maxBodyBytes: number, headers: MsgHdr
       limit: maxBodyBytes,
     })
   }
-  const meta = e.meta
-  // Tasks and events carry the id as JetStream's own message id, which also deduplicates.
-  headers.set(e.kind === 'act' ? HEADERS.id : HEADERS.msgId, meta.id)
-  if (meta.trace !== meta.id) headers.set(HEADERS.trace, meta.trace)
-  if (meta.token !== undefined) headers.set(HEADERS.token, meta.token)
-  if (meta.caller !== undefined) headers.set(HEADERS.caller, meta.caller)
-  if (meta.traceparent !== undefined) {
-    headers.set(HEADERS.traceparent, meta.traceparent)
-    if (meta.tracestate !== undefined) headers.set(HEADERS.tracestate, meta.tracestate)
-  }
-  // The time left, not an absolute time: the hosts' clocks need not agree.
-  if (meta.deadline !== undefined) headers.set(HEADERS.timeoutMs, String(Math.max(1, meta.deadline - now)))
-  return { body, headers }
+  return body
 }
 
 /**
@@ -113,35 +156,30 @@ export function decodeRequest(
       new StoaError('PAYLOAD_TOO_LARGE', `the message is ${m.data.length} bytes; the limit is ${maxBodyBytes}`),
     )
   }
-  let msg: unknown
+  let body: unknown
   try {
-    msg = m.data.length === 0 ? {} : JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length).toString())
+    body =
+      m.data.length === 0 ? {} : JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length).toString())
   } catch {
     return failed(new StoaError('INVALID_JSON', 'the message body is not valid JSON'))
   }
-  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
-    return failed(new StoaError('INVALID_MESSAGE', 'the message must be a JSON object'))
-  }
+  if (!isObject(body)) return failed(new StoaError('INVALID_MESSAGE', 'the message must be a JSON object'))
   const h = m.headers
+  // An act without headers is `{"stoa":{…},"msg":{…}}`; one with them, an older sender's.
+  if (kind === 'act' && h === undefined && isObject(body.stoa)) return actBody(body.stoa, body.msg, now)
   const id = header(h, kind === 'act' ? HEADERS.id : HEADERS.msgId) ?? header(h, HEADERS.id) ?? m.subject
-  const timeoutMs = Number(header(h, HEADERS.timeoutMs))
-  const deadline = Number.isFinite(timeoutMs) && timeoutMs > 0 ? now + timeoutMs : undefined
-  const trace = header(h, HEADERS.trace)
   const envelope: Envelope = {
     kind,
-    msg: msg as Message,
-    meta: { id, trace: trace ?? id, deadline, token: header(h, HEADERS.token), caller: header(h, HEADERS.caller) },
+    msg: body as Message,
+    meta: {
+      id,
+      trace: id,
+      deadline: deadlineOf(Number(header(h, HEADERS.timeoutMs)), now),
+      token: header(h, HEADERS.token),
+      caller: header(h, HEADERS.caller),
+    },
   }
-  // An invalid traceparent is ignored, as W3C Trace Context asks; a valid one names the trace
-  // when stoa-trace does not.
-  const traceparent = header(h, HEADERS.traceparent)
-  const parent = traceparent === undefined ? undefined : parseTraceparent(traceparent)
-  if (parent !== undefined) {
-    envelope.meta.traceparent = traceparent as string
-    if (trace === undefined) envelope.meta.trace = parent.traceId
-    const state = checkTracestate(header(h, HEADERS.tracestate))
-    if (state !== undefined) envelope.meta.tracestate = state
-  }
+  traceContext(envelope, header(h, HEADERS.trace), header(h, HEADERS.traceparent), header(h, HEADERS.tracestate))
   if (kind !== 'act') {
     if (!m.subject.startsWith(base) || m.subject.length === base.length)
       return failed(
@@ -150,6 +188,59 @@ export function decodeRequest(
     envelope.name = m.subject.slice(base.length)
   }
   return { ok: true, envelope }
+}
+
+/** An act's body: its `stoa` part read as the headers are (a field of the wrong type is absent). */
+function actBody(head: Record<string, unknown>, msg: unknown, now: number): Incoming {
+  if (head.v !== ACT_VERSION) return failed(new StoaError('INVALID_MESSAGE', `stoa.v must be ${ACT_VERSION}`))
+  if (msg !== undefined && !isObject(msg)) return failed(new StoaError('INVALID_MESSAGE', 'msg must be a JSON object'))
+  const id = text(head.id)
+  if (id === undefined) return failed(new StoaError('INVALID_MESSAGE', 'stoa.id must be a string'))
+  const envelope: Envelope = {
+    kind: 'act',
+    msg: (msg ?? {}) as Message,
+    meta: {
+      id,
+      trace: id,
+      deadline: typeof head.timeoutMs === 'number' ? deadlineOf(head.timeoutMs, now) : undefined,
+      token: text(head.token),
+      caller: text(head.caller),
+    },
+  }
+  traceContext(envelope, text(head.trace), text(head.traceparent), text(head.tracestate))
+  return { ok: true, envelope }
+}
+
+function deadlineOf(timeoutMs: number, now: number): number | undefined {
+  return Number.isFinite(timeoutMs) && timeoutMs > 0 ? now + timeoutMs : undefined
+}
+
+/**
+ * The trace of a request: `trace` when given; else the trace id of a valid `traceparent`; else
+ * its id. An invalid traceparent is ignored, as W3C Trace Context asks.
+ */
+function traceContext(
+  e: Envelope,
+  trace: string | undefined,
+  traceparent: string | undefined,
+  tracestate: string | undefined,
+): void {
+  if (trace !== undefined) e.meta.trace = trace
+  const parent = traceparent === undefined ? undefined : parseTraceparent(traceparent)
+  if (parent === undefined) return
+  e.meta.traceparent = traceparent as string
+  if (trace === undefined) e.meta.trace = parent.traceId
+  const state = checkTracestate(tracestate)
+  if (state !== undefined) e.meta.tracestate = state
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** A string field's value; absent, empty and not a string alike are `undefined`. */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
 }
 
 /** A header's value; absent and empty alike are `undefined`. */

@@ -7,6 +7,7 @@ import {
   deadLetterReason,
   decodeReply,
   decodeRequest,
+  encodeAct,
   encodeReply,
   encodeRequest,
   HEADERS,
@@ -15,45 +16,62 @@ import {
 const n = names('stoa')
 
 describe('nats wire', () => {
-  it('carries id, trace, token, caller, trace context and the time left, and reads them back', () => {
-    const e: Envelope = {
-      kind: 'act',
-      msg: { role: 'math', cmd: 'sum', left: 1 },
-      meta: {
-        id: 'id-1',
-        trace: 'trace-1',
-        token: 'tok',
-        caller: 'gateway',
-        deadline: 10_500,
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-        tracestate: 'a=1',
-      },
+  const act: Envelope = {
+    kind: 'act',
+    msg: { role: 'math', cmd: 'sum', left: 1 },
+    meta: {
+      id: 'id-1',
+      trace: 'trace-1',
+      token: 'tok',
+      caller: 'gateway',
+      deadline: 10_500,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'a=1',
+    },
+  }
+  const arrived = { ...act, meta: { ...act.meta, deadline: 20_500 } }
+
+  it('carries id, trace, token, caller, trace context and the time left in the body of an act, and reads them back', () => {
+    const body = encodeAct(act, 1024, 10_000)
+    const sent = JSON.parse(Buffer.from(body).toString())
+    expect(sent).to.deep.include({ msg: act.msg })
+    expect(sent.stoa).to.deep.include({ v: 1, id: 'id-1', timeoutMs: 500, caller: 'gateway' })
+    const back = decodeRequest({ subject: 'stoa.rpc.math', data: body }, 'act', '', 1024, 20_000)
+    expect(back).to.deep.equal({ ok: true, envelope: arrived })
+  })
+
+  it("still reads an older sender's act, whose headers carry what the body now does", () => {
+    const h = headers()
+    h.set(HEADERS.id, 'id-1')
+    h.set(HEADERS.trace, 'trace-1')
+    h.set(HEADERS.token, 'tok')
+    h.set(HEADERS.caller, 'gateway')
+    h.set(HEADERS.traceparent, act.meta.traceparent!)
+    h.set(HEADERS.tracestate, 'a=1')
+    h.set(HEADERS.timeoutMs, '500')
+    const data = Buffer.from(JSON.stringify(act.msg))
+    const back = decodeRequest({ subject: 'stoa.rpc.math', data, headers: h }, 'act', '', 1024, 20_000)
+    expect(back).to.deep.equal({ ok: true, envelope: arrived })
+  })
+
+  it('takes the trace of an act from its traceparent when no trace is given, and ignores an invalid one', () => {
+    const root = { ...act, meta: { id: 'id-2', trace: 'id-2', traceparent: act.meta.traceparent } }
+    const back = decodeRequest({ subject: 's', data: encodeAct(root, 1024) }, 'act', '', 1024)
+    expect(back.ok && back.envelope.meta.trace).to.equal('0af7651916cd43dd8448eb211c80319c')
+    const odd = { ...act, meta: { id: 'id-3', trace: 'id-3', traceparent: 'nonsense' } }
+    const again = decodeRequest({ subject: 's', data: encodeAct(odd, 1024) }, 'act', '', 1024)
+    expect(again.ok && [again.envelope.meta.trace, again.envelope.meta.traceparent]).to.deep.equal(['id-3', undefined])
+  })
+
+  it('refuses an act body it cannot read with INVALID_MESSAGE, naming the field', () => {
+    const bad = (body: unknown) => {
+      const r = decodeRequest({ subject: 's', data: Buffer.from(JSON.stringify(body)) }, 'act', '', 1024)
+      return r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`
     }
-    const out = encodeRequest(e, 1024, headers(), 10_000)
-    expect(out.headers.get(HEADERS.timeoutMs)).to.equal('500')
-    const back = decodeRequest(
-      { subject: 'stoa.rpc.math', data: out.body, headers: out.headers },
-      'act',
-      '',
-      1024,
-      20_000,
-    )
-    expect(back).to.deep.equal({
-      ok: true,
-      envelope: {
-        kind: 'act',
-        msg: { role: 'math', cmd: 'sum', left: 1 },
-        meta: {
-          id: 'id-1',
-          trace: 'trace-1',
-          token: 'tok',
-          caller: 'gateway',
-          deadline: 20_500,
-          traceparent: e.meta.traceparent,
-          tracestate: 'a=1',
-        },
-      },
-    })
+    expect(bad({ stoa: { v: 2, id: 'i' }, msg: {} })).to.equal('INVALID_MESSAGE: stoa.v must be 1')
+    expect(bad({ stoa: { v: 1 }, msg: {} })).to.equal('INVALID_MESSAGE: stoa.id must be a string')
+    expect(bad({ stoa: { v: 1, id: 'i' }, msg: [1] })).to.equal('INVALID_MESSAGE: msg must be a JSON object')
+    expect(bad({ stoa: { v: 1, id: 'i', timeoutMs: 'soon', caller: 7 } })).to.equal('ok')
   })
 
   it("gives tasks JetStream's message id and takes their name from the subject", () => {
@@ -83,8 +101,15 @@ describe('nats wire', () => {
     expect((bad('{nope') as { error: { code: string } }).error.code).to.equal('INVALID_JSON')
     expect((bad('[1]') as { error: { code: string } }).error.code).to.equal('INVALID_MESSAGE')
     expect((bad('{"a":1}', 3) as { error: { code: string } }).error.code).to.equal('PAYLOAD_TOO_LARGE')
+    expect(() => encodeAct({ kind: 'act', msg: { big: 'x'.repeat(50) }, meta: { id: 'i', trace: 'i' } }, 10)).to.throw(
+      /limit is 10/,
+    )
     expect(() =>
-      encodeRequest({ kind: 'act', msg: { big: 'x'.repeat(50) }, meta: { id: 'i', trace: 'i' } }, 10, headers()),
+      encodeRequest(
+        { kind: 'send', name: 'a.b.c', msg: { big: 'x'.repeat(50) }, meta: { id: 'i', trace: 'i' } },
+        10,
+        headers(),
+      ),
     ).to.throw(/limit is 10/)
   })
 

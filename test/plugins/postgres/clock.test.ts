@@ -73,3 +73,51 @@ describe('postgres plugin on the virtual clock: the outbox relay follows the ins
     expect((await db.query('SELECT 1 FROM stoa_outbox')).rows).to.deep.equal([])
   })
 })
+
+/*
+ * Inbox keys are dated by the instance's clock and expired by it, not by the database's now():
+ * under the virtual clock a repeat runs again once the test has moved time past the retention
+ * and a sweep, and changes nothing before.
+ */
+describe('postgres plugin on the virtual clock: inbox keys expire by the instance clock', function () {
+  this.timeout(60_000)
+  let db: PGlite
+  let h: Harness
+
+  before(async () => {
+    db = await PGlite.create()
+  })
+  after(() => db?.close())
+  afterEach(async () => {
+    await h?.close()
+    await db.exec('TRUNCATE stoa_outbox, stoa_inbox')
+  })
+
+  it('runs a repeat again once the retention has passed on the clock and a sweep ran, not before', async () => {
+    h = createHarness()
+    let runs = 0
+    await h.start((o) =>
+      createStoa({ name: 'payments', ...o })
+        .use(postgres, {
+          pglite: db,
+          relay: { sweepMs: 600_000 },
+          inbox: { retentionMs: 3600_000, sweepMs: 600_000 },
+        })
+        .add('role:payments,cmd:charge', { idempotent: true, handler: () => ({ run: ++runs }) }),
+    )
+    const charge = () => h.act('role:payments,cmd:charge', { amount: 5 }, { id: 'charge-1' })
+    expect(await charge()).to.deep.equal({ run: 1 })
+    const { rows } = await db.query<{ ms: number }>(
+      'SELECT (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS ms FROM stoa_inbox',
+    )
+    expect(rows.map((r) => Math.round(r.ms))).to.deep.equal([h.clock.now()])
+    // Sweeps at 10, 20 ... 60 minutes: at 60 the key is exactly an hour old, not older.
+    await h.advance('60m')
+    await h.settle()
+    expect(await charge()).to.deep.equal({ run: 1 })
+    await h.advance('10m')
+    await h.settle()
+    expect(await charge()).to.deep.equal({ run: 2 })
+    expect(runs).to.equal(2)
+  })
+})

@@ -8,9 +8,11 @@ import { createHarness } from '../../../plugins/testing/index.js'
 /*
  * The relay's sweep, its lease and its backoff count on the instance's clock: under the
  * virtual clock of stoa/testing, a row nobody announced is published when the test moves time
- * past a sweep, and a row whose publish failed comes back once its backoff has passed.
+ * past a sweep, and a row whose publish failed comes back once its backoff has passed. Inbox
+ * keys are dated and expired by it too, not by the database's now(): a repeat runs again once
+ * the test has moved time past the retention and a sweep, and changes nothing before.
  */
-describe('postgres plugin on the virtual clock: the outbox relay follows the instance clock', function () {
+describe('postgres plugin on the virtual clock: the outbox relay and the inbox follow the instance clock', function () {
   this.timeout(60_000)
   let db: PGlite
   let h: Harness
@@ -71,26 +73,6 @@ describe('postgres plugin on the virtual clock: the outbox relay follows the ins
     await h.settle()
     expect(shipped).to.deep.equal(['o-2', 'o-2'])
     expect((await db.query('SELECT 1 FROM stoa_outbox')).rows).to.deep.equal([])
-  })
-})
-
-/*
- * Inbox keys are dated by the instance's clock and expired by it, not by the database's now():
- * under the virtual clock a repeat runs again once the test has moved time past the retention
- * and a sweep, and changes nothing before.
- */
-describe('postgres plugin on the virtual clock: inbox keys expire by the instance clock', function () {
-  this.timeout(60_000)
-  let db: PGlite
-  let h: Harness
-
-  before(async () => {
-    db = await PGlite.create()
-  })
-  after(() => db?.close())
-  afterEach(async () => {
-    await h?.close()
-    await db.exec('TRUNCATE stoa_outbox, stoa_inbox')
   })
 
   it('runs a repeat again once the retention has passed on the clock and a sweep ran, not before', async () => {

@@ -1,3 +1,5 @@
+import type { Clock, Timer } from './deadlines.js'
+
 /**
  * A readiness check: returns (or resolves) normally when what it checks can take work; returns
  * `false`, throws or rejects when it cannot (the thrown error's message is the reason shown).
@@ -27,11 +29,14 @@ export const CHECK_TIMEOUT_MS = 2000
 
 /**
  * The readiness checks registered on one instance, by name. Checks run in parallel, each
- * bounded by {@link CHECK_TIMEOUT_MS}; one that throws or hangs makes the instance not ready,
- * never the probe fail.
+ * bounded by {@link CHECK_TIMEOUT_MS} on the instance's clock (under a virtual clock a hung
+ * check times out when the test moves time); one that throws or hangs makes the instance not
+ * ready, never the probe fail.
  */
 export class Checks {
   private readonly checks = new Map<string, ReadyCheck>()
+
+  constructor(private readonly clock: Clock) {}
 
   /** Registers a check; a second check under the same name replaces the first. */
   add(name: string, check: ReadyCheck): void {
@@ -40,14 +45,14 @@ export class Checks {
 
   /** Runs every check. */
   run(): Promise<CheckStatus[]> {
-    return Promise.all([...this.checks].map(([name, check]) => runCheck(name, check)))
+    return Promise.all([...this.checks].map(([name, check]) => runCheck(this.clock, name, check)))
   }
 }
 
-async function runCheck(name: string, check: ReadyCheck): Promise<CheckStatus> {
-  let timer: NodeJS.Timeout | undefined
+async function runCheck(clock: Clock, name: string, check: ReadyCheck): Promise<CheckStatus> {
+  let timer: Timer | undefined
   const late = new Promise<CheckStatus>((resolve) => {
-    timer = setTimeout(
+    timer = clock.setTimer(
       () => resolve({ name, ready: false, reason: `no answer within ${CHECK_TIMEOUT_MS} ms` }),
       CHECK_TIMEOUT_MS,
     )
@@ -63,6 +68,6 @@ async function runCheck(name: string, check: ReadyCheck): Promise<CheckStatus> {
   try {
     return await Promise.race([verdict, late])
   } finally {
-    clearTimeout(timer)
+    clock.clearTimer(timer!)
   }
 }

@@ -1,3 +1,4 @@
+import type { Clock } from './deadlines.js'
 import type { Envelope, Reply } from './envelope.js'
 import type { Readiness } from './health.js'
 import type { Logger } from './logger.js'
@@ -39,6 +40,12 @@ export interface TransportHost {
   instanceSubscriptions(): string[]
   /** Where the transport reports what it cannot return to a caller. */
   readonly log: Logger
+  /**
+   * The instance's clock (`Stoa.clock`): deadlines a transport computes and the timers it sets
+   * for its own waits go through it, so that under a virtual clock they follow the test's time.
+   * Timers of a socket or a broker (a TCP keepalive, a queue's TTL) stay on the wall clock.
+   */
+  readonly clock: Clock
   /**
    * Where the transport reports what it does beyond any call (deliveries received, retried
    * and dead-lettered, reconnections, publish confirms): every plugin that observes

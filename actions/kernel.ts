@@ -217,7 +217,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   readonly clock: Clock
   private readonly deadlines: Deadlines
-  private readonly checks = new Checks()
+  private readonly checks: Checks
   private readonly life: Lifecycle
   private readonly plugins: PluginSet
   private readonly observers: Observers
@@ -245,6 +245,7 @@ export class Stoa<T extends ActionTypes = {}> {
     this.version = options.version
     this.registry.checkResults = options.checkResults ?? resultChecksDefault()
     this.clock = options.clock ?? systemClock
+    this.checks = new Checks(this.clock)
     this.deadlines = new Deadlines(this.clock)
     this.registry.clock = this.clock
     const life = new Lifecycle(this.name, this.log)
@@ -288,6 +289,7 @@ export class Stoa<T extends ActionTypes = {}> {
     return {
       service: this.name,
       log: this.log,
+      clock: this.clock,
       observer: this.observers.for(observed),
       get closing() {
         return life.closing

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module'
 import type { AddressInfo, Server } from 'node:net'
+import type { Clock, Timer } from './deadlines.js'
+import { systemClock } from './deadlines.js'
 import type { Envelope, Reply } from './envelope.js'
 import { StoaError, toStoaError } from './errors.js'
 import type { TransportHost } from './host.js'
@@ -39,6 +41,7 @@ export function withDispatch(
   return {
     service: host.service,
     log: host.log,
+    clock: host.clock,
     observer: host.observer,
     get closing() {
       return host.closing
@@ -83,15 +86,20 @@ export function retryAfter(error: { code: string; details?: Record<string, unkno
 }
 
 /**
- * Waits for `work` to settle, but no longer than `graceMs`: what a transport's `close()` does
+ * Waits for `work` to settle, but no longer than `graceMs` on `clock` (the host's, so that
+ * under a virtual clock the grace follows the test's time): what a transport's `close()` does
  * with the deliveries in hand. Resolves true when the work settled in time.
  *
  * @example
- * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs))) log.warn({ graceMs }, 'closing with work in hand')
+ * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs, host.clock))) log.warn({ graceMs }, 'closing with work in hand')
  */
-export async function settleWithin(work: Promise<unknown>, graceMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)))
+export async function settleWithin(
+  work: Promise<unknown>,
+  graceMs: number,
+  clock: Clock = systemClock,
+): Promise<boolean> {
+  let timer: Timer | undefined
+  const late = new Promise<false>((resolve) => (timer = clock.setTimer(() => resolve(false), graceMs)))
   try {
     return await Promise.race([
       work.then(
@@ -101,48 +109,59 @@ export async function settleWithin(work: Promise<unknown>, graceMs: number): Pro
       late,
     ])
   } finally {
-    clearTimeout(timer)
+    clock.clearTimer(timer!)
   }
 }
 
 /**
  * A periodic check that runs only while something is watched: `arm()` when a wait starts,
  * and the sweep says whether anything is left; when nothing is, the timer stops. The timer
- * never keeps the process alive.
+ * is set on `clock` (the host's: under a virtual clock a sweep runs when the test moves time
+ * past it, and `now` is that clock's) and never keeps the process alive.
  *
  * @example
+ * declare const host: TransportHost
+ * const waiting = new Map<string, { until: number; expire(): void }>()
  * const sweeper = new Sweeper(500, (now) => {
  *   for (const [id, w] of waiting) if (w.until <= now) { waiting.delete(id); w.expire() }
  *   return waiting.size > 0
- * })
+ * }, host.clock)
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private readonly everyMs: number
   private readonly sweep: (now: number) => boolean
+  private readonly clock: Clock
 
   /**
    * @param everyMs how often to look
    * @param sweep expires what is due at `now`; returns whether anything is still watched
+   * @param clock where the time is read and the timer set; default the process's clock
    */
-  constructor(everyMs: number, sweep: (now: number) => boolean) {
+  constructor(everyMs: number, sweep: (now: number) => boolean, clock: Clock = systemClock) {
     this.everyMs = everyMs
     this.sweep = sweep
+    this.clock = clock
   }
 
   /** Starts sweeping, if not already. */
   arm(): void {
-    if (this.timer !== undefined) return
-    this.timer = setInterval(() => {
-      if (!this.sweep(Date.now())) this.stop()
-    }, this.everyMs)
-    this.timer.unref()
+    if (this.timer === undefined) this.schedule()
   }
 
   /** Stops sweeping. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer)
     this.timer = undefined
+  }
+
+  // A Clock sets one-shot timers: each sweep sets the next, as setInterval would.
+  private schedule(): void {
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined
+      if (this.sweep(this.clock.now()) && this.timer === undefined) this.schedule()
+    }, this.everyMs)
+    this.timer.unref()
   }
 }
 

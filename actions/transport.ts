@@ -14,6 +14,7 @@ import type { TransportHealth } from './health.js'
 import type { TransportHost } from './host.js'
 import type { Pattern } from './pattern.js'
 
+export type { Clock, Timer } from './deadlines.js'
 export type { Envelope, EnvelopeKind, EnvelopeMeta, Reply, ResponseHeaders, SubscriptionEach } from './envelope.js'
 export type { ErrorCode, StoaErrorJSON } from './errors.js'
 export { ERRORS, isErrorCode, StoaError, toStoaError, unwritableResult } from './errors.js'

@@ -1,5 +1,6 @@
 import { parse as parseQuery } from 'node:querystring'
 import type { CallOptions } from '../context.js'
+import type { Clock } from '../deadlines.js'
 import type { ResponseHeaders } from '../envelope.js'
 import { StoaError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -115,6 +116,8 @@ export interface WebPipelineOptions<R extends HttpRequest> {
 export interface WebHost {
   act(pattern: string, msg: Message, opts: CallOptions): Promise<unknown>
   readonly log: Logger
+  /** The instance's clock: stream heartbeats are timed by it (see `Stoa.clock`). */
+  readonly clock: Clock
 }
 
 /** One route table served, for one front. */

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import { createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto'
+import type { Clock } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { loadPeer } from '../../actions/transport.js'
 import type { Algorithm, ResolvedJwtOptions } from './options.js'
@@ -37,7 +38,11 @@ export interface KeyRings {
  * Builds the key rings from validated options, with the environment fallbacks when the options
  * name no user key. Throws `INVALID_OPTIONS` naming the faulty option.
  */
-export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment()): KeyRings {
+export function buildKeyRings(
+  options: ResolvedJwtOptions,
+  env = fromEnvironment(),
+  clock: Pick<Clock, 'now'> = Date,
+): KeyRings {
   const given = options.secret !== undefined || options.publicKey !== undefined || options.jwksUri !== undefined
   const secret = given ? options.secret : env.secret
   const publicKey = given ? options.publicKey : env.publicKey
@@ -51,7 +56,7 @@ export function buildKeyRings(options: ResolvedJwtOptions, env = fromEnvironment
   const jwks =
     options.jwksUri === undefined
       ? undefined
-      : new JwksKeys(options.jwksUri, options.jwksCacheMs, options.jwksRefetchMs, options.jwksTimeoutMs)
+      : new JwksKeys(options.jwksUri, options.jwksCacheMs, options.jwksRefetchMs, options.jwksTimeoutMs, clock)
   const user = staticRing(secret, publicKey === undefined ? undefined : publicFrom(publicKey, 'publicKey'), jwks)
   if (options.algorithms !== undefined) {
     for (const alg of options.algorithms)
@@ -170,11 +175,13 @@ export class JwksKeys {
     private readonly cacheMs: number,
     private readonly refetchMs: number,
     private readonly timeoutMs: number,
+    /** The instance's clock: the cache's age and the refetch limit count on it. */
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   /** The key named `kid` for `alg`, fetching the set when the rules above allow. */
   get(kid: string, alg: Algorithm): KeyObject | undefined | Promise<KeyObject | undefined> {
-    const now = Date.now()
+    const now = this.clock.now()
     const held = this.keys.get(kid)
     if (held !== undefined && now - this.fetchedAt < this.cacheMs) return fits(held, alg)
     if (this.fetching === undefined && now - this.triedAt < this.refetchMs) {
@@ -197,7 +204,7 @@ export class JwksKeys {
 
   private refresh(): Promise<void> {
     if (this.fetching !== undefined) return this.fetching
-    this.triedAt = Date.now()
+    this.triedAt = this.clock.now()
     this.fetching = (async () => {
       try {
         this.client ??= loadPeer<{ default: typeof import('jwks-rsa') }>('jwks-rsa', 'stoa/jwt').then((m) =>
@@ -215,7 +222,7 @@ export class JwksKeys {
           }
         }
         this.keys = keys
-        this.fetchedAt = Date.now()
+        this.fetchedAt = this.clock.now()
       } finally {
         this.fetching = undefined
       }

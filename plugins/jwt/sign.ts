@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { createPrivateKey, createSecretKey, randomUUID } from 'node:crypto'
 import type { SignOptions } from 'jsonwebtoken'
+import type { Clock } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import { asymmetricAlgorithm } from './keys.js'
 import type { Algorithm } from './options.js'
@@ -21,6 +22,11 @@ export interface SignTokenOptions {
   audience?: string | string[]
   /** `kid`: the key's name, for verifiers that hold several (a JWKS). */
   keyId?: string
+  /**
+   * Where `iat` (and so `exp`) is read: the issuing instance's clock (`stoa.clock`, `host.clock`),
+   * so that under a virtual clock a token expires when the test moves time. Default: `Date`.
+   */
+  clock?: Pick<Clock, 'now'>
 }
 
 /** What a token says about its user: the subject, global roles and any other claims. */
@@ -36,10 +42,11 @@ const LONGEST_SEC = 31 * 24 * 3600
 
 /**
  * Signs a user token: what an authentication service issues after checking credentials. The
- * lifetime is bounded (a month at most; minutes to hours is usual), `iat` and a `jti` are added.
+ * lifetime is bounded (a month at most; minutes to hours is usual), `iat` (by `clock`, else the
+ * process's time) and a `jti` are added.
  *
  * @example
- * const token = signToken({ sub: 'u42', roles: ['user-mover'] }, { secret: jwtSecret, expiresInSec: 3600, audience: 'api' })
+ * const token = signToken({ sub: 'u42', roles: ['user-mover'] }, { secret: jwtSecret, expiresInSec: 3600, audience: 'api', clock: stoa.clock })
  */
 export function signToken(claims: TokenClaims, options: SignTokenOptions): string {
   if (claims.sub === 'system' || claims.roles?.includes('system') === true) {
@@ -81,8 +88,9 @@ export function signDelegation(
   signer: { key: string | KeyObject; algorithm: Algorithm },
   audience: string,
   ttlMs: number,
+  nowMs: number,
 ): string {
-  const now = Math.floor(Date.now() / 1000)
+  const now = Math.floor(nowMs / 1000)
   const exp = from === undefined ? now + Math.floor(ttlMs / 1000) : (from.exp as number)
   const act = from === undefined ? { sub: on.service } : from.act
   const payload: Record<string, unknown> = {
@@ -123,6 +131,8 @@ function sign(payload: Record<string, unknown>, options: SignTokenOptions, typ: 
   if (typ !== undefined) header.typ = typ
   if (options.keyId !== undefined) header.kid = options.keyId
   const signOptions: SignOptions = { algorithm, expiresIn: options.expiresInSec, header }
+  // jsonwebtoken counts `exp` from the payload's `iat`, and reads Date.now() only without one.
+  if (payload.iat === undefined) payload.iat = Math.floor((options.clock ?? Date).now() / 1000)
   if (payload.jti === undefined) signOptions.jwtid = randomUUID()
   if (options.issuer !== undefined) signOptions.issuer = options.issuer
   if (options.audience !== undefined && payload.aud === undefined) signOptions.audience = options.audience

@@ -1,4 +1,4 @@
-import type { Context, Identity } from '../../actions/index.js'
+import type { Clock, Context, Identity } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { KeyRing, KeyRings, VerifyKey } from './keys.js'
 import type { Algorithm, ResolvedJwtOptions } from './options.js'
@@ -65,11 +65,13 @@ export interface Verified {
 export class Verifier {
   private readonly cache: TokenCache
 
+  /** @param clock the instance's: `exp` and `nbf` are checked, and cached tokens kept, by its time. */
   constructor(
     private readonly options: ResolvedJwtOptions,
     private readonly rings: KeyRings,
+    private readonly clock: Pick<Clock, 'now'> = Date,
   ) {
-    this.cache = new TokenCache(options.cacheSize, options.cacheMs, options.clockToleranceSec * 1000)
+    this.cache = new TokenCache(options.cacheSize, options.cacheMs, options.clockToleranceSec * 1000, clock)
   }
 
   /**
@@ -119,6 +121,8 @@ export class Verifier {
       const out = jwt.verify(token, key, {
         algorithms: [alg],
         clockTolerance: this.options.clockToleranceSec,
+        // jsonwebtoken reads Date.now() unless told the time: the instance's clock tells it.
+        clockTimestamp: Math.floor(this.clock.now() / 1000),
         complete: true,
       })
       claims = out.payload as Record<string, unknown>
@@ -243,13 +247,14 @@ class TokenCache {
     private readonly size: number,
     private readonly ttlMs: number,
     private readonly toleranceMs: number,
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   get(token: string): Verified | undefined {
     if (this.size === 0) return undefined
     const e = this.entries.get(token)
     if (e === undefined) return undefined
-    if (Date.now() < e.until) return e.verified
+    if (this.clock.now() < e.until) return e.verified
     this.entries.delete(token)
     return undefined
   }
@@ -257,6 +262,6 @@ class TokenCache {
   set(token: string, verified: Verified, exp: number): void {
     if (this.size === 0 || this.ttlMs === 0) return
     if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value!)
-    this.entries.set(token, { verified, until: Math.min(Date.now() + this.ttlMs, exp * 1000 + this.toleranceMs) })
+    this.entries.set(token, { verified, until: Math.min(this.clock.now() + this.ttlMs, exp * 1000 + this.toleranceMs) })
   }
 }

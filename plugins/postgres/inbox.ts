@@ -1,4 +1,4 @@
-import type { ActionInfo, Context, Message, RunAction } from '../../actions/index.js'
+import type { ActionInfo, Clock, Context, Message, RunAction } from '../../actions/index.js'
 import { StoaError } from '../../actions/index.js'
 import type { Database, Statement } from './db.js'
 import type { Transactions } from './transaction.js'
@@ -38,8 +38,9 @@ const HEADER = 'idempotency-key'
  * both run; the second's insert of the key waits for the first transaction and then fails on
  * the key, which rolls its effect back; a call whose transaction failed while the key was being
  * recorded by another answers with the stored result. So the effect is done once either way.
+ * The key is dated by `clock`, the instance's, as {@link expireInbox} counts its age.
  */
-export function idempotentHook(txs: Transactions): (next: RunAction, action: ActionInfo) => RunAction {
+export function idempotentHook(txs: Transactions, clock: Clock): (next: RunAction, action: ActionInfo) => RunAction {
   return (next, action) => {
     const declared = action.options.idempotent
     if (declared === undefined || declared === false) return next
@@ -70,7 +71,9 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
       const edges = {
         first: lookup,
         last: (): Statement | undefined =>
-          result === undefined ? undefined : { name: RECORD.name, text: RECORD.text, values: [key, result] },
+          result === undefined
+            ? undefined
+            : { name: RECORD.name, text: RECORD.text, values: [key, result, String(clock.now())] },
       }
       try {
         return await txs.run(
@@ -104,7 +107,7 @@ export function idempotentHook(txs: Transactions): (next: RunAction, action: Act
 const LOOKUP = { name: 'stoa_inbox_lookup', text: 'SELECT result FROM stoa_inbox WHERE key = $1' } as const
 const RECORD = {
   name: 'stoa_inbox_record',
-  text: 'INSERT INTO stoa_inbox (key, result) VALUES ($1, $2::text::jsonb)',
+  text: 'INSERT INTO stoa_inbox (key, result, created_at) VALUES ($1, $2::text::jsonb, to_timestamp($3::float8 / 1000))',
 } as const
 
 /** The result an inbox row holds: what the first call answered. */
@@ -112,12 +115,17 @@ function stored(row: Record<string, unknown> | undefined): unknown {
   return (row?.result as { v?: unknown } | null | undefined)?.v
 }
 
-/** Deletes inbox keys older than the retention: a repeat after that runs again. */
-export async function expireInbox(db: Database, retentionMs: number): Promise<number> {
+/**
+ * Deletes inbox keys older than the retention at `nowMs`, a time of the instance's clock (the
+ * keys are dated by it too, not by the database's `now()`), so that under a virtual clock a key
+ * expires when the test moves time; instances' clocks are kept in step (NTP) to well within a
+ * retention. A repeat after that runs again.
+ */
+export async function expireInbox(db: Database, retentionMs: number, nowMs: number): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
-    `WITH gone AS (DELETE FROM stoa_inbox WHERE created_at < now() - make_interval(secs => $1) RETURNING 1)
+    `WITH gone AS (DELETE FROM stoa_inbox WHERE created_at < to_timestamp($1::float8 / 1000) RETURNING 1)
      SELECT count(*)::text AS n FROM gone`,
-    [retentionMs / 1000],
+    [nowMs - retentionMs],
   )
   return Number(rows[0]?.n ?? 0)
 }

@@ -133,11 +133,11 @@ const postgres = definePlugin({
         },
       },
       outbox: () => outboxDepth(database()),
-      expireInbox: () => expireInbox(database(), options.inbox.retentionMs),
+      expireInbox: () => expireInbox(database(), options.inbox.retentionMs, host.clock.now()),
       migrations,
     }
     return {
-      hooks: { inbound: idempotentHook(txs) },
+      hooks: { inbound: idempotentHook(txs, host.clock) },
       init: async (stoa: PluginHost) => {
         // Checked before any connection: a folder that is missing is the options' fault.
         const known = stepsOf()
@@ -182,7 +182,7 @@ const postgres = definePlugin({
           sweep = clock.setTimer(expire, options.inbox.sweepMs)
           sweep.unref()
           if (opened.outage() !== undefined) return
-          expireInbox(opened, options.inbox.retentionMs).catch((err: unknown) =>
+          expireInbox(opened, options.inbox.retentionMs, clock.now()).catch((err: unknown) =>
             host.log.warn({ err }, 'postgres: inbox expiry failed'),
           )
         }, options.inbox.sweepMs)

@@ -44,6 +44,11 @@ let taken = false
  * steps, events and messages kept in PostgreSQL, resumed after a crash from the last recorded
  * step. DBOS does not run on PGlite: give it a PostgreSQL server. One per process.
  *
+ * A saga's sleeps and its waits' timeouts are DBOS's own durable timers (`DBOS.recv` with a
+ * timeout, its deadline kept in PostgreSQL so that a resumed workflow waits only what is left):
+ * they run on the real time and cannot follow a virtual clock (`stoa/testing`). A step's retry
+ * backoff does follow the instance's clock. Test a saga's timing on the in-memory engine.
+ *
  * @example
  * const engine = createDbosEngine({ url: 'postgres://127.0.0.1:5432/orders', executorId: 'orders-1' })
  */
@@ -381,6 +386,7 @@ class DbosRun implements EngineRun {
   }
 
   async recv(topic: string, timeoutMs: number): Promise<unknown> {
+    // A durable timer of DBOS's, on the real time: under a virtual clock it still takes `timeoutMs`.
     try {
       return (await this.dbos.recv(topic, { timeoutSeconds: timeoutMs / 1000 })) ?? undefined
     } catch (err) {

@@ -38,6 +38,10 @@ export interface WorkflowInfo {
 
 /** What an engine is started with. */
 export interface EngineSettings {
+  /**
+   * The instance's clock: the in-memory engine's timers (a `recv` timeout: sleeps and waits) run
+   * on it, so they follow a virtual clock; a durable engine's timers (DBOS) cannot.
+   */
   readonly clock: Clock
   readonly log: Logger
   /** The service's name. */

@@ -1,8 +1,17 @@
-import type { Envelope, EnvelopeKind, Message, Reply, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import type {
+  Envelope,
+  EnvelopeKind,
+  Message,
+  Reply,
+  RetryPolicy,
+  StoaErrorJSON,
+  TransportHost,
+} from '../../actions/transport.js'
 import {
   assertTaskName,
+  backoffDelays,
+  decideRetry,
   describeMessage,
-  ERRORS,
   errorReply,
   matchesSubscription,
   StoaError,
@@ -124,6 +133,7 @@ export class SimBroker {
   private readonly held: (() => void)[] = []
   private seq = 0
   private readonly start: number
+  private readonly retry: RetryPolicy
 
   constructor(
     readonly clock: VirtualClock,
@@ -131,6 +141,10 @@ export class SimBroker {
     readonly policy: BrokerPolicy = DEFAULT_POLICY,
   ) {
     this.start = clock.now()
+    this.retry = {
+      attempts: policy.attempts,
+      delays: backoffDelays(policy.attempts, policy.backoffMs, policy.maxBackoffMs),
+    }
   }
 
   /** Declares a service's queue, so work sent while none of its instances runs waits for one. */
@@ -327,9 +341,10 @@ export class SimBroker {
     } else {
       this.done(member, q)
       q.failures++
-      const retryable = ERRORS[reply.error.code]?.retryable === true
-      if (retryable && q.failures < this.policy.attempts) {
-        const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (q.failures - 1))
+      // The amqp and nats transports' own rule, its backoff waited out on the virtual clock.
+      const outcome = decideRetry(reply.error, q.failures, this.retry)
+      if (outcome.do === 'retry') {
+        const delay = outcome.delayMs
         this.note(`${what} failed at ${member.label} (${reply.error.code}): try ${q.failures + 1} in ${delay} ms`)
         this.waiting++
         this.clock.setTimer(() => {

@@ -11,7 +11,7 @@ import type {
   WebHost,
   WebResponse,
 } from '../../actions/transport.js'
-import { mergeMessages } from '../../actions/transport.js'
+import { mergeMessages, Sweeper } from '../../actions/transport.js'
 
 /** The stream connections one loading of the web plugin holds, over all its stream routes. */
 export interface ConnectionCount {
@@ -176,7 +176,7 @@ export type OpenStreams = Set<() => void>
 
 /**
  * Holds a server-sent events response open on `res`: events as `id`/`event`/`data` records,
- * a comment every `heartbeatMs` (so proxies keep the connection), and the connection dropped
+ * a comment every `heartbeatMs` of the instance's clock (so proxies keep the connection), and the connection dropped
  * when more than `maxBufferedBytes` wait unsent, rather than buffered without bound.
  */
 export function serveEventStream(res: ServerResponse, open: StreamOpen, host: WebHost, held: OpenStreams): void {
@@ -196,7 +196,7 @@ export function serveEventStream(res: ServerResponse, open: StreamOpen, host: We
   const end = (): void => {
     if (ended) return
     ended = true
-    clearInterval(beat)
+    beat.stop()
     leave?.()
     held.delete(end)
     res.end()
@@ -206,7 +206,7 @@ export function serveEventStream(res: ServerResponse, open: StreamOpen, host: We
     if (res.writableLength > s.maxBufferedBytes) {
       host.log.warn({ route: open.route.path, buffered: res.writableLength }, 'a slow stream client was dropped')
       ended = true
-      clearInterval(beat)
+      beat.stop()
       leave?.()
       held.delete(end)
       res.destroy()
@@ -220,8 +220,16 @@ export function serveEventStream(res: ServerResponse, open: StreamOpen, host: We
     (e, data) => write(`id: ${e.id}\nevent: ${e.name}\ndata: ${JSON.stringify(data)}\n\n`),
     end,
   )
-  const beat = setInterval(() => write(': heartbeat\n\n'), s.heartbeatMs)
-  beat.unref()
+  // On the instance's clock: under a virtual one a heartbeat goes out when the test moves time.
+  const beat = new Sweeper(
+    s.heartbeatMs,
+    () => {
+      write(': heartbeat\n\n')
+      return !ended
+    },
+    host.clock,
+  )
+  beat.arm()
   held.add(end)
   res.on('close', end)
   // The first bytes go out now, so the client (and any proxy) sees the stream is open.

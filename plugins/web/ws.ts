@@ -15,7 +15,7 @@ import type {
   WebPipeline,
   WebResponse,
 } from '../../actions/transport.js'
-import { createWebPipeline, errorResponse, loadPeer, toStoaError, webRoutes } from '../../actions/transport.js'
+import { createWebPipeline, errorResponse, loadPeer, Sweeper, toStoaError, webRoutes } from '../../actions/transport.js'
 import type { OpenStreams } from './stream.js'
 import { isRecords, isStream, mappedClient } from './stream.js'
 
@@ -135,7 +135,7 @@ function attach(stoa: WebHost, conn: WebSocket, open: StreamOpen, actable: Reado
   let bad = 0
   let leave: (() => void) | undefined
   const end = (code = 1001, why = 'going away'): void => {
-    clearInterval(beat)
+    beat.stop()
     leave?.()
     leave = undefined
     held.delete(end)
@@ -145,7 +145,7 @@ function attach(stoa: WebHost, conn: WebSocket, open: StreamOpen, actable: Reado
     if (conn.readyState !== conn.OPEN) return
     if (conn.bufferedAmount > s.maxBufferedBytes) {
       stoa.log.warn({ route: open.route.path, buffered: conn.bufferedAmount }, 'a slow stream client was dropped')
-      clearInterval(beat)
+      beat.stop()
       leave?.()
       held.delete(end)
       conn.terminate()
@@ -153,13 +153,22 @@ function attach(stoa: WebHost, conn: WebSocket, open: StreamOpen, actable: Reado
     }
     conn.send(JSON.stringify(frame))
   }
-  const beat = setInterval(() => {
-    // No pong since the last ping: the peer is gone without a close; free its place.
-    if (!alive) return void conn.terminate()
-    alive = false
-    conn.ping()
-  }, s.heartbeatMs)
-  beat.unref()
+  // On the instance's clock: under a virtual one a ping goes out when the test moves time.
+  const beat = new Sweeper(
+    s.heartbeatMs,
+    () => {
+      // No pong since the last ping: the peer is gone without a close; free its place.
+      if (!alive) {
+        conn.terminate()
+        return false
+      }
+      alive = false
+      conn.ping()
+      return true
+    },
+    stoa.clock,
+  )
+  beat.arm()
   conn.on('pong', () => {
     alive = true
   })

@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
+import type { Clock, Envelope, Logger, Reply, TransportClient } from '../../actions/transport.js'
 import {
   assertEventName,
   assertTaskName,
@@ -26,15 +26,18 @@ const REQUEST_SLACK_MS = 1000
 
 /** How requests are written and replies read: stoa's wire format, or Seneca's. */
 export interface RequestCodec {
-  /** Encodes a request; throws a StoaError (`PAYLOAD_TOO_LARGE`...) when it cannot be sent. */
-  encode(e: Envelope, maxBodyBytes: number): Outgoing
+  /**
+   * Encodes a request at `now` (the instance's clock: the time left is counted from it); throws
+   * a StoaError (`PAYLOAD_TOO_LARGE`...) when it cannot be sent.
+   */
+  encode(e: Envelope, maxBodyBytes: number, now: number): Outgoing
   /** Decodes a reply; anything malformed becomes an error reply. */
   decode(m: ConsumeMessage): Reply
 }
 
 /** stoa's own wire format (wire.ts). */
 export const stoaCodec: RequestCodec = {
-  encode: (e, max) => encodeRequest(e, max),
+  encode: (e, max, now) => encodeRequest(e, max, now),
   decode: (m) => decodeReply(m.content),
 }
 
@@ -56,22 +59,30 @@ export class RpcCaller implements LinkUser {
   private readonly waiting = new Map<string, Waiting>()
   private seq = 0
   /** Drops requests whose caller has stopped waiting (the kernel already answered TIMEOUT). */
-  private readonly sweeper = new Sweeper(500, (now) => {
-    for (const [id, w] of this.waiting) {
-      if (w.until <= now) {
-        this.waiting.delete(id)
-        w.resolve(errorReply(new StoaError('TIMEOUT', 'no reply before the deadline')))
-      }
-    }
-    return this.waiting.size > 0
-  })
+  private readonly sweeper: Sweeper
 
+  /** @param clock the instance's: deadlines are times of it, and the sweep runs on it. */
   constructor(
     private readonly link: Link,
     private readonly options: ResolvedAmqpOptions,
     private readonly log: Logger,
+    private readonly clock: Clock,
     private readonly codec: RequestCodec = stoaCodec,
-  ) {}
+  ) {
+    this.sweeper = new Sweeper(
+      500,
+      (now) => {
+        for (const [id, w] of this.waiting) {
+          if (w.until <= now) {
+            this.waiting.delete(id)
+            w.resolve(errorReply(new StoaError('TIMEOUT', 'no reply before the deadline')))
+          }
+        }
+        return this.waiting.size > 0
+      },
+      clock,
+    )
+  }
 
   async up(model: ChannelModel): Promise<void> {
     const ch = await openChannel(model.createChannel(), this.link, this.log, 'request', (closed) => {
@@ -112,9 +123,10 @@ export class RpcCaller implements LinkUser {
    */
   call(exchange: string, routingKey: string, e: Envelope): Promise<Reply> {
     if (this.ch === undefined) return Promise.resolve(errorReply(unavailable('the broker connection is down')))
+    const now = this.clock.now()
     let out: Outgoing
     try {
-      out = this.codec.encode(e, this.options.maxBodyBytes)
+      out = this.codec.encode(e, this.options.maxBodyBytes, now)
     } catch (err) {
       return Promise.resolve(errorReply(toStoaError(err)))
     }
@@ -122,7 +134,7 @@ export class RpcCaller implements LinkUser {
     out.props.correlationId = id
     out.props.replyTo = REPLY_TO
     out.props.mandatory = true
-    const until = (e.meta.deadline ?? Date.now() + 30_000) + REQUEST_SLACK_MS
+    const until = (e.meta.deadline ?? now + 30_000) + REQUEST_SLACK_MS
     return new Promise<Reply>((resolve) => {
       this.waiting.set(id, { until, resolve })
       this.sweeper.arm()
@@ -177,6 +189,8 @@ export class Sender implements LinkUser {
     private readonly publisher: Publisher,
     private readonly options: ResolvedAmqpOptions,
     private readonly names: Names,
+    /** The instance's: a publish's wait and the time a task has left are counted on it. */
+    private readonly clock: Clock,
   ) {}
 
   async up(model: ChannelModel): Promise<void> {
@@ -204,19 +218,20 @@ export class Sender implements LinkUser {
   deliver(e: Envelope): Promise<Reply> {
     try {
       // Whichever ends first: the caller's deadline, or how long a publish may wait for the broker.
-      const until = Math.min(e.meta.deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.options.publishWaitMs)
+      const now = this.clock.now()
+      const until = Math.min(e.meta.deadline ?? Number.POSITIVE_INFINITY, now + this.options.publishWaitMs)
       if (e.kind === 'send') {
         assertTaskName(e.name)
         const service = taskService(e.name)
         const declaring = this.declared(service)
         if (declaring !== undefined) return this.afterDeclaring(declaring, service, e, until)
         return this.publisher
-          .publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
+          .publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes, now), until)
           .then(confirmed, failed)
       }
       assertEventName(e.name)
       return this.publisher
-        .publish(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes), until)
+        .publish(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes, now), until)
         .then(confirmed, failed)
     } catch (err) {
       return Promise.resolve(failed(err))
@@ -227,10 +242,11 @@ export class Sender implements LinkUser {
   private async afterDeclaring(declaring: Promise<void>, service: string, e: Envelope, until: number): Promise<Reply> {
     try {
       // A broker that stopped answering would hold the declaration, and the send, forever.
-      if (!(await settleWithin(declaring, until - Date.now())))
+      if (!(await settleWithin(declaring, until - this.clock.now(), this.clock)))
         throw unavailable('the broker did not declare the task queue in time')
       await declaring
-      await this.publisher.publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes), until)
+      const out = encodeRequest(e, this.options.maxBodyBytes, this.clock.now())
+      await this.publisher.publish('', this.names.tasks(service), out, until)
       return OK
     } catch (err) {
       return failed(err)

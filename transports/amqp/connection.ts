@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
-import type { Logger } from '../../actions/transport.js'
+import type { Clock, Logger } from '../../actions/transport.js'
 import { loadPeer, StoaError, Sweeper } from '../../actions/transport.js'
 import type { AmqpObserver } from './options.js'
 import type { Outgoing } from './wire.js'
@@ -296,7 +296,20 @@ export class Publisher implements LinkUser {
    * in the buffer nor for a confirm that a black-holed connection never brings. A late confirm
    * finds its job settled and changes nothing, so a failed publish never turns into a success.
    */
-  private readonly sweeper = new Sweeper(50, (now) => {
+  private readonly sweeper: Sweeper
+
+  /** @param clock the instance's: a publish's `until` is a time of it, and its sweep runs on it. */
+  constructor(
+    private readonly link: Link,
+    private readonly bufferSize: number,
+    private readonly log: Logger,
+    clock: Clock,
+    private readonly observer?: AmqpObserver,
+  ) {
+    this.sweeper = new Sweeper(50, (now) => this.expire(now), clock)
+  }
+
+  private expire(now: number): boolean {
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const job = this.queue[i]!
       if (job.until <= now) {
@@ -310,14 +323,7 @@ export class Publisher implements LinkUser {
       settle(job, unavailable('the broker did not confirm the publish in time: it may or may not be queued'))
     }
     return this.queue.length > 0 || this.inflight.size > 0
-  })
-
-  constructor(
-    private readonly link: Link,
-    private readonly bufferSize: number,
-    private readonly log: Logger,
-    private readonly observer?: AmqpObserver,
-  ) {}
+  }
 
   async up(model: ChannelModel): Promise<void> {
     const ch = await openChannel(model.createConfirmChannel(), this.link, this.log, 'publish', (closed) => {

@@ -75,7 +75,7 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
       log: host.log,
       observer,
     })
-    publisher ??= new Publisher(link, opts.bufferSize, host.log, observer)
+    publisher ??= new Publisher(link, opts.bufferSize, host.log, host.clock, observer)
     return { link, publisher }
   }
 
@@ -103,7 +103,7 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
     async client(host: TransportHost, pins: readonly Pattern[]): Promise<TransportClient> {
       const { link: l, publisher: p } = connection(host)
       if (opts.seneca) {
-        const caller = new RpcCaller(l, opts, host.log, senecaCodec(`stoa/${host.service}/${randomUUID()}`))
+        const caller = new RpcCaller(l, opts, host.log, host.clock, senecaCodec(`stoa/${host.service}/${randomUUID()}`))
         await start(l, p)
         await l.add(caller, RANK.rpc)
         return createSenecaClient(caller, sn, pins)
@@ -119,11 +119,11 @@ export function createAmqpTransport(options: AmqpOptions = {}): Transport {
         )
       }
       if (sender === undefined) {
-        sender = new Sender(l, p, opts, n)
+        sender = new Sender(l, p, opts, n, host.clock)
         await l.add(sender, RANK.sender)
       }
       if (pins.length > 0 && rpc === undefined) {
-        rpc = new RpcCaller(l, opts, host.log)
+        rpc = new RpcCaller(l, opts, host.log, host.clock)
         await l.add(rpc, RANK.rpc)
       }
       await start(l, p)

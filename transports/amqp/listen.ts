@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
-import type { EnvelopeKind, Reply, RetryPolicy, StoaErrorJSON, TransportHost } from '../../actions/transport.js'
+import type { EnvelopeKind, Reply, RetryPolicy, StoaErrorJSON, Timer, TransportHost } from '../../actions/transport.js'
 import {
   bulkheadRefusal,
   decideRetry,
@@ -48,7 +48,7 @@ export class Listener implements LinkUser {
   /** Names this instance's own event queue, the same across reconnections. */
   private readonly instanceId = randomUUID().slice(0, 12)
   /** Set while consumption is held back because an action is at its bulkhead limit. */
-  private holdTimer: NodeJS.Timeout | undefined
+  private holdTimer: Timer | undefined
 
   constructor(
     private readonly link: Link,
@@ -141,8 +141,8 @@ export class Listener implements LinkUser {
   async close(): Promise<void> {
     await this.stopAccepting()
     if (this.inflight.size > 0) {
-      const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
-      await settleWithin(Promise.allSettled([...this.inflight]), left)
+      const left = Math.max(0, this.stoppedAt! + this.options.graceMs - this.host.clock.now())
+      await settleWithin(Promise.allSettled([...this.inflight]), left, this.host.clock)
       if (this.inflight.size > 0)
         this.host.log.warn(
           { inflight: this.inflight.size },
@@ -166,7 +166,7 @@ export class Listener implements LinkUser {
   async stopAccepting(): Promise<void> {
     this.stopping = true
     this.clearHold()
-    this.stoppedAt ??= Date.now()
+    this.stoppedAt ??= this.host.clock.now()
     await this.pause()
   }
 
@@ -194,7 +194,7 @@ export class Listener implements LinkUser {
   /** A request: run it, send the reply to its reply-to address, acknowledge. */
   private async request(ch: Channel, m: ConsumeMessage): Promise<void> {
     this.options.observer?.received?.('act')
-    const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes)
+    const incoming = decodeRequest(m, 'act', this.options.maxBodyBytes, this.host.clock.now())
     let reply: Reply
     if (!incoming.ok) reply = errorReply(incoming.error)
     else reply = await this.host.dispatch(incoming.envelope)
@@ -214,7 +214,7 @@ export class Listener implements LinkUser {
   /** A task or an event: run it, then acknowledge, retry later, or dead-letter. */
   private async work(ch: Channel, m: ConsumeMessage, kind: EnvelopeKind, queue: string): Promise<void> {
     this.options.observer?.received?.(kind)
-    const incoming = decodeRequest(m, kind, this.options.maxBodyBytes)
+    const incoming = decodeRequest(m, kind, this.options.maxBodyBytes, this.host.clock.now())
     const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
     const busy = bulkheadRefusal(reply)
     if (busy !== undefined) return this.holdBack(ch, m, busy)
@@ -224,10 +224,13 @@ export class Listener implements LinkUser {
     const outcome = decideRetry(reply.ok ? undefined : reply.error, incoming.attempt + 1, this.policy, giveBack)
     if (outcome.do === 'ack') return ack(ch, m)
     if (outcome.do === 'requeue') return this.giveBack(ch, m)
-    const until = Date.now() + COPY_CONFIRM_MS
+    const until = this.host.clock.now() + COPY_CONFIRM_MS
     try {
       if (outcome.do === 'retry') {
         // The copy goes to the delay queue for its backoff step, keyed by the queue it returns to.
+        // The wait itself is RabbitMQ's (the queue's message TTL, on the broker's time): it cannot
+        // follow an instance's virtual clock. What is stoa's, the decision (which try, how long),
+        // is `decideRetry`, the rule stoa/testing's simulated broker runs on the virtual clock.
         await this.publisher.publish(
           this.names.retry,
           queue,
@@ -260,7 +263,7 @@ export class Listener implements LinkUser {
    */
   private async instance(ch: Channel, m: ConsumeMessage): Promise<void> {
     this.options.observer?.received?.('emit')
-    const incoming = decodeRequest(m, 'emit', this.options.maxBodyBytes)
+    const incoming = decodeRequest(m, 'emit', this.options.maxBodyBytes, this.host.clock.now())
     const reply: Reply = incoming.ok
       ? await this.host.dispatch({ ...incoming.envelope, each: 'instance' })
       : errorReply(incoming.error)
@@ -272,8 +275,9 @@ export class Listener implements LinkUser {
   /**
    * An action is at its bulkhead limit: rather than fail the delivery (a retry, a dead letter),
    * return it to its queue, not counted as a try, where another instance or this one later takes
-   * it, and stop taking deliveries for the time the bulkhead asks (`retryAfterMs`). The work in
-   * hand goes on meanwhile; the broker holds the rest.
+   * it, and stop taking deliveries for the time the bulkhead asks (`retryAfterMs`), on the
+   * instance's clock (under a virtual one, until the test moves time). The work in hand goes on
+   * meanwhile; the broker holds the rest.
    */
   private holdBack(ch: Channel, m: ConsumeMessage, error: StoaErrorJSON): void {
     nack(ch, m)
@@ -283,7 +287,7 @@ export class Listener implements LinkUser {
         ? Math.min(Math.max(error.details.retryAfterMs, 10), 30_000)
         : 1000
     void this.pause()
-    this.holdTimer = setTimeout(() => {
+    this.holdTimer = this.host.clock.setTimer(() => {
       this.holdTimer = undefined
       if (this.stopping || this.ch !== ch || this.host.held) return
       this.paused = false
@@ -296,7 +300,7 @@ export class Listener implements LinkUser {
   }
 
   private clearHold(): void {
-    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
+    if (this.holdTimer !== undefined) this.host.clock.clearTimer(this.holdTimer)
     this.holdTimer = undefined
   }
 

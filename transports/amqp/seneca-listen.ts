@@ -118,7 +118,7 @@ export class SenecaListener implements LinkUser {
 
   private run(data: Record<string, unknown>): Promise<Reply> {
     try {
-      return this.host.dispatch(senecaRequestEnvelope(data))
+      return this.host.dispatch(senecaRequestEnvelope(data, this.host.clock.now()))
     } catch (err) {
       return Promise.resolve(errorReply(toStoaError(err)))
     }

@@ -79,8 +79,7 @@ export const JSON_TYPE = 'application/json'
 /** Writes requests and reads replies in Seneca's format. `origin` names this client. */
 export function senecaCodec(origin: string): RequestCodec {
   return {
-    encode(e: Envelope, maxBodyBytes: number): Outgoing {
-      const now = Date.now()
+    encode(e: Envelope, maxBodyBytes: number, now: number): Outgoing {
       const act: Message = { ...e.msg }
       if (e.meta.deadline !== undefined) act.timeout$ = Math.max(1, e.meta.deadline - now)
       const body = Buffer.from(
@@ -143,10 +142,11 @@ export function readSenecaRequest(content: Buffer): Record<string, unknown> | un
 
 /**
  * The act a request carries, as an envelope: the message without Seneca's `$` keys, the trace
- * from the request id (`<message>/<trace>`), the deadline from `timeout$`. Throws
+ * from the request id (`<message>/<trace>`), the deadline from `timeout$` after `now` (the
+ * instance's clock). Throws
  * `INVALID_MESSAGE` for a request that is not an act.
  */
-export function senecaRequestEnvelope(data: Record<string, unknown>): Envelope {
+export function senecaRequestEnvelope(data: Record<string, unknown>, now = Date.now()): Envelope {
   if (data.kind !== 'act' || data.act === null || typeof data.act !== 'object') {
     throw new StoaError('INVALID_MESSAGE', 'a Seneca request needs kind "act" and an act object')
   }
@@ -166,7 +166,7 @@ export function senecaRequestEnvelope(data: Record<string, unknown>): Envelope {
     meta: {
       id,
       trace: slash >= 0 ? id.slice(slash + 1) : id,
-      deadline: timeout === undefined ? undefined : Date.now() + timeout,
+      deadline: timeout === undefined ? undefined : now + timeout,
       caller: 'seneca',
     },
   }

@@ -8,9 +8,11 @@ import { createHarness } from '../../../plugins/testing/index.js'
 /*
  * The relay's sweep, its lease and its backoff count on the instance's clock: under the
  * virtual clock of stoa/testing, a row nobody announced is published when the test moves time
- * past a sweep, and a row whose publish failed comes back once its backoff has passed.
+ * past a sweep, and a row whose publish failed comes back once its backoff has passed. Inbox
+ * keys are dated and expired by it too, not by the database's now(): a repeat runs again once
+ * the test has moved time past the retention and a sweep, and changes nothing before.
  */
-describe('postgres plugin on the virtual clock: the outbox relay follows the instance clock', function () {
+describe('postgres plugin on the virtual clock: the outbox relay and the inbox follow the instance clock', function () {
   this.timeout(60_000)
   let db: PGlite
   let h: Harness
@@ -71,5 +73,33 @@ describe('postgres plugin on the virtual clock: the outbox relay follows the ins
     await h.settle()
     expect(shipped).to.deep.equal(['o-2', 'o-2'])
     expect((await db.query('SELECT 1 FROM stoa_outbox')).rows).to.deep.equal([])
+  })
+
+  it('runs a repeat again once the retention has passed on the clock and a sweep ran, not before', async () => {
+    h = createHarness()
+    let runs = 0
+    await h.start((o) =>
+      createStoa({ name: 'payments', ...o })
+        .use(postgres, {
+          pglite: db,
+          relay: { sweepMs: 600_000 },
+          inbox: { retentionMs: 3600_000, sweepMs: 600_000 },
+        })
+        .add('role:payments,cmd:charge', { idempotent: true, handler: () => ({ run: ++runs }) }),
+    )
+    const charge = () => h.act('role:payments,cmd:charge', { amount: 5 }, { id: 'charge-1' })
+    expect(await charge()).to.deep.equal({ run: 1 })
+    const { rows } = await db.query<{ ms: number }>(
+      'SELECT (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS ms FROM stoa_inbox',
+    )
+    expect(rows.map((r) => Math.round(r.ms))).to.deep.equal([h.clock.now()])
+    // Sweeps at 10, 20 ... 60 minutes: at 60 the key is exactly an hour old, not older.
+    await h.advance('60m')
+    await h.settle()
+    expect(await charge()).to.deep.equal({ run: 1 })
+    await h.advance('10m')
+    await h.settle()
+    expect(await charge()).to.deep.equal({ run: 2 })
+    expect(runs).to.equal(2)
   })
 })

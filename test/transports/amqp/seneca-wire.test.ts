@@ -60,13 +60,13 @@ describe("amqp seneca-amqp-transport's wire format", () => {
       msg: { role: 'math' },
       meta: { id: 'm1', trace: 't1', deadline: Date.now() + 800 },
     }
-    const out = senecaCodec('me').encode(e, 1024)
+    const out = senecaCodec('me').encode(e, 1024, Date.now())
     const body = JSON.parse(out.body.toString()) as { id: string; act: Record<string, unknown> }
     expect(body.id).to.equal('m1/t1')
     expect(body.act.role).to.equal('math')
     expect(body.act.timeout$).to.be.within(1, 800)
     expect(out.props.expiration).to.equal(String(body.act.timeout$))
-    expect(() => senecaCodec('me').encode(e, 10))
+    expect(() => senecaCodec('me').encode(e, 10, Date.now()))
       .to.throw(StoaError)
       .with.property('code', 'PAYLOAD_TOO_LARGE')
   })

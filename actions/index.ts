@@ -48,6 +48,7 @@ export type {
   PluginHost,
   PluginInfo,
   PluginParts,
+  PluginSagas,
   PluginSetup,
   PluginSubscription,
   SetupHost,

@@ -35,6 +35,7 @@ import type {
   Plugin,
   PluginHost,
   PluginInit,
+  PluginSagas,
   PluginSubscription,
   UpgradeHandler,
   UseArgs,
@@ -495,6 +496,7 @@ export class Stoa<T extends ActionTypes = {}> {
     let actions: unknown
     let hooks: Hooks | undefined
     let subscriptions: readonly PluginSubscription[] | undefined
+    let sagas: PluginSagas | undefined
     let init: (() => ReturnType<PluginInit<undefined>>) | undefined
     if (plugin.setup !== undefined) {
       const setup = plugin.setup
@@ -509,6 +511,7 @@ export class Stoa<T extends ActionTypes = {}> {
       actions = parts.actions
       hooks = parts.hooks
       subscriptions = parts.subscriptions
+      sagas = parts.sagas
       const start = parts.init
       init = start === undefined ? undefined : () => start(this.host())
       if (parts.observe !== undefined) this.observers.add(info.fullname, parts.observe)
@@ -518,12 +521,19 @@ export class Stoa<T extends ActionTypes = {}> {
     } else {
       actions = typeof plugin.actions === 'function' ? plugin.actions(opts as never, info) : plugin.actions
       hooks = typeof plugin.hooks === 'function' ? plugin.hooks(opts as never, info) : plugin.hooks
+      sagas = typeof plugin.sagas === 'function' ? plugin.sagas(opts as never, info) : plugin.sagas
       const start = plugin.init
       init = start === undefined ? undefined : () => start(this.host(), opts as never, info)
     }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
       for (const s of subscriptions ?? []) this.on(s.event, s.handler, s.each === undefined ? {} : { each: s.each })
+      if (sagas === undefined) return
+      if (sagas === null || typeof sagas !== 'object' || Array.isArray(sagas))
+        throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}": sagas must map trigger patterns to sagas`, {
+          plugin: info.fullname,
+        })
+      for (const [pattern, def] of Object.entries(sagas)) this.saga(pattern, def)
     })
     if (hooks !== undefined && (hooks.inbound !== undefined || hooks.outbound !== undefined)) {
       this.registry.addHooks(info.fullname, hooks)

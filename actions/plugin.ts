@@ -9,7 +9,7 @@ import type { Hooks } from './hooks.js'
 import type { Logger } from './logger.js'
 import type { Observe } from './observe.js'
 import type { Message } from './pattern.js'
-import type { SagaRuntime, SagaServing } from './saga.js'
+import type { SagaDefinition, SagaRuntime, SagaServing } from './saga.js'
 import type { Schema, SchemaInput, SchemaOutput } from './schema.js'
 import { describeIssues, isSchema } from './schema.js'
 
@@ -39,6 +39,7 @@ export interface Plugin<
   readonly actions: A | ((options: OptionsOf<O>, info: PluginInfo) => A) | undefined
   readonly init: PluginInit<O> | undefined
   readonly hooks: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks) | undefined
+  readonly sagas: PluginSagas | ((options: OptionsOf<O>, info: PluginInfo) => PluginSagas) | undefined
   /** The setup form's one function; undefined for a plugin of the object form. */
   readonly setup: PluginSetup<O, A, H> | undefined
 }
@@ -78,6 +79,8 @@ export interface PluginParts<A = {}, H = undefined> {
    * starts, knows them): each as `stoa.on(event, handler, { each })` makes it.
    */
   readonly subscriptions?: readonly PluginSubscription[]
+  /** Sagas to register, by the pattern of their trigger (see {@link PluginSagas}). */
+  readonly sagas?: PluginSagas
   /** Runs in `ready()`, as the object form's `init` does; may return a close hook. */
   readonly init?: (stoa: PluginHost) => void | CloseHook | Promise<void | CloseHook>
   /** Subscribes to what transports report (deliveries received, retried...; see {@link Observe}). */
@@ -87,6 +90,31 @@ export interface PluginParts<A = {}, H = undefined> {
   /** What `stoa.handleOf(plugin)` returns: the plugin's own API for this loading. */
   readonly handle?: H
 }
+
+/**
+ * A plugin's sagas, by the pattern of the action that starts each: every definition as
+ * `stoa.saga(pattern, definition)` takes it (`id`, `version`, `run`, `acts`), registered at
+ * `use()`, so a service module's plugin brings its sagas under `stoa serve`. They run on the
+ * saga plugin's engine (`stoa/saga`), which the service loads too.
+ *
+ * @example
+ * const checkout = definePlugin({
+ *   name: 'checkout',
+ *   sagas: {
+ *     'role:checkout,cmd:place': {
+ *       id: (msg) => `order:${String(msg.orderId)}`,
+ *       version: 1,
+ *       acts: ['role:payment,cmd:charge', 'role:payment,cmd:refund'],
+ *       async run(msg, saga) {
+ *         await saga.act('charge', { role: 'payment', cmd: 'charge', orderId: msg.orderId },
+ *           { undo: () => ({ role: 'payment', cmd: 'refund', orderId: msg.orderId }) })
+ *         return { orderId: msg.orderId }
+ *       },
+ *     },
+ *   },
+ * })
+ */
+export type PluginSagas = Readonly<Record<string, SagaDefinition<any, unknown>>>
 
 /** One event subscription of a setup-form plugin (see `Stoa.on`). */
 export interface PluginSubscription extends SubscribeOptions {
@@ -216,6 +244,8 @@ export function definePlugin<
   init?: PluginInit<O>
   /** Code wrapped around every call (see {@link Hooks}); a function when it needs the options. */
   hooks?: Hooks | ((options: OptionsOf<O>, info: PluginInfo) => Hooks)
+  /** Sagas by trigger pattern (see {@link PluginSagas}); a function when they need the options. */
+  sagas?: PluginSagas | ((options: OptionsOf<O>, info: PluginInfo) => PluginSagas)
   setup?: undefined
 }): Plugin<N, O, A>
 /**
@@ -257,6 +287,7 @@ export function definePlugin<
   actions?: undefined
   init?: undefined
   hooks?: undefined
+  sagas?: undefined
 }): Plugin<N, O, A, H>
 export function definePlugin(def: {
   name: string
@@ -265,6 +296,7 @@ export function definePlugin(def: {
   actions?: unknown
   init?: PluginInit<Schema | undefined>
   hooks?: Hooks | ((options: never, info: PluginInfo) => Hooks)
+  sagas?: PluginSagas | ((options: never, info: PluginInfo) => PluginSagas)
   setup?: PluginSetup<Schema | undefined, unknown, unknown>
 }): Plugin<string, Schema | undefined, unknown, unknown> {
   if (typeof def.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(def.name)) {
@@ -277,10 +309,10 @@ export function definePlugin(def: {
     if (typeof def.setup !== 'function') {
       throw new StoaError('INVALID_PLUGIN', `plugin "${def.name}": setup must be a function`, { plugin: def.name })
     }
-    if (def.actions !== undefined || def.hooks !== undefined || def.init !== undefined) {
+    if (def.actions !== undefined || def.hooks !== undefined || def.init !== undefined || def.sagas !== undefined) {
       throw new StoaError(
         'INVALID_PLUGIN',
-        `plugin "${def.name}": with setup, return actions, hooks and init from it rather than beside it`,
+        `plugin "${def.name}": with setup, return actions, hooks, sagas and init from it rather than beside it`,
         { plugin: def.name },
       )
     }
@@ -293,6 +325,7 @@ export function definePlugin(def: {
     actions: def.actions,
     init: def.init as PluginInit<Schema | undefined> | undefined,
     hooks: def.hooks as Plugin['hooks'],
+    sagas: def.sagas as Plugin['sagas'],
     setup: def.setup,
   })
 }

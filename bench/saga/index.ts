@@ -14,7 +14,7 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  */
 export default async function sagaSuite(): Promise<void> {
   const admin = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const db = `st_bench_saga_${randomBytes(4).toString('hex')}`
+  const db = `${process.env.STOA_TEST_DB_PREFIX ?? ''}st_bench_saga_${randomBytes(4).toString('hex')}`
   const dbUrl = new URL(admin)
   dbUrl.pathname = `/${db}`
   const sql = async (text: string) => {
@@ -31,23 +31,28 @@ export default async function sagaSuite(): Promise<void> {
   const contestant = (name: string): Contestant => ({ name, file: 'saga/worker.ts', args: [name], env })
   try {
     const all = await alternate(['dbos', 'stoa'].map(contestant), Number(process.env.BENCH_SAGA_ROUNDS ?? 3))
-    const table = [['contestant', 'sagas/s', 'spread', 'CPU µs/saga', 'spread']]
+    const table = [['contestant', 'sagas/s', 'spread', 'node CPU µs/saga', 'spread', 'postgres CPU µs/saga', 'spread']]
     const ops: Record<string, number> = {}
     const spreads: Record<string, number> = {}
     const cpuUs: Record<string, number> = {}
+    const pgCpuUs: Record<string, number> = {}
+    const pct = (name: string, metric: string) => `${Math.round(spr(all, name, metric) * 100)}%`
     for (const name of Object.keys(all)) {
       ops[name] = med(all, name, 'ops')
       spreads[name] = sig(spr(all, name, 'ops'))
       cpuUs[name] = sig(med(all, name, 'cpuUs'))
+      pgCpuUs[name] = sig(med(all, name, 'pgCpuUs'))
       table.push([
         name,
         String(sig(ops[name])),
-        `${Math.round(spr(all, name, 'ops') * 100)}%`,
+        pct(name, 'ops'),
         String(cpuUs[name]),
-        `${Math.round(spr(all, name, 'cpuUs') * 100)}%`,
+        pct(name, 'cpuUs'),
+        String(pgCpuUs[name]),
+        pct(name, 'pgCpuUs'),
       ])
     }
-    report('saga', table, { ratios: { 'saga/dbos': ops.stoa! / ops.dbos! }, ops, spreads, cpuUs })
+    report('saga', table, { ratios: { 'saga/dbos': ops.stoa! / ops.dbos! }, ops, spreads, cpuUs, pgCpuUs })
   } finally {
     await sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined)
   }

@@ -304,14 +304,16 @@ export class SagaRunner implements SagaRuntime {
         const entry = { step, undo: opts.undo as ((r: unknown) => Message) | undefined, result: undefined as unknown }
         // Attempted from here on: a call that fails or times out may still have made its change.
         attempted.push(entry)
-        const tries = {
-          attempts: opts.retry?.attempts ?? this.s.retry.attempts,
-          backoffMs: opts.retry?.backoffMs ?? this.s.retry.backoffMs,
-        }
+        const retry = opts.retry
+        const tries =
+          retry === undefined
+            ? this.s.retry
+            : {
+                attempts: retry.attempts ?? this.s.retry.attempts,
+                backoffMs: retry.backoffMs ?? this.s.retry.backoffMs,
+              }
         const o = await run.step(step, () =>
-          this.flight(run.id, step, 'act', (mark) =>
-            this.call(msg, `${run.id}/${step}`, input.trace, tries, opts.timeoutMs, false, mark),
-          ),
+          this.call(run.id, step, 'act', msg, input.trace, tries, opts.timeoutMs, false),
         )
         // No status write here: the status reads each act's outcome from the engine's record.
         if (o.ok) entry.result = o.out
@@ -382,12 +384,7 @@ export class SagaRunner implements SagaRuntime {
       }
       // Recorded as a step either way, so that the status shows an undo that could not be made.
       const o: Outcome = await run.step(step, async () => {
-        if (msg !== undefined) {
-          const m = msg
-          return this.flight(run.id, step, 'undo', (mark) =>
-            this.call(m, `${run.id}/${step}`, input.trace, this.s.undo, undefined, true, mark),
-          )
-        }
+        if (msg !== undefined) return this.call(run.id, step, 'undo', msg, input.trace, this.s.undo, undefined, true)
         const at = clock.now()
         const error = bad ?? new StoaError('INVALID_MESSAGE', `the undo of "${entry.step}" gave no message`)
         return { ok: false, error: error.toJSON(), attempts: 0, startedAt: at, endedAt: at }
@@ -415,51 +412,43 @@ export class SagaRunner implements SagaRuntime {
     return status
   }
 
-  /** Runs a step's calls with the step shown as in flight (`running`) in its saga's status. */
-  private async flight(
+  /**
+   * Calls a participant with the step's idempotency key `<saga id>/<step>` as message id,
+   * retrying with backoff, the step shown as in flight (`running`, its attempts counted) in its
+   * saga's status meanwhile.
+   */
+  private async call(
     id: string,
     step: string,
     kind: 'act' | 'undo',
-    fn: (mark: SagaStepStatus) => Promise<Outcome>,
-  ): Promise<Outcome> {
-    const mark: SagaStepStatus = { step, kind, state: 'running', attempts: 0, startedAt: this.s.clock.now() }
-    this.flying.set(id, mark)
-    try {
-      return await fn(mark)
-    } finally {
-      if (this.flying.get(id) === mark) this.flying.delete(id)
-    }
-  }
-
-  /**
-   * Calls a participant with the step's idempotency key as message id, retrying with backoff;
-   * `mark` (the step in flight) counts the attempts.
-   */
-  private async call(
     msg: Message,
-    key: string,
     trace: string,
     tries: Attempts,
     timeoutMs: number | undefined,
     always: boolean,
-    mark: SagaStepStatus,
   ): Promise<Outcome> {
-    const startedAt = mark.startedAt
-    for (let attempt = 1; ; attempt++) {
-      if (this.closing) throw new Halt()
-      mark.attempts = attempt
-      try {
-        const opts = timeoutMs === undefined ? { id: key, trace } : { id: key, trace, timeoutMs }
-        const out = await this.s.host.act(msg, undefined, opts)
-        return { ok: true, out, attempts: attempt, startedAt, endedAt: this.s.clock.now() }
-      } catch (err) {
-        const e = asError(err)
-        // A call refused because this instance closes is not the participant's answer.
+    const startedAt = this.s.clock.now()
+    const mark: SagaStepStatus = { step, kind, state: 'running', attempts: 0, startedAt }
+    this.flying.set(id, mark)
+    const opts = timeoutMs === undefined ? { id: `${id}/${step}`, trace } : { id: `${id}/${step}`, trace, timeoutMs }
+    try {
+      for (let attempt = 1; ; attempt++) {
         if (this.closing) throw new Halt()
-        if (attempt >= tries.attempts || !(always || ERRORS[e.code].retryable))
-          return { ok: false, error: e.toJSON(), attempts: attempt, startedAt, endedAt: this.s.clock.now() }
-        await this.pause(Math.min(MAX_BACKOFF_MS, tries.backoffMs * 2 ** (attempt - 1)))
+        mark.attempts = attempt
+        try {
+          const out = await this.s.host.act(msg, undefined, opts)
+          return { ok: true, out, attempts: attempt, startedAt, endedAt: this.s.clock.now() }
+        } catch (err) {
+          const e = asError(err)
+          // A call refused because this instance closes is not the participant's answer.
+          if (this.closing) throw new Halt()
+          if (attempt >= tries.attempts || !(always || ERRORS[e.code].retryable))
+            return { ok: false, error: e.toJSON(), attempts: attempt, startedAt, endedAt: this.s.clock.now() }
+          await this.pause(Math.min(MAX_BACKOFF_MS, tries.backoffMs * 2 ** (attempt - 1)))
+        }
       }
+    } finally {
+      if (this.flying.get(id) === mark) this.flying.delete(id)
     }
   }
 

@@ -71,11 +71,16 @@ export interface Serving {
 }
 
 /**
- * Spawns `stoa serve` and resolves once it has printed `expected` "listening on" lines; rejects
- * if it exits first or takes longer than `timeoutMs`.
+ * Spawns `stoa serve` (with `env` added to the environment) and resolves once it has printed
+ * `expected` "listening on" lines; rejects if it exits first or takes longer than `timeoutMs`.
  */
-export function serve(argv: readonly string[], expected: number, timeoutMs = 15_000): Promise<Serving> {
-  const child = start(['serve', ...argv])
+export function serve(
+  argv: readonly string[],
+  expected: number,
+  timeoutMs = 15_000,
+  env: Record<string, string> = {},
+): Promise<Serving> {
+  const child = start(['serve', ...argv], env)
   const exit = exited(child, 60_000)
   let out = ''
   let err = ''

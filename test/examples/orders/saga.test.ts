@@ -13,7 +13,7 @@ import {
 } from '../../../examples/orders/shop.js'
 import { quietLogger } from '../../helpers/wait.js'
 
-describe('examples/orders: the order saga embedded (memory transport, PGlite, memory engine)', function () {
+describe('examples/orders: the order saga in process (memory transport, PGlite, memory engine)', function () {
   this.timeout(60_000)
   let inventory: Stoa<any>
   let payment: Stoa<any>
@@ -28,10 +28,12 @@ describe('examples/orders: the order saga embedded (memory transport, PGlite, me
     memory = () => createMemoryTransport({ bus })
     const state = { dataDir: 'memory://' }
     const logger = quietLogger()
-    inventory = inventoryService({ state, logger }).listen(memory())
-    payment = paymentService({ state, logger }).listen(memory())
-    shipping = shippingService({ state, logger }).listen(memory())
-    checkout = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 2, backoffMs: 5 }, logger })
+    inventory = inventoryService(state).create({ logger }).listen(memory())
+    payment = paymentService(state).create({ logger }).listen(memory())
+    shipping = shippingService(state).create({ logger }).listen(memory())
+    checkout = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 2, backoffMs: 5 } }).create({
+      logger,
+    })
     checkout.client(memory(), Object.values(participants))
     await Promise.all([inventory, payment, shipping, checkout].map((s) => s.ready()))
     handle = checkout.handleOf(sagas)
@@ -108,10 +110,12 @@ describe('examples/orders: the order saga embedded (memory transport, PGlite, me
   it('declares every pattern its steps and undos act on: reached, nothing is warned; unreached, each is named', async () => {
     // Pinned to exactly the declared patterns, a step acting on any other would fail NOT_FOUND.
     const logger = quietLogger()
-    const pinned = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 1, backoffMs: 5 }, logger })
+    const pinned = checkoutService({ engine: createMemoryEngine(), retry: { attempts: 1, backoffMs: 5 } }).create({
+      logger,
+    })
     pinned.client(memory(), checkoutActs)
     const short = quietLogger()
-    const unshipped = checkoutService({ engine: createMemoryEngine(), logger: short })
+    const unshipped = checkoutService({ engine: createMemoryEngine() }).create({ logger: short })
     unshipped.client(memory(), [participants.inventory, participants.payment])
     const stepWarnings = (l: typeof logger) =>
       l.entries.filter((e) => e.level === 'warn' && e.message.startsWith('saga ')).map((e) => e.message)

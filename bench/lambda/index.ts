@@ -48,6 +48,8 @@ export default async function lambda(): Promise<void> {
       'lambda-apigw/hono-aws-lambda': ops('stoa') / ops('hono'),
       'lambda-apigw/serverless-express': ops('stoa') / ops('express'),
       // Cold start, stoa's time over hono's: lower is better.
+      // CPU per event, the peer's over stoa's: higher is better, as for the rates.
+      'lambda-apigw-cpu/hono': med(all, peer, 'cpuUs') / med(all, 'stoa', 'cpuUs'),
       'lambda-cold/hono': coldMs('cold-stoa') / coldMs('cold-hono'),
       'lambda-cold-cpu/hono': coldCpu('cold-stoa') / coldCpu('cold-hono'),
       'lambda-cold/serverless-express': coldMs('cold-stoa') / coldMs('cold-express'),
@@ -55,6 +57,9 @@ export default async function lambda(): Promise<void> {
     },
     peer,
     ops: Object.fromEntries(warm.map((n) => [n, ops(n)])),
+    cpuUsPerEvent: Object.fromEntries(
+      ['handwritten', 'stoa', 'hono', 'express'].map((n) => [n, sig(med(all, n, 'cpuUs'))]),
+    ),
     coldStartMs: Object.fromEntries(cold.map((n) => [n.slice(5), sig(coldMs(n))])),
     coldStartCpuMs: Object.fromEntries(cold.map((n) => [n.slice(5), sig(coldCpu(n))])),
     spread: Object.fromEntries(names.map((n) => [n, sig(spr(all, n, n.startsWith('cold-') ? 'ms' : 'ops'))])),

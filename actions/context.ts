@@ -70,52 +70,52 @@ export interface ContextHost {
  */
 export class Context {
   /** Who sent this call: a service name, `cli`, `http`... */
-  readonly caller: string | undefined
+  declare readonly caller: string | undefined
   /** The identity token the call came with, passed on to nested calls. */
-  readonly token: string | undefined
+  declare readonly token: string | undefined
   /** Headers an edge transport passed on (lowercase names); empty for other calls. */
-  readonly headers: Readonly<Record<string, string>>
+  declare readonly headers: Readonly<Record<string, string>>
   /**
    * The identity the call runs for, once an identity hook has set it. A nested call in the same
    * process inherits it with the token, so a token is verified once per hop.
    */
-  identity: Identity | undefined
+  declare identity: Identity | undefined
   /**
    * For hooks: where the edge answering this call gathers headers for its answer (the web
    * pipeline's; see {@link ResponseHeaders}); undefined where the answer has none.
    */
-  readonly responseHeaders: ResponseHeaders | undefined
+  declare readonly responseHeaders: ResponseHeaders | undefined
   /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
-  readonly traceparent: string | undefined
+  declare readonly traceparent: string | undefined
   /** The W3C `tracestate` that came with it. */
-  readonly tracestate: string | undefined
+  declare readonly tracestate: string | undefined
   /** The transport the call arrived through (`http`, `amqp`...); undefined for a call made in this process. */
-  readonly transport: string | undefined
+  declare readonly transport: string | undefined
   /** The canonical pattern of the action running. */
-  readonly pattern: string
+  declare readonly pattern: string
   /**
    * The task this handler runs for (`tally.vote.record`); undefined for an act or an event.
    * The name routed the message and stays out of it: the handler's message is the data sent.
    */
-  readonly task: string | undefined
+  declare readonly task: string | undefined
   /**
    * The event this subscriber hears (`vote.recorded`, whatever `vote.*` it subscribed with);
    * undefined for an act or a task. Like a task's name, it is not mixed into the message.
    */
-  readonly event: string | undefined
+  declare readonly event: string | undefined
   /** The message being handled, before validation. */
-  readonly msg: Message
+  declare readonly msg: Message
   /** @internal */
-  readonly host: ContextHost
+  declare readonly host: ContextHost
   /** @internal the kernel's record of the running action, for `prior`. */
-  readonly entry: unknown
+  declare readonly entry: unknown
   // Id, trace and deadline are fixed on first use: most in-process calls never read them, and
   // a random id and a clock read are the largest costs of a call that does nothing else.
-  private fixedId: string | undefined
-  private fixedTrace: string | undefined
-  private fixedDeadline: number | undefined
-  private makeTrace: (() => string) | undefined
-  private readonly timeoutMs: number
+  declare private fixedId: string | undefined
+  declare private fixedTrace: string | undefined
+  declare private fixedDeadline: number | undefined
+  declare private makeTrace: (() => string) | undefined
+  declare private readonly timeoutMs: number
 
   /** @internal */
   constructor(host: ContextHost, entry: unknown, pattern: string, msg: Message, meta: Readonly<CallMeta>) {
@@ -137,6 +137,7 @@ export class Context {
     this.transport = meta.transport
     this.task = meta.task
     this.event = meta.event
+    this.makeTrace = undefined
   }
 
   /** This message's id. */

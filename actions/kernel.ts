@@ -200,6 +200,8 @@ export class Stoa<T extends ActionTypes = {}> {
   /** The declared contract version, if any. */
   readonly version: string | undefined
   private readonly timeoutMs: number
+  /** A call from outside any action with no options, to an action with no time limit of its own: one object, read by each context, never written. */
+  private readonly rootCall: Readonly<CallMeta>
   /** Whether the service listens on a transport, and whether its task names were checked then. */
   private listens = false
   private strayChecked = false
@@ -241,6 +243,14 @@ export class Stoa<T extends ActionTypes = {}> {
     checkTimeout(options.graceMs, 'graceMs', 'stoa', true)
     this.name = options.name ?? 'stoa'
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.rootCall = Object.freeze({
+      id: undefined,
+      trace: undefined,
+      deadline: undefined,
+      timeoutMs: this.timeoutMs,
+      token: undefined,
+      caller: this.name,
+    })
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS
     this.log = options.logger ?? createLogger()
     this.version = options.version
@@ -705,6 +715,7 @@ export class Stoa<T extends ActionTypes = {}> {
     try {
       // null is JavaScript's other "none": taken as no options rather than failing on it.
       if (opts === undefined || opts === null) {
+        if (entry.timeoutMs === undefined) return this.run(entry, msg, this.rootCall, undefined)
         return this.run(
           entry,
           msg,
@@ -712,7 +723,7 @@ export class Stoa<T extends ActionTypes = {}> {
             id: undefined,
             trace: undefined,
             deadline: undefined,
-            timeoutMs: entry.timeoutMs ?? this.timeoutMs,
+            timeoutMs: entry.timeoutMs,
             token: undefined,
             caller: this.name,
           },
@@ -804,7 +815,13 @@ export class Stoa<T extends ActionTypes = {}> {
    * action), and watch an asynchronous result against the deadline. Never throws; always
    * returns a promise.
    */
-  private run(entry: Entry, msg: Message, meta: CallMeta, parent: Context | undefined, bare = false): Promise<unknown> {
+  private run(
+    entry: Entry,
+    msg: Message,
+    meta: Readonly<CallMeta>,
+    parent: Context | undefined,
+    bare = false,
+  ): Promise<unknown> {
     // A fixed deadline came from a caller; one already passed means the work is worthless.
     if (meta.deadline !== undefined && meta.deadline <= this.clock.now()) return Promise.reject(timeoutError(entry.key))
     if (entry.remote !== undefined) return this.runRemote(entry, msg, meta, parent)

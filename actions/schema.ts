@@ -100,3 +100,30 @@ function unwrap<T>(result: StandardSchemaV1.Result<T>, what: string, value: unkn
   const { fields, text } = describeIssues(result.issues, { value })
   throw new StoaError('INVALID_MESSAGE', `invalid ${what}: ${text}`, { fields })
 }
+
+/**
+ * A schema whose full validator is loaded only for the inputs that need it. `quick` checks
+ * the usual, simple inputs itself and returns the output the full schema would give (with its
+ * defaults), or `undefined` for any input it cannot vouch for, valid or not; those go to the
+ * schema `load` returns, loaded once on first need. `load` runs synchronously (a `require` of
+ * the module holding the full schema), since options are validated synchronously. So an entry
+ * point started with the usual options (a Lambda handler with a few routes) does not load the
+ * validation library at all. `quick` must agree with the full schema: test it against it.
+ */
+export function deferredSchema<S extends Schema>(
+  quick: (input: unknown) => SchemaOutput<S> | undefined,
+  load: () => S,
+): S {
+  let full: S | undefined
+  const standard: StandardSchemaV1.Props<SchemaInput<S>, SchemaOutput<S>> = {
+    version: 1,
+    vendor: 'stoa',
+    validate(input) {
+      const value = quick(input)
+      if (value !== undefined) return { value }
+      full ??= load()
+      return full['~standard'].validate(input) as StandardSchemaV1.Result<SchemaOutput<S>>
+    },
+  }
+  return { '~standard': standard } as unknown as S
+}

@@ -82,6 +82,7 @@ export type { Message, Pattern } from './pattern.js'
 export { describeMessage, matchesPattern, mergeMessages } from './pattern.js'
 export type { RetryOutcome, RetryPolicy } from './retry.js'
 export { backoffDelays, bulkheadRefusal, decideRetry } from './retry.js'
+export { deferredSchema } from './schema.js'
 export type { TraceParent } from './trace-context.js'
 export { checkTracestate, formatTraceparent, isTraceId, parseTraceparent } from './trace-context.js'
 export {

@@ -45,7 +45,7 @@ function packageJson(name: string, kind: ServiceKind, stoaVersion: string) {
     version: '0.1.0',
     private: true,
     type: 'module',
-    engines: { node: '>=20.18.1' },
+    engines: { node: '>=20.19.0' },
     scripts: {
       test: 'node --test',
       start: `stoa ${serveArgs(kind, name, LOCAL_BROKER).join(' ')}`,

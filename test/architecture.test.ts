@@ -262,15 +262,16 @@ function packageOf(spec: string): string | undefined {
 
 /**
  * The repository files an entry point loads when it runs, itself included: every local file
- * reached by value, statically or lazily (`import type` loads nothing).
+ * reached by value, statically or lazily (`import type` loads nothing); with `atStart`, only
+ * those its static imports load, before any of its code runs.
  */
-function closure(entry: string): string[] {
+function closure(entry: string, atStart = false): string[] {
   const seen = new Set<string>()
   const walk = (file: string): void => {
     if (seen.has(file)) return
     seen.add(file)
     for (const { spec, kind } of loads(file)) {
-      if (!spec.startsWith('.') || kind === 'type') continue
+      if (!spec.startsWith('.') || kind === 'type' || (atStart && kind === 'lazy')) continue
       walk(relative(root, join(root, file, '..', spec)).replace(/\.js$/, '.ts'))
     }
   }
@@ -354,6 +355,15 @@ describe('architecture: third-party packages', () => {
       for (const { spec, kind } of loads(file)) if (kind === 'peer') peers.add(packageOf(spec)!)
     expect([...peers].sort()).to.deep.equal([...optional].sort())
     for (const name of optional) expect(pkg.devDependencies, `${name}, for our own tests`).to.have.property(name)
+  })
+
+  it('starts a Lambda handler with web routes without loading zod: the usual options are checked without it', () => {
+    // Half of a cold start's files were zod's. The web plugin and lambdaHandler check their
+    // usual options themselves and load their zod schemas only for the others (deferredSchema).
+    const files = new Set([...closure('transports/lambda/index.ts', true), ...closure('plugins/web/index.ts', true)])
+    expect(files).to.include('transports/lambda/handler.ts')
+    const found = [...files].filter((file) => loads(file).some(({ spec, kind }) => spec === 'zod' && kind === 'value'))
+    expect(found).to.deep.equal([])
   })
 
   it('needs each dependency for an entry point that imports it', () => {

@@ -21,6 +21,11 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * shares the two cores with the server, so a rate alone can flatter whichever side gets more
  * of them. `BENCH_SECONDS` (default 3) and `BENCH_ROUNDS` (default 3) bound the run;
  * `BENCH_ONLY` (names, comma-separated) runs some contestants alone.
+ *
+ * The servers run stoa's TypeScript source through tsx (`../../plugins/web/index.js` in
+ * bench/http/server.ts resolves to the .ts file), not dist/: what is measured is the code in
+ * the tree, with no build to go stale; the JSON line says so (`code: "source"`). The lambda
+ * and cli suites, whose figures include loading, run dist/ (`npm run bench` builds it first).
  */
 export default async function http(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
@@ -94,5 +99,16 @@ export default async function http(): Promise<void> {
       String(errors[c.name]),
     ]),
   ]
-  report('http', table, { ratios, ops, cpuUs, cpuRatios, spreads, p99, errors, rounds, seconds: Number(seconds) })
+  report('http', table, {
+    ratios,
+    ops,
+    cpuUs,
+    cpuRatios,
+    spreads,
+    p99,
+    errors,
+    rounds,
+    seconds: Number(seconds),
+    code: 'source',
+  })
 }

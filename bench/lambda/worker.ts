@@ -1,7 +1,8 @@
 // One contestant of the lambda suite, run in its own process:
-//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|hono|web-floor|cold-<stoa|handwritten|hono>>
+//   node --import tsx bench/lambda/worker.ts <stoa|handwritten|hono|express|web-floor|cold-<stoa|handwritten|hono|express>>
 // Prints one JSON line: API Gateway v2 events handled per second (sequential, awaited one by
-// one as the Lambda runtime does), or the median cold init time of the handler module.
+// one as the Lambda runtime does), or the median cold start of the handler module, from its
+// import to its first answer, each sample in a fresh process.
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +13,7 @@ const modules: Record<string, string> = {
   stoa: 'bench/lambda/stoa-handler.mjs',
   handwritten: 'bench/lambda/handwritten-handler.mjs',
   hono: 'bench/lambda/hono-handler.mjs',
+  express: 'bench/lambda/express-handler.mjs',
 }
 const who = process.argv[2] ?? 'stoa'
 const ms = Number(process.env.BENCH_MS ?? 1500)
@@ -35,14 +37,26 @@ const context = { awsRequestId: 'bench', functionName: 'votes', getRemainingTime
 async function main() {
   if (who.startsWith('cold-')) {
     const module = modules[who.slice(5)]!
-    const runs = Number(process.env.BENCH_COLD_RUNS ?? 5)
+    const runs = Number(process.env.BENCH_COLD_RUNS ?? 11)
     const times: number[] = []
+    const cpus: number[] = []
+    const asJson = JSON.stringify(event())
     for (let i = 0; i < runs; i++) {
-      const r = spawnSync(process.execPath, [`${root}bench/lambda/cold.mjs`, `${root}${module}`], { encoding: 'utf8' })
+      const r = spawnSync(process.execPath, [`${root}bench/lambda/cold.mjs`, `${root}${module}`, asJson], {
+        encoding: 'utf8',
+      })
       if (r.status !== 0) throw new Error(`${who} failed: ${r.stderr}`)
-      times.push(Number(r.stdout.trim()))
+      const [ms, cpu] = r.stdout.trim().split(' ').map(Number)
+      times.push(ms!)
+      cpus.push(cpu!)
     }
-    emitFigures({ ms: median(times), ops: 1000 / median(times), min: Math.min(...times), max: Math.max(...times) })
+    emitFigures({
+      ms: median(times),
+      cpuMs: median(cpus),
+      ops: 1000 / median(times),
+      min: Math.min(...times),
+      max: Math.max(...times),
+    })
     return
   }
   const e = event()
@@ -94,7 +108,13 @@ async function main() {
     100,
     ms,
   )
-  emitFigures({ ops })
+  // CPU per event, apart from the rate: a handler that waits on the event loop (a body read
+  // through streams) loses wall time on a busy machine that its CPU figure does not show.
+  const n = 20_000
+  const before = process.cpuUsage()
+  for (let i = 0; i < n; i++) await handler(e, context)
+  const used = process.cpuUsage(before)
+  emitFigures({ ops, cpuUs: (used.user + used.system) / n })
 }
 
 await main()

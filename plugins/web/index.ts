@@ -19,10 +19,12 @@
  *
  * @module stoa/web
  */
+import { createRequire } from 'node:module'
 import { definePlugin } from '../../actions/index.js'
 import type { ServedRoute } from '../../actions/transport.js'
-import { routeTableAction } from '../../actions/transport.js'
-import { webOptions } from './options.js'
+import { deferredSchema, routeTableAction } from '../../actions/transport.js'
+import { quickWebOptions } from './defaults.js'
+import type * as OptionsModule from './options.js'
 import { streamTable, toRouteTable } from './route-map.js'
 
 export type { HttpReply, ServedRoute, WebRoute } from '../../actions/transport.js'
@@ -54,6 +56,17 @@ export { upgradeWeb } from './ws.js'
  *   })
  * const server = await serveWeb(stoa, { port: 3000 })
  */
+const require = createRequire(import.meta.url)
+
+/**
+ * The options schema, loaded (with zod) only for options beyond compact routes and the scalar
+ * limits: a Lambda handler or a small gateway starts without it.
+ */
+const webOptions = deferredSchema<typeof OptionsModule.webOptions>(
+  quickWebOptions,
+  () => (require('./options.js') as typeof OptionsModule).webOptions,
+)
+
 const web = definePlugin({
   name: 'web',
   options: webOptions,

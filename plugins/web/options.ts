@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { COOKIE_NAME, TOKEN_COOKIE } from './cookie.js'
+import { STREAM_DEFAULTS, WEB_DEFAULTS } from './defaults.js'
 
 /** A success status an action's route may answer with instead of 200 (201 Created, 202 Accepted...). */
 const successStatus = z.number().int().min(200).max(299)
@@ -80,23 +81,15 @@ const streamRoute = z.union([
 /** The limits of every stream route of one loading. */
 const streamLimits = z.strictObject({
   /** An SSE comment or a WebSocket ping this often, ms, so proxies keep the connection and dead peers are found. */
-  heartbeatMs: z.number().int().positive().default(15_000),
+  heartbeatMs: z.number().int().positive().default(STREAM_DEFAULTS.heartbeatMs),
   /** Latest events kept per route and instance, for a client resuming with `Last-Event-ID`. */
-  bufferSize: z.number().int().min(0).default(100),
+  bufferSize: z.number().int().min(0).default(STREAM_DEFAULTS.bufferSize),
   /** Bytes a client may have waiting unsent before it is dropped (a slow client): 256 KiB. */
-  maxBufferedBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(256 * 1024),
+  maxBufferedBytes: z.number().int().positive().default(STREAM_DEFAULTS.maxBufferedBytes),
   /** Stream connections this instance holds at most (all stream routes); more are answered 503. */
-  maxConnections: z.number().int().positive().default(10_000),
+  maxConnections: z.number().int().positive().default(STREAM_DEFAULTS.maxConnections),
   /** Largest WebSocket frame a client may send, bytes; a bigger one closes the connection (1009). */
-  maxFrameBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(64 * 1024),
+  maxFrameBytes: z.number().int().positive().default(STREAM_DEFAULTS.maxFrameBytes),
   /** Origins a WebSocket upgrade may come from; none listed: this host only (cross-site WebSocket hijacking). */
   allowedOrigins: z.array(origin).default([]),
 })
@@ -135,15 +128,11 @@ export const webOptions = z.strictObject({
   /** Limits of the stream routes. */
   stream: streamLimits.prefault({}),
   /** Prepended to every path of this plugin's routes, e.g. `/api`. */
-  prefix: z.string().default(''),
+  prefix: z.string().default(WEB_DEFAULTS.prefix),
   /** Request bodies over this size are refused with 413 before they are parsed: 1 MiB. */
-  maxBodyBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
+  maxBodyBytes: z.number().int().positive().default(WEB_DEFAULTS.maxBodyBytes),
   /** Request headers (lowercase) passed to the action as `ctx.headers`; others stay at the edge. */
-  headers: z.array(z.string().toLowerCase()).default(['user-agent', 'x-forwarded-for']),
+  headers: z.array(z.string().toLowerCase()).default([...WEB_DEFAULTS.headers]),
   /** Time limit of the action behind a route, ms; the action's or the instance's default otherwise. */
   timeoutMs: z.number().int().positive().optional(),
   /**
@@ -151,7 +140,7 @@ export const webOptions = z.strictObject({
    * pattern's pairs; or `seneca-web`, `{ args: { params, query, body, route, user } }` as
    * seneca-web's express adapter builds it, for actions written for seneca-web.
    */
-  message: z.enum(['flat', 'seneca-web']).default('flat'),
+  message: z.enum(['flat', 'seneca-web']).default(WEB_DEFAULTS.message),
   /**
    * Take the identity token from the login cookie as well, when a request has no Authorization
    * header. A state-changing request (not GET, HEAD, OPTIONS) authenticated by the cookie must

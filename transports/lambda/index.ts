@@ -6,16 +6,19 @@
  *
  * @module stoa/lambda
  */
+import { createRequire } from 'node:module'
 import type { Transport, TransportClient } from '../../actions/transport.js'
 import type { LambdaTransportClient } from './client.js'
 import { createClient } from './client.js'
+import type * as OptionsModule from './options.js'
 import type { LambdaOptions } from './options.js'
-import { resolveLambdaOptions } from './options.js'
 
 export type { LambdaHandler } from './handler.js'
 export { lambdaHandler } from './handler.js'
 export type { LambdaHandlerOptions, LambdaOptions } from './options.js'
 export type { LambdaContext } from './processor.js'
+
+const require = createRequire(import.meta.url)
 
 /**
  * Creates a Lambda client transport: acts matching its pins, tasks and events go to one
@@ -30,7 +33,8 @@ export type { LambdaContext } from './processor.js'
  * await gateway.act('role:math,cmd:sum', { left: 1, right: 2 })
  */
 export function createLambdaTransport(options: LambdaOptions): Transport {
-  const settings = resolveLambdaOptions(options)
+  // The client's options schema (and zod) is loaded here, not by a handler importing this door.
+  const settings = (require('./options.js') as typeof OptionsModule).resolveLambdaOptions(options)
   const clients: LambdaTransportClient[] = []
   return {
     name: 'lambda',

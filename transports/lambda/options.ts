@@ -1,13 +1,8 @@
 import { z } from 'zod'
 import { resolveTransportOptions } from '../../actions/transport.js'
+import { HANDLER_DEFAULTS, LAMBDA_LIMITS } from './defaults.js'
 
-/**
- * Lambda's documented payload limits (the Invoke API reference, "Invoke"): 6 MB for a
- * synchronous invocation's request and response, 1 MB for an asynchronous one's request (it
- * was 256 KB until October 2025). Lambda counts bytes; MB here is MiB, as its own error text
- * ("must be smaller than 6291456 bytes") shows.
- */
-export const LAMBDA_LIMITS = Object.freeze({ syncBytes: 6 * 1024 * 1024, asyncBytes: 1024 * 1024 })
+export { LAMBDA_LIMITS, resolveLambdaHandlerOptions } from './defaults.js'
 
 /** A function name, a partial or full ARN, optionally with `:version` or `:alias` (AWS's own pattern, simplified). */
 const functionName = z.string().regex(/^[\w:.$-]{1,256}$/, 'must be a function name or ARN')
@@ -63,7 +58,7 @@ export const lambdaHandlerOptions = z.strictObject({
    * `context.getRemainingTimeInMillis()` less this, so an action times out cleanly, and its
    * answer is written, before Lambda stops the function.
    */
-  marginMs: z.number().int().min(0).default(500),
+  marginMs: z.number().int().min(0).default(HANDLER_DEFAULTS.marginMs),
   /**
    * EventBridge `detail-type`s that are not stoa event names, mapped to the event each one
    * stands for: `{ 'Scheduled Event': 'export.scheduled' }`. Others are used as they are.
@@ -109,11 +104,6 @@ export function resolveLambdaOptions(
   if (given.region === undefined && fallback.region !== undefined) merged.region = fallback.region
   if (given.endpoint === undefined && fallback.endpoint !== undefined) merged.endpoint = fallback.endpoint
   return resolveTransportOptions('lambda', lambdaOptions, merged)
-}
-
-/** Validates `lambdaHandler` options. */
-export function resolveLambdaHandlerOptions(input: LambdaHandlerOptions | undefined): ResolvedLambdaHandlerOptions {
-  return resolveTransportOptions('lambda', lambdaHandlerOptions, input ?? {})
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

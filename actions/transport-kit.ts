@@ -91,7 +91,9 @@ export function retryAfter(error: { code: string; details?: Record<string, unkno
  * with the deliveries in hand. Resolves true when the work settled in time.
  *
  * @example
- * if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs, host.clock))) log.warn({ graceMs }, 'closing with work in hand')
+ * async function drain(inflight: Set<Promise<unknown>>, graceMs: number, clock: Clock): Promise<void> {
+ *   if (!(await settleWithin(Promise.allSettled([...inflight]), graceMs, clock))) console.warn('closing with work in hand')
+ * }
  */
 export async function settleWithin(
   work: Promise<unknown>,

@@ -276,17 +276,39 @@ interface Job {
   readonly resolve: () => void
   readonly reject: (err: StoaError) => void
   settled: boolean
+  /** The channel it was written on, once written. */
+  ch?: ConfirmChannel
 }
+
+/**
+ * How long a publish channel serves before a refused publish replaces it, ms. RabbitMQ keeps,
+ * per channel, its view of each quorum queue the channel publishes to, taken from the queue's
+ * record at the channel's first publish there. When that record still names a leader on a node
+ * that just died (the election, or its record update, not done yet), 3.10 refuses that publish
+ * and every later one of the channel to that queue, for as long as the channel lives, while a
+ * channel opened once the record names the new leader publishes normally. So a refusal replaces
+ * the channel, at most once a second: a stale view lasts a second past the election, and a queue
+ * that really refuses (no majority) costs a channel a second.
+ */
+const RENEW_AFTER_MS = 1000
 
 /**
  * Publishes on a confirm channel: each publish resolves when the broker confirms it and
  * rejects on a nack, a return (for mandatory publishes) or a lost channel. When the socket's
  * buffer is full (`publish` returns false) it waits for `drain` before writing more. While
  * the connection is down, publishes wait in a bounded buffer until it is back or until their
- * deadline; beyond the bound they fail with `UNAVAILABLE` at once.
+ * deadline; beyond the bound they fail with `UNAVAILABLE` at once. After a nack, publishes go
+ * to a new channel ({@link RENEW_AFTER_MS}); the old one is closed once its confirms are in.
  */
 export class Publisher implements LinkUser {
   private ch: ConfirmChannel | undefined
+  private model: ChannelModel | undefined
+  /** When the current channel was opened (Date.now()). */
+  private openedAt = 0
+  /** Whether a replacement of the current channel is scheduled or being opened. */
+  private renewing = false
+  /** Channels replaced after a refusal, closed once their publishes in flight are settled. */
+  private readonly retiring = new Set<ConfirmChannel>()
   private blocked = false
   private readonly queue: Job[] = []
   private readonly inflight = new Set<Job>()
@@ -322,29 +344,18 @@ export class Publisher implements LinkUser {
       this.inflight.delete(job)
       settle(job, unavailable('the broker did not confirm the publish in time: it may or may not be queued'))
     }
-    return this.queue.length > 0 || this.inflight.size > 0
+    this.reap()
+    return this.queue.length > 0 || this.inflight.size > 0 || this.retiring.size > 0
   }
 
   async up(model: ChannelModel): Promise<void> {
-    const ch = await openChannel(model.createConfirmChannel(), this.link, this.log, 'publish', (closed) => {
-      if (this.ch !== closed) return false
-      this.detach(unavailable('the publish channel closed before the broker confirmed'))
-      return true
-    })
-    // A mandatory publish nobody can receive comes back (basic.return) before its confirm.
-    ch.on('return', (m: { properties: { messageId?: string } }) => {
-      if (m.properties.messageId !== undefined) this.returned.add(m.properties.messageId)
-    })
-    ch.on('drain', () => {
-      this.blocked = false
-      this.flush()
-    })
-    this.ch = ch
-    this.blocked = false
-    this.flush()
+    const ch = await this.open(model)
+    this.model = model
+    this.attach(ch)
   }
 
   down(error: StoaError): void {
+    this.model = undefined
     this.detach(error)
     if (error.code === 'CLOSED') for (const job of this.queue.splice(0)) settle(job, error)
   }
@@ -386,6 +397,7 @@ export class Publisher implements LinkUser {
     const observer = this.observer
     const sent = observer?.confirmed === undefined ? 0 : performance.now()
     let ok: boolean
+    job.ch = ch
     try {
       ok = ch.publish(job.exchange, job.key, job.out.body, job.out.props, (err: unknown) => {
         this.inflight.delete(job)
@@ -398,7 +410,10 @@ export class Publisher implements LinkUser {
             }),
           )
         }
-        if (err != null) return settle(job, unavailable('the broker did not confirm the publish'))
+        if (err != null) {
+          this.renew(ch)
+          return settle(job, unavailable('the broker did not confirm the publish'))
+        }
         settle(job)
       })
     } catch (err) {
@@ -413,9 +428,80 @@ export class Publisher implements LinkUser {
     while (this.ch !== undefined && !this.blocked && this.queue.length > 0) this.write(this.queue.shift()!)
   }
 
+  /** Opens a publish channel on `model`: confirms on, returns and drains watched. */
+  private async open(model: ChannelModel): Promise<ConfirmChannel> {
+    const ch = await openChannel(model.createConfirmChannel(), this.link, this.log, 'publish', (closed) => {
+      // A replaced channel's close fails its own unconfirmed publishes only (amqplib calls back).
+      if (this.ch !== closed) return false
+      this.detach(unavailable('the publish channel closed before the broker confirmed'))
+      return true
+    })
+    // A mandatory publish nobody can receive comes back (basic.return) before its confirm.
+    ch.on('return', (m: { properties: { messageId?: string } }) => {
+      if (m.properties.messageId !== undefined) this.returned.add(m.properties.messageId)
+    })
+    ch.on('drain', () => {
+      if (this.ch !== ch) return
+      this.blocked = false
+      this.flush()
+    })
+    return ch
+  }
+
+  /** Makes `ch` the channel publishes go to, and sends what waits. */
+  private attach(ch: ConfirmChannel): void {
+    this.ch = ch
+    this.openedAt = Date.now()
+    this.blocked = false
+    this.flush()
+  }
+
+  /**
+   * The broker refused a publish on `from`: publishes go to a new channel from
+   * {@link RENEW_AFTER_MS} after `from` was opened (at once when it is older).
+   */
+  private renew(from: ConfirmChannel): void {
+    if (this.ch !== from || this.renewing) return
+    this.renewing = true
+    const replace = async () => {
+      const model = this.model
+      try {
+        if (model === undefined || this.ch !== from) return
+        const fresh = await this.open(model)
+        if (this.model !== model || this.ch !== from) {
+          await fresh.close().catch(() => undefined)
+          return
+        }
+        this.log.warn({}, 'amqp: the broker refused a publish; publishing on a new channel')
+        this.retiring.add(from)
+        this.sweeper.arm()
+        this.attach(fresh)
+      } catch {
+        // No channel to be had: the connection is going, and its loss sets everything up again.
+      } finally {
+        this.renewing = false
+      }
+    }
+    setTimeout(() => void replace(), Math.max(0, this.openedAt + RENEW_AFTER_MS - Date.now())).unref()
+  }
+
+  /** Closes each replaced channel none of whose publishes still waits for its confirm. */
+  private reap(): void {
+    if (this.retiring.size === 0) return
+    const busy = new Set<ConfirmChannel | undefined>()
+    for (const job of this.inflight) busy.add(job.ch)
+    for (const ch of this.retiring) {
+      if (busy.has(ch)) continue
+      this.retiring.delete(ch)
+      void ch.close().catch(() => undefined)
+    }
+  }
+
   private detach(error: StoaError): void {
     this.ch = undefined
     this.blocked = false
+    // Replaced channels go with the connection; a lost channel alone restarts the connection.
+    this.retiring.clear()
     this.returned.clear()
     for (const job of this.inflight) settle(job, error)
     this.inflight.clear()

@@ -31,6 +31,22 @@ const AMQP_HEADERS: JsonSchema = {
   },
 }
 
+/** The `stoa` part of an act's body over NATS, which carries no headers (docs/wire.md). */
+const NATS_ACT_META: JsonSchema = {
+  type: 'object',
+  required: ['v', 'id'],
+  properties: {
+    v: { const: 1, description: "the format's version" },
+    id: { type: 'string', description: 'the envelope id' },
+    trace: { type: 'string', description: 'the trace id shared by a chain of calls, when it differs from the id' },
+    timeoutMs: { type: 'integer', minimum: 0, description: 'the time left when sent, ms' },
+    caller: { type: 'string', description: 'the calling service' },
+    token: { type: 'string', description: "the caller's identity token (JWT)" },
+    traceparent: { type: 'string' },
+    tracestate: { type: 'string' },
+  },
+}
+
 /** What a dead letter adds to its headers. */
 const DEAD_LETTER_HEADERS: JsonSchema = {
   type: 'object',
@@ -234,9 +250,21 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
       const replyId = `rpc.${c.service}.reply`
       const messages: Doc = {}
       const replies: Doc = {}
+      const overNats: Doc = {}
       for (const a of acts) {
         messages[key(a.pattern)] = { ...message(a.pattern, actMessage(a)), summary: a.description ?? a.pattern }
         replies[key(a.pattern)] = message(`${a.pattern} reply`, replySchema(a.result), { type: 'object' })
+        overNats[key(a.pattern)] = {
+          name: a.pattern,
+          title: a.pattern,
+          summary: a.description ?? a.pattern,
+          contentType: 'application/json',
+          payload: {
+            type: 'object',
+            required: ['stoa', 'msg'],
+            properties: { stoa: NATS_ACT_META, msg: actMessage(a) },
+          },
+        }
       }
       addChannel(
         id,
@@ -246,7 +274,7 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
           messages,
           bindings: queue(`${p}.rpc.${c.service}`, false),
         },
-        { address: `${p}.rpc.${c.service}`, messages, title: `acts for ${c.service} (queue group)` },
+        { address: `${p}.rpc.${c.service}`, messages: overNats, title: `acts for ${c.service} (queue group)` },
       )
       addChannel(replyId, {
         address: 'amq.rabbitmq.reply-to',

@@ -78,6 +78,14 @@ describe('plugins/contracts: documents for examples/math', () => {
     expect(doc.channels['rpc.math'].address).to.equal('ct.rpc.math')
     expect(doc.channels['rpc.math'].bindings.amqp.queue).to.include({ name: 'ct.rpc.math', durable: false })
     expect(doc.operations['math.act'].reply.channel.$ref).to.equal('#/channels/rpc.math.reply')
+    // Over NATS an act carries no headers: its metadata and message travel in the body.
+    const overNats = Object.values(doc.channels['rpc.math.nats'].messages) as any[]
+    expect(overNats).to.not.have.length(0)
+    for (const m of overNats) {
+      expect(m.headers).to.equal(undefined)
+      expect(m.payload.required).to.deep.equal(['stoa', 'msg'])
+      expect(m.payload.properties.stoa.required).to.deep.equal(['v', 'id'])
+    }
   })
 })
 

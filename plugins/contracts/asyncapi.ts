@@ -31,6 +31,26 @@ const AMQP_HEADERS: JsonSchema = {
   },
 }
 
+/** The headers of a task or an event over NATS (docs/wire.md): no `x-` prefix, JetStream's id. */
+const NATS_HEADERS: JsonSchema = {
+  type: 'object',
+  properties: {
+    'Nats-Msg-Id': {
+      type: 'string',
+      description: "the envelope id; JetStream drops a second publish of it within the stream's duplicate window",
+    },
+    'stoa-trace': {
+      type: 'string',
+      description: 'the trace id shared by a chain of calls, when it differs from the id',
+    },
+    'stoa-token': { type: 'string', description: "the caller's identity token (JWT)" },
+    'stoa-caller': { type: 'string', description: 'the calling service' },
+    'stoa-timeout-ms': { type: 'string', pattern: '^[0-9]+$', description: 'the time left when sent, ms' },
+    traceparent: { type: 'string' },
+    tracestate: { type: 'string' },
+  },
+}
+
 /** The `stoa` part of an act's body over NATS, which carries no headers (docs/wire.md). */
 const NATS_ACT_META: JsonSchema = {
   type: 'object',
@@ -57,6 +77,23 @@ const DEAD_LETTER_HEADERS: JsonSchema = {
     'x-stoa-error-message': { type: 'string' },
     'x-stoa-attempts': { type: 'integer', minimum: 1 },
     'x-stoa-queue': { type: 'string', description: 'the queue it was taken from' },
+  },
+}
+
+/**
+ * What a dead letter carries over NATS: the task's or event's headers, its id as `stoa-id`
+ * instead of `Nats-Msg-Id` (which would make JetStream take it for a duplicate), and why.
+ */
+const NATS_DEAD_LETTER_HEADERS: JsonSchema = {
+  type: 'object',
+  required: ['stoa-error-code', 'stoa-error-message', 'stoa-attempts', 'stoa-subject'],
+  properties: {
+    ...Object.fromEntries(Object.entries(NATS_HEADERS.properties as JsonSchema).filter(([k]) => k !== 'Nats-Msg-Id')),
+    'stoa-id': { type: 'string', description: "the envelope id (the original's Nats-Msg-Id)" },
+    'stoa-error-code': { type: 'string', enum: [...ERROR_CODES] },
+    'stoa-error-message': { type: 'string' },
+    'stoa-attempts': { type: 'string', pattern: '^[0-9]+$', description: 'how many tries were made' },
+    'stoa-subject': { type: 'string', description: 'the subject it was published on' },
   },
 }
 
@@ -120,6 +157,15 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
     headers,
     bindings: { amqp: { messageType: name, bindingVersion: AMQP_BINDING } },
   })
+  /** The same messages as they travel over NATS: NATS headers, no AMQP binding. */
+  const overNats = (messages: Doc): Doc => {
+    const out: Doc = {}
+    for (const [k, m] of Object.entries(messages)) {
+      const { bindings: _amqp, ...rest } = m as Doc
+      out[k] = { ...rest, headers: NATS_HEADERS }
+    }
+    return out
+  }
   const addChannel = (id: string, channel: Doc, onNats?: Doc): void => {
     channels[id] = amqpOnly === undefined ? channel : { ...channel, servers: amqpOnly }
     if (onNats !== undefined && nats) channels[`${id}.nats`] = { ...onNats, servers: natsOnly }
@@ -150,7 +196,11 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
         messages,
         bindings: queue(`${p}.tasks.${service}`, true),
       },
-      { address: `${p}.tasks.${service}.>`, messages, title: `tasks for ${service} (stream ${p}_tasks_${service})` },
+      {
+        address: `${p}.tasks.${service}.>`,
+        messages: overNats(messages),
+        title: `tasks for ${service} (stream ${p}_tasks_${service})`,
+      },
     )
   }
   for (const c of contracts) {
@@ -203,7 +253,7 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
           },
         },
       },
-      { address: `${p}.events.>`, messages, title: `every event (stream ${p}_events)` },
+      { address: `${p}.events.>`, messages: overNats(messages), title: `every event (stream ${p}_events)` },
     )
     for (const c of contracts) {
       for (const e of c.events.emits) {
@@ -232,7 +282,11 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
         messages,
         bindings: queue(`${p}.events.${c.service}`, true),
       },
-      { address: `${p}.events.>`, messages, title: `events heard by ${c.service} (consumer ${c.service})` },
+      {
+        address: `${p}.events.>`,
+        messages: overNats(messages),
+        title: `events heard by ${c.service} (consumer ${c.service})`,
+      },
     )
     operations[`${c.service}.hear`] = {
       action: 'receive',
@@ -303,7 +357,12 @@ export function toAsyncApi(contracts: readonly Contract[], options: AsyncApiOpti
         },
         {
           address: `${p}.dlq.${c.service}`,
-          messages: { deadLetter: message('dead letter', null, natsDeadLetterHeaders()) },
+          messages: {
+            deadLetter: {
+              ...(overNats({ d: message('dead letter', null) }).d as Doc),
+              headers: NATS_DEAD_LETTER_HEADERS,
+            },
+          },
           title: `dead letters of ${c.service} (stream ${p}_dlq_${c.service})`,
         },
       )
@@ -369,17 +428,4 @@ function subscribed(subscription: string, name: string): boolean {
 /** A key AsyncAPI accepts for a message or operation: letters, digits, `.`, `-`, `_`. */
 function key(name: string): string {
   return name.replace(/[^\w.-]/g, '_')
-}
-
-function natsDeadLetterHeaders(): JsonSchema {
-  return {
-    type: 'object',
-    properties: {
-      'stoa-id': { type: 'string' },
-      'stoa-error-code': { type: 'string', enum: [...ERROR_CODES] },
-      'stoa-error-message': { type: 'string' },
-      'stoa-attempts': { type: 'string' },
-      'stoa-subject': { type: 'string' },
-    },
-  }
 }

@@ -161,6 +161,24 @@ describe('plugins/contracts: documents for the vote system', function () {
     expect(dlq.messages.deadLetter.headers.required).to.include('x-stoa-error-code')
     expect(doc.operations['vote.act'].reply.channel.$ref).to.equal('#/channels/rpc.vote.reply')
     expect(doc.channels['tasks.tally.nats'].address).to.equal('vote.tasks.tally.>')
+    // Over NATS tasks and events carry NATS's headers (JetStream's id, `stoa-` names), not AMQP's.
+    const natsChannels = Object.keys(doc.channels).filter((id) => /^(tasks|events)\b.*\.nats$/.test(id))
+    expect(natsChannels).to.include.members(['tasks.tally.nats', 'events.nats'])
+    for (const id of natsChannels) {
+      const messages = Object.values(doc.channels[id].messages) as any[]
+      expect(messages, id).to.not.have.length(0)
+      for (const m of messages) {
+        expect(Object.keys(m.headers.properties), id).to.include.members(['Nats-Msg-Id', 'stoa-trace', 'stoa-token'])
+        expect(
+          Object.keys(m.headers.properties).filter((k) => k.startsWith('x-')),
+          id,
+        ).to.deep.equal([])
+        expect(m.bindings, id).to.equal(undefined)
+      }
+    }
+    const natsDlq = doc.channels['dlq.tally.nats'].messages.deadLetter.headers
+    expect(natsDlq.required).to.include.members(['stoa-error-code', 'stoa-attempts', 'stoa-subject'])
+    expect(Object.keys(natsDlq.properties)).to.include('stoa-id').and.not.include('Nats-Msg-Id')
   })
 
   it('uses validators that refuse a broken document', async () => {

@@ -140,7 +140,10 @@ export class Context {
     this.makeTrace = undefined
   }
 
-  /** This message's id. */
+  /**
+   * This message's id: the same on every delivery of a task or an event (an event's
+   * subscribers all see the event's), so a handler can tell a redelivery.
+   */
   get id(): string {
     return (this.fixedId ??= newId())
   }

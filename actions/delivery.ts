@@ -86,7 +86,9 @@ export class Delivery {
 
   /**
    * Runs the local subscribers of an event (those of one kind, or with no `each` all of them,
-   * as when no transport carries events); rejects with the first failure.
+   * as when no transport carries events); rejects with the first failure. Each runs with the
+   * event's id as `ctx.id`, the same on every delivery of it, so a subscriber can tell a
+   * redelivery (the postgres plugin's inbox keys an `idempotent` one by it).
    */
   async subscribers(name: string, data: Message, meta: CallMeta, each?: SubscriptionEach): Promise<void> {
     // The subscriber gets the data as sent; the name it was routed by is `ctx.event`.
@@ -94,7 +96,7 @@ export class Delivery {
     const results = await Promise.allSettled(
       this.host.registry
         .subscribersOf(name, each)
-        .map((entry) => this.host.run(entry, msg, { ...meta, id: undefined, event: name }, undefined)),
+        .map((entry) => this.host.run(entry, msg, { ...meta, event: name }, undefined)),
     )
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason

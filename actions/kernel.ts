@@ -400,7 +400,8 @@ export class Stoa<T extends ActionTypes = {}> {
     const each = options?.each ?? 'service'
     if (each !== 'service' && each !== 'instance')
       throw new StoaError('INVALID_PLUGIN', `subscription "${event}": each must be 'service' or 'instance'`)
-    this.registry.subscribe(event, handler, this.plugins.current, each)
+    const { each: _each, ...declared } = options ?? {}
+    this.registry.subscribe(event, handler, this.plugins.current, each, declared)
     return this
   }
 
@@ -537,7 +538,7 @@ export class Stoa<T extends ActionTypes = {}> {
     }
     this.plugins.attribute(info.fullname, () => {
       for (const [pattern, act] of Object.entries((actions ?? {}) as Record<string, ActionLike>)) this.add(pattern, act)
-      for (const s of subscriptions ?? []) this.on(s.event, s.handler, s.each === undefined ? {} : { each: s.each })
+      for (const { event, handler, ...options } of subscriptions ?? []) this.on(event, handler, options)
       if (sagas === undefined) return
       if (sagas === null || typeof sagas !== 'object' || Array.isArray(sagas))
         throw new StoaError('INVALID_PLUGIN', `plugin "${info.fullname}": sagas must map trigger patterns to sagas`, {

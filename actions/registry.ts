@@ -105,8 +105,9 @@ export class Registry {
     handler: Action<Message, unknown>,
     plugin: string | undefined,
     each: SubscriptionEach = 'service',
+    options: Readonly<ActionOptions> = {},
   ): void {
-    const entry = this.entry({ event: name }, `event:${name}`, {}, plugin, undefined, undefined, handler)
+    const entry = this.entry({ event: name }, `event:${name}`, options, plugin, undefined, undefined, handler)
     this.subscriptions.push({ name, plugin, each, entry })
     this.runnable.push(entry)
   }

@@ -24,6 +24,13 @@ declare module '../../actions/action.js' {
      */
     idempotent?: Idempotent
   }
+  interface SubscribeOptions {
+    /**
+     * The postgres plugin records the event's id (or `{ key }`'s) for this subscriber in its
+     * inbox in the same transaction as the effect: a redelivered event changes nothing.
+     */
+    idempotent?: Idempotent
+  }
 }
 
 /** The header an HTTP client names its request's effect with. */
@@ -41,6 +48,10 @@ const HEADER = 'idempotency-key'
  * The key is dated by `clock`, the instance's, as {@link expireInbox} counts its age.
  */
 export function idempotentHook(txs: Transactions, clock: Clock): (next: RunAction, action: ActionInfo) => RunAction {
+  // The subscribers of one event share their key (`event:<name>`) and, by default, the event's
+  // id: two idempotent ones would take each other's effect for done. Hooks are applied again
+  // as plugins load, so a subscriber is told apart by its info, made once.
+  const subscribers = new Map<string, ActionInfo>()
   return (next, action) => {
     const declared = action.options.idempotent
     if (declared === undefined || declared === false) return next
@@ -60,6 +71,17 @@ export function idempotentHook(txs: Transactions, clock: Clock): (next: RunActio
       )
     }
     const own = declared === true ? undefined : declared.key
+    if (own === undefined && isSubscriber(action)) {
+      const seen = subscribers.get(action.key)
+      if (seen !== undefined && seen !== action) {
+        throw new StoaError(
+          'INVALID_OPTIONS',
+          `two subscribers of "${action.key.slice('event:'.length)}" are idempotent by the event's id: give each \`idempotent: { key }\` of its own (such as \`(msg, ctx) => 'count/' + ctx.id\`)`,
+          { pattern: action.key, fields: ['idempotent'] },
+        )
+      }
+      subscribers.set(action.key, action)
+    }
     const scope = `${action.key}\n`
     return async (msg, ctx) => {
       const key = scope + (own?.(msg, ctx) ?? ctx.headers[HEADER] ?? ctx.id)
@@ -109,6 +131,11 @@ const RECORD = {
   name: 'stoa_inbox_record',
   text: 'INSERT INTO stoa_inbox (key, result, created_at) VALUES ($1, $2::text::jsonb, to_timestamp($3::float8 / 1000))',
 } as const
+
+/** Whether an action is an event's subscriber (`stoa.on`): its pattern is `{ event }` alone. */
+function isSubscriber(action: ActionInfo): boolean {
+  return action.key.startsWith('event:') && Object.keys(action.pattern).length === 1
+}
 
 /** The result an inbox row holds: what the first call answered. */
 function stored(row: Record<string, unknown> | undefined): unknown {

@@ -332,6 +332,54 @@ describe('postgres plugin on PGlite', function () {
       expect(await count('t')).to.equal(2)
     })
 
+    it('an event delivered again to an idempotent subscriber changes nothing; each subscriber once', async () => {
+      const bus = createMemoryBus()
+      const { stoa, pg, count } = counter()
+      const heard: string[] = []
+      const bumpOn = (k: string) => (_msg: Record<string, unknown>, ctx: Context) =>
+        pg().transaction(ctx, async (tx) => {
+          heard.push(`${k} ${ctx.id}`)
+          await tx.query('INSERT INTO counts (k, n) VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n = counts.n + 1', [k])
+        })
+      stoa.on('vote.recorded', bumpOn('e'), { idempotent: true })
+      stoa.on('vote.recorded', bumpOn('f'), { idempotent: { key: (_msg, ctx) => `f/${ctx.id}` } })
+      stoa.on('vote.recorded', bumpOn('g'))
+      stoa.listen(createMemoryTransport({ bus }))
+      const sender = createStoa({ name: 'sender', logger: quietLogger() }).client(createMemoryTransport({ bus }))
+      started.push(sender)
+      await stoa.ready()
+      await sender.ready()
+      for (let i = 0; i < 3; i++) await sender.emit('vote.recorded', { voter: 'v' }, { id: 'event-1' })
+      await sender.emit('vote.recorded', { voter: 'v' }, { id: 'event-2' })
+      await settle(300)
+      expect(await count('e')).to.equal(2)
+      expect(await count('f')).to.equal(2)
+      // Not declared: each delivery counts, and it saw the event's id each time.
+      expect(await count('g')).to.equal(4)
+      expect(heard.filter((h) => h.startsWith('g '))).to.deep.equal([
+        'g event-1',
+        'g event-1',
+        'g event-1',
+        'g event-2',
+      ])
+    })
+
+    it('refuses two subscribers of one event idempotent by its id alone, at start', async () => {
+      const stoa = createStoa({ name: 'tally', logger: quietLogger() }).use(postgres, { dataDir: 'memory://' })
+      started.push(stoa)
+      stoa.on('vote.recorded', () => undefined, { idempotent: true })
+      stoa.on('vote.recorded', () => undefined, { idempotent: { key: (_m, ctx) => `two/${ctx.id}` } })
+      const err = (() => {
+        try {
+          stoa.on('vote.recorded', () => undefined, { idempotent: true })
+        } catch (e) {
+          return e as StoaError
+        }
+      })()
+      expect(err?.code).to.equal('INVALID_OPTIONS')
+      expect(err?.details).to.deep.include({ pattern: 'event:vote.recorded', fields: ['idempotent'] })
+    })
+
     it('forgets a key after the retention: a repeat then runs again', async () => {
       const { stoa, pg, count } = counter()
       await stoa.ready()

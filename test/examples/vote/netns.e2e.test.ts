@@ -21,10 +21,11 @@ const CUT_MS = 10_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * The distributed vote system on seven hosts: network namespaces on one bridge (made and removed
+ * The distributed vote system on nine hosts: network namespaces on one bridge (made and removed
  * by the test, names of its own), the gateways on two, the tally workers on two, auth and results
- * on one, the RabbitMQ node on one and PostgreSQL on one, nginx and the voters on this machine
- * (the bridge's address). Votes flow while one gateway host and one worker host are cut off
+ * on one, a three-node RabbitMQ cluster on three (one node each, named after its host, which every
+ * host resolves; quorum queues) and PostgreSQL on one, nginx and the voters on this machine (the
+ * bridge's address). The services are given all three nodes' URLs. Votes flow while one gateway host and one worker host are cut off
  * (`ip link set … down` on their links) for 10 s, then brought back: nginx sends the votes to the
  * other gateway meanwhile, the cut worker's unacknowledged tasks go to the other worker (the
  * broker drops the silent connection after its heartbeat, 2 s here; the database the silent
@@ -57,16 +58,18 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
       )
       return this.skip()
     }
-    net = await createNetwork(['gw1', 'gw2', 'wk1', 'wk2', 'svc', 'broker', 'db'])
-    const { broker, db: dbHost } = net.hosts
+    net = await createNetwork(['gw1', 'gw2', 'wk1', 'wk2', 'svc', 'b1', 'b2', 'b3', 'db'])
+    const { b1, b2, b3, db: dbHost } = net.hosts
     ;[rabbit, db] = await Promise.all([
-      startRabbitCluster(1, 'netns', [broker!]),
+      startRabbitCluster(3, 'netns', [b1!, b2!, b3!]),
       startOwnPostgres(bin, 'stoa-netns-pg-', dbHost!),
     ])
+    const t = rabbit.timings
+    const hostList = Object.values(net.hosts).map((h) => `${h.label} ${h.address}`)
+    const nodeList = rabbit.nodes.map((n) => `${n.name} :${n.port}`)
+    say(`hosts up: ${hostList.join(', ')}`)
     say(
-      `hosts up: ${Object.values(net.hosts)
-        .map((h) => `${h.label} ${h.address}`)
-        .join(', ')}; RabbitMQ ${rabbit.nodes[0]!.url.replace(/\/\/[^@]*@/, '//')}, PostgreSQL ${db.url}`,
+      `RabbitMQ cluster up (boot ${t.boot} ms, joins ${t.join} ms, quorum check ${t.quorum} ms): ${nodeList.join(', ')}; PostgreSQL ${db.url}`,
     )
   })
   afterEach(function () {
@@ -90,8 +93,9 @@ describe('examples/vote across network namespaces: a gateway host and a worker h
       auth: 'svc',
       results: 'svc',
     }
-    // A 2 s heartbeat: the broker drops a cut-off consumer within seconds and requeues what it held.
-    const amqpUrl = `${rabbit!.nodes[0]!.url}?heartbeat=2`
+    // Every node's URL, each with a 2 s heartbeat: the broker drops a cut-off consumer within
+    // seconds and requeues what it held.
+    const amqpUrl = rabbit!.nodes.map((n) => `${n.url}?heartbeat=2`).join(',')
     cluster = await startCluster({
       gateways: 2,
       workers: 2,

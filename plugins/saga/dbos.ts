@@ -60,8 +60,9 @@ export function createDbosEngine(options: DbosEngineOptions): SagaEngine {
 
 /**
  * How DBOS writes what a saga records (its trigger, each step's outcome, its status, signals,
- * errors): plain JSON, instead of DBOS's default SuperJSON, which walked every value twice
- * (to write it and to stub its functions) and cost more CPU per saga than all of stoa's code.
+ * errors): plain JSON, instead of DBOS's default SuperJSON, which walks every value several
+ * times (writing it, reading it back, stubbing its functions) and cost more CPU per saga than
+ * all of stoa's code.
  * JSON is what the in-memory engine keeps too and what any transport carries: a Date comes
  * back as its ISO string, `undefined` fields are dropped, a BigInt or a cycle cannot be
  * written (the step or start fails with `ACTION_FAILED` saying so). Errors keep their code,

@@ -24,6 +24,8 @@ export interface PlanStep {
   /** The call (once past its failures) answers only when the test releases it. */
   hold?: boolean
   undoFail?: boolean
+  /** The call answers with a BigInt in its result, which JSON cannot write. */
+  bigint?: boolean
   attempts?: number
   timeoutMs?: number
   sleep?: string | number
@@ -56,6 +58,7 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
       }
       if (msg.hang === true) await new Promise((r) => setTimeout(r, 300))
       if (msg.hold === true) await new Promise<void>((r) => held.set(ctx.id, r))
+      if (msg.bigint === true) return { done: step, n: 1n }
       return { done: step }
     })
     .add('role:part,cmd:undo', async (msg, ctx) => {
@@ -92,6 +95,7 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
                 fail: s.fail ?? 'never',
                 hang: s.hang === true,
                 hold: s.hold === true,
+                bigint: s.bigint === true,
               },
               {
                 undo: (r: { done?: string } | undefined) => ({
@@ -109,13 +113,13 @@ export async function buildService(engine: SagaEngine, variant: 'same' | 'revers
           )
         }
       }
-      return { out }
+      return msg.at === undefined ? { out } : { out, at: msg.at }
     },
   })
   await stoa.ready()
   const handle: SagaHandle = stoa.handleOf(sagas)
-  const book = (id: string, plan: PlanStep[]) =>
-    stoa.act({ role: 'trip', cmd: 'book', id, plan }) as Promise<{ id: string }>
+  const book = (id: string, plan: PlanStep[], extra: Message = {}) =>
+    stoa.act({ ...extra, role: 'trip', cmd: 'book', id, plan }) as Promise<{ id: string }>
   const ended = async (id: string): Promise<SagaStatus> => {
     const st = await handle.settled(id)
     if (st === undefined) throw new Error(`no saga ${id}`)
@@ -178,6 +182,21 @@ export function sagaBehaviour(engine: EngineCase): void {
         `${sid}/ship`,
       ])
       expect(svc.events.filter((e) => e.id === sid).map((e) => e.event)).to.deep.equal(['saga.completed'])
+    })
+
+    it('records JSON: a Date in the trigger reaches run as its ISO string; a step result JSON cannot write fails the saga and is undone', async () => {
+      const dated = id('dated')
+      const at = new Date('2026-01-02T03:04:05.678Z')
+      await svc.book(dated, [{ name: 'reserve' }], { at })
+      const st = await svc.ended(dated)
+      expect(st.state).to.equal('completed')
+      expect(st.result).to.deep.equal({ out: [{ done: 'reserve' }], at: at.toISOString() })
+      const big = id('bigint')
+      await svc.book(big, [{ name: 'reserve' }, { name: 'charge', bigint: true }, { name: 'ship' }])
+      const failed = await svc.ended(big)
+      expect(failed.state).to.equal('compensated')
+      expect(failed.error?.code).to.equal('ACTION_FAILED')
+      expect(svc.of(big)).to.deep.equal(['do:reserve', 'do:charge', 'undo:charge', 'undo:reserve'])
     })
 
     it('a failure at each position undoes exactly the attempted steps, in reverse order', async () => {

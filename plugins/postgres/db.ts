@@ -35,10 +35,9 @@ export interface Database extends Sql {
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it rejects.
    * `edges.first` is one statement run right after `BEGIN`, its rows given to `fn`;
-   * `edges.last()` the statements run right before `COMMIT`: on PostgreSQL they go in one
-   * simple query with `BEGIN` or `COMMIT`, in the same message and round trip (the inbox's key
-   * and result cost no round trip nor message of their own), and a named statement is parsed and
-   * planned once per connection.
+   * `edges.last()` the statements run right before `COMMIT`: on PostgreSQL they go with `BEGIN`
+   * or `COMMIT` in one write and one round trip (the inbox's key and result cost no round trip of
+   * their own), and a named statement is parsed and planned once per connection.
    */
   transaction<T>(fn: (tx: Sql, first: Record<string, unknown>[]) => Promise<T>, edges?: TransactionEdges): Promise<T>
   /** Why the database cannot be reached now, or undefined while it can. */
@@ -54,9 +53,9 @@ export interface Database extends Sql {
 /**
  * One statement of a transaction's edges. `text` without `values` may hold several statements
  * (sent as one simple query); with `values`, it is one statement with `$1`-style parameters, and
- * a `name` has PostgreSQL keep its plan for the connection (a fixed text per name; SQL `PREPARE`
- * names, which no other statement of the plugin's connections may take). The values are strings
- * or null, quoted into the simple query of the edge.
+ * a `name` has PostgreSQL keep its plan for the connection (a fixed text per name; prepared
+ * statement names, which no other statement of the plugin's connections may take, nor
+ * `stoa_begin` and `stoa_commit`). The values are strings or null.
  */
 export interface Statement {
   readonly name?: string
@@ -86,7 +85,11 @@ export interface DatabaseSettings {
  */
 export async function openPostgres(url: string, settings: DatabaseSettings): Promise<Database> {
   const pg = await loadPeer<typeof import('pg')>('pg', 'stoa/postgres')
-  const { Pool: PoolClass, Client: ClientClass } = (pg as unknown as { default?: typeof pg }).default ?? pg
+  const {
+    Pool: PoolClass,
+    Client: ClientClass,
+    Query: QueryClass,
+  } = (pg as unknown as { default?: typeof pg }).default ?? pg
   const where = redact(url)
   const pool: Pool = new PoolClass({
     connectionString: url,
@@ -204,7 +207,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings): Pro
       let unsure = false
       const edge = async (sts: readonly Statement[]) => {
         try {
-          return await runEdge(client, known, sts)
+          return await runEdge(client, known, sts, QueryClass)
         } catch (err) {
           unsure ||= (err as { preparing?: boolean }).preparing === true
           throw err
@@ -378,14 +381,19 @@ export function onPglite(db: OpenPglite, where: string, close: () => Promise<voi
 
 const BEGIN: Statement = { text: 'BEGIN' }
 const COMMIT: Statement = { text: 'COMMIT' }
+/** The names `BEGIN` and `COMMIT` are prepared by on a connection, for an edge in the extended protocol. */
+const BEGIN_NAME = 'stoa_begin'
+const COMMIT_NAME = 'stoa_commit'
 
-/** The names each pooled connection has prepared (SQL `PREPARE`), which live as long as it. */
+/** The names each pooled connection has prepared, which live as long as it. */
 const prepared = new WeakMap<object, Set<string>>()
 
 /**
  * Runs the statements of a transaction's edge (`BEGIN` and what follows it, or what precedes
- * `COMMIT` and the `COMMIT`) as one simple query: one message each way, one answer to wait for.
- * A named statement goes as SQL `EXECUTE` with its values quoted, and its `PREPARE` in front
+ * `COMMIT` and the `COMMIT`) in one round trip. An edge of named statements (the inbox's) goes
+ * in the extended protocol behind one `Sync` (see {@link runExtendedEdge}); any other as one
+ * simple query: one message each way, one answer to wait for.
+ * There a named statement goes as SQL `EXECUTE` with its values quoted, and its `PREPARE` in front
  * the first time on the connection (a prepared statement outlives a rolled-back transaction),
  * so that it is parsed and planned once per connection; a statement with values and no name,
  * which cannot be written so, is pipelined after the others, before a `COMMIT` of its own.
@@ -397,7 +405,9 @@ async function runEdge(
   client: Client,
   known: Set<string>,
   sts: readonly Statement[],
+  QueryClass: QueryConstructor,
 ): Promise<Record<string, unknown>[]> {
+  if (isExtendedEdge(sts)) return runExtendedEdge(client, known, sts, QueryClass)
   const texts: string[] = []
   const loose: Statement[] = []
   const names: string[] = []
@@ -409,8 +419,12 @@ async function runEdge(
         texts.push(`PREPARE ${quoteIdent(st.name)} AS ${st.text}`)
         names.push(st.name)
       }
-      const args = st.values.map((v) => (v === null ? 'NULL' : quoteLiteral(v)))
-      texts.push(`EXECUTE ${quoteIdent(st.name)}${args.length > 0 ? `(${args.join(', ')})` : ''}`)
+      let text = executeOf(st.name)
+      for (let i = 0; i < st.values.length; i++) {
+        const v = st.values[i]!
+        text += `${i === 0 ? '(' : ', '}${v === null ? 'NULL' : quoteLiteral(v)}`
+      }
+      texts.push(st.values.length > 0 ? `${text})` : text)
     }
   }
   // Loose statements go after the others, and a COMMIT then after them.
@@ -432,6 +446,97 @@ async function runEdge(
     if (names.length > 0 && typeof err === 'object' && err !== null) Object.assign(err, { preparing: true })
     throw err
   }
+}
+
+/** What `pg` exports as `Query`: the messages of one query and the handling of its answers. */
+type QueryConstructor = typeof import('pg').Query
+
+/** The part of `pg`'s connection an edge writes its messages with. */
+interface Wire {
+  readonly stream: { cork?: () => void; uncork?: () => void }
+  parse(config: { name?: string; text: string; types: never[] }): void
+  bind(config: { portal: string; statement: string; values: readonly (string | null)[] }): void
+  describe(config: { type: 'P'; name: string }): void
+  execute(config: { portal: string }): void
+  sync(): void
+}
+
+/** Whether an edge is `BEGIN`, `COMMIT` and named statements only, with at least one of those. */
+function isExtendedEdge(sts: readonly Statement[]): boolean {
+  let named = false
+  for (const st of sts) {
+    if (st === BEGIN || st === COMMIT) continue
+    if (st.name === undefined || st.values === undefined) return false
+    named = true
+  }
+  return named
+}
+
+/**
+ * An edge of `BEGIN`, `COMMIT` and named statements in the extended protocol, every message in
+ * one write and one `Sync` behind them: one round trip, as the simple query, but the server
+ * neither parses an `EXECUTE` with its values as literals nor runs it through a portal of its own
+ * (a third of what an edge statement cost it), and the values travel as parameters, unquoted.
+ * A name new to the connection is parsed first, once. Resolves with the rows of the last statement.
+ */
+function runExtendedEdge(
+  client: Client,
+  known: Set<string>,
+  sts: readonly Statement[],
+  QueryClass: QueryConstructor,
+): Promise<Record<string, unknown>[]> {
+  const names: string[] = []
+  return new Promise((resolve, reject) => {
+    const query = new QueryClass('')
+    const q = query as unknown as {
+      callback: (err: Error | undefined, res: unknown) => void
+      submit: (wire: Wire) => null
+    }
+    q.callback = (err, res) => {
+      if (err !== undefined && err !== null) {
+        if (names.length > 0 && typeof err === 'object') Object.assign(err, { preparing: true })
+        reject(err)
+        return
+      }
+      for (const name of names) known.add(name)
+      const last = (Array.isArray(res) ? res.at(-1) : res) as { rows?: Record<string, unknown>[] } | undefined
+      resolve(last?.rows ?? [])
+    }
+    q.submit = (wire) => {
+      wire.stream.cork?.()
+      try {
+        for (const st of sts) {
+          // BEGIN and COMMIT are named too, so that they are not parsed on every call either.
+          const name = st === BEGIN ? BEGIN_NAME : st === COMMIT ? COMMIT_NAME : st.name!
+          if (!known.has(name) && !names.includes(name)) {
+            wire.parse({ name, text: st.text, types: [] })
+            names.push(name)
+          }
+          wire.bind({ portal: '', statement: name, values: st.values ?? [] })
+          // Described, so that rows come with their columns (BEGIN and COMMIT have none).
+          if (st.values !== undefined) wire.describe({ type: 'P', name: '' })
+          wire.execute({ portal: '' })
+        }
+        wire.sync()
+      } finally {
+        wire.stream.uncork?.()
+      }
+      return null
+    }
+    client.query(query)
+  })
+}
+
+/** `EXECUTE "name"` by statement name, quoted once: names are a fixed few, and an edge runs on every call. */
+const executes = new Map<string, string>()
+
+function executeOf(name: string): string {
+  let text = executes.get(name)
+  if (text === undefined) {
+    text = `EXECUTE ${quoteIdent(name)}`
+    executes.set(name, text)
+  }
+  return text
 }
 
 /** A statement as pg takes it: a named one is parsed once per connection. */
@@ -469,6 +574,8 @@ export function redact(url: string): string {
  */
 export function quoteLiteral(text: string): string {
   if (text.includes('\0')) throw new StoaError('INVALID_MESSAGE', 'a key or result cannot hold a NUL character')
+  // Without a `$` no tag can be in the text nor end where it meets the closing one.
+  if (!text.includes('$')) return `$s0$${text}$s0$`
   // The closing tag must be found first where it is put, not earlier (nor overlapping the text's end).
   let n = 0
   while (`${text}$s${n}$`.indexOf(`$s${n}$`) !== text.length) n++

@@ -179,8 +179,11 @@ describe('postgres plugin on PostgreSQL', function () {
     w.stoa.add('role:tally,cmd:echo', {
       idempotent: true,
       handler: (msg: Record<string, unknown>, ctx: Context) =>
-        w.pg().transaction(ctx, async () => {
+        w.pg().transaction(ctx, async (tx) => {
           runs++
+          // A message in the outbox puts the key's record in the simple query of the COMMIT,
+          // quoted; without one it goes as a parameter of the extended protocol.
+          if (msg.emit === true) await tx.emit('tally.echoed', { said: msg.said })
           return { said: msg.said }
         }),
     })
@@ -193,13 +196,16 @@ describe('postgres plugin on PostgreSQL', function () {
       `\\' E'\\x00`,
       'ключ 🔑',
     ]
-    for (const [i, key] of hostile.entries()) {
-      const said = `${key} / ${i}`
-      expect(await w.stoa.act('role:tally,cmd:echo', { said }, { id: key })).to.deep.equal({ said })
-      // The repeat finds the very key, and answers with the first result.
-      expect(await w.stoa.act('role:tally,cmd:echo', { said: 'again' }, { id: key })).to.deep.equal({ said })
+    for (const emit of [false, true]) {
+      for (const [i, k] of hostile.entries()) {
+        const key = emit ? `${k} (emitting)` : k
+        const said = `${key} / ${i}`
+        expect(await w.stoa.act('role:tally,cmd:echo', { said, emit }, { id: key })).to.deep.equal({ said })
+        // The repeat finds the very key, and answers with the first result.
+        expect(await w.stoa.act('role:tally,cmd:echo', { said: 'again', emit }, { id: key })).to.deep.equal({ said })
+      }
     }
-    expect(runs).to.equal(hostile.length)
+    expect(runs).to.equal(hostile.length * 2)
     await w.stoa.act('role:tally,cmd:echo', { said: 'nul' }, { id: 'a\u0000b' }).then(
       () => expect.fail('a NUL cannot be stored in a text key'),
       (err: StoaError) => expect(err.code).to.equal('INVALID_MESSAGE'),

@@ -86,6 +86,7 @@ function isPastTense(verb: string): boolean {
  * (`user.authed`, `mover.created`, `address.reconciled`). Throws `INVALID_NAME` otherwise.
  */
 export function assertEventName(name: unknown): asserts name is string {
+  if (validEvents.has(name as string)) return
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 2 || !parts.every((p) => SEGMENT.test(p)) || !isPastTense(parts[1]!)) {
     const shown = showName(name)
@@ -95,6 +96,7 @@ export function assertEventName(name: unknown): asserts name is string {
       { name: shown },
     )
   }
+  remember(validEvents, name as string)
 }
 
 /**
@@ -114,6 +116,7 @@ export function assertEventSubscription(name: unknown): asserts name is string {
  * (`auth.user.authorize`). Throws `INVALID_NAME` otherwise.
  */
 export function assertTaskName(name: unknown): asserts name is string {
+  if (validTasks.has(name as string)) return
   const parts = typeof name === 'string' ? name.split('.') : []
   if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) {
     const shown = showName(name)
@@ -123,6 +126,24 @@ export function assertTaskName(name: unknown): asserts name is string {
       { name: shown },
     )
   }
+  remember(validTasks, name as string)
+}
+
+/**
+ * Names already found valid. A task or event name is checked on every send, by the kernel and
+ * again by the transport (a relayed message once more when written), and a service sends few
+ * distinct names: a lookup costs a fraction of the split and the regular expressions (several
+ * µs a call before the JIT warms up). Only valid strings go in, so a refused name is checked
+ * (and refused) every time; the sets are bounded, emptied when full, against a caller making
+ * up names without end.
+ */
+const validTasks = new Set<string>()
+const validEvents = new Set<string>()
+const REMEMBERED_MAX = 1024
+
+function remember(set: Set<string>, name: string): void {
+  if (set.size >= REMEMBERED_MAX) set.clear()
+  set.add(name)
 }
 
 /** Longest part of a refused name an error repeats: names come from callers, maybe hostile. */

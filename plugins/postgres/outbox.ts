@@ -194,45 +194,54 @@ export class Relay {
   /**
    * Passes until one finds less than a batch. A full first batch means a backlog: then
    * `LANES` passes run side by side, so that claiming and deleting one batch overlaps with
-   * publishing another (SKIP LOCKED keeps them apart, as between instances).
+   * publishing another (SKIP LOCKED keeps them apart, as between instances). The others start
+   * as soon as the first pass has claimed its full batch, not once it is published: they claim
+   * while its confirms come back.
    */
   private async drain(): Promise<number> {
-    const first = await this.pass()
-    if (first < this.settings.batch) return first
-    const lane = async (): Promise<number> => {
-      let total = 0
-      for (;;) {
-        if (this.stopped) return total
-        const n = await this.pass()
-        total += n
-        if (n < this.settings.batch) return total
-      }
+    let others: Promise<number>[] | undefined
+    const first = await this.pass(() => {
+      // A locking pass holds a connection while it publishes: at most half the pool's.
+      const count = this.locking ? Math.min(LANES, this.settings.poolSize >> 1) : LANES
+      others = Array.from({ length: count - 1 }, () => this.lane())
+    })
+    if (others === undefined) return first
+    const own = first < this.settings.batch ? 0 : await this.lane()
+    const rest = await Promise.all(others)
+    return rest.reduce((a, b) => a + b, first + own)
+  }
+
+  /** Passes one after the other until one finds less than a batch; resolves with how many were published. */
+  private async lane(): Promise<number> {
+    let total = 0
+    for (;;) {
+      if (this.stopped) return total
+      const n = await this.pass(undefined)
+      total += n
+      if (n < this.settings.batch) return total
     }
-    // A locking pass holds a connection while it publishes: at most half the pool's.
-    const count = this.locking ? Math.min(LANES, this.settings.poolSize >> 1) : LANES
-    const lanes = await Promise.all(Array.from({ length: count }, lane))
-    return first + lanes.reduce((a, b) => a + b, 0)
   }
 
   /**
    * One pass: claim, publish, settle. Resolves with how many were published. On PostgreSQL
    * with connections to spare, the claim is the lock of a transaction held open while the batch
-   * is published, whose `COMMIT` deletes what was published: no lease is written. A relay that
+   * is published, whose `COMMIT` deletes what was published: no lease is written. `full` is
+   * called once the claim found a whole batch, before it is published. A relay that
    * dies mid-pass has its transaction rolled back and its rows unlocked at once, for the next
    * pass to publish again; a publish that has not settled within `leaseMs` is counted failed,
    * so no row stays locked longer than a lease would have held it. On PGlite (one connection,
    * which a transaction held open would take from every action) and on a small pool, the claim
    * is a lease written on the rows instead.
    */
-  private async pass(): Promise<number> {
-    return this.locking ? this.passLocked() : this.passLeased()
+  private async pass(full: (() => void) | undefined): Promise<number> {
+    return this.locking ? this.passLocked(full) : this.passLeased(full)
   }
 
   private get locking(): boolean {
     return this.db.kind === 'postgres' && this.settings.poolSize >= 4
   }
 
-  private async passLocked(): Promise<number> {
+  private async passLocked(full: (() => void) | undefined): Promise<number> {
     let settled: Settled = { done: [], failed: [] }
     const claim =
       'SELECT seq::text AS seq, id, kind, name, data, meta, attempts FROM stoa_outbox' +
@@ -240,6 +249,7 @@ export class Relay {
     await this.db.transaction(
       async (_tx, rows) => {
         if (rows.length === 0) return
+        if (rows.length >= this.settings.batch) full?.()
         settled = await this.publishAll(rows as ClaimedRow[], this.settings.leaseMs)
       },
       {
@@ -261,7 +271,7 @@ export class Relay {
     return settled.done.length
   }
 
-  private async passLeased(): Promise<number> {
+  private async passLeased(full: (() => void) | undefined): Promise<number> {
     const now = this.host.clock.now()
     const { rows } = await this.db.query<ClaimedRow>(
       `UPDATE stoa_outbox SET available_at = ${at(now + this.settings.leaseMs)}, attempts = attempts + 1
@@ -272,6 +282,7 @@ export class Relay {
       [this.settings.batch],
     )
     if (rows.length === 0) return 0
+    if (rows.length >= this.settings.batch) full?.()
     const { done, failed } = await this.publishAll(rows, undefined)
     if (done.length > 0) {
       await this.db.query('DELETE FROM stoa_outbox WHERE seq = ANY($1::bigint[])', [done])
@@ -290,51 +301,71 @@ export class Relay {
   /**
    * Publishes a batch side by side (the transport pipelines the confirms; order is not
    * promised) and sorts it into published and failed, each failure with its backoff. With
-   * `withinMs`, a publish not settled by then counts as failed.
+   * `withinMs`, a publish not settled by then counts as failed, and a confirm arriving later
+   * changes nothing: a row counted failed is put back, never also deleted. One promise and one
+   * timer for the batch, and per row only the two callbacks of its publish.
    */
-  private async publishAll(rows: readonly ClaimedRow[], withinMs: number | undefined): Promise<Settled> {
-    let timer: Timer | undefined
-    const late =
-      withinMs === undefined
-        ? undefined
-        : new Promise<never>((_, reject) => {
-            timer = this.host.clock.setTimer(
-              () => reject(new Error(`not confirmed within the lease (${withinMs} ms)`)),
-              withinMs,
-            )
-            timer.unref()
-          })
-    late?.catch(() => undefined)
-    const outcomes = await Promise.allSettled(
-      rows.map((row) => (late === undefined ? this.publish(row) : Promise.race([this.publish(row), late]))),
-    )
-    if (timer !== undefined) this.host.clock.clearTimer(timer)
+  private publishAll(rows: readonly ClaimedRow[], withinMs: number | undefined): Promise<Settled> {
     const settled: Settled = { done: [], failed: [] }
-    outcomes.forEach((o, i) => {
-      const row = rows[i]!
-      if (o.status === 'fulfilled') settled.done.push(row.seq)
-      else {
-        const error = o.reason instanceof Error ? o.reason.message : String(o.reason)
-        const code = (o.reason as { code?: unknown } | undefined)?.code
-        // `attempts` counts the failed publishes before this one.
-        settled.failed.push({
-          seq: row.seq,
-          error: error.replace(/\0/g, '').slice(0, 500),
-          delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts + 1, 20)),
-        })
-        this.log.warn(
-          {
-            id: row.id,
-            name: row.name,
-            attempts: row.attempts + 1,
-            ...(typeof code === 'string' ? { code } : {}),
-            error,
-          },
-          'postgres: outbox publish failed',
+    if (rows.length === 0) return Promise.resolve(settled)
+    return new Promise<Settled>((resolve) => {
+      // Which rows are counted already (1): each is counted once, published or failed.
+      const counted = new Uint8Array(rows.length)
+      let left = rows.length
+      let timer: Timer | undefined
+      const count = (i: number, ok: boolean, reason: unknown): void => {
+        if (counted[i] === 1) return
+        counted[i] = 1
+        if (ok) settled.done.push(rows[i]!.seq)
+        else this.failed(settled, rows[i]!, reason)
+        if (--left > 0) return
+        if (timer !== undefined) this.host.clock.clearTimer(timer)
+        resolve(settled)
+      }
+      if (withinMs !== undefined) {
+        timer = this.host.clock.setTimer(() => {
+          timer = undefined
+          const late = new Error(`not confirmed within the lease (${withinMs} ms)`)
+          for (let i = 0; i < rows.length; i++) count(i, false, late)
+        }, withinMs)
+        timer.unref()
+      }
+      for (let i = 0; i < rows.length; i++) {
+        let sent: Promise<void>
+        try {
+          sent = this.publish(rows[i]!)
+        } catch (err) {
+          count(i, false, err)
+          continue
+        }
+        sent.then(
+          () => count(i, true, undefined),
+          (err: unknown) => count(i, false, err),
         )
       }
     })
-    return settled
+  }
+
+  /** Counts a row's publish failed, with its backoff, and says so in the log. */
+  private failed(settled: Settled, row: ClaimedRow, reason: unknown): void {
+    const error = reason instanceof Error ? reason.message : String(reason)
+    const code = (reason as { code?: unknown } | undefined)?.code
+    // `attempts` counts the failed publishes before this one.
+    settled.failed.push({
+      seq: row.seq,
+      error: error.replace(/\0/g, '').slice(0, 500),
+      delayMs: Math.min(this.settings.maxBackoffMs, 100 * 2 ** Math.min(row.attempts + 1, 20)),
+    })
+    this.log.warn(
+      {
+        id: row.id,
+        name: row.name,
+        attempts: row.attempts + 1,
+        ...(typeof code === 'string' ? { code } : {}),
+        error,
+      },
+      'postgres: outbox publish failed',
+    )
   }
 
   /** Publishes one row as the send or emit that wrote it would have: same id, trace, token, deadline. */

@@ -225,14 +225,15 @@ export class Sender implements LinkUser {
         const service = taskService(e.name)
         const declaring = this.declared(service)
         if (declaring !== undefined) return this.afterDeclaring(declaring, service, e, until)
-        return this.publisher
-          .publish('', this.names.tasks(service), encodeRequest(e, this.options.maxBodyBytes, now), until)
-          .then(confirmed, failed)
+        return this.publisher.confirm(
+          '',
+          this.names.tasks(service),
+          encodeRequest(e, this.options.maxBodyBytes, now),
+          until,
+        )
       }
       assertEventName(e.name)
-      return this.publisher
-        .publish(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes, now), until)
-        .then(confirmed, failed)
+      return this.publisher.confirm(this.names.events, e.name, encodeRequest(e, this.options.maxBodyBytes, now), until)
     } catch (err) {
       return Promise.resolve(failed(err))
     }
@@ -298,5 +299,4 @@ export function createClient(
 }
 
 const OK: Reply = { ok: true, out: undefined }
-const confirmed = (): Reply => OK
 const failed = (err: unknown): Reply => errorReply(toStoaError(err))

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
-import type { Clock, Logger } from '../../actions/transport.js'
-import { loadPeer, StoaError, Sweeper } from '../../actions/transport.js'
+import type { Clock, Logger, Reply } from '../../actions/transport.js'
+import { errorReply, loadPeer, StoaError, Sweeper } from '../../actions/transport.js'
 import type { AmqpObserver } from './options.js'
 import type { Outgoing } from './wire.js'
 
@@ -365,21 +365,49 @@ export class Publisher implements LinkUser {
    * connection is down rather than waiting (for copies whose original is still unacknowledged).
    */
   publish(exchange: string, key: string, out: Outgoing, until: number, buffer = true): Promise<void> {
-    if (this.link.isClosed) return Promise.reject(new StoaError('CLOSED', 'the amqp transport is closed'))
-    return new Promise<void>((resolve, reject) => {
-      const job: Job = { exchange, key, out, until, resolve, reject, settled: false }
-      if (this.ch !== undefined && !this.blocked && this.queue.length === 0) return this.write(job)
-      if (this.ch === undefined && !buffer) return reject(unavailable('the broker connection is down'))
-      if (this.queue.length >= this.bufferSize) {
-        return reject(
-          this.ch === undefined
-            ? unavailable(`the broker is unreachable and ${this.bufferSize} publishes already wait`)
-            : new StoaError('OVERLOADED', `${this.bufferSize} publishes already wait for the socket to drain`),
-        )
-      }
+    if (this.link.isClosed) return Promise.reject(closedError())
+    return new Promise<void>((resolve, reject) =>
+      this.take({ exchange, key, out, until, resolve, reject, settled: false }, buffer),
+    )
+  }
+
+  /**
+   * Publishes as `publish` does, and resolves with the sender's reply (`ok` once confirmed, the
+   * error otherwise) rather than rejecting: the path of every task and event sent, one promise
+   * and one turn of the microtask queue shorter than mapping `publish`'s outcome.
+   */
+  confirm(exchange: string, key: string, out: Outgoing, until: number): Promise<Reply> {
+    if (this.link.isClosed) return Promise.resolve(errorReply(closedError()))
+    return new Promise<Reply>((resolve) =>
+      this.take(
+        {
+          exchange,
+          key,
+          out,
+          until,
+          resolve: () => resolve(CONFIRMED),
+          reject: (err) => resolve(errorReply(err)),
+          settled: false,
+        },
+        true,
+      ),
+    )
+  }
+
+  /** Writes a job now, or buffers it while the channel is away or the socket full, or refuses it. */
+  private take(job: Job, buffer: boolean): void {
+    if (this.ch !== undefined && !this.blocked && this.queue.length === 0) this.write(job)
+    else if (this.ch === undefined && !buffer) job.reject(unavailable('the broker connection is down'))
+    else if (this.queue.length >= this.bufferSize) {
+      job.reject(
+        this.ch === undefined
+          ? unavailable(`the broker is unreachable and ${this.bufferSize} publishes already wait`)
+          : new StoaError('OVERLOADED', `${this.bufferSize} publishes already wait for the socket to drain`),
+      )
+    } else {
       this.queue.push(job)
       this.sweeper.arm()
-    })
+    }
   }
 
   /** Resolves once every publish made so far is confirmed or failed. */
@@ -506,6 +534,13 @@ export class Publisher implements LinkUser {
     for (const job of this.inflight) settle(job, error)
     this.inflight.clear()
   }
+}
+
+/** What `confirm` resolves with once the broker confirmed. */
+const CONFIRMED: Reply = { ok: true, out: undefined }
+
+function closedError(): StoaError {
+  return new StoaError('CLOSED', 'the amqp transport is closed')
 }
 
 function settle(job: Job, err?: StoaError): void {

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import type { Context, Stoa } from '../../../actions/index.js'
 import { createStoa, type StoaError } from '../../../actions/index.js'
+import type { Envelope, Reply, Transport } from '../../../actions/transport.js'
 import postgres from '../../../plugins/postgres/index.js'
 import { createMemoryBus, createMemoryTransport } from '../../../transports/memory/index.js'
 import type { TestDatabase } from '../../helpers/postgres.js'
@@ -81,6 +82,85 @@ describe('postgres plugin on PostgreSQL', function () {
     // Nothing published twice: SKIP LOCKED gave each row to one relay.
     expect(ids).to.have.length(n)
     expect((await a.pg().outbox()).depth).to.equal(0)
+  })
+
+  /** A client transport taking every task, answering each as `answer` says; what it was given in `seen`. */
+  function takingClient(answer: (e: Envelope, i: number) => Promise<Reply>): {
+    transport: Transport
+    seen: Envelope[]
+  } {
+    const seen: Envelope[] = []
+    const transport: Transport = {
+      name: 'taking',
+      client: async () => ({ deliver: (e) => answer(e, seen.push(e) - 1) }),
+      close: async () => undefined,
+    }
+    return { transport, seen }
+  }
+  const confirmed: Reply = { ok: true, out: undefined }
+  const never = () => new Promise<Reply>(() => undefined)
+
+  it('a publish the transport has not confirmed within the lease counts failed: the row stays, and is published again later with its id', async () => {
+    // The first publish never settles (a confirm the broker never sends); the next one is confirmed.
+    const { transport, seen } = takingClient((_e, i) => (i === 0 ? never() : Promise.resolve(confirmed)))
+    const a = instance('gateway', { relay: { paused: true, leaseMs: 200 } })
+    a.stoa.client(transport)
+    await a.stoa.ready()
+    await a.pg().transaction(undefined, (tx) => tx.send('tally.vote.record', { voter: 'v' }, { id: 'late-1' }))
+    // The pass ends at the lease rather than waiting for the confirm, and publishes nothing.
+    expect(await a.pg().relay.flush()).to.equal(0)
+    const { rows } = await a.pg().db.query('SELECT id, attempts, last_error FROM stoa_outbox')
+    expect(rows).to.have.length(1)
+    expect(rows[0]).to.include({ id: 'late-1', attempts: 1 })
+    expect(rows[0]!.last_error).to.match(/not confirmed within the lease/)
+    expect(a.logger.entries.some((e) => e.message === 'postgres: outbox publish failed')).to.equal(true)
+    // After its backoff, the row goes out again, with the same id for the consumer's inbox.
+    let published = 0
+    const until = Date.now() + 20_000
+    while (published === 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50))
+      published = await a.pg().relay.flush()
+    }
+    expect(published).to.equal(1)
+    expect(seen.map((e) => e.meta.id)).to.deep.equal(['late-1', 'late-1'])
+    expect((await a.pg().outbox()).depth).to.equal(0)
+  })
+
+  it('a relay that dies with rows claimed leaves them to another relay at once, which publishes them with their ids', async () => {
+    const n = 30
+    const dying = takingClient(() => never())
+    // Long enough to hold the rows through the test; the lease ends the dead pass before close.
+    const a = instance('gateway', { relay: { paused: true, leaseMs: 5000 } })
+    a.stoa.client(dying.transport)
+    const taking = takingClient(() => Promise.resolve(confirmed))
+    const b = instance('gateway', { relay: { paused: true } })
+    b.stoa.client(taking.transport)
+    await Promise.all([a.stoa.ready(), b.stoa.ready()])
+    await a.pg().transaction(undefined, async (tx) => {
+      for (let i = 0; i < n; i++) await tx.send('tally.vote.record', { i }, { id: `claimed-${i}` })
+    })
+    // A claims every row and publishes them, and no confirm comes back.
+    const stuck = a.pg().relay.flush()
+    stuck.catch(() => undefined)
+    await waitFor(() => dying.seen.length === n, 'every row claimed and handed to the transport', 20_000)
+    // Claimed: the other relay finds nothing to take while A holds them.
+    expect(await b.pg().relay.flush()).to.equal(0)
+    expect(taking.seen).to.have.length(0)
+    // A dies: its connection goes, as a killed process's would, its transaction with it.
+    const { rows } = await b.pg().db.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND state = 'idle in transaction'`,
+    )
+    expect(rows[0]!.n).to.equal(1)
+    let published = 0
+    const until = Date.now() + 20_000
+    while (published < n && Date.now() < until) {
+      published += await b.pg().relay.flush()
+      if (published < n) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(published).to.equal(n)
+    expect(taking.seen.map((e) => e.meta.id).sort()).to.deep.equal(dying.seen.map((e) => e.meta.id).sort())
+    expect((await b.pg().outbox()).depth).to.equal(0)
   })
 
   it('a commit in one instance wakes another instance’s relay through NOTIFY, long before its sweep', async () => {

@@ -18,7 +18,8 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  *   many in flight as the relay's batch. Target ≥ 0.7.
  *
  * Environment: `BENCH_STATE_ROUNDS` (default 3), `BENCH_STATE_N` (operations per run, default
- * 2000), `PG_ADMIN_URL` (default postgres://postgres@127.0.0.1:5432/postgres), `BENCH_STATE_TAG`
+ * 2000), `BENCH_STATE_WARM` (messages the relay and raw contestants publish untimed first,
+ * default 500), `PG_ADMIN_URL` (default postgres://postgres@127.0.0.1:5432/postgres), `BENCH_STATE_TAG`
  * (what the run's database and queue prefix begin with, default `st`: a shared machine's runs
  * apart).
  */

@@ -265,16 +265,29 @@ export function createWebPipeline<R extends HttpRequest>(
     }
     if (raw === undefined) return run(route, params, query, undefined, req)
     if (raw instanceof Promise) {
-      return raw.then(
-        (bytes) => withBody(route, params, query, bytes, req),
-        (err: unknown) => {
-          const answer = errorResponse(err)
-          // What is left of an over-long body is not read: close the connection after
-          // answering rather than let the next request on it start in the middle of this one.
-          if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') answer.headers.connection = 'close'
-          return head(req, answer)
-        },
-      )
+      // One promise for the answer, settled by the action's own: returning that from the
+      // body's `then` would cost the request two more turns of the microtask queue.
+      return new Promise<WebOutcome>((resolve) => {
+        raw.then(
+          (bytes) => {
+            const failed = (err: unknown) => resolve(head(req, errorResponse(err)))
+            try {
+              const out = withBody(route, params, query, bytes, req)
+              if (out instanceof Promise) out.then(resolve, failed)
+              else resolve(out)
+            } catch (err) {
+              failed(err)
+            }
+          },
+          (err: unknown) => {
+            const answer = errorResponse(err)
+            // What is left of an over-long body is not read: close the connection after
+            // answering rather than let the next request on it start in the middle of this one.
+            if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') answer.headers.connection = 'close'
+            resolve(head(req, answer))
+          },
+        )
+      })
     }
     if (typeof raw === 'string' || Buffer.isBuffer(raw)) return withBody(route, params, query, raw, req)
     const given = raw.parsed
@@ -583,6 +596,15 @@ function resultResponse(status: number, out: unknown, requestId: string | undefi
     extra = asked.headers
     // A result that was only the directive has no body, as if the action returned nothing.
     out = Object.keys(rest).length === 0 ? undefined : rest
+  }
+  if (extra === undefined && requestId === undefined && out !== undefined) {
+    // The common answer, its headers made in one literal (one object shape, no additions).
+    const body = JSON.stringify(out)
+    return {
+      status,
+      headers: { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) },
+      body,
+    }
   }
   const headers: Record<string, string | string[]> = extra === undefined ? {} : { ...extra }
   if (requestId !== undefined) headers['x-request-id'] = requestId

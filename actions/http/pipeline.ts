@@ -310,7 +310,8 @@ export function createWebPipeline<R extends HttpRequest>(
     } catch (err) {
       return head(req, errorResponse(err))
     }
-    return run(route, params, query, body, req)
+    // The body was parsed here: the message may be made in it rather than in a copy.
+    return run(route, params, query, body, req, true)
   }
 
   /** A stream route: identity, the connection limit, the `open` action; then the front holds it. */
@@ -326,7 +327,7 @@ export function createWebPipeline<R extends HttpRequest>(
     let opts: CallOptions
     let msg: Message
     try {
-      msg = flatMessage(query, undefined, params)
+      msg = flatMessage(query, undefined, params, false)
       opts = callOptions(route, req)
     } catch (err) {
       return errorResponse(err)
@@ -353,13 +354,15 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     body: Record<string, unknown> | undefined,
     req: R,
+    /** Whether `body` is the pipeline's own parse, which no one else holds. */
+    owned = false,
   ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let opts: CallOptions
     let msg: Message
     try {
       msg =
         route.message === 'flat'
-          ? flatMessage(query, body, params)
+          ? flatMessage(query, body, params, owned)
           : senecaWebMessage(route, params, query, body, req.user?.())
       opts = callOptions(route, req)
     } catch (err) {
@@ -646,11 +649,17 @@ function flatMessage(
   query: Readonly<Record<string, unknown>>,
   body: Record<string, unknown> | undefined,
   params: Record<string, string>,
+  owned: boolean,
 ): Message {
   // The kernel copies the message under the pattern's pairs: a GET with only a query needs no
-  // copy of its own. Both copies define every key, `__proto__` included, as a plain own
-  // property, so nothing a client sends reaches a prototype.
+  // copy of its own, nor a body the pipeline parsed itself and no query comes under (the path
+  // parameters are written into it, as the copy would have them). Every key, `__proto__`
+  // included, is a plain own property, so nothing a client sends reaches a prototype.
   if (body === undefined && !hasKeys(params)) return query as Message
+  if (owned && body !== undefined && !hasKeys(query)) {
+    for (const k in params) define(body, k, params[k])
+    return body
+  }
   return mergeMessages(query, body, params)
 }
 

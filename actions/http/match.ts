@@ -41,8 +41,11 @@ export function checkPath(path: string): string | undefined {
 export function createMatcher<R extends Routable>(
   routes: readonly R[],
 ): (method: string, path: string) => Match<R> | undefined {
-  const literal = new Map<string, R>()
-  const dynamic: { method: string; re: RegExp; keys: string[]; route: R }[] = []
+  // Per method: literal paths by their lowercase form without a trailing slash, and the
+  // parameter routes in table order. A request's path is looked up as sent first (it is
+  // usually the canonical form already), so most requests build no lookup key.
+  const literal = new Map<string, Map<string, R>>()
+  const dynamic = new Map<string, { re: RegExp; keys: string[]; route: R }[]>()
   for (const route of routes) {
     const keys: string[] = []
     const source = route.path
@@ -55,15 +58,30 @@ export function createMatcher<R extends Routable>(
       })
       .join('/')
     if (keys.length === 0) {
-      const key = `${route.method} ${trim(route.path).toLowerCase()}`
-      if (!literal.has(key)) literal.set(key, route)
-    } else dynamic.push({ method: route.method, re: new RegExp(`^${trim(source)}/?$`, 'i'), keys, route })
+      let paths = literal.get(route.method)
+      if (paths === undefined) literal.set(route.method, (paths = new Map()))
+      const key = trim(route.path).toLowerCase()
+      if (!paths.has(key)) paths.set(key, route)
+    } else {
+      let list = dynamic.get(route.method)
+      if (list === undefined) dynamic.set(route.method, (list = []))
+      list.push({ re: new RegExp(`^${trim(source)}/?$`, 'i'), keys, route })
+    }
   }
   const find = (method: string, path: string): Match<R> | undefined => {
-    const hit = literal.get(`${method} ${trim(path).toLowerCase()}`)
-    if (hit !== undefined) return { route: hit, params: {} }
-    for (const d of dynamic) {
-      if (d.method !== method) continue
+    const paths = literal.get(method)
+    if (paths !== undefined) {
+      let hit = paths.get(path)
+      if (hit === undefined) {
+        const key = trim(path).toLowerCase()
+        if (key !== path) hit = paths.get(key)
+      }
+      if (hit !== undefined) return { route: hit, params: {} }
+    }
+    const list = dynamic.get(method)
+    if (list === undefined) return undefined
+    for (let j = 0; j < list.length; j++) {
+      const d = list[j]!
       const m = d.re.exec(path)
       if (m === null) continue
       const params: Record<string, string> = {}
@@ -80,6 +98,7 @@ function trim(path: string): string {
 }
 
 function decode(value: string): string {
+  if (value.indexOf('%') < 0) return value
   try {
     return decodeURIComponent(value)
   } catch {

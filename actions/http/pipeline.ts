@@ -265,16 +265,29 @@ export function createWebPipeline<R extends HttpRequest>(
     }
     if (raw === undefined) return run(route, params, query, undefined, req)
     if (raw instanceof Promise) {
-      return raw.then(
-        (bytes) => withBody(route, params, query, bytes, req),
-        (err: unknown) => {
-          const answer = errorResponse(err)
-          // What is left of an over-long body is not read: close the connection after
-          // answering rather than let the next request on it start in the middle of this one.
-          if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') answer.headers.connection = 'close'
-          return head(req, answer)
-        },
-      )
+      // One promise for the answer, settled by the action's own: returning that from the
+      // body's `then` would cost the request two more turns of the microtask queue.
+      return new Promise<WebOutcome>((resolve) => {
+        raw.then(
+          (bytes) => {
+            const failed = (err: unknown) => resolve(head(req, errorResponse(err)))
+            try {
+              const out = withBody(route, params, query, bytes, req)
+              if (out instanceof Promise) out.then(resolve, failed)
+              else resolve(out)
+            } catch (err) {
+              failed(err)
+            }
+          },
+          (err: unknown) => {
+            const answer = errorResponse(err)
+            // What is left of an over-long body is not read: close the connection after
+            // answering rather than let the next request on it start in the middle of this one.
+            if (err instanceof StoaError && err.code === 'PAYLOAD_TOO_LARGE') answer.headers.connection = 'close'
+            resolve(head(req, answer))
+          },
+        )
+      })
     }
     if (typeof raw === 'string' || Buffer.isBuffer(raw)) return withBody(route, params, query, raw, req)
     const given = raw.parsed
@@ -297,7 +310,8 @@ export function createWebPipeline<R extends HttpRequest>(
     } catch (err) {
       return head(req, errorResponse(err))
     }
-    return run(route, params, query, body, req)
+    // The body was parsed here: the message may be made in it rather than in a copy.
+    return run(route, params, query, body, req, true)
   }
 
   /** A stream route: identity, the connection limit, the `open` action; then the front holds it. */
@@ -313,7 +327,7 @@ export function createWebPipeline<R extends HttpRequest>(
     let opts: CallOptions
     let msg: Message
     try {
-      msg = flatMessage(query, undefined, params)
+      msg = flatMessage(query, undefined, params, false)
       opts = callOptions(route, req)
     } catch (err) {
       return errorResponse(err)
@@ -340,13 +354,15 @@ export function createWebPipeline<R extends HttpRequest>(
     query: Readonly<Record<string, unknown>>,
     body: Record<string, unknown> | undefined,
     req: R,
+    /** Whether `body` is the pipeline's own parse, which no one else holds. */
+    owned = false,
   ): WebResponse | EventRecords | Promise<WebResponse | EventRecords> => {
     let opts: CallOptions
     let msg: Message
     try {
       msg =
         route.message === 'flat'
-          ? flatMessage(query, body, params)
+          ? flatMessage(query, body, params, owned)
           : senecaWebMessage(route, params, query, body, req.user?.())
       opts = callOptions(route, req)
     } catch (err) {
@@ -584,6 +600,15 @@ function resultResponse(status: number, out: unknown, requestId: string | undefi
     // A result that was only the directive has no body, as if the action returned nothing.
     out = Object.keys(rest).length === 0 ? undefined : rest
   }
+  if (extra === undefined && requestId === undefined && out !== undefined) {
+    // The common answer, its headers made in one literal (one object shape, no additions).
+    const body = JSON.stringify(out)
+    return {
+      status,
+      headers: { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) },
+      body,
+    }
+  }
   const headers: Record<string, string | string[]> = extra === undefined ? {} : { ...extra }
   if (requestId !== undefined) headers['x-request-id'] = requestId
   // An action that returns nothing answers with an empty body: 204 where it would be 200.
@@ -624,11 +649,17 @@ function flatMessage(
   query: Readonly<Record<string, unknown>>,
   body: Record<string, unknown> | undefined,
   params: Record<string, string>,
+  owned: boolean,
 ): Message {
   // The kernel copies the message under the pattern's pairs: a GET with only a query needs no
-  // copy of its own. Both copies define every key, `__proto__` included, as a plain own
-  // property, so nothing a client sends reaches a prototype.
+  // copy of its own, nor a body the pipeline parsed itself and no query comes under (the path
+  // parameters are written into it, as the copy would have them). Every key, `__proto__`
+  // included, is a plain own property, so nothing a client sends reaches a prototype.
   if (body === undefined && !hasKeys(params)) return query as Message
+  if (owned && body !== undefined && !hasKeys(query)) {
+    for (const k in params) define(body, k, params[k])
+    return body
+  }
   return mergeMessages(query, body, params)
 }
 

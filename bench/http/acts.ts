@@ -1,9 +1,8 @@
 import { Agent, request } from 'node:http'
 import { createRequire } from 'node:module'
-import { createStoa } from '../../actions/index.js'
-import { createHttpTransport } from '../../transports/http/index.js'
 import { cpuSeconds, emitFigures } from '../lib.js'
 import { startServer } from './start.js'
+import { createHttpTransport, createStoa } from './stoa.js'
 
 /**
  * `acts.ts <kind> <seconds>`: act throughput with a client in this process and the listener

@@ -22,10 +22,9 @@ import { alternate, med, report, sig, spr } from '../lib.js'
  * of them. `BENCH_SECONDS` (default 3) and `BENCH_ROUNDS` (default 3) bound the run;
  * `BENCH_ONLY` (names, comma-separated) runs some contestants alone.
  *
- * The servers run stoa's TypeScript source through tsx (`../../plugins/web/index.js` in
- * bench/http/server.ts resolves to the .ts file), not dist/: what is measured is the code in
- * the tree, with no build to go stale; the JSON line says so (`code: "source"`). The lambda
- * and cli suites, whose figures include loading, run dist/ (`npm run bench` builds it first).
+ * stoa's servers and clients run the built library (dist/, through bench/http/stoa.ts), what
+ * users run, as the lambda and cli suites do: `npm run bench` builds it first, and the JSON line
+ * says so (`code: "dist"`). Only the bench's own files go through tsx.
  */
 export default async function http(): Promise<void> {
   const seconds = process.env.BENCH_SECONDS ?? '3'
@@ -109,6 +108,6 @@ export default async function http(): Promise<void> {
     errors,
     rounds,
     seconds: Number(seconds),
-    code: 'source',
+    code: 'dist',
   })
 }

@@ -9,9 +9,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { validator } from 'hono/validator'
 import { z } from 'zod'
-import { action, createStoa } from '../../actions/index.js'
-import web, { mountWeb, serveWeb } from '../../plugins/web/index.js'
-import { createHttpTransport } from '../../transports/http/index.js'
+import { action, createHttpTransport, createStoa, mountWeb, serveWeb, web } from './stoa.js'
 
 /**
  * One server of the http suite, in its own process: `server.ts <kind>` listens on 127.0.0.1,

@@ -169,6 +169,15 @@ export const webCases: readonly WebCase[] = [
     json: { accepted: true, id: '7', role: 'ballot', choice: 'a' },
   },
   {
+    name: 'path params over the body, with no query',
+    method: 'POST',
+    path: '/ballots/7',
+    body: '{"choice":"a","id":"body"}',
+    headers: json,
+    status: 202,
+    json: { accepted: true, id: '7', role: 'ballot', choice: 'a' },
+  },
+  {
     name: "the pattern's own keys over body and query",
     method: 'POST',
     path: '/ballots/1?role=math&cmd=sum',
@@ -279,6 +288,15 @@ export const webCases: readonly WebCase[] = [
     body: '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}',
     headers: json,
     status: 200,
+  },
+  {
+    name: 'prototype-polluting keys in a body with no query',
+    method: 'POST',
+    path: '/echo',
+    body: '{"__proto__":{"polluted":true},"ok":1}',
+    headers: json,
+    status: 200,
+    json: { keys: ['__proto__', 'cmd', 'ok', 'role'], protoIsObject: true },
   },
   // http$
   {

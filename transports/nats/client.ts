@@ -36,24 +36,32 @@ export function createClient(
   const subject = target === undefined ? undefined : n.rpc(target)
   const settings = { replicas: options.replicas }
 
-  async function act(e: Envelope): Promise<Reply> {
-    if (subject === undefined)
-      return errorReply(new StoaError('NOT_FOUND', 'this nats client has no target service for acts'))
-    const c = await link.connect()
-    const now = Date.now()
-    const body = encodeAct(e, options.maxBodyBytes, now)
-    const timeout = Math.max(1, (e.meta.deadline ?? now + DEFAULT_WAIT_MS) - now)
-    let answer: Answer
-    try {
-      answer = await c.replies.request(subject, body, undefined, timeout)
-    } catch (err) {
-      log.warn({ err: String(err), subject }, 'nats: request failed')
-      return errorReply(unavailable('the request could not be sent', err))
-    }
+  /** What an act's outcome says to its caller, made once per client rather than per act. */
+  const actReply = (answer: Answer): Reply => {
     if (answer.ok) return decodeReply(answer.msg.data)
     if (answer.why === 'no-responders') return errorReply(unavailable(`no instance listens on "${subject}"`))
     if (answer.why === 'timeout') return errorReply(new StoaError('TIMEOUT', 'no reply before the deadline'))
+    if (answer.why === 'unsent') {
+      log.warn({ err: String(answer.cause), subject }, 'nats: request failed')
+      return errorReply(unavailable('the request could not be sent', answer.cause))
+    }
     return errorReply(unavailable('the connection closed before the reply'))
+  }
+
+  /** An act: never rejects. No `async`: a promise and a turn of the microtask queue less per act. */
+  function act(e: Envelope): Promise<Reply> {
+    if (subject === undefined)
+      return Promise.resolve(errorReply(new StoaError('NOT_FOUND', 'this nats client has no target service for acts')))
+    const c = link.connected
+    if (c === undefined) return link.connect().then(() => act(e), failed)
+    try {
+      const now = Date.now()
+      const body = encodeAct(e, options.maxBodyBytes, now)
+      const deadline = Math.max(now + 1, e.meta.deadline ?? now + DEFAULT_WAIT_MS)
+      return c.replies.request(subject, body, undefined, deadline, actReply)
+    } catch (err) {
+      return Promise.resolve(errorReply(toStoaError(err)))
+    }
   }
 
   async function publish(e: Envelope): Promise<Reply> {
@@ -73,12 +81,10 @@ export function createClient(
     for (let again = true; ; again = false) {
       const sent = performance.now()
       // A JetStream publish is a request whose reply is the stream's acknowledgement.
-      let answer: Answer
-      try {
-        answer = await c.replies.request(subj, out.body, out.headers, Math.max(1, until - Date.now()))
-      } catch (err) {
-        log.warn({ err: String(err), subject: subj }, 'nats: publish not sent')
-        throw unavailable('the publish could not be sent', err)
+      const answer = await c.replies.request(subj, out.body, out.headers, Math.max(until, Date.now() + 1), same)
+      if (!answer.ok && answer.why === 'unsent') {
+        log.warn({ err: String(answer.cause), subject: subj }, 'nats: publish not sent')
+        throw unavailable('the publish could not be sent', answer.cause)
       }
       if (answer.ok) {
         const ack = decodePubAck(answer.msg.data)
@@ -104,14 +110,16 @@ export function createClient(
   }
 
   return {
-    async deliver(e) {
-      try {
-        return e.kind === 'act' ? await act(e) : await publish(e)
-      } catch (err) {
-        return errorReply(toStoaError(err))
-      }
-    },
+    deliver: (e) => (e.kind === 'act' ? act(e) : publish(e).catch(failed)),
   }
 }
 
 const OK: Reply = { ok: true, out: undefined }
+
+function failed(err: unknown): Reply {
+  return errorReply(toStoaError(err))
+}
+
+function same(answer: Answer): Answer {
+  return answer
+}

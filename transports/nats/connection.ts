@@ -44,6 +44,11 @@ export class Link {
 
   constructor(private readonly settings: LinkSettings) {}
 
+  /** The connection once made (it may be down, reconnecting, or closed since). */
+  get connected(): Connected | undefined {
+    return this.current
+  }
+
   /** Connects once; later calls wait for the same connection. */
   connect(): Promise<Connected> {
     this.conn ??= this.open().catch((err: unknown) => {

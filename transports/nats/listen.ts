@@ -39,6 +39,10 @@ export class Listener {
   /** The plain subscription of this instance's `{ each: 'instance' }` events. */
   private each: Subscription | undefined
   private readonly inflight = new Set<Promise<void>>()
+  /** Requests (acts) being answered: counted, not tracked as promises, as there are many. */
+  private acts = 0
+  /** Told when the last request in hand is answered, while closing waits for it. */
+  private actsIdle: (() => void) | undefined
   private stopping = false
   private stoppedAt: number | undefined
   /** The host holds intake (its database is down): the consumers are closed until it lets go. */
@@ -100,7 +104,7 @@ export class Listener {
     this.sub = c.nc.subscribe(subject, {
       queue: subject,
       callback: (err, m) => {
-        if (err === null) this.track(this.request(m))
+        if (err === null) this.request(m)
       },
     })
     // The subscription is in place once the server has seen it: a request right after start
@@ -231,17 +235,32 @@ export class Listener {
     void tracked.then(() => this.inflight.delete(tracked))
   }
 
-  /** A request: run it and answer on its reply subject. */
-  private async request(m: Msg): Promise<void> {
+  /**
+   * A request: run it and answer on its reply subject. No async function and no promise tracked
+   * per request (three promises and a set entry before): a count, and one callback.
+   */
+  private request(m: Msg): void {
     this.host.observer.received?.('act')
     const incoming = decodeRequest(m, 'act', '', this.options.maxBodyBytes)
-    const reply: Reply = incoming.ok ? await this.host.dispatch(incoming.envelope) : errorReply(incoming.error)
-    if (m.reply === undefined || m.reply === '') return
-    try {
-      m.respond(encodeReply(reply))
-    } catch {
-      // The connection is closed: the caller times out, as it would with any lost reply.
+    if (!incoming.ok) {
+      answer(m, errorReply(incoming.error))
+      return
     }
+    this.acts++
+    this.host.dispatch(incoming.envelope).then(
+      (reply) => {
+        answer(m, reply)
+        this.actDone()
+      },
+      (err: unknown) => {
+        this.host.log.error({ err: String(err) }, 'nats: delivery handling failed')
+        this.actDone()
+      },
+    )
+  }
+
+  private actDone(): void {
+    if (--this.acts === 0) this.actsIdle?.()
   }
 
   /** An event for this instance's own subscriptions: run them; a failure is logged, never retried. */
@@ -393,17 +412,29 @@ export class Listener {
   /** Stops taking work and waits, up to `graceMs`, for the work in hand to be answered and acknowledged. */
   async close(): Promise<void> {
     await this.stopAccepting()
-    if (this.inflight.size > 0) {
+    if (this.inflight.size > 0 || this.acts > 0) {
       const left = Math.max(0, this.stoppedAt! + this.options.graceMs - Date.now())
-      await settleWithin(Promise.allSettled([...this.inflight]), left)
+      const acts = this.acts === 0 ? undefined : new Promise<void>((resolve) => (this.actsIdle = resolve))
+      await settleWithin(Promise.allSettled([...this.inflight, acts]), left)
+      this.actsIdle = undefined
     }
     this.flushAcks()
     clearInterval(this.beat)
     this.beat = undefined
-    if (this.inflight.size > 0)
+    if (this.inflight.size > 0 || this.acts > 0)
       this.host.log.warn(
-        { inflight: this.inflight.size },
+        { inflight: this.inflight.size + this.acts },
         'nats: closing with deliveries in hand; JetStream will deliver them again',
       )
+  }
+}
+
+/** Answers a request on its reply subject, when it has one. */
+function answer(m: Msg, reply: Reply): void {
+  if (m.reply === undefined || m.reply === '') return
+  try {
+    m.respond(encodeReply(reply))
+  } catch {
+    // The connection is closed: the caller times out, as it would with any lost reply.
   }
 }

@@ -3,7 +3,6 @@ import { basename, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Logger, Pattern, Stoa } from '../actions/index.js'
 import { createStoa, isPlugin, isService, StoaError } from '../actions/index.js'
-import { loadPeer } from '../actions/transport.js'
 import { isStoaErrorLike } from './output.js'
 import { UsageError } from './usage.js'
 
@@ -94,9 +93,12 @@ async function importTypeScript(file: string): Promise<unknown> {
   // scoped import gives every module it reaches, .js ones included, an instance of its own,
   // so a service importing stoa would bring a second kernel whose errors and plugins this
   // one would not recognise.
-  typescript ??= loadPeer<typeof import('tsx/esm/api')>('tsx/esm/api', 'the stoa command').then(({ register }) => {
-    register()
-  })
+  // The transport kit only now: a .js service starts without loading it.
+  typescript ??= import('../actions/transport.js')
+    .then(({ loadPeer }) => loadPeer<typeof import('tsx/esm/api')>('tsx/esm/api', 'the stoa command'))
+    .then(({ register }) => {
+      register()
+    })
   try {
     await typescript
   } catch (err) {

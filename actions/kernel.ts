@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import type {
   Action,
   ActionDef,
@@ -77,7 +76,13 @@ export interface StoaOptions {
   clock?: Clock
 }
 
-const requireHere = createRequire(import.meta.url)
+/** `require` from this module, made with the first saga: making one costs a cold start a millisecond. */
+function require(specifier: string): unknown {
+  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  return localRequire(specifier)
+}
+
+let localRequire: NodeJS.Require | undefined
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
@@ -393,7 +398,7 @@ export class Stoa<T extends ActionTypes = {}> {
    * instance without sagas (a `stoa act`, most services) never loads it.
    */
   private sagaSet(): Sagas {
-    return (this.sagaState ??= new (requireHere('./saga.js') as typeof SagaModule).Sagas())
+    return (this.sagaState ??= new (require('./saga.js') as typeof SagaModule).Sagas())
   }
 
   /**

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import type { ErrorCode } from '../actions/index.js'
 import { ERRORS } from '../actions/index.js'
 import type { Output } from './io.js'
@@ -43,7 +42,7 @@ export function isStoaErrorLike(err: unknown): err is ErrorLike {
  * HTTP kit too, a third of the kernel's files, which a command that prints its result never needs.
  */
 function transportKit(): typeof import('../actions/transport.js') {
-  return createRequire(import.meta.url)('../actions/transport.js')
+  return process.getBuiltinModule('node:module').createRequire(import.meta.url)('../actions/transport.js')
 }
 
 /**

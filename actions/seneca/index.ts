@@ -6,7 +6,6 @@
  * and Seneca's conventions stay inside it.
  */
 
-import { createRequire } from 'node:module'
 import { StoaError } from '../errors.js'
 import type { Message } from '../pattern.js'
 import type { PluginLoader, UseOptions } from '../plugin.js'
@@ -104,7 +103,12 @@ export function runSenecaPlugin(
  * loads, not with the kernel: a service of `definePlugin` plugins (a `stoa act` of one) never
  * needs them, and they are a tenth of the kernel's files.
  */
-const require = createRequire(import.meta.url)
+function require(specifier: string): unknown {
+  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  return localRequire(specifier)
+}
+
+let localRequire: NodeJS.Require | undefined
 
 /** An engine, and what to say when it cannot run: why the plugin was sent there. */
 interface EngineChoice {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { callTimeoutMs } from './deadlines.js'
 import type { EnvelopeMeta, ResponseHeaders } from './envelope.js'
 import type { Message } from './pattern.js'
@@ -69,53 +68,30 @@ export interface ContextHost {
  * })
  */
 export class Context {
-  /** Who sent this call: a service name, `cli`, `http`... */
-  declare readonly caller: string | undefined
-  /** The identity token the call came with, passed on to nested calls. */
-  declare readonly token: string | undefined
-  /** Headers an edge transport passed on (lowercase names); empty for other calls. */
-  declare readonly headers: Readonly<Record<string, string>>
   /**
    * The identity the call runs for, once an identity hook has set it. A nested call in the same
    * process inherits it with the token, so a token is verified once per hop.
    */
   declare identity: Identity | undefined
-  /**
-   * For hooks: where the edge answering this call gathers headers for its answer (the web
-   * pipeline's; see {@link ResponseHeaders}); undefined where the answer has none.
-   */
-  declare readonly responseHeaders: ResponseHeaders | undefined
-  /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
-  declare readonly traceparent: string | undefined
-  /** The W3C `tracestate` that came with it. */
-  declare readonly tracestate: string | undefined
-  /** The transport the call arrived through (`http`, `amqp`...); undefined for a call made in this process. */
-  declare readonly transport: string | undefined
   /** The canonical pattern of the action running. */
   declare readonly pattern: string
-  /**
-   * The task this handler runs for (`tally.vote.record`); undefined for an act or an event.
-   * The name routed the message and stays out of it: the handler's message is the data sent.
-   */
-  declare readonly task: string | undefined
-  /**
-   * The event this subscriber hears (`vote.recorded`, whatever `vote.*` it subscribed with);
-   * undefined for an act or a task. Like a task's name, it is not mixed into the message.
-   */
-  declare readonly event: string | undefined
   /** The message being handled, before validation. */
   declare readonly msg: Message
   /** @internal */
   declare readonly host: ContextHost
   /** @internal the kernel's record of the running action, for `prior`. */
   declare readonly entry: unknown
+  /**
+   * What the call started with, read through the getters below rather than copied field by
+   * field: a context is made for every call, and most calls read none of it.
+   */
+  declare private readonly meta: Readonly<CallMeta>
   // Id, trace and deadline are fixed on first use: most in-process calls never read them, and
   // a random id and a clock read are the largest costs of a call that does nothing else.
   declare private fixedId: string | undefined
   declare private fixedTrace: string | undefined
   declare private fixedDeadline: number | undefined
   declare private makeTrace: (() => string) | undefined
-  declare private readonly timeoutMs: number
 
   /** @internal */
   constructor(host: ContextHost, entry: unknown, pattern: string, msg: Message, meta: Readonly<CallMeta>) {
@@ -123,21 +99,66 @@ export class Context {
     this.entry = entry
     this.pattern = pattern
     this.msg = msg
+    this.meta = meta
     this.fixedId = meta.id
     this.fixedTrace = meta.trace
     this.fixedDeadline = meta.deadline
-    this.timeoutMs = meta.timeoutMs
-    this.token = meta.token
-    this.caller = meta.caller
-    this.headers = meta.headers ?? NO_HEADERS
     this.identity = meta.identity
-    this.responseHeaders = meta.responseHeaders
-    this.traceparent = meta.traceparent
-    this.tracestate = meta.tracestate
-    this.transport = meta.transport
-    this.task = meta.task
-    this.event = meta.event
     this.makeTrace = undefined
+  }
+
+  /** Who sent this call: a service name, `cli`, `http`... */
+  get caller(): string | undefined {
+    return this.meta.caller
+  }
+
+  /** The identity token the call came with, passed on to nested calls. */
+  get token(): string | undefined {
+    return this.meta.token
+  }
+
+  /** Headers an edge transport passed on (lowercase names); empty for other calls. */
+  get headers(): Readonly<Record<string, string>> {
+    return this.meta.headers ?? NO_HEADERS
+  }
+
+  /**
+   * For hooks: where the edge answering this call gathers headers for its answer (the web
+   * pipeline's; see {@link ResponseHeaders}); undefined where the answer has none.
+   */
+  get responseHeaders(): ResponseHeaders | undefined {
+    return this.meta.responseHeaders
+  }
+
+  /** The W3C `traceparent` the call arrived with (the remote caller's span), if any. */
+  get traceparent(): string | undefined {
+    return this.meta.traceparent
+  }
+
+  /** The W3C `tracestate` that came with it. */
+  get tracestate(): string | undefined {
+    return this.meta.tracestate
+  }
+
+  /** The transport the call arrived through (`http`, `amqp`...); undefined for a call made in this process. */
+  get transport(): string | undefined {
+    return this.meta.transport
+  }
+
+  /**
+   * The task this handler runs for (`tally.vote.record`); undefined for an act or an event.
+   * The name routed the message and stays out of it: the handler's message is the data sent.
+   */
+  get task(): string | undefined {
+    return this.meta.task
+  }
+
+  /**
+   * The event this subscriber hears (`vote.recorded`, whatever `vote.*` it subscribed with);
+   * undefined for an act or a task. Like a task's name, it is not mixed into the message.
+   */
+  get event(): string | undefined {
+    return this.meta.event
   }
 
   /**
@@ -163,7 +184,7 @@ export class Context {
 
   /** Absolute deadline, ms since the epoch. */
   get deadline(): number {
-    return (this.fixedDeadline ??= this.host.now() + this.timeoutMs)
+    return (this.fixedDeadline ??= this.host.now() + this.meta.timeoutMs)
   }
 
   /** Milliseconds left before the deadline (never negative). */
@@ -206,7 +227,7 @@ export class Context {
       id: newId(),
       trace: this.trace,
       deadline,
-      timeoutMs: this.timeoutMs,
+      timeoutMs: this.meta.timeoutMs,
       token: own ? this.token : opts.token,
       caller,
       identity: own ? this.identity : undefined,
@@ -245,5 +266,11 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /** A new message id. */
 export function newId(): string {
-  return randomUUID()
+  return (randomUUID ??= process.getBuiltinModule('node:crypto').randomUUID)()
 }
+
+/**
+ * node:crypto, loaded on the first id asked for: an in-process call never reads its id, and
+ * loading the module is a tenth of what `stoa act` spends importing the kernel.
+ */
+let randomUUID: (() => string) | undefined

@@ -45,8 +45,8 @@ import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
 import type { Router } from './router.js'
-import type { SagaDefinition, SagaRuntime, SagaServing } from './saga.js'
-import { Sagas } from './saga.js'
+import type * as SagaModule from './saga.js'
+import type { SagaDefinition, SagaRuntime, SagaServing, Sagas } from './saga.js'
 import type { SenecaUseOptions } from './seneca/index.js'
 import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
@@ -75,6 +75,14 @@ export interface StoaOptions {
    */
   clock?: Clock
 }
+
+/** `require` from this module, made with the first saga: making one costs a cold start a millisecond. */
+function require(specifier: string): unknown {
+  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  return localRequire(specifier)
+}
+
+let localRequire: NodeJS.Require | undefined
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
@@ -229,7 +237,8 @@ export class Stoa<T extends ActionTypes = {}> {
   /** What setup-form plugins serve over HTTP, in loading order. */
   private readonly http: HttpParts[] = []
   private readonly delivery: Delivery
-  private readonly sagas = new Sagas()
+  /** The sagas defined here, made with the first one (see {@link sagaSet}). */
+  private sagaState: Sagas | undefined
   /** What contexts forward their nested calls to. */
   private readonly calls: ContextHost
   /** Turns an action's failure into the caller's error; one function for every call. */
@@ -368,8 +377,8 @@ export class Stoa<T extends ActionTypes = {}> {
   saga<M extends Message = Message>(pattern: string, definition: SagaDefinition<M, unknown>): this {
     const key = patternString(toPattern(pattern))
     checkActs(definition?.acts, `saga "${key}"`)
-    this.sagas.define(key, definition as SagaDefinition<any, unknown>)
-    const sagas = this.sagas
+    const sagas = this.sagaSet()
+    sagas.define(key, definition as SagaDefinition<any, unknown>)
     const handler: Action<Message, unknown> = (msg, ctx) => sagas.start(key, msg, ctx)
     return this.add(pattern as string | Message, handler, { description: `starts the saga ${key}` })
   }
@@ -379,8 +388,17 @@ export class Stoa<T extends ActionTypes = {}> {
    * their definitions and the instance's clock (which its engine's timers follow).
    */
   serveSagas(runtime: SagaRuntime): SagaServing {
-    this.sagas.serve(runtime)
-    return { definitions: this.sagas.definitions, clock: this.clock }
+    const sagas = this.sagaSet()
+    sagas.serve(runtime)
+    return { definitions: sagas.definitions, clock: this.clock }
+  }
+
+  /**
+   * The instance's sagas, whose module is required with the first saga defined or served: an
+   * instance without sagas (a `stoa act`, most services) never loads it.
+   */
+  private sagaSet(): Sagas {
+    return (this.sagaState ??= new (require('./saga.js') as typeof SagaModule).Sagas())
   }
 
   /**
@@ -673,7 +691,8 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   private warnUnansweredSteps(): void {
     this.stepsChecked = true
-    for (const [saga, def] of this.sagas.definitions) {
+    if (this.sagaState === undefined) return
+    for (const [saga, def] of this.sagaState.definitions) {
       for (const declared of def.acts ?? []) {
         if (this.find(declared) !== undefined) continue
         const pattern = patternString(toPattern(declared))

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import type { AddressInfo, Server } from 'node:net'
 import type { Clock, Timer } from './deadlines.js'
 import { systemClock } from './deadlines.js'
@@ -260,7 +259,16 @@ export function requirePeer<T>(specifier: string, entry: string): T {
   }
 }
 
-const requireHere = createRequire(import.meta.url)
+/**
+ * `require` from this module, made on first use: importing node:module and making a require
+ * are a millisecond of a cold start that loads no peer.
+ */
+function requireHere(specifier: string): unknown {
+  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  return localRequire(specifier)
+}
+
+let localRequire: NodeJS.Require | undefined
 
 /** The error for a failed load: `INVALID_PLUGIN` naming the package when it is missing, else `err`. */
 function missingPeer(err: unknown, specifier: string, entry: string): unknown {

@@ -1,9 +1,7 @@
-import { stat } from 'node:fs/promises'
 import { basename, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Logger, Pattern, Stoa } from '../actions/index.js'
 import { createStoa, isPlugin, isService, StoaError } from '../actions/index.js'
-import { loadPeer } from '../actions/transport.js'
 import { isStoaErrorLike } from './output.js'
 import { UsageError } from './usage.js'
 
@@ -61,7 +59,7 @@ export async function importModule(path: string, cwd: string): Promise<unknown> 
   if (!PLAIN.has(ext) && !TYPESCRIPT.has(ext)) {
     throw new UsageError(`the service must be a .js, .mjs, .cjs or .ts file: ${path}`)
   }
-  const found = await stat(file).catch(() => undefined)
+  const found = statOf(file)
   if (found === undefined || !found.isFile()) throw new UsageError(`no service module at ${path}`)
   let mod: unknown
   try {
@@ -76,6 +74,19 @@ export async function importModule(path: string, cwd: string): Promise<unknown> 
     )
   }
   return defaultExport(mod)
+}
+
+/**
+ * The file's stat, undefined when it cannot be read. In line rather than through fs/promises:
+ * one syscall, where a round trip through the thread pool waits, on a busy machine, for the
+ * scheduler to run the main thread again.
+ */
+function statOf(file: string): import('node:fs').Stats | undefined {
+  try {
+    return process.getBuiltinModule('node:fs').statSync(file, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
 }
 
 let typescript: Promise<void> | undefined
@@ -94,9 +105,12 @@ async function importTypeScript(file: string): Promise<unknown> {
   // scoped import gives every module it reaches, .js ones included, an instance of its own,
   // so a service importing stoa would bring a second kernel whose errors and plugins this
   // one would not recognise.
-  typescript ??= loadPeer<typeof import('tsx/esm/api')>('tsx/esm/api', 'the stoa command').then(({ register }) => {
-    register()
-  })
+  // The transport kit only now: a .js service starts without loading it.
+  typescript ??= import('../actions/transport.js')
+    .then(({ loadPeer }) => loadPeer<typeof import('tsx/esm/api')>('tsx/esm/api', 'the stoa command'))
+    .then(({ register }) => {
+      register()
+    })
   try {
     await typescript
   } catch (err) {

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodes } from './exit-codes.js'
 import type { Args, Command, Io } from './io.js'
 import { isStoaErrorLike, writeError, writeStack } from './output.js'
@@ -53,7 +51,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let args: Args
   try {
     const spec: CommandSpec = commands[name]
-    const parsed = parseArgs({ args: rest, options: spec.options, allowPositionals: true, strict: true })
+    // Built-ins are fetched where used rather than imported: an imported one costs its module facade.
+    const parsed = process
+      .getBuiltinModule('node:util')
+      .parseArgs({ args: rest, options: spec.options, allowPositionals: true, strict: true })
     // No option is declared `multiple`, so every value is a string or a boolean.
     args = { positionals: parsed.positionals, values: parsed.values as Args['values'] }
   } catch (err) {
@@ -89,7 +90,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 export function version(): string {
   for (const up of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+      const pkg = JSON.parse(
+        process.getBuiltinModule('node:fs').readFileSync(new URL(up, import.meta.url), 'utf8'),
+      ) as {
         name?: unknown
         version?: unknown
       }

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../actions/index.js'
-import { isErrorCode, unwritableResult } from '../actions/transport.js'
+import { ERRORS } from '../actions/index.js'
 import type { Output } from './io.js'
 
 /**
@@ -13,7 +13,7 @@ export function writeJson(out: Output, value: unknown): void {
     text = JSON.stringify(value === undefined ? null : value, null, out.isTTY === true ? 2 : undefined)
   } catch (err) {
     // A BigInt or a cycle: the action's failure, reported like any other (exit 1).
-    throw unwritableResult(err)
+    throw transportKit().unwritableResult(err)
   }
   out.write(`${text ?? 'null'}\n`)
 }
@@ -33,7 +33,16 @@ export interface ErrorLike {
  * errors come from another copy of the class than the one the CLI loaded.
  */
 export function isStoaErrorLike(err: unknown): err is ErrorLike {
-  return err instanceof Error && err.name === 'StoaError' && isErrorCode((err as { code?: unknown }).code)
+  const code = (err as { code?: unknown } | undefined)?.code
+  return err instanceof Error && err.name === 'StoaError' && typeof code === 'string' && Object.hasOwn(ERRORS, code)
+}
+
+/**
+ * The transport authors' kit, loaded the first time a result cannot be printed: it holds the
+ * HTTP kit too, a third of the kernel's files, which a command that prints its result never needs.
+ */
+function transportKit(): typeof import('../actions/transport.js') {
+  return process.getBuiltinModule('node:module').createRequire(import.meta.url)('../actions/transport.js')
 }
 
 /**

@@ -11,7 +11,11 @@ let stop: AbortController | undefined
 const io: Io = {
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // A getter: creating process.stdin (a socket when stdin is a pipe) is a large part of a
+  // short command's start, and only a message read from stdin (`-`) needs it.
+  get stdin() {
+    return process.stdin
+  },
   env: process.env,
   cwd: process.cwd(),
   stopSignal() {

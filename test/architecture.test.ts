@@ -366,6 +366,32 @@ describe('architecture: third-party packages', () => {
     expect(found).to.deep.equal([])
   })
 
+  it('starts `stoa act` of an in-process action without the Seneca engines, sagas, the transport kit, node:crypto or node:fs', () => {
+    // A cold `stoa act` spent most of its time over `node -e 0` loading modules: these load on
+    // first need (a Seneca plugin, a saga, a --url, a failure to print, a message id).
+    const files = new Set([...closure('bin/stoa.ts', true), ...closure('bin/commands/act.ts', true)])
+    expect(files).to.include.members(['actions/kernel.ts', 'actions/seneca/index.ts', 'bin/load.ts'])
+    const deferred = [
+      'actions/saga.ts',
+      'actions/seneca/bridge.ts',
+      'actions/seneca/delegate.ts',
+      'actions/seneca/scan.ts',
+      'actions/transport.ts',
+      'bin/remote.ts',
+    ]
+    expect(
+      [...files].filter((f) => deferred.includes(f) || f.startsWith('actions/http/')),
+      'loaded at start',
+    ).to.deep.equal([])
+    // node:crypto loads a score of internal modules; node:fs, imported, builds a facade of a
+    // hundred exports: both more than any kernel file. Fetched where used (getBuiltinModule).
+    const heavy = new Set(['node:crypto', 'crypto', 'node:fs', 'fs'])
+    const importers = [...files].filter((file) =>
+      loads(file).some(({ spec, kind }) => heavy.has(spec) && kind === 'value'),
+    )
+    expect(importers, 'import node:crypto or node:fs').to.deep.equal([])
+  })
+
   it('needs each dependency for an entry point that imports it', () => {
     // By value (zod, whose schemas every transport's and plugin's options are), or for the
     // types the published declarations name (the schema spec): either way an application

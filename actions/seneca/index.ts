@@ -9,10 +9,10 @@
 import { StoaError } from '../errors.js'
 import type { Message } from '../pattern.js'
 import type { PluginLoader, UseOptions } from '../plugin.js'
-import { loadSenecaPlugin } from './bridge.js'
-import { runOnDelegate } from './delegate.js'
+import type * as Bridge from './bridge.js'
+import type * as Delegate from './delegate.js'
 import type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
-import { senecaApisBeyondDelegate } from './scan.js'
+import type * as Scan from './scan.js'
 
 export type { SenecaHost, SenecaPlugin, SenecaSettings } from './host.js'
 
@@ -84,9 +84,31 @@ export function runSenecaPlugin(
   const layer = loader.state<LayerState>(LAYER, () => ({ anonymous: 0 }))
   const name = plugin.name !== '' ? plugin.name : `plugin${++layer.anonymous}`
   const choice = chooseEngine(host, plugin, name, use?.engine)
-  if (choice.engine === 'seneca') loadSenecaPlugin(host, loader, settings, plugin, name, choice, options, use?.tag)
-  else runOnDelegate(host, loader, plugin, name, options, use?.tag)
+  if (choice.engine === 'seneca')
+    (require('./bridge.js') as typeof Bridge).loadSenecaPlugin(
+      host,
+      loader,
+      settings,
+      plugin,
+      name,
+      choice,
+      options,
+      use?.tag,
+    )
+  else (require('./delegate.js') as typeof Delegate).runOnDelegate(host, loader, plugin, name, options, use?.tag)
 }
+
+/**
+ * The engines and the source scan are required with the first Seneca plugin an instance
+ * loads, not with the kernel: a service of `definePlugin` plugins (a `stoa act` of one) never
+ * needs them, and they are a tenth of the kernel's files.
+ */
+function require(specifier: string): unknown {
+  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
+  return localRequire(specifier)
+}
+
+let localRequire: NodeJS.Require | undefined
 
 /** An engine, and what to say when it cannot run: why the plugin was sent there. */
 interface EngineChoice {
@@ -123,7 +145,7 @@ function chooseEngine(
       { plugin: name },
     )
   }
-  const needs = senecaApisBeyondDelegate(plugin)
+  const needs = (require('./scan.js') as typeof Scan).senecaApisBeyondDelegate(plugin)
   if (engine === 'seneca') return { engine, reason: "it is loaded with { engine: 'seneca' }", needs }
   if (isMarked) return { engine: 'seneca', reason: 'it is marked with onSeneca', needs }
   if (engine === 'stoa') {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { Message, Stoa } from '../../actions/index.js'
 import { createStoa, parsePattern, StoaError } from '../../actions/index.js'
 import type { Transport, TransportHost } from '../../actions/transport.js'
@@ -6,9 +5,11 @@ import type { Args, Io } from '../io.js'
 import { loadService } from '../load.js'
 import { buildMessage, coerceBySchema, parseJsonMessage } from '../message.js'
 import { isStoaErrorLike, writeJson } from '../output.js'
-import { clientTransport, shownUrl } from '../remote.js'
 import { UsageError } from '../usage.js'
 import { cliLogger, stringFlag } from './shared.js'
+
+/** The transports behind `--url` (bin/remote.ts), imported only then: an in-process act needs none. */
+const remote = () => import('../remote.js')
 
 /** Refuse a stdin message beyond this size rather than buffer without bound. */
 const MAX_STDIN_BYTES = 16 * 1024 * 1024
@@ -51,7 +52,8 @@ export async function act(args: Args, io: Io): Promise<number> {
     if (stringFlag(args, 'name') !== undefined)
       throw new UsageError('--name names an in-process service; with --url, use --service')
     // A client-only instance: the pattern goes through the transport, nothing runs here.
-    stoa = createStoa({ name: 'cli', logger }).client(await clientTransport(url, service, pattern), [pattern])
+    const transport = await (await remote()).clientTransport(url, service, pattern)
+    stoa = createStoa({ name: 'cli', logger }).client(transport, [pattern])
   }
   try {
     if (url !== undefined) await started(stoa, url)
@@ -113,7 +115,7 @@ async function deliver(kind: 'send' | 'emit', args: Args, io: Io): Promise<numbe
     stoa.listen(door)
     try {
       await stoa.ready()
-      const id = randomUUID()
+      const id = (await import('node:crypto')).randomUUID()
       const schema = kind === 'send' ? stoa.find({ ...data, task: name })?.schema : undefined
       const msg = await coerceBySchema(schema, data, pairsOf(positionals))
       const reply = await door.host().dispatch({ kind, name, msg, meta: { id, trace: id, caller: 'cli', token } })
@@ -123,7 +125,7 @@ async function deliver(kind: 'send' | 'emit', args: Args, io: Io): Promise<numbe
     }
   } else {
     const stoa = createStoa({ name: 'cli', logger }).client(
-      await clientTransport(url, stringFlag(args, 'service'), undefined, false),
+      await (await remote()).clientTransport(url, stringFlag(args, 'service'), undefined, false),
     )
     try {
       await started(stoa, url)
@@ -189,7 +191,7 @@ async function started(stoa: Stoa, url: string): Promise<void> {
     await stoa.ready()
   } catch (err) {
     if (isStoaErrorLike(err)) throw err
-    throw new StoaError('UNAVAILABLE', `cannot reach ${shownUrl(url)}`, undefined, { cause: err })
+    throw new StoaError('UNAVAILABLE', `cannot reach ${(await remote()).shownUrl(url)}`, undefined, { cause: err })
   }
 }
 

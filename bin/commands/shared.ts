@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { parseEnv } from 'node:util'
 import type { Logger, LogLevel } from '../../actions/index.js'
 import { createLogger, StoaError } from '../../actions/index.js'
 import type { Args, Io, Output } from '../io.js'
@@ -40,7 +38,7 @@ export async function settingsSource(args: Args, io: Io): Promise<Readonly<Recor
   if (file === undefined) return io.env
   let text: string
   try {
-    text = await readFile(resolve(io.cwd, file), 'utf8')
+    text = await process.getBuiltinModule('node:fs/promises').readFile(resolve(io.cwd, file), 'utf8')
   } catch (err) {
     throw new StoaError(
       'INVALID_CONFIG',
@@ -48,5 +46,5 @@ export async function settingsSource(args: Args, io: Io): Promise<Readonly<Recor
       { file },
     )
   }
-  return { ...parseEnv(text), ...io.env }
+  return { ...process.getBuiltinModule('node:util').parseEnv(text), ...io.env }
 }

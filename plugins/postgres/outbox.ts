@@ -243,9 +243,12 @@ export class Relay {
 
   private async passLocked(full: (() => void) | undefined): Promise<number> {
     let settled: Settled = { done: [], failed: [] }
+    // ORDER BY the column, not the `seq` of the select list (its text): that sorted "10" before
+    // "9", so older rows waited behind newer ones, and could not use the primary key, so every
+    // claim read and sorted the whole backlog (17 ms a claim at 20,000 rows).
     const claim =
       'SELECT seq::text AS seq, id, kind, name, data, meta, attempts FROM stoa_outbox' +
-      ` WHERE available_at <= ${at(this.host.clock.now())} ORDER BY seq LIMIT ${this.settings.batch} FOR UPDATE SKIP LOCKED`
+      ` WHERE available_at <= ${at(this.host.clock.now())} ORDER BY stoa_outbox.seq LIMIT ${this.settings.batch} FOR UPDATE SKIP LOCKED`
     await this.db.transaction(
       async (_tx, rows) => {
         if (rows.length === 0) return

@@ -163,6 +163,21 @@ describe('postgres plugin on PostgreSQL', function () {
     expect((await b.pg().outbox()).depth).to.equal(0)
   })
 
+  it('the relay takes the oldest rows first, by their sequence number, not by its text', async () => {
+    // 150 rows, claimed 100 at a time: the first pass takes seq 1..100. Ordered by the text of
+    // seq, it took 1, 10..19, 100..150, … and left 2..9 to wait behind newer rows.
+    const { transport, seen } = takingClient(() => Promise.resolve(confirmed))
+    const a = instance('gateway', { relay: { paused: true, batch: 100 } })
+    a.stoa.client(transport)
+    await a.stoa.ready()
+    await a.pg().transaction(undefined, async (tx) => {
+      for (let i = 0; i < 150; i++) await tx.send('tally.vote.record', { i }, { id: `ordered-${i}` })
+    })
+    expect(await a.pg().relay.flush()).to.equal(150)
+    const first = seen.slice(0, 100).map((e) => (e.msg as { i: number }).i)
+    expect([...first].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 100 }, (_, i) => i))
+  })
+
   it('a commit in one instance wakes another instance’s relay through NOTIFY, long before its sweep', async () => {
     const bus = createMemoryBus()
     const ids: string[] = []

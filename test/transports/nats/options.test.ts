@@ -5,14 +5,21 @@ import { fromEnvironment, resolveNatsOptions } from '../../../transports/nats/op
 
 describe('nats options', () => {
   it('fills in the safe defaults', () => {
-    expect(resolveNatsOptions({})).to.deep.include({
-      url: 'nats://127.0.0.1:4222',
-      prefix: 'stoa',
-      prefetch: 100,
-      attempts: 5,
-      replicas: 1,
-      ackWaitMs: 30_000,
-    })
+    // The defaults, whatever server the environment names for the other tests.
+    const named = process.env.STOA_NATS_URL
+    delete process.env.STOA_NATS_URL
+    try {
+      expect(resolveNatsOptions({})).to.deep.include({
+        url: 'nats://127.0.0.1:4222',
+        prefix: 'stoa',
+        prefetch: 100,
+        attempts: 5,
+        replicas: 1,
+        ackWaitMs: 30_000,
+      })
+    } finally {
+      if (named !== undefined) process.env.STOA_NATS_URL = named
+    }
   })
 
   it('names a misspelt or invalid option, and a prefix that cannot name a stream', () => {

@@ -45,8 +45,8 @@ import { isPlugin, PluginSet, validateOptions } from './plugin.js'
 import type { Entry } from './registry.js'
 import { Registry } from './registry.js'
 import type { Router } from './router.js'
-import type * as SagaModule from './saga.js'
-import type { SagaDefinition, SagaRuntime, SagaServing, Sagas } from './saga.js'
+import type { SagaDefinition, SagaRuntime, SagaServing } from './saga.js'
+import { Sagas } from './saga.js'
 import type { SenecaUseOptions } from './seneca/index.js'
 import { runSenecaPlugin } from './seneca/index.js'
 import type { Transport, TransportHost } from './transport.js'
@@ -75,14 +75,6 @@ export interface StoaOptions {
    */
   clock?: Clock
 }
-
-/** `require` from this module, made with the first saga: making one costs a cold start a millisecond. */
-function require(specifier: string): unknown {
-  localRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)
-  return localRequire(specifier)
-}
-
-let localRequire: NodeJS.Require | undefined
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_GRACE_MS = 10_000
@@ -394,11 +386,13 @@ export class Stoa<T extends ActionTypes = {}> {
   }
 
   /**
-   * The instance's sagas, whose module is required with the first saga defined or served: an
-   * instance without sagas (a `stoa act`, most services) never loads it.
+   * The instance's sagas, made with the first saga defined or served. Their module is imported,
+   * not required on first need: a service importing the kernel's TypeScript source (this
+   * repository's examples under `stoa serve`, which registers tsx for ES modules only) could
+   * not `require` it.
    */
   private sagaSet(): Sagas {
-    return (this.sagaState ??= new (require('./saga.js') as typeof SagaModule).Sagas())
+    return (this.sagaState ??= new Sagas())
   }
 
   /**

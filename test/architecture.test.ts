@@ -366,13 +366,14 @@ describe('architecture: third-party packages', () => {
     expect(found).to.deep.equal([])
   })
 
-  it('starts `stoa act` of an in-process action without the Seneca engines, sagas, the transport kit, node:crypto or node:fs', () => {
+  it('starts `stoa act` of an in-process action without the Seneca engines, the transport kit, node:crypto or node:fs', () => {
     // A cold `stoa act` spent most of its time over `node -e 0` loading modules: these load on
-    // first need (a Seneca plugin, a saga, a --url, a failure to print, a message id).
+    // first need (a Seneca plugin, a --url, a failure to print, a message id).
     const files = new Set([...closure('bin/stoa.ts', true), ...closure('bin/commands/act.ts', true)])
     expect(files).to.include.members(['actions/kernel.ts', 'actions/seneca/index.ts', 'bin/load.ts'])
+    // (Sagas are imported: a required sibling cannot be found from the kernel's TypeScript source
+    // under `stoa serve`, which registers tsx for ES modules only.)
     const deferred = [
-      'actions/saga.ts',
       'actions/seneca/bridge.ts',
       'actions/seneca/delegate.ts',
       'actions/seneca/scan.ts',

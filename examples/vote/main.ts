@@ -76,12 +76,37 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     say(`\n${signal}: stopping`)
     await server.close()
-    // The gateway first, so nothing new is accepted; then the services that finish its work.
+    // Nothing new is accepted now: hand over what is committed while every service still runs,
+    // the gateway's votes to the tally, then the tally's vote.recorded to the gateway's results
+    // stream. What cannot go within a few seconds stays in its outbox for the next start.
+    for (const s of [gateway, tally]) await handOver(s)
+    // The gateway first; then the services that finish its work.
     for (const s of [gateway, auth, results, tally]) await s.close()
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))
   process.once('SIGTERM', () => void stop('SIGTERM'))
+}
+
+/** Publishes what the instance's outbox holds, for at most `ms`; a failure leaves it there. */
+async function handOver(s: Stoa<any>, ms = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  try {
+    await Promise.race([
+      s
+        .handleOf(postgres)
+        .relay.flush()
+        .then(() => undefined),
+      late,
+    ])
+  } catch {
+    // Left in the outbox: the relay sends it at the next start.
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 main().catch((err: unknown) => {

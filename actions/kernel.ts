@@ -229,8 +229,7 @@ export class Stoa<T extends ActionTypes = {}> {
   /** What setup-form plugins serve over HTTP, in loading order. */
   private readonly http: HttpParts[] = []
   private readonly delivery: Delivery
-  /** The sagas defined here, made with the first one (see {@link sagaSet}). */
-  private sagaState: Sagas | undefined
+  private readonly sagas = new Sagas()
   /** What contexts forward their nested calls to. */
   private readonly calls: ContextHost
   /** Turns an action's failure into the caller's error; one function for every call. */
@@ -369,8 +368,8 @@ export class Stoa<T extends ActionTypes = {}> {
   saga<M extends Message = Message>(pattern: string, definition: SagaDefinition<M, unknown>): this {
     const key = patternString(toPattern(pattern))
     checkActs(definition?.acts, `saga "${key}"`)
-    const sagas = this.sagaSet()
-    sagas.define(key, definition as SagaDefinition<any, unknown>)
+    this.sagas.define(key, definition as SagaDefinition<any, unknown>)
+    const sagas = this.sagas
     const handler: Action<Message, unknown> = (msg, ctx) => sagas.start(key, msg, ctx)
     return this.add(pattern as string | Message, handler, { description: `starts the saga ${key}` })
   }
@@ -380,19 +379,8 @@ export class Stoa<T extends ActionTypes = {}> {
    * their definitions and the instance's clock (which its engine's timers follow).
    */
   serveSagas(runtime: SagaRuntime): SagaServing {
-    const sagas = this.sagaSet()
-    sagas.serve(runtime)
-    return { definitions: sagas.definitions, clock: this.clock }
-  }
-
-  /**
-   * The instance's sagas, made with the first saga defined or served. Their module is imported,
-   * not required on first need: a service importing the kernel's TypeScript source (this
-   * repository's examples under `stoa serve`, which registers tsx for ES modules only) could
-   * not `require` it.
-   */
-  private sagaSet(): Sagas {
-    return (this.sagaState ??= new Sagas())
+    this.sagas.serve(runtime)
+    return { definitions: this.sagas.definitions, clock: this.clock }
   }
 
   /**
@@ -685,8 +673,7 @@ export class Stoa<T extends ActionTypes = {}> {
    */
   private warnUnansweredSteps(): void {
     this.stepsChecked = true
-    if (this.sagaState === undefined) return
-    for (const [saga, def] of this.sagaState.definitions) {
+    for (const [saga, def] of this.sagas.definitions) {
       for (const declared of def.acts ?? []) {
         if (this.find(declared) !== undefined) continue
         const pattern = patternString(toPattern(declared))

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../actions/index.js'
-import { ERRORS } from '../actions/index.js'
+import { isErrorCode } from '../actions/index.js'
 import type { Output } from './io.js'
 
 /**
@@ -33,8 +33,7 @@ export interface ErrorLike {
  * errors come from another copy of the class than the one the CLI loaded.
  */
 export function isStoaErrorLike(err: unknown): err is ErrorLike {
-  const code = (err as { code?: unknown } | undefined)?.code
-  return err instanceof Error && err.name === 'StoaError' && typeof code === 'string' && Object.hasOwn(ERRORS, code)
+  return err instanceof Error && err.name === 'StoaError' && isErrorCode((err as { code?: unknown }).code)
 }
 
 /**

@@ -88,25 +88,16 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'))
 }
 
-/** Publishes what the instance's outbox holds, for at most `ms`; a failure leaves it there. */
+/** Publishes what the instance's outbox holds, for at most `ms`; what fails or is late stays for the next start. */
 async function handOver(s: Stoa<any>, ms = 5000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms)
-  })
-  try {
-    await Promise.race([
-      s
-        .handleOf(postgres)
-        .relay.flush()
-        .then(() => undefined),
-      late,
-    ])
-  } catch {
-    // Left in the outbox: the relay sends it at the next start.
-  } finally {
-    clearTimeout(timer)
-  }
+  const late = new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+  await Promise.race([
+    s
+      .handleOf(postgres)
+      .relay.flush()
+      .catch(() => 0),
+    late,
+  ])
 }
 
 main().catch((err: unknown) => {
